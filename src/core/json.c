@@ -1,0 +1,76 @@
+/* json: strict jansson helpers with precise error messages. */
+#include "core/json.h"
+#include "core/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+json_t *cl_json_parse_object(const char *buf, size_t len, char *err, size_t errlen)
+{
+    json_error_t e;
+    json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
+    if (!v) {
+        cl_seterr(err, errlen, CL_EINVAL, "malformed JSON at line %d column %d: %s", e.line,
+                  e.column, e.text);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        cl_seterr(err, errlen, CL_EINVAL, "expected a JSON object");
+        return NULL;
+    }
+    return v;
+}
+
+int cl_json_str(json_t *obj, const char *what, const char *key, bool required, size_t maxlen,
+                const char **out, char *err, size_t errlen)
+{
+    json_t *v = obj ? json_object_get(obj, key) : NULL;
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        if (required)
+            return cl_seterr(err, errlen, CL_EINVAL, "missing field %s.%s", what, key);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return cl_seterr(err, errlen, CL_EINVAL, "field %s.%s must be a string", what, key);
+    size_t n = json_string_length(v);
+    if (n == 0 && required)
+        return cl_seterr(err, errlen, CL_EINVAL, "field %s.%s must not be empty", what, key);
+    if (n > maxlen)
+        return cl_seterr(err, errlen, CL_EINVAL, "field %s.%s is longer than %zu bytes", what,
+                         key, maxlen);
+    *out = json_string_value(v);
+    return 0;
+}
+
+int cl_json_int(json_t *obj, const char *what, const char *key, bool required, long long min,
+                long long max, long long *out, bool *present, char *err, size_t errlen)
+{
+    json_t *v = obj ? json_object_get(obj, key) : NULL;
+    if (present)
+        *present = false;
+    if (!v || json_is_null(v)) {
+        if (required)
+            return cl_seterr(err, errlen, CL_EINVAL, "missing field %s.%s", what, key);
+        return 0;
+    }
+    if (!json_is_integer(v))
+        return cl_seterr(err, errlen, CL_EINVAL, "field %s.%s must be an integer", what, key);
+    long long n = json_integer_value(v);
+    if (n < min || n > max)
+        return cl_seterr(err, errlen, CL_EINVAL, "field %s.%s must be between %lld and %lld",
+                         what, key, min, max);
+    *out = n;
+    if (present)
+        *present = true;
+    return 0;
+}
+
+char *cl_json_dump(const json_t *v, size_t *len)
+{
+    char *s = json_dumps(v, JSON_COMPACT);
+    if (s && len)
+        *len = strlen(s);
+    return s;
+}

@@ -1,0 +1,33 @@
+/*
+ * json: jansson, wrapped for strict parsing of peer input.
+ *
+ * Parsing rejects duplicate keys and non-object documents; field getters
+ * check type and bounds and say which field was wrong in err.
+ */
+#ifndef CL_JSON_H
+#define CL_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Parses len bytes as one JSON object. Returns a new reference (caller
+ * json_decref's it) or NULL with a message naming line/column in err. */
+json_t *cl_json_parse_object(const char *buf, size_t len, char *err, size_t errlen);
+
+/* Gets string field key of obj into *out (borrowed from obj). Missing
+ * field: CL_EINVAL if required, else 0 with *out = NULL. Wrong type,
+ * empty, or longer than maxlen bytes: CL_EINVAL. `what` names the object
+ * in messages ("data"). */
+int cl_json_str(json_t *obj, const char *what, const char *key, bool required, size_t maxlen,
+                const char **out, char *err, size_t errlen);
+
+/* Gets integer field key in [min, max]. Missing and not required: 0 with
+ * *present = false (present may be NULL when required). */
+int cl_json_int(json_t *obj, const char *what, const char *key, bool required, long long min,
+                long long max, long long *out, bool *present, char *err, size_t errlen);
+
+/* Serialises compactly; returns malloc'd NUL-terminated text or NULL. */
+char *cl_json_dump(const json_t *v, size_t *len);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * limits: every bound a peer can push against, named in one place.
+ * Each is documented in docs/protocol.md (wire limits) or docs/api.md
+ * (HTTP limits) with the error a peer sees when it hits it.
+ */
+#ifndef CL_LIMITS_H
+#define CL_LIMITS_H
+
+/* Largest WebSocket message (after reassembly of fragments) either binary
+ * accepts. Over it: close 1009 "message too big". */
+#define CL_WS_MAX_MESSAGE (1024 * 1024)
+
+/* Bytes queued for one WebSocket peer before the relay gives up on it
+ * (close 1008 "send queue overflow"). The agent instead stops reading its
+ * PTYs while its own queue to the relay is over CL_AGENT_SENDQ_HIGH. */
+#define CL_WS_SENDQ_MAX (8 * 1024 * 1024)
+#define CL_AGENT_SENDQ_HIGH (1024 * 1024)
+
+/* Largest HTTP request body the API reads. Over it: 413 body_too_large. */
+#define CL_HTTP_MAX_BODY (64 * 1024)
+
+/* PTY read size: one read, one stdout message. */
+#define CL_PTY_READ_CHUNK (64 * 1024)
+
+/* Concurrent PTY sessions one agent serves. Over it: session_end
+ * reason "limit". */
+#define CL_AGENT_MAX_SESSIONS 64
+
+/* Terminal size bounds accepted in session_start / resize. */
+#define CL_TERM_MAX_COLS 1000
+#define CL_TERM_MAX_ROWS 1000
+
+/* Field sizes. */
+#define CL_UUID_LEN 36
+#define CL_ID_MAX 64       /* ids on the wire: uuid or PrivaClaw-style */
+#define CL_TOKEN_MAX 128   /* any bearer or device token */
+#define CL_NAME_MAX 128    /* device, project, display names (bytes) */
+#define CL_EMAIL_MAX 254
+#define CL_PASSWORD_MIN 8
+#define CL_PASSWORD_MAX 1024
+#define CL_REASON_MAX 64
+#define CL_URL_MAX 1024
+
+/* Pairing codes: length, lifetime, attempts. */
+#define CL_PAIRING_CODE_LEN 8
+#define CL_PAIRING_CODE_TTL_S (15 * 60)
+
+/* User API tokens live this long (sliding not implemented: re-login). */
+#define CL_USER_TOKEN_TTL_S (30 * 24 * 3600)
+
+#endif

@@ -1,0 +1,326 @@
+/* proto: decode and encode v1 (PrivaClaw JSON) messages. */
+#include "core/proto.h"
+#include "core/b64.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/secret.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const cl__type_names[CL_MSG__COUNT] = {
+    [CL_MSG_UNKNOWN] = NULL,
+    [CL_MSG_HELLO] = "hello",
+    [CL_MSG_HELLO_OK] = "hello_ok",
+    [CL_MSG_AUTH] = "auth",
+    [CL_MSG_AUTH_OK] = "auth_ok",
+    [CL_MSG_SESSION_START] = "session_start",
+    [CL_MSG_SESSION_STARTED] = "session_started",
+    [CL_MSG_STDIN] = "stdin",
+    [CL_MSG_STDOUT] = "stdout",
+    [CL_MSG_RESIZE] = "resize",
+    [CL_MSG_SESSION_END] = "session_end",
+    [CL_MSG_ERROR] = "error",
+    [CL_MSG_PING] = "ping",
+    [CL_MSG_PONG] = "pong",
+};
+
+bool cl_proto_id_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':'))
+            return false;
+    }
+    return n > 0 && n <= CL_ID_MAX;
+}
+
+const char *cl_msg_type_name(enum cl_msg_type t)
+{
+    return (t > CL_MSG_UNKNOWN && t < CL_MSG__COUNT) ? cl__type_names[t] : NULL;
+}
+
+enum cl_msg_type cl_msg_type_from_name(const char *name)
+{
+    for (int t = 1; t < CL_MSG__COUNT; t++)
+        if (strcmp(cl__type_names[t], name) == 0)
+            return (enum cl_msg_type)t;
+    return CL_MSG_UNKNOWN;
+}
+
+/* Copies a string field into a fixed buffer of size cap (maxlen cap-1). */
+static int cl__copy_str(json_t *obj, const char *what, const char *key, bool required, char *dst,
+                        size_t cap, char *err, size_t errlen)
+{
+    const char *s;
+    int rc = cl_json_str(obj, what, key, required, cap - 1, &s, err, errlen);
+    if (rc)
+        return rc;
+    if (s)
+        memcpy(dst, s, strlen(s) + 1);
+    return 0;
+}
+
+static int cl__size(json_t *d, bool required, struct cl_msg *m, char *err, size_t errlen)
+{
+    long long cols = 80, rows = 24;
+    int rc = cl_json_int(d, "data", "cols", required, 1, CL_TERM_MAX_COLS, &cols, NULL, err,
+                         errlen);
+    if (!rc)
+        rc = cl_json_int(d, "data", "rows", required, 1, CL_TERM_MAX_ROWS, &rows, NULL, err,
+                         errlen);
+    m->cols = (int)cols;
+    m->rows = (int)rows;
+    return rc;
+}
+
+static int cl__bytes(json_t *d, struct cl_msg *m, char *err, size_t errlen)
+{
+    const char *b64;
+    int rc = cl_json_str(d, "data", "data_b64", true, CL_WS_MAX_MESSAGE, &b64, err, errlen);
+    if (rc)
+        return rc;
+    size_t n = strlen(b64);
+    size_t cap = n / 4 * 3 + 3;
+    m->data = malloc(cap);
+    if (!m->data)
+        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
+    long got = cl_b64_decode(b64, n, m->data, cap);
+    if (got < 0) {
+        free(m->data);
+        m->data = NULL;
+        return cl_seterr(err, errlen, CL_EINVAL, "field data.data_b64 is not valid base64");
+    }
+    m->data_len = (size_t)got;
+    return 0;
+}
+
+static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen)
+{
+    int rc = 0;
+    switch (m->type) {
+    case CL_MSG_HELLO: {
+        json_t *meta = json_object_get(d, "meta");
+        rc = cl__copy_str(d, "data", "device_id", true, m->device_id, sizeof m->device_id, err,
+                          errlen);
+        if (!rc)
+            rc = cl__copy_str(d, "data", "token", true, m->token, sizeof m->token, err, errlen);
+        if (!rc && meta && !json_is_null(meta)) {
+            if (!json_is_object(meta))
+                return cl_seterr(err, errlen, CL_EINVAL, "field data.meta must be an object");
+            rc = cl__copy_str(meta, "data.meta", "name", false, m->name, sizeof m->name, err,
+                              errlen);
+        }
+        return rc;
+    }
+    case CL_MSG_AUTH:
+        rc = cl__copy_str(d, "data", "token", true, m->token, sizeof m->token, err, errlen);
+        if (!rc)
+            rc = cl__copy_str(d, "data", "session_id", true, m->session_id,
+                              sizeof m->session_id, err, errlen);
+        if (!rc)
+            rc = cl__copy_str(d, "data", "device_id", true, m->device_id, sizeof m->device_id,
+                              err, errlen);
+        return rc;
+    case CL_MSG_SESSION_START:
+        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id,
+                          err, errlen);
+        return rc ? rc : cl__size(d, false, m, err, errlen);
+    case CL_MSG_RESIZE:
+        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id,
+                          err, errlen);
+        return rc ? rc : cl__size(d, true, m, err, errlen);
+    case CL_MSG_SESSION_STARTED:
+        return cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id,
+                            err, errlen);
+    case CL_MSG_STDIN:
+    case CL_MSG_STDOUT: {
+        long long off = 0;
+        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id,
+                          err, errlen);
+        if (!rc && m->type == CL_MSG_STDOUT)
+            rc = cl_json_int(d, "data", "offset", false, 0, INT64_MAX, &off, &m->has_offset, err,
+                             errlen);
+        m->offset = (uint64_t)off;
+        return rc ? rc : cl__bytes(d, m, err, errlen);
+    }
+    case CL_MSG_SESSION_END: {
+        long long code = 0;
+        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id,
+                          err, errlen);
+        if (!rc)
+            rc = cl__copy_str(d, "data", "reason", false, m->reason, sizeof m->reason, err,
+                              errlen);
+        if (!rc)
+            rc = cl_json_int(d, "data", "exit_code", false, -255, 255, &code, &m->has_exit_code,
+                             err, errlen);
+        m->exit_code = (int)code;
+        return rc;
+    }
+    case CL_MSG_ERROR:
+        rc = cl__copy_str(d, "data", "message", false, m->message, sizeof m->message, err,
+                          errlen);
+        return rc ? rc
+                  : cl__copy_str(d, "data", "code", false, m->code, sizeof m->code, err, errlen);
+    case CL_MSG_HELLO_OK:
+    case CL_MSG_AUTH_OK:
+    case CL_MSG_PING:
+    case CL_MSG_PONG:
+        return 0;
+    default:
+        return cl_seterr(err, errlen, CL_EPROTO, "unknown message type");
+    }
+}
+
+int cl_msg_decode(const char *text, size_t len, struct cl_msg *out, char *err, size_t errlen)
+{
+    const char *type;
+    json_t *root, *data;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    root = cl_json_parse_object(text, len, err, errlen);
+    if (!root)
+        return CL_EINVAL;
+    rc = cl_json_str(root, "message", "type", true, 64, &type, err, errlen);
+    if (rc)
+        goto out_decref;
+    out->type = cl_msg_type_from_name(type);
+    if (out->type == CL_MSG_UNKNOWN) {
+        rc = cl_seterr(err, errlen, CL_EPROTO, "unknown message type \"%.40s\"", type);
+        goto out_decref;
+    }
+    data = json_object_get(root, "data");
+    if (data && !json_is_object(data) && !json_is_null(data)) {
+        rc = cl_seterr(err, errlen, CL_EINVAL, "field data must be an object");
+        goto out_decref;
+    }
+    if (data && json_is_null(data))
+        data = NULL;
+    rc = cl__decode_data(data, out, err, errlen);
+    if (!rc && out->session_id[0] && !cl_proto_id_valid(out->session_id))
+        rc = cl_seterr(err, errlen, CL_EINVAL, "field data.session_id has invalid characters");
+    if (!rc && out->device_id[0] && !cl_proto_id_valid(out->device_id))
+        rc = cl_seterr(err, errlen, CL_EINVAL, "field data.device_id has invalid characters");
+    if (rc) {
+        enum cl_msg_type t = out->type;
+        cl_msg_clear(out);
+        out->type = t;
+    }
+out_decref:
+    json_decref(root);
+    return rc;
+}
+
+void cl_msg_clear(struct cl_msg *m)
+{
+    free(m->data);
+    cl_wipe(m->token, sizeof m->token);
+    memset(m, 0, sizeof *m);
+}
+
+char *cl_msg_encode(const struct cl_msg *m, size_t *len)
+{
+    const char *name = cl_msg_type_name(m->type);
+    json_t *root, *d = NULL;
+    char *out;
+
+    if (!name)
+        return NULL;
+    root = json_object();
+    json_object_set_new(root, "type", json_string(name));
+    switch (m->type) {
+    case CL_MSG_HELLO:
+        d = json_pack("{s:s, s:s, s:{s:s}}", "device_id", m->device_id, "token", m->token,
+                      "meta", "name", m->name);
+        break;
+    case CL_MSG_AUTH:
+        d = json_pack("{s:s, s:s, s:s}", "token", m->token, "session_id", m->session_id,
+                      "device_id", m->device_id);
+        break;
+    case CL_MSG_SESSION_START:
+    case CL_MSG_RESIZE:
+        d = json_pack("{s:s, s:i, s:i}", "session_id", m->session_id, "cols", m->cols, "rows",
+                      m->rows);
+        break;
+    case CL_MSG_SESSION_STARTED:
+        d = json_pack("{s:s}", "session_id", m->session_id);
+        break;
+    case CL_MSG_SESSION_END:
+        d = json_pack("{s:s, s:s}", "session_id", m->session_id, "reason",
+                      m->reason[0] ? m->reason : "exit");
+        if (d && m->has_exit_code)
+            json_object_set_new(d, "exit_code", json_integer(m->exit_code));
+        break;
+    case CL_MSG_ERROR:
+        d = json_pack("{s:s}", "message", m->message);
+        if (d && m->code[0])
+            json_object_set_new(d, "code", json_string(m->code));
+        if (d && m->session_id[0])
+            json_object_set_new(d, "session_id", json_string(m->session_id));
+        break;
+    case CL_MSG_STDIN:
+    case CL_MSG_STDOUT: {
+        size_t cap = cl_b64_encoded_size(m->data_len);
+        char *b64 = malloc(cap);
+        if (!b64)
+            break;
+        cl_b64_encode(m->data, m->data_len, b64, cap);
+        d = json_pack("{s:s, s:s}", "session_id", m->session_id, "data_b64", b64);
+        free(b64);
+        if (d && m->has_offset)
+            json_object_set_new(d, "offset", json_integer((json_int_t)m->offset));
+        break;
+    }
+    default:
+        break;
+    }
+    if (d)
+        json_object_set_new(root, "data", d);
+    out = cl_json_dump(root, len);
+    json_decref(root);
+    return out;
+}
+
+size_t cl_msg_data_encoded_max(size_t session_id_len, size_t n)
+{
+    /* {"type":"stdout","data":{"session_id":"","offset":N,"data_b64":""}} */
+    return 96 + session_id_len + 20 + cl_b64_encoded_size(n);
+}
+
+long cl_msg_encode_data(enum cl_msg_type type, const char *session_id, const uint8_t *bytes,
+                        size_t n, int64_t offset, char *buf, size_t cap)
+{
+    size_t sid_len = strlen(session_id);
+    int w;
+    long b;
+
+    if (cap < cl_msg_data_encoded_max(sid_len, n))
+        return CL_ELIMIT;
+    /* session ids are validated on entry (no quotes or backslashes). */
+    if (offset >= 0)
+        w = snprintf(buf, cap, "{\"type\":\"%s\",\"data\":{\"session_id\":\"%s\",\"offset\":%lld,"
+                     "\"data_b64\":\"",
+                     cl_msg_type_name(type), session_id, (long long)offset);
+    else
+        w = snprintf(buf, cap, "{\"type\":\"%s\",\"data\":{\"session_id\":\"%s\",\"data_b64\":\"",
+                     cl_msg_type_name(type), session_id);
+    b = cl_b64_encode(bytes, n, buf + w, cap - (size_t)w);
+    if (b < 0)
+        return b;
+    memcpy(buf + w + b, "\"}}", 4);
+    return w + b + 3;
+}
+
+char *cl_msg_encode_error(const char *code, const char *message, size_t *len)
+{
+    struct cl_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_ERROR;
+    snprintf(m.code, sizeof m.code, "%s", code);
+    snprintf(m.message, sizeof m.message, "%s", message);
+    return cl_msg_encode(&m, len);
+}

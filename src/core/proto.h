@@ -1,0 +1,91 @@
+/*
+ * proto: the clawlink wire protocol, version 1 (PrivaClaw's, exactly).
+ *
+ * Every message is a JSON text frame {"type": "...", "data": {...}}.
+ * Terminal bytes travel base64-encoded in data.data_b64. Message types are
+ * numbered here (and in docs/protocol.md) so logs, metrics and the later
+ * binary protocol (v2) share one vocabulary. Extra fields that a PrivaClaw
+ * peer ignores are allowed: stdout.offset, session_end.exit_code.
+ */
+#ifndef CL_PROTO_H
+#define CL_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/limits.h"
+
+#define CL_PROTO_VERSION 1
+
+enum cl_msg_type {
+    CL_MSG_UNKNOWN = 0,
+    CL_MSG_HELLO = 1,           /* agent -> relay */
+    CL_MSG_HELLO_OK = 2,        /* relay -> agent */
+    CL_MSG_AUTH = 3,            /* browser -> relay */
+    CL_MSG_AUTH_OK = 4,         /* relay -> browser */
+    CL_MSG_SESSION_START = 5,   /* browser -> relay -> agent */
+    CL_MSG_SESSION_STARTED = 6, /* agent -> relay -> browser */
+    CL_MSG_STDIN = 7,           /* browser -> relay -> agent */
+    CL_MSG_STDOUT = 8,          /* agent -> relay -> browser */
+    CL_MSG_RESIZE = 9,          /* browser -> relay -> agent */
+    CL_MSG_SESSION_END = 10,    /* any direction */
+    CL_MSG_ERROR = 11,          /* relay -> peer */
+    CL_MSG_PING = 12,           /* browser -> relay (latency) */
+    CL_MSG_PONG = 13,           /* relay -> browser */
+    CL_MSG__COUNT
+};
+
+/* A decoded message. Strings are NUL-terminated copies; data is a
+ * malloc'd buffer owned by the message. Release with cl_msg_clear, which
+ * also wipes the token. */
+struct cl_msg {
+    enum cl_msg_type type;
+    char session_id[CL_ID_MAX + 1];
+    char device_id[CL_ID_MAX + 1];
+    char token[CL_TOKEN_MAX + 1];
+    char name[CL_NAME_MAX + 1];      /* hello: data.meta.name */
+    char reason[CL_REASON_MAX + 1];  /* session_end */
+    char message[256];               /* error */
+    char code[64];                   /* error: machine-readable code (extra field) */
+    int cols, rows;                  /* session_start, resize */
+    bool has_exit_code;
+    int exit_code;                   /* session_end (extra field) */
+    bool has_offset;
+    uint64_t offset;                 /* stdout (extra field) */
+    uint8_t *data;                   /* stdin, stdout: decoded bytes */
+    size_t data_len;
+};
+
+/* true if s is a usable id on the wire: 1..CL_ID_MAX characters of
+ * [A-Za-z0-9._:-] (uuids and PrivaClaw-style ids). Decoding enforces it. */
+bool cl_proto_id_valid(const char *s);
+
+/* "hello" for CL_MSG_HELLO, ... ; NULL for unknown. */
+const char *cl_msg_type_name(enum cl_msg_type t);
+enum cl_msg_type cl_msg_type_from_name(const char *name);
+
+/* Decodes one text frame. Returns 0, CL_EINVAL (malformed JSON, missing
+ * or bad field, invalid base64) or CL_EPROTO (unknown type), with a
+ * message in err. On failure out holds nothing that needs freeing, but
+ * out->type is set when the type was recognised. */
+int cl_msg_decode(const char *text, size_t len, struct cl_msg *out, char *err, size_t errlen);
+
+/* Frees out->data and wipes out->token. Safe on a zeroed message. */
+void cl_msg_clear(struct cl_msg *m);
+
+/* Encodes any message as JSON text; returns malloc'd text (length in
+ * *len) or NULL on allocation failure. */
+char *cl_msg_encode(const struct cl_msg *m, size_t *len);
+
+/* The hot path: encodes a stdin/stdout message straight into buf without
+ * building a JSON tree. offset < 0 omits the offset field. Returns the
+ * length, or CL_ELIMIT if cap is too small. */
+size_t cl_msg_data_encoded_max(size_t session_id_len, size_t n);
+long cl_msg_encode_data(enum cl_msg_type type, const char *session_id, const uint8_t *bytes,
+                        size_t n, int64_t offset, char *buf, size_t cap);
+
+/* Encodes an error message {"type":"error","data":{"message","code"}}. */
+char *cl_msg_encode_error(const char *code, const char *message, size_t *len);
+
+#endif

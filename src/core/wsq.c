@@ -1,0 +1,81 @@
+/* wsq: bounded per-connection frame queues for lws writes. */
+#include "core/wsq.h"
+#include "core/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void cl_wsq_init(struct cl_wsq *q, size_t max_bytes)
+{
+    memset(q, 0, sizeof *q);
+    q->max_bytes = max_bytes;
+}
+
+void cl_wsq_clear(struct cl_wsq *q)
+{
+    struct cl_frame *f = q->head, *n;
+    for (; f; f = n) {
+        n = f->next;
+        free(f);
+    }
+    q->head = q->tail = NULL;
+    q->bytes = q->count = 0;
+}
+
+struct cl_frame *cl_frame_new(size_t cap)
+{
+    struct cl_frame *f = malloc(sizeof *f + LWS_PRE + cap);
+    if (!f)
+        abort();
+    f->next = NULL;
+    f->len = 0;
+    f->cap = cap;
+    f->binary = false;
+    return f;
+}
+
+int cl_wsq_push(struct cl_wsq *q, struct cl_frame *f, bool force)
+{
+    if (!force && q->bytes + f->len > q->max_bytes) {
+        free(f);
+        return CL_ELIMIT;
+    }
+    f->next = NULL;
+    if (q->tail)
+        q->tail->next = f;
+    else
+        q->head = f;
+    q->tail = f;
+    q->bytes += f->len;
+    q->count++;
+    return 0;
+}
+
+int cl_wsq_push_copy(struct cl_wsq *q, const void *data, size_t len, bool binary, bool force)
+{
+    struct cl_frame *f = cl_frame_new(len);
+    memcpy(cl_frame_payload(f), data, len);
+    f->len = len;
+    f->binary = binary;
+    return cl_wsq_push(q, f, force);
+}
+
+int cl_wsq_write_one(struct cl_wsq *q, struct lws *wsi)
+{
+    struct cl_frame *f = q->head;
+    int n;
+    if (!f)
+        return 0;
+    q->head = f->next;
+    if (!q->head)
+        q->tail = NULL;
+    q->bytes -= f->len;
+    q->count--;
+    n = lws_write(wsi, cl_frame_payload(f), f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+    free(f);
+    if (n < 0)
+        return -1;
+    if (q->head)
+        lws_callback_on_writable(wsi);
+    return 0;
+}

@@ -1,0 +1,61 @@
+/*
+ * wsq: a bounded queue of outgoing WebSocket frames for one connection.
+ *
+ * libwebsockets allows one lws_write per WRITEABLE callback, with LWS_PRE
+ * bytes of headroom before the payload. Frames are allocated with that
+ * headroom so an encoder writes the payload in place and nothing is copied
+ * again before the socket. The queue counts its bytes against a cap: a
+ * push over the cap fails with CL_ELIMIT and the caller decides (close the
+ * peer, or stop producing).
+ */
+#ifndef CL_WSQ_H
+#define CL_WSQ_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct cl_frame {
+    struct cl_frame *next;
+    size_t len;  /* payload length */
+    size_t cap;  /* payload capacity */
+    bool binary;
+    unsigned char buf[]; /* LWS_PRE headroom, then payload */
+};
+
+static inline unsigned char *cl_frame_payload(struct cl_frame *f)
+{
+    return f->buf + LWS_PRE;
+}
+
+struct cl_wsq {
+    struct cl_frame *head, *tail;
+    size_t bytes; /* payload bytes queued */
+    size_t count;
+    size_t max_bytes;
+};
+
+void cl_wsq_init(struct cl_wsq *q, size_t max_bytes);
+/* Frees every queued frame. */
+void cl_wsq_clear(struct cl_wsq *q);
+
+/* A frame with room for cap payload bytes (aborts on OOM: small, bounded). */
+struct cl_frame *cl_frame_new(size_t cap);
+
+/* Appends f (takes ownership). CL_ELIMIT, and f is freed, if the queue
+ * would exceed max_bytes; force = true ignores the cap (control frames). */
+int cl_wsq_push(struct cl_wsq *q, struct cl_frame *f, bool force);
+/* Copies len bytes into a new frame and pushes it. */
+int cl_wsq_push_copy(struct cl_wsq *q, const void *data, size_t len, bool binary, bool force);
+
+/* Writes the head frame to wsi (call from the WRITEABLE callback) and
+ * asks for another callback if more remain. Returns 0, or -1 if the write
+ * failed (the caller returns -1 to lws to close). */
+int cl_wsq_write_one(struct cl_wsq *q, struct lws *wsi);
+
+static inline bool cl_wsq_empty(const struct cl_wsq *q)
+{
+    return q->head == NULL;
+}
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * store: the relay's persistent state behind a table of function pointers
+ * (SQLite now, PostgreSQL for clusters later; see store_sqlite.c).
+ *
+ * All ids are lower-case UUID strings. Times are Unix seconds (int64).
+ * Secrets never reach the store: only their SHA-256 hashes (CL_HASH_LEN
+ * bytes). Every function returns 0 or a negative CL_E* code; CL_ENOTFOUND
+ * when a row does not exist, CL_EEXIST on a uniqueness conflict, CL_EDB on
+ * any other storage failure (details in the log, never secrets).
+ * Output structs are filled by value; strings are NUL-terminated copies.
+ * The store is used from the event-loop thread only.
+ */
+#ifndef CL_RELAY_STORE_H
+#define CL_RELAY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/limits.h"
+#include "core/secret.h"
+
+#define CL_PWHASH_MAX 128 /* crypto_pwhash_STRBYTES */
+
+enum cl_role { CL_ROLE_NONE = 0, CL_ROLE_MEMBER = 1, CL_ROLE_OWNER = 2 };
+
+struct cl_user {
+    char id[CL_UUID_LEN + 1];
+    char email[CL_EMAIL_MAX + 1]; /* stored lower-cased */
+    char display_name[CL_NAME_MAX + 1];
+    char pw_hash[CL_PWHASH_MAX]; /* Argon2id encoded string */
+    int64_t created_at;
+};
+
+struct cl_project {
+    char id[CL_UUID_LEN + 1];
+    char name[CL_NAME_MAX + 1];
+    char owner_id[CL_UUID_LEN + 1];
+    int64_t created_at;
+    int64_t updated_at;
+    enum cl_role role; /* the role of the user the project was listed for */
+};
+
+struct cl_device {
+    char id[CL_UUID_LEN + 1];
+    char project_id[CL_UUID_LEN + 1];
+    char name[CL_NAME_MAX + 1];
+    bool online;
+    bool paired;
+    int64_t last_seen; /* 0 = never */
+    int64_t created_at;
+    int64_t code_expires_at; /* 0 = no live pairing code */
+};
+
+struct cl_session {
+    char id[CL_UUID_LEN + 1];
+    char device_id[CL_UUID_LEN + 1];
+    char user_id[CL_UUID_LEN + 1];
+    bool active;
+    int64_t started_at;
+    int64_t ended_at; /* 0 while active */
+    char end_reason[CL_REASON_MAX + 1];
+    bool has_exit_code;
+    int exit_code;
+};
+
+struct cl_store;
+
+typedef void (*cl_project_cb)(const struct cl_project *p, void *ctx);
+typedef void (*cl_device_cb)(const struct cl_device *d, void *ctx);
+
+struct cl_store_ops {
+    const char *name;
+    void (*close)(struct cl_store *s);
+
+    /* users: user_create fails with CL_EEXIST if the email is taken
+     * (case-insensitively). A profile row is created with it. */
+    int (*user_create)(struct cl_store *s, const struct cl_user *u);
+    int (*user_by_email)(struct cl_store *s, const char *email, struct cl_user *out);
+    int (*user_by_id)(struct cl_store *s, const char *id, struct cl_user *out);
+
+    /* user API tokens (sign-in sessions), by hash */
+    int (*token_create)(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], const char *user_id,
+                        int64_t now, int64_t expires_at);
+    /* CL_ENOTFOUND if unknown, revoked or expired at now. */
+    int (*token_user)(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now,
+                      char user_id[CL_UUID_LEN + 1]);
+    int (*token_revoke)(struct cl_store *s, const uint8_t hash[CL_HASH_LEN]);
+
+    /* projects: project_create also makes owner_id an owner member. */
+    int (*project_create)(struct cl_store *s, const struct cl_project *p);
+    int (*project_get)(struct cl_store *s, const char *id, struct cl_project *out);
+    /* Calls cb for each project user_id is a member of, newest first,
+     * with p->role set. */
+    int (*project_list_for_user)(struct cl_store *s, const char *user_id, cl_project_cb cb,
+                                 void *ctx);
+    /* CL_ROLE_NONE (and 0) when user_id is not a member. */
+    int (*member_role)(struct cl_store *s, const char *project_id, const char *user_id,
+                       enum cl_role *out);
+
+    /* devices: created unpaired, with the hash of a fresh pairing code. */
+    int (*device_create)(struct cl_store *s, const struct cl_device *d,
+                         const uint8_t code_hash[CL_HASH_LEN], int64_t code_expires_at);
+    int (*device_get)(struct cl_store *s, const char *id, struct cl_device *out);
+    /* Devices of a project, oldest first. */
+    int (*device_list)(struct cl_store *s, const char *project_id, cl_device_cb cb, void *ctx);
+    /* Consumes a pairing code atomically: finds the device whose live code
+     * hash equals code_hash and has not expired at now, clears the code,
+     * stores token_hash, sets paired, and renames the device if name is
+     * non-NULL and non-empty. CL_ENOTFOUND for unknown or used codes,
+     * CL_EEXPIRED for an expired one (which is cleared too). */
+    int (*device_pair)(struct cl_store *s, const uint8_t code_hash[CL_HASH_LEN], int64_t now,
+                       const char *name, const uint8_t token_hash[CL_HASH_LEN],
+                       struct cl_device *out);
+    /* The stored device-token hash; CL_ENOTFOUND if no device or unpaired.
+     * The caller compares with cl_secret_equal. */
+    int (*device_token_hash)(struct cl_store *s, const char *device_id,
+                             uint8_t out[CL_HASH_LEN]);
+    int (*device_set_online)(struct cl_store *s, const char *device_id, bool online, int64_t now);
+    /* Marks every device offline (relay start-up: nothing is connected). */
+    int (*device_all_offline)(struct cl_store *s, int64_t now);
+
+    /* sessions */
+    int (*session_create)(struct cl_store *s, const struct cl_session *sess);
+    int (*session_get)(struct cl_store *s, const char *id, struct cl_session *out);
+    /* Ends an active session (status ended, ended_at, reason, exit code if
+     * has_exit_code). Ending an ended session is a no-op returning 0. */
+    int (*session_end)(struct cl_store *s, const char *id, int64_t now, const char *reason,
+                       bool has_exit_code, int exit_code);
+};
+
+struct cl_store {
+    const struct cl_store_ops *ops;
+    void *impl;
+};
+
+/* Opens (creating if needed) the SQLite database dir/clawlink.db in WAL
+ * mode and applies pending numbered migrations. Returns 0 or CL_EDB with
+ * a reason in err. */
+int cl_store_open_sqlite(struct cl_store *s, const char *dir, char *err, size_t errlen);
+
+/* The schema version after migrations (for logs and tests). */
+int cl_store_sqlite_schema_version(struct cl_store *s);
+
+#endif
