@@ -1,0 +1,150 @@
+/*
+ * api_functions: PrivaClaw's edge functions, same shapes (seed 001, API
+ * Reference): pair-device, start-session, end-session.
+ */
+#include "core/err.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/secret.h"
+#include "relay/http.h"
+#include "relay/hub.h"
+#include "relay/policy.h"
+#include "relay/ratelimit.h"
+#include "relay/relay.h"
+
+#include <string.h>
+
+static void cl__pair_device(struct cl_http_req *req)
+{
+    struct cl_relay *r = req->relay;
+    struct cl_store *s = &r->store;
+    const char *code_in, *name;
+    char code[CL_PAIRING_CODE_LEN + 1], token[CL_TOKEN_STR_LEN + 1], err[160];
+    uint8_t code_hash[CL_HASH_LEN], token_hash[CL_HASH_LEN];
+    struct cl_device d;
+    unsigned retry = 0;
+    int64_t now = cl_now();
+    int rc;
+
+    if (!cl_ratelimit_hit(r->rl_pair_addr, req->peer, now, &retry) ||
+        !cl_ratelimit_hit(r->rl_pair_global, "*", now, &retry)) {
+        cl_warn("api", "pairing rate limited", "peer=%s", req->peer);
+        cl_http_set_retry_after(req->conn, retry);
+        cl_http_reply_error(req->conn, 429, "rate_limited",
+                            "too many pairing attempts; retry in %u s", retry);
+        return;
+    }
+    if (cl_json_str(req->body, "body", "pairing_code", true, 64, &code_in, err, sizeof err) ||
+        cl_json_str(req->body, "body", "name", false, CL_NAME_MAX, &name, err, sizeof err)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
+        return;
+    }
+    if (cl_pairing_code_normalize(code_in, code)) {
+        cl_http_reply_error(req->conn, 404, "invalid_code", "unknown or already used pairing code");
+        return;
+    }
+    cl_hash_str(code, code_hash);
+    cl_wipe(code, sizeof code);
+    cl_token_new(CL_TOKEN_DEVICE, token);
+    cl_hash_str(token, token_hash);
+    rc = s->ops->device_pair(s, code_hash, now, name, token_hash, &d);
+    if (rc == CL_ENOTFOUND) {
+        cl_http_reply_error(req->conn, 404, "invalid_code", "unknown or already used pairing code");
+        goto out_wipe;
+    }
+    if (rc == CL_EEXPIRED) {
+        cl_http_reply_error(req->conn, 410, "code_expired",
+                            "this pairing code has expired; generate a new one");
+        goto out_wipe;
+    }
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        goto out_wipe;
+    }
+    cl_info("api", "device paired", "device=%s project=%s peer=%s", d.id, d.project_id, req->peer);
+    cl_http_reply_json(req->conn, 200,
+                       json_pack("{s:s, s:s, s:s}", "device_id", d.id, "token", token,
+                                 "relay_url", r->relay_url));
+out_wipe:
+    cl_wipe(token, sizeof token);
+}
+
+static int cl__id_field(struct cl_http_req *req, const char *key, const char **out)
+{
+    char err[160];
+    if (cl_json_str(req->body, "body", key, true, CL_ID_MAX, out, err, sizeof err)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
+        return CL_EINVAL;
+    }
+    return 0;
+}
+
+static void cl__start_session(struct cl_http_req *req)
+{
+    struct cl_relay *r = req->relay;
+    struct cl_device d;
+    struct cl_session sess;
+    const char *device_id;
+    int rc;
+
+    if (cl__id_field(req, "device_id", &device_id))
+        return;
+    rc = cl_policy_device(&r->store, req->user_id, CL_ACT_SESSION_START, device_id, &d);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    if (!cl_hub_device_online(r->hub, d.id)) {
+        cl_http_reply_error(req->conn, 409, "device_offline",
+                            "the device is offline: is its agent running (clawlink up)?");
+        return;
+    }
+    memset(&sess, 0, sizeof sess);
+    cl_uuid_new(sess.id);
+    snprintf(sess.device_id, sizeof sess.device_id, "%s", d.id);
+    snprintf(sess.user_id, sizeof sess.user_id, "%s", req->user_id);
+    sess.active = true;
+    sess.started_at = cl_now();
+    rc = r->store.ops->session_create(&r->store, &sess);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_hub_session_opened(r->hub, &sess);
+    cl_info("api", "session created", "session=%s device=%s user=%s", sess.id, d.id,
+            req->user_id);
+    cl_http_reply_json(req->conn, 200, json_pack("{s:s}", "session_id", sess.id));
+}
+
+static void cl__end_session(struct cl_http_req *req)
+{
+    struct cl_relay *r = req->relay;
+    struct cl_session sess;
+    const char *session_id;
+    int rc;
+
+    if (cl__id_field(req, "session_id", &session_id))
+        return;
+    rc = cl_policy_session(&r->store, req->user_id, CL_ACT_SESSION_END, session_id, &sess, NULL);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    if (sess.active) {
+        cl_hub_session_end(r->hub, sess.id, "ended_by_user");
+        rc = r->store.ops->session_end(&r->store, sess.id, cl_now(), "ended_by_user", false, 0);
+        if (rc) {
+            cl_http_reply_errcode(req->conn, rc);
+            return;
+        }
+        cl_info("api", "session ended", "session=%s user=%s", sess.id, req->user_id);
+    }
+    cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
+}
+
+const struct cl_route cl_routes_functions[] = {
+    {CL_HTTP_POST, "/functions/v1/pair-device", false, cl__pair_device},
+    {CL_HTTP_POST, "/functions/v1/start-session", true, cl__start_session},
+    {CL_HTTP_POST, "/functions/v1/end-session", true, cl__end_session},
+    {0, NULL, false, NULL},
+};

@@ -1,0 +1,92 @@
+/*
+ * conn: one client connection of the relay (lws per-session data).
+ *
+ * libwebsockets allocates this struct per connection (zeroed) and frees it
+ * after LWS_CALLBACK_CLOSED / CLOSED_HTTP; every module that keeps a
+ * pointer to a conn drops it in its close hook. A conn starts as HTTP and
+ * may become an agent (/connect) or browser (/session) WebSocket.
+ */
+#ifndef CL_RELAY_CONN_H
+#define CL_RELAY_CONN_H
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <uthash.h>
+
+#include "core/limits.h"
+#include "core/wsq.h"
+
+struct cl_relay;
+struct cl_live_session;
+struct cl_http_job;
+
+enum cl_conn_kind { CL_CONN_NONE = 0, CL_CONN_HTTP, CL_CONN_AGENT, CL_CONN_BROWSER };
+
+enum cl_http_method {
+    CL_HTTP_OTHER = 0,
+    CL_HTTP_GET,
+    CL_HTTP_POST,
+    CL_HTTP_PUT,
+    CL_HTTP_PATCH,
+    CL_HTTP_DELETE,
+    CL_HTTP_HEAD,
+    CL_HTTP_OPTIONS
+};
+
+struct cl_http_state {
+    enum cl_http_method method;
+    char path[256];
+    char *body; /* bounded by CL_HTTP_MAX_BODY */
+    size_t body_len;
+    bool body_expected;
+    bool close_after; /* answered before the body was read: close the link */
+    struct cl_http_job *job; /* pending worker job, or NULL */
+    /* response */
+    int status;
+    unsigned char *resp; /* LWS_PRE headroom + body */
+    size_t resp_len;
+    unsigned retry_after; /* seconds, 0 = none */
+    int phase;            /* 0 idle, 1 reply ready, 2 headers written */
+};
+
+struct cl_conn {
+    enum cl_conn_kind kind;
+    struct lws *wsi;
+    struct cl_relay *relay;
+    char peer[64];
+
+    /* WebSocket */
+    struct cl_wsq q;
+    char *rx; /* reassembly of fragmented messages */
+    size_t rx_len;
+    bool authed;
+    bool close_pending;
+    int close_code;
+    char close_reason[64];
+
+    /* agent (/connect) */
+    char device_id[CL_ID_MAX + 1];
+    char project_id[CL_UUID_LEN + 1];
+    UT_hash_handle hh; /* hub->agents, keyed by device_id */
+
+    /* browser (/session) */
+    char user_id[CL_UUID_LEN + 1];
+    char session_id[CL_ID_MAX + 1];
+    struct cl_live_session *live;
+    struct cl_conn *viewer_next, *viewer_prev;
+
+    struct cl_http_state http;
+};
+
+/* Queues a text frame for c (copying it). Over CL_WS_SENDQ_MAX the peer is
+ * closed with 1008 "send queue overflow" and CL_ELIMIT is returned. */
+int cl_conn_send(struct cl_conn *c, const char *text, size_t len);
+/* Queues an error frame {"type":"error","data":{code,message[,session_id]}}. */
+void cl_conn_send_error(struct cl_conn *c, const char *code, const char *message,
+                        const char *session_id);
+/* Asks lws to close c from its next WRITEABLE callback (after flushing
+ * what is queued), with the given close code and reason. */
+void cl_conn_close(struct cl_conn *c, int code, const char *reason);
+
+#endif

@@ -1,0 +1,425 @@
+/* http: request collection, routing, bearer authentication and replies. */
+#include "relay/http.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/secret.h"
+#include "relay/relay.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cl_http_job {
+    uv_work_t work;
+    struct cl_conn *conn; /* NULL once the connection is gone */
+    cl_job_work_fn work_fn;
+    cl_job_done_fn done_fn;
+    void *arg;
+};
+
+static const struct cl_route cl__routes_misc[];
+
+static const struct cl_route *const cl__route_tables[] = {
+    cl__routes_misc, cl_routes_auth, cl_routes_projects, cl_routes_functions, NULL};
+
+/* ---- replies ---------------------------------------------------------- */
+
+static void cl__set_reply(struct cl_conn *c, int status, const char *body, size_t len)
+{
+    struct cl_http_state *h = &c->http;
+    free(h->resp);
+    h->resp = malloc(LWS_PRE + len + 1);
+    if (!h->resp)
+        abort();
+    memcpy(h->resp + LWS_PRE, body, len);
+    h->resp_len = len;
+    h->status = status;
+    h->phase = 1;
+    lws_callback_on_writable(c->wsi);
+}
+
+void cl_http_reply_json(struct cl_conn *c, int status, json_t *body)
+{
+    size_t len = 0;
+    char *s = cl_json_dump(body, &len);
+    json_decref(body);
+    if (!s)
+        abort();
+    cl__set_reply(c, status, s, len);
+    free(s);
+}
+
+void cl_http_reply_error(struct cl_conn *c, int status, const char *code, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cl_http_reply_json(c, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+}
+
+void cl_http_reply_errcode(struct cl_conn *c, int err)
+{
+    switch (err) {
+    case CL_EAUTH:
+        cl_http_reply_error(c, 401, "unauthorized", "a valid bearer token is required");
+        break;
+    case CL_EFORBIDDEN:
+        cl_http_reply_error(c, 403, "forbidden", "your role in this project does not allow this");
+        break;
+    case CL_ENOTFOUND:
+        cl_http_reply_error(c, 404, "not_found", "no such resource");
+        break;
+    default:
+        cl_http_reply_error(c, 500, "internal", "internal error (%s)", cl_strerror(err));
+        break;
+    }
+}
+
+void cl_http_set_retry_after(struct cl_conn *c, unsigned seconds)
+{
+    c->http.retry_after = seconds;
+}
+
+/* ---- worker jobs ------------------------------------------------------ */
+
+static void cl__job_work(uv_work_t *w)
+{
+    struct cl_http_job *job = w->data;
+    job->work_fn(job->arg);
+}
+
+static void cl__job_after(uv_work_t *w, int status)
+{
+    struct cl_http_job *job = w->data;
+    struct cl_conn *c = job->conn;
+    if (c)
+        c->http.job = NULL;
+    job->done_fn(c, job->arg);
+    free(job);
+}
+
+int cl_http_job_start(struct cl_conn *c, cl_job_work_fn work, cl_job_done_fn done, void *arg)
+{
+    struct cl_http_job *job = calloc(1, sizeof *job);
+    if (!job)
+        abort();
+    job->conn = c;
+    job->work_fn = work;
+    job->done_fn = done;
+    job->arg = arg;
+    job->work.data = job;
+    if (uv_queue_work(c->relay->loop, &job->work, cl__job_work, cl__job_after) != 0) {
+        free(job);
+        return CL_EIO;
+    }
+    c->http.job = job;
+    return 0;
+}
+
+/* ---- routing ---------------------------------------------------------- */
+
+/* Matches path against pattern; ":x" segments capture into params. */
+static bool cl__match(const char *pattern, const char *path, const char **params, char *scratch,
+                      size_t scratch_len)
+{
+    size_t np = 0, so = 0;
+    const char *p = pattern, *q = path;
+    while (*p && *q) {
+        if (*p != '/' || *q != '/')
+            return false;
+        p++;
+        q++;
+        const char *pe = strchr(p, '/'), *qe = strchr(q, '/');
+        size_t pl = pe ? (size_t)(pe - p) : strlen(p);
+        size_t ql = qe ? (size_t)(qe - q) : strlen(q);
+        if (*p == ':') {
+            if (ql == 0 || np >= CL_HTTP_MAX_PARAMS || so + ql + 1 > scratch_len)
+                return false;
+            memcpy(scratch + so, q, ql);
+            scratch[so + ql] = 0;
+            params[np++] = scratch + so;
+            so += ql + 1;
+        } else if (pl != ql || memcmp(p, q, pl) != 0) {
+            return false;
+        }
+        p += pl;
+        q += ql;
+    }
+    return *p == 0 && *q == 0;
+}
+
+/* Resolves "Authorization: Bearer <token>" to a user. 0 with user_id set,
+ * CL_EAUTH if absent or invalid. The header copy is wiped. */
+static int cl__authenticate(struct cl_conn *c, char user_id[CL_UUID_LEN + 1],
+                            uint8_t hash[CL_HASH_LEN])
+{
+    char hdr[CL_TOKEN_MAX + 32];
+    int n = lws_hdr_copy(c->wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION);
+    int rc = CL_EAUTH;
+    if (n <= 7 || strncasecmp(hdr, "Bearer ", 7) != 0)
+        goto out_wipe;
+    const char *tok = hdr + 7;
+    while (*tok == ' ')
+        tok++;
+    if (!*tok || strlen(tok) > CL_TOKEN_MAX)
+        goto out_wipe;
+    cl_hash_str(tok, hash);
+    rc = c->relay->store.ops->token_user(&c->relay->store, hash, cl_now(), user_id);
+    if (rc == CL_ENOTFOUND)
+        rc = CL_EAUTH;
+out_wipe:
+    cl_wipe(hdr, sizeof hdr);
+    return rc;
+}
+
+static void cl__dispatch(struct cl_conn *c)
+{
+    struct cl_http_state *h = &c->http;
+    char scratch[256], user_id[CL_UUID_LEN + 1] = "";
+    uint8_t token_hash[CL_HASH_LEN];
+    char err[160];
+    bool path_known = false;
+    struct cl_http_req req;
+
+    memset(&req, 0, sizeof req);
+    for (const struct cl_route *const *t = cl__route_tables; *t; t++) {
+        for (const struct cl_route *r = *t; r->pattern; r++) {
+            if (!cl__match(r->pattern, h->path, req.params, scratch, sizeof scratch))
+                continue;
+            path_known = true;
+            if (r->method != h->method)
+                continue;
+            req.conn = c;
+            req.relay = c->relay;
+            req.method = h->method;
+            req.path = h->path;
+            req.peer = c->peer;
+            if (r->auth) {
+                int rc = cl__authenticate(c, user_id, token_hash);
+                if (rc) {
+                    cl_http_reply_errcode(c, rc == CL_EAUTH ? CL_EAUTH : rc);
+                    return;
+                }
+                req.user_id = user_id;
+                req.token_hash = token_hash;
+            }
+            if (h->method == CL_HTTP_POST || h->method == CL_HTTP_PUT ||
+                h->method == CL_HTTP_PATCH) {
+                req.body = h->body_len ? cl_json_parse_object(h->body, h->body_len, err,
+                                                              sizeof err)
+                                       : json_object();
+                if (!req.body) {
+                    cl_http_reply_error(c, 400, "bad_json", "%s", err);
+                    return;
+                }
+            }
+            r->fn(&req);
+            json_decref(req.body);
+            cl_wipe(token_hash, sizeof token_hash);
+            return;
+        }
+    }
+    if (path_known)
+        cl_http_reply_error(c, 405, "method_not_allowed", "method not allowed on %s", h->path);
+    else
+        cl_http_reply_error(c, 404, "no_route", "no such endpoint");
+}
+
+/* ---- lws plumbing ----------------------------------------------------- */
+
+static enum cl_http_method cl__method(struct lws *wsi)
+{
+    static const struct {
+        enum lws_token_indexes tok;
+        enum cl_http_method m;
+    } map[] = {
+        {WSI_TOKEN_GET_URI, CL_HTTP_GET},       {WSI_TOKEN_POST_URI, CL_HTTP_POST},
+        {WSI_TOKEN_PUT_URI, CL_HTTP_PUT},       {WSI_TOKEN_PATCH_URI, CL_HTTP_PATCH},
+        {WSI_TOKEN_DELETE_URI, CL_HTTP_DELETE}, {WSI_TOKEN_HEAD_URI, CL_HTTP_HEAD},
+        {WSI_TOKEN_OPTIONS_URI, CL_HTTP_OPTIONS},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (lws_hdr_total_length(wsi, map[i].tok) > 0)
+            return map[i].m;
+    return CL_HTTP_OTHER;
+}
+
+static void cl__reset(struct cl_conn *c)
+{
+    struct cl_http_state *h = &c->http;
+    free(h->body);
+    free(h->resp);
+    h->body = NULL;
+    h->resp = NULL;
+    h->body_len = h->resp_len = 0;
+    h->body_expected = false;
+    h->close_after = false;
+    h->phase = 0;
+    h->status = 0;
+    h->retry_after = 0;
+}
+
+int cl_http_on_request(struct cl_conn *c, struct lws *wsi, const char *uri)
+{
+    struct cl_http_state *h = &c->http;
+    char cl_hdr[32];
+
+    c->kind = CL_CONN_HTTP;
+    c->wsi = wsi;
+    cl__reset(c);
+    lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+    h->method = cl__method(wsi);
+    if (strlen(uri) >= sizeof h->path) {
+        snprintf(h->path, sizeof h->path, "/");
+        cl_http_reply_error(c, 414, "uri_too_long", "request path too long");
+        return 0;
+    }
+    snprintf(h->path, sizeof h->path, "%s", uri);
+    if (h->method == CL_HTTP_POST || h->method == CL_HTTP_PUT || h->method == CL_HTTP_PATCH) {
+        long long clen = 0;
+        if (lws_hdr_copy(wsi, cl_hdr, sizeof cl_hdr, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+            clen = atoll(cl_hdr);
+        if (clen > CL_HTTP_MAX_BODY) {
+            h->close_after = true;
+            cl_http_reply_error(c, 413, "body_too_large", "request body is larger than %d bytes",
+                                CL_HTTP_MAX_BODY);
+            return 0;
+        }
+        if (clen > 0) {
+            h->body_expected = true;
+            return 0; /* the body arrives in LWS_CALLBACK_HTTP_BODY */
+        }
+    }
+    cl__dispatch(c);
+    return 0;
+}
+
+int cl_http_on_body(struct cl_conn *c, const void *in, size_t len)
+{
+    struct cl_http_state *h = &c->http;
+    if (h->phase)
+        return 0; /* already answered (413): discard */
+    if (h->body_len + len > CL_HTTP_MAX_BODY) {
+        h->close_after = true;
+        cl_http_reply_error(c, 413, "body_too_large", "request body is larger than %d bytes",
+                            CL_HTTP_MAX_BODY);
+        return 0;
+    }
+    char *nb = realloc(h->body, h->body_len + len + 1);
+    if (!nb)
+        abort();
+    h->body = nb;
+    memcpy(h->body + h->body_len, in, len);
+    h->body_len += len;
+    h->body[h->body_len] = 0;
+    return 0;
+}
+
+int cl_http_on_body_complete(struct cl_conn *c)
+{
+    if (c->http.phase)
+        return 0;
+    cl__dispatch(c);
+    return 0;
+}
+
+int cl_http_on_writeable(struct cl_conn *c)
+{
+    struct cl_http_state *h = &c->http;
+    unsigned char hbuf[LWS_PRE + 1024], *start = hbuf + LWS_PRE, *p = start,
+                                        *end = hbuf + sizeof hbuf - 1;
+    char ra[16];
+
+    if (h->phase == 1) {
+        if (lws_add_http_common_headers(c->wsi, (unsigned)h->status, "application/json",
+                                        h->resp_len, &p, end))
+            return -1;
+        if (lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
+                                        (const unsigned char *)"no-store", 8, &p, end) ||
+            lws_add_http_header_by_name(c->wsi, (const unsigned char *)"x-content-type-options:",
+                                        (const unsigned char *)"nosniff", 7, &p, end))
+            return -1;
+        if (h->retry_after) {
+            int n = snprintf(ra, sizeof ra, "%u", h->retry_after);
+            if (lws_add_http_header_by_name(c->wsi, (const unsigned char *)"retry-after:",
+                                            (const unsigned char *)ra, n, &p, end))
+                return -1;
+        }
+        if (lws_finalize_write_http_header(c->wsi, start, &p, end))
+            return -1;
+        h->phase = 2;
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    if (h->phase == 2) {
+        if (lws_write(c->wsi, h->resp + LWS_PRE, h->resp_len, LWS_WRITE_HTTP_FINAL) !=
+            (int)h->resp_len)
+            return -1;
+        bool close_after = h->close_after;
+        cl__reset(c);
+        /* A 413 answered before the body was read: do not reuse the link. */
+        if (close_after)
+            return -1;
+        return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+    }
+    return 0;
+}
+
+void cl_http_on_close(struct cl_conn *c)
+{
+    if (c->http.job) {
+        c->http.job->conn = NULL; /* the job's done callback sees NULL */
+        c->http.job = NULL;
+    }
+    cl__reset(c);
+}
+
+/* ---- routes that belong to no module ---------------------------------- */
+
+static void cl__healthz(struct cl_http_req *req)
+{
+    cl_http_reply_json(req->conn, 200, json_pack("{s:b, s:s}", "ok", 1, "version", CL_VERSION));
+}
+
+static void cl__root(struct cl_http_req *req)
+{
+    cl_http_reply_json(req->conn, 200,
+                       json_pack("{s:s, s:s, s:s, s:s}", "name", "clawlink-relay", "version",
+                                 CL_VERSION, "api", "/api/v1", "functions", "/functions/v1"));
+}
+
+static const struct cl_route cl__routes_misc[] = {
+    {CL_HTTP_GET, "/healthz", false, cl__healthz},
+    {CL_HTTP_GET, "/", false, cl__root},
+    {0, NULL, false, NULL},
+};
+
+/* ---- JSON views ------------------------------------------------------- */
+
+json_t *cl_json_user(const struct cl_user *u)
+{
+    return json_pack("{s:s, s:s, s:s, s:I}", "id", u->id, "email", u->email, "display_name",
+                     u->display_name, "created_at", (json_int_t)u->created_at);
+}
+
+json_t *cl_json_project(const struct cl_project *p)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "id", p->id, "name", p->name, "owner_id",
+                     p->owner_id, "role", p->role == CL_ROLE_OWNER ? "owner" : "member",
+                     "created_at", (json_int_t)p->created_at, "updated_at",
+                     (json_int_t)p->updated_at);
+}
+
+json_t *cl_json_device(const struct cl_device *d)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I}", "id", d->id, "project_id",
+                          d->project_id, "name", d->name, "status",
+                          d->online ? "online" : "offline", "paired", d->paired, "created_at",
+                          (json_int_t)d->created_at);
+    json_object_set_new(o, "last_seen", d->last_seen ? json_integer(d->last_seen) : json_null());
+    return o;
+}

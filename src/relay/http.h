@@ -1,0 +1,78 @@
+/*
+ * http: the relay's HTTP/JSON API on libwebsockets.
+ *
+ * server.c feeds lws HTTP callbacks in; http.c collects the method, path
+ * and body (at most CL_HTTP_MAX_BODY), authenticates the bearer token,
+ * dispatches to a route (routes in api_*.c), and writes the response.
+ * A route either replies at once or hands work to the libuv worker pool
+ * and replies from the completion callback (cl_http_job_*).
+ */
+#ifndef CL_RELAY_HTTP_H
+#define CL_RELAY_HTTP_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "relay/conn.h"
+#include "relay/store.h"
+
+#define CL_HTTP_MAX_PARAMS 2
+
+/* What a route handler sees. */
+struct cl_http_req {
+    struct cl_conn *conn;
+    struct cl_relay *relay;
+    enum cl_http_method method;
+    const char *path;
+    const char *params[CL_HTTP_MAX_PARAMS]; /* ":id" segments, in order */
+    json_t *body;                            /* parsed object, or NULL for GET */
+    const char *user_id;                     /* authenticated user, or NULL */
+    const uint8_t *token_hash;               /* hash of the bearer token, or NULL */
+    const char *peer;                        /* client address */
+};
+
+typedef void (*cl_route_fn)(struct cl_http_req *req);
+
+struct cl_route {
+    enum cl_http_method method;
+    const char *pattern; /* "/api/v1/projects/:id/devices" */
+    bool auth;           /* requires a valid bearer token */
+    cl_route_fn fn;
+};
+
+/* Replies with status and a JSON body (steals the reference to body). */
+void cl_http_reply_json(struct cl_conn *c, int status, json_t *body);
+/* Replies {"error":{"code","message"}}. */
+void cl_http_reply_error(struct cl_conn *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Maps a CL_E* code from policy or store to 401/403/404/500. */
+void cl_http_reply_errcode(struct cl_conn *c, int err);
+/* Sets Retry-After on the next reply. */
+void cl_http_set_retry_after(struct cl_conn *c, unsigned seconds);
+
+/* Worker jobs: work runs on a pool thread and must not touch the store,
+ * the hub or lws; done runs on the loop thread with req == NULL if the
+ * connection went away meanwhile (then only free your state). */
+typedef void (*cl_job_work_fn)(void *arg);
+typedef void (*cl_job_done_fn)(struct cl_conn *c, void *arg);
+int cl_http_job_start(struct cl_conn *c, cl_job_work_fn work, cl_job_done_fn done, void *arg);
+
+/* lws callback plumbing, called from server.c. Each returns what the lws
+ * callback should return. */
+int cl_http_on_request(struct cl_conn *c, struct lws *wsi, const char *uri);
+int cl_http_on_body(struct cl_conn *c, const void *in, size_t len);
+int cl_http_on_body_complete(struct cl_conn *c);
+int cl_http_on_writeable(struct cl_conn *c);
+void cl_http_on_close(struct cl_conn *c);
+
+/* The route table (api_*.c register theirs through these arrays). */
+extern const struct cl_route cl_routes_auth[];
+extern const struct cl_route cl_routes_projects[];
+extern const struct cl_route cl_routes_functions[];
+
+/* JSON views of stored rows, shared by the API modules. */
+json_t *cl_json_user(const struct cl_user *u);
+json_t *cl_json_project(const struct cl_project *p);
+json_t *cl_json_device(const struct cl_device *d);
+
+#endif

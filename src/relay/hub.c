@@ -1,0 +1,506 @@
+/* hub: agent and browser WebSocket routing, live sessions, idle grace. */
+#include "relay/hub.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/proto.h"
+#include "core/secret.h"
+#include "relay/policy.h"
+#include "relay/relay.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+struct cl_live_session {
+    char id[CL_ID_MAX + 1];
+    char device_id[CL_ID_MAX + 1];
+    bool start_sent; /* session_start forwarded to the agent */
+    bool started;    /* the agent answered session_started */
+    struct cl_conn *viewers;
+    size_t nviewers;
+    uv_timer_t idle; /* runs while nviewers == 0 */
+    struct cl_hub *hub;
+    UT_hash_handle hh;
+};
+
+struct cl_hub {
+    struct cl_relay *relay;
+    struct cl_conn *agents;           /* by device_id */
+    struct cl_live_session *sessions; /* by id */
+    size_t browsers;
+};
+
+struct cl_hub *cl_hub_new(struct cl_relay *r)
+{
+    struct cl_hub *h = calloc(1, sizeof *h);
+    if (!h)
+        abort();
+    h->relay = r;
+    return h;
+}
+
+/* ---- live sessions ---------------------------------------------------- */
+
+static void cl__free_live(uv_handle_t *t)
+{
+    free(t->data);
+}
+
+static void cl__live_remove(struct cl_hub *h, struct cl_live_session *ls)
+{
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        v->live = NULL;
+    ls->viewers = NULL;
+    HASH_DEL(h->sessions, ls);
+    uv_timer_stop(&ls->idle);
+    uv_close((uv_handle_t *)&ls->idle, cl__free_live);
+}
+
+static void cl__idle_fired(uv_timer_t *t)
+{
+    struct cl_live_session *ls = t->data;
+    struct cl_hub *h = ls->hub;
+    struct cl_store *s = &h->relay->store;
+    cl_info("hub", "session idle: ending", "session=%s", ls->id);
+    cl_hub_session_end(h, ls->id, "idle");
+    s->ops->session_end(s, ls->id, cl_now(), "idle", false, 0);
+}
+
+static struct cl_live_session *cl__live_add(struct cl_hub *h, const char *id,
+                                            const char *device_id)
+{
+    struct cl_live_session *ls = calloc(1, sizeof *ls);
+    if (!ls)
+        abort();
+    snprintf(ls->id, sizeof ls->id, "%s", id);
+    snprintf(ls->device_id, sizeof ls->device_id, "%s", device_id);
+    ls->hub = h;
+    uv_timer_init(h->relay->loop, &ls->idle);
+    ls->idle.data = ls;
+    uv_timer_start(&ls->idle, cl__idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
+    HASH_ADD_STR(h->sessions, id, ls);
+    return ls;
+}
+
+static struct cl_live_session *cl__live_find(struct cl_hub *h, const char *id)
+{
+    struct cl_live_session *ls;
+    HASH_FIND_STR(h->sessions, id, ls);
+    return ls;
+}
+
+/* The live session for an agent message: from memory, or (after a relay
+ * restart) from the store if it is still active there and on this device. */
+static struct cl_live_session *cl__live_for_agent(struct cl_hub *h, struct cl_conn *agent,
+                                                  const char *id)
+{
+    struct cl_live_session *ls = cl__live_find(h, id);
+    struct cl_session row;
+    struct cl_store *s = &h->relay->store;
+    if (ls)
+        return strcmp(ls->device_id, agent->device_id) == 0 ? ls : NULL;
+    if (s->ops->session_get(s, id, &row) != 0 || !row.active ||
+        strcmp(row.device_id, agent->device_id) != 0)
+        return NULL;
+    ls = cl__live_add(h, row.id, row.device_id);
+    ls->start_sent = ls->started = true; /* the agent knows it */
+    return ls;
+}
+
+static void cl__viewer_attach(struct cl_live_session *ls, struct cl_conn *v)
+{
+    v->live = ls;
+    v->viewer_prev = NULL;
+    v->viewer_next = ls->viewers;
+    if (ls->viewers)
+        ls->viewers->viewer_prev = v;
+    ls->viewers = v;
+    if (ls->nviewers++ == 0)
+        uv_timer_stop(&ls->idle);
+}
+
+static void cl__viewer_detach(struct cl_conn *v)
+{
+    struct cl_live_session *ls = v->live;
+    if (!ls)
+        return;
+    if (v->viewer_prev)
+        v->viewer_prev->viewer_next = v->viewer_next;
+    else
+        ls->viewers = v->viewer_next;
+    if (v->viewer_next)
+        v->viewer_next->viewer_prev = v->viewer_prev;
+    v->viewer_next = v->viewer_prev = NULL;
+    v->live = NULL;
+    if (--ls->nviewers == 0)
+        uv_timer_start(&ls->idle, cl__idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
+}
+
+static void cl__to_viewers(struct cl_live_session *ls, const char *text, size_t len)
+{
+    struct cl_conn *v = ls->viewers, *next;
+    for (; v; v = next) {
+        next = v->viewer_next; /* cl_conn_send may close v, not unlink it */
+        cl_conn_send(v, text, len);
+    }
+}
+
+static struct cl_conn *cl__agent_find(struct cl_hub *h, const char *device_id)
+{
+    struct cl_conn *a;
+    HASH_FIND_STR(h->agents, device_id, a);
+    return a;
+}
+
+static void cl__send_msg(struct cl_conn *c, const struct cl_msg *m)
+{
+    size_t len;
+    char *text = cl_msg_encode(m, &len);
+    if (!text)
+        abort();
+    cl_conn_send(c, text, len);
+    free(text);
+}
+
+static void cl__send_simple(struct cl_conn *c, enum cl_msg_type type, const char *session_id)
+{
+    struct cl_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    if (session_id)
+        snprintf(m.session_id, sizeof m.session_id, "%s", session_id);
+    cl__send_msg(c, &m);
+}
+
+static void cl__send_end(struct cl_conn *c, const char *session_id, const char *reason,
+                         bool has_exit, int exit_code)
+{
+    struct cl_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_SESSION_END;
+    snprintf(m.session_id, sizeof m.session_id, "%s", session_id);
+    snprintf(m.reason, sizeof m.reason, "%s", reason);
+    m.has_exit_code = has_exit;
+    m.exit_code = exit_code;
+    cl__send_msg(c, &m);
+}
+
+/* ---- agents ----------------------------------------------------------- */
+
+static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
+{
+    struct cl_store *s = &h->relay->store;
+    uint8_t want[CL_HASH_LEN], got[CL_HASH_LEN];
+    struct cl_device d;
+    struct cl_conn *old;
+
+    cl_hash_str(m->token, got);
+    if (s->ops->device_token_hash(s, m->device_id, want) != 0 || !cl_secret_equal(want, got) ||
+        s->ops->device_get(s, m->device_id, &d) != 0) {
+        cl_warn("hub", "agent hello refused", "peer=%s", c->peer);
+        cl_conn_send_error(c, "auth_failed", "unknown device or wrong device token", NULL);
+        cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "auth failed");
+        return;
+    }
+    old = cl__agent_find(h, d.id);
+    if (old) {
+        HASH_DEL(h->agents, old);
+        old->authed = false;
+        cl_info("hub", "agent replaced by a newer connection", "device=%s peer=%s", d.id,
+                old->peer);
+        cl_conn_close(old, 4001, "replaced by a newer connection");
+    }
+    snprintf(c->device_id, sizeof c->device_id, "%s", d.id);
+    snprintf(c->project_id, sizeof c->project_id, "%s", d.project_id);
+    c->authed = true;
+    HASH_ADD_STR(h->agents, device_id, c);
+    s->ops->device_set_online(s, d.id, true, cl_now());
+    cl_info("hub", "agent online", "device=%s project=%s peer=%s", d.id, d.project_id, c->peer);
+    cl__send_simple(c, CL_MSG_HELLO_OK, NULL);
+}
+
+static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m,
+                              const char *text, size_t len)
+{
+    struct cl_store *s = &h->relay->store;
+    struct cl_live_session *ls;
+
+    if (m->type == CL_MSG_ERROR) {
+        cl_warn("hub", "agent reported an error", "device=%s code=%s", c->device_id, m->code);
+        return;
+    }
+    if (m->type != CL_MSG_SESSION_STARTED && m->type != CL_MSG_STDOUT &&
+        m->type != CL_MSG_SESSION_END) {
+        cl_conn_send_error(c, "bad_message", "message type not valid from an agent", NULL);
+        return;
+    }
+    ls = cl__live_for_agent(h, c, m->session_id);
+    if (!ls) {
+        if (m->type != CL_MSG_SESSION_END) {
+            /* Not a session of this device, or one that has ended: tell
+             * the agent to hang it up. */
+            cl__send_end(c, m->session_id, "unknown_session", false, 0);
+        }
+        return;
+    }
+    switch (m->type) {
+    case CL_MSG_SESSION_STARTED:
+        ls->started = ls->start_sent = true;
+        cl__to_viewers(ls, text, len);
+        break;
+    case CL_MSG_STDOUT:
+        cl__to_viewers(ls, text, len);
+        break;
+    case CL_MSG_SESSION_END:
+        s->ops->session_end(s, ls->id, cl_now(), m->reason[0] ? m->reason : "exit",
+                            m->has_exit_code, m->exit_code);
+        cl_info("hub", "session ended by agent", "session=%s reason=%s exit_code=%d", ls->id,
+                m->reason[0] ? m->reason : "exit", m->has_exit_code ? m->exit_code : -1);
+        cl__to_viewers(ls, text, len);
+        cl__live_remove(h, ls);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- browsers --------------------------------------------------------- */
+
+static void cl__browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
+{
+    struct cl_store *s = &h->relay->store;
+    uint8_t hash[CL_HASH_LEN];
+    char user_id[CL_UUID_LEN + 1];
+    struct cl_session sess;
+    struct cl_live_session *ls;
+    int rc;
+
+    cl_hash_str(m->token, hash);
+    if (s->ops->token_user(s, hash, cl_now(), user_id) != 0) {
+        cl_warn("hub", "browser auth refused: bad token", "peer=%s", c->peer);
+        cl_conn_send_error(c, "auth_failed", "invalid or expired token", NULL);
+        cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "auth failed");
+        return;
+    }
+    rc = cl_policy_session(s, user_id, CL_ACT_SESSION_ATTACH, m->session_id, &sess, NULL);
+    if (rc == 0 && strcmp(sess.device_id, m->device_id) != 0)
+        rc = CL_ENOTFOUND;
+    if (rc) {
+        cl_warn("hub", "browser auth refused", "peer=%s user=%s reason=%s", c->peer, user_id,
+                cl_strerror(rc));
+        cl_conn_send_error(c, rc == CL_EFORBIDDEN ? "forbidden" : "not_found",
+                           rc == CL_EFORBIDDEN ? "you may not attach to this session"
+                                               : "no such session on this device",
+                           m->session_id);
+        cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "auth failed");
+        return;
+    }
+    if (!sess.active) {
+        cl_conn_send_error(c, "session_ended", "this session has ended", sess.id);
+        cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session ended");
+        return;
+    }
+    ls = cl__live_find(h, sess.id);
+    if (!ls)
+        ls = cl__live_add(h, sess.id, sess.device_id);
+    snprintf(c->user_id, sizeof c->user_id, "%s", user_id);
+    snprintf(c->session_id, sizeof c->session_id, "%s", sess.id);
+    c->authed = true;
+    h->browsers++;
+    cl__viewer_attach(ls, c);
+    cl_info("hub", "browser attached", "session=%s user=%s peer=%s", sess.id, user_id, c->peer);
+    cl__send_simple(c, CL_MSG_AUTH_OK, NULL);
+}
+
+static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m,
+                                const char *text, size_t len)
+{
+    struct cl_live_session *ls = c->live;
+    struct cl_conn *agent;
+
+    switch (m->type) {
+    case CL_MSG_PING:
+        cl__send_simple(c, CL_MSG_PONG, NULL);
+        return;
+    case CL_MSG_SESSION_START:
+    case CL_MSG_STDIN:
+    case CL_MSG_RESIZE:
+    case CL_MSG_SESSION_END:
+        break;
+    default:
+        cl_conn_send_error(c, "bad_message", "message type not valid from a browser", NULL);
+        return;
+    }
+    if (strcmp(m->session_id, c->session_id) != 0) {
+        cl_conn_send_error(c, "forbidden_session",
+                           "this connection is authenticated for another session", m->session_id);
+        return;
+    }
+    if (!ls) {
+        cl_conn_send_error(c, "session_ended", "this session has ended", c->session_id);
+        return;
+    }
+    agent = cl__agent_find(h, ls->device_id);
+    if (!agent) {
+        cl_conn_send_error(c, "device_offline", "the device is offline", c->session_id);
+        if (m->type == CL_MSG_SESSION_END) {
+            struct cl_store *s = &h->relay->store;
+            s->ops->session_end(s, ls->id, cl_now(), "user_disconnect", false, 0);
+            cl__to_viewers(ls, text, len);
+            cl__live_remove(h, ls);
+        }
+        return;
+    }
+    if (m->type == CL_MSG_SESSION_START && ls->start_sent) {
+        /* Already running (or being started): don't spawn twice. */
+        struct cl_msg rs = *m;
+        rs.data = NULL;
+        rs.type = CL_MSG_RESIZE;
+        cl__send_msg(agent, &rs);
+        if (ls->started)
+            cl__send_simple(c, CL_MSG_SESSION_STARTED, ls->id);
+        return;
+    }
+    if (m->type == CL_MSG_SESSION_START)
+        ls->start_sent = true;
+    cl_conn_send(agent, text, len);
+}
+
+/* ---- entry points ----------------------------------------------------- */
+
+void cl_hub_on_established(struct cl_hub *h, struct cl_conn *c)
+{
+    cl_debug("hub", "websocket open", "kind=%s peer=%s",
+             c->kind == CL_CONN_AGENT ? "agent" : "browser", c->peer);
+}
+
+void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, size_t len,
+                       bool binary)
+{
+    struct cl_msg m;
+    char err[200];
+    int rc;
+
+    if (c->close_pending)
+        return;
+    if (binary) {
+        cl_conn_send_error(c, "bad_message", "binary frames are not part of protocol v1", NULL);
+        return;
+    }
+    rc = cl_msg_decode(data, len, &m, err, sizeof err);
+    if (rc) {
+        const char *code = "bad_message";
+        if (rc == CL_EPROTO)
+            code = "unknown_type";
+        else if (strncmp(err, "malformed JSON", 14) == 0 ||
+                 strncmp(err, "expected a JSON object", 22) == 0)
+            code = "bad_json";
+        cl_debug("hub", "bad message", "peer=%s code=%s", c->peer, code);
+        cl_conn_send_error(c, code, err, NULL);
+        return;
+    }
+    if (!c->authed) {
+        enum cl_msg_type want = c->kind == CL_CONN_AGENT ? CL_MSG_HELLO : CL_MSG_AUTH;
+        if (m.type != want) {
+            cl_conn_send_error(c, "not_authenticated",
+                               c->kind == CL_CONN_AGENT ? "send hello first" : "send auth first",
+                               NULL);
+            cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "not authenticated");
+        } else if (c->kind == CL_CONN_AGENT) {
+            cl__agent_hello(h, c, &m);
+        } else {
+            cl__browser_auth(h, c, &m);
+        }
+    } else if (c->kind == CL_CONN_AGENT) {
+        if (m.type == CL_MSG_HELLO)
+            cl_conn_send_error(c, "bad_message", "already authenticated", NULL);
+        else
+            cl__agent_message(h, c, &m, data, len);
+    } else {
+        if (m.type == CL_MSG_AUTH)
+            cl_conn_send_error(c, "bad_message", "already authenticated", NULL);
+        else
+            cl__browser_message(h, c, &m, data, len);
+    }
+    cl_msg_clear(&m);
+}
+
+void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
+{
+    struct cl_store *s = &h->relay->store;
+    if (c->kind == CL_CONN_AGENT && c->authed && cl__agent_find(h, c->device_id) == c) {
+        struct cl_live_session *ls, *tmp;
+        HASH_DEL(h->agents, c);
+        s->ops->device_set_online(s, c->device_id, false, cl_now());
+        cl_info("hub", "agent offline", "device=%s", c->device_id);
+        HASH_ITER(hh, h->sessions, ls, tmp)
+        {
+            if (strcmp(ls->device_id, c->device_id) != 0)
+                continue;
+            for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+                cl_conn_send_error(v, "device_offline",
+                                   "the agent disconnected; the session resumes when it returns",
+                                   ls->id);
+        }
+    } else if (c->kind == CL_CONN_BROWSER && c->authed) {
+        h->browsers--;
+        cl__viewer_detach(c);
+    }
+    c->authed = false;
+}
+
+bool cl_hub_device_online(struct cl_hub *h, const char *device_id)
+{
+    return cl__agent_find(h, device_id) != NULL;
+}
+
+void cl_hub_session_opened(struct cl_hub *h, const struct cl_session *s)
+{
+    if (!cl__live_find(h, s->id))
+        cl__live_add(h, s->id, s->device_id);
+}
+
+void cl_hub_session_end(struct cl_hub *h, const char *session_id, const char *reason)
+{
+    struct cl_live_session *ls = cl__live_find(h, session_id);
+    struct cl_conn *agent;
+    if (!ls)
+        return;
+    agent = cl__agent_find(h, ls->device_id);
+    if (agent)
+        cl__send_end(agent, ls->id, reason, false, 0);
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        cl__send_end(v, ls->id, reason, false, 0);
+    cl__live_remove(h, ls);
+}
+
+void cl_hub_shutdown(struct cl_hub *h)
+{
+    struct cl_conn *a, *tmp;
+    struct cl_live_session *ls, *ltmp;
+    HASH_ITER(hh, h->agents, a, tmp)
+    cl_conn_close(a, LWS_CLOSE_STATUS_GOINGAWAY, "relay restarting");
+    HASH_ITER(hh, h->sessions, ls, ltmp)
+    {
+        for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+            cl_conn_close(v, LWS_CLOSE_STATUS_GOINGAWAY, "relay restarting");
+    }
+}
+
+void cl_hub_free(struct cl_hub *h)
+{
+    struct cl_live_session *ls, *tmp;
+    if (!h)
+        return;
+    HASH_ITER(hh, h->sessions, ls, tmp)
+    cl__live_remove(h, ls);
+    HASH_CLEAR(hh, h->agents);
+    free(h);
+}
+
+void cl_hub_stats(const struct cl_hub *h, struct cl_hub_stats *out)
+{
+    out->agents = HASH_COUNT(h->agents);
+    out->sessions = HASH_COUNT(h->sessions);
+    out->browsers = h->browsers;
+}

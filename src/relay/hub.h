@@ -1,0 +1,54 @@
+/*
+ * hub: the WebSocket switchboard between agents (/connect) and browsers
+ * (/session).
+ *
+ * It keeps, in memory only, which agent connection serves each device and
+ * which browsers view each live session, and forwards v1 messages between
+ * them after checking every one against the connection's identity (the
+ * policy module decides at auth time; a session id is a routing key, never
+ * a credential). Lookups are O(1) hash finds; the data path never touches
+ * the database. Routing is local to this process; a cluster will put NATS
+ * behind the same entry points.
+ */
+#ifndef CL_RELAY_HUB_H
+#define CL_RELAY_HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "relay/conn.h"
+#include "relay/store.h"
+
+/* A session with no viewer is ended after this long (seconds). */
+#define CL_SESSION_IDLE_GRACE_S (30 * 60)
+
+struct cl_relay;
+struct cl_hub;
+
+struct cl_hub *cl_hub_new(struct cl_relay *r);
+/* Closes the hub's timers; the loop must run once more to finish. */
+void cl_hub_free(struct cl_hub *h);
+
+/* Connection events from server.c. */
+void cl_hub_on_established(struct cl_hub *h, struct cl_conn *c);
+void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, size_t len,
+                       bool binary);
+void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c);
+
+/* Control-plane hooks from the HTTP API. */
+bool cl_hub_device_online(struct cl_hub *h, const char *device_id);
+/* A session row was created: track it (its idle timer starts now). */
+void cl_hub_session_opened(struct cl_hub *h, const struct cl_session *s);
+/* Ends a live session: tells the agent to hang up and the viewers that it
+ * ended, with reason. The caller records it in the store. */
+void cl_hub_session_end(struct cl_hub *h, const char *session_id, const char *reason);
+
+/* Relay shutdown: closes every WebSocket with 1001 "going away". */
+void cl_hub_shutdown(struct cl_hub *h);
+
+struct cl_hub_stats {
+    size_t agents, browsers, sessions;
+};
+void cl_hub_stats(const struct cl_hub *h, struct cl_hub_stats *out);
+
+#endif

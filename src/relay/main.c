@@ -1,0 +1,241 @@
+/*
+ * clawlink-relay: the server browsers and agents meet at.
+ *
+ * One process, one port: the HTTP API, the agent WebSocket (/connect) and
+ * the browser WebSocket (/session), on one libuv loop, with an embedded
+ * SQLite database in --data.
+ */
+#include "core/err.h"
+#include "core/log.h"
+#include "core/secret.h"
+#include "relay/auth.h"
+#include "relay/hub.h"
+#include "relay/ratelimit.h"
+#include "relay/relay.h"
+#include "relay/server.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* pair-device attempts: per address and for the whole relay, per minute */
+#define CL_PAIR_RATE_PER_ADDR 10
+#define CL_PAIR_RATE_GLOBAL 100
+
+static void cl__usage(FILE *f)
+{
+    fprintf(f,
+            "usage: clawlink-relay [options]\n"
+            "\n"
+            "  --listen ADDR:PORT   address to serve HTTP and WebSocket on (default 127.0.0.1:8080)\n"
+            "  --data DIR           database and state directory (default ./var)\n"
+            "  --tls-cert FILE      PEM certificate: serve HTTPS/WSS (with --tls-key)\n"
+            "  --tls-key FILE       PEM private key\n"
+            "  --public-url URL     the URL agents are told to dial, e.g. https://relay.example.com\n"
+            "                       (default: derived from --listen)\n"
+            "  --log-level LEVEL    debug | info | warn | error (default info)\n"
+            "  --help               this text\n"
+            "  --version            print the version\n");
+}
+
+static int cl__parse_listen(const char *s, struct cl_relay_opts *o)
+{
+    const char *colon = strrchr(s, ':');
+    char *end;
+    long port;
+    if (!colon || colon == s || (size_t)(colon - s) >= sizeof o->listen_addr)
+        return CL_EINVAL;
+    port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535)
+        return CL_EINVAL;
+    memcpy(o->listen_addr, s, (size_t)(colon - s));
+    o->listen_addr[colon - s] = 0;
+    o->port = (int)port;
+    return 0;
+}
+
+/* ws[s]:// URL agents dial, from --public-url or the listen address. */
+static int cl__relay_url(struct cl_relay *r)
+{
+    const char *u = r->opts.public_url;
+    size_t n;
+    if (!u) {
+        snprintf(r->relay_url, sizeof r->relay_url, "%s://%s:%d",
+                 r->opts.tls_cert ? "wss" : "ws", r->opts.listen_addr, r->opts.port);
+        return 0;
+    }
+    if (strncmp(u, "https://", 8) == 0)
+        snprintf(r->relay_url, sizeof r->relay_url, "wss://%s", u + 8);
+    else if (strncmp(u, "http://", 7) == 0)
+        snprintf(r->relay_url, sizeof r->relay_url, "ws://%s", u + 7);
+    else if (strncmp(u, "wss://", 6) == 0 || strncmp(u, "ws://", 5) == 0)
+        snprintf(r->relay_url, sizeof r->relay_url, "%s", u);
+    else
+        return CL_EINVAL;
+    n = strlen(r->relay_url);
+    while (n && r->relay_url[n - 1] == '/')
+        r->relay_url[--n] = 0;
+    return 0;
+}
+
+static int cl__mkdirs(const char *path)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0700) && errno != EEXIST)
+            return CL_EIO;
+        *p = '/';
+    }
+    if (mkdir(buf, 0700) && errno != EEXIST)
+        return CL_EIO;
+    return 0;
+}
+
+static uv_signal_t cl__sigterm, cl__sigint;
+static uv_timer_t cl__stop_timer;
+
+static void cl__stop_now(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+static void cl__on_signal(uv_signal_t *s, int signum)
+{
+    struct cl_relay *r = s->data;
+    if (r->stopping) {
+        uv_stop(s->loop); /* second signal: stop at once */
+        return;
+    }
+    cl_info("relay", "shutting down", "signal=%d", signum);
+    r->stopping = true;
+    cl_hub_shutdown(r->hub);
+    /* Give close frames a moment to leave, then stop. */
+    uv_timer_start(&cl__stop_timer, cl__stop_now, 300, 0);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'},   {"data", required_argument, NULL, 'd'},
+        {"tls-cert", required_argument, NULL, 'c'}, {"tls-key", required_argument, NULL, 'k'},
+        {"public-url", required_argument, NULL, 'p'}, {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct cl_relay r;
+    uv_loop_t loop;
+    char err[256];
+    enum cl_log_level level;
+    int opt, rc = 1;
+
+    memset(&r, 0, sizeof r);
+    snprintf(r.opts.listen_addr, sizeof r.opts.listen_addr, "127.0.0.1");
+    r.opts.port = 8080;
+    snprintf(r.opts.data_dir, sizeof r.opts.data_dir, "./var");
+
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'l':
+            if (cl__parse_listen(optarg, &r.opts)) {
+                fprintf(stderr, "clawlink-relay: --listen wants ADDR:PORT, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'd':
+            if (strlen(optarg) >= sizeof r.opts.data_dir) {
+                fprintf(stderr, "clawlink-relay: --data path too long\n");
+                return 2;
+            }
+            snprintf(r.opts.data_dir, sizeof r.opts.data_dir, "%s", optarg);
+            break;
+        case 'c': r.opts.tls_cert = optarg; break;
+        case 'k': r.opts.tls_key = optarg; break;
+        case 'p': r.opts.public_url = optarg; break;
+        case 'L':
+            if (cl_log_parse_level(optarg, &level)) {
+                fprintf(stderr, "clawlink-relay: unknown log level '%s'\n", optarg);
+                return 2;
+            }
+            cl_log_set_level(level);
+            break;
+        case 'h': cl__usage(stdout); return 0;
+        case 'V': printf("clawlink-relay %s\n", CL_VERSION); return 0;
+        default: cl__usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "clawlink-relay: unexpected argument '%s'\n", argv[optind]);
+        cl__usage(stderr);
+        return 2;
+    }
+    if (!r.opts.tls_cert != !r.opts.tls_key) {
+        fprintf(stderr, "clawlink-relay: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    if (cl__relay_url(&r)) {
+        fprintf(stderr, "clawlink-relay: --public-url must start with http(s):// or ws(s)://\n");
+        return 2;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    cl_log_hook_lws();
+    if (cl_secret_init() || cl_auth_init()) {
+        cl_error("relay", "crypto initialisation failed", "%s", "");
+        return 1;
+    }
+    if (cl__mkdirs(r.opts.data_dir)) {
+        cl_error("relay", "cannot create data directory", "dir=%s", r.opts.data_dir);
+        return 1;
+    }
+    if (cl_store_open_sqlite(&r.store, r.opts.data_dir, err, sizeof err)) {
+        cl_error("relay", "cannot open database", "dir=%s error=\"%s\"", r.opts.data_dir, err);
+        return 1;
+    }
+    r.store.ops->device_all_offline(&r.store, cl_now());
+
+    uv_loop_init(&loop);
+    r.loop = &loop;
+    r.hub = cl_hub_new(&r);
+    r.rl_pair_addr = cl_ratelimit_new(CL_PAIR_RATE_PER_ADDR, 60);
+    r.rl_pair_global = cl_ratelimit_new(CL_PAIR_RATE_GLOBAL, 60);
+    if (cl_server_start(&r, err, sizeof err)) {
+        cl_error("relay", "cannot start server", "error=\"%s\"", err);
+        goto out_free;
+    }
+    uv_signal_init(&loop, &cl__sigterm);
+    uv_signal_init(&loop, &cl__sigint);
+    uv_timer_init(&loop, &cl__stop_timer);
+    cl__sigterm.data = cl__sigint.data = &r;
+    uv_signal_start(&cl__sigterm, cl__on_signal, SIGTERM);
+    uv_signal_start(&cl__sigint, cl__on_signal, SIGINT);
+
+    cl_info("relay", "listening", "version=%s addr=%s port=%d tls=%s data=%s relay_url=%s",
+            CL_VERSION, r.opts.listen_addr, r.opts.port, r.opts.tls_cert ? "on" : "off",
+            r.opts.data_dir, r.relay_url);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    rc = 0;
+
+    cl_server_stop(&r);
+    uv_close((uv_handle_t *)&cl__sigterm, NULL);
+    uv_close((uv_handle_t *)&cl__sigint, NULL);
+    uv_close((uv_handle_t *)&cl__stop_timer, NULL);
+out_free:
+    cl_hub_free(r.hub);
+    while (uv_run(&loop, UV_RUN_NOWAIT))
+        ;
+    if (uv_loop_close(&loop))
+        cl_warn("relay", "event loop closed with handles open", "%s", "");
+    cl_ratelimit_free(r.rl_pair_addr);
+    cl_ratelimit_free(r.rl_pair_global);
+    r.store.ops->close(&r.store);
+    cl_info("relay", "stopped", "%s", "");
+    return rc;
+}

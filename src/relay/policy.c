@@ -1,0 +1,114 @@
+/* policy: role table and resource checks (seed 001 "Roles & Permissions"). */
+#include "relay/policy.h"
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+/* The minimum role each action needs on the resource's project. */
+static const enum cl_role cl__min_role[CL_ACT__COUNT] = {
+    [CL_ACT_PROJECT_VIEW] = CL_ROLE_MEMBER,   [CL_ACT_PROJECT_MODIFY] = CL_ROLE_OWNER,
+    [CL_ACT_DEVICE_ADD] = CL_ROLE_OWNER,      [CL_ACT_DEVICE_VIEW] = CL_ROLE_MEMBER,
+    [CL_ACT_DEVICE_MODIFY] = CL_ROLE_OWNER,   [CL_ACT_SESSION_START] = CL_ROLE_MEMBER,
+    [CL_ACT_SESSION_ATTACH] = CL_ROLE_MEMBER, [CL_ACT_SESSION_END] = CL_ROLE_MEMBER,
+    [CL_ACT_MEMBER_INVITE] = CL_ROLE_OWNER,
+};
+
+static const char *const cl__action_names[CL_ACT__COUNT] = {
+    [CL_ACT_PROJECT_VIEW] = "project.view",     [CL_ACT_PROJECT_MODIFY] = "project.modify",
+    [CL_ACT_DEVICE_ADD] = "device.add",         [CL_ACT_DEVICE_VIEW] = "device.view",
+    [CL_ACT_DEVICE_MODIFY] = "device.modify",   [CL_ACT_SESSION_START] = "session.start",
+    [CL_ACT_SESSION_ATTACH] = "session.attach", [CL_ACT_SESSION_END] = "session.end",
+    [CL_ACT_MEMBER_INVITE] = "member.invite",
+};
+
+const char *cl_action_name(enum cl_action a)
+{
+    return (a >= 0 && a < CL_ACT__COUNT) ? cl__action_names[a] : "unknown";
+}
+
+static bool cl__anonymous(const char *user_id)
+{
+    return !user_id || !user_id[0];
+}
+
+/* Role-based decision once the project is known to exist. */
+static int cl__decide(struct cl_store *s, const char *user_id, enum cl_action act,
+                      const char *project_id, enum cl_role *role_out)
+{
+    enum cl_role role = CL_ROLE_NONE;
+    int rc = s->ops->member_role(s, project_id, user_id, &role);
+    if (rc && rc != CL_ENOTFOUND)
+        return CL_EDB;
+    if (role_out)
+        *role_out = role;
+    if (role == CL_ROLE_NONE)
+        return CL_ENOTFOUND; /* outsiders may not learn the resource exists */
+    if (act < 0 || act >= CL_ACT__COUNT)
+        return CL_EFORBIDDEN;
+    return role >= cl__min_role[act] ? 0 : CL_EFORBIDDEN;
+}
+
+int cl_policy_project(struct cl_store *s, const char *user_id, enum cl_action act,
+                      const char *project_id, struct cl_project *out)
+{
+    struct cl_project p;
+    int rc;
+    if (cl__anonymous(user_id))
+        return CL_EAUTH;
+    rc = s->ops->project_get(s, project_id, &p);
+    if (rc)
+        return rc == CL_ENOTFOUND ? CL_ENOTFOUND : CL_EDB;
+    rc = cl__decide(s, user_id, act, p.id, &p.role);
+    if (rc == 0 && out)
+        *out = p;
+    return rc;
+}
+
+int cl_policy_device(struct cl_store *s, const char *user_id, enum cl_action act,
+                     const char *device_id, struct cl_device *out)
+{
+    struct cl_device d;
+    int rc;
+    if (cl__anonymous(user_id))
+        return CL_EAUTH;
+    rc = s->ops->device_get(s, device_id, &d);
+    if (rc)
+        return rc == CL_ENOTFOUND ? CL_ENOTFOUND : CL_EDB;
+    rc = cl__decide(s, user_id, act, d.project_id, NULL);
+    if (rc == 0 && out)
+        *out = d;
+    return rc;
+}
+
+int cl_policy_session(struct cl_store *s, const char *user_id, enum cl_action act,
+                      const char *session_id, struct cl_session *sess_out,
+                      struct cl_device *dev_out)
+{
+    struct cl_session sess;
+    struct cl_device d;
+    enum cl_role role;
+    int rc;
+    if (cl__anonymous(user_id))
+        return CL_EAUTH;
+    rc = s->ops->session_get(s, session_id, &sess);
+    if (rc)
+        return rc == CL_ENOTFOUND ? CL_ENOTFOUND : CL_EDB;
+    rc = s->ops->device_get(s, sess.device_id, &d);
+    if (rc)
+        return rc == CL_ENOTFOUND ? CL_ENOTFOUND : CL_EDB;
+    rc = cl__decide(s, user_id, act, d.project_id, &role);
+    if (rc)
+        return rc;
+    if (strcmp(sess.user_id, user_id) != 0) {
+        /* Someone else's session: the owner may end it; nobody may attach
+         * (until sessions can be shared). Members do not learn of it. */
+        if (!(act == CL_ACT_SESSION_END && role == CL_ROLE_OWNER))
+            return role == CL_ROLE_OWNER ? CL_EFORBIDDEN : CL_ENOTFOUND;
+    }
+    if (sess_out)
+        *sess_out = sess;
+    if (dev_out)
+        *dev_out = d;
+    return 0;
+}

@@ -1,0 +1,52 @@
+/*
+ * policy: the one place that answers "may user U do A on resource R".
+ *
+ * Every HTTP route and every WebSocket message that touches a project,
+ * device or session asks here; nothing else decides. The answers follow
+ * seed 001's "Roles & Permissions" table and its row-level security rules.
+ *
+ * Each check returns
+ *   0             allowed
+ *   CL_EAUTH      no authenticated user (user_id NULL or empty)      -> 401
+ *   CL_ENOTFOUND  no such resource, or the user may not know it      -> 404
+ *   CL_EFORBIDDEN a member, but the action needs a role they lack    -> 403
+ *   CL_EDB        storage failure                                    -> 500
+ * and, when allowed, fills the looked-up rows the caller needs anyway.
+ */
+#ifndef CL_POLICY_H
+#define CL_POLICY_H
+
+#include "relay/store.h"
+
+enum cl_action {
+    CL_ACT_PROJECT_VIEW,     /* see a project, its devices, its members */
+    CL_ACT_PROJECT_MODIFY,   /* rename or delete a project */
+    CL_ACT_DEVICE_ADD,       /* add a device to a project */
+    CL_ACT_DEVICE_VIEW,      /* see a device */
+    CL_ACT_DEVICE_MODIFY,    /* rename, delete, regenerate pairing code */
+    CL_ACT_SESSION_START,    /* open a terminal session on a device */
+    CL_ACT_SESSION_ATTACH,   /* attach a browser to an existing session */
+    CL_ACT_SESSION_END,      /* end a session */
+    CL_ACT_MEMBER_INVITE,    /* invite or remove members */
+    CL_ACT__COUNT
+};
+
+const char *cl_action_name(enum cl_action a);
+
+/* Actions on a project (PROJECT_*, DEVICE_ADD, MEMBER_INVITE). */
+int cl_policy_project(struct cl_store *s, const char *user_id, enum cl_action act,
+                      const char *project_id, struct cl_project *out);
+
+/* Actions on a device (DEVICE_VIEW, DEVICE_MODIFY, SESSION_START). */
+int cl_policy_device(struct cl_store *s, const char *user_id, enum cl_action act,
+                     const char *device_id, struct cl_device *out);
+
+/* Actions on a session (SESSION_ATTACH, SESSION_END). Attaching is for
+ * the user who started the session (sharing with other members comes with
+ * shared sessions); ending is for that user or the project's owner. Both
+ * need current membership of the device's project. */
+int cl_policy_session(struct cl_store *s, const char *user_id, enum cl_action act,
+                      const char *session_id, struct cl_session *sess_out,
+                      struct cl_device *dev_out);
+
+#endif

@@ -1,0 +1,99 @@
+/* ratelimit: fixed windows in a uthash table with a hard size bound. */
+#include "relay/ratelimit.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+struct cl__rl_entry {
+    char key[CL_RATELIMIT_KEY_MAX + 1];
+    int64_t window_start;
+    unsigned count;
+    UT_hash_handle hh;
+};
+
+struct cl_ratelimit {
+    unsigned limit;
+    unsigned window_s;
+    unsigned n;
+    struct cl__rl_entry *table;
+};
+
+struct cl_ratelimit *cl_ratelimit_new(unsigned limit, unsigned window_s)
+{
+    struct cl_ratelimit *rl = calloc(1, sizeof *rl);
+    if (!rl)
+        abort();
+    rl->limit = limit;
+    rl->window_s = window_s ? window_s : 1;
+    return rl;
+}
+
+void cl_ratelimit_free(struct cl_ratelimit *rl)
+{
+    struct cl__rl_entry *e, *tmp;
+    if (!rl)
+        return;
+    HASH_ITER(hh, rl->table, e, tmp)
+    {
+        HASH_DEL(rl->table, e);
+        free(e);
+    }
+    free(rl);
+}
+
+static void cl__rl_purge(struct cl_ratelimit *rl, int64_t now)
+{
+    struct cl__rl_entry *e, *tmp;
+    HASH_ITER(hh, rl->table, e, tmp)
+    {
+        if (now - e->window_start >= rl->window_s) {
+            HASH_DEL(rl->table, e);
+            free(e);
+            rl->n--;
+        }
+    }
+}
+
+bool cl_ratelimit_hit(struct cl_ratelimit *rl, const char *key, int64_t now,
+                      unsigned *retry_after)
+{
+    struct cl__rl_entry *e;
+    char k[CL_RATELIMIT_KEY_MAX + 1];
+    size_t len = strlen(key);
+
+    if (len > CL_RATELIMIT_KEY_MAX)
+        len = CL_RATELIMIT_KEY_MAX;
+    memcpy(k, key, len);
+    k[len] = 0;
+    HASH_FIND_STR(rl->table, k, e);
+    if (!e) {
+        if (rl->n >= CL_RATELIMIT_MAX_KEYS)
+            cl__rl_purge(rl, now);
+        if (rl->n >= CL_RATELIMIT_MAX_KEYS) {
+            if (retry_after)
+                *retry_after = rl->window_s;
+            return false;
+        }
+        e = calloc(1, sizeof *e);
+        if (!e)
+            abort();
+        memcpy(e->key, k, len + 1);
+        e->window_start = now;
+        HASH_ADD_STR(rl->table, key, e);
+        rl->n++;
+    }
+    if (now - e->window_start >= rl->window_s) {
+        e->window_start = now;
+        e->count = 0;
+    }
+    if (e->count >= rl->limit) {
+        if (retry_after) {
+            int64_t left = rl->window_s - (now - e->window_start);
+            *retry_after = left > 0 ? (unsigned)left : 1;
+        }
+        return false;
+    }
+    e->count++;
+    return true;
+}

@@ -1,0 +1,44 @@
+/*
+ * relay: the state of one clawlink-relay process, shared by its modules.
+ *
+ * One libuv loop runs everything: libwebsockets (HTTP + WebSocket on one
+ * port), timers, signals, and the worker pool for password hashing.
+ */
+#ifndef CL_RELAY_H
+#define CL_RELAY_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "core/limits.h"
+#include "relay/store.h"
+
+struct cl_hub;
+struct cl_ratelimit;
+
+struct cl_relay_opts {
+    char listen_addr[64]; /* "127.0.0.1" */
+    int port;             /* 8080 */
+    char data_dir[512];   /* "./var" */
+    const char *tls_cert; /* PEM paths; both or neither */
+    const char *tls_key;
+    const char *public_url; /* what agents are told to dial (http[s]:// or ws[s]://) */
+};
+
+struct cl_relay {
+    uv_loop_t *loop;
+    struct lws_context *lws;
+    struct cl_store store;
+    struct cl_hub *hub;
+    struct cl_relay_opts opts;
+    char relay_url[CL_URL_MAX]; /* ws[s]://host:port, told to agents at pairing */
+    struct cl_ratelimit *rl_pair_addr;   /* pair-device attempts per address */
+    struct cl_ratelimit *rl_pair_global; /* pair-device attempts, all addresses */
+    bool stopping;
+};
+
+/* Seconds since the epoch (wall clock, for stored times). */
+int64_t cl_now(void);
+
+#endif

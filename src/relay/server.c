@@ -1,0 +1,216 @@
+/* server: lws context, the protocol callback, and per-connection sends. */
+#include "relay/server.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/proto.h"
+#include "relay/conn.h"
+#include "relay/http.h"
+#include "relay/hub.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t cl_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* ---- connection sends ------------------------------------------------- */
+
+int cl_conn_send(struct cl_conn *c, const char *text, size_t len)
+{
+    if (c->close_pending)
+        return CL_ESTATE;
+    if (cl_wsq_push_copy(&c->q, text, len, false, false) != 0) {
+        cl_warn("server", "send queue overflow: closing peer", "peer=%s queued=%zu", c->peer,
+                c->q.bytes);
+        cl_wsq_clear(&c->q);
+        cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "send queue overflow");
+        return CL_ELIMIT;
+    }
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+void cl_conn_send_error(struct cl_conn *c, const char *code, const char *message,
+                        const char *session_id)
+{
+    struct cl_msg m;
+    size_t len;
+    char *text;
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_ERROR;
+    snprintf(m.code, sizeof m.code, "%s", code);
+    snprintf(m.message, sizeof m.message, "%s", message);
+    if (session_id)
+        snprintf(m.session_id, sizeof m.session_id, "%s", session_id);
+    text = cl_msg_encode(&m, &len);
+    if (!text)
+        abort();
+    if (!c->close_pending)
+        cl_wsq_push_copy(&c->q, text, len, false, true);
+    free(text);
+    lws_callback_on_writable(c->wsi);
+}
+
+void cl_conn_close(struct cl_conn *c, int code, const char *reason)
+{
+    if (c->close_pending)
+        return;
+    c->close_pending = true;
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    lws_callback_on_writable(c->wsi);
+}
+
+/* ---- WebSocket plumbing ----------------------------------------------- */
+
+static enum cl_conn_kind cl__ws_kind(struct lws *wsi)
+{
+    char uri[64];
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
+        return CL_CONN_NONE;
+    if (strcmp(uri, "/connect") == 0)
+        return CL_CONN_AGENT;
+    if (strcmp(uri, "/session") == 0)
+        return CL_CONN_BROWSER;
+    return CL_CONN_NONE;
+}
+
+/* Collects a message (possibly fragmented) and hands it to the hub. */
+static int cl__ws_receive(struct cl_relay *r, struct cl_conn *c, struct lws *wsi, const char *in,
+                          size_t len)
+{
+    bool complete = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    bool binary = lws_frame_is_binary(wsi);
+
+    if (c->rx_len + len + lws_remaining_packet_payload(wsi) > CL_WS_MAX_MESSAGE) {
+        cl_warn("server", "message too big: closing peer", "peer=%s", c->peer);
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                         (unsigned char *)"message too big", 15);
+        return -1;
+    }
+    if (complete && c->rx_len == 0) {
+        cl_hub_on_message(r->hub, c, in, len, binary); /* the common case: no copy */
+        return 0;
+    }
+    if (!c->rx) {
+        c->rx = malloc(CL_WS_MAX_MESSAGE);
+        if (!c->rx)
+            abort();
+    }
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (complete) {
+        cl_hub_on_message(r->hub, c, c->rx, c->rx_len, binary);
+        c->rx_len = 0;
+        free(c->rx);
+        c->rx = NULL;
+    }
+    return 0;
+}
+
+static int cl__ws_writeable(struct cl_conn *c, struct lws *wsi)
+{
+    if (!cl_wsq_empty(&c->q))
+        return cl_wsq_write_one(&c->q, wsi) ? -1 : 0;
+    if (c->close_pending) {
+        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
+    }
+    return 0;
+}
+
+static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    struct cl_conn *c = user;
+    struct cl_relay *r = lws_context_user(lws_get_context(wsi));
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        if (!c)
+            return -1;
+        c->relay = r;
+        return cl_http_on_request(c, wsi, in);
+    case LWS_CALLBACK_HTTP_BODY:
+        return c ? cl_http_on_body(c, in, len) : -1;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return c ? cl_http_on_body_complete(c) : -1;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return c ? cl_http_on_writeable(c) : -1;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (c && c->kind == CL_CONN_HTTP)
+            cl_http_on_close(c);
+        break;
+
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        if (r->stopping || cl__ws_kind(wsi) == CL_CONN_NONE)
+            return 1; /* refuse the upgrade */
+        break;
+    case LWS_CALLBACK_ESTABLISHED:
+        cl_http_on_close(c); /* nothing of an HTTP exchange carries over */
+        memset(c, 0, sizeof *c);
+        c->kind = cl__ws_kind(wsi);
+        c->wsi = wsi;
+        c->relay = r;
+        cl_wsq_init(&c->q, CL_WS_SENDQ_MAX);
+        lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+        cl_hub_on_established(r->hub, c);
+        break;
+    case LWS_CALLBACK_RECEIVE:
+        return cl__ws_receive(r, c, wsi, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return cl__ws_writeable(c, wsi);
+    case LWS_CALLBACK_CLOSED:
+        cl_hub_on_close(r->hub, c);
+        cl_wsq_clear(&c->q);
+        free(c->rx);
+        c->rx = NULL;
+        break;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols cl__protocols[] = {
+    {"clawlink", cl__callback, sizeof(struct cl_conn), 65536, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+int cl_server_start(struct cl_relay *r, char *err, size_t errlen)
+{
+    struct lws_context_creation_info info;
+    void *loops[1] = {r->loop};
+
+    memset(&info, 0, sizeof info);
+    info.port = r->opts.port;
+    info.iface = r->opts.listen_addr;
+    info.protocols = cl__protocols;
+    info.user = r;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.foreign_loops = loops;
+    info.pt_serv_buf_size = 64 * 1024;
+    if (r->opts.tls_cert) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = r->opts.tls_cert;
+        info.ssl_private_key_filepath = r->opts.tls_key;
+        info.alpn = "http/1.1"; /* WebSocket upgrades stay on HTTP/1.1 */
+    }
+    r->lws = lws_create_context(&info);
+    if (!r->lws)
+        return cl_seterr(err, errlen, CL_EIO, "cannot listen on %s:%d (in use? bad TLS files?)",
+                         r->opts.listen_addr, r->opts.port);
+    return 0;
+}
+
+void cl_server_stop(struct cl_relay *r)
+{
+    if (r->lws) {
+        lws_context_destroy(r->lws);
+        r->lws = NULL;
+    }
+}
