@@ -1,0 +1,312 @@
+/* config: load, validate and atomically save the agent's JSON config. */
+#include "agent/config.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/proto.h"
+#include "core/secret.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+/* A config is a few hundred bytes; anything this big is not ours. */
+#define CL__CONFIG_MAX_BYTES (64 * 1024)
+
+int cl_agent_config_default_path(char *out, size_t cap, char *err, size_t errlen)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    int n;
+
+    if (xdg && xdg[0] == '/') {
+        n = snprintf(out, cap, "%s/clawlink/agent.json", xdg);
+    } else {
+        if (!home || home[0] != '/') {
+            struct passwd *pw = getpwuid(getuid());
+            home = pw ? pw->pw_dir : NULL;
+        }
+        if (!home || home[0] != '/')
+            return cl_seterr(err, errlen, CL_ENOTFOUND,
+                             "no home directory (set HOME or use --config PATH)");
+        n = snprintf(out, cap, "%s/.config/clawlink/agent.json", home);
+    }
+    if (n < 0 || (size_t)n >= cap)
+        return cl_seterr(err, errlen, CL_ELIMIT, "config path too long");
+    return 0;
+}
+
+int cl_agent_config_validate(const struct cl_agent_config *cfg, char *err, size_t errlen)
+{
+    size_t tlen = strnlen(cfg->token, sizeof cfg->token);
+
+    if (!cl_proto_id_valid(cfg->device_id))
+        return cl_seterr(err, errlen, CL_EINVAL,
+                         "device_id must be 1-%d characters of [A-Za-z0-9._:-]", CL_ID_MAX);
+    if (tlen == 0 || tlen > CL_TOKEN_MAX)
+        return cl_seterr(err, errlen, CL_EINVAL, "token must be 1-%d bytes", CL_TOKEN_MAX);
+    if (strncmp(cfg->relay_url, "ws://", 5) != 0 && strncmp(cfg->relay_url, "wss://", 6) != 0)
+        return cl_seterr(err, errlen, CL_EINVAL, "relay_url must start with ws:// or wss://");
+    if (strnlen(cfg->relay_url, sizeof cfg->relay_url) > CL_URL_MAX)
+        return cl_seterr(err, errlen, CL_EINVAL, "relay_url is longer than %d bytes", CL_URL_MAX);
+    return 0;
+}
+
+void cl_agent_config_wipe(struct cl_agent_config *cfg)
+{
+    cl_wipe(cfg, sizeof *cfg);
+}
+
+/* jansson frees strings without clearing them; overwrite the token's copy
+ * inside a parsed or built tree before it is released. */
+static void cl__wipe_json_token(json_t *obj)
+{
+    json_t *t = json_object_get(obj, "token");
+    if (json_is_string(t))
+        cl_wipe((char *)json_string_value(t), json_string_length(t));
+}
+
+/* Copies optional-or-required string field key (at most cap-1 bytes). */
+static int cl__field(json_t *root, const char *key, bool required, char *dst, size_t cap,
+                     const char *path, char *err, size_t errlen)
+{
+    const char *s;
+    char why[160];
+    int rc = cl_json_str(root, "config", key, required, cap - 1, &s, why, sizeof why);
+    if (rc)
+        return cl_seterr(err, errlen, rc, "%s: %s", path, why);
+    if (s)
+        memcpy(dst, s, strlen(s) + 1);
+    return 0;
+}
+
+int cl_agent_config_load(const char *path, struct cl_agent_config *cfg, char *err, size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    struct stat st;
+    json_t *root = NULL;
+    char why[200];
+    int fd, rc;
+
+    memset(cfg, 0, sizeof *cfg);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return cl_seterr(err, errlen, CL_ENOTFOUND, "%s: no such file", path);
+        return cl_seterr(err, errlen, CL_EIO, "%s: %s", path, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0) {
+        rc = cl_seterr(err, errlen, CL_EIO, "%s: %s", path, strerror(errno));
+        goto out_close;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = cl_seterr(err, errlen, CL_EINVAL, "%s: not a regular file", path);
+        goto out_close;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        rc = cl_seterr(err, errlen, CL_EFORBIDDEN,
+                       "%s holds a device token but is accessible by other users (mode %04o); "
+                       "run: chmod 600 %s",
+                       path, (unsigned)(st.st_mode & 07777), path);
+        goto out_close;
+    }
+    if (st.st_size > CL__CONFIG_MAX_BYTES) {
+        rc = cl_seterr(err, errlen, CL_EINVAL, "%s: larger than %d bytes", path,
+                       CL__CONFIG_MAX_BYTES);
+        goto out_close;
+    }
+    buf = malloc(CL__CONFIG_MAX_BYTES + 1);
+    if (!buf) {
+        rc = cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
+        goto out_close;
+    }
+    while (len < CL__CONFIG_MAX_BYTES) {
+        ssize_t n = read(fd, buf + len, CL__CONFIG_MAX_BYTES - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = cl_seterr(err, errlen, CL_EIO, "%s: %s", path, strerror(errno));
+            goto out_free;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    root = cl_json_parse_object(buf, len, why, sizeof why);
+    if (!root) {
+        rc = cl_seterr(err, errlen, CL_EINVAL, "%s: %s", path, why);
+        goto out_free;
+    }
+    rc = cl__field(root, "device_id", true, cfg->device_id, sizeof cfg->device_id, path, err,
+                   errlen);
+    if (!rc)
+        rc = cl__field(root, "token", true, cfg->token, sizeof cfg->token, path, err, errlen);
+    if (!rc)
+        rc = cl__field(root, "relay_url", true, cfg->relay_url, sizeof cfg->relay_url, path, err,
+                       errlen);
+    if (!rc)
+        rc = cl__field(root, "name", false, cfg->name, sizeof cfg->name, path, err, errlen);
+    if (!rc) {
+        rc = cl_agent_config_validate(cfg, why, sizeof why);
+        if (rc)
+            cl_seterr(err, errlen, rc, "%s: %s", path, why);
+    }
+    cl__wipe_json_token(root);
+    json_decref(root);
+out_free:
+    cl_wipe(buf, CL__CONFIG_MAX_BYTES + 1);
+    free(buf);
+out_close:
+    close(fd);
+    if (rc)
+        cl_agent_config_wipe(cfg);
+    return rc;
+}
+
+/* mkdir -p of the directory part of path; directories it creates get 0700.
+ * Existing directories are left as they are. */
+static int cl__mkdirs(const char *path, char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    size_t n = strlen(path);
+
+    if (n >= sizeof dir)
+        return cl_seterr(err, errlen, CL_ELIMIT, "config path too long");
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = 0;
+    for (char *p = dir + 1;; p++) {
+        if (*p != '/' && *p != 0)
+            continue;
+        char saved = *p;
+        *p = 0;
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+            return cl_seterr(err, errlen, CL_EIO, "cannot create directory %s: %s", dir,
+                             strerror(errno));
+        *p = saved;
+        if (saved == 0)
+            break;
+    }
+    return 0;
+}
+
+static int cl__write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int cl_agent_config_save(const char *path, const struct cl_agent_config *cfg, char *err,
+                         size_t errlen)
+{
+    char tmp[PATH_MAX];
+    char *text = NULL;
+    size_t len = 0;
+    json_t *root;
+    int fd = -1, rc, n;
+
+    rc = cl_agent_config_validate(cfg, err, errlen);
+    if (rc)
+        return rc;
+    rc = cl__mkdirs(path, err, errlen);
+    if (rc)
+        return rc;
+
+    root = json_pack("{s:s, s:s, s:s, s:s}", "device_id", cfg->device_id, "token", cfg->token,
+                     "relay_url", cfg->relay_url, "name", cfg->name);
+    if (!root)
+        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
+    text = json_dumps(root, JSON_INDENT(2));
+    cl__wipe_json_token(root);
+    json_decref(root);
+    if (!text)
+        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
+    len = strlen(text);
+
+    /* A fresh random name each try: O_EXCL never reuses a stale file, and a
+     * symlink planted at the temporary name is not followed. */
+    for (int attempt = 0; fd < 0 && attempt < 8; attempt++) {
+        n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%08x", path, (long)getpid(),
+                     randombytes_random());
+        if (n < 0 || (size_t)n >= sizeof tmp) {
+            rc = cl_seterr(err, errlen, CL_ELIMIT, "config path too long");
+            goto out_wipe;
+        }
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 && errno != EEXIST) {
+            rc = cl_seterr(err, errlen, CL_EIO, "cannot create %s: %s", tmp, strerror(errno));
+            goto out_wipe;
+        }
+    }
+    if (fd < 0) {
+        rc = cl_seterr(err, errlen, CL_EIO, "cannot create a temporary file next to %s", path);
+        goto out_wipe;
+    }
+    /* The umask may have narrowed 0600 further, never widened it; make it
+     * exactly 0600 so the owner can read it back. */
+    if (fchmod(fd, 0600) != 0 || cl__write_all(fd, text, len) != 0 ||
+        cl__write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
+        rc = cl_seterr(err, errlen, CL_EIO, "cannot write %s: %s", tmp, strerror(errno));
+        goto out_unlink;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        rc = cl_seterr(err, errlen, CL_EIO, "cannot write %s: %s", tmp, strerror(errno));
+        goto out_unlink;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        rc = cl_seterr(err, errlen, CL_EIO, "cannot rename %s to %s: %s", tmp, path,
+                       strerror(errno));
+        goto out_unlink;
+    }
+    /* Make the rename itself durable. Best effort: failure here does not
+     * undo a completed rename. */
+    {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            if (slash == dir)
+                slash[1] = 0;
+            else
+                *slash = 0;
+        } else {
+            snprintf(dir, sizeof dir, ".");
+        }
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            (void)fsync(dfd);
+            close(dfd);
+        }
+    }
+    rc = 0;
+    goto out_wipe;
+
+out_unlink:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+out_wipe:
+    cl_wipe(text, len);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,51 @@
+/*
+ * config: the agent's identity on disk — device id, device token, relay URL
+ * and name — as the JSON file `clawlink pair` writes and `clawlink up` reads.
+ *
+ * The file holds a bearer secret, so it is written atomically with mode 0600
+ * in directories created 0700, and a file readable by group or others is
+ * refused on load rather than silently used.
+ */
+#ifndef CL_AGENT_CONFIG_H
+#define CL_AGENT_CONFIG_H
+
+#include <stddef.h>
+
+#include "core/limits.h"
+
+struct cl_agent_config {
+    char device_id[CL_ID_MAX + 1];
+    char token[CL_TOKEN_MAX + 1]; /* secret: never log, wipe when done */
+    char relay_url[CL_URL_MAX + 1];
+    char name[CL_NAME_MAX + 1]; /* may be empty */
+};
+
+/* Writes the default config path into out (cap bytes):
+ * $XDG_CONFIG_HOME/clawlink/agent.json when XDG_CONFIG_HOME is an absolute
+ * path, else ~/.config/clawlink/agent.json. Returns 0, or CL_ENOTFOUND when
+ * no home directory is known, CL_ELIMIT when the path does not fit. */
+int cl_agent_config_default_path(char *out, size_t cap, char *err, size_t errlen);
+
+/* Checks every field: device_id a wire id (cl_proto_id_valid), token
+ * 1..CL_TOKEN_MAX bytes, relay_url starting with ws:// or wss://. Returns 0
+ * or CL_EINVAL with the offending field named in err. */
+int cl_agent_config_validate(const struct cl_agent_config *cfg, char *err, size_t errlen);
+
+/* Reads and validates the config at path into *cfg. Refuses a file whose
+ * mode has any group/other bit (CL_EFORBIDDEN, message names the path and
+ * `chmod 600`). Returns 0, CL_ENOTFOUND (no such file), CL_EIO, CL_EINVAL
+ * (malformed JSON or a bad field) or CL_EFORBIDDEN. On failure *cfg is
+ * wiped. The caller wipes *cfg (cl_agent_config_wipe) when done. */
+int cl_agent_config_load(const char *path, struct cl_agent_config *cfg, char *err, size_t errlen);
+
+/* Validates *cfg and writes it to path atomically: missing parent
+ * directories are created with mode 0700, the data goes to a temporary file
+ * created O_EXCL with mode 0600, is fsync'ed and renamed over path. Returns
+ * 0, CL_EINVAL or CL_EIO (message in err). */
+int cl_agent_config_save(const char *path, const struct cl_agent_config *cfg, char *err,
+                         size_t errlen);
+
+/* Zeroes *cfg, token included. */
+void cl_agent_config_wipe(struct cl_agent_config *cfg);
+
+#endif

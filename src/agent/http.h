@@ -1,0 +1,32 @@
+/*
+ * http: the agent's few plain HTTP calls (pairing, relay health), one
+ * blocking libcurl request each, with hard timeouts and a bounded response.
+ *
+ * These run before the event loop starts (`pair`, `status`), never on it.
+ */
+#ifndef CL_AGENT_HTTP_H
+#define CL_AGENT_HTTP_H
+
+#include <stddef.h>
+
+struct cl_agent_http_resp {
+    long status; /* HTTP status code */
+    char *body;  /* NUL-terminated, malloc'd; may hold a secret */
+    size_t len;
+};
+
+/* Performs one request to url (http:// or https:// only, no redirects).
+ * json_body non-NULL makes it a POST with Content-Type application/json;
+ * NULL makes it a GET. ca_file (PEM, may be NULL) replaces the system CAs
+ * for https. timeout_s bounds connect and the whole transfer. Bodies over
+ * CL_HTTP_MAX_BODY fail. Returns 0 with *resp filled for any HTTP status
+ * (free with cl_agent_http_resp_free), or CL_EIO / CL_ELIMIT / CL_EINVAL
+ * with a message in err when there was no usable response. */
+int cl_agent_http_request(const char *url, const char *json_body, const char *ca_file,
+                          long timeout_s, struct cl_agent_http_resp *resp, char *err,
+                          size_t errlen);
+
+/* Wipes and frees resp->body. Safe on a zeroed struct. */
+void cl_agent_http_resp_free(struct cl_agent_http_resp *resp);
+
+#endif

@@ -1,0 +1,618 @@
+/*
+ * link: lws client on a foreign libuv loop, hello/hello_ok, fragment
+ * reassembly, the send queue, and reconnecting with backoff.
+ *
+ * States: IDLE (no connection; the timer counts down to the next attempt),
+ * CONNECTING (TCP/TLS/upgrade in progress), HELLO (upgraded, hello queued
+ * or sent, waiting for hello_ok), READY. One uv_timer_t serves both as the
+ * reconnect delay (IDLE) and as the handshake deadline (CONNECTING, HELLO).
+ */
+#include "agent/link.h"
+#include "core/backoff.h"
+#include "core/err.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/secret.h"
+
+#include <libwebsockets.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* lws per-read buffer; larger messages arrive in several callbacks. */
+#define CL__RX_CHUNK (64 * 1024)
+/* Receive buffer kept between messages; a bigger one is released. */
+#define CL__RX_KEEP (64 * 1024)
+/* Ping an idle connection after this long; drop it if nothing comes back. */
+#define CL__PING_S   30
+#define CL__HANGUP_S 75
+
+enum cl__state { CL__IDLE, CL__CONNECTING, CL__HELLO, CL__READY };
+
+struct cl_agent_link {
+    uv_loop_t *loop;
+    struct lws_context *ctx;
+    struct lws *wsi; /* the current connection, or NULL */
+    enum cl__state state;
+    struct cl_agent_link_handler h;
+
+    /* where to connect: parsed from relay_url once */
+    char address[256];
+    char host_hdr[300];
+    char path[CL_URL_MAX + 16];
+    int port;
+    bool tls;
+
+    char device_id[CL_ID_MAX + 1];
+    char token[CL_TOKEN_MAX + 1]; /* secret */
+    char name[CL_NAME_MAX + 1];
+
+    struct cl_frame *hello; /* queued hello (holds the token), or NULL */
+    struct cl_wsq q;        /* outgoing frames, kept across reconnects */
+    bool throttled;         /* q went over CL_AGENT_SENDQ_HIGH */
+
+    uint8_t *rx; /* reassembly of one incoming message */
+    size_t rx_len, rx_cap;
+    bool rx_skip; /* discarding the rest of a binary message */
+
+    struct cl_backoff backoff;
+    uv_timer_t timer;
+    uint64_t connected_at; /* uv_now when upgraded */
+    int peer_close;        /* close code the relay sent, 0 if none */
+
+    bool closing;   /* cl_agent_link_close was called: no more reconnects */
+    bool destroyed; /* cl_agent_link_destroy was called: no more callbacks */
+};
+
+static void cl__connect(struct cl_agent_link *l);
+
+/* Copies a peer-supplied string for a log line: printable, no quotes. */
+static void cl__loggable(const char *in, char *out, size_t cap)
+{
+    size_t j = 0;
+    for (size_t i = 0; in[i] && j + 1 < cap; i++) {
+        unsigned char c = (unsigned char)in[i];
+        out[j++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : '?';
+    }
+    out[j] = 0;
+}
+
+bool cl_agent_link_ready(const struct cl_agent_link *l)
+{
+    return l->state == CL__READY && !l->closing;
+}
+
+bool cl_agent_link_can_accept(const struct cl_agent_link *l)
+{
+    return cl_agent_link_ready(l) && l->q.bytes <= CL_AGENT_SENDQ_HIGH;
+}
+
+size_t cl_agent_link_queued(const struct cl_agent_link *l)
+{
+    return l->q.bytes;
+}
+
+int cl_agent_link_send(struct cl_agent_link *l, struct cl_frame *f, bool control)
+{
+    int rc = cl_wsq_push(&l->q, f, control);
+    if (rc) {
+        cl_error("link", "send queue full; frame dropped", "queued=%zu", l->q.bytes);
+        return rc;
+    }
+    if (l->q.bytes > CL_AGENT_SENDQ_HIGH)
+        l->throttled = true;
+    if (l->state == CL__READY && l->wsi)
+        lws_callback_on_writable(l->wsi);
+    return 0;
+}
+
+int cl_agent_link_send_msg(struct cl_agent_link *l, const struct cl_msg *m)
+{
+    size_t len = 0;
+    char *text = cl_msg_encode(m, &len);
+    struct cl_frame *f;
+
+    if (!text)
+        return CL_ENOMEM;
+    f = cl_frame_new(len);
+    memcpy(cl_frame_payload(f), text, len);
+    f->len = len;
+    free(text);
+    return cl_agent_link_send(l, f, true);
+}
+
+/* Queues the hello for this connection. The token lives in two places
+ * briefly (the JSON text and the frame); both are wiped after use. */
+static int cl__queue_hello(struct cl_agent_link *l)
+{
+    struct cl_msg m;
+    size_t len = 0;
+    char *text;
+
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_HELLO;
+    memcpy(m.device_id, l->device_id, sizeof m.device_id);
+    memcpy(m.token, l->token, sizeof m.token);
+    memcpy(m.name, l->name, sizeof m.name);
+    text = cl_msg_encode(&m, &len);
+    cl_wipe(m.token, sizeof m.token);
+    if (!text)
+        return CL_ENOMEM;
+    if (l->hello) {
+        cl_wipe(l->hello, sizeof *l->hello + LWS_PRE + l->hello->cap);
+        free(l->hello);
+    }
+    l->hello = cl_frame_new(len);
+    memcpy(cl_frame_payload(l->hello), text, len);
+    l->hello->len = len;
+    cl_wipe(text, len);
+    free(text);
+    return 0;
+}
+
+static void cl__drop_hello(struct cl_agent_link *l)
+{
+    if (!l->hello)
+        return;
+    cl_wipe(l->hello, sizeof *l->hello + LWS_PRE + l->hello->cap);
+    free(l->hello);
+    l->hello = NULL;
+}
+
+static void cl__rx_reset(struct cl_agent_link *l)
+{
+    l->rx_len = 0;
+    l->rx_skip = false;
+    if (l->rx_cap > CL__RX_KEEP) {
+        free(l->rx);
+        l->rx = NULL;
+        l->rx_cap = 0;
+    }
+}
+
+static void cl__on_timer(uv_timer_t *t)
+{
+    struct cl_agent_link *l = t->data;
+
+    if (l->destroyed || l->closing)
+        return;
+    if (l->state == CL__IDLE) {
+        cl__connect(l);
+        return;
+    }
+    /* CONNECTING or HELLO for too long: drop it; cl__lost reschedules. */
+    cl_warn("link", "no hello_ok from the relay in time; reconnecting", "timeout_ms=%d",
+            CL_AGENT_HANDSHAKE_TIMEOUT_MS);
+    if (l->wsi)
+        lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
+/* The connection is gone (error or close): forget it, tell the owner, and
+ * schedule the next attempt. Idempotent. */
+static void cl__lost(struct cl_agent_link *l, const char *why)
+{
+    bool was_ready = l->state == CL__READY;
+    uint64_t up_ms = 0;
+    uint32_t delay;
+
+    if (l->state == CL__IDLE)
+        return;
+    if (l->state == CL__READY || l->state == CL__HELLO)
+        up_ms = uv_now(l->loop) - l->connected_at;
+    l->wsi = NULL;
+    l->state = CL__IDLE;
+    cl__drop_hello(l);
+    cl__rx_reset(l);
+    uv_timer_stop(&l->timer);
+    if (l->destroyed)
+        return;
+    if (l->closing) {
+        if (l->h.on_closed)
+            l->h.on_closed(l->h.ud);
+        return;
+    }
+
+    if (l->peer_close == LWS_CLOSE_STATUS_GOINGAWAY) {
+        /* A relay restart: come back soon, without growing the backoff. */
+        delay = CL_AGENT_GOING_AWAY_MS + randombytes_uniform(CL_AGENT_GOING_AWAY_MS + 1);
+    } else if (l->peer_close == 4001) {
+        /* Another agent with this device's credentials took over. Coming
+         * straight back would evict it in turn; wait the longest delay. */
+        cl_error("link",
+                 "replaced by a newer connection for this device; is another agent "
+                 "running with the same config?",
+                 "device=%s", l->device_id);
+        delay = l->backoff.max_ms;
+    } else {
+        if (was_ready && up_ms >= CL_AGENT_HEALTHY_MS)
+            cl_backoff_reset(&l->backoff);
+        delay = cl_backoff_next(&l->backoff);
+    }
+    cl_warn("link", was_ready ? "disconnected from relay" : "cannot connect to relay",
+            "why=\"%s\" close=%d up_ms=%llu retry_ms=%u", why, l->peer_close,
+            (unsigned long long)up_ms, delay);
+    uv_timer_start(&l->timer, cl__on_timer, delay, 0);
+    if (was_ready && l->h.on_flow)
+        l->h.on_flow(l->h.ud);
+}
+
+static void cl__connect(struct cl_agent_link *l)
+{
+    struct lws_client_connect_info ci;
+    static const lws_retry_bo_t idle_policy = {
+        .secs_since_valid_ping = CL__PING_S,
+        .secs_since_valid_hangup = CL__HANGUP_S,
+    };
+    struct lws *wsi;
+
+    memset(&ci, 0, sizeof ci);
+    ci.context = l->ctx;
+    ci.address = l->address;
+    ci.port = l->port;
+    ci.path = l->path;
+    ci.host = l->host_hdr;
+    ci.origin = l->host_hdr;
+    ci.ssl_connection = l->tls ? LCCSCF_USE_SSL : 0;
+    ci.local_protocol_name = "clawlink";
+    ci.retry_and_idle_policy = &idle_policy;
+
+    l->state = CL__CONNECTING;
+    l->peer_close = 0;
+    cl_debug("link", "connecting", "address=%s port=%d path=%s tls=%d", l->address, l->port,
+             l->path, l->tls);
+    uv_timer_start(&l->timer, cl__on_timer, CL_AGENT_HANDSHAKE_TIMEOUT_MS, 0);
+    wsi = lws_client_connect_via_info(&ci);
+    if (l->state != CL__CONNECTING)
+        return; /* already failed inside the call; cl__lost has run */
+    if (!wsi) {
+        cl__lost(l, "connect failed");
+        return;
+    }
+    l->wsi = wsi;
+}
+
+/* A complete text message from the relay. */
+static void cl__on_message(struct cl_agent_link *l)
+{
+    char err[200], safe[256], code[64];
+    struct cl_msg m;
+    int rc;
+
+    rc = cl_msg_decode((const char *)l->rx, l->rx_len, &m, err, sizeof err);
+    if (rc) {
+        cl__loggable(err, safe, sizeof safe);
+        cl_warn("link", "ignoring a malformed message from the relay", "type=%s error=\"%s\"",
+                cl_msg_type_name(m.type) ? cl_msg_type_name(m.type) : "?", safe);
+        return;
+    }
+    switch (m.type) {
+    case CL_MSG_HELLO_OK:
+        if (l->state != CL__HELLO) {
+            cl_debug("link", "ignoring a duplicate hello_ok", "%s", "");
+            break;
+        }
+        l->state = CL__READY;
+        uv_timer_stop(&l->timer);
+        cl_info("link", "connected to relay", "device=%s address=%s port=%d queued=%zu",
+                l->device_id, l->address, l->port, l->q.bytes);
+        if (!cl_wsq_empty(&l->q))
+            lws_callback_on_writable(l->wsi);
+        if (l->h.on_flow)
+            l->h.on_flow(l->h.ud);
+        break;
+    case CL_MSG_ERROR:
+        cl__loggable(m.message, safe, sizeof safe);
+        cl__loggable(m.code, code, sizeof code);
+        if (strcmp(m.code, "auth_failed") == 0) {
+            cl_error("link",
+                     "the relay rejected this device's credentials; re-pair with "
+                     "`clawlink pair CODE --api URL` (retrying with backoff)",
+                     "device=%s code=%s message=\"%s\"", l->device_id, code, safe);
+        } else {
+            cl_error("link", "error from relay", "code=%s message=\"%s\" session=%s", code, safe,
+                     m.session_id);
+        }
+        break;
+    case CL_MSG_SESSION_START:
+    case CL_MSG_STDIN:
+    case CL_MSG_RESIZE:
+    case CL_MSG_SESSION_END:
+        if (l->state != CL__READY) {
+            cl_warn("link", "ignoring a session message before hello_ok", "type=%s",
+                    cl_msg_type_name(m.type));
+            break;
+        }
+        if (l->h.on_message)
+            l->h.on_message(l->h.ud, &m);
+        break;
+    default:
+        cl_debug("link", "ignoring a message not meant for agents", "type=%s",
+                 cl_msg_type_name(m.type));
+        break;
+    }
+    cl_msg_clear(&m);
+}
+
+/* Appends one piece of an incoming message; returns -1 to close the
+ * connection (message over CL_WS_MAX_MESSAGE). */
+static int cl__on_receive(struct cl_agent_link *l, struct lws *wsi, const void *in, size_t len)
+{
+    bool done = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+
+    if (lws_is_first_fragment(wsi)) {
+        l->rx_len = 0;
+        l->rx_skip = lws_frame_is_binary(wsi);
+        if (l->rx_skip)
+            cl_warn("link", "ignoring a binary message (protocol v1 is text only)", "%s", "");
+    }
+    if (l->rx_skip) {
+        if (done)
+            cl__rx_reset(l);
+        return 0;
+    }
+    if (len > CL_WS_MAX_MESSAGE - l->rx_len) {
+        cl_warn("link", "message from relay too big; closing", "limit=%d", CL_WS_MAX_MESSAGE);
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                         (unsigned char *)"message too big", 15);
+        return -1;
+    }
+    if (l->rx_len + len > l->rx_cap) {
+        size_t cap = l->rx_cap ? l->rx_cap : 4096;
+        while (cap < l->rx_len + len)
+            cap *= 2;
+        if (cap > CL_WS_MAX_MESSAGE)
+            cap = CL_WS_MAX_MESSAGE;
+        uint8_t *nb = realloc(l->rx, cap);
+        if (!nb)
+            abort();
+        l->rx = nb;
+        l->rx_cap = cap;
+    }
+    memcpy(l->rx + l->rx_len, in, len);
+    l->rx_len += len;
+    if (done) {
+        cl__on_message(l);
+        cl__rx_reset(l);
+    }
+    return 0;
+}
+
+static int cl__on_writeable(struct cl_agent_link *l, struct lws *wsi)
+{
+    if (l->hello) {
+        int n = lws_write(wsi, cl_frame_payload(l->hello), l->hello->len, LWS_WRITE_TEXT);
+        cl__drop_hello(l);
+        return n < 0 ? -1 : 0;
+    }
+    if (l->state != CL__READY || l->closing)
+        return 0;
+    if (cl_wsq_write_one(&l->q, wsi) < 0)
+        return -1;
+    if (l->throttled && l->q.bytes <= CL_AGENT_SENDQ_HIGH) {
+        l->throttled = false;
+        if (l->h.on_flow)
+            l->h.on_flow(l->h.ud);
+    }
+    return 0;
+}
+
+static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    struct lws_context *ctx = wsi ? lws_get_context(wsi) : NULL;
+    struct cl_agent_link *l = ctx ? lws_context_user(ctx) : NULL;
+    char safe[160];
+
+    if (!l)
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+        unsigned char **p = (unsigned char **)in, *end = *p + len;
+        static const char ua[] = "clawlink/" CL_VERSION;
+        if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_USER_AGENT, (const unsigned char *)ua,
+                                         (int)sizeof ua - 1, p, end))
+            return -1;
+        return 0;
+    }
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        if (l->destroyed)
+            return -1;
+        l->wsi = wsi;
+        l->state = CL__HELLO;
+        l->connected_at = uv_now(l->loop);
+        l->rx_len = 0;
+        if (l->closing || cl__queue_hello(l) != 0)
+            return -1;
+        lws_callback_on_writable(wsi);
+        return 0;
+
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        cl__loggable(in ? (const char *)in : "unknown", safe, sizeof safe);
+        cl__lost(l, safe);
+        return 0;
+
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        return cl__on_receive(l, wsi, in, len);
+
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return cl__on_writeable(l, wsi);
+
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (len >= 2) {
+            const unsigned char *b = in;
+            l->peer_close = (b[0] << 8) | b[1];
+        }
+        return 0;
+
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        /* lws reports this before it sends our close frame; when we are
+         * the ones closing, wait for WSI_DESTROY so the frame goes out. */
+        if (!l->closing && l->wsi == wsi)
+            cl__lost(l, "connection closed");
+        return 0;
+
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* Whatever path the wsi took to its end, it is gone now. */
+        if (l->wsi == wsi)
+            cl__lost(l, "connection closed");
+        return 0;
+
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols cl__protocols[] = {
+    {"clawlink", cl__callback, 0, CL__RX_CHUNK, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* Splits relay_url into address, port, Host header and the /connect path. */
+static int cl__parse_url(struct cl_agent_link *l, const char *relay_url, char *err, size_t errlen)
+{
+    char copy[CL_URL_MAX + 1];
+    const char *prot, *ads, *path;
+    size_t plen;
+    int port;
+
+    if (strlen(relay_url) > CL_URL_MAX)
+        return cl_seterr(err, errlen, CL_EINVAL, "relay_url too long");
+    snprintf(copy, sizeof copy, "%s", relay_url);
+    if (lws_parse_uri(copy, &prot, &ads, &port, &path) != 0 || !ads[0])
+        return cl_seterr(err, errlen, CL_EINVAL, "relay_url is not a URL");
+    if (strcmp(prot, "wss") == 0)
+        l->tls = true;
+    else if (strcmp(prot, "ws") == 0)
+        l->tls = false;
+    else
+        return cl_seterr(err, errlen, CL_EINVAL, "relay_url must start with ws:// or wss://");
+    if (strlen(ads) >= sizeof l->address)
+        return cl_seterr(err, errlen, CL_EINVAL, "relay_url host too long");
+    snprintf(l->address, sizeof l->address, "%s", ads);
+    l->port = port;
+    if ((l->tls && port == 443) || (!l->tls && port == 80))
+        snprintf(l->host_hdr, sizeof l->host_hdr, "%s", ads);
+    else
+        snprintf(l->host_hdr, sizeof l->host_hdr, "%s:%d", ads, port);
+    /* lws_parse_uri drops the leading '/' of the path; drop a trailing one
+     * too so "wss://h/base/" and "wss://h/base" both give /base/connect. */
+    plen = strlen(path);
+    while (plen && path[plen - 1] == '/')
+        plen--;
+    if (plen)
+        snprintf(l->path, sizeof l->path, "/%.*s/connect", (int)plen, path);
+    else
+        snprintf(l->path, sizeof l->path, "/connect");
+    return 0;
+}
+
+int cl_agent_link_new(uv_loop_t *loop, const struct cl_agent_config *cfg, const char *ca_file,
+                      const struct cl_agent_link_handler *h, struct cl_agent_link **out, char *err,
+                      size_t errlen)
+{
+    struct lws_context_creation_info info;
+    struct cl_agent_link *l;
+    void *loops[1] = {loop};
+    int rc;
+
+    *out = NULL;
+    l = calloc(1, sizeof *l);
+    if (!l)
+        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
+    rc = cl__parse_url(l, cfg->relay_url, err, errlen);
+    if (rc)
+        goto out_free;
+    l->loop = loop;
+    l->h = *h;
+    memcpy(l->device_id, cfg->device_id, sizeof l->device_id);
+    memcpy(l->token, cfg->token, sizeof l->token);
+    memcpy(l->name, cfg->name, sizeof l->name);
+    cl_wsq_init(&l->q, CL_WS_SENDQ_MAX);
+    cl_backoff_init(&l->backoff, CL_AGENT_BACKOFF_MIN_MS, CL_AGENT_BACKOFF_MAX_MS);
+
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = cl__protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.foreign_loops = loops;
+    info.user = l;
+    info.pcontext = &l->ctx; /* lws NULLs it once destruction completed */
+    info.connect_timeout_secs = 10;
+    info.timeout_secs = 15;
+    if (ca_file)
+        info.client_ssl_ca_filepath = ca_file;
+    l->ctx = lws_create_context(&info);
+    if (!l->ctx) {
+        rc = cl_seterr(err, errlen, CL_EIO, "cannot create the WebSocket client context");
+        goto out_free;
+    }
+    uv_timer_init(loop, &l->timer);
+    l->timer.data = l;
+    *out = l;
+    return 0;
+
+out_free:
+    cl_wipe(l->token, sizeof l->token);
+    free(l);
+    return rc;
+}
+
+void cl_agent_link_start(struct cl_agent_link *l)
+{
+    if (l->state == CL__IDLE && !l->closing)
+        cl__connect(l);
+}
+
+bool cl_agent_link_close(struct cl_agent_link *l)
+{
+    l->closing = true;
+    uv_timer_stop(&l->timer);
+    if (l->state == CL__IDLE)
+        return true;
+    if (l->wsi && l->state != CL__CONNECTING)
+        lws_close_reason(l->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"going away", 10);
+    /* With a close reason set, closing makes lws send the close frame and
+     * wait for the relay's answer before the wsi goes (WSI_DESTROY). lws
+     * 4.1 drops the socket without a close frame when WRITEABLE returns
+     * -1, and an ASYNC kill from outside its callbacks is not serviced
+     * promptly on a foreign loop; a SYNC kill here is both. */
+    if (l->wsi)
+        lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+    return false;
+}
+
+void cl_agent_link_destroy(struct cl_agent_link *l)
+{
+    bool again = l->destroyed;
+
+    l->destroyed = true;
+    /* lws 4.1 on a foreign libuv loop destroys in stages: the first call
+     * closes its handles, a call after the loop ran them down frees the
+     * context (and NULLs l->ctx through info.pcontext). */
+    if (l->ctx)
+        lws_context_destroy(l->ctx);
+    if (again)
+        return;
+    l->wsi = NULL;
+    cl__drop_hello(l);
+    uv_timer_stop(&l->timer);
+    uv_close((uv_handle_t *)&l->timer, NULL);
+}
+
+bool cl_agent_link_destroyed(const struct cl_agent_link *l)
+{
+    return l->ctx == NULL;
+}
+
+void cl_agent_link_free(struct cl_agent_link *l)
+{
+    if (!l)
+        return;
+    cl_wsq_clear(&l->q);
+    free(l->rx);
+    cl_wipe(l, sizeof *l);
+    free(l);
+}

@@ -1,0 +1,101 @@
+/*
+ * link: the agent's one WebSocket connection to the relay (`/connect`).
+ *
+ * A libwebsockets client context running on the caller's libuv loop (a
+ * "foreign" loop to lws). The link says hello with the device credentials,
+ * waits for hello_ok, hands relay messages for sessions to its handler and
+ * sends what sessions queue, one frame per WRITEABLE callback through a
+ * struct cl_wsq. When the connection drops it reconnects with exponential
+ * backoff (1 s .. 30 s, reset after a connection that lasted 10 s; a relay
+ * going away with 1001 is retried after ~250 ms). Frames queued while the
+ * relay is unreachable stay queued and go out after the next hello_ok.
+ */
+#ifndef CL_AGENT_LINK_H
+#define CL_AGENT_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "agent/config.h"
+#include "core/proto.h"
+#include "core/wsq.h"
+
+#define CL_AGENT_BACKOFF_MIN_MS 1000
+#define CL_AGENT_BACKOFF_MAX_MS 30000
+/* A connection that lasted this long resets the backoff. */
+#define CL_AGENT_HEALTHY_MS 10000
+/* Reconnect delay after close 1001 "going away" (plus up to as much jitter). */
+#define CL_AGENT_GOING_AWAY_MS 250
+/* From starting a connection to hello_ok. */
+#define CL_AGENT_HANDSHAKE_TIMEOUT_MS 20000
+
+struct cl_agent_link;
+
+/* Callbacks from the link into its owner; ud is passed back. */
+struct cl_agent_link_handler {
+    void *ud;
+    /* A message for the sessions: session_start, stdin, resize or
+     * session_end. m (and its data) is valid only during the call. */
+    void (*on_message)(void *ud, const struct cl_msg *m);
+    /* Whether the link takes output changed: it became ready, went down, or
+     * its queue drained below CL_AGENT_SENDQ_HIGH. Ask
+     * cl_agent_link_can_accept. */
+    void (*on_flow)(void *ud);
+    /* After cl_agent_link_close: the connection is gone (or never was). */
+    void (*on_closed)(void *ud);
+};
+
+/* Creates the lws context on loop (which must outlive the link) for the
+ * relay in cfg; copies what it needs from cfg (the token included) and from
+ * h. ca_file (PEM, may be NULL) replaces the system CAs for wss://.
+ * Returns 0 with *out set, or CL_EINVAL (bad relay_url) / CL_EIO (lws)
+ * with a message in err. Does not connect: call cl_agent_link_start. */
+int cl_agent_link_new(uv_loop_t *loop, const struct cl_agent_config *cfg, const char *ca_file,
+                      const struct cl_agent_link_handler *h, struct cl_agent_link **out, char *err,
+                      size_t errlen);
+
+/* Starts the first connection attempt now. */
+void cl_agent_link_start(struct cl_agent_link *l);
+
+/* true between hello_ok and the loss of that connection. */
+bool cl_agent_link_ready(const struct cl_agent_link *l);
+
+/* true if sessions may read more output: the link is ready and holds at
+ * most CL_AGENT_SENDQ_HIGH bytes. */
+bool cl_agent_link_can_accept(const struct cl_agent_link *l);
+
+/* Bytes waiting in the send queue. */
+size_t cl_agent_link_queued(const struct cl_agent_link *l);
+
+/* Queues a text frame (takes ownership of f, whose len is set). control =
+ * true for the small protocol replies that must not be refused
+ * (session_started, session_end); data frames are refused over
+ * CL_WS_SENDQ_MAX with CL_ELIMIT (f freed) — sessions stop reading long
+ * before that. Frames wait in the queue while the relay is unreachable. */
+int cl_agent_link_send(struct cl_agent_link *l, struct cl_frame *f, bool control);
+
+/* Encodes m (cl_msg_encode) and queues it as a control frame. */
+int cl_agent_link_send_msg(struct cl_agent_link *l, const struct cl_msg *m);
+
+/* Stops reconnecting and closes the connection with 1001 "going away".
+ * Returns true if there was no connection (nothing to wait for); otherwise
+ * h->on_closed runs once the connection is gone. */
+bool cl_agent_link_close(struct cl_agent_link *l);
+
+/* Destroys the lws context and closes the link's timer. No handler
+ * callback runs after the first call. lws and libuv finish closing on the
+ * loop, and lws 4.1 on a foreign loop needs a second call once its handles
+ * are closed, so the caller runs the loop (UV_RUN_NOWAIT until it returns
+ * 0) and calls this again until cl_agent_link_destroyed, then
+ * cl_agent_link_free. */
+void cl_agent_link_destroy(struct cl_agent_link *l);
+
+/* true once lws has freed the context. */
+bool cl_agent_link_destroyed(const struct cl_agent_link *l);
+
+/* Frees the link (queued frames included) and wipes its copy of the token.
+ * Call after cl_agent_link_destroy and after the loop has no more work. */
+void cl_agent_link_free(struct cl_agent_link *l);
+
+#endif

@@ -1,0 +1,524 @@
+/*
+ * main: the `clawlink` command line — pair, up, status.
+ *
+ * `up` owns the one libuv loop: the relay link (lws on that loop), the PTY
+ * sessions, and the signals that end it. Exit codes: 0 success, 1 failure,
+ * 2 usage error.
+ */
+#include "agent/config.h"
+#include "agent/http.h"
+#include "agent/link.h"
+#include "agent/pair.h"
+#include "agent/session.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/secret.h"
+
+#include <curl/curl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define CL__EXIT_OK    0
+#define CL__EXIT_FAIL  1
+#define CL__EXIT_USAGE 2
+
+/* Shutdown: time for shells to exit and their session_end to go out, then
+ * for the close handshake with the relay. */
+#define CL__SHUTDOWN_FLUSH_MS 1000
+#define CL__SHUTDOWN_CLOSE_MS 1500
+#define CL__SHUTDOWN_TICK_MS  50
+#define CL__STATUS_TIMEOUT_S  5
+
+enum cl__cmd { CL__CMD_NONE, CL__CMD_PAIR, CL__CMD_UP, CL__CMD_STATUS };
+
+/* Which commands accept an option. */
+#define CL__F_PAIR   (1u << CL__CMD_PAIR)
+#define CL__F_UP     (1u << CL__CMD_UP)
+#define CL__F_STATUS (1u << CL__CMD_STATUS)
+#define CL__F_ALL    (CL__F_PAIR | CL__F_UP | CL__F_STATUS)
+
+struct cl__opts {
+    enum cl__cmd cmd;
+    const char *code;
+    const char *pair; /* --pair CODE (PrivaClaw's form) */
+    const char *api;
+    const char *name;
+    const char *config;
+    const char *shell;
+    const char *ca_file;
+    const char *log_level;
+};
+
+static const struct cl__opt {
+    const char *name;
+    unsigned cmds;
+    size_t off;
+} cl__options[] = {
+    {"pair", CL__F_PAIR, offsetof(struct cl__opts, pair)},
+    {"api", CL__F_PAIR, offsetof(struct cl__opts, api)},
+    {"name", CL__F_PAIR, offsetof(struct cl__opts, name)},
+    {"config", CL__F_ALL, offsetof(struct cl__opts, config)},
+    {"shell", CL__F_UP, offsetof(struct cl__opts, shell)},
+    {"ca-file", CL__F_ALL, offsetof(struct cl__opts, ca_file)},
+    {"log-level", CL__F_ALL, offsetof(struct cl__opts, log_level)},
+};
+
+static void cl__usage(FILE *out)
+{
+    fprintf(out,
+            "usage: clawlink pair CODE --api URL [--name NAME] [--config PATH] [--ca-file PEM]\n"
+            "       clawlink --pair CODE --api URL [--name NAME] [--config PATH]\n"
+            "       clawlink [up] [--config PATH] [--shell PATH] [--ca-file PEM]\n"
+            "                [--log-level debug|info|warn|error]\n"
+            "       clawlink status [--config PATH] [--ca-file PEM]\n"
+            "       clawlink --help | --version\n"
+            "\n"
+            "  pair     trade a one-time pairing code for this device's credentials\n"
+            "           (URL like https://relay.example.com/functions/v1; NAME defaults\n"
+            "           to the host name) and write them to the config file\n"
+            "  up       connect to the relay and serve terminal sessions (the default)\n"
+            "  status   show the config and whether the relay is reachable\n"
+            "\n"
+            "  --config PATH   default $XDG_CONFIG_HOME/clawlink/agent.json or\n"
+            "                  ~/.config/clawlink/agent.json\n"
+            "  --shell PATH    login shell for sessions (default $SHELL, else /bin/sh)\n"
+            "  --ca-file PEM   trust these CAs instead of the system's (https/wss)\n");
+}
+
+static int cl__usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int cl__usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "clawlink: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'clawlink --help'.\n");
+    return CL__EXIT_USAGE;
+}
+
+/* Parses argv into *o. Returns -1 to go on, or an exit code (help,
+ * version, usage error). */
+static int cl__parse_args(int argc, char **argv, struct cl__opts *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cl__usage(stdout);
+            return CL__EXIT_OK;
+        }
+        if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+            printf("clawlink %s\n", CL_VERSION);
+            return CL__EXIT_OK;
+        }
+        if (strncmp(a, "--", 2) == 0 && a[2]) {
+            const char *eq = strchr(a + 2, '=');
+            size_t nlen = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+            const struct cl__opt *opt = NULL;
+            for (size_t k = 0; k < sizeof cl__options / sizeof cl__options[0]; k++) {
+                if (strlen(cl__options[k].name) == nlen &&
+                    strncmp(cl__options[k].name, a + 2, nlen) == 0)
+                    opt = &cl__options[k];
+            }
+            if (!opt)
+                return cl__usage_error("unknown option '%s'", a);
+            const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val || !val[0])
+                return cl__usage_error("option '%s' needs a value", a);
+            *(const char **)((char *)o + opt->off) = val;
+            continue;
+        }
+        if (a[0] == '-' && a[1])
+            return cl__usage_error("unknown option '%s'", a);
+        if (o->cmd == CL__CMD_NONE) {
+            if (strcmp(a, "pair") == 0)
+                o->cmd = CL__CMD_PAIR;
+            else if (strcmp(a, "up") == 0)
+                o->cmd = CL__CMD_UP;
+            else if (strcmp(a, "status") == 0)
+                o->cmd = CL__CMD_STATUS;
+            else
+                return cl__usage_error("unknown command '%s'", a);
+        } else if (o->cmd == CL__CMD_PAIR && !o->code) {
+            o->code = a;
+        } else {
+            return cl__usage_error("unexpected argument '%s'", a);
+        }
+    }
+
+    if (o->pair) {
+        if (o->cmd != CL__CMD_NONE && o->cmd != CL__CMD_PAIR)
+            return cl__usage_error("%s", "--pair cannot be combined with another command");
+        if (o->code)
+            return cl__usage_error("%s", "give the pairing code once");
+        o->cmd = CL__CMD_PAIR;
+        o->code = o->pair;
+    }
+    if (o->cmd == CL__CMD_NONE)
+        o->cmd = CL__CMD_UP;
+
+    /* Options that belong to another command are usage errors. */
+    for (size_t k = 0; k < sizeof cl__options / sizeof cl__options[0]; k++) {
+        const struct cl__opt *opt = &cl__options[k];
+        if (*(const char **)((char *)o + opt->off) && !(opt->cmds & (1u << o->cmd)))
+            return cl__usage_error("option '--%s' does not apply to this command", opt->name);
+    }
+    if (o->cmd == CL__CMD_PAIR) {
+        if (!o->code)
+            return cl__usage_error("%s", "pair needs a pairing CODE");
+        if (!o->api)
+            return cl__usage_error("%s", "pair needs --api URL");
+    }
+    if (o->log_level) {
+        enum cl_log_level lv;
+        if (cl_log_parse_level(o->log_level, &lv) != 0)
+            return cl__usage_error("unknown log level '%s' (debug|info|warn|error)", o->log_level);
+        cl_log_set_level(lv);
+    }
+    return -1;
+}
+
+static int cl__config_path(const struct cl__opts *o, char *out, size_t cap)
+{
+    char err[256];
+    if (o->config) {
+        if (strlen(o->config) >= cap) {
+            fprintf(stderr, "clawlink: config path too long\n");
+            return CL_ELIMIT;
+        }
+        snprintf(out, cap, "%s", o->config);
+        return 0;
+    }
+    if (cl_agent_config_default_path(out, cap, err, sizeof err) != 0) {
+        fprintf(stderr, "clawlink: %s\n", err);
+        return CL_ENOTFOUND;
+    }
+    return 0;
+}
+
+/* ---- pair ------------------------------------------------------------- */
+
+static int cl__cmd_pair(const struct cl__opts *o)
+{
+    struct cl_agent_config cfg;
+    char path[PATH_MAX], host[CL_NAME_MAX + 1] = "", err[512];
+    const char *name = o->name;
+    int rc;
+
+    if (cl__config_path(o, path, sizeof path) != 0)
+        return CL__EXIT_FAIL;
+    if (!name) {
+        if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+            snprintf(host, sizeof host, "clawlink-device");
+        name = host;
+    }
+    if (strlen(name) > CL_NAME_MAX) {
+        fprintf(stderr, "clawlink: --name is longer than %d bytes\n", CL_NAME_MAX);
+        return CL__EXIT_USAGE;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rc = cl_agent_pair(o->api, o->code, name, o->ca_file, &cfg, err, sizeof err);
+    curl_global_cleanup();
+    if (rc) {
+        fprintf(stderr, "clawlink: pairing failed: %s\n", err);
+        return CL__EXIT_FAIL;
+    }
+    rc = cl_agent_config_save(path, &cfg, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "clawlink: paired, but cannot save the config: %s\n", err);
+        cl_agent_config_wipe(&cfg);
+        return CL__EXIT_FAIL;
+    }
+    printf("Paired as device %s (\"%s\").\n"
+           "Config written to %s\n"
+           "Relay: %s\n"
+           "Run `clawlink up%s%s` to connect.\n",
+           cfg.device_id, cfg.name, path, cfg.relay_url, o->config ? " --config " : "",
+           o->config ? o->config : "");
+    cl_agent_config_wipe(&cfg);
+    return CL__EXIT_OK;
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+static int cl__cmd_status(const struct cl__opts *o)
+{
+    struct cl_agent_config cfg;
+    struct cl_agent_http_resp resp;
+    char path[PATH_MAX], url[CL_URL_MAX + 32], err[512];
+    const char *rest;
+    size_t n;
+    int rc;
+
+    if (cl__config_path(o, path, sizeof path) != 0)
+        return CL__EXIT_FAIL;
+    printf("config:    %s\n", path);
+    if (cl_agent_config_load(path, &cfg, err, sizeof err) != 0) {
+        printf("relay:     unknown (no usable config)\n");
+        fprintf(stderr, "clawlink: %s\n", err);
+        return CL__EXIT_FAIL;
+    }
+    printf("device_id: %s\n", cfg.device_id);
+    if (cfg.name[0])
+        printf("name:      %s\n", cfg.name);
+    printf("relay_url: %s\n", cfg.relay_url);
+
+    /* ws://host/base -> http://host/base/healthz */
+    bool tls = strncmp(cfg.relay_url, "wss://", 6) == 0;
+    rest = cfg.relay_url + (tls ? 6 : 5);
+    n = strlen(rest);
+    while (n && rest[n - 1] == '/')
+        n--;
+    snprintf(url, sizeof url, "%s://%.*s/healthz", tls ? "https" : "http", (int)n, rest);
+    cl_agent_config_wipe(&cfg);
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rc = cl_agent_http_request(url, NULL, o->ca_file, CL__STATUS_TIMEOUT_S, &resp, err, sizeof err);
+    curl_global_cleanup();
+    if (rc) {
+        printf("relay:     unreachable (%s: %s)\n", url, err);
+        return CL__EXIT_FAIL;
+    }
+    if (resp.status != 200) {
+        printf("relay:     unreachable (%s: HTTP %ld)\n", url, resp.status);
+        cl_agent_http_resp_free(&resp);
+        return CL__EXIT_FAIL;
+    }
+    {
+        json_t *root = cl_json_parse_object(resp.body, resp.len, NULL, 0);
+        const char *ver = root ? json_string_value(json_object_get(root, "version")) : NULL;
+        char safe[32] = "";
+        for (size_t i = 0, j = 0; ver && ver[i] && j + 1 < sizeof safe; i++)
+            if (ver[i] > 0x20 && ver[i] < 0x7f)
+                safe[j++] = ver[i], safe[j] = 0;
+        if (safe[0])
+            printf("relay:     reachable (%s, version %s)\n", url, safe);
+        else
+            printf("relay:     reachable (%s)\n", url);
+        json_decref(root);
+    }
+    cl_agent_http_resp_free(&resp);
+    return CL__EXIT_OK;
+}
+
+/* ---- up --------------------------------------------------------------- */
+
+struct cl__app {
+    uv_loop_t loop;
+    struct cl_agent_link *link;
+    struct cl_agent_sessions *ss;
+    uv_signal_t sig[3];
+    int nsig;
+    uv_timer_t shutdown_timer;
+    bool stopping;
+    bool link_closing;
+    uint64_t stop_at;
+};
+
+static void cl__on_link_message(void *ud, const struct cl_msg *m)
+{
+    struct cl__app *app = ud;
+    if (!app->stopping)
+        cl_agent_sessions_on_message(app->ss, m);
+}
+
+static void cl__on_link_flow(void *ud)
+{
+    struct cl__app *app = ud;
+    if (app->ss)
+        cl_agent_sessions_on_flow(app->ss);
+}
+
+static void cl__stop_loop(struct cl__app *app)
+{
+    uv_timer_stop(&app->shutdown_timer);
+    uv_stop(&app->loop);
+}
+
+static void cl__on_link_closed(void *ud)
+{
+    struct cl__app *app = ud;
+    if (app->stopping)
+        cl__stop_loop(app);
+}
+
+/* Shutdown, step by step: wait for hung-up shells and their session_end to
+ * be sent, then close the link, then leave the loop. */
+static void cl__on_shutdown_tick(uv_timer_t *t)
+{
+    struct cl__app *app = t->data;
+    uint64_t elapsed = uv_now(&app->loop) - app->stop_at;
+
+    if (!app->link_closing) {
+        bool flushed = cl_agent_sessions_count(app->ss) == 0 &&
+                       (!cl_agent_link_ready(app->link) || cl_agent_link_queued(app->link) == 0);
+        if (!flushed && elapsed < CL__SHUTDOWN_FLUSH_MS)
+            return;
+        if (cl_agent_sessions_count(app->ss)) {
+            cl_warn("agent", "shells still running at exit; killing them", "count=%zu",
+                    cl_agent_sessions_count(app->ss));
+            cl_agent_sessions_kill_all(app->ss);
+        }
+        app->link_closing = true;
+        if (cl_agent_link_close(app->link))
+            cl__stop_loop(app);
+        return;
+    }
+    if (elapsed >= CL__SHUTDOWN_CLOSE_MS)
+        cl__stop_loop(app);
+}
+
+static void cl__on_signal(uv_signal_t *h, int signum)
+{
+    struct cl__app *app = h->data;
+
+    if (app->stopping) {
+        cl_warn("agent", "second signal; exiting now", "signal=%d", signum);
+        cl__stop_loop(app);
+        return;
+    }
+    app->stopping = true;
+    app->stop_at = uv_now(&app->loop);
+    cl_info("agent", "shutting down", "signal=%d sessions=%zu", signum,
+            cl_agent_sessions_count(app->ss));
+    cl_agent_sessions_hangup_all(app->ss);
+    uv_timer_start(&app->shutdown_timer, cl__on_shutdown_tick, 0, CL__SHUTDOWN_TICK_MS);
+}
+
+/* Runs the loop without blocking until nothing is left closing (bounded,
+ * in case a handle never finishes). */
+static void cl__drain_loop(uv_loop_t *loop)
+{
+    for (int i = 0; i < 10000 && uv_run(loop, UV_RUN_NOWAIT) != 0; i++)
+        ;
+}
+
+/* --shell, else an absolute executable $SHELL, else /bin/sh. */
+static const char *cl__pick_shell(const struct cl__opts *o)
+{
+    const char *sh = getenv("SHELL");
+    if (o->shell)
+        return o->shell;
+    if (sh && sh[0] == '/' && access(sh, X_OK) == 0)
+        return sh;
+    return "/bin/sh";
+}
+
+static int cl__cmd_up(const struct cl__opts *o)
+{
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    struct cl_agent_link_handler h;
+    struct cl_agent_config cfg;
+    struct cl__app app;
+    char path[PATH_MAX], err[512];
+    int rc;
+
+    if (cl__config_path(o, path, sizeof path) != 0)
+        return CL__EXIT_FAIL;
+    if (cl_agent_config_load(path, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "clawlink: %s\n", err);
+        if (strstr(err, "no such file"))
+            fprintf(stderr, "clawlink: pair this machine first: clawlink pair CODE --api URL\n");
+        return CL__EXIT_FAIL;
+    }
+
+    memset(&app, 0, sizeof app);
+    uv_loop_init(&app.loop);
+    memset(&h, 0, sizeof h);
+    h.ud = &app;
+    h.on_message = cl__on_link_message;
+    h.on_flow = cl__on_link_flow;
+    h.on_closed = cl__on_link_closed;
+    rc = cl_agent_link_new(&app.loop, &cfg, o->ca_file, &h, &app.link, err, sizeof err);
+    if (rc) {
+        cl_error("agent", "cannot set up the relay link", "error=\"%s\"", err);
+        cl_agent_config_wipe(&cfg);
+        goto out_loop;
+    }
+    cl_info("agent", "starting", "version=%s device=%s relay=%s config=%s", CL_VERSION,
+            cfg.device_id, cfg.relay_url, path);
+    cl_agent_config_wipe(&cfg);
+    rc = cl_agent_sessions_new(&app.loop, app.link, cl__pick_shell(o), &app.ss, err, sizeof err);
+    if (rc) {
+        cl_error("agent", "cannot set up sessions", "error=\"%s\"", err);
+        goto out_link;
+    }
+    uv_timer_init(&app.loop, &app.shutdown_timer);
+    app.shutdown_timer.data = &app;
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        uv_signal_init(&app.loop, &app.sig[i]);
+        app.sig[i].data = &app;
+        uv_signal_start(&app.sig[i], cl__on_signal, sigs[i]);
+        app.nsig++;
+    }
+
+    cl_agent_link_start(app.link);
+    uv_run(&app.loop, UV_RUN_DEFAULT);
+    rc = 0;
+
+    /* Teardown that lws 4.1 on a foreign libuv loop is happy with: its
+     * context first, then our handles, then let the loop finish closing
+     * (and destroy the context again until lws reports it freed). */
+    cl_agent_link_destroy(app.link);
+    cl_agent_sessions_close(app.ss);
+    for (int i = 0; i < app.nsig; i++)
+        uv_close((uv_handle_t *)&app.sig[i], NULL);
+    uv_close((uv_handle_t *)&app.shutdown_timer, NULL);
+    cl__drain_loop(&app.loop);
+    for (int i = 0; i < 10 && !cl_agent_link_destroyed(app.link); i++) {
+        cl_agent_link_destroy(app.link);
+        cl__drain_loop(&app.loop);
+    }
+    if (uv_loop_close(&app.loop) != 0)
+        cl_warn("agent", "event loop still had open handles at exit", "%s", "");
+    cl_agent_sessions_free(app.ss);
+    cl_agent_link_free(app.link);
+    cl_info("agent", "stopped", "%s", "");
+    return CL__EXIT_OK;
+
+out_link:
+    cl_agent_link_destroy(app.link);
+    cl__drain_loop(&app.loop);
+    for (int i = 0; i < 10 && !cl_agent_link_destroyed(app.link); i++) {
+        cl_agent_link_destroy(app.link);
+        cl__drain_loop(&app.loop);
+    }
+    cl_agent_link_free(app.link);
+out_loop:
+    uv_loop_close(&app.loop);
+    return rc ? CL__EXIT_FAIL : CL__EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct cl__opts o;
+    int rc;
+
+    signal(SIGPIPE, SIG_IGN);
+    rc = cl__parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    if (cl_secret_init() != 0) {
+        fprintf(stderr, "clawlink: cannot initialise libsodium\n");
+        return CL__EXIT_FAIL;
+    }
+    cl_log_hook_lws();
+    switch (o.cmd) {
+    case CL__CMD_PAIR:
+        return cl__cmd_pair(&o);
+    case CL__CMD_STATUS:
+        return cl__cmd_status(&o);
+    default:
+        return cl__cmd_up(&o);
+    }
+}

@@ -1,0 +1,322 @@
+/* Unit tests for src/agent/config.c: the agent's config file on disk. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/config.h"
+#include "core/err.h"
+#include "core/secret.h"
+
+struct fixture {
+    char dir[1024];
+    char path[PATH_MAX];
+};
+
+static int rm_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        char child[PATH_MAX];
+        while (d && (e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+            rm_tree(child);
+        }
+        if (d)
+            closedir(d);
+        return rmdir(path);
+    }
+    return unlink(path);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(f->dir, sizeof f->dir, "%s/cl-agent-config-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->path, sizeof f->path, "%s/agent.json", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    rm_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+static void sample(struct cl_agent_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->device_id, sizeof c->device_id, "%s", "0b7e6f9c-2a31-4d5e-8f10-123456789abc");
+    snprintf(c->token, sizeof c->token, "%s", "cld_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    snprintf(c->relay_url, sizeof c->relay_url, "%s", "wss://relay.example.com");
+    snprintf(c->name, sizeof c->name, "%s", "build box");
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_int_equal(fchmod(fd, mode), 0);
+    close(fd);
+}
+
+static void test_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    struct cl_agent_config in, out;
+    char err[256];
+
+    sample(&in);
+    assert_int_equal(cl_agent_config_save(f->path, &in, err, sizeof err), 0);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), 0);
+    assert_string_equal(out.device_id, in.device_id);
+    assert_string_equal(out.token, in.token);
+    assert_string_equal(out.relay_url, in.relay_url);
+    assert_string_equal(out.name, in.name);
+
+    /* Saving again replaces the file atomically. */
+    snprintf(in.relay_url, sizeof in.relay_url, "%s", "ws://127.0.0.1:8080");
+    assert_int_equal(cl_agent_config_save(f->path, &in, err, sizeof err), 0);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), 0);
+    assert_string_equal(out.relay_url, "ws://127.0.0.1:8080");
+    cl_agent_config_wipe(&out);
+    assert_int_equal(out.token[0], 0);
+}
+
+static void test_mode_0600_and_no_temp_left(void **state)
+{
+    struct fixture *f = *state;
+    struct cl_agent_config in;
+    struct stat st;
+    char err[256];
+    mode_t old = umask(0); /* even with a permissive umask */
+
+    sample(&in);
+    assert_int_equal(cl_agent_config_save(f->path, &in, err, sizeof err), 0);
+    umask(old);
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+
+    DIR *d = opendir(f->dir);
+    struct dirent *e;
+    int entries = 0;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            entries++;
+    closedir(d);
+    assert_int_equal(entries, 1);
+}
+
+static void test_creates_dirs_0700(void **state)
+{
+    struct fixture *f = *state;
+    struct cl_agent_config in, out;
+    char path[PATH_MAX], sub[2048], err[256];
+    struct stat st;
+
+    snprintf(sub, sizeof sub, "%s/a/clawlink", f->dir);
+    snprintf(path, sizeof path, "%s/agent.json", sub);
+    sample(&in);
+    assert_int_equal(cl_agent_config_save(path, &in, err, sizeof err), 0);
+    assert_int_equal(stat(sub, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0700);
+    snprintf(sub, sizeof sub, "%s/a", f->dir);
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    assert_int_equal(cl_agent_config_load(path, &out, err, sizeof err), 0);
+}
+
+static void test_refuses_group_or_other_bits(void **state)
+{
+    struct fixture *f = *state;
+    struct cl_agent_config in, out;
+    char err[512];
+
+    sample(&in);
+    assert_int_equal(cl_agent_config_save(f->path, &in, err, sizeof err), 0);
+    assert_int_equal(chmod(f->path, 0644), 0);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_EFORBIDDEN);
+    assert_non_null(strstr(err, f->path));
+    assert_non_null(strstr(err, "chmod 600"));
+    assert_null(strstr(err, in.token));
+    assert_int_equal(out.token[0], 0);
+
+    assert_int_equal(chmod(f->path, 0640), 0);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_EFORBIDDEN);
+    assert_int_equal(chmod(f->path, 0604), 0);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_EFORBIDDEN);
+    assert_int_equal(chmod(f->path, 0400), 0);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), 0);
+}
+
+static void test_missing_file(void **state)
+{
+    struct fixture *f = *state;
+    struct cl_agent_config out;
+    char err[256];
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_ENOTFOUND);
+    assert_non_null(strstr(err, f->path));
+}
+
+static void test_malformed_json(void **state)
+{
+    struct fixture *f = *state;
+    struct cl_agent_config out;
+    char err[256];
+
+    write_file(f->path, "{\"device_id\": \"abc\", ", 0600);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_EINVAL);
+    assert_non_null(strstr(err, "malformed JSON"));
+
+    write_file(f->path, "[1, 2]", 0600);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_EINVAL);
+
+    write_file(f->path, "", 0600);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_EINVAL);
+}
+
+static void test_missing_fields(void **state)
+{
+    struct fixture *f = *state;
+    struct cl_agent_config out;
+    char err[256];
+
+    write_file(f->path, "{\"token\":\"cld_x\",\"relay_url\":\"ws://h\"}", 0600);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_EINVAL);
+    assert_non_null(strstr(err, "device_id"));
+
+    write_file(f->path, "{\"device_id\":\"d1\",\"relay_url\":\"ws://h\"}", 0600);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_EINVAL);
+    assert_non_null(strstr(err, "token"));
+
+    write_file(f->path, "{\"device_id\":\"d1\",\"token\":\"cld_x\"}", 0600);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_EINVAL);
+    assert_non_null(strstr(err, "relay_url"));
+
+    /* name is optional */
+    write_file(f->path, "{\"device_id\":\"d1\",\"token\":\"cld_x\",\"relay_url\":\"ws://h\"}",
+               0600);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), 0);
+    assert_string_equal(out.name, "");
+
+    /* wrong type */
+    write_file(f->path, "{\"device_id\":7,\"token\":\"cld_x\",\"relay_url\":\"ws://h\"}", 0600);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_EINVAL);
+}
+
+static void test_invalid_fields(void **state)
+{
+    struct fixture *f = *state;
+    struct cl_agent_config c, out;
+    char err[256], big[CL_TOKEN_MAX + 40], text[512];
+
+    sample(&c);
+    snprintf(c.relay_url, sizeof c.relay_url, "%s", "https://relay.example.com");
+    assert_int_equal(cl_agent_config_validate(&c, err, sizeof err), CL_EINVAL);
+    assert_non_null(strstr(err, "relay_url"));
+    assert_int_equal(cl_agent_config_save(f->path, &c, err, sizeof err), CL_EINVAL);
+    assert_int_equal(access(f->path, F_OK), -1); /* nothing written */
+
+    sample(&c);
+    snprintf(c.device_id, sizeof c.device_id, "%s", "has space");
+    assert_int_equal(cl_agent_config_validate(&c, err, sizeof err), CL_EINVAL);
+    assert_non_null(strstr(err, "device_id"));
+
+    sample(&c);
+    c.token[0] = 0;
+    assert_int_equal(cl_agent_config_validate(&c, err, sizeof err), CL_EINVAL);
+
+    /* a token longer than CL_TOKEN_MAX on disk is refused */
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    snprintf(text, sizeof text, "{\"device_id\":\"d1\",\"token\":\"%s\",\"relay_url\":\"ws://h\"}",
+             big);
+    write_file(f->path, text, 0600);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_EINVAL);
+    assert_non_null(strstr(err, "token"));
+    assert_null(strstr(err, big));
+
+    write_file(f->path, "{\"device_id\":\"d/1\",\"token\":\"t\",\"relay_url\":\"ws://h\"}", 0600);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_EINVAL);
+
+    write_file(f->path, "{\"device_id\":\"d1\",\"token\":\"t\",\"relay_url\":\"http://h\"}", 0600);
+    assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_EINVAL);
+}
+
+static void test_default_path(void **state)
+{
+    char out[PATH_MAX], err[256];
+    char *old_xdg = getenv("XDG_CONFIG_HOME") ? strdup(getenv("XDG_CONFIG_HOME")) : NULL;
+    char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    (void)state;
+
+    setenv("XDG_CONFIG_HOME", "/xdg/conf", 1);
+    assert_int_equal(cl_agent_config_default_path(out, sizeof out, err, sizeof err), 0);
+    assert_string_equal(out, "/xdg/conf/clawlink/agent.json");
+
+    unsetenv("XDG_CONFIG_HOME");
+    setenv("HOME", "/home/someone", 1);
+    assert_int_equal(cl_agent_config_default_path(out, sizeof out, err, sizeof err), 0);
+    assert_string_equal(out, "/home/someone/.config/clawlink/agent.json");
+
+    /* a relative XDG_CONFIG_HOME is ignored, as the spec says */
+    setenv("XDG_CONFIG_HOME", "relative", 1);
+    assert_int_equal(cl_agent_config_default_path(out, sizeof out, err, sizeof err), 0);
+    assert_string_equal(out, "/home/someone/.config/clawlink/agent.json");
+
+    assert_int_equal(cl_agent_config_default_path(out, 8, err, sizeof err), CL_ELIMIT);
+
+    if (old_xdg)
+        setenv("XDG_CONFIG_HOME", old_xdg, 1);
+    else
+        unsetenv("XDG_CONFIG_HOME");
+    if (old_home)
+        setenv("HOME", old_home, 1);
+    else
+        unsetenv("HOME");
+    free(old_xdg);
+    free(old_home);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mode_0600_and_no_temp_left, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_creates_dirs_0700, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_group_or_other_bits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_fields, setup, teardown),
+        cmocka_unit_test(test_default_path),
+    };
+    if (cl_secret_init() != 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
