@@ -508,6 +508,7 @@ int main(int argc, char **argv)
     rc = cl__parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;
+    cl_json_init();
     if (cl_secret_init() != 0) {
         fprintf(stderr, "clawlink: cannot initialise libsodium\n");
         return CL__EXIT_FAIL;

@@ -2,8 +2,23 @@
 #include "core/json.h"
 #include "core/err.h"
 
+#include <malloc.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+
+static void cl__json_free(void *p)
+{
+    if (!p)
+        return;
+    sodium_memzero(p, malloc_usable_size(p));
+    free(p);
+}
+
+void cl_json_init(void)
+{
+    json_set_alloc_funcs(malloc, cl__json_free);
+}
 
 json_t *cl_json_parse_object(const char *buf, size_t len, char *err, size_t errlen)
 {

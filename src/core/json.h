@@ -11,6 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Makes jansson wipe every block it frees (tokens and typed terminal input
+ * pass through its strings). Call once at start, before any JSON use. */
+void cl_json_init(void);
+
 /* Parses len bytes as one JSON object. Returns a new reference (caller
  * json_decref's it) or NULL with a message naming line/column in err. */
 json_t *cl_json_parse_object(const char *buf, size_t len, char *err, size_t errlen);

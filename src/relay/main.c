@@ -6,6 +6,7 @@
  * SQLite database in --data.
  */
 #include "core/err.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/secret.h"
 #include "relay/auth.h"
@@ -187,6 +188,7 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     cl_log_hook_lws();
+    cl_json_init();
     if (cl_secret_init() || cl_auth_init()) {
         cl_error("relay", "crypto initialisation failed", "%s", "");
         return 1;
@@ -223,11 +225,11 @@ int main(int argc, char **argv)
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = 0;
 
-    cl_server_stop(&r);
     uv_close((uv_handle_t *)&cl__sigterm, NULL);
     uv_close((uv_handle_t *)&cl__sigint, NULL);
     uv_close((uv_handle_t *)&cl__stop_timer, NULL);
 out_free:
+    cl_server_stop(&r); /* closing connections calls into the hub */
     cl_hub_free(r.hub);
     while (uv_run(&loop, UV_RUN_NOWAIT))
         ;

@@ -194,6 +194,7 @@ int cl_server_start(struct cl_relay *r, char *err, size_t errlen)
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.foreign_loops = loops;
     info.pt_serv_buf_size = 64 * 1024;
+    info.pcontext = &r->lws; /* lws NULLs it when destruction has completed */
     if (r->opts.tls_cert) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = r->opts.tls_cert;
@@ -209,8 +210,12 @@ int cl_server_start(struct cl_relay *r, char *err, size_t errlen)
 
 void cl_server_stop(struct cl_relay *r)
 {
-    if (r->lws) {
+    /* lws 4.1 on a foreign libuv loop destroys in stages: the first call
+     * closes its handles; once the loop has run them down, a second call
+     * frees the context (and NULLs r->lws through info.pcontext). */
+    for (int i = 0; i < 3 && r->lws; i++) {
         lws_context_destroy(r->lws);
-        r->lws = NULL;
+        for (int n = 0; n < 10000 && uv_run(r->loop, UV_RUN_NOWAIT); n++)
+            ;
     }
 }
