@@ -1,0 +1,234 @@
+// Real relay + real agent + real bash PTYs, driven like a browser would.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import {
+  e2e, cleanupAll, TEST_TIMEOUT, ms, startRelay, tempDir, api, show, expectStatus, signup, createProject,
+  pairAgent, startAgent, openTerminal, wsClient, msg, isType, isError, expectClose, browserAuth,
+  waitDeviceStatus, readAgentConfig, assertNoSecrets, tail, sleep,
+} from './lib/harness.mjs';
+
+after(cleanupAll);
+
+const PROMPT = /\$ $/m;
+
+/** Relay, user, project, paired real agent, online. */
+async function setup({ relay } = {}) {
+  relay = relay || await startRelay();
+  const user = await signup(relay);
+  const project = await createProject(relay, user.token);
+  const paired = await pairAgent(relay, { token: user.token, projectId: project.id });
+  const agent = await startAgent(paired.configPath, {
+    shell: '/bin/bash', relay, token: user.token, projectId: project.id, deviceId: paired.deviceId,
+  });
+  return { relay, user, token: user.token, project, projectId: project.id, paired, deviceId: paired.deviceId, agent };
+}
+
+/** Opens a terminal and waits for the first prompt. */
+async function terminal(env, opts = {}) {
+  const term = await openTerminal(env.relay, env.token, env.deviceId, opts);
+  await term.readUntil(PROMPT, ms(15_000));
+  return term;
+}
+
+test('pair the real agent, open a terminal, run a command', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const env = await setup();
+  const { paired, relay } = env;
+
+  // the agent wrote its config (mode 0600) with the device id and a device token
+  const st = await stat(paired.configPath);
+  assert.equal(st.mode & 0o777, 0o600, `config file mode is 0600, got ${(st.mode & 0o777).toString(8)}`);
+  assert.equal(paired.config.device_id, paired.deviceId, `config: ${JSON.stringify({ ...paired.config, token: '…' })}`);
+  assert.match(String(paired.config.token), /^cld_/, 'config holds the device token');
+
+  const devs = expectStatus(await api(relay, 'GET', `/api/v1/projects/${env.projectId}/devices`, undefined, env.token), 200, relay).devices;
+  const d = devs.find((x) => x.id === env.deviceId);
+  assert.equal(d.status, 'online', JSON.stringify(d));
+  assert.equal(d.paired, true, JSON.stringify(d));
+
+  const term = await terminal(env, { cols: 80, rows: 24 });
+  term.write('echo $((6*7))\r');
+  await term.readUntil(/\r?\n42\r?\n/);
+
+  // pings are answered
+  term.ws.send(msg('ping'));
+  await term.ws.next('pong');
+
+  // secrets never reach the relay's log
+  assertNoSecrets(relay, [env.token, env.user.password, paired.config.token, paired.pairingCode], 'relay');
+  assertNoSecrets(env.agent, [paired.config.token, paired.pairingCode], 'agent');
+}));
+
+test('resize reaches the PTY: stty size after resize 100x30 → "30 100"', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const env = await setup();
+  const term = await terminal(env, { cols: 80, rows: 24 });
+  term.write('stty size\r');
+  await term.readUntil(/\r?\n24 80\r?\n/);
+  await term.readUntil(PROMPT);
+  term.resize(100, 30);
+  // resize has no acknowledgement; the next command runs after it was applied
+  // only if the relay forwards messages of one session in order.
+  term.write('stty size\r');
+  await term.readUntil(/\r?\n30 100\r?\n/);
+}));
+
+test('session_start without a size gives an 80x24 PTY', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const env = await setup();
+  const term = await terminal(env, { cols: null, rows: null });
+  term.write('stty size\r');
+  await term.readUntil(/\r?\n24 80\r?\n/);
+}));
+
+test('two concurrent sessions are isolated', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const env = await setup();
+  const a = await terminal(env, { label: 'terminal A' });
+  const b = await terminal(env, { label: 'terminal B' });
+  assert.notEqual(a.sessionId, b.sessionId);
+
+  a.write('echo MARK_A_$((1000+234))\r');
+  await a.readUntil(/MARK_A_1234/);
+  b.write('echo MARK_B_$((5000+678))\r');
+  await b.readUntil(/MARK_B_5678/);
+  // a later round trip on each: everything the other emitted earlier would have arrived by now
+  a.write('echo SYNC_A_$((1+1))\r');
+  await a.readUntil(/SYNC_A_2/);
+  b.write('echo SYNC_B_$((2+2))\r');
+  await b.readUntil(/SYNC_B_4/);
+
+  assert.equal(b.output().includes('MARK_A'), false, `A's output leaked into B: ${JSON.stringify(b.output())}`);
+  assert.equal(a.output().includes('MARK_B'), false, `B's output leaked into A: ${JSON.stringify(a.output())}`);
+  for (const [t, other] of [[a, b], [b, a]]) {
+    const foreign = t.ws.received.filter((m) => m.data?.session_id && m.data.session_id !== t.sessionId);
+    assert.deepEqual(foreign, [], `${t.ws.label} received messages of session ${other.sessionId}`);
+  }
+}));
+
+test('exit 3 → session_end {reason: exit, exit_code: 3}; the ended session refuses auth', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const env = await setup();
+  const term = await terminal(env);
+  term.write('exit 3\r');
+  const end = await term.ws.next(isType('session_end', (m) => m.data?.session_id === term.sessionId), ms(15_000));
+  assert.equal(end.data.reason, 'exit', JSON.stringify(end));
+  assert.equal(end.data.exit_code, 3, JSON.stringify(end));
+
+  // a new viewer for the ended session: error session_ended, close 1008
+  const late = await wsClient(`${env.relay.wsUrl}/session`, { label: 'late viewer' });
+  late.send(msg('auth', { token: env.token, session_id: term.sessionId, device_id: env.deviceId }));
+  await late.next(isError('session_ended'));
+  await expectClose(late, 1008);
+
+  // the device still serves new sessions
+  const t2 = await terminal(env);
+  t2.write('echo $((6*7))\r');
+  await t2.readUntil(/\r?\n42\r?\n/);
+}));
+
+test('end-session API ends a live session; viewers get session_end', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const env = await setup();
+  const term = await terminal(env);
+  // a second viewer attached to the same running session
+  const second = await browserAuth(env.relay, env.token, term.sessionId, env.deviceId, { label: 'second viewer' });
+  second.send(msg('session_start', { session_id: term.sessionId, cols: 80, rows: 24 }));
+  await second.next(isType('session_started', (m) => m.data?.session_id === term.sessionId));
+
+  const r = await api(env.relay, 'POST', '/functions/v1/end-session', { session_id: term.sessionId }, env.token);
+  assert.equal(expectStatus(r, 200, env.relay).ok, true, show(r));
+  for (const c of [term.ws, second]) {
+    const end = await c.next(isType('session_end', (m) => m.data?.session_id === term.sessionId), ms(15_000));
+    assert.equal(end.data.reason, 'ended_by_user', `${c.label}: ${JSON.stringify(end)}`);
+  }
+  // ending it again is not an error
+  const r2 = await api(env.relay, 'POST', '/functions/v1/end-session', { session_id: term.sessionId }, env.token);
+  expectStatus(r2, 200, env.relay);
+  // and it is over for new viewers
+  const late = await wsClient(`${env.relay.wsUrl}/session`, { label: 'late viewer' });
+  late.send(msg('auth', { token: env.token, session_id: term.sessionId, device_id: env.deviceId }));
+  await late.next(isError('session_ended'));
+  await expectClose(late, 1008);
+}));
+
+test('agent SIGTERM: exits 0, device goes offline with last_seen set', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const env = await setup();
+  const term = await terminal(env);
+  term.write('echo $((6*7))\r');
+  await term.readUntil(/\r?\n42\r?\n/);
+
+  const info = await env.agent.stop('SIGTERM');
+  assert.equal(info.killedHard, false, `agent did not exit after SIGTERM\n${tail(env.agent.logs())}`);
+  assert.equal(info.code, 0, `agent exit after SIGTERM: ${JSON.stringify(info)}\n${tail(env.agent.logs())}`);
+
+  const dev = await waitDeviceStatus(env.relay, env.token, env.projectId, env.deviceId, 'offline');
+  assert.ok(dev.last_seen !== null && dev.last_seen !== undefined && dev.last_seen !== 0 && dev.last_seen !== '',
+    `last_seen set: ${JSON.stringify(dev)}`);
+  if (typeof dev.last_seen === 'number') {
+    assert.ok(Math.abs(dev.last_seen - Date.now() / 1000) < 3600, `last_seen is recent Unix seconds: ${JSON.stringify(dev)}`);
+  }
+  const r = await api(env.relay, 'POST', '/functions/v1/start-session', { device_id: env.deviceId }, env.token);
+  assert.equal(r.status, 409, show(r));
+  assert.equal(r.body?.error?.code, 'device_offline', show(r));
+}));
+
+test('agent reconnects after the relay restarts on the same port and data dir', { timeout: TEST_TIMEOUT * 2 }, e2e(async () => {
+  const dataDir = await tempDir('clawlink-relay-data-');
+  const relay1 = await startRelay({ dataDir });
+  const env = await setup({ relay: relay1 });
+  const term = await terminal(env);
+
+  const info = await relay1.stop();
+  assert.equal(info.killedHard, false, `relay did not exit after SIGTERM\n${tail(relay1.logs())}`);
+  // viewers are told the relay is going away
+  const closed = await term.ws.closed;
+  assert.equal(closed.code, 1001, `browser close on relay shutdown: ${JSON.stringify(closed)}`);
+
+  const relay2 = await startRelay({ dataDir, port: relay1.port });
+  env.relay = relay2;
+  // backoff is 1 s → 2 s → 4 s … (+20%); leave plenty of room
+  await waitDeviceStatus(relay2, env.token, env.projectId, env.deviceId, 'online', { timeout: ms(45_000), procs: [env.agent] });
+  const t2 = await terminal(env);
+  t2.write('echo $((6*7))\r');
+  await t2.readUntil(/\r?\n42\r?\n/);
+  assert.equal(env.agent.proc.exitCode, null, 'the agent kept running across the relay restart');
+}));
+
+test('a second hello for the device replaces the older connection (close 4001)', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const env = await setup();
+  const cfg = readAgentConfig(env.paired.configPath);
+  assert.equal(cfg.device_id, env.deviceId);
+  const hello = msg('hello', { device_id: cfg.device_id, token: cfg.token, meta: { name: 'impostor' } });
+
+  // X replaces the agent's connection; Y then replaces X. X is the older one
+  // either way (the agent may reconnect in between), so X gets 4001.
+  const x = await wsClient(`${env.relay.wsUrl}/connect`, { label: 'hand-written connector X' });
+  x.send(hello);
+  await x.next('hello_ok');
+  const y = await wsClient(`${env.relay.wsUrl}/connect`, { label: 'hand-written connector Y' });
+  y.send(hello);
+  await y.next('hello_ok');
+  const xc = await expectClose(x, 4001);
+  assert.match(xc.reason, /replaced/i, `close reason: ${JSON.stringify(xc)}`);
+  assert.equal(env.agent.proc.exitCode, null, `the agent is still running\n${tail(env.agent.logs())}`);
+
+  // let the real agent take over again: close ours, it reconnects with backoff.
+  // Until it does, the device may still look online (Y's close may not be
+  // processed yet), so a terminal is retried until one works.
+  y.close();
+  await y.closed;
+  const deadline = Date.now() + ms(45_000);
+  const attempts = [];
+  for (;;) {
+    try {
+      await waitDeviceStatus(env.relay, env.token, env.projectId, env.deviceId, 'online', { timeout: ms(45_000), procs: [env.agent] });
+      const t = await terminal(env);
+      t.write('echo $((6*7))\r');
+      await t.readUntil(/\r?\n42\r?\n/);
+      t.ws.close();
+      break;
+    } catch (e) {
+      attempts.push(e.message.split('\n')[0]);
+      if (Date.now() > deadline) {
+        assert.fail(`the real agent never served a terminal again after being replaced; attempts:\n  ${attempts.join('\n  ')}`);
+      }
+      await sleep(500);
+    }
+  }
+}));
