@@ -14,11 +14,11 @@ uint32_t cl_backoff_next(struct cl_backoff *b)
 {
     uint32_t base = b->cur_ms ? b->cur_ms : b->min_ms;
     uint32_t jitter = base / 5 ? randombytes_uniform(base / 5 + 1) : 0;
-    uint32_t d = base + jitter;
+    uint64_t d = (uint64_t)base + jitter; /* base + 20% can pass UINT32_MAX */
     if (d > b->max_ms)
         d = b->max_ms;
     b->cur_ms = base >= b->max_ms / 2 ? b->max_ms : base * 2;
-    return d;
+    return (uint32_t)d;
 }
 
 void cl_backoff_reset(struct cl_backoff *b)

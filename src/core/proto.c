@@ -80,9 +80,13 @@ static int cl__size(json_t *d, bool required, struct cl_msg *m, char *err, size_
 static int cl__bytes(json_t *d, struct cl_msg *m, char *err, size_t errlen)
 {
     const char *b64;
-    int rc = cl_json_str(d, "data", "data_b64", true, CL_WS_MAX_MESSAGE, &b64, err, errlen);
+    /* not required in cl_json_str's sense, which refuses "": the base64 of
+     * zero bytes is "", and cl_msg_encode writes it for an empty chunk */
+    int rc = cl_json_str(d, "data", "data_b64", false, CL_WS_MAX_MESSAGE, &b64, err, errlen);
     if (rc)
         return rc;
+    if (!b64)
+        return cl_seterr(err, errlen, CL_EINVAL, "missing field data.data_b64");
     size_t n = strlen(b64);
     size_t cap = n / 4 * 3 + 3;
     m->data = malloc(cap);

@@ -54,7 +54,8 @@ int cl_wsq_push(struct cl_wsq *q, struct cl_frame *f, bool force)
 int cl_wsq_push_copy(struct cl_wsq *q, const void *data, size_t len, bool binary, bool force)
 {
     struct cl_frame *f = cl_frame_new(len);
-    memcpy(cl_frame_payload(f), data, len);
+    if (len) /* data may be NULL for an empty frame; memcpy(dst, NULL, 0) is UB */
+        memcpy(cl_frame_payload(f), data, len);
     f->len = len;
     f->binary = binary;
     return cl_wsq_push(q, f, force);

@@ -1,0 +1,114 @@
+/*
+ * libFuzzer harness for the v1 protocol codec (src/core/proto.c).
+ *
+ * Any bytes go to cl_msg_decode. A failure must leave nothing to free. A
+ * message that decodes must encode, and the encoding must decode again to
+ * the same fields (the relay re-encodes what it decodes, and a peer must
+ * accept what we send). stdin/stdout also go through the hand-formatted
+ * hot path, cl_msg_encode_data, which must produce the same bytes.
+ * Seed corpus: tests/fuzz/corpus/proto/.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "core/proto.h"
+#include "core/secret.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_proto: check failed: %s (line %d)\n", #cond, __LINE__);          \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    cl_json_init(); /* as both binaries run: jansson wipes what it frees */
+    return cl_secret_init();
+}
+
+/* The fields cl_msg_encode writes for m's type survived the trip to b. */
+static void check_same(const struct cl_msg *a, const struct cl_msg *b)
+{
+    CHECK(a->type == b->type);
+    CHECK(strcmp(a->session_id, b->session_id) == 0);
+    CHECK(strcmp(a->device_id, b->device_id) == 0);
+    CHECK(strcmp(a->token, b->token) == 0);
+    CHECK(strcmp(a->name, b->name) == 0);
+    /* session_end without a reason is sent as "exit" */
+    CHECK(a->reason[0] ? strcmp(a->reason, b->reason) == 0 : true);
+    CHECK(strcmp(a->message, b->message) == 0);
+    CHECK(strcmp(a->code, b->code) == 0);
+    if (a->type == CL_MSG_SESSION_START || a->type == CL_MSG_RESIZE) {
+        CHECK(a->cols == b->cols);
+        CHECK(a->rows == b->rows);
+    }
+    CHECK(a->has_exit_code == b->has_exit_code);
+    CHECK(!a->has_exit_code || a->exit_code == b->exit_code);
+    CHECK(a->has_offset == b->has_offset);
+    CHECK(!a->has_offset || a->offset == b->offset);
+    CHECK(a->data_len == b->data_len);
+    CHECK(a->data_len == 0 || memcmp(a->data, b->data, a->data_len) == 0);
+}
+
+/* The hot-path encoder agrees with the decoder. */
+static void check_encode_data(const struct cl_msg *m)
+{
+    size_t cap = cl_msg_data_encoded_max(strlen(m->session_id), m->data_len);
+    char *buf = malloc(cap), err[256];
+    struct cl_msg back;
+    long n;
+
+    CHECK(buf != NULL);
+    n = cl_msg_encode_data(m->type, m->session_id, m->data, m->data_len,
+                           m->has_offset ? (int64_t)m->offset : -1, buf, cap);
+    CHECK(n > 0 && (size_t)n < cap);
+    CHECK(cl_msg_decode(buf, (size_t)n, &back, err, sizeof err) == 0);
+    check_same(m, &back);
+    cl_msg_clear(&back);
+    free(buf);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct cl_msg m, again;
+    char err[256];
+    size_t len = 0;
+    char *text;
+
+    if (cl_msg_decode((const char *)data, size, &m, err, sizeof err) != 0) {
+        CHECK(m.data == NULL);
+        CHECK(err[0] != 0);
+        return 0;
+    }
+    CHECK(m.type > CL_MSG_UNKNOWN && m.type < CL_MSG__COUNT);
+    CHECK(m.session_id[0] == 0 || cl_proto_id_valid(m.session_id));
+    CHECK(m.device_id[0] == 0 || cl_proto_id_valid(m.device_id));
+
+    text = cl_msg_encode(&m, &len);
+    CHECK(text != NULL);
+    CHECK(strlen(text) == len);
+    if (cl_msg_decode(text, len, &again, err, sizeof err) != 0) {
+        fprintf(stderr, "fuzz_proto: re-decoding failed: %s\n  text: %s\n", err, text);
+        abort();
+    }
+    check_same(&m, &again);
+    cl_msg_clear(&again);
+    free(text);
+
+    if (m.type == CL_MSG_STDIN || m.type == CL_MSG_STDOUT)
+        check_encode_data(&m);
+
+    cl_msg_clear(&m);
+    CHECK(m.data == NULL && m.token[0] == 0);
+    return 0;
+}

@@ -1,0 +1,743 @@
+/*
+ * Unit tests for src/core/proto.c: decoding PrivaClaw's v1 messages as
+ * written in docs/protocol.md (seed 001, Appendix B), encode/decode round
+ * trips, every class of malformed input, and the hand-formatted stdout
+ * hot path (cl_msg_encode_data).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "core/err.h"
+#include "core/json.h"
+#include "core/proto.h"
+#include "core/secret.h"
+
+#define UUID1 "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"
+#define UUID2 "0a0b0c0d-1e1f-4a2b-9c3d-4e5f6a7b8c9d"
+
+static char err[256];
+
+/* Decodes a C string; asserts the return code. */
+static int dec(const char *text, struct cl_msg *m)
+{
+    err[0] = 0;
+    return cl_msg_decode(text, strlen(text), m, err, sizeof err);
+}
+
+static void expect_fail(const char *text, int code)
+{
+    struct cl_msg m;
+    int rc = dec(text, &m);
+    if (rc != code)
+        print_error("input: %s\nrc=%d err=%s\n", text, rc, err);
+    assert_int_equal(rc, code);
+    assert_true(strlen(err) > 0);
+    assert_null(m.data); /* nothing to free after a failure */
+    cl_msg_clear(&m);
+}
+
+/* ---- decoding each message type ------------------------------------------ */
+
+static void test_decode_hello(void **state)
+{
+    struct cl_msg m;
+    (void)state;
+    assert_int_equal(dec("{\"type\": \"hello\", \"data\": {\"device_id\": \"" UUID1 "\","
+                         " \"token\": \"device-token\", \"meta\": {\"name\": \"My Server\"}}}",
+                         &m),
+                     0);
+    assert_int_equal(m.type, CL_MSG_HELLO);
+    assert_string_equal(m.device_id, UUID1);
+    assert_string_equal(m.token, "device-token");
+    assert_string_equal(m.name, "My Server");
+    cl_msg_clear(&m);
+    assert_string_equal(m.token, ""); /* wiped */
+
+    /* meta is optional, and may be null */
+    assert_int_equal(
+        dec("{\"type\":\"hello\",\"data\":{\"device_id\":\"dev-1\",\"token\":\"t\"}}", &m), 0);
+    assert_string_equal(m.device_id, "dev-1");
+    assert_string_equal(m.name, "");
+    cl_msg_clear(&m);
+    assert_int_equal(dec("{\"type\":\"hello\",\"data\":{\"device_id\":\"d\",\"token\":\"t\","
+                         "\"meta\":null}}",
+                         &m),
+                     0);
+    cl_msg_clear(&m);
+}
+
+static void test_decode_control_without_data(void **state)
+{
+    static const struct {
+        const char *text;
+        enum cl_msg_type type;
+    } cases[] = {
+        {"{\"type\": \"hello_ok\"}", CL_MSG_HELLO_OK},
+        {"{\"type\": \"auth_ok\"}", CL_MSG_AUTH_OK},
+        {"{\"type\": \"ping\"}", CL_MSG_PING},
+        {"{\"type\": \"pong\", \"data\": {}}", CL_MSG_PONG},
+        {"{\"type\": \"pong\", \"data\": null}", CL_MSG_PONG},
+        {" \n{\"type\":\"hello_ok\"}\n ", CL_MSG_HELLO_OK},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct cl_msg m;
+        assert_int_equal(dec(cases[i].text, &m), 0);
+        assert_int_equal(m.type, cases[i].type);
+        assert_null(m.data);
+        cl_msg_clear(&m);
+    }
+}
+
+static void test_decode_auth(void **state)
+{
+    struct cl_msg m;
+    (void)state;
+    assert_int_equal(dec("{\"type\":\"auth\",\"data\":{\"token\":\"supabase-jwt\",\"session_id\":"
+                         "\"" UUID1 "\",\"device_id\":\"" UUID2 "\"}}",
+                         &m),
+                     0);
+    assert_int_equal(m.type, CL_MSG_AUTH);
+    assert_string_equal(m.token, "supabase-jwt");
+    assert_string_equal(m.session_id, UUID1);
+    assert_string_equal(m.device_id, UUID2);
+    cl_msg_clear(&m);
+}
+
+static void test_decode_session_start_and_resize(void **state)
+{
+    struct cl_msg m;
+    (void)state;
+    assert_int_equal(dec("{\"type\":\"session_start\",\"data\":{\"session_id\":\"" UUID1 "\","
+                         "\"cols\":120,\"rows\":40}}",
+                         &m),
+                     0);
+    assert_int_equal(m.type, CL_MSG_SESSION_START);
+    assert_string_equal(m.session_id, UUID1);
+    assert_int_equal(m.cols, 120);
+    assert_int_equal(m.rows, 40);
+    cl_msg_clear(&m);
+
+    /* size is optional on session_start: 80x24 */
+    assert_int_equal(dec("{\"type\":\"session_start\",\"data\":{\"session_id\":\"s\"}}", &m), 0);
+    assert_int_equal(m.cols, 80);
+    assert_int_equal(m.rows, 24);
+    cl_msg_clear(&m);
+
+    assert_int_equal(dec("{\"type\":\"resize\",\"data\":{\"session_id\":\"" UUID1 "\","
+                         "\"cols\":1000,\"rows\":1}}",
+                         &m),
+                     0);
+    assert_int_equal(m.type, CL_MSG_RESIZE);
+    assert_int_equal(m.cols, 1000);
+    assert_int_equal(m.rows, 1);
+    cl_msg_clear(&m);
+
+    assert_int_equal(
+        dec("{\"type\":\"session_started\",\"data\":{\"session_id\":\"" UUID1 "\"}}", &m), 0);
+    assert_int_equal(m.type, CL_MSG_SESSION_STARTED);
+    assert_string_equal(m.session_id, UUID1);
+    cl_msg_clear(&m);
+}
+
+static void test_decode_stdin_stdout(void **state)
+{
+    struct cl_msg m;
+    (void)state;
+    assert_int_equal(dec("{\"type\":\"stdin\",\"data\":{\"session_id\":\"" UUID1 "\","
+                         "\"data_b64\":\"bHMgLWxhDQ==\"}}",
+                         &m),
+                     0);
+    assert_int_equal(m.type, CL_MSG_STDIN);
+    assert_int_equal(m.data_len, 7);
+    assert_memory_equal(m.data, "ls -la\r", 7);
+    assert_false(m.has_offset);
+    cl_msg_clear(&m);
+    assert_null(m.data);
+
+    assert_int_equal(dec("{\"type\":\"stdout\",\"data\":{\"session_id\":\"" UUID1 "\","
+                         "\"data_b64\":\"AP8Kgg==\",\"offset\":4096}}",
+                         &m),
+                     0);
+    assert_int_equal(m.type, CL_MSG_STDOUT);
+    assert_int_equal(m.data_len, 4);
+    assert_memory_equal(m.data, "\x00\xff\n\x82", 4);
+    assert_true(m.has_offset);
+    assert_int_equal(m.offset, 4096);
+    cl_msg_clear(&m);
+
+    /* PrivaClaw's stdout has no offset */
+    assert_int_equal(dec("{\"type\":\"stdout\",\"data\":{\"session_id\":\"s\",\"data_b64\":"
+                         "\"aGk=\"}}",
+                         &m),
+                     0);
+    assert_false(m.has_offset);
+    assert_int_equal(m.data_len, 2);
+    cl_msg_clear(&m);
+}
+
+static void test_decode_session_end_and_error(void **state)
+{
+    struct cl_msg m;
+    (void)state;
+    assert_int_equal(dec("{\"type\":\"session_end\",\"data\":{\"session_id\":\"" UUID1 "\","
+                         "\"reason\":\"exit\"}}",
+                         &m),
+                     0);
+    assert_int_equal(m.type, CL_MSG_SESSION_END);
+    assert_string_equal(m.reason, "exit");
+    assert_false(m.has_exit_code);
+    cl_msg_clear(&m);
+
+    assert_int_equal(dec("{\"type\":\"session_end\",\"data\":{\"session_id\":\"" UUID1 "\","
+                         "\"reason\":\"exit\",\"exit_code\":0}}",
+                         &m),
+                     0);
+    assert_true(m.has_exit_code);
+    assert_int_equal(m.exit_code, 0);
+    cl_msg_clear(&m);
+
+    assert_int_equal(dec("{\"type\":\"session_end\",\"data\":{\"session_id\":\"s\","
+                         "\"reason\":\"user_disconnect\",\"exit_code\":137}}",
+                         &m),
+                     0);
+    assert_string_equal(m.reason, "user_disconnect");
+    assert_int_equal(m.exit_code, 137);
+    cl_msg_clear(&m);
+
+    assert_int_equal(dec("{\"type\":\"error\",\"data\":{\"message\":\"device is offline\","
+                         "\"code\":\"device_offline\"}}",
+                         &m),
+                     0);
+    assert_int_equal(m.type, CL_MSG_ERROR);
+    assert_string_equal(m.message, "device is offline");
+    assert_string_equal(m.code, "device_offline");
+    cl_msg_clear(&m);
+}
+
+static void test_decode_ignores_extra_fields(void **state)
+{
+    struct cl_msg m;
+    (void)state;
+    assert_int_equal(dec("{\"type\":\"resize\",\"v\":2,\"data\":{\"session_id\":\"s\","
+                         "\"cols\":10,\"rows\":5,\"extra\":[1,{\"x\":null}]}}",
+                         &m),
+                     0);
+    assert_int_equal(m.cols, 10);
+    cl_msg_clear(&m);
+}
+
+/* ---- errors ---------------------------------------------------------------- */
+
+static void test_decode_malformed_json(void **state)
+{
+    (void)state;
+    expect_fail("", CL_EINVAL);
+    expect_fail("{", CL_EINVAL);
+    expect_fail("{\"type\":\"ping\"", CL_EINVAL);
+    expect_fail("{\"type\":\"ping\"}}", CL_EINVAL);
+    expect_fail("{'type':'ping'}", CL_EINVAL);
+    expect_fail("{\"type\":\"ping\",}", CL_EINVAL);
+    expect_fail("{\"type\":\"ping\"} {\"type\":\"ping\"}", CL_EINVAL);
+    expect_fail("{\"type\":\"\\ud800\"}", CL_EINVAL); /* lone surrogate */
+    expect_fail("{\"type\":\"p\xffng\"}", CL_EINVAL); /* invalid UTF-8 */
+    expect_fail("{\"type\":\"hello\",\"data\":{\"device_id\":\"a\\u0000b\",\"token\":\"t\"}}",
+                CL_EINVAL);
+}
+
+static void test_decode_non_object(void **state)
+{
+    (void)state;
+    expect_fail("[]", CL_EINVAL);
+    expect_fail("[{\"type\":\"ping\"}]", CL_EINVAL);
+    expect_fail("\"ping\"", CL_EINVAL);
+    expect_fail("42", CL_EINVAL);
+    expect_fail("null", CL_EINVAL);
+    expect_fail("{\"type\":\"ping\",\"data\":[]}", CL_EINVAL);
+    expect_fail("{\"type\":\"ping\",\"data\":\"x\"}", CL_EINVAL);
+}
+
+static void test_decode_unknown_type(void **state)
+{
+    struct cl_msg m;
+    (void)state;
+    expect_fail("{\"type\":\"prompt\",\"data\":{}}", CL_EPROTO);
+    expect_fail("{\"type\":\"HELLO\"}", CL_EPROTO);
+    expect_fail("{\"type\":\"hello \"}", CL_EPROTO);
+    assert_int_equal(dec("{\"type\":\"launch_missiles\"}", &m), CL_EPROTO);
+    assert_int_equal(m.type, CL_MSG_UNKNOWN);
+    assert_non_null(strstr(err, "launch_missiles"));
+    cl_msg_clear(&m);
+    /* a missing or non-string type is malformed, not unknown */
+    expect_fail("{\"data\":{}}", CL_EINVAL);
+    expect_fail("{\"type\":7}", CL_EINVAL);
+    expect_fail("{\"type\":null}", CL_EINVAL);
+    expect_fail("{\"type\":\"\"}", CL_EINVAL);
+}
+
+static void test_decode_missing_fields(void **state)
+{
+    struct cl_msg m;
+    (void)state;
+    expect_fail("{\"type\":\"hello\",\"data\":{\"token\":\"t\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"hello\",\"data\":{\"device_id\":\"d\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"hello\"}", CL_EINVAL);
+    expect_fail("{\"type\":\"auth\",\"data\":{\"token\":\"t\",\"device_id\":\"d\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"auth\",\"data\":{\"token\":\"t\",\"session_id\":\"s\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"auth\",\"data\":{\"session_id\":\"s\",\"device_id\":\"d\"}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"session_start\",\"data\":{\"cols\":80,\"rows\":24}}", CL_EINVAL);
+    expect_fail("{\"type\":\"session_started\",\"data\":{}}", CL_EINVAL);
+    expect_fail("{\"type\":\"stdin\",\"data\":{\"session_id\":\"s\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"stdout\",\"data\":{\"data_b64\":\"aGk=\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"resize\",\"data\":{\"session_id\":\"s\",\"cols\":80}}", CL_EINVAL);
+    expect_fail("{\"type\":\"resize\",\"data\":{\"session_id\":\"s\",\"rows\":24}}", CL_EINVAL);
+    expect_fail("{\"type\":\"session_end\",\"data\":{\"reason\":\"exit\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"session_end\"}", CL_EINVAL);
+    /* empty required strings count as missing */
+    expect_fail("{\"type\":\"hello\",\"data\":{\"device_id\":\"d\",\"token\":\"\"}}", CL_EINVAL);
+
+    /* the type is still reported when it was recognised */
+    assert_int_equal(dec("{\"type\":\"auth\",\"data\":{\"token\":\"secret\"}}", &m), CL_EINVAL);
+    assert_int_equal(m.type, CL_MSG_AUTH);
+    assert_string_equal(m.token, ""); /* and the token did not linger */
+    assert_non_null(strstr(err, "session_id"));
+    cl_msg_clear(&m);
+}
+
+static void test_decode_wrong_types(void **state)
+{
+    (void)state;
+    expect_fail("{\"type\":\"resize\",\"data\":{\"session_id\":\"s\",\"cols\":\"80\",\"rows\":24}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"resize\",\"data\":{\"session_id\":\"s\",\"cols\":80.5,\"rows\":24}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"resize\",\"data\":{\"session_id\":5,\"cols\":80,\"rows\":24}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"resize\",\"data\":{\"session_id\":\"s\",\"cols\":true,\"rows\":24}}",
+                CL_EINVAL);
+    expect_fail(
+        "{\"type\":\"hello\",\"data\":{\"device_id\":\"d\",\"token\":\"t\",\"meta\":\"x\"}}",
+        CL_EINVAL);
+    expect_fail("{\"type\":\"hello\",\"data\":{\"device_id\":\"d\",\"token\":\"t\","
+                "\"meta\":{\"name\":3}}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"hello\",\"data\":{\"device_id\":[\"d\"],\"token\":\"t\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"stdin\",\"data\":{\"session_id\":\"s\",\"data_b64\":[]}}", CL_EINVAL);
+    expect_fail("{\"type\":\"stdout\",\"data\":{\"session_id\":\"s\",\"data_b64\":\"aGk=\","
+                "\"offset\":\"12\"}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"stdout\",\"data\":{\"session_id\":\"s\",\"data_b64\":\"aGk=\","
+                "\"offset\":-1}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"session_end\",\"data\":{\"session_id\":\"s\",\"exit_code\":\"1\"}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"session_end\",\"data\":{\"session_id\":\"s\",\"exit_code\":256}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"session_end\",\"data\":{\"session_id\":\"s\",\"reason\":1}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"error\",\"data\":{\"message\":{}}}", CL_EINVAL);
+}
+
+static void test_decode_invalid_base64(void **state)
+{
+    static const char *bad[] = {
+        "aGk",      /* no padding */
+        "aGk=aGk=", /* padding in the middle */
+        "a===",     /* too much padding */
+        "aG k=",    /* whitespace */
+        "aGk=\\n",  /* escaped newline */
+        "aGk_",     /* url-safe alphabet */
+        "@@@@",     /* not the alphabet */
+        "====",
+    };
+    char text[256];
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text,
+                 "{\"type\":\"stdin\",\"data\":{\"session_id\":\"s\",\"data_b64\":\"%s\"}}",
+                 bad[i]);
+        expect_fail(text, CL_EINVAL);
+    }
+}
+
+static void test_decode_bad_ids(void **state)
+{
+    char text[512], id[CL_ID_MAX + 2];
+    struct cl_msg m;
+    (void)state;
+    expect_fail("{\"type\":\"session_started\",\"data\":{\"session_id\":\"a\\\"b\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"session_started\",\"data\":{\"session_id\":\"a\\\\b\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"session_started\",\"data\":{\"session_id\":\"a b\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"session_started\",\"data\":{\"session_id\":\"a/b\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"session_started\",\"data\":{\"session_id\":\"\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"session_started\",\"data\":{\"session_id\":\"\xc3\xa9\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"hello\",\"data\":{\"device_id\":\"d<script>\",\"token\":\"t\"}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"auth\",\"data\":{\"token\":\"t\",\"session_id\":\"s\","
+                "\"device_id\":\"d\\\"\"}}",
+                CL_EINVAL);
+
+    /* CL_ID_MAX characters pass, one more does not */
+    memset(id, 'a', CL_ID_MAX);
+    id[CL_ID_MAX] = 0;
+    snprintf(text, sizeof text, "{\"type\":\"session_started\",\"data\":{\"session_id\":\"%s\"}}",
+             id);
+    assert_int_equal(dec(text, &m), 0);
+    assert_string_equal(m.session_id, id);
+    cl_msg_clear(&m);
+    strcat(id, "a");
+    snprintf(text, sizeof text, "{\"type\":\"session_started\",\"data\":{\"session_id\":\"%s\"}}",
+             id);
+    expect_fail(text, CL_EINVAL);
+
+    assert_true(cl_proto_id_valid(UUID1));
+    assert_true(cl_proto_id_valid("node:dev_01.prod-2"));
+    assert_false(cl_proto_id_valid(""));
+    assert_false(cl_proto_id_valid("a\"b"));
+    assert_false(cl_proto_id_valid(id));
+}
+
+static void test_decode_size_range(void **state)
+{
+    static const char *bad[] = {"0", "-1", "1001", "100000000000", "99999999999999999999"};
+    char text[256];
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text,
+                 "{\"type\":\"resize\",\"data\":{\"session_id\":\"s\",\"cols\":%s,\"rows\":24}}",
+                 bad[i]);
+        expect_fail(text, CL_EINVAL);
+        snprintf(text, sizeof text,
+                 "{\"type\":\"session_start\",\"data\":{\"session_id\":\"s\",\"cols\":80,"
+                 "\"rows\":%s}}",
+                 bad[i]);
+        expect_fail(text, CL_EINVAL);
+    }
+}
+
+static void test_decode_duplicate_keys(void **state)
+{
+    (void)state;
+    expect_fail("{\"type\":\"ping\",\"type\":\"pong\"}", CL_EINVAL);
+    expect_fail("{\"type\":\"session_started\",\"data\":{\"session_id\":\"a\","
+                "\"session_id\":\"b\"}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"ping\",\"data\":{},\"data\":{}}", CL_EINVAL);
+}
+
+static void test_decode_field_limits(void **state)
+{
+    char text[1024], tok[CL_TOKEN_MAX + 2], name[CL_NAME_MAX + 2];
+    struct cl_msg m;
+    (void)state;
+    memset(tok, 't', CL_TOKEN_MAX);
+    tok[CL_TOKEN_MAX] = 0;
+    snprintf(text, sizeof text,
+             "{\"type\":\"hello\",\"data\":{\"device_id\":\"d\",\"token\":\"%s\"}}", tok);
+    assert_int_equal(dec(text, &m), 0);
+    assert_string_equal(m.token, tok);
+    cl_msg_clear(&m);
+    strcat(tok, "t");
+    snprintf(text, sizeof text,
+             "{\"type\":\"hello\",\"data\":{\"device_id\":\"d\",\"token\":\"%s\"}}", tok);
+    expect_fail(text, CL_EINVAL);
+
+    memset(name, 'n', CL_NAME_MAX + 1);
+    name[CL_NAME_MAX + 1] = 0;
+    snprintf(text, sizeof text,
+             "{\"type\":\"hello\",\"data\":{\"device_id\":\"d\",\"token\":\"t\","
+             "\"meta\":{\"name\":\"%s\"}}}",
+             name);
+    expect_fail(text, CL_EINVAL);
+}
+
+/* ---- round trips -------------------------------------------------------------- */
+
+static void roundtrip(const struct cl_msg *in, struct cl_msg *out)
+{
+    size_t len = 0;
+    char *text = cl_msg_encode(in, &len);
+    assert_non_null(text);
+    assert_int_equal(len, strlen(text));
+    int rc = cl_msg_decode(text, len, out, err, sizeof err);
+    if (rc != 0)
+        print_error("encoded: %s\nerr: %s\n", text, err);
+    assert_int_equal(rc, 0);
+    free(text);
+    assert_int_equal(out->type, in->type);
+}
+
+static void test_roundtrip_all_types(void **state)
+{
+    struct cl_msg in, out;
+    uint8_t bytes[300];
+    (void)state;
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (uint8_t)(i * 7);
+
+    memset(&in, 0, sizeof in);
+    in.type = CL_MSG_HELLO;
+    strcpy(in.device_id, UUID1);
+    strcpy(in.token, "cld_abcdef");
+    strcpy(in.name, "büro \"box\"");
+    roundtrip(&in, &out);
+    assert_string_equal(out.device_id, UUID1);
+    assert_string_equal(out.token, "cld_abcdef");
+    assert_string_equal(out.name, "büro \"box\"");
+    cl_msg_clear(&out);
+
+    memset(&in, 0, sizeof in);
+    in.type = CL_MSG_AUTH;
+    strcpy(in.token, "clu_x");
+    strcpy(in.session_id, UUID1);
+    strcpy(in.device_id, UUID2);
+    roundtrip(&in, &out);
+    assert_string_equal(out.token, "clu_x");
+    assert_string_equal(out.session_id, UUID1);
+    assert_string_equal(out.device_id, UUID2);
+    cl_msg_clear(&out);
+
+    for (int t = CL_MSG_SESSION_START; t <= CL_MSG_RESIZE;
+         t += CL_MSG_RESIZE - CL_MSG_SESSION_START) {
+        memset(&in, 0, sizeof in);
+        in.type = (enum cl_msg_type)t;
+        strcpy(in.session_id, UUID1);
+        in.cols = 211;
+        in.rows = 57;
+        roundtrip(&in, &out);
+        assert_string_equal(out.session_id, UUID1);
+        assert_int_equal(out.cols, 211);
+        assert_int_equal(out.rows, 57);
+        cl_msg_clear(&out);
+    }
+
+    memset(&in, 0, sizeof in);
+    in.type = CL_MSG_SESSION_STARTED;
+    strcpy(in.session_id, "s-1");
+    roundtrip(&in, &out);
+    assert_string_equal(out.session_id, "s-1");
+    cl_msg_clear(&out);
+
+    for (int t = CL_MSG_STDIN; t <= CL_MSG_STDOUT; t++) {
+        memset(&in, 0, sizeof in);
+        in.type = (enum cl_msg_type)t;
+        strcpy(in.session_id, UUID2);
+        in.data = bytes;
+        in.data_len = sizeof bytes;
+        in.has_offset = t == CL_MSG_STDOUT;
+        in.offset = 1234567890123ULL;
+        roundtrip(&in, &out);
+        assert_string_equal(out.session_id, UUID2);
+        assert_int_equal(out.data_len, sizeof bytes);
+        assert_memory_equal(out.data, bytes, sizeof bytes);
+        assert_int_equal(out.has_offset, t == CL_MSG_STDOUT);
+        if (out.has_offset)
+            assert_int_equal(out.offset, 1234567890123ULL);
+        cl_msg_clear(&out);
+    }
+
+    memset(&in, 0, sizeof in);
+    in.type = CL_MSG_SESSION_END;
+    strcpy(in.session_id, UUID1);
+    strcpy(in.reason, "exit");
+    in.has_exit_code = true;
+    in.exit_code = 130;
+    roundtrip(&in, &out);
+    assert_string_equal(out.reason, "exit");
+    assert_true(out.has_exit_code);
+    assert_int_equal(out.exit_code, 130);
+    cl_msg_clear(&out);
+    in.has_exit_code = false;
+    roundtrip(&in, &out);
+    assert_false(out.has_exit_code);
+    cl_msg_clear(&out);
+
+    memset(&in, 0, sizeof in);
+    in.type = CL_MSG_ERROR;
+    strcpy(in.message, "line\nbreak \"quoted\" \\ back");
+    strcpy(in.code, "bad_message");
+    roundtrip(&in, &out);
+    assert_string_equal(out.message, "line\nbreak \"quoted\" \\ back");
+    assert_string_equal(out.code, "bad_message");
+    cl_msg_clear(&out);
+
+    for (int t = CL_MSG_HELLO_OK; t < CL_MSG__COUNT; t++) {
+        if (t != CL_MSG_HELLO_OK && t != CL_MSG_AUTH_OK && t != CL_MSG_PING && t != CL_MSG_PONG)
+            continue;
+        memset(&in, 0, sizeof in);
+        in.type = (enum cl_msg_type)t;
+        roundtrip(&in, &out);
+        cl_msg_clear(&out);
+    }
+}
+
+static void test_roundtrip_empty_data(void **state)
+{
+    struct cl_msg in, out;
+    (void)state;
+    memset(&in, 0, sizeof in);
+    in.type = CL_MSG_STDIN;
+    strcpy(in.session_id, "s");
+    roundtrip(&in, &out);
+    assert_int_equal(out.data_len, 0);
+    cl_msg_clear(&out);
+}
+
+static void test_encode_unknown_type(void **state)
+{
+    struct cl_msg m;
+    size_t len = 99;
+    (void)state;
+    memset(&m, 0, sizeof m);
+    assert_null(cl_msg_encode(&m, &len));
+    m.type = CL_MSG__COUNT;
+    assert_null(cl_msg_encode(&m, &len));
+}
+
+static void test_encode_error_helper(void **state)
+{
+    struct cl_msg m;
+    size_t len;
+    char *text = cl_msg_encode_error("device_offline", "the device is offline", &len);
+    (void)state;
+    assert_non_null(text);
+    assert_int_equal(dec(text, &m), 0);
+    assert_int_equal(m.type, CL_MSG_ERROR);
+    assert_string_equal(m.code, "device_offline");
+    assert_string_equal(m.message, "the device is offline");
+    cl_msg_clear(&m);
+    free(text);
+}
+
+static void test_type_names(void **state)
+{
+    (void)state;
+    for (int t = 1; t < CL_MSG__COUNT; t++) {
+        const char *name = cl_msg_type_name((enum cl_msg_type)t);
+        assert_non_null(name);
+        assert_int_equal(cl_msg_type_from_name(name), t);
+    }
+    /* the numbering is part of the protocol (docs/protocol.md) */
+    assert_string_equal(cl_msg_type_name(CL_MSG_HELLO), "hello");
+    assert_string_equal(cl_msg_type_name(CL_MSG_STDOUT), "stdout");
+    assert_int_equal(CL_MSG_STDOUT, 8);
+    assert_int_equal(CL_MSG_PONG, 13);
+    assert_null(cl_msg_type_name(CL_MSG_UNKNOWN));
+    assert_null(cl_msg_type_name(CL_MSG__COUNT));
+    assert_int_equal(cl_msg_type_from_name("nope"), CL_MSG_UNKNOWN);
+    assert_int_equal(cl_msg_type_from_name(""), CL_MSG_UNKNOWN);
+}
+
+/* ---- the hot path --------------------------------------------------------- */
+
+static void check_encode_data(enum cl_msg_type type, const char *sid, const uint8_t *bytes,
+                              size_t n, int64_t offset)
+{
+    size_t cap = cl_msg_data_encoded_max(strlen(sid), n);
+    char *buf = malloc(cap);
+    struct cl_msg m;
+    json_t *root;
+    json_error_t je;
+    long len;
+
+    assert_non_null(buf);
+    len = cl_msg_encode_data(type, sid, bytes, n, offset, buf, cap);
+    assert_true(len > 0);
+    assert_true((size_t)len < cap);
+    assert_int_equal(strlen(buf), (size_t)len);
+    /* valid JSON by an independent parser, with exactly the fields expected */
+    root = json_loadb(buf, (size_t)len, JSON_REJECT_DUPLICATES, &je);
+    assert_non_null(root);
+    assert_string_equal(json_string_value(json_object_get(root, "type")), cl_msg_type_name(type));
+    assert_int_equal(json_object_size(json_object_get(root, "data")), offset >= 0 ? 3 : 2);
+    json_decref(root);
+
+    assert_int_equal(cl_msg_decode(buf, (size_t)len, &m, err, sizeof err), 0);
+    assert_int_equal(m.type, type);
+    assert_string_equal(m.session_id, sid);
+    assert_int_equal(m.data_len, n);
+    if (n)
+        assert_memory_equal(m.data, bytes, n);
+    if (type == CL_MSG_STDOUT) {
+        assert_int_equal(m.has_offset, offset >= 0);
+        if (offset >= 0)
+            assert_int_equal(m.offset, (uint64_t)offset);
+    }
+    cl_msg_clear(&m);
+    free(buf);
+}
+
+static void test_encode_data(void **state)
+{
+    uint8_t bytes[1024];
+    char sid[CL_ID_MAX + 1];
+    (void)state;
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (uint8_t)(255 - i % 256);
+    check_encode_data(CL_MSG_STDOUT, UUID1, bytes, sizeof bytes, 0);
+    check_encode_data(CL_MSG_STDOUT, UUID1, bytes, 1, 987654321);
+    check_encode_data(CL_MSG_STDOUT, UUID1, bytes, 2, INT64_MAX);
+    check_encode_data(CL_MSG_STDOUT, UUID1, bytes, 3, -1);
+    check_encode_data(CL_MSG_STDIN, "s", (const uint8_t *)"\x03", 1, -1);
+    memset(sid, 'x', CL_ID_MAX);
+    sid[CL_ID_MAX] = 0;
+    check_encode_data(CL_MSG_STDOUT, sid, bytes, 100, INT64_MAX);
+    for (size_t n = 1; n < 70; n++)
+        check_encode_data(CL_MSG_STDOUT, "abc", bytes, n, (int64_t)n);
+}
+
+static void test_encode_data_short_buffer(void **state)
+{
+    char buf[4096];
+    size_t need = cl_msg_data_encoded_max(CL_UUID_LEN, 100);
+    uint8_t bytes[100] = {0};
+    (void)state;
+    assert_true(need < sizeof buf);
+    assert_int_equal(cl_msg_encode_data(CL_MSG_STDOUT, UUID1, bytes, 100, 5, buf, need - 1),
+                     CL_ELIMIT);
+    assert_true(cl_msg_encode_data(CL_MSG_STDOUT, UUID1, bytes, 100, 5, buf, need) > 0);
+    /* the estimate covers the largest offset */
+    assert_true(cl_msg_encode_data(CL_MSG_STDOUT, UUID1, bytes, 100, INT64_MAX, buf, need) > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decode_hello),
+        cmocka_unit_test(test_decode_control_without_data),
+        cmocka_unit_test(test_decode_auth),
+        cmocka_unit_test(test_decode_session_start_and_resize),
+        cmocka_unit_test(test_decode_stdin_stdout),
+        cmocka_unit_test(test_decode_session_end_and_error),
+        cmocka_unit_test(test_decode_ignores_extra_fields),
+        cmocka_unit_test(test_decode_malformed_json),
+        cmocka_unit_test(test_decode_non_object),
+        cmocka_unit_test(test_decode_unknown_type),
+        cmocka_unit_test(test_decode_missing_fields),
+        cmocka_unit_test(test_decode_wrong_types),
+        cmocka_unit_test(test_decode_invalid_base64),
+        cmocka_unit_test(test_decode_bad_ids),
+        cmocka_unit_test(test_decode_size_range),
+        cmocka_unit_test(test_decode_duplicate_keys),
+        cmocka_unit_test(test_decode_field_limits),
+        cmocka_unit_test(test_roundtrip_all_types),
+        cmocka_unit_test(test_roundtrip_empty_data),
+        cmocka_unit_test(test_encode_unknown_type),
+        cmocka_unit_test(test_encode_error_helper),
+        cmocka_unit_test(test_type_names),
+        cmocka_unit_test(test_encode_data),
+        cmocka_unit_test(test_encode_data_short_buffer),
+    };
+    assert_int_equal(cl_secret_init(), 0);
+    cl_json_init();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
