@@ -1,0 +1,216 @@
+/*
+ * migrations: the relay's SQLite schema, as numbered migrations.
+ *
+ * Migration 1 is seed 001's tables (projects, devices, sessions, profiles,
+ * project_members, invitations) plus users and api_tokens, adapted:
+ * ids are TEXT UUIDs, secrets are stored only as 32-byte SHA-256 hashes
+ * (BLOB), times are Unix seconds (INTEGER). A child that cannot outlive its
+ * parent is deleted with it (ON DELETE CASCADE); history that should
+ * outlive a user (who started a session, who invited whom) is kept with the
+ * user reference set to NULL. Every foreign-key column is indexed, so a
+ * cascade never scans a table.
+ */
+#include "relay/migrations.h"
+#include "core/err.h"
+#include "core/log.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+const char *const cl_sqlite_migrations[] = {
+    /* 1: the initial schema */
+    "CREATE TABLE users ("
+    "  id            TEXT PRIMARY KEY NOT NULL,"
+    "  email         TEXT NOT NULL COLLATE NOCASE UNIQUE,"
+    "  password_hash TEXT NOT NULL,"
+    "  created_at    INTEGER NOT NULL"
+    ");"
+
+    "CREATE TABLE profiles ("
+    "  id           TEXT PRIMARY KEY NOT NULL,"
+    "  user_id      TEXT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
+    "  display_name TEXT NOT NULL DEFAULT '',"
+    "  avatar_url   TEXT"
+    ");"
+
+    "CREATE TABLE api_tokens ("
+    "  token_hash BLOB PRIMARY KEY NOT NULL CHECK (length(token_hash) = 32),"
+    "  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX api_tokens_user ON api_tokens(user_id);"
+
+    "CREATE TABLE projects ("
+    "  id         TEXT PRIMARY KEY NOT NULL,"
+    "  name       TEXT NOT NULL,"
+    "  owner_id   TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX projects_owner ON projects(owner_id);"
+
+    "CREATE TABLE project_members ("
+    "  id         TEXT PRIMARY KEY NOT NULL,"
+    "  project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+    "  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  role       TEXT NOT NULL CHECK (role IN ('owner', 'member')),"
+    "  invited_by TEXT REFERENCES users(id) ON DELETE SET NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  UNIQUE (project_id, user_id)"
+    ");"
+    "CREATE INDEX project_members_user ON project_members(user_id);"
+    "CREATE INDEX project_members_invited_by ON project_members(invited_by);"
+
+    "CREATE TABLE invitations ("
+    "  id         TEXT PRIMARY KEY NOT NULL,"
+    "  project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+    "  email      TEXT NOT NULL COLLATE NOCASE,"
+    "  invited_by TEXT REFERENCES users(id) ON DELETE SET NULL,"
+    "  status     TEXT NOT NULL DEFAULT 'pending'"
+    "             CHECK (status IN ('pending', 'accepted', 'cancelled')),"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    /* one pending invitation per address and project */
+    "CREATE UNIQUE INDEX invitations_pending ON invitations(project_id, email)"
+    "  WHERE status = 'pending';"
+    "CREATE INDEX invitations_project ON invitations(project_id);"
+    /* invitations are fulfilled at sign-up, by email */
+    "CREATE INDEX invitations_email ON invitations(email);"
+    "CREATE INDEX invitations_invited_by ON invitations(invited_by);"
+
+    "CREATE TABLE devices ("
+    "  id                      TEXT PRIMARY KEY NOT NULL,"
+    "  project_id              TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+    "  name                    TEXT NOT NULL,"
+    "  status                  TEXT NOT NULL DEFAULT 'offline'"
+    "                          CHECK (status IN ('online', 'offline')),"
+    "  paired                  INTEGER NOT NULL DEFAULT 0 CHECK (paired IN (0, 1)),"
+    "  pairing_code_hash       BLOB CHECK (pairing_code_hash IS NULL"
+    "                                      OR length(pairing_code_hash) = 32),"
+    "  pairing_code_expires_at INTEGER,"
+    "  device_token_hash       BLOB CHECK (device_token_hash IS NULL"
+    "                                      OR length(device_token_hash) = 32),"
+    "  last_seen               INTEGER,"
+    "  created_at              INTEGER NOT NULL,"
+    "  CHECK ((pairing_code_hash IS NULL) = (pairing_code_expires_at IS NULL))"
+    ");"
+    "CREATE INDEX devices_project ON devices(project_id, created_at);"
+    /* device_pair looks devices up by code hash; unique so a (very unlikely)
+     * collision of two live codes fails device_create instead of pairing
+     * the wrong device */
+    "CREATE UNIQUE INDEX devices_pairing_code ON devices(pairing_code_hash)"
+    "  WHERE pairing_code_hash IS NOT NULL;"
+
+    "CREATE TABLE sessions ("
+    "  id         TEXT PRIMARY KEY NOT NULL,"
+    "  device_id  TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  user_id    TEXT REFERENCES users(id) ON DELETE SET NULL,"
+    "  status     TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'ended')),"
+    "  started_at INTEGER NOT NULL,"
+    "  ended_at   INTEGER,"
+    "  end_reason TEXT,"
+    "  exit_code  INTEGER," /* NULL when unknown */
+    "  CHECK ((status = 'active') = (ended_at IS NULL))"
+    ");"
+    "CREATE INDEX sessions_device ON sessions(device_id, started_at);"
+    "CREATE INDEX sessions_user ON sessions(user_id);",
+};
+
+const int cl_sqlite_migration_count =
+    (int)(sizeof cl_sqlite_migrations / sizeof cl_sqlite_migrations[0]);
+
+int cl_sqlite_user_version(sqlite3 *db, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        cl_error("store", "reading the schema version failed", "err=\"%s\"", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return CL_EDB;
+    }
+    *out = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Runs a fixed statement (no parameters) and reports failure in err. */
+static int cl__exec(sqlite3 *db, const char *sql, const char *what, char *err, size_t errlen)
+{
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    return cl_seterr(err, errlen, CL_EDB, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+/* Applies the migration after the current version, if any, in one write
+ * transaction. Sets *done when the file was already current. */
+static int cl__migrate_step(sqlite3 *db, int *version, bool *done, char *err, size_t errlen)
+{
+    char sql[64];
+    int v, rc;
+
+    /* IMMEDIATE: take the write lock before reading the version, so two
+     * processes opening a fresh file cannot both apply migration 1. */
+    rc = cl__exec(db, "BEGIN IMMEDIATE", "starting a migration", err, errlen);
+    if (rc)
+        return rc;
+    rc = cl_sqlite_user_version(db, &v);
+    if (rc) {
+        cl_seterr(err, errlen, CL_EDB, "reading the schema version: %s", sqlite3_errmsg(db));
+        goto out_rollback;
+    }
+    if (v > cl_sqlite_migration_count) {
+        rc = cl_seterr(err, errlen, CL_EDB,
+                       "database schema version %d is newer than this relay knows (%d)", v,
+                       cl_sqlite_migration_count);
+        goto out_rollback;
+    }
+    *done = v == cl_sqlite_migration_count;
+    if (!*done) {
+        char what[48];
+        snprintf(what, sizeof what, "applying migration %d", v + 1);
+        rc = cl__exec(db, cl_sqlite_migrations[v], what, err, errlen);
+        if (rc)
+            goto out_rollback;
+        /* PRAGMA takes no bound parameters; v + 1 is our own small integer. */
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+        rc = cl__exec(db, sql, "recording the schema version", err, errlen);
+        if (rc)
+            goto out_rollback;
+        v++;
+    }
+    rc = cl__exec(db, "COMMIT", "committing a migration", err, errlen);
+    if (rc)
+        goto out_rollback;
+    *version = v;
+    return 0;
+
+out_rollback:
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int cl_sqlite_migrate(sqlite3 *db, int *version, char *err, size_t errlen)
+{
+    bool done = false;
+    int from = -1, v = 0;
+
+    while (!done) {
+        int rc = cl__migrate_step(db, &v, &done, err, errlen);
+        if (rc) {
+            cl_error("store", "schema migration failed", "version=%d err=\"%s\"", v,
+                     sqlite3_errmsg(db));
+            return rc;
+        }
+        if (from < 0)
+            from = done ? v : v - 1;
+    }
+    if (v != from)
+        cl_info("store", "schema migrated", "from=%d to=%d", from, v);
+    *version = v;
+    return 0;
+}

@@ -1,0 +1,1007 @@
+/*
+ * store_sqlite: the embedded SQLite backend of the store interface.
+ *
+ * One connection to dir/clawlink.db in WAL mode, used from the event-loop
+ * thread only (opened SQLITE_OPEN_NOMUTEX). The schema comes from
+ * migrations.c.
+ *
+ * Statements are prepared once, at open, with SQLITE_PREPARE_PERSISTENT and
+ * reused: the relay runs the same few queries on every request, so parsing
+ * them once leaves bind/step/reset per call, and a mistake in any SQL text
+ * fails at start-up instead of on the first request that needs it. The two
+ * list queries are the exception: they run the caller's callback while
+ * their statement is still stepping, so each call prepares its own, and a
+ * callback may call into the store again (even the same list).
+ *
+ * Every value is a bound parameter; no SQL is built from strings. Errors
+ * are logged with SQLite's message (which names tables and constraints,
+ * never bound values) and the op's name, never with a parameter.
+ * Operations that write more than one row run in one IMMEDIATE transaction.
+ */
+#include "relay/migrations.h"
+#include "relay/store.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/secret.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define CL__DB_FILE         "clawlink.db"
+#define CL__BUSY_TIMEOUT_MS 5000
+
+enum cl__st {
+    CL__ST_BEGIN,
+    CL__ST_COMMIT,
+    CL__ST_ROLLBACK,
+    CL__ST_USER_INSERT,
+    CL__ST_PROFILE_INSERT,
+    CL__ST_USER_BY_EMAIL,
+    CL__ST_USER_BY_ID,
+    CL__ST_TOKEN_INSERT,
+    CL__ST_TOKEN_USER,
+    CL__ST_TOKEN_REVOKE,
+    CL__ST_PROJECT_INSERT,
+    CL__ST_PROJECT_GET,
+    CL__ST_MEMBER_INSERT,
+    CL__ST_MEMBER_ROLE,
+    CL__ST_DEVICE_INSERT,
+    CL__ST_DEVICE_GET,
+    CL__ST_DEVICE_BY_CODE,
+    CL__ST_DEVICE_CLEAR_CODE,
+    CL__ST_DEVICE_PAIR,
+    CL__ST_DEVICE_TOKEN,
+    CL__ST_DEVICE_STATUS,
+    CL__ST_DEVICE_ALL_OFFLINE,
+    CL__ST_SESSION_INSERT,
+    CL__ST_SESSION_GET,
+    CL__ST_SESSION_END,
+    CL__ST_SESSION_EXISTS,
+    CL__ST__COUNT
+};
+
+#define CL__USER_SELECT                                                                            \
+    "SELECT u.id, u.email, u.password_hash, u.created_at, coalesce(p.display_name, '')"            \
+    " FROM users u LEFT JOIN profiles p ON p.user_id = u.id"
+
+#define CL__PROJECT_COLS "p.id, p.name, p.owner_id, p.created_at, p.updated_at"
+
+/* code_expires_at is 0 when no code is live, as struct cl_device says */
+#define CL__DEVICE_COLS                                                                            \
+    "id, project_id, name, status, paired, last_seen, created_at,"                                 \
+    " CASE WHEN pairing_code_hash IS NULL THEN 0 ELSE pairing_code_expires_at END"
+
+static const char *const cl__sql[CL__ST__COUNT] = {
+    [CL__ST_BEGIN] = "BEGIN IMMEDIATE",
+    [CL__ST_COMMIT] = "COMMIT",
+    [CL__ST_ROLLBACK] = "ROLLBACK",
+    [CL__ST_USER_INSERT] = "INSERT INTO users (id, email, password_hash, created_at)"
+                           " VALUES (?1, ?2, ?3, ?4)",
+    [CL__ST_PROFILE_INSERT] =
+        "INSERT INTO profiles (id, user_id, display_name) VALUES (?1, ?2, ?3)",
+    /* users.email is COLLATE NOCASE, so this compares case-insensitively
+     * and uses the unique index */
+    [CL__ST_USER_BY_EMAIL] = CL__USER_SELECT " WHERE u.email = ?1",
+    [CL__ST_USER_BY_ID] = CL__USER_SELECT " WHERE u.id = ?1",
+    [CL__ST_TOKEN_INSERT] = "INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at)"
+                            " VALUES (?1, ?2, ?3, ?4)",
+    [CL__ST_TOKEN_USER] = "SELECT user_id FROM api_tokens"
+                          " WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2",
+    /* the first revocation time sticks; revoking twice is not an error */
+    [CL__ST_TOKEN_REVOKE] = "UPDATE api_tokens"
+                            " SET revoked_at = coalesce(revoked_at, CAST(strftime('%s', 'now')"
+                            " AS INTEGER)) WHERE token_hash = ?1",
+    [CL__ST_PROJECT_INSERT] = "INSERT INTO projects (id, name, owner_id, created_at, updated_at)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [CL__ST_PROJECT_GET] = "SELECT " CL__PROJECT_COLS " FROM projects p WHERE p.id = ?1",
+    [CL__ST_MEMBER_INSERT] = "INSERT INTO project_members"
+                             " (id, project_id, user_id, role, invited_by, created_at)"
+                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [CL__ST_MEMBER_ROLE] =
+        "SELECT role FROM project_members WHERE project_id = ?1 AND user_id = ?2",
+    [CL__ST_DEVICE_INSERT] =
+        "INSERT INTO devices (id, project_id, name, pairing_code_hash,"
+        " pairing_code_expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [CL__ST_DEVICE_GET] = "SELECT " CL__DEVICE_COLS " FROM devices WHERE id = ?1",
+    [CL__ST_DEVICE_BY_CODE] = "SELECT id, pairing_code_hash, pairing_code_expires_at FROM devices"
+                              " WHERE pairing_code_hash = ?1",
+    [CL__ST_DEVICE_CLEAR_CODE] = "UPDATE devices SET pairing_code_hash = NULL,"
+                                 " pairing_code_expires_at = NULL WHERE id = ?1",
+    [CL__ST_DEVICE_PAIR] = "UPDATE devices SET pairing_code_hash = NULL,"
+                           " pairing_code_expires_at = NULL, device_token_hash = ?2, paired = 1,"
+                           " name = coalesce(?3, name) WHERE id = ?1",
+    [CL__ST_DEVICE_TOKEN] = "SELECT device_token_hash FROM devices"
+                            " WHERE id = ?1 AND paired = 1 AND device_token_hash IS NOT NULL",
+    [CL__ST_DEVICE_STATUS] = "UPDATE devices SET status = ?2, last_seen = ?3 WHERE id = ?1",
+    [CL__ST_DEVICE_ALL_OFFLINE] = "UPDATE devices SET status = 'offline', last_seen = ?1"
+                                  " WHERE status = 'online'",
+    [CL__ST_SESSION_INSERT] = "INSERT INTO sessions (id, device_id, user_id, status, started_at,"
+                              " ended_at, end_reason, exit_code)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [CL__ST_SESSION_GET] = "SELECT id, device_id, user_id, status, started_at, ended_at,"
+                           " end_reason, exit_code FROM sessions WHERE id = ?1",
+    [CL__ST_SESSION_END] = "UPDATE sessions SET status = 'ended', ended_at = ?2, end_reason = ?3,"
+                           " exit_code = ?4 WHERE id = ?1 AND status = 'active'",
+    [CL__ST_SESSION_EXISTS] = "SELECT 1 FROM sessions WHERE id = ?1",
+};
+
+/* Prepared per call: see the module comment. */
+static const char cl__sql_project_list[] =
+    "SELECT " CL__PROJECT_COLS ", m.role FROM project_members m"
+    " JOIN projects p ON p.id = m.project_id WHERE m.user_id = ?1"
+    " ORDER BY p.created_at DESC, p.rowid DESC";
+static const char cl__sql_device_list[] = "SELECT " CL__DEVICE_COLS " FROM devices"
+                                          " WHERE project_id = ?1 ORDER BY created_at, rowid";
+
+struct cl__sqlite {
+    sqlite3 *db;
+    sqlite3_stmt *st[CL__ST__COUNT];
+};
+
+static const struct cl_store_ops cl__sqlite_ops;
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* Logs the connection's last error under op and returns CL_EDB. */
+static int cl__db_error(struct cl__sqlite *q, const char *op)
+{
+    cl_error("store", "sqlite error", "op=%s code=%d err=\"%s\"", op,
+             sqlite3_extended_errcode(q->db), sqlite3_errmsg(q->db));
+    return CL_EDB;
+}
+
+static void cl__reset(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Steps st once. brc is the OR of the results of binding its parameters
+ * (SQLITE_OK is 0), checked here so each op binds without branching.
+ * Returns 1 with a row to read, 0 when there is none, and in both cases the
+ * caller resets st when done with the row. A negative CL_E* code means st
+ * was already reset: a uniqueness conflict is CL_EEXIST, a missing parent
+ * row (foreign key) CL_ENOTFOUND, anything else is logged and CL_EDB. */
+static int cl__step(struct cl__sqlite *q, sqlite3_stmt *st, int brc, const char *op)
+{
+    int rc;
+    if (brc != SQLITE_OK) {
+        rc = cl__db_error(q, op);
+        cl__reset(st);
+        return rc;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    switch (sqlite3_extended_errcode(q->db)) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        rc = CL_EEXIST;
+        break;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        rc = CL_ENOTFOUND;
+        break;
+    default:
+        rc = cl__db_error(q, op);
+        break;
+    }
+    cl__reset(st);
+    return rc;
+}
+
+/* Runs a statement that returns no rows, and resets it. Returns 0 or the
+ * code of cl__step. */
+static int cl__exec(struct cl__sqlite *q, sqlite3_stmt *st, int brc, const char *op)
+{
+    int rc = cl__step(q, st, brc, op);
+    if (rc < 0)
+        return rc;
+    cl__reset(st);
+    return 0;
+}
+
+static int cl__begin(struct cl__sqlite *q, const char *op)
+{
+    return cl__exec(q, q->st[CL__ST_BEGIN], SQLITE_OK, op) ? CL_EDB : 0;
+}
+
+/* Rolls back the open transaction, if SQLite has not already done so (it
+ * does on some errors, e.g. SQLITE_FULL). */
+static void cl__rollback(struct cl__sqlite *q, const char *op)
+{
+    if (!sqlite3_get_autocommit(q->db))
+        cl__exec(q, q->st[CL__ST_ROLLBACK], SQLITE_OK, op);
+}
+
+static int cl__commit(struct cl__sqlite *q, const char *op)
+{
+    if (cl__exec(q, q->st[CL__ST_COMMIT], SQLITE_OK, op) == 0)
+        return 0;
+    cl__rollback(q, op);
+    return CL_EDB;
+}
+
+/* Binds s as text, or NULL when s is NULL or empty (optional fields). */
+static int cl__bind_opt(sqlite3_stmt *st, int i, const char *s)
+{
+    if (!s || !s[0])
+        return sqlite3_bind_null(st, i);
+    return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+/* Binds s as text; NULL binds NULL, which matches nothing. */
+static int cl__bind_str(sqlite3_stmt *st, int i, const char *s)
+{
+    if (!s)
+        return sqlite3_bind_null(st, i);
+    return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static int cl__bind_hash(sqlite3_stmt *st, int i, const uint8_t *h)
+{
+    if (!h)
+        return sqlite3_bind_null(st, i);
+    return sqlite3_bind_blob(st, i, h, CL_HASH_LEN, SQLITE_STATIC);
+}
+
+/* Copies text column col into dst (cap bytes), NUL-terminated; NULL
+ * becomes "". Writes are length-checked, so nothing stored is cut here. */
+static void cl__col_str(sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+    if (n > cap - 1)
+        n = cap - 1;
+    if (n)
+        memcpy(dst, t, n);
+    dst[n] = 0;
+}
+
+/* true if s is a string of at most max bytes (its NUL within max + 1). */
+static bool cl__fits(const char *s, size_t max)
+{
+    return s && strnlen(s, max + 1) <= max;
+}
+
+/* true if s can be stored as an id: 1..CL_UUID_LEN bytes. */
+static bool cl__id_ok(const char *s)
+{
+    return cl__fits(s, CL_UUID_LEN) && s[0];
+}
+
+static const char *cl__role_name(enum cl_role r)
+{
+    return r == CL_ROLE_OWNER ? "owner" : "member";
+}
+
+static enum cl_role cl__role_from(const unsigned char *s)
+{
+    if (!s)
+        return CL_ROLE_NONE;
+    if (strcmp((const char *)s, "owner") == 0)
+        return CL_ROLE_OWNER;
+    if (strcmp((const char *)s, "member") == 0)
+        return CL_ROLE_MEMBER;
+    return CL_ROLE_NONE;
+}
+
+/* ---- users and tokens ---------------------------------------------------- */
+
+static void cl__close(struct cl_store *s)
+{
+    struct cl__sqlite *q = s->impl;
+    if (!q)
+        return;
+    for (int i = 0; i < CL__ST__COUNT; i++)
+        sqlite3_finalize(q->st[i]);
+    /* gathers statistics for the planner where they changed; cheap */
+    sqlite3_exec(q->db, "PRAGMA optimize", NULL, NULL, NULL);
+    if (sqlite3_close(q->db) != SQLITE_OK)
+        cl_error("store", "closing the database failed", "err=\"%s\"", sqlite3_errmsg(q->db));
+    free(q);
+    s->impl = NULL;
+}
+
+/* Inserts the user and its profile in one transaction. The email is stored
+ * lower-cased (ASCII, the same set COLLATE NOCASE folds). CL_EINVAL if a
+ * field does not fit its struct buffer on the way back out. */
+static int cl__user_create(struct cl_store *s, const struct cl_user *u)
+{
+    struct cl__sqlite *q = s->impl;
+    char email[CL_EMAIL_MAX + 1], profile_id[CL_UUID_LEN + 1];
+    sqlite3_stmt *st;
+    size_t i;
+    int rc;
+
+    if (!cl__id_ok(u->id) || !cl__fits(u->email, CL_EMAIL_MAX) || !u->email[0] ||
+        !cl__fits(u->pw_hash, CL_PWHASH_MAX - 1) || !cl__fits(u->display_name, CL_NAME_MAX))
+        return CL_EINVAL;
+    for (i = 0; u->email[i]; i++)
+        email[i] = (char)tolower((unsigned char)u->email[i]);
+    email[i] = 0;
+    cl_uuid_new(profile_id);
+
+    rc = cl__begin(q, __func__);
+    if (rc)
+        return rc;
+    st = q->st[CL__ST_USER_INSERT];
+    rc = cl__exec(q, st,
+                  sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC) |
+                      sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC) |
+                      sqlite3_bind_text(st, 3, u->pw_hash, -1, SQLITE_STATIC) |
+                      sqlite3_bind_int64(st, 4, u->created_at),
+                  __func__);
+    if (rc)
+        goto out_rollback;
+    st = q->st[CL__ST_PROFILE_INSERT];
+    rc = cl__exec(q, st,
+                  sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC) |
+                      sqlite3_bind_text(st, 2, u->id, -1, SQLITE_STATIC) |
+                      sqlite3_bind_text(st, 3, u->display_name, -1, SQLITE_STATIC),
+                  __func__);
+    if (rc)
+        goto out_rollback;
+    return cl__commit(q, __func__);
+
+out_rollback:
+    cl__rollback(q, __func__);
+    return rc;
+}
+
+/* Reads one user row from st (bound, not yet stepped) into *out. The
+ * result is built in a local first: callers may pass a key that lives in
+ * *out (user_by_email(s, u.email, &u)). */
+static int cl__user_read(struct cl__sqlite *q, sqlite3_stmt *st, int brc, struct cl_user *out,
+                         const char *op)
+{
+    struct cl_user u;
+    int rc = cl__step(q, st, brc, op);
+    if (rc < 0)
+        return rc;
+    memset(&u, 0, sizeof u);
+    if (rc == 1) {
+        cl__col_str(st, 0, u.id, sizeof u.id);
+        cl__col_str(st, 1, u.email, sizeof u.email);
+        cl__col_str(st, 2, u.pw_hash, sizeof u.pw_hash);
+        u.created_at = sqlite3_column_int64(st, 3);
+        cl__col_str(st, 4, u.display_name, sizeof u.display_name);
+    }
+    cl__reset(st);
+    if (rc == 0)
+        return CL_ENOTFOUND;
+    *out = u;
+    cl_wipe(u.pw_hash, sizeof u.pw_hash);
+    return 0;
+}
+
+static int cl__user_by_email(struct cl_store *s, const char *email, struct cl_user *out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_USER_BY_EMAIL];
+    return cl__user_read(q, st, cl__bind_str(st, 1, email), out, __func__);
+}
+
+static int cl__user_by_id(struct cl_store *s, const char *id, struct cl_user *out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_USER_BY_ID];
+    return cl__user_read(q, st, cl__bind_str(st, 1, id), out, __func__);
+}
+
+static int cl__token_create(struct cl_store *s, const uint8_t hash[CL_HASH_LEN],
+                            const char *user_id, int64_t now, int64_t expires_at)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_TOKEN_INSERT];
+    if (!hash || !cl__id_ok(user_id))
+        return CL_EINVAL;
+    return cl__exec(q, st,
+                    cl__bind_hash(st, 1, hash) |
+                        sqlite3_bind_text(st, 2, user_id, -1, SQLITE_STATIC) |
+                        sqlite3_bind_int64(st, 3, now) | sqlite3_bind_int64(st, 4, expires_at),
+                    __func__);
+}
+
+static int cl__token_user(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now,
+                          char user_id[CL_UUID_LEN + 1])
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_TOKEN_USER];
+    int rc;
+    if (!hash)
+        return CL_ENOTFOUND;
+    rc = cl__step(q, st, cl__bind_hash(st, 1, hash) | sqlite3_bind_int64(st, 2, now), __func__);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        cl__col_str(st, 0, user_id, CL_UUID_LEN + 1);
+    cl__reset(st);
+    return rc == 1 ? 0 : CL_ENOTFOUND;
+}
+
+static int cl__token_revoke(struct cl_store *s, const uint8_t hash[CL_HASH_LEN])
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_TOKEN_REVOKE];
+    int rc;
+    if (!hash)
+        return CL_ENOTFOUND;
+    rc = cl__exec(q, st, cl__bind_hash(st, 1, hash), __func__);
+    if (rc)
+        return rc;
+    return sqlite3_changes(q->db) ? 0 : CL_ENOTFOUND;
+}
+
+/* ---- projects and members ------------------------------------------------ */
+
+static void cl__project_row(sqlite3_stmt *st, struct cl_project *p)
+{
+    memset(p, 0, sizeof *p);
+    cl__col_str(st, 0, p->id, sizeof p->id);
+    cl__col_str(st, 1, p->name, sizeof p->name);
+    cl__col_str(st, 2, p->owner_id, sizeof p->owner_id);
+    p->created_at = sqlite3_column_int64(st, 3);
+    p->updated_at = sqlite3_column_int64(st, 4);
+}
+
+static int cl__member_insert(struct cl__sqlite *q, const char *project_id, const char *user_id,
+                             enum cl_role role, const char *invited_by, int64_t now, const char *op)
+{
+    sqlite3_stmt *st = q->st[CL__ST_MEMBER_INSERT];
+    char id[CL_UUID_LEN + 1];
+    cl_uuid_new(id);
+    return cl__exec(q, st,
+                    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) |
+                        sqlite3_bind_text(st, 2, project_id, -1, SQLITE_STATIC) |
+                        sqlite3_bind_text(st, 3, user_id, -1, SQLITE_STATIC) |
+                        sqlite3_bind_text(st, 4, cl__role_name(role), -1, SQLITE_STATIC) |
+                        cl__bind_opt(st, 5, invited_by) | sqlite3_bind_int64(st, 6, now),
+                    op);
+}
+
+/* Inserts the project and its owner's membership in one transaction.
+ * CL_ENOTFOUND if the owner does not exist, CL_EEXIST if the id does. */
+static int cl__project_create(struct cl_store *s, const struct cl_project *p)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_PROJECT_INSERT];
+    int rc;
+
+    if (!cl__id_ok(p->id) || !cl__id_ok(p->owner_id) || !cl__fits(p->name, CL_NAME_MAX))
+        return CL_EINVAL;
+    rc = cl__begin(q, __func__);
+    if (rc)
+        return rc;
+    rc = cl__exec(q, st,
+                  sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC) |
+                      sqlite3_bind_text(st, 2, p->name, -1, SQLITE_STATIC) |
+                      sqlite3_bind_text(st, 3, p->owner_id, -1, SQLITE_STATIC) |
+                      sqlite3_bind_int64(st, 4, p->created_at) |
+                      sqlite3_bind_int64(st, 5, p->updated_at),
+                  __func__);
+    if (rc)
+        goto out_rollback;
+    rc = cl__member_insert(q, p->id, p->owner_id, CL_ROLE_OWNER, NULL, p->created_at, __func__);
+    if (rc)
+        goto out_rollback;
+    return cl__commit(q, __func__);
+
+out_rollback:
+    cl__rollback(q, __func__);
+    return rc;
+}
+
+static int cl__project_get(struct cl_store *s, const char *id, struct cl_project *out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_PROJECT_GET];
+    struct cl_project p;
+    int rc = cl__step(q, st, cl__bind_str(st, 1, id), __func__);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        cl__project_row(st, &p);
+    cl__reset(st);
+    if (rc == 0)
+        return CL_ENOTFOUND;
+    *out = p;
+    return 0;
+}
+
+static int cl__project_list_for_user(struct cl_store *s, const char *user_id, cl_project_cb cb,
+                                     void *ctx)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = NULL;
+    struct cl_project p;
+    int brc, rc;
+
+    if (sqlite3_prepare_v3(q->db, cl__sql_project_list, -1, 0, &st, NULL) != SQLITE_OK)
+        return cl__db_error(q, __func__);
+    brc = cl__bind_str(st, 1, user_id);
+    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+        cl__project_row(st, &p);
+        p.role = cl__role_from(sqlite3_column_text(st, 5));
+        cb(&p, ctx);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int cl__member_add(struct cl_store *s, const char *project_id, const char *user_id,
+                          enum cl_role role, const char *invited_by, int64_t now)
+{
+    struct cl__sqlite *q = s->impl;
+    if (!cl__id_ok(project_id) || !cl__id_ok(user_id) ||
+        (role != CL_ROLE_OWNER && role != CL_ROLE_MEMBER) ||
+        (invited_by && !cl__fits(invited_by, CL_UUID_LEN)))
+        return CL_EINVAL;
+    return cl__member_insert(q, project_id, user_id, role, invited_by, now, __func__);
+}
+
+static int cl__member_role(struct cl_store *s, const char *project_id, const char *user_id,
+                           enum cl_role *out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_MEMBER_ROLE];
+    enum cl_role role = CL_ROLE_NONE;
+    int rc =
+        cl__step(q, st, cl__bind_str(st, 1, project_id) | cl__bind_str(st, 2, user_id), __func__);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        role = cl__role_from(sqlite3_column_text(st, 0));
+    cl__reset(st);
+    *out = role;
+    return 0;
+}
+
+/* ---- devices -------------------------------------------------------------- */
+
+static void cl__device_row(sqlite3_stmt *st, struct cl_device *d)
+{
+    const unsigned char *status;
+    memset(d, 0, sizeof *d);
+    cl__col_str(st, 0, d->id, sizeof d->id);
+    cl__col_str(st, 1, d->project_id, sizeof d->project_id);
+    cl__col_str(st, 2, d->name, sizeof d->name);
+    status = sqlite3_column_text(st, 3);
+    d->online = status && strcmp((const char *)status, "online") == 0;
+    d->paired = sqlite3_column_int(st, 4) != 0;
+    d->last_seen = sqlite3_column_int64(st, 5); /* NULL reads as 0: never */
+    d->created_at = sqlite3_column_int64(st, 6);
+    d->code_expires_at = sqlite3_column_int64(st, 7);
+}
+
+/* Reads the device id from st (bound, not yet stepped) into *out. */
+static int cl__device_read(struct cl__sqlite *q, sqlite3_stmt *st, int brc, struct cl_device *out,
+                           const char *op)
+{
+    struct cl_device d;
+    int rc = cl__step(q, st, brc, op);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        cl__device_row(st, &d);
+    cl__reset(st);
+    if (rc == 0)
+        return CL_ENOTFOUND;
+    if (out)
+        *out = d;
+    return 0;
+}
+
+/* A NULL code_hash creates the device without a pairing code. CL_EEXIST
+ * if the id or (improbably) a live code hash is taken: retry with fresh
+ * ones. CL_ENOTFOUND if the project does not exist. */
+static int cl__device_create(struct cl_store *s, const struct cl_device *d,
+                             const uint8_t code_hash[CL_HASH_LEN], int64_t code_expires_at)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_DEVICE_INSERT];
+    if (!cl__id_ok(d->id) || !cl__id_ok(d->project_id) || !cl__fits(d->name, CL_NAME_MAX))
+        return CL_EINVAL;
+    return cl__exec(
+        q, st,
+        sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC) |
+            sqlite3_bind_text(st, 2, d->project_id, -1, SQLITE_STATIC) |
+            sqlite3_bind_text(st, 3, d->name, -1, SQLITE_STATIC) | cl__bind_hash(st, 4, code_hash) |
+            (code_hash ? sqlite3_bind_int64(st, 5, code_expires_at) : sqlite3_bind_null(st, 5)) |
+            sqlite3_bind_int64(st, 6, d->created_at),
+        __func__);
+}
+
+static int cl__device_get(struct cl_store *s, const char *id, struct cl_device *out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_DEVICE_GET];
+    return cl__device_read(q, st, cl__bind_str(st, 1, id), out, __func__);
+}
+
+static int cl__device_list(struct cl_store *s, const char *project_id, cl_device_cb cb, void *ctx)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = NULL;
+    struct cl_device d;
+    int brc, rc;
+
+    if (sqlite3_prepare_v3(q->db, cl__sql_device_list, -1, 0, &st, NULL) != SQLITE_OK)
+        return cl__db_error(q, __func__);
+    brc = cl__bind_str(st, 1, project_id);
+    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+        cl__device_row(st, &d);
+        cb(&d, ctx);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The whole exchange runs in one IMMEDIATE transaction, so two requests
+ * racing with the same code (from this or another relay process) cannot
+ * both pair: the second finds the code cleared. The device is found by
+ * its code hash (an index lookup; the code is random, so the hash leaks
+ * nothing about which codes exist) and the stored hash is compared again
+ * in constant time before it is trusted. */
+static int cl__device_pair(struct cl_store *s, const uint8_t code_hash[CL_HASH_LEN], int64_t now,
+                           const char *name, const uint8_t token_hash[CL_HASH_LEN],
+                           struct cl_device *out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st;
+    char id[CL_UUID_LEN + 1];
+    struct cl_device d;
+    bool match, expired;
+    int rc;
+
+    if (!code_hash || !token_hash || (name && !cl__fits(name, CL_NAME_MAX)))
+        return CL_EINVAL;
+    rc = cl__begin(q, __func__);
+    if (rc)
+        return rc;
+
+    st = q->st[CL__ST_DEVICE_BY_CODE];
+    rc = cl__step(q, st, cl__bind_hash(st, 1, code_hash), __func__);
+    if (rc < 0)
+        goto out_rollback;
+    if (rc == 0) {
+        cl__reset(st);
+        rc = CL_ENOTFOUND;
+        goto out_rollback;
+    }
+    cl__col_str(st, 0, id, sizeof id);
+    match = sqlite3_column_bytes(st, 1) == CL_HASH_LEN &&
+            cl_secret_equal(sqlite3_column_blob(st, 1), code_hash);
+    expired = sqlite3_column_int64(st, 2) <= now;
+    cl__reset(st);
+    if (!match) {
+        rc = CL_ENOTFOUND;
+        goto out_rollback;
+    }
+
+    if (expired) {
+        /* an expired code is spent too: it can never succeed later */
+        st = q->st[CL__ST_DEVICE_CLEAR_CODE];
+        rc = cl__exec(q, st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), __func__);
+        if (rc)
+            goto out_rollback;
+        rc = cl__commit(q, __func__);
+        return rc ? rc : CL_EEXPIRED;
+    }
+
+    st = q->st[CL__ST_DEVICE_PAIR];
+    rc = cl__exec(q, st,
+                  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) |
+                      cl__bind_hash(st, 2, token_hash) | cl__bind_opt(st, 3, name),
+                  __func__);
+    if (rc)
+        goto out_rollback;
+    st = q->st[CL__ST_DEVICE_GET];
+    rc = cl__device_read(q, st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), &d, __func__);
+    if (rc)
+        goto out_rollback;
+    rc = cl__commit(q, __func__);
+    if (rc)
+        return rc;
+    if (out)
+        *out = d;
+    return 0;
+
+out_rollback:
+    cl__rollback(q, __func__);
+    return rc;
+}
+
+static int cl__device_token_hash(struct cl_store *s, const char *device_id,
+                                 uint8_t out[CL_HASH_LEN])
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_DEVICE_TOKEN];
+    int rc = cl__step(q, st, cl__bind_str(st, 1, device_id), __func__);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        if (sqlite3_column_bytes(st, 0) == CL_HASH_LEN) {
+            memcpy(out, sqlite3_column_blob(st, 0), CL_HASH_LEN);
+        } else {
+            cl_error("store", "stored device token hash has the wrong length", "op=%s", __func__);
+            rc = CL_EDB;
+        }
+    }
+    cl__reset(st);
+    return rc == 1 ? 0 : rc == 0 ? CL_ENOTFOUND : rc;
+}
+
+static int cl__device_set_online(struct cl_store *s, const char *device_id, bool online,
+                                 int64_t now)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_DEVICE_STATUS];
+    int rc =
+        cl__exec(q, st,
+                 cl__bind_str(st, 1, device_id) |
+                     sqlite3_bind_text(st, 2, online ? "online" : "offline", -1, SQLITE_STATIC) |
+                     sqlite3_bind_int64(st, 3, now),
+                 __func__);
+    if (rc)
+        return rc;
+    return sqlite3_changes(q->db) ? 0 : CL_ENOTFOUND;
+}
+
+static int cl__device_all_offline(struct cl_store *s, int64_t now)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_DEVICE_ALL_OFFLINE];
+    return cl__exec(q, st, sqlite3_bind_int64(st, 1, now), __func__);
+}
+
+/* ---- sessions -------------------------------------------------------------- */
+
+/* Records sess as given: normally active (ended_at, reason and exit code
+ * are then ignored). An empty user_id is stored as NULL. */
+static int cl__session_create(struct cl_store *s, const struct cl_session *sess)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_SESSION_INSERT];
+    bool ended = !sess->active;
+
+    if (!cl__id_ok(sess->id) || !cl__id_ok(sess->device_id) ||
+        !cl__fits(sess->user_id, CL_UUID_LEN) || !cl__fits(sess->end_reason, CL_REASON_MAX))
+        return CL_EINVAL;
+    return cl__exec(
+        q, st,
+        sqlite3_bind_text(st, 1, sess->id, -1, SQLITE_STATIC) |
+            sqlite3_bind_text(st, 2, sess->device_id, -1, SQLITE_STATIC) |
+            cl__bind_opt(st, 3, sess->user_id) |
+            sqlite3_bind_text(st, 4, ended ? "ended" : "active", -1, SQLITE_STATIC) |
+            sqlite3_bind_int64(st, 5, sess->started_at) |
+            (ended ? sqlite3_bind_int64(st, 6, sess->ended_at) : sqlite3_bind_null(st, 6)) |
+            cl__bind_opt(st, 7, ended ? sess->end_reason : NULL) |
+            (ended && sess->has_exit_code ? sqlite3_bind_int(st, 8, sess->exit_code)
+                                          : sqlite3_bind_null(st, 8)),
+        __func__);
+}
+
+static int cl__session_get(struct cl_store *s, const char *id, struct cl_session *out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_SESSION_GET];
+    struct cl_session x;
+    const unsigned char *status;
+    int rc = cl__step(q, st, cl__bind_str(st, 1, id), __func__);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        memset(&x, 0, sizeof x);
+        cl__col_str(st, 0, x.id, sizeof x.id);
+        cl__col_str(st, 1, x.device_id, sizeof x.device_id);
+        cl__col_str(st, 2, x.user_id, sizeof x.user_id);
+        status = sqlite3_column_text(st, 3);
+        x.active = status && strcmp((const char *)status, "active") == 0;
+        x.started_at = sqlite3_column_int64(st, 4);
+        x.ended_at = sqlite3_column_int64(st, 5);
+        cl__col_str(st, 6, x.end_reason, sizeof x.end_reason);
+        x.has_exit_code = sqlite3_column_type(st, 7) != SQLITE_NULL;
+        x.exit_code = sqlite3_column_int(st, 7);
+    }
+    cl__reset(st);
+    if (rc == 0)
+        return CL_ENOTFOUND;
+    *out = x;
+    return 0;
+}
+
+/* Ends the session if it is active; the first end wins (its time, reason
+ * and exit code stay). 0 for an already ended session, CL_ENOTFOUND for
+ * an unknown one. */
+static int cl__session_end(struct cl_store *s, const char *id, int64_t now, const char *reason,
+                           bool has_exit_code, int exit_code)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_SESSION_END];
+    int rc;
+
+    if (reason && !cl__fits(reason, CL_REASON_MAX))
+        return CL_EINVAL;
+    rc = cl__exec(
+        q, st,
+        cl__bind_str(st, 1, id) | sqlite3_bind_int64(st, 2, now) | cl__bind_opt(st, 3, reason) |
+            (has_exit_code ? sqlite3_bind_int(st, 4, exit_code) : sqlite3_bind_null(st, 4)),
+        __func__);
+    if (rc || sqlite3_changes(q->db))
+        return rc;
+    /* nothing active by that id: ended already (fine) or unknown */
+    st = q->st[CL__ST_SESSION_EXISTS];
+    rc = cl__step(q, st, cl__bind_str(st, 1, id), __func__);
+    if (rc < 0)
+        return rc;
+    cl__reset(st);
+    return rc == 1 ? 0 : CL_ENOTFOUND;
+}
+
+static const struct cl_store_ops cl__sqlite_ops = {
+    .name = "sqlite",
+    .close = cl__close,
+    .user_create = cl__user_create,
+    .user_by_email = cl__user_by_email,
+    .user_by_id = cl__user_by_id,
+    .token_create = cl__token_create,
+    .token_user = cl__token_user,
+    .token_revoke = cl__token_revoke,
+    .project_create = cl__project_create,
+    .project_get = cl__project_get,
+    .project_list_for_user = cl__project_list_for_user,
+    .member_add = cl__member_add,
+    .member_role = cl__member_role,
+    .device_create = cl__device_create,
+    .device_get = cl__device_get,
+    .device_list = cl__device_list,
+    .device_pair = cl__device_pair,
+    .device_token_hash = cl__device_token_hash,
+    .device_set_online = cl__device_set_online,
+    .device_all_offline = cl__device_all_offline,
+    .session_create = cl__session_create,
+    .session_get = cl__session_get,
+    .session_end = cl__session_end,
+};
+
+/* ---- open --------------------------------------------------------------- */
+
+/* Creates dir and any missing parents, each with mode 0700 (mkdir -p);
+ * existing directories keep their mode. */
+static int cl__mkdirs(const char *dir, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+    size_t n = strlen(dir);
+
+    if (n == 0 || n >= sizeof path)
+        return cl_seterr(err, errlen, CL_EDB, "invalid data directory path");
+    memcpy(path, dir, n + 1);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != 0)
+            continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(path, 0700) != 0 && errno != EEXIST &&
+            !(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)))
+            return cl_seterr(err, errlen, CL_EDB, "cannot create %s: %s", path, strerror(errno));
+        *p = c;
+        if (!c)
+            break;
+    }
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cl_seterr(err, errlen, CL_EDB, "%s is not a directory", dir);
+    return 0;
+}
+
+/* Per-connection settings: WAL (readers never block the writer, and the
+ * data path never waits on a fsync), NORMAL sync (safe in WAL: a power cut
+ * can lose the last commits, never corrupt), foreign keys enforced, and
+ * 5 s of waiting for another process's write lock before SQLITE_BUSY. */
+static int cl__configure(sqlite3 *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    const unsigned char *mode;
+    int fk = 0;
+
+    sqlite3_extended_result_codes(db, 1);
+    /* sqlite3_busy_timeout is PRAGMA busy_timeout */
+    if (sqlite3_busy_timeout(db, CL__BUSY_TIMEOUT_MS) != SQLITE_OK ||
+        sqlite3_exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;", NULL, NULL,
+                     NULL) != SQLITE_OK)
+        return cl_seterr(err, errlen, CL_EDB, "configuring the connection: %s", sqlite3_errmsg(db));
+    /* foreign_keys = ON is silently ignored by builds without them */
+    if (sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FKEY, -1, &fk) != SQLITE_OK || !fk)
+        return cl_seterr(err, errlen, CL_EDB, "this SQLite does not enforce foreign keys");
+    /* no writable_schema or similar tricks through this connection */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        cl_seterr(err, errlen, CL_EDB, "setting WAL mode: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return CL_EDB;
+    }
+    mode = sqlite3_column_text(st, 0);
+    if (!mode || strcmp((const char *)mode, "wal") != 0)
+        cl_warn("store", "WAL mode unavailable on this file system", "journal_mode=%s",
+                mode ? (const char *)mode : "?");
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int cl_store_open_sqlite(struct cl_store *s, const char *dir, char *err, size_t errlen)
+{
+    struct cl__sqlite *q;
+    char path[PATH_MAX];
+    int rc, version = 0;
+
+    memset(s, 0, sizeof *s);
+    if (!dir)
+        return cl_seterr(err, errlen, CL_EDB, "no data directory");
+    if (cl_secret_init())
+        return cl_seterr(err, errlen, CL_EDB, "libsodium failed to initialise");
+    rc = cl__mkdirs(dir, err, errlen);
+    if (rc)
+        return rc;
+    if (snprintf(path, sizeof path, "%s/" CL__DB_FILE, dir) >= (int)sizeof path)
+        return cl_seterr(err, errlen, CL_EDB, "data directory path too long");
+    q = calloc(1, sizeof *q);
+    if (!q)
+        return cl_seterr(err, errlen, CL_EDB, "out of memory");
+
+    rc = sqlite3_open_v2(path, &q->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        rc = cl_seterr(err, errlen, CL_EDB, "cannot open %s: %s", path,
+                       q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+        goto out_close_db;
+    }
+    rc = cl__configure(q->db, err, errlen);
+    if (rc)
+        goto out_close_db;
+    rc = cl_sqlite_migrate(q->db, &version, err, errlen);
+    if (rc)
+        goto out_close_db;
+    for (int i = 0; i < CL__ST__COUNT; i++) {
+        if (sqlite3_prepare_v3(q->db, cl__sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL) !=
+            SQLITE_OK) {
+            rc = cl_seterr(err, errlen, CL_EDB, "preparing statement %d: %s", i,
+                           sqlite3_errmsg(q->db));
+            goto out_finalize;
+        }
+    }
+    s->ops = &cl__sqlite_ops;
+    s->impl = q;
+    cl_info("store", "database open", "path=%s schema=%d sqlite=%s", path, version,
+            sqlite3_libversion());
+    return 0;
+
+out_finalize:
+    for (int i = 0; i < CL__ST__COUNT; i++)
+        sqlite3_finalize(q->st[i]);
+out_close_db:
+    sqlite3_close(q->db); /* also after a failed open, which may leave a handle */
+    free(q);
+    return rc;
+}
+
+int cl_store_sqlite_schema_version(struct cl_store *s)
+{
+    struct cl__sqlite *q;
+    int v;
+    if (!s || s->ops != &cl__sqlite_ops || !s->impl)
+        return CL_EINVAL;
+    q = s->impl;
+    if (cl_sqlite_user_version(q->db, &v))
+        return CL_EDB;
+    return v;
+}

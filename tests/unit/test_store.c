@@ -1,0 +1,758 @@
+/*
+ * Unit tests for src/relay/store_sqlite.c and migrations.c: every store op
+ * against a real SQLite file in a fresh temporary directory per test.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/secret.h"
+#include "relay/migrations.h"
+#include "relay/store.h"
+
+struct fx {
+    char dir[64];
+    struct cl_store s;
+    bool open;
+};
+
+static void rm_rf(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    char err[256] = "";
+    cl_log_set_level(CL_LOG_ERROR);
+    assert_int_equal(cl_secret_init(), 0);
+    snprintf(f->dir, sizeof f->dir, "/tmp/cl-store-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(cl_store_open_sqlite(&f->s, f->dir, err, sizeof err), 0);
+    f->open = true;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f->open)
+        f->s.ops->close(&f->s);
+    rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+static void reopen(struct fx *f)
+{
+    char err[256] = "";
+    f->s.ops->close(&f->s);
+    f->open = false;
+    assert_int_equal(cl_store_open_sqlite(&f->s, f->dir, err, sizeof err), 0);
+    f->open = true;
+}
+
+/* Runs sql on the database file through a second connection. */
+static void raw_exec(struct fx *f, const char *sql)
+{
+    char path[128];
+    sqlite3 *db;
+    snprintf(path, sizeof path, "%s/clawlink.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static long long raw_count(struct fx *f, const char *sql)
+{
+    char path[128];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long n;
+    snprintf(path, sizeof path, "%s/clawlink.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void make_user(struct fx *f, const char *email, struct cl_user *u)
+{
+    memset(u, 0, sizeof *u);
+    cl_uuid_new(u->id);
+    snprintf(u->email, sizeof u->email, "%s", email);
+    snprintf(u->display_name, sizeof u->display_name, "name of %s", email);
+    snprintf(u->pw_hash, sizeof u->pw_hash, "$argon2id$v=19$m=65536,t=2,p=1$fake");
+    u->created_at = 1000;
+    assert_int_equal(f->s.ops->user_create(&f->s, u), 0);
+}
+
+static void make_project(struct fx *f, const char *owner_id, const char *name, int64_t t,
+                         struct cl_project *p)
+{
+    memset(p, 0, sizeof *p);
+    cl_uuid_new(p->id);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->owner_id, sizeof p->owner_id, "%s", owner_id);
+    p->created_at = p->updated_at = t;
+    assert_int_equal(f->s.ops->project_create(&f->s, p), 0);
+}
+
+static void make_device(struct fx *f, const char *project_id, const char *name, int64_t t,
+                        const char *code, int64_t code_expires_at, struct cl_device *d)
+{
+    uint8_t h[CL_HASH_LEN];
+    memset(d, 0, sizeof *d);
+    cl_uuid_new(d->id);
+    snprintf(d->project_id, sizeof d->project_id, "%s", project_id);
+    snprintf(d->name, sizeof d->name, "%s", name);
+    d->created_at = t;
+    cl_hash_str(code, h);
+    assert_int_equal(f->s.ops->device_create(&f->s, d, h, code_expires_at), 0);
+}
+
+/* ---- open, migrations --------------------------------------------------- */
+
+static void test_open_applies_migrations(void **state)
+{
+    struct fx *f = *state;
+    char path[128];
+    struct stat sb;
+    assert_true(cl_sqlite_migration_count >= 1);
+    assert_int_equal(cl_store_sqlite_schema_version(&f->s), cl_sqlite_migration_count);
+    assert_string_equal(f->s.ops->name, "sqlite");
+    snprintf(path, sizeof path, "%s/clawlink.db", f->dir);
+    assert_int_equal(stat(path, &sb), 0);
+    /* WAL is persistent: another connection sees it */
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode"
+                                  " = 'wal'"),
+                     1);
+    /* every table the brief names exists */
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND"
+                                  " name IN ('users', 'profiles', 'api_tokens', 'projects',"
+                                  " 'project_members', 'invitations', 'devices', 'sessions')"),
+                     8);
+}
+
+static void test_open_creates_private_dir(void **state)
+{
+    struct fx *f = *state;
+    char sub[128], err[256] = "";
+    struct cl_store s2;
+    struct stat sb;
+    snprintf(sub, sizeof sub, "%s/a/b", f->dir);
+    assert_int_equal(cl_store_open_sqlite(&s2, sub, err, sizeof err), 0);
+    assert_int_equal(stat(sub, &sb), 0);
+    assert_true(S_ISDIR(sb.st_mode));
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    assert_int_equal(cl_store_sqlite_schema_version(&s2), cl_sqlite_migration_count);
+    s2.ops->close(&s2);
+}
+
+static void test_open_fails_on_file(void **state)
+{
+    struct fx *f = *state;
+    char file[128], err[256] = "";
+    struct cl_store s2;
+    FILE *fp;
+    snprintf(file, sizeof file, "%s/not-a-dir", f->dir);
+    fp = fopen(file, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    assert_int_equal(cl_store_open_sqlite(&s2, file, err, sizeof err), CL_EDB);
+    assert_true(strlen(err) > 0);
+}
+
+static void test_reopen_is_idempotent(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u, got;
+    make_user(f, "keep@example.com", &u);
+    reopen(f);
+    assert_int_equal(cl_store_sqlite_schema_version(&f->s), cl_sqlite_migration_count);
+    reopen(f);
+    assert_int_equal(cl_store_sqlite_schema_version(&f->s), cl_sqlite_migration_count);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_string_equal(got.email, "keep@example.com");
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM users"), 1);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    struct fx *f = *state;
+    char err[256] = "";
+    f->s.ops->close(&f->s);
+    f->open = false;
+    raw_exec(f, "PRAGMA user_version = 999");
+    assert_int_equal(cl_store_open_sqlite(&f->s, f->dir, err, sizeof err), CL_EDB);
+    assert_non_null(strstr(err, "newer"));
+}
+
+static void test_schema_version_rejects_other_store(void **state)
+{
+    struct cl_store other = {0};
+    (void)state;
+    assert_int_equal(cl_store_sqlite_schema_version(&other), CL_EINVAL);
+}
+
+/* ---- users and tokens --------------------------------------------------- */
+
+static void test_user_create_and_get(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u, got;
+    make_user(f, "Alice@Example.COM", &u);
+
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_string_equal(got.id, u.id);
+    assert_string_equal(got.email, "alice@example.com"); /* stored lower-cased */
+    assert_string_equal(got.display_name, "name of Alice@Example.COM");
+    assert_string_equal(got.pw_hash, u.pw_hash);
+    assert_int_equal(got.created_at, 1000);
+
+    memset(&got, 0, sizeof got);
+    assert_int_equal(f->s.ops->user_by_email(&f->s, "ALICE@example.com", &got), 0);
+    assert_string_equal(got.id, u.id);
+    /* the key may live in the output struct */
+    assert_int_equal(f->s.ops->user_by_email(&f->s, got.email, &got), 0);
+    assert_string_equal(got.id, u.id);
+
+    assert_int_equal(f->s.ops->user_by_email(&f->s, "bob@example.com", &got), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, "00000000-0000-4000-8000-000000000000", &got),
+                     CL_ENOTFOUND);
+    /* a profile row came with the user */
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM profiles"), 1);
+}
+
+static void test_user_email_unique_case_insensitive(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u, dup;
+    make_user(f, "carol@example.com", &u);
+    dup = u;
+    cl_uuid_new(dup.id);
+    snprintf(dup.email, sizeof dup.email, "CAROL@EXAMPLE.com");
+    assert_int_equal(f->s.ops->user_create(&f->s, &dup), CL_EEXIST);
+    /* the same id is a conflict too */
+    dup = u;
+    snprintf(dup.email, sizeof dup.email, "other@example.com");
+    assert_int_equal(f->s.ops->user_create(&f->s, &dup), CL_EEXIST);
+    /* neither attempt left a user or a profile behind */
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM users"), 1);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM profiles"), 1);
+}
+
+static void test_user_invalid_input(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u;
+    memset(&u, 0, sizeof u);
+    cl_uuid_new(u.id);
+    assert_int_equal(f->s.ops->user_create(&f->s, &u), CL_EINVAL); /* empty email */
+    snprintf(u.email, sizeof u.email, "x@example.com");
+    memset(u.display_name, 'n', sizeof u.display_name); /* no NUL */
+    assert_int_equal(f->s.ops->user_create(&f->s, &u), CL_EINVAL);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM users"), 0);
+}
+
+static void test_tokens(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u;
+    uint8_t h[CL_HASH_LEN], h2[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1];
+    make_user(f, "tok@example.com", &u);
+    cl_hash_str("clu_first", h);
+    cl_hash_str("clu_second", h2);
+
+    assert_int_equal(f->s.ops->token_create(&f->s, h, u.id, 100, 200), 0);
+    assert_int_equal(f->s.ops->token_create(&f->s, h, u.id, 100, 200), CL_EEXIST);
+    assert_int_equal(
+        f->s.ops->token_create(&f->s, h2, "00000000-0000-4000-8000-000000000000", 100, 200),
+        CL_ENOTFOUND);
+
+    memset(uid, 0, sizeof uid);
+    assert_int_equal(f->s.ops->token_user(&f->s, h, 100, uid), 0);
+    assert_string_equal(uid, u.id);
+    assert_int_equal(f->s.ops->token_user(&f->s, h, 199, uid), 0);
+    /* expired at expires_at */
+    assert_int_equal(f->s.ops->token_user(&f->s, h, 200, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->token_user(&f->s, h, 10000, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->token_user(&f->s, h2, 100, uid), CL_ENOTFOUND);
+
+    /* revoke */
+    assert_int_equal(f->s.ops->token_create(&f->s, h2, u.id, 100, 1000), 0);
+    assert_int_equal(f->s.ops->token_user(&f->s, h2, 150, uid), 0);
+    assert_int_equal(f->s.ops->token_revoke(&f->s, h2), 0);
+    assert_int_equal(f->s.ops->token_user(&f->s, h2, 150, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->token_revoke(&f->s, h2), 0); /* twice is fine */
+    /* the other token is untouched */
+    assert_int_equal(f->s.ops->token_user(&f->s, h, 150, uid), 0);
+    cl_hash_str("clu_unknown", h2);
+    assert_int_equal(f->s.ops->token_revoke(&f->s, h2), CL_ENOTFOUND);
+}
+
+static void test_user_delete_cascades_tokens(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u;
+    uint8_t h[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1];
+    make_user(f, "gone@example.com", &u);
+    cl_hash_str("clu_gone", h);
+    assert_int_equal(f->s.ops->token_create(&f->s, h, u.id, 1, 100), 0);
+    raw_exec(f, "DELETE FROM users");
+    assert_int_equal(f->s.ops->token_user(&f->s, h, 2, uid), CL_ENOTFOUND);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM profiles"), 0);
+}
+
+/* ---- projects and members ------------------------------------------------ */
+
+struct seen {
+    int n;
+    char id[8][CL_UUID_LEN + 1];
+    enum cl_role role[8];
+    char name[8][CL_NAME_MAX + 1];
+};
+
+static void collect_project(const struct cl_project *p, void *ctx)
+{
+    struct seen *s = ctx;
+    assert_true(s->n < 8);
+    snprintf(s->id[s->n], sizeof s->id[0], "%s", p->id);
+    snprintf(s->name[s->n], sizeof s->name[0], "%s", p->name);
+    s->role[s->n] = p->role;
+    s->n++;
+}
+
+static void test_project_create_get(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p, got, dup;
+    enum cl_role role = CL_ROLE_MEMBER;
+    make_user(f, "owner@example.com", &o);
+    make_project(f, o.id, "Home Lab", 500, &p);
+
+    assert_int_equal(f->s.ops->project_get(&f->s, p.id, &got), 0);
+    assert_string_equal(got.id, p.id);
+    assert_string_equal(got.name, "Home Lab");
+    assert_string_equal(got.owner_id, o.id);
+    assert_int_equal(got.created_at, 500);
+    assert_int_equal(got.updated_at, 500);
+    assert_int_equal(f->s.ops->project_get(&f->s, o.id, &got), CL_ENOTFOUND);
+
+    /* the owner became an owner member */
+    assert_int_equal(f->s.ops->member_role(&f->s, p.id, o.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_OWNER);
+
+    dup = p;
+    assert_int_equal(f->s.ops->project_create(&f->s, &dup), CL_EEXIST);
+    /* an unknown owner creates nothing, not even half a project */
+    cl_uuid_new(dup.id);
+    cl_uuid_new(dup.owner_id);
+    assert_int_equal(f->s.ops->project_create(&f->s, &dup), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->project_get(&f->s, dup.id, &got), CL_ENOTFOUND);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM projects"), 1);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM project_members"), 1);
+}
+
+static void test_project_list_members_only(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m, other;
+    struct cl_project p1, p2, p3;
+    struct seen seen;
+    enum cl_role role = CL_ROLE_OWNER;
+    make_user(f, "o@example.com", &o);
+    make_user(f, "m@example.com", &m);
+    make_user(f, "x@example.com", &other);
+    make_project(f, o.id, "first", 100, &p1);
+    make_project(f, o.id, "second", 200, &p2);
+    make_project(f, other.id, "elsewhere", 300, &p3);
+    assert_int_equal(f->s.ops->member_add(&f->s, p1.id, m.id, CL_ROLE_MEMBER, o.id, 150), 0);
+    assert_int_equal(f->s.ops->member_add(&f->s, p1.id, m.id, CL_ROLE_MEMBER, o.id, 150),
+                     CL_EEXIST);
+    assert_int_equal(f->s.ops->member_add(&f->s, p1.id, m.id, CL_ROLE_NONE, NULL, 150), CL_EINVAL);
+    assert_int_equal(f->s.ops->member_add(&f->s, "00000000-0000-4000-8000-000000000000", m.id,
+                                          CL_ROLE_MEMBER, NULL, 150),
+                     CL_ENOTFOUND);
+
+    /* owner: both projects, newest first, role owner */
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(f->s.ops->project_list_for_user(&f->s, o.id, collect_project, &seen), 0);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.id[0], p2.id);
+    assert_string_equal(seen.name[0], "second");
+    assert_string_equal(seen.id[1], p1.id);
+    assert_int_equal(seen.role[0], CL_ROLE_OWNER);
+    assert_int_equal(seen.role[1], CL_ROLE_OWNER);
+
+    /* member: only the project they were added to, role member */
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(f->s.ops->project_list_for_user(&f->s, m.id, collect_project, &seen), 0);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.id[0], p1.id);
+    assert_int_equal(seen.role[0], CL_ROLE_MEMBER);
+
+    /* outsider to o's projects sees only their own */
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(f->s.ops->project_list_for_user(&f->s, other.id, collect_project, &seen), 0);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.id[0], p3.id);
+
+    /* unknown user: nothing, no error */
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(f->s.ops->project_list_for_user(&f->s, "nobody", collect_project, &seen), 0);
+    assert_int_equal(seen.n, 0);
+
+    assert_int_equal(f->s.ops->member_role(&f->s, p1.id, m.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_MEMBER);
+    role = CL_ROLE_OWNER;
+    assert_int_equal(f->s.ops->member_role(&f->s, p1.id, other.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+    role = CL_ROLE_OWNER;
+    assert_int_equal(f->s.ops->member_role(&f->s, p2.id, m.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+}
+
+/* ---- devices -------------------------------------------------------------- */
+
+struct dev_seen {
+    struct fx *f;
+    int n;
+    char id[8][CL_UUID_LEN + 1];
+};
+
+static void collect_device(const struct cl_device *d, void *ctx)
+{
+    struct dev_seen *s = ctx;
+    struct cl_device again;
+    assert_true(s->n < 8);
+    snprintf(s->id[s->n++], sizeof s->id[0], "%s", d->id);
+    /* callbacks may call into the store */
+    assert_int_equal(s->f->s.ops->device_get(&s->f->s, d->id, &again), 0);
+    assert_string_equal(again.name, d->name);
+}
+
+static void test_device_create_get_list(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p, p2;
+    struct cl_device d1, d2, got;
+    struct dev_seen seen = {.f = f};
+    uint8_t h[CL_HASH_LEN];
+    make_user(f, "o@example.com", &o);
+    make_project(f, o.id, "p", 1, &p);
+    make_project(f, o.id, "p2", 2, &p2);
+    make_device(f, p.id, "beta", 20, "CODE0001", 1000, &d2);
+    make_device(f, p.id, "alpha", 10, "CODE0002", 1000, &d1);
+
+    assert_int_equal(f->s.ops->device_get(&f->s, d1.id, &got), 0);
+    assert_string_equal(got.id, d1.id);
+    assert_string_equal(got.project_id, p.id);
+    assert_string_equal(got.name, "alpha");
+    assert_false(got.online);
+    assert_false(got.paired);
+    assert_int_equal(got.last_seen, 0);
+    assert_int_equal(got.created_at, 10);
+    assert_int_equal(got.code_expires_at, 1000);
+    assert_int_equal(f->s.ops->device_get(&f->s, p.id, &got), CL_ENOTFOUND);
+
+    /* oldest first */
+    assert_int_equal(f->s.ops->device_list(&f->s, p.id, collect_device, &seen), 0);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.id[0], d1.id);
+    assert_string_equal(seen.id[1], d2.id);
+    seen.n = 0;
+    assert_int_equal(f->s.ops->device_list(&f->s, p2.id, collect_device, &seen), 0);
+    assert_int_equal(seen.n, 0);
+
+    /* conflicts: same id, same live code; unknown project */
+    got = d1;
+    cl_hash_str("CODE0009", h);
+    assert_int_equal(f->s.ops->device_create(&f->s, &got, h, 1000), CL_EEXIST);
+    cl_uuid_new(got.id);
+    cl_hash_str("CODE0001", h);
+    assert_int_equal(f->s.ops->device_create(&f->s, &got, h, 1000), CL_EEXIST);
+    cl_hash_str("CODE0009", h);
+    cl_uuid_new(got.project_id);
+    assert_int_equal(f->s.ops->device_create(&f->s, &got, h, 1000), CL_ENOTFOUND);
+}
+
+static void test_device_pair(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p;
+    struct cl_device d, out, got;
+    uint8_t code[CL_HASH_LEN], tok[CL_HASH_LEN], tok2[CL_HASH_LEN], stored[CL_HASH_LEN];
+    make_user(f, "o@example.com", &o);
+    make_project(f, o.id, "p", 1, &p);
+    make_device(f, p.id, "unnamed", 10, "ABCD2345", 1000, &d);
+    cl_hash_str("ABCD2345", code);
+    cl_hash_str("cld_token", tok);
+    cl_hash_str("cld_other", tok2);
+
+    /* not paired yet: no token */
+    assert_int_equal(f->s.ops->device_token_hash(&f->s, d.id, stored), CL_ENOTFOUND);
+
+    memset(&out, 0, sizeof out);
+    assert_int_equal(f->s.ops->device_pair(&f->s, code, 999, "My Server", tok, &out), 0);
+    assert_string_equal(out.id, d.id);
+    assert_string_equal(out.project_id, p.id);
+    assert_string_equal(out.name, "My Server");
+    assert_true(out.paired);
+    assert_int_equal(out.code_expires_at, 0);
+
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), 0);
+    assert_true(got.paired);
+    assert_string_equal(got.name, "My Server");
+    assert_int_equal(got.code_expires_at, 0);
+    assert_int_equal(f->s.ops->device_token_hash(&f->s, d.id, stored), 0);
+    assert_memory_equal(stored, tok, CL_HASH_LEN);
+    assert_true(cl_secret_equal(stored, tok));
+
+    /* the code is spent: a second use finds nothing and changes nothing */
+    assert_int_equal(f->s.ops->device_pair(&f->s, code, 999, "Thief", tok2, &out), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_token_hash(&f->s, d.id, stored), 0);
+    assert_memory_equal(stored, tok, CL_HASH_LEN);
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), 0);
+    assert_string_equal(got.name, "My Server");
+
+    /* an unknown code */
+    cl_hash_str("ZZZZZZZZ", code);
+    assert_int_equal(f->s.ops->device_pair(&f->s, code, 0, NULL, tok2, &out), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_token_hash(&f->s, "no-such-device", stored), CL_ENOTFOUND);
+}
+
+static void test_device_pair_keeps_name(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p;
+    struct cl_device d, out;
+    uint8_t code[CL_HASH_LEN], tok[CL_HASH_LEN];
+    make_user(f, "o@example.com", &o);
+    make_project(f, o.id, "p", 1, &p);
+    make_device(f, p.id, "kept", 10, "KEEP2345", 1000, &d);
+    make_device(f, p.id, "kept too", 11, "KEEP2346", 1000, &d);
+    cl_hash_str("cld_t", tok);
+    cl_hash_str("KEEP2345", code);
+    assert_int_equal(f->s.ops->device_pair(&f->s, code, 5, NULL, tok, &out), 0);
+    assert_string_equal(out.name, "kept");
+    cl_hash_str("KEEP2346", code);
+    cl_hash_str("cld_u", tok);
+    assert_int_equal(f->s.ops->device_pair(&f->s, code, 5, "", tok, NULL), 0);
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &out), 0);
+    assert_string_equal(out.name, "kept too");
+    assert_true(out.paired);
+}
+
+static void test_device_pair_expired(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p;
+    struct cl_device d, out, got;
+    uint8_t code[CL_HASH_LEN], tok[CL_HASH_LEN], stored[CL_HASH_LEN];
+    make_user(f, "o@example.com", &o);
+    make_project(f, o.id, "p", 1, &p);
+    make_device(f, p.id, "late", 10, "LATE2345", 1000, &d);
+    cl_hash_str("LATE2345", code);
+    cl_hash_str("cld_late", tok);
+
+    /* expired at code_expires_at */
+    assert_int_equal(f->s.ops->device_pair(&f->s, code, 1000, "x", tok, &out), CL_EEXPIRED);
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), 0);
+    assert_false(got.paired);
+    assert_string_equal(got.name, "late");
+    assert_int_equal(got.code_expires_at, 0); /* cleared */
+    assert_int_equal(f->s.ops->device_token_hash(&f->s, d.id, stored), CL_ENOTFOUND);
+    /* once cleared it is simply unknown, even with an earlier clock */
+    assert_int_equal(f->s.ops->device_pair(&f->s, code, 1, "x", tok, &out), CL_ENOTFOUND);
+}
+
+static void test_device_online(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p;
+    struct cl_device d1, d2, got;
+    make_user(f, "o@example.com", &o);
+    make_project(f, o.id, "p", 1, &p);
+    make_device(f, p.id, "one", 10, "ONE23456", 1000, &d1);
+    make_device(f, p.id, "two", 11, "TWO23456", 1000, &d2);
+
+    assert_int_equal(f->s.ops->device_set_online(&f->s, d1.id, true, 50), 0);
+    assert_int_equal(f->s.ops->device_set_online(&f->s, d2.id, true, 60), 0);
+    assert_int_equal(f->s.ops->device_get(&f->s, d1.id, &got), 0);
+    assert_true(got.online);
+    assert_int_equal(got.last_seen, 50);
+
+    assert_int_equal(f->s.ops->device_set_online(&f->s, d1.id, false, 70), 0);
+    assert_int_equal(f->s.ops->device_get(&f->s, d1.id, &got), 0);
+    assert_false(got.online);
+    assert_int_equal(got.last_seen, 70);
+    assert_int_equal(f->s.ops->device_get(&f->s, d2.id, &got), 0);
+    assert_true(got.online);
+
+    assert_int_equal(f->s.ops->device_set_online(&f->s, d1.id, true, 80), 0);
+    assert_int_equal(f->s.ops->device_all_offline(&f->s, 90), 0);
+    assert_int_equal(f->s.ops->device_get(&f->s, d1.id, &got), 0);
+    assert_false(got.online);
+    assert_int_equal(got.last_seen, 90);
+    assert_int_equal(f->s.ops->device_get(&f->s, d2.id, &got), 0);
+    assert_false(got.online);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM devices WHERE status = 'online'"), 0);
+    /* idempotent with nothing online */
+    assert_int_equal(f->s.ops->device_all_offline(&f->s, 95), 0);
+
+    assert_int_equal(f->s.ops->device_set_online(&f->s, "no-such-device", true, 1), CL_ENOTFOUND);
+}
+
+/* ---- sessions ------------------------------------------------------------- */
+
+static void new_session(struct fx *f, const char *device_id, const char *user_id,
+                        struct cl_session *s)
+{
+    memset(s, 0, sizeof *s);
+    cl_uuid_new(s->id);
+    snprintf(s->device_id, sizeof s->device_id, "%s", device_id);
+    snprintf(s->user_id, sizeof s->user_id, "%s", user_id);
+    s->active = true;
+    s->started_at = 100;
+    assert_int_equal(f->s.ops->session_create(&f->s, s), 0);
+}
+
+static void test_sessions(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p;
+    struct cl_device d;
+    struct cl_session s1, s2, got;
+    make_user(f, "o@example.com", &o);
+    make_project(f, o.id, "p", 1, &p);
+    make_device(f, p.id, "d", 10, "SESS2345", 1000, &d);
+    new_session(f, d.id, o.id, &s1);
+    new_session(f, d.id, o.id, &s2);
+
+    assert_int_equal(f->s.ops->session_get(&f->s, s1.id, &got), 0);
+    assert_string_equal(got.id, s1.id);
+    assert_string_equal(got.device_id, d.id);
+    assert_string_equal(got.user_id, o.id);
+    assert_true(got.active);
+    assert_int_equal(got.started_at, 100);
+    assert_int_equal(got.ended_at, 0);
+    assert_string_equal(got.end_reason, "");
+    assert_false(got.has_exit_code);
+
+    /* ended with an exit code; the first end wins */
+    assert_int_equal(f->s.ops->session_end(&f->s, s1.id, 200, "exit", true, 3), 0);
+    assert_int_equal(f->s.ops->session_end(&f->s, s1.id, 300, "idle", false, 0), 0);
+    assert_int_equal(f->s.ops->session_get(&f->s, s1.id, &got), 0);
+    assert_false(got.active);
+    assert_int_equal(got.ended_at, 200);
+    assert_string_equal(got.end_reason, "exit");
+    assert_true(got.has_exit_code);
+    assert_int_equal(got.exit_code, 3);
+
+    /* exit code 0 is a code, not "unknown" */
+    assert_int_equal(f->s.ops->session_end(&f->s, s2.id, 250, "hangup", false, 0), 0);
+    assert_int_equal(f->s.ops->session_get(&f->s, s2.id, &got), 0);
+    assert_false(got.active);
+    assert_false(got.has_exit_code);
+    assert_string_equal(got.end_reason, "hangup");
+    new_session(f, d.id, o.id, &s2);
+    assert_int_equal(f->s.ops->session_end(&f->s, s2.id, 260, NULL, true, 0), 0);
+    assert_int_equal(f->s.ops->session_get(&f->s, s2.id, &got), 0);
+    assert_true(got.has_exit_code);
+    assert_int_equal(got.exit_code, 0);
+    assert_string_equal(got.end_reason, "");
+
+    assert_int_equal(f->s.ops->session_get(&f->s, d.id, &got), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->session_end(&f->s, d.id, 1, "exit", false, 0), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->session_create(&f->s, &s1), CL_EEXIST);
+
+    /* a session on an unknown device */
+    got = s1;
+    cl_uuid_new(got.id);
+    cl_uuid_new(got.device_id);
+    assert_int_equal(f->s.ops->session_create(&f->s, &got), CL_ENOTFOUND);
+}
+
+static void test_delete_project_cascades(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m;
+    struct cl_project p;
+    struct cl_device d;
+    struct cl_session s1, got;
+    enum cl_role role;
+    make_user(f, "o@example.com", &o);
+    make_user(f, "m@example.com", &m);
+    make_project(f, o.id, "p", 1, &p);
+    assert_int_equal(f->s.ops->member_add(&f->s, p.id, m.id, CL_ROLE_MEMBER, o.id, 2), 0);
+    make_device(f, p.id, "d", 10, "CASC2345", 1000, &d);
+    new_session(f, d.id, m.id, &s1);
+
+    /* a deleted member keeps the session history, without a user */
+    raw_exec(f, "DELETE FROM users WHERE email = 'm@example.com'");
+    assert_int_equal(f->s.ops->session_get(&f->s, s1.id, &got), 0);
+    assert_string_equal(got.user_id, "");
+
+    raw_exec(f, "DELETE FROM projects");
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &d), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->session_get(&f->s, s1.id, &got), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->member_role(&f->s, p.id, o.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM project_members"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_applies_migrations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_creates_private_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_fails_on_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test(test_schema_version_rejects_other_store),
+        cmocka_unit_test_setup_teardown(test_user_create_and_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_email_unique_case_insensitive, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_invalid_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_delete_cascades_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_project_create_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_project_list_members_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_create_get_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_pair, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_pair_keeps_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_pair_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_online, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_project_cascades, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
