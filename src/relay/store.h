@@ -94,6 +94,9 @@ struct cl_store_ops {
      * with p->role set. */
     int (*project_list_for_user)(struct cl_store *s, const char *user_id, cl_project_cb cb,
                                  void *ctx);
+    /* Adds user_id to the project with role (CL_EEXIST if already in it). */
+    int (*member_add)(struct cl_store *s, const char *project_id, const char *user_id,
+                      enum cl_role role, const char *invited_by, int64_t now);
     /* CL_ROLE_NONE (and 0) when user_id is not a member. */
     int (*member_role)(struct cl_store *s, const char *project_id, const char *user_id,
                        enum cl_role *out);
