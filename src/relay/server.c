@@ -78,6 +78,41 @@ static enum cl_conn_kind cl__ws_kind(struct lws *wsi)
     return CL_CONN_NONE;
 }
 
+/* lws 4.1.6 drops the socket without a close frame when a callback returns
+ * -1, even after lws_close_reason(); peers then see 1006. So the close
+ * frame (code + reason) is written here, with lws's own close opcode
+ * (LWS_WRITE_CLOSE, 4, kept private in its headers), and lws then closes
+ * the socket. */
+#define CL__LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
+
+static void cl__ws_send_close(struct lws *wsi, int code, const char *reason)
+{
+    unsigned char buf[LWS_PRE + 125];
+    size_t rl = strlen(reason);
+    if (rl > 123)
+        rl = 123;
+    buf[LWS_PRE] = (unsigned char)((code >> 8) & 0xff);
+    buf[LWS_PRE + 1] = (unsigned char)(code & 0xff);
+    memcpy(buf + LWS_PRE + 2, reason, rl);
+    lws_write(wsi, buf + LWS_PRE, 2 + rl, CL__LWS_WRITE_CLOSE);
+}
+
+static int cl__ws_writeable(struct cl_conn *c, struct lws *wsi)
+{
+    if (!cl_wsq_empty(&c->q)) {
+        if (cl_wsq_write_one(&c->q, wsi))
+            return -1;
+        if (cl_wsq_empty(&c->q) && c->close_pending)
+            lws_callback_on_writable(wsi); /* come back to close */
+        return 0;
+    }
+    if (c->close_pending) {
+        cl__ws_send_close(wsi, c->close_code, c->close_reason);
+        return -1;
+    }
+    return 0;
+}
+
 /* Collects a message (possibly fragmented) and hands it to the hub. */
 static int cl__ws_receive(struct cl_relay *r, struct cl_conn *c, struct lws *wsi, const char *in,
                           size_t len)
@@ -87,8 +122,7 @@ static int cl__ws_receive(struct cl_relay *r, struct cl_conn *c, struct lws *wsi
 
     if (c->rx_len + len + lws_remaining_packet_payload(wsi) > CL_WS_MAX_MESSAGE) {
         cl_warn("server", "message too big: closing peer", "peer=%s", c->peer);
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-                         (unsigned char *)"message too big", 15);
+        cl__ws_send_close(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
         return -1;
     }
     if (complete && c->rx_len == 0) {
@@ -107,18 +141,6 @@ static int cl__ws_receive(struct cl_relay *r, struct cl_conn *c, struct lws *wsi
         c->rx_len = 0;
         free(c->rx);
         c->rx = NULL;
-    }
-    return 0;
-}
-
-static int cl__ws_writeable(struct cl_conn *c, struct lws *wsi)
-{
-    if (!cl_wsq_empty(&c->q))
-        return cl_wsq_write_one(&c->q, wsi) ? -1 : 0;
-    if (c->close_pending) {
-        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
-        return -1;
     }
     return 0;
 }
