@@ -335,9 +335,11 @@ export async function startRelay({ dataDir, port, extraArgs = [], env: extraEnv 
     stopped: false,
     /** SIGTERM, wait for exit; returns {code, signal, killedHard}. */
     async stop() {
+      const died = !relay.stopped && h.exitInfo;
       relay.stopped = true;
       const info = await h.stop('SIGTERM');
       h.checkSanitizer();
+      if (died) throw new Error(`clawlink-relay exited on its own during the test: ${JSON.stringify(died)}\n${tail(h.logs(), 30)}`);
       return info;
     },
   };
@@ -558,8 +560,11 @@ export async function startAgent(configPath, { shell = '/bin/bash', relay, token
     name: h.name,
     /** SIGTERM, wait for exit; checks that no shell it spawned is left. */
     async stop(signal = 'SIGTERM') {
+      const died = !agent.stopped && h.exitInfo;
+      agent.stopped = true;
       const info = await h.stop(signal);
       h.checkSanitizer();
+      if (died) throw new Error(`the agent exited on its own during the test: ${JSON.stringify(died)}\n${tail(h.logs(), 30)}`);
       const left = await waitNoTaggedProcesses(tag, ms(5_000));
       if (left.length) {
         throw new Error(`after the agent exited, processes it spawned are still running (killed now): ${left.join(', ')}`);
