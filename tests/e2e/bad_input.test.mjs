@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import {
   e2e, cleanupAll, watch, TEST_TIMEOUT, ms, startRelay, api, show, setupDevice, startSession, wsClient,
   connectorHello, browserAuth, msg, isType, isError, expectClose, b64, unb64, signup, assertNoSecrets, randomId, sleep,
+  waitDeviceStatus,
 } from './lib/harness.mjs';
 
 let relay;
@@ -289,6 +290,23 @@ test('/connect: bad messages after hello → error, connection keeps serving ses
   // too big → 1009
   conn.sendRaw(JSON.stringify(msg('stdout', { session_id: sessionId, data_b64: 'A'.repeat(1100 * 1024) })));
   await expectClose(conn, 1009, ms(20_000));
+}));
+
+test('/session: session_start while the device is offline → device_offline, connection stays open', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const d = await onlineDevice();
+  const sessionId = await startSession(relay, d.token, d.deviceId);
+  d.conn.close();
+  await d.conn.closed;
+  await waitDeviceStatus(relay, d.token, d.projectId, d.deviceId, 'offline');
+  const c = await browserAuth(relay, d.token, sessionId, d.deviceId, { label: 'browser of an offline device' });
+  c.send(msg('session_start', { session_id: sessionId, cols: 80, rows: 24 }));
+  await c.next(isError('device_offline'));
+  await stillAlive(c);
+  // the agent comes back: the same session can start
+  const conn = await connectorHello(relay, d.deviceId, d.deviceToken, { label: 'connector (back)' });
+  c.send(msg('session_start', { session_id: sessionId, cols: 80, rows: 24 }));
+  const ss = await conn.next(isType('session_start', (m) => m.data?.session_id === sessionId));
+  assert.equal(ss.data.cols, 80);
 }));
 
 test('after all the bad input the relay is alive and never logged a secret', { timeout: TEST_TIMEOUT }, e2e(async () => {

@@ -5,12 +5,22 @@ import { stat } from 'node:fs/promises';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, startRelay, tempDir, api, show, expectStatus, signup, createProject,
   pairAgent, startAgent, openTerminal, wsClient, msg, isType, isError, expectClose, browserAuth,
-  waitDeviceStatus, readAgentConfig, assertNoSecrets, tail, sleep,
+  waitDeviceStatus, readAgentConfig, assertNoSecrets, tail, sleep, waitFor,
 } from './lib/harness.mjs';
 
 after(cleanupAll);
 
 const PROMPT = /\$ $/m;
+
+function processAlive(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // a zombie is gone for our purposes only once reaped; treat it as alive
+  return true;
+}
 
 /** Relay, user, project, paired real agent, online. */
 async function setup({ relay } = {}) {
@@ -123,9 +133,57 @@ test('exit 3 → session_end {reason: exit, exit_code: 3}; the ended session ref
   await t2.readUntil(/\r?\n42\r?\n/);
 }));
 
-test('end-session API ends a live session; viewers get session_end', { timeout: TEST_TIMEOUT }, e2e(async () => {
+test('a shell killed by a signal reports exit_code 128+N', { timeout: TEST_TIMEOUT }, e2e(async () => {
   const env = await setup();
   const term = await terminal(env);
+  term.write('kill -9 $$\r');
+  const end = await term.ws.next(isType('session_end', (m) => m.data?.session_id === term.sessionId), ms(15_000));
+  assert.equal(end.data.reason, 'exit', JSON.stringify(end));
+  assert.equal(end.data.exit_code, 128 + 9, JSON.stringify(end));
+}));
+
+test('a viewer that disconnects can re-attach: the shell lives on', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const env = await setup();
+  const term = await terminal(env);
+  term.write('KEEP=kept_$((40+2))\r');
+  await term.readUntil(PROMPT);
+  term.ws.close(); // no session_end: the session must survive
+  await term.ws.closed;
+
+  const again = await browserAuth(env.relay, env.token, term.sessionId, env.deviceId, { label: 're-attached viewer' });
+  let out = '';
+  again.onMessage((m) => {
+    if (m.type === 'stdout' && m.data?.session_id === term.sessionId) out += Buffer.from(m.data.data_b64, 'base64').toString('latin1');
+  });
+  again.send(msg('session_start', { session_id: term.sessionId, cols: 80, rows: 24 }));
+  await again.next(isType('session_started', (m) => m.data?.session_id === term.sessionId));
+  again.send(msg('stdin', { session_id: term.sessionId, data_b64: Buffer.from('echo "[$KEEP]"\r').toString('base64') }));
+  await waitFor(() => out.includes('[kept_42]'), { what: 'the old shell\'s variable', describe: () => `output: ${JSON.stringify(out)}\n${again.describe()}` });
+  assert.deepEqual(again.pending('session_end'), [], 'the session was not ended');
+}));
+
+test('bulk output arrives complete and in order', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const env = await setup();
+  const term = await terminal(env, { cols: 200, rows: 50 });
+  const N = 60000; // ~350 KB of output: many PTY reads, many stdout messages
+  term.write(`seq 1 ${N}; echo END_$((1+1))\r`);
+  const m = await term.readUntil(/\r?\nEND_2\r?\n/, ms(60_000));
+  assert.ok(m);
+  const text = term.output();
+  const start = text.indexOf('\n1\r\n');
+  assert.ok(start >= 0, `the first line of seq: ${JSON.stringify(text.slice(0, 300))}`);
+  const lines = text.slice(start + 1, text.indexOf('END_2')).split('\r\n').filter((l) => l !== '');
+  const bad = lines.findIndex((l, i) => l !== String(i + 1));
+  assert.equal(bad, -1, `line ${bad + 1} is ${JSON.stringify(lines[bad])} (context ${JSON.stringify(lines.slice(Math.max(0, bad - 2), bad + 3))})`);
+  assert.equal(lines.length, N, `got ${lines.length} lines of ${N}`);
+}));
+
+test('end-session API ends a live session; viewers get session_end; the shell is gone', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const env = await setup();
+  const term = await terminal(env);
+  term.write('echo PID_$$_\r');
+  const pid = Number((await term.readUntil(/PID_(\d+)_/))[1]);
+  assert.ok(pid > 1 && processAlive(pid), `shell pid ${pid}`);
   // a second viewer attached to the same running session
   const second = await browserAuth(env.relay, env.token, term.sessionId, env.deviceId, { label: 'second viewer' });
   second.send(msg('session_start', { session_id: term.sessionId, cols: 80, rows: 24 }));
@@ -137,6 +195,8 @@ test('end-session API ends a live session; viewers get session_end', { timeout: 
     const end = await c.next(isType('session_end', (m) => m.data?.session_id === term.sessionId), ms(15_000));
     assert.equal(end.data.reason, 'ended_by_user', `${c.label}: ${JSON.stringify(end)}`);
   }
+  // the agent hung up the shell
+  await waitFor(() => !processAlive(pid), { timeout: ms(10_000), what: `shell ${pid} to exit after end-session` });
   // ending it again is not an error
   const r2 = await api(env.relay, 'POST', '/functions/v1/end-session', { session_id: term.sessionId }, env.token);
   expectStatus(r2, 200, env.relay);

@@ -163,3 +163,56 @@ test('a PrivaClaw v1 connector and browser work against clawlink-relay unchanged
     for (const s of sockets) s.close();
   }
 }));
+
+test('v1: a second browser on a running session gets session_started at once; start is not forwarded again', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const relay = await startRelay();
+  const user = await signup(relay);
+  const project = await createProject(relay, user.token);
+  const { pairing_code } = await createDevice(relay, user.token, project.id, 'v1 box');
+  const sockets = [];
+  try {
+    const pr = await fetch(`${relay.url}/functions/v1/pair-device`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ pairing_code, name: 'v1 box' }),
+    });
+    assert.equal(pr.status, 200);
+    const cfg = await pr.json();
+    const conn = new V1Socket(`${cfg.relay_url.replace(/\/$/, '')}/connect`, 'v1 connector');
+    sockets.push(conn);
+    await conn.opened;
+    conn.send('hello', { device_id: cfg.device_id, token: cfg.token, meta: { name: 'v1 box' } });
+    await conn.next('hello_ok');
+
+    const sr = await fetch(`${relay.url}/functions/v1/start-session`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${user.token}` },
+      body: JSON.stringify({ device_id: cfg.device_id }),
+    });
+    assert.equal(sr.status, 200);
+    const { session_id } = await sr.json();
+    const open = async (name) => {
+      const b = new V1Socket(`${relay.wsUrl}/session`, name);
+      sockets.push(b);
+      await b.opened;
+      b.send('auth', { token: user.token, session_id, device_id: cfg.device_id });
+      await b.next('auth_ok');
+      b.send('session_start', { session_id, cols: 90, rows: 30 });
+      return b;
+    };
+    const b1 = await open('browser 1');
+    await conn.next('session_start');
+    conn.send('session_started', { session_id });
+    await b1.next('session_started');
+
+    const b2 = await open('browser 2');
+    const st2 = await b2.next('session_started');
+    assert.equal(st2.data.session_id, session_id);
+    // both viewers see the output
+    conn.send('stdout', { session_id, data_b64: Buffer.from('both\r\n').toString('base64') });
+    for (const b of [b1, b2]) assert.equal(Buffer.from((await b.next('stdout')).data.data_b64, 'base64').toString(), 'both\r\n');
+    // a marker after b2's session_start: nothing but stdin came before it
+    b2.send('stdin', { session_id, data_b64: Buffer.from('m').toString('base64') });
+    await conn.next('stdin');
+    assert.deepEqual(conn.inbox.filter((m) => m.type === 'session_start'), [], 'session_start was not forwarded a second time');
+  } finally {
+    for (const s of sockets) s.close();
+  }
+}));
