@@ -61,7 +61,8 @@ struct cl_conn {
     char *rx; /* reassembly of fragmented messages */
     size_t rx_len;
     bool authed;
-    bool close_pending;
+    bool close_pending; /* close requested: input is discarded from now on */
+    bool close_sent;    /* our close frame is out; waiting for the peer's */
     int close_code;
     char close_reason[64];
 

@@ -84,6 +84,7 @@ static enum cl_conn_kind cl__ws_kind(struct lws *wsi)
  * (LWS_WRITE_CLOSE, 4, kept private in its headers), and lws then closes
  * the socket. */
 #define CL__LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
+#define CL__CLOSE_ACK_TIMEOUT_S 3
 
 static void cl__ws_send_close(struct lws *wsi, int code, const char *reason)
 {
@@ -106,9 +107,14 @@ static int cl__ws_writeable(struct cl_conn *c, struct lws *wsi)
             lws_callback_on_writable(wsi); /* come back to close */
         return 0;
     }
-    if (c->close_pending) {
+    if (c->close_pending && !c->close_sent) {
+        /* Close handshake: send ours, keep reading (and discarding) until
+         * the peer answers, so unread input never turns into a TCP reset
+         * that would lose the close frame. lws closes on the peer's reply,
+         * or after CL__CLOSE_ACK_TIMEOUT_S. */
         cl__ws_send_close(wsi, c->close_code, c->close_reason);
-        return -1;
+        c->close_sent = true;
+        lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, CL__CLOSE_ACK_TIMEOUT_S);
     }
     return 0;
 }
@@ -120,10 +126,15 @@ static int cl__ws_receive(struct cl_relay *r, struct cl_conn *c, struct lws *wsi
     bool complete = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
     bool binary = lws_frame_is_binary(wsi);
 
+    if (c->close_pending)
+        return 0; /* closing: discard */
     if (c->rx_len + len + lws_remaining_packet_payload(wsi) > CL_WS_MAX_MESSAGE) {
         cl_warn("server", "message too big: closing peer", "peer=%s", c->peer);
-        cl__ws_send_close(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
-        return -1;
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_len = 0;
+        cl_conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
+        return 0;
     }
     if (complete && c->rx_len == 0) {
         cl_hub_on_message(r->hub, c, in, len, binary); /* the common case: no copy */
