@@ -87,13 +87,43 @@ static int cl__field(json_t *root, const char *key, bool required, char *dst, si
     return 0;
 }
 
+int cl_agent_config_parse(const char *buf, size_t len, const char *origin,
+                          struct cl_agent_config *cfg, char *err, size_t errlen)
+{
+    char why[200];
+    json_t *root;
+    int rc;
+
+    memset(cfg, 0, sizeof *cfg);
+    root = cl_json_parse_object(buf, len, why, sizeof why);
+    if (!root)
+        return cl_seterr(err, errlen, CL_EINVAL, "%s: %s", origin, why);
+    rc = cl__field(root, "device_id", true, cfg->device_id, sizeof cfg->device_id, origin, err,
+                   errlen);
+    if (!rc)
+        rc = cl__field(root, "token", true, cfg->token, sizeof cfg->token, origin, err, errlen);
+    if (!rc)
+        rc = cl__field(root, "relay_url", true, cfg->relay_url, sizeof cfg->relay_url, origin,
+                       err, errlen);
+    if (!rc)
+        rc = cl__field(root, "name", false, cfg->name, sizeof cfg->name, origin, err, errlen);
+    if (!rc) {
+        rc = cl_agent_config_validate(cfg, why, sizeof why);
+        if (rc)
+            cl_seterr(err, errlen, rc, "%s: %s", origin, why);
+    }
+    cl__wipe_json_token(root);
+    json_decref(root);
+    if (rc)
+        cl_agent_config_wipe(cfg);
+    return rc;
+}
+
 int cl_agent_config_load(const char *path, struct cl_agent_config *cfg, char *err, size_t errlen)
 {
     char *buf = NULL;
     size_t len = 0;
     struct stat st;
-    json_t *root = NULL;
-    char why[200];
     int fd, rc;
 
     memset(cfg, 0, sizeof *cfg);
@@ -140,27 +170,7 @@ int cl_agent_config_load(const char *path, struct cl_agent_config *cfg, char *er
             break;
         len += (size_t)n;
     }
-    root = cl_json_parse_object(buf, len, why, sizeof why);
-    if (!root) {
-        rc = cl_seterr(err, errlen, CL_EINVAL, "%s: %s", path, why);
-        goto out_free;
-    }
-    rc = cl__field(root, "device_id", true, cfg->device_id, sizeof cfg->device_id, path, err,
-                   errlen);
-    if (!rc)
-        rc = cl__field(root, "token", true, cfg->token, sizeof cfg->token, path, err, errlen);
-    if (!rc)
-        rc = cl__field(root, "relay_url", true, cfg->relay_url, sizeof cfg->relay_url, path, err,
-                       errlen);
-    if (!rc)
-        rc = cl__field(root, "name", false, cfg->name, sizeof cfg->name, path, err, errlen);
-    if (!rc) {
-        rc = cl_agent_config_validate(cfg, why, sizeof why);
-        if (rc)
-            cl_seterr(err, errlen, rc, "%s: %s", path, why);
-    }
-    cl__wipe_json_token(root);
-    json_decref(root);
+    rc = cl_agent_config_parse(buf, len, path, cfg, err, errlen);
 out_free:
     cl_wipe(buf, CL__CONFIG_MAX_BYTES + 1);
     free(buf);

@@ -31,6 +31,11 @@ int cl_agent_config_default_path(char *out, size_t cap, char *err, size_t errlen
  * or CL_EINVAL with the offending field named in err. */
 int cl_agent_config_validate(const struct cl_agent_config *cfg, char *err, size_t errlen);
 
+/* Parses and validates config JSON held in buf (len bytes); origin names
+ * it in messages. Returns 0 or CL_EINVAL; on failure *cfg is wiped. */
+int cl_agent_config_parse(const char *buf, size_t len, const char *origin,
+                          struct cl_agent_config *cfg, char *err, size_t errlen);
+
 /* Reads and validates the config at path into *cfg. Refuses a file whose
  * mode has any group/other bit (CL_EFORBIDDEN, message names the path and
  * `chmod 600`). Returns 0, CL_ENOTFOUND (no such file), CL_EIO, CL_EINVAL

@@ -123,7 +123,7 @@ int cl_http_job_start(struct cl_conn *c, cl_job_work_fn work, cl_job_done_fn don
 /* ---- routing ---------------------------------------------------------- */
 
 /* Matches path against pattern; ":x" segments capture into params. */
-static bool cl__match(const char *pattern, const char *path, const char **params, char *scratch,
+bool cl_http_match(const char *pattern, const char *path, const char **params, char *scratch,
                       size_t scratch_len)
 {
     size_t np = 0, so = 0;
@@ -188,7 +188,7 @@ static void cl__dispatch(struct cl_conn *c)
     memset(&req, 0, sizeof req);
     for (const struct cl_route *const *t = cl__route_tables; *t; t++) {
         for (const struct cl_route *r = *t; r->pattern; r++) {
-            if (!cl__match(r->pattern, h->path, req.params, scratch, sizeof scratch))
+            if (!cl_http_match(r->pattern, h->path, req.params, scratch, sizeof scratch))
                 continue;
             path_known = true;
             if (r->method != h->method)

@@ -40,6 +40,12 @@ struct cl_route {
     cl_route_fn fn;
 };
 
+/* Matches a request path against a route pattern ("/a/:id/b"); each ":x"
+ * segment is copied into scratch and pointed to from params (at most
+ * CL_HTTP_MAX_PARAMS). Exposed for tests and the fuzzer. */
+bool cl_http_match(const char *pattern, const char *path, const char **params, char *scratch,
+                   size_t scratch_len);
+
 /* Replies with status and a JSON body (steals the reference to body). */
 void cl_http_reply_json(struct cl_conn *c, int status, json_t *body);
 /* Replies {"error":{"code","message"}}. */
