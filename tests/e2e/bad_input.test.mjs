@@ -8,22 +8,43 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  e2e, cleanupAll, watch, TEST_TIMEOUT, ms, startRelay, api, show, setupDevice, startSession, wsClient,
+  e2e, cleanupAll, watch, TEST_TIMEOUT, ms, startRelay, api, show, createProject, createDevice, pairViaHttp, startSession, wsClient,
   connectorHello, browserAuth, msg, isType, isError, expectClose, b64, unb64, signup, assertNoSecrets, randomId, sleep,
   waitDeviceStatus,
 } from './lib/harness.mjs';
 
 let relay;
+let owner; // the user owning every device below: {token, password, user, projectId}
+const devices = []; // paired over HTTP once (pair-device is rate-limited per address)
 const secrets = []; // every token, password and code sent to the relay
 
-before(async () => { relay = await startRelay(); });
+before(async () => {
+  relay = await startRelay();
+  owner = await signup(relay);
+  const project = await createProject(relay, owner.token);
+  owner.projectId = project.id;
+  secrets.push(owner.token, owner.password);
+  for (let i = 0; i < 3; i++) {
+    const { device, pairing_code } = await createDevice(relay, owner.token, project.id, `bad-input-${i}`);
+    const paired = await pairViaHttp(relay, pairing_code);
+    devices.push({ deviceId: device.id, deviceToken: paired.token, pairingCode: pairing_code });
+    secrets.push(paired.token, pairing_code);
+  }
+});
 after(cleanupAll);
 
-/** A device paired over HTTP with a hand-written connector online, answering session_start. */
-async function onlineDevice() {
+/**
+ * Device i of the owner: 0 is the one tests bring online, 1 stays offline
+ * (a second device for mismatches), 2 is for hello tests.
+ */
+function device(i) {
   watch(relay);
-  const d = await setupDevice(relay);
-  secrets.push(d.token, d.password, d.deviceToken, d.pairingCode);
+  return { ...owner, ...devices[i] };
+}
+
+/** Device i with a hand-written connector online, answering session_start. */
+async function onlineDevice(i = 0) {
+  const d = device(i);
   const conn = await connectorHello(relay, d.deviceId, d.deviceToken);
   conn.onMessage((m) => {
     if (m.type === 'session_start' && m.data?.session_id) conn.send(msg('session_started', { session_id: m.data.session_id }));
@@ -51,8 +72,6 @@ const stdinFor = (sid) => isType('stdin', (m) => m.data?.session_id === sid);
 
 test('/session: messages before auth → not_authenticated, close 1008', { timeout: TEST_TIMEOUT }, e2e(async () => {
   watch(relay);
-  const d = await setupDevice(relay);
-  secrets.push(d.token, d.password, d.deviceToken, d.pairingCode);
   const c = await wsClient(`${relay.wsUrl}/session`, { label: 'unauthenticated browser' });
   c.send(msg('stdin', { session_id: 'ffffffff-0000-0000-0000-000000000000', data_b64: b64('ls\r') }));
   await c.next(isError('not_authenticated'));
@@ -78,7 +97,7 @@ test('/session: auth with a bad token, a foreign session or a mismatched device 
   const other = await signup(relay);
   secrets.push(other.token, other.password);
   cases.push(['another user (not a project member)', { token: other.token, session_id: sessionId, device_id: d.deviceId }]);
-  const d2 = await onlineDevice();
+  const d2 = device(1);
   cases.push(['session/device mismatch', { token: d.token, session_id: sessionId, device_id: d2.deviceId }]);
   cases.push(['unknown session', { token: d.token, session_id: '00000000-0000-4000-8000-000000000000', device_id: d.deviceId }]);
 
@@ -208,6 +227,19 @@ test('/session: a message over 1 MiB → close 1009; one under it passes', { tim
   await d.conn.next(stdinFor(s3));
 }));
 
+test('a text frame that is not valid UTF-8 → close 1007', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const d = await onlineDevice();
+  const { c } = await browser(d, 'browser (bad UTF-8)');
+  c.sendRaw(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), { binary: false });
+  await expectClose(c, 1007);
+  const pre = await wsClient(`${relay.wsUrl}/connect`, { label: 'connector (bad UTF-8 before hello)' });
+  pre.sendRaw(Buffer.from([0xc3, 0x28]), { binary: false });
+  await expectClose(pre, 1007);
+  // the agent side is unaffected
+  const again = await browser(d, 'browser (after)');
+  await stillAlive(again.c);
+}));
+
 test('/connect: messages before hello → not_authenticated, close 1008', { timeout: TEST_TIMEOUT }, e2e(async () => {
   watch(relay);
   const c = await wsClient(`${relay.wsUrl}/connect`, { label: 'connector before hello' });
@@ -222,9 +254,7 @@ test('/connect: messages before hello → not_authenticated, close 1008', { time
 }));
 
 test('/connect: hello with a wrong token or an unknown device → auth_failed, close 1008', { timeout: TEST_TIMEOUT }, e2e(async () => {
-  watch(relay);
-  const d = await setupDevice(relay);
-  secrets.push(d.token, d.password, d.deviceToken, d.pairingCode);
+  const d = device(2);
   const wrong = `cld_${randomId(24)}`;
   secrets.push(wrong);
   const cases = [
@@ -247,9 +277,7 @@ test('/connect: hello with a wrong token or an unknown device → auth_failed, c
 }));
 
 test('/connect: malformed JSON before hello → bad_json, and a valid hello still works', { timeout: TEST_TIMEOUT }, e2e(async () => {
-  watch(relay);
-  const d = await setupDevice(relay);
-  secrets.push(d.token, d.password, d.deviceToken, d.pairingCode);
+  const d = device(2);
   const c = await wsClient(`${relay.wsUrl}/connect`, { label: 'connector garbage then hello' });
   c.sendRaw('{"type": "hello", "data": {');
   await c.next(isError('bad_json'));

@@ -59,6 +59,7 @@ test('pair the real agent, open a terminal, run a command', { timeout: TEST_TIME
   const term = await terminal(env, { cols: 80, rows: 24 });
   term.write('echo $((6*7))\r');
   await term.readUntil(/\r?\n42\r?\n/);
+  assert.deepEqual(term.offsetProblems(), [], 'stdout offsets are continuous from 0');
 
   // pings are answered
   term.ws.send(msg('ping'));
@@ -176,6 +177,8 @@ test('bulk output arrives complete and in order', { timeout: TEST_TIMEOUT }, e2e
   const bad = lines.findIndex((l, i) => l !== String(i + 1));
   assert.equal(bad, -1, `line ${bad + 1} is ${JSON.stringify(lines[bad])} (context ${JSON.stringify(lines.slice(Math.max(0, bad - 2), bad + 3))})`);
   assert.equal(lines.length, N, `got ${lines.length} lines of ${N}`);
+  // protocol.md: each stdout's offset is the position of its first byte, from 0 at spawn
+  assert.deepEqual(term.offsetProblems(), [], 'stdout offsets are continuous from 0');
 }));
 
 test('end-session API ends a live session; viewers get session_end; the shell is gone', { timeout: TEST_TIMEOUT }, e2e(async () => {
@@ -252,7 +255,7 @@ test('agent reconnects after the relay restarts on the same port and data dir', 
   assert.equal(closed.code, 1001, `browser close on relay shutdown (the reconnection itself worked): ${JSON.stringify(closed)}`);
 }));
 
-test('a second hello for the device replaces the older connection (close 4001)', { timeout: TEST_TIMEOUT }, e2e(async () => {
+test('a second hello for the device replaces the older connection (close 4001)', { timeout: TEST_TIMEOUT * 2 }, e2e(async () => {
   const env = await setup();
   const cfg = readAgentConfig(env.paired.configPath);
   assert.equal(cfg.device_id, env.deviceId);
@@ -275,11 +278,12 @@ test('a second hello for the device replaces the older connection (close 4001)',
   // processed yet), so a terminal is retried until one works.
   y.close();
   await y.closed;
-  const deadline = Date.now() + ms(45_000);
+  // protocol.md: after a 4001 the agent waits the full 30 s (+20% jitter)
+  const deadline = Date.now() + ms(75_000);
   const attempts = [];
   for (;;) {
     try {
-      await waitDeviceStatus(env.relay, env.token, env.projectId, env.deviceId, 'online', { timeout: ms(45_000), procs: [env.agent] });
+      await waitDeviceStatus(env.relay, env.token, env.projectId, env.deviceId, 'online', { timeout: ms(75_000), procs: [env.agent] });
       const t = await terminal(env);
       t.write('echo $((6*7))\r');
       await t.readUntil(/\r?\n42\r?\n/);

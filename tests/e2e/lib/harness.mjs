@@ -783,9 +783,16 @@ export async function openTerminal(relay, token, deviceId, { cols = 80, rows = 2
       }
     }
   };
+  let bytes = 0; // raw bytes of stdout seen, to check data.offset against
+  const offsetProblems = [];
   ws.onMessage((m) => {
     if (m.type === 'stdout' && m.data && m.data.session_id === sessionId && typeof m.data.data_b64 === 'string') {
-      out += decoder.decode(Buffer.from(m.data.data_b64, 'base64'), { stream: true });
+      const raw = Buffer.from(m.data.data_b64, 'base64');
+      if (m.data.offset !== bytes && offsetProblems.length < 10) {
+        offsetProblems.push(`stdout #${offsetProblems.length} offset ${JSON.stringify(m.data.offset)}, expected ${bytes}`);
+      }
+      bytes += raw.length;
+      out += decoder.decode(raw, { stream: true });
       check();
     }
   });
@@ -796,6 +803,8 @@ export async function openTerminal(relay, token, deviceId, { cols = 80, rows = 2
     ws,
     sessionId,
     output: () => out,
+    /** Discontinuities in stdout's data.offset (this viewer saw the session from its spawn). */
+    offsetProblems: () => offsetProblems,
     write(str) { ws.send(msg('stdin', { session_id: sessionId, data_b64: b64(str) })); },
     resize(c, r) { ws.send(msg('resize', { session_id: sessionId, cols: c, rows: r })); },
     /** Resolves with the regex match in the output after the last match. */
