@@ -103,8 +103,8 @@ int cl_agent_config_parse(const char *buf, size_t len, const char *origin,
     if (!rc)
         rc = cl__field(root, "token", true, cfg->token, sizeof cfg->token, origin, err, errlen);
     if (!rc)
-        rc = cl__field(root, "relay_url", true, cfg->relay_url, sizeof cfg->relay_url, origin,
-                       err, errlen);
+        rc = cl__field(root, "relay_url", true, cfg->relay_url, sizeof cfg->relay_url, origin, err,
+                       errlen);
     if (!rc)
         rc = cl__field(root, "name", false, cfg->name, sizeof cfg->name, origin, err, errlen);
     if (!rc) {

@@ -53,8 +53,8 @@ int cl_json_str(json_t *obj, const char *what, const char *key, bool required, s
     if (n == 0 && required)
         return cl_seterr(err, errlen, CL_EINVAL, "field %s.%s must not be empty", what, key);
     if (n > maxlen)
-        return cl_seterr(err, errlen, CL_EINVAL, "field %s.%s is longer than %zu bytes", what,
-                         key, maxlen);
+        return cl_seterr(err, errlen, CL_EINVAL, "field %s.%s is longer than %zu bytes", what, key,
+                         maxlen);
     *out = json_string_value(v);
     return 0;
 }
@@ -74,8 +74,8 @@ int cl_json_int(json_t *obj, const char *what, const char *key, bool required, l
         return cl_seterr(err, errlen, CL_EINVAL, "field %s.%s must be an integer", what, key);
     long long n = json_integer_value(v);
     if (n < min || n > max)
-        return cl_seterr(err, errlen, CL_EINVAL, "field %s.%s must be between %lld and %lld",
-                         what, key, min, max);
+        return cl_seterr(err, errlen, CL_EINVAL, "field %s.%s must be between %lld and %lld", what,
+                         key, min, max);
     *out = n;
     if (present)
         *present = true;

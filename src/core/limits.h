@@ -13,7 +13,7 @@
 /* Bytes queued for one WebSocket peer before the relay gives up on it
  * (close 1008 "send queue overflow"). The agent instead stops reading its
  * PTYs while its own queue to the relay is over CL_AGENT_SENDQ_HIGH. */
-#define CL_WS_SENDQ_MAX (8 * 1024 * 1024)
+#define CL_WS_SENDQ_MAX     (8 * 1024 * 1024)
 #define CL_AGENT_SENDQ_HIGH (1024 * 1024)
 
 /* Largest HTTP request body the API reads. Over it: 413 body_too_large. */
@@ -31,18 +31,18 @@
 #define CL_TERM_MAX_ROWS 1000
 
 /* Field sizes. */
-#define CL_UUID_LEN 36
-#define CL_ID_MAX 64       /* ids on the wire: uuid or PrivaClaw-style */
-#define CL_TOKEN_MAX 128   /* any bearer or device token */
-#define CL_NAME_MAX 128    /* device, project, display names (bytes) */
-#define CL_EMAIL_MAX 254
+#define CL_UUID_LEN     36
+#define CL_ID_MAX       64  /* ids on the wire: uuid or PrivaClaw-style */
+#define CL_TOKEN_MAX    128 /* any bearer or device token */
+#define CL_NAME_MAX     128 /* device, project, display names (bytes) */
+#define CL_EMAIL_MAX    254
 #define CL_PASSWORD_MIN 8
 #define CL_PASSWORD_MAX 1024
-#define CL_REASON_MAX 64
-#define CL_URL_MAX 1024
+#define CL_REASON_MAX   64
+#define CL_URL_MAX      1024
 
 /* Pairing codes: length, lifetime, attempts. */
-#define CL_PAIRING_CODE_LEN 8
+#define CL_PAIRING_CODE_LEN   8
 #define CL_PAIRING_CODE_TTL_S (15 * 60)
 
 /* User API tokens live this long (sliding not implemented: re-login). */

@@ -28,9 +28,8 @@ int cl_log_parse_level(const char *s, enum cl_log_level *out)
     return CL_EINVAL;
 }
 
-__attribute__((format(printf, 4, 0))) static void cl__vlog(enum cl_log_level level,
-                                                            const char *comp, const char *msg,
-                                                            const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void
+cl__vlog(enum cl_log_level level, const char *comp, const char *msg, const char *fmt, va_list ap)
 {
     static const char *names[] = {"debug", "info", "warn", "error"};
     char line[2048];

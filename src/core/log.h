@@ -20,8 +20,8 @@ void cl_log(enum cl_log_level level, const char *comp, const char *msg, const ch
     __attribute__((format(printf, 4, 5)));
 
 #define cl_debug(comp, msg, ...) cl_log(CL_LOG_DEBUG, comp, msg, __VA_ARGS__)
-#define cl_info(comp, msg, ...) cl_log(CL_LOG_INFO, comp, msg, __VA_ARGS__)
-#define cl_warn(comp, msg, ...) cl_log(CL_LOG_WARN, comp, msg, __VA_ARGS__)
+#define cl_info(comp, msg, ...)  cl_log(CL_LOG_INFO, comp, msg, __VA_ARGS__)
+#define cl_warn(comp, msg, ...)  cl_log(CL_LOG_WARN, comp, msg, __VA_ARGS__)
 #define cl_error(comp, msg, ...) cl_log(CL_LOG_ERROR, comp, msg, __VA_ARGS__)
 
 /* Routes libwebsockets' own log lines through cl_log (as comp=lws). */

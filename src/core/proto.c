@@ -67,11 +67,11 @@ static int cl__copy_str(json_t *obj, const char *what, const char *key, bool req
 static int cl__size(json_t *d, bool required, struct cl_msg *m, char *err, size_t errlen)
 {
     long long cols = 80, rows = 24;
-    int rc = cl_json_int(d, "data", "cols", required, 1, CL_TERM_MAX_COLS, &cols, NULL, err,
-                         errlen);
+    int rc =
+        cl_json_int(d, "data", "cols", required, 1, CL_TERM_MAX_COLS, &cols, NULL, err, errlen);
     if (!rc)
-        rc = cl_json_int(d, "data", "rows", required, 1, CL_TERM_MAX_ROWS, &rows, NULL, err,
-                         errlen);
+        rc =
+            cl_json_int(d, "data", "rows", required, 1, CL_TERM_MAX_ROWS, &rows, NULL, err, errlen);
     m->cols = (int)cols;
     m->rows = (int)rows;
     return rc;
@@ -123,28 +123,28 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
     case CL_MSG_AUTH:
         rc = cl__copy_str(d, "data", "token", true, m->token, sizeof m->token, err, errlen);
         if (!rc)
-            rc = cl__copy_str(d, "data", "session_id", true, m->session_id,
-                              sizeof m->session_id, err, errlen);
-        if (!rc)
-            rc = cl__copy_str(d, "data", "device_id", true, m->device_id, sizeof m->device_id,
+            rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id,
                               err, errlen);
+        if (!rc)
+            rc = cl__copy_str(d, "data", "device_id", true, m->device_id, sizeof m->device_id, err,
+                              errlen);
         return rc;
     case CL_MSG_SESSION_START:
-        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id,
-                          err, errlen);
+        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id, err,
+                          errlen);
         return rc ? rc : cl__size(d, false, m, err, errlen);
     case CL_MSG_RESIZE:
-        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id,
-                          err, errlen);
+        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id, err,
+                          errlen);
         return rc ? rc : cl__size(d, true, m, err, errlen);
     case CL_MSG_SESSION_STARTED:
-        return cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id,
-                            err, errlen);
+        return cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id, err,
+                            errlen);
     case CL_MSG_STDIN:
     case CL_MSG_STDOUT: {
         long long off = 0;
-        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id,
-                          err, errlen);
+        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id, err,
+                          errlen);
         if (!rc && m->type == CL_MSG_STDOUT)
             rc = cl_json_int(d, "data", "offset", false, 0, INT64_MAX, &off, &m->has_offset, err,
                              errlen);
@@ -153,11 +153,10 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
     }
     case CL_MSG_SESSION_END: {
         long long code = 0;
-        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id,
-                          err, errlen);
+        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id, err,
+                          errlen);
         if (!rc)
-            rc = cl__copy_str(d, "data", "reason", false, m->reason, sizeof m->reason, err,
-                              errlen);
+            rc = cl__copy_str(d, "data", "reason", false, m->reason, sizeof m->reason, err, errlen);
         if (!rc)
             rc = cl_json_int(d, "data", "exit_code", false, -255, 255, &code, &m->has_exit_code,
                              err, errlen);
@@ -165,8 +164,7 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
         return rc;
     }
     case CL_MSG_ERROR:
-        rc = cl__copy_str(d, "data", "message", false, m->message, sizeof m->message, err,
-                          errlen);
+        rc = cl__copy_str(d, "data", "message", false, m->message, sizeof m->message, err, errlen);
         return rc ? rc
                   : cl__copy_str(d, "data", "code", false, m->code, sizeof m->code, err, errlen);
     case CL_MSG_HELLO_OK:
@@ -238,8 +236,8 @@ char *cl_msg_encode(const struct cl_msg *m, size_t *len)
     json_object_set_new(root, "type", json_string(name));
     switch (m->type) {
     case CL_MSG_HELLO:
-        d = json_pack("{s:s, s:s, s:{s:s}}", "device_id", m->device_id, "token", m->token,
-                      "meta", "name", m->name);
+        d = json_pack("{s:s, s:s, s:{s:s}}", "device_id", m->device_id, "token", m->token, "meta",
+                      "name", m->name);
         break;
     case CL_MSG_AUTH:
         d = json_pack("{s:s, s:s, s:s}", "token", m->token, "session_id", m->session_id,
@@ -306,7 +304,8 @@ long cl_msg_encode_data(enum cl_msg_type type, const char *session_id, const uin
         return CL_ELIMIT;
     /* session ids are validated on entry (no quotes or backslashes). */
     if (offset >= 0)
-        w = snprintf(buf, cap, "{\"type\":\"%s\",\"data\":{\"session_id\":\"%s\",\"offset\":%lld,"
+        w = snprintf(buf, cap,
+                     "{\"type\":\"%s\",\"data\":{\"session_id\":\"%s\",\"offset\":%lld,"
                      "\"data_b64\":\"",
                      cl_msg_type_name(type), session_id, (long long)offset);
     else

@@ -44,16 +44,16 @@ struct cl_msg {
     char session_id[CL_ID_MAX + 1];
     char device_id[CL_ID_MAX + 1];
     char token[CL_TOKEN_MAX + 1];
-    char name[CL_NAME_MAX + 1];      /* hello: data.meta.name */
-    char reason[CL_REASON_MAX + 1];  /* session_end */
-    char message[256];               /* error */
-    char code[64];                   /* error: machine-readable code (extra field) */
-    int cols, rows;                  /* session_start, resize */
+    char name[CL_NAME_MAX + 1];     /* hello: data.meta.name */
+    char reason[CL_REASON_MAX + 1]; /* session_end */
+    char message[256];              /* error */
+    char code[64];                  /* error: machine-readable code (extra field) */
+    int cols, rows;                 /* session_start, resize */
     bool has_exit_code;
-    int exit_code;                   /* session_end (extra field) */
+    int exit_code; /* session_end (extra field) */
     bool has_offset;
-    uint64_t offset;                 /* stdout (extra field) */
-    uint8_t *data;                   /* stdin, stdout: decoded bytes */
+    uint64_t offset; /* stdout (extra field) */
+    uint8_t *data;   /* stdin, stdout: decoded bytes */
     size_t data_len;
 };
 

@@ -14,7 +14,7 @@
 
 #include "core/limits.h"
 
-#define CL_HASH_LEN 32
+#define CL_HASH_LEN      32
 #define CL_TOKEN_RAW_LEN 32
 /* "clu_" or "cld_" + 43 base64url characters */
 #define CL_TOKEN_STR_LEN (4 + 43)

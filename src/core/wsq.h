@@ -17,8 +17,8 @@
 
 struct cl_frame {
     struct cl_frame *next;
-    size_t len;  /* payload length */
-    size_t cap;  /* payload capacity */
+    size_t len; /* payload length */
+    size_t cap; /* payload capacity */
     bool binary;
     unsigned char buf[]; /* LWS_PRE headroom, then payload */
 };

@@ -36,16 +36,16 @@ static int cl__credentials(struct cl_http_req *req, struct cl__pw_job *j)
 {
     const char *email, *password;
     char err[160];
-    if (cl_json_str(req->body, "body", "email", true, CL_EMAIL_MAX + 32, &email, err,
-                    sizeof err) ||
+    if (cl_json_str(req->body, "body", "email", true, CL_EMAIL_MAX + 32, &email, err, sizeof err) ||
         cl_json_str(req->body, "body", "password", true, CL_PASSWORD_MAX, &password, err,
                     sizeof err)) {
         cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
         return CL_EINVAL;
     }
     if (cl_auth_normalize_email(email, j->user.email)) {
-        cl_http_reply_error(req->conn, 400, "invalid_request", "field body.email is not a valid "
-                                                               "email address");
+        cl_http_reply_error(req->conn, 400, "invalid_request",
+                            "field body.email is not a valid "
+                            "email address");
         return CL_EINVAL;
     }
     if (j->signup && strlen(password) < CL_PASSWORD_MIN) {
@@ -66,8 +66,7 @@ static void cl__reply_token(struct cl_conn *c, int status, struct cl_relay *r,
         cl_http_reply_errcode(c, rc);
         return;
     }
-    cl_http_reply_json(c, status,
-                       json_pack("{s:s, s:o}", "token", token, "user", cl_json_user(u)));
+    cl_http_reply_json(c, status, json_pack("{s:s, s:o}", "token", token, "user", cl_json_user(u)));
     cl_wipe(token, sizeof token);
 }
 

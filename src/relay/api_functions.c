@@ -62,9 +62,9 @@ static void cl__pair_device(struct cl_http_req *req)
         goto out_wipe;
     }
     cl_info("api", "device paired", "device=%s project=%s peer=%s", d.id, d.project_id, req->peer);
-    cl_http_reply_json(req->conn, 200,
-                       json_pack("{s:s, s:s, s:s}", "device_id", d.id, "token", token,
-                                 "relay_url", r->relay_url));
+    cl_http_reply_json(
+        req->conn, 200,
+        json_pack("{s:s, s:s, s:s}", "device_id", d.id, "token", token, "relay_url", r->relay_url));
 out_wipe:
     cl_wipe(token, sizeof token);
 }
@@ -111,8 +111,7 @@ static void cl__start_session(struct cl_http_req *req)
         return;
     }
     cl_hub_session_opened(r->hub, &sess);
-    cl_info("api", "session created", "session=%s device=%s user=%s", sess.id, d.id,
-            req->user_id);
+    cl_info("api", "session created", "session=%s device=%s user=%s", sess.id, d.id, req->user_id);
     cl_http_reply_json(req->conn, 200, json_pack("{s:s}", "session_id", sess.id));
 }
 

@@ -40,7 +40,7 @@ struct cl_http_state {
     char *body; /* bounded by CL_HTTP_MAX_BODY */
     size_t body_len;
     bool body_expected;
-    bool close_after; /* answered before the body was read: close the link */
+    bool close_after;        /* answered before the body was read: close the link */
     struct cl_http_job *job; /* pending worker job, or NULL */
     /* response */
     int status;

@@ -58,7 +58,8 @@ void cl_http_reply_error(struct cl_conn *c, int status, const char *code, const 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cl_http_reply_json(c, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+    cl_http_reply_json(c, status,
+                       json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
 }
 
 void cl_http_reply_errcode(struct cl_conn *c, int err)
@@ -124,7 +125,7 @@ int cl_http_job_start(struct cl_conn *c, cl_job_work_fn work, cl_job_done_fn don
 
 /* Matches path against pattern; ":x" segments capture into params. */
 bool cl_http_match(const char *pattern, const char *path, const char **params, char *scratch,
-                      size_t scratch_len)
+                   size_t scratch_len)
 {
     size_t np = 0, so = 0;
     const char *p = pattern, *q = path;
@@ -209,8 +210,7 @@ static void cl__dispatch(struct cl_conn *c)
             }
             if (h->method == CL_HTTP_POST || h->method == CL_HTTP_PUT ||
                 h->method == CL_HTTP_PATCH) {
-                req.body = h->body_len ? cl_json_parse_object(h->body, h->body_len, err,
-                                                              sizeof err)
+                req.body = h->body_len ? cl_json_parse_object(h->body, h->body_len, err, sizeof err)
                                        : json_object();
                 if (!req.body) {
                     cl_http_reply_error(c, 400, "bad_json", "%s", err);
@@ -237,9 +237,9 @@ static enum cl_http_method cl__method(struct lws *wsi)
         enum lws_token_indexes tok;
         enum cl_http_method m;
     } map[] = {
-        {WSI_TOKEN_GET_URI, CL_HTTP_GET},       {WSI_TOKEN_POST_URI, CL_HTTP_POST},
-        {WSI_TOKEN_PUT_URI, CL_HTTP_PUT},       {WSI_TOKEN_PATCH_URI, CL_HTTP_PATCH},
-        {WSI_TOKEN_DELETE_URI, CL_HTTP_DELETE}, {WSI_TOKEN_HEAD_URI, CL_HTTP_HEAD},
+        {WSI_TOKEN_GET_URI, CL_HTTP_GET},         {WSI_TOKEN_POST_URI, CL_HTTP_POST},
+        {WSI_TOKEN_PUT_URI, CL_HTTP_PUT},         {WSI_TOKEN_PATCH_URI, CL_HTTP_PATCH},
+        {WSI_TOKEN_DELETE_URI, CL_HTTP_DELETE},   {WSI_TOKEN_HEAD_URI, CL_HTTP_HEAD},
         {WSI_TOKEN_OPTIONS_URI, CL_HTTP_OPTIONS},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -416,10 +416,10 @@ json_t *cl_json_project(const struct cl_project *p)
 
 json_t *cl_json_device(const struct cl_device *d)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I}", "id", d->id, "project_id",
-                          d->project_id, "name", d->name, "status",
-                          d->online ? "online" : "offline", "paired", d->paired, "created_at",
-                          (json_int_t)d->created_at);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:b, s:I}", "id", d->id, "project_id", d->project_id,
+                  "name", d->name, "status", d->online ? "online" : "offline", "paired", d->paired,
+                  "created_at", (json_int_t)d->created_at);
     json_object_set_new(o, "last_seen", d->last_seen ? json_integer(d->last_seen) : json_null());
     return o;
 }

@@ -25,10 +25,10 @@ struct cl_http_req {
     enum cl_http_method method;
     const char *path;
     const char *params[CL_HTTP_MAX_PARAMS]; /* ":id" segments, in order */
-    json_t *body;                            /* parsed object, or NULL for GET */
-    const char *user_id;                     /* authenticated user, or NULL */
-    const uint8_t *token_hash;               /* hash of the bearer token, or NULL */
-    const char *peer;                        /* client address */
+    json_t *body;                           /* parsed object, or NULL for GET */
+    const char *user_id;                    /* authenticated user, or NULL */
+    const uint8_t *token_hash;              /* hash of the bearer token, or NULL */
+    const char *peer;                       /* client address */
 };
 
 typedef void (*cl_route_fn)(struct cl_http_req *req);

@@ -66,8 +66,7 @@ static void cl__idle_fired(uv_timer_t *t)
     s->ops->session_end(s, ls->id, cl_now(), "idle", false, 0);
 }
 
-static struct cl_live_session *cl__live_add(struct cl_hub *h, const char *id,
-                                            const char *device_id)
+static struct cl_live_session *cl__live_add(struct cl_hub *h, const char *id, const char *device_id)
 {
     struct cl_live_session *ls = calloc(1, sizeof *ls);
     if (!ls)

@@ -25,22 +25,23 @@
 
 /* pair-device attempts: per address and for the whole relay, per minute */
 #define CL_PAIR_RATE_PER_ADDR 10
-#define CL_PAIR_RATE_GLOBAL 100
+#define CL_PAIR_RATE_GLOBAL   100
 
 static void cl__usage(FILE *f)
 {
-    fprintf(f,
-            "usage: clawlink-relay [options]\n"
-            "\n"
-            "  --listen ADDR:PORT   address to serve HTTP and WebSocket on (default 127.0.0.1:8080)\n"
-            "  --data DIR           database and state directory (default ./var)\n"
-            "  --tls-cert FILE      PEM certificate: serve HTTPS/WSS (with --tls-key)\n"
-            "  --tls-key FILE       PEM private key\n"
-            "  --public-url URL     the URL agents are told to dial, e.g. https://relay.example.com\n"
-            "                       (default: derived from --listen)\n"
-            "  --log-level LEVEL    debug | info | warn | error (default info)\n"
-            "  --help               this text\n"
-            "  --version            print the version\n");
+    fprintf(
+        f,
+        "usage: clawlink-relay [options]\n"
+        "\n"
+        "  --listen ADDR:PORT   address to serve HTTP and WebSocket on (default 127.0.0.1:8080)\n"
+        "  --data DIR           database and state directory (default ./var)\n"
+        "  --tls-cert FILE      PEM certificate: serve HTTPS/WSS (with --tls-key)\n"
+        "  --tls-key FILE       PEM private key\n"
+        "  --public-url URL     the URL agents are told to dial, e.g. https://relay.example.com\n"
+        "                       (default: derived from --listen)\n"
+        "  --log-level LEVEL    debug | info | warn | error (default info)\n"
+        "  --help               this text\n"
+        "  --version            print the version\n");
 }
 
 static int cl__parse_listen(const char *s, struct cl_relay_opts *o)
@@ -65,8 +66,8 @@ static int cl__relay_url(struct cl_relay *r)
     const char *u = r->opts.public_url;
     size_t n;
     if (!u) {
-        snprintf(r->relay_url, sizeof r->relay_url, "%s://%s:%d",
-                 r->opts.tls_cert ? "wss" : "ws", r->opts.listen_addr, r->opts.port);
+        snprintf(r->relay_url, sizeof r->relay_url, "%s://%s:%d", r->opts.tls_cert ? "wss" : "ws",
+                 r->opts.listen_addr, r->opts.port);
         return 0;
     }
     if (strncmp(u, "https://", 8) == 0)
@@ -125,10 +126,14 @@ static void cl__on_signal(uv_signal_t *s, int signum)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"listen", required_argument, NULL, 'l'},   {"data", required_argument, NULL, 'd'},
-        {"tls-cert", required_argument, NULL, 'c'}, {"tls-key", required_argument, NULL, 'k'},
-        {"public-url", required_argument, NULL, 'p'}, {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+        {"listen", required_argument, NULL, 'l'},
+        {"data", required_argument, NULL, 'd'},
+        {"tls-cert", required_argument, NULL, 'c'},
+        {"tls-key", required_argument, NULL, 'k'},
+        {"public-url", required_argument, NULL, 'p'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     struct cl_relay r;
@@ -157,9 +162,15 @@ int main(int argc, char **argv)
             }
             snprintf(r.opts.data_dir, sizeof r.opts.data_dir, "%s", optarg);
             break;
-        case 'c': r.opts.tls_cert = optarg; break;
-        case 'k': r.opts.tls_key = optarg; break;
-        case 'p': r.opts.public_url = optarg; break;
+        case 'c':
+            r.opts.tls_cert = optarg;
+            break;
+        case 'k':
+            r.opts.tls_key = optarg;
+            break;
+        case 'p':
+            r.opts.public_url = optarg;
+            break;
         case 'L':
             if (cl_log_parse_level(optarg, &level)) {
                 fprintf(stderr, "clawlink-relay: unknown log level '%s'\n", optarg);
@@ -167,9 +178,15 @@ int main(int argc, char **argv)
             }
             cl_log_set_level(level);
             break;
-        case 'h': cl__usage(stdout); return 0;
-        case 'V': printf("clawlink-relay %s\n", CL_VERSION); return 0;
-        default: cl__usage(stderr); return 2;
+        case 'h':
+            cl__usage(stdout);
+            return 0;
+        case 'V':
+            printf("clawlink-relay %s\n", CL_VERSION);
+            return 0;
+        default:
+            cl__usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {

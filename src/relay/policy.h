@@ -19,15 +19,15 @@
 #include "relay/store.h"
 
 enum cl_action {
-    CL_ACT_PROJECT_VIEW,     /* see a project, its devices, its members */
-    CL_ACT_PROJECT_MODIFY,   /* rename or delete a project */
-    CL_ACT_DEVICE_ADD,       /* add a device to a project */
-    CL_ACT_DEVICE_VIEW,      /* see a device */
-    CL_ACT_DEVICE_MODIFY,    /* rename, delete, regenerate pairing code */
-    CL_ACT_SESSION_START,    /* open a terminal session on a device */
-    CL_ACT_SESSION_ATTACH,   /* attach a browser to an existing session */
-    CL_ACT_SESSION_END,      /* end a session */
-    CL_ACT_MEMBER_INVITE,    /* invite or remove members */
+    CL_ACT_PROJECT_VIEW,   /* see a project, its devices, its members */
+    CL_ACT_PROJECT_MODIFY, /* rename or delete a project */
+    CL_ACT_DEVICE_ADD,     /* add a device to a project */
+    CL_ACT_DEVICE_VIEW,    /* see a device */
+    CL_ACT_DEVICE_MODIFY,  /* rename, delete, regenerate pairing code */
+    CL_ACT_SESSION_START,  /* open a terminal session on a device */
+    CL_ACT_SESSION_ATTACH, /* attach a browser to an existing session */
+    CL_ACT_SESSION_END,    /* end a session */
+    CL_ACT_MEMBER_INVITE,  /* invite or remove members */
     CL_ACT__COUNT
 };
 

@@ -55,8 +55,7 @@ static void cl__rl_purge(struct cl_ratelimit *rl, int64_t now)
     }
 }
 
-bool cl_ratelimit_hit(struct cl_ratelimit *rl, const char *key, int64_t now,
-                      unsigned *retry_after)
+bool cl_ratelimit_hit(struct cl_ratelimit *rl, const char *key, int64_t now, unsigned *retry_after)
 {
     struct cl__rl_entry *e;
     char k[CL_RATELIMIT_KEY_MAX + 1];

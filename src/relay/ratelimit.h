@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define CL_RATELIMIT_MAX_KEYS 65536
-#define CL_RATELIMIT_KEY_MAX 64
+#define CL_RATELIMIT_KEY_MAX  64
 
 struct cl_ratelimit;
 
@@ -25,7 +25,6 @@ void cl_ratelimit_free(struct cl_ratelimit *rl);
 /* Counts one attempt for key at time now. Returns true if allowed; when
  * refused, *retry_after (if non-NULL) gets the seconds until the window
  * resets (at least 1). */
-bool cl_ratelimit_hit(struct cl_ratelimit *rl, const char *key, int64_t now,
-                      unsigned *retry_after);
+bool cl_ratelimit_hit(struct cl_ratelimit *rl, const char *key, int64_t now, unsigned *retry_after);
 
 #endif

@@ -32,7 +32,7 @@ struct cl_relay {
     struct cl_store store;
     struct cl_hub *hub;
     struct cl_relay_opts opts;
-    char relay_url[CL_URL_MAX]; /* ws[s]://host:port, told to agents at pairing */
+    char relay_url[CL_URL_MAX];          /* ws[s]://host:port, told to agents at pairing */
     struct cl_ratelimit *rl_pair_addr;   /* pair-device attempts per address */
     struct cl_ratelimit *rl_pair_global; /* pair-device attempts, all addresses */
     bool stopping;

@@ -83,7 +83,7 @@ static enum cl_conn_kind cl__ws_kind(struct lws *wsi)
  * frame (code + reason) is written here, with lws's own close opcode
  * (LWS_WRITE_CLOSE, 4, kept private in its headers), and lws then closes
  * the socket. */
-#define CL__LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
+#define CL__LWS_WRITE_CLOSE     ((enum lws_write_protocol)4)
 #define CL__CLOSE_ACK_TIMEOUT_S 3
 
 static void cl__ws_send_close(struct lws *wsi, int code, const char *reason)

@@ -117,8 +117,7 @@ struct cl_store_ops {
                        struct cl_device *out);
     /* The stored device-token hash; CL_ENOTFOUND if no device or unpaired.
      * The caller compares with cl_secret_equal. */
-    int (*device_token_hash)(struct cl_store *s, const char *device_id,
-                             uint8_t out[CL_HASH_LEN]);
+    int (*device_token_hash)(struct cl_store *s, const char *device_id, uint8_t out[CL_HASH_LEN]);
     int (*device_set_online)(struct cl_store *s, const char *device_id, bool online, int64_t now);
     /* Marks every device offline (relay start-up: nothing is connected). */
     int (*device_all_offline)(struct cl_store *s, int64_t now);

@@ -17,8 +17,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const patterns[] = {
-    "/healthz", "/api/v1/projects", "/api/v1/projects/:id", "/api/v1/projects/:id/devices",
-    "/functions/v1/pair-device", "/a/:x/:y", "/a/:x/:y/:z",
+    "/healthz",
+    "/api/v1/projects",
+    "/api/v1/projects/:id",
+    "/api/v1/projects/:id/devices",
+    "/functions/v1/pair-device",
+    "/a/:x/:y",
+    "/a/:x/:y/:z",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

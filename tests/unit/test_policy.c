@@ -146,12 +146,12 @@ static void check(struct fixture *f, const struct row *rows, size_t n, int kind)
             else if (kind == 1)
                 got = cl_policy_device(&f->s, f->user[w], rows[i].act, f->d.id, NULL);
             else
-                got = cl_policy_session(&f->s, f->user[w], rows[i].act,
-                                        kind == 2 ? f->owner_sess.id : f->member_sess.id, NULL,
-                                        NULL);
+                got =
+                    cl_policy_session(&f->s, f->user[w], rows[i].act,
+                                      kind == 2 ? f->owner_sess.id : f->member_sess.id, NULL, NULL);
             if (got != rows[i].want[w])
-                fail_msg("%s as %s: got %d (%s), want %d", cl_action_name(rows[i].act),
-                         who_name[w], got, cl_strerror(got), rows[i].want[w]);
+                fail_msg("%s as %s: got %d (%s), want %d", cl_action_name(rows[i].act), who_name[w],
+                         got, cl_strerror(got), rows[i].want[w]);
         }
     }
 }
@@ -208,16 +208,14 @@ static void test_allowed_checks_fill_rows(void **state)
     struct cl_project p;
     struct cl_device d;
     struct cl_session s;
-    assert_int_equal(cl_policy_project(&f->s, f->user[OWNER], CL_ACT_PROJECT_VIEW, f->p.id, &p),
-                     0);
+    assert_int_equal(cl_policy_project(&f->s, f->user[OWNER], CL_ACT_PROJECT_VIEW, f->p.id, &p), 0);
     assert_string_equal(p.id, f->p.id);
     assert_int_equal(p.role, CL_ROLE_OWNER);
-    assert_int_equal(cl_policy_device(&f->s, f->user[OWNER], CL_ACT_SESSION_START, f->d.id, &d),
-                     0);
+    assert_int_equal(cl_policy_device(&f->s, f->user[OWNER], CL_ACT_SESSION_START, f->d.id, &d), 0);
     assert_string_equal(d.project_id, f->p.id);
-    assert_int_equal(cl_policy_session(&f->s, f->user[OWNER], CL_ACT_SESSION_ATTACH,
-                                       f->owner_sess.id, &s, &d),
-                     0);
+    assert_int_equal(
+        cl_policy_session(&f->s, f->user[OWNER], CL_ACT_SESSION_ATTACH, f->owner_sess.id, &s, &d),
+        0);
     assert_string_equal(s.device_id, f->d.id);
 }
 
