@@ -24,6 +24,10 @@ static const char *const cl__type_names[CL_MSG__COUNT] = {
     [CL_MSG_ERROR] = "error",
     [CL_MSG_PING] = "ping",
     [CL_MSG_PONG] = "pong",
+    [CL_MSG_ACK] = "ack",
+    [CL_MSG_REPLAY] = "replay",
+    [CL_MSG_GAP] = "gap",
+    [CL_MSG_RESTARTING] = "restarting",
 };
 
 bool cl_proto_id_valid(const char *s)
@@ -102,6 +106,45 @@ static int cl__bytes(json_t *d, struct cl_msg *m, char *err, size_t errlen)
     return 0;
 }
 
+/* hello.sessions: [{session_id, offset}], at most CL_AGENT_MAX_SESSIONS. */
+static int cl__sessions(json_t *d, struct cl_msg *m, char *err, size_t errlen)
+{
+    json_t *arr = json_object_get(d, "sessions"), *e;
+    size_t i;
+    if (!arr || json_is_null(arr))
+        return 0;
+    if (!json_is_array(arr))
+        return cl_seterr(err, errlen, CL_EINVAL, "field data.sessions must be an array");
+    if (json_array_size(arr) > CL_AGENT_MAX_SESSIONS)
+        return cl_seterr(err, errlen, CL_EINVAL, "field data.sessions has more than %d entries",
+                         CL_AGENT_MAX_SESSIONS);
+    if (json_array_size(arr) == 0)
+        return 0;
+    m->sessions = calloc(json_array_size(arr), sizeof *m->sessions);
+    if (!m->sessions)
+        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
+    json_array_foreach(arr, i, e)
+    {
+        long long off = 0;
+        int rc;
+        if (!json_is_object(e))
+            return cl_seterr(err, errlen, CL_EINVAL, "data.sessions[%zu] must be an object", i);
+        rc = cl__copy_str(e, "data.sessions[]", "session_id", true, m->sessions[i].session_id,
+                          sizeof m->sessions[i].session_id, err, errlen);
+        if (!rc)
+            rc = cl_json_int(e, "data.sessions[]", "offset", true, 0, INT64_MAX, &off, NULL, err,
+                             errlen);
+        if (rc)
+            return rc;
+        if (!cl_proto_id_valid(m->sessions[i].session_id))
+            return cl_seterr(err, errlen, CL_EINVAL,
+                             "field data.sessions[].session_id has invalid characters");
+        m->sessions[i].offset = (uint64_t)off;
+        m->nsessions = i + 1;
+    }
+    return 0;
+}
+
 static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen)
 {
     int rc = 0;
@@ -118,7 +161,7 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
             rc = cl__copy_str(meta, "data.meta", "name", false, m->name, sizeof m->name, err,
                               errlen);
         }
-        return rc;
+        return rc ? rc : cl__sessions(d, m, err, errlen);
     }
     case CL_MSG_AUTH:
         rc = cl__copy_str(d, "data", "token", true, m->token, sizeof m->token, err, errlen);
@@ -167,10 +210,38 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
         rc = cl__copy_str(d, "data", "message", false, m->message, sizeof m->message, err, errlen);
         return rc ? rc
                   : cl__copy_str(d, "data", "code", false, m->code, sizeof m->code, err, errlen);
+    case CL_MSG_ACK:
+    case CL_MSG_REPLAY: {
+        long long off = 0, viewers = 0;
+        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id, err,
+                          errlen);
+        if (!rc)
+            rc = cl_json_int(d, "data", "offset", true, 0, INT64_MAX, &off, &m->has_offset, err,
+                             errlen);
+        if (!rc && m->type == CL_MSG_ACK)
+            rc = cl_json_int(d, "data", "viewers", false, 0, 1 << 20, &viewers, &m->has_viewers,
+                             err, errlen);
+        m->offset = (uint64_t)off;
+        m->viewers = (int)viewers;
+        return rc;
+    }
+    case CL_MSG_GAP: {
+        long long from = 0, to = 0;
+        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id, err,
+                          errlen);
+        if (!rc)
+            rc = cl_json_int(d, "data", "from", true, 0, INT64_MAX, &from, NULL, err, errlen);
+        if (!rc)
+            rc = cl_json_int(d, "data", "to", true, from, INT64_MAX, &to, NULL, err, errlen);
+        m->gap_from = (uint64_t)from;
+        m->gap_to = (uint64_t)to;
+        return rc;
+    }
     case CL_MSG_HELLO_OK:
     case CL_MSG_AUTH_OK:
     case CL_MSG_PING:
     case CL_MSG_PONG:
+    case CL_MSG_RESTARTING:
         return 0;
     default:
         return cl_seterr(err, errlen, CL_EPROTO, "unknown message type");
@@ -220,6 +291,7 @@ out_decref:
 void cl_msg_clear(struct cl_msg *m)
 {
     free(m->data);
+    free(m->sessions);
     cl_wipe(m->token, sizeof m->token);
     memset(m, 0, sizeof *m);
 }
@@ -238,10 +310,30 @@ char *cl_msg_encode(const struct cl_msg *m, size_t *len)
     case CL_MSG_HELLO:
         d = json_pack("{s:s, s:s, s:{s:s}}", "device_id", m->device_id, "token", m->token, "meta",
                       "name", m->name);
+        if (d && m->nsessions) {
+            json_t *arr = json_array();
+            for (size_t i = 0; i < m->nsessions; i++)
+                json_array_append_new(arr, json_pack("{s:s, s:I}", "session_id",
+                                                     m->sessions[i].session_id, "offset",
+                                                     (json_int_t)m->sessions[i].offset));
+            json_object_set_new(d, "sessions", arr);
+        }
         break;
     case CL_MSG_AUTH:
         d = json_pack("{s:s, s:s, s:s}", "token", m->token, "session_id", m->session_id,
                       "device_id", m->device_id);
+        if (d && m->has_resume_offset)
+            json_object_set_new(d, "resume_offset", json_integer((json_int_t)m->resume_offset));
+        break;
+    case CL_MSG_ACK:
+    case CL_MSG_REPLAY:
+        d = json_pack("{s:s, s:I}", "session_id", m->session_id, "offset", (json_int_t)m->offset);
+        if (d && m->type == CL_MSG_ACK && m->has_viewers)
+            json_object_set_new(d, "viewers", json_integer(m->viewers));
+        break;
+    case CL_MSG_GAP:
+        d = json_pack("{s:s, s:I, s:I}", "session_id", m->session_id, "from",
+                      (json_int_t)m->gap_from, "to", (json_int_t)m->gap_to);
         break;
     case CL_MSG_SESSION_START:
     case CL_MSG_RESIZE:

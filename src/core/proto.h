@@ -33,7 +33,17 @@ enum cl_msg_type {
     CL_MSG_ERROR = 11,          /* relay -> peer */
     CL_MSG_PING = 12,           /* browser -> relay (latency) */
     CL_MSG_PONG = 13,           /* relay -> browser */
+    CL_MSG_ACK = 14,            /* browser -> relay -> agent (flow control) */
+    CL_MSG_REPLAY = 15,         /* relay -> agent: resend output from offset */
+    CL_MSG_GAP = 16,            /* relay -> browser: bytes [from, to) are lost */
+    CL_MSG_RESTARTING = 17,     /* relay -> peer: reconnect now, no backoff */
     CL_MSG__COUNT
+};
+
+/* One live session an agent announces in hello. */
+struct cl_msg_session {
+    char session_id[CL_ID_MAX + 1];
+    uint64_t offset; /* bytes produced so far */
 };
 
 /* A decoded message. Strings are NUL-terminated copies; data is a
@@ -52,8 +62,15 @@ struct cl_msg {
     bool has_exit_code;
     int exit_code; /* session_end (extra field) */
     bool has_offset;
-    uint64_t offset; /* stdout (extra field) */
-    uint8_t *data;   /* stdin, stdout: decoded bytes */
+    uint64_t offset; /* stdout (extra field), ack, replay */
+    bool has_viewers;
+    int viewers; /* ack, relay -> agent */
+    bool has_resume_offset;
+    uint64_t resume_offset;          /* auth (extra field) */
+    uint64_t gap_from, gap_to;       /* gap */
+    struct cl_msg_session *sessions; /* hello (extra field): malloc'd */
+    size_t nsessions;
+    uint8_t *data; /* stdin, stdout: decoded bytes */
     size_t data_len;
 };
 

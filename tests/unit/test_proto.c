@@ -709,10 +709,93 @@ static void test_encode_data_short_buffer(void **state)
     assert_true(cl_msg_encode_data(CL_MSG_STDOUT, UUID1, bytes, 100, INT64_MAX, buf, need) > 0);
 }
 
+static void test_flow_control_messages(void **state)
+{
+    struct cl_msg m;
+    assert_int_equal(
+        dec("{\"type\":\"ack\",\"data\":{\"session_id\":\"" UUID1 "\",\"offset\":4096}}", &m), 0);
+    assert_int_equal(m.type, CL_MSG_ACK);
+    assert_int_equal(m.offset, 4096);
+    assert_false(m.has_viewers);
+    cl_msg_clear(&m);
+    assert_int_equal(dec("{\"type\":\"ack\",\"data\":{\"session_id\":\"" UUID1
+                         "\",\"offset\":7,\"viewers\":2}}",
+                         &m),
+                     0);
+    assert_true(m.has_viewers);
+    assert_int_equal(m.viewers, 2);
+    cl_msg_clear(&m);
+    assert_int_equal(
+        dec("{\"type\":\"replay\",\"data\":{\"session_id\":\"" UUID1 "\",\"offset\":0}}", &m), 0);
+    assert_int_equal(m.type, CL_MSG_REPLAY);
+    cl_msg_clear(&m);
+    assert_int_equal(
+        dec("{\"type\":\"gap\",\"data\":{\"session_id\":\"" UUID1 "\",\"from\":10,\"to\":90}}", &m),
+        0);
+    assert_int_equal(m.gap_from, 10);
+    assert_int_equal(m.gap_to, 90);
+    cl_msg_clear(&m);
+    assert_int_equal(dec("{\"type\":\"restarting\"}", &m), 0);
+    assert_int_equal(m.type, CL_MSG_RESTARTING);
+    cl_msg_clear(&m);
+    /* required fields, and a gap must not run backwards */
+    expect_fail("{\"type\":\"ack\",\"data\":{\"session_id\":\"" UUID1 "\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"ack\",\"data\":{\"session_id\":\"" UUID1 "\",\"offset\":-1}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"gap\",\"data\":{\"session_id\":\"" UUID1 "\",\"from\":9,\"to\":3}}",
+                CL_EINVAL);
+}
+
+static void test_hello_sessions_and_resume_offset_round_trip(void **state)
+{
+    struct cl_msg m, back;
+    struct cl_msg_session ss[2] = {{UUID1, 123}, {UUID2, 0}};
+    size_t len;
+    char *text;
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_HELLO;
+    strcpy(m.device_id, UUID1);
+    strcpy(m.token, "cld_x");
+    m.sessions = ss;
+    m.nsessions = 2;
+    text = cl_msg_encode(&m, &len);
+    assert_non_null(text);
+    assert_int_equal(dec(text, &back), 0);
+    assert_int_equal(back.nsessions, 2);
+    assert_string_equal(back.sessions[0].session_id, UUID1);
+    assert_int_equal(back.sessions[0].offset, 123);
+    assert_string_equal(back.sessions[1].session_id, UUID2);
+    cl_msg_clear(&back);
+    free(text);
+
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_AUTH;
+    strcpy(m.token, "clu_x");
+    strcpy(m.session_id, UUID1);
+    strcpy(m.device_id, UUID2);
+    m.has_resume_offset = true;
+    m.resume_offset = 1u << 20;
+    text = cl_msg_encode(&m, &len);
+    assert_int_equal(dec(text, &back), 0);
+    assert_true(back.has_resume_offset);
+    assert_int_equal(back.resume_offset, 1u << 20);
+    cl_msg_clear(&back);
+    free(text);
+    /* a session list with a bad id or too many entries is refused */
+    expect_fail("{\"type\":\"hello\",\"data\":{\"device_id\":\"d\",\"token\":\"t\","
+                "\"sessions\":[{\"session_id\":\"a\\\"b\",\"offset\":1}]}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"hello\",\"data\":{\"device_id\":\"d\",\"token\":\"t\","
+                "\"sessions\":{}}}",
+                CL_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_hello),
+        cmocka_unit_test(test_flow_control_messages),
+        cmocka_unit_test(test_hello_sessions_and_resume_offset_round_trip),
         cmocka_unit_test(test_decode_control_without_data),
         cmocka_unit_test(test_decode_auth),
         cmocka_unit_test(test_decode_session_start_and_resize),
