@@ -171,6 +171,12 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
         if (!rc)
             rc = cl__copy_str(d, "data", "device_id", true, m->device_id, sizeof m->device_id, err,
                               errlen);
+        if (!rc) {
+            long long ro = 0;
+            rc = cl_json_int(d, "data", "resume_offset", false, 0, INT64_MAX, &ro,
+                             &m->has_resume_offset, err, errlen);
+            m->resume_offset = (uint64_t)ro;
+        }
         return rc;
     case CL_MSG_SESSION_START:
         rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id, err,
