@@ -31,6 +31,7 @@ struct cl_frame *cl_frame_new(size_t cap)
     f->len = 0;
     f->cap = cap;
     f->binary = false;
+    f->end_offset = 0;
     return f;
 }
 

@@ -14,12 +14,14 @@
 #include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct cl_frame {
     struct cl_frame *next;
     size_t len; /* payload length */
     size_t cap; /* payload capacity */
     bool binary;
+    uint64_t end_offset; /* stdout frames: stream offset after the last byte (0 = none) */
     unsigned char buf[]; /* LWS_PRE headroom, then payload */
 };
 
@@ -52,6 +54,12 @@ int cl_wsq_push_copy(struct cl_wsq *q, const void *data, size_t len, bool binary
  * asks for another callback if more remain. Returns 0, or -1 if the write
  * failed (the caller returns -1 to lws to close). */
 int cl_wsq_write_one(struct cl_wsq *q, struct lws *wsi);
+
+/* end_offset of the frame the next cl_wsq_write_one will write (0 if none). */
+static inline uint64_t cl_wsq_head_end_offset(const struct cl_wsq *q)
+{
+    return q->head ? q->head->end_offset : 0;
+}
 
 static inline bool cl_wsq_empty(const struct cl_wsq *q)
 {

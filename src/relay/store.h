@@ -68,6 +68,7 @@ struct cl_store;
 
 typedef void (*cl_project_cb)(const struct cl_project *p, void *ctx);
 typedef void (*cl_device_cb)(const struct cl_device *d, void *ctx);
+typedef void (*cl_session_cb)(const struct cl_session *sess, void *ctx);
 
 struct cl_store_ops {
     const char *name;
@@ -125,6 +126,10 @@ struct cl_store_ops {
     /* sessions */
     int (*session_create)(struct cl_store *s, const struct cl_session *sess);
     int (*session_get)(struct cl_store *s, const char *id, struct cl_session *out);
+    /* Active sessions of device_id (all devices when NULL), oldest first.
+     * The callback may use the store. */
+    int (*session_list_active)(struct cl_store *s, const char *device_id, cl_session_cb cb,
+                               void *ctx);
     /* Ends an active session (status ended, ended_at, reason, exit code if
      * has_exit_code). Ending an ended session is a no-op returning 0. */
     int (*session_end)(struct cl_store *s, const char *id, int64_t now, const char *reason,

@@ -71,6 +71,8 @@ enum cl__st {
     " FROM users u LEFT JOIN profiles p ON p.user_id = u.id"
 
 #define CL__PROJECT_COLS "p.id, p.name, p.owner_id, p.created_at, p.updated_at"
+#define CL__SESSION_COLS                                                                           \
+    "id, device_id, user_id, status, started_at, ended_at, end_reason, exit_code"
 
 /* code_expires_at is 0 when no code is live, as struct cl_device says */
 #define CL__DEVICE_COLS                                                                            \
@@ -124,8 +126,7 @@ static const char *const cl__sql[CL__ST__COUNT] = {
     [CL__ST_SESSION_INSERT] = "INSERT INTO sessions (id, device_id, user_id, status, started_at,"
                               " ended_at, end_reason, exit_code)"
                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [CL__ST_SESSION_GET] = "SELECT id, device_id, user_id, status, started_at, ended_at,"
-                           " end_reason, exit_code FROM sessions WHERE id = ?1",
+    [CL__ST_SESSION_GET] = "SELECT " CL__SESSION_COLS " FROM sessions WHERE id = ?1",
     [CL__ST_SESSION_END] = "UPDATE sessions SET status = 'ended', ended_at = ?2, end_reason = ?3,"
                            " exit_code = ?4 WHERE id = ?1 AND status = 'active'",
     [CL__ST_SESSION_EXISTS] = "SELECT 1 FROM sessions WHERE id = ?1",
@@ -138,6 +139,11 @@ static const char cl__sql_project_list[] =
     " ORDER BY p.created_at DESC, p.rowid DESC";
 static const char cl__sql_device_list[] = "SELECT " CL__DEVICE_COLS " FROM devices"
                                           " WHERE project_id = ?1 ORDER BY created_at, rowid";
+static const char cl__sql_session_active_all[] =
+    "SELECT " CL__SESSION_COLS " FROM sessions WHERE status = 'active' ORDER BY started_at, rowid";
+static const char cl__sql_session_active_device[] =
+    "SELECT " CL__SESSION_COLS " FROM sessions WHERE status = 'active' AND device_id = ?1"
+    " ORDER BY started_at, rowid";
 
 struct cl__sqlite {
     sqlite3 *db;
@@ -789,28 +795,55 @@ static int cl__session_create(struct cl_store *s, const struct cl_session *sess)
         __func__);
 }
 
+/* Reads a row of CL__SESSION_COLS. */
+static void cl__session_row(sqlite3_stmt *st, struct cl_session *x)
+{
+    const unsigned char *status;
+    memset(x, 0, sizeof *x);
+    cl__col_str(st, 0, x->id, sizeof x->id);
+    cl__col_str(st, 1, x->device_id, sizeof x->device_id);
+    cl__col_str(st, 2, x->user_id, sizeof x->user_id);
+    status = sqlite3_column_text(st, 3);
+    x->active = status && strcmp((const char *)status, "active") == 0;
+    x->started_at = sqlite3_column_int64(st, 4);
+    x->ended_at = sqlite3_column_int64(st, 5);
+    cl__col_str(st, 6, x->end_reason, sizeof x->end_reason);
+    x->has_exit_code = sqlite3_column_type(st, 7) != SQLITE_NULL;
+    x->exit_code = sqlite3_column_int(st, 7);
+}
+
+static int cl__session_list_active(struct cl_store *s, const char *device_id, cl_session_cb cb,
+                                   void *ctx)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = NULL;
+    struct cl_session x;
+    int brc = SQLITE_OK, rc;
+
+    if (sqlite3_prepare_v3(q->db,
+                           device_id ? cl__sql_session_active_device : cl__sql_session_active_all,
+                           -1, 0, &st, NULL) != SQLITE_OK)
+        return cl__db_error(q, __func__);
+    if (device_id)
+        brc = cl__bind_str(st, 1, device_id);
+    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+        cl__session_row(st, &x);
+        cb(&x, ctx);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int cl__session_get(struct cl_store *s, const char *id, struct cl_session *out)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_SESSION_GET];
     struct cl_session x;
-    const unsigned char *status;
     int rc = cl__step(q, st, cl__bind_str(st, 1, id), __func__);
     if (rc < 0)
         return rc;
-    if (rc == 1) {
-        memset(&x, 0, sizeof x);
-        cl__col_str(st, 0, x.id, sizeof x.id);
-        cl__col_str(st, 1, x.device_id, sizeof x.device_id);
-        cl__col_str(st, 2, x.user_id, sizeof x.user_id);
-        status = sqlite3_column_text(st, 3);
-        x.active = status && strcmp((const char *)status, "active") == 0;
-        x.started_at = sqlite3_column_int64(st, 4);
-        x.ended_at = sqlite3_column_int64(st, 5);
-        cl__col_str(st, 6, x.end_reason, sizeof x.end_reason);
-        x.has_exit_code = sqlite3_column_type(st, 7) != SQLITE_NULL;
-        x.exit_code = sqlite3_column_int(st, 7);
-    }
+    if (rc == 1)
+        cl__session_row(st, &x);
     cl__reset(st);
     if (rc == 0)
         return CL_ENOTFOUND;
@@ -863,6 +896,7 @@ static const struct cl_store_ops cl__sqlite_ops = {
     .device_create = cl__device_create,
     .device_get = cl__device_get,
     .device_list = cl__device_list,
+    .session_list_active = cl__session_list_active,
     .device_pair = cl__device_pair,
     .device_token_hash = cl__device_token_hash,
     .device_set_online = cl__device_set_online,

@@ -645,6 +645,39 @@ static void new_session(struct fx *f, const char *device_id, const char *user_id
     assert_int_equal(f->s.ops->session_create(&f->s, s), 0);
 }
 
+static void count_session(const struct cl_session *sess, void *ctx)
+{
+    assert_true(sess->active);
+    (*(int *)ctx)++;
+}
+
+static void test_session_list_active(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p;
+    struct cl_device d1, d2;
+    struct cl_session a, b, c;
+    int n;
+    make_user(f, "o@example.com", &o);
+    make_project(f, o.id, "p", 1, &p);
+    make_device(f, p.id, "one", 10, "LST23456", 1000, &d1);
+    make_device(f, p.id, "two", 11, "LST34567", 1000, &d2);
+    new_session(f, d1.id, o.id, &a);
+    new_session(f, d1.id, o.id, &b);
+    new_session(f, d2.id, o.id, &c);
+    assert_int_equal(f->s.ops->session_end(&f->s, b.id, 200, "exit", true, 0), 0);
+    n = 0;
+    assert_int_equal(f->s.ops->session_list_active(&f->s, d1.id, count_session, &n), 0);
+    assert_int_equal(n, 1); /* a; b has ended */
+    n = 0;
+    assert_int_equal(f->s.ops->session_list_active(&f->s, NULL, count_session, &n), 0);
+    assert_int_equal(n, 2); /* a and c */
+    n = 0;
+    assert_int_equal(f->s.ops->session_list_active(&f->s, "no-such-device", count_session, &n), 0);
+    assert_int_equal(n, 0);
+}
+
 static void test_sessions(void **state)
 {
     struct fx *f = *state;
@@ -752,6 +785,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_device_pair_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_online, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_list_active, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_project_cascades, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
