@@ -16,6 +16,15 @@
 #define CL_WS_SENDQ_MAX     (8 * 1024 * 1024)
 #define CL_AGENT_SENDQ_HIGH (1024 * 1024)
 
+/* Bytes queued in the relay towards one viewer before it is "lagging": it
+ * then receives nothing until its queue drains, and catches up by replay
+ * from the agent's ring (or a gap notice). Never stalls other viewers. */
+#define CL_VIEWER_QUEUE_MAX (2 * 1024 * 1024)
+
+/* The relay tells the agent about viewer acknowledgements in steps of at
+ * least this many bytes (or when the viewer count changes). */
+#define CL_ACK_STEP (32 * 1024)
+
 /* Largest HTTP request body the API reads. Over it: 413 body_too_large. */
 #define CL_HTTP_MAX_BODY (64 * 1024)
 

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <uthash.h>
 
 #include "core/limits.h"
@@ -67,6 +68,8 @@ struct cl_conn {
     char close_reason[64];
 
     /* agent (/connect) */
+    bool ext; /* a clawlink agent: announced sessions or sent offsets, so it
+               * understands ack and replay */
     char device_id[CL_ID_MAX + 1];
     char project_id[CL_UUID_LEN + 1];
     UT_hash_handle hh; /* hub->agents, keyed by device_id */
@@ -76,6 +79,11 @@ struct cl_conn {
     char session_id[CL_ID_MAX + 1];
     struct cl_live_session *live;
     struct cl_conn *viewer_next, *viewer_prev;
+    uint64_t sent;      /* stream offset of the next byte this viewer should get */
+    uint64_t acked;     /* consumed up to here */
+    bool gap_aware;     /* gave resume_offset or sent ack: understands gap */
+    bool explicit_acks; /* has sent ack: the relay no longer acks as it drains */
+    bool lagging;       /* its queue overflowed: gets nothing until it drains */
 
     struct cl_http_state http;
 };

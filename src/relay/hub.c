@@ -1,4 +1,14 @@
-/* hub: agent and browser WebSocket routing, live sessions, idle grace. */
+/*
+ * hub: agent and browser WebSocket routing, live sessions, per-viewer
+ * offsets (lossless resume), flow control and grace periods.
+ *
+ * Per viewer the hub keeps `sent`, the stream offset of the next byte it
+ * should get: a stdout chunk is forwarded only past it, cut where it
+ * overlaps, and preceded by a gap notice where bytes are missing. Replays
+ * from the agent's ring are therefore safe to broadcast: viewers that
+ * already have the bytes skip them. See docs/protocol.md, "Lossless resume
+ * and flow control".
+ */
 #include "relay/hub.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -14,11 +24,22 @@
 struct cl_live_session {
     char id[CL_ID_MAX + 1];
     char device_id[CL_ID_MAX + 1];
-    bool start_sent; /* session_start forwarded to the agent */
-    bool started;    /* the agent answered session_started */
+    bool start_sent;   /* session_start forwarded to the agent */
+    bool started;      /* the agent answered session_started (or announced it) */
+    uint64_t produced; /* stream offset after the newest byte seen */
+    uint64_t ack_sent; /* last ack offset told to the agent */
+    int viewers_sent;  /* viewer count in that ack; -1 = none sent yet */
     struct cl_conn *viewers;
     size_t nviewers;
-    uv_timer_t idle; /* runs while nviewers == 0 */
+    uv_timer_t idle; /* runs while nviewers == 0: backstop for v1 agents */
+    struct cl_hub *hub;
+    UT_hash_handle hh;
+};
+
+/* A disconnected agent's grace period. */
+struct cl_grace {
+    char device_id[CL_ID_MAX + 1];
+    uv_timer_t timer;
     struct cl_hub *hub;
     UT_hash_handle hh;
 };
@@ -27,8 +48,12 @@ struct cl_hub {
     struct cl_relay *relay;
     struct cl_conn *agents;           /* by device_id */
     struct cl_live_session *sessions; /* by id */
+    struct cl_grace *graces;          /* by device_id */
+    uv_timer_t startup_grace;         /* after a restart: sessions nobody re-announced */
     size_t browsers;
 };
+
+static void cl__startup_grace_fired(uv_timer_t *t);
 
 struct cl_hub *cl_hub_new(struct cl_relay *r)
 {
@@ -36,120 +61,14 @@ struct cl_hub *cl_hub_new(struct cl_relay *r)
     if (!h)
         abort();
     h->relay = r;
+    uv_timer_init(r->loop, &h->startup_grace);
+    h->startup_grace.data = h;
+    uv_timer_start(&h->startup_grace, cl__startup_grace_fired,
+                   (uint64_t)r->opts.agent_grace_s * 1000, 0);
     return h;
 }
 
-/* ---- live sessions ---------------------------------------------------- */
-
-static void cl__free_live(uv_handle_t *t)
-{
-    free(t->data);
-}
-
-static void cl__live_remove(struct cl_hub *h, struct cl_live_session *ls)
-{
-    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
-        v->live = NULL;
-    ls->viewers = NULL;
-    HASH_DEL(h->sessions, ls);
-    uv_timer_stop(&ls->idle);
-    uv_close((uv_handle_t *)&ls->idle, cl__free_live);
-}
-
-static void cl__idle_fired(uv_timer_t *t)
-{
-    struct cl_live_session *ls = t->data;
-    struct cl_hub *h = ls->hub;
-    struct cl_store *s = &h->relay->store;
-    cl_info("hub", "session idle: ending", "session=%s", ls->id);
-    cl_hub_session_end(h, ls->id, "idle");
-    s->ops->session_end(s, ls->id, cl_now(), "idle", false, 0);
-}
-
-static struct cl_live_session *cl__live_add(struct cl_hub *h, const char *id, const char *device_id)
-{
-    struct cl_live_session *ls = calloc(1, sizeof *ls);
-    if (!ls)
-        abort();
-    snprintf(ls->id, sizeof ls->id, "%s", id);
-    snprintf(ls->device_id, sizeof ls->device_id, "%s", device_id);
-    ls->hub = h;
-    uv_timer_init(h->relay->loop, &ls->idle);
-    ls->idle.data = ls;
-    uv_timer_start(&ls->idle, cl__idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
-    HASH_ADD_STR(h->sessions, id, ls);
-    return ls;
-}
-
-static struct cl_live_session *cl__live_find(struct cl_hub *h, const char *id)
-{
-    struct cl_live_session *ls;
-    HASH_FIND_STR(h->sessions, id, ls);
-    return ls;
-}
-
-/* The live session for an agent message: from memory, or (after a relay
- * restart) from the store if it is still active there and on this device. */
-static struct cl_live_session *cl__live_for_agent(struct cl_hub *h, struct cl_conn *agent,
-                                                  const char *id)
-{
-    struct cl_live_session *ls = cl__live_find(h, id);
-    struct cl_session row;
-    struct cl_store *s = &h->relay->store;
-    if (ls)
-        return strcmp(ls->device_id, agent->device_id) == 0 ? ls : NULL;
-    if (s->ops->session_get(s, id, &row) != 0 || !row.active ||
-        strcmp(row.device_id, agent->device_id) != 0)
-        return NULL;
-    ls = cl__live_add(h, row.id, row.device_id);
-    ls->start_sent = ls->started = true; /* the agent knows it */
-    return ls;
-}
-
-static void cl__viewer_attach(struct cl_live_session *ls, struct cl_conn *v)
-{
-    v->live = ls;
-    v->viewer_prev = NULL;
-    v->viewer_next = ls->viewers;
-    if (ls->viewers)
-        ls->viewers->viewer_prev = v;
-    ls->viewers = v;
-    if (ls->nviewers++ == 0)
-        uv_timer_stop(&ls->idle);
-}
-
-static void cl__viewer_detach(struct cl_conn *v)
-{
-    struct cl_live_session *ls = v->live;
-    if (!ls)
-        return;
-    if (v->viewer_prev)
-        v->viewer_prev->viewer_next = v->viewer_next;
-    else
-        ls->viewers = v->viewer_next;
-    if (v->viewer_next)
-        v->viewer_next->viewer_prev = v->viewer_prev;
-    v->viewer_next = v->viewer_prev = NULL;
-    v->live = NULL;
-    if (--ls->nviewers == 0)
-        uv_timer_start(&ls->idle, cl__idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
-}
-
-static void cl__to_viewers(struct cl_live_session *ls, const char *text, size_t len)
-{
-    struct cl_conn *v = ls->viewers, *next;
-    for (; v; v = next) {
-        next = v->viewer_next; /* cl_conn_send may close v, not unlink it */
-        cl_conn_send(v, text, len);
-    }
-}
-
-static struct cl_conn *cl__agent_find(struct cl_hub *h, const char *device_id)
-{
-    struct cl_conn *a;
-    HASH_FIND_STR(h->agents, device_id, a);
-    return a;
-}
+/* ---- sending helpers --------------------------------------------------- */
 
 static void cl__send_msg(struct cl_conn *c, const struct cl_msg *m)
 {
@@ -184,7 +103,388 @@ static void cl__send_end(struct cl_conn *c, const char *session_id, const char *
     cl__send_msg(c, &m);
 }
 
+static void cl__send_offset(struct cl_conn *c, enum cl_msg_type type, const char *session_id,
+                            uint64_t offset, int viewers)
+{
+    struct cl_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    snprintf(m.session_id, sizeof m.session_id, "%s", session_id);
+    m.offset = offset;
+    m.has_viewers = viewers >= 0;
+    m.viewers = viewers;
+    cl__send_msg(c, &m);
+}
+
+static struct cl_conn *cl__agent_find(struct cl_hub *h, const char *device_id)
+{
+    struct cl_conn *a;
+    HASH_FIND_STR(h->agents, device_id, a);
+    return a;
+}
+
+/* ---- live sessions ---------------------------------------------------- */
+
+static void cl__free_live(uv_handle_t *t)
+{
+    free(t->data);
+}
+
+static void cl__live_remove(struct cl_hub *h, struct cl_live_session *ls)
+{
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        v->live = NULL;
+    ls->viewers = NULL;
+    HASH_DEL(h->sessions, ls);
+    uv_timer_stop(&ls->idle);
+    uv_close((uv_handle_t *)&ls->idle, cl__free_live);
+}
+
+/* Ends a live session everywhere: store, viewers, agent (if told). */
+static void cl__live_end(struct cl_hub *h, struct cl_live_session *ls, const char *reason,
+                         bool tell_agent)
+{
+    struct cl_store *s = &h->relay->store;
+    struct cl_conn *agent = tell_agent ? cl__agent_find(h, ls->device_id) : NULL;
+    s->ops->session_end(s, ls->id, cl_now(), reason, false, 0);
+    if (agent)
+        cl__send_end(agent, ls->id, reason, false, 0);
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        cl__send_end(v, ls->id, reason, false, 0);
+    cl_info("hub", "session ended", "session=%s reason=%s", ls->id, reason);
+    cl__live_remove(h, ls);
+}
+
+static void cl__idle_fired(uv_timer_t *t)
+{
+    struct cl_live_session *ls = t->data;
+    struct cl_hub *h = ls->hub;
+    struct cl_conn *agent = cl__agent_find(h, ls->device_id);
+    if (agent && agent->ext)
+        return; /* a clawlink agent runs its own --idle-grace */
+    cl_info("hub", "session idle: ending", "session=%s", ls->id);
+    cl__live_end(h, ls, "idle", true);
+}
+
+static struct cl_live_session *cl__live_add(struct cl_hub *h, const char *id, const char *device_id)
+{
+    struct cl_live_session *ls = calloc(1, sizeof *ls);
+    if (!ls)
+        abort();
+    snprintf(ls->id, sizeof ls->id, "%s", id);
+    snprintf(ls->device_id, sizeof ls->device_id, "%s", device_id);
+    ls->hub = h;
+    ls->viewers_sent = -1;
+    uv_timer_init(h->relay->loop, &ls->idle);
+    ls->idle.data = ls;
+    uv_timer_start(&ls->idle, cl__idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
+    HASH_ADD_STR(h->sessions, id, ls);
+    return ls;
+}
+
+static struct cl_live_session *cl__live_find(struct cl_hub *h, const char *id)
+{
+    struct cl_live_session *ls;
+    HASH_FIND_STR(h->sessions, id, ls);
+    return ls;
+}
+
+/* The live session for an agent message: from memory, or (after a relay
+ * restart) from the store if it is still active there and on this device. */
+static struct cl_live_session *cl__live_for_agent(struct cl_hub *h, struct cl_conn *agent,
+                                                  const char *id)
+{
+    struct cl_live_session *ls = cl__live_find(h, id);
+    struct cl_session row;
+    struct cl_store *s = &h->relay->store;
+    if (ls)
+        return strcmp(ls->device_id, agent->device_id) == 0 ? ls : NULL;
+    if (s->ops->session_get(s, id, &row) != 0 || !row.active ||
+        strcmp(row.device_id, agent->device_id) != 0)
+        return NULL;
+    ls = cl__live_add(h, row.id, row.device_id);
+    ls->start_sent = ls->started = true; /* the agent knows it */
+    return ls;
+}
+
+/* ---- flow control ------------------------------------------------------ */
+
+/* Tells a clawlink agent how far the fastest viewer has consumed and how
+ * many viewers there are, when either changed enough to matter. */
+static void cl__ack_update(struct cl_hub *h, struct cl_live_session *ls)
+{
+    struct cl_conn *agent = cl__agent_find(h, ls->device_id);
+    uint64_t best = 0;
+    int n = (int)ls->nviewers;
+    if (!agent || !agent->ext)
+        return;
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        if (v->acked > best)
+            best = v->acked;
+    if (best < ls->ack_sent)
+        best = ls->ack_sent; /* acks never move back */
+    if (n == ls->viewers_sent && best < ls->ack_sent + CL_ACK_STEP &&
+        !(best > ls->ack_sent && best >= ls->produced))
+        return;
+    ls->ack_sent = best;
+    ls->viewers_sent = n;
+    cl__send_offset(agent, CL_MSG_ACK, ls->id, best, n);
+}
+
+/* Asks the agent to send the session's output again from offset. */
+static void cl__request_replay(struct cl_hub *h, struct cl_live_session *ls, uint64_t offset)
+{
+    struct cl_conn *agent = cl__agent_find(h, ls->device_id);
+    if (!agent || !agent->ext || !ls->started || offset >= ls->produced)
+        return;
+    cl_debug("hub", "replay requested", "session=%s offset=%llu produced=%llu", ls->id,
+             (unsigned long long)offset, (unsigned long long)ls->produced);
+    cl__send_offset(agent, CL_MSG_REPLAY, ls->id, offset, -1);
+}
+
+/* The lowest `sent` among viewers that are behind what was produced. */
+static void cl__replay_for_viewers(struct cl_hub *h, struct cl_live_session *ls)
+{
+    uint64_t lowest = UINT64_MAX;
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        if (!v->lagging && v->sent < lowest)
+            lowest = v->sent;
+    if (lowest != UINT64_MAX)
+        cl__request_replay(h, ls, lowest);
+}
+
+/* Delivers output chunk [o, o+n) to one viewer: skips what it has, cuts
+ * an overlap, announces a hole. text (len bytes) is the agent's own frame
+ * for exactly this chunk when it carried its offset, else NULL. */
+static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, uint64_t o,
+                        const uint8_t *data, size_t n, const char *text, size_t len)
+{
+    uint64_t end = o + n;
+    struct cl_frame *f;
+
+    if (v->lagging || v->close_pending || end <= v->sent)
+        return;
+    if (o > v->sent) {
+        if (v->gap_aware) {
+            struct cl_msg g;
+            memset(&g, 0, sizeof g);
+            g.type = CL_MSG_GAP;
+            snprintf(g.session_id, sizeof g.session_id, "%s", ls->id);
+            g.gap_from = v->sent;
+            g.gap_to = o;
+            cl__send_msg(v, &g);
+        }
+        cl_info("hub", "viewer missed output", "session=%s from=%llu to=%llu peer=%s", ls->id,
+                (unsigned long long)v->sent, (unsigned long long)o, v->peer);
+        v->sent = o;
+    }
+    if (text && o == v->sent) {
+        f = cl_frame_new(len);
+        memcpy(cl_frame_payload(f), text, len);
+        f->len = len;
+    } else {
+        size_t skip = (size_t)(v->sent - o);
+        size_t cap = cl_msg_data_encoded_max(strlen(ls->id), n - skip);
+        long w;
+        f = cl_frame_new(cap);
+        w = cl_msg_encode_data(CL_MSG_STDOUT, ls->id, data + skip, n - skip, (int64_t)v->sent,
+                               (char *)cl_frame_payload(f), cap);
+        f->len = w > 0 ? (size_t)w : 0;
+    }
+    f->end_offset = end;
+    if (v->q.bytes + f->len > CL_VIEWER_QUEUE_MAX) {
+        free(f);
+        v->lagging = true;
+        cl_info("hub", "viewer lagging: output held back", "session=%s sent=%llu peer=%s", ls->id,
+                (unsigned long long)v->sent, v->peer);
+        return;
+    }
+    cl_wsq_push(&v->q, f, true);
+    lws_callback_on_writable(v->wsi);
+    v->sent = end;
+}
+
+/* ---- viewers ----------------------------------------------------------- */
+
+static void cl__viewer_attach(struct cl_hub *h, struct cl_live_session *ls, struct cl_conn *v)
+{
+    v->live = ls;
+    v->viewer_prev = NULL;
+    v->viewer_next = ls->viewers;
+    if (ls->viewers)
+        ls->viewers->viewer_prev = v;
+    ls->viewers = v;
+    if (ls->nviewers++ == 0)
+        uv_timer_stop(&ls->idle);
+    cl__ack_update(h, ls);
+}
+
+static void cl__viewer_detach(struct cl_hub *h, struct cl_conn *v)
+{
+    struct cl_live_session *ls = v->live;
+    if (!ls)
+        return;
+    if (v->viewer_prev)
+        v->viewer_prev->viewer_next = v->viewer_next;
+    else
+        ls->viewers = v->viewer_next;
+    if (v->viewer_next)
+        v->viewer_next->viewer_prev = v->viewer_prev;
+    v->viewer_next = v->viewer_prev = NULL;
+    v->live = NULL;
+    if (--ls->nviewers == 0)
+        uv_timer_start(&ls->idle, cl__idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
+    cl__ack_update(h, ls);
+}
+
+static void cl__to_viewers(struct cl_live_session *ls, const char *text, size_t len)
+{
+    struct cl_conn *v = ls->viewers, *next;
+    for (; v; v = next) {
+        next = v->viewer_next; /* cl_conn_send may close v, not unlink it */
+        cl_conn_send(v, text, len);
+    }
+}
+
+/* ---- grace periods ------------------------------------------------------ */
+
+static void cl__grace_free(uv_handle_t *t)
+{
+    free(t->data);
+}
+
+static void cl__grace_cancel(struct cl_hub *h, const char *device_id)
+{
+    struct cl_grace *g;
+    HASH_FIND_STR(h->graces, device_id, g);
+    if (!g)
+        return;
+    HASH_DEL(h->graces, g);
+    uv_timer_stop(&g->timer);
+    uv_close((uv_handle_t *)&g->timer, cl__grace_free);
+}
+
+struct cl__end_ctx {
+    struct cl_hub *hub;
+    const char *reason;
+    int n;
+};
+
+/* Ends a stored active session that is not (or no longer) running. */
+static void cl__end_stored(const struct cl_session *sess, void *ctx)
+{
+    struct cl__end_ctx *e = ctx;
+    struct cl_live_session *ls = cl__live_find(e->hub, sess->id);
+    if (ls) {
+        cl__live_end(e->hub, ls, e->reason, false);
+    } else {
+        struct cl_store *s = &e->hub->relay->store;
+        s->ops->session_end(s, sess->id, cl_now(), e->reason, false, 0);
+        cl_info("hub", "session ended", "session=%s reason=%s", sess->id, e->reason);
+    }
+    e->n++;
+}
+
+static void cl__grace_fired(uv_timer_t *t)
+{
+    struct cl_grace *g = t->data;
+    struct cl_hub *h = g->hub;
+    struct cl_store *s = &h->relay->store;
+    struct cl__end_ctx e = {h, "agent_lost", 0};
+    char device_id[CL_ID_MAX + 1];
+    snprintf(device_id, sizeof device_id, "%s", g->device_id);
+    cl__grace_cancel(h, device_id);
+    if (cl__agent_find(h, device_id))
+        return;
+    s->ops->session_list_active(s, device_id, cl__end_stored, &e);
+    if (e.n)
+        cl_info("hub", "agent did not come back: sessions ended", "device=%s sessions=%d",
+                device_id, e.n);
+}
+
+static void cl__grace_start(struct cl_hub *h, const char *device_id)
+{
+    struct cl_grace *g;
+    HASH_FIND_STR(h->graces, device_id, g);
+    if (g)
+        return;
+    g = calloc(1, sizeof *g);
+    if (!g)
+        abort();
+    snprintf(g->device_id, sizeof g->device_id, "%s", device_id);
+    g->hub = h;
+    uv_timer_init(h->relay->loop, &g->timer);
+    g->timer.data = g;
+    uv_timer_start(&g->timer, cl__grace_fired, (uint64_t)h->relay->opts.agent_grace_s * 1000, 0);
+    HASH_ADD_STR(h->graces, device_id, g);
+}
+
+static void cl__end_if_offline(const struct cl_session *sess, void *ctx)
+{
+    struct cl__end_ctx *e = ctx;
+    if (!cl__agent_find(e->hub, sess->device_id))
+        cl__end_stored(sess, ctx);
+}
+
+static void cl__startup_grace_fired(uv_timer_t *t)
+{
+    struct cl_hub *h = t->data;
+    struct cl_store *s = &h->relay->store;
+    struct cl__end_ctx e = {h, "agent_lost", 0};
+    s->ops->session_list_active(s, NULL, cl__end_if_offline, &e);
+    if (e.n)
+        cl_info("hub", "sessions whose agent did not return after the restart ended", "sessions=%d",
+                e.n);
+}
+
 /* ---- agents ----------------------------------------------------------- */
+
+struct cl__reconcile_ctx {
+    struct cl_hub *hub;
+    const struct cl_msg *hello;
+};
+
+/* After a hello: a stored active session of this device that the agent did
+ * not announce is not running there any more (unless it was created and
+ * its shell is still to be started). */
+static void cl__reconcile(const struct cl_session *sess, void *ctx)
+{
+    struct cl__reconcile_ctx *r = ctx;
+    struct cl_live_session *ls = cl__live_find(r->hub, sess->id);
+    struct cl__end_ctx e = {r->hub, "agent_lost", 0};
+    for (size_t i = 0; i < r->hello->nsessions; i++)
+        if (strcmp(r->hello->sessions[i].session_id, sess->id) == 0)
+            return;
+    if (ls && !ls->start_sent)
+        return;
+    cl__end_stored(sess, &e);
+}
+
+static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct cl_msg *m)
+{
+    struct cl_store *s = &h->relay->store;
+    struct cl__reconcile_ctx r = {h, m};
+    for (size_t i = 0; i < m->nsessions; i++) {
+        const struct cl_msg_session *a = &m->sessions[i];
+        struct cl_live_session *ls = cl__live_for_agent(h, c, a->session_id);
+        if (!ls) {
+            cl__send_end(c, a->session_id, "unknown_session", false, 0);
+            continue;
+        }
+        ls->start_sent = ls->started = true;
+        if (a->offset > ls->produced)
+            ls->produced = a->offset;
+    }
+    s->ops->session_list_active(s, c->device_id, cl__reconcile, &r);
+    for (size_t i = 0; i < m->nsessions; i++) {
+        struct cl_live_session *ls = cl__live_find(h, m->sessions[i].session_id);
+        if (!ls)
+            continue;
+        ls->viewers_sent = -1; /* a new connection: tell it the viewer count */
+        cl__ack_update(h, ls);
+        cl__replay_for_viewers(h, ls);
+    }
+}
 
 static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
 {
@@ -212,10 +512,32 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
     snprintf(c->device_id, sizeof c->device_id, "%s", d.id);
     snprintf(c->project_id, sizeof c->project_id, "%s", d.project_id);
     c->authed = true;
+    c->ext = m->nsessions > 0;
     HASH_ADD_STR(h->agents, device_id, c);
+    cl__grace_cancel(h, d.id);
     s->ops->device_set_online(s, d.id, true, cl_now());
-    cl_info("hub", "agent online", "device=%s project=%s peer=%s", d.id, d.project_id, c->peer);
+    cl_info("hub", "agent online", "device=%s project=%s peer=%s sessions=%zu", d.id, d.project_id,
+            c->peer, m->nsessions);
     cl__send_simple(c, CL_MSG_HELLO_OK, NULL);
+    cl__agent_announce(h, c, m);
+}
+
+static void cl__agent_stdout(struct cl_hub *h, struct cl_conn *c, struct cl_live_session *ls,
+                             struct cl_msg *m, const char *text, size_t len)
+{
+    uint64_t o = m->has_offset ? m->offset : ls->produced;
+    struct cl_conn *v, *next;
+    if (m->has_offset && !c->ext) {
+        c->ext = true;
+        ls->viewers_sent = -1;
+    }
+    for (v = ls->viewers; v; v = next) {
+        next = v->viewer_next;
+        cl__deliver(ls, v, o, m->data, m->data_len, m->has_offset ? text : NULL, len);
+    }
+    if (o + m->data_len > ls->produced)
+        ls->produced = o + m->data_len;
+    cl__ack_update(h, ls);
 }
 
 static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m,
@@ -248,7 +570,7 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
         cl__to_viewers(ls, text, len);
         break;
     case CL_MSG_STDOUT:
-        cl__to_viewers(ls, text, len);
+        cl__agent_stdout(h, c, ls, m, text, len);
         break;
     case CL_MSG_SESSION_END:
         s->ops->session_end(s, ls->id, cl_now(), m->reason[0] ? m->reason : "exit",
@@ -305,10 +627,20 @@ static void cl__browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg 
     snprintf(c->user_id, sizeof c->user_id, "%s", user_id);
     snprintf(c->session_id, sizeof c->session_id, "%s", sess.id);
     c->authed = true;
+    /* A browser that names where to resume understands gaps and replays;
+     * a PrivaClaw browser joins the live stream where it is now. */
+    c->gap_aware = m->has_resume_offset;
+    c->sent = c->gap_aware ? m->resume_offset : ls->produced;
+    if (ls->started && c->sent > ls->produced)
+        c->sent = ls->produced;
+    c->acked = c->sent;
     h->browsers++;
-    cl__viewer_attach(ls, c);
-    cl_info("hub", "browser attached", "session=%s user=%s peer=%s", sess.id, user_id, c->peer);
     cl__send_simple(c, CL_MSG_AUTH_OK, NULL);
+    cl__viewer_attach(h, ls, c);
+    cl_info("hub", "browser attached", "session=%s user=%s peer=%s resume=%llu", sess.id, user_id,
+            c->peer, (unsigned long long)c->sent);
+    if (c->sent < ls->produced)
+        cl__request_replay(h, ls, c->sent);
 }
 
 static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m,
@@ -325,6 +657,7 @@ static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_m
     case CL_MSG_STDIN:
     case CL_MSG_RESIZE:
     case CL_MSG_SESSION_END:
+    case CL_MSG_ACK:
         break;
     default:
         cl_conn_send_error(c, "bad_message", "message type not valid from a browser", NULL);
@@ -339,21 +672,26 @@ static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_m
         cl_conn_send_error(c, "session_ended", "this session has ended", c->session_id);
         return;
     }
+    if (m->type == CL_MSG_ACK) {
+        uint64_t off = m->offset < c->sent ? m->offset : c->sent;
+        c->gap_aware = c->explicit_acks = true;
+        if (off > c->acked)
+            c->acked = off;
+        cl__ack_update(h, ls);
+        return;
+    }
     agent = cl__agent_find(h, ls->device_id);
     if (!agent) {
         cl_conn_send_error(c, "device_offline", "the device is offline", c->session_id);
-        if (m->type == CL_MSG_SESSION_END) {
-            struct cl_store *s = &h->relay->store;
-            s->ops->session_end(s, ls->id, cl_now(), "user_disconnect", false, 0);
-            cl__to_viewers(ls, text, len);
-            cl__live_remove(h, ls);
-        }
+        if (m->type == CL_MSG_SESSION_END)
+            cl__live_end(h, ls, "user_disconnect", false);
         return;
     }
     if (m->type == CL_MSG_SESSION_START && ls->start_sent) {
         /* Already running (or being started): don't spawn twice. */
         struct cl_msg rs = *m;
         rs.data = NULL;
+        rs.sessions = NULL;
         rs.type = CL_MSG_RESIZE;
         cl__send_msg(agent, &rs);
         if (ls->started)
@@ -424,6 +762,23 @@ void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, si
     cl_msg_clear(&m);
 }
 
+void cl_hub_on_written(struct cl_hub *h, struct cl_conn *c, uint64_t end_offset)
+{
+    struct cl_live_session *ls = c->live;
+    if (c->kind != CL_CONN_BROWSER || !ls)
+        return;
+    if (end_offset && !c->explicit_acks && end_offset > c->acked) {
+        c->acked = end_offset; /* a browser that never acks: acked as its socket drains */
+        cl__ack_update(h, ls);
+    }
+    if (c->lagging && cl_wsq_empty(&c->q)) {
+        c->lagging = false;
+        cl_info("hub", "lagging viewer drained: catching up", "session=%s sent=%llu peer=%s",
+                ls->id, (unsigned long long)c->sent, c->peer);
+        cl__request_replay(h, ls, c->sent);
+    }
+}
+
 void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
 {
     struct cl_store *s = &h->relay->store;
@@ -432,10 +787,13 @@ void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
         HASH_DEL(h->agents, c);
         s->ops->device_set_online(s, c->device_id, false, cl_now());
         cl_info("hub", "agent offline", "device=%s", c->device_id);
+        if (!h->relay->stopping)
+            cl__grace_start(h, c->device_id);
         HASH_ITER(hh, h->sessions, ls, tmp)
         {
             if (strcmp(ls->device_id, c->device_id) != 0)
                 continue;
+            ls->viewers_sent = -1;
             for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
                 cl_conn_send_error(v, "device_offline",
                                    "the agent disconnected; the session resumes when it returns",
@@ -443,7 +801,7 @@ void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
         }
     } else if (c->kind == CL_CONN_BROWSER && c->authed) {
         h->browsers--;
-        cl__viewer_detach(c);
+        cl__viewer_detach(h, c);
     }
     c->authed = false;
 }
@@ -478,21 +836,31 @@ void cl_hub_shutdown(struct cl_hub *h)
     struct cl_conn *a, *tmp;
     struct cl_live_session *ls, *ltmp;
     HASH_ITER(hh, h->agents, a, tmp)
-    cl_conn_close(a, LWS_CLOSE_STATUS_GOINGAWAY, "relay restarting");
+    {
+        cl__send_simple(a, CL_MSG_RESTARTING, NULL);
+        cl_conn_close(a, LWS_CLOSE_STATUS_GOINGAWAY, "relay restarting");
+    }
     HASH_ITER(hh, h->sessions, ls, ltmp)
     {
-        for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next) {
+            cl__send_simple(v, CL_MSG_RESTARTING, NULL);
             cl_conn_close(v, LWS_CLOSE_STATUS_GOINGAWAY, "relay restarting");
+        }
     }
 }
 
 void cl_hub_free(struct cl_hub *h)
 {
     struct cl_live_session *ls, *tmp;
+    struct cl_grace *g, *gtmp;
     if (!h)
         return;
     HASH_ITER(hh, h->sessions, ls, tmp)
     cl__live_remove(h, ls);
+    HASH_ITER(hh, h->graces, g, gtmp)
+    cl__grace_cancel(h, g->device_id);
+    uv_timer_stop(&h->startup_grace);
+    uv_close((uv_handle_t *)&h->startup_grace, NULL);
     HASH_CLEAR(hh, h->agents);
     free(h);
 }

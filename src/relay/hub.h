@@ -15,11 +15,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "relay/conn.h"
 #include "relay/store.h"
 
-/* A session with no viewer is ended after this long (seconds). */
+/* A session with no viewer is ended after this long (seconds) by the relay
+ * when its agent is a PrivaClaw connector; clawlink agents run their own
+ * --idle-grace. */
 #define CL_SESSION_IDLE_GRACE_S (30 * 60)
 
 struct cl_relay;
@@ -34,6 +37,10 @@ void cl_hub_on_established(struct cl_hub *h, struct cl_conn *c);
 void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, size_t len,
                        bool binary);
 void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c);
+/* A frame was written to c's socket; end_offset is its stdout end offset
+ * (0 for other frames). Acks for browsers that never ack, and lets a
+ * lagging viewer catch up once its queue has drained. */
+void cl_hub_on_written(struct cl_hub *h, struct cl_conn *c, uint64_t end_offset);
 
 /* Control-plane hooks from the HTTP API. */
 bool cl_hub_device_online(struct cl_hub *h, const char *device_id);

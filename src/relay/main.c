@@ -101,12 +101,28 @@ static int cl__mkdirs(const char *path)
     return 0;
 }
 
-static uv_signal_t cl__sigterm, cl__sigint;
+static uv_signal_t cl__sigterm, cl__sigint, cl__sighup;
 static uv_timer_t cl__stop_timer;
 
 static void cl__stop_now(uv_timer_t *t)
 {
     uv_stop(t->loop);
+}
+
+/* SIGHUP: load the TLS certificate and key again (after a renewal)
+ * without dropping a connection; new handshakes use the new pair. */
+static void cl__on_sighup(uv_signal_t *s, int signum)
+{
+    struct cl_relay *r = s->data;
+    if (!r->opts.tls_cert) {
+        cl_info("relay", "SIGHUP: no TLS configured, nothing to reload", "%s", "");
+        return;
+    }
+    if (lws_tls_cert_updated(r->lws, r->opts.tls_cert, r->opts.tls_key, NULL, 0, NULL, 0))
+        cl_error("relay", "SIGHUP: TLS reload failed; keeping the old certificate",
+                 "cert=%s key=%s", r->opts.tls_cert, r->opts.tls_key);
+    else
+        cl_info("relay", "SIGHUP: TLS certificate reloaded", "cert=%s", r->opts.tls_cert);
 }
 
 static void cl__on_signal(uv_signal_t *s, int signum)
@@ -146,6 +162,8 @@ int main(int argc, char **argv)
     snprintf(r.opts.listen_addr, sizeof r.opts.listen_addr, "127.0.0.1");
     r.opts.port = 8080;
     snprintf(r.opts.data_dir, sizeof r.opts.data_dir, "./var");
+    r.opts.agent_grace_s = 60;
+    r.opts.ping_interval_s = 20;
 
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
@@ -231,10 +249,12 @@ int main(int argc, char **argv)
     }
     uv_signal_init(&loop, &cl__sigterm);
     uv_signal_init(&loop, &cl__sigint);
+    uv_signal_init(&loop, &cl__sighup);
     uv_timer_init(&loop, &cl__stop_timer);
-    cl__sigterm.data = cl__sigint.data = &r;
+    cl__sigterm.data = cl__sigint.data = cl__sighup.data = &r;
     uv_signal_start(&cl__sigterm, cl__on_signal, SIGTERM);
     uv_signal_start(&cl__sigint, cl__on_signal, SIGINT);
+    uv_signal_start(&cl__sighup, cl__on_sighup, SIGHUP);
 
     cl_info("relay", "listening", "version=%s addr=%s port=%d tls=%s data=%s relay_url=%s",
             CL_VERSION, r.opts.listen_addr, r.opts.port, r.opts.tls_cert ? "on" : "off",
@@ -244,6 +264,7 @@ int main(int argc, char **argv)
 
     uv_close((uv_handle_t *)&cl__sigterm, NULL);
     uv_close((uv_handle_t *)&cl__sigint, NULL);
+    uv_close((uv_handle_t *)&cl__sighup, NULL);
     uv_close((uv_handle_t *)&cl__stop_timer, NULL);
 out_free:
     cl_server_stop(&r); /* closing connections calls into the hub */

@@ -23,7 +23,9 @@ struct cl_relay_opts {
     char data_dir[512];   /* "./var" */
     const char *tls_cert; /* PEM paths; both or neither */
     const char *tls_key;
-    const char *public_url; /* what agents are told to dial (http[s]:// or ws[s]://) */
+    const char *public_url;   /* what agents are told to dial (http[s]:// or ws[s]://) */
+    unsigned agent_grace_s;   /* a disconnected agent's sessions wait this long (60) */
+    unsigned ping_interval_s; /* WebSocket ping after this much silence (20) */
 };
 
 struct cl_relay {

@@ -101,10 +101,12 @@ static void cl__ws_send_close(struct lws *wsi, int code, const char *reason)
 static int cl__ws_writeable(struct cl_conn *c, struct lws *wsi)
 {
     if (!cl_wsq_empty(&c->q)) {
+        uint64_t end_offset = cl_wsq_head_end_offset(&c->q);
         if (cl_wsq_write_one(&c->q, wsi))
             return -1;
         if (cl_wsq_empty(&c->q) && c->close_pending)
             lws_callback_on_writable(wsi); /* come back to close */
+        cl_hub_on_written(c->relay->hub, c, end_offset);
         return 0;
     }
     if (c->close_pending && !c->close_sent) {
@@ -218,6 +220,11 @@ int cl_server_start(struct cl_relay *r, char *err, size_t errlen)
 {
     struct lws_context_creation_info info;
     void *loops[1] = {r->loop};
+    /* Liveness: lws pings a connection silent for ping_interval, and drops
+     * it after two intervals (and a little) without a valid frame. */
+    static lws_retry_bo_t retry;
+    retry.secs_since_valid_ping = (uint16_t)r->opts.ping_interval_s;
+    retry.secs_since_valid_hangup = (uint16_t)(2 * r->opts.ping_interval_s + 5);
 
     memset(&info, 0, sizeof info);
     info.port = r->opts.port;
@@ -228,6 +235,7 @@ int cl_server_start(struct cl_relay *r, char *err, size_t errlen)
     info.foreign_loops = loops;
     info.pt_serv_buf_size = 64 * 1024;
     info.pcontext = &r->lws; /* lws NULLs it when destruction has completed */
+    info.retry_and_idle_policy = &retry;
     if (r->opts.tls_cert) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = r->opts.tls_cert;
