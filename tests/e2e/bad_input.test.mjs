@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import {
   e2e, cleanupAll, watch, TEST_TIMEOUT, ms, startRelay, api, show, createProject, createDevice, pairViaHttp, startSession, wsClient,
   connectorHello, browserAuth, msg, isType, isError, expectClose, b64, unb64, signup, assertNoSecrets, randomId, sleep,
-  waitDeviceStatus,
+  waitDeviceStatus, waitFor,
 } from './lib/harness.mjs';
 
 let relay;
@@ -225,6 +225,34 @@ test('/session: a message over 1 MiB → close 1009; one under it passes', { tim
   const { c: c3, sessionId: s3 } = await browser(d, 'browser (after)');
   c3.send(msg('stdin', { session_id: s3, data_b64: b64('ok\r') }));
   await d.conn.next(stdinFor(s3));
+}));
+
+test('a browser that does not read is dropped (close 1008) once CL_WS_SENDQ_MAX (8 MiB) is queued; others are unaffected', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const d = await onlineDevice();
+  const slow = await browser(d, 'browser that stops reading');
+  const other = await browser(d, 'reading browser');
+  slow.c.ws._socket.pause(); // stop reading: kernel buffers fill, then the relay's queue
+  let otherBytes = 0;
+  other.c.onMessage((m) => { if (m.type === 'stdout' && m.data?.session_id === other.sessionId) otherBytes += m.data.data_b64.length; });
+
+  // 48 MiB of output for the slow viewer's session: more than the relay's
+  // queue plus any socket buffers between it and us.
+  const chunk = Buffer.alloc(48 * 1024, 0x78).toString('base64');
+  const frame = JSON.stringify(msg('stdout', { session_id: slow.sessionId, data_b64: chunk }));
+  for (let i = 0; i < 1024; i++) {
+    // every 32nd frame, wait until it is handed to the kernel (bounded memory here)
+    if (i % 32 === 31) await new Promise((resolve) => d.conn.ws.send(frame, resolve));
+    else d.conn.sendRaw(frame);
+  }
+  // the other session still flows
+  d.conn.send(msg('stdout', { session_id: other.sessionId, data_b64: b64('alive\r\n') }));
+  await waitFor(() => otherBytes > 0, { timeout: ms(20_000), what: 'output for the reading browser' });
+
+  slow.c.ws._socket.resume();
+  const info = await expectClose(slow.c, 1008, ms(60_000));
+  assert.match(info.reason, /queue/i, `close reason: ${JSON.stringify(info)}`);
+  assert.equal(d.conn.closeInfo, null, 'the connector was not dropped');
+  await stillAlive(other.c);
 }));
 
 test('a text frame that is not valid UTF-8 → close 1007', { timeout: TEST_TIMEOUT }, e2e(async () => {

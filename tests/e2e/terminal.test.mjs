@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, startRelay, tempDir, api, show, expectStatus, signup, createProject,
   pairAgent, startAgent, openTerminal, wsClient, msg, isType, isError, expectClose, browserAuth,
-  waitDeviceStatus, readAgentConfig, assertNoSecrets, tail, sleep, waitFor,
+  waitDeviceStatus, readAgentConfig, assertNoSecrets, tail, sleep, waitFor, startSession,
 } from './lib/harness.mjs';
 
 after(cleanupAll);
@@ -179,6 +179,32 @@ test('bulk output arrives complete and in order', { timeout: TEST_TIMEOUT }, e2e
   assert.equal(lines.length, N, `got ${lines.length} lines of ${N}`);
   // protocol.md: each stdout's offset is the position of its first byte, from 0 at spawn
   assert.deepEqual(term.offsetProblems(), [], 'stdout offsets are continuous from 0');
+}));
+
+test('the agent refuses sessions over CL_AGENT_MAX_SESSIONS (64) with session_end reason "limit"', { timeout: TEST_TIMEOUT * 2 }, e2e(async () => {
+  const env = await setup();
+  const MAX = 64;
+  const terms = [];
+  for (let i = 0; i < MAX; i += 8) {
+    const batch = await Promise.all(Array.from({ length: Math.min(8, MAX - i) }, (_, k) => openTerminal(env.relay, env.token, env.deviceId, { label: `terminal ${i + k}` })));
+    terms.push(...batch);
+  }
+  assert.equal(terms.length, MAX);
+  // one more: spawned never, refused with reason "limit"
+  const sessionId = await startSession(env.relay, env.token, env.deviceId);
+  const extra = await browserAuth(env.relay, env.token, sessionId, env.deviceId, { label: 'terminal 65' });
+  extra.send(msg('session_start', { session_id: sessionId, cols: 80, rows: 24 }));
+  const end = await extra.next(isType('session_end', (m) => m.data?.session_id === sessionId), ms(20_000));
+  assert.equal(end.data.reason, 'limit', JSON.stringify(end));
+  assert.deepEqual(extra.pending('session_started'), [], 'the refused session was never started');
+  // the 64 are fine, and freeing one makes room
+  terms[0].write('exit\r');
+  await terms[0].ws.next(isType('session_end', (m) => m.data?.session_id === terms[0].sessionId), ms(15_000));
+  const again = await terminal(env, { label: 'terminal after one exited' });
+  again.write('echo $((6*7))\r');
+  await again.readUntil(/\r?\n42\r?\n/);
+  terms[MAX - 1].write('echo $((7*6))\r');
+  await terms[MAX - 1].readUntil(/\r?\n42\r?\n/, ms(15_000));
 }));
 
 test('end-session API ends a live session; viewers get session_end; the shell is gone', { timeout: TEST_TIMEOUT }, e2e(async () => {
