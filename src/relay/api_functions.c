@@ -124,7 +124,8 @@ static void cl__end_session(struct cl_http_req *req)
 
     if (cl__id_field(req, "session_id", &session_id))
         return;
-    rc = cl_policy_session(&r->store, req->user_id, CL_ACT_SESSION_END, session_id, &sess, NULL);
+    rc = cl_policy_session(&r->store, req->user_id, CL_ACT_SESSION_END, session_id, &sess, NULL,
+                           NULL);
     if (rc) {
         cl_http_reply_errcode(req->conn, rc);
         return;

@@ -84,6 +84,8 @@ struct cl_conn {
     bool gap_aware;     /* gave resume_offset or sent ack: understands gap */
     bool explicit_acks; /* has sent ack: the relay no longer acks as it drains */
     bool lagging;       /* its queue overflowed: gets nothing until it drains */
+    bool view_only;     /* shared view-only: no stdin, resize or session_end */
+    bool starter;       /* the user who started the session */
 
     struct cl_http_state http;
 };

@@ -21,8 +21,9 @@ struct cl_http_job {
 
 static const struct cl_route cl__routes_misc[];
 
-static const struct cl_route *const cl__route_tables[] = {
-    cl__routes_misc, cl_routes_auth, cl_routes_projects, cl_routes_functions, NULL};
+static const struct cl_route *const cl__route_tables[] = {cl__routes_misc,    cl_routes_auth,
+                                                          cl_routes_projects, cl_routes_functions,
+                                                          cl_routes_sessions, NULL};
 
 /* ---- replies ---------------------------------------------------------- */
 

@@ -75,6 +75,7 @@ void cl_http_on_close(struct cl_conn *c);
 extern const struct cl_route cl_routes_auth[];
 extern const struct cl_route cl_routes_projects[];
 extern const struct cl_route cl_routes_functions[];
+extern const struct cl_route cl_routes_sessions[];
 
 /* JSON views of stored rows, shared by the API modules. */
 json_t *cl_json_user(const struct cl_user *u);

@@ -594,6 +594,7 @@ static void cl__browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg 
     char user_id[CL_UUID_LEN + 1];
     struct cl_session sess;
     struct cl_live_session *ls;
+    enum cl_share_mode mode = CL_SHARE_NONE;
     int rc;
 
     cl_hash_str(m->token, hash);
@@ -603,7 +604,7 @@ static void cl__browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg 
         cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "auth failed");
         return;
     }
-    rc = cl_policy_session(s, user_id, CL_ACT_SESSION_ATTACH, m->session_id, &sess, NULL);
+    rc = cl_policy_session(s, user_id, CL_ACT_SESSION_ATTACH, m->session_id, &sess, NULL, &mode);
     if (rc == 0 && strcmp(sess.device_id, m->device_id) != 0)
         rc = CL_ENOTFOUND;
     if (rc) {
@@ -629,6 +630,8 @@ static void cl__browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg 
     c->authed = true;
     /* A browser that names where to resume understands gaps and replays;
      * a PrivaClaw browser joins the live stream where it is now. */
+    c->view_only = mode != CL_SHARE_CONTROL;
+    c->starter = strcmp(sess.user_id, user_id) == 0;
     c->gap_aware = m->has_resume_offset;
     c->sent = c->gap_aware ? m->resume_offset : ls->produced;
     if (ls->started && c->sent > ls->produced)
@@ -678,6 +681,18 @@ static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_m
         if (off > c->acked)
             c->acked = off;
         cl__ack_update(h, ls);
+        return;
+    }
+    if (c->view_only) {
+        cl_conn_send_error(c, "view_only", "this session is shared with you view-only",
+                           c->session_id);
+        return;
+    }
+    if (m->type == CL_MSG_SESSION_END && !c->starter) {
+        cl_conn_send_error(c, "forbidden",
+                           "only the user who started this session can end it; close the "
+                           "connection to stop watching",
+                           c->session_id);
         return;
     }
     agent = cl__agent_find(h, ls->device_id);
@@ -804,6 +819,35 @@ void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
         cl__viewer_detach(h, c);
     }
     c->authed = false;
+}
+
+void cl_hub_share_changed(struct cl_hub *h, const char *session_id, const char *user_id,
+                          enum cl_share_mode mode)
+{
+    struct cl_live_session *ls = cl__live_find(h, session_id);
+    if (!ls)
+        return;
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next) {
+        if (v->starter || strcmp(v->user_id, user_id) != 0)
+            continue;
+        if (mode == CL_SHARE_NONE) {
+            cl_conn_send_error(v, "share_revoked", "this session is no longer shared with you",
+                               session_id);
+            cl_conn_close(v, 4003, "share revoked");
+        } else {
+            v->view_only = mode != CL_SHARE_CONTROL;
+        }
+    }
+}
+
+void cl_hub_viewers(struct cl_hub *h, const char *session_id, cl_viewer_cb cb, void *ctx)
+{
+    struct cl_live_session *ls = cl__live_find(h, session_id);
+    if (!ls)
+        return;
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        if (!v->close_pending)
+            cb(v->user_id, v->view_only, v->peer, ctx);
 }
 
 bool cl_hub_device_online(struct cl_hub *h, const char *device_id)

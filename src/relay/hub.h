@@ -50,6 +50,16 @@ void cl_hub_session_opened(struct cl_hub *h, const struct cl_session *s);
  * ended, with reason. The caller records it in the store. */
 void cl_hub_session_end(struct cl_hub *h, const char *session_id, const char *reason);
 
+/* A share of session_id with user_id changed (mode NONE: revoked): that
+ * user's live viewers become view-only or control, or are closed with 4003
+ * "share revoked". */
+void cl_hub_share_changed(struct cl_hub *h, const char *session_id, const char *user_id,
+                          enum cl_share_mode mode);
+
+/* Calls cb for each browser attached to session_id (who is watching). */
+typedef void (*cl_viewer_cb)(const char *user_id, bool view_only, const char *peer, void *ctx);
+void cl_hub_viewers(struct cl_hub *h, const char *session_id, cl_viewer_cb cb, void *ctx);
+
 /* Relay shutdown: closes every WebSocket with 1001 "going away". */
 void cl_hub_shutdown(struct cl_hub *h);
 

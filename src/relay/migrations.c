@@ -116,6 +116,19 @@ const char *const cl_sqlite_migrations[] = {
     ");"
     "CREATE INDEX sessions_device ON sessions(device_id, started_at);"
     "CREATE INDEX sessions_user ON sessions(user_id);",
+
+    /* 2: shared sessions — the user who started a session lets other
+     * members of the project watch it (view) or type into it (control) */
+    "CREATE TABLE session_shares ("
+    "  session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+    "  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  mode       TEXT NOT NULL CHECK (mode IN ('view', 'control')),"
+    "  created_by TEXT REFERENCES users(id) ON DELETE SET NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (session_id, user_id)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX session_shares_user ON session_shares(user_id);"
+    "CREATE INDEX session_shares_created_by ON session_shares(created_by);",
 };
 
 const int cl_sqlite_migration_count =

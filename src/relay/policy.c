@@ -11,7 +11,7 @@ static const enum cl_role cl__min_role[CL_ACT__COUNT] = {
     [CL_ACT_DEVICE_ADD] = CL_ROLE_OWNER,      [CL_ACT_DEVICE_VIEW] = CL_ROLE_MEMBER,
     [CL_ACT_DEVICE_MODIFY] = CL_ROLE_OWNER,   [CL_ACT_SESSION_START] = CL_ROLE_MEMBER,
     [CL_ACT_SESSION_ATTACH] = CL_ROLE_MEMBER, [CL_ACT_SESSION_END] = CL_ROLE_MEMBER,
-    [CL_ACT_MEMBER_INVITE] = CL_ROLE_OWNER,
+    [CL_ACT_MEMBER_INVITE] = CL_ROLE_OWNER,   [CL_ACT_SESSION_SHARE] = CL_ROLE_MEMBER,
 };
 
 static const char *const cl__action_names[CL_ACT__COUNT] = {
@@ -19,7 +19,7 @@ static const char *const cl__action_names[CL_ACT__COUNT] = {
     [CL_ACT_DEVICE_ADD] = "device.add",         [CL_ACT_DEVICE_VIEW] = "device.view",
     [CL_ACT_DEVICE_MODIFY] = "device.modify",   [CL_ACT_SESSION_START] = "session.start",
     [CL_ACT_SESSION_ATTACH] = "session.attach", [CL_ACT_SESSION_END] = "session.end",
-    [CL_ACT_MEMBER_INVITE] = "member.invite",
+    [CL_ACT_MEMBER_INVITE] = "member.invite",   [CL_ACT_SESSION_SHARE] = "session.share",
 };
 
 const char *cl_action_name(enum cl_action a)
@@ -83,11 +83,12 @@ int cl_policy_device(struct cl_store *s, const char *user_id, enum cl_action act
 
 int cl_policy_session(struct cl_store *s, const char *user_id, enum cl_action act,
                       const char *session_id, struct cl_session *sess_out,
-                      struct cl_device *dev_out)
+                      struct cl_device *dev_out, enum cl_share_mode *mode_out)
 {
     struct cl_session sess;
     struct cl_device d;
     enum cl_role role;
+    enum cl_share_mode mode = CL_SHARE_CONTROL;
     int rc;
     if (cl__anonymous(user_id))
         return CL_EAUTH;
@@ -101,14 +102,25 @@ int cl_policy_session(struct cl_store *s, const char *user_id, enum cl_action ac
     if (rc)
         return rc;
     if (strcmp(sess.user_id, user_id) != 0) {
-        /* Someone else's session: the owner may end it; nobody may attach
-         * (until sessions can be shared). Members do not learn of it. */
-        if (!(act == CL_ACT_SESSION_END && role == CL_ROLE_OWNER))
+        /* Someone else's session: attach if it was shared with you; the
+         * project owner may end it; nothing else. Members without a share
+         * do not learn of it. */
+        rc = CL_ENOTFOUND;
+        if (act == CL_ACT_SESSION_ATTACH) {
+            rc = s->ops->share_get(s, sess.id, user_id, &mode);
+            if (rc && rc != CL_ENOTFOUND)
+                return CL_EDB;
+        } else if (act == CL_ACT_SESSION_END && role == CL_ROLE_OWNER) {
+            rc = 0;
+        }
+        if (rc)
             return role == CL_ROLE_OWNER ? CL_EFORBIDDEN : CL_ENOTFOUND;
     }
     if (sess_out)
         *sess_out = sess;
     if (dev_out)
         *dev_out = d;
+    if (mode_out)
+        *mode_out = mode;
     return 0;
 }

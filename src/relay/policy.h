@@ -28,6 +28,7 @@ enum cl_action {
     CL_ACT_SESSION_ATTACH, /* attach a browser to an existing session */
     CL_ACT_SESSION_END,    /* end a session */
     CL_ACT_MEMBER_INVITE,  /* invite or remove members */
+    CL_ACT_SESSION_SHARE,  /* share a session, list or revoke its shares */
     CL_ACT__COUNT
 };
 
@@ -41,12 +42,14 @@ int cl_policy_project(struct cl_store *s, const char *user_id, enum cl_action ac
 int cl_policy_device(struct cl_store *s, const char *user_id, enum cl_action act,
                      const char *device_id, struct cl_device *out);
 
-/* Actions on a session (SESSION_ATTACH, SESSION_END). Attaching is for
- * the user who started the session (sharing with other members comes with
- * shared sessions); ending is for that user or the project's owner. Both
- * need current membership of the device's project. */
+/* Actions on a session (SESSION_ATTACH, SESSION_END, SESSION_SHARE).
+ * Attaching is for the user who started the session (with control) and
+ * for members it was shared with (view or control, *mode_out says which);
+ * ending is for the starter or the project's owner; sharing is for the
+ * starter. All need current membership of the device's project. mode_out
+ * may be NULL. */
 int cl_policy_session(struct cl_store *s, const char *user_id, enum cl_action act,
                       const char *session_id, struct cl_session *sess_out,
-                      struct cl_device *dev_out);
+                      struct cl_device *dev_out, enum cl_share_mode *mode_out);
 
 #endif

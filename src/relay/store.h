@@ -64,11 +64,21 @@ struct cl_session {
     int exit_code;
 };
 
+enum cl_share_mode { CL_SHARE_NONE = 0, CL_SHARE_VIEW = 1, CL_SHARE_CONTROL = 2 };
+
+struct cl_share {
+    char user_id[CL_UUID_LEN + 1];
+    char email[CL_EMAIL_MAX + 1];
+    enum cl_share_mode mode;
+    int64_t created_at;
+};
+
 struct cl_store;
 
 typedef void (*cl_project_cb)(const struct cl_project *p, void *ctx);
 typedef void (*cl_device_cb)(const struct cl_device *d, void *ctx);
 typedef void (*cl_session_cb)(const struct cl_session *sess, void *ctx);
+typedef void (*cl_share_cb)(const struct cl_share *sh, void *ctx);
 
 struct cl_store_ops {
     const char *name;
@@ -130,6 +140,16 @@ struct cl_store_ops {
      * The callback may use the store. */
     int (*session_list_active)(struct cl_store *s, const char *device_id, cl_session_cb cb,
                                void *ctx);
+    /* Shares of a session with other users: set (insert or change mode),
+     * get (CL_ENOTFOUND when not shared with user_id), remove
+     * (CL_ENOTFOUND when there was none), list (oldest first, with email). */
+    int (*share_set)(struct cl_store *s, const char *session_id, const char *user_id,
+                     enum cl_share_mode mode, const char *created_by, int64_t now);
+    int (*share_get)(struct cl_store *s, const char *session_id, const char *user_id,
+                     enum cl_share_mode *out);
+    int (*share_remove)(struct cl_store *s, const char *session_id, const char *user_id);
+    int (*share_list)(struct cl_store *s, const char *session_id, cl_share_cb cb, void *ctx);
+
     /* Ends an active session (status ended, ended_at, reason, exit code if
      * has_exit_code). Ending an ended session is a no-op returning 0. */
     int (*session_end)(struct cl_store *s, const char *id, int64_t now, const char *reason,

@@ -63,6 +63,9 @@ enum cl__st {
     CL__ST_SESSION_GET,
     CL__ST_SESSION_END,
     CL__ST_SESSION_EXISTS,
+    CL__ST_SHARE_SET,
+    CL__ST_SHARE_GET,
+    CL__ST_SHARE_REMOVE,
     CL__ST__COUNT
 };
 
@@ -130,6 +133,12 @@ static const char *const cl__sql[CL__ST__COUNT] = {
     [CL__ST_SESSION_END] = "UPDATE sessions SET status = 'ended', ended_at = ?2, end_reason = ?3,"
                            " exit_code = ?4 WHERE id = ?1 AND status = 'active'",
     [CL__ST_SESSION_EXISTS] = "SELECT 1 FROM sessions WHERE id = ?1",
+    [CL__ST_SHARE_SET] =
+        "INSERT INTO session_shares (session_id, user_id, mode, created_by, created_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (session_id, user_id)"
+        " DO UPDATE SET mode = excluded.mode",
+    [CL__ST_SHARE_GET] = "SELECT mode FROM session_shares WHERE session_id = ?1 AND user_id = ?2",
+    [CL__ST_SHARE_REMOVE] = "DELETE FROM session_shares WHERE session_id = ?1 AND user_id = ?2",
 };
 
 /* Prepared per call: see the module comment. */
@@ -139,6 +148,9 @@ static const char cl__sql_project_list[] =
     " ORDER BY p.created_at DESC, p.rowid DESC";
 static const char cl__sql_device_list[] = "SELECT " CL__DEVICE_COLS " FROM devices"
                                           " WHERE project_id = ?1 ORDER BY created_at, rowid";
+static const char cl__sql_share_list[] =
+    "SELECT sh.user_id, u.email, sh.mode, sh.created_at FROM session_shares sh"
+    " JOIN users u ON u.id = sh.user_id WHERE sh.session_id = ?1 ORDER BY sh.created_at, u.email";
 static const char cl__sql_session_active_all[] =
     "SELECT " CL__SESSION_COLS " FROM sessions WHERE status = 'active' ORDER BY started_at, rowid";
 static const char cl__sql_session_active_device[] =
@@ -879,7 +891,89 @@ static int cl__session_end(struct cl_store *s, const char *id, int64_t now, cons
     return rc == 1 ? 0 : CL_ENOTFOUND;
 }
 
+/* ---- session shares ---------------------------------------------------- */
+
+static const char *cl__mode_name(enum cl_share_mode m)
+{
+    return m == CL_SHARE_CONTROL ? "control" : "view";
+}
+
+static enum cl_share_mode cl__mode_parse(const unsigned char *s)
+{
+    if (!s)
+        return CL_SHARE_NONE;
+    if (strcmp((const char *)s, "control") == 0)
+        return CL_SHARE_CONTROL;
+    return strcmp((const char *)s, "view") == 0 ? CL_SHARE_VIEW : CL_SHARE_NONE;
+}
+
+static int cl__share_set(struct cl_store *s, const char *session_id, const char *user_id,
+                         enum cl_share_mode mode, const char *created_by, int64_t now)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_SHARE_SET];
+    if (mode != CL_SHARE_VIEW && mode != CL_SHARE_CONTROL)
+        return CL_EINVAL;
+    return cl__exec(q, st,
+                    cl__bind_str(st, 1, session_id) | cl__bind_str(st, 2, user_id) |
+                        sqlite3_bind_text(st, 3, cl__mode_name(mode), -1, SQLITE_STATIC) |
+                        cl__bind_opt(st, 4, created_by) | sqlite3_bind_int64(st, 5, now),
+                    __func__);
+}
+
+static int cl__share_get(struct cl_store *s, const char *session_id, const char *user_id,
+                         enum cl_share_mode *out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_SHARE_GET];
+    int rc =
+        cl__step(q, st, cl__bind_str(st, 1, session_id) | cl__bind_str(st, 2, user_id), __func__);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        *out = cl__mode_parse(sqlite3_column_text(st, 0));
+    cl__reset(st);
+    return rc == 1 ? 0 : CL_ENOTFOUND;
+}
+
+static int cl__share_remove(struct cl_store *s, const char *session_id, const char *user_id)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_SHARE_REMOVE];
+    int rc =
+        cl__exec(q, st, cl__bind_str(st, 1, session_id) | cl__bind_str(st, 2, user_id), __func__);
+    if (rc)
+        return rc;
+    return sqlite3_changes(q->db) ? 0 : CL_ENOTFOUND;
+}
+
+static int cl__share_list(struct cl_store *s, const char *session_id, cl_share_cb cb, void *ctx)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = NULL;
+    struct cl_share sh;
+    int brc, rc;
+
+    if (sqlite3_prepare_v3(q->db, cl__sql_share_list, -1, 0, &st, NULL) != SQLITE_OK)
+        return cl__db_error(q, __func__);
+    brc = cl__bind_str(st, 1, session_id);
+    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+        memset(&sh, 0, sizeof sh);
+        cl__col_str(st, 0, sh.user_id, sizeof sh.user_id);
+        cl__col_str(st, 1, sh.email, sizeof sh.email);
+        sh.mode = cl__mode_parse(sqlite3_column_text(st, 2));
+        sh.created_at = sqlite3_column_int64(st, 3);
+        cb(&sh, ctx);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static const struct cl_store_ops cl__sqlite_ops = {
+    .share_set = cl__share_set,
+    .share_get = cl__share_get,
+    .share_remove = cl__share_remove,
+    .share_list = cl__share_list,
     .name = "sqlite",
     .close = cl__close,
     .user_create = cl__user_create,

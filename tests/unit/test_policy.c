@@ -127,11 +127,13 @@ static const struct row device_rows[] = {
 static const struct row owner_session_rows[] = {
     {CL_ACT_SESSION_ATTACH, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_SESSION_END, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
+    {CL_ACT_SESSION_SHARE, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
 };
 /* on a member's session: the owner may end it but not attach */
 static const struct row member_session_rows[] = {
     {CL_ACT_SESSION_ATTACH, {CL_EFORBIDDEN, 0, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_SESSION_END, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
+    {CL_ACT_SESSION_SHARE, {CL_EFORBIDDEN, 0, CL_ENOTFOUND, CL_EAUTH}},
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -146,9 +148,9 @@ static void check(struct fixture *f, const struct row *rows, size_t n, int kind)
             else if (kind == 1)
                 got = cl_policy_device(&f->s, f->user[w], rows[i].act, f->d.id, NULL);
             else
-                got =
-                    cl_policy_session(&f->s, f->user[w], rows[i].act,
-                                      kind == 2 ? f->owner_sess.id : f->member_sess.id, NULL, NULL);
+                got = cl_policy_session(&f->s, f->user[w], rows[i].act,
+                                        kind == 2 ? f->owner_sess.id : f->member_sess.id, NULL,
+                                        NULL, NULL);
             if (got != rows[i].want[w])
                 fail_msg("%s as %s: got %d (%s), want %d", cl_action_name(rows[i].act), who_name[w],
                          got, cl_strerror(got), rows[i].want[w]);
@@ -198,7 +200,7 @@ static void test_unknown_resources_are_not_found(void **state)
     assert_int_equal(cl_policy_device(&f->s, f->user[OWNER], CL_ACT_DEVICE_VIEW, id, NULL),
                      CL_ENOTFOUND);
     assert_int_equal(
-        cl_policy_session(&f->s, f->user[OWNER], CL_ACT_SESSION_ATTACH, id, NULL, NULL),
+        cl_policy_session(&f->s, f->user[OWNER], CL_ACT_SESSION_ATTACH, id, NULL, NULL, NULL),
         CL_ENOTFOUND);
 }
 
@@ -213,10 +215,46 @@ static void test_allowed_checks_fill_rows(void **state)
     assert_int_equal(p.role, CL_ROLE_OWNER);
     assert_int_equal(cl_policy_device(&f->s, f->user[OWNER], CL_ACT_SESSION_START, f->d.id, &d), 0);
     assert_string_equal(d.project_id, f->p.id);
-    assert_int_equal(
-        cl_policy_session(&f->s, f->user[OWNER], CL_ACT_SESSION_ATTACH, f->owner_sess.id, &s, &d),
-        0);
+    assert_int_equal(cl_policy_session(&f->s, f->user[OWNER], CL_ACT_SESSION_ATTACH,
+                                       f->owner_sess.id, &s, &d, NULL),
+                     0);
     assert_string_equal(s.device_id, f->d.id);
+}
+
+static void test_shares_grant_attach_with_their_mode(void **state)
+{
+    struct fixture *f = *state;
+    enum cl_share_mode mode = CL_SHARE_NONE;
+    /* before: the member may not attach to the owner's session */
+    assert_int_equal(cl_policy_session(&f->s, f->user[MEMBER], CL_ACT_SESSION_ATTACH,
+                                       f->owner_sess.id, NULL, NULL, &mode),
+                     CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->share_set(&f->s, f->owner_sess.id, f->user[MEMBER], CL_SHARE_VIEW,
+                                         f->user[OWNER], 2),
+                     0);
+    assert_int_equal(cl_policy_session(&f->s, f->user[MEMBER], CL_ACT_SESSION_ATTACH,
+                                       f->owner_sess.id, NULL, NULL, &mode),
+                     0);
+    assert_int_equal(mode, CL_SHARE_VIEW);
+    /* a share grants attaching, not ending or re-sharing */
+    assert_int_equal(cl_policy_session(&f->s, f->user[MEMBER], CL_ACT_SESSION_END, f->owner_sess.id,
+                                       NULL, NULL, NULL),
+                     CL_ENOTFOUND);
+    assert_int_equal(cl_policy_session(&f->s, f->user[MEMBER], CL_ACT_SESSION_SHARE,
+                                       f->owner_sess.id, NULL, NULL, NULL),
+                     CL_ENOTFOUND);
+    /* the starter always has control */
+    assert_int_equal(cl_policy_session(&f->s, f->user[OWNER], CL_ACT_SESSION_ATTACH,
+                                       f->owner_sess.id, NULL, NULL, &mode),
+                     0);
+    assert_int_equal(mode, CL_SHARE_CONTROL);
+    /* a share with someone outside the project grants nothing */
+    assert_int_equal(f->s.ops->share_set(&f->s, f->owner_sess.id, f->user[OTHER], CL_SHARE_CONTROL,
+                                         f->user[OWNER], 3),
+                     0);
+    assert_int_equal(cl_policy_session(&f->s, f->user[OTHER], CL_ACT_SESSION_ATTACH,
+                                       f->owner_sess.id, NULL, NULL, &mode),
+                     CL_ENOTFOUND);
 }
 
 int main(void)
@@ -226,6 +264,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_device_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_actions, setup, teardown),
         cmocka_unit_test(test_every_action_has_rows),
+        cmocka_unit_test_setup_teardown(test_shares_grant_attach_with_their_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_resources_are_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allowed_checks_fill_rows, setup, teardown),
     };

@@ -678,6 +678,55 @@ static void test_session_list_active(void **state)
     assert_int_equal(n, 0);
 }
 
+static void collect_share(const struct cl_share *sh, void *ctx)
+{
+    struct cl_share *out = ctx;
+    while (out->user_id[0])
+        out++;
+    *out = *sh;
+}
+
+static void test_session_shares(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m1, m2;
+    struct cl_project p;
+    struct cl_device d;
+    struct cl_session sess;
+    struct cl_share list[4];
+    enum cl_share_mode mode = CL_SHARE_NONE;
+    make_user(f, "o@example.com", &o);
+    make_user(f, "m1@example.com", &m1);
+    make_user(f, "m2@example.com", &m2);
+    make_project(f, o.id, "p", 1, &p);
+    make_device(f, p.id, "d", 10, "SHR23456", 1000, &d);
+    new_session(f, d.id, o.id, &sess);
+
+    assert_int_equal(f->s.ops->share_get(&f->s, sess.id, m1.id, &mode), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->share_set(&f->s, sess.id, m1.id, CL_SHARE_VIEW, o.id, 5), 0);
+    assert_int_equal(f->s.ops->share_set(&f->s, sess.id, m2.id, CL_SHARE_CONTROL, o.id, 6), 0);
+    assert_int_equal(f->s.ops->share_get(&f->s, sess.id, m1.id, &mode), 0);
+    assert_int_equal(mode, CL_SHARE_VIEW);
+    /* setting again changes the mode, not the row count */
+    assert_int_equal(f->s.ops->share_set(&f->s, sess.id, m1.id, CL_SHARE_CONTROL, o.id, 7), 0);
+    assert_int_equal(f->s.ops->share_get(&f->s, sess.id, m1.id, &mode), 0);
+    assert_int_equal(mode, CL_SHARE_CONTROL);
+    memset(list, 0, sizeof list);
+    assert_int_equal(f->s.ops->share_list(&f->s, sess.id, collect_share, list), 0);
+    assert_string_equal(list[0].email, "m1@example.com");
+    assert_string_equal(list[1].email, "m2@example.com");
+    assert_int_equal(list[1].mode, CL_SHARE_CONTROL);
+    assert_string_equal(list[2].user_id, "");
+
+    assert_int_equal(f->s.ops->share_remove(&f->s, sess.id, m1.id), 0);
+    assert_int_equal(f->s.ops->share_remove(&f->s, sess.id, m1.id), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->share_get(&f->s, sess.id, m1.id, &mode), CL_ENOTFOUND);
+    /* unknown session or user: the foreign keys refuse it */
+    assert_int_equal(f->s.ops->share_set(&f->s, "no-such-session", m1.id, CL_SHARE_VIEW, o.id, 8),
+                     CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->share_set(&f->s, sess.id, m1.id, CL_SHARE_NONE, o.id, 8), CL_EINVAL);
+}
+
 static void test_sessions(void **state)
 {
     struct fx *f = *state;
@@ -786,6 +835,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_device_online, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_list_active, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_shares, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_project_cascades, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

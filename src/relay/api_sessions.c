@@ -1,0 +1,167 @@
+/*
+ * api_sessions: sharing a live session with other members of its project
+ * (view-only or with control), and who is watching it.
+ */
+#include "core/err.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "relay/auth.h"
+#include "relay/http.h"
+#include "relay/hub.h"
+#include "relay/policy.h"
+#include "relay/relay.h"
+
+#include <string.h>
+
+static const char *cl__mode_name(enum cl_share_mode m)
+{
+    return m == CL_SHARE_CONTROL ? "control" : "view";
+}
+
+static void cl__share_add(struct cl_http_req *req)
+{
+    struct cl_relay *r = req->relay;
+    struct cl_store *s = &r->store;
+    struct cl_session sess;
+    struct cl_device d;
+    struct cl_user u;
+    enum cl_role role = CL_ROLE_NONE;
+    enum cl_share_mode mode;
+    const char *email_in, *mode_in;
+    char email[CL_EMAIL_MAX + 1], err[160];
+    int rc;
+
+    rc = cl_policy_session(s, req->user_id, CL_ACT_SESSION_SHARE, req->params[0], &sess, &d, NULL);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    if (cl_json_str(req->body, "body", "email", true, CL_EMAIL_MAX + 32, &email_in, err,
+                    sizeof err) ||
+        cl_json_str(req->body, "body", "mode", true, 16, &mode_in, err, sizeof err)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
+        return;
+    }
+    if (strcmp(mode_in, "view") == 0) {
+        mode = CL_SHARE_VIEW;
+    } else if (strcmp(mode_in, "control") == 0) {
+        mode = CL_SHARE_CONTROL;
+    } else {
+        cl_http_reply_error(req->conn, 400, "invalid_request",
+                            "field body.mode must be \"view\" or \"control\"");
+        return;
+    }
+    if (!sess.active) {
+        cl_http_reply_error(req->conn, 409, "session_ended", "this session has ended");
+        return;
+    }
+    if (cl_auth_normalize_email(email_in, email) || s->ops->user_by_email(s, email, &u) != 0 ||
+        s->ops->member_role(s, d.project_id, u.id, &role) != 0 || role == CL_ROLE_NONE) {
+        cl_http_reply_error(req->conn, 404, "not_a_member",
+                            "no member of this project has that email");
+        return;
+    }
+    if (strcmp(u.id, req->user_id) == 0) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "you cannot share with yourself");
+        return;
+    }
+    rc = s->ops->share_set(s, sess.id, u.id, mode, req->user_id, cl_now());
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_hub_share_changed(r->hub, sess.id, u.id, mode);
+    cl_info("api", "session shared", "session=%s with=%s mode=%s by=%s", sess.id, u.id,
+            cl__mode_name(mode), req->user_id);
+    cl_http_reply_json(req->conn, 201,
+                       json_pack("{s:{s:s, s:s, s:s}}", "share", "user_id", u.id, "email", u.email,
+                                 "mode", cl__mode_name(mode)));
+}
+
+static void cl__collect_share(const struct cl_share *sh, void *ctx)
+{
+    json_array_append_new(ctx, json_pack("{s:s, s:s, s:s, s:I}", "user_id", sh->user_id, "email",
+                                         sh->email, "mode", cl__mode_name(sh->mode), "created_at",
+                                         (json_int_t)sh->created_at));
+}
+
+static void cl__share_list(struct cl_http_req *req)
+{
+    struct cl_store *s = &req->relay->store;
+    json_t *arr;
+    int rc =
+        cl_policy_session(s, req->user_id, CL_ACT_SESSION_SHARE, req->params[0], NULL, NULL, NULL);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    arr = json_array();
+    rc = s->ops->share_list(s, req->params[0], cl__collect_share, arr);
+    if (rc) {
+        json_decref(arr);
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "shares", arr));
+}
+
+static void cl__share_remove(struct cl_http_req *req)
+{
+    struct cl_relay *r = req->relay;
+    struct cl_store *s = &r->store;
+    int rc =
+        cl_policy_session(s, req->user_id, CL_ACT_SESSION_SHARE, req->params[0], NULL, NULL, NULL);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    rc = s->ops->share_remove(s, req->params[0], req->params[1]);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_hub_share_changed(r->hub, req->params[0], req->params[1], CL_SHARE_NONE);
+    cl_info("api", "session share revoked", "session=%s with=%s by=%s", req->params[0],
+            req->params[1], req->user_id);
+    cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
+}
+
+struct cl__viewers_ctx {
+    struct cl_store *store;
+    json_t *arr;
+};
+
+static void cl__collect_viewer(const char *user_id, bool view_only, const char *peer, void *ctx)
+{
+    struct cl__viewers_ctx *v = ctx;
+    struct cl_user u;
+    if (v->store->ops->user_by_id(v->store, user_id, &u) != 0)
+        return;
+    cl_wipe(u.pw_hash, sizeof u.pw_hash);
+    json_array_append_new(v->arr, json_pack("{s:s, s:s, s:s, s:s}", "user_id", user_id, "email",
+                                            u.email, "display_name", u.display_name, "mode",
+                                            view_only ? "view" : "control"));
+}
+
+static void cl__viewers(struct cl_http_req *req)
+{
+    struct cl_relay *r = req->relay;
+    struct cl__viewers_ctx v = {&r->store, NULL};
+    int rc = cl_policy_session(&r->store, req->user_id, CL_ACT_SESSION_ATTACH, req->params[0], NULL,
+                               NULL, NULL);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    v.arr = json_array();
+    cl_hub_viewers(r->hub, req->params[0], cl__collect_viewer, &v);
+    cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "viewers", v.arr));
+}
+
+const struct cl_route cl_routes_sessions[] = {
+    {CL_HTTP_POST, "/api/v1/sessions/:id/shares", true, cl__share_add},
+    {CL_HTTP_GET, "/api/v1/sessions/:id/shares", true, cl__share_list},
+    {CL_HTTP_DELETE, "/api/v1/sessions/:id/shares/:user", true, cl__share_remove},
+    {CL_HTTP_GET, "/api/v1/sessions/:id/viewers", true, cl__viewers},
+    {0, NULL, false, NULL},
+};
