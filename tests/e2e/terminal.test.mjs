@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, startRelay, tempDir, api, show, expectStatus, signup, createProject,
   pairAgent, startAgent, openTerminal, wsClient, msg, isType, isError, expectClose, browserAuth,
-  waitDeviceStatus, readAgentConfig, assertNoSecrets, tail, sleep, waitFor, startSession,
+  waitDeviceStatus, readAgentConfig, assertNoSecrets, tail, sleep, waitFor, startSession, attachTerminal,
 } from './lib/harness.mjs';
 
 after(cleanupAll);
@@ -60,6 +60,8 @@ test('pair the real agent, open a terminal, run a command', { timeout: TEST_TIME
   term.write('echo $((6*7))\r');
   await term.readUntil(/\r?\n42\r?\n/);
   assert.deepEqual(term.offsetProblems(), [], 'stdout offsets are continuous from 0');
+  const noOffset = term.ws.received.filter((m) => m.type === 'stdout' && typeof m.data?.offset !== 'number');
+  assert.deepEqual(noOffset, [], 'every stdout from the agent carries offset (protocol.md, agent connection 5)');
 
   // pings are answered
   term.ws.send(msg('ping'));
@@ -143,25 +145,87 @@ test('a shell killed by a signal reports exit_code 128+N', { timeout: TEST_TIMEO
   assert.equal(end.data.exit_code, 128 + 9, JSON.stringify(end));
 }));
 
-test('a viewer that disconnects can re-attach: the shell lives on', { timeout: TEST_TIMEOUT }, e2e(async () => {
+test('a viewer that disconnects can re-attach: the shell lives on, output replayed from the ring', { timeout: TEST_TIMEOUT }, e2e(async () => {
   const env = await setup();
   const term = await terminal(env);
   term.write('KEEP=kept_$((40+2))\r');
   await term.readUntil(PROMPT);
+  const before = term.output();
   term.ws.close(); // no session_end: the session must survive
   await term.ws.closed;
 
-  const again = await browserAuth(env.relay, env.token, term.sessionId, env.deviceId, { label: 're-attached viewer' });
-  let out = '';
-  again.onMessage((m) => {
-    if (m.type === 'stdout' && m.data?.session_id === term.sessionId) out += Buffer.from(m.data.data_b64, 'base64').toString('latin1');
-  });
-  again.send(msg('session_start', { session_id: term.sessionId, cols: 80, rows: 24 }));
-  await again.next(isType('session_started', (m) => m.data?.session_id === term.sessionId));
-  again.send(msg('stdin', { session_id: term.sessionId, data_b64: Buffer.from('echo "[$KEEP]"\r').toString('base64') }));
-  await waitFor(() => out.includes('[kept_42]'), { what: 'the old shell\'s variable', describe: () => `output: ${JSON.stringify(out)}\n${again.describe()}` });
-  assert.deepEqual(again.pending('session_end'), [], 'the session was not ended');
+  // no resume_offset: starts from the oldest byte the agent holds (here: 0)
+  const again = await attachTerminal(env.relay, env.token, term.sessionId, env.deviceId, { label: 're-attached viewer' });
+  await again.readUntil(/KEEP=kept_/); // the replayed history
+  again.write('echo "[$KEEP]"\r');
+  await again.readUntil(/\[kept_42\]/);
+  assert.ok(again.output().startsWith(before), `replay from 0 repeats the earlier output: ${JSON.stringify(again.output().slice(0, 200))}`);
+  assert.deepEqual(again.gaps(), [], 'nothing was lost: no gap');
+  assert.deepEqual(again.offsetProblems(), [], 'offsets continuous from 0');
+  assert.deepEqual(again.ws.pending('session_end'), [], 'the session was not ended');
 }));
+
+test('resume_offset: a viewer that comes back gets exactly the bytes it missed', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const env = await setup();
+  const term = await terminal(env, { cols: 200, rows: 50 });
+  // the shell blocks in `read` until the next viewer releases it
+  term.write('echo P1_$((1+1)); read x; seq 1 20000; echo END_$((2+1))\r');
+  await term.readUntil(/P1_2\r?\n/);
+  const had = term.bytes();
+  assert.equal(term.nextOffset(), had);
+  term.ws.close();
+  await term.ws.closed;
+
+  const back = await attachTerminal(env.relay, env.token, term.sessionId, env.deviceId, { resumeOffset: had, cols: 200, rows: 50, label: 'resumed viewer' });
+  back.write('\r');
+  await back.readUntil(/END_3\r?\n/, ms(30_000));
+  assert.deepEqual(back.offsetProblems(), [], 'the first byte is at resume_offset, then continuous');
+  assert.deepEqual(back.gaps(), []);
+  const text = back.output();
+  assert.equal(text.includes('P1_2'), false, `bytes before resume_offset were sent again: ${JSON.stringify(text.slice(0, 300))}`);
+  const lines = text.slice(text.indexOf('\n1\r\n') + 1, text.indexOf('END_3')).split('\r\n').filter((l) => l !== '');
+  assert.equal(lines.length, 20000, `seq output complete: ${lines.length} lines`);
+  assert.equal(lines.findIndex((l, i) => l !== String(i + 1)), -1, 'seq output in order');
+}));
+
+for (const [kind, resumeOffset] of [['a clawlink browser (resume_offset 0)', 0], ['a PrivaClaw browser (no resume_offset, no ack)', undefined]]) {
+test(`a viewer that stops reading does not hold back another; it catches up losslessly: ${kind}`, { timeout: TEST_TIMEOUT * 2 }, e2e(async () => {
+  const relay = await startRelay();
+  const user = await signup(relay);
+  const project = await createProject(relay, user.token);
+  const paired = await pairAgent(relay, { token: user.token, projectId: project.id });
+  // a ring larger than all the output, so a lagging viewer can always be replayed
+  const agent = await startAgent(paired.configPath, {
+    relay, token: user.token, projectId: project.id, deviceId: paired.deviceId, extraArgs: ['--ring-size', String(32 << 20)],
+  });
+  const env = { relay, token: user.token, projectId: project.id, deviceId: paired.deviceId, agent, paired };
+  const fast = await terminal(env, { cols: 200, rows: 50, label: 'fast viewer' });
+  // attaches after the first prompt: without resume_offset it still starts
+  // from the oldest byte the agent holds (0 here)
+  const slow = await attachTerminal(relay, env.token, fast.sessionId, env.deviceId, { resumeOffset, cols: 200, rows: 50, label: 'slow viewer' });
+  const other = await terminal(env, { label: 'other session' });
+  slow.ws.ws._socket.pause(); // stop reading: socket buffers fill, then the relay's queue (2 MiB: lagging)
+
+  const N = 1_000_000; // ~6.9 MB of output, well past CL_VIEWER_QUEUE_MAX and socket buffers
+  fast.write(`seq 1 ${N}; echo END_$((4+4))\r`);
+  await fast.readUntil(/END_8\r?\n/, ms(120_000));
+  other.write('echo $((6*7))\r');
+  await other.readUntil(/\r?\n42\r?\n/);
+
+  slow.ws.ws._socket.resume();
+  await slow.readUntil(/END_8\r?\n/, ms(120_000));
+  for (const [t, name] of [[fast, 'fast'], [slow, 'slow']]) {
+    assert.deepEqual(t.offsetProblems(), [], `${name}: offsets continuous`);
+    assert.deepEqual(t.gaps(), [], `${name}: nothing lost (the ring holds it all)`);
+    const text = t.output();
+    const lines = text.slice(text.indexOf('\n1\r\n') + 1, text.indexOf('END_8')).split('\r\n').filter((l) => l !== '');
+    const bad = lines.findIndex((l, i) => l !== String(i + 1));
+    assert.equal(bad, -1, `${name}: line ${bad + 1} is ${JSON.stringify(lines[bad])}`);
+    assert.equal(lines.length, N, `${name}: ${lines.length} lines of ${N}`);
+  }
+  assert.equal(slow.ws.closeInfo, null, 'the slow viewer was not dropped');
+}));
+}
 
 test('bulk output arrives complete and in order', { timeout: TEST_TIMEOUT }, e2e(async () => {
   const env = await setup();
@@ -262,6 +326,8 @@ test('agent reconnects after the relay restarts on the same port and data dir', 
   const relay1 = await startRelay({ dataDir });
   const env = await setup({ relay: relay1 });
   const term = await terminal(env);
+  term.write('KEEP=before_restart_$((3+4))\r');
+  await term.readUntil(PROMPT);
 
   const info = await relay1.stop();
   assert.equal(info.killedHard, false, `relay did not exit after SIGTERM\n${tail(relay1.logs())}`);
@@ -278,6 +344,13 @@ test('agent reconnects after the relay restarts on the same port and data dir', 
   t2.write('echo $((6*7))\r');
   await t2.readUntil(/\r?\n42\r?\n/);
   assert.equal(env.agent.proc.exitCode, null, 'the agent kept running across the relay restart');
+
+  // the session from before the restart lives on (operations.md: the agent
+  // keeps the shells and re-announces them), resumable where we left off
+  const back = await attachTerminal(relay2, env.token, term.sessionId, env.deviceId, { resumeOffset: term.bytes(), label: 'resumed after restart' });
+  back.write('echo "[$KEEP]"\r');
+  await back.readUntil(/\[before_restart_7\]/, ms(15_000));
+  assert.deepEqual(back.offsetProblems(), [], 'resumed at resume_offset, continuous');
   assert.equal(closed.code, 1001, `browser close on relay shutdown (the reconnection itself worked): ${JSON.stringify(closed)}`);
 }));
 

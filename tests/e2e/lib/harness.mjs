@@ -761,41 +761,66 @@ export async function connectorHello(relay, deviceId, deviceToken, { name = 'fak
 
 /**
  * start-session + /session auth + session_start; waits for
- * session_started. Returns {ws, sessionId, readUntil(re, timeout),
- * write(str), output(), resize(cols, rows)}.
+ * session_started. Returns a terminal (see attachTerminal).
  */
-export async function openTerminal(relay, token, deviceId, { cols = 80, rows = 24, label } = {}) {
+export async function openTerminal(relay, token, deviceId, opts = {}) {
   const sessionId = await startSession(relay, token, deviceId);
-  const ws = await browserAuth(relay, token, sessionId, deviceId, { label: label || `terminal ${sessionId.slice(0, 8)}` });
+  return attachTerminal(relay, token, sessionId, deviceId, opts);
+}
+
+/**
+ * A viewer of an existing session: /session auth (with resume_offset when
+ * given) + session_start, waits for session_started. Returns {ws,
+ * sessionId, readUntil(regex, timeout), write(str), resize(cols, rows),
+ * output(), bytes(), gaps(), offsetProblems()}.
+ *
+ * Offsets are checked as protocol.md says: the first stdout starts at
+ * resume_offset (0 without one, unless a gap says otherwise), each next one
+ * where the last ended, and a jump only after a `gap {from, to}`.
+ */
+export async function attachTerminal(relay, token, sessionId, deviceId, { cols = 80, rows = 24, label, resumeOffset } = {}) {
+  const ws = await wsClient(`${relay.wsUrl}/session`, { label: label || `terminal ${sessionId.slice(0, 8)}` });
+  const auth = { token, session_id: sessionId, device_id: deviceId };
+  if (resumeOffset !== undefined) auth.resume_offset = resumeOffset;
   const decoder = new TextDecoder('utf-8');
   let out = '';
   let cursor = 0;
   const readers = [];
   const check = () => {
     for (const r of [...readers]) {
-      const rest = out.slice(cursor);
-      const m = r.re.exec(rest);
+      r.re.lastIndex = cursor;
+      const m = r.re.exec(out);
       if (m) {
-        cursor += m.index + m[0].length;
+        cursor = m.index + m[0].length;
         readers.splice(readers.indexOf(r), 1);
         clearTimeout(r.timer);
         r.resolve(m);
       }
     }
   };
-  let bytes = 0; // raw bytes of stdout seen, to check data.offset against
+  let bytes = 0; // raw stdout bytes this viewer got
+  let expected = resumeOffset ?? 0; // the offset the next stdout must have
   const offsetProblems = [];
+  const gaps = [];
+  const problem = (p) => { if (offsetProblems.length < 10) offsetProblems.push(p); };
   ws.onMessage((m) => {
-    if (m.type === 'stdout' && m.data && m.data.session_id === sessionId && typeof m.data.data_b64 === 'string') {
+    if (m.data?.session_id !== sessionId) return;
+    if (m.type === 'gap') {
+      gaps.push(m.data);
+      if (m.data.from !== expected) problem(`gap ${JSON.stringify(m.data)} does not start at ${expected}`);
+      expected = m.data.to;
+    } else if (m.type === 'stdout' && typeof m.data.data_b64 === 'string') {
       const raw = Buffer.from(m.data.data_b64, 'base64');
-      if (m.data.offset !== bytes && offsetProblems.length < 10) {
-        offsetProblems.push(`stdout #${offsetProblems.length} offset ${JSON.stringify(m.data.offset)}, expected ${bytes}`);
-      }
+      // offset is an extra field; if absent, only the content can tell losses
+      if (m.data.offset !== undefined && m.data.offset !== expected) problem(`stdout #${bytes} bytes in: offset ${JSON.stringify(m.data.offset)}, expected ${expected}`);
+      expected = (typeof m.data.offset === 'number' ? m.data.offset : expected) + raw.length;
       bytes += raw.length;
       out += decoder.decode(raw, { stream: true });
       check();
     }
   });
+  ws.send(msg('auth', auth));
+  await ws.next('auth_ok');
   // cols/rows null: session_start without a size (the documented default is 80x24)
   ws.send(msg('session_start', cols == null || rows == null ? { session_id: sessionId } : { session_id: sessionId, cols, rows }));
   await ws.next(isType('session_started', (m) => m.data?.session_id === sessionId), ms(15_000));
@@ -803,14 +828,19 @@ export async function openTerminal(relay, token, deviceId, { cols = 80, rows = 2
     ws,
     sessionId,
     output: () => out,
-    /** Discontinuities in stdout's data.offset (this viewer saw the session from its spawn). */
+    /** Raw stdout bytes received (what resume_offset counts from, plus the start). */
+    bytes: () => bytes,
+    /** The offset of the next byte this viewer expects. */
+    nextOffset: () => expected,
+    gaps: () => gaps,
     offsetProblems: () => offsetProblems,
     write(str) { ws.send(msg('stdin', { session_id: sessionId, data_b64: b64(str) })); },
     resize(c, r) { ws.send(msg('resize', { session_id: sessionId, cols: c, rows: r })); },
     /** Resolves with the regex match in the output after the last match. */
     readUntil(re, timeout = ms(10_000)) {
+      const g = new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`);
       return new Promise((resolve, reject) => {
-        const r = { re, resolve };
+        const r = { re: g, resolve };
         r.timer = setTimeout(() => {
           readers.splice(readers.indexOf(r), 1);
           reject(new Error(`terminal ${sessionId}: output did not match ${re} within ${timeout} ms; ` +
