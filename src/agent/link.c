@@ -24,9 +24,6 @@
 #define CL__RX_CHUNK (64 * 1024)
 /* Receive buffer kept between messages; a bigger one is released. */
 #define CL__RX_KEEP (64 * 1024)
-/* Ping an idle connection after this long; drop it if nothing comes back. */
-#define CL__PING_S   30
-#define CL__HANGUP_S 75
 
 enum cl__state { CL__IDLE, CL__CONNECTING, CL__HELLO, CL__READY };
 
@@ -58,8 +55,10 @@ struct cl_agent_link {
 
     struct cl_backoff backoff;
     uv_timer_t timer;
-    uint64_t connected_at; /* uv_now when upgraded */
-    int peer_close;        /* close code the relay sent, 0 if none */
+    uint64_t connected_at;      /* uv_now when upgraded */
+    int peer_close;             /* close code the relay sent, 0 if none */
+    bool restarting;            /* the relay said `restarting` on this connection */
+    lws_retry_bo_t idle_policy; /* pings; lws keeps a pointer to it */
 
     bool closing;   /* cl_agent_link_close was called: no more reconnects */
     bool destroyed; /* cl_agent_link_destroy was called: no more callbacks */
@@ -122,10 +121,12 @@ int cl_agent_link_send_msg(struct cl_agent_link *l, const struct cl_msg *m)
     return cl_agent_link_send(l, f, true);
 }
 
-/* Queues the hello for this connection. The token lives in two places
+/* Queues the hello for this connection, announcing the owner's live
+ * sessions and how far each has produced. The token lives in two places
  * briefly (the JSON text and the frame); both are wiped after use. */
 static int cl__queue_hello(struct cl_agent_link *l)
 {
+    struct cl_msg_session live[CL_AGENT_MAX_SESSIONS];
     struct cl_msg m;
     size_t len = 0;
     char *text;
@@ -135,6 +136,10 @@ static int cl__queue_hello(struct cl_agent_link *l)
     memcpy(m.device_id, l->device_id, sizeof m.device_id);
     memcpy(m.token, l->token, sizeof m.token);
     memcpy(m.name, l->name, sizeof m.name);
+    if (l->h.on_hello) {
+        m.nsessions = l->h.on_hello(l->h.ud, live, CL_AGENT_MAX_SESSIONS);
+        m.sessions = m.nsessions ? live : NULL; /* not cl_msg_clear'ed: on the stack */
+    }
     text = cl_msg_encode(&m, &len);
     cl_wipe(m.token, sizeof m.token);
     if (!text)
@@ -213,7 +218,7 @@ static void cl__lost(struct cl_agent_link *l, const char *why)
         return;
     }
 
-    if (l->peer_close == LWS_CLOSE_STATUS_GOINGAWAY) {
+    if (l->peer_close == LWS_CLOSE_STATUS_GOINGAWAY || l->restarting) {
         /* A relay restart: come back soon, without growing the backoff. */
         delay = CL_AGENT_GOING_AWAY_MS + randombytes_uniform(CL_AGENT_GOING_AWAY_MS + 1);
     } else if (l->peer_close == 4001) {
@@ -230,8 +235,8 @@ static void cl__lost(struct cl_agent_link *l, const char *why)
         delay = cl_backoff_next(&l->backoff);
     }
     cl_warn("link", was_ready ? "disconnected from relay" : "cannot connect to relay",
-            "why=\"%s\" close=%d up_ms=%llu retry_ms=%u", why, l->peer_close,
-            (unsigned long long)up_ms, delay);
+            "why=\"%s\" close=%d restarting=%d up_ms=%llu retry_ms=%u", why, l->peer_close,
+            (int)l->restarting, (unsigned long long)up_ms, delay);
     uv_timer_start(&l->timer, cl__on_timer, delay, 0);
     if (was_ready && l->h.on_flow)
         l->h.on_flow(l->h.ud);
@@ -240,10 +245,6 @@ static void cl__lost(struct cl_agent_link *l, const char *why)
 static void cl__connect(struct cl_agent_link *l)
 {
     struct lws_client_connect_info ci;
-    static const lws_retry_bo_t idle_policy = {
-        .secs_since_valid_ping = CL__PING_S,
-        .secs_since_valid_hangup = CL__HANGUP_S,
-    };
     struct lws *wsi;
 
     memset(&ci, 0, sizeof ci);
@@ -255,10 +256,11 @@ static void cl__connect(struct cl_agent_link *l)
     ci.origin = l->host_hdr;
     ci.ssl_connection = l->tls ? LCCSCF_USE_SSL : 0;
     ci.local_protocol_name = "clawlink";
-    ci.retry_and_idle_policy = &idle_policy;
+    ci.retry_and_idle_policy = &l->idle_policy;
 
     l->state = CL__CONNECTING;
     l->peer_close = 0;
+    l->restarting = false;
     cl_debug("link", "connecting", "address=%s port=%d path=%s tls=%d", l->address, l->port,
              l->path, l->tls);
     uv_timer_start(&l->timer, cl__on_timer, CL_AGENT_HANDSHAKE_TIMEOUT_MS, 0);
@@ -314,10 +316,17 @@ static void cl__on_message(struct cl_agent_link *l)
                      m.session_id);
         }
         break;
+    case CL_MSG_RESTARTING:
+        /* The relay closes (1001) right after; come straight back then. */
+        cl_info("link", "relay is restarting; will reconnect at once", "%s", "");
+        l->restarting = true;
+        break;
     case CL_MSG_SESSION_START:
     case CL_MSG_STDIN:
     case CL_MSG_RESIZE:
     case CL_MSG_SESSION_END:
+    case CL_MSG_ACK:
+    case CL_MSG_REPLAY:
         if (l->state != CL__READY) {
             cl_warn("link", "ignoring a session message before hello_ok", "type=%s",
                     cl_msg_type_name(m.type));
@@ -434,6 +443,9 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         return 0;
 
     case LWS_CALLBACK_CLIENT_RECEIVE:
+        /* Anything from the relay proves the link alive: lws then pings only
+         * a link that was silent for the whole ping interval. */
+        lws_validity_confirmed(wsi);
         return cl__on_receive(l, wsi, in, len);
 
     case LWS_CALLBACK_CLIENT_WRITEABLE:
@@ -510,8 +522,8 @@ static int cl__parse_url(struct cl_agent_link *l, const char *relay_url, char *e
 }
 
 int cl_agent_link_new(uv_loop_t *loop, const struct cl_agent_config *cfg, const char *ca_file,
-                      const struct cl_agent_link_handler *h, struct cl_agent_link **out, char *err,
-                      size_t errlen)
+                      unsigned ping_s, const struct cl_agent_link_handler *h,
+                      struct cl_agent_link **out, char *err, size_t errlen)
 {
     struct lws_context_creation_info info;
     struct cl_agent_link *l;
@@ -519,12 +531,20 @@ int cl_agent_link_new(uv_loop_t *loop, const struct cl_agent_config *cfg, const 
     int rc;
 
     *out = NULL;
+    if (ping_s < CL_AGENT_PING_MIN_S || ping_s > CL_AGENT_PING_MAX_S)
+        return cl_seterr(err, errlen, CL_EINVAL, "ping interval must be %d to %d seconds",
+                         CL_AGENT_PING_MIN_S, CL_AGENT_PING_MAX_S);
     l = calloc(1, sizeof *l);
     if (!l)
         return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
     rc = cl__parse_url(l, cfg->relay_url, err, errlen);
     if (rc)
         goto out_free;
+    /* lws pings when nothing valid (a pong, or any message: see
+     * CLIENT_RECEIVE) was received for secs_since_valid_ping, and hangs up
+     * after secs_since_valid_hangup: two missed pings. */
+    l->idle_policy.secs_since_valid_ping = (uint16_t)ping_s;
+    l->idle_policy.secs_since_valid_hangup = (uint16_t)(2 * ping_s + CL_AGENT_PING_SLACK_S);
     l->loop = loop;
     l->h = *h;
     memcpy(l->device_id, cfg->device_id, sizeof l->device_id);

@@ -7,8 +7,11 @@
  * sends what sessions queue, one frame per WRITEABLE callback through a
  * struct cl_wsq. When the connection drops it reconnects with exponential
  * backoff (1 s .. 30 s, reset after a connection that lasted 10 s; a relay
- * going away with 1001 is retried after ~250 ms). Frames queued while the
- * relay is unreachable stay queued and go out after the next hello_ok.
+ * going away with 1001, or one that announced `restarting`, is retried
+ * after ~250 ms). Frames queued while the relay is unreachable stay queued
+ * and go out after the next hello_ok. An idle connection is pinged every
+ * ping interval and dropped after two intervals (plus a little slack) with
+ * nothing received.
  */
 #ifndef CL_AGENT_LINK_H
 #define CL_AGENT_LINK_H
@@ -29,15 +32,25 @@
 #define CL_AGENT_GOING_AWAY_MS 250
 /* From starting a connection to hello_ok. */
 #define CL_AGENT_HANDSHAKE_TIMEOUT_MS 20000
+/* --ping-interval: default and bounds (seconds). A link with nothing
+ * received for 2 intervals + CL_AGENT_PING_SLACK_S is dropped. */
+#define CL_AGENT_PING_DEFAULT_S 20
+#define CL_AGENT_PING_MIN_S     1
+#define CL_AGENT_PING_MAX_S     3600
+#define CL_AGENT_PING_SLACK_S   5
 
 struct cl_agent_link;
 
 /* Callbacks from the link into its owner; ud is passed back. */
 struct cl_agent_link_handler {
     void *ud;
-    /* A message for the sessions: session_start, stdin, resize or
-     * session_end. m (and its data) is valid only during the call. */
+    /* A message for the sessions: session_start, stdin, resize,
+     * session_end, ack or replay. m (and its data) is valid only during the
+     * call. */
     void (*on_message)(void *ud, const struct cl_msg *m);
+    /* Fills out[0..cap) with the live sessions to announce in the hello of
+     * a new connection and returns how many (may be NULL: none). */
+    size_t (*on_hello)(void *ud, struct cl_msg_session *out, size_t cap);
     /* Whether the link takes output changed: it became ready, went down, or
      * its queue drained below CL_AGENT_SENDQ_HIGH. Ask
      * cl_agent_link_can_accept. */
@@ -49,11 +62,13 @@ struct cl_agent_link_handler {
 /* Creates the lws context on loop (which must outlive the link) for the
  * relay in cfg; copies what it needs from cfg (the token included) and from
  * h. ca_file (PEM, may be NULL) replaces the system CAs for wss://.
- * Returns 0 with *out set, or CL_EINVAL (bad relay_url) / CL_EIO (lws)
- * with a message in err. Does not connect: call cl_agent_link_start. */
+ * ping_s (CL_AGENT_PING_MIN_S..CL_AGENT_PING_MAX_S) is the idle time before
+ * a ping. Returns 0 with *out set, or CL_EINVAL (bad relay_url or ping_s) /
+ * CL_EIO (lws) with a message in err. Does not connect: call
+ * cl_agent_link_start. */
 int cl_agent_link_new(uv_loop_t *loop, const struct cl_agent_config *cfg, const char *ca_file,
-                      const struct cl_agent_link_handler *h, struct cl_agent_link **out, char *err,
-                      size_t errlen);
+                      unsigned ping_s, const struct cl_agent_link_handler *h,
+                      struct cl_agent_link **out, char *err, size_t errlen);
 
 /* Starts the first connection attempt now. */
 void cl_agent_link_start(struct cl_agent_link *l);

@@ -9,7 +9,9 @@
 #include "agent/http.h"
 #include "agent/link.h"
 #include "agent/pair.h"
+#include "agent/ring.h"
 #include "agent/session.h"
+#include "agent/units.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -55,6 +57,13 @@ struct cl__opts {
     const char *shell;
     const char *ca_file;
     const char *log_level;
+    const char *ring_size;
+    const char *window;
+    const char *idle_grace;
+    const char *ping_interval;
+    /* the values of the four above, parsed (defaults when absent) */
+    struct cl_agent_session_opts sess;
+    unsigned ping_s;
 };
 
 static const struct cl__opt {
@@ -69,6 +78,10 @@ static const struct cl__opt {
     {"shell", CL__F_UP, offsetof(struct cl__opts, shell)},
     {"ca-file", CL__F_ALL, offsetof(struct cl__opts, ca_file)},
     {"log-level", CL__F_ALL, offsetof(struct cl__opts, log_level)},
+    {"ring-size", CL__F_UP, offsetof(struct cl__opts, ring_size)},
+    {"window", CL__F_UP, offsetof(struct cl__opts, window)},
+    {"idle-grace", CL__F_UP, offsetof(struct cl__opts, idle_grace)},
+    {"ping-interval", CL__F_UP, offsetof(struct cl__opts, ping_interval)},
 };
 
 static void cl__usage(FILE *out)
@@ -77,7 +90,8 @@ static void cl__usage(FILE *out)
             "usage: clawlink pair CODE --api URL [--name NAME] [--config PATH] [--ca-file PEM]\n"
             "       clawlink --pair CODE --api URL [--name NAME] [--config PATH]\n"
             "       clawlink [up] [--config PATH] [--shell PATH] [--ca-file PEM]\n"
-            "                [--log-level debug|info|warn|error]\n"
+            "                [--ring-size BYTES] [--window BYTES] [--idle-grace SECONDS]\n"
+            "                [--ping-interval SECONDS] [--log-level debug|info|warn|error]\n"
             "       clawlink status [--config PATH] [--ca-file PEM]\n"
             "       clawlink --help | --version\n"
             "\n"
@@ -90,7 +104,19 @@ static void cl__usage(FILE *out)
             "  --config PATH   default $XDG_CONFIG_HOME/clawlink/agent.json or\n"
             "                  ~/.config/clawlink/agent.json\n"
             "  --shell PATH    login shell for sessions (default $SHELL, else /bin/sh)\n"
-            "  --ca-file PEM   trust these CAs instead of the system's (https/wss)\n");
+            "  --ca-file PEM   trust these CAs instead of the system's (https/wss)\n"
+            "\n"
+            "  up only (BYTES may end in K or M, e.g. 4M):\n"
+            "  --ring-size BYTES        output kept per session for replay and resume\n"
+            "                           (default 2M, 64K to 256M)\n"
+            "  --window BYTES           output not yet acknowledged by a viewer before\n"
+            "                           the session stops reading its terminal\n"
+            "                           (default 1M, 64K to the ring size)\n"
+            "  --idle-grace SECONDS     end a session that has had no viewer this long\n"
+            "                           (default 1800, 0 = never)\n"
+            "  --ping-interval SECONDS  ping the relay after this long with nothing\n"
+            "                           received; drop it after two silent intervals\n"
+            "                           (default 20, 1 to 3600)\n");
 }
 
 static int cl__usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -104,6 +130,44 @@ static int cl__usage_error(const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry 'clawlink --help'.\n");
     return CL__EXIT_USAGE;
+}
+
+/* Parses the numeric `up` flags into o->sess and o->ping_s, defaults for
+ * those absent. Returns 0, or CL_EINVAL after printing a usage error. */
+static int cl__parse_up_values(struct cl__opts *o)
+{
+    uint64_t ring = CL_RING_DEFAULT, window = CL_AGENT_WINDOW_DEFAULT;
+    uint64_t grace = CL_AGENT_IDLE_GRACE_DEFAULT, ping = CL_AGENT_PING_DEFAULT_S;
+    const char *bad = NULL;
+    char err[160];
+
+    if (o->ring_size &&
+        cl_agent_parse_bytes(o->ring_size, CL_RING_MIN, CL_RING_MAX, &ring, err, sizeof err))
+        bad = "--ring-size";
+    else if (o->window && cl_agent_parse_bytes(o->window, CL_AGENT_WINDOW_MIN, CL_RING_MAX, &window,
+                                               err, sizeof err))
+        bad = "--window";
+    else if (o->idle_grace && cl_agent_parse_seconds(o->idle_grace, 0, CL_AGENT_IDLE_GRACE_MAX,
+                                                     &grace, err, sizeof err))
+        bad = "--idle-grace";
+    else if (o->ping_interval &&
+             cl_agent_parse_seconds(o->ping_interval, CL_AGENT_PING_MIN_S, CL_AGENT_PING_MAX_S,
+                                    &ping, err, sizeof err))
+        bad = "--ping-interval";
+    if (bad) {
+        cl__usage_error("%s: %s", bad, err);
+        return CL_EINVAL;
+    }
+    if (window > ring) {
+        cl__usage_error("--window (%llu bytes) must not exceed --ring-size (%llu bytes)",
+                        (unsigned long long)window, (unsigned long long)ring);
+        return CL_EINVAL;
+    }
+    o->sess.ring_size = (size_t)ring;
+    o->sess.window = (size_t)window;
+    o->sess.idle_grace_s = grace;
+    o->ping_s = (unsigned)ping;
+    return 0;
 }
 
 /* Parses argv into *o. Returns -1 to go on, or an exit code (help,
@@ -179,6 +243,8 @@ static int cl__parse_args(int argc, char **argv, struct cl__opts *o)
         if (!o->api)
             return cl__usage_error("%s", "pair needs --api URL");
     }
+    if (cl__parse_up_values(o) != 0)
+        return CL__EXIT_USAGE;
     if (o->log_level) {
         enum cl_log_level lv;
         if (cl_log_parse_level(o->log_level, &lv) != 0)
@@ -339,6 +405,12 @@ static void cl__on_link_flow(void *ud)
         cl_agent_sessions_on_flow(app->ss);
 }
 
+static size_t cl__on_link_hello(void *ud, struct cl_msg_session *out, size_t cap)
+{
+    struct cl__app *app = ud;
+    return app->ss ? cl_agent_sessions_announce(app->ss, out, cap) : 0;
+}
+
 static void cl__stop_loop(struct cl__app *app)
 {
     uv_timer_stop(&app->shutdown_timer);
@@ -438,17 +510,22 @@ static int cl__cmd_up(const struct cl__opts *o)
     h.ud = &app;
     h.on_message = cl__on_link_message;
     h.on_flow = cl__on_link_flow;
+    h.on_hello = cl__on_link_hello;
     h.on_closed = cl__on_link_closed;
-    rc = cl_agent_link_new(&app.loop, &cfg, o->ca_file, &h, &app.link, err, sizeof err);
+    rc = cl_agent_link_new(&app.loop, &cfg, o->ca_file, o->ping_s, &h, &app.link, err, sizeof err);
     if (rc) {
         cl_error("agent", "cannot set up the relay link", "error=\"%s\"", err);
         cl_agent_config_wipe(&cfg);
         goto out_loop;
     }
-    cl_info("agent", "starting", "version=%s device=%s relay=%s config=%s", CL_VERSION,
-            cfg.device_id, cfg.relay_url, path);
+    cl_info("agent", "starting",
+            "version=%s device=%s relay=%s config=%s ring_size=%zu window=%zu idle_grace_s=%llu "
+            "ping_interval_s=%u",
+            CL_VERSION, cfg.device_id, cfg.relay_url, path, o->sess.ring_size, o->sess.window,
+            (unsigned long long)o->sess.idle_grace_s, o->ping_s);
     cl_agent_config_wipe(&cfg);
-    rc = cl_agent_sessions_new(&app.loop, app.link, cl__pick_shell(o), &app.ss, err, sizeof err);
+    rc = cl_agent_sessions_new(&app.loop, app.link, cl__pick_shell(o), &o->sess, &app.ss, err,
+                               sizeof err);
     if (rc) {
         cl_error("agent", "cannot set up sessions", "error=\"%s\"", err);
         goto out_link;

@@ -1,13 +1,16 @@
 /*
  * session: forkpty'd login shells watched with uv_poll_t, reaped through a
- * SIGCHLD uv_signal_t, keyed by session id in a uthash table.
+ * SIGCHLD uv_signal_t, keyed by session id in a uthash table; each with an
+ * output ring, a send cursor and the relay's latest ack.
  *
  * Life of a session: spawned on session_start; its master fd is polled for
- * reading while the link accepts output and for writing while stdin is
- * pending. It ends when both the PTY hit EOF and the shell was reaped
- * (reason "exit"), or, after a hangup (relay session_end or shutdown), when
- * the shell was reaped (reason "hangup"). Its memory is released from the
- * close callback of its last libuv handle.
+ * reading while cl__read_room allows it and for writing while stdin is
+ * pending. Reads go straight into the ring; the pump queues ring bytes from
+ * `sent` to the relay while the link takes them. It ends when the PTY hit
+ * EOF, the shell was reaped and all output was queued to a connected relay
+ * (reason "exit"), or, after a hangup (relay session_end, idle grace,
+ * shutdown), when the shell was reaped ("hangup", "idle"). Its memory is
+ * released from the close callback of its last libuv handle.
  */
 #include "agent/session.h"
 #include "core/err.h"
@@ -34,16 +37,20 @@ struct cl__sess {
     char id[CL_ID_MAX + 1];
     struct cl_agent_sessions *ss;
     pid_t pid;
-    int master;     /* -1 once closed */
-    uv_poll_t poll; /* initialised while master >= 0 */
-    int events;     /* what poll is started with; 0 = stopped */
-    uv_timer_t timer;
+    int master;       /* -1 once closed */
+    uv_poll_t poll;   /* initialised while master >= 0 */
+    int events;       /* what poll is started with; 0 = stopped */
+    uv_timer_t timer; /* kill grace after a hangup, or drain after the exit */
+    uv_timer_t idle;  /* --idle-grace, running while viewers == 0 */
     int open_handles;
-    uint64_t offset; /* bytes of output sent so far */
-    bool eof;        /* PTY read hit EOF (or was closed) */
+    struct cl_ring ring; /* output [ring.start, ring.end); end = produced */
+    uint64_t sent;       /* output before this offset was queued to the relay */
+    uint64_t acked;      /* furthest offset a viewer acknowledged (<= end) */
+    int viewers;         /* viewers at the relay's last ack; 0 before any */
+    bool eof;            /* PTY read hit EOF (or was closed) */
     bool reaped;
-    bool hangup; /* ended on request: report "hangup" */
-    bool ended;  /* removed from the table; waiting for handle closes */
+    const char *hangup; /* ended on request: the reason to report, else NULL */
+    bool ended;         /* removed from the table; waiting for handle closes */
     int exit_code;
     uint8_t *pending; /* stdin waiting for the PTY, CL_AGENT_STDIN_PENDING_MAX */
     size_t pending_len;
@@ -56,9 +63,9 @@ struct cl_agent_sessions {
     char argv0[PATH_MAX + 1]; /* "-" + basename: a login shell */
     struct cl__sess *by_id;
     size_t count;
-    bool reading; /* the link takes output: PTYs may be read */
+    struct cl_agent_session_opts opts;
+    bool link_up; /* as last seen by on_flow, for logging */
     uv_signal_t sigchld;
-    uint8_t *readbuf; /* CL_PTY_READ_CHUNK */
 };
 
 static void cl__on_poll(uv_poll_t *h, int status, int events);
@@ -94,19 +101,61 @@ static void cl__on_handle_closed(uv_handle_t *h)
     struct cl__sess *s = h->data;
     if (--s->open_handles == 0 && s->ended) {
         free(s->pending);
+        cl_ring_free(&s->ring);
         free(s);
     }
 }
 
+/* How many bytes the PTY of s may be read now (0 = do not read). This is
+ * the flow-control rule, in order:
+ *  - nothing once the PTY hit EOF, was closed, or the session is hanging up;
+ *  - at most CL_PTY_READ_CHUNK per read;
+ *  - a viewer is attached (viewers > 0 at the last ack):
+ *      - link down: nothing (the viewers would miss what the ring drops);
+ *      - link up: at most window - (end - acked); nothing once the session
+ *        has produced a whole window beyond the acknowledged offset;
+ *  - no viewer attached: no window (link up or down);
+ *  - link up (either case): never overwrite ring bytes not yet queued to
+ *    the relay: at most cap - (end - max(sent, start)). With no viewer and
+ *    the link down the oldest bytes are overwritten, sent or not; the pump
+ *    skips what was lost and the relay announces the gap to a later viewer.
+ * Reading into the ring also stops at its wrap point (cl__read). */
+static size_t cl__read_room(const struct cl__sess *s)
+{
+    const struct cl_agent_sessions *ss = s->ss;
+    bool up = cl_agent_link_ready(ss->link);
+    uint64_t room = CL_PTY_READ_CHUNK;
+
+    if (s->master < 0 || s->eof || s->hangup || s->ended)
+        return 0;
+    if (s->viewers > 0) {
+        uint64_t unacked = s->ring.end - s->acked;
+        if (!up || unacked >= ss->opts.window)
+            return 0;
+        if (room > ss->opts.window - unacked)
+            room = ss->opts.window - unacked;
+    }
+    if (up) {
+        uint64_t from = s->sent > s->ring.start ? s->sent : s->ring.start;
+        uint64_t unsent = s->ring.end - from;
+        if (unsent >= s->ring.cap)
+            return 0;
+        if (room > s->ring.cap - unsent)
+            room = s->ring.cap - unsent;
+    }
+    return (size_t)room;
+}
+
 /* Starts or stops polling the master so it matches what the session needs
- * now: readable while output may be sent, writable while stdin waits. */
+ * now: readable while cl__read_room allows, writable while stdin waits.
+ * Not polling for reading is how a PTY is paused: the program blocks. */
 static void cl__update_poll(struct cl__sess *s)
 {
     int want = 0;
 
     if (s->master < 0)
         return;
-    if (s->ss->reading && !s->eof && !s->hangup)
+    if (cl__read_room(s) > 0)
         want |= UV_READABLE;
     if (s->pending_len)
         want |= UV_WRITABLE;
@@ -145,41 +194,107 @@ static void cl__retire(struct cl__sess *s)
     cl__close_master(s);
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, cl__on_handle_closed);
+    uv_timer_stop(&s->idle);
+    uv_close((uv_handle_t *)&s->idle, cl__on_handle_closed);
 }
 
 /* Reports the end of s to the relay and retires it. */
 static void cl__finish(struct cl__sess *s)
 {
-    const char *reason = s->hangup ? "hangup" : "exit";
+    const char *reason = s->hangup ? s->hangup : "exit";
 
     if (s->ended)
         return;
     cl_info("session", "session ended", "session=%s pid=%d reason=%s exit_code=%d bytes=%llu",
-            s->id, (int)s->pid, reason, s->exit_code, (unsigned long long)s->offset);
+            s->id, (int)s->pid, reason, s->exit_code, (unsigned long long)s->ring.end);
     cl__send_end(s->ss, s->id, reason, true, s->exit_code);
     cl__retire(s);
 }
 
+/* Finishes s if it is done: hung up and reaped, or exited by itself with
+ * all output read (EOF) and queued to a connected relay, so that
+ * session_end follows the last stdout and a relay that comes back still
+ * gets the tail of the output. May retire s. */
+static void cl__maybe_finish(struct cl__sess *s)
+{
+    if (s->ended || !s->reaped)
+        return;
+    if (s->hangup || (s->eof && s->sent >= s->ring.end && cl_agent_link_ready(s->ss->link)))
+        cl__finish(s);
+}
+
 /* ---- output ----------------------------------------------------------- */
+
+/* Queues one stdout frame of at most CL_PTY_READ_CHUNK from the ring at
+ * `sent`, if the link takes it. Returns true if it queued one. */
+static bool cl__pump_one(struct cl__sess *s)
+{
+    struct cl_agent_link *link = s->ss->link;
+    const uint8_t *p;
+    struct cl_frame *f;
+    uint64_t at;
+    size_t n;
+    long len;
+
+    if (s->ended || !cl_agent_link_can_accept(link))
+        return false;
+    if (s->sent < s->ring.start) {
+        /* Overwritten while nobody could take it; the relay tells viewers
+         * about the gap from the offset of the next frame. */
+        cl_debug("session", "unsent output was overwritten; skipping it",
+                 "session=%s from=%llu to=%llu", s->id, (unsigned long long)s->sent,
+                 (unsigned long long)s->ring.start);
+        s->sent = s->ring.start;
+    }
+    n = cl_ring_peek(&s->ring, s->sent, CL_PTY_READ_CHUNK, &p, &at);
+    if (n == 0)
+        return false;
+    f = cl_frame_new(cl_msg_data_encoded_max(strlen(s->id), n));
+    len = cl_msg_encode_data(CL_MSG_STDOUT, s->id, p, n, (int64_t)at, (char *)cl_frame_payload(f),
+                             f->cap);
+    if (len < 0) {
+        free(f); /* cannot happen: the frame was sized for it */
+        cl_error("session", "cannot encode output", "session=%s", s->id);
+        return false;
+    }
+    f->len = (size_t)len;
+    if (cl_agent_link_send(link, f, false) != 0)
+        return false; /* over CL_WS_SENDQ_MAX: cannot happen below SENDQ_HIGH */
+    s->sent = at + n;
+    return true;
+}
+
+/* Queues everything s has not sent yet, as far as the link takes it. */
+static void cl__pump(struct cl__sess *s)
+{
+    while (cl__pump_one(s))
+        ;
+}
 
 static void cl__on_eof(struct cl__sess *s)
 {
     s->eof = true;
     cl__close_master(s);
-    if (s->reaped)
-        cl__finish(s);
+    cl__maybe_finish(s);
 }
 
-/* One read of up to CL_PTY_READ_CHUNK, sent as one stdout frame. */
+/* One read of up to cl__read_room bytes straight into the ring, then the
+ * pump. */
 static void cl__read(struct cl__sess *s)
 {
-    struct cl_agent_sessions *ss = s->ss;
-    struct cl_frame *f;
+    size_t room = cl__read_room(s), contig;
+    uint8_t *dst;
     ssize_t n;
-    long len;
 
+    if (room == 0) {
+        cl__update_poll(s);
+        return;
+    }
+    dst = cl_ring_write_ptr(&s->ring, &contig);
+    if (room > contig)
+        room = contig;
     do
-        n = read(s->master, ss->readbuf, CL_PTY_READ_CHUNK);
+        n = read(s->master, dst, room);
     while (n < 0 && errno == EINTR);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return;
@@ -191,19 +306,9 @@ static void cl__read(struct cl__sess *s)
         cl__on_eof(s);
         return;
     }
-    f = cl_frame_new(cl_msg_data_encoded_max(strlen(s->id), (size_t)n));
-    len = cl_msg_encode_data(CL_MSG_STDOUT, s->id, ss->readbuf, (size_t)n, (int64_t)s->offset,
-                             (char *)cl_frame_payload(f), f->cap);
-    if (len < 0) {
-        free(f); /* cannot happen: the frame was sized for it */
-        cl_error("session", "cannot encode output", "session=%s", s->id);
-        return;
-    }
-    f->len = (size_t)len;
-    s->offset += (uint64_t)n;
-    cl_agent_link_send(ss->link, f, false);
-    if (!cl_agent_link_can_accept(ss->link))
-        cl_agent_sessions_on_flow(ss);
+    cl_ring_commit(&s->ring, (size_t)n);
+    cl__pump(s);
+    cl__update_poll(s);
 }
 
 /* ---- input ------------------------------------------------------------ */
@@ -288,7 +393,7 @@ static void cl__on_poll(uv_poll_t *h, int status, int events)
     }
     if ((events & UV_WRITABLE) && s->pending_len)
         cl__flush_input(s);
-    if ((events & UV_READABLE) && s->master >= 0 && s->ss->reading && !s->eof)
+    if ((events & UV_READABLE) && s->master >= 0 && !s->eof)
         cl__read(s);
 }
 
@@ -378,6 +483,16 @@ static void cl__set_size(struct cl__sess *s, int cols, int rows)
         cl_debug("session", "resize failed", "session=%s error=\"%s\"", s->id, strerror(errno));
 }
 
+static void cl__on_idle(uv_timer_t *t);
+
+/* (Re)starts the idle grace of s, unless it is 0 (forever). */
+static void cl__idle_start(struct cl__sess *s)
+{
+    uint64_t grace = s->ss->opts.idle_grace_s;
+    if (grace && !s->ended)
+        uv_timer_start(&s->idle, cl__on_idle, grace * 1000, 0);
+}
+
 static void cl__on_start(struct cl_agent_sessions *ss, const struct cl_msg *m)
 {
     struct cl__sess *s = cl__find(ss, m->session_id);
@@ -405,22 +520,34 @@ static void cl__on_start(struct cl_agent_sessions *ss, const struct cl_msg *m)
     snprintf(s->id, sizeof s->id, "%s", m->session_id);
     s->ss = ss;
     s->master = -1;
-    if (cl__spawn(ss, s, m->cols, m->rows) != 0) {
-        cl__send_end(ss, s->id, "error", false, 0);
-        free(s);
-        return;
+    if (cl_ring_init(&s->ring, ss->opts.ring_size) != 0) {
+        cl_error("session", "no memory for the output ring; refusing", "session=%s bytes=%zu",
+                 s->id, ss->opts.ring_size);
+        goto out_refuse;
     }
+    if (cl__spawn(ss, s, m->cols, m->rows) != 0)
+        goto out_free_ring;
     uv_poll_init(ss->loop, &s->poll, s->master);
     s->poll.data = s;
     uv_timer_init(ss->loop, &s->timer);
     s->timer.data = s;
-    s->open_handles = 2;
+    uv_timer_init(ss->loop, &s->idle);
+    s->idle.data = s;
+    s->open_handles = 3;
     HASH_ADD_STR(ss->by_id, id, s);
     ss->count++;
     cl_info("session", "session started", "session=%s pid=%d cols=%d rows=%d shell=%s", s->id,
             (int)s->pid, m->cols, m->rows, ss->shell);
     cl__send_started(ss, s->id);
+    cl__idle_start(s); /* no viewer is known until the relay's first ack */
     cl__update_poll(s);
+    return;
+
+out_free_ring:
+    cl_ring_free(&s->ring);
+out_refuse:
+    cl__send_end(ss, s->id, "error", false, 0);
+    free(s);
 }
 
 static void cl__on_kill_timer(uv_timer_t *t)
@@ -434,12 +561,14 @@ static void cl__on_kill_timer(uv_timer_t *t)
         kill(s->pid, SIGKILL);
 }
 
-/* Ends s on request: hang up the terminal, then report once reaped. */
-static void cl__hangup(struct cl__sess *s)
+/* Ends s on request: hang up the terminal, then report reason (a static
+ * string) once reaped. */
+static void cl__hangup(struct cl__sess *s, const char *reason)
 {
     if (s->hangup || s->ended)
         return;
-    s->hangup = true;
+    s->hangup = reason;
+    uv_timer_stop(&s->idle);
     if (s->reaped) {
         cl__finish(s);
         return;
@@ -448,6 +577,53 @@ static void cl__hangup(struct cl__sess *s)
         kill(s->pid, SIGHUP);
     cl__close_master(s);
     uv_timer_start(&s->timer, cl__on_kill_timer, CL_AGENT_KILL_GRACE_MS, 0);
+}
+
+static void cl__on_idle(uv_timer_t *t)
+{
+    struct cl__sess *s = t->data;
+    if (s->ended || s->hangup)
+        return;
+    cl_info("session", "no viewer for the idle grace; ending the session",
+            "session=%s grace_s=%llu", s->id, (unsigned long long)s->ss->opts.idle_grace_s);
+    cl__hangup(s, "idle");
+}
+
+/* ack {offset, viewers}: the furthest offset any viewer consumed (never
+ * moves back, never past what was produced) and how many are attached. */
+static void cl__on_ack(struct cl__sess *s, const struct cl_msg *m)
+{
+    uint64_t off = m->offset < s->ring.end ? m->offset : s->ring.end;
+
+    if (off > s->acked)
+        s->acked = off;
+    if (m->has_viewers && m->viewers != s->viewers) {
+        cl_debug("session", "viewers changed", "session=%s viewers=%d acked=%llu end=%llu", s->id,
+                 m->viewers, (unsigned long long)s->acked, (unsigned long long)s->ring.end);
+        if (m->viewers > 0 && s->viewers == 0)
+            uv_timer_stop(&s->idle);
+        else if (m->viewers == 0 && !s->hangup)
+            cl__idle_start(s);
+        s->viewers = m->viewers;
+    }
+    cl__update_poll(s);
+}
+
+/* replay {offset}: send again from offset (or the oldest byte held). The
+ * cursor only moves back: bytes after it are sent anyway. */
+static void cl__on_replay(struct cl__sess *s, const struct cl_msg *m)
+{
+    uint64_t to = m->offset < s->sent ? m->offset : s->sent;
+
+    if (to < s->ring.start)
+        to = s->ring.start;
+    cl_debug("session", "replay", "session=%s asked=%llu from=%llu sent=%llu end=%llu", s->id,
+             (unsigned long long)m->offset, (unsigned long long)to, (unsigned long long)s->sent,
+             (unsigned long long)s->ring.end);
+    s->sent = to;
+    cl__pump(s);
+    cl__update_poll(s);
+    cl__maybe_finish(s); /* an exited session waiting for its tail */
 }
 
 void cl_agent_sessions_on_message(struct cl_agent_sessions *ss, const struct cl_msg *m)
@@ -462,12 +638,19 @@ void cl_agent_sessions_on_message(struct cl_agent_sessions *ss, const struct cl_
     if (!s) {
         cl_debug("session", "message for an unknown session; ignored", "type=%s session=%s",
                  cl_msg_type_name(m->type), m->session_id);
+        /* The relay believes the session exists (a re-attach after we lost
+         * it): tell it, so its viewers are not left waiting. */
+        if (m->type == CL_MSG_REPLAY)
+            cl__send_end(ss, m->session_id, "unknown_session", false, 0);
         return;
     }
     switch (m->type) {
     case CL_MSG_STDIN:
         if (s->master >= 0 && !s->eof && !s->hangup && m->data_len)
             cl__input(s, m->data, m->data_len);
+        /* Someone is typing: whatever the last ack said, not idle. */
+        if (s->viewers == 0 && !s->hangup)
+            cl__idle_start(s);
         break;
     case CL_MSG_RESIZE:
         cl__set_size(s, m->cols, m->rows);
@@ -475,7 +658,13 @@ void cl_agent_sessions_on_message(struct cl_agent_sessions *ss, const struct cl_
     case CL_MSG_SESSION_END:
         cl_info("session", "session ended by relay", "session=%s reason=%s", s->id,
                 m->reason[0] ? m->reason : "-");
-        cl__hangup(s);
+        cl__hangup(s, "hangup");
+        break;
+    case CL_MSG_ACK:
+        cl__on_ack(s, m);
+        break;
+    case CL_MSG_REPLAY:
+        cl__on_replay(s, m);
         break;
     default:
         break;
@@ -487,10 +676,10 @@ void cl_agent_sessions_on_message(struct cl_agent_sessions *ss, const struct cl_
 static void cl__on_drain_timer(uv_timer_t *t)
 {
     struct cl__sess *s = t->data;
-    if (s->ended)
+    if (s->ended || s->eof)
         return;
-    if (!s->ss->reading) {
-        /* Output is paused by the link, not finished: keep waiting. */
+    if (cl__read_room(s) == 0) {
+        /* Output is paused (flow control), not finished: keep waiting. */
         uv_timer_start(&s->timer, cl__on_drain_timer, CL_AGENT_DRAIN_MS, 0);
         return;
     }
@@ -506,7 +695,7 @@ static void cl__on_reaped(struct cl__sess *s, int status)
     else if (WIFSIGNALED(status))
         s->exit_code = 128 + WTERMSIG(status);
     if (s->eof || s->hangup) {
-        cl__finish(s);
+        cl__maybe_finish(s);
         return;
     }
     /* Keep reading until EOF; a background job holding the terminal open
@@ -535,7 +724,8 @@ static void cl__on_sigchld(uv_signal_t *h, int signum)
 /* ---- the table -------------------------------------------------------- */
 
 int cl_agent_sessions_new(uv_loop_t *loop, struct cl_agent_link *link, const char *shell,
-                          struct cl_agent_sessions **out, char *err, size_t errlen)
+                          const struct cl_agent_session_opts *opts, struct cl_agent_sessions **out,
+                          char *err, size_t errlen)
 {
     struct cl_agent_sessions *ss;
     char copy[PATH_MAX];
@@ -546,14 +736,19 @@ int cl_agent_sessions_new(uv_loop_t *loop, struct cl_agent_link *link, const cha
     if (access(shell, X_OK) != 0)
         return cl_seterr(err, errlen, CL_EINVAL, "shell %s is not executable: %s", shell,
                          strerror(errno));
+    if (opts->ring_size < CL_RING_MIN || opts->ring_size > CL_RING_MAX)
+        return cl_seterr(err, errlen, CL_EINVAL, "ring size must be %d to %d bytes", CL_RING_MIN,
+                         CL_RING_MAX);
+    if (opts->window < CL_AGENT_WINDOW_MIN || opts->window > opts->ring_size)
+        return cl_seterr(err, errlen, CL_EINVAL, "window must be %d bytes to the ring size",
+                         CL_AGENT_WINDOW_MIN);
+    if (opts->idle_grace_s > CL_AGENT_IDLE_GRACE_MAX)
+        return cl_seterr(err, errlen, CL_EINVAL, "idle grace must be at most %d seconds",
+                         CL_AGENT_IDLE_GRACE_MAX);
     ss = calloc(1, sizeof *ss);
     if (!ss)
         return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
-    ss->readbuf = malloc(CL_PTY_READ_CHUNK);
-    if (!ss->readbuf) {
-        free(ss);
-        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
-    }
+    ss->opts = *opts;
     ss->loop = loop;
     ss->link = link;
     snprintf(ss->shell, sizeof ss->shell, "%s", shell);
@@ -569,22 +764,48 @@ int cl_agent_sessions_new(uv_loop_t *loop, struct cl_agent_link *link, const cha
 void cl_agent_sessions_on_flow(struct cl_agent_sessions *ss)
 {
     struct cl__sess *s, *tmp;
-    bool reading = cl_agent_link_can_accept(ss->link);
+    bool up = cl_agent_link_ready(ss->link), progress;
 
-    if (reading == ss->reading)
-        return;
-    ss->reading = reading;
-    cl_debug("session", reading ? "reading terminals" : "terminal reads paused", "queued=%zu",
-             cl_agent_link_queued(ss->link));
+    if (up != ss->link_up) {
+        ss->link_up = up;
+        cl_debug("session", up ? "link up: sending output" : "link down: output kept in rings",
+                 "sessions=%zu queued=%zu", ss->count, cl_agent_link_queued(ss->link));
+    }
+    /* One frame per session per round, so a busy session cannot take the
+     * whole queue while others wait. */
+    do {
+        progress = false;
+        HASH_ITER(hh, ss->by_id, s, tmp)
+        {
+            if (cl__pump_one(s))
+                progress = true;
+        }
+    } while (progress && cl_agent_link_can_accept(ss->link));
     HASH_ITER(hh, ss->by_id, s, tmp)
-    cl__update_poll(s);
+    {
+        cl__update_poll(s);
+        cl__maybe_finish(s); /* may retire s: HASH_ITER allows that */
+    }
+}
+
+size_t cl_agent_sessions_announce(const struct cl_agent_sessions *ss, struct cl_msg_session *out,
+                                  size_t cap)
+{
+    const struct cl__sess *s;
+    size_t n = 0;
+
+    for (s = ss->by_id; s && n < cap; s = s->hh.next, n++) {
+        snprintf(out[n].session_id, sizeof out[n].session_id, "%s", s->id);
+        out[n].offset = s->ring.end;
+    }
+    return n;
 }
 
 void cl_agent_sessions_hangup_all(struct cl_agent_sessions *ss)
 {
     struct cl__sess *s, *tmp;
     HASH_ITER(hh, ss->by_id, s, tmp)
-    cl__hangup(s);
+    cl__hangup(s, "hangup");
 }
 
 void cl_agent_sessions_kill_all(struct cl_agent_sessions *ss)
@@ -617,8 +838,5 @@ void cl_agent_sessions_close(struct cl_agent_sessions *ss)
 
 void cl_agent_sessions_free(struct cl_agent_sessions *ss)
 {
-    if (!ss)
-        return;
-    free(ss->readbuf);
     free(ss);
 }

@@ -1,14 +1,23 @@
 /*
  * session: the agent's PTY sessions — one login shell per session id,
- * started, fed, resized and hung up by relay messages, its output streamed
- * to the relay as `stdout` frames with running byte offsets.
+ * started, fed, resized and hung up by relay messages, its output kept in a
+ * per-session ring (agent/ring.h) and streamed to the relay from there as
+ * `stdout` frames with running byte offsets.
  *
- * Output is never dropped by the agent: while the link is down or holds more
- * than CL_AGENT_SENDQ_HIGH bytes, PTYs are simply not read, so the programs
- * writing to them block as they would on a slow terminal. Sessions survive
- * relay disconnects. A session ends (session_end) when its shell has exited
- * and all its output was read ("exit"), when the relay ends it ("hangup",
- * after the shell was reaped), or at once when over CL_AGENT_MAX_SESSIONS
+ * Output flows PTY -> ring -> relay. A send cursor `sent` says how far the
+ * ring has been queued to the relay; `replay` moves it back, so anything
+ * still in the ring can be sent again. The relay's `ack {offset, viewers}`
+ * drives flow control: with a viewer attached, a PTY is not read once
+ * `window` bytes beyond the acknowledged offset are produced, so the program
+ * blocks as on a slow terminal and nothing is lost (the exact rule is at
+ * cl__read_room in session.c). With no viewer the agent keeps reading and
+ * the ring drops its oldest output.
+ *
+ * Sessions survive relay disconnects and are announced in the next hello.
+ * A session ends (session_end) when its shell has exited, all its output
+ * was read and queued to a connected relay ("exit"); when the relay ends it
+ * ("hangup", after the shell was reaped); when it had no viewer for the idle
+ * grace ("idle", likewise); or at once when over CL_AGENT_MAX_SESSIONS
  * ("limit") or when no PTY could be spawned ("error").
  */
 #ifndef CL_AGENT_SESSION_H
@@ -16,9 +25,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "agent/link.h"
+#include "agent/ring.h"
 #include "core/proto.h"
 
 /* Bytes of stdin kept for a PTY that is not accepting input; beyond it
@@ -30,23 +41,49 @@
  * leftover process still holds open before ending the session anyway. */
 #define CL_AGENT_DRAIN_MS 2000
 
+/* --window (bytes): default and lower bound; the upper bound is the ring
+ * size. --idle-grace (seconds): default and upper bound; 0 = forever. */
+#define CL_AGENT_WINDOW_DEFAULT     (1024 * 1024)
+#define CL_AGENT_WINDOW_MIN         (64 * 1024)
+#define CL_AGENT_IDLE_GRACE_DEFAULT 1800
+#define CL_AGENT_IDLE_GRACE_MAX     (365 * 24 * 3600)
+
+/* Tunables of `clawlink up`, checked by cl_agent_sessions_new. */
+struct cl_agent_session_opts {
+    size_t ring_size;      /* per-session ring: CL_RING_MIN..CL_RING_MAX */
+    size_t window;         /* CL_AGENT_WINDOW_MIN..ring_size */
+    uint64_t idle_grace_s; /* 0 = never end a session for lack of viewers */
+};
+
 struct cl_agent_sessions;
 
 /* Creates the session table on loop, sending through link (both must
- * outlive it). shell is the program to run as a login shell (copied).
- * Starts watching SIGCHLD. Returns 0 or a CL_E* code with err set. */
+ * outlive it). shell is the program to run as a login shell (copied); opts
+ * are copied. Starts watching SIGCHLD. Returns 0 or a CL_E* code (CL_EINVAL
+ * for a bad shell or opts) with err set. */
 int cl_agent_sessions_new(uv_loop_t *loop, struct cl_agent_link *link, const char *shell,
-                          struct cl_agent_sessions **out, char *err, size_t errlen);
+                          const struct cl_agent_session_opts *opts, struct cl_agent_sessions **out,
+                          char *err, size_t errlen);
 
-/* Handles session_start, stdin, resize and session_end from the relay. */
+/* Handles session_start, stdin, resize, session_end, ack and replay from
+ * the relay. A replay for a session the agent does not run is answered
+ * with session_end reason "unknown_session". */
 void cl_agent_sessions_on_message(struct cl_agent_sessions *ss, const struct cl_msg *m);
 
-/* Re-evaluates whether PTYs may be read (see cl_agent_link_can_accept);
- * wire it to the link's on_flow. */
+/* The link's state or queue changed (its on_flow): sends what the rings
+ * hold while the link takes it, round-robin across sessions, and
+ * re-evaluates which PTYs may be read. */
 void cl_agent_sessions_on_flow(struct cl_agent_sessions *ss);
 
+/* Fills out[0..cap) with every session in the table and its produced
+ * offset (the ring's end), for the hello of a new connection (the link's
+ * on_hello). Returns the count. */
+size_t cl_agent_sessions_announce(const struct cl_agent_sessions *ss, struct cl_msg_session *out,
+                                  size_t cap);
+
 /* Hangs up every session as if the relay had ended it; each reports
- * session_end "hangup" once its shell is reaped. */
+ * session_end "hangup" once its shell is reaped (a shell that already
+ * exited by itself reports at once). */
 void cl_agent_sessions_hangup_all(struct cl_agent_sessions *ss);
 
 /* SIGKILLs the process group of every shell not yet reaped. */
