@@ -3,7 +3,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, startRelay, api, show, expectStatus, signup, createProject,
-  createDevice, pairViaHttp, randomId, tail,
+  createDevice, pairViaHttp, randomId, tail, connectorHello, browserAuth,
 } from './lib/harness.mjs';
 
 after(cleanupAll);
@@ -259,6 +259,48 @@ test('start-session: offline device → 409, other user\'s device → 404', { ti
   // ending a session that does not exist: not visible → 404
   r = await api(relay, 'POST', '/functions/v1/end-session', { session_id: '00000000-0000-0000-0000-000000000000' }, alice.token);
   assertError(r, 404, 'not_found', relay);
+}));
+
+// api.md documents no way to add a member to a project, so a share can only
+// be tried against non-members, yourself and outsiders.
+test('shared sessions: shares and viewers endpoints, as far as one member can go', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const relay = await startRelay();
+  const alice = await signup(relay);
+  const bob = await signup(relay);
+  const project = await createProject(relay, alice.token);
+  const { device, pairing_code } = await createDevice(relay, alice.token, project.id);
+  const paired = await pairViaHttp(relay, pairing_code);
+  await connectorHello(relay, device.id, paired.token);
+  const sid = expectStatus(await api(relay, 'POST', '/functions/v1/start-session', { device_id: device.id }, alice.token), 200, relay).session_id;
+  const viewer = await browserAuth(relay, alice.token, sid, device.id);
+
+  let r = await api(relay, 'GET', `/api/v1/sessions/${sid}/shares`, undefined, alice.token);
+  assert.deepEqual(expectStatus(r, 200, relay).shares, [], show(r));
+  r = await api(relay, 'POST', `/api/v1/sessions/${sid}/shares`, { email: bob.email, mode: 'view' }, alice.token);
+  assertError(r, 404, 'not_a_member', relay);
+  r = await api(relay, 'POST', `/api/v1/sessions/${sid}/shares`, { email: alice.email, mode: 'view' }, alice.token);
+  assertError(r, 400, undefined, relay);
+  r = await api(relay, 'POST', `/api/v1/sessions/${sid}/shares`, { email: bob.email, mode: 'admin' }, alice.token);
+  assertError(r, 400, 'invalid_request', relay);
+  r = await api(relay, 'DELETE', `/api/v1/sessions/${sid}/shares/${bob.user.id}`, undefined, alice.token);
+  assertError(r, 404, undefined, relay);
+
+  r = await api(relay, 'GET', `/api/v1/sessions/${sid}/viewers`, undefined, alice.token);
+  const viewers = expectStatus(r, 200, relay).viewers;
+  assert.ok(Array.isArray(viewers) && viewers.some((v) => v.user_id === alice.user.id), `alice is watching: ${show(r)}`);
+
+  // outsiders: 404 everywhere
+  for (const [method, path, body] of [
+    ['GET', `/api/v1/sessions/${sid}/shares`], ['GET', `/api/v1/sessions/${sid}/viewers`],
+    ['POST', `/api/v1/sessions/${sid}/shares`, { email: alice.email, mode: 'control' }],
+    ['DELETE', `/api/v1/sessions/${sid}/shares/${alice.user.id}`],
+  ]) {
+    r = await api(relay, method, path, body, bob.token);
+    assertError(r, 404, undefined, relay);
+  }
+  r = await api(relay, 'GET', `/api/v1/sessions/${sid}/shares`);
+  assertError(r, 401, 'unauthorized', relay);
+  assert.equal(viewer.closeInfo, null);
 }));
 
 // Last, on its own relay: it poisons the per-address limiter.

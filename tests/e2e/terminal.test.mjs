@@ -200,9 +200,9 @@ test(`a viewer that stops reading does not hold back another; it catches up loss
   });
   const env = { relay, token: user.token, projectId: project.id, deviceId: paired.deviceId, agent, paired };
   const fast = await terminal(env, { cols: 200, rows: 50, label: 'fast viewer' });
-  // attaches after the first prompt: without resume_offset it still starts
-  // from the oldest byte the agent holds (0 here)
-  const slow = await attachTerminal(relay, env.token, fast.sessionId, env.deviceId, { resumeOffset, cols: 200, rows: 50, label: 'slow viewer' });
+  // attaches after the first prompt; where a viewer without resume_offset
+  // starts is the re-attach test's business: here only continuity counts
+  const slow = await attachTerminal(relay, env.token, fast.sessionId, env.deviceId, { resumeOffset, anyStart: resumeOffset === undefined, cols: 200, rows: 50, label: 'slow viewer' });
   const other = await terminal(env, { label: 'other session' });
   slow.ws.ws._socket.pause(); // stop reading: socket buffers fill, then the relay's queue (2 MiB: lagging)
 

@@ -775,10 +775,11 @@ export async function openTerminal(relay, token, deviceId, opts = {}) {
  * output(), bytes(), gaps(), offsetProblems()}.
  *
  * Offsets are checked as protocol.md says: the first stdout starts at
- * resume_offset (0 without one, unless a gap says otherwise), each next one
- * where the last ended, and a jump only after a `gap {from, to}`.
+ * resume_offset (0 without one, unless a gap says otherwise; anywhere with
+ * anyStart), each next one where the last ended, and a jump only after a
+ * `gap {from, to}`.
  */
-export async function attachTerminal(relay, token, sessionId, deviceId, { cols = 80, rows = 24, label, resumeOffset } = {}) {
+export async function attachTerminal(relay, token, sessionId, deviceId, { cols = 80, rows = 24, label, resumeOffset, anyStart = false } = {}) {
   const ws = await wsClient(`${relay.wsUrl}/session`, { label: label || `terminal ${sessionId.slice(0, 8)}` });
   const auth = { token, session_id: sessionId, device_id: deviceId };
   if (resumeOffset !== undefined) auth.resume_offset = resumeOffset;
@@ -811,6 +812,8 @@ export async function attachTerminal(relay, token, sessionId, deviceId, { cols =
       expected = m.data.to;
     } else if (m.type === 'stdout' && typeof m.data.data_b64 === 'string') {
       const raw = Buffer.from(m.data.data_b64, 'base64');
+      // anyStart: only continuity is checked, not where the stream starts
+      if (anyStart && bytes === 0 && gaps.length === 0 && typeof m.data.offset === 'number') expected = m.data.offset;
       // offset is an extra field; if absent, only the content can tell losses
       if (m.data.offset !== undefined && m.data.offset !== expected) problem(`stdout #${bytes} bytes in: offset ${JSON.stringify(m.data.offset)}, expected ${expected}`);
       expected = (typeof m.data.offset === 'number' ? m.data.offset : expected) + raw.length;

@@ -1,0 +1,188 @@
+// Faults: an agent killed with -9, a browser that stops reading for a
+// minute while the shell floods, and a slow viewer beside a fast one
+// (docs/protocol.md, "Lossless resume and flow control", "Sessions without
+// viewers"; limits CL_VIEWER_QUEUE_MAX, --window, --ring-size).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  e2e, cleanupAll, TEST_TIMEOUT, ms, sleep, startRelay, signup, createProject, pairAgent, startAgent,
+  startSession, waitFor, waitDeviceStatus, api, SANITIZED, tail,
+} from './lib/harness.mjs';
+import { OutputStream, openViewer, killHard, rssKiB, taggedProcesses } from './lib/extra.mjs';
+
+after(cleanupAll);
+
+async function setup({ relayArgs = [], agentArgs = [], relayEnv } = {}) {
+  const relay = await startRelay({ extraArgs: relayArgs, env: relayEnv });
+  const user = await signup(relay);
+  const project = await createProject(relay, user.token);
+  const paired = await pairAgent(relay, { token: user.token, projectId: project.id });
+  const agent = await startAgent(paired.configPath, {
+    relay, token: user.token, projectId: project.id, deviceId: paired.deviceId, extraArgs: agentArgs,
+  });
+  return { relay, user, token: user.token, projectId: project.id, deviceId: paired.deviceId, paired, agent };
+}
+
+const vopts = (env, sessionId, stream, extra = {}) => ({
+  wsUrl: env.relay.wsUrl, token: env.token, sessionId, deviceId: env.deviceId, stream, ...extra,
+});
+
+test('kill -9 the agent: viewers get device_offline; after --agent-grace 2 the session ends (agent_lost) and refuses auth', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
+  const env = await setup({ relayArgs: ['--agent-grace', '2'] });
+  const sessionId = await startSession(env.relay, env.token, env.deviceId);
+  const s1 = new OutputStream();
+  const s2 = new OutputStream();
+  const a = await openViewer(scope, vopts(env, sessionId, s1, { resumeOffset: 0, ack: 'explicit', label: 'browser A' }));
+  await s1.waitFor('$ ');
+  const b = await openViewer(scope, vopts(env, sessionId, s2, { resumeOffset: 0, label: 'browser B (same user)' }));
+  a.write('echo R_$((40+2))\r');
+  await s1.waitFor('R_42');
+  await s2.waitFor('R_42');
+
+  await killHard(env.agent);
+  for (const v of [a, b]) {
+    const e = await v.next((m) => m.type === 'error' && m.data?.code === 'device_offline', ms(15_000));
+    assert.equal(e.data.session_id, sessionId, JSON.stringify(e));
+  }
+  await waitDeviceStatus(env.relay, env.token, env.projectId, env.deviceId, 'offline');
+  // the PTY's master closed with the agent: its shell is gone too
+  await waitFor(async () => (await taggedProcesses(env.agent.tag)).length === 0, {
+    timeout: ms(15_000), what: 'the killed agent\'s shells to exit',
+    describe: async () => JSON.stringify(await taggedProcesses(env.agent.tag)),
+  });
+
+  for (const v of [a, b]) {
+    const end = await v.next('session_end', ms(30_000));
+    assert.equal(end.data?.session_id, sessionId);
+    assert.equal(end.data?.reason, 'agent_lost', JSON.stringify(end));
+  }
+  const late = await openViewer(scope, vopts(env, sessionId, new OutputStream(), { resumeOffset: s1.next, expectAuthOk: false, label: 'late browser' }));
+  const err = await late.next('error');
+  assert.equal(err.data?.code, 'session_ended', JSON.stringify(err));
+  const closed = await late.closed;
+  assert.equal(closed.code, 1008, JSON.stringify(closed));
+
+  // nothing hangs: the relay serves, and the device comes back with a new agent
+  const r = await api(env.relay, 'GET', '/healthz');
+  assert.equal(r.status, 200);
+  await startAgent(env.paired.configPath, { relay: env.relay, token: env.token, projectId: env.projectId, deviceId: env.deviceId });
+  const sid2 = await startSession(env.relay, env.token, env.deviceId);
+  const s3 = new OutputStream();
+  const c = await openViewer(scope, vopts(env, sid2, s3, { resumeOffset: 0, label: 'new session' }));
+  await s3.waitFor('$ ');
+  c.write('echo $((6*7))\r');
+  await s3.waitFor('\r\n42\r\n');
+}));
+
+// Bounds (VmRSS growth over the baseline taken at the first prompt): the
+// relay holds at most CL_VIEWER_QUEUE_MAX (2 MiB) of frames for the viewer,
+// the agent's window (1 MiB, ×4/3 as base64 JSON) in flight, and WebSocket
+// buffers; the agent its 2 MiB ring and up to CL_AGENT_SENDQ_HIGH (1 MiB)
+// queued. 64 MiB leaves ample slack for allocator behaviour. ASan keeps
+// freed memory in quarantine (capped below via ASAN_OPTIONS for this test)
+// and adds shadow memory: 4× the bound.
+const RSS_BOUND_KIB = (SANITIZED ? 256 : 64) * 1024;
+const STALL_MS = 60_000; // the issue's "stops reading for 60 s" (not scaled)
+
+test('a browser that stops reading for 60 s while the shell floods: memory stays bounded, the shell is paused not killed, then it continues', { timeout: TEST_TIMEOUT * 3 + STALL_MS }, e2e(async (t, scope) => {
+  const saved = process.env.ASAN_OPTIONS;
+  if (SANITIZED) process.env.ASAN_OPTIONS = [saved, 'quarantine_size_mb=32'].filter(Boolean).join(':');
+  let env;
+  try {
+    env = await setup();
+  } finally {
+    if (saved === undefined) delete process.env.ASAN_OPTIONS;
+    else process.env.ASAN_OPTIONS = saved;
+  }
+  const relayPid = env.relay.proc.pid;
+  const agentPid = env.agent.proc.pid;
+  const sessionId = await startSession(env.relay, env.token, env.deviceId);
+  const stream = new OutputStream({ keep: false });
+  const v = await openViewer(scope, vopts(env, sessionId, stream, { resumeOffset: 0, ack: 'explicit', label: 'stalling browser' }));
+  await stream.waitFor('$ ');
+  const base = { relay: await rssKiB(relayPid), agent: await rssKiB(agentPid) };
+
+  v.write('yes FLOOD_LINE_0123456789 | head -c 2000000000\r');
+  await waitFor(() => stream.length > 8 << 20, { timeout: ms(60_000), interval: 50, what: '8 MiB of flood output' });
+  v.pause();
+  const pausedAt = stream.length;
+
+  const samples = [];
+  const deadline = Date.now() + STALL_MS;
+  let floodSeen = null;
+  while (Date.now() < deadline) {
+    const s = { relay: await rssKiB(relayPid), agent: await rssKiB(agentPid) };
+    assert.ok(s.relay !== null, `the relay is alive\n${tail(env.relay.logs())}`);
+    assert.ok(s.agent !== null, `the agent is alive\n${tail(env.agent.logs())}`);
+    samples.push(s);
+    const procs = await taggedProcesses(env.agent.tag);
+    floodSeen = procs.filter((p) => p.comm === 'yes' || p.comm === 'head');
+    assert.equal(floodSeen.length, 2, `the flooding pipeline is still running (paused, not killed): ${JSON.stringify(procs)}`);
+    await sleep(3_000);
+  }
+  const max = {
+    relay: Math.max(...samples.map((s) => s.relay)),
+    agent: Math.max(...samples.map((s) => s.agent)),
+  };
+  const growth = { relay: max.relay - base.relay, agent: max.agent - base.agent };
+  t.diagnostic(`VmRSS KiB baseline ${JSON.stringify(base)}, max while stalled ${JSON.stringify(max)}, bound on growth ${RSS_BOUND_KIB}`);
+  assert.ok(growth.relay < RSS_BOUND_KIB, `relay RSS grew by ${growth.relay} KiB (bound ${RSS_BOUND_KIB}): ${JSON.stringify(samples)}`);
+  assert.ok(growth.agent < RSS_BOUND_KIB, `agent RSS grew by ${growth.agent} KiB (bound ${RSS_BOUND_KIB}): ${JSON.stringify(samples)}`);
+  assert.equal(v.closeInfo, null, 'the stalled browser was not disconnected (its queue is bounded by lagging, not by dropping it)');
+
+  v.resume();
+  // the rest of what was held back, then new output: the flood continues
+  await waitFor(() => stream.length > pausedAt + (16 << 20), { timeout: ms(120_000), interval: 50, what: 'the flood to continue after reading resumes', describe: () => v.describe() });
+  assert.equal(v.closeInfo, null, 'still connected');
+  v.write('\x03');
+  v.write('echo DONE_$((2*3))\r');
+  await stream.waitFor('DONE_6', { from: pausedAt, timeout: ms(120_000) });
+  assert.deepEqual(v.problems, [], 'offsets continuous');
+  assert.deepEqual(v.gaps, [], 'nothing lost: with one viewer the window keeps the ring ahead');
+  assert.equal(stream.dups, 0);
+  assert.deepEqual(await taggedProcesses(env.agent.tag).then((ps) => ps.filter((p) => p.comm === 'yes')), [], '^C ended the flood');
+}));
+
+test('a slow viewer beside a fast one (same user, --ring-size 256K --window 128K): the fast one keeps going; the slow one gets a gap, then continues', { timeout: TEST_TIMEOUT * 2 }, e2e(async (t, scope) => {
+  const env = await setup({ agentArgs: ['--ring-size', '256K', '--window', '128K'] });
+  const sessionId = await startSession(env.relay, env.token, env.deviceId);
+  const fst = new OutputStream();
+  const ss = new OutputStream();
+  const fast = await openViewer(scope, vopts(env, sessionId, fst, { resumeOffset: 0, ack: 'explicit', label: 'fast viewer' }));
+  await fst.waitFor('$ ');
+  const slow = await openViewer(scope, vopts(env, sessionId, ss, { resumeOffset: 0, ack: 'explicit', label: 'slow viewer' }));
+  await ss.waitFor('$ ');
+  slow.pause();
+  const slowBefore = slow.stdoutBytes;
+
+  const N = 3_000_000; // ~21 MB: past socket buffers and CL_VIEWER_QUEUE_MAX (2 MiB)
+  fast.write(`seq 1 ${N}; echo END_$((4+4))\r`);
+  await fst.waitFor('END_8\r\n', { timeout: ms(120_000) });
+  assert.ok(fst.length > 16 << 20, `the fast viewer got the whole output (${fst.length} bytes) while the slow one was paused`);
+  assert.equal(slow.stdoutBytes, slowBefore, 'the slow viewer really read nothing meanwhile');
+  assert.deepEqual(fast.gaps, [], 'the fast viewer lost nothing');
+  assert.deepEqual(fast.problems, []);
+  const text = fst.buffer().toString('latin1');
+  assert.ok(text.includes(`\r\n${N - 1}\r\n${N}\r\nEND_8\r\n`), 'the fast viewer has the end of seq');
+
+  slow.resume();
+  await ss.waitFor('END_8\r\n', { timeout: ms(120_000) });
+  assert.ok(slow.gaps.length >= 1, `the slow viewer was told it missed output: ${slow.describe()}`);
+  for (const g of slow.gaps) assert.ok(g.from < g.to, JSON.stringify(g));
+  assert.deepEqual(slow.problems, [], 'every jump in the slow viewer\'s offsets was announced by a gap');
+  assert.ok(ss.holes.every((h) => h.announced), `holes: ${JSON.stringify(ss.holes)}`);
+  assert.equal(ss.dups, 0);
+  // what the slow viewer did get is the same stream the fast one got, at the same offsets
+  const fb = fst.buffer();
+  let pos = 0;
+  for (const c of ss.chunks) {
+    if (!Buffer.isBuffer(c)) { pos = c.to; continue; }
+    assert.ok(fb.subarray(pos, pos + c.length).equals(c), `slow viewer's bytes at ${pos} differ from the fast viewer's`);
+    pos += c.length;
+  }
+  assert.equal(pos, ss.next);
+  // both still live
+  fast.write('echo Z_$((6*7))\r');
+  await fst.waitFor('Z_42');
+  await ss.waitFor('Z_42');
+}));

@@ -1,0 +1,203 @@
+// Lossless resume (docs/protocol.md, "Lossless resume and flow control"):
+// browsers that reconnect with resume_offset, relay restarts (graceful and
+// kill -9), a PrivaClaw browser that never acks, and gap notices when the
+// agent's ring has moved on.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  e2e, cleanupAll, TEST_TIMEOUT, ms, sleep, startRelay, signup, createProject, pairAgent, startAgent,
+  startSession, waitFor, waitDeviceStatus, tempDir,
+} from './lib/harness.mjs';
+import {
+  OutputStream, openViewer, reattach, startProxy, killHard, setRelayUrl, seqText, sha256, bigText,
+} from './lib/extra.mjs';
+
+after(cleanupAll);
+
+/** Relay (or the one given), user, project, the real agent paired and online. */
+async function setup({ relay, relayArgs = [], agentArgs = [], viaProxy, scope } = {}) {
+  relay = relay || await startRelay({ extraArgs: relayArgs });
+  const user = await signup(relay);
+  const project = await createProject(relay, user.token);
+  const paired = await pairAgent(relay, { token: user.token, projectId: project.id });
+  let proxy;
+  if (viaProxy) {
+    proxy = await startProxy(scope, relay.port);
+    await setRelayUrl(paired.configPath, `ws://127.0.0.1:${proxy.port}`);
+  }
+  const agent = await startAgent(paired.configPath, {
+    relay, token: user.token, projectId: project.id, deviceId: paired.deviceId, extraArgs: agentArgs,
+  });
+  return { relay, user, token: user.token, projectId: project.id, deviceId: paired.deviceId, paired, agent, proxy };
+}
+
+/** Viewer options for a session of env (wsUrl from the relay given). */
+const vopts = (env, relay, sessionId, stream, extra = {}) => ({
+  wsUrl: relay.wsUrl, token: env.token, sessionId, deviceId: env.deviceId, stream, ...extra,
+});
+
+function assertClean(stream, viewers) {
+  for (const v of viewers) {
+    assert.deepEqual(v.problems, [], `${v.label}: stdout offsets continuous from its resume_offset`);
+    assert.deepEqual(v.gaps, [], `${v.label}: no gap notice`);
+  }
+  assert.equal(stream.dups, 0, `no byte received twice: ${JSON.stringify(stream.dupEvents)}`);
+  assert.deepEqual(stream.holes, [], 'no hole in the reassembled stream');
+}
+
+test('browser reconnect with resume_offset: exactly the bytes produced, none twice, no gap', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
+  const env = await setup();
+  const { relay } = env;
+  const sessionId = await startSession(relay, env.token, env.deviceId);
+  const stream = new OutputStream();
+  const v1 = await openViewer(scope, vopts(env, relay, sessionId, stream, { resumeOffset: 0, ack: 'explicit', label: 'first connection' }));
+  await stream.waitFor('$ ');
+  v1.write('echo S_$((1+1)); seq 1 20000; echo A_$((2+1))\r');
+  await stream.waitFor('A_3\r\n', { timeout: ms(30_000) });
+  // output produced while nobody is connected: after a pause, then a marker file
+  v1.write('sleep 1; echo C_$((4+1)); seq 20001 40000; echo B_$((3+1)); : > "$HOME/b.done"\r');
+  await v1.close();
+  const had = stream.next;
+  assert.equal(v1.stdoutBytes, had, 'bytes received = sum of decoded stdout lengths = offset after the last one');
+  await waitFor(() => existsSync(path.join(env.agent.home, 'b.done')), { timeout: ms(30_000), what: 'the command to finish while disconnected' });
+
+  const v2 = await openViewer(scope, vopts(env, relay, sessionId, stream, { resumeOffset: had, ack: 'explicit', label: 'resumed connection' }));
+  await stream.waitFor('B_4\r\n', { timeout: ms(30_000) });
+  const first = v2.log.find((m) => m.type === 'stdout' || m.type === 'gap');
+  assert.equal(first?.type, 'stdout', `first output message after resume: ${JSON.stringify(first)}`);
+  assert.equal(first.offset, had, 'the first stdout after resume starts at resume_offset');
+
+  assertClean(stream, [v1, v2]);
+  assert.equal(v1.stdoutBytes + v2.stdoutBytes, stream.length, 'the two connections together received each byte once');
+  const cOffset = await stream.waitFor('C_5\r\n');
+  assert.ok(cOffset >= had, `the second command's output (at ${cOffset}) was produced after the first connection ended (${had})`);
+  assert.equal(stream.between('S_2\r\n', 'A_3\r\n')?.toString(), seqText(1, 20000, '\r\n'), 'output before the disconnect is exact');
+  assert.equal(stream.between('C_5\r\n', 'B_4\r\n')?.toString(), seqText(20001, 40000, '\r\n'), 'output produced while disconnected is exact');
+}));
+
+test('graceful relay restart: restarting + 1001, agent re-announces, browser resumes; output from the downtime arrives once', { timeout: TEST_TIMEOUT * 2 }, e2e(async (t, scope) => {
+  const dataDir = await tempDir('clawlink-relay-data-');
+  const relay1 = await startRelay({ dataDir });
+  const env = await setup({ relay: relay1 });
+  const sessionId = await startSession(relay1, env.token, env.deviceId);
+  const stream = new OutputStream();
+  const v1 = await openViewer(scope, vopts(env, relay1, sessionId, stream, { resumeOffset: 0, ack: 'explicit', label: 'before restart' }));
+  await stream.waitFor('$ ');
+  v1.write('echo S_$((1+1)); seq 1 5000; echo A_$((2+1))\r');
+  await stream.waitFor('A_3\r\n', { timeout: ms(30_000) });
+  v1.write('sleep 2; echo C_$((4+1)); seq 5001 30000; echo B_$((3+1))\r');
+  await stream.waitFor('B_$((3+1))'); // the shell has the command line
+
+  const info = await relay1.stop();
+  assert.equal(info.code, 0, `relay exit status after SIGTERM: ${JSON.stringify(info)}`);
+  const closed = await v1.closed;
+  const restarting = v1.seen('restarting');
+  assert.equal(restarting.length, 1, `the browser got "restarting" before the close; ${v1.describe()}`);
+  assert.equal(closed.code, 1001, `browser close code on relay shutdown: ${JSON.stringify(closed)}`);
+  const had = stream.next;
+  await sleep(ms(3_000)); // the shell's command produces its output while the relay is down
+
+  const relay2 = await startRelay({ dataDir, port: relay1.port });
+  const v2 = await reattach(scope, vopts(env, relay2, sessionId, stream, { ack: 'explicit', label: 'after restart', start: null }));
+  await stream.waitFor('B_4\r\n', { timeout: ms(60_000) });
+  await waitDeviceStatus(relay2, env.token, env.projectId, env.deviceId, 'online', { procs: [env.agent] });
+  assert.match(relay2.logs(), /agent online.*sessions=1\b/, 'the agent re-announced its live session in its hello');
+
+  assertClean(stream, [v1, v2]);
+  assert.equal(v2.log.find((m) => m.type === 'stdout')?.offset, had, 'the resumed stream starts at resume_offset');
+  assert.equal(stream.between('S_2\r\n', 'A_3\r\n')?.toString(), seqText(1, 5000, '\r\n'));
+  assert.equal(stream.between('C_5\r\n', 'B_4\r\n')?.toString(), seqText(5001, 30000, '\r\n'), 'output produced across the restart is exact');
+  // and the session is live on the new relay
+  v2.write('echo Z_$((6*7))\r');
+  await stream.waitFor('Z_42');
+}));
+
+test('kill -9 the relay twice while 50 MiB stream (default ring and window, explicit acks): the SHA-256 matches', { timeout: TEST_TIMEOUT * 3 }, e2e(async (t, scope) => {
+  const dataDir = await tempDir('clawlink-relay-data-');
+  let relay = await startRelay({ dataDir });
+  // The agent reaches the relay through a proxy so that, after each crash,
+  // the browser is attached again before the agent returns: with nobody
+  // attached the agent reads without a window (protocol.md: "programs never
+  // block on nobody") and the ring would move past the browser.
+  const env = await setup({ relay, viaProxy: true, scope });
+  const file = bigText(50 << 20);
+  await writeFile(path.join(env.agent.home, 'big.txt'), file);
+  const want = sha256(file);
+
+  const sessionId = await startSession(relay, env.token, env.deviceId);
+  const stream = new OutputStream();
+  const viewers = [];
+  let v = await openViewer(scope, vopts(env, relay, sessionId, stream, { resumeOffset: 0, ack: 'explicit', label: 'viewer 1' }));
+  viewers.push(v);
+  await stream.waitFor('$ ');
+  v.write('stty -onlcr -echo; echo __ST""ART__; cat big.txt; echo __E""ND__\r');
+  const startAt = await stream.waitFor('__START__\n', { timeout: ms(30_000) });
+
+  for (const killAt of [8 << 20, 25 << 20]) {
+    await waitFor(() => stream.length - startAt >= killAt, { timeout: ms(120_000), interval: 20, what: `${killAt} bytes of the file to arrive`, describe: () => v.describe() });
+    env.proxy.refuse(); // the agent's next connection attempts fail until the browser is back
+    await killHard(relay);
+    await v.closed;
+    relay = await startRelay({ dataDir, port: relay.port });
+    v = await reattach(scope, vopts(env, relay, sessionId, stream, { ack: 'explicit', label: `viewer ${viewers.length + 1}`, start: null }));
+    viewers.push(v);
+    env.proxy.forward();
+  }
+  await stream.waitFor('__END__\n', { from: startAt, timeout: ms(180_000) });
+
+  assertClean(stream, viewers);
+  const got = stream.between('__START__\n', '__END__\n');
+  assert.ok(got, 'markers found');
+  assert.equal(got.length, file.length, `bytes between the markers: ${got.length}, file: ${file.length}`);
+  assert.equal(sha256(got), want, 'SHA-256 of the received bytes equals the file');
+}));
+
+test('a PrivaClaw browser (no resume_offset, never acks) is acked for by the relay: cat of a 5 MB file completes', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
+  const env = await setup();
+  const file = bigText(5_000_000);
+  await writeFile(path.join(env.agent.home, 'five.txt'), file);
+  const sessionId = await startSession(env.relay, env.token, env.deviceId);
+  const stream = new OutputStream();
+  const v = await openViewer(scope, vopts(env, env.relay, sessionId, stream, { ack: false, ignoreOffsets: true, label: 'v1 browser' }));
+  await stream.waitFor('$ ');
+  v.write('stty -onlcr; echo __ST""ART__; cat five.txt; echo __E""ND__\r');
+  await stream.waitFor('__END__\n', { timeout: ms(60_000) });
+  const got = stream.between('__START__\n', '__END__\n');
+  assert.equal(got?.length, file.length, 'all bytes arrived (beyond the 1 MiB window: the relay acked for the browser)');
+  assert.equal(sha256(got), sha256(file), 'in order and intact');
+  for (const type of ['ack', 'gap', 'replay', 'restarting']) {
+    assert.equal(v.types.has(type), false, `a PrivaClaw browser never gets "${type}" (decisions.md 18)`);
+  }
+}));
+
+test('gap: output beyond a 64K ring produced with no viewer → gap {from: 0, to: X} then stdout at X', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
+  const env = await setup({ agentArgs: ['--ring-size', '64K', '--window', '64K'] });
+  const sessionId = await startSession(env.relay, env.token, env.deviceId);
+  const s1 = new OutputStream();
+  const v1 = await openViewer(scope, vopts(env, env.relay, sessionId, s1, { resumeOffset: 0, ack: 'explicit', label: 'first viewer' }));
+  await s1.waitFor('$ ');
+  v1.write('sleep 1; seq 1 200000; echo G_$((2+5)); : > "$HOME/g.done"\r');
+  await s1.waitFor('g.done'); // the shell has the command line
+  await v1.close();
+  await waitFor(() => existsSync(path.join(env.agent.home, 'g.done')), { timeout: ms(30_000), what: '1.3 MB of output with no viewer' });
+  await sleep(ms(500)); // let the agent drain the PTY into its ring
+
+  const s2 = new OutputStream();
+  const v2 = await openViewer(scope, vopts(env, env.relay, sessionId, s2, { resumeOffset: 0, ack: 'explicit', label: 'viewer from 0' }));
+  await s2.waitFor('G_7\r\n', { timeout: ms(30_000) });
+  const firstOut = v2.log.find((m) => m.type === 'stdout' || m.type === 'gap');
+  assert.equal(firstOut?.type, 'gap', `the first message about output is a gap notice: ${JSON.stringify(firstOut)}; ${v2.describe()}`);
+  assert.equal(firstOut.data.from, 0, JSON.stringify(firstOut));
+  assert.ok(firstOut.data.to > 0, JSON.stringify(firstOut));
+  const firstStdout = v2.log.find((m) => m.type === 'stdout');
+  assert.equal(firstStdout.offset, firstOut.data.to, 'stdout resumes exactly where the gap ends');
+  assert.ok(firstOut.data.to >= 1_000_000, `the ring (64K) cannot hold what was produced: gap to ${firstOut.data.to}`);
+  assert.deepEqual(v2.problems, [], 'every other jump is announced: nothing silent');
+  assert.ok(s2.holes.every((h) => h.announced), `holes: ${JSON.stringify(s2.holes)}`);
+  assert.match(s2.buffer().toString('latin1'), /\r\n199999\r\n200000\r\nG_7\r\n/, 'the newest output is there');
+  v2.write('echo Z_$((6*7))\r');
+  await s2.waitFor('Z_42', { timeout: ms(15_000) });
+}));
