@@ -628,12 +628,14 @@ static void cl__browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg 
     snprintf(c->user_id, sizeof c->user_id, "%s", user_id);
     snprintf(c->session_id, sizeof c->session_id, "%s", sess.id);
     c->authed = true;
-    /* A browser that names where to resume understands gaps and replays;
-     * a PrivaClaw browser joins the live stream where it is now. */
     c->view_only = mode != CL_SHARE_CONTROL;
     c->starter = strcmp(sess.user_id, user_id) == 0;
+    /* A browser that names where to resume gets exactly what it missed;
+     * one that does not (a PrivaClaw browser, a reload) gets the recent
+     * history the agent still holds, from offset 0 or the ring's oldest
+     * byte. Only a browser that names an offset understands gap notices. */
     c->gap_aware = m->has_resume_offset;
-    c->sent = c->gap_aware ? m->resume_offset : ls->produced;
+    c->sent = m->has_resume_offset ? m->resume_offset : 0;
     if (ls->started && c->sent > ls->produced)
         c->sent = ls->produced;
     c->acked = c->sent;
