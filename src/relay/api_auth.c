@@ -98,6 +98,14 @@ static void cl__signup_done(struct cl_conn *c, void *arg)
         cl_http_reply_errcode(c, rc);
         goto out_free;
     }
+    {
+        int joined = 0;
+        if (r->store.ops->invitations_accept(&r->store, j->user.email, j->user.id, cl_now(),
+                                             &joined) == 0 &&
+            joined)
+            cl_info("auth", "pending invitations fulfilled", "user=%s projects=%d", j->user.id,
+                    joined);
+    }
     cl_info("auth", "user signed up", "user=%s", j->user.id);
     cl__reply_token(c, 201, r, &j->user);
 out_free:

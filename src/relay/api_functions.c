@@ -6,6 +6,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "relay/auth.h"
 #include "relay/http.h"
 #include "relay/hub.h"
 #include "relay/policy.h"
@@ -142,7 +143,77 @@ static void cl__end_session(struct cl_http_req *req)
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
 }
 
+/* Seed 001 "Inviting Members": an existing account is added at once;
+ * otherwise a pending invitation is recorded and fulfilled when that email
+ * signs up. (No mail is sent yet: the owner tells the invitee.) */
+static void cl__invite_member(struct cl_http_req *req)
+{
+    struct cl_relay *r = req->relay;
+    struct cl_store *s = &r->store;
+    const char *project_id, *email_in;
+    char email[CL_EMAIL_MAX + 1], err[160], inv_id[CL_UUID_LEN + 1];
+    struct cl_project p;
+    struct cl_user u;
+    int rc;
+
+    if (cl__id_field(req, "project_id", &project_id))
+        return;
+    rc = cl_policy_project(s, req->user_id, CL_ACT_MEMBER_INVITE, project_id, &p);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    if (cl_json_str(req->body, "body", "email", true, CL_EMAIL_MAX + 32, &email_in, err,
+                    sizeof err)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
+        return;
+    }
+    if (cl_auth_normalize_email(email_in, email)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request",
+                            "field body.email is not a valid email address");
+        return;
+    }
+    rc = s->ops->user_by_email(s, email, &u);
+    if (rc == 0) {
+        cl_wipe(u.pw_hash, sizeof u.pw_hash);
+        rc = s->ops->member_add(s, p.id, u.id, CL_ROLE_MEMBER, req->user_id, cl_now());
+        if (rc == CL_EEXIST) {
+            cl_http_reply_error(req->conn, 409, "already_member",
+                                "that user is already a member of this project");
+            return;
+        }
+        if (rc) {
+            cl_http_reply_errcode(req->conn, rc);
+            return;
+        }
+        cl_info("api", "member added", "project=%s user=%s by=%s", p.id, u.id, req->user_id);
+        cl_http_reply_json(
+            req->conn, 200,
+            json_pack("{s:s, s:s}", "status", "added", "message", "Member added to project"));
+        return;
+    }
+    if (rc != CL_ENOTFOUND) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    rc = s->ops->invitation_create(s, p.id, email, req->user_id, cl_now(), inv_id);
+    if (rc == CL_EEXIST) {
+        cl_http_reply_error(req->conn, 409, "already_invited",
+                            "an invitation for that email is already pending");
+        return;
+    }
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_info("api", "invitation created", "project=%s invitation=%s by=%s", p.id, inv_id,
+            req->user_id);
+    cl_http_reply_json(req->conn, 200,
+                       json_pack("{s:s, s:s}", "status", "invited", "message", "Invitation sent"));
+}
+
 const struct cl_route cl_routes_functions[] = {
+    {CL_HTTP_POST, "/functions/v1/invite-member", true, cl__invite_member},
     {CL_HTTP_POST, "/functions/v1/pair-device", false, cl__pair_device},
     {CL_HTTP_POST, "/functions/v1/start-session", true, cl__start_session},
     {CL_HTTP_POST, "/functions/v1/end-session", true, cl__end_session},

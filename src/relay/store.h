@@ -108,6 +108,14 @@ struct cl_store_ops {
     /* Adds user_id to the project with role (CL_EEXIST if already in it). */
     int (*member_add)(struct cl_store *s, const char *project_id, const char *user_id,
                       enum cl_role role, const char *invited_by, int64_t now);
+    /* Records a pending invitation of email to the project (id written to
+     * id). CL_EEXIST if one is already pending for that address. */
+    int (*invitation_create)(struct cl_store *s, const char *project_id, const char *email,
+                             const char *invited_by, int64_t now, char id[CL_UUID_LEN + 1]);
+    /* Makes user_id a member of every project with a pending invitation
+     * for email, marking them accepted; *accepted gets how many. */
+    int (*invitations_accept)(struct cl_store *s, const char *email, const char *user_id,
+                              int64_t now, int *accepted);
     /* CL_ROLE_NONE (and 0) when user_id is not a member. */
     int (*member_role)(struct cl_store *s, const char *project_id, const char *user_id,
                        enum cl_role *out);

@@ -148,6 +148,14 @@ static const char cl__sql_project_list[] =
     " ORDER BY p.created_at DESC, p.rowid DESC";
 static const char cl__sql_device_list[] = "SELECT " CL__DEVICE_COLS " FROM devices"
                                           " WHERE project_id = ?1 ORDER BY created_at, rowid";
+static const char cl__sql_invitation_insert[] =
+    "INSERT INTO invitations (id, project_id, email, invited_by, status, created_at)"
+    " VALUES (?1, ?2, ?3, ?4, 'pending', ?5)";
+static const char cl__sql_invitation_pending[] =
+    "SELECT id, project_id, invited_by FROM invitations WHERE email = ?1 AND status = 'pending'"
+    " ORDER BY created_at, rowid";
+static const char cl__sql_invitation_accept[] =
+    "UPDATE invitations SET status = 'accepted' WHERE id = ?1";
 static const char cl__sql_share_list[] =
     "SELECT sh.user_id, u.email, sh.mode, sh.created_at FROM session_shares sh"
     " JOIN users u ON u.id = sh.user_id WHERE sh.session_id = ?1 ORDER BY sh.created_at, u.email";
@@ -891,6 +899,75 @@ static int cl__session_end(struct cl_store *s, const char *id, int64_t now, cons
     return rc == 1 ? 0 : CL_ENOTFOUND;
 }
 
+/* ---- invitations --------------------------------------------------------- */
+
+static int cl__invitation_create(struct cl_store *s, const char *project_id, const char *email,
+                                 const char *invited_by, int64_t now, char id[CL_UUID_LEN + 1])
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = NULL;
+    int rc;
+    if (!cl__id_ok(project_id) || !cl__fits(email, CL_EMAIL_MAX))
+        return CL_EINVAL;
+    if (sqlite3_prepare_v3(q->db, cl__sql_invitation_insert, -1, 0, &st, NULL) != SQLITE_OK)
+        return cl__db_error(q, __func__);
+    cl_uuid_new(id);
+    rc = cl__step(q, st,
+                  cl__bind_str(st, 1, id) | cl__bind_str(st, 2, project_id) |
+                      cl__bind_str(st, 3, email) | cl__bind_opt(st, 4, invited_by) |
+                      sqlite3_bind_int64(st, 5, now),
+                  __func__);
+    sqlite3_finalize(st);
+    return rc < 0 ? rc : 0;
+}
+
+/* Turns every pending invitation for email into a membership of user_id,
+ * in one transaction. A membership that already exists is kept as is. */
+static int cl__invitations_accept(struct cl_store *s, const char *email, const char *user_id,
+                                  int64_t now, int *accepted)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    char inv_id[CL_UUID_LEN + 1], project_id[CL_UUID_LEN + 1], by[CL_UUID_LEN + 1];
+    int brc, rc, n = 0;
+
+    if (sqlite3_prepare_v3(q->db, cl__sql_invitation_pending, -1, 0, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(q->db, cl__sql_invitation_accept, -1, 0, &upd, NULL) != SQLITE_OK) {
+        rc = cl__db_error(q, __func__);
+        goto out_finalize;
+    }
+    rc = cl__begin(q, __func__);
+    if (rc)
+        goto out_finalize;
+    brc = cl__bind_str(sel, 1, email);
+    while ((rc = cl__step(q, sel, brc, __func__)) == 1) {
+        cl__col_str(sel, 0, inv_id, sizeof inv_id);
+        cl__col_str(sel, 1, project_id, sizeof project_id);
+        cl__col_str(sel, 2, by, sizeof by);
+        rc = cl__member_insert(q, project_id, user_id, CL_ROLE_MEMBER, by[0] ? by : NULL, now,
+                               __func__);
+        if (rc && rc != CL_EEXIST)
+            goto out_rollback;
+        rc = cl__step(q, upd, cl__bind_str(upd, 1, inv_id), __func__);
+        if (rc < 0)
+            goto out_rollback;
+        sqlite3_reset(upd);
+        n++;
+    }
+    if (rc < 0)
+        goto out_rollback;
+    rc = cl__commit(q, __func__);
+    if (!rc && accepted)
+        *accepted = n;
+    goto out_finalize;
+out_rollback:
+    cl__rollback(q, __func__);
+out_finalize:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return rc;
+}
+
 /* ---- session shares ---------------------------------------------------- */
 
 static const char *cl__mode_name(enum cl_share_mode m)
@@ -970,6 +1047,8 @@ static int cl__share_list(struct cl_store *s, const char *session_id, cl_share_c
 }
 
 static const struct cl_store_ops cl__sqlite_ops = {
+    .invitation_create = cl__invitation_create,
+    .invitations_accept = cl__invitations_accept,
     .share_set = cl__share_set,
     .share_get = cl__share_get,
     .share_remove = cl__share_remove,

@@ -727,6 +727,40 @@ static void test_session_shares(void **state)
     assert_int_equal(f->s.ops->share_set(&f->s, sess.id, m1.id, CL_SHARE_NONE, o.id, 8), CL_EINVAL);
 }
 
+static void test_invitations(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, later;
+    struct cl_project p1, p2;
+    char id[CL_UUID_LEN + 1];
+    enum cl_role role = CL_ROLE_NONE;
+    int n = -1;
+    make_user(f, "o@example.com", &o);
+    make_project(f, o.id, "p1", 1, &p1);
+    make_project(f, o.id, "p2", 2, &p2);
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p1.id, "new@example.com", o.id, 5, id), 0);
+    assert_int_equal(strlen(id), CL_UUID_LEN);
+    /* one pending invitation per address and project (case-insensitive) */
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p1.id, "NEW@example.com", o.id, 6, id),
+                     CL_EEXIST);
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p2.id, "new@example.com", o.id, 7, id), 0);
+    make_user(f, "new@example.com", &later);
+    assert_int_equal(f->s.ops->invitations_accept(&f->s, "new@example.com", later.id, 8, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(f->s.ops->member_role(&f->s, p1.id, later.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_MEMBER);
+    assert_int_equal(f->s.ops->member_role(&f->s, p2.id, later.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_MEMBER);
+    /* accepted invitations are not pending any more */
+    assert_int_equal(f->s.ops->invitations_accept(&f->s, "new@example.com", later.id, 9, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p1.id, "new@example.com", o.id, 10, id), 0);
+    /* unknown project */
+    assert_int_equal(
+        f->s.ops->invitation_create(&f->s, "no-such-project", "x@example.com", o.id, 11, id),
+        CL_ENOTFOUND);
+}
+
 static void test_sessions(void **state)
 {
     struct fx *f = *state;
@@ -836,6 +870,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_list_active, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_shares, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invitations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_project_cascades, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
