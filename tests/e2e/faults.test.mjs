@@ -179,14 +179,24 @@ test('a browser that stops reading for 60 s while the shell floods: memory stays
   await waitFor(async () => (await taggedProcesses(env.agent.tag)).every((p) => p.comm !== 'yes'), { timeout: ms(15_000), what: '^C to end the flood' });
 }));
 
-test('a slow viewer beside a fast one (same user, --ring-size 256K --window 128K): the fast one keeps going; the slow one gets a gap, then continues', { timeout: TEST_TIMEOUT * 2 }, e2e(async (t, scope) => {
+for (const who of ['a second browser of the starter', 'a member the starter shared the session with (view)']) {
+test(`a slow viewer beside a fast one (${who}; --ring-size 256K --window 128K): the fast one keeps going; the slow one gets a gap, then continues`, { timeout: TEST_TIMEOUT * 2 }, e2e(async (t, scope) => {
   const env = await setup({ agentArgs: ['--ring-size', '256K', '--window', '128K'] });
   const sessionId = await startSession(env.relay, env.token, env.deviceId);
+  let slowToken = env.token;
+  if (who.startsWith('a member')) {
+    const m = await signup(env.relay);
+    const inv = await api(env.relay, 'POST', '/functions/v1/invite-member', { project_id: env.projectId, email: m.email }, env.token);
+    assert.equal(inv.status, 200, inv.text);
+    const sh = await api(env.relay, 'POST', `/api/v1/sessions/${sessionId}/shares`, { email: m.email, mode: 'view' }, env.token);
+    assert.equal(sh.status, 201, sh.text);
+    slowToken = m.token;
+  }
   const fst = new OutputStream();
   const ss = new OutputStream();
-  const fast = await openViewer(scope, vopts(env, sessionId, fst, { resumeOffset: 0, ack: 'explicit', label: 'fast viewer' }));
+  const fast = await openViewer(scope, vopts(env, sessionId, fst, { resumeOffset: 0, ack: 'explicit', label: 'fast viewer (starter)' }));
   await fst.waitFor('$ ');
-  const slow = await openViewer(scope, vopts(env, sessionId, ss, { resumeOffset: 0, ack: 'explicit', label: 'slow viewer' }));
+  const slow = await openViewer(scope, { ...vopts(env, sessionId, ss, { resumeOffset: 0, ack: 'explicit', start: null, label: `slow viewer (${who})` }), token: slowToken });
   await ss.waitFor('$ ');
   slow.pause();
   const slowBefore = slow.stdoutBytes;
@@ -222,3 +232,4 @@ test('a slow viewer beside a fast one (same user, --ring-size 256K --window 128K
   await fst.waitFor('Z_42');
   await ss.waitFor('Z_42');
 }));
+}

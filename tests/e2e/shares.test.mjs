@@ -1,8 +1,7 @@
-// Shared sessions (docs/api.md, "Shared sessions"): the share endpoints'
-// error paths, who is watching (GET …/viewers), and several browsers of one
-// user on one session. Sharing with another member needs a second member
-// in the project, which only an invitation API (issue 5, not built yet) can
-// add: those paths are test.todo below.
+// Shared sessions (docs/api.md, "Shared sessions", "Members"): the share
+// endpoints' error paths, who is watching (GET …/viewers), several browsers
+// of one user on one session, and sharing with a member added through
+// invite-member (view, control, mode change, revoke, the owner's 403).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -148,11 +147,154 @@ test('two browsers of the starter on one session: both see everything; GET …/v
   assert.equal((await viewersNow()).length, 1);
 }));
 
-const NEEDS_INVITES = '(needs a second project member: no API adds one until the invitation API, issue 5)';
-test.todo(`share view-only with a member: the member attaches, sees output, stdin/resize/session_start/session_end → error view_only ${NEEDS_INVITES}`);
-test.todo(`share with control: the member can type; session_end from the member → error forbidden ${NEEDS_INVITES}`);
-test.todo(`sharing again changes the mode; the member's live viewer follows at once (view → control) ${NEEDS_INVITES}`);
-test.todo(`DELETE …/shares/{user_id}: the member's live viewers get error share_revoked and close 4003; they cannot attach again ${NEEDS_INVITES}`);
-test.todo(`GET …/shares lists {user_id, email, mode, created_at}; GET …/viewers shows the member with mode view ${NEEDS_INVITES}`);
-test.todo(`a member without a share gets 404 for the share endpoints and cannot attach; the project owner gets 403 for someone else's session ${NEEDS_INVITES}`);
-test.todo(`the starter and a member (two users) watching one session: one slow, one fast, each at its own pace ${NEEDS_INVITES}`);
+/** Signs up a second user and adds them to env's project (invite-member: an existing account is added). */
+async function addMember(env) {
+  const m = await signup(env.relay);
+  const r = await api(env.relay, 'POST', '/functions/v1/invite-member', { project_id: env.projectId, email: m.email }, env.token);
+  assert.equal(r.status, 200, show(r));
+  assert.equal(r.body?.status, 'added', show(r));
+  return m;
+}
+
+const isErr = (code) => (m) => m.type === 'error' && m.data?.code === code;
+
+test('share view-only with a member: before the share it is invisible; after, the member watches but cannot type, resize, start or end', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
+  const env = await setup();
+  const { relay, token } = env;
+  const member = await addMember(env);
+  const sessionId = await startSession(relay, token, env.deviceId);
+  const base = `/api/v1/sessions/${sessionId}`;
+  const so = new OutputStream();
+  const owner = await openViewer(scope, vopts(env, sessionId, so, { resumeOffset: 0, label: 'starter' }));
+  await so.waitFor('$ ');
+
+  // a member without a share does not learn of the session
+  expectError(await api(relay, 'GET', `${base}/viewers`, undefined, member.token), 404);
+  expectError(await api(relay, 'GET', `${base}/shares`, undefined, member.token), 404);
+  expectError(await api(relay, 'POST', `${base}/shares`, { email: env.user.email, mode: 'view' }, member.token), 404);
+  const early = await openViewer(scope, { ...vopts(env, sessionId, new OutputStream(), { expectAuthOk: false, label: 'member, no share' }), token: member.token });
+  const e0 = await early.next('error');
+  assert.ok(['not_found', 'auth_failed'].includes(e0.data?.code), JSON.stringify(e0));
+  assert.equal((await early.closed).code, 1008);
+
+  const r = await api(relay, 'POST', `${base}/shares`, { email: member.email.toUpperCase(), mode: 'view' }, token);
+  assert.equal(r.status, 201, show(r));
+  assert.deepEqual(r.body, { share: { user_id: member.user.id, email: member.email, mode: 'view' } }, show(r));
+  const list = await api(relay, 'GET', `${base}/shares`, undefined, token);
+  assert.equal(list.status, 200, show(list));
+  assert.equal(list.body.shares.length, 1, show(list));
+  assert.equal(list.body.shares[0].user_id, member.user.id);
+  assert.equal(list.body.shares[0].email, member.email);
+  assert.equal(list.body.shares[0].mode, 'view');
+  assert.equal(typeof list.body.shares[0].created_at, 'number', show(list));
+  expectError(await api(relay, 'GET', `${base}/shares`, undefined, member.token), 404); // only the starter manages shares
+
+  const sm = new OutputStream();
+  const mv = await openViewer(scope, { ...vopts(env, sessionId, sm, { resumeOffset: 0, ack: 'explicit', start: null, label: 'member (view)' }), token: member.token });
+  await sm.waitFor('$ '); // the history from 0
+  owner.write('echo SEEN_$((20+1))\r');
+  await sm.waitFor('SEEN_21\r\n');
+  const w = await api(relay, 'GET', `${base}/viewers`, undefined, member.token);
+  assert.equal(w.status, 200, show(w));
+  const modes = Object.fromEntries(w.body.viewers.map((x) => [x.user_id, x.mode]));
+  assert.deepEqual(modes, { [env.user.user.id]: 'control', [member.user.id]: 'view' }, show(w));
+
+  mv.write('echo TYPED_BY_VIEWER\r');
+  mv.send({ type: 'resize', data: { session_id: sessionId, cols: 100, rows: 30 } });
+  mv.send({ type: 'session_start', data: { session_id: sessionId, cols: 100, rows: 30 } });
+  mv.send({ type: 'session_end', data: { session_id: sessionId, reason: 'user_disconnect' } });
+  for (let i = 0; i < 4; i++) {
+    const e = await mv.next(isErr('view_only'));
+    assert.equal(e.data.session_id, sessionId, JSON.stringify(e));
+  }
+  assert.equal(mv.closeInfo, null, 'refused messages leave the connection open');
+  owner.write('stty size; echo AFTER_$((5+5))\r');
+  await so.waitFor('AFTER_10\r\n');
+  await sm.waitFor('AFTER_10\r\n');
+  assert.equal(so.buffer().includes('TYPED_BY_VIEWER'), false, 'the view-only input never reached the shell');
+  assert.match(so.buffer().toString(), /\r\n50 200\r\nAFTER_10/, 'the view-only resize did not change the PTY size');
+  assert.deepEqual(owner.seen('session_end'), [], 'the session was not ended');
+  assert.deepEqual(mv.problems, []);
+}));
+
+test('share with control, mode change live, revoke: the member types; session_end is the starter\'s; revoke closes 4003', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
+  const env = await setup();
+  const { relay, token } = env;
+  const member = await addMember(env);
+  const sessionId = await startSession(relay, token, env.deviceId);
+  const base = `/api/v1/sessions/${sessionId}`;
+  const so = new OutputStream();
+  const owner = await openViewer(scope, vopts(env, sessionId, so, { resumeOffset: 0, label: 'starter' }));
+  await so.waitFor('$ ');
+
+  let r = await api(relay, 'POST', `${base}/shares`, { email: member.email, mode: 'view' }, token);
+  assert.equal(r.status, 201, show(r));
+  const sm = new OutputStream();
+  const mv = await openViewer(scope, { ...vopts(env, sessionId, sm, { resumeOffset: 0, start: null, label: 'member' }), token: member.token });
+  await sm.waitFor('$ ');
+  mv.write('echo NOPE\r');
+  await mv.next(isErr('view_only'));
+
+  // sharing again changes the mode; the live viewer follows at once
+  r = await api(relay, 'POST', `${base}/shares`, { email: member.email, mode: 'control' }, token);
+  assert.equal(r.status, 201, show(r));
+  assert.equal(r.body?.share?.mode, 'control', show(r));
+  const list = await api(relay, 'GET', `${base}/shares`, undefined, token);
+  assert.equal(list.body?.shares?.length, 1, `sharing again does not add a second share: ${show(list)}`);
+  mv.write('echo MEMBER_$((3*11))\r');
+  await sm.waitFor('MEMBER_33\r\n');
+  await so.waitFor('MEMBER_33\r\n');
+  const w = await api(relay, 'GET', `${base}/viewers`, undefined, token);
+  assert.equal(w.body.viewers.find((x) => x.user_id === member.user.id)?.mode, 'control', show(w));
+  // only the starter ends a session from a browser
+  mv.send({ type: 'session_end', data: { session_id: sessionId, reason: 'user_disconnect' } });
+  await mv.next(isErr('forbidden'));
+  expectError(await api(relay, 'POST', `${base}/shares`, { email: env.user.email, mode: 'control' }, member.token), 404);
+
+  // revoke: the member's live viewer is told and closed with 4003
+  r = await api(relay, 'DELETE', `${base}/shares/${member.user.id}`, undefined, token);
+  assert.equal(r.status, 200, show(r));
+  assert.deepEqual(r.body, { ok: true }, show(r));
+  const e = await mv.next(isErr('share_revoked'));
+  assert.equal(e.data.session_id, sessionId);
+  const closed = await mv.closed;
+  assert.equal(closed.code, 4003, JSON.stringify(closed));
+  expectError(await api(relay, 'DELETE', `${base}/shares/${member.user.id}`, undefined, token), 404);
+  assert.deepEqual((await api(relay, 'GET', `${base}/shares`, undefined, token)).body, { shares: [] });
+  const again = await openViewer(scope, { ...vopts(env, sessionId, new OutputStream(), { expectAuthOk: false, label: 'member after revoke' }), token: member.token });
+  const e2 = await again.next('error');
+  assert.ok(['not_found', 'auth_failed'].includes(e2.data?.code), JSON.stringify(e2));
+  expectError(await api(relay, 'GET', `${base}/viewers`, undefined, member.token), 404);
+  // the starter carries on
+  owner.write('echo OWNER_$((2+2))\r');
+  await so.waitFor('OWNER_4');
+  assert.equal(owner.closeInfo, null);
+}));
+
+test('the project owner gets 403 for a member\'s session (may end it, not watch or share it)', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
+  const env = await setup();
+  const { relay, token } = env;
+  const member = await addMember(env);
+  const sessionId = await startSession(relay, member.token, env.deviceId);
+  const base = `/api/v1/sessions/${sessionId}`;
+  const sm = new OutputStream();
+  const mv = await openViewer(scope, { ...vopts(env, sessionId, sm, { resumeOffset: 0, label: 'member (starter)' }), token: member.token });
+  await sm.waitFor('$ ');
+  const r = await api(relay, 'POST', `${base}/shares`, { email: env.user.email, mode: 'view' }, member.token);
+  assert.equal(r.status, 201, `a member shares their own session with the owner: ${show(r)}`);
+  assert.equal((await api(relay, 'DELETE', `${base}/shares/${env.user.user.id}`, undefined, member.token)).status, 200);
+
+  expectError(await api(relay, 'POST', `${base}/shares`, { email: member.email, mode: 'view' }, token), 403, 'forbidden');
+  expectError(await api(relay, 'GET', `${base}/shares`, undefined, token), 403, 'forbidden');
+  expectError(await api(relay, 'DELETE', `${base}/shares/${member.user.id}`, undefined, token), 403, 'forbidden');
+  expectError(await api(relay, 'GET', `${base}/viewers`, undefined, token), 403, 'forbidden');
+  const ov = await openViewer(scope, vopts(env, sessionId, new OutputStream(), { expectAuthOk: false, label: 'owner browser' }));
+  const e = await ov.next('error');
+  assert.equal(e.data?.code, 'forbidden', JSON.stringify(e));
+  assert.equal((await ov.closed).code, 1008);
+  // ... but may end it
+  const end = await api(relay, 'POST', '/functions/v1/end-session', { session_id: sessionId }, token);
+  assert.equal(end.status, 200, show(end));
+  const se = await mv.next('session_end');
+  assert.equal(se.data?.reason, 'ended_by_user', JSON.stringify(se));
+}));
