@@ -261,8 +261,59 @@ test('start-session: offline device → 409, other user\'s device → 404', { ti
   assertError(r, 404, 'not_found', relay);
 }));
 
-// api.md documents no way to add a member to a project, so a share can only
-// be tried against non-members, yourself and outsiders.
+test('members: invite-member adds existing accounts, invites others until they sign up', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const relay = await startRelay();
+  const owner = await signup(relay);
+  const bob = await signup(relay);
+  const dave = await signup(relay);
+  const project = await createProject(relay, owner.token);
+  const invite = (email, token = owner.token) => api(relay, 'POST', '/functions/v1/invite-member', { project_id: project.id, email }, token);
+
+  let r = await invite(bob.email);
+  let b = expectStatus(r, 200, relay);
+  assert.equal(b.status, 'added', show(r));
+  assert.equal(typeof b.message, 'string', show(r));
+  r = await api(relay, 'GET', '/api/v1/projects', undefined, bob.token);
+  const seen = expectStatus(r, 200, relay).projects.find((p) => p.id === project.id);
+  assert.equal(seen?.role, 'member', `bob sees the project as member: ${show(r)}`);
+  r = await api(relay, 'GET', `/api/v1/projects/${project.id}`, undefined, bob.token);
+  assert.equal(expectStatus(r, 200, relay).project.role, 'member', show(r));
+  r = await invite(bob.email);
+  assertError(r, 409, 'already_member', relay);
+
+  // someone without an account: invited, then added when they sign up
+  const carolEmail = `carol${randomId()}@example.test`;
+  r = await invite(carolEmail);
+  assert.equal(expectStatus(r, 200, relay).status, 'invited', show(r));
+  r = await invite(carolEmail);
+  assertError(r, 409, 'already_invited', relay);
+  const carol = await signup(relay, carolEmail);
+  r = await api(relay, 'GET', '/api/v1/projects', undefined, carol.token);
+  assert.deepEqual(expectStatus(r, 200, relay).projects.map((p) => [p.id, p.role]), [[project.id, 'member']], show(r));
+
+  // members may look, not manage; outsiders learn nothing
+  r = await invite(dave.email, bob.token);
+  assertError(r, 403, 'forbidden', relay);
+  r = await invite(bob.email, dave.token);
+  assertError(r, 404, 'not_found', relay);
+  r = await api(relay, 'POST', `/api/v1/projects/${project.id}/devices`, { name: 'by-member' }, bob.token);
+  assertError(r, 403, 'forbidden', relay);
+  const { device } = await createDevice(relay, owner.token, project.id);
+  r = await api(relay, 'GET', `/api/v1/projects/${project.id}/devices`, undefined, bob.token);
+  assert.deepEqual(expectStatus(r, 200, relay).devices.map((d) => d.id), [device.id], show(r));
+  r = await api(relay, 'GET', `/api/v1/projects/${project.id}/devices`, undefined, dave.token);
+  assertError(r, 404, 'not_found', relay);
+  // a member may start a session on the project's device (offline here → 409, not 404)
+  r = await api(relay, 'POST', '/functions/v1/start-session', { device_id: device.id }, bob.token);
+  assertError(r, 409, 'device_offline', relay);
+
+  r = await api(relay, 'POST', '/functions/v1/invite-member', { project_id: project.id }, owner.token);
+  assertError(r, 400, 'invalid_request', relay);
+  r = await api(relay, 'POST', '/functions/v1/invite-member', { project_id: project.id, email: dave.email });
+  assertError(r, 401, 'unauthorized', relay);
+}));
+
+// Shares between members are in shares.test.mjs; here, the single-user paths.
 test('shared sessions: shares and viewers endpoints, as far as one member can go', { timeout: TEST_TIMEOUT }, e2e(async () => {
   const relay = await startRelay();
   const alice = await signup(relay);
