@@ -60,7 +60,8 @@ test('a stalled path (no close, no bytes): the agent (--ping-interval 2) drops t
   });
   await waitFor(() => env.proxy.accepted > acceptedBefore, { timeout: ms(30_000), what: 'the agent to try to reconnect', describe: () => tail(env.agent.logs(), 20) });
 
-  env.proxy.forward(); // the path heals (connections stalled so far stay stalled)
+  env.proxy.forward(); // the path heals; what was stalled is reset, as a real path's stuck connections eventually are
+  env.proxy.dropAll();
   const acceptedHealed = env.proxy.accepted;
   await waitFor(() => env.proxy.accepted > acceptedHealed && /connected to relay/.test(env.agent.logs().slice(logBefore)), {
     timeout: ms(60_000), what: 'the agent to reconnect through the healed path', describe: () => tail(env.agent.logs(), 20),
@@ -81,6 +82,7 @@ test('a stalled path with relay --ping-interval 2 and agent --ping-interval 2: t
     describe: () => tail(env.agent.logs(), 20),
   });
   env.proxy.forward();
+  env.proxy.dropAll();
   await waitDeviceStatus(env.relay, env.token, env.projectId, env.deviceId, 'online', { timeout: ms(60_000), procs: [env.agent] });
   await shellWorks(scope, env, 'after the stall');
 }));
