@@ -39,6 +39,9 @@ static void cl__usage(FILE *f)
         "  --tls-key FILE       PEM private key\n"
         "  --public-url URL     the URL agents are told to dial, e.g. https://relay.example.com\n"
         "                       (default: derived from --listen)\n"
+        "  --agent-grace SECS   how long a disconnected agent's sessions wait for it (default 60)\n"
+        "  --ping-interval SECS WebSocket ping after this much silence; a peer silent for\n"
+        "                       2 intervals + 5 s is closed (default 20)\n"
         "  --log-level LEVEL    debug | info | warn | error (default info)\n"
         "  --help               this text\n"
         "  --version            print the version\n");
@@ -148,6 +151,8 @@ int main(int argc, char **argv)
         {"tls-key", required_argument, NULL, 'k'},
         {"public-url", required_argument, NULL, 'p'},
         {"log-level", required_argument, NULL, 'L'},
+        {"agent-grace", required_argument, NULL, 'g'},
+        {"ping-interval", required_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -180,6 +185,22 @@ int main(int argc, char **argv)
             }
             snprintf(r.opts.data_dir, sizeof r.opts.data_dir, "%s", optarg);
             break;
+        case 'g':
+        case 'i': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            long lo = opt == 'i' ? 1 : 0;
+            if (*end || end == optarg || v < lo || v > 86400) {
+                fprintf(stderr, "clawlink-relay: --%s wants seconds (%ld..86400), got '%s'\n",
+                        opt == 'i' ? "ping-interval" : "agent-grace", lo, optarg);
+                return 2;
+            }
+            if (opt == 'g')
+                r.opts.agent_grace_s = (unsigned)v;
+            else
+                r.opts.ping_interval_s = (unsigned)v;
+            break;
+        }
         case 'c':
             r.opts.tls_cert = optarg;
             break;
