@@ -195,6 +195,18 @@ static void cl__on_timer(uv_timer_t *t)
 
 /* The connection is gone (error or close): forget it, tell the owner, and
  * schedule the next attempt. Idempotent. */
+static void cl__output_dropped(void *owner, uint64_t start_offset, void *ctx)
+{
+    struct cl_agent_link *l = ctx;
+    if (l->h.on_output_dropped && !l->destroyed)
+        l->h.on_output_dropped(l->h.ud, owner, start_offset);
+}
+
+void cl_agent_link_disown(struct cl_agent_link *l, const void *owner)
+{
+    cl_wsq_disown(&l->q, owner);
+}
+
 static void cl__lost(struct cl_agent_link *l, const char *why)
 {
     bool was_ready = l->state == CL__READY;
@@ -207,6 +219,7 @@ static void cl__lost(struct cl_agent_link *l, const char *why)
         up_ms = uv_now(l->loop) - l->connected_at;
     l->wsi = NULL;
     l->state = CL__IDLE;
+    cl_wsq_drop_owned(&l->q, cl__output_dropped, l);
     cl__drop_hello(l);
     cl__rx_reset(l);
     uv_timer_stop(&l->timer);

@@ -55,6 +55,11 @@ struct cl_agent_link_handler {
      * its queue drained below CL_AGENT_SENDQ_HIGH. Ask
      * cl_agent_link_can_accept. */
     void (*on_flow)(void *ud);
+    /* The connection was lost with output still queued: the frames are
+     * dropped (a new relay might take them as coming after a replay it asks
+     * for) and the owner rewinds its cursor to start_offset to send them
+     * again. Called once per dropped frame. */
+    void (*on_output_dropped)(void *ud, void *owner, uint64_t start_offset);
     /* After cl_agent_link_close: the connection is gone (or never was). */
     void (*on_closed)(void *ud);
 };
@@ -89,6 +94,9 @@ size_t cl_agent_link_queued(const struct cl_agent_link *l);
  * CL_WS_SENDQ_MAX with CL_ELIMIT (f freed) — sessions stop reading long
  * before that. Frames wait in the queue while the relay is unreachable. */
 int cl_agent_link_send(struct cl_agent_link *l, struct cl_frame *f, bool control);
+
+/* Frames owned by owner lose their owner (it is going away). */
+void cl_agent_link_disown(struct cl_agent_link *l, const void *owner);
 
 /* Encodes m (cl_msg_encode) and queues it as a control frame. */
 int cl_agent_link_send_msg(struct cl_agent_link *l, const struct cl_msg *m);

@@ -398,6 +398,13 @@ static void cl__on_link_message(void *ud, const struct cl_msg *m)
         cl_agent_sessions_on_message(app->ss, m);
 }
 
+static void cl__on_link_output_dropped(void *ud, void *owner, uint64_t start_offset)
+{
+    struct cl__app *app = ud;
+    if (app->ss)
+        cl_agent_sessions_output_dropped(app->ss, owner, start_offset);
+}
+
 static void cl__on_link_flow(void *ud)
 {
     struct cl__app *app = ud;
@@ -510,6 +517,7 @@ static int cl__cmd_up(const struct cl__opts *o)
     h.ud = &app;
     h.on_message = cl__on_link_message;
     h.on_flow = cl__on_link_flow;
+    h.on_output_dropped = cl__on_link_output_dropped;
     h.on_hello = cl__on_link_hello;
     h.on_closed = cl__on_link_closed;
     rc = cl_agent_link_new(&app.loop, &cfg, o->ca_file, o->ping_s, &h, &app.link, err, sizeof err);

@@ -189,6 +189,7 @@ static void cl__retire(struct cl__sess *s)
     struct cl_agent_sessions *ss = s->ss;
 
     s->ended = true;
+    cl_agent_link_disown(ss->link, s);
     HASH_DEL(ss->by_id, s);
     ss->count--;
     cl__close_master(s);
@@ -258,6 +259,9 @@ static bool cl__pump_one(struct cl__sess *s)
         return false;
     }
     f->len = (size_t)len;
+    f->owner = s;
+    f->start_offset = at;
+    f->end_offset = at + n;
     if (cl_agent_link_send(link, f, false) != 0)
         return false; /* over CL_WS_SENDQ_MAX: cannot happen below SENDQ_HIGH */
     s->sent = at + n;
@@ -839,4 +843,17 @@ void cl_agent_sessions_close(struct cl_agent_sessions *ss)
 void cl_agent_sessions_free(struct cl_agent_sessions *ss)
 {
     free(ss);
+}
+
+void cl_agent_sessions_output_dropped(struct cl_agent_sessions *ss, void *owner,
+                                      uint64_t start_offset)
+{
+    struct cl__sess *s = owner;
+    (void)ss;
+    if (start_offset < s->sent) {
+        cl_debug("session", "queued output dropped with the connection; will resend",
+                 "session=%s from=%llu sent=%llu", s->id, (unsigned long long)start_offset,
+                 (unsigned long long)s->sent);
+        s->sent = start_offset;
+    }
 }

@@ -75,6 +75,11 @@ void cl_agent_sessions_on_message(struct cl_agent_sessions *ss, const struct cl_
  * re-evaluates which PTYs may be read. */
 void cl_agent_sessions_on_flow(struct cl_agent_sessions *ss);
 
+/* The link dropped a queued stdout frame of session owner starting at
+ * start_offset: rewind that session's cursor so it is sent again. */
+void cl_agent_sessions_output_dropped(struct cl_agent_sessions *ss, void *owner,
+                                      uint64_t start_offset);
+
 /* Fills out[0..cap) with every session in the table and its produced
  * offset (the ring's end), for the hello of a new connection (the link's
  * on_hello). Returns the count. */

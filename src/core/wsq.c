@@ -32,6 +32,8 @@ struct cl_frame *cl_frame_new(size_t cap)
     f->cap = cap;
     f->binary = false;
     f->end_offset = 0;
+    f->start_offset = 0;
+    f->owner = NULL;
     return f;
 }
 
@@ -80,4 +82,31 @@ int cl_wsq_write_one(struct cl_wsq *q, struct lws *wsi)
     if (q->head)
         lws_callback_on_writable(wsi);
     return 0;
+}
+
+void cl_wsq_drop_owned(struct cl_wsq *q,
+                       void (*dropped)(void *owner, uint64_t start_offset, void *ctx), void *ctx)
+{
+    struct cl_frame **pp = &q->head, *f;
+    q->tail = NULL;
+    while ((f = *pp) != NULL) {
+        if (!f->owner) {
+            q->tail = f;
+            pp = &f->next;
+            continue;
+        }
+        *pp = f->next;
+        q->bytes -= f->len;
+        q->count--;
+        if (dropped)
+            dropped(f->owner, f->start_offset, ctx);
+        free(f);
+    }
+}
+
+void cl_wsq_disown(struct cl_wsq *q, const void *owner)
+{
+    for (struct cl_frame *f = q->head; f; f = f->next)
+        if (f->owner == owner)
+            f->owner = NULL;
 }

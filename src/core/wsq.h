@@ -21,8 +21,10 @@ struct cl_frame {
     size_t len; /* payload length */
     size_t cap; /* payload capacity */
     bool binary;
-    uint64_t end_offset; /* stdout frames: stream offset after the last byte (0 = none) */
-    unsigned char buf[]; /* LWS_PRE headroom, then payload */
+    uint64_t end_offset;   /* stdout frames: stream offset after the last byte (0 = none) */
+    uint64_t start_offset; /* stdout frames: stream offset of the first byte */
+    void *owner;           /* whose output this is (agent: its session), or NULL */
+    unsigned char buf[];   /* LWS_PRE headroom, then payload */
 };
 
 static inline unsigned char *cl_frame_payload(struct cl_frame *f)
@@ -49,6 +51,15 @@ struct cl_frame *cl_frame_new(size_t cap);
 int cl_wsq_push(struct cl_wsq *q, struct cl_frame *f, bool force);
 /* Copies len bytes into a new frame and pushes it. */
 int cl_wsq_push_copy(struct cl_wsq *q, const void *data, size_t len, bool binary, bool force);
+
+/* Removes every frame that has an owner (output that can be produced again
+ * from a ring), calling dropped(owner, start_offset, ctx) for each first, in
+ * queue order. Frames without an owner (control messages) stay. */
+void cl_wsq_drop_owned(struct cl_wsq *q,
+                       void (*dropped)(void *owner, uint64_t start_offset, void *ctx), void *ctx);
+
+/* Clears the owner of every frame owned by owner (it is going away). */
+void cl_wsq_disown(struct cl_wsq *q, const void *owner);
 
 /* Writes the head frame to wsi (call from the WRITEABLE callback) and
  * asks for another callback if more remain. Returns 0, or -1 if the write
