@@ -86,6 +86,7 @@ struct cl_conn {
     bool lagging;       /* its queue overflowed: gets nothing until it drains */
     bool view_only;     /* shared view-only: no stdin, resize or session_end */
     bool starter;       /* the user who started the session */
+    bool peer_closed;   /* the peer sent a close frame (a clean goodbye) */
 
     struct cl_http_state http;
 };

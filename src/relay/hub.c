@@ -31,6 +31,13 @@ struct cl_live_session {
     int viewers_sent;  /* viewer count in that ack; -1 = none sent yet */
     struct cl_conn *viewers;
     size_t nviewers;
+    /* A viewer that vanished without a close (network stall, ping timeout)
+     * is held as a ghost for --agent-grace: it still counts for flow
+     * control, so the shell stays paused until it comes back and resumes. */
+    bool ghost;
+    uint64_t ghost_acked;
+    uv_timer_t ghost_timer;
+    int open_handles;
     uv_timer_t idle; /* runs while nviewers == 0: backstop for v1 agents */
     struct cl_hub *hub;
     UT_hash_handle hh;
@@ -127,7 +134,9 @@ static struct cl_conn *cl__agent_find(struct cl_hub *h, const char *device_id)
 
 static void cl__free_live(uv_handle_t *t)
 {
-    free(t->data);
+    struct cl_live_session *ls = t->data;
+    if (--ls->open_handles == 0)
+        free(ls);
 }
 
 static void cl__live_remove(struct cl_hub *h, struct cl_live_session *ls)
@@ -138,6 +147,8 @@ static void cl__live_remove(struct cl_hub *h, struct cl_live_session *ls)
     HASH_DEL(h->sessions, ls);
     uv_timer_stop(&ls->idle);
     uv_close((uv_handle_t *)&ls->idle, cl__free_live);
+    uv_timer_stop(&ls->ghost_timer);
+    uv_close((uv_handle_t *)&ls->ghost_timer, cl__free_live);
 }
 
 /* Ends a live session everywhere: store, viewers, agent (if told). */
@@ -177,6 +188,9 @@ static struct cl_live_session *cl__live_add(struct cl_hub *h, const char *id, co
     ls->viewers_sent = -1;
     uv_timer_init(h->relay->loop, &ls->idle);
     ls->idle.data = ls;
+    uv_timer_init(h->relay->loop, &ls->ghost_timer);
+    ls->ghost_timer.data = ls;
+    ls->open_handles = 2;
     uv_timer_start(&ls->idle, cl__idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
     HASH_ADD_STR(h->sessions, id, ls);
     return ls;
@@ -214,8 +228,8 @@ static struct cl_live_session *cl__live_for_agent(struct cl_hub *h, struct cl_co
 static void cl__ack_update(struct cl_hub *h, struct cl_live_session *ls)
 {
     struct cl_conn *agent = cl__agent_find(h, ls->device_id);
-    uint64_t best = 0;
-    int n = (int)ls->nviewers;
+    uint64_t best = ls->ghost ? ls->ghost_acked : 0;
+    int n = (int)ls->nviewers + (ls->ghost ? 1 : 0);
     if (!agent || !agent->ext)
         return;
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
@@ -306,6 +320,14 @@ static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, uint64_t 
 
 /* ---- viewers ----------------------------------------------------------- */
 
+static void cl__ghost_fired(uv_timer_t *t)
+{
+    struct cl_live_session *ls = t->data;
+    cl_info("hub", "vanished viewer did not come back", "session=%s", ls->id);
+    ls->ghost = false;
+    cl__ack_update(ls->hub, ls);
+}
+
 static void cl__viewer_attach(struct cl_hub *h, struct cl_live_session *ls, struct cl_conn *v)
 {
     v->live = ls;
@@ -316,6 +338,10 @@ static void cl__viewer_attach(struct cl_hub *h, struct cl_live_session *ls, stru
     ls->viewers = v;
     if (ls->nviewers++ == 0)
         uv_timer_stop(&ls->idle);
+    if (ls->ghost) {
+        ls->ghost = false; /* whoever vanished is back, or someone is watching */
+        uv_timer_stop(&ls->ghost_timer);
+    }
     cl__ack_update(h, ls);
 }
 
@@ -332,6 +358,17 @@ static void cl__viewer_detach(struct cl_hub *h, struct cl_conn *v)
         v->viewer_next->viewer_prev = v->viewer_prev;
     v->viewer_next = v->viewer_prev = NULL;
     v->live = NULL;
+    if (v->gap_aware && !v->peer_closed && !v->close_pending && !h->relay->stopping) {
+        if (!ls->ghost || v->acked < ls->ghost_acked)
+            ls->ghost_acked = v->acked;
+        ls->ghost = true;
+        uv_timer_start(&ls->ghost_timer, cl__ghost_fired,
+                       (uint64_t)h->relay->opts.agent_grace_s * 1000, 0);
+        cl_info("hub", "viewer vanished: holding its place", "session=%s acked=%llu peer=%s",
+                ls->id, (unsigned long long)v->acked, v->peer);
+    } else {
+        cl_info("hub", "viewer left", "session=%s peer=%s", ls->id, v->peer);
+    }
     if (--ls->nviewers == 0)
         uv_timer_start(&ls->idle, cl__idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
     cl__ack_update(h, ls);

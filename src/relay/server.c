@@ -197,6 +197,9 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         break;
     case LWS_CALLBACK_RECEIVE:
         return cl__ws_receive(r, c, wsi, in, len);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        c->peer_closed = true;
+        break;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return cl__ws_writeable(c, wsi);
     case LWS_CALLBACK_CLOSED:
