@@ -334,12 +334,21 @@ static void cl__on_message(struct cl_agent_link *l)
         cl_info("link", "relay is restarting; will reconnect at once", "%s", "");
         l->restarting = true;
         break;
-    case CL_MSG_SESSION_START:
-    case CL_MSG_STDIN:
-    case CL_MSG_RESIZE:
     case CL_MSG_SESSION_END:
     case CL_MSG_ACK:
     case CL_MSG_REPLAY:
+        /* A relay sends these for the sessions a hello announced before
+         * its hello_ok, so the cursors are where its viewers need them
+         * before anything is sent (nothing is sent until hello_ok). */
+        if (l->state == CL__HELLO) {
+            if (l->h.on_message)
+                l->h.on_message(l->h.ud, &m);
+            break;
+        }
+        /* fall through */
+    case CL_MSG_SESSION_START:
+    case CL_MSG_STDIN:
+    case CL_MSG_RESIZE:
         if (l->state != CL__READY) {
             cl_warn("link", "ignoring a session message before hello_ok", "type=%s",
                     cl_msg_type_name(m.type));

@@ -555,8 +555,11 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
     s->ops->device_set_online(s, d.id, true, cl_now());
     cl_info("hub", "agent online", "device=%s project=%s peer=%s sessions=%zu", d.id, d.project_id,
             c->peer, m->nsessions);
-    cl__send_simple(c, CL_MSG_HELLO_OK, NULL);
+    /* acks and replays for the announced sessions go before hello_ok: the
+     * agent sends nothing until hello_ok, so it resumes each session from
+     * where the viewers need it, not from where the old connection died */
     cl__agent_announce(h, c, m);
+    cl__send_simple(c, CL_MSG_HELLO_OK, NULL);
 }
 
 static void cl__agent_stdout(struct cl_hub *h, struct cl_conn *c, struct cl_live_session *ls,

@@ -115,14 +115,10 @@ test('graceful relay restart: restarting + 1001, agent re-announces, browser res
   await stream.waitFor('Z_42');
 }));
 
-// PRODUCT BUG (agent, open at the time of writing): frames left in the
-// agent's link queue when a connection dies are sent first on the next
-// connection, ahead of the `replay` the relay asks for; the relay sees a
-// chunk past the viewer's offset, announces a gap and then drops the
-// replayed bytes as already sent. Remove `todo` once fixed.
-const STALE_QUEUE_BUG = 'PRODUCT BUG: after a relay crash the agent sends frames queued for the dead connection before the replay; the relay announces a gap for bytes its ring still holds (fails when the agent log shows "connected to relay … queued=N" with N > 0)';
-
-test('kill -9 the relay twice while 50 MiB stream (default ring and window, explicit acks): the SHA-256 matches', { timeout: TEST_TIMEOUT * 3, todo: STALE_QUEUE_BUG }, e2e(async (t, scope) => {
+// Lossless across relay crashes: the agent drops output queued for a dead
+// connection and rewinds, and the relay sends its replays before hello_ok,
+// so nothing the ring still holds is announced as a gap.
+test('kill -9 the relay twice while 50 MiB stream (default ring and window, explicit acks): the SHA-256 matches', { timeout: TEST_TIMEOUT * 3 }, e2e(async (t, scope) => {
   const dataDir = await tempDir('clawlink-relay-data-');
   let relay = await startRelay({ dataDir });
   // The agent reaches the relay through a proxy so that, after each crash,
