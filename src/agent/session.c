@@ -801,6 +801,8 @@ size_t cl_agent_sessions_announce(const struct cl_agent_sessions *ss, struct cl_
     for (s = ss->by_id; s && n < cap; s = s->hh.next, n++) {
         snprintf(out[n].session_id, sizeof out[n].session_id, "%s", s->id);
         out[n].offset = s->ring.end;
+        out[n].acked = s->acked;
+        out[n].viewers = s->viewers;
     }
     return n;
 }

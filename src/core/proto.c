@@ -140,6 +140,18 @@ static int cl__sessions(json_t *d, struct cl_msg *m, char *err, size_t errlen)
             return cl_seterr(err, errlen, CL_EINVAL,
                              "field data.sessions[].session_id has invalid characters");
         m->sessions[i].offset = (uint64_t)off;
+        {
+            long long acked = 0, viewers = 0;
+            rc = cl_json_int(e, "data.sessions[]", "acked", false, 0, INT64_MAX, &acked, NULL, err,
+                             errlen);
+            if (!rc)
+                rc = cl_json_int(e, "data.sessions[]", "viewers", false, 0, 1 << 20, &viewers, NULL,
+                                 err, errlen);
+            if (rc)
+                return rc;
+            m->sessions[i].acked = (uint64_t)acked;
+            m->sessions[i].viewers = (int)viewers;
+        }
         m->nsessions = i + 1;
     }
     return 0;
@@ -319,9 +331,11 @@ char *cl_msg_encode(const struct cl_msg *m, size_t *len)
         if (d && m->nsessions) {
             json_t *arr = json_array();
             for (size_t i = 0; i < m->nsessions; i++)
-                json_array_append_new(arr, json_pack("{s:s, s:I}", "session_id",
+                json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:i}", "session_id",
                                                      m->sessions[i].session_id, "offset",
-                                                     (json_int_t)m->sessions[i].offset));
+                                                     (json_int_t)m->sessions[i].offset, "acked",
+                                                     (json_int_t)m->sessions[i].acked, "viewers",
+                                                     m->sessions[i].viewers));
             json_object_set_new(d, "sessions", arr);
         }
         break;

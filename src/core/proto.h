@@ -44,6 +44,8 @@ enum cl_msg_type {
 struct cl_msg_session {
     char session_id[CL_ID_MAX + 1];
     uint64_t offset; /* bytes produced so far */
+    uint64_t acked;  /* the last ack the agent had from a relay (0 if none) */
+    int viewers;     /* the viewer count in that ack */
 };
 
 /* A decoded message. Strings are NUL-terminated copies; data is a

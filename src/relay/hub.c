@@ -511,6 +511,15 @@ static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct
         ls->start_sent = ls->started = true;
         if (a->offset > ls->produced)
             ls->produced = a->offset;
+        if (a->viewers > 0 && ls->nviewers == 0 && !ls->ghost) {
+            /* It had viewers when the agent lost its relay (this relay may
+             * have just restarted): hold their place, so the shell waits
+             * for them to come back instead of running past their offset. */
+            ls->ghost = true;
+            ls->ghost_acked = a->acked;
+            uv_timer_start(&ls->ghost_timer, cl__ghost_fired,
+                           (uint64_t)h->relay->opts.agent_grace_s * 1000, 0);
+        }
     }
     s->ops->session_list_active(s, c->device_id, cl__reconcile, &r);
     for (size_t i = 0; i < m->nsessions; i++) {

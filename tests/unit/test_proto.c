@@ -749,7 +749,7 @@ static void test_flow_control_messages(void **state)
 static void test_hello_sessions_and_resume_offset_round_trip(void **state)
 {
     struct cl_msg m, back;
-    struct cl_msg_session ss[2] = {{UUID1, 123}, {UUID2, 0}};
+    struct cl_msg_session ss[2] = {{UUID1, 123, 100, 1}, {UUID2, 0, 0, 0}};
     size_t len;
     char *text;
     memset(&m, 0, sizeof m);
@@ -764,6 +764,8 @@ static void test_hello_sessions_and_resume_offset_round_trip(void **state)
     assert_int_equal(back.nsessions, 2);
     assert_string_equal(back.sessions[0].session_id, UUID1);
     assert_int_equal(back.sessions[0].offset, 123);
+    assert_int_equal(back.sessions[0].acked, 100);
+    assert_int_equal(back.sessions[0].viewers, 1);
     assert_string_equal(back.sessions[1].session_id, UUID2);
     cl_msg_clear(&back);
     free(text);
