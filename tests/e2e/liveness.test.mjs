@@ -13,25 +13,12 @@ import {
 import {
   OutputStream, openViewer, startProxy, setRelayUrl, makeSelfSigned, httpsJson, peerFingerprint,
   startTlsRelay, pairAgentTls, taggedProcesses, todoUnlessRelayFlag,
+  setupAgent,
 } from './lib/extra.mjs';
 
 after(cleanupAll);
 
-async function setup({ relayArgs = [], agentArgs = [], viaProxy, scope } = {}) {
-  const relay = await startRelay({ extraArgs: relayArgs });
-  const user = await signup(relay);
-  const project = await createProject(relay, user.token);
-  const paired = await pairAgent(relay, { token: user.token, projectId: project.id });
-  let proxy;
-  if (viaProxy) {
-    proxy = await startProxy(scope, relay.port);
-    await setRelayUrl(paired.configPath, `ws://127.0.0.1:${proxy.port}`);
-  }
-  const agent = await startAgent(paired.configPath, {
-    relay, token: user.token, projectId: project.id, deviceId: paired.deviceId, extraArgs: agentArgs,
-  });
-  return { relay, user, token: user.token, projectId: project.id, deviceId: paired.deviceId, paired, agent, proxy };
-}
+const setup = setupAgent;
 
 const vopts = (env, sessionId, stream, extra = {}) => ({
   wsUrl: env.relay.wsUrl, token: env.token, sessionId, deviceId: env.deviceId, stream, ...extra,

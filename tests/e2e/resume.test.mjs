@@ -13,26 +13,12 @@ import {
 } from './lib/harness.mjs';
 import {
   OutputStream, openViewer, reattach, startProxy, killHard, setRelayUrl, seqText, sha256, bigText,
+  setupAgent,
 } from './lib/extra.mjs';
 
 after(cleanupAll);
 
-/** Relay (or the one given), user, project, the real agent paired and online. */
-async function setup({ relay, relayArgs = [], agentArgs = [], viaProxy, scope } = {}) {
-  relay = relay || await startRelay({ extraArgs: relayArgs });
-  const user = await signup(relay);
-  const project = await createProject(relay, user.token);
-  const paired = await pairAgent(relay, { token: user.token, projectId: project.id });
-  let proxy;
-  if (viaProxy) {
-    proxy = await startProxy(scope, relay.port);
-    await setRelayUrl(paired.configPath, `ws://127.0.0.1:${proxy.port}`);
-  }
-  const agent = await startAgent(paired.configPath, {
-    relay, token: user.token, projectId: project.id, deviceId: paired.deviceId, extraArgs: agentArgs,
-  });
-  return { relay, user, token: user.token, projectId: project.id, deviceId: paired.deviceId, paired, agent, proxy };
-}
+const setup = setupAgent;
 
 /** Viewer options for a session of env (wsUrl from the relay given). */
 const vopts = (env, relay, sessionId, stream, extra = {}) => ({

@@ -30,6 +30,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import {
   ms, sleep, msg, tail, tempDir, freePort, RELAY_BIN, AGENT_BIN, SANITIZED, waitFor,
+  startRelay, signup, createProject, pairAgent, startAgent,
 } from './harness.mjs';
 
 const SANITIZER_PATTERNS = [/ERROR: AddressSanitizer/, /ERROR: LeakSanitizer/, /runtime error:/];
@@ -612,4 +613,25 @@ export function relayHasFlag(flag) {
 /** node:test option: todo with the reason when the relay lacks flag (README documents it). */
 export function todoUnlessRelayFlag(flag) {
   return relayHasFlag(flag) ? {} : { todo: `PRODUCT BUG: clawlink-relay does not accept ${flag} (README.md documents it); this test runs but cannot pass until it does` };
+}
+
+/**
+ * A relay (the one given, or a new one with relayArgs), a user, a project,
+ * and the real agent paired and online (with agentArgs; through a stallable
+ * proxy when viaProxy, which needs the test's scope).
+ */
+export async function setupAgent({ relay, relayArgs = [], agentArgs = [], viaProxy, scope } = {}) {
+  relay = relay || await startRelay({ extraArgs: relayArgs });
+  const user = await signup(relay);
+  const project = await createProject(relay, user.token);
+  const paired = await pairAgent(relay, { token: user.token, projectId: project.id });
+  let proxy;
+  if (viaProxy) {
+    proxy = await startProxy(scope, relay.port);
+    await setRelayUrl(paired.configPath, `ws://127.0.0.1:${proxy.port}`);
+  }
+  const agent = await startAgent(paired.configPath, {
+    relay, token: user.token, projectId: project.id, deviceId: paired.deviceId, extraArgs: agentArgs,
+  });
+  return { relay, user, token: user.token, projectId: project.id, deviceId: paired.deviceId, paired, agent, proxy };
 }
