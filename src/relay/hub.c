@@ -764,8 +764,13 @@ static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_m
             cl__send_simple(c, CL_MSG_SESSION_STARTED, ls->id);
         return;
     }
-    if (m->type == CL_MSG_SESSION_START)
+    if (m->type == CL_MSG_SESSION_START) {
+        /* Re-encoded, so the size the decoder settled on (80x24 when the
+         * browser sent none) reaches connectors that need cols and rows. */
         ls->start_sent = true;
+        cl__send_msg(agent, m);
+        return;
+    }
     cl_conn_send(agent, text, len);
 }
 
