@@ -21,7 +21,6 @@
 #include <string.h>
 
 /* lws per-read buffer; larger messages arrive in several callbacks. */
-#define CL__RX_CHUNK (64 * 1024)
 /* Receive buffer kept between messages; a bigger one is released. */
 #define CL__RX_KEEP (64 * 1024)
 
@@ -51,7 +50,10 @@ struct cl_agent_link {
 
     uint8_t *rx; /* reassembly of one incoming message */
     size_t rx_len, rx_cap;
-    bool rx_skip; /* discarding the rest of a binary message */
+    bool rx_skip;   /* discarding the rest of a binary message */
+    bool rx_binary; /* the message being collected is binary (v2 data) */
+    int proto_want; /* the highest protocol to ask for (CL_PROTO_MAX) */
+    int proto;      /* what this connection's hello_ok accepted: 1 or 2 */
 
     struct cl_backoff backoff;
     uv_timer_t timer;
@@ -136,6 +138,8 @@ static int cl__queue_hello(struct cl_agent_link *l)
     memcpy(m.device_id, l->device_id, sizeof m.device_id);
     memcpy(m.token, l->token, sizeof m.token);
     memcpy(m.name, l->name, sizeof m.name);
+    m.proto = l->proto_want > 1 ? l->proto_want : 0;
+    l->proto = 1; /* until this connection's hello_ok says more */
     if (l->h.on_hello) {
         m.nsessions = l->h.on_hello(l->h.ud, live, CL_AGENT_MAX_SESSIONS);
         m.sessions = m.nsessions ? live : NULL; /* not cl_msg_clear'ed: on the stack */
@@ -287,14 +291,17 @@ static void cl__connect(struct cl_agent_link *l)
     l->wsi = wsi;
 }
 
-/* A complete text message from the relay. */
-static void cl__on_message(struct cl_agent_link *l)
+/* A complete message from the relay: JSON text, or a v2 binary frame. */
+static void cl__on_message(struct cl_agent_link *l, const void *buf, size_t len)
 {
     char err[200], safe[256], code[64];
     struct cl_msg m;
     int rc;
 
-    rc = cl_msg_decode((const char *)l->rx, l->rx_len, &m, err, sizeof err);
+    if (l->rx_binary)
+        rc = cl_bin_decode(buf, len, &m, err, sizeof err);
+    else
+        rc = cl_msg_decode(buf, len, &m, err, sizeof err);
     if (rc) {
         cl__loggable(err, safe, sizeof safe);
         cl_warn("link", "ignoring a malformed message from the relay", "type=%s error=\"%s\"",
@@ -308,9 +315,10 @@ static void cl__on_message(struct cl_agent_link *l)
             break;
         }
         l->state = CL__READY;
+        l->proto = m.proto >= 2 && l->proto_want >= 2 ? 2 : 1;
         uv_timer_stop(&l->timer);
-        cl_info("link", "connected to relay", "device=%s address=%s port=%d queued=%zu",
-                l->device_id, l->address, l->port, l->q.bytes);
+        cl_info("link", "connected to relay", "device=%s address=%s port=%d proto=%d queued=%zu",
+                l->device_id, l->address, l->port, l->proto, l->q.bytes);
         if (!cl_wsq_empty(&l->q))
             lws_callback_on_writable(l->wsi);
         if (l->h.on_flow)
@@ -373,13 +381,20 @@ static int cl__on_receive(struct cl_agent_link *l, struct lws *wsi, const void *
 
     if (lws_is_first_fragment(wsi)) {
         l->rx_len = 0;
-        l->rx_skip = lws_frame_is_binary(wsi);
+        l->rx_binary = lws_frame_is_binary(wsi);
+        l->rx_skip = l->rx_binary && l->proto < 2;
         if (l->rx_skip)
-            cl_warn("link", "ignoring a binary message (protocol v1 is text only)", "%s", "");
+            cl_warn("link", "ignoring a binary message (not negotiated: protocol v1)", "%s", "");
     }
     if (l->rx_skip) {
         if (done)
             cl__rx_reset(l);
+        return 0;
+    }
+    if (done && l->rx_len == 0) {
+        /* the common case, a whole message in one piece: no copy */
+        cl__on_message(l, in, len);
+        cl__rx_reset(l);
         return 0;
     }
     if (len > CL_WS_MAX_MESSAGE - l->rx_len) {
@@ -403,7 +418,7 @@ static int cl__on_receive(struct cl_agent_link *l, struct lws *wsi, const void *
     memcpy(l->rx + l->rx_len, in, len);
     l->rx_len += len;
     if (done) {
-        cl__on_message(l);
+        cl__on_message(l, l->rx, l->rx_len);
         cl__rx_reset(l);
     }
     return 0;
@@ -500,7 +515,7 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 }
 
 static const struct lws_protocols cl__protocols[] = {
-    {"clawlink", cl__callback, 0, CL__RX_CHUNK, 0, NULL, 0},
+    {"clawlink", cl__callback, 0, CL_WS_RX_BUFFER, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -568,6 +583,8 @@ int cl_agent_link_new(uv_loop_t *loop, const struct cl_agent_config *cfg, const 
     l->idle_policy.secs_since_valid_ping = (uint16_t)ping_s;
     l->idle_policy.secs_since_valid_hangup = (uint16_t)(2 * ping_s + CL_AGENT_PING_SLACK_S);
     l->loop = loop;
+    l->proto_want = CL_PROTO_MAX;
+    l->proto = 1;
     l->h = *h;
     memcpy(l->device_id, cfg->device_id, sizeof l->device_id);
     memcpy(l->token, cfg->token, sizeof l->token);
@@ -657,4 +674,14 @@ void cl_agent_link_free(struct cl_agent_link *l)
     free(l->rx);
     cl_wipe(l, sizeof *l);
     free(l);
+}
+
+void cl_agent_link_set_proto(struct cl_agent_link *l, int proto)
+{
+    l->proto_want = proto < 1 ? 1 : proto > CL_PROTO_MAX ? CL_PROTO_MAX : proto;
+}
+
+int cl_agent_link_proto(const struct cl_agent_link *l)
+{
+    return l->proto;
 }

@@ -75,6 +75,14 @@ int cl_agent_link_new(uv_loop_t *loop, const struct cl_agent_config *cfg, const 
                       unsigned ping_s, const struct cl_agent_link_handler *h,
                       struct cl_agent_link **out, char *err, size_t errlen);
 
+/* The highest protocol version to ask the relay for (default and maximum
+ * CL_PROTO_MAX; 1 = PrivaClaw's JSON only). Call before cl_agent_link_start. */
+void cl_agent_link_set_proto(struct cl_agent_link *l, int proto);
+
+/* The protocol the current connection's hello_ok accepted: 2 means stdout
+ * goes as binary frames (cl_bin_*), 1 as JSON. */
+int cl_agent_link_proto(const struct cl_agent_link *l);
+
 /* Starts the first connection attempt now. */
 void cl_agent_link_start(struct cl_agent_link *l);
 

@@ -61,9 +61,11 @@ struct cl__opts {
     const char *window;
     const char *idle_grace;
     const char *ping_interval;
-    /* the values of the four above, parsed (defaults when absent) */
+    const char *proto;
+    /* the values of the five above, parsed (defaults when absent) */
     struct cl_agent_session_opts sess;
     unsigned ping_s;
+    int proto_max;
 };
 
 static const struct cl__opt {
@@ -82,6 +84,7 @@ static const struct cl__opt {
     {"window", CL__F_UP, offsetof(struct cl__opts, window)},
     {"idle-grace", CL__F_UP, offsetof(struct cl__opts, idle_grace)},
     {"ping-interval", CL__F_UP, offsetof(struct cl__opts, ping_interval)},
+    {"proto", CL__F_UP, offsetof(struct cl__opts, proto)},
 };
 
 static void cl__usage(FILE *out)
@@ -91,7 +94,8 @@ static void cl__usage(FILE *out)
             "       clawlink --pair CODE --api URL [--name NAME] [--config PATH]\n"
             "       clawlink [up] [--config PATH] [--shell PATH] [--ca-file PEM]\n"
             "                [--ring-size BYTES] [--window BYTES] [--idle-grace SECONDS]\n"
-            "                [--ping-interval SECONDS] [--log-level debug|info|warn|error]\n"
+            "                [--ping-interval SECONDS] [--proto 1|2]\n"
+            "                [--log-level debug|info|warn|error]\n"
             "       clawlink status [--config PATH] [--ca-file PEM]\n"
             "       clawlink --help | --version\n"
             "\n"
@@ -116,7 +120,10 @@ static void cl__usage(FILE *out)
             "                           (default 1800, 0 = never)\n"
             "  --ping-interval SECONDS  ping the relay after this long with nothing\n"
             "                           received; drop it after two silent intervals\n"
-            "                           (default 20, 1 to 3600)\n");
+            "                           (default 20, 1 to 3600)\n"
+            "  --proto 1|2              the highest protocol to ask the relay for: 2 sends\n"
+            "                           output as binary frames, 1 as PrivaClaw's JSON\n"
+            "                           (default 2; a v1 relay is answered in v1 anyway)\n");
 }
 
 static int cl__usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -138,6 +145,7 @@ static int cl__parse_up_values(struct cl__opts *o)
 {
     uint64_t ring = CL_RING_DEFAULT, window = CL_AGENT_WINDOW_DEFAULT;
     uint64_t grace = CL_AGENT_IDLE_GRACE_DEFAULT, ping = CL_AGENT_PING_DEFAULT_S;
+    uint64_t proto = CL_PROTO_MAX;
     const char *bad = NULL;
     char err[160];
 
@@ -154,6 +162,14 @@ static int cl__parse_up_values(struct cl__opts *o)
              cl_agent_parse_seconds(o->ping_interval, CL_AGENT_PING_MIN_S, CL_AGENT_PING_MAX_S,
                                     &ping, err, sizeof err))
         bad = "--ping-interval";
+    else if (o->proto) {
+        if (strcmp(o->proto, "1") == 0 || strcmp(o->proto, "2") == 0) {
+            proto = (uint64_t)(o->proto[0] - '0');
+        } else {
+            snprintf(err, sizeof err, "'%.20s' is not a protocol version (1 or 2)", o->proto);
+            bad = "--proto";
+        }
+    }
     if (bad) {
         cl__usage_error("%s: %s", bad, err);
         return CL_EINVAL;
@@ -167,6 +183,7 @@ static int cl__parse_up_values(struct cl__opts *o)
     o->sess.window = (size_t)window;
     o->sess.idle_grace_s = grace;
     o->ping_s = (unsigned)ping;
+    o->proto_max = (int)proto;
     return 0;
 }
 
@@ -526,11 +543,12 @@ static int cl__cmd_up(const struct cl__opts *o)
         cl_agent_config_wipe(&cfg);
         goto out_loop;
     }
+    cl_agent_link_set_proto(app.link, o->proto_max);
     cl_info("agent", "starting",
             "version=%s device=%s relay=%s config=%s ring_size=%zu window=%zu idle_grace_s=%llu "
-            "ping_interval_s=%u",
+            "ping_interval_s=%u proto_max=%d",
             CL_VERSION, cfg.device_id, cfg.relay_url, path, o->sess.ring_size, o->sess.window,
-            (unsigned long long)o->sess.idle_grace_s, o->ping_s);
+            (unsigned long long)o->sess.idle_grace_s, o->ping_s, o->proto_max);
     cl_agent_config_wipe(&cfg);
     rc = cl_agent_sessions_new(&app.loop, app.link, cl__pick_shell(o), &o->sess, &app.ss, err,
                                sizeof err);

@@ -250,9 +250,19 @@ static bool cl__pump_one(struct cl__sess *s)
     n = cl_ring_peek(&s->ring, s->sent, CL_PTY_READ_CHUNK, &p, &at);
     if (n == 0)
         return false;
-    f = cl_frame_new(cl_msg_data_encoded_max(strlen(s->id), n));
-    len = cl_msg_encode_data(CL_MSG_STDOUT, s->id, p, n, (int64_t)at, (char *)cl_frame_payload(f),
-                             f->cap);
+    if (cl_agent_link_proto(link) >= 2) {
+        /* v2: a binary header, then the bytes straight from the ring */
+        size_t h = cl_bin_header_len(strlen(s->id));
+        f = cl_frame_new(h + n);
+        cl_bin_write_header(cl_frame_payload(f), CL_MSG_STDOUT, s->id, at);
+        memcpy(cl_frame_payload(f) + h, p, n);
+        f->binary = true;
+        len = (long)(h + n);
+    } else {
+        f = cl_frame_new(cl_msg_data_encoded_max(strlen(s->id), n));
+        len = cl_msg_encode_data(CL_MSG_STDOUT, s->id, p, n, (int64_t)at,
+                                 (char *)cl_frame_payload(f), f->cap);
+    }
     if (len < 0) {
         free(f); /* cannot happen: the frame was sized for it */
         cl_error("session", "cannot encode output", "session=%s", s->id);

@@ -31,6 +31,10 @@
 /* PTY read size: one read, one stdout message. */
 #define CL_PTY_READ_CHUNK (64 * 1024)
 
+/* libwebsockets' receive buffer per connection (both ends): one full
+ * output chunk with its header, JSON or binary, arrives in one callback. */
+#define CL_WS_RX_BUFFER (CL_PTY_READ_CHUNK + 1024)
+
 /* Concurrent PTY sessions one agent serves. Over it: session_end
  * reason "limit". */
 #define CL_AGENT_MAX_SESSIONS 64

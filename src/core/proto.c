@@ -157,6 +157,15 @@ static int cl__sessions(json_t *d, struct cl_msg *m, char *err, size_t errlen)
     return 0;
 }
 
+/* data.proto (optional): the protocol version asked for or accepted. */
+static int cl__proto(json_t *d, struct cl_msg *m, char *err, size_t errlen)
+{
+    long long v = 0;
+    int rc = cl_json_int(d, "data", "proto", false, 1, 255, &v, NULL, err, errlen);
+    m->proto = (int)v;
+    return rc;
+}
+
 static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen)
 {
     int rc = 0;
@@ -173,6 +182,8 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
             rc = cl__copy_str(meta, "data.meta", "name", false, m->name, sizeof m->name, err,
                               errlen);
         }
+        if (!rc)
+            rc = cl__proto(d, m, err, errlen);
         return rc ? rc : cl__sessions(d, m, err, errlen);
     }
     case CL_MSG_AUTH:
@@ -189,7 +200,7 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
                              &m->has_resume_offset, err, errlen);
             m->resume_offset = (uint64_t)ro;
         }
-        return rc;
+        return rc ? rc : cl__proto(d, m, err, errlen);
     case CL_MSG_SESSION_START:
         rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id, err,
                           errlen);
@@ -257,6 +268,7 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
     }
     case CL_MSG_HELLO_OK:
     case CL_MSG_AUTH_OK:
+        return d ? cl__proto(d, m, err, errlen) : 0;
     case CL_MSG_PING:
     case CL_MSG_PONG:
     case CL_MSG_RESTARTING:
@@ -308,7 +320,8 @@ out_decref:
 
 void cl_msg_clear(struct cl_msg *m)
 {
-    free(m->data);
+    if (!m->data_borrowed)
+        free(m->data);
     free(m->sessions);
     cl_wipe(m->token, sizeof m->token);
     memset(m, 0, sizeof *m);
@@ -338,12 +351,21 @@ char *cl_msg_encode(const struct cl_msg *m, size_t *len)
                                                      m->sessions[i].viewers));
             json_object_set_new(d, "sessions", arr);
         }
+        if (d && m->proto)
+            json_object_set_new(d, "proto", json_integer(m->proto));
+        break;
+    case CL_MSG_HELLO_OK:
+    case CL_MSG_AUTH_OK:
+        if (m->proto)
+            d = json_pack("{s:i}", "proto", m->proto);
         break;
     case CL_MSG_AUTH:
         d = json_pack("{s:s, s:s, s:s}", "token", m->token, "session_id", m->session_id,
                       "device_id", m->device_id);
         if (d && m->has_resume_offset)
             json_object_set_new(d, "resume_offset", json_integer((json_int_t)m->resume_offset));
+        if (d && m->proto)
+            json_object_set_new(d, "proto", json_integer(m->proto));
         break;
     case CL_MSG_ACK:
     case CL_MSG_REPLAY:
@@ -438,4 +460,50 @@ char *cl_msg_encode_error(const char *code, const char *message, size_t *len)
     snprintf(m.code, sizeof m.code, "%s", code);
     snprintf(m.message, sizeof m.message, "%s", message);
     return cl_msg_encode(&m, len);
+}
+
+/* ---- protocol v2: binary data frames ---------------------------------- */
+
+size_t cl_bin_write_header(uint8_t *dst, enum cl_msg_type type, const char *sid, uint64_t offset)
+{
+    size_t n = strlen(sid);
+    dst[0] = (uint8_t)type;
+    dst[1] = (uint8_t)n;
+    for (int i = 0; i < 8; i++)
+        dst[2 + i] = (uint8_t)(offset >> (56 - 8 * i));
+    memcpy(dst + CL_BIN_FIXED, sid, n);
+    return CL_BIN_FIXED + n;
+}
+
+int cl_bin_decode(const uint8_t *buf, size_t len, struct cl_msg *out, char *err, size_t errlen)
+{
+    size_t n;
+    uint64_t off = 0;
+
+    memset(out, 0, sizeof *out);
+    if (len < CL_BIN_FIXED + 1)
+        return cl_seterr(err, errlen, CL_EINVAL, "binary frame shorter than its header");
+    if (buf[0] != CL_MSG_STDIN && buf[0] != CL_MSG_STDOUT)
+        return cl_seterr(err, errlen, CL_EPROTO, "binary frame of unknown type %u",
+                         (unsigned)buf[0]);
+    n = buf[1];
+    if (n == 0 || n > CL_ID_MAX || len < CL_BIN_FIXED + n)
+        return cl_seterr(err, errlen, CL_EINVAL, "binary frame with a bad session id length");
+    for (int i = 0; i < 8; i++)
+        off = off << 8 | buf[2 + i];
+    if (off > INT64_MAX)
+        return cl_seterr(err, errlen, CL_EINVAL, "binary frame offset out of range");
+    memcpy(out->session_id, buf + CL_BIN_FIXED, n);
+    out->session_id[n] = '\0';
+    if (!cl_proto_id_valid(out->session_id)) {
+        out->session_id[0] = '\0';
+        return cl_seterr(err, errlen, CL_EINVAL, "binary frame session id has invalid characters");
+    }
+    out->type = (enum cl_msg_type)buf[0];
+    out->has_offset = out->type == CL_MSG_STDOUT;
+    out->offset = out->has_offset ? off : 0;
+    out->data = (uint8_t *)(buf + CL_BIN_FIXED + n);
+    out->data_len = len - CL_BIN_FIXED - n;
+    out->data_borrowed = true;
+    return 0;
 }

@@ -17,6 +17,10 @@
 #include "core/limits.h"
 
 #define CL_PROTO_VERSION 1
+/* The highest protocol this build speaks. A peer asks for it with
+ * "proto": 2 in hello or auth; the relay's hello_ok / auth_ok carries the
+ * version it accepted (absent means 1). */
+#define CL_PROTO_MAX 2
 
 enum cl_msg_type {
     CL_MSG_UNKNOWN = 0,
@@ -67,6 +71,7 @@ struct cl_msg {
     uint64_t offset; /* stdout (extra field), ack, replay */
     bool has_viewers;
     int viewers; /* ack, relay -> agent */
+    int proto;   /* hello, auth, hello_ok, auth_ok: 0 = absent (v1) */
     bool has_resume_offset;
     uint64_t resume_offset;          /* auth (extra field) */
     uint64_t gap_from, gap_to;       /* gap */
@@ -74,6 +79,7 @@ struct cl_msg {
     size_t nsessions;
     uint8_t *data; /* stdin, stdout: decoded bytes */
     size_t data_len;
+    bool data_borrowed; /* data points into a binary frame (cl_bin_decode): not freed */
 };
 
 /* true if s is a usable id on the wire: 1..CL_ID_MAX characters of
@@ -103,6 +109,33 @@ char *cl_msg_encode(const struct cl_msg *m, size_t *len);
 size_t cl_msg_data_encoded_max(size_t session_id_len, size_t n);
 long cl_msg_encode_data(enum cl_msg_type type, const char *session_id, const uint8_t *bytes,
                         size_t n, int64_t offset, char *buf, size_t cap);
+
+/*
+ * Protocol v2 data frames: stdin and stdout as binary WebSocket messages.
+ *
+ *   byte 0      message type (CL_MSG_STDIN or CL_MSG_STDOUT)
+ *   byte 1      session id length L, 1..CL_ID_MAX
+ *   bytes 2-9   offset, big-endian (stdout: stream offset of the first
+ *               payload byte; stdin: 0, ignored)
+ *   bytes 10..  the session id (L bytes), then the payload
+ *
+ * Everything else stays JSON text in v2.
+ */
+#define CL_BIN_FIXED 10
+/* The header length for a session id of sid_len bytes. */
+static inline size_t cl_bin_header_len(size_t sid_len)
+{
+    return CL_BIN_FIXED + sid_len;
+}
+/* Writes the header into dst (cl_bin_header_len(strlen(sid)) bytes) and
+ * returns its length. sid must be a valid id (cl_proto_id_valid). */
+size_t cl_bin_write_header(uint8_t *dst, enum cl_msg_type type, const char *sid, uint64_t offset);
+/* Decodes a binary frame into out without copying the payload: out->data
+ * points into buf (out->data_borrowed is set) and is valid as long as buf
+ * is. Returns 0, CL_EINVAL (short frame, bad id) or CL_EPROTO (a type
+ * that is not stdin/stdout) with a message in err. has_offset is set for
+ * stdout. */
+int cl_bin_decode(const uint8_t *buf, size_t len, struct cl_msg *out, char *err, size_t errlen);
 
 /* Encodes an error message {"type":"error","data":{"message","code"}}. */
 char *cl_msg_encode_error(const char *code, const char *message, size_t *len);

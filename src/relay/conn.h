@@ -60,12 +60,13 @@ struct cl_conn {
     /* WebSocket */
     struct cl_wsq q;
     char *rx; /* reassembly of fragmented messages */
-    size_t rx_len;
+    size_t rx_len, rx_cap;
     bool authed;
     bool close_pending; /* close requested: input is discarded from now on */
     bool close_sent;    /* our close frame is out; waiting for the peer's */
     int close_code;
     char close_reason[64];
+    int proto; /* negotiated in hello / auth: 1 (JSON) or 2 (binary data frames) */
 
     /* agent (/connect) */
     bool ext; /* a clawlink agent: announced sessions or sent offsets, so it
@@ -91,6 +92,8 @@ struct cl_conn {
     struct cl_http_state http;
 };
 
+/* Queues a binary frame for c (copying it); as cl_conn_send. */
+int cl_conn_send_binary(struct cl_conn *c, const void *data, size_t len);
 /* Queues a text frame for c (copying it). Over CL_WS_SENDQ_MAX the peer is
  * closed with 1008 "send queue overflow" and CL_ELIMIT is returned. */
 int cl_conn_send(struct cl_conn *c, const char *text, size_t len);

@@ -97,6 +97,17 @@ static void cl__send_simple(struct cl_conn *c, enum cl_msg_type type, const char
     cl__send_msg(c, &m);
 }
 
+/* hello_ok / auth_ok; a peer that asked for a protocol version is told
+ * which one it got (silence means v1 to a PrivaClaw peer). */
+static void cl__send_accepted(struct cl_conn *c, enum cl_msg_type type, int asked)
+{
+    struct cl_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.proto = asked ? c->proto : 0;
+    cl__send_msg(c, &m);
+}
+
 static void cl__send_end(struct cl_conn *c, const char *session_id, const char *reason,
                          bool has_exit, int exit_code)
 {
@@ -267,13 +278,73 @@ static void cl__replay_for_viewers(struct cl_hub *h, struct cl_live_session *ls)
         cl__request_replay(h, ls, lowest);
 }
 
-/* Delivers output chunk [o, o+n) to one viewer: skips what it has, cuts
- * an overlap, announces a hole. text (len bytes) is the agent's own frame
- * for exactly this chunk when it carried its offset, else NULL. */
-static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, uint64_t o,
-                        const uint8_t *data, size_t n, const char *text, size_t len)
+/* One piece of a session's output on its way to the viewers. The frame
+ * for the whole chunk is encoded at most once per protocol and shared by
+ * every viewer that speaks it; a viewer that needs only a tail gets a
+ * frame of its own. */
+struct cl_chunk {
+    const char *session_id;
+    uint64_t o; /* offset of data[0] */
+    const uint8_t *data;
+    size_t n;
+    const void *frame[3]; /* [1] JSON text, [2] binary: the whole chunk with its offset */
+    size_t frame_len[3];
+    void *owned[3]; /* what this chunk encoded itself */
+};
+
+/* Encodes [o + skip, o + n) of ch for protocol proto into a new frame. */
+static struct cl_frame *cl__chunk_encode(const struct cl_chunk *ch, int proto, size_t skip)
 {
-    uint64_t end = o + n;
+    size_t n = ch->n - skip;
+    struct cl_frame *f;
+    if (proto >= 2) {
+        size_t h = cl_bin_header_len(strlen(ch->session_id));
+        f = cl_frame_new(h + n);
+        cl_bin_write_header(cl_frame_payload(f), CL_MSG_STDOUT, ch->session_id, ch->o + skip);
+        memcpy(cl_frame_payload(f) + h, ch->data + skip, n);
+        f->len = h + n;
+        f->binary = true;
+    } else {
+        size_t cap = cl_msg_data_encoded_max(strlen(ch->session_id), n);
+        long w;
+        f = cl_frame_new(cap);
+        w = cl_msg_encode_data(CL_MSG_STDOUT, ch->session_id, ch->data + skip, n,
+                               (int64_t)(ch->o + skip), (char *)cl_frame_payload(f), cap);
+        f->len = w > 0 ? (size_t)w : 0;
+    }
+    return f;
+}
+
+/* A frame of the whole chunk for protocol proto: a copy of the encoding
+ * made (or received) once. */
+static struct cl_frame *cl__chunk_frame(struct cl_chunk *ch, int proto)
+{
+    struct cl_frame *f;
+    int p = proto >= 2 ? 2 : 1;
+    if (!ch->frame[p]) {
+        f = cl__chunk_encode(ch, p, 0);
+        ch->owned[p] = f; /* kept as the template; freed with the chunk */
+        ch->frame[p] = cl_frame_payload(f);
+        ch->frame_len[p] = f->len;
+    }
+    f = cl_frame_new(ch->frame_len[p]);
+    memcpy(cl_frame_payload(f), ch->frame[p], ch->frame_len[p]);
+    f->len = ch->frame_len[p];
+    f->binary = p == 2;
+    return f;
+}
+
+static void cl__chunk_free(struct cl_chunk *ch)
+{
+    free(ch->owned[1]);
+    free(ch->owned[2]);
+}
+
+/* Delivers a chunk to one viewer: skips what it has, cuts an overlap,
+ * announces a hole. */
+static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl_chunk *ch)
+{
+    uint64_t o = ch->o, end = ch->o + ch->n;
     struct cl_frame *f;
 
     if (v->lagging || v->close_pending || end <= v->sent)
@@ -292,19 +363,10 @@ static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, uint64_t 
                 (unsigned long long)v->sent, (unsigned long long)o, v->peer);
         v->sent = o;
     }
-    if (text && o == v->sent) {
-        f = cl_frame_new(len);
-        memcpy(cl_frame_payload(f), text, len);
-        f->len = len;
-    } else {
-        size_t skip = (size_t)(v->sent - o);
-        size_t cap = cl_msg_data_encoded_max(strlen(ls->id), n - skip);
-        long w;
-        f = cl_frame_new(cap);
-        w = cl_msg_encode_data(CL_MSG_STDOUT, ls->id, data + skip, n - skip, (int64_t)v->sent,
-                               (char *)cl_frame_payload(f), cap);
-        f->len = w > 0 ? (size_t)w : 0;
-    }
+    if (o == v->sent)
+        f = cl__chunk_frame(ch, v->proto);
+    else
+        f = cl__chunk_encode(ch, v->proto, (size_t)(v->sent - o));
     f->end_offset = end;
     if (v->q.bytes + f->len > CL_VIEWER_QUEUE_MAX) {
         free(f);
@@ -558,7 +620,8 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
     snprintf(c->device_id, sizeof c->device_id, "%s", d.id);
     snprintf(c->project_id, sizeof c->project_id, "%s", d.project_id);
     c->authed = true;
-    c->ext = m->nsessions > 0;
+    c->ext = m->nsessions > 0 || m->proto >= 2;
+    c->proto = m->proto >= 2 ? CL_PROTO_MAX : 1;
     HASH_ADD_STR(h->agents, device_id, c);
     cl__grace_cancel(h, d.id);
     s->ops->device_set_online(s, d.id, true, cl_now());
@@ -568,29 +631,42 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
      * agent sends nothing until hello_ok, so it resumes each session from
      * where the viewers need it, not from where the old connection died */
     cl__agent_announce(h, c, m);
-    cl__send_simple(c, CL_MSG_HELLO_OK, NULL);
+    cl__send_accepted(c, CL_MSG_HELLO_OK, m->proto);
 }
 
 static void cl__agent_stdout(struct cl_hub *h, struct cl_conn *c, struct cl_live_session *ls,
-                             struct cl_msg *m, const char *text, size_t len)
+                             struct cl_msg *m, const char *frame, size_t len, bool binary)
 {
     uint64_t o = m->has_offset ? m->offset : ls->produced;
     struct cl_conn *v, *next;
+    struct cl_chunk ch;
+
     if (m->has_offset && !c->ext) {
         c->ext = true;
         ls->viewers_sent = -1;
     }
+    memset(&ch, 0, sizeof ch);
+    ch.session_id = ls->id;
+    ch.o = o;
+    ch.data = m->data;
+    ch.n = m->data_len;
+    if (m->has_offset) {
+        /* the agent's own frame says exactly this: forwarded as it is */
+        ch.frame[binary ? 2 : 1] = frame;
+        ch.frame_len[binary ? 2 : 1] = len;
+    }
     for (v = ls->viewers; v; v = next) {
         next = v->viewer_next;
-        cl__deliver(ls, v, o, m->data, m->data_len, m->has_offset ? text : NULL, len);
+        cl__deliver(ls, v, &ch);
     }
+    cl__chunk_free(&ch);
     if (o + m->data_len > ls->produced)
         ls->produced = o + m->data_len;
     cl__ack_update(h, ls);
 }
 
 static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m,
-                              const char *text, size_t len)
+                              const char *text, size_t len, bool binary)
 {
     struct cl_store *s = &h->relay->store;
     struct cl_live_session *ls;
@@ -619,7 +695,7 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
         cl__to_viewers(ls, text, len);
         break;
     case CL_MSG_STDOUT:
-        cl__agent_stdout(h, c, ls, m, text, len);
+        cl__agent_stdout(h, c, ls, m, text, len, binary);
         break;
     case CL_MSG_SESSION_END:
         s->ops->session_end(s, ls->id, cl_now(), m->reason[0] ? m->reason : "exit",
@@ -688,8 +764,9 @@ static void cl__browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg 
     if (ls->started && c->sent > ls->produced)
         c->sent = ls->produced;
     c->acked = c->sent;
+    c->proto = m->proto >= 2 ? CL_PROTO_MAX : 1;
     h->browsers++;
-    cl__send_simple(c, CL_MSG_AUTH_OK, NULL);
+    cl__send_accepted(c, CL_MSG_AUTH_OK, m->proto);
     cl__viewer_attach(h, ls, c);
     cl_info("hub", "browser attached", "session=%s user=%s peer=%s resume=%llu", sess.id, user_id,
             c->peer, (unsigned long long)c->sent);
@@ -697,8 +774,41 @@ static void cl__browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg 
         cl__request_replay(h, ls, c->sent);
 }
 
+/* Forwards a browser's stdin to the agent in the agent's protocol: the
+ * browser's own frame when both speak the same, else converted once. */
+static void cl__forward_stdin(struct cl_conn *agent, const struct cl_msg *m, const char *frame,
+                              size_t len, bool binary)
+{
+    if (agent->proto >= 2) {
+        struct cl_frame *f;
+        size_t h;
+        if (binary) {
+            cl_conn_send_binary(agent, frame, len);
+            return;
+        }
+        h = cl_bin_header_len(strlen(m->session_id));
+        f = cl_frame_new(h + m->data_len);
+        cl_bin_write_header(cl_frame_payload(f), CL_MSG_STDIN, m->session_id, 0);
+        memcpy(cl_frame_payload(f) + h, m->data, m->data_len);
+        cl_conn_send_binary(agent, cl_frame_payload(f), h + m->data_len);
+        free(f);
+    } else if (!binary) {
+        cl_conn_send(agent, frame, len);
+    } else {
+        size_t cap = cl_msg_data_encoded_max(strlen(m->session_id), m->data_len);
+        char *json = malloc(cap);
+        long w;
+        if (!json)
+            abort();
+        w = cl_msg_encode_data(CL_MSG_STDIN, m->session_id, m->data, m->data_len, -1, json, cap);
+        if (w > 0)
+            cl_conn_send(agent, json, (size_t)w);
+        free(json);
+    }
+}
+
 static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m,
-                                const char *text, size_t len)
+                                const char *text, size_t len, bool binary)
 {
     struct cl_live_session *ls = c->live;
     struct cl_conn *agent;
@@ -771,7 +881,10 @@ static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_m
         cl__send_msg(agent, m);
         return;
     }
-    cl_conn_send(agent, text, len);
+    if (m->type == CL_MSG_STDIN)
+        cl__forward_stdin(agent, m, text, len, binary);
+    else
+        cl_conn_send(agent, text, len);
 }
 
 /* ---- entry points ----------------------------------------------------- */
@@ -791,11 +904,16 @@ void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, si
 
     if (c->close_pending)
         return;
-    if (binary) {
-        cl_conn_send_error(c, "bad_message", "binary frames are not part of protocol v1", NULL);
+    if (binary && c->proto < 2) {
+        cl_conn_send_error(
+            c, "bad_message",
+            "binary frames need protocol v2 (ask with \"proto\": 2 in hello or auth)", NULL);
         return;
     }
-    rc = cl_msg_decode(data, len, &m, err, sizeof err);
+    if (binary)
+        rc = cl_bin_decode((const uint8_t *)data, len, &m, err, sizeof err);
+    else
+        rc = cl_msg_decode(data, len, &m, err, sizeof err);
     if (rc) {
         const char *code = "bad_message";
         if (rc == CL_EPROTO)
@@ -823,12 +941,12 @@ void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, si
         if (m.type == CL_MSG_HELLO)
             cl_conn_send_error(c, "bad_message", "already authenticated", NULL);
         else
-            cl__agent_message(h, c, &m, data, len);
+            cl__agent_message(h, c, &m, data, len, binary);
     } else {
         if (m.type == CL_MSG_AUTH)
             cl_conn_send_error(c, "bad_message", "already authenticated", NULL);
         else
-            cl__browser_message(h, c, &m, data, len);
+            cl__browser_message(h, c, &m, data, len, binary);
     }
     cl_msg_clear(&m);
 }

@@ -18,11 +18,11 @@ int64_t cl_now(void)
 
 /* ---- connection sends ------------------------------------------------- */
 
-int cl_conn_send(struct cl_conn *c, const char *text, size_t len)
+static int cl__conn_send(struct cl_conn *c, const void *data, size_t len, bool binary)
 {
     if (c->close_pending)
         return CL_ESTATE;
-    if (cl_wsq_push_copy(&c->q, text, len, false, false) != 0) {
+    if (cl_wsq_push_copy(&c->q, data, len, binary, false) != 0) {
         cl_warn("server", "send queue overflow: closing peer", "peer=%s queued=%zu", c->peer,
                 c->q.bytes);
         cl_wsq_clear(&c->q);
@@ -31,6 +31,16 @@ int cl_conn_send(struct cl_conn *c, const char *text, size_t len)
     }
     lws_callback_on_writable(c->wsi);
     return 0;
+}
+
+int cl_conn_send(struct cl_conn *c, const char *text, size_t len)
+{
+    return cl__conn_send(c, text, len, false);
+}
+
+int cl_conn_send_binary(struct cl_conn *c, const void *data, size_t len)
+{
+    return cl__conn_send(c, data, len, true);
 }
 
 void cl_conn_send_error(struct cl_conn *c, const char *code, const char *message,
@@ -143,9 +153,19 @@ static int cl__ws_receive(struct cl_relay *r, struct cl_conn *c, struct lws *wsi
         return 0;
     }
     if (!c->rx) {
-        c->rx = malloc(CL_WS_MAX_MESSAGE);
+        /* sized for this message (its first fragment and what lws says
+         * remains of this frame), grown if more frames follow */
+        c->rx_cap = len + lws_remaining_packet_payload(wsi);
+        c->rx = malloc(c->rx_cap ? c->rx_cap : 1);
         if (!c->rx)
             abort();
+    } else if (c->rx_len + len > c->rx_cap) {
+        size_t cap = c->rx_len + len + lws_remaining_packet_payload(wsi);
+        char *grown = realloc(c->rx, cap);
+        if (!grown)
+            abort();
+        c->rx = grown;
+        c->rx_cap = cap;
     }
     memcpy(c->rx + c->rx_len, in, len);
     c->rx_len += len;
@@ -189,6 +209,7 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         cl_http_on_close(c); /* nothing of an HTTP exchange carries over */
         memset(c, 0, sizeof *c);
         c->kind = cl__ws_kind(wsi);
+        c->proto = 1; /* until hello / auth asks for more */
         c->wsi = wsi;
         c->relay = r;
         cl_wsq_init(&c->q, CL_WS_SENDQ_MAX);
@@ -215,7 +236,7 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 }
 
 static const struct lws_protocols cl__protocols[] = {
-    {"clawlink", cl__callback, sizeof(struct cl_conn), 65536, 0, NULL, 0},
+    {"clawlink", cl__callback, sizeof(struct cl_conn), CL_WS_RX_BUFFER, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

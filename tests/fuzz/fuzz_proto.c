@@ -45,6 +45,7 @@ static void check_same(const struct cl_msg *a, const struct cl_msg *b)
         CHECK(a->cols == b->cols);
         CHECK(a->rows == b->rows);
     }
+    CHECK(a->proto == b->proto);
     CHECK(a->has_exit_code == b->has_exit_code);
     CHECK(!a->has_exit_code || a->exit_code == b->exit_code);
     CHECK(a->has_offset == b->has_offset);

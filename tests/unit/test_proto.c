@@ -792,10 +792,122 @@ static void test_hello_sessions_and_resume_offset_round_trip(void **state)
                 CL_EINVAL);
 }
 
+/* ---- protocol v2 ------------------------------------------------------ */
+
+static void test_proto_negotiation_fields(void **state)
+{
+    struct cl_msg m, back;
+    (void)state;
+    assert_int_equal(dec("{\"type\":\"hello\",\"data\":{\"device_id\":\"" UUID1
+                         "\",\"token\":\"t\",\"proto\":2}}",
+                         &m),
+                     0);
+    assert_int_equal(m.proto, 2);
+    cl_msg_clear(&m);
+    assert_int_equal(dec("{\"type\":\"auth\",\"data\":{\"token\":\"t\",\"session_id\":\"" UUID1
+                         "\",\"device_id\":\"" UUID2 "\"}}",
+                         &m),
+                     0);
+    assert_int_equal(m.proto, 0); /* absent: v1 */
+    cl_msg_clear(&m);
+    assert_int_equal(dec("{\"type\":\"auth_ok\",\"data\":{\"proto\":2}}", &m), 0);
+    assert_int_equal(m.proto, 2);
+    expect_fail("{\"type\":\"hello_ok\",\"data\":{\"proto\":0}}", CL_EINVAL);
+    expect_fail("{\"type\":\"hello_ok\",\"data\":{\"proto\":\"2\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"auth\",\"data\":{\"token\":\"t\",\"session_id\":\"s\","
+                "\"device_id\":\"d\",\"proto\":256}}",
+                CL_EINVAL);
+
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_HELLO_OK;
+    m.proto = 2;
+    roundtrip(&m, &back);
+    assert_int_equal(back.proto, 2);
+    cl_msg_clear(&back);
+    m.type = CL_MSG_AUTH;
+    snprintf(m.token, sizeof m.token, "tok");
+    snprintf(m.session_id, sizeof m.session_id, UUID1);
+    snprintf(m.device_id, sizeof m.device_id, UUID2);
+    roundtrip(&m, &back);
+    assert_int_equal(back.proto, 2);
+    cl_msg_clear(&back);
+    m.type = CL_MSG_HELLO;
+    roundtrip(&m, &back);
+    assert_int_equal(back.proto, 2);
+    cl_msg_clear(&back);
+}
+
+static void test_bin_round_trip(void **state)
+{
+    uint8_t buf[256];
+    const uint8_t payload[] = {0, 1, 2, 0xff, '\n', 0x1b};
+    struct cl_msg m;
+    size_t h;
+    (void)state;
+
+    h = cl_bin_write_header(buf, CL_MSG_STDOUT, UUID1, 0x0102030405060708ULL);
+    assert_int_equal(h, cl_bin_header_len(strlen(UUID1)));
+    assert_int_equal(h, 10 + 36);
+    assert_int_equal(buf[0], 8);
+    assert_int_equal(buf[1], 36);
+    assert_int_equal(buf[2], 1);
+    assert_int_equal(buf[9], 8); /* big-endian */
+    memcpy(buf + h, payload, sizeof payload);
+    assert_int_equal(cl_bin_decode(buf, h + sizeof payload, &m, err, sizeof err), 0);
+    assert_int_equal(m.type, CL_MSG_STDOUT);
+    assert_string_equal(m.session_id, UUID1);
+    assert_true(m.has_offset);
+    assert_true(m.offset == 0x0102030405060708ULL);
+    assert_int_equal(m.data_len, sizeof payload);
+    assert_ptr_equal(m.data, buf + h); /* no copy */
+    assert_memory_equal(m.data, payload, sizeof payload);
+    cl_msg_clear(&m); /* borrowed data is not freed */
+
+    h = cl_bin_write_header(buf, CL_MSG_STDIN, "s", 0);
+    assert_int_equal(cl_bin_decode(buf, h, &m, err, sizeof err), 0); /* empty payload */
+    assert_int_equal(m.type, CL_MSG_STDIN);
+    assert_false(m.has_offset);
+    assert_int_equal(m.data_len, 0);
+    cl_msg_clear(&m);
+}
+
+static void test_bin_malformed(void **state)
+{
+    uint8_t buf[128];
+    struct cl_msg m;
+    size_t h;
+    (void)state;
+
+    h = cl_bin_write_header(buf, CL_MSG_STDOUT, UUID1, 5);
+    assert_int_equal(cl_bin_decode(buf, 0, &m, err, sizeof err), CL_EINVAL);
+    assert_int_equal(cl_bin_decode(buf, 10, &m, err, sizeof err), CL_EINVAL);
+    assert_int_equal(cl_bin_decode(buf, h - 1, &m, err, sizeof err), CL_EINVAL); /* id cut */
+    buf[1] = 0;
+    assert_int_equal(cl_bin_decode(buf, h, &m, err, sizeof err), CL_EINVAL);
+    buf[1] = CL_ID_MAX + 1;
+    assert_int_equal(cl_bin_decode(buf, sizeof buf, &m, err, sizeof err), CL_EINVAL);
+    buf[1] = 36;
+    buf[12] = '"';
+    assert_int_equal(cl_bin_decode(buf, h, &m, err, sizeof err), CL_EINVAL);
+    assert_string_equal(m.session_id, "");
+    h = cl_bin_write_header(buf, CL_MSG_STDOUT, UUID1, 5);
+    buf[2] = 0x80; /* offset beyond INT64_MAX */
+    assert_int_equal(cl_bin_decode(buf, h, &m, err, sizeof err), CL_EINVAL);
+    h = cl_bin_write_header(buf, CL_MSG_ACK, UUID1, 5);
+    assert_int_equal(cl_bin_decode(buf, h, &m, err, sizeof err), CL_EPROTO);
+    buf[0] = 0;
+    assert_int_equal(cl_bin_decode(buf, h, &m, err, sizeof err), CL_EPROTO);
+    buf[0] = 200;
+    assert_int_equal(cl_bin_decode(buf, h, &m, err, sizeof err), CL_EPROTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_hello),
+        cmocka_unit_test(test_proto_negotiation_fields),
+        cmocka_unit_test(test_bin_round_trip),
+        cmocka_unit_test(test_bin_malformed),
         cmocka_unit_test(test_flow_control_messages),
         cmocka_unit_test(test_hello_sessions_and_resume_offset_round_trip),
         cmocka_unit_test(test_decode_control_without_data),

@@ -617,6 +617,29 @@ async function waitNoTaggedProcesses(tag, timeout) {
 // ---------------------------------------------------------------------------
 // WebSocket client
 
+/**
+ * Protocol v2 data frames (docs/protocol.md): type byte (7 stdin, 8
+ * stdout), session id length, 8-byte big-endian offset, session id, payload.
+ */
+export function encodeBinFrame(type, sessionId, offset, payload) {
+  const sid = Buffer.from(sessionId, 'ascii');
+  const h = Buffer.alloc(10);
+  h[0] = type === 'stdin' ? 7 : type === 'stdout' ? 8 : Number(type);
+  h[1] = sid.length;
+  h.writeBigUInt64BE(BigInt(offset), 2);
+  return Buffer.concat([h, sid, payload]);
+}
+
+/** Decodes a v2 data frame; null if it is malformed. */
+export function decodeBinFrame(buf) {
+  if (buf.length < 11) return null;
+  const n = buf[1];
+  if (n === 0 || buf.length < 10 + n) return null;
+  const type = buf[0] === 7 ? 'stdin' : buf[0] === 8 ? 'stdout' : null;
+  if (!type) return null;
+  return { type, offset: Number(buf.readBigUInt64BE(2)), sessionId: buf.subarray(10, 10 + n).toString('ascii'), payload: buf.subarray(10 + n) };
+}
+
 /** The JSON envelope of a message. */
 export const msg = (type, data) => (data === undefined ? { type } : { type, data });
 
@@ -779,10 +802,12 @@ export async function openTerminal(relay, token, deviceId, opts = {}) {
  * anyStart), each next one where the last ended, and a jump only after a
  * `gap {from, to}`.
  */
-export async function attachTerminal(relay, token, sessionId, deviceId, { cols = 80, rows = 24, label, resumeOffset, anyStart = false } = {}) {
+export async function attachTerminal(relay, token, sessionId, deviceId, { cols = 80, rows = 24, label, resumeOffset, anyStart = false, proto } = {}) {
   const ws = await wsClient(`${relay.wsUrl}/session`, { label: label || `terminal ${sessionId.slice(0, 8)}` });
   const auth = { token, session_id: sessionId, device_id: deviceId };
   if (resumeOffset !== undefined) auth.resume_offset = resumeOffset;
+  if (proto !== undefined) auth.proto = proto;
+  let binaryFrames = 0; // v2 stdout frames received
   const decoder = new TextDecoder('utf-8');
   let out = '';
   let cursor = 0;
@@ -805,6 +830,12 @@ export async function attachTerminal(relay, token, sessionId, deviceId, { cols =
   const gaps = [];
   const problem = (p) => { if (offsetProblems.length < 10) offsetProblems.push(p); };
   ws.onMessage((m) => {
+    if (m.binary) {
+      const f = decodeBinFrame(m.data);
+      if (!f || f.type !== 'stdout') { problem(`malformed binary frame ${m.data.length} bytes`); return; }
+      binaryFrames++;
+      m = { type: 'stdout', data: { session_id: f.sessionId, offset: f.offset, data_b64: f.payload.toString('base64') } };
+    }
     if (m.data?.session_id !== sessionId) return;
     if (m.type === 'gap') {
       gaps.push(m.data);
@@ -823,7 +854,8 @@ export async function attachTerminal(relay, token, sessionId, deviceId, { cols =
     }
   });
   ws.send(msg('auth', auth));
-  await ws.next('auth_ok');
+  const ok = await ws.next('auth_ok');
+  const accepted = ok.data?.proto ?? 1;
   // cols/rows null: session_start without a size (the documented default is 80x24)
   ws.send(msg('session_start', cols == null || rows == null ? { session_id: sessionId } : { session_id: sessionId, cols, rows }));
   await ws.next(isType('session_started', (m) => m.data?.session_id === sessionId), ms(15_000));
@@ -837,7 +869,14 @@ export async function attachTerminal(relay, token, sessionId, deviceId, { cols =
     nextOffset: () => expected,
     gaps: () => gaps,
     offsetProblems: () => offsetProblems,
-    write(str) { ws.send(msg('stdin', { session_id: sessionId, data_b64: b64(str) })); },
+    /** The protocol auth_ok accepted (1 when it said nothing). */
+    proto: accepted,
+    /** How many stdout messages arrived as v2 binary frames. */
+    binaryFrames: () => binaryFrames,
+    write(str) {
+      if (accepted >= 2) ws.sendRaw(encodeBinFrame('stdin', sessionId, 0, Buffer.from(str, 'utf8')), { binary: true });
+      else ws.send(msg('stdin', { session_id: sessionId, data_b64: b64(str) }));
+    },
     resize(c, r) { ws.send(msg('resize', { session_id: sessionId, cols: c, rows: r })); },
     /** Resolves with the regex match in the output after the last match. */
     readUntil(re, timeout = ms(10_000)) {
