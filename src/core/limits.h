@@ -61,4 +61,25 @@
 /* User API tokens live this long (sliding not implemented: re-login). */
 #define CL_USER_TOKEN_TTL_S (30 * 24 * 3600)
 
+/* Accounts (docs/api.md "Accounts"). A profile's avatar_url is empty or
+ * an https:// URL of at most this many bytes. */
+#define CL_AVATAR_URL_MAX 1024
+/* A password reset token is valid this long, and used once. */
+#define CL_RESET_TOKEN_TTL_S (30 * 60)
+/* A token's last_used is written at most once per this many seconds, so
+ * authenticated requests do not each cost a database write. */
+#define CL_TOKEN_TOUCH_S 60
+
+/* Attempts answered 429 rate_limited with Retry-After beyond these, per
+ * client address and per account (the email asked about), in fixed
+ * windows of CL_AUTH_RATE_WINDOW_S (reset per account: its own window). */
+#define CL_AUTH_RATE_WINDOW_S      60
+#define CL_LOGIN_RATE_PER_ADDR     30
+#define CL_LOGIN_RATE_PER_ACCOUNT  10
+#define CL_SIGNUP_RATE_PER_ADDR    10
+#define CL_SIGNUP_RATE_PER_ACCOUNT 5
+#define CL_RESET_RATE_PER_ADDR     10 /* request and confirm together */
+#define CL_RESET_RATE_PER_ACCOUNT  3
+#define CL_RESET_ACCOUNT_WINDOW_S  (15 * 60)
+
 #endif

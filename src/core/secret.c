@@ -15,7 +15,9 @@ void cl_token_new(enum cl_token_kind kind, char *out)
 {
     uint8_t raw[CL_TOKEN_RAW_LEN];
     randombytes_buf(raw, sizeof raw);
-    memcpy(out, kind == CL_TOKEN_USER ? "clu_" : "cld_", 4);
+    static const char *const prefix[] = {
+        [CL_TOKEN_USER] = "clu_", [CL_TOKEN_DEVICE] = "cld_", [CL_TOKEN_RESET] = "clr_"};
+    memcpy(out, prefix[kind], 4);
     sodium_bin2base64(out + 4, CL_TOKEN_STR_LEN - 4 + 1, raw, sizeof raw,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof raw);

@@ -129,6 +129,39 @@ const char *const cl_sqlite_migrations[] = {
     ") WITHOUT ROWID;"
     "CREATE INDEX session_shares_user ON session_shares(user_id);"
     "CREATE INDEX session_shares_created_by ON session_shares(created_by);",
+
+    /* 3: accounts — API tokens get an id (listed and revoked one by one as
+     * "sessions", never by hash) and last_used_at; password reset tokens,
+     * one live per user, stored hashed and deleted when used. api_tokens is
+     * rebuilt (SQLite cannot add a primary key); existing rows get random
+     * v4 UUIDs. Nothing references api_tokens, so dropping it is safe with
+     * foreign keys on. */
+    "CREATE TABLE api_tokens_v3 ("
+    "  id           TEXT PRIMARY KEY NOT NULL,"
+    "  token_hash   BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+    "  user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created_at   INTEGER NOT NULL,"
+    "  expires_at   INTEGER NOT NULL,"
+    "  revoked_at   INTEGER,"
+    "  last_used_at INTEGER"
+    ");"
+    "INSERT INTO api_tokens_v3 (id, token_hash, user_id, created_at, expires_at, revoked_at)"
+    "  SELECT lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4'"
+    "      || substr(lower(hex(randomblob(2))), 2) || '-'"
+    "      || substr('89ab', 1 + (abs(random()) % 4), 1)"
+    "      || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))),"
+    "    token_hash, user_id, created_at, expires_at, revoked_at FROM api_tokens;"
+    "DROP TABLE api_tokens;"
+    "ALTER TABLE api_tokens_v3 RENAME TO api_tokens;"
+    "CREATE INDEX api_tokens_user ON api_tokens(user_id, created_at);"
+
+    "CREATE TABLE password_resets ("
+    "  id         TEXT PRIMARY KEY NOT NULL,"
+    "  user_id    TEXT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
+    "  token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL"
+    ");",
 };
 
 const int cl_sqlite_migration_count =

@@ -1,6 +1,7 @@
 /* policy: role table and resource checks (seed 001 "Roles & Permissions"). */
 #include "relay/policy.h"
 #include "core/err.h"
+#include "core/secret.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -14,12 +15,19 @@ static const enum cl_role cl__min_role[CL_ACT__COUNT] = {
     [CL_ACT_MEMBER_INVITE] = CL_ROLE_OWNER,   [CL_ACT_SESSION_SHARE] = CL_ROLE_MEMBER,
 };
 
+/* Actions on a user's own things, not on a project: no role grants them. */
+static bool cl__account_action(enum cl_action a)
+{
+    return a == CL_ACT_ACCOUNT_MANAGE || a == CL_ACT_TOKEN_REVOKE;
+}
+
 static const char *const cl__action_names[CL_ACT__COUNT] = {
     [CL_ACT_PROJECT_VIEW] = "project.view",     [CL_ACT_PROJECT_MODIFY] = "project.modify",
     [CL_ACT_DEVICE_ADD] = "device.add",         [CL_ACT_DEVICE_VIEW] = "device.view",
     [CL_ACT_DEVICE_MODIFY] = "device.modify",   [CL_ACT_SESSION_START] = "session.start",
     [CL_ACT_SESSION_ATTACH] = "session.attach", [CL_ACT_SESSION_END] = "session.end",
     [CL_ACT_MEMBER_INVITE] = "member.invite",   [CL_ACT_SESSION_SHARE] = "session.share",
+    [CL_ACT_ACCOUNT_MANAGE] = "account.manage", [CL_ACT_TOKEN_REVOKE] = "token.revoke",
 };
 
 const char *cl_action_name(enum cl_action a)
@@ -44,7 +52,7 @@ static int cl__decide(struct cl_store *s, const char *user_id, enum cl_action ac
         *role_out = role;
     if (role == CL_ROLE_NONE)
         return CL_ENOTFOUND; /* outsiders may not learn the resource exists */
-    if (act < 0 || act >= CL_ACT__COUNT)
+    if (act < 0 || act >= CL_ACT__COUNT || cl__account_action(act))
         return CL_EFORBIDDEN;
     return role >= cl__min_role[act] ? 0 : CL_EFORBIDDEN;
 }
@@ -122,5 +130,41 @@ int cl_policy_session(struct cl_store *s, const char *user_id, enum cl_action ac
         *dev_out = d;
     if (mode_out)
         *mode_out = mode;
+    return 0;
+}
+
+int cl_policy_account(struct cl_store *s, const char *user_id, enum cl_action act,
+                      const char *account_id)
+{
+    struct cl_user u;
+    int rc;
+    if (cl__anonymous(user_id))
+        return CL_EAUTH;
+    if (act != CL_ACT_ACCOUNT_MANAGE || !account_id || strcmp(user_id, account_id) != 0)
+        return CL_ENOTFOUND;
+    rc = s->ops->user_by_id(s, account_id, &u);
+    cl_wipe(u.pw_hash, sizeof u.pw_hash);
+    if (rc)
+        return rc == CL_ENOTFOUND ? CL_EAUTH : CL_EDB; /* a token outliving its user */
+    return 0;
+}
+
+int cl_policy_token(struct cl_store *s, const char *user_id, enum cl_action act,
+                    const char *token_id, struct cl_token *out)
+{
+    struct cl_token t;
+    int rc;
+    if (cl__anonymous(user_id))
+        return CL_EAUTH;
+    if (act != CL_ACT_TOKEN_REVOKE)
+        return CL_ENOTFOUND;
+    rc = s->ops->token_get(s, token_id, &t);
+    if (rc)
+        return rc == CL_ENOTFOUND ? CL_ENOTFOUND : CL_EDB;
+    /* someone else's token: as if it did not exist */
+    if (strcmp(t.user_id, user_id) != 0)
+        return CL_ENOTFOUND;
+    if (out)
+        *out = t;
     return 0;
 }

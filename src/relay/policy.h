@@ -29,6 +29,9 @@ enum cl_action {
     CL_ACT_SESSION_END,    /* end a session */
     CL_ACT_MEMBER_INVITE,  /* invite or remove members */
     CL_ACT_SESSION_SHARE,  /* share a session, list or revoke its shares */
+    CL_ACT_ACCOUNT_MANAGE, /* see and change an account: profile, password, its
+                              sign-in tokens, deletion */
+    CL_ACT_TOKEN_REVOKE,   /* revoke one sign-in token (a "session") by id */
     CL_ACT__COUNT
 };
 
@@ -51,5 +54,15 @@ int cl_policy_device(struct cl_store *s, const char *user_id, enum cl_action act
 int cl_policy_session(struct cl_store *s, const char *user_id, enum cl_action act,
                       const char *session_id, struct cl_session *sess_out,
                       struct cl_device *dev_out, enum cl_share_mode *mode_out);
+
+/* Actions on an account (ACCOUNT_MANAGE): only its own user may, and
+ * anyone else gets CL_ENOTFOUND (accounts are never shown to others). */
+int cl_policy_account(struct cl_store *s, const char *user_id, enum cl_action act,
+                      const char *account_id);
+
+/* Actions on a user API token by id (TOKEN_REVOKE): only the user it
+ * belongs to; anyone else, and unknown ids, get CL_ENOTFOUND. */
+int cl_policy_token(struct cl_store *s, const char *user_id, enum cl_action act,
+                    const char *token_id, struct cl_token *out);
 
 #endif

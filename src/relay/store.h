@@ -28,7 +28,8 @@ struct cl_user {
     char id[CL_UUID_LEN + 1];
     char email[CL_EMAIL_MAX + 1]; /* stored lower-cased */
     char display_name[CL_NAME_MAX + 1];
-    char pw_hash[CL_PWHASH_MAX]; /* Argon2id encoded string */
+    char avatar_url[CL_AVATAR_URL_MAX + 1]; /* "" when none */
+    char pw_hash[CL_PWHASH_MAX];            /* Argon2id encoded string */
     int64_t created_at;
 };
 
@@ -64,6 +65,16 @@ struct cl_session {
     int exit_code;
 };
 
+/* A user API token (a sign-in "session"), as listed to its owner. */
+struct cl_token {
+    char id[CL_UUID_LEN + 1];
+    char user_id[CL_UUID_LEN + 1];
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t last_used_at; /* 0 = never; updated at most every CL_TOKEN_TOUCH_S */
+    bool current;         /* token_list: the hash passed as current */
+};
+
 enum cl_share_mode { CL_SHARE_NONE = 0, CL_SHARE_VIEW = 1, CL_SHARE_CONTROL = 2 };
 
 struct cl_share {
@@ -79,6 +90,7 @@ typedef void (*cl_project_cb)(const struct cl_project *p, void *ctx);
 typedef void (*cl_device_cb)(const struct cl_device *d, void *ctx);
 typedef void (*cl_session_cb)(const struct cl_session *sess, void *ctx);
 typedef void (*cl_share_cb)(const struct cl_share *sh, void *ctx);
+typedef void (*cl_token_cb)(const struct cl_token *t, void *ctx);
 
 struct cl_store_ops {
     const char *name;
@@ -93,10 +105,51 @@ struct cl_store_ops {
     /* user API tokens (sign-in sessions), by hash */
     int (*token_create)(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], const char *user_id,
                         int64_t now, int64_t expires_at);
-    /* CL_ENOTFOUND if unknown, revoked or expired at now. */
+    /* CL_ENOTFOUND if unknown, revoked or expired at now. Records
+     * last_used_at = now when the stored one is CL_TOKEN_TOUCH_S older. */
     int (*token_user)(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now,
                       char user_id[CL_UUID_LEN + 1]);
     int (*token_revoke)(struct cl_store *s, const uint8_t hash[CL_HASH_LEN]);
+
+    /* Accounts. */
+    /* Live (unrevoked, unexpired at now) tokens of user_id, newest first;
+     * t->current is set for the one whose hash is current (may be NULL). */
+    int (*token_list)(struct cl_store *s, const char *user_id, int64_t now,
+                      const uint8_t current[CL_HASH_LEN], cl_token_cb cb, void *ctx);
+    /* A token by id, whatever its state (CL_ENOTFOUND if none). */
+    int (*token_get)(struct cl_store *s, const char *id, struct cl_token *out);
+    /* Revokes a token by id (revoking twice is not an error). */
+    int (*token_revoke_id)(struct cl_store *s, const char *id, int64_t now);
+    /* Revokes every live token of user_id except the one whose hash is keep
+     * (NULL: all); *revoked (may be NULL) gets how many. */
+    int (*tokens_revoke_all)(struct cl_store *s, const char *user_id,
+                             const uint8_t keep[CL_HASH_LEN], int64_t now, int *revoked);
+    /* Sets the profile's display_name and/or avatar_url (NULL: unchanged;
+     * "" clears the avatar). CL_ENOTFOUND for an unknown user. */
+    int (*profile_update)(struct cl_store *s, const char *user_id, const char *display_name,
+                          const char *avatar_url);
+    /* Sets a new password hash and revokes every other token of the user
+     * (all but keep; NULL: all), in one transaction. */
+    int (*user_set_password)(struct cl_store *s, const char *user_id, const char *pw_hash,
+                             const uint8_t keep[CL_HASH_LEN], int64_t now);
+    /* Deletes the user in one transaction: their owned projects (with
+     * devices, sessions, invitations, memberships), their memberships,
+     * tokens, shares, reset token and profile. Sessions they started in
+     * other projects are ended (reason "account_deleted") and kept without
+     * a user. CL_ESTATE (nothing deleted) while they own a project that
+     * has other members; CL_ENOTFOUND for an unknown user. */
+    int (*user_delete)(struct cl_store *s, const char *user_id, int64_t now);
+    /* Stores a password reset token hash for user_id, replacing any earlier
+     * one (one live reset per user). */
+    int (*reset_create)(struct cl_store *s, const char *user_id, const uint8_t hash[CL_HASH_LEN],
+                        int64_t now, int64_t expires_at);
+    /* Uses a reset token, in one transaction: finds it by hash (compared
+     * again in constant time), deletes it, sets pw_hash and revokes every
+     * token of the user. user_id (may be NULL) gets whose it was.
+     * CL_ENOTFOUND for unknown or used tokens, CL_EEXPIRED for an expired
+     * one (deleted too). */
+    int (*reset_consume)(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now,
+                         const char *pw_hash, char user_id[CL_UUID_LEN + 1]);
 
     /* projects: project_create also makes owner_id an owner member. */
     int (*project_create)(struct cl_store *s, const struct cl_project *p);

@@ -66,14 +66,27 @@ enum cl__st {
     CL__ST_SHARE_SET,
     CL__ST_SHARE_GET,
     CL__ST_SHARE_REMOVE,
+    CL__ST_TOKEN_TOUCH,
+    CL__ST_TOKEN_GET,
+    CL__ST_TOKEN_REVOKE_ID,
+    CL__ST_TOKENS_REVOKE_ALL,
+    CL__ST_PROFILE_UPDATE,
+    CL__ST_USER_SET_PASSWORD,
+    CL__ST_USER_OWNS_SHARED,
+    CL__ST_USER_END_SESSIONS,
+    CL__ST_USER_DELETE,
+    CL__ST_RESET_UPSERT,
+    CL__ST_RESET_BY_HASH,
+    CL__ST_RESET_DELETE,
     CL__ST__COUNT
 };
 
 #define CL__USER_SELECT                                                                            \
-    "SELECT u.id, u.email, u.password_hash, u.created_at, coalesce(p.display_name, '')"            \
-    " FROM users u LEFT JOIN profiles p ON p.user_id = u.id"
+    "SELECT u.id, u.email, u.password_hash, u.created_at, coalesce(p.display_name, ''),"           \
+    " coalesce(p.avatar_url, '') FROM users u LEFT JOIN profiles p ON p.user_id = u.id"
 
 #define CL__PROJECT_COLS "p.id, p.name, p.owner_id, p.created_at, p.updated_at"
+#define CL__TOKEN_COLS   "id, user_id, created_at, expires_at, coalesce(last_used_at, 0)"
 #define CL__SESSION_COLS                                                                           \
     "id, device_id, user_id, status, started_at, ended_at, end_reason, exit_code"
 
@@ -94,9 +107,10 @@ static const char *const cl__sql[CL__ST__COUNT] = {
      * and uses the unique index */
     [CL__ST_USER_BY_EMAIL] = CL__USER_SELECT " WHERE u.email = ?1",
     [CL__ST_USER_BY_ID] = CL__USER_SELECT " WHERE u.id = ?1",
-    [CL__ST_TOKEN_INSERT] = "INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at)"
-                            " VALUES (?1, ?2, ?3, ?4)",
-    [CL__ST_TOKEN_USER] = "SELECT user_id FROM api_tokens"
+    [CL__ST_TOKEN_INSERT] =
+        "INSERT INTO api_tokens (token_hash, user_id, created_at, expires_at, id)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [CL__ST_TOKEN_USER] = "SELECT user_id, coalesce(last_used_at, 0) FROM api_tokens"
                           " WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2",
     /* the first revocation time sticks; revoking twice is not an error */
     [CL__ST_TOKEN_REVOKE] = "UPDATE api_tokens"
@@ -139,6 +153,36 @@ static const char *const cl__sql[CL__ST__COUNT] = {
         " DO UPDATE SET mode = excluded.mode",
     [CL__ST_SHARE_GET] = "SELECT mode FROM session_shares WHERE session_id = ?1 AND user_id = ?2",
     [CL__ST_SHARE_REMOVE] = "DELETE FROM session_shares WHERE session_id = ?1 AND user_id = ?2",
+    [CL__ST_TOKEN_TOUCH] = "UPDATE api_tokens SET last_used_at = ?2 WHERE token_hash = ?1",
+    [CL__ST_TOKEN_GET] = "SELECT " CL__TOKEN_COLS " FROM api_tokens WHERE id = ?1",
+    [CL__ST_TOKEN_REVOKE_ID] =
+        "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
+    /* ?2 NULL: keep none */
+    [CL__ST_TOKENS_REVOKE_ALL] = "UPDATE api_tokens SET revoked_at = ?3 WHERE user_id = ?1"
+                                 " AND revoked_at IS NULL AND (?2 IS NULL OR token_hash <> ?2)",
+    /* NULL keeps a field; an empty avatar_url clears it */
+    [CL__ST_PROFILE_UPDATE] = "UPDATE profiles SET display_name = coalesce(?2, display_name),"
+                              " avatar_url = CASE WHEN ?3 IS NULL THEN avatar_url"
+                              " WHEN ?3 = '' THEN NULL ELSE ?3 END WHERE user_id = ?1",
+    [CL__ST_USER_SET_PASSWORD] = "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+    [CL__ST_USER_OWNS_SHARED] =
+        "SELECT 1 FROM projects p WHERE p.owner_id = ?1 AND EXISTS (SELECT 1 FROM"
+        " project_members m WHERE m.project_id = p.id AND m.user_id <> ?1) LIMIT 1",
+    [CL__ST_USER_END_SESSIONS] =
+        "UPDATE sessions SET status = 'ended', ended_at = ?2, end_reason = 'account_deleted'"
+        " WHERE user_id = ?1 AND status = 'active'",
+    /* the foreign keys do the rest: owned projects (and their devices,
+     * sessions, members, invitations), memberships, tokens, shares, the
+     * reset token and the profile cascade; history keeps a NULL user */
+    [CL__ST_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+    [CL__ST_RESET_UPSERT] =
+        "INSERT INTO password_resets (id, user_id, token_hash, created_at, expires_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id) DO UPDATE SET id = excluded.id,"
+        " token_hash = excluded.token_hash, created_at = excluded.created_at,"
+        " expires_at = excluded.expires_at",
+    [CL__ST_RESET_BY_HASH] =
+        "SELECT id, user_id, token_hash, expires_at FROM password_resets WHERE token_hash = ?1",
+    [CL__ST_RESET_DELETE] = "DELETE FROM password_resets WHERE id = ?1",
 };
 
 /* Prepared per call: see the module comment. */
@@ -159,6 +203,10 @@ static const char cl__sql_invitation_accept[] =
 static const char cl__sql_share_list[] =
     "SELECT sh.user_id, u.email, sh.mode, sh.created_at FROM session_shares sh"
     " JOIN users u ON u.id = sh.user_id WHERE sh.session_id = ?1 ORDER BY sh.created_at, u.email";
+static const char cl__sql_token_list[] =
+    "SELECT " CL__TOKEN_COLS ", coalesce(token_hash = ?3, 0) FROM api_tokens"
+    " WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2"
+    " ORDER BY created_at DESC, rowid DESC";
 static const char cl__sql_session_active_all[] =
     "SELECT " CL__SESSION_COLS " FROM sessions WHERE status = 'active' ORDER BY started_at, rowid";
 static const char cl__sql_session_active_device[] =
@@ -399,6 +447,7 @@ static int cl__user_read(struct cl__sqlite *q, sqlite3_stmt *st, int brc, struct
         cl__col_str(st, 2, u.pw_hash, sizeof u.pw_hash);
         u.created_at = sqlite3_column_int64(st, 3);
         cl__col_str(st, 4, u.display_name, sizeof u.display_name);
+        cl__col_str(st, 5, u.avatar_url, sizeof u.avatar_url);
     }
     cl__reset(st);
     if (rc == 0)
@@ -427,12 +476,15 @@ static int cl__token_create(struct cl_store *s, const uint8_t hash[CL_HASH_LEN],
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_TOKEN_INSERT];
+    char id[CL_UUID_LEN + 1];
     if (!hash || !cl__id_ok(user_id))
         return CL_EINVAL;
+    cl_uuid_new(id);
     return cl__exec(q, st,
                     cl__bind_hash(st, 1, hash) |
                         sqlite3_bind_text(st, 2, user_id, -1, SQLITE_STATIC) |
-                        sqlite3_bind_int64(st, 3, now) | sqlite3_bind_int64(st, 4, expires_at),
+                        sqlite3_bind_int64(st, 3, now) | sqlite3_bind_int64(st, 4, expires_at) |
+                        sqlite3_bind_text(st, 5, id, -1, SQLITE_STATIC),
                     __func__);
 }
 
@@ -441,16 +493,26 @@ static int cl__token_user(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], i
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_TOKEN_USER];
+    int64_t last_used = 0;
     int rc;
     if (!hash)
         return CL_ENOTFOUND;
     rc = cl__step(q, st, cl__bind_hash(st, 1, hash) | sqlite3_bind_int64(st, 2, now), __func__);
     if (rc < 0)
         return rc;
-    if (rc == 1)
+    if (rc == 1) {
         cl__col_str(st, 0, user_id, CL_UUID_LEN + 1);
+        last_used = sqlite3_column_int64(st, 1);
+    }
     cl__reset(st);
-    return rc == 1 ? 0 : CL_ENOTFOUND;
+    if (rc == 0)
+        return CL_ENOTFOUND;
+    /* a failed touch costs the caller nothing: it is logged, not returned */
+    if (last_used == 0 || now - last_used >= CL_TOKEN_TOUCH_S) {
+        st = q->st[CL__ST_TOKEN_TOUCH];
+        cl__exec(q, st, cl__bind_hash(st, 1, hash) | sqlite3_bind_int64(st, 2, now), __func__);
+    }
+    return 0;
 }
 
 static int cl__token_revoke(struct cl_store *s, const uint8_t hash[CL_HASH_LEN])
@@ -1046,6 +1108,248 @@ static int cl__share_list(struct cl_store *s, const char *session_id, cl_share_c
     return rc;
 }
 
+/* ---- accounts -------------------------------------------------------------- */
+
+/* Reads a row of CL__TOKEN_COLS. */
+static void cl__token_row(sqlite3_stmt *st, struct cl_token *t)
+{
+    memset(t, 0, sizeof *t);
+    cl__col_str(st, 0, t->id, sizeof t->id);
+    cl__col_str(st, 1, t->user_id, sizeof t->user_id);
+    t->created_at = sqlite3_column_int64(st, 2);
+    t->expires_at = sqlite3_column_int64(st, 3);
+    t->last_used_at = sqlite3_column_int64(st, 4);
+}
+
+static int cl__token_list(struct cl_store *s, const char *user_id, int64_t now,
+                          const uint8_t current[CL_HASH_LEN], cl_token_cb cb, void *ctx)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = NULL;
+    struct cl_token t;
+    int brc, rc;
+
+    if (sqlite3_prepare_v3(q->db, cl__sql_token_list, -1, 0, &st, NULL) != SQLITE_OK)
+        return cl__db_error(q, __func__);
+    brc = cl__bind_str(st, 1, user_id) | sqlite3_bind_int64(st, 2, now) |
+          cl__bind_hash(st, 3, current);
+    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+        cl__token_row(st, &t);
+        t.current = sqlite3_column_int(st, 5) != 0;
+        cb(&t, ctx);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int cl__token_get(struct cl_store *s, const char *id, struct cl_token *out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_TOKEN_GET];
+    struct cl_token t;
+    int rc = cl__step(q, st, cl__bind_str(st, 1, id), __func__);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        cl__token_row(st, &t);
+    cl__reset(st);
+    if (rc == 0)
+        return CL_ENOTFOUND;
+    *out = t;
+    return 0;
+}
+
+static int cl__token_revoke_id(struct cl_store *s, const char *id, int64_t now)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_TOKEN_REVOKE_ID];
+    int rc = cl__exec(q, st, cl__bind_str(st, 1, id) | sqlite3_bind_int64(st, 2, now), __func__);
+    if (rc)
+        return rc;
+    return sqlite3_changes(q->db) ? 0 : CL_ENOTFOUND;
+}
+
+static int cl__tokens_revoke_all(struct cl_store *s, const char *user_id,
+                                 const uint8_t keep[CL_HASH_LEN], int64_t now, int *revoked)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_TOKENS_REVOKE_ALL];
+    int rc = cl__exec(q, st,
+                      cl__bind_str(st, 1, user_id) | cl__bind_hash(st, 2, keep) |
+                          sqlite3_bind_int64(st, 3, now),
+                      __func__);
+    if (rc == 0 && revoked)
+        *revoked = sqlite3_changes(q->db);
+    return rc;
+}
+
+static int cl__profile_update(struct cl_store *s, const char *user_id, const char *display_name,
+                              const char *avatar_url)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_PROFILE_UPDATE];
+    int rc;
+    if ((display_name && !cl__fits(display_name, CL_NAME_MAX)) ||
+        (avatar_url && !cl__fits(avatar_url, CL_AVATAR_URL_MAX)))
+        return CL_EINVAL;
+    rc = cl__exec(q, st,
+                  cl__bind_str(st, 1, user_id) | cl__bind_str(st, 2, display_name) |
+                      cl__bind_str(st, 3, avatar_url),
+                  __func__);
+    if (rc)
+        return rc;
+    return sqlite3_changes(q->db) ? 0 : CL_ENOTFOUND;
+}
+
+/* Sets the hash and revokes tokens; the caller holds the transaction. */
+static int cl__set_password(struct cl__sqlite *q, const char *user_id, const char *pw_hash,
+                            const uint8_t keep[CL_HASH_LEN], int64_t now, const char *op)
+{
+    sqlite3_stmt *st = q->st[CL__ST_USER_SET_PASSWORD];
+    int rc = cl__exec(q, st, cl__bind_str(st, 1, user_id) | cl__bind_str(st, 2, pw_hash), op);
+    if (rc)
+        return rc;
+    if (!sqlite3_changes(q->db))
+        return CL_ENOTFOUND;
+    st = q->st[CL__ST_TOKENS_REVOKE_ALL];
+    return cl__exec(q, st,
+                    cl__bind_str(st, 1, user_id) | cl__bind_hash(st, 2, keep) |
+                        sqlite3_bind_int64(st, 3, now),
+                    op);
+}
+
+static int cl__user_set_password(struct cl_store *s, const char *user_id, const char *pw_hash,
+                                 const uint8_t keep[CL_HASH_LEN], int64_t now)
+{
+    struct cl__sqlite *q = s->impl;
+    int rc;
+    if (!cl__id_ok(user_id) || !cl__fits(pw_hash, CL_PWHASH_MAX - 1) || !pw_hash[0])
+        return CL_EINVAL;
+    rc = cl__begin(q, __func__);
+    if (rc)
+        return rc;
+    rc = cl__set_password(q, user_id, pw_hash, keep, now, __func__);
+    if (rc) {
+        cl__rollback(q, __func__);
+        return rc;
+    }
+    return cl__commit(q, __func__);
+}
+
+static int cl__user_delete(struct cl_store *s, const char *user_id, int64_t now)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!cl__id_ok(user_id))
+        return CL_EINVAL;
+    rc = cl__begin(q, __func__);
+    if (rc)
+        return rc;
+    /* checked inside the transaction, so a member added meanwhile (by
+     * another relay process) cannot be deleted along with the project */
+    st = q->st[CL__ST_USER_OWNS_SHARED];
+    rc = cl__step(q, st, cl__bind_str(st, 1, user_id), __func__);
+    if (rc < 0)
+        goto out_rollback;
+    cl__reset(st);
+    if (rc == 1) {
+        rc = CL_ESTATE;
+        goto out_rollback;
+    }
+    st = q->st[CL__ST_USER_END_SESSIONS];
+    rc = cl__exec(q, st, cl__bind_str(st, 1, user_id) | sqlite3_bind_int64(st, 2, now), __func__);
+    if (rc)
+        goto out_rollback;
+    st = q->st[CL__ST_USER_DELETE];
+    rc = cl__exec(q, st, cl__bind_str(st, 1, user_id), __func__);
+    if (rc)
+        goto out_rollback;
+    if (!sqlite3_changes(q->db)) {
+        rc = CL_ENOTFOUND;
+        goto out_rollback;
+    }
+    return cl__commit(q, __func__);
+
+out_rollback:
+    cl__rollback(q, __func__);
+    return rc;
+}
+
+static int cl__reset_create(struct cl_store *s, const char *user_id,
+                            const uint8_t hash[CL_HASH_LEN], int64_t now, int64_t expires_at)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_RESET_UPSERT];
+    char id[CL_UUID_LEN + 1];
+    if (!hash || !cl__id_ok(user_id))
+        return CL_EINVAL;
+    cl_uuid_new(id);
+    return cl__exec(q, st,
+                    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) | cl__bind_str(st, 2, user_id) |
+                        cl__bind_hash(st, 3, hash) | sqlite3_bind_int64(st, 4, now) |
+                        sqlite3_bind_int64(st, 5, expires_at),
+                    __func__);
+}
+
+/* Like device_pair: one IMMEDIATE transaction, so two requests racing
+ * with the same token cannot both use it. */
+static int cl__reset_consume(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now,
+                             const char *pw_hash, char user_id[CL_UUID_LEN + 1])
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st;
+    char id[CL_UUID_LEN + 1], uid[CL_UUID_LEN + 1];
+    bool match, expired;
+    int rc;
+
+    if (!hash || !cl__fits(pw_hash, CL_PWHASH_MAX - 1) || !pw_hash[0])
+        return CL_EINVAL;
+    rc = cl__begin(q, __func__);
+    if (rc)
+        return rc;
+    st = q->st[CL__ST_RESET_BY_HASH];
+    rc = cl__step(q, st, cl__bind_hash(st, 1, hash), __func__);
+    if (rc < 0)
+        goto out_rollback;
+    if (rc == 0) {
+        cl__reset(st);
+        rc = CL_ENOTFOUND;
+        goto out_rollback;
+    }
+    cl__col_str(st, 0, id, sizeof id);
+    cl__col_str(st, 1, uid, sizeof uid);
+    match = sqlite3_column_bytes(st, 2) == CL_HASH_LEN &&
+            cl_secret_equal(sqlite3_column_blob(st, 2), hash);
+    expired = sqlite3_column_int64(st, 3) <= now;
+    cl__reset(st);
+    if (!match) {
+        rc = CL_ENOTFOUND;
+        goto out_rollback;
+    }
+    /* used or expired, the token is spent either way */
+    st = q->st[CL__ST_RESET_DELETE];
+    rc = cl__exec(q, st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), __func__);
+    if (rc)
+        goto out_rollback;
+    if (expired) {
+        rc = cl__commit(q, __func__);
+        return rc ? rc : CL_EEXPIRED;
+    }
+    rc = cl__set_password(q, uid, pw_hash, NULL, now, __func__);
+    if (rc)
+        goto out_rollback;
+    rc = cl__commit(q, __func__);
+    if (rc == 0 && user_id)
+        memcpy(user_id, uid, sizeof uid);
+    return rc;
+
+out_rollback:
+    cl__rollback(q, __func__);
+    return rc;
+}
+
 static const struct cl_store_ops cl__sqlite_ops = {
     .invitation_create = cl__invitation_create,
     .invitations_accept = cl__invitations_accept,
@@ -1077,6 +1381,15 @@ static const struct cl_store_ops cl__sqlite_ops = {
     .session_create = cl__session_create,
     .session_get = cl__session_get,
     .session_end = cl__session_end,
+    .token_list = cl__token_list,
+    .token_get = cl__token_get,
+    .token_revoke_id = cl__token_revoke_id,
+    .tokens_revoke_all = cl__tokens_revoke_all,
+    .profile_update = cl__profile_update,
+    .user_set_password = cl__user_set_password,
+    .user_delete = cl__user_delete,
+    .reset_create = cl__reset_create,
+    .reset_consume = cl__reset_consume,
 };
 
 /* ---- open --------------------------------------------------------------- */

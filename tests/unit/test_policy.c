@@ -1,6 +1,7 @@
 /*
  * Unit tests for src/relay/policy.c, table-driven: every action is checked
- * for owner, member, another user and anonymous against a real SQLite store.
+ * for owner, member, another user and anonymous against a real SQLite store
+ * (account actions on the owner's account and sign-in token).
  * Adding an action without a row here fails test_every_action_has_rows.
  */
 #include <setjmp.h>
@@ -30,7 +31,13 @@ struct fixture {
     struct cl_project p;
     struct cl_device d;
     struct cl_session owner_sess, member_sess;
+    char owner_token_id[CL_UUID_LEN + 1];
 };
+
+static void first_token(const struct cl_token *t, void *ctx)
+{
+    memcpy(ctx, t->id, CL_UUID_LEN + 1);
+}
 
 static void add_user(struct fixture *f, enum who w)
 {
@@ -91,6 +98,15 @@ static int setup(void **state)
     cl_uuid_new(f->member_sess.id);
     memcpy(f->member_sess.user_id, f->user[MEMBER], sizeof f->member_sess.user_id);
     assert_int_equal(f->s.ops->session_create(&f->s, &f->member_sess), 0);
+    {
+        uint8_t h[CL_HASH_LEN];
+        cl_hash_str("clu_owner", h);
+        assert_int_equal(f->s.ops->token_create(&f->s, h, f->user[OWNER], 1, 1000), 0);
+        assert_int_equal(
+            f->s.ops->token_list(&f->s, f->user[OWNER], 2, NULL, first_token, f->owner_token_id),
+            0);
+        assert_true(cl_uuid_valid(f->owner_token_id));
+    }
     *state = f;
     return 0;
 }
@@ -136,6 +152,15 @@ static const struct row member_session_rows[] = {
     {CL_ACT_SESSION_SHARE, {CL_EFORBIDDEN, 0, CL_ENOTFOUND, CL_EAUTH}},
 };
 
+/* on the owner's account and the owner's sign-in token: nobody else may
+ * learn of them */
+static const struct row account_rows[] = {
+    {CL_ACT_ACCOUNT_MANAGE, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
+};
+static const struct row token_rows[] = {
+    {CL_ACT_TOKEN_REVOKE, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
+};
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static void check(struct fixture *f, const struct row *rows, size_t n, int kind)
@@ -147,6 +172,10 @@ static void check(struct fixture *f, const struct row *rows, size_t n, int kind)
                 got = cl_policy_project(&f->s, f->user[w], rows[i].act, f->p.id, NULL);
             else if (kind == 1)
                 got = cl_policy_device(&f->s, f->user[w], rows[i].act, f->d.id, NULL);
+            else if (kind == 4)
+                got = cl_policy_account(&f->s, f->user[w], rows[i].act, f->user[OWNER]);
+            else if (kind == 5)
+                got = cl_policy_token(&f->s, f->user[w], rows[i].act, f->owner_token_id, NULL);
             else
                 got = cl_policy_session(&f->s, f->user[w], rows[i].act,
                                         kind == 2 ? f->owner_sess.id : f->member_sess.id, NULL,
@@ -174,6 +203,34 @@ static void test_session_actions(void **state)
     check(*state, member_session_rows, N(member_session_rows), 3);
 }
 
+static void test_account_actions(void **state)
+{
+    check(*state, account_rows, N(account_rows), 4);
+    check(*state, token_rows, N(token_rows), 5);
+}
+
+/* Account actions are granted by no project role, and project actions
+ * mean nothing on an account. */
+static void test_account_actions_stay_apart(void **state)
+{
+    struct fixture *f = *state;
+    char id[CL_UUID_LEN + 1];
+    assert_int_equal(cl_policy_project(&f->s, f->user[OWNER], CL_ACT_ACCOUNT_MANAGE, f->p.id, NULL),
+                     CL_EFORBIDDEN);
+    assert_int_equal(cl_policy_device(&f->s, f->user[OWNER], CL_ACT_TOKEN_REVOKE, f->d.id, NULL),
+                     CL_EFORBIDDEN);
+    assert_int_equal(cl_policy_account(&f->s, f->user[OWNER], CL_ACT_PROJECT_VIEW, f->user[OWNER]),
+                     CL_ENOTFOUND);
+    assert_int_equal(
+        cl_policy_token(&f->s, f->user[OWNER], CL_ACT_ACCOUNT_MANAGE, f->owner_token_id, NULL),
+        CL_ENOTFOUND);
+    /* unknown token ids, and a user id that no longer exists */
+    cl_uuid_new(id);
+    assert_int_equal(cl_policy_token(&f->s, f->user[OWNER], CL_ACT_TOKEN_REVOKE, id, NULL),
+                     CL_ENOTFOUND);
+    assert_int_equal(cl_policy_account(&f->s, id, CL_ACT_ACCOUNT_MANAGE, id), CL_EAUTH);
+}
+
 static void test_every_action_has_rows(void **state)
 {
     bool seen[CL_ACT__COUNT] = {false};
@@ -185,6 +242,10 @@ static void test_every_action_has_rows(void **state)
         seen[owner_session_rows[i].act] = true;
     for (size_t i = 0; i < N(member_session_rows); i++)
         seen[member_session_rows[i].act] = true;
+    for (size_t i = 0; i < N(account_rows); i++)
+        seen[account_rows[i].act] = true;
+    for (size_t i = 0; i < N(token_rows); i++)
+        seen[token_rows[i].act] = true;
     for (int a = 0; a < CL_ACT__COUNT; a++)
         if (!seen[a])
             fail_msg("action %s has no row in the policy table test", cl_action_name(a));
@@ -263,6 +324,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_project_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_actions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_actions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_actions_stay_apart, setup, teardown),
         cmocka_unit_test(test_every_action_has_rows),
         cmocka_unit_test_setup_teardown(test_shares_grant_attach_with_their_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_resources_are_not_found, setup, teardown),

@@ -48,6 +48,8 @@ static void test_token_format(void **state)
     assert_int_equal(t[CL_TOKEN_STR_LEN + 1], 'x'); /* wrote no further */
     cl_token_new(CL_TOKEN_DEVICE, t);
     check_token(t, "cld_");
+    cl_token_new(CL_TOKEN_RESET, t);
+    check_token(t, "clr_");
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -846,6 +846,324 @@ static void test_delete_project_cascades(void **state)
     assert_int_equal(raw_count(f, "SELECT count(*) FROM project_members"), 0);
 }
 
+/* ---- accounts (migration 3) ---------------------------------------------- */
+
+/* A database left at schema 2 by an older relay keeps its sign-in tokens
+ * through migration 3, each given a canonical UUID id. */
+static void test_migration_3_keeps_tokens(void **state)
+{
+    struct fx *f = *state;
+    char path[128], err[256] = "";
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    uint8_t h[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1];
+    struct cl_token t;
+
+    f->s.ops->close(&f->s);
+    f->open = false;
+    rm_rf(f->dir);
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/clawlink.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, cl_sqlite_migrations[0], NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, cl_sqlite_migrations[1], NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA user_version = 2;"
+                                  "INSERT INTO users VALUES ('u1', 'old@example.com', 'x', 1);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    cl_hash_str("clu_old", h);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO api_tokens (token_hash, user_id, created_at,"
+                                        " expires_at) VALUES (?1, 'u1', 5, 5000)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, h, CL_HASH_LEN, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    assert_int_equal(cl_store_open_sqlite(&f->s, f->dir, err, sizeof err), 0);
+    f->open = true;
+    assert_int_equal(cl_store_sqlite_schema_version(&f->s), cl_sqlite_migration_count);
+    assert_int_equal(f->s.ops->token_user(&f->s, h, 10, uid), 0);
+    assert_string_equal(uid, "u1");
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM api_tokens"), 1);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM api_tokens WHERE id LIKE"
+                                  " '________-____-4___-____-____________'"),
+                     1);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM password_resets"), 0);
+    /* the id is usable */
+    {
+        char path2[128];
+        sqlite3_stmt *q;
+        snprintf(path2, sizeof path2, "%s/clawlink.db", f->dir);
+        assert_int_equal(sqlite3_open(path2, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM api_tokens", -1, &q, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_true(cl_uuid_valid((const char *)sqlite3_column_text(q, 0)));
+        assert_int_equal(f->s.ops->token_get(&f->s, (const char *)sqlite3_column_text(q, 0), &t),
+                         0);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+    }
+    assert_string_equal(t.user_id, "u1");
+    assert_int_equal(t.created_at, 5);
+    assert_int_equal(t.last_used_at, 10); /* token_user touched it */
+}
+
+struct tokens_seen {
+    int n;
+    struct cl_token t[8];
+};
+
+static void collect_token(const struct cl_token *t, void *ctx)
+{
+    struct tokens_seen *s = ctx;
+    assert_true(s->n < 8);
+    s->t[s->n++] = *t;
+}
+
+static void test_token_list_touch_revoke(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u, other;
+    uint8_t h[3][CL_HASH_LEN], ho[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1];
+    struct tokens_seen seen;
+    struct cl_token t;
+    int revoked = -1;
+
+    make_user(f, "list@example.com", &u);
+    make_user(f, "other@example.com", &other);
+    cl_hash_str("clu_a", h[0]);
+    cl_hash_str("clu_b", h[1]);
+    cl_hash_str("clu_c", h[2]);
+    cl_hash_str("clu_other", ho);
+    assert_int_equal(f->s.ops->token_create(&f->s, h[0], u.id, 100, 10000), 0);
+    assert_int_equal(f->s.ops->token_create(&f->s, h[1], u.id, 200, 10000), 0);
+    assert_int_equal(f->s.ops->token_create(&f->s, h[2], u.id, 300, 400), 0); /* expires */
+    assert_int_equal(f->s.ops->token_create(&f->s, ho, other.id, 100, 10000), 0);
+
+    /* newest first, live only, the current one marked, never used yet */
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(f->s.ops->token_list(&f->s, u.id, 350, h[1], collect_token, &seen), 0);
+    assert_int_equal(seen.n, 3);
+    assert_int_equal(seen.t[0].created_at, 300);
+    assert_int_equal(seen.t[1].created_at, 200);
+    assert_true(seen.t[1].current);
+    assert_false(seen.t[0].current || seen.t[2].current);
+    assert_int_equal(seen.t[2].last_used_at, 0);
+    assert_int_equal(seen.t[2].expires_at, 10000);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(f->s.ops->token_list(&f->s, u.id, 400, NULL, collect_token, &seen), 0);
+    assert_int_equal(seen.n, 2); /* the third expired */
+    assert_false(seen.t[0].current || seen.t[1].current);
+
+    /* last_used: written on use, then at most every CL_TOKEN_TOUCH_S */
+    assert_int_equal(f->s.ops->token_user(&f->s, h[0], 1000, uid), 0);
+    assert_int_equal(f->s.ops->token_get(&f->s, seen.t[1].id, &t), 0);
+    assert_int_equal(t.last_used_at, 1000);
+    assert_int_equal(f->s.ops->token_user(&f->s, h[0], 1000 + CL_TOKEN_TOUCH_S - 1, uid), 0);
+    assert_int_equal(f->s.ops->token_get(&f->s, seen.t[1].id, &t), 0);
+    assert_int_equal(t.last_used_at, 1000);
+    assert_int_equal(f->s.ops->token_user(&f->s, h[0], 1000 + CL_TOKEN_TOUCH_S, uid), 0);
+    assert_int_equal(f->s.ops->token_get(&f->s, seen.t[1].id, &t), 0);
+    assert_int_equal(t.last_used_at, 1000 + CL_TOKEN_TOUCH_S);
+    assert_string_equal(t.user_id, u.id);
+
+    /* revoke one by id: it stops working and leaves the list */
+    assert_int_equal(f->s.ops->token_revoke_id(&f->s, seen.t[1].id, 1100), 0);
+    assert_int_equal(f->s.ops->token_revoke_id(&f->s, seen.t[1].id, 1200), 0); /* twice: fine */
+    assert_int_equal(f->s.ops->token_user(&f->s, h[0], 1101, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->token_get(&f->s, seen.t[1].id, &t), 0); /* still known */
+    assert_int_equal(f->s.ops->token_revoke_id(&f->s, "00000000-0000-4000-8000-000000000000", 1),
+                     CL_ENOTFOUND);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(f->s.ops->token_list(&f->s, u.id, 1101, NULL, collect_token, &seen), 0);
+    assert_int_equal(seen.n, 1);
+
+    /* revoke all but one, then all; other users are untouched */
+    assert_int_equal(f->s.ops->token_create(&f->s, h[2], u.id, 1200, 10000), CL_EEXIST);
+    cl_hash_str("clu_d", h[2]);
+    assert_int_equal(f->s.ops->token_create(&f->s, h[2], u.id, 1200, 10000), 0);
+    assert_int_equal(f->s.ops->tokens_revoke_all(&f->s, u.id, h[2], 1300, &revoked), 0);
+    assert_int_equal(revoked, 2); /* b and the expired c (a was revoked already) */
+    assert_int_equal(f->s.ops->token_user(&f->s, h[1], 1301, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->token_user(&f->s, h[2], 1301, uid), 0);
+    assert_int_equal(f->s.ops->tokens_revoke_all(&f->s, u.id, NULL, 1400, &revoked), 0);
+    assert_int_equal(revoked, 1);
+    assert_int_equal(f->s.ops->token_user(&f->s, h[2], 1401, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->token_user(&f->s, ho, 1401, uid), 0);
+    assert_string_equal(uid, other.id);
+}
+
+static void test_profile_update(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u, got;
+    char long_url[CL_AVATAR_URL_MAX + 2];
+    make_user(f, "prof@example.com", &u);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_string_equal(got.avatar_url, "");
+
+    assert_int_equal(f->s.ops->profile_update(&f->s, u.id, "New Name", NULL), 0);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_string_equal(got.display_name, "New Name");
+    assert_string_equal(got.avatar_url, "");
+    assert_int_equal(f->s.ops->profile_update(&f->s, u.id, NULL, "https://x.test/a.png"), 0);
+    assert_int_equal(f->s.ops->user_by_email(&f->s, "prof@example.com", &got), 0);
+    assert_string_equal(got.display_name, "New Name");
+    assert_string_equal(got.avatar_url, "https://x.test/a.png");
+    /* "" clears the avatar (stored NULL, as seed 001's nullable column) */
+    assert_int_equal(f->s.ops->profile_update(&f->s, u.id, "", ""), 0);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_string_equal(got.display_name, "");
+    assert_string_equal(got.avatar_url, "");
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM profiles WHERE avatar_url IS NULL"), 1);
+
+    memset(long_url, 'a', sizeof long_url - 1);
+    long_url[sizeof long_url - 1] = 0;
+    assert_int_equal(f->s.ops->profile_update(&f->s, u.id, NULL, long_url), CL_EINVAL);
+    assert_int_equal(
+        f->s.ops->profile_update(&f->s, "00000000-0000-4000-8000-000000000000", "x", NULL),
+        CL_ENOTFOUND);
+}
+
+static void test_user_set_password(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u, got;
+    uint8_t keep[CL_HASH_LEN], other[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1];
+    make_user(f, "pw@example.com", &u);
+    cl_hash_str("clu_keep", keep);
+    cl_hash_str("clu_other", other);
+    assert_int_equal(f->s.ops->token_create(&f->s, keep, u.id, 1, 1000), 0);
+    assert_int_equal(f->s.ops->token_create(&f->s, other, u.id, 1, 1000), 0);
+
+    assert_int_equal(f->s.ops->user_set_password(&f->s, u.id, "$argon2id$new", keep, 5), 0);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_string_equal(got.pw_hash, "$argon2id$new");
+    assert_int_equal(f->s.ops->token_user(&f->s, keep, 6, uid), 0);
+    assert_int_equal(f->s.ops->token_user(&f->s, other, 6, uid), CL_ENOTFOUND);
+
+    assert_int_equal(f->s.ops->user_set_password(&f->s, u.id, "", keep, 5), CL_EINVAL);
+    assert_int_equal(f->s.ops->user_set_password(&f->s, "00000000-0000-4000-8000-000000000000",
+                                                 "$argon2id$x", NULL, 5),
+                     CL_ENOTFOUND);
+    /* a failed change leaves the tokens alone (one transaction) */
+    assert_int_equal(f->s.ops->token_user(&f->s, keep, 6, uid), 0);
+}
+
+static void test_user_delete(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m, x;
+    struct cl_project shared, solo, others;
+    struct cl_device d_shared, d_solo, d_others;
+    struct cl_session s_solo, s_others, got;
+    uint8_t h[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1], inv[CL_UUID_LEN + 1];
+    enum cl_role role;
+
+    make_user(f, "owner@example.com", &o);
+    make_user(f, "member@example.com", &m);
+    make_user(f, "x@example.com", &x);
+    make_project(f, o.id, "shared", 1, &shared);
+    make_project(f, o.id, "solo", 2, &solo);
+    make_project(f, x.id, "x's", 3, &others);
+    assert_int_equal(f->s.ops->member_add(&f->s, shared.id, m.id, CL_ROLE_MEMBER, o.id, 2), 0);
+    assert_int_equal(f->s.ops->member_add(&f->s, others.id, o.id, CL_ROLE_MEMBER, x.id, 3), 0);
+    assert_int_equal(
+        f->s.ops->invitation_create(&f->s, solo.id, "someone@example.com", o.id, 4, inv), 0);
+    make_device(f, shared.id, "ds", 10, "DSHA2345", 1000, &d_shared);
+    make_device(f, solo.id, "dl", 10, "DSOL2345", 1000, &d_solo);
+    make_device(f, others.id, "dx", 10, "DOTH2345", 1000, &d_others);
+    new_session(f, d_solo.id, o.id, &s_solo);
+    new_session(f, d_others.id, o.id, &s_others);
+    cl_hash_str("clu_o", h);
+    assert_int_equal(f->s.ops->token_create(&f->s, h, o.id, 1, 1000), 0);
+
+    /* refused while a project they own has another member; nothing changed */
+    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 50), CL_ESTATE);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, o.id, &x), 0);
+    assert_int_equal(f->s.ops->session_get(&f->s, s_others.id, &got), 0);
+    assert_true(got.active);
+    assert_int_equal(f->s.ops->token_user(&f->s, h, 2, uid), 0);
+
+    /* being a member elsewhere does not block; once the member is gone it goes */
+    raw_exec(f, "DELETE FROM project_members WHERE role = 'member' AND user_id IN"
+                " (SELECT id FROM users WHERE email = 'member@example.com')");
+    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 60), 0);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, o.id, &x), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->token_user(&f->s, h, 2, uid), CL_ENOTFOUND);
+    /* owned projects with their devices, sessions and invitations */
+    assert_int_equal(f->s.ops->project_get(&f->s, shared.id, &shared), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->project_get(&f->s, solo.id, &solo), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_get(&f->s, d_solo.id, &d_solo), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->session_get(&f->s, s_solo.id, &got), CL_ENOTFOUND);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM invitations"), 0);
+    /* their session in someone else's project: ended, kept, without a user */
+    assert_int_equal(f->s.ops->session_get(&f->s, s_others.id, &got), 0);
+    assert_false(got.active);
+    assert_int_equal(got.ended_at, 60);
+    assert_string_equal(got.end_reason, "account_deleted");
+    assert_string_equal(got.user_id, "");
+    /* the other project stays, without them */
+    assert_int_equal(f->s.ops->project_get(&f->s, others.id, &others), 0);
+    assert_int_equal(f->s.ops->member_role(&f->s, others.id, o.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM profiles"), 2);
+    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 70), CL_ENOTFOUND);
+}
+
+static void test_password_reset(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u, got;
+    uint8_t r1[CL_HASH_LEN], r2[CL_HASH_LEN], tok[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1] = "";
+    make_user(f, "reset@example.com", &u);
+    cl_hash_str("clr_one", r1);
+    cl_hash_str("clr_two", r2);
+    cl_hash_str("clu_session", tok);
+    assert_int_equal(f->s.ops->token_create(&f->s, tok, u.id, 1, 10000), 0);
+
+    /* a newer request replaces the older token */
+    assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r1, 100, 100 + CL_RESET_TOKEN_TTL_S), 0);
+    assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r2, 110, 110 + CL_RESET_TOKEN_TTL_S), 0);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM password_resets"), 1);
+    assert_int_equal(f->s.ops->reset_consume(&f->s, r1, 120, "$argon2id$new", uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->reset_consume(&f->s, r2, 120, "", uid), CL_EINVAL);
+
+    assert_int_equal(f->s.ops->reset_consume(&f->s, r2, 120, "$argon2id$new", uid), 0);
+    assert_string_equal(uid, u.id);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_string_equal(got.pw_hash, "$argon2id$new");
+    /* every sign-in token is revoked; the reset token is used up */
+    assert_int_equal(f->s.ops->token_user(&f->s, tok, 121, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->reset_consume(&f->s, r2, 121, "$argon2id$again", uid), CL_ENOTFOUND);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM password_resets"), 0);
+
+    /* expired at expires_at, and spent by the attempt */
+    assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r1, 200, 300), 0);
+    assert_int_equal(f->s.ops->reset_consume(&f->s, r1, 300, "$argon2id$late", uid), CL_EEXPIRED);
+    assert_int_equal(f->s.ops->reset_consume(&f->s, r1, 250, "$argon2id$late", uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_string_equal(got.pw_hash, "$argon2id$new");
+
+    /* deleting the user takes a pending reset with it */
+    assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r1, 400, 500), 0);
+    raw_exec(f, "DELETE FROM users");
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM password_resets"), 0);
+    assert_int_equal(
+        f->s.ops->reset_create(&f->s, "00000000-0000-4000-8000-000000000000", r1, 1, 2),
+        CL_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -872,6 +1190,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_shares, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invitations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_project_cascades, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_3_keeps_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_list_touch_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_set_password, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_password_reset, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
