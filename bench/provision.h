@@ -1,0 +1,34 @@
+/*
+ * provision: the accounts, project and devices a bench run needs, written
+ * straight into a relay data directory through the relay's store API
+ * (before the relay starts), so 10,000 devices need no pairing round
+ * trips and meet no rate limit.
+ */
+#ifndef CL_BENCH_PROVISION_H
+#define CL_BENCH_PROVISION_H
+
+#include <stddef.h>
+
+#include "core/limits.h"
+#include "core/secret.h"
+
+struct prov_device {
+    char id[CL_UUID_LEN + 1];
+    char token[CL_TOKEN_STR_LEN + 1];
+};
+
+struct prov {
+    char user_id[CL_UUID_LEN + 1];
+    char user_token[CL_TOKEN_STR_LEN + 1]; /* bearer for the API and /session auth */
+    char project_id[CL_UUID_LEN + 1];
+    size_t ndev;
+    struct prov_device *dev; /* ndev paired devices, tokens in clear */
+};
+
+/* Creates one user (with an API token), one project and ndev paired
+ * devices in the store at dir. Returns 0 or a negative CL_E* code with a
+ * reason in err. Release with prov_free. */
+int prov_create(struct prov *p, const char *dir, size_t ndev, char *err, size_t errlen);
+void prov_free(struct prov *p);
+
+#endif

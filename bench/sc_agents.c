@@ -1,0 +1,80 @@
+/*
+ * sc_agents: the connect storm and idle agents, on a fresh relay.
+ * N synthetic agents connect at once; the storm rate is the hellos
+ * accepted (hello_ok received) per second from the first connect() to the
+ * last hello_ok. Then, with all of them connected: relay memory per agent
+ * (VmRSS growth over the relay's idle RSS, divided by N) and the relay's
+ * CPU while nothing but heartbeats flows.
+ */
+#include "agentsim.h"
+#include "bench.h"
+#include "procstat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define AG__SOURCES 4 /* 127.0.0.2..5: four ephemeral port ranges */
+
+static int ag__cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void sc_agents(struct bench *b)
+{
+    struct sim_fleet f;
+    size_t n = b->idle_agents, failed;
+    int64_t rss0, rss1;
+    double cpu0, cpu1, t0, t1, secs, *lat;
+    struct rep_item *it;
+    size_t nl = 0;
+
+    if (sim_fleet_init(&f, &b->rig, 1, n, 2, 1, AG__SOURCES)) {
+        rep_note(&b->rep, "agents: not enough devices provisioned");
+        return;
+    }
+    sim_fleet_run(&f, 500); /* let the relay settle after start-up */
+    rss0 = ps_rss_bytes(b->rig.relay.pid);
+    failed = sim_fleet_connect(&f);
+    sim_fleet_wait_online(&f, 120000);
+    secs = (double)(f.t_last_ok_ns - f.t_start_ns) / 1e9;
+    it = rep_add(&b->rep, "storm", "hellos accepted per second", secs > 0 ? f.online / secs : 0,
+                 "hello/s", 1, 5000, ">= 5000 hello/s");
+    snprintf(it->note, sizeof it->note, "%zu of %zu agents online in %.2f s; %zu failed", f.online,
+             n, secs, f.dead + failed);
+    lat = calloc(n, sizeof *lat);
+    if (!lat)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        if (f.a[i].t_ok_ns)
+            lat[nl++] = (double)(f.a[i].t_ok_ns - f.a[i].t_hello_ns) / 1e6;
+    if (nl) {
+        qsort(lat, nl, sizeof *lat, ag__cmp);
+        rep_add(&b->rep, "storm", "hello -> hello_ok p50", lat[(nl - 1) / 2], "ms", 0, 0, "");
+        rep_add(&b->rep, "storm", "hello -> hello_ok p99", lat[(nl - 1) * 99 / 100], "ms", 0, 0,
+                "");
+    }
+    free(lat);
+    if (f.online == 0)
+        goto out;
+
+    sim_fleet_run(&f, 2000);
+    rss1 = ps_rss_bytes(b->rig.relay.pid);
+    it = rep_add(&b->rep, "idle", "relay memory per connected agent",
+                 (double)(rss1 - rss0) / 1024.0 / (double)f.online, "KiB", -1, 10, "<= 10 KiB");
+    snprintf(it->note, sizeof it->note, "RSS %.1f -> %.1f MiB with %zu agents",
+             (double)rss0 / 1048576, (double)rss1 / 1048576, f.online);
+
+    cpu0 = ps_cpu_seconds(b->rig.relay.pid);
+    t0 = ps_now_s();
+    sim_fleet_run(&f, b->idle_secs * 1000);
+    t1 = ps_now_s();
+    cpu1 = ps_cpu_seconds(b->rig.relay.pid);
+    it = rep_add(&b->rep, "idle", "relay CPU, agents idle", (cpu1 - cpu0) / (t1 - t0) * 100,
+                 "% core", -1, 2, "< 2% of a core");
+    snprintf(it->note, sizeof it->note, "%zu agents for %.0f s (pings only); %zu still online",
+             f.online, t1 - t0, f.online);
+out:
+    sim_fleet_free(&f);
+}

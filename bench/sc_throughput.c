@@ -1,0 +1,124 @@
+/*
+ * sc_throughput: `cat` of a text file through relay + agent (v1 and v2),
+ * against forkpty + cat read directly (the floor). The time runs from the
+ * command's stdin message to the arrival of a marker the shell prints
+ * after cat; the best of b->reps runs counts.
+ */
+#include "bench.h"
+#include "floor.h"
+#include "procstat.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TP__MARK "__CLDONE__"
+
+struct tp__scan {
+    char tail[16];
+    size_t tail_len;
+    bool found;
+};
+
+/* Looks for the marker, also across chunk boundaries. */
+static void tp__on_output(struct term *t, const uint8_t *p, size_t n)
+{
+    struct tp__scan *s = t->user;
+    char edge[32];
+    size_t k = n < 15 ? n : 15, ml = sizeof TP__MARK - 1;
+    if (s->found)
+        return;
+    memcpy(edge, s->tail, s->tail_len);
+    memcpy(edge + s->tail_len, p, k);
+    if (memmem(edge, s->tail_len + k, TP__MARK, ml) || memmem(p, n, TP__MARK, ml)) {
+        s->found = true;
+        return;
+    }
+    if (n >= 15) {
+        memcpy(s->tail, p + n - 15, 15);
+        s->tail_len = 15;
+    } else {
+        size_t keep = s->tail_len + n > 15 ? 15 - n : s->tail_len;
+        memmove(s->tail, s->tail + s->tail_len - keep, keep);
+        memcpy(s->tail + keep, p, n);
+        s->tail_len = keep + n;
+    }
+}
+
+/* One cat through the shell; MB/s or < 0. */
+static double tp__run(struct bench *b, struct shell *sh)
+{
+    struct tp__scan scan = {0};
+    struct keyio io;
+    char cmd[RIG_PATH_MAX + 96];
+    uint64_t t0;
+    double deadline;
+    int n;
+
+    n = snprintf(cmd, sizeof cmd, "cat %s; printf '%%s\\n' __CL''DONE__\r", b->textfile);
+    sh->t.user = &scan;
+    sh->t.on_output = tp__on_output;
+    t0 = ps_now_ns();
+    if (term_write(&sh->t, cmd, (size_t)n))
+        return -1;
+    deadline = ps_now_s() + 120;
+    while (!scan.found && sh->t.state == TERM_READY && ps_now_s() < deadline)
+        wsc_loop_poll(sh->loop, 100);
+    sh->t.on_output = NULL;
+    if (!scan.found)
+        return -1;
+    double mbps = (double)b->text_size / ((double)(sh->t.last_rx_ns - t0) / 1e9) / 1e6;
+    term_ack(&sh->t);
+    shell_keyio(sh, &io);
+    keys_settle(&io, 200, 5000);
+    return mbps;
+}
+
+void sc_throughput(struct bench *b)
+{
+    double floor = 0;
+    char err[256], target[64];
+
+    for (int i = 0; i < b->reps; i++) {
+        double v = floor_cat_mbps(b->textfile, b->text_size);
+        if (v > floor)
+            floor = v;
+    }
+    rep_add(&b->rep, "throughput", "raw PTY cat (floor)", floor, "MB/s", 0, 0, "");
+
+    for (int proto = 1; proto <= 2; proto++) {
+        struct wsc_loop loop;
+        struct shell sh;
+        double best = -1, ratio = proto == 2 ? 0.9 : 0.75;
+        char name[64];
+        struct rep_item *it;
+
+        if (wsc_loop_init(&loop))
+            return;
+        if (rig_agent_start(&b->rig, proto, err, sizeof err) ||
+            shell_open(&sh, b, &loop, proto, err, sizeof err)) {
+            rep_note(&b->rep, "throughput v%d: %s", proto, err);
+            rig_agent_stop(&b->rig);
+            wsc_loop_free(&loop);
+            continue;
+        }
+        for (int i = 0; i < b->reps; i++) {
+            double v = tp__run(b, &sh);
+            if (v > best)
+                best = v;
+        }
+        snprintf(name, sizeof name, "cat via relay+agent, v%d", proto);
+        snprintf(target, sizeof target, ">= %.2fx floor", ratio);
+        it = rep_add(&b->rep, "throughput", name, best, "MB/s", 1, ratio * floor, target);
+        it->has_floor = true;
+        it->floor = floor;
+        snprintf(it->note, sizeof it->note,
+                 "%.2fx floor; negotiated v%d, %llu of %llu frames binary",
+                 floor > 0 ? best / floor : 0, sh.t.proto, (unsigned long long)sh.t.binary_msgs,
+                 (unsigned long long)sh.t.msgs);
+        if (proto == 2 && sh.t.proto == 2)
+            b->v2_ok = 1;
+        shell_close(&sh);
+        rig_agent_stop(&b->rig);
+        wsc_loop_free(&loop);
+    }
+}
