@@ -30,7 +30,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import {
   ms, sleep, msg, tail, tempDir, freePort, RELAY_BIN, AGENT_BIN, SANITIZED, waitFor,
-  startRelay, signup, createProject, pairAgent, startAgent,
+  startRelay, signup, createProject, pairAgent, startAgent, encodeBinFrame, decodeBinFrame,
 } from './harness.mjs';
 
 const SANITIZER_PATTERNS = [/ERROR: AddressSanitizer/, /ERROR: LeakSanitizer/, /runtime error:/];
@@ -163,12 +163,14 @@ export class OutputStream {
  *  start         {cols, rows} to send session_start after auth_ok, or null
  *  ca            PEM for wss:// with a self-signed relay
  *  ignoreOffsets place stdout by arrival, as a PrivaClaw browser does
+ *  proto         2: ask for protocol v2 (binary stdin/stdout frames); v.proto
+ *                is what auth_ok accepted
  *
  * The viewer checks offsets as protocol.md says: the first stdout at
  * resume_offset (or at a gap's `to`), each next one where the last ended.
  */
 export async function openViewer(scope, { wsUrl, token, sessionId, deviceId, stream = new OutputStream(), resumeOffset,
-  ack = false, start = { cols: 200, rows: 50 }, ca, label, ignoreOffsets = false, expectAuthOk = true, timeout = ms(15_000) }) {
+  ack = false, start = { cols: 200, rows: 50 }, ca, label, ignoreOffsets = false, expectAuthOk = true, timeout = ms(15_000), proto }) {
   const ws = new WebSocket(`${wsUrl}/session`, { maxPayload: 64 << 20, handshakeTimeout: timeout, ...(ca ? { ca } : {}) });
   const v = {
     ws, sessionId, stream, label: label || `viewer ${sessionId.slice(0, 8)}`,
@@ -185,7 +187,12 @@ export async function openViewer(scope, { wsUrl, token, sessionId, deviceId, str
     closeInfo: null,
     types: new Set(),
     send(obj) { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj)); },
-    write(str) { v.send(msg('stdin', { session_id: sessionId, data_b64: Buffer.from(str).toString('base64') })); },
+    proto: 1,           // what auth_ok accepted
+    binaryFrames: 0,    // stdout frames that came as v2 binary
+    write(str) {
+      if (v.proto >= 2) { if (ws.readyState === WebSocket.OPEN) ws.send(encodeBinFrame('stdin', sessionId, 0, Buffer.from(str)), { binary: true }); }
+      else v.send(msg('stdin', { session_id: sessionId, data_b64: Buffer.from(str).toString('base64') }));
+    },
     /** Stops reading the socket (and acking): the relay's writes back up. */
     pause() { v.paused = true; v.acking = false; ws._socket.pause(); },
     /** Reads again; explicit acks resume (and catch up at once). */
@@ -243,8 +250,15 @@ export async function openViewer(scope, { wsUrl, token, sessionId, deviceId, str
   });
   ws.on('message', (data, isBinary) => {
     let m;
-    if (isBinary) m = { type: '<binary>', len: data.length };
-    else {
+    if (isBinary) {
+      const f = decodeBinFrame(data);
+      if (f && f.type === 'stdout') {
+        v.binaryFrames++;
+        m = { type: 'stdout', data: { session_id: f.sessionId, offset: f.offset, data_b64: f.payload.toString('base64') } };
+      } else {
+        m = { type: '<binary>', len: data.length };
+      }
+    } else {
       try { m = JSON.parse(data.toString()); } catch { m = { type: '<non-json>', raw: data.toString().slice(0, 200) }; }
     }
     v.types.add(m.type);
@@ -287,10 +301,12 @@ export async function openViewer(scope, { wsUrl, token, sessionId, deviceId, str
   });
   const auth = { token, session_id: sessionId, device_id: deviceId };
   if (resumeOffset !== undefined) auth.resume_offset = resumeOffset;
+  if (proto !== undefined) auth.proto = proto;
   v.send(msg('auth', auth));
   if (!expectAuthOk) return v;
   await v.next((m) => m.type === 'auth_ok' || m.type === 'error', timeout).then((m) => {
     if (m.type !== 'auth_ok') throw new Error(`${v.label}: auth refused: ${JSON.stringify(m)}`);
+    v.proto = m.data?.proto ?? 1;
   });
   if (start) v.send(msg('session_start', { session_id: sessionId, ...start }));
   return v;
