@@ -292,36 +292,46 @@ static void cl__on_eof(struct cl__sess *s)
     cl__maybe_finish(s);
 }
 
-/* One read of up to cl__read_room bytes straight into the ring, then the
- * pump. */
+/* Reads what the PTY has, up to CL_PTY_READ_CHUNK per wakeup and as far as
+ * cl__read_room allows, straight into the ring; then the pump. A terminal
+ * hands over at most one line-discipline buffer (4 KiB) per read, so
+ * reading again until it is empty coalesces a burst into one frame instead
+ * of a frame per 4 KiB; a keystroke's echo is still one read, one frame. */
 static void cl__read(struct cl__sess *s)
 {
-    size_t room = cl__read_room(s), contig;
+    size_t total = 0, room, contig;
+    bool eof = false;
     uint8_t *dst;
     ssize_t n;
 
-    if (room == 0) {
-        cl__update_poll(s);
-        return;
+    while (total < CL_PTY_READ_CHUNK && (room = cl__read_room(s)) > 0) {
+        dst = cl_ring_write_ptr(&s->ring, &contig);
+        if (room > contig)
+            room = contig;
+        if (room > CL_PTY_READ_CHUNK - total)
+            room = CL_PTY_READ_CHUNK - total;
+        do
+            n = read(s->master, dst, room);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            /* 0 or EIO: every slave descriptor is closed. */
+            if (n < 0 && errno != EIO)
+                cl_warn("session", "pty read failed", "session=%s error=\"%s\"", s->id,
+                        strerror(errno));
+            eof = true;
+            break;
+        }
+        cl_ring_commit(&s->ring, (size_t)n);
+        total += (size_t)n;
     }
-    dst = cl_ring_write_ptr(&s->ring, &contig);
-    if (room > contig)
-        room = contig;
-    do
-        n = read(s->master, dst, room);
-    while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return;
-    if (n <= 0) {
-        /* 0 or EIO: every slave descriptor is closed. */
-        if (n < 0 && errno != EIO)
-            cl_warn("session", "pty read failed", "session=%s error=\"%s\"", s->id,
-                    strerror(errno));
+    if (total)
+        cl__pump(s);
+    if (eof) {
         cl__on_eof(s);
         return;
     }
-    cl_ring_commit(&s->ring, (size_t)n);
-    cl__pump(s);
     cl__update_poll(s);
 }
 
