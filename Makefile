@@ -1,7 +1,7 @@
 # clawlink — a thin layer over CMake. See README.md.
 #   make run     build everything (installing what is missing), start the relay
 #   make test    the whole suite: unit + e2e, again under ASan+UBSan, fuzz smoke
-#   make bench   the benchmark suite (bench/)
+#   make bench   the benchmark suite (bench/; results in bench/results/latest.json)
 #   make fmt     clang-format the C sources
 #   make deps    install build and test dependencies (scripts/install-deps)
 
@@ -15,7 +15,7 @@ FUZZ_RUNS  ?= 20000
 
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build run test test-unit test-e2e test-asan test-fuzz bench fmt fmt-check clean
+.PHONY: all deps build run test test-unit test-e2e test-asan test-fuzz test-bench bench fmt fmt-check clean
 
 all: build
 
@@ -30,7 +30,7 @@ run: build
 	@mkdir -p $(DATA)
 	$(BUILD)/clawlink-relay --listen $(LISTEN) --data $(DATA)
 
-test: test-unit test-e2e test-asan test-fuzz
+test: test-unit test-e2e test-asan test-fuzz test-bench
 	@echo "make test: all layers passed"
 
 test-unit: build
@@ -62,11 +62,19 @@ test-fuzz: deps
 bench: build
 	@bench/run $(BUILD)
 
+# The bench harness builds, and its smallest run (--smoke) works and writes
+# well-formed JSON with every scenario in it. No number is checked: timing
+# belongs to `make bench`, never to a pass/fail test.
+test-bench: build
+	@bench/run $(BUILD) --smoke --out $(BUILD)/bench-smoke.json >$(BUILD)/bench-smoke.txt 2>&1 \
+	  || { tail -40 $(BUILD)/bench-smoke.txt; exit 1; }
+	@python3 bench/check_results.py $(BUILD)/bench-smoke.json
+
 fmt:
-	@clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c
+	@clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c bench/*.c bench/*.h
 
 fmt-check:
-	@clang-format --dry-run --Werror src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c
+	@clang-format --dry-run --Werror src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c bench/*.c bench/*.h
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
