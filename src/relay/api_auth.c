@@ -1,5 +1,6 @@
 /*
- * api_auth: sign-up, sign-in, sign-out and the current user.
+ * api_auth: sign-up, sign-in, sign-out and the current user. Sign-up and
+ * sign-in are rate-limited per address and per account (accounts.h).
  *
  * Password hashing runs on the worker pool; the store is touched only on
  * the loop thread, before and after.
@@ -8,6 +9,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "relay/accounts.h"
 #include "relay/auth.h"
 #include "relay/http.h"
 #include "relay/relay.h"
@@ -131,6 +133,8 @@ static void cl__signup(struct cl_http_req *req)
         cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
         goto out_free;
     }
+    if (cl_accounts_refuse(req, CL_RATE_SIGNUP, j->user.email))
+        goto out_free;
     if (r->store.ops->user_by_email(&r->store, j->user.email, &existing) == 0) {
         cl_http_reply_error(req->conn, 409, "email_taken",
                             "an account with this email already exists");
@@ -178,6 +182,8 @@ static void cl__login(struct cl_http_req *req)
         abort();
     j->relay = r;
     if (cl__credentials(req, j))
+        goto out_free;
+    if (cl_accounts_refuse(req, CL_RATE_LOGIN, j->user.email))
         goto out_free;
     rc = r->store.ops->user_by_email(&r->store, j->user.email, &j->user);
     if (rc && rc != CL_ENOTFOUND) {

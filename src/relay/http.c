@@ -21,9 +21,13 @@ struct cl_http_job {
 
 static const struct cl_route cl__routes_misc[];
 
-static const struct cl_route *const cl__route_tables[] = {cl__routes_misc,    cl_routes_auth,
-                                                          cl_routes_projects, cl_routes_functions,
-                                                          cl_routes_sessions, NULL};
+static const struct cl_route *const cl__route_tables[] = {cl__routes_misc,
+                                                          cl_routes_auth,
+                                                          cl_routes_projects,
+                                                          cl_routes_functions,
+                                                          cl_routes_sessions,
+                                                          cl_routes_account,
+                                                          NULL};
 
 /* ---- replies ---------------------------------------------------------- */
 
@@ -403,8 +407,11 @@ static const struct cl_route cl__routes_misc[] = {
 
 json_t *cl_json_user(const struct cl_user *u)
 {
-    return json_pack("{s:s, s:s, s:s, s:I}", "id", u->id, "email", u->email, "display_name",
-                     u->display_name, "created_at", (json_int_t)u->created_at);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "id", u->id, "email", u->email, "display_name",
+                          u->display_name, "created_at", (json_int_t)u->created_at);
+    json_object_set_new(o, "avatar_url",
+                        u->avatar_url[0] ? json_string(u->avatar_url) : json_null());
+    return o;
 }
 
 json_t *cl_json_project(const struct cl_project *p)

@@ -76,6 +76,7 @@ extern const struct cl_route cl_routes_auth[];
 extern const struct cl_route cl_routes_projects[];
 extern const struct cl_route cl_routes_functions[];
 extern const struct cl_route cl_routes_sessions[];
+extern const struct cl_route cl_routes_account[];
 
 /* JSON views of stored rows, shared by the API modules. */
 json_t *cl_json_user(const struct cl_user *u);

@@ -9,8 +9,10 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "relay/accounts.h"
 #include "relay/auth.h"
 #include "relay/hub.h"
+#include "relay/mail.h"
 #include "relay/ratelimit.h"
 #include "relay/relay.h"
 #include "relay/server.h"
@@ -42,6 +44,10 @@ static void cl__usage(FILE *f)
         "  --agent-grace SECS   how long a disconnected agent's sessions wait for it (default 60)\n"
         "  --ping-interval SECS WebSocket ping after this much silence; a peer silent for\n"
         "                       2 intervals + 5 s is closed (default 20)\n"
+        "  --smtp-url URL       send password reset mail through this server,\n"
+        "                       smtp[s]://[user:pass@]host[:port] (default: write it to\n"
+        "                       DATA/outbox/ for the operator)\n"
+        "  --smtp-from ADDR     From: address of that mail (default clawlink-relay@localhost)\n"
         "  --log-level LEVEL    debug | info | warn | error (default info)\n"
         "  --help               this text\n"
         "  --version            print the version\n");
@@ -153,6 +159,8 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, 'L'},
         {"agent-grace", required_argument, NULL, 'g'},
         {"ping-interval", required_argument, NULL, 'i'},
+        {"smtp-url", required_argument, NULL, 'S'},
+        {"smtp-from", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -210,6 +218,21 @@ int main(int argc, char **argv)
         case 'p':
             r.opts.public_url = optarg;
             break;
+        case 'S':
+            if (strncmp(optarg, "smtp://", 7) != 0 && strncmp(optarg, "smtps://", 8) != 0) {
+                fprintf(stderr, "clawlink-relay: --smtp-url must start with smtp:// or smtps://\n");
+                return 2;
+            }
+            r.opts.smtp_url = optarg;
+            break;
+        case 'F':
+            if (strlen(optarg) > CL_EMAIL_MAX || !strchr(optarg, '@') ||
+                strpbrk(optarg, "\r\n<> ")) {
+                fprintf(stderr, "clawlink-relay: --smtp-from wants an email address\n");
+                return 2;
+            }
+            r.opts.smtp_from = optarg;
+            break;
         case 'L':
             if (cl_log_parse_level(optarg, &level)) {
                 fprintf(stderr, "clawlink-relay: unknown log level '%s'\n", optarg);
@@ -245,7 +268,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     cl_log_hook_lws();
     cl_json_init();
-    if (cl_secret_init() || cl_auth_init()) {
+    if (cl_secret_init() || cl_auth_init() || cl_mail_init()) {
         cl_error("relay", "crypto initialisation failed", "%s", "");
         return 1;
     }
@@ -264,6 +287,7 @@ int main(int argc, char **argv)
     r.hub = cl_hub_new(&r);
     r.rl_pair_addr = cl_ratelimit_new(CL_PAIR_RATE_PER_ADDR, 60);
     r.rl_pair_global = cl_ratelimit_new(CL_PAIR_RATE_GLOBAL, 60);
+    r.accounts = cl_accounts_new(&r.opts);
     if (cl_server_start(&r, err, sizeof err)) {
         cl_error("relay", "cannot start server", "error=\"%s\"", err);
         goto out_free;
@@ -296,6 +320,8 @@ out_free:
         cl_warn("relay", "event loop closed with handles open", "%s", "");
     cl_ratelimit_free(r.rl_pair_addr);
     cl_ratelimit_free(r.rl_pair_global);
+    cl_accounts_free(r.accounts); /* after the loop: no mail job is left */
+    cl_mail_cleanup();
     r.store.ops->close(&r.store);
     cl_info("relay", "stopped", "%s", "");
     return rc;

@@ -16,6 +16,7 @@
 
 struct cl_hub;
 struct cl_ratelimit;
+struct cl_accounts;
 
 struct cl_relay_opts {
     char listen_addr[64]; /* "127.0.0.1" */
@@ -26,6 +27,8 @@ struct cl_relay_opts {
     const char *public_url;   /* what agents are told to dial (http[s]:// or ws[s]://) */
     unsigned agent_grace_s;   /* a disconnected agent's sessions wait this long (60) */
     unsigned ping_interval_s; /* WebSocket ping after this much silence (20) */
+    const char *smtp_url;     /* send mail through this server; NULL: outbox only */
+    const char *smtp_from;    /* From: of the relay's mail */
 };
 
 struct cl_relay {
@@ -37,6 +40,7 @@ struct cl_relay {
     char relay_url[CL_URL_MAX];          /* ws[s]://host:port, told to agents at pairing */
     struct cl_ratelimit *rl_pair_addr;   /* pair-device attempts per address */
     struct cl_ratelimit *rl_pair_global; /* pair-device attempts, all addresses */
+    struct cl_accounts *accounts;        /* account routes' limiters and mail */
     bool stopping;
 };
 

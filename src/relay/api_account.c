@@ -1,0 +1,530 @@
+/*
+ * api_account: what a signed-in user does with their own account — the
+ * profile, sign-in sessions (API tokens), password change, deletion — and
+ * the password reset that needs no sign-in.
+ *
+ * Every decision goes through the policy module (account.manage,
+ * token.revoke). Passwords are verified and hashed on the worker pool;
+ * the store and the hub are touched on the loop thread only, before and
+ * after. Reset links go out through mail.c (outbox or SMTP) on the pool.
+ */
+#include "core/err.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/secret.h"
+#include "relay/accounts.h"
+#include "relay/auth.h"
+#include "relay/http.h"
+#include "relay/hub.h"
+#include "relay/mail.h"
+#include "relay/policy.h"
+#include "relay/relay.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* Optional text field that may be empty (cl_json_str refuses ""): absent
+ * or null leaves *out NULL. Wrong type, over max bytes, or a control
+ * character: CL_EINVAL with a message in err. */
+static int cl__opt_text(json_t *body, const char *key, size_t max, const char **out, char *err,
+                        size_t errlen)
+{
+    json_t *v = json_object_get(body, key);
+    const char *t;
+    size_t n;
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return cl_seterr(err, errlen, CL_EINVAL, "field body.%s must be a string", key);
+    t = json_string_value(v);
+    n = json_string_length(v);
+    if (n > max)
+        return cl_seterr(err, errlen, CL_EINVAL, "field body.%s is longer than %zu bytes", key,
+                         max);
+    if (strlen(t) != n)
+        return cl_seterr(err, errlen, CL_EINVAL, "field body.%s contains a NUL byte", key);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
+            return cl_seterr(err, errlen, CL_EINVAL, "field body.%s contains a control character",
+                             key);
+    *out = t;
+    return 0;
+}
+
+/* A new password: required, CL_PASSWORD_MIN..CL_PASSWORD_MAX bytes. */
+static int cl__new_password(struct cl_http_req *req, const char *key, const char **out)
+{
+    char err[160];
+    if (cl_json_str(req->body, "body", key, true, CL_PASSWORD_MAX, out, err, sizeof err)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
+        return CL_EINVAL;
+    }
+    if (strlen(*out) < CL_PASSWORD_MIN) {
+        cl_http_reply_error(req->conn, 400, "invalid_request",
+                            "field body.%s must be at least %d bytes", key, CL_PASSWORD_MIN);
+        return CL_EINVAL;
+    }
+    return 0;
+}
+
+/* The caller's own account, through the policy module. 0 with *u filled
+ * (its password hash included: the caller wipes it), or replied. */
+static int cl__self(struct cl_http_req *req, struct cl_user *u)
+{
+    struct cl_store *s = &req->relay->store;
+    int rc = cl_policy_account(s, req->user_id, CL_ACT_ACCOUNT_MANAGE, req->user_id);
+    if (rc == 0)
+        rc = s->ops->user_by_id(s, req->user_id, u);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc == CL_ENOTFOUND ? CL_EAUTH : rc);
+        return rc;
+    }
+    return 0;
+}
+
+/* ---- password jobs ------------------------------------------------------ */
+
+enum cl__pw_op { CL__PW_CHANGE, CL__PW_DELETE, CL__PW_RESET };
+
+struct cl__acct_job {
+    struct cl_relay *relay;
+    enum cl__pw_op op;
+    char user_id[CL_UUID_LEN + 1];
+    uint8_t token_hash[CL_HASH_LEN];        /* change: the caller's token; reset: the reset token */
+    char password[CL_PASSWORD_MAX + 1];     /* to verify (change, delete) */
+    char new_password[CL_PASSWORD_MAX + 1]; /* to hash (change, reset) */
+    char pw_hash[CL_PWHASH_MAX];            /* stored hash to verify against */
+    char new_hash[CL_PWHASH_MAX];
+    bool verified, hashed;
+};
+
+static struct cl__acct_job *cl__job_new(struct cl_http_req *req, enum cl__pw_op op)
+{
+    struct cl__acct_job *j = calloc(1, sizeof *j);
+    if (!j)
+        abort();
+    j->relay = req->relay;
+    j->op = op;
+    if (req->user_id)
+        snprintf(j->user_id, sizeof j->user_id, "%s", req->user_id);
+    if (req->token_hash)
+        memcpy(j->token_hash, req->token_hash, CL_HASH_LEN);
+    return j;
+}
+
+static void cl__job_free(struct cl__acct_job *j)
+{
+    cl_wipe(j, sizeof *j);
+    free(j);
+}
+
+/* Worker: verify the current password (change, delete), then hash the
+ * new one (change, reset). */
+static void cl__pw_work(void *arg)
+{
+    struct cl__acct_job *j = arg;
+    j->verified = j->op == CL__PW_RESET || cl_auth_verify_password(j->password, j->pw_hash);
+    if (j->verified && j->op != CL__PW_DELETE)
+        j->hashed = cl_auth_hash_password(j->new_password, j->new_hash) == 0;
+}
+
+static void cl__reply_wrong_password(struct cl_conn *c)
+{
+    cl_http_reply_error(c, 403, "wrong_password", "the current password is not correct");
+}
+
+/* Starts the job or replies; takes ownership of j either way. */
+static void cl__job_start(struct cl_http_req *req, struct cl__acct_job *j, cl_job_done_fn done)
+{
+    if (cl_http_job_start(req->conn, cl__pw_work, done, j) == 0)
+        return;
+    cl_http_reply_errcode(req->conn, CL_EIO);
+    cl__job_free(j);
+}
+
+/* ---- profile ------------------------------------------------------------ */
+
+static void cl__profile_patch(struct cl_http_req *req)
+{
+    struct cl_store *s = &req->relay->store;
+    const char *name, *avatar;
+    struct cl_user u;
+    char err[160];
+    int rc;
+
+    if (cl__opt_text(req->body, "display_name", CL_NAME_MAX, &name, err, sizeof err) ||
+        cl__opt_text(req->body, "avatar_url", CL_AVATAR_URL_MAX, &avatar, err, sizeof err)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
+        return;
+    }
+    /* null clears the avatar as "" does */
+    if (!avatar && json_is_null(json_object_get(req->body, "avatar_url")))
+        avatar = "";
+    if (!name && !avatar) {
+        cl_http_reply_error(req->conn, 400, "invalid_request",
+                            "nothing to change: send display_name and/or avatar_url");
+        return;
+    }
+    if (avatar && avatar[0] &&
+        (strncmp(avatar, "https://", 8) != 0 || !avatar[8] || strpbrk(avatar, " \"<>\\"))) {
+        cl_http_reply_error(req->conn, 400, "invalid_request",
+                            "field body.avatar_url must be an https:// URL or empty");
+        return;
+    }
+    if (cl__self(req, &u))
+        return;
+    rc = s->ops->profile_update(s, u.id, name, avatar);
+    if (rc == 0)
+        rc = s->ops->user_by_id(s, u.id, &u);
+    cl_wipe(u.pw_hash, sizeof u.pw_hash);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "user", cl_json_user(&u)));
+}
+
+/* ---- sign-in sessions (API tokens) ------------------------------------ */
+
+static void cl__token_json(const struct cl_token *t, void *ctx)
+{
+    json_t *o =
+        json_pack("{s:s, s:I, s:I, s:b}", "id", t->id, "created_at", (json_int_t)t->created_at,
+                  "expires_at", (json_int_t)t->expires_at, "current", t->current);
+    json_object_set_new(o, "last_used",
+                        t->last_used_at ? json_integer(t->last_used_at) : json_null());
+    json_array_append_new(ctx, o);
+}
+
+static void cl__sessions_list(struct cl_http_req *req)
+{
+    struct cl_store *s = &req->relay->store;
+    json_t *arr;
+    int rc = cl_policy_account(s, req->user_id, CL_ACT_ACCOUNT_MANAGE, req->user_id);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    arr = json_array();
+    rc = s->ops->token_list(s, req->user_id, cl_now(), req->token_hash, cl__token_json, arr);
+    if (rc) {
+        json_decref(arr);
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "sessions", arr));
+}
+
+static void cl__session_revoke(struct cl_http_req *req)
+{
+    struct cl_store *s = &req->relay->store;
+    struct cl_token t;
+    int rc;
+    if (!cl_uuid_valid(req->params[0])) {
+        cl_http_reply_errcode(req->conn, CL_ENOTFOUND);
+        return;
+    }
+    rc = cl_policy_token(s, req->user_id, CL_ACT_TOKEN_REVOKE, req->params[0], &t);
+    if (rc == 0)
+        rc = s->ops->token_revoke_id(s, t.id, cl_now());
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_info("auth", "token revoked", "user=%s token_id=%s", req->user_id, t.id);
+    cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* ---- password change ---------------------------------------------------- */
+
+static void cl__password_done(struct cl_conn *c, void *arg)
+{
+    struct cl__acct_job *j = arg;
+    struct cl_store *s = &j->relay->store;
+    int rc;
+    if (!c)
+        goto out_free;
+    if (!j->verified) {
+        cl__reply_wrong_password(c);
+        goto out_free;
+    }
+    if (!j->hashed) {
+        cl_http_reply_errcode(c, CL_ENOMEM);
+        goto out_free;
+    }
+    /* keeps the token this request came with, revokes every other */
+    rc = s->ops->user_set_password(s, j->user_id, j->new_hash, j->token_hash, cl_now());
+    if (rc) {
+        cl_http_reply_errcode(c, rc == CL_ENOTFOUND ? CL_EAUTH : rc);
+        goto out_free;
+    }
+    cl_info("auth", "password changed; other tokens revoked", "user=%s", j->user_id);
+    cl_http_reply_json(c, 200, json_pack("{s:b}", "ok", 1));
+out_free:
+    cl__job_free(j);
+}
+
+static void cl__password_change(struct cl_http_req *req)
+{
+    const char *current, *next;
+    struct cl__acct_job *j;
+    struct cl_user u;
+    char err[160];
+
+    if (cl_json_str(req->body, "body", "current_password", true, CL_PASSWORD_MAX, &current, err,
+                    sizeof err)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
+        return;
+    }
+    if (cl__new_password(req, "new_password", &next) || cl__self(req, &u))
+        return;
+    /* guessing the current password with a stolen token costs sign-in attempts */
+    if (cl_accounts_refuse(req, CL_RATE_LOGIN, u.email)) {
+        cl_wipe(u.pw_hash, sizeof u.pw_hash);
+        return;
+    }
+    j = cl__job_new(req, CL__PW_CHANGE);
+    memcpy(j->pw_hash, u.pw_hash, sizeof j->pw_hash);
+    cl_wipe(u.pw_hash, sizeof u.pw_hash);
+    snprintf(j->password, sizeof j->password, "%s", current);
+    snprintf(j->new_password, sizeof j->new_password, "%s", next);
+    cl__job_start(req, j, cl__password_done);
+}
+
+/* ---- account deletion ---------------------------------------------------- */
+
+struct cl__doomed {
+    struct cl_store *store;
+    const char *user_id;
+    char (*ids)[CL_UUID_LEN + 1];
+    size_t n, cap;
+};
+
+/* Collects the live sessions deleting the account ends: the user's own,
+ * and every session on a device of a project they own. */
+static void cl__collect_doomed(const struct cl_session *sess, void *ctx)
+{
+    struct cl__doomed *d = ctx;
+    struct cl_device dev;
+    struct cl_project p;
+    bool doomed = strcmp(sess->user_id, d->user_id) == 0;
+    if (!doomed && d->store->ops->device_get(d->store, sess->device_id, &dev) == 0 &&
+        d->store->ops->project_get(d->store, dev.project_id, &p) == 0)
+        doomed = strcmp(p.owner_id, d->user_id) == 0;
+    if (!doomed)
+        return;
+    if (d->n == d->cap) {
+        d->cap = d->cap ? 2 * d->cap : 8;
+        d->ids = realloc(d->ids, d->cap * sizeof *d->ids);
+        if (!d->ids)
+            abort();
+    }
+    memcpy(d->ids[d->n++], sess->id, CL_UUID_LEN + 1);
+}
+
+static void cl__delete_done(struct cl_conn *c, void *arg)
+{
+    struct cl__acct_job *j = arg;
+    struct cl_relay *r = j->relay;
+    struct cl_store *s = &r->store;
+    struct cl__doomed d = {.store = s, .user_id = j->user_id};
+    int rc;
+
+    if (!c)
+        goto out_free; /* the client left: do not delete behind its back */
+    if (!j->verified) {
+        cl__reply_wrong_password(c);
+        goto out_free;
+    }
+    /* Everything below runs on the loop thread without yielding, so no
+     * session can start between collecting and deleting. */
+    rc = s->ops->session_list_active(s, NULL, cl__collect_doomed, &d);
+    if (rc == 0)
+        rc = s->ops->user_delete(s, j->user_id, cl_now());
+    if (rc == CL_ESTATE) {
+        cl_http_reply_error(c, 409, "owns_shared_projects",
+                            "you own projects that have other members: remove the members or "
+                            "delete those projects first");
+        goto out_free;
+    }
+    if (rc) {
+        cl_http_reply_errcode(c, rc == CL_ENOTFOUND ? CL_EAUTH : rc);
+        goto out_free;
+    }
+    /* The rows are gone; now tell agents and viewers. NOTE: the agent
+     * connections of deleted devices stay open until they drop (their
+     * next hello fails: unknown device); closing them needs a hub entry
+     * point (e.g. cl_hub_device_removed) that does not exist yet. */
+    for (size_t i = 0; i < d.n; i++)
+        cl_hub_session_end(r->hub, d.ids[i], "account_deleted");
+    cl_info("auth", "account deleted", "user=%s sessions_ended=%zu", j->user_id, d.n);
+    cl_http_reply_json(c, 200, json_pack("{s:b}", "ok", 1));
+out_free:
+    free(d.ids);
+    cl__job_free(j);
+}
+
+static void cl__account_delete(struct cl_http_req *req)
+{
+    const char *password;
+    struct cl__acct_job *j;
+    struct cl_user u;
+    char err[160];
+
+    if (cl_json_str(req->body, "body", "password", true, CL_PASSWORD_MAX, &password, err,
+                    sizeof err)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
+        return;
+    }
+    if (cl__self(req, &u))
+        return;
+    if (cl_accounts_refuse(req, CL_RATE_LOGIN, u.email)) {
+        cl_wipe(u.pw_hash, sizeof u.pw_hash);
+        return;
+    }
+    j = cl__job_new(req, CL__PW_DELETE);
+    memcpy(j->pw_hash, u.pw_hash, sizeof j->pw_hash);
+    cl_wipe(u.pw_hash, sizeof u.pw_hash);
+    snprintf(j->password, sizeof j->password, "%s", password);
+    cl__job_start(req, j, cl__delete_done);
+}
+
+/* ---- password reset ---------------------------------------------------- */
+
+/* Records a reset token for u and queues the mail with its link. Errors
+ * are logged, never shown: the answer must not depend on the account. */
+static void cl__reset_send(struct cl_relay *r, const struct cl_user *u)
+{
+    struct cl_accounts *a = r->accounts;
+    char token[CL_TOKEN_STR_LEN + 1], body[CL_MAIL_BODY_MAX];
+    uint8_t hash[CL_HASH_LEN];
+    int64_t now = cl_now();
+    int rc;
+
+    cl_token_new(CL_TOKEN_RESET, token);
+    cl_hash_str(token, hash);
+    rc = r->store.ops->reset_create(&r->store, u->id, hash, now, now + CL_RESET_TOKEN_TTL_S);
+    if (rc) {
+        cl_error("auth", "storing a password reset token failed", "user=%s err=%s", u->id,
+                 cl_strerror(rc));
+        goto out_wipe;
+    }
+    /* The token rides in the fragment: browsers never send a fragment to
+     * a server, so it stays out of access logs, proxies and Referer. */
+    snprintf(body, sizeof body,
+             "Someone (hopefully you) asked to reset the password of the clawlink account\n"
+             "%s.\n\n"
+             "Open this link within %d minutes to choose a new password:\n\n"
+             "%s/reset-password#token=%s\n\n"
+             "The link works once. If you did not ask for this, ignore this message: your\n"
+             "password stays as it is.\n",
+             u->email, CL_RESET_TOKEN_TTL_S / 60, a->link_base, token);
+    rc = cl_mail_send(r->loop, &a->mail, "password reset", u->email, "Reset your clawlink password",
+                      body);
+    if (rc)
+        cl_error("auth", "queueing the password reset mail failed", "user=%s err=%s", u->id,
+                 cl_strerror(rc));
+    else
+        cl_info("auth", "password reset requested", "user=%s", u->id);
+    cl_wipe(body, sizeof body);
+out_wipe:
+    cl_wipe(token, sizeof token);
+}
+
+static void cl__reset_request(struct cl_http_req *req)
+{
+    struct cl_relay *r = req->relay;
+    const char *email_in;
+    char email[CL_EMAIL_MAX + 1], err[160];
+    struct cl_user u;
+    int rc;
+
+    if (cl_json_str(req->body, "body", "email", true, CL_EMAIL_MAX + 32, &email_in, err,
+                    sizeof err)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
+        return;
+    }
+    if (cl_auth_normalize_email(email_in, email)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request",
+                            "field body.email is not a valid email address");
+        return;
+    }
+    if (cl_accounts_refuse(req, CL_RATE_RESET, email))
+        return;
+    rc = r->store.ops->user_by_email(&r->store, email, &u);
+    if (rc == 0)
+        cl__reset_send(r, &u);
+    else if (rc != CL_ENOTFOUND)
+        cl_error("auth", "password reset lookup failed", "err=%s", cl_strerror(rc));
+    cl_wipe(u.pw_hash, sizeof u.pw_hash);
+    cl_http_reply_json(req->conn, 202,
+                       json_pack("{s:b, s:s}", "ok", 1, "message",
+                                 "if an account has this address, a reset link is on its way"));
+}
+
+static void cl__reset_done(struct cl_conn *c, void *arg)
+{
+    struct cl__acct_job *j = arg;
+    struct cl_store *s = &j->relay->store;
+    char user_id[CL_UUID_LEN + 1];
+    int rc;
+    if (!c)
+        goto out_free;
+    if (!j->hashed) {
+        cl_http_reply_errcode(c, CL_ENOMEM);
+        goto out_free;
+    }
+    rc = s->ops->reset_consume(s, j->token_hash, cl_now(), j->new_hash, user_id);
+    if (rc == CL_ENOTFOUND) {
+        cl_http_reply_error(c, 400, "invalid_token", "unknown or already used reset token");
+        goto out_free;
+    }
+    if (rc == CL_EEXPIRED) {
+        cl_http_reply_error(c, 410, "token_expired",
+                            "this reset link has expired; ask for a new one");
+        goto out_free;
+    }
+    if (rc) {
+        cl_http_reply_errcode(c, rc);
+        goto out_free;
+    }
+    cl_info("auth", "password reset; all tokens revoked", "user=%s", user_id);
+    cl_http_reply_json(c, 200, json_pack("{s:b}", "ok", 1));
+out_free:
+    cl__job_free(j);
+}
+
+static void cl__reset_confirm(struct cl_http_req *req)
+{
+    const char *token, *next;
+    struct cl__acct_job *j;
+    char err[160];
+
+    if (cl_json_str(req->body, "body", "token", true, CL_TOKEN_MAX, &token, err, sizeof err)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
+        return;
+    }
+    if (cl__new_password(req, "new_password", &next))
+        return;
+    if (cl_accounts_refuse(req, CL_RATE_RESET, NULL))
+        return;
+    j = cl__job_new(req, CL__PW_RESET);
+    cl_hash_str(token, j->token_hash);
+    snprintf(j->new_password, sizeof j->new_password, "%s", next);
+    cl__job_start(req, j, cl__reset_done);
+}
+
+const struct cl_route cl_routes_account[] = {
+    {CL_HTTP_PATCH, "/api/v1/me", true, cl__profile_patch},
+    {CL_HTTP_GET, "/api/v1/me/sessions", true, cl__sessions_list},
+    {CL_HTTP_DELETE, "/api/v1/me/sessions/:id", true, cl__session_revoke},
+    {CL_HTTP_POST, "/api/v1/me/password", true, cl__password_change},
+    {CL_HTTP_POST, "/api/v1/me/delete", true, cl__account_delete},
+    {CL_HTTP_POST, "/api/v1/auth/password-reset", false, cl__reset_request},
+    {CL_HTTP_POST, "/api/v1/auth/password-reset/confirm", false, cl__reset_confirm},
+    {0, NULL, false, NULL},
+};
