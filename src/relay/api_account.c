@@ -297,33 +297,47 @@ static void cl__password_change(struct cl_http_req *req)
 
 /* ---- account deletion ---------------------------------------------------- */
 
-struct cl__doomed {
-    struct cl_store *store;
-    const char *user_id;
-    char (*ids)[CL_UUID_LEN + 1];
+struct cl__ids {
+    char (*id)[CL_UUID_LEN + 1];
     size_t n, cap;
 };
 
-/* Collects the live sessions deleting the account ends: the user's own,
- * and every session on a device of a project they own. */
+struct cl__doomed {
+    struct cl_store *store;
+    const char *user_id;
+    struct cl__ids ended;    /* live sessions that end with the account */
+    struct cl__ids unshared; /* others' live sessions shared with the user */
+};
+
+static void cl__ids_add(struct cl__ids *l, const char *id)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 8;
+        l->id = realloc(l->id, l->cap * sizeof *l->id);
+        if (!l->id)
+            abort();
+    }
+    memcpy(l->id[l->n++], id, CL_UUID_LEN + 1);
+}
+
+/* Sorts the live sessions: the user's own and every session on a device
+ * of a project they own end; others' sessions shared with the user lose
+ * the share (its viewers are closed). */
 static void cl__collect_doomed(const struct cl_session *sess, void *ctx)
 {
     struct cl__doomed *d = ctx;
+    struct cl_store *s = d->store;
     struct cl_device dev;
     struct cl_project p;
+    enum cl_share_mode mode;
     bool doomed = strcmp(sess->user_id, d->user_id) == 0;
-    if (!doomed && d->store->ops->device_get(d->store, sess->device_id, &dev) == 0 &&
-        d->store->ops->project_get(d->store, dev.project_id, &p) == 0)
+    if (!doomed && s->ops->device_get(s, sess->device_id, &dev) == 0 &&
+        s->ops->project_get(s, dev.project_id, &p) == 0)
         doomed = strcmp(p.owner_id, d->user_id) == 0;
-    if (!doomed)
-        return;
-    if (d->n == d->cap) {
-        d->cap = d->cap ? 2 * d->cap : 8;
-        d->ids = realloc(d->ids, d->cap * sizeof *d->ids);
-        if (!d->ids)
-            abort();
-    }
-    memcpy(d->ids[d->n++], sess->id, CL_UUID_LEN + 1);
+    if (doomed)
+        cl__ids_add(&d->ended, sess->id);
+    else if (s->ops->share_get(s, sess->id, d->user_id, &mode) == 0)
+        cl__ids_add(&d->unshared, sess->id);
 }
 
 static void cl__delete_done(struct cl_conn *c, void *arg)
@@ -359,12 +373,16 @@ static void cl__delete_done(struct cl_conn *c, void *arg)
      * connections of deleted devices stay open until they drop (their
      * next hello fails: unknown device); closing them needs a hub entry
      * point (e.g. cl_hub_device_removed) that does not exist yet. */
-    for (size_t i = 0; i < d.n; i++)
-        cl_hub_session_end(r->hub, d.ids[i], "account_deleted");
-    cl_info("auth", "account deleted", "user=%s sessions_ended=%zu", j->user_id, d.n);
+    for (size_t i = 0; i < d.ended.n; i++)
+        cl_hub_session_end(r->hub, d.ended.id[i], "account_deleted");
+    for (size_t i = 0; i < d.unshared.n; i++)
+        cl_hub_share_changed(r->hub, d.unshared.id[i], j->user_id, CL_SHARE_NONE);
+    cl_info("auth", "account deleted", "user=%s sessions_ended=%zu shares_dropped=%zu", j->user_id,
+            d.ended.n, d.unshared.n);
     cl_http_reply_json(c, 200, json_pack("{s:b}", "ok", 1));
 out_free:
-    free(d.ids);
+    free(d.ended.id);
+    free(d.unshared.id);
     cl__job_free(j);
 }
 

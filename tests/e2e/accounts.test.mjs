@@ -9,7 +9,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, startRelay, api, show, expectStatus, signup, createProject,
   createDevice, pairViaHttp, randomId, tail, connectorHello, browserAuth, startSession, waitFor,
-  assertNoSecrets, freePort, isType, sleep,
+  assertNoSecrets, freePort, isType, sleep, expectClose,
 } from './lib/harness.mjs';
 
 after(cleanupAll);
@@ -223,6 +223,10 @@ test('delete account: refused while owning a shared project; deletes projects, e
   const bobView = await browserAuth(relay, bob.token, bobSid, device.id);
   const aliceSid = await startSession(relay, alice.token, device.id);
   const aliceView = await browserAuth(relay, alice.token, aliceSid, device.id);
+  // ... and watches alice's, shared with him
+  r = await api(relay, 'POST', `/api/v1/sessions/${aliceSid}/shares`, { email: bob.email, mode: 'view' }, alice.token);
+  expectStatus(r, 201, relay);
+  const bobWatch = await browserAuth(relay, bob.token, aliceSid, device.id, { label: 'bob watching alice' });
 
   // alice owns a project with another member: 409, nothing deleted
   r = await api(relay, 'POST', '/api/v1/me/delete', { password: alice.password }, alice.token);
@@ -241,6 +245,7 @@ test('delete account: refused while owning a shared project; deletes projects, e
   const end1 = await bobView.next(isType('session_end', (m) => m.data?.session_id === bobSid));
   assert.equal(end1.data.reason, 'account_deleted', JSON.stringify(end1));
   await agent.next(isType('session_end', (m) => m.data?.session_id === bobSid));
+  await expectClose(bobWatch, 4003); // his share went with him
   assertError(await api(relay, 'GET', '/api/v1/me', undefined, bob.token), 401, 'unauthorized', relay);
   assertError(await login(relay, bob.email, bob.password), 401, 'invalid_credentials', relay);
   expectStatus(await api(relay, 'GET', `/api/v1/projects/${project.id}`, undefined, alice.token), 200, relay);
