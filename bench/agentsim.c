@@ -115,6 +115,8 @@ static void sim__on_close(struct wsc_conn *c, int code)
     (void)code;
     if (a->state == SIM_ONLINE)
         a->f->online--;
+    else if (a->state == SIM_HELLO)
+        a->f->refused_hello++;
     a->state = SIM_DEAD;
     a->streaming = false;
     a->f->dead++;

@@ -43,6 +43,7 @@ struct sim_fleet {
     size_t n;
     struct sim_agent *a;
     size_t online, dead;
+    size_t refused_hello; /* closed after connecting, before hello_ok */
     uint64_t t_start_ns, t_last_ok_ns;
     size_t chunk;     /* output chunk size (streaming) */
     uint8_t *payload; /* chunk bytes of text */

@@ -76,23 +76,25 @@ int prov_create(struct prov *p, const char *dir, size_t ndev, char *err, size_t 
     }
     snprintf(p->user_id, sizeof p->user_id, "%s", u.id);
 
-    memset(&pr, 0, sizeof pr);
-    cl_uuid_new(pr.id);
-    snprintf(pr.name, sizeof pr.name, "bench");
-    snprintf(pr.owner_id, sizeof pr.owner_id, "%s", u.id);
-    pr.created_at = pr.updated_at = now;
-    rc = s.ops->project_create(&s, &pr);
-    if (rc) {
-        cl_seterr(err, errlen, rc, "project_create: %s", cl_strerror(rc));
-        goto out_close;
+    for (int k = 0; k < 2; k++) {
+        memset(&pr, 0, sizeof pr);
+        cl_uuid_new(pr.id);
+        snprintf(pr.name, sizeof pr.name, k ? "bench-sim" : "bench");
+        snprintf(pr.owner_id, sizeof pr.owner_id, "%s", u.id);
+        pr.created_at = pr.updated_at = now;
+        rc = s.ops->project_create(&s, &pr);
+        if (rc) {
+            cl_seterr(err, errlen, rc, "project_create: %s", cl_strerror(rc));
+            goto out_close;
+        }
+        snprintf(k ? p->sim_project_id : p->project_id, sizeof p->project_id, "%s", pr.id);
     }
-    snprintf(p->project_id, sizeof p->project_id, "%s", pr.id);
 
     p->dev = calloc(ndev ? ndev : 1, sizeof *p->dev);
     if (!p->dev)
         abort();
     for (size_t i = 0; i < ndev; i++) {
-        rc = prov__device(&s, pr.id, i, now, &p->dev[i]);
+        rc = prov__device(&s, i ? p->sim_project_id : p->project_id, i, now, &p->dev[i]);
         if (rc) {
             cl_seterr(err, errlen, rc, "device %zu: %s", i, cl_strerror(rc));
             goto out_close;

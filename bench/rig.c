@@ -7,10 +7,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -186,6 +188,38 @@ void rig_agent_stop(struct rig *r)
     bp_stop(&r->agent, 5000);
 }
 
+int rig_wait_online(struct rig *r, size_t dev, int timeout_ms)
+{
+    char resp[4096]; /* device 0 is alone in its project */
+    char path[128];
+    double deadline = ps_now_s() + timeout_ms / 1000.0;
+    int status;
+
+    snprintf(path, sizeof path, "/api/v1/projects/%s/devices", r->prov.project_id);
+    while (ps_now_s() < deadline) {
+        if (bh_request(&r->addr, "GET", path, r->prov.user_token, NULL, &status, resp, sizeof resp,
+                       5000) == 0 &&
+            status == 200) {
+            /* devices are listed oldest first: device 0 leads the list */
+            json_t *o = json_loads(resp, JSON_DISABLE_EOF_CHECK, NULL);
+            json_t *devs = json_object_get(o, "devices");
+            bool online = false;
+            for (size_t i = 0; i < json_array_size(devs); i++) {
+                json_t *d = json_array_get(devs, i);
+                const char *id = json_string_value(json_object_get(d, "id"));
+                const char *st = json_string_value(json_object_get(d, "status"));
+                if (id && strcmp(id, r->prov.dev[dev].id) == 0)
+                    online = st && strcmp(st, "online") == 0;
+            }
+            json_decref(o);
+            if (online)
+                return 0;
+        }
+        usleep(20000);
+    }
+    return -ETIMEDOUT;
+}
+
 int rig_session_new(struct rig *r, size_t dev, char sid[65], int timeout_ms, char *err,
                     size_t errlen)
 {
@@ -217,6 +251,33 @@ int rig_session_new(struct rig *r, size_t dev, char sid[65], int timeout_ms, cha
     }
 }
 
+void rig_perf_start(struct rig *r, const char *tag)
+{
+    const char *dir = getenv("CL_BENCH_PERF");
+    char out[RIG_PATH_MAX], pids[64], logpath[RIG_PATH_MAX + 32];
+    char *argv[] = {
+        "/usr/bin/perf", "record", "-q", "-F", "1999", "-g", "-p", pids, "-o", out, NULL};
+    if (!dir || !*dir || r->relay.pid <= 0)
+        return;
+    snprintf(out, sizeof out, "%.400s/%.60s.data", dir, tag);
+    if (r->agent.pid > 0)
+        snprintf(pids, sizeof pids, "%d,%d", (int)r->relay.pid, (int)r->agent.pid);
+    else
+        snprintf(pids, sizeof pids, "%d", (int)r->relay.pid);
+    snprintf(logpath, sizeof logpath, "%s/perf.log", r->dir);
+    if (bp_spawn(&r->perf, "perf", argv, NULL, NULL, logpath) == 0)
+        usleep(200000); /* perf attaches asynchronously */
+}
+
+void rig_perf_stop(struct rig *r)
+{
+    if (r->perf.pid <= 0)
+        return;
+    kill(r->perf.pid, SIGINT); /* perf writes its data on SIGINT */
+    waitpid(r->perf.pid, NULL, 0);
+    r->perf.pid = 0;
+}
+
 static int rig__rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -227,6 +288,7 @@ static int rig__rm(const char *path, const struct stat *st, int flag, struct FTW
 
 void rig_free(struct rig *r)
 {
+    rig_perf_stop(r);
     rig_agent_stop(r);
     rig_relay_stop(r);
     if (r->dir[0] && !getenv("CL_BENCH_KEEP"))

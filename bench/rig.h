@@ -32,6 +32,7 @@ struct rig {
     struct bp_proc agent;
     bool agent_has_proto_flag; /* `clawlink up --proto N` exists */
     int relay_runs;            /* relay starts so far (log file names) */
+    struct bp_proc perf;       /* perf record, while profiling */
 };
 
 /* Makes the temporary directory, provisions ndev devices and checks the
@@ -47,10 +48,19 @@ void rig_relay_stop(struct rig *r);
 int rig_agent_start(struct rig *r, int proto, char *err, size_t errlen);
 void rig_agent_stop(struct rig *r);
 
+/* Polls the device list until device dev is online (timeout_ms). */
+int rig_wait_online(struct rig *r, size_t dev, int timeout_ms);
+
 /* POST /functions/v1/start-session for device dev; retries while the
  * device is not yet online (409), up to timeout_ms. sid gets the id. */
 int rig_session_new(struct rig *r, size_t dev, char sid[65], int timeout_ms, char *err,
                     size_t errlen);
+
+/* With CL_BENCH_PERF=DIR set: `perf record -g` of the relay (and the
+ * agent, if running) into DIR/tag.data until rig_perf_stop. Otherwise
+ * nothing. For finding what costs the time, not for the numbers. */
+void rig_perf_start(struct rig *r, const char *tag);
+void rig_perf_stop(struct rig *r);
 
 /* Stops what runs and removes the temporary directory. */
 void rig_free(struct rig *r);

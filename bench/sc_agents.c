@@ -36,13 +36,17 @@ void sc_agents(struct bench *b)
     }
     sim_fleet_run(&f, 500); /* let the relay settle after start-up */
     rss0 = ps_rss_bytes(b->rig.relay.pid);
+    rig_perf_start(&b->rig, "storm");
     failed = sim_fleet_connect(&f);
     sim_fleet_wait_online(&f, 120000);
+    rig_perf_stop(&b->rig);
     secs = (double)(f.t_last_ok_ns - f.t_start_ns) / 1e9;
     it = rep_add(&b->rep, "storm", "hellos accepted per second", secs > 0 ? f.online / secs : 0,
                  "hello/s", 1, 5000, ">= 5000 hello/s");
-    snprintf(it->note, sizeof it->note, "%zu of %zu agents online in %.2f s; %zu failed", f.online,
-             n, secs, f.dead + failed);
+    snprintf(it->note, sizeof it->note,
+             "%zu of %zu online in %.2f s; failed: %zu connect() at once, %zu closed before "
+             "hello_ok, %zu before the upgrade",
+             f.online, n, secs, failed, f.refused_hello, f.dead - failed - f.refused_hello);
     lat = calloc(n, sizeof *lat);
     if (!lat)
         abort();
@@ -66,11 +70,13 @@ void sc_agents(struct bench *b)
     snprintf(it->note, sizeof it->note, "RSS %.1f -> %.1f MiB with %zu agents",
              (double)rss0 / 1048576, (double)rss1 / 1048576, f.online);
 
+    rig_perf_start(&b->rig, "idle");
     cpu0 = ps_cpu_seconds(b->rig.relay.pid);
     t0 = ps_now_s();
     sim_fleet_run(&f, b->idle_secs * 1000);
     t1 = ps_now_s();
     cpu1 = ps_cpu_seconds(b->rig.relay.pid);
+    rig_perf_stop(&b->rig);
     it = rep_add(&b->rep, "idle", "relay CPU, agents idle", (cpu1 - cpu0) / (t1 - t0) * 100,
                  "% core", -1, 2, "< 2% of a core");
     snprintf(it->note, sizeof it->note, "%zu agents for %.0f s (pings only); %zu still online",

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void fp__binary(struct bench *b)
 {
@@ -39,6 +40,12 @@ void sc_footprint(struct bench *b)
         abort();
     if (rig_agent_start(&b->rig, 2, err, sizeof err))
         goto out;
+    if (rig_wait_online(&b->rig, 0, 15000) == 0) {
+        usleep(200000);
+        rss = ps_rss_bytes(b->rig.agent.pid);
+        rep_add(&b->rep, "footprint", "agent RSS, connected, no session", (double)rss / 1048576.0,
+                "MiB", 0, 0, "");
+    }
     /* the first session also waits for the agent to come online */
     for (; opened < n; opened++)
         if (shell_open(&sh[opened], b, &loop, 2, err, sizeof err)) {

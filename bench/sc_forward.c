@@ -61,11 +61,14 @@ static void fwd__round(struct bench *b, int n, size_t first_dev)
     sim_fleet_run(&f, 500); /* warm up */
     for (int i = 0; i < n; i++)
         bytes0 += v[i].bytes;
+    snprintf(name, sizeof name, "forward-%d", n);
+    rig_perf_start(&b->rig, name);
     cpu0 = ps_cpu_seconds(b->rig.relay.pid);
     t0 = ps_now_s();
     sim_fleet_run(&f, b->fwd_secs * 1000);
     t1 = ps_now_s();
     cpu1 = ps_cpu_seconds(b->rig.relay.pid);
+    rig_perf_stop(&b->rig);
     for (int i = 0; i < n; i++) {
         bytes1 += v[i].bytes;
         if (v[i].binary_msgs)

@@ -138,8 +138,10 @@ static int lat__through(struct bench *b, int proto, int busy, double *us, char *
         b0 = atomic_load(&bz.bytes);
         double t0 = ps_now_s();
         shell_keyio(&sh, &io);
+        rig_perf_start(&b->rig, "latency-busy");
         if (!rc)
             rc = keys_run(&io, b->keys, us);
+        rig_perf_stop(&b->rig);
         double secs = ps_now_s() - t0;
         if (rc > 0)
             rep_add(&b->rep, "latency", "busy sessions' output meanwhile",

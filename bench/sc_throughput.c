@@ -101,11 +101,14 @@ void sc_throughput(struct bench *b)
             wsc_loop_free(&loop);
             continue;
         }
+        snprintf(name, sizeof name, "throughput-v%d", proto);
+        rig_perf_start(&b->rig, name);
         for (int i = 0; i < b->reps; i++) {
             double v = tp__run(b, &sh);
             if (v > best)
                 best = v;
         }
+        rig_perf_stop(&b->rig);
         snprintf(name, sizeof name, "cat via relay+agent, v%d", proto);
         snprintf(target, sizeof target, ">= %.2fx floor", ratio);
         it = rep_add(&b->rep, "throughput", name, best, "MB/s", 1, ratio * floor, target);
