@@ -995,6 +995,29 @@ void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
     c->authed = false;
 }
 
+void cl_hub_device_removed(struct cl_hub *h, const char *device_id, const char *reason)
+{
+    struct cl_live_session *ls, *tmp;
+    struct cl_conn *agent = cl__agent_find(h, device_id);
+
+    HASH_ITER(hh, h->sessions, ls, tmp)
+    {
+        if (strcmp(ls->device_id, device_id) != 0)
+            continue;
+        for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+            cl__send_end(v, ls->id, reason, false, 0);
+        cl__live_remove(h, ls);
+    }
+    cl__grace_cancel(h, device_id);
+    if (agent) {
+        HASH_DEL(h->agents, agent);
+        agent->authed = false; /* its close changes nothing in the store */
+        cl_info("hub", "device removed: closing its agent", "device=%s reason=%s", device_id,
+                reason);
+        cl_conn_close(agent, 4004, "device removed");
+    }
+}
+
 void cl_hub_share_changed(struct cl_hub *h, const char *session_id, const char *user_id,
                           enum cl_share_mode mode)
 {

@@ -50,6 +50,12 @@ void cl_hub_session_opened(struct cl_hub *h, const struct cl_session *s);
  * ended, with reason. The caller records it in the store. */
 void cl_hub_session_end(struct cl_hub *h, const char *session_id, const char *reason);
 
+/* A device was deleted (with its project or its account, or on its own):
+ * its live sessions end with reason (viewers get session_end), its agent
+ * is closed with 4004 "device removed" (its next hello fails: unknown
+ * device), and no grace period waits for it. Call after the rows are gone. */
+void cl_hub_device_removed(struct cl_hub *h, const char *device_id, const char *reason);
+
 /* A share of session_id with user_id changed (mode NONE: revoked): that
  * user's live viewers become view-only or control, or are closed with 4003
  * "share revoked". */
