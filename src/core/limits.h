@@ -54,6 +54,14 @@
 #define CL_REASON_MAX   64
 #define CL_URL_MAX      1024
 
+/* Devices: what kind of agent dials in (issue 6 adds OpenClaw nodes). */
+#define CL_DEVICE_KIND_MAX       16
+#define CL_DEVICE_KIND_CONNECTOR "connector"
+
+/* Session history pages (GET /api/v1/projects/{id}/sessions?limit=). */
+#define CL_SESSION_PAGE_DEFAULT 50
+#define CL_SESSION_PAGE_MAX     200
+
 /* Pairing codes: length, lifetime, attempts. */
 #define CL_PAIRING_CODE_LEN   8
 #define CL_PAIRING_CODE_TTL_S (15 * 60)

@@ -162,6 +162,15 @@ const char *const cl_sqlite_migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  expires_at INTEGER NOT NULL"
     ");",
+
+    /* 4: devices say what dials in (a PrivaClaw-style connector now, OpenClaw
+     * nodes with issue 6) and when its agent connected and was last heard
+     * from, for /functions/v1/relay-nodes. The session history lists a
+     * project's sessions by device, newest first: sessions_device
+     * (device_id, started_at) serves it. */
+    "ALTER TABLE devices ADD COLUMN kind TEXT NOT NULL DEFAULT 'connector';"
+    "ALTER TABLE devices ADD COLUMN connected_at INTEGER;"
+    "ALTER TABLE devices ADD COLUMN last_heartbeat INTEGER;",
 };
 
 const int cl_sqlite_migration_count =

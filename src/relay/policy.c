@@ -8,26 +8,52 @@
 
 /* The minimum role each action needs on the resource's project. */
 static const enum cl_role cl__min_role[CL_ACT__COUNT] = {
-    [CL_ACT_PROJECT_VIEW] = CL_ROLE_MEMBER,   [CL_ACT_PROJECT_MODIFY] = CL_ROLE_OWNER,
-    [CL_ACT_DEVICE_ADD] = CL_ROLE_OWNER,      [CL_ACT_DEVICE_VIEW] = CL_ROLE_MEMBER,
-    [CL_ACT_DEVICE_MODIFY] = CL_ROLE_OWNER,   [CL_ACT_SESSION_START] = CL_ROLE_MEMBER,
-    [CL_ACT_SESSION_ATTACH] = CL_ROLE_MEMBER, [CL_ACT_SESSION_END] = CL_ROLE_MEMBER,
-    [CL_ACT_MEMBER_INVITE] = CL_ROLE_OWNER,   [CL_ACT_SESSION_SHARE] = CL_ROLE_MEMBER,
+    [CL_ACT_PROJECT_VIEW] = CL_ROLE_MEMBER,
+    [CL_ACT_PROJECT_MODIFY] = CL_ROLE_OWNER,
+    [CL_ACT_DEVICE_ADD] = CL_ROLE_OWNER,
+    [CL_ACT_DEVICE_VIEW] = CL_ROLE_MEMBER,
+    [CL_ACT_DEVICE_MODIFY] = CL_ROLE_OWNER,
+    [CL_ACT_SESSION_START] = CL_ROLE_MEMBER,
+    [CL_ACT_SESSION_ATTACH] = CL_ROLE_MEMBER,
+    [CL_ACT_SESSION_END] = CL_ROLE_MEMBER,
+    [CL_ACT_MEMBER_INVITE] = CL_ROLE_OWNER,
+    [CL_ACT_SESSION_SHARE] = CL_ROLE_MEMBER,
+    /* seed 001: members view team members; RLS: invitations and sessions
+     * are visible to project members; only owners remove or cancel */
+    [CL_ACT_MEMBER_LIST] = CL_ROLE_MEMBER,
+    [CL_ACT_MEMBER_REMOVE] = CL_ROLE_OWNER,
+    [CL_ACT_INVITATION_LIST] = CL_ROLE_MEMBER,
+    [CL_ACT_INVITATION_CANCEL] = CL_ROLE_OWNER,
+    [CL_ACT_SESSION_HISTORY] = CL_ROLE_MEMBER,
 };
 
 /* Actions on a user's own things, not on a project: no role grants them. */
 static bool cl__account_action(enum cl_action a)
 {
-    return a == CL_ACT_ACCOUNT_MANAGE || a == CL_ACT_TOKEN_REVOKE;
+    return a == CL_ACT_ACCOUNT_MANAGE || a == CL_ACT_TOKEN_REVOKE || a == CL_ACT_NODES_LIST ||
+           a == CL_ACT_CONNECTOR_DOWNLOAD;
 }
 
 static const char *const cl__action_names[CL_ACT__COUNT] = {
-    [CL_ACT_PROJECT_VIEW] = "project.view",     [CL_ACT_PROJECT_MODIFY] = "project.modify",
-    [CL_ACT_DEVICE_ADD] = "device.add",         [CL_ACT_DEVICE_VIEW] = "device.view",
-    [CL_ACT_DEVICE_MODIFY] = "device.modify",   [CL_ACT_SESSION_START] = "session.start",
-    [CL_ACT_SESSION_ATTACH] = "session.attach", [CL_ACT_SESSION_END] = "session.end",
-    [CL_ACT_MEMBER_INVITE] = "member.invite",   [CL_ACT_SESSION_SHARE] = "session.share",
-    [CL_ACT_ACCOUNT_MANAGE] = "account.manage", [CL_ACT_TOKEN_REVOKE] = "token.revoke",
+    [CL_ACT_PROJECT_VIEW] = "project.view",
+    [CL_ACT_PROJECT_MODIFY] = "project.modify",
+    [CL_ACT_DEVICE_ADD] = "device.add",
+    [CL_ACT_DEVICE_VIEW] = "device.view",
+    [CL_ACT_DEVICE_MODIFY] = "device.modify",
+    [CL_ACT_SESSION_START] = "session.start",
+    [CL_ACT_SESSION_ATTACH] = "session.attach",
+    [CL_ACT_SESSION_END] = "session.end",
+    [CL_ACT_MEMBER_INVITE] = "member.invite",
+    [CL_ACT_SESSION_SHARE] = "session.share",
+    [CL_ACT_ACCOUNT_MANAGE] = "account.manage",
+    [CL_ACT_TOKEN_REVOKE] = "token.revoke",
+    [CL_ACT_MEMBER_LIST] = "member.list",
+    [CL_ACT_MEMBER_REMOVE] = "member.remove",
+    [CL_ACT_INVITATION_LIST] = "invitation.list",
+    [CL_ACT_INVITATION_CANCEL] = "invitation.cancel",
+    [CL_ACT_SESSION_HISTORY] = "session.history",
+    [CL_ACT_NODES_LIST] = "nodes.list",
+    [CL_ACT_CONNECTOR_DOWNLOAD] = "connector.download",
 };
 
 const char *cl_action_name(enum cl_action a)
@@ -140,7 +166,9 @@ int cl_policy_account(struct cl_store *s, const char *user_id, enum cl_action ac
     int rc;
     if (cl__anonymous(user_id))
         return CL_EAUTH;
-    if (act != CL_ACT_ACCOUNT_MANAGE || !account_id || strcmp(user_id, account_id) != 0)
+    if ((act != CL_ACT_ACCOUNT_MANAGE && act != CL_ACT_NODES_LIST &&
+         act != CL_ACT_CONNECTOR_DOWNLOAD) ||
+        !account_id || strcmp(user_id, account_id) != 0)
         return CL_ENOTFOUND;
     rc = s->ops->user_by_id(s, account_id, &u);
     cl_wipe(u.pw_hash, sizeof u.pw_hash);

@@ -19,25 +19,33 @@
 #include "relay/store.h"
 
 enum cl_action {
-    CL_ACT_PROJECT_VIEW,   /* see a project, its devices, its members */
-    CL_ACT_PROJECT_MODIFY, /* rename or delete a project */
-    CL_ACT_DEVICE_ADD,     /* add a device to a project */
-    CL_ACT_DEVICE_VIEW,    /* see a device */
-    CL_ACT_DEVICE_MODIFY,  /* rename, delete, regenerate pairing code */
-    CL_ACT_SESSION_START,  /* open a terminal session on a device */
-    CL_ACT_SESSION_ATTACH, /* attach a browser to an existing session */
-    CL_ACT_SESSION_END,    /* end a session */
-    CL_ACT_MEMBER_INVITE,  /* invite or remove members */
-    CL_ACT_SESSION_SHARE,  /* share a session, list or revoke its shares */
-    CL_ACT_ACCOUNT_MANAGE, /* see and change an account: profile, password, its
-                              sign-in tokens, deletion */
-    CL_ACT_TOKEN_REVOKE,   /* revoke one sign-in token (a "session") by id */
+    CL_ACT_PROJECT_VIEW,       /* see a project, its devices, its members */
+    CL_ACT_PROJECT_MODIFY,     /* rename or delete a project */
+    CL_ACT_DEVICE_ADD,         /* add a device to a project */
+    CL_ACT_DEVICE_VIEW,        /* see a device */
+    CL_ACT_DEVICE_MODIFY,      /* rename, delete, regenerate pairing code */
+    CL_ACT_SESSION_START,      /* open a terminal session on a device */
+    CL_ACT_SESSION_ATTACH,     /* attach a browser to an existing session */
+    CL_ACT_SESSION_END,        /* end a session */
+    CL_ACT_MEMBER_INVITE,      /* invite members */
+    CL_ACT_SESSION_SHARE,      /* share a session, list or revoke its shares */
+    CL_ACT_ACCOUNT_MANAGE,     /* see and change an account: profile, password, its
+                                  sign-in tokens, deletion */
+    CL_ACT_TOKEN_REVOKE,       /* revoke one sign-in token (a "session") by id */
+    CL_ACT_MEMBER_LIST,        /* see a project's members */
+    CL_ACT_MEMBER_REMOVE,      /* remove a member from a project */
+    CL_ACT_INVITATION_LIST,    /* see a project's pending invitations */
+    CL_ACT_INVITATION_CANCEL,  /* cancel a pending invitation */
+    CL_ACT_SESSION_HISTORY,    /* list a project's sessions, past and live */
+    CL_ACT_NODES_LIST,         /* list the devices of one's own projects (relay-nodes) */
+    CL_ACT_CONNECTOR_DOWNLOAD, /* download the agent binary or its build steps */
     CL_ACT__COUNT
 };
 
 const char *cl_action_name(enum cl_action a);
 
-/* Actions on a project (PROJECT_*, DEVICE_ADD, MEMBER_INVITE). */
+/* Actions on a project (PROJECT_*, DEVICE_ADD, MEMBER_*, INVITATION_*,
+ * SESSION_HISTORY). */
 int cl_policy_project(struct cl_store *s, const char *user_id, enum cl_action act,
                       const char *project_id, struct cl_project *out);
 
@@ -55,8 +63,10 @@ int cl_policy_session(struct cl_store *s, const char *user_id, enum cl_action ac
                       const char *session_id, struct cl_session *sess_out,
                       struct cl_device *dev_out, enum cl_share_mode *mode_out);
 
-/* Actions on an account (ACCOUNT_MANAGE): only its own user may, and
- * anyone else gets CL_ENOTFOUND (accounts are never shown to others). */
+/* Actions on an account (ACCOUNT_MANAGE, and NODES_LIST and
+ * CONNECTOR_DOWNLOAD, which act on what the account can see): only its own
+ * user may, and anyone else gets CL_ENOTFOUND (accounts are never shown to
+ * others). */
 int cl_policy_account(struct cl_store *s, const char *user_id, enum cl_action act,
                       const char *account_id);
 

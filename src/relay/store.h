@@ -50,7 +50,10 @@ struct cl_device {
     bool paired;
     int64_t last_seen; /* 0 = never */
     int64_t created_at;
-    int64_t code_expires_at; /* 0 = no live pairing code */
+    int64_t code_expires_at;           /* 0 = no live pairing code */
+    char kind[CL_DEVICE_KIND_MAX + 1]; /* what dials in: CL_DEVICE_KIND_CONNECTOR */
+    int64_t connected_at;              /* start of the last agent connection; 0 = never */
+    int64_t last_heartbeat;            /* last sign of life recorded; 0 = never */
 };
 
 struct cl_session {
@@ -75,6 +78,47 @@ struct cl_token {
     bool current;         /* token_list: the hash passed as current */
 };
 
+/* A session as the project's history shows it: who and which device. */
+struct cl_session_info {
+    struct cl_session sess;
+    char device_name[CL_NAME_MAX + 1];
+    char user_email[CL_EMAIL_MAX + 1]; /* "" when the user is gone */
+    char user_display_name[CL_NAME_MAX + 1];
+};
+
+/* Which sessions session_list returns, newest first. */
+enum cl_session_status_filter { CL_SESSIONS_ANY = 0, CL_SESSIONS_ACTIVE, CL_SESSIONS_ENDED };
+struct cl_session_filter {
+    const char *project_id; /* required */
+    const char *device_id;  /* NULL: every device of the project */
+    const char *user_id;    /* NULL: every user */
+    enum cl_session_status_filter status;
+    /* keyset cursor: only sessions strictly older than (before_started_at,
+     * before_id) in (started_at DESC, id DESC) order; before_id NULL: none */
+    int64_t before_started_at;
+    const char *before_id;
+    unsigned limit; /* 0: no limit */
+};
+
+/* A member of a project, as listed to its members. */
+struct cl_member {
+    char user_id[CL_UUID_LEN + 1];
+    char email[CL_EMAIL_MAX + 1];
+    char display_name[CL_NAME_MAX + 1];
+    enum cl_role role;
+    char invited_by[CL_UUID_LEN + 1]; /* "" for the owner or a deleted inviter */
+    int64_t created_at;
+};
+
+/* A pending invitation. */
+struct cl_invitation {
+    char id[CL_UUID_LEN + 1];
+    char project_id[CL_UUID_LEN + 1];
+    char email[CL_EMAIL_MAX + 1];
+    char invited_by[CL_UUID_LEN + 1]; /* "" when the inviter is gone */
+    int64_t created_at;
+};
+
 enum cl_share_mode { CL_SHARE_NONE = 0, CL_SHARE_VIEW = 1, CL_SHARE_CONTROL = 2 };
 
 struct cl_share {
@@ -91,6 +135,9 @@ typedef void (*cl_device_cb)(const struct cl_device *d, void *ctx);
 typedef void (*cl_session_cb)(const struct cl_session *sess, void *ctx);
 typedef void (*cl_share_cb)(const struct cl_share *sh, void *ctx);
 typedef void (*cl_token_cb)(const struct cl_token *t, void *ctx);
+typedef void (*cl_session_info_cb)(const struct cl_session_info *si, void *ctx);
+typedef void (*cl_member_cb)(const struct cl_member *m, void *ctx);
+typedef void (*cl_invitation_cb)(const struct cl_invitation *inv, void *ctx);
 
 struct cl_store_ops {
     const char *name;
@@ -215,6 +262,47 @@ struct cl_store_ops {
      * has_exit_code). Ending an ended session is a no-op returning 0. */
     int (*session_end)(struct cl_store *s, const char *id, int64_t now, const char *reason,
                        bool has_exit_code, int exit_code);
+
+    /* Projects, members, invitations, devices (the control plane). */
+    /* Renames a project and sets updated_at = now. CL_ENOTFOUND if none. */
+    int (*project_rename)(struct cl_store *s, const char *id, const char *name, int64_t now);
+    /* Deletes a project with its devices, sessions, shares, members and
+     * invitations (one statement, the foreign keys cascade). The caller
+     * collects what the hub must hear about first. CL_ENOTFOUND if none. */
+    int (*project_delete)(struct cl_store *s, const char *id);
+    /* Members of a project, the owner first, then by when they joined. */
+    int (*member_list)(struct cl_store *s, const char *project_id, cl_member_cb cb, void *ctx);
+    /* Removes a member, in one transaction: their active sessions on the
+     * project's devices end (reason "member_removed"), the shares of the
+     * project's sessions with them go, then the membership. CL_ESTATE
+     * (nothing changed) for the owner, CL_ENOTFOUND for a non-member. */
+    int (*member_remove)(struct cl_store *s, const char *project_id, const char *user_id,
+                         int64_t now);
+    /* Pending invitations of a project, oldest first. */
+    int (*invitation_list)(struct cl_store *s, const char *project_id, cl_invitation_cb cb,
+                           void *ctx);
+    /* Marks a pending invitation of project_id cancelled. CL_ENOTFOUND if
+     * that project has no pending invitation with that id. */
+    int (*invitation_cancel)(struct cl_store *s, const char *project_id, const char *id);
+    int (*device_rename)(struct cl_store *s, const char *id, const char *name);
+    /* Deletes a device with its sessions and their shares (cascade).
+     * CL_ENOTFOUND if none. Call cl_hub_device_removed afterwards. */
+    int (*device_delete)(struct cl_store *s, const char *id);
+    /* Replaces the device's pairing code (live or not) with a fresh one;
+     * the old code stops working at once. The device token is untouched
+     * until the new code is used (device_pair replaces it). CL_EEXIST on a
+     * (very unlikely) live-code collision: retry; CL_ENOTFOUND if no device. */
+    int (*device_new_code)(struct cl_store *s, const char *id, const uint8_t code_hash[CL_HASH_LEN],
+                           int64_t expires_at);
+    /* Records a sign of life from the device's agent (last_heartbeat). */
+    int (*device_heartbeat)(struct cl_store *s, const char *id, int64_t now);
+    /* Paired devices of every project user_id belongs to, oldest first. */
+    int (*device_list_for_user)(struct cl_store *s, const char *user_id, cl_device_cb cb,
+                                void *ctx);
+    /* Sessions of a project matching f, newest first (started_at DESC, id
+     * DESC), with device name and user. The callback may use the store. */
+    int (*session_list)(struct cl_store *s, const struct cl_session_filter *f,
+                        cl_session_info_cb cb, void *ctx);
 };
 
 struct cl_store {

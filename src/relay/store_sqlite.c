@@ -78,6 +78,16 @@ enum cl__st {
     CL__ST_RESET_UPSERT,
     CL__ST_RESET_BY_HASH,
     CL__ST_RESET_DELETE,
+    CL__ST_PROJECT_RENAME,
+    CL__ST_PROJECT_DELETE,
+    CL__ST_MEMBER_END_SESSIONS,
+    CL__ST_MEMBER_DROP_SHARES,
+    CL__ST_MEMBER_DELETE,
+    CL__ST_INVITATION_CANCEL,
+    CL__ST_DEVICE_RENAME,
+    CL__ST_DEVICE_DELETE,
+    CL__ST_DEVICE_NEW_CODE,
+    CL__ST_DEVICE_HEARTBEAT,
     CL__ST__COUNT
 };
 
@@ -93,7 +103,8 @@ enum cl__st {
 /* code_expires_at is 0 when no code is live, as struct cl_device says */
 #define CL__DEVICE_COLS                                                                            \
     "id, project_id, name, status, paired, last_seen, created_at,"                                 \
-    " CASE WHEN pairing_code_hash IS NULL THEN 0 ELSE pairing_code_expires_at END"
+    " CASE WHEN pairing_code_hash IS NULL THEN 0 ELSE pairing_code_expires_at END,"                \
+    " kind, coalesce(connected_at, 0), coalesce(last_heartbeat, 0)"
 
 static const char *const cl__sql[CL__ST__COUNT] = {
     [CL__ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -137,7 +148,13 @@ static const char *const cl__sql[CL__ST__COUNT] = {
                            " name = coalesce(?3, name) WHERE id = ?1",
     [CL__ST_DEVICE_TOKEN] = "SELECT device_token_hash FROM devices"
                             " WHERE id = ?1 AND paired = 1 AND device_token_hash IS NOT NULL",
-    [CL__ST_DEVICE_STATUS] = "UPDATE devices SET status = ?2, last_seen = ?3 WHERE id = ?1",
+    /* coming online starts a connection: connected_at, and the hello is
+     * the first sign of life */
+    [CL__ST_DEVICE_STATUS] =
+        "UPDATE devices SET status = ?2, last_seen = ?3,"
+        " connected_at = CASE WHEN ?2 = 'online' THEN ?3 ELSE connected_at END,"
+        " last_heartbeat = CASE WHEN ?2 = 'online' THEN ?3"
+        " ELSE last_heartbeat END WHERE id = ?1",
     [CL__ST_DEVICE_ALL_OFFLINE] = "UPDATE devices SET status = 'offline', last_seen = ?1"
                                   " WHERE status = 'online'",
     [CL__ST_SESSION_INSERT] = "INSERT INTO sessions (id, device_id, user_id, status, started_at,"
@@ -183,6 +200,26 @@ static const char *const cl__sql[CL__ST__COUNT] = {
     [CL__ST_RESET_BY_HASH] =
         "SELECT id, user_id, token_hash, expires_at FROM password_resets WHERE token_hash = ?1",
     [CL__ST_RESET_DELETE] = "DELETE FROM password_resets WHERE id = ?1",
+    [CL__ST_PROJECT_RENAME] = "UPDATE projects SET name = ?2, updated_at = ?3 WHERE id = ?1",
+    /* devices, sessions, shares, members and invitations cascade */
+    [CL__ST_PROJECT_DELETE] = "DELETE FROM projects WHERE id = ?1",
+    [CL__ST_MEMBER_END_SESSIONS] =
+        "UPDATE sessions SET status = 'ended', ended_at = ?3, end_reason = 'member_removed'"
+        " WHERE user_id = ?2 AND status = 'active'"
+        " AND device_id IN (SELECT id FROM devices WHERE project_id = ?1)",
+    [CL__ST_MEMBER_DROP_SHARES] =
+        "DELETE FROM session_shares WHERE user_id = ?2 AND session_id IN"
+        " (SELECT s.id FROM sessions s JOIN devices d ON d.id = s.device_id"
+        " WHERE d.project_id = ?1)",
+    [CL__ST_MEMBER_DELETE] = "DELETE FROM project_members WHERE project_id = ?1 AND user_id = ?2",
+    [CL__ST_INVITATION_CANCEL] = "UPDATE invitations SET status = 'cancelled'"
+                                 " WHERE id = ?2 AND project_id = ?1 AND status = 'pending'",
+    [CL__ST_DEVICE_RENAME] = "UPDATE devices SET name = ?2 WHERE id = ?1",
+    /* its sessions and their shares cascade */
+    [CL__ST_DEVICE_DELETE] = "DELETE FROM devices WHERE id = ?1",
+    [CL__ST_DEVICE_NEW_CODE] =
+        "UPDATE devices SET pairing_code_hash = ?2, pairing_code_expires_at = ?3 WHERE id = ?1",
+    [CL__ST_DEVICE_HEARTBEAT] = "UPDATE devices SET last_heartbeat = ?2 WHERE id = ?1",
 };
 
 /* Prepared per call: see the module comment. */
@@ -212,6 +249,29 @@ static const char cl__sql_session_active_all[] =
 static const char cl__sql_session_active_device[] =
     "SELECT " CL__SESSION_COLS " FROM sessions WHERE status = 'active' AND device_id = ?1"
     " ORDER BY started_at, rowid";
+
+static const char cl__sql_member_list[] =
+    "SELECT m.user_id, u.email, coalesce(pr.display_name, ''), m.role,"
+    " coalesce(m.invited_by, ''), m.created_at FROM project_members m"
+    " JOIN users u ON u.id = m.user_id LEFT JOIN profiles pr ON pr.user_id = m.user_id"
+    " WHERE m.project_id = ?1 ORDER BY m.role = 'owner' DESC, m.created_at, m.rowid";
+static const char cl__sql_invitation_list[] =
+    "SELECT id, project_id, email, coalesce(invited_by, ''), created_at FROM invitations"
+    " WHERE project_id = ?1 AND status = 'pending' ORDER BY created_at, rowid";
+static const char cl__sql_device_list_for_user[] =
+    "SELECT " CL__DEVICE_COLS " FROM devices WHERE paired = 1 AND project_id IN"
+    " (SELECT project_id FROM project_members WHERE user_id = ?1) ORDER BY created_at, rowid";
+/* NULL parameters switch a filter off; LIMIT -1 is no limit. Each device's
+ * sessions come off the sessions_device index in time order. */
+static const char cl__sql_session_list[] =
+    "SELECT s.id, s.device_id, s.user_id, s.status, s.started_at, s.ended_at, s.end_reason,"
+    " s.exit_code, d.name, coalesce(u.email, ''), coalesce(pr.display_name, '')"
+    " FROM sessions s JOIN devices d ON d.id = s.device_id"
+    " LEFT JOIN users u ON u.id = s.user_id LEFT JOIN profiles pr ON pr.user_id = s.user_id"
+    " WHERE d.project_id = ?1 AND (?2 IS NULL OR s.device_id = ?2)"
+    " AND (?3 IS NULL OR s.user_id = ?3) AND (?4 IS NULL OR s.status = ?4)"
+    " AND (?6 IS NULL OR s.started_at < ?5 OR (s.started_at = ?5 AND s.id < ?6))"
+    " ORDER BY s.started_at DESC, s.id DESC LIMIT ?7";
 
 struct cl__sqlite {
     sqlite3 *db;
@@ -667,6 +727,9 @@ static void cl__device_row(sqlite3_stmt *st, struct cl_device *d)
     d->last_seen = sqlite3_column_int64(st, 5); /* NULL reads as 0: never */
     d->created_at = sqlite3_column_int64(st, 6);
     d->code_expires_at = sqlite3_column_int64(st, 7);
+    cl__col_str(st, 8, d->kind, sizeof d->kind);
+    d->connected_at = sqlite3_column_int64(st, 9);
+    d->last_heartbeat = sqlite3_column_int64(st, 10);
 }
 
 /* Reads the device id from st (bound, not yet stepped) into *out. */
@@ -1350,6 +1413,227 @@ out_rollback:
     return rc;
 }
 
+/* ---- the control plane: projects, members, invitations, devices ------- */
+
+/* Runs a one-row write and maps "no row changed" to CL_ENOTFOUND. */
+static int cl__exec_one(struct cl__sqlite *q, sqlite3_stmt *st, int brc, const char *op)
+{
+    int rc = cl__exec(q, st, brc, op);
+    if (rc)
+        return rc;
+    return sqlite3_changes(q->db) ? 0 : CL_ENOTFOUND;
+}
+
+static int cl__project_rename(struct cl_store *s, const char *id, const char *name, int64_t now)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_PROJECT_RENAME];
+    if (!cl__fits(name, CL_NAME_MAX))
+        return CL_EINVAL;
+    return cl__exec_one(
+        q, st, cl__bind_str(st, 1, id) | cl__bind_str(st, 2, name) | sqlite3_bind_int64(st, 3, now),
+        __func__);
+}
+
+static int cl__project_delete(struct cl_store *s, const char *id)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_PROJECT_DELETE];
+    return cl__exec_one(q, st, cl__bind_str(st, 1, id), __func__);
+}
+
+static int cl__member_list(struct cl_store *s, const char *project_id, cl_member_cb cb, void *ctx)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = NULL;
+    struct cl_member m;
+    int brc, rc;
+
+    if (sqlite3_prepare_v3(q->db, cl__sql_member_list, -1, 0, &st, NULL) != SQLITE_OK)
+        return cl__db_error(q, __func__);
+    brc = cl__bind_str(st, 1, project_id);
+    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+        memset(&m, 0, sizeof m);
+        cl__col_str(st, 0, m.user_id, sizeof m.user_id);
+        cl__col_str(st, 1, m.email, sizeof m.email);
+        cl__col_str(st, 2, m.display_name, sizeof m.display_name);
+        m.role = cl__role_from(sqlite3_column_text(st, 3));
+        cl__col_str(st, 4, m.invited_by, sizeof m.invited_by);
+        m.created_at = sqlite3_column_int64(st, 5);
+        cb(&m, ctx);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* One IMMEDIATE transaction: the role is read under the write lock, so
+ * an owner can never be removed and nothing is half-done. */
+static int cl__member_remove(struct cl_store *s, const char *project_id, const char *user_id,
+                             int64_t now)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st;
+    enum cl_role role = CL_ROLE_NONE;
+    int rc;
+
+    if (!cl__id_ok(project_id) || !cl__id_ok(user_id))
+        return CL_ENOTFOUND;
+    rc = cl__begin(q, __func__);
+    if (rc)
+        return rc;
+    st = q->st[CL__ST_MEMBER_ROLE];
+    rc = cl__step(q, st, cl__bind_str(st, 1, project_id) | cl__bind_str(st, 2, user_id), __func__);
+    if (rc < 0)
+        goto out_rollback;
+    if (rc == 1)
+        role = cl__role_from(sqlite3_column_text(st, 0));
+    cl__reset(st);
+    if (role == CL_ROLE_NONE) {
+        rc = CL_ENOTFOUND;
+        goto out_rollback;
+    }
+    if (role == CL_ROLE_OWNER) {
+        rc = CL_ESTATE;
+        goto out_rollback;
+    }
+    st = q->st[CL__ST_MEMBER_END_SESSIONS];
+    rc = cl__exec(q, st,
+                  cl__bind_str(st, 1, project_id) | cl__bind_str(st, 2, user_id) |
+                      sqlite3_bind_int64(st, 3, now),
+                  __func__);
+    if (rc)
+        goto out_rollback;
+    st = q->st[CL__ST_MEMBER_DROP_SHARES];
+    rc = cl__exec(q, st, cl__bind_str(st, 1, project_id) | cl__bind_str(st, 2, user_id), __func__);
+    if (rc)
+        goto out_rollback;
+    st = q->st[CL__ST_MEMBER_DELETE];
+    rc = cl__exec(q, st, cl__bind_str(st, 1, project_id) | cl__bind_str(st, 2, user_id), __func__);
+    if (rc)
+        goto out_rollback;
+    return cl__commit(q, __func__);
+
+out_rollback:
+    cl__rollback(q, __func__);
+    return rc;
+}
+
+static int cl__invitation_list(struct cl_store *s, const char *project_id, cl_invitation_cb cb,
+                               void *ctx)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = NULL;
+    struct cl_invitation inv;
+    int brc, rc;
+
+    if (sqlite3_prepare_v3(q->db, cl__sql_invitation_list, -1, 0, &st, NULL) != SQLITE_OK)
+        return cl__db_error(q, __func__);
+    brc = cl__bind_str(st, 1, project_id);
+    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+        memset(&inv, 0, sizeof inv);
+        cl__col_str(st, 0, inv.id, sizeof inv.id);
+        cl__col_str(st, 1, inv.project_id, sizeof inv.project_id);
+        cl__col_str(st, 2, inv.email, sizeof inv.email);
+        cl__col_str(st, 3, inv.invited_by, sizeof inv.invited_by);
+        inv.created_at = sqlite3_column_int64(st, 4);
+        cb(&inv, ctx);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int cl__invitation_cancel(struct cl_store *s, const char *project_id, const char *id)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_INVITATION_CANCEL];
+    return cl__exec_one(q, st, cl__bind_str(st, 1, project_id) | cl__bind_str(st, 2, id), __func__);
+}
+
+static int cl__device_rename(struct cl_store *s, const char *id, const char *name)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_DEVICE_RENAME];
+    if (!cl__fits(name, CL_NAME_MAX))
+        return CL_EINVAL;
+    return cl__exec_one(q, st, cl__bind_str(st, 1, id) | cl__bind_str(st, 2, name), __func__);
+}
+
+static int cl__device_delete(struct cl_store *s, const char *id)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_DEVICE_DELETE];
+    return cl__exec_one(q, st, cl__bind_str(st, 1, id), __func__);
+}
+
+static int cl__device_new_code(struct cl_store *s, const char *id,
+                               const uint8_t code_hash[CL_HASH_LEN], int64_t expires_at)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_DEVICE_NEW_CODE];
+    if (!code_hash)
+        return CL_EINVAL;
+    return cl__exec_one(q, st,
+                        cl__bind_str(st, 1, id) | cl__bind_hash(st, 2, code_hash) |
+                            sqlite3_bind_int64(st, 3, expires_at),
+                        __func__);
+}
+
+static int cl__device_heartbeat(struct cl_store *s, const char *id, int64_t now)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_DEVICE_HEARTBEAT];
+    return cl__exec_one(q, st, cl__bind_str(st, 1, id) | sqlite3_bind_int64(st, 2, now), __func__);
+}
+
+static int cl__device_list_for_user(struct cl_store *s, const char *user_id, cl_device_cb cb,
+                                    void *ctx)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = NULL;
+    struct cl_device d;
+    int brc, rc;
+
+    if (sqlite3_prepare_v3(q->db, cl__sql_device_list_for_user, -1, 0, &st, NULL) != SQLITE_OK)
+        return cl__db_error(q, __func__);
+    brc = cl__bind_str(st, 1, user_id);
+    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+        cl__device_row(st, &d);
+        cb(&d, ctx);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int cl__session_list(struct cl_store *s, const struct cl_session_filter *f,
+                            cl_session_info_cb cb, void *ctx)
+{
+    static const char *const status_name[] = {
+        [CL_SESSIONS_ANY] = NULL, [CL_SESSIONS_ACTIVE] = "active", [CL_SESSIONS_ENDED] = "ended"};
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = NULL;
+    struct cl_session_info si;
+    int brc, rc;
+
+    if (!f || !f->project_id || f->status > CL_SESSIONS_ENDED)
+        return CL_EINVAL;
+    if (sqlite3_prepare_v3(q->db, cl__sql_session_list, -1, 0, &st, NULL) != SQLITE_OK)
+        return cl__db_error(q, __func__);
+    brc = cl__bind_str(st, 1, f->project_id) | cl__bind_str(st, 2, f->device_id) |
+          cl__bind_str(st, 3, f->user_id) | cl__bind_str(st, 4, status_name[f->status]) |
+          sqlite3_bind_int64(st, 5, f->before_started_at) | cl__bind_str(st, 6, f->before_id) |
+          sqlite3_bind_int64(st, 7, f->limit ? (sqlite3_int64)f->limit : -1);
+    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+        memset(&si, 0, sizeof si);
+        cl__session_row(st, &si.sess);
+        cl__col_str(st, 8, si.device_name, sizeof si.device_name);
+        cl__col_str(st, 9, si.user_email, sizeof si.user_email);
+        cl__col_str(st, 10, si.user_display_name, sizeof si.user_display_name);
+        cb(&si, ctx);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static const struct cl_store_ops cl__sqlite_ops = {
     .invitation_create = cl__invitation_create,
     .invitations_accept = cl__invitations_accept,
@@ -1390,6 +1674,18 @@ static const struct cl_store_ops cl__sqlite_ops = {
     .user_delete = cl__user_delete,
     .reset_create = cl__reset_create,
     .reset_consume = cl__reset_consume,
+    .project_rename = cl__project_rename,
+    .project_delete = cl__project_delete,
+    .member_list = cl__member_list,
+    .member_remove = cl__member_remove,
+    .invitation_list = cl__invitation_list,
+    .invitation_cancel = cl__invitation_cancel,
+    .device_rename = cl__device_rename,
+    .device_delete = cl__device_delete,
+    .device_new_code = cl__device_new_code,
+    .device_heartbeat = cl__device_heartbeat,
+    .device_list_for_user = cl__device_list_for_user,
+    .session_list = cl__session_list,
 };
 
 /* ---- open --------------------------------------------------------------- */

@@ -133,6 +133,11 @@ static const struct row project_rows[] = {
     {CL_ACT_PROJECT_MODIFY, {0, CL_EFORBIDDEN, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_DEVICE_ADD, {0, CL_EFORBIDDEN, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_MEMBER_INVITE, {0, CL_EFORBIDDEN, CL_ENOTFOUND, CL_EAUTH}},
+    {CL_ACT_MEMBER_LIST, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
+    {CL_ACT_MEMBER_REMOVE, {0, CL_EFORBIDDEN, CL_ENOTFOUND, CL_EAUTH}},
+    {CL_ACT_INVITATION_LIST, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
+    {CL_ACT_INVITATION_CANCEL, {0, CL_EFORBIDDEN, CL_ENOTFOUND, CL_EAUTH}},
+    {CL_ACT_SESSION_HISTORY, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
 };
 static const struct row device_rows[] = {
     {CL_ACT_DEVICE_VIEW, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
@@ -156,6 +161,9 @@ static const struct row member_session_rows[] = {
  * learn of them */
 static const struct row account_rows[] = {
     {CL_ACT_ACCOUNT_MANAGE, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
+    /* what the account sees: its own projects' devices, the agent download */
+    {CL_ACT_NODES_LIST, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
+    {CL_ACT_CONNECTOR_DOWNLOAD, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
 };
 static const struct row token_rows[] = {
     {CL_ACT_TOKEN_REVOKE, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
@@ -219,7 +227,14 @@ static void test_account_actions_stay_apart(void **state)
                      CL_EFORBIDDEN);
     assert_int_equal(cl_policy_device(&f->s, f->user[OWNER], CL_ACT_TOKEN_REVOKE, f->d.id, NULL),
                      CL_EFORBIDDEN);
+    assert_int_equal(cl_policy_project(&f->s, f->user[OWNER], CL_ACT_NODES_LIST, f->p.id, NULL),
+                     CL_EFORBIDDEN);
+    assert_int_equal(
+        cl_policy_project(&f->s, f->user[OWNER], CL_ACT_CONNECTOR_DOWNLOAD, f->p.id, NULL),
+        CL_EFORBIDDEN);
     assert_int_equal(cl_policy_account(&f->s, f->user[OWNER], CL_ACT_PROJECT_VIEW, f->user[OWNER]),
+                     CL_ENOTFOUND);
+    assert_int_equal(cl_policy_account(&f->s, f->user[OWNER], CL_ACT_TOKEN_REVOKE, f->user[OWNER]),
                      CL_ENOTFOUND);
     assert_int_equal(
         cl_policy_token(&f->s, f->user[OWNER], CL_ACT_ACCOUNT_MANAGE, f->owner_token_id, NULL),

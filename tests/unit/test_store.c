@@ -1164,6 +1164,403 @@ static void test_password_reset(void **state)
         CL_ENOTFOUND);
 }
 
+/* ---- the control plane (migration 4) ---------------------------------------- */
+
+static void test_project_rename_delete(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m;
+    struct cl_project p, keep, got;
+    struct cl_device d;
+    struct cl_session s1;
+    char inv[CL_UUID_LEN + 1];
+    make_user(f, "o@example.com", &o);
+    make_user(f, "m@example.com", &m);
+    make_project(f, o.id, "old", 1, &p);
+    make_project(f, o.id, "kept", 2, &keep);
+    assert_int_equal(f->s.ops->project_rename(&f->s, p.id, "new name", 50), 0);
+    assert_int_equal(f->s.ops->project_get(&f->s, p.id, &got), 0);
+    assert_string_equal(got.name, "new name");
+    assert_int_equal(got.created_at, 1);
+    assert_int_equal(got.updated_at, 50);
+    assert_int_equal(f->s.ops->project_rename(&f->s, "no-such-project", "x", 51), CL_ENOTFOUND);
+
+    assert_int_equal(f->s.ops->member_add(&f->s, p.id, m.id, CL_ROLE_MEMBER, o.id, 3), 0);
+    make_device(f, p.id, "d", 10, "PDEL2345", 1000, &d);
+    new_session(f, d.id, m.id, &s1);
+    assert_int_equal(f->s.ops->share_set(&f->s, s1.id, o.id, CL_SHARE_VIEW, m.id, 4), 0);
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "x@example.com", o.id, 5, inv), 0);
+    assert_int_equal(f->s.ops->project_delete(&f->s, p.id), 0);
+    assert_int_equal(f->s.ops->project_get(&f->s, p.id, &got), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &d), CL_ENOTFOUND);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM sessions"), 0);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM session_shares"), 0);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM invitations"), 0);
+    /* only the other project's owner membership is left; users stay */
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM project_members"), 1);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM users"), 2);
+    assert_int_equal(f->s.ops->project_get(&f->s, keep.id, &got), 0);
+    assert_int_equal(f->s.ops->project_delete(&f->s, p.id), CL_ENOTFOUND);
+}
+
+static void collect_member(const struct cl_member *m, void *ctx)
+{
+    struct cl_member *out = ctx;
+    while (out->user_id[0])
+        out++;
+    *out = *m;
+}
+
+static void test_members_list_remove(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, a, b;
+    struct cl_project p, other;
+    struct cl_device d, d2;
+    struct cl_session sa, sa_other, so, got;
+    struct cl_member ms[4];
+    enum cl_role role;
+    enum cl_share_mode mode;
+    make_user(f, "o@example.com", &o);
+    make_user(f, "a@example.com", &a);
+    make_user(f, "b@example.com", &b);
+    make_project(f, o.id, "p", 1, &p);
+    make_project(f, o.id, "other", 1, &other);
+    assert_int_equal(f->s.ops->member_add(&f->s, p.id, b.id, CL_ROLE_MEMBER, o.id, 3), 0);
+    assert_int_equal(f->s.ops->member_add(&f->s, p.id, a.id, CL_ROLE_MEMBER, o.id, 2), 0);
+    assert_int_equal(f->s.ops->member_add(&f->s, other.id, a.id, CL_ROLE_MEMBER, o.id, 2), 0);
+
+    /* the owner first, then by when they joined */
+    memset(ms, 0, sizeof ms);
+    assert_int_equal(f->s.ops->member_list(&f->s, p.id, collect_member, ms), 0);
+    assert_string_equal(ms[0].user_id, o.id);
+    assert_int_equal(ms[0].role, CL_ROLE_OWNER);
+    assert_string_equal(ms[0].invited_by, "");
+    assert_string_equal(ms[1].user_id, a.id);
+    assert_string_equal(ms[1].email, "a@example.com");
+    assert_string_equal(ms[1].display_name, "name of a@example.com");
+    assert_int_equal(ms[1].role, CL_ROLE_MEMBER);
+    assert_string_equal(ms[1].invited_by, o.id);
+    assert_int_equal(ms[1].created_at, 2);
+    assert_string_equal(ms[2].user_id, b.id);
+    assert_string_equal(ms[3].user_id, "");
+
+    /* a's live session here ends; the owner's session shared with a loses
+     * the share; a's session in the other project is untouched */
+    make_device(f, p.id, "d", 10, "MREM2345", 1000, &d);
+    make_device(f, other.id, "d2", 10, "MREM3456", 1000, &d2);
+    new_session(f, d.id, a.id, &sa);
+    new_session(f, d.id, o.id, &so);
+    new_session(f, d2.id, a.id, &sa_other);
+    assert_int_equal(f->s.ops->share_set(&f->s, so.id, a.id, CL_SHARE_CONTROL, o.id, 5), 0);
+    assert_int_equal(f->s.ops->share_set(&f->s, so.id, b.id, CL_SHARE_VIEW, o.id, 5), 0);
+
+    /* the owner cannot be removed; non-members are not found */
+    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, o.id, 9), CL_ESTATE);
+    assert_int_equal(f->s.ops->member_role(&f->s, p.id, o.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_OWNER);
+    assert_int_equal(f->s.ops->member_remove(&f->s, other.id, b.id, 9), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->member_remove(&f->s, "no-such-project", a.id, 9), CL_ENOTFOUND);
+
+    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, a.id, 20), 0);
+    assert_int_equal(f->s.ops->member_role(&f->s, p.id, a.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+    assert_int_equal(f->s.ops->session_get(&f->s, sa.id, &got), 0);
+    assert_false(got.active);
+    assert_int_equal(got.ended_at, 20);
+    assert_string_equal(got.end_reason, "member_removed");
+    assert_int_equal(f->s.ops->share_get(&f->s, so.id, a.id, &mode), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->share_get(&f->s, so.id, b.id, &mode), 0);
+    assert_int_equal(f->s.ops->session_get(&f->s, so.id, &got), 0);
+    assert_true(got.active);
+    assert_int_equal(f->s.ops->session_get(&f->s, sa_other.id, &got), 0);
+    assert_true(got.active);
+    assert_int_equal(f->s.ops->member_role(&f->s, other.id, a.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_MEMBER);
+    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, a.id, 21), CL_ENOTFOUND);
+    /* removed members can be added again */
+    assert_int_equal(f->s.ops->member_add(&f->s, p.id, a.id, CL_ROLE_MEMBER, o.id, 22), 0);
+}
+
+static void collect_invitation(const struct cl_invitation *inv, void *ctx)
+{
+    struct cl_invitation *out = ctx;
+    while (out->id[0])
+        out++;
+    *out = *inv;
+}
+
+static void test_invitation_list_cancel(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, later;
+    struct cl_project p, p2;
+    struct cl_invitation inv[4];
+    char i1[CL_UUID_LEN + 1], i2[CL_UUID_LEN + 1], i3[CL_UUID_LEN + 1];
+    int n = -1;
+    make_user(f, "o@example.com", &o);
+    make_project(f, o.id, "p", 1, &p);
+    make_project(f, o.id, "p2", 1, &p2);
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "one@example.com", o.id, 5, i1), 0);
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "two@example.com", o.id, 6, i2), 0);
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p2.id, "two@example.com", o.id, 7, i3), 0);
+    memset(inv, 0, sizeof inv);
+    assert_int_equal(f->s.ops->invitation_list(&f->s, p.id, collect_invitation, inv), 0);
+    assert_string_equal(inv[0].id, i1);
+    assert_string_equal(inv[0].email, "one@example.com");
+    assert_string_equal(inv[0].project_id, p.id);
+    assert_string_equal(inv[0].invited_by, o.id);
+    assert_int_equal(inv[0].created_at, 5);
+    assert_string_equal(inv[1].id, i2);
+    assert_string_equal(inv[2].id, "");
+
+    /* cancel: only through its own project, only while pending */
+    assert_int_equal(f->s.ops->invitation_cancel(&f->s, p2.id, i2), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->invitation_cancel(&f->s, p.id, i2), 0);
+    assert_int_equal(f->s.ops->invitation_cancel(&f->s, p.id, i2), CL_ENOTFOUND);
+    memset(inv, 0, sizeof inv);
+    assert_int_equal(f->s.ops->invitation_list(&f->s, p.id, collect_invitation, inv), 0);
+    assert_string_equal(inv[0].id, i1);
+    assert_string_equal(inv[1].id, "");
+    /* a cancelled invitation is not fulfilled at sign-up; the other project's is */
+    make_user(f, "two@example.com", &later);
+    assert_int_equal(f->s.ops->invitations_accept(&f->s, "two@example.com", later.id, 8, &n), 0);
+    assert_int_equal(n, 1);
+    /* and the address may be invited again */
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "two@example.com", o.id, 9, i2), 0);
+    /* accepted ones are not listed */
+    memset(inv, 0, sizeof inv);
+    assert_int_equal(f->s.ops->invitation_list(&f->s, p2.id, collect_invitation, inv), 0);
+    assert_string_equal(inv[0].id, "");
+}
+
+static void count_device(const struct cl_device *d, void *ctx)
+{
+    (*(int *)ctx)++;
+}
+
+static void test_device_manage(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m, x;
+    struct cl_project p, q2, xp;
+    struct cl_device d, d2, dx, got;
+    struct cl_session s1;
+    uint8_t tok[CL_HASH_LEN], h[CL_HASH_LEN], code2[CL_HASH_LEN];
+    int n;
+    make_user(f, "o@example.com", &o);
+    make_user(f, "m@example.com", &m);
+    make_user(f, "x@example.com", &x);
+    make_project(f, o.id, "p", 1, &p);
+    make_project(f, o.id, "q", 1, &q2);
+    make_project(f, x.id, "x's", 1, &xp);
+    assert_int_equal(f->s.ops->member_add(&f->s, p.id, m.id, CL_ROLE_MEMBER, o.id, 2), 0);
+    make_device(f, p.id, "d", 10, "MGMT2345", 1000, &d);
+    make_device(f, q2.id, "d2", 11, "MGMT3456", 1000, &d2);
+    make_device(f, xp.id, "dx", 12, "MGMT4567", 1000, &dx);
+
+    /* a new device is a connector that never connected */
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), 0);
+    assert_string_equal(got.kind, CL_DEVICE_KIND_CONNECTOR);
+    assert_int_equal(got.connected_at, 0);
+    assert_int_equal(got.last_heartbeat, 0);
+
+    /* rename */
+    assert_int_equal(f->s.ops->device_rename(&f->s, d.id, "renamed"), 0);
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), 0);
+    assert_string_equal(got.name, "renamed");
+    assert_int_equal(f->s.ops->device_rename(&f->s, "no-such-device", "x"), CL_ENOTFOUND);
+
+    /* pair, then a new code: the old code is dead, the token lives until
+     * the new code is used, which replaces it */
+    cl_hash_str("MGMT2345", h);
+    cl_hash_str("cld_first", tok);
+    assert_int_equal(f->s.ops->device_pair(&f->s, h, 20, NULL, tok, &got), 0);
+    cl_hash_str("NEWC2345", code2);
+    assert_int_equal(f->s.ops->device_new_code(&f->s, d.id, code2, 2000), 0);
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), 0);
+    assert_true(got.paired);
+    assert_int_equal(got.code_expires_at, 2000);
+    assert_int_equal(f->s.ops->device_token_hash(&f->s, d.id, h), 0);
+    assert_memory_equal(h, tok, CL_HASH_LEN);
+    cl_hash_str("MGMT2345", h);
+    assert_int_equal(f->s.ops->device_pair(&f->s, h, 21, NULL, tok, &got), CL_ENOTFOUND);
+    cl_hash_str("cld_second", tok);
+    assert_int_equal(f->s.ops->device_pair(&f->s, code2, 22, NULL, tok, &got), 0);
+    assert_int_equal(f->s.ops->device_token_hash(&f->s, d.id, h), 0);
+    assert_memory_equal(h, tok, CL_HASH_LEN);
+    /* replacing an unused code kills it too; a code another device holds
+     * is a collision */
+    cl_hash_str("MGMT3456", h);
+    assert_int_equal(f->s.ops->device_new_code(&f->s, d.id, h, 3000), CL_EEXIST);
+    assert_int_equal(f->s.ops->device_new_code(&f->s, d2.id, code2, 3000), 0);
+    assert_int_equal(f->s.ops->device_pair(&f->s, h, 23, NULL, tok, &got), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_new_code(&f->s, "no-such-device", h, 1), CL_ENOTFOUND);
+
+    /* online: connected_at and last_heartbeat; offline keeps them */
+    assert_int_equal(f->s.ops->device_set_online(&f->s, d.id, true, 100), 0);
+    assert_int_equal(f->s.ops->device_heartbeat(&f->s, d.id, 115), 0);
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), 0);
+    assert_int_equal(got.connected_at, 100);
+    assert_int_equal(got.last_heartbeat, 115);
+    assert_int_equal(f->s.ops->device_set_online(&f->s, d.id, false, 130), 0);
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), 0);
+    assert_int_equal(got.connected_at, 100);
+    assert_int_equal(got.last_heartbeat, 115);
+    assert_int_equal(got.last_seen, 130);
+    assert_int_equal(f->s.ops->device_heartbeat(&f->s, "no-such-device", 1), CL_ENOTFOUND);
+
+    /* relay nodes: paired devices of the user's projects only */
+    n = 0;
+    assert_int_equal(f->s.ops->device_list_for_user(&f->s, o.id, count_device, &n), 0);
+    assert_int_equal(n, 1); /* d; d2 is not paired */
+    n = 0;
+    assert_int_equal(f->s.ops->device_list_for_user(&f->s, m.id, count_device, &n), 0);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(f->s.ops->device_list_for_user(&f->s, x.id, count_device, &n), 0);
+    assert_int_equal(n, 0); /* dx is not paired, d is not theirs */
+
+    /* delete: the device, its sessions and their shares */
+    new_session(f, d.id, m.id, &s1);
+    assert_int_equal(f->s.ops->share_set(&f->s, s1.id, o.id, CL_SHARE_VIEW, m.id, 4), 0);
+    assert_int_equal(f->s.ops->device_delete(&f->s, d.id), 0);
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->session_get(&f->s, s1.id, &s1), CL_ENOTFOUND);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM session_shares"), 0);
+    assert_int_equal(f->s.ops->device_delete(&f->s, d.id), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_get(&f->s, d2.id, &got), 0);
+}
+
+struct page {
+    struct cl_session_info row[8];
+    int n;
+};
+
+static void collect_page(const struct cl_session_info *si, void *ctx)
+{
+    struct page *pg = ctx;
+    assert_true(pg->n < 8);
+    pg->row[pg->n++] = *si;
+}
+
+static void test_session_list(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m;
+    struct cl_project p, other;
+    struct cl_device d1, d2, dx;
+    struct cl_session s[5], sx;
+    struct cl_session_filter flt;
+    struct page pg;
+    make_user(f, "o@example.com", &o);
+    make_user(f, "m@example.com", &m);
+    make_project(f, o.id, "p", 1, &p);
+    make_project(f, o.id, "other", 1, &other);
+    assert_int_equal(f->s.ops->member_add(&f->s, p.id, m.id, CL_ROLE_MEMBER, o.id, 2), 0);
+    make_device(f, p.id, "one", 10, "HIST2345", 1000, &d1);
+    make_device(f, p.id, "two", 11, "HIST3456", 1000, &d2);
+    make_device(f, other.id, "x", 12, "HIST4567", 1000, &dx);
+    /* s0..s4 at times 100, 200, 200, 300, 400 */
+    for (int i = 0; i < 5; i++) {
+        memset(&s[i], 0, sizeof s[i]);
+        cl_uuid_new(s[i].id);
+        snprintf(s[i].device_id, sizeof s[i].device_id, "%s", i % 2 ? d2.id : d1.id);
+        snprintf(s[i].user_id, sizeof s[i].user_id, "%s", i == 4 ? m.id : o.id);
+        s[i].active = true;
+        s[i].started_at = i == 0 ? 100 : i <= 2 ? 200 : i == 3 ? 300 : 400;
+        assert_int_equal(f->s.ops->session_create(&f->s, &s[i]), 0);
+    }
+    new_session(f, dx.id, o.id, &sx);
+    assert_int_equal(f->s.ops->session_end(&f->s, s[0].id, 150, "exit", true, 7), 0);
+    assert_int_equal(f->s.ops->session_end(&f->s, s[3].id, 350, "ended_by_user", false, 0), 0);
+
+    /* everything of the project, newest first, ties by id descending */
+    memset(&flt, 0, sizeof flt);
+    flt.project_id = p.id;
+    memset(&pg, 0, sizeof pg);
+    assert_int_equal(f->s.ops->session_list(&f->s, &flt, collect_page, &pg), 0);
+    assert_int_equal(pg.n, 5);
+    assert_string_equal(pg.row[0].sess.id, s[4].id);
+    assert_string_equal(pg.row[0].user_email, "m@example.com");
+    assert_string_equal(pg.row[0].user_display_name, "name of m@example.com");
+    assert_string_equal(pg.row[0].device_name, "one");
+    assert_string_equal(pg.row[1].sess.id, s[3].id);
+    assert_false(pg.row[1].sess.active);
+    assert_string_equal(pg.row[1].sess.end_reason, "ended_by_user");
+    assert_true(strcmp(pg.row[2].sess.id, pg.row[3].sess.id) > 0);
+    assert_int_equal(pg.row[2].sess.started_at, 200);
+    assert_int_equal(pg.row[3].sess.started_at, 200);
+    assert_string_equal(pg.row[4].sess.id, s[0].id);
+    assert_true(pg.row[4].sess.has_exit_code);
+    assert_int_equal(pg.row[4].sess.exit_code, 7);
+
+    /* pages of two through the keyset cursor, across the tie at 200 */
+    {
+        char seen[5][CL_UUID_LEN + 1];
+        int total = 0;
+        struct cl_session_info last;
+        flt.limit = 2;
+        for (;;) {
+            memset(&pg, 0, sizeof pg);
+            assert_int_equal(f->s.ops->session_list(&f->s, &flt, collect_page, &pg), 0);
+            for (int i = 0; i < pg.n; i++)
+                memcpy(seen[total++], pg.row[i].sess.id, CL_UUID_LEN + 1);
+            if (pg.n < 2)
+                break;
+            last = pg.row[pg.n - 1];
+            flt.before_started_at = last.sess.started_at;
+            flt.before_id = seen[total - 1];
+        }
+        assert_int_equal(total, 5);
+        for (int i = 0; i < 5; i++)
+            for (int j = i + 1; j < 5; j++)
+                assert_string_not_equal(seen[i], seen[j]);
+    }
+
+    /* filters: device, status, user */
+    memset(&flt, 0, sizeof flt);
+    flt.project_id = p.id;
+    flt.device_id = d2.id;
+    memset(&pg, 0, sizeof pg);
+    assert_int_equal(f->s.ops->session_list(&f->s, &flt, collect_page, &pg), 0);
+    assert_int_equal(pg.n, 2); /* s1, s3 */
+    flt.status = CL_SESSIONS_ACTIVE;
+    memset(&pg, 0, sizeof pg);
+    assert_int_equal(f->s.ops->session_list(&f->s, &flt, collect_page, &pg), 0);
+    assert_int_equal(pg.n, 1);
+    assert_string_equal(pg.row[0].sess.id, s[1].id);
+    flt.device_id = NULL;
+    flt.status = CL_SESSIONS_ENDED;
+    memset(&pg, 0, sizeof pg);
+    assert_int_equal(f->s.ops->session_list(&f->s, &flt, collect_page, &pg), 0);
+    assert_int_equal(pg.n, 2); /* s3, s0 */
+    flt.status = CL_SESSIONS_ANY;
+    flt.user_id = m.id;
+    memset(&pg, 0, sizeof pg);
+    assert_int_equal(f->s.ops->session_list(&f->s, &flt, collect_page, &pg), 0);
+    assert_int_equal(pg.n, 1);
+    /* a device of another project filters to nothing */
+    flt.user_id = NULL;
+    flt.device_id = dx.id;
+    memset(&pg, 0, sizeof pg);
+    assert_int_equal(f->s.ops->session_list(&f->s, &flt, collect_page, &pg), 0);
+    assert_int_equal(pg.n, 0);
+
+    /* a deleted user's sessions stay, without a user */
+    raw_exec(f, "DELETE FROM users WHERE email = 'm@example.com'");
+    memset(&flt, 0, sizeof flt);
+    flt.project_id = p.id;
+    flt.limit = 1;
+    memset(&pg, 0, sizeof pg);
+    assert_int_equal(f->s.ops->session_list(&f->s, &flt, collect_page, &pg), 0);
+    assert_int_equal(pg.n, 1);
+    assert_string_equal(pg.row[0].sess.id, s[4].id);
+    assert_string_equal(pg.row[0].sess.user_id, "");
+    assert_string_equal(pg.row[0].user_email, "");
+    assert_int_equal(f->s.ops->session_list(&f->s, NULL, collect_page, &pg), CL_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1196,6 +1593,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_user_set_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_project_rename_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_members_list_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invitation_list_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_manage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_list, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
