@@ -28,7 +28,9 @@ static void usage(FILE *f)
                "  --bin-dir DIR  where clawlink-relay and clawlink are (default ./build)\n"
                "  --out FILE     JSON results (default bench/results/latest.json)\n"
                "  --only LIST    comma-separated: throughput,latency,footprint,forward,agents\n"
-               "  --agents N     synthetic agents for the storm and idle scenarios\n");
+               "  --agents N     synthetic agents for the storm and idle scenarios\n"
+               "  --busy N       streaming sessions beside the latency one (at most 60)\n"
+               "  --keys N       keystrokes per latency run\n");
 }
 
 static bool wanted(const char *only, const char *name)
@@ -96,12 +98,14 @@ int main(int argc, char **argv)
         {"out", required_argument, NULL, 'o'},
         {"only", required_argument, NULL, 'O'},
         {"agents", required_argument, NULL, 'a'},
+        {"busy", required_argument, NULL, 'B'},
+        {"keys", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static struct bench b;
     const char *bin_dir = "build", *out = "bench/results/latest.json", *only = NULL;
-    long agents = -1;
+    long agents = -1, busy = -1, keys = -1;
     size_t ndev, fwd_total = 0;
     char err[512];
     int c, rc;
@@ -123,6 +127,12 @@ int main(int argc, char **argv)
         case 'a':
             agents = strtol(optarg, NULL, 10);
             break;
+        case 'B':
+            busy = strtol(optarg, NULL, 10);
+            break;
+        case 'k':
+            keys = strtol(optarg, NULL, 10);
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -135,6 +145,10 @@ int main(int argc, char **argv)
     defaults(&b);
     if (agents > 0)
         b.idle_agents = (size_t)agents;
+    if (busy >= 0 && busy <= 60)
+        b.busy_sessions = (int)busy;
+    if (keys > 0 && keys <= 100000)
+        b.keys = (int)keys;
     ndev = raise_nofile(b.idle_agents);
     if (ndev < b.idle_agents) {
         rep_note(&b.rep, "agents: the descriptor limit allows %zu agents, not %zu", ndev,

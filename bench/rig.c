@@ -100,7 +100,8 @@ int rig_init(struct rig *r, const char *bin_dir, size_t ndev, char *err, size_t 
 int rig_relay_start(struct rig *r, char *err, size_t errlen)
 {
     char listen[64], url[64], logpath[RIG_PATH_MAX + 32], body[256];
-    char *argv[] = {r->relay_bin, "--listen", listen, "--data", r->data, "--public-url", url, NULL};
+    char *argv[] = {r->relay_bin,   "--listen", listen, "--data", r->data,
+                    "--public-url", url,        NULL,   NULL,     NULL};
     double deadline;
     int rc, status;
 
@@ -108,6 +109,10 @@ int rig_relay_start(struct rig *r, char *err, size_t errlen)
     if (r->port < 0) {
         snprintf(err, errlen, "no free port");
         return -EADDRINUSE;
+    }
+    if (getenv("CL_BENCH_DEBUG")) {
+        argv[7] = "--log-level";
+        argv[8] = "debug";
     }
     snprintf(listen, sizeof listen, "127.0.0.1:%d", r->port);
     snprintf(url, sizeof url, "http://127.0.0.1:%d", r->port);
@@ -148,7 +153,8 @@ int rig_agent_start(struct rig *r, int proto, char *err, size_t errlen)
 {
     char cfg[RIG_PATH_MAX + 32], logpath[RIG_PATH_MAX + 32], text[512], protos[8];
     char env_home[RIG_PATH_MAX + 8], env_inputrc[RIG_PATH_MAX + 32];
-    char *argv[10] = {r->agent_bin, "up", "--config", cfg, "--shell", "/bin/bash", NULL};
+    char *argv[12] = {r->agent_bin, "up", "--config", cfg, "--shell", "/bin/bash", NULL};
+    int argc = 6;
     char *envp[] = {env_home,
                     "SHELL=/bin/bash",
                     "TERM=xterm-256color",
@@ -173,9 +179,12 @@ int rig_agent_start(struct rig *r, int proto, char *err, size_t errlen)
     }
     if (r->agent_has_proto_flag) {
         snprintf(protos, sizeof protos, "%d", proto);
-        argv[6] = "--proto";
-        argv[7] = protos;
-        argv[8] = NULL;
+        argv[argc++] = "--proto";
+        argv[argc++] = protos;
+    }
+    if (getenv("CL_BENCH_DEBUG")) {
+        argv[argc++] = "--log-level";
+        argv[argc++] = "debug";
     }
     rc = bp_spawn(&r->agent, "agent", argv, envp, r->home, logpath);
     if (rc)
