@@ -168,8 +168,12 @@ static int lat__through(struct bench *b, int proto, int busy, double *us, char *
         atomic_store(&bz.stop, true);
         pthread_join(th, NULL);
     } else {
+        char tag[32];
+        snprintf(tag, sizeof tag, "latency-v%d", proto);
         shell_keyio(&sh, &io);
+        rig_perf_start(&b->rig, tag);
         rc = keys_run(&io, b->keys, us);
+        rig_perf_stop(&b->rig);
     }
     if (rc < 0 && !err[0])
         snprintf(err, errlen, "keystrokes: no echo within 5 s (%s)", sh.t.err);
