@@ -26,6 +26,23 @@ int64_t ps_rss_bytes(pid_t pid)
     return kb < 0 ? -ENOENT : (int64_t)kb * 1024;
 }
 
+int64_t ps_anon_bytes(pid_t pid)
+{
+    char path[64], line[256];
+    long long kb = -1;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+    f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Anonymous: %lld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb < 0 ? -ENOENT : (int64_t)kb * 1024;
+}
+
 double ps_cpu_seconds(pid_t pid)
 {
     char path[64], buf[1024], *p;

@@ -13,6 +13,10 @@
 /* VmRSS of pid in bytes, or a negative errno. */
 int64_t ps_rss_bytes(pid_t pid);
 
+/* Anonymous memory of pid (heap, stacks, private mappings: what is its
+ * own rather than shared library pages), from smaps_rollup; bytes or < 0. */
+int64_t ps_anon_bytes(pid_t pid);
+
 /* utime + stime of pid (all its threads), in seconds; negative on error.
  * Resolution: one clock tick (usually 10 ms). */
 double ps_cpu_seconds(pid_t pid);

@@ -59,6 +59,9 @@ void sc_footprint(struct bench *b)
     rss = ps_rss_bytes(b->rig.agent.pid);
     snprintf(name, sizeof name, "agent RSS, %d open sessions", n);
     rep_add(&b->rep, "footprint", name, (double)rss / 1048576.0, "MiB", -1, 8, "<= 8 MiB");
+    snprintf(name, sizeof name, "agent anonymous memory, %d sessions", n);
+    rep_add(&b->rep, "footprint", name, (double)ps_anon_bytes(b->rig.agent.pid) / 1048576.0, "MiB",
+            0, 0, "");
 out:
     for (int i = 0; i < opened; i++)
         shell_close(&sh[i]);
