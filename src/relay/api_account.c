@@ -297,28 +297,14 @@ static void cl__password_change(struct cl_http_req *req)
 
 /* ---- account deletion ---------------------------------------------------- */
 
-struct cl__ids {
-    char (*id)[CL_UUID_LEN + 1];
-    size_t n, cap;
-};
-
 struct cl__doomed {
     struct cl_store *store;
     const char *user_id;
-    struct cl__ids ended;    /* live sessions that end with the account */
-    struct cl__ids unshared; /* others' live sessions shared with the user */
+    struct cl_id_list ended;    /* live sessions that end with the account */
+    struct cl_id_list unshared; /* others' live sessions shared with the user */
+    struct cl_id_list projects; /* projects the user owns (deleted with it) */
+    struct cl_id_list devices;  /* their devices: agents to close */
 };
-
-static void cl__ids_add(struct cl__ids *l, const char *id)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 8;
-        l->id = realloc(l->id, l->cap * sizeof *l->id);
-        if (!l->id)
-            abort();
-    }
-    memcpy(l->id[l->n++], id, CL_UUID_LEN + 1);
-}
 
 /* Sorts the live sessions: the user's own and every session on a device
  * of a project they own end; others' sessions shared with the user lose
@@ -335,9 +321,22 @@ static void cl__collect_doomed(const struct cl_session *sess, void *ctx)
         s->ops->project_get(s, dev.project_id, &p) == 0)
         doomed = strcmp(p.owner_id, d->user_id) == 0;
     if (doomed)
-        cl__ids_add(&d->ended, sess->id);
+        cl_id_list_add(&d->ended, sess->id);
     else if (s->ops->share_get(s, sess->id, d->user_id, &mode) == 0)
-        cl__ids_add(&d->unshared, sess->id);
+        cl_id_list_add(&d->unshared, sess->id);
+}
+
+static void cl__collect_owned(const struct cl_project *p, void *ctx)
+{
+    struct cl__doomed *d = ctx;
+    if (p->role == CL_ROLE_OWNER)
+        cl_id_list_add(&d->projects, p->id);
+}
+
+static void cl__collect_device(const struct cl_device *dev, void *ctx)
+{
+    struct cl__doomed *d = ctx;
+    cl_id_list_add(&d->devices, dev->id);
 }
 
 static void cl__delete_done(struct cl_conn *c, void *arg)
@@ -358,6 +357,10 @@ static void cl__delete_done(struct cl_conn *c, void *arg)
      * session can start between collecting and deleting. */
     rc = s->ops->session_list_active(s, NULL, cl__collect_doomed, &d);
     if (rc == 0)
+        rc = s->ops->project_list_for_user(s, j->user_id, cl__collect_owned, &d);
+    for (size_t i = 0; rc == 0 && i < d.projects.n; i++)
+        rc = s->ops->device_list(s, d.projects.id[i], cl__collect_device, &d);
+    if (rc == 0)
         rc = s->ops->user_delete(s, j->user_id, cl_now());
     if (rc == CL_ESTATE) {
         cl_http_reply_error(c, 409, "owns_shared_projects",
@@ -369,20 +372,23 @@ static void cl__delete_done(struct cl_conn *c, void *arg)
         cl_http_reply_errcode(c, rc == CL_ENOTFOUND ? CL_EAUTH : rc);
         goto out_free;
     }
-    /* The rows are gone; now tell agents and viewers. NOTE: the agent
-     * connections of deleted devices stay open until they drop (their
-     * next hello fails: unknown device); closing them needs a hub entry
-     * point (e.g. cl_hub_device_removed) that does not exist yet. */
+    /* The rows are gone; now tell agents and viewers, and close the agents
+     * of the deleted devices. */
     for (size_t i = 0; i < d.ended.n; i++)
         cl_hub_session_end(r->hub, d.ended.id[i], "account_deleted");
     for (size_t i = 0; i < d.unshared.n; i++)
         cl_hub_share_changed(r->hub, d.unshared.id[i], j->user_id, CL_SHARE_NONE);
-    cl_info("auth", "account deleted", "user=%s sessions_ended=%zu shares_dropped=%zu", j->user_id,
-            d.ended.n, d.unshared.n);
+    for (size_t i = 0; i < d.devices.n; i++)
+        cl_hub_device_removed(r->hub, d.devices.id[i], "account_deleted");
+    cl_info("auth", "account deleted",
+            "user=%s sessions_ended=%zu shares_dropped=%zu devices_removed=%zu", j->user_id,
+            d.ended.n, d.unshared.n, d.devices.n);
     cl_http_reply_json(c, 200, json_pack("{s:b}", "ok", 1));
 out_free:
-    free(d.ended.id);
-    free(d.unshared.id);
+    cl_id_list_free(&d.ended);
+    cl_id_list_free(&d.unshared);
+    cl_id_list_free(&d.projects);
+    cl_id_list_free(&d.devices);
     cl__job_free(j);
 }
 

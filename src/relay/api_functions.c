@@ -1,6 +1,7 @@
 /*
  * api_functions: PrivaClaw's edge functions, same shapes (seed 001, API
- * Reference): pair-device, start-session, end-session.
+ * Reference): pair-device, start-session, end-session, invite-member,
+ * relay-nodes (download-connector is in api_connector.c).
  */
 #include "core/err.h"
 #include "core/json.h"
@@ -14,6 +15,32 @@
 #include "relay/relay.h"
 
 #include <string.h>
+#include <time.h>
+
+static void cl__collect_session_id(const struct cl_session *sess, void *ctx)
+{
+    struct cl_id_list *l = ctx;
+    cl_id_list_add(l, sess->id);
+}
+
+/* Re-pairing replaced the device token: an agent still connected with the
+ * old one must not stay. Its live sessions end ("device_repaired"), it is
+ * closed (4004, as for a removed device: its old token is dead), and the
+ * device is offline until the newly paired agent says hello. */
+static void cl__close_old_agent(struct cl_relay *r, const char *device_id)
+{
+    struct cl_store *s = &r->store;
+    struct cl_id_list ended = {0};
+    int64_t now = cl_now();
+    s->ops->session_list_active(s, device_id, cl__collect_session_id, &ended);
+    for (size_t i = 0; i < ended.n; i++)
+        s->ops->session_end(s, ended.id[i], now, "device_repaired", false, 0);
+    cl_hub_device_removed(r->hub, device_id, "device_repaired");
+    s->ops->device_set_online(s, device_id, false, now);
+    cl_info("api", "device re-paired: closed the agent holding the old token", "device=%s",
+            device_id);
+    cl_id_list_free(&ended);
+}
 
 static void cl__pair_device(struct cl_http_req *req)
 {
@@ -63,6 +90,8 @@ static void cl__pair_device(struct cl_http_req *req)
         goto out_wipe;
     }
     cl_info("api", "device paired", "device=%s project=%s peer=%s", d.id, d.project_id, req->peer);
+    if (cl_hub_device_online(r->hub, d.id))
+        cl__close_old_agent(r, d.id);
     cl_http_reply_json(
         req->conn, 200,
         json_pack("{s:s, s:s, s:s}", "device_id", d.id, "token", token, "relay_url", r->relay_url));
@@ -212,10 +241,60 @@ static void cl__invite_member(struct cl_http_req *req)
                        json_pack("{s:s, s:s}", "status", "invited", "message", "Invitation sent"));
 }
 
+/* ISO 8601 UTC ("2025-02-24T10:00:00Z") as the seed's relay-nodes shows
+ * times, or null for 0 (never). */
+static json_t *cl__iso8601(int64_t t)
+{
+    char buf[32];
+    struct tm tm;
+    time_t tt = (time_t)t;
+    if (!t || !gmtime_r(&tt, &tm) || !strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        return json_null();
+    return json_string(buf);
+}
+
+static void cl__collect_node(const struct cl_device *d, void *ctx)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b}", "device_id", d->id, "project_id",
+                          d->project_id, "name", d->name, "kind",
+                          d->kind[0] ? d->kind : CL_DEVICE_KIND_CONNECTOR, "online", d->online);
+    json_object_set_new(o, "connected_at", cl__iso8601(d->connected_at));
+    json_object_set_new(o, "last_heartbeat", cl__iso8601(d->last_heartbeat));
+    json_array_append_new(ctx, o);
+}
+
+/* The paired devices of the caller's projects, online or not (online says
+ * which have an agent connected now); never anyone else's. */
+static void cl__relay_nodes(struct cl_http_req *req)
+{
+    struct cl_store *s = &req->relay->store;
+    json_t *arr;
+    int rc = cl_policy_account(s, req->user_id, CL_ACT_NODES_LIST, req->user_id);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    arr = json_array();
+    rc = s->ops->device_list_for_user(s, req->user_id, cl__collect_node, arr);
+    if (rc) {
+        json_decref(arr);
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "nodes", arr));
+}
+
+/* Policy actions:
+ *   POST /functions/v1/invite-member   member.invite
+ *   POST /functions/v1/pair-device     (no user: the pairing code is the credential)
+ *   POST /functions/v1/start-session   session.start
+ *   POST /functions/v1/end-session     session.end
+ *   GET  /functions/v1/relay-nodes     nodes.list */
 const struct cl_route cl_routes_functions[] = {
     {CL_HTTP_POST, "/functions/v1/invite-member", true, cl__invite_member},
     {CL_HTTP_POST, "/functions/v1/pair-device", false, cl__pair_device},
     {CL_HTTP_POST, "/functions/v1/start-session", true, cl__start_session},
     {CL_HTTP_POST, "/functions/v1/end-session", true, cl__end_session},
+    {CL_HTTP_GET, "/functions/v1/relay-nodes", true, cl__relay_nodes},
     {0, NULL, false, NULL},
 };

@@ -1,19 +1,24 @@
 /*
- * api_projects: projects and their devices (/api/v1/projects...).
- * Every decision goes through policy.c.
+ * api_projects: projects, their devices (the project-scoped routes), their
+ * members and pending invitations (/api/v1/projects...).
+ *
+ * Every decision goes through policy.c; the action each route asks for is
+ * named in the route table at the bottom. What the hub must hear about
+ * (agents to close, viewers to tell) is collected before a store change
+ * and told after it, all on the loop thread without yielding in between.
  */
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/secret.h"
 #include "relay/http.h"
+#include "relay/hub.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
 
 #include <string.h>
 
-/* Reads a required, non-blank name of at most CL_NAME_MAX bytes. */
-static int cl__name(struct cl_http_req *req, char out[CL_NAME_MAX + 1])
+int cl_http_body_name(struct cl_http_req *req, char out[CL_NAME_MAX + 1])
 {
     const char *name;
     char err[160];
@@ -36,13 +41,15 @@ static int cl__name(struct cl_http_req *req, char out[CL_NAME_MAX + 1])
     return 0;
 }
 
+/* ---- projects ------------------------------------------------------------ */
+
 static void cl__project_create(struct cl_http_req *req)
 {
     struct cl_store *s = &req->relay->store;
     struct cl_project p;
     int rc;
     memset(&p, 0, sizeof p);
-    if (cl__name(req, p.name))
+    if (cl_http_body_name(req, p.name))
         return;
     cl_uuid_new(p.id);
     snprintf(p.owner_id, sizeof p.owner_id, "%s", req->user_id);
@@ -62,6 +69,8 @@ static void cl__collect_project(const struct cl_project *p, void *ctx)
     json_array_append_new(ctx, cl_json_project(p));
 }
 
+/* Only the caller's projects: the query is scoped to their memberships, so
+ * there is no per-project decision to make. */
 static void cl__project_list(struct cl_http_req *req)
 {
     struct cl_store *s = &req->relay->store;
@@ -87,6 +96,67 @@ static void cl__project_get(struct cl_http_req *req)
     cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "project", cl_json_project(&p)));
 }
 
+static void cl__project_rename(struct cl_http_req *req)
+{
+    struct cl_store *s = &req->relay->store;
+    struct cl_project p;
+    char name[CL_NAME_MAX + 1];
+    int64_t now = cl_now();
+    int rc = cl_policy_project(s, req->user_id, CL_ACT_PROJECT_MODIFY, req->params[0], &p);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    if (cl_http_body_name(req, name))
+        return;
+    rc = s->ops->project_rename(s, p.id, name, now);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    snprintf(p.name, sizeof p.name, "%s", name);
+    p.updated_at = now;
+    cl_info("api", "project renamed", "project=%s user=%s", p.id, req->user_id);
+    cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "project", cl_json_project(&p)));
+}
+
+static void cl__collect_device_id(const struct cl_device *d, void *ctx)
+{
+    cl_id_list_add(ctx, d->id);
+}
+
+/* Deletes the project with everything in it; then each of its devices'
+ * agents is closed and the viewers of their live sessions hear
+ * session_end "project_deleted". */
+static void cl__project_delete(struct cl_http_req *req)
+{
+    struct cl_relay *r = req->relay;
+    struct cl_store *s = &r->store;
+    struct cl_id_list devices = {0};
+    struct cl_project p;
+    int rc = cl_policy_project(s, req->user_id, CL_ACT_PROJECT_MODIFY, req->params[0], &p);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    rc = s->ops->device_list(s, p.id, cl__collect_device_id, &devices);
+    if (rc == 0)
+        rc = s->ops->project_delete(s, p.id);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        goto out_free;
+    }
+    for (size_t i = 0; i < devices.n; i++)
+        cl_hub_device_removed(r->hub, devices.id[i], "project_deleted");
+    cl_info("api", "project deleted", "project=%s user=%s devices=%zu", p.id, req->user_id,
+            devices.n);
+    cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
+out_free:
+    cl_id_list_free(&devices);
+}
+
+/* ---- devices of a project ------------------------------------------------ */
+
 static void cl__device_create(struct cl_http_req *req)
 {
     struct cl_store *s = &req->relay->store;
@@ -100,10 +170,11 @@ static void cl__device_create(struct cl_http_req *req)
         return;
     }
     memset(&d, 0, sizeof d);
-    if (cl__name(req, d.name))
+    if (cl_http_body_name(req, d.name))
         return;
     cl_uuid_new(d.id);
     snprintf(d.project_id, sizeof d.project_id, "%s", p.id);
+    snprintf(d.kind, sizeof d.kind, "%s", CL_DEVICE_KIND_CONNECTOR);
     d.created_at = cl_now();
     d.code_expires_at = d.created_at + CL_PAIRING_CODE_TTL_S;
     cl_pairing_code_new(code);
@@ -145,11 +216,190 @@ static void cl__device_list(struct cl_http_req *req)
     cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "devices", arr));
 }
 
+/* ---- members ---------------------------------------------------------------- */
+
+static json_t *cl__json_opt_id(const char *id)
+{
+    return id[0] ? json_string(id) : json_null();
+}
+
+static void cl__collect_member(const struct cl_member *m, void *ctx)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "user_id", m->user_id, "email", m->email,
+                          "display_name", m->display_name, "role",
+                          m->role == CL_ROLE_OWNER ? "owner" : "member", "joined_at",
+                          (json_int_t)m->created_at);
+    json_object_set_new(o, "invited_by", cl__json_opt_id(m->invited_by));
+    json_array_append_new(ctx, o);
+}
+
+static void cl__member_list(struct cl_http_req *req)
+{
+    struct cl_store *s = &req->relay->store;
+    json_t *arr;
+    int rc = cl_policy_project(s, req->user_id, CL_ACT_MEMBER_LIST, req->params[0], NULL);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    arr = json_array();
+    rc = s->ops->member_list(s, req->params[0], cl__collect_member, arr);
+    if (rc) {
+        json_decref(arr);
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "members", arr));
+}
+
+struct cl__removal {
+    struct cl_store *store;
+    const char *user_id;
+    struct cl_id_list ended;    /* the member's live sessions: they end */
+    struct cl_id_list unshared; /* others' live sessions shared with them */
+};
+
+static void cl__sort_live(const struct cl_session_info *si, void *ctx)
+{
+    struct cl__removal *x = ctx;
+    enum cl_share_mode mode;
+    if (strcmp(si->sess.user_id, x->user_id) == 0)
+        cl_id_list_add(&x->ended, si->sess.id);
+    else if (x->store->ops->share_get(x->store, si->sess.id, x->user_id, &mode) == 0)
+        cl_id_list_add(&x->unshared, si->sess.id);
+}
+
+/* Removes a member (never the owner): their live sessions on the
+ * project's devices end ("member_removed"), and their viewers of sessions
+ * others shared with them close (4003), as a revoked share does. */
+static void cl__member_remove(struct cl_http_req *req)
+{
+    struct cl_relay *r = req->relay;
+    struct cl_store *s = &r->store;
+    const char *target = req->params[1];
+    struct cl__removal x = {.store = s, .user_id = target};
+    struct cl_session_filter f;
+    struct cl_project p;
+    int rc = cl_policy_project(s, req->user_id, CL_ACT_MEMBER_REMOVE, req->params[0], &p);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    if (strcmp(target, p.owner_id) == 0) {
+        cl_http_reply_error(req->conn, 409, "owner_cannot_be_removed",
+                            "the owner cannot be removed from a project; delete the project "
+                            "instead (ownership cannot be transferred)");
+        return;
+    }
+    memset(&f, 0, sizeof f);
+    f.project_id = p.id;
+    f.user_id = NULL;
+    f.status = CL_SESSIONS_ACTIVE;
+    rc = s->ops->session_list(s, &f, cl__sort_live, &x);
+    if (rc == 0)
+        rc = s->ops->member_remove(s, p.id, target, cl_now());
+    if (rc == CL_ENOTFOUND) {
+        cl_http_reply_error(req->conn, 404, "not_found",
+                            "that user is not a member of this project");
+        goto out_free;
+    }
+    if (rc == CL_ESTATE) {
+        cl_http_reply_error(req->conn, 409, "owner_cannot_be_removed",
+                            "the owner cannot be removed from a project");
+        goto out_free;
+    }
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        goto out_free;
+    }
+    for (size_t i = 0; i < x.ended.n; i++)
+        cl_hub_session_end(r->hub, x.ended.id[i], "member_removed");
+    for (size_t i = 0; i < x.unshared.n; i++)
+        cl_hub_share_changed(r->hub, x.unshared.id[i], target, CL_SHARE_NONE);
+    cl_info("api", "member removed", "project=%s user=%s by=%s sessions_ended=%zu", p.id, target,
+            req->user_id, x.ended.n);
+    cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
+out_free:
+    cl_id_list_free(&x.ended);
+    cl_id_list_free(&x.unshared);
+}
+
+/* ---- invitations ------------------------------------------------------------ */
+
+static void cl__collect_invitation(const struct cl_invitation *inv, void *ctx)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "id", inv->id, "email", inv->email, "status",
+                          "pending", "created_at", (json_int_t)inv->created_at);
+    json_object_set_new(o, "invited_by", cl__json_opt_id(inv->invited_by));
+    json_array_append_new(ctx, o);
+}
+
+static void cl__invitation_list(struct cl_http_req *req)
+{
+    struct cl_store *s = &req->relay->store;
+    json_t *arr;
+    int rc = cl_policy_project(s, req->user_id, CL_ACT_INVITATION_LIST, req->params[0], NULL);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    arr = json_array();
+    rc = s->ops->invitation_list(s, req->params[0], cl__collect_invitation, arr);
+    if (rc) {
+        json_decref(arr);
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "invitations", arr));
+}
+
+static void cl__invitation_cancel(struct cl_http_req *req)
+{
+    struct cl_store *s = &req->relay->store;
+    struct cl_project p;
+    int rc = cl_policy_project(s, req->user_id, CL_ACT_INVITATION_CANCEL, req->params[0], &p);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    rc = s->ops->invitation_cancel(s, p.id, req->params[1]);
+    if (rc == CL_ENOTFOUND) {
+        cl_http_reply_error(req->conn, 404, "not_found",
+                            "this project has no pending invitation with that id");
+        return;
+    }
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_info("api", "invitation cancelled", "project=%s invitation=%s by=%s", p.id, req->params[1],
+            req->user_id);
+    cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* Each route's policy action is the one its handler asks cl_policy_* for:
+ *   POST   /api/v1/projects                          (any user)
+ *   GET    /api/v1/projects                          (any user; their own)
+ *   GET    /api/v1/projects/:id                      project.view
+ *   PATCH  /api/v1/projects/:id                      project.modify
+ *   DELETE /api/v1/projects/:id                      project.modify
+ *   POST   /api/v1/projects/:id/devices              device.add
+ *   GET    /api/v1/projects/:id/devices              project.view
+ *   GET    /api/v1/projects/:id/members              member.list
+ *   DELETE /api/v1/projects/:id/members/:user        member.remove
+ *   GET    /api/v1/projects/:id/invitations          invitation.list
+ *   DELETE /api/v1/projects/:id/invitations/:inv     invitation.cancel */
 const struct cl_route cl_routes_projects[] = {
     {CL_HTTP_POST, "/api/v1/projects", true, cl__project_create},
     {CL_HTTP_GET, "/api/v1/projects", true, cl__project_list},
     {CL_HTTP_GET, "/api/v1/projects/:id", true, cl__project_get},
+    {CL_HTTP_PATCH, "/api/v1/projects/:id", true, cl__project_rename},
+    {CL_HTTP_DELETE, "/api/v1/projects/:id", true, cl__project_delete},
     {CL_HTTP_POST, "/api/v1/projects/:id/devices", true, cl__device_create},
     {CL_HTTP_GET, "/api/v1/projects/:id/devices", true, cl__device_list},
+    {CL_HTTP_GET, "/api/v1/projects/:id/members", true, cl__member_list},
+    {CL_HTTP_DELETE, "/api/v1/projects/:id/members/:user", true, cl__member_remove},
+    {CL_HTTP_GET, "/api/v1/projects/:id/invitations", true, cl__invitation_list},
+    {CL_HTTP_DELETE, "/api/v1/projects/:id/invitations/:inv", true, cl__invitation_cancel},
     {0, NULL, false, NULL},
 };

@@ -1,5 +1,6 @@
 /*
- * api_sessions: sharing a live session with other members of its project
+ * api_sessions: a project's session history (who, which device, when, how
+ * it ended), sharing a live session with other members of its project
  * (view-only or with control), and who is watching it.
  */
 #include "core/err.h"
@@ -11,6 +12,10 @@
 #include "relay/policy.h"
 #include "relay/relay.h"
 
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *cl__mode_name(enum cl_share_mode m)
@@ -158,7 +163,137 @@ static void cl__viewers(struct cl_http_req *req)
     cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "viewers", v.arr));
 }
 
+/* ---- history ----------------------------------------------------------- */
+
+/* The cursor is opaque to clients: "<started_at>.<session id>" of the last
+ * row of the previous page (keyset pagination: stable while sessions
+ * start, no rows skipped or repeated). */
+static int cl__cursor_parse(const char *c, int64_t *t, char id[CL_UUID_LEN + 1])
+{
+    const char *dot = strchr(c, '.');
+    char *end;
+    long long v;
+    if (!dot || dot == c || strspn(c, "0123456789") != (size_t)(dot - c) || !cl_uuid_valid(dot + 1))
+        return CL_EINVAL;
+    errno = 0;
+    v = strtoll(c, &end, 10);
+    if (errno || end != dot)
+        return CL_EINVAL;
+    *t = v;
+    snprintf(id, CL_UUID_LEN + 1, "%s", dot + 1);
+    return 0;
+}
+
+struct cl__history {
+    json_t *arr;
+    unsigned want, got;
+    struct cl_session last; /* of the rows returned */
+};
+
+static void cl__collect_history(const struct cl_session_info *si, void *ctx)
+{
+    struct cl__history *h = ctx;
+    const struct cl_session *x = &si->sess;
+    json_t *o;
+    if (h->got++ >= h->want)
+        return; /* the one past the page: there is a next page */
+    h->last = *x;
+    o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", x->id, "device_id", x->device_id,
+                  "device_name", si->device_name, "status", x->active ? "active" : "ended",
+                  "started_at", (json_int_t)x->started_at);
+    json_object_set_new(o, "user",
+                        x->user_id[0]
+                            ? json_pack("{s:s, s:s, s:s}", "id", x->user_id, "email",
+                                        si->user_email, "display_name", si->user_display_name)
+                            : json_null());
+    json_object_set_new(o, "ended_at", x->active ? json_null() : json_integer(x->ended_at));
+    json_object_set_new(o, "end_reason",
+                        !x->active && x->end_reason[0] ? json_string(x->end_reason) : json_null());
+    json_object_set_new(o, "exit_code",
+                        x->has_exit_code ? json_integer(x->exit_code) : json_null());
+    json_array_append_new(h->arr, o);
+}
+
+/* GET /api/v1/projects/:id/sessions?device_id=&status=&limit=&cursor= */
+static void cl__history(struct cl_http_req *req)
+{
+    struct cl_store *s = &req->relay->store;
+    struct cl_session_filter f;
+    struct cl__history h = {0};
+    struct cl_project p;
+    struct cl_device d;
+    char device_id[CL_UUID_LEN + 32], status[32], limit[32], cursor[CL_UUID_LEN + 64];
+    char before_id[CL_UUID_LEN + 1];
+    const char *v;
+    char *end;
+    json_t *next = json_null();
+    int rc = cl_policy_project(s, req->user_id, CL_ACT_SESSION_HISTORY, req->params[0], &p);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    memset(&f, 0, sizeof f);
+    f.project_id = p.id;
+    h.want = CL_SESSION_PAGE_DEFAULT;
+    if ((v = cl_http_query(req, "status", status, sizeof status))) {
+        if (strcmp(v, "active") == 0) {
+            f.status = CL_SESSIONS_ACTIVE;
+        } else if (strcmp(v, "ended") == 0) {
+            f.status = CL_SESSIONS_ENDED;
+        } else {
+            cl_http_reply_error(req->conn, 400, "invalid_request",
+                                "query status must be \"active\" or \"ended\"");
+            return;
+        }
+    }
+    if ((v = cl_http_query(req, "limit", limit, sizeof limit))) {
+        unsigned long n = strtoul(v, &end, 10);
+        if (!*v || *end || strspn(v, "0123456789") != strlen(v) || n < 1 ||
+            n > CL_SESSION_PAGE_MAX) {
+            cl_http_reply_error(req->conn, 400, "invalid_request",
+                                "query limit must be an integer from 1 to %d", CL_SESSION_PAGE_MAX);
+            return;
+        }
+        h.want = (unsigned)n;
+    }
+    if ((v = cl_http_query(req, "cursor", cursor, sizeof cursor))) {
+        if (cl__cursor_parse(v, &f.before_started_at, before_id)) {
+            cl_http_reply_error(req->conn, 400, "invalid_request",
+                                "query cursor is not a cursor this API returned");
+            return;
+        }
+        f.before_id = before_id;
+    }
+    if ((v = cl_http_query(req, "device_id", device_id, sizeof device_id))) {
+        /* a device of another project is as unknown as a missing one */
+        if (s->ops->device_get(s, v, &d) != 0 || strcmp(d.project_id, p.id) != 0) {
+            cl_http_reply_error(req->conn, 404, "not_found", "this project has no such device");
+            return;
+        }
+        f.device_id = d.id;
+    }
+    f.limit = h.want + 1;
+    h.arr = json_array();
+    rc = s->ops->session_list(s, &f, cl__collect_history, &h);
+    if (rc) {
+        json_decref(h.arr);
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    if (h.got > h.want)
+        next = json_sprintf("%" PRId64 ".%s", h.last.started_at, h.last.id);
+    cl_http_reply_json(req->conn, 200,
+                       json_pack("{s:o, s:o}", "sessions", h.arr, "next_cursor", next));
+}
+
+/* Policy actions:
+ *   GET    /api/v1/projects/:id/sessions          session.history
+ *   POST   /api/v1/sessions/:id/shares            session.share
+ *   GET    /api/v1/sessions/:id/shares            session.share
+ *   DELETE /api/v1/sessions/:id/shares/:user      session.share
+ *   GET    /api/v1/sessions/:id/viewers           session.attach */
 const struct cl_route cl_routes_sessions[] = {
+    {CL_HTTP_GET, "/api/v1/projects/:id/sessions", true, cl__history},
     {CL_HTTP_POST, "/api/v1/sessions/:id/shares", true, cl__share_add},
     {CL_HTTP_GET, "/api/v1/sessions/:id/shares", true, cl__share_list},
     {CL_HTTP_DELETE, "/api/v1/sessions/:id/shares/:user", true, cl__share_remove},

@@ -21,13 +21,10 @@ struct cl_http_job {
 
 static const struct cl_route cl__routes_misc[];
 
-static const struct cl_route *const cl__route_tables[] = {cl__routes_misc,
-                                                          cl_routes_auth,
-                                                          cl_routes_projects,
-                                                          cl_routes_functions,
-                                                          cl_routes_sessions,
-                                                          cl_routes_account,
-                                                          NULL};
+static const struct cl_route *const cl__route_tables[] = {
+    cl__routes_misc,     cl_routes_auth,      cl_routes_projects,
+    cl_routes_functions, cl_routes_sessions,  cl_routes_account,
+    cl_routes_devices,   cl_routes_connector, NULL};
 
 /* ---- replies ---------------------------------------------------------- */
 
@@ -88,6 +85,40 @@ void cl_http_reply_errcode(struct cl_conn *c, int err)
 void cl_http_set_retry_after(struct cl_conn *c, unsigned seconds)
 {
     c->http.retry_after = seconds;
+}
+
+int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_type,
+                       const char *filename)
+{
+    unsigned char hbuf[512], *p = hbuf, *end = hbuf + sizeof hbuf;
+    char disp[160];
+    int n, rc;
+
+    n = snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", filename);
+    if (n < 0 || (size_t)n >= sizeof disp ||
+        lws_add_http_header_by_name(c->wsi, (const unsigned char *)"content-disposition:",
+                                    (const unsigned char *)disp, n, &p, end) ||
+        lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p, end) ||
+        lws_add_http_header_by_name(c->wsi, (const unsigned char *)"x-content-type-options:",
+                                    (const unsigned char *)"nosniff", 7, &p, end))
+        return CL_EIO;
+    rc = lws_serve_http_file(c->wsi, path, content_type, (const char *)hbuf, (int)(p - hbuf));
+    if (rc < 0) {
+        /* lws may have answered already: drop the connection, from the loop */
+        cl_warn("http", "serving a file failed", "path=%s", path);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+    }
+    return 0;
+}
+
+const char *cl_http_query(struct cl_http_req *req, const char *name, char *buf, size_t len)
+{
+    char key[64];
+    int n = snprintf(key, sizeof key, "%s=", name);
+    if (n < 0 || (size_t)n >= sizeof key || len > INT32_MAX)
+        return NULL;
+    return lws_get_urlarg_by_name(req->conn->wsi, key, buf, (int)len);
 }
 
 /* ---- worker jobs ------------------------------------------------------ */
@@ -403,6 +434,25 @@ static const struct cl_route cl__routes_misc[] = {
     {0, NULL, false, NULL},
 };
 
+/* ---- id lists ------------------------------------------------------------ */
+
+void cl_id_list_add(struct cl_id_list *l, const char *id)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 8;
+        l->id = realloc(l->id, l->cap * sizeof *l->id);
+        if (!l->id)
+            abort();
+    }
+    snprintf(l->id[l->n++], CL_UUID_LEN + 1, "%s", id);
+}
+
+void cl_id_list_free(struct cl_id_list *l)
+{
+    free(l->id);
+    memset(l, 0, sizeof *l);
+}
+
 /* ---- JSON views ------------------------------------------------------- */
 
 json_t *cl_json_user(const struct cl_user *u)
@@ -429,5 +479,9 @@ json_t *cl_json_device(const struct cl_device *d)
                   "name", d->name, "status", d->online ? "online" : "offline", "paired", d->paired,
                   "created_at", (json_int_t)d->created_at);
     json_object_set_new(o, "last_seen", d->last_seen ? json_integer(d->last_seen) : json_null());
+    json_object_set_new(o, "kind", json_string(d->kind[0] ? d->kind : CL_DEVICE_KIND_CONNECTOR));
+    /* when the live pairing code expires; null: no code to use */
+    json_object_set_new(o, "pairing_code_expires_at",
+                        d->code_expires_at ? json_integer(d->code_expires_at) : json_null());
     return o;
 }

@@ -55,6 +55,22 @@ void cl_http_reply_error(struct cl_conn *c, int status, const char *code, const 
 void cl_http_reply_errcode(struct cl_conn *c, int err);
 /* Sets Retry-After on the next reply. */
 void cl_http_set_retry_after(struct cl_conn *c, unsigned seconds);
+/* Replies 200 with the file at path, streamed by lws (not read into
+ * memory), as content_type, offered for download as filename. Returns 0,
+ * or CL_EIO if the file cannot be served (nothing was sent: reply
+ * otherwise). */
+int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_type,
+                       const char *filename);
+
+/* The value of query parameter name ("?name=value", URL-decoded by lws)
+ * copied into buf, or NULL when absent (or longer than len - 1 bytes
+ * with its name). */
+const char *cl_http_query(struct cl_http_req *req, const char *name, char *buf, size_t len);
+
+/* Reads the request body's "name": required, non-blank, at most
+ * CL_NAME_MAX bytes, no control characters. 0 with out set, or replies 400
+ * and returns CL_EINVAL. (Project and device names.) */
+int cl_http_body_name(struct cl_http_req *req, char out[CL_NAME_MAX + 1]);
 
 /* Worker jobs: work runs on a pool thread and must not touch the store,
  * the hub or lws; done runs on the loop thread with req == NULL if the
@@ -77,6 +93,17 @@ extern const struct cl_route cl_routes_projects[];
 extern const struct cl_route cl_routes_functions[];
 extern const struct cl_route cl_routes_sessions[];
 extern const struct cl_route cl_routes_account[];
+extern const struct cl_route cl_routes_devices[];
+extern const struct cl_route cl_routes_connector[];
+
+/* A growable list of ids, for what a route collects before a store change
+ * and tells the hub after it. Zero-initialise; cl_id_list_free when done. */
+struct cl_id_list {
+    char (*id)[CL_UUID_LEN + 1];
+    size_t n, cap;
+};
+void cl_id_list_add(struct cl_id_list *l, const char *id);
+void cl_id_list_free(struct cl_id_list *l);
 
 /* JSON views of stored rows, shared by the API modules. */
 json_t *cl_json_user(const struct cl_user *u);

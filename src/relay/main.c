@@ -48,6 +48,9 @@ static void cl__usage(FILE *f)
         "                       smtp[s]://[user:pass@]host[:port] (default: write it to\n"
         "                       DATA/outbox/ for the operator)\n"
         "  --smtp-from ADDR     From: address of that mail (default clawlink-relay@localhost)\n"
+        "  --connector-dir DIR  agent binaries served by /functions/v1/download-connector:\n"
+        "                       DIR/clawlink-PLATFORM, and DIR/clawlink for this host's\n"
+        "                       platform (default: the directory of this executable)\n"
         "  --log-level LEVEL    debug | info | warn | error (default info)\n"
         "  --help               this text\n"
         "  --version            print the version\n");
@@ -161,6 +164,7 @@ int main(int argc, char **argv)
         {"ping-interval", required_argument, NULL, 'i'},
         {"smtp-url", required_argument, NULL, 'S'},
         {"smtp-from", required_argument, NULL, 'F'},
+        {"connector-dir", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -233,6 +237,16 @@ int main(int argc, char **argv)
             }
             r.opts.smtp_from = optarg;
             break;
+        case 'C': {
+            struct stat sb;
+            if (stat(optarg, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+                fprintf(stderr, "clawlink-relay: --connector-dir '%s' is not a directory\n",
+                        optarg);
+                return 2;
+            }
+            r.opts.connector_dir = optarg;
+            break;
+        }
         case 'L':
             if (cl_log_parse_level(optarg, &level)) {
                 fprintf(stderr, "clawlink-relay: unknown log level '%s'\n", optarg);

@@ -24,11 +24,12 @@ struct cl_relay_opts {
     char data_dir[512];   /* "./var" */
     const char *tls_cert; /* PEM paths; both or neither */
     const char *tls_key;
-    const char *public_url;   /* what agents are told to dial (http[s]:// or ws[s]://) */
-    unsigned agent_grace_s;   /* a disconnected agent's sessions wait this long (60) */
-    unsigned ping_interval_s; /* WebSocket ping after this much silence (20) */
-    const char *smtp_url;     /* send mail through this server; NULL: outbox only */
-    const char *smtp_from;    /* From: of the relay's mail */
+    const char *public_url;    /* what agents are told to dial (http[s]:// or ws[s]://) */
+    unsigned agent_grace_s;    /* a disconnected agent's sessions wait this long (60) */
+    unsigned ping_interval_s;  /* WebSocket ping after this much silence (20) */
+    const char *smtp_url;      /* send mail through this server; NULL: outbox only */
+    const char *smtp_from;     /* From: of the relay's mail */
+    const char *connector_dir; /* agent binaries to serve; NULL: beside this executable */
 };
 
 struct cl_relay {

@@ -1,0 +1,222 @@
+/*
+ * api_connector: GET /functions/v1/download-connector — the agent binary
+ * for the asked platform when this relay has one, otherwise how to build
+ * it (seed 001: "Returns the connector binary or build instructions").
+ *
+ * Binaries come from --connector-dir, by default the directory of the
+ * running relay executable (the build puts the host's agent, `clawlink`,
+ * beside `clawlink-relay`): DIR/clawlink-PLATFORM for any platform, and
+ * DIR/clawlink for the relay's own. PLATFORM is "os-arch" as uname names
+ * them, lower-cased ("linux-x86_64", "linux-aarch64"). The platform is
+ * checked against a small alphabet before it reaches a path, so it cannot
+ * name anything outside DIR.
+ */
+#include "core/err.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "relay/http.h"
+#include "relay/policy.h"
+#include "relay/relay.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define CL__PLATFORM_MAX 32
+#define CL__AGENT_NAME   "clawlink"
+
+/* "linux-x86_64" for the machine the relay runs on. */
+static void cl__host_platform(char out[CL__PLATFORM_MAX + 1])
+{
+    struct utsname u;
+    if (uname(&u) != 0 || strlen(u.sysname) + strlen(u.machine) + 1 > CL__PLATFORM_MAX) {
+        snprintf(out, CL__PLATFORM_MAX + 1, "unknown");
+        return;
+    }
+    snprintf(out, CL__PLATFORM_MAX + 1, "%.*s-%.*s", CL__PLATFORM_MAX / 2, u.sysname,
+             CL__PLATFORM_MAX / 2 - 1, u.machine);
+    for (char *p = out; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+}
+
+/* os-arch: 3..32 bytes of [a-z0-9_-], with a '-' inside. */
+static bool cl__platform_valid(const char *p)
+{
+    size_t n = strlen(p);
+    const char *dash = strchr(p, '-');
+    return n >= 3 && n <= CL__PLATFORM_MAX &&
+           strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n && dash && dash != p && dash[1];
+}
+
+/* The directory binaries are served from. */
+static int cl__dir(struct cl_relay *r, char out[PATH_MAX])
+{
+    ssize_t n;
+    char *slash;
+    if (r->opts.connector_dir) {
+        if (strlen(r->opts.connector_dir) >= PATH_MAX)
+            return CL_EINVAL;
+        snprintf(out, PATH_MAX, "%s", r->opts.connector_dir);
+        return 0;
+    }
+    n = readlink("/proc/self/exe", out, PATH_MAX - 1);
+    if (n <= 0)
+        return CL_EIO;
+    out[n] = 0;
+    slash = strrchr(out, '/');
+    if (!slash)
+        return CL_EIO;
+    *slash = 0;
+    return 0;
+}
+
+static bool cl__regular_file(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, R_OK) == 0;
+}
+
+/* Finds the agent for platform in dir; true with its path. */
+static bool cl__find(const char *dir, const char *platform, const char *host, char path[PATH_MAX])
+{
+    int n = snprintf(path, PATH_MAX, "%s/" CL__AGENT_NAME "-%s", dir, platform);
+    if (n > 0 && n < PATH_MAX && cl__regular_file(path))
+        return true;
+    if (strcmp(platform, host) != 0)
+        return false;
+    n = snprintf(path, PATH_MAX, "%s/" CL__AGENT_NAME, dir);
+    return n > 0 && n < PATH_MAX && cl__regular_file(path);
+}
+
+static int cl__cmp_str(const void *a, const void *b)
+{
+    return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+/* The platforms dir has agents for, sorted. */
+static json_t *cl__platforms(const char *dir, const char *host)
+{
+    json_t *arr = json_array(), *items[64];
+    char path[PATH_MAX];
+    size_t n = 0;
+    bool host_seen = false;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) && n < sizeof items / sizeof items[0] - 1) {
+        const char *p = e->d_name;
+        if (strncmp(p, CL__AGENT_NAME "-", sizeof CL__AGENT_NAME) != 0)
+            continue;
+        p += sizeof CL__AGENT_NAME;
+        if (!cl__platform_valid(p) || !cl__find(dir, p, "", path))
+            continue;
+        host_seen = host_seen || strcmp(p, host) == 0;
+        items[n++] = json_string(p);
+    }
+    if (d)
+        closedir(d);
+    if (!host_seen && cl__find(dir, host, host, path))
+        items[n++] = json_string(host);
+    qsort(items, n, sizeof items[0], cl__cmp_str);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, items[i]);
+    return arr;
+}
+
+/* The http(s) base URL agents pair against, from the ws(s) relay URL. */
+static void cl__api_base(struct cl_relay *r, char *out, size_t n)
+{
+    const char *u = r->relay_url;
+    if (strncmp(u, "wss://", 6) == 0)
+        snprintf(out, n, "https://%s", u + 6);
+    else if (strncmp(u, "ws://", 5) == 0)
+        snprintf(out, n, "http://%s", u + 5);
+    else
+        snprintf(out, n, "%s", u);
+}
+
+/* 200 JSON: what this relay can serve, and how to build the agent. */
+static void cl__instructions(struct cl_http_req *req, const char *platform, const char *host,
+                             const char *dir, const char *message)
+{
+    char base[CL_URL_MAX + 16], pair[CL_URL_MAX + 96];
+    json_t *steps;
+    cl__api_base(req->relay, base, sizeof base);
+    snprintf(pair, sizeof pair,
+             "build/clawlink pair PAIRING_CODE --api %s/functions/v1 --name NAME", base);
+    steps =
+        json_pack("[s, s, s, s, s, s]",
+                  "get the clawlink source, version " CL_VERSION " (the version of this relay)",
+                  "install the build dependencies; on Debian or Ubuntu: sudo apt-get install "
+                  "build-essential cmake pkg-config libwebsockets-dev libuv1-dev libsodium-dev "
+                  "libjansson-dev libsqlite3-dev libcurl4-openssl-dev uthash-dev",
+                  "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCL_TESTS=OFF -DCL_BENCH=OFF",
+                  "cmake --build build --target clawlink", pair, "build/clawlink up");
+    cl_http_reply_json(
+        req->conn, 200,
+        json_pack("{s:o, s:b, s:s, s:o, s:s, s:{s:s, s:o}}", "platform",
+                  platform ? json_string(platform) : json_null(), "available", 0, "host_platform",
+                  host, "platforms", cl__platforms(dir, host), "message", message, "build",
+                  "requirements",
+                  "Linux, a C11 compiler, CMake 3.20 or newer, and the libraries named in the "
+                  "steps",
+                  "steps", steps));
+}
+
+static void cl__download(struct cl_http_req *req)
+{
+    char host[CL__PLATFORM_MAX + 1], platform[CL__PLATFORM_MAX + 32], msg[200], name[64];
+    char dir[PATH_MAX], path[PATH_MAX];
+    const char *p;
+    int rc = cl_policy_account(&req->relay->store, req->user_id, CL_ACT_CONNECTOR_DOWNLOAD,
+                               req->user_id);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl__host_platform(host);
+    rc = cl__dir(req->relay, dir);
+    if (rc) {
+        cl_error("api", "cannot find the connector directory", "err=%s", cl_strerror(rc));
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    p = cl_http_query(req, "platform", platform, sizeof platform);
+    if (!p) {
+        cl__instructions(req, NULL, host, dir,
+                         "name a platform (?platform=os-arch, e.g. linux-x86_64) to download its "
+                         "agent; platforms lists what this relay has");
+        return;
+    }
+    if (!cl__platform_valid(p)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request",
+                            "query platform must look like os-arch, e.g. linux-x86_64 "
+                            "(lower-case letters, digits, '_' and '-', at most %d bytes)",
+                            CL__PLATFORM_MAX);
+        return;
+    }
+    if (!cl__find(dir, p, host, path)) {
+        snprintf(msg, sizeof msg, "this relay has no clawlink agent for %s; build it from source",
+                 p);
+        cl__instructions(req, p, host, dir, msg);
+        return;
+    }
+    snprintf(name, sizeof name, CL__AGENT_NAME "-%s", p);
+    if (cl_http_reply_file(req->conn, path, "application/octet-stream", name)) {
+        cl_http_reply_error(req->conn, 500, "internal", "the agent binary cannot be read");
+        return;
+    }
+    cl_info("api", "connector download", "platform=%s user=%s", p, req->user_id);
+}
+
+/* Policy actions:
+ *   GET /functions/v1/download-connector   connector.download */
+const struct cl_route cl_routes_connector[] = {
+    {CL_HTTP_GET, "/functions/v1/download-connector", true, cl__download},
+    {0, NULL, false, NULL},
+};

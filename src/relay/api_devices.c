@@ -1,0 +1,126 @@
+/*
+ * api_devices: one device by id (/api/v1/devices/:id...) — see it,
+ * rename it, give it a new pairing code, delete it.
+ *
+ * Seed 001 "Device actions (owner only): Rename, Regenerate Pairing Code,
+ * Delete"; members see devices. Every decision goes through policy.c
+ * (device.view, device.modify). Deleting closes the device's agent and
+ * ends its live sessions through the hub, after the rows are gone.
+ */
+#include "core/err.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/secret.h"
+#include "relay/http.h"
+#include "relay/hub.h"
+#include "relay/policy.h"
+#include "relay/relay.h"
+
+#include <string.h>
+
+/* Tries this many fresh codes when one collides with a live code. */
+#define CL__CODE_TRIES 3
+
+static void cl__device_get(struct cl_http_req *req)
+{
+    struct cl_device d;
+    int rc =
+        cl_policy_device(&req->relay->store, req->user_id, CL_ACT_DEVICE_VIEW, req->params[0], &d);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "device", cl_json_device(&d)));
+}
+
+static void cl__device_rename(struct cl_http_req *req)
+{
+    struct cl_store *s = &req->relay->store;
+    struct cl_device d;
+    char name[CL_NAME_MAX + 1];
+    int rc = cl_policy_device(s, req->user_id, CL_ACT_DEVICE_MODIFY, req->params[0], &d);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    if (cl_http_body_name(req, name))
+        return;
+    rc = s->ops->device_rename(s, d.id, name);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    snprintf(d.name, sizeof d.name, "%s", name);
+    cl_info("api", "device renamed", "device=%s user=%s", d.id, req->user_id);
+    cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "device", cl_json_device(&d)));
+}
+
+/* A new one-time code replaces the old one at once. The device token in
+ * use stays valid until the new code is used: pairing then replaces it
+ * (and closes the agent still connected with the old one, see
+ * api_functions.c). */
+static void cl__device_new_code(struct cl_http_req *req)
+{
+    struct cl_store *s = &req->relay->store;
+    struct cl_device d;
+    char code[CL_PAIRING_CODE_LEN + 1];
+    uint8_t code_hash[CL_HASH_LEN];
+    int64_t expires_at = cl_now() + CL_PAIRING_CODE_TTL_S;
+    int rc = cl_policy_device(s, req->user_id, CL_ACT_DEVICE_MODIFY, req->params[0], &d);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    for (int i = 0; i < CL__CODE_TRIES; i++) {
+        cl_pairing_code_new(code);
+        cl_hash_str(code, code_hash);
+        rc = s->ops->device_new_code(s, d.id, code_hash, expires_at);
+        if (rc != CL_EEXIST)
+            break;
+    }
+    if (rc) {
+        cl_wipe(code, sizeof code);
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    d.code_expires_at = expires_at;
+    cl_info("api", "pairing code regenerated", "device=%s user=%s", d.id, req->user_id);
+    cl_http_reply_json(req->conn, 200,
+                       json_pack("{s:o, s:s, s:I}", "device", cl_json_device(&d), "pairing_code",
+                                 code, "pairing_code_expires_at", (json_int_t)expires_at));
+    cl_wipe(code, sizeof code);
+}
+
+static void cl__device_delete(struct cl_http_req *req)
+{
+    struct cl_relay *r = req->relay;
+    struct cl_store *s = &r->store;
+    struct cl_device d;
+    int rc = cl_policy_device(s, req->user_id, CL_ACT_DEVICE_MODIFY, req->params[0], &d);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    rc = s->ops->device_delete(s, d.id);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_hub_device_removed(r->hub, d.id, "device_deleted");
+    cl_info("api", "device deleted", "device=%s project=%s user=%s", d.id, d.project_id,
+            req->user_id);
+    cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* Policy actions:
+ *   GET    /api/v1/devices/:id               device.view
+ *   PATCH  /api/v1/devices/:id               device.modify
+ *   DELETE /api/v1/devices/:id               device.modify
+ *   POST   /api/v1/devices/:id/pairing-code  device.modify */
+const struct cl_route cl_routes_devices[] = {
+    {CL_HTTP_GET, "/api/v1/devices/:id", true, cl__device_get},
+    {CL_HTTP_PATCH, "/api/v1/devices/:id", true, cl__device_rename},
+    {CL_HTTP_DELETE, "/api/v1/devices/:id", true, cl__device_delete},
+    {CL_HTTP_POST, "/api/v1/devices/:id/pairing-code", true, cl__device_new_code},
+    {0, NULL, false, NULL},
+};
