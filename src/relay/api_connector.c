@@ -170,9 +170,8 @@ static void cl__instructions(struct cl_http_req *req, const char *platform, cons
 
 static void cl__download(struct cl_http_req *req)
 {
-    char host[CL__PLATFORM_MAX + 1], platform[CL__PLATFORM_MAX + 32], msg[200], name[64];
+    char host[CL__PLATFORM_MAX + 1], platform[CL__PLATFORM_MAX + 1], msg[200], name[64];
     char dir[PATH_MAX], path[PATH_MAX];
-    const char *p;
     int rc = cl_policy_account(&req->relay->store, req->user_id, CL_ACT_CONNECTOR_DOWNLOAD,
                                req->user_id);
     if (rc) {
@@ -186,32 +185,32 @@ static void cl__download(struct cl_http_req *req)
         cl_http_reply_errcode(req->conn, rc);
         return;
     }
-    p = cl_http_query(req, "platform", platform, sizeof platform);
-    if (!p) {
+    rc = cl_http_query(req, "platform", platform, sizeof platform);
+    if (rc == CL_ENOTFOUND) {
         cl__instructions(req, NULL, host, dir,
                          "name a platform (?platform=os-arch, e.g. linux-x86_64) to download its "
                          "agent; platforms lists what this relay has");
         return;
     }
-    if (!cl__platform_valid(p)) {
+    if (rc || !cl__platform_valid(platform)) {
         cl_http_reply_error(req->conn, 400, "invalid_request",
                             "query platform must look like os-arch, e.g. linux-x86_64 "
                             "(lower-case letters, digits, '_' and '-', at most %d bytes)",
                             CL__PLATFORM_MAX);
         return;
     }
-    if (!cl__find(dir, p, host, path)) {
+    if (!cl__find(dir, platform, host, path)) {
         snprintf(msg, sizeof msg, "this relay has no clawlink agent for %s; build it from source",
-                 p);
-        cl__instructions(req, p, host, dir, msg);
+                 platform);
+        cl__instructions(req, platform, host, dir, msg);
         return;
     }
-    snprintf(name, sizeof name, CL__AGENT_NAME "-%s", p);
+    snprintf(name, sizeof name, CL__AGENT_NAME "-%s", platform);
     if (cl_http_reply_file(req->conn, path, "application/octet-stream", name)) {
         cl_http_reply_error(req->conn, 500, "internal", "the agent binary cannot be read");
         return;
     }
-    cl_info("api", "connector download", "platform=%s user=%s", p, req->user_id);
+    cl_info("api", "connector download", "platform=%s user=%s", platform, req->user_id);
 }
 
 /* Policy actions:

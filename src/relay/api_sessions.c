@@ -214,6 +214,20 @@ static void cl__collect_history(const struct cl_session_info *si, void *ctx)
     json_array_append_new(h->arr, o);
 }
 
+/* Query parameter name: 1 with its value in buf, 0 when absent, -1 when
+ * too long (replied 400). */
+static int cl__query(struct cl_http_req *req, const char *name, char *buf, size_t len)
+{
+    int rc = cl_http_query(req, name, buf, len);
+    if (rc == CL_ENOTFOUND)
+        return 0;
+    if (rc) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "query %s is too long", name);
+        return -1;
+    }
+    return 1;
+}
+
 /* GET /api/v1/projects/:id/sessions?device_id=&status=&limit=&cursor= */
 static void cl__history(struct cl_http_req *req)
 {
@@ -222,12 +236,11 @@ static void cl__history(struct cl_http_req *req)
     struct cl__history h = {0};
     struct cl_project p;
     struct cl_device d;
-    char device_id[CL_UUID_LEN + 32], status[32], limit[32], cursor[CL_UUID_LEN + 64];
+    char device_id[CL_ID_MAX + 1], status[16], limit[16], cursor[CL_UUID_LEN + 32];
     char before_id[CL_UUID_LEN + 1];
-    const char *v;
     char *end;
     json_t *next = json_null();
-    int rc = cl_policy_project(s, req->user_id, CL_ACT_SESSION_HISTORY, req->params[0], &p);
+    int q, rc = cl_policy_project(s, req->user_id, CL_ACT_SESSION_HISTORY, req->params[0], &p);
     if (rc) {
         cl_http_reply_errcode(req->conn, rc);
         return;
@@ -235,10 +248,12 @@ static void cl__history(struct cl_http_req *req)
     memset(&f, 0, sizeof f);
     f.project_id = p.id;
     h.want = CL_SESSION_PAGE_DEFAULT;
-    if ((v = cl_http_query(req, "status", status, sizeof status))) {
-        if (strcmp(v, "active") == 0) {
+    if ((q = cl__query(req, "status", status, sizeof status)) < 0)
+        return;
+    if (q) {
+        if (strcmp(status, "active") == 0) {
             f.status = CL_SESSIONS_ACTIVE;
-        } else if (strcmp(v, "ended") == 0) {
+        } else if (strcmp(status, "ended") == 0) {
             f.status = CL_SESSIONS_ENDED;
         } else {
             cl_http_reply_error(req->conn, 400, "invalid_request",
@@ -246,9 +261,11 @@ static void cl__history(struct cl_http_req *req)
             return;
         }
     }
-    if ((v = cl_http_query(req, "limit", limit, sizeof limit))) {
-        unsigned long n = strtoul(v, &end, 10);
-        if (!*v || *end || strspn(v, "0123456789") != strlen(v) || n < 1 ||
+    if ((q = cl__query(req, "limit", limit, sizeof limit)) < 0)
+        return;
+    if (q) {
+        unsigned long n = strtoul(limit, &end, 10);
+        if (!limit[0] || strspn(limit, "0123456789") != strlen(limit) || n < 1 ||
             n > CL_SESSION_PAGE_MAX) {
             cl_http_reply_error(req->conn, 400, "invalid_request",
                                 "query limit must be an integer from 1 to %d", CL_SESSION_PAGE_MAX);
@@ -256,17 +273,21 @@ static void cl__history(struct cl_http_req *req)
         }
         h.want = (unsigned)n;
     }
-    if ((v = cl_http_query(req, "cursor", cursor, sizeof cursor))) {
-        if (cl__cursor_parse(v, &f.before_started_at, before_id)) {
+    if ((q = cl__query(req, "cursor", cursor, sizeof cursor)) < 0)
+        return;
+    if (q) {
+        if (cl__cursor_parse(cursor, &f.before_started_at, before_id)) {
             cl_http_reply_error(req->conn, 400, "invalid_request",
                                 "query cursor is not a cursor this API returned");
             return;
         }
         f.before_id = before_id;
     }
-    if ((v = cl_http_query(req, "device_id", device_id, sizeof device_id))) {
+    if ((q = cl__query(req, "device_id", device_id, sizeof device_id)) < 0)
+        return;
+    if (q) {
         /* a device of another project is as unknown as a missing one */
-        if (s->ops->device_get(s, v, &d) != 0 || strcmp(d.project_id, p.id) != 0) {
+        if (s->ops->device_get(s, device_id, &d) != 0 || strcmp(d.project_id, p.id) != 0) {
             cl_http_reply_error(req->conn, 404, "not_found", "this project has no such device");
             return;
         }

@@ -112,13 +112,25 @@ int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_
     return 0;
 }
 
-const char *cl_http_query(struct cl_http_req *req, const char *name, char *buf, size_t len)
+/* lws stops looking at the first argument that does not fit its buffer,
+ * so the lookup gets one that fits any (header data is at most 4 KiB) and
+ * the value is copied out after. */
+int cl_http_query(struct cl_http_req *req, const char *name, char *buf, size_t len)
 {
-    char key[64];
-    int n = snprintf(key, sizeof key, "%s=", name);
-    if (n < 0 || (size_t)n >= sizeof key || len > INT32_MAX)
-        return NULL;
-    return lws_get_urlarg_by_name(req->conn->wsi, key, buf, (int)len);
+    char key[64], frag[4096];
+    const char *v;
+    size_t n;
+    int kn = snprintf(key, sizeof key, "%s=", name);
+    if (kn < 0 || (size_t)kn >= sizeof key || len == 0)
+        return CL_EINVAL;
+    v = lws_get_urlarg_by_name(req->conn->wsi, key, frag, (int)sizeof frag);
+    if (!v)
+        return CL_ENOTFOUND;
+    n = strlen(v);
+    if (n >= len)
+        return CL_ELIMIT;
+    memcpy(buf, v, n + 1);
+    return 0;
 }
 
 /* ---- worker jobs ------------------------------------------------------ */

@@ -62,10 +62,10 @@ void cl_http_set_retry_after(struct cl_conn *c, unsigned seconds);
 int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_type,
                        const char *filename);
 
-/* The value of query parameter name ("?name=value", URL-decoded by lws)
- * copied into buf, or NULL when absent (or longer than len - 1 bytes
- * with its name). */
-const char *cl_http_query(struct cl_http_req *req, const char *name, char *buf, size_t len);
+/* Copies the value of query parameter name ("?name=value", URL-decoded
+ * by lws) into buf. 0, CL_ENOTFOUND when absent, CL_ELIMIT when the value
+ * does not fit len bytes with its NUL (the caller answers 400). */
+int cl_http_query(struct cl_http_req *req, const char *name, char *buf, size_t len);
 
 /* Reads the request body's "name": required, non-blank, at most
  * CL_NAME_MAX bytes, no control characters. 0 with out set, or replies 400
