@@ -142,6 +142,7 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    rep_set_commit(&b.rep); /* the tree the run started from, not where HEAD is at the end */
     defaults(&b);
     if (agents > 0)
         b.idle_agents = (size_t)agents;

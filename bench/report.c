@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -70,9 +71,10 @@ void rep_print(const struct report *r, FILE *f)
         fprintf(f, "note: %s\n", r->notes[i]);
 }
 
-/* `git rev-parse HEAD` of the working tree, or "unknown". */
-static void rep__commit(char *out, size_t cap)
+void rep_set_commit(struct report *r)
 {
+    char *out = r->commit;
+    size_t cap = sizeof r->commit;
     FILE *p = popen("git rev-parse HEAD 2>/dev/null", "r");
     snprintf(out, cap, "unknown");
     if (!p)
@@ -80,6 +82,10 @@ static void rep__commit(char *out, size_t cap)
     if (fgets(out, (int)cap, p))
         out[strcspn(out, "\n")] = 0;
     pclose(p);
+    /* sources that differ from HEAD make the commit only approximate */
+    if (system("git diff --quiet HEAD -- src bench CMakeLists.txt 2>/dev/null") != 0 &&
+        strlen(out) + 7 < cap)
+        strcat(out, "+dirty");
 }
 
 int rep_write_json(const struct report *r, const char *path, const char *mode)
@@ -90,7 +96,7 @@ int rep_write_json(const struct report *r, const char *path, const char *mode)
     int rc;
 
     ps_machine_info(&m);
-    rep__commit(commit, sizeof commit);
+    snprintf(commit, sizeof commit, "%s", r->commit[0] ? r->commit : "unknown");
     items = json_array();
     for (int i = 0; i < r->n; i++) {
         const struct rep_item *it = &r->item[i];

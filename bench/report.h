@@ -27,6 +27,7 @@ struct rep_item {
 };
 
 struct report {
+    char commit[64]; /* git HEAD when the run started */
     struct rep_item item[REP_MAX];
     int n;
     char notes[8][200]; /* run-wide remarks (e.g. "v2 not negotiated") */
@@ -41,6 +42,9 @@ struct rep_item *rep_add(struct report *r, const char *scenario, const char *nam
 void rep_note(struct report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void rep_print(const struct report *r, FILE *f);
+
+/* Records `git rev-parse HEAD` of the working directory (call at start). */
+void rep_set_commit(struct report *r);
 
 /* Writes the JSON document; mode is "full" or "smoke". Returns 0 or < 0. */
 int rep_write_json(const struct report *r, const char *path, const char *mode);
