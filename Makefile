@@ -68,7 +68,7 @@ bench: build
 test-bench: build
 	@bench/run $(BUILD) --smoke --out $(BUILD)/bench-smoke.json >$(BUILD)/bench-smoke.txt 2>&1 \
 	  || { tail -40 $(BUILD)/bench-smoke.txt; exit 1; }
-	@python3 bench/check_results.py $(BUILD)/bench-smoke.json
+	@node bench/check_results.mjs $(BUILD)/bench-smoke.json
 
 fmt:
 	@clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c bench/*.c bench/*.h

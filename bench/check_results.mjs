@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Checks that a clawlink-bench JSON file is well formed (make test-bench).
+//
+// Shape only: machine info, and for every scenario at least one
+// measurement with a numeric value, a unit and a result. No number is
+// judged: timing belongs to `make bench`, never to a pass/fail test.
+import { readFileSync } from 'node:fs';
+
+const SCENARIOS = ['throughput', 'latency', 'footprint', 'forward', 'storm', 'idle'];
+
+const path = process.argv[2];
+const doc = JSON.parse(readFileSync(path, 'utf8'));
+const problems = [];
+for (const key of ['cpu_model', 'cores', 'kernel']) {
+  if (!(doc.machine && key in doc.machine)) problems.push(`machine.${key} missing`);
+}
+for (const key of ['date', 'git_commit', 'mode']) {
+  if (typeof doc[key] !== 'string') problems.push(`${key} missing`);
+}
+const seen = new Set();
+(doc.measurements || []).forEach((m, i) => {
+  const where = `measurements[${i}] (${m.name ?? '?'})`;
+  if (typeof m.value !== 'number' || !Number.isFinite(m.value)) problems.push(`${where}: value is not a finite number`);
+  for (const key of ['scenario', 'name', 'unit', 'target']) {
+    if (typeof m[key] !== 'string') problems.push(`${where}: ${key} missing`);
+  }
+  if (!['pass', 'fail', 'info'].includes(m.result)) problems.push(`${where}: result is ${JSON.stringify(m.result)}`);
+  seen.add(m.scenario);
+});
+for (const s of SCENARIOS) if (!seen.has(s)) problems.push(`no measurement from scenario "${s}"`);
+if (problems.length) {
+  console.error(`${path}: not a complete bench result:`);
+  for (const p of problems) console.error(`  ${p}`);
+  for (const n of doc.notes || []) console.error(`  note: ${n}`);
+  process.exit(1);
+}
+console.log(`test-bench: ${path} is well formed (${doc.measurements.length} measurements)`);
