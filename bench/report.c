@@ -49,22 +49,30 @@ static const char *rep__verdict(enum rep_verdict v)
     return v == REP_PASS ? "pass" : v == REP_FAIL ? "FAIL" : "-";
 }
 
+/* A number for the table: no exponent, a sensible number of decimals. */
+static void rep__num(char *out, size_t cap, double v)
+{
+    double a = v < 0 ? -v : v;
+    snprintf(out, cap, a >= 100 ? "%.0f" : a >= 10 ? "%.1f" : a >= 1 ? "%.2f" : "%.3f", v);
+}
+
 void rep_print(const struct report *r, FILE *f)
 {
     const char *last = "";
-    fprintf(f, "\n%-12s %-34s %12s %-8s %10s  %-26s %s\n", "scenario", "measurement", "value",
+    fprintf(f, "\n%-12s %-36s %10s %-9s %8s  %-24s %s\n", "scenario", "measurement", "value",
             "unit", "floor", "target", "");
     fprintf(f, "%.*s\n", 112,
             "----------------------------------------------------------------------------------"
             "--------------------------------");
     for (int i = 0; i < r->n; i++) {
         const struct rep_item *it = &r->item[i];
-        char floor[24] = "";
+        char floor[24] = "", value[24];
         if (it->has_floor)
-            snprintf(floor, sizeof floor, "%.4g", it->floor);
-        fprintf(f, "%-12s %-34s %12.4g %-8s %10s  %-26s %s%s%s\n",
-                strcmp(last, it->scenario) ? it->scenario : "", it->name, it->value, it->unit,
-                floor, it->target, rep__verdict(it->verdict), it->note[0] ? "  " : "", it->note);
+            rep__num(floor, sizeof floor, it->floor);
+        rep__num(value, sizeof value, it->value);
+        fprintf(f, "%-12s %-36s %10s %-9s %8s  %-24s %s%s%s\n",
+                strcmp(last, it->scenario) ? it->scenario : "", it->name, value, it->unit, floor,
+                it->target, rep__verdict(it->verdict), it->note[0] ? "  " : "", it->note);
         last = it->scenario;
     }
     for (int i = 0; i < r->nnotes; i++)
