@@ -9,9 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t ps_rss_bytes(pid_t pid)
+int64_t ps_status_bytes(pid_t pid, const char *field)
 {
     char path[64], line[256];
+    size_t fl = strlen(field);
     long long kb = -1;
     FILE *f;
 
@@ -20,10 +21,16 @@ int64_t ps_rss_bytes(pid_t pid)
     if (!f)
         return -errno;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %lld kB", &kb) == 1)
+        if (strncmp(line, field, fl) == 0 && line[fl] == ':' &&
+            sscanf(line + fl + 1, "%lld kB", &kb) == 1)
             break;
     fclose(f);
     return kb < 0 ? -ENOENT : (int64_t)kb * 1024;
+}
+
+int64_t ps_rss_bytes(pid_t pid)
+{
+    return ps_status_bytes(pid, "VmRSS");
 }
 
 int64_t ps_anon_bytes(pid_t pid)

@@ -10,6 +10,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* A "Name: N kB" field of /proc/PID/status (VmRSS, VmSize, ...) in bytes,
+ * or a negative errno. */
+int64_t ps_status_bytes(pid_t pid, const char *field);
+
 /* VmRSS of pid in bytes, or a negative errno. */
 int64_t ps_rss_bytes(pid_t pid);
 

@@ -25,7 +25,7 @@ void sc_agents(struct bench *b)
 {
     struct sim_fleet f;
     size_t n = b->idle_agents, failed;
-    int64_t rss0, rss1;
+    int64_t rss0, rss1, vsz0, vsz1;
     double cpu0, cpu1, t0, t1, secs, *lat;
     struct rep_item *it;
     size_t nl = 0;
@@ -36,6 +36,7 @@ void sc_agents(struct bench *b)
     }
     sim_fleet_run(&f, 500); /* let the relay settle after start-up */
     rss0 = ps_rss_bytes(b->rig.relay.pid);
+    vsz0 = ps_status_bytes(b->rig.relay.pid, "VmSize");
     rig_perf_start(&b->rig, "storm");
     failed = sim_fleet_connect(&f);
     sim_fleet_wait_online(&f, 120000);
@@ -65,10 +66,13 @@ void sc_agents(struct bench *b)
 
     sim_fleet_run(&f, 2000);
     rss1 = ps_rss_bytes(b->rig.relay.pid);
+    vsz1 = ps_status_bytes(b->rig.relay.pid, "VmSize");
     it = rep_add(&b->rep, "idle", "relay memory per connected agent",
                  (double)(rss1 - rss0) / 1024.0 / (double)f.online, "KiB", -1, 10, "<= 10 KiB");
-    snprintf(it->note, sizeof it->note, "RSS %.1f -> %.1f MiB with %zu agents",
-             (double)rss0 / 1048576, (double)rss1 / 1048576, f.online);
+    snprintf(it->note, sizeof it->note,
+             "RSS %.1f -> %.1f MiB with %zu agents (virtual: %.0f KiB per agent)",
+             (double)rss0 / 1048576, (double)rss1 / 1048576, f.online,
+             (double)(vsz1 - vsz0) / 1024.0 / (double)f.online);
 
     rig_perf_start(&b->rig, "idle");
     cpu0 = ps_cpu_seconds(b->rig.relay.pid);
