@@ -14,6 +14,7 @@
 #include "core/secret.h"
 #include "relay/accounts.h"
 #include "relay/auth.h"
+#include "relay/events.h"
 #include "relay/http.h"
 #include "relay/hub.h"
 #include "relay/mail.h"
@@ -304,6 +305,7 @@ struct cl__doomed {
     struct cl_id_list unshared; /* others' live sessions shared with the user */
     struct cl_id_list projects; /* projects the user owns (deleted with it) */
     struct cl_id_list devices;  /* their devices: agents to close */
+    struct cl_id_list joined;   /* projects they are a member of (they leave) */
 };
 
 /* Sorts the live sessions: the user's own and every session on a device
@@ -331,6 +333,8 @@ static void cl__collect_owned(const struct cl_project *p, void *ctx)
     struct cl__doomed *d = ctx;
     if (p->role == CL_ROLE_OWNER)
         cl_id_list_add(&d->projects, p->id);
+    else
+        cl_id_list_add(&d->joined, p->id);
 }
 
 static void cl__collect_device(const struct cl_device *dev, void *ctx)
@@ -380,6 +384,8 @@ static void cl__delete_done(struct cl_conn *c, void *arg)
         cl_hub_share_changed(r->hub, d.unshared.id[i], j->user_id, CL_SHARE_NONE);
     for (size_t i = 0; i < d.devices.n; i++)
         cl_hub_device_removed(r->hub, d.devices.id[i], "account_deleted");
+    for (size_t i = 0; i < d.joined.n; i++)
+        cl_events_member(r->events, "member.removed", d.joined.id[i], j->user_id);
     cl_info("auth", "account deleted",
             "user=%s sessions_ended=%zu shares_dropped=%zu devices_removed=%zu", j->user_id,
             d.ended.n, d.unshared.n, d.devices.n);
@@ -389,6 +395,7 @@ out_free:
     cl_id_list_free(&d.unshared);
     cl_id_list_free(&d.projects);
     cl_id_list_free(&d.devices);
+    cl_id_list_free(&d.joined);
     cl__job_free(j);
 }
 

@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "relay/events.h"
 #include "relay/http.h"
 #include "relay/hub.h"
 #include "relay/policy.h"
@@ -52,6 +53,7 @@ static void cl__device_rename(struct cl_http_req *req)
     }
     snprintf(d.name, sizeof d.name, "%s", name);
     cl_info("api", "device renamed", "device=%s user=%s", d.id, req->user_id);
+    cl_events_device(req->relay->events, "device.renamed", &d);
     cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "device", cl_json_device(&d)));
 }
 
@@ -107,6 +109,8 @@ static void cl__device_delete(struct cl_http_req *req)
         return;
     }
     cl_hub_device_removed(r->hub, d.id, "device_deleted");
+    cl_events_publish(r->events, d.project_id, "device.deleted",
+                      json_pack("{s:s}", "device_id", d.id));
     cl_info("api", "device deleted", "device=%s project=%s user=%s", d.id, d.project_id,
             req->user_id);
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));

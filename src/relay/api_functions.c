@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "relay/auth.h"
+#include "relay/events.h"
 #include "relay/http.h"
 #include "relay/hub.h"
 #include "relay/policy.h"
@@ -216,6 +217,7 @@ static void cl__invite_member(struct cl_http_req *req)
             return;
         }
         cl_info("api", "member added", "project=%s user=%s by=%s", p.id, u.id, req->user_id);
+        cl_events_member(r->events, "member.added", p.id, u.id);
         cl_http_reply_json(
             req->conn, 200,
             json_pack("{s:s, s:s}", "status", "added", "message", "Member added to project"));

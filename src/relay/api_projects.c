@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "relay/events.h"
 #include "relay/http.h"
 #include "relay/hub.h"
 #include "relay/policy.h"
@@ -186,6 +187,7 @@ static void cl__device_create(struct cl_http_req *req)
         return;
     }
     cl_info("api", "device added", "device=%s project=%s", d.id, p.id);
+    cl_events_device(req->relay->events, "device.added", &d);
     json_t *dev = cl_json_device(&d);
     cl_http_reply_json(req->conn, 201,
                        json_pack("{s:o, s:s, s:I}", "device", dev, "pairing_code", code,
@@ -318,6 +320,7 @@ static void cl__member_remove(struct cl_http_req *req)
         cl_hub_share_changed(r->hub, x.unshared.id[i], target, CL_SHARE_NONE);
     cl_info("api", "member removed", "project=%s user=%s by=%s sessions_ended=%zu", p.id, target,
             req->user_id, x.ended.n);
+    cl_events_member(r->events, "member.removed", p.id, target);
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
 out_free:
     cl_id_list_free(&x.ended);

@@ -4,7 +4,8 @@
  * libwebsockets allocates this struct per connection (zeroed) and frees it
  * after LWS_CALLBACK_CLOSED / CLOSED_HTTP; every module that keeps a
  * pointer to a conn drops it in its close hook. A conn starts as HTTP and
- * may become an agent (/connect) or browser (/session) WebSocket.
+ * may become an agent (/connect), browser (/session) or dashboard events
+ * (/events) WebSocket.
  */
 #ifndef CL_RELAY_CONN_H
 #define CL_RELAY_CONN_H
@@ -21,8 +22,15 @@
 struct cl_relay;
 struct cl_live_session;
 struct cl_http_job;
+struct cl_events_sub;
 
-enum cl_conn_kind { CL_CONN_NONE = 0, CL_CONN_HTTP, CL_CONN_AGENT, CL_CONN_BROWSER };
+enum cl_conn_kind {
+    CL_CONN_NONE = 0,
+    CL_CONN_HTTP,
+    CL_CONN_AGENT,
+    CL_CONN_BROWSER,
+    CL_CONN_EVENTS
+};
 
 enum cl_http_method {
     CL_HTTP_OTHER = 0,
@@ -88,6 +96,9 @@ struct cl_conn {
     bool view_only;     /* shared view-only: no stdin, resize or session_end */
     bool starter;       /* the user who started the session */
     bool peer_closed;   /* the peer sent a close frame (a clean goodbye) */
+
+    /* dashboard events (/events): its subscription once authenticated */
+    struct cl_events_sub *ev;
 
     struct cl_http_state http;
 };

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/proto.h"
 #include "core/secret.h"
+#include "relay/events.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
 
@@ -174,6 +175,7 @@ static void cl__live_end(struct cl_hub *h, struct cl_live_session *ls, const cha
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
         cl__send_end(v, ls->id, reason, false, 0);
     cl_info("hub", "session ended", "session=%s reason=%s", ls->id, reason);
+    cl_events_session_ended(h->relay->events, ls->device_id, ls->id, reason);
     cl__live_remove(h, ls);
 }
 
@@ -480,6 +482,7 @@ static void cl__end_stored(const struct cl_session *sess, void *ctx)
         struct cl_store *s = &e->hub->relay->store;
         s->ops->session_end(s, sess->id, cl_now(), e->reason, false, 0);
         cl_info("hub", "session ended", "session=%s reason=%s", sess->id, e->reason);
+        cl_events_session_ended(e->hub->relay->events, sess->device_id, sess->id, e->reason);
     }
     e->n++;
 }
@@ -627,6 +630,7 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
     s->ops->device_set_online(s, d.id, true, cl_now());
     cl_info("hub", "agent online", "device=%s project=%s peer=%s sessions=%zu", d.id, d.project_id,
             c->peer, m->nsessions);
+    cl_events_device_status(h->relay->events, d.project_id, d.id, true);
     /* acks and replays for the announced sessions go before hello_ok: the
      * agent sends nothing until hello_ok, so it resumes each session from
      * where the viewers need it, not from where the old connection died */
@@ -703,6 +707,8 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
         cl_info("hub", "session ended by agent", "session=%s reason=%s exit_code=%d", ls->id,
                 m->reason[0] ? m->reason : "exit", m->has_exit_code ? m->exit_code : -1);
         cl__to_viewers(ls, text, len);
+        cl_events_session_ended(h->relay->events, ls->device_id, ls->id,
+                                m->reason[0] ? m->reason : "exit");
         cl__live_remove(h, ls);
         break;
     default:
@@ -976,6 +982,7 @@ void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
         HASH_DEL(h->agents, c);
         s->ops->device_set_online(s, c->device_id, false, cl_now());
         cl_info("hub", "agent offline", "device=%s", c->device_id);
+        cl_events_device_status(h->relay->events, c->project_id, c->device_id, false);
         if (!h->relay->stopping)
             cl__grace_start(h, c->device_id);
         HASH_ITER(hh, h->sessions, ls, tmp)
@@ -1006,6 +1013,7 @@ void cl_hub_device_removed(struct cl_hub *h, const char *device_id, const char *
             continue;
         for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
             cl__send_end(v, ls->id, reason, false, 0);
+        cl_events_session_ended(h->relay->events, device_id, ls->id, reason); /* re-paired */
         cl__live_remove(h, ls);
     }
     cl__grace_cancel(h, device_id);
@@ -1015,6 +1023,7 @@ void cl_hub_device_removed(struct cl_hub *h, const char *device_id, const char *
         cl_info("hub", "device removed: closing its agent", "device=%s reason=%s", device_id,
                 reason);
         cl_conn_close(agent, 4004, "device removed");
+        cl_events_device_status(h->relay->events, NULL, device_id, false); /* re-paired */
     }
 }
 
@@ -1056,6 +1065,7 @@ void cl_hub_session_opened(struct cl_hub *h, const struct cl_session *s)
 {
     if (!cl__live_find(h, s->id))
         cl__live_add(h, s->id, s->device_id);
+    cl_events_session_started(h->relay->events, NULL, s);
 }
 
 void cl_hub_session_end(struct cl_hub *h, const char *session_id, const char *reason)
@@ -1069,6 +1079,7 @@ void cl_hub_session_end(struct cl_hub *h, const char *session_id, const char *re
         cl__send_end(agent, ls->id, reason, false, 0);
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
         cl__send_end(v, ls->id, reason, false, 0);
+    cl_events_session_ended(h->relay->events, ls->device_id, ls->id, reason);
     cl__live_remove(h, ls);
 }
 

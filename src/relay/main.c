@@ -11,6 +11,7 @@
 #include "core/secret.h"
 #include "relay/accounts.h"
 #include "relay/auth.h"
+#include "relay/events.h"
 #include "relay/hub.h"
 #include "relay/mail.h"
 #include "relay/ratelimit.h"
@@ -147,6 +148,7 @@ static void cl__on_signal(uv_signal_t *s, int signum)
     cl_info("relay", "shutting down", "signal=%d", signum);
     r->stopping = true;
     cl_hub_shutdown(r->hub);
+    cl_events_shutdown(r->events);
     /* Give close frames a moment to leave, then stop. */
     uv_timer_start(&cl__stop_timer, cl__stop_now, 300, 0);
 }
@@ -299,6 +301,7 @@ int main(int argc, char **argv)
     uv_loop_init(&loop);
     r.loop = &loop;
     r.hub = cl_hub_new(&r);
+    r.events = cl_events_new(&r);
     r.rl_pair_addr = cl_ratelimit_new(CL_PAIR_RATE_PER_ADDR, 60);
     r.rl_pair_global = cl_ratelimit_new(CL_PAIR_RATE_GLOBAL, 60);
     r.accounts = cl_accounts_new(&r.opts);
@@ -328,6 +331,7 @@ int main(int argc, char **argv)
 out_free:
     cl_server_stop(&r); /* closing connections calls into the hub */
     cl_hub_free(r.hub);
+    cl_events_free(r.events);
     while (uv_run(&loop, UV_RUN_NOWAIT))
         ;
     if (uv_loop_close(&loop))

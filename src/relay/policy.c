@@ -25,6 +25,9 @@ static const enum cl_role cl__min_role[CL_ACT__COUNT] = {
     [CL_ACT_INVITATION_LIST] = CL_ROLE_MEMBER,
     [CL_ACT_INVITATION_CANCEL] = CL_ROLE_OWNER,
     [CL_ACT_SESSION_HISTORY] = CL_ROLE_MEMBER,
+    /* Realtime replaces Supabase Realtime, which the seed's RLS scopes to
+     * project members: what a member may read, a member hears of */
+    [CL_ACT_PROJECT_EVENTS] = CL_ROLE_MEMBER,
 };
 
 /* Actions on a user's own things, not on a project: no role grants them. */
@@ -54,6 +57,7 @@ static const char *const cl__action_names[CL_ACT__COUNT] = {
     [CL_ACT_SESSION_HISTORY] = "session.history",
     [CL_ACT_NODES_LIST] = "nodes.list",
     [CL_ACT_CONNECTOR_DOWNLOAD] = "connector.download",
+    [CL_ACT_PROJECT_EVENTS] = "project.events",
 };
 
 const char *cl_action_name(enum cl_action a)

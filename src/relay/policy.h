@@ -39,13 +39,14 @@ enum cl_action {
     CL_ACT_SESSION_HISTORY,    /* list a project's sessions, past and live */
     CL_ACT_NODES_LIST,         /* list the devices of one's own projects (relay-nodes) */
     CL_ACT_CONNECTOR_DOWNLOAD, /* download the agent binary or its build steps */
+    CL_ACT_PROJECT_EVENTS,     /* receive a project's realtime events (/events) */
     CL_ACT__COUNT
 };
 
 const char *cl_action_name(enum cl_action a);
 
 /* Actions on a project (PROJECT_*, DEVICE_ADD, MEMBER_*, INVITATION_*,
- * SESSION_HISTORY). */
+ * SESSION_HISTORY, PROJECT_EVENTS). */
 int cl_policy_project(struct cl_store *s, const char *user_id, enum cl_action act,
                       const char *project_id, struct cl_project *out);
 

@@ -15,6 +15,7 @@
 #include "relay/store.h"
 
 struct cl_hub;
+struct cl_events;
 struct cl_ratelimit;
 struct cl_accounts;
 
@@ -37,6 +38,7 @@ struct cl_relay {
     struct lws_context *lws;
     struct cl_store store;
     struct cl_hub *hub;
+    struct cl_events *events; /* /events subscribers (dashboards) */
     struct cl_relay_opts opts;
     char relay_url[CL_URL_MAX];          /* ws[s]://host:port, told to agents at pairing */
     struct cl_ratelimit *rl_pair_addr;   /* pair-device attempts per address */

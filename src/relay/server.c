@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/proto.h"
 #include "relay/conn.h"
+#include "relay/events.h"
 #include "relay/http.h"
 #include "relay/hub.h"
 
@@ -85,6 +86,8 @@ static enum cl_conn_kind cl__ws_kind(struct lws *wsi)
         return CL_CONN_AGENT;
     if (strcmp(uri, "/session") == 0)
         return CL_CONN_BROWSER;
+    if (strcmp(uri, "/events") == 0)
+        return CL_CONN_EVENTS;
     return CL_CONN_NONE;
 }
 
@@ -217,6 +220,8 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         cl_hub_on_established(r->hub, c);
         break;
     case LWS_CALLBACK_RECEIVE:
+        if (c->kind == CL_CONN_EVENTS)
+            return cl_events_on_receive(r->events, c, in, len);
         return cl__ws_receive(r, c, wsi, in, len);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         c->peer_closed = true;
@@ -224,6 +229,8 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return cl__ws_writeable(c, wsi);
     case LWS_CALLBACK_CLOSED:
+        if (c->kind == CL_CONN_EVENTS)
+            cl_events_on_close(r->events, c);
         cl_hub_on_close(r->hub, c);
         cl_wsq_clear(&c->q);
         free(c->rx);

@@ -138,6 +138,7 @@ static const struct row project_rows[] = {
     {CL_ACT_INVITATION_LIST, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_INVITATION_CANCEL, {0, CL_EFORBIDDEN, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_SESSION_HISTORY, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
+    {CL_ACT_PROJECT_EVENTS, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
 };
 static const struct row device_rows[] = {
     {CL_ACT_DEVICE_VIEW, {0, 0, CL_ENOTFOUND, CL_EAUTH}},

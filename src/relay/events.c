@@ -1,0 +1,374 @@
+/* events: /events subscribers, their authentication, and publishing. */
+#include "relay/events.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/secret.h"
+#include "relay/conn.h"
+#include "relay/http.h"
+#include "relay/policy.h"
+#include "relay/relay.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One authenticated subscriber; owned by the events module, pointed to
+ * by its connection (c->ev) until the connection closes. */
+struct cl_events_sub {
+    struct cl_conn *c;
+    char user_id[CL_UUID_LEN + 1];
+    uint8_t token_hash[CL_HASH_LEN]; /* looked up again at each event */
+    struct cl_events_sub *next, *prev;
+};
+
+struct cl_events {
+    struct cl_relay *relay;
+    struct cl_events_sub *subs;
+    size_t nsubs;
+};
+
+struct cl_events *cl_events_new(struct cl_relay *r)
+{
+    struct cl_events *ev = calloc(1, sizeof *ev);
+    if (!ev)
+        abort();
+    ev->relay = r;
+    return ev;
+}
+
+static void cl__unlink(struct cl_events *ev, struct cl_events_sub *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        ev->subs = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    ev->nsubs--;
+    s->c->ev = NULL;
+    cl_wipe(s, sizeof *s);
+    free(s);
+}
+
+void cl_events_free(struct cl_events *ev)
+{
+    if (!ev)
+        return;
+    while (ev->subs)
+        cl__unlink(ev, ev->subs);
+    free(ev);
+}
+
+size_t cl_events_count(const struct cl_events *ev)
+{
+    return ev ? ev->nsubs : 0;
+}
+
+void cl_events_shutdown(struct cl_events *ev)
+{
+    for (struct cl_events_sub *s = ev->subs; s; s = s->next)
+        cl_conn_close(s->c, LWS_CLOSE_STATUS_GOINGAWAY, "relay restarting");
+}
+
+/* ---- messages from subscribers ------------------------------------------- */
+
+int cl_events_parse(const char *buf, size_t len, struct cl_events_msg *out, const char **code,
+                    char *err, size_t errlen)
+{
+    const char *type, *token;
+    json_t *root, *data;
+    int rc = CL_EINVAL;
+
+    memset(out, 0, sizeof *out);
+    *code = "bad_json";
+    root = cl_json_parse_object(buf, len, err, errlen);
+    if (!root)
+        return CL_EINVAL;
+    *code = "bad_message";
+    if (cl_json_str(root, "message", "type", true, 32, &type, err, errlen))
+        goto out_free;
+    if (strcmp(type, "ping") == 0) {
+        out->type = CL_EVMSG_PING;
+        rc = 0;
+    } else if (strcmp(type, "auth") == 0) {
+        data = json_object_get(root, "data");
+        if (!json_is_object(data)) {
+            rc = cl_seterr(err, errlen, CL_EINVAL, "auth needs a data object");
+            goto out_free;
+        }
+        if (cl_json_str(data, "data", "token", true, CL_TOKEN_MAX, &token, err, errlen))
+            goto out_free;
+        out->type = CL_EVMSG_AUTH;
+        snprintf(out->token, sizeof out->token, "%s", token);
+        rc = 0;
+    } else {
+        *code = "unknown_type";
+        rc = cl_seterr(err, errlen, CL_EINVAL, "unknown message type on /events");
+    }
+out_free:
+    json_decref(root);
+    return rc;
+}
+
+static void cl__send_json(struct cl_conn *c, json_t *msg)
+{
+    size_t len = 0;
+    char *text = cl_json_dump(msg, &len);
+    json_decref(msg);
+    if (!text)
+        abort();
+    cl_conn_send(c, text, len);
+    free(text);
+}
+
+static void cl__refuse(struct cl_conn *c, const char *code, const char *message)
+{
+    cl_conn_send_error(c, code, message, NULL);
+    cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "auth failed");
+}
+
+static void cl__auth(struct cl_events *ev, struct cl_conn *c, struct cl_events_msg *m)
+{
+    struct cl_store *s = &ev->relay->store;
+    struct cl_events_sub *sub;
+    uint8_t hash[CL_HASH_LEN];
+    char user_id[CL_UUID_LEN + 1];
+
+    cl_hash_str(m->token, hash);
+    if (s->ops->token_user(s, hash, cl_now(), user_id) != 0) {
+        cl_warn("events", "subscriber auth refused: bad token", "peer=%s", c->peer);
+        cl__refuse(c, "auth_failed", "invalid or expired token");
+        goto out_wipe;
+    }
+    sub = calloc(1, sizeof *sub);
+    if (!sub)
+        abort();
+    sub->c = c;
+    snprintf(sub->user_id, sizeof sub->user_id, "%s", user_id);
+    memcpy(sub->token_hash, hash, sizeof hash);
+    sub->next = ev->subs;
+    if (ev->subs)
+        ev->subs->prev = sub;
+    ev->subs = sub;
+    ev->nsubs++;
+    c->ev = sub;
+    c->authed = true;
+    snprintf(c->user_id, sizeof c->user_id, "%s", user_id);
+    cl__send_json(c, json_pack("{s:s, s:{s:s}}", "type", "auth_ok", "data", "user_id", user_id));
+    cl_info("events", "subscriber authenticated", "user=%s peer=%s", user_id, c->peer);
+out_wipe:
+    cl_wipe(hash, sizeof hash);
+}
+
+static void cl__message(struct cl_events *ev, struct cl_conn *c, const char *buf, size_t len)
+{
+    struct cl_events_msg m;
+    const char *code;
+    char err[200];
+
+    if (cl_events_parse(buf, len, &m, &code, err, sizeof err)) {
+        if (!c->authed)
+            cl__refuse(c, code, err);
+        else
+            cl_conn_send_error(c, code, err, NULL);
+        return;
+    }
+    if (!c->authed && m.type != CL_EVMSG_AUTH)
+        cl__refuse(c, "not_authenticated", "send auth first");
+    else if (m.type == CL_EVMSG_AUTH && c->authed)
+        cl_conn_send_error(c, "bad_message", "already authenticated", NULL);
+    else if (m.type == CL_EVMSG_AUTH)
+        cl__auth(ev, c, &m);
+    else
+        cl__send_json(c, json_pack("{s:s}", "type", "pong"));
+    cl_wipe(&m, sizeof m);
+}
+
+/* Collects a (possibly fragmented) message of at most
+ * CL_EVENTS_MAX_MESSAGE bytes in c->rx, then handles it. */
+int cl_events_on_receive(struct cl_events *ev, struct cl_conn *c, const char *in, size_t len)
+{
+    struct lws *wsi = c->wsi;
+    size_t remaining = lws_remaining_packet_payload(wsi);
+    bool complete = lws_is_final_fragment(wsi) && remaining == 0;
+
+    if (c->close_pending)
+        return 0;
+    if (c->rx_len + len + remaining > CL_EVENTS_MAX_MESSAGE) {
+        cl_conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
+        return 0;
+    }
+    if (lws_frame_is_binary(wsi)) {
+        if (complete)
+            cl_conn_send_error(c, "bad_message", "/events takes JSON text messages", NULL);
+        return 0;
+    }
+    if (!c->rx) {
+        c->rx = malloc(CL_EVENTS_MAX_MESSAGE);
+        if (!c->rx)
+            abort();
+        c->rx_cap = CL_EVENTS_MAX_MESSAGE;
+    }
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (complete) {
+        cl__message(ev, c, c->rx, c->rx_len);
+        cl_wipe(c->rx, c->rx_len);
+        c->rx_len = 0;
+    }
+    return 0;
+}
+
+void cl_events_on_close(struct cl_events *ev, struct cl_conn *c)
+{
+    if (c->ev) {
+        cl_debug("events", "subscriber left", "user=%s peer=%s", c->ev->user_id, c->peer);
+        cl__unlink(ev, c->ev);
+    }
+    if (c->rx)
+        cl_wipe(c->rx, c->rx_cap);
+}
+
+/* ---- publishing ------------------------------------------------------------ */
+
+/* Queues text for sub, or drops a subscriber that is not reading. */
+static void cl__deliver(struct cl_events_sub *sub, const char *text, size_t len)
+{
+    struct cl_conn *c = sub->c;
+    if (c->q.bytes + len > CL_EVENTS_QUEUE_MAX) {
+        cl_warn("events", "events queue overflow: dropping subscriber",
+                "user=%s peer=%s queued=%zu", sub->user_id, c->peer, c->q.bytes);
+        cl_wsq_clear(&c->q);
+        cl_conn_close(c, CL_EVENTS_CLOSE_SLOW, "events queue overflow");
+        /* its close frame waits for it to read; do not wait forever */
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, CL_EVENTS_DROP_GRACE_S);
+        return;
+    }
+    cl_conn_send(c, text, len);
+}
+
+void cl_events_publish(struct cl_events *ev, const char *project_id, const char *kind, json_t *data)
+{
+    struct cl_store *st;
+    struct cl_events_sub *sub, *next;
+    char user_id[CL_UUID_LEN + 1];
+    size_t len = 0, n = 0;
+    char *text;
+    json_t *msg;
+
+    if (!ev || !ev->subs || !project_id || !project_id[0]) {
+        json_decref(data);
+        return;
+    }
+    st = &ev->relay->store;
+    if (!data)
+        data = json_object();
+    json_object_set_new(data, "kind", json_string(kind));
+    json_object_set_new(data, "project_id", json_string(project_id));
+    json_object_set_new(data, "at", json_integer(cl_now()));
+    msg = json_pack("{s:s, s:o}", "type", "event", "data", data);
+    text = cl_json_dump(msg, &len);
+    json_decref(msg);
+    if (!text)
+        abort();
+    for (sub = ev->subs; sub; sub = next) {
+        next = sub->next;
+        if (sub->c->close_pending)
+            continue;
+        /* the token may have been revoked since auth: it ends here */
+        if (st->ops->token_user(st, sub->token_hash, cl_now(), user_id) != 0 ||
+            strcmp(user_id, sub->user_id) != 0) {
+            cl_info("events", "subscriber's token no longer valid: closing", "user=%s peer=%s",
+                    sub->user_id, sub->c->peer);
+            cl__refuse(sub->c, "auth_failed", "token revoked or expired");
+            continue;
+        }
+        if (cl_policy_project(st, sub->user_id, CL_ACT_PROJECT_EVENTS, project_id, NULL) != 0)
+            continue;
+        cl__deliver(sub, text, len);
+        n++;
+    }
+    cl_debug("events", "published", "kind=%s project=%s subscribers=%zu", kind, project_id, n);
+    free(text);
+}
+
+/* The project of device_id, for publishers that know only the device. */
+static bool cl__device_project(struct cl_events *ev, const char *device_id,
+                               char project_id[CL_UUID_LEN + 1])
+{
+    struct cl_device d;
+    struct cl_store *st = &ev->relay->store;
+    if (st->ops->device_get(st, device_id, &d) != 0)
+        return false;
+    snprintf(project_id, CL_UUID_LEN + 1, "%s", d.project_id);
+    return true;
+}
+
+void cl_events_device_status(struct cl_events *ev, const char *project_id, const char *device_id,
+                             bool online)
+{
+    char pid[CL_UUID_LEN + 1];
+    if (!ev || !ev->subs)
+        return;
+    if (!project_id) {
+        if (!cl__device_project(ev, device_id, pid))
+            return;
+        project_id = pid;
+    }
+    cl_events_publish(ev, project_id, online ? "device.online" : "device.offline",
+                      json_pack("{s:s}", "device_id", device_id));
+}
+
+void cl_events_session_started(struct cl_events *ev, const char *project_id,
+                               const struct cl_session *s)
+{
+    char pid[CL_UUID_LEN + 1];
+    if (!ev || !ev->subs)
+        return;
+    if (!project_id) {
+        if (!cl__device_project(ev, s->device_id, pid))
+            return;
+        project_id = pid;
+    }
+    cl_events_publish(ev, project_id, "session.started",
+                      json_pack("{s:s, s:s, s:s, s:I}", "session_id", s->id, "device_id",
+                                s->device_id, "user_id", s->user_id, "started_at",
+                                (json_int_t)s->started_at));
+}
+
+void cl_events_session_ended(struct cl_events *ev, const char *device_id, const char *session_id,
+                             const char *reason)
+{
+    char pid[CL_UUID_LEN + 1];
+    if (!ev || !ev->subs || !cl__device_project(ev, device_id, pid))
+        return;
+    cl_events_publish(ev, pid, "session.ended",
+                      json_pack("{s:s, s:s, s:s}", "session_id", session_id, "device_id", device_id,
+                                "reason", reason ? reason : ""));
+}
+
+void cl_events_device(struct cl_events *ev, const char *kind, const struct cl_device *d)
+{
+    if (!ev || !ev->subs)
+        return;
+    cl_events_publish(ev, d->project_id, kind, json_pack("{s:o}", "device", cl_json_device(d)));
+}
+
+void cl_events_member(struct cl_events *ev, const char *kind, const char *project_id,
+                      const char *user_id)
+{
+    struct cl_store *st;
+    struct cl_user u;
+    json_t *data;
+    if (!ev || !ev->subs)
+        return;
+    st = &ev->relay->store;
+    data = json_pack("{s:s}", "user_id", user_id);
+    if (strcmp(kind, "member.added") == 0 && st->ops->user_by_id(st, user_id, &u) == 0) {
+        cl_wipe(u.pw_hash, sizeof u.pw_hash);
+        json_object_set_new(data, "email", json_string(u.email));
+        json_object_set_new(data, "display_name", json_string(u.display_name));
+        json_object_set_new(data, "role", json_string("member"));
+    }
+    cl_events_publish(ev, project_id, kind, data);
+}
