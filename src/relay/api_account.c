@@ -550,12 +550,12 @@ static void cl__reset_confirm(struct cl_http_req *req)
 }
 
 const struct cl_route cl_routes_account[] = {
-    {CL_HTTP_PATCH, "/api/v1/me", true, cl__profile_patch},
-    {CL_HTTP_GET, "/api/v1/me/sessions", true, cl__sessions_list},
-    {CL_HTTP_DELETE, "/api/v1/me/sessions/:id", true, cl__session_revoke},
-    {CL_HTTP_POST, "/api/v1/me/password", true, cl__password_change},
-    {CL_HTTP_POST, "/api/v1/me/delete", true, cl__account_delete},
-    {CL_HTTP_POST, "/api/v1/auth/password-reset", false, cl__reset_request},
-    {CL_HTTP_POST, "/api/v1/auth/password-reset/confirm", false, cl__reset_confirm},
-    {0, NULL, false, NULL},
+    {CL_HTTP_PATCH, "/api/v1/me", CL_ACT_ACCOUNT_MANAGE, cl__profile_patch},
+    {CL_HTTP_GET, "/api/v1/me/sessions", CL_ACT_ACCOUNT_MANAGE, cl__sessions_list},
+    {CL_HTTP_DELETE, "/api/v1/me/sessions/:id", CL_ACT_TOKEN_REVOKE, cl__session_revoke},
+    {CL_HTTP_POST, "/api/v1/me/password", CL_ACT_ACCOUNT_MANAGE, cl__password_change},
+    {CL_HTTP_POST, "/api/v1/me/delete", CL_ACT_ACCOUNT_MANAGE, cl__account_delete},
+    {CL_HTTP_POST, "/api/v1/auth/password-reset", CL_ROUTE_PUBLIC, cl__reset_request},
+    {CL_HTTP_POST, "/api/v1/auth/password-reset/confirm", CL_ROUTE_PUBLIC, cl__reset_confirm},
+    {0, NULL, 0, NULL},
 };

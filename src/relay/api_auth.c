@@ -240,9 +240,9 @@ static void cl__me(struct cl_http_req *req)
 }
 
 const struct cl_route cl_routes_auth[] = {
-    {CL_HTTP_POST, "/api/v1/auth/signup", false, cl__signup},
-    {CL_HTTP_POST, "/api/v1/auth/login", false, cl__login},
-    {CL_HTTP_POST, "/api/v1/auth/logout", true, cl__logout},
-    {CL_HTTP_GET, "/api/v1/me", true, cl__me},
-    {0, NULL, false, NULL},
+    {CL_HTTP_POST, "/api/v1/auth/signup", CL_ROUTE_PUBLIC, cl__signup},
+    {CL_HTTP_POST, "/api/v1/auth/login", CL_ROUTE_PUBLIC, cl__login},
+    {CL_HTTP_POST, "/api/v1/auth/logout", CL_ROUTE_SELF, cl__logout},
+    {CL_HTTP_GET, "/api/v1/me", CL_ROUTE_SELF, cl__me},
+    {0, NULL, 0, NULL},
 };

@@ -213,9 +213,8 @@ static void cl__download(struct cl_http_req *req)
     cl_info("api", "connector download", "platform=%s user=%s", platform, req->user_id);
 }
 
-/* Policy actions:
- *   GET /functions/v1/download-connector   connector.download */
+/* Each route names the policy action its handler asks cl_policy_* for. */
 const struct cl_route cl_routes_connector[] = {
-    {CL_HTTP_GET, "/functions/v1/download-connector", true, cl__download},
-    {0, NULL, false, NULL},
+    {CL_HTTP_GET, "/functions/v1/download-connector", CL_ACT_CONNECTOR_DOWNLOAD, cl__download},
+    {0, NULL, 0, NULL},
 };

@@ -116,15 +116,11 @@ static void cl__device_delete(struct cl_http_req *req)
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
 }
 
-/* Policy actions:
- *   GET    /api/v1/devices/:id               device.view
- *   PATCH  /api/v1/devices/:id               device.modify
- *   DELETE /api/v1/devices/:id               device.modify
- *   POST   /api/v1/devices/:id/pairing-code  device.modify */
+/* Each route names the policy action its handler asks cl_policy_* for. */
 const struct cl_route cl_routes_devices[] = {
-    {CL_HTTP_GET, "/api/v1/devices/:id", true, cl__device_get},
-    {CL_HTTP_PATCH, "/api/v1/devices/:id", true, cl__device_rename},
-    {CL_HTTP_DELETE, "/api/v1/devices/:id", true, cl__device_delete},
-    {CL_HTTP_POST, "/api/v1/devices/:id/pairing-code", true, cl__device_new_code},
-    {0, NULL, false, NULL},
+    {CL_HTTP_GET, "/api/v1/devices/:id", CL_ACT_DEVICE_VIEW, cl__device_get},
+    {CL_HTTP_PATCH, "/api/v1/devices/:id", CL_ACT_DEVICE_MODIFY, cl__device_rename},
+    {CL_HTTP_DELETE, "/api/v1/devices/:id", CL_ACT_DEVICE_MODIFY, cl__device_delete},
+    {CL_HTTP_POST, "/api/v1/devices/:id/pairing-code", CL_ACT_DEVICE_MODIFY, cl__device_new_code},
+    {0, NULL, 0, NULL},
 };

@@ -286,17 +286,12 @@ static void cl__relay_nodes(struct cl_http_req *req)
     cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "nodes", arr));
 }
 
-/* Policy actions:
- *   POST /functions/v1/invite-member   member.invite
- *   POST /functions/v1/pair-device     (no user: the pairing code is the credential)
- *   POST /functions/v1/start-session   session.start
- *   POST /functions/v1/end-session     session.end
- *   GET  /functions/v1/relay-nodes     nodes.list */
+/* Each route names the policy action its handler asks cl_policy_* for. */
 const struct cl_route cl_routes_functions[] = {
-    {CL_HTTP_POST, "/functions/v1/invite-member", true, cl__invite_member},
-    {CL_HTTP_POST, "/functions/v1/pair-device", false, cl__pair_device},
-    {CL_HTTP_POST, "/functions/v1/start-session", true, cl__start_session},
-    {CL_HTTP_POST, "/functions/v1/end-session", true, cl__end_session},
-    {CL_HTTP_GET, "/functions/v1/relay-nodes", true, cl__relay_nodes},
-    {0, NULL, false, NULL},
+    {CL_HTTP_POST, "/functions/v1/invite-member", CL_ACT_MEMBER_INVITE, cl__invite_member},
+    {CL_HTTP_POST, "/functions/v1/pair-device", CL_ROUTE_PUBLIC, cl__pair_device},
+    {CL_HTTP_POST, "/functions/v1/start-session", CL_ACT_SESSION_START, cl__start_session},
+    {CL_HTTP_POST, "/functions/v1/end-session", CL_ACT_SESSION_END, cl__end_session},
+    {CL_HTTP_GET, "/functions/v1/relay-nodes", CL_ACT_NODES_LIST, cl__relay_nodes},
+    {0, NULL, 0, NULL},
 };

@@ -380,29 +380,20 @@ static void cl__invitation_cancel(struct cl_http_req *req)
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
 }
 
-/* Each route's policy action is the one its handler asks cl_policy_* for:
- *   POST   /api/v1/projects                          (any user)
- *   GET    /api/v1/projects                          (any user; their own)
- *   GET    /api/v1/projects/:id                      project.view
- *   PATCH  /api/v1/projects/:id                      project.modify
- *   DELETE /api/v1/projects/:id                      project.modify
- *   POST   /api/v1/projects/:id/devices              device.add
- *   GET    /api/v1/projects/:id/devices              project.view
- *   GET    /api/v1/projects/:id/members              member.list
- *   DELETE /api/v1/projects/:id/members/:user        member.remove
- *   GET    /api/v1/projects/:id/invitations          invitation.list
- *   DELETE /api/v1/projects/:id/invitations/:inv     invitation.cancel */
+/* Each route names the policy action its handler asks cl_policy_* for. */
 const struct cl_route cl_routes_projects[] = {
-    {CL_HTTP_POST, "/api/v1/projects", true, cl__project_create},
-    {CL_HTTP_GET, "/api/v1/projects", true, cl__project_list},
-    {CL_HTTP_GET, "/api/v1/projects/:id", true, cl__project_get},
-    {CL_HTTP_PATCH, "/api/v1/projects/:id", true, cl__project_rename},
-    {CL_HTTP_DELETE, "/api/v1/projects/:id", true, cl__project_delete},
-    {CL_HTTP_POST, "/api/v1/projects/:id/devices", true, cl__device_create},
-    {CL_HTTP_GET, "/api/v1/projects/:id/devices", true, cl__device_list},
-    {CL_HTTP_GET, "/api/v1/projects/:id/members", true, cl__member_list},
-    {CL_HTTP_DELETE, "/api/v1/projects/:id/members/:user", true, cl__member_remove},
-    {CL_HTTP_GET, "/api/v1/projects/:id/invitations", true, cl__invitation_list},
-    {CL_HTTP_DELETE, "/api/v1/projects/:id/invitations/:inv", true, cl__invitation_cancel},
-    {0, NULL, false, NULL},
+    {CL_HTTP_POST, "/api/v1/projects", CL_ROUTE_SELF, cl__project_create},
+    {CL_HTTP_GET, "/api/v1/projects", CL_ROUTE_SELF, cl__project_list},
+    {CL_HTTP_GET, "/api/v1/projects/:id", CL_ACT_PROJECT_VIEW, cl__project_get},
+    {CL_HTTP_PATCH, "/api/v1/projects/:id", CL_ACT_PROJECT_MODIFY, cl__project_rename},
+    {CL_HTTP_DELETE, "/api/v1/projects/:id", CL_ACT_PROJECT_MODIFY, cl__project_delete},
+    {CL_HTTP_POST, "/api/v1/projects/:id/devices", CL_ACT_DEVICE_ADD, cl__device_create},
+    {CL_HTTP_GET, "/api/v1/projects/:id/devices", CL_ACT_PROJECT_VIEW, cl__device_list},
+    {CL_HTTP_GET, "/api/v1/projects/:id/members", CL_ACT_MEMBER_LIST, cl__member_list},
+    {CL_HTTP_DELETE, "/api/v1/projects/:id/members/:user_id", CL_ACT_MEMBER_REMOVE,
+     cl__member_remove},
+    {CL_HTTP_GET, "/api/v1/projects/:id/invitations", CL_ACT_INVITATION_LIST, cl__invitation_list},
+    {CL_HTTP_DELETE, "/api/v1/projects/:id/invitations/:invitation_id", CL_ACT_INVITATION_CANCEL,
+     cl__invitation_cancel},
+    {0, NULL, 0, NULL},
 };

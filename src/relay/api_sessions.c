@@ -307,17 +307,13 @@ static void cl__history(struct cl_http_req *req)
                        json_pack("{s:o, s:o}", "sessions", h.arr, "next_cursor", next));
 }
 
-/* Policy actions:
- *   GET    /api/v1/projects/:id/sessions          session.history
- *   POST   /api/v1/sessions/:id/shares            session.share
- *   GET    /api/v1/sessions/:id/shares            session.share
- *   DELETE /api/v1/sessions/:id/shares/:user      session.share
- *   GET    /api/v1/sessions/:id/viewers           session.attach */
+/* Each route names the policy action its handler asks cl_policy_* for. */
 const struct cl_route cl_routes_sessions[] = {
-    {CL_HTTP_GET, "/api/v1/projects/:id/sessions", true, cl__history},
-    {CL_HTTP_POST, "/api/v1/sessions/:id/shares", true, cl__share_add},
-    {CL_HTTP_GET, "/api/v1/sessions/:id/shares", true, cl__share_list},
-    {CL_HTTP_DELETE, "/api/v1/sessions/:id/shares/:user", true, cl__share_remove},
-    {CL_HTTP_GET, "/api/v1/sessions/:id/viewers", true, cl__viewers},
-    {0, NULL, false, NULL},
+    {CL_HTTP_GET, "/api/v1/projects/:id/sessions", CL_ACT_SESSION_HISTORY, cl__history},
+    {CL_HTTP_POST, "/api/v1/sessions/:id/shares", CL_ACT_SESSION_SHARE, cl__share_add},
+    {CL_HTTP_GET, "/api/v1/sessions/:id/shares", CL_ACT_SESSION_SHARE, cl__share_list},
+    {CL_HTTP_DELETE, "/api/v1/sessions/:id/shares/:user_id", CL_ACT_SESSION_SHARE,
+     cl__share_remove},
+    {CL_HTTP_GET, "/api/v1/sessions/:id/viewers", CL_ACT_SESSION_ATTACH, cl__viewers},
+    {0, NULL, 0, NULL},
 };

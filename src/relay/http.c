@@ -21,10 +21,29 @@ struct cl_http_job {
 
 static const struct cl_route cl__routes_misc[];
 
-static const struct cl_route *const cl__route_tables[] = {
+const struct cl_route *const cl_http_route_tables[] = {
     cl__routes_misc,     cl_routes_auth,      cl_routes_projects,
     cl_routes_functions, cl_routes_sessions,  cl_routes_account,
     cl_routes_devices,   cl_routes_connector, NULL};
+
+const char *cl_http_method_name(enum cl_http_method m)
+{
+    static const char *const names[] = {
+        [CL_HTTP_OTHER] = "OTHER", [CL_HTTP_GET] = "GET",         [CL_HTTP_POST] = "POST",
+        [CL_HTTP_PUT] = "PUT",     [CL_HTTP_PATCH] = "PATCH",     [CL_HTTP_DELETE] = "DELETE",
+        [CL_HTTP_HEAD] = "HEAD",   [CL_HTTP_OPTIONS] = "OPTIONS",
+    };
+    return (unsigned)m < sizeof names / sizeof names[0] ? names[m] : "OTHER";
+}
+
+const char *cl_route_policy_name(int policy)
+{
+    if (policy == CL_ROUTE_PUBLIC)
+        return "public";
+    if (policy == CL_ROUTE_SELF)
+        return "self";
+    return cl_action_name((enum cl_action)policy);
+}
 
 /* ---- replies ---------------------------------------------------------- */
 
@@ -235,7 +254,7 @@ static void cl__dispatch(struct cl_conn *c)
     struct cl_http_req req;
 
     memset(&req, 0, sizeof req);
-    for (const struct cl_route *const *t = cl__route_tables; *t; t++) {
+    for (const struct cl_route *const *t = cl_http_route_tables; *t; t++) {
         for (const struct cl_route *r = *t; r->pattern; r++) {
             if (!cl_http_match(r->pattern, h->path, req.params, scratch, sizeof scratch))
                 continue;
@@ -247,7 +266,7 @@ static void cl__dispatch(struct cl_conn *c)
             req.method = h->method;
             req.path = h->path;
             req.peer = c->peer;
-            if (r->auth) {
+            if (r->policy != CL_ROUTE_PUBLIC) {
                 int rc = cl__authenticate(c, user_id, token_hash);
                 if (rc) {
                     cl_http_reply_errcode(c, rc == CL_EAUTH ? CL_EAUTH : rc);
@@ -440,10 +459,17 @@ static void cl__root(struct cl_http_req *req)
                                  CL_VERSION, "api", "/api/v1", "functions", "/functions/v1"));
 }
 
+/* The API description, as built in (no file is read at run time). */
+static void cl__openapi(struct cl_http_req *req)
+{
+    cl__set_reply(req->conn, 200, (const char *)cl_openapi_json, cl_openapi_json_len);
+}
+
 static const struct cl_route cl__routes_misc[] = {
-    {CL_HTTP_GET, "/healthz", false, cl__healthz},
-    {CL_HTTP_GET, "/", false, cl__root},
-    {0, NULL, false, NULL},
+    {CL_HTTP_GET, "/healthz", CL_ROUTE_PUBLIC, cl__healthz},
+    {CL_HTTP_GET, "/", CL_ROUTE_PUBLIC, cl__root},
+    {CL_HTTP_GET, "/api/v1/openapi.json", CL_ROUTE_PUBLIC, cl__openapi},
+    {0, NULL, 0, NULL},
 };
 
 /* ---- id lists ------------------------------------------------------------ */

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "relay/conn.h"
+#include "relay/policy.h"
 #include "relay/store.h"
 
 #define CL_HTTP_MAX_PARAMS 2
@@ -33,12 +34,32 @@ struct cl_http_req {
 
 typedef void (*cl_route_fn)(struct cl_http_req *req);
 
+/* Who may call a route: a policy.c action (enum cl_action, which the
+ * handler asks cl_policy_* for with the resource the request names), or
+ * one of these markers. Every route but CL_ROUTE_PUBLIC needs a valid
+ * bearer token before its handler runs. */
+#define CL_ROUTE_PUBLIC (-1) /* no user token: anyone (the body may carry its own credential) */
+#define CL_ROUTE_SELF   (-2) /* any signed-in user, on their own things; names no one else's */
+
 struct cl_route {
     enum cl_http_method method;
     const char *pattern; /* "/api/v1/projects/:id/devices" */
-    bool auth;           /* requires a valid bearer token */
+    int policy;          /* enum cl_action, CL_ROUTE_PUBLIC or CL_ROUTE_SELF */
     cl_route_fn fn;
 };
+
+/* Every route table, NULL-terminated; each table ends with a NULL
+ * pattern. What the dispatcher walks, and what the tests enumerate. */
+extern const struct cl_route *const cl_http_route_tables[];
+/* "GET", "POST", ... */
+const char *cl_http_method_name(enum cl_http_method m);
+/* The policy action's name ("project.modify"), "public" or "self". */
+const char *cl_route_policy_name(int policy);
+
+/* The OpenAPI 3.1 document (docs/openapi.json, embedded at build time),
+ * served at GET /api/v1/openapi.json. Not NUL-terminated. */
+extern const unsigned char cl_openapi_json[];
+extern const size_t cl_openapi_json_len;
 
 /* Matches a request path against a route pattern ("/a/:id/b"); each ":x"
  * segment is copied into scratch and pointed to from params (at most
