@@ -215,6 +215,10 @@ void sc_latency(struct bench *b)
                                   : "");
         lat__report(b, what, us, rc, &fl, 1);
     }
+    if (b->busy_sessions <= 0) {
+        free(us);
+        return;
+    }
     err[0] = 0;
     rc = lat__through(b, 2, b->busy_sessions, us, err, sizeof err, &granted);
     if (rc < 0) {
