@@ -76,6 +76,13 @@ struct cl_conn {
     char close_reason[64];
     int proto; /* negotiated in hello / auth: 1 (JSON) or 2 (binary data frames) */
 
+    /* liveness.c: every WebSocket connection, swept once a second */
+    struct cl_conn *live_next, *live_prev;
+    uint64_t last_rx; /* uv_now() when the peer last sent anything */
+    bool live_tracked;
+    bool ping_due;  /* a ping waits for the next WRITEABLE */
+    bool ping_sent; /* and is out; cleared by any frame from the peer */
+
     /* agent (/connect) */
     bool ext; /* a clawlink agent: announced sessions or sent offsets, so it
                * understands ack and replay */

@@ -38,7 +38,8 @@ struct cl_relay {
     struct lws_context *lws;
     struct cl_store store;
     struct cl_hub *hub;
-    struct cl_events *events; /* /events subscribers (dashboards) */
+    struct cl_events *events;     /* /events subscribers (dashboards) */
+    struct cl_liveness *liveness; /* pings quiet WebSocket peers, drops silent ones */
     struct cl_relay_opts opts;
     char relay_url[CL_URL_MAX];          /* ws[s]://host:port, told to agents at pairing */
     struct cl_ratelimit *rl_pair_addr;   /* pair-device attempts per address */

@@ -7,6 +7,7 @@
 #include "relay/events.h"
 #include "relay/http.h"
 #include "relay/hub.h"
+#include "relay/liveness.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,12 @@ static void cl__ws_send_close(struct lws *wsi, int code, const char *reason)
 
 static int cl__ws_writeable(struct cl_conn *c, struct lws *wsi)
 {
+    int ping = cl_liveness_write_ping(c, wsi);
+    if (ping) {
+        if (ping > 0 && (!cl_wsq_empty(&c->q) || c->close_pending))
+            lws_callback_on_writable(wsi);
+        return ping < 0 ? -1 : 0;
+    }
     if (!cl_wsq_empty(&c->q)) {
         uint64_t end_offset = cl_wsq_head_end_offset(&c->q);
         if (cl_wsq_write_one(&c->q, wsi))
@@ -217,9 +224,14 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         c->relay = r;
         cl_wsq_init(&c->q, CL_WS_SENDQ_MAX);
         lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+        cl_liveness_add(r->liveness, c);
         cl_hub_on_established(r->hub, c);
         break;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        cl_liveness_seen(r->liveness, c);
+        break;
     case LWS_CALLBACK_RECEIVE:
+        cl_liveness_seen(r->liveness, c);
         if (c->kind == CL_CONN_EVENTS)
             return cl_events_on_receive(r->events, c, in, len);
         return cl__ws_receive(r, c, wsi, in, len);
@@ -229,6 +241,7 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return cl__ws_writeable(c, wsi);
     case LWS_CALLBACK_CLOSED:
+        cl_liveness_remove(r->liveness, c);
         if (c->kind == CL_CONN_EVENTS)
             cl_events_on_close(r->events, c);
         cl_hub_on_close(r->hub, c);
@@ -251,11 +264,10 @@ int cl_server_start(struct cl_relay *r, char *err, size_t errlen)
 {
     struct lws_context_creation_info info;
     void *loops[1] = {r->loop};
-    /* Liveness: lws pings a connection silent for ping_interval, and drops
-     * it after two intervals (and a little) without a valid frame. */
-    static lws_retry_bo_t retry;
-    retry.secs_since_valid_ping = (uint16_t)r->opts.ping_interval_s;
-    retry.secs_since_valid_hangup = (uint16_t)(2 * r->opts.ping_interval_s + 5);
+    /* Liveness is ours (liveness.c: one sweep a second); lws's own
+     * validity timers are off (a hangup time of 0 disables them). */
+    static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
+                                               .secs_since_valid_hangup = 0};
 
     memset(&info, 0, sizeof info);
     info.port = r->opts.port;
@@ -266,13 +278,14 @@ int cl_server_start(struct cl_relay *r, char *err, size_t errlen)
     info.foreign_loops = loops;
     info.pt_serv_buf_size = 64 * 1024;
     info.pcontext = &r->lws; /* lws NULLs it when destruction has completed */
-    info.retry_and_idle_policy = &retry;
+    info.retry_and_idle_policy = &no_validity;
     if (r->opts.tls_cert) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = r->opts.tls_cert;
         info.ssl_private_key_filepath = r->opts.tls_key;
         info.alpn = "http/1.1"; /* WebSocket upgrades stay on HTTP/1.1 */
     }
+    r->liveness = cl_liveness_new(r->loop, r->opts.ping_interval_s);
     r->lws = lws_create_context(&info);
     if (!r->lws)
         return cl_seterr(err, errlen, CL_EIO, "cannot listen on %s:%d (in use? bad TLS files?)",
@@ -290,4 +303,7 @@ void cl_server_stop(struct cl_relay *r)
         for (int n = 0; n < 10000 && uv_run(r->loop, UV_RUN_NOWAIT); n++)
             ;
     }
+    cl_liveness_free(r->liveness); /* every connection is closed: none tracked */
+    r->liveness = NULL;
+    uv_run(r->loop, UV_RUN_NOWAIT);
 }

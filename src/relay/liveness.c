@@ -1,0 +1,112 @@
+/* liveness: one timer pings quiet WebSocket peers and drops silent ones. */
+#include "relay/liveness.h"
+#include "core/log.h"
+#include "relay/conn.h"
+
+#include <stdlib.h>
+
+struct cl_liveness {
+    uv_loop_t *loop;
+    uv_timer_t timer;
+    uint64_t ping_ms, hangup_ms;
+    struct cl_conn *head; /* every watched connection */
+    size_t count;
+};
+
+static void cl__sweep(uv_timer_t *t)
+{
+    struct cl_liveness *lv = t->data;
+    uint64_t now = uv_now(lv->loop);
+
+    for (struct cl_conn *c = lv->head; c; c = c->live_next) {
+        uint64_t quiet = now - c->last_rx;
+        if (c->close_pending)
+            continue; /* its close handshake has its own timeout */
+        if (quiet >= lv->hangup_ms) {
+            cl_info("liveness", "peer silent: dropping it", "peer=%s silent_ms=%llu", c->peer,
+                    (unsigned long long)quiet);
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        } else if (quiet >= lv->ping_ms && !c->ping_sent && !c->ping_due) {
+            c->ping_due = true;
+            lws_callback_on_writable(c->wsi);
+        }
+    }
+}
+
+struct cl_liveness *cl_liveness_new(uv_loop_t *loop, unsigned ping_s)
+{
+    struct cl_liveness *lv = calloc(1, sizeof *lv);
+    if (!lv)
+        abort();
+    lv->loop = loop;
+    lv->ping_ms = (uint64_t)(ping_s ? ping_s : 1) * 1000;
+    lv->hangup_ms = 2 * lv->ping_ms + CL_LIVENESS_SLACK_S * 1000;
+    uv_timer_init(loop, &lv->timer);
+    lv->timer.data = lv;
+    uv_timer_start(&lv->timer, cl__sweep, 1000, 1000);
+    uv_unref((uv_handle_t *)&lv->timer); /* never what keeps the loop alive */
+    return lv;
+}
+
+static void cl__free_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void cl_liveness_free(struct cl_liveness *lv)
+{
+    if (!lv)
+        return;
+    uv_timer_stop(&lv->timer);
+    uv_close((uv_handle_t *)&lv->timer, cl__free_cb);
+}
+
+void cl_liveness_add(struct cl_liveness *lv, struct cl_conn *c)
+{
+    c->last_rx = uv_now(lv->loop);
+    c->live_prev = NULL;
+    c->live_next = lv->head;
+    if (lv->head)
+        lv->head->live_prev = c;
+    lv->head = c;
+    c->live_tracked = true;
+    lv->count++;
+}
+
+void cl_liveness_remove(struct cl_liveness *lv, struct cl_conn *c)
+{
+    if (!c->live_tracked)
+        return;
+    if (c->live_prev)
+        c->live_prev->live_next = c->live_next;
+    else
+        lv->head = c->live_next;
+    if (c->live_next)
+        c->live_next->live_prev = c->live_prev;
+    c->live_next = c->live_prev = NULL;
+    c->live_tracked = false;
+    lv->count--;
+}
+
+void cl_liveness_seen(struct cl_liveness *lv, struct cl_conn *c)
+{
+    c->last_rx = uv_now(lv->loop);
+    c->ping_sent = false;
+}
+
+int cl_liveness_write_ping(struct cl_conn *c, struct lws *wsi)
+{
+    unsigned char buf[LWS_PRE + 1];
+    if (!c->ping_due)
+        return 0;
+    c->ping_due = false;
+    c->ping_sent = true;
+    if (lws_write(wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+        return -1;
+    return 1;
+}
+
+size_t cl_liveness_count(const struct cl_liveness *lv)
+{
+    return lv->count;
+}
