@@ -57,6 +57,15 @@
 /* Devices: what kind of agent dials in (issue 6 adds OpenClaw nodes). */
 #define CL_DEVICE_KIND_MAX       16
 #define CL_DEVICE_KIND_CONNECTOR "connector"
+#define CL_DEVICE_KIND_OPENCLAW  "openclaw"
+
+/* OpenClaw nodes (docs/openclaw.md): the largest prompt, one streamed
+ * token's content, a workflow's params or a request's result (compact JSON
+ * text), and a session key or workflow name, in bytes. */
+#define CL_NODE_PROMPT_MAX (32 * 1024)
+#define CL_NODE_TEXT_MAX   (64 * 1024)
+#define CL_NODE_JSON_MAX   (256 * 1024)
+#define CL_NODE_KEY_MAX    128
 
 /* Session history pages (GET /api/v1/projects/{id}/sessions?limit=). */
 #define CL_SESSION_PAGE_DEFAULT 50

@@ -28,7 +28,55 @@ static const char *const cl__type_names[CL_MSG__COUNT] = {
     [CL_MSG_REPLAY] = "replay",
     [CL_MSG_GAP] = "gap",
     [CL_MSG_RESTARTING] = "restarting",
+    [CL_MSG_PROMPT] = "prompt",
+    [CL_MSG_STATUS] = "status",
+    [CL_MSG_RESTART] = "restart",
+    [CL_MSG_WORKFLOW] = "workflow",
+    [CL_MSG_TOKEN] = "token",
+    [CL_MSG_DONE] = "done",
+    [CL_MSG_HEARTBEAT] = "heartbeat",
+    [CL_MSG_WORKFLOWS] = "workflows",
 };
+
+static const char *const cl__state_names[] = {
+    [CL_NODE_OFFLINE] = "offline",
+    [CL_NODE_ONLINE] = "online",
+    [CL_NODE_RECONNECTING] = "reconnecting",
+};
+
+static const char *const cl__cap_names[] = {"terminal", "chat", "status", "restart", "workflow"};
+
+const char *cl_node_state_name(enum cl_node_state s)
+{
+    return (unsigned)s < sizeof cl__state_names / sizeof cl__state_names[0] ? cl__state_names[s]
+                                                                            : "offline";
+}
+
+int cl_node_state_from_name(const char *name, enum cl_node_state *out)
+{
+    for (size_t i = 0; i < sizeof cl__state_names / sizeof cl__state_names[0]; i++)
+        if (strcmp(cl__state_names[i], name) == 0) {
+            *out = (enum cl_node_state)i;
+            return 0;
+        }
+    return CL_EINVAL;
+}
+
+const char *cl_cap_name(unsigned cap)
+{
+    for (size_t i = 0; i < sizeof cl__cap_names / sizeof cl__cap_names[0]; i++)
+        if (cap == 1u << i)
+            return cl__cap_names[i];
+    return NULL;
+}
+
+unsigned cl_cap_from_name(const char *name)
+{
+    for (size_t i = 0; i < sizeof cl__cap_names / sizeof cl__cap_names[0]; i++)
+        if (strcmp(cl__cap_names[i], name) == 0)
+            return 1u << i;
+    return 0;
+}
 
 bool cl_proto_id_valid(const char *s)
 {
@@ -166,6 +214,96 @@ static int cl__proto(json_t *d, struct cl_msg *m, char *err, size_t errlen)
     return rc;
 }
 
+/* A malloc'd copy of string field key (at most max bytes) in m->text. An
+ * empty string is allowed when allow_empty (a token may carry ""). */
+static int cl__text(json_t *d, const char *key, size_t max, bool allow_empty, struct cl_msg *m,
+                    char *err, size_t errlen)
+{
+    const char *s;
+    int rc = cl_json_str(d, "data", key, !allow_empty, max, &s, err, errlen);
+    if (rc)
+        return rc;
+    if (!s)
+        return cl_seterr(err, errlen, CL_EINVAL, "missing field data.%s", key);
+    m->text_len = strlen(s);
+    m->text = malloc(m->text_len + 1);
+    if (!m->text)
+        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
+    memcpy(m->text, s, m->text_len + 1);
+    return 0;
+}
+
+/* An optional object field key, kept as compact JSON text in m->json. */
+static int cl__json_obj(json_t *d, const char *key, struct cl_msg *m, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(d, key);
+    size_t n = 0;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_object(v))
+        return cl_seterr(err, errlen, CL_EINVAL, "field data.%s must be an object", key);
+    m->json = cl_json_dump(v, &n);
+    if (!m->json)
+        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
+    if (n > CL_NODE_JSON_MAX)
+        return cl_seterr(err, errlen, CL_EINVAL, "field data.%s is larger than %d bytes", key,
+                         CL_NODE_JSON_MAX);
+    return 0;
+}
+
+/* The node health payload: heartbeat, and status coming from an agent. */
+static int cl__health(json_t *d, struct cl_msg *m, char *err, size_t errlen)
+{
+    long long uptime = 0, tasks = 0;
+    const char *state = NULL, *last = NULL;
+    json_t *caps = json_object_get(d, "capabilities"), *e;
+    size_t i;
+    int rc =
+        cl__copy_str(d, "data", "node_id", true, m->device_id, sizeof m->device_id, err, errlen);
+    if (!rc)
+        rc = cl_json_int(d, "data", "uptime", true, 0, INT64_MAX, &uptime, NULL, err, errlen);
+    if (!rc)
+        rc = cl_json_int(d, "data", "active_tasks", true, 0, 1 << 20, &tasks, NULL, err, errlen);
+    if (!rc)
+        rc = cl_json_str(d, "data", "last_error", false, sizeof m->last_error - 1, &last, err,
+                         errlen);
+    if (!rc)
+        rc = cl_json_str(d, "data", "connection_state", true, 32, &state, err, errlen);
+    if (rc)
+        return rc;
+    if (cl_node_state_from_name(state, &m->node_state) != 0)
+        return cl_seterr(err, errlen, CL_EINVAL,
+                         "field data.connection_state must be online, reconnecting or offline");
+    if (caps && !json_is_null(caps)) {
+        if (!json_is_array(caps) || json_array_size(caps) > 32)
+            return cl_seterr(err, errlen, CL_EINVAL,
+                             "field data.capabilities must be an array of names");
+        json_array_foreach(caps, i, e)
+        {
+            if (!json_is_string(e))
+                return cl_seterr(err, errlen, CL_EINVAL,
+                                 "field data.capabilities must be an array of names");
+            m->caps |= cl_cap_from_name(json_string_value(e)); /* unknown: ignored */
+        }
+    }
+    m->uptime = (uint64_t)uptime;
+    m->active_tasks = (int)tasks;
+    m->has_last_error = last != NULL;
+    if (last)
+        memcpy(m->last_error, last, strlen(last) + 1);
+    m->has_health = true;
+    return 0;
+}
+
+static int cl__request_id(json_t *d, bool required, struct cl_msg *m, char *err, size_t errlen)
+{
+    int rc = cl__copy_str(d, "data", "request_id", required, m->request_id, sizeof m->request_id,
+                          err, errlen);
+    if (!rc && m->request_id[0] && !cl_proto_id_valid(m->request_id))
+        return cl_seterr(err, errlen, CL_EINVAL, "field data.request_id has invalid characters");
+    return rc;
+}
+
 static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen)
 {
     int rc = 0;
@@ -237,8 +375,36 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
     }
     case CL_MSG_ERROR:
         rc = cl__copy_str(d, "data", "message", false, m->message, sizeof m->message, err, errlen);
-        return rc ? rc
-                  : cl__copy_str(d, "data", "code", false, m->code, sizeof m->code, err, errlen);
+        if (!rc)
+            rc = cl__copy_str(d, "data", "code", false, m->code, sizeof m->code, err, errlen);
+        return rc ? rc : cl__request_id(d, false, m, err, errlen);
+    case CL_MSG_PROMPT:
+        rc = cl__request_id(d, true, m, err, errlen);
+        if (!rc)
+            rc = cl__copy_str(d, "data", "session_key", false, m->key, sizeof m->key, err, errlen);
+        return rc ? rc : cl__text(d, "prompt", CL_NODE_PROMPT_MAX, false, m, err, errlen);
+    case CL_MSG_STATUS:
+        rc = cl__request_id(d, true, m, err, errlen);
+        /* from an agent it carries the health payload; from the relay, nothing */
+        if (!rc && json_object_get(d, "connection_state"))
+            rc = cl__health(d, m, err, errlen);
+        return rc;
+    case CL_MSG_RESTART:
+    case CL_MSG_WORKFLOWS:
+        return cl__request_id(d, true, m, err, errlen);
+    case CL_MSG_WORKFLOW:
+        rc = cl__request_id(d, true, m, err, errlen);
+        if (!rc)
+            rc = cl__copy_str(d, "data", "name", true, m->key, sizeof m->key, err, errlen);
+        return rc ? rc : cl__json_obj(d, "params", m, err, errlen);
+    case CL_MSG_TOKEN:
+        rc = cl__request_id(d, true, m, err, errlen);
+        return rc ? rc : cl__text(d, "content", CL_NODE_TEXT_MAX, true, m, err, errlen);
+    case CL_MSG_DONE:
+        rc = cl__request_id(d, true, m, err, errlen);
+        return rc ? rc : cl__json_obj(d, "result", m, err, errlen);
+    case CL_MSG_HEARTBEAT:
+        return cl__health(d, m, err, errlen);
     case CL_MSG_ACK:
     case CL_MSG_REPLAY: {
         long long off = 0, viewers = 0;
@@ -323,8 +489,37 @@ void cl_msg_clear(struct cl_msg *m)
     if (!m->data_borrowed)
         free(m->data);
     free(m->sessions);
+    free(m->text);
+    free(m->json);
     cl_wipe(m->token, sizeof m->token);
     memset(m, 0, sizeof *m);
+}
+
+/* Adds the node health payload to d. */
+static void cl__health_encode(json_t *d, const struct cl_msg *m)
+{
+    json_t *caps = json_array();
+    json_object_set_new(d, "node_id", json_string(m->device_id));
+    json_object_set_new(d, "uptime", json_integer((json_int_t)m->uptime));
+    json_object_set_new(d, "active_tasks", json_integer(m->active_tasks));
+    json_object_set_new(d, "last_error",
+                        m->has_last_error ? json_string(m->last_error) : json_null());
+    json_object_set_new(d, "connection_state", json_string(cl_node_state_name(m->node_state)));
+    for (unsigned bit = 1; bit & CL_CAP__ALL; bit <<= 1)
+        if (m->caps & bit)
+            json_array_append_new(caps, json_string(cl_cap_name(bit)));
+    json_object_set_new(d, "capabilities", caps);
+}
+
+/* Sets key to the JSON object held as text in m->json (ignored if absent
+ * or not an object). */
+static void cl__json_encode(json_t *d, const char *key, const struct cl_msg *m)
+{
+    json_t *v = m->json ? json_loads(m->json, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (v && json_is_object(v))
+        json_object_set_new(d, key, v);
+    else
+        json_decref(v);
 }
 
 char *cl_msg_encode(const struct cl_msg *m, size_t *len)
@@ -397,6 +592,39 @@ char *cl_msg_encode(const struct cl_msg *m, size_t *len)
             json_object_set_new(d, "code", json_string(m->code));
         if (d && m->session_id[0])
             json_object_set_new(d, "session_id", json_string(m->session_id));
+        if (d && m->request_id[0])
+            json_object_set_new(d, "request_id", json_string(m->request_id));
+        break;
+    case CL_MSG_PROMPT:
+        d = json_pack("{s:s, s:s}", "request_id", m->request_id, "prompt", m->text ? m->text : "");
+        if (d && m->key[0])
+            json_object_set_new(d, "session_key", json_string(m->key));
+        break;
+    case CL_MSG_STATUS:
+        d = json_pack("{s:s}", "request_id", m->request_id);
+        if (d && m->has_health)
+            cl__health_encode(d, m);
+        break;
+    case CL_MSG_RESTART:
+    case CL_MSG_WORKFLOWS:
+        d = json_pack("{s:s}", "request_id", m->request_id);
+        break;
+    case CL_MSG_WORKFLOW:
+        d = json_pack("{s:s, s:s}", "request_id", m->request_id, "name", m->key);
+        if (d)
+            cl__json_encode(d, "params", m);
+        break;
+    case CL_MSG_TOKEN:
+        d = json_pack("{s:s, s:s}", "request_id", m->request_id, "content", m->text ? m->text : "");
+        break;
+    case CL_MSG_DONE:
+        d = json_pack("{s:s}", "request_id", m->request_id);
+        if (d)
+            cl__json_encode(d, "result", m);
+        break;
+    case CL_MSG_HEARTBEAT:
+        d = json_object();
+        cl__health_encode(d, m);
         break;
     case CL_MSG_STDIN:
     case CL_MSG_STDOUT: {

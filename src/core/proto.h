@@ -41,8 +41,43 @@ enum cl_msg_type {
     CL_MSG_REPLAY = 15,         /* relay -> agent: resend output from offset */
     CL_MSG_GAP = 16,            /* relay -> browser: bytes [from, to) are lost */
     CL_MSG_RESTARTING = 17,     /* relay -> peer: reconnect now, no backoff */
+    /* OpenClaw nodes (docs/openclaw.md): requests carry a request_id that
+     * every answer repeats. */
+    CL_MSG_PROMPT = 18,    /* relay -> agent: chat with the gateway, stream the reply */
+    CL_MSG_STATUS = 19,    /* relay -> agent: {request_id}; agent -> relay: heartbeat + id */
+    CL_MSG_RESTART = 20,   /* relay -> agent: cancel tasks, restart the gateway */
+    CL_MSG_WORKFLOW = 21,  /* relay -> agent: run a named scheduled task with params */
+    CL_MSG_TOKEN = 22,     /* agent -> relay: a piece of a prompt's reply */
+    CL_MSG_DONE = 23,      /* agent -> relay: the request finished (result optional) */
+    CL_MSG_HEARTBEAT = 24, /* agent -> relay, every 15 s: the node's health */
+    CL_MSG_WORKFLOWS = 25, /* relay -> agent: list the workflows (done.result) */
     CL_MSG__COUNT
 };
+
+/* The state of an agent's link to its OpenClaw gateway, in heartbeats. */
+enum cl_node_state {
+    CL_NODE_OFFLINE = 0, /* not configured, or parked after an auth failure */
+    CL_NODE_ONLINE,      /* connected and authenticated */
+    CL_NODE_RECONNECTING /* trying to (re)connect */
+};
+const char *cl_node_state_name(enum cl_node_state s);
+/* 0 and *out set, or CL_EINVAL for an unknown name. */
+int cl_node_state_from_name(const char *name, enum cl_node_state *out);
+
+/* Capabilities an agent declares (bit mask), named on the wire as
+ * "terminal", "chat", "status", "restart", "workflow". */
+#define CL_CAP_TERMINAL (1u << 0)
+#define CL_CAP_CHAT     (1u << 1)
+#define CL_CAP_STATUS   (1u << 2)
+#define CL_CAP_RESTART  (1u << 3)
+#define CL_CAP_WORKFLOW (1u << 4)
+#define CL_CAP__ALL     0x1fu
+/* The default when a config declares none: everything but restart. */
+#define CL_CAP_DEFAULT (CL_CAP_TERMINAL | CL_CAP_CHAT | CL_CAP_STATUS | CL_CAP_WORKFLOW)
+/* "chat" for CL_CAP_CHAT (one bit), NULL for anything else. */
+const char *cl_cap_name(unsigned cap);
+/* The bit for a name, 0 if unknown. */
+unsigned cl_cap_from_name(const char *name);
 
 /* One live session an agent announces in hello. */
 struct cl_msg_session {
@@ -80,6 +115,22 @@ struct cl_msg {
     uint8_t *data; /* stdin, stdout: decoded bytes */
     size_t data_len;
     bool data_borrowed; /* data points into a binary frame (cl_bin_decode): not freed */
+
+    /* OpenClaw nodes. node_id travels in device_id ("node_id" on the wire). */
+    char request_id[CL_ID_MAX + 1]; /* every request and its answers; error (extra) */
+    char *text;                     /* prompt.prompt, token.content: malloc'd, NUL-terminated */
+    size_t text_len;
+    char key[CL_NODE_KEY_MAX + 1]; /* prompt.session_key (optional), workflow.name */
+    char *json;                    /* workflow.params, done.result: compact JSON object text,
+                                      malloc'd, or NULL when absent */
+    /* heartbeat, and status from an agent (has_health) */
+    bool has_health;
+    uint64_t uptime;  /* seconds since the agent started */
+    int active_tasks; /* requests in progress */
+    char last_error[256];
+    bool has_last_error; /* false: null */
+    enum cl_node_state node_state;
+    unsigned caps; /* CL_CAP_* declared */
 };
 
 /* true if s is a usable id on the wire: 1..CL_ID_MAX characters of
@@ -96,7 +147,8 @@ enum cl_msg_type cl_msg_type_from_name(const char *name);
  * out->type is set when the type was recognised. */
 int cl_msg_decode(const char *text, size_t len, struct cl_msg *out, char *err, size_t errlen);
 
-/* Frees out->data and wipes out->token. Safe on a zeroed message. */
+/* Frees out->data, text and json, and wipes out->token. Safe on a zeroed
+ * message. */
 void cl_msg_clear(struct cl_msg *m);
 
 /* Encodes any message as JSON text; returns malloc'd text (length in

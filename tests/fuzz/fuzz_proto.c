@@ -5,7 +5,8 @@
  * message that decodes must encode, and the encoding must decode again to
  * the same fields (the relay re-encodes what it decodes, and a peer must
  * accept what we send). stdin/stdout also go through the hand-formatted
- * hot path, cl_msg_encode_data, which must produce the same bytes.
+ * hot path, cl_msg_encode_data, which must produce the same bytes. The
+ * OpenClaw node messages (prompt ... workflows) round-trip the same way.
  * Seed corpus: tests/fuzz/corpus/proto/.
  */
 #include <stdint.h>
@@ -52,6 +53,20 @@ static void check_same(const struct cl_msg *a, const struct cl_msg *b)
     CHECK(!a->has_offset || a->offset == b->offset);
     CHECK(a->data_len == b->data_len);
     CHECK(a->data_len == 0 || memcmp(a->data, b->data, a->data_len) == 0);
+    /* OpenClaw node messages */
+    CHECK(strcmp(a->request_id, b->request_id) == 0);
+    CHECK(strcmp(a->key, b->key) == 0);
+    CHECK((a->text == NULL) == (b->text == NULL));
+    CHECK(!a->text || (a->text_len == b->text_len && strcmp(a->text, b->text) == 0));
+    CHECK((a->json == NULL) == (b->json == NULL));
+    CHECK(!a->json || strcmp(a->json, b->json) == 0);
+    CHECK(a->has_health == b->has_health);
+    if (a->has_health) {
+        CHECK(a->uptime == b->uptime && a->active_tasks == b->active_tasks);
+        CHECK(a->node_state == b->node_state && a->caps == b->caps);
+        CHECK(a->has_last_error == b->has_last_error);
+        CHECK(strcmp(a->last_error, b->last_error) == 0);
+    }
 }
 
 /* The hot-path encoder agrees with the decoder. */

@@ -269,7 +269,7 @@ static void test_decode_unknown_type(void **state)
 {
     struct cl_msg m;
     (void)state;
-    expect_fail("{\"type\":\"prompt\",\"data\":{}}", CL_EPROTO);
+    expect_fail("{\"type\":\"subscribe\",\"data\":{}}", CL_EPROTO);
     expect_fail("{\"type\":\"HELLO\"}", CL_EPROTO);
     expect_fail("{\"type\":\"hello \"}", CL_EPROTO);
     assert_int_equal(dec("{\"type\":\"launch_missiles\"}", &m), CL_EPROTO);
@@ -637,6 +637,253 @@ static void test_type_names(void **state)
     assert_int_equal(cl_msg_type_from_name(""), CL_MSG_UNKNOWN);
 }
 
+/* ---- OpenClaw node messages (18-25) ----------------------------------------- */
+
+static void test_node_numbering(void **state)
+{
+    (void)state;
+    /* appended after 17; the numbers are part of the protocol */
+    assert_int_equal(CL_MSG_PROMPT, 18);
+    assert_int_equal(CL_MSG_STATUS, 19);
+    assert_int_equal(CL_MSG_RESTART, 20);
+    assert_int_equal(CL_MSG_WORKFLOW, 21);
+    assert_int_equal(CL_MSG_TOKEN, 22);
+    assert_int_equal(CL_MSG_DONE, 23);
+    assert_int_equal(CL_MSG_HEARTBEAT, 24);
+    assert_int_equal(CL_MSG_WORKFLOWS, 25);
+    assert_string_equal(cl_msg_type_name(CL_MSG_HEARTBEAT), "heartbeat");
+    assert_string_equal(cl_node_state_name(CL_NODE_RECONNECTING), "reconnecting");
+    assert_string_equal(cl_cap_name(CL_CAP_RESTART), "restart");
+    assert_null(cl_cap_name(CL_CAP_CHAT | CL_CAP_STATUS));
+    assert_int_equal(cl_cap_from_name("workflow"), CL_CAP_WORKFLOW);
+    assert_int_equal(cl_cap_from_name("remote_chat"), 0);
+    assert_false(CL_CAP_DEFAULT & CL_CAP_RESTART);
+}
+
+static void test_decode_prompt(void **state)
+{
+    struct cl_msg m;
+    (void)state;
+    assert_int_equal(dec("{\"type\":\"prompt\",\"data\":{\"request_id\":\"r-1\","
+                         "\"prompt\":\"hello \\u00e9\",\"session_key\":\"work\"}}",
+                         &m),
+                     0);
+    assert_int_equal(m.type, CL_MSG_PROMPT);
+    assert_string_equal(m.request_id, "r-1");
+    assert_string_equal(m.text, "hello \xc3\xa9");
+    assert_int_equal(m.text_len, 8);
+    assert_string_equal(m.key, "work");
+    cl_msg_clear(&m);
+    assert_int_equal(
+        dec("{\"type\":\"prompt\",\"data\":{\"request_id\":\"r-1\",\"prompt\":\"x\"}}", &m), 0);
+    assert_string_equal(m.key, "");
+    cl_msg_clear(&m);
+    expect_fail("{\"type\":\"prompt\",\"data\":{\"prompt\":\"x\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"prompt\",\"data\":{\"request_id\":\"r-1\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"prompt\",\"data\":{\"request_id\":\"r-1\",\"prompt\":\"\"}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"prompt\",\"data\":{\"request_id\":\"r 1\",\"prompt\":\"x\"}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"prompt\",\"data\":{\"request_id\":\"r-1\",\"prompt\":7}}", CL_EINVAL);
+    expect_fail("{\"type\":\"prompt\"}", CL_EINVAL);
+}
+
+static void test_decode_prompt_limit(void **state)
+{
+    size_t n = CL_NODE_PROMPT_MAX + 1;
+    char *text = malloc(n + 100), *p;
+    struct cl_msg m;
+    (void)state;
+    p = text + sprintf(text, "{\"type\":\"prompt\",\"data\":{\"request_id\":\"r\",\"prompt\":\"");
+    memset(p, 'a', n);
+    strcpy(p + n, "\"}}");
+    assert_int_equal(cl_msg_decode(text, strlen(text), &m, err, sizeof err), CL_EINVAL);
+    assert_null(m.text);
+    cl_msg_clear(&m);
+    /* exactly at the limit is fine */
+    strcpy(p + n - 1, "\"}}");
+    assert_int_equal(cl_msg_decode(text, strlen(text), &m, err, sizeof err), 0);
+    assert_int_equal(m.text_len, CL_NODE_PROMPT_MAX);
+    cl_msg_clear(&m);
+    free(text);
+}
+
+static void test_decode_health(void **state)
+{
+    struct cl_msg m;
+    (void)state;
+    assert_int_equal(dec("{\"type\":\"heartbeat\",\"data\":{\"node_id\":\"" UUID1
+                         "\",\"uptime\":3600,"
+                         "\"active_tasks\":2,\"last_error\":null,\"connection_state\":\"online\","
+                         "\"capabilities\":[\"chat\",\"status\",\"future\"]}}",
+                         &m),
+                     0);
+    assert_int_equal(m.type, CL_MSG_HEARTBEAT);
+    assert_true(m.has_health);
+    assert_string_equal(m.device_id, UUID1);
+    assert_int_equal(m.uptime, 3600);
+    assert_int_equal(m.active_tasks, 2);
+    assert_false(m.has_last_error);
+    assert_int_equal(m.node_state, CL_NODE_ONLINE);
+    assert_int_equal(m.caps, CL_CAP_CHAT | CL_CAP_STATUS); /* unknown names ignored */
+    cl_msg_clear(&m);
+    /* the skill's own heartbeat (no capabilities) */
+    assert_int_equal(dec("{\"type\":\"heartbeat\",\"data\":{\"node_id\":\"my-node\",\"uptime\":0,"
+                         "\"active_tasks\":0,\"last_error\":\"boom\","
+                         "\"connection_state\":\"reconnecting\"}}",
+                         &m),
+                     0);
+    assert_true(m.has_last_error);
+    assert_string_equal(m.last_error, "boom");
+    assert_int_equal(m.node_state, CL_NODE_RECONNECTING);
+    cl_msg_clear(&m);
+    /* status from the relay: only the id; from an agent: the payload */
+    assert_int_equal(dec("{\"type\":\"status\",\"data\":{\"request_id\":\"q1\"}}", &m), 0);
+    assert_false(m.has_health);
+    cl_msg_clear(&m);
+    assert_int_equal(dec("{\"type\":\"status\",\"data\":{\"request_id\":\"q1\",\"node_id\":\"n\","
+                         "\"uptime\":5,\"active_tasks\":0,\"last_error\":null,"
+                         "\"connection_state\":\"offline\"}}",
+                         &m),
+                     0);
+    assert_true(m.has_health);
+    assert_int_equal(m.node_state, CL_NODE_OFFLINE);
+    cl_msg_clear(&m);
+    expect_fail(
+        "{\"type\":\"heartbeat\",\"data\":{\"node_id\":\"n\",\"uptime\":1,\"active_tasks\":0,"
+        "\"connection_state\":\"sleeping\"}}",
+        CL_EINVAL);
+    expect_fail(
+        "{\"type\":\"heartbeat\",\"data\":{\"node_id\":\"n\",\"uptime\":-1,\"active_tasks\":0,"
+        "\"connection_state\":\"online\"}}",
+        CL_EINVAL);
+    expect_fail(
+        "{\"type\":\"heartbeat\",\"data\":{\"node_id\":\"n\",\"uptime\":1,\"active_tasks\":0,"
+        "\"connection_state\":\"online\",\"capabilities\":\"chat\"}}",
+        CL_EINVAL);
+    expect_fail("{\"type\":\"heartbeat\",\"data\":{\"uptime\":1,\"active_tasks\":0,"
+                "\"connection_state\":\"online\"}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"status\",\"data\":{}}", CL_EINVAL);
+}
+
+static void test_decode_token_done_workflow(void **state)
+{
+    struct cl_msg m;
+    (void)state;
+    assert_int_equal(
+        dec("{\"type\":\"token\",\"data\":{\"request_id\":\"r\",\"content\":\"\"}}", &m), 0);
+    assert_string_equal(m.text, "");
+    cl_msg_clear(&m);
+    expect_fail("{\"type\":\"token\",\"data\":{\"request_id\":\"r\"}}", CL_EINVAL);
+    assert_int_equal(dec("{\"type\":\"done\",\"data\":{\"request_id\":\"r\"}}", &m), 0);
+    assert_null(m.json);
+    cl_msg_clear(&m);
+    assert_int_equal(
+        dec("{\"type\":\"done\",\"data\":{\"request_id\":\"r\",\"result\":{\"a\":[1,2]}}}", &m), 0);
+    assert_string_equal(m.json, "{\"a\":[1,2]}");
+    cl_msg_clear(&m);
+    expect_fail("{\"type\":\"done\",\"data\":{\"request_id\":\"r\",\"result\":[1]}}", CL_EINVAL);
+    assert_int_equal(
+        dec("{\"type\":\"workflow\",\"data\":{\"request_id\":\"r\",\"name\":\"nightly\","
+            "\"params\":{\"mode\":\"due\"}}}",
+            &m),
+        0);
+    assert_string_equal(m.key, "nightly");
+    assert_string_equal(m.json, "{\"mode\":\"due\"}");
+    cl_msg_clear(&m);
+    expect_fail("{\"type\":\"workflow\",\"data\":{\"request_id\":\"r\"}}", CL_EINVAL);
+    expect_fail(
+        "{\"type\":\"workflow\",\"data\":{\"request_id\":\"r\",\"name\":\"n\",\"params\":3}}",
+        CL_EINVAL);
+    assert_int_equal(dec("{\"type\":\"workflows\",\"data\":{\"request_id\":\"r\"}}", &m), 0);
+    cl_msg_clear(&m);
+    assert_int_equal(dec("{\"type\":\"restart\",\"data\":{\"request_id\":\"r\"}}", &m), 0);
+    cl_msg_clear(&m);
+    expect_fail("{\"type\":\"restart\"}", CL_EINVAL);
+    /* error may name a request */
+    assert_int_equal(
+        dec("{\"type\":\"error\",\"data\":{\"request_id\":\"r\",\"code\":\"capability_denied\","
+            "\"message\":\"no\"}}",
+            &m),
+        0);
+    assert_string_equal(m.request_id, "r");
+    assert_string_equal(m.code, "capability_denied");
+    cl_msg_clear(&m);
+}
+
+static void test_node_roundtrip(void **state)
+{
+    struct cl_msg in, out;
+    (void)state;
+
+    memset(&in, 0, sizeof in);
+    in.type = CL_MSG_PROMPT;
+    strcpy(in.request_id, "req-1");
+    in.text = strdup("what \"is\" up?\n");
+    in.text_len = strlen(in.text);
+    strcpy(in.key, "main");
+    roundtrip(&in, &out);
+    assert_string_equal(out.text, in.text);
+    assert_string_equal(out.key, "main");
+    cl_msg_clear(&out);
+    in.type = CL_MSG_TOKEN;
+    roundtrip(&in, &out);
+    assert_string_equal(out.text, in.text);
+    cl_msg_clear(&out);
+    free(in.text);
+
+    memset(&in, 0, sizeof in);
+    in.type = CL_MSG_HEARTBEAT;
+    strcpy(in.device_id, UUID2);
+    in.uptime = 12345;
+    in.active_tasks = 3;
+    in.has_last_error = true;
+    strcpy(in.last_error, "gateway went away");
+    in.node_state = CL_NODE_RECONNECTING;
+    in.caps = CL_CAP_DEFAULT;
+    in.has_health = true;
+    roundtrip(&in, &out);
+    assert_true(out.has_health);
+    assert_string_equal(out.device_id, UUID2);
+    assert_int_equal(out.uptime, 12345);
+    assert_int_equal(out.active_tasks, 3);
+    assert_string_equal(out.last_error, "gateway went away");
+    assert_int_equal(out.node_state, CL_NODE_RECONNECTING);
+    assert_int_equal(out.caps, CL_CAP_DEFAULT);
+    cl_msg_clear(&out);
+    in.type = CL_MSG_STATUS;
+    strcpy(in.request_id, "s1");
+    roundtrip(&in, &out);
+    assert_true(out.has_health);
+    assert_string_equal(out.request_id, "s1");
+    cl_msg_clear(&out);
+
+    memset(&in, 0, sizeof in);
+    in.type = CL_MSG_DONE;
+    strcpy(in.request_id, "d1");
+    in.json = strdup("{\"workflows\":[{\"name\":\"x\"}]}");
+    roundtrip(&in, &out);
+    assert_string_equal(out.json, in.json);
+    cl_msg_clear(&out);
+    in.type = CL_MSG_WORKFLOW;
+    strcpy(in.key, "x");
+    roundtrip(&in, &out);
+    assert_string_equal(out.key, "x");
+    assert_string_equal(out.json, in.json);
+    cl_msg_clear(&out);
+    free(in.json);
+
+    memset(&in, 0, sizeof in);
+    in.type = CL_MSG_ERROR;
+    strcpy(in.request_id, "e1");
+    strcpy(in.code, "timeout");
+    strcpy(in.message, "no answer");
+    roundtrip(&in, &out);
+    assert_string_equal(out.request_id, "e1");
+    cl_msg_clear(&out);
+}
+
 /* ---- the hot path --------------------------------------------------------- */
 
 static void check_encode_data(enum cl_msg_type type, const char *sid, const uint8_t *bytes,
@@ -905,6 +1152,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_hello),
+        cmocka_unit_test(test_node_numbering),
+        cmocka_unit_test(test_decode_prompt),
+        cmocka_unit_test(test_decode_prompt_limit),
+        cmocka_unit_test(test_decode_health),
+        cmocka_unit_test(test_decode_token_done_workflow),
+        cmocka_unit_test(test_node_roundtrip),
         cmocka_unit_test(test_proto_negotiation_fields),
         cmocka_unit_test(test_bin_round_trip),
         cmocka_unit_test(test_bin_malformed),
