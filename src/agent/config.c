@@ -119,14 +119,16 @@ int cl_agent_config_parse(const char *buf, size_t len, const char *origin,
     return rc;
 }
 
-int cl_agent_config_load(const char *path, struct cl_agent_config *cfg, char *err, size_t errlen)
+int cl_agent_file_read_private(const char *path, size_t max, const char *holds, char **out,
+                               size_t *out_len, char *err, size_t errlen)
 {
     char *buf = NULL;
     size_t len = 0;
     struct stat st;
     int fd, rc;
 
-    memset(cfg, 0, sizeof *cfg);
+    *out = NULL;
+    *out_len = 0;
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         if (errno == ENOENT)
@@ -143,39 +145,57 @@ int cl_agent_config_load(const char *path, struct cl_agent_config *cfg, char *er
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
         rc = cl_seterr(err, errlen, CL_EFORBIDDEN,
-                       "%s holds a device token but is accessible by other users (mode %04o); "
+                       "%s holds %s but is accessible by other users (mode %04o); "
                        "run: chmod 600 %s",
-                       path, (unsigned)(st.st_mode & 07777), path);
+                       path, holds, (unsigned)(st.st_mode & 07777), path);
         goto out_close;
     }
-    if (st.st_size > CL__CONFIG_MAX_BYTES) {
-        rc = cl_seterr(err, errlen, CL_EINVAL, "%s: larger than %d bytes", path,
-                       CL__CONFIG_MAX_BYTES);
+    if ((size_t)st.st_size > max) {
+        rc = cl_seterr(err, errlen, CL_EINVAL, "%s: larger than %zu bytes", path, max);
         goto out_close;
     }
-    buf = malloc(CL__CONFIG_MAX_BYTES + 1);
+    buf = malloc(max + 1);
     if (!buf) {
         rc = cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
         goto out_close;
     }
-    while (len < CL__CONFIG_MAX_BYTES) {
-        ssize_t n = read(fd, buf + len, CL__CONFIG_MAX_BYTES - len);
+    while (len < max) {
+        ssize_t n = read(fd, buf + len, max - len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
             rc = cl_seterr(err, errlen, CL_EIO, "%s: %s", path, strerror(errno));
-            goto out_free;
+            cl_wipe(buf, max + 1);
+            free(buf);
+            goto out_close;
         }
         if (n == 0)
             break;
         len += (size_t)n;
     }
-    rc = cl_agent_config_parse(buf, len, path, cfg, err, errlen);
-out_free:
-    cl_wipe(buf, CL__CONFIG_MAX_BYTES + 1);
-    free(buf);
+    buf[len] = 0;
+    *out = buf;
+    *out_len = len;
+    rc = 0;
 out_close:
     close(fd);
+    return rc;
+}
+
+int cl_agent_config_load(const char *path, struct cl_agent_config *cfg, char *err, size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    memset(cfg, 0, sizeof *cfg);
+    rc = cl_agent_file_read_private(path, CL__CONFIG_MAX_BYTES, "a device token", &buf, &len, err,
+                                    errlen);
+    if (rc)
+        return rc;
+    rc = cl_agent_config_parse(buf, len, path, cfg, err, errlen);
+    cl_wipe(buf, len);
+    free(buf);
     if (rc)
         cl_agent_config_wipe(cfg);
     return rc;
@@ -224,52 +244,28 @@ static int cl__write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int cl_agent_config_save(const char *path, const struct cl_agent_config *cfg, char *err,
-                         size_t errlen)
+int cl_agent_file_write_private(const char *path, const char *text, size_t len, char *err,
+                                size_t errlen)
 {
     char tmp[PATH_MAX];
-    char *text = NULL;
-    size_t len = 0;
-    json_t *root;
     int fd = -1, rc, n;
 
-    rc = cl_agent_config_validate(cfg, err, errlen);
-    if (rc)
-        return rc;
     rc = cl__mkdirs(path, err, errlen);
     if (rc)
         return rc;
-
-    root = json_pack("{s:s, s:s, s:s, s:s}", "device_id", cfg->device_id, "token", cfg->token,
-                     "relay_url", cfg->relay_url, "name", cfg->name);
-    if (!root)
-        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
-    text = json_dumps(root, JSON_INDENT(2));
-    cl__wipe_json_token(root);
-    json_decref(root);
-    if (!text)
-        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
-    len = strlen(text);
-
     /* A fresh random name each try: O_EXCL never reuses a stale file, and a
      * symlink planted at the temporary name is not followed. */
     for (int attempt = 0; fd < 0 && attempt < 8; attempt++) {
         n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%08x", path, (long)getpid(),
                      randombytes_random());
-        if (n < 0 || (size_t)n >= sizeof tmp) {
-            rc = cl_seterr(err, errlen, CL_ELIMIT, "config path too long");
-            goto out_wipe;
-        }
+        if (n < 0 || (size_t)n >= sizeof tmp)
+            return cl_seterr(err, errlen, CL_ELIMIT, "path too long: %s", path);
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0 && errno != EEXIST) {
-            rc = cl_seterr(err, errlen, CL_EIO, "cannot create %s: %s", tmp, strerror(errno));
-            goto out_wipe;
-        }
+        if (fd < 0 && errno != EEXIST)
+            return cl_seterr(err, errlen, CL_EIO, "cannot create %s: %s", tmp, strerror(errno));
     }
-    if (fd < 0) {
-        rc = cl_seterr(err, errlen, CL_EIO, "cannot create a temporary file next to %s", path);
-        goto out_wipe;
-    }
+    if (fd < 0)
+        return cl_seterr(err, errlen, CL_EIO, "cannot create a temporary file next to %s", path);
     /* The umask may have narrowed 0600 further, never widened it; make it
      * exactly 0600 so the owner can read it back. */
     if (fchmod(fd, 0600) != 0 || cl__write_all(fd, text, len) != 0 ||
@@ -308,14 +304,38 @@ int cl_agent_config_save(const char *path, const struct cl_agent_config *cfg, ch
             close(dfd);
         }
     }
-    rc = 0;
-    goto out_wipe;
+    return 0;
 
 out_unlink:
     if (fd >= 0)
         close(fd);
     unlink(tmp);
-out_wipe:
+    return rc;
+}
+
+int cl_agent_config_save(const char *path, const struct cl_agent_config *cfg, char *err,
+                         size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    json_t *root;
+    int rc;
+
+    rc = cl_agent_config_validate(cfg, err, errlen);
+    if (rc)
+        return rc;
+
+    root = json_pack("{s:s, s:s, s:s, s:s}", "device_id", cfg->device_id, "token", cfg->token,
+                     "relay_url", cfg->relay_url, "name", cfg->name);
+    if (!root)
+        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
+    text = json_dumps(root, JSON_INDENT(2));
+    cl__wipe_json_token(root);
+    json_decref(root);
+    if (!text)
+        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
+    len = strlen(text);
+    rc = cl_agent_file_write_private(path, text, len, err, errlen);
     cl_wipe(text, len);
     free(text);
     return rc;

@@ -50,6 +50,21 @@ int cl_agent_config_load(const char *path, struct cl_agent_config *cfg, char *er
 int cl_agent_config_save(const char *path, const struct cl_agent_config *cfg, char *err,
                          size_t errlen);
 
+/* Reads a file that holds a secret: refuses one whose mode has any
+ * group/other bit (CL_EFORBIDDEN, the message says it holds `holds` and
+ * names `chmod 600`), or larger than max bytes (CL_EINVAL). On success
+ * *out is a malloc'd NUL-terminated copy (wipe and free it). Returns 0,
+ * CL_ENOTFOUND, CL_EIO, CL_EINVAL or CL_EFORBIDDEN with a message in err. */
+int cl_agent_file_read_private(const char *path, size_t max, const char *holds, char **out,
+                               size_t *out_len, char *err, size_t errlen);
+
+/* Writes text (and a newline) to path atomically with mode 0600: missing
+ * parent directories are created 0700, the data goes to a temporary file
+ * created O_EXCL, is fsync'ed and renamed over path. Returns 0, CL_ELIMIT
+ * or CL_EIO. */
+int cl_agent_file_write_private(const char *path, const char *text, size_t len, char *err,
+                                size_t errlen);
+
 /* Zeroes *cfg, token included. */
 void cl_agent_config_wipe(struct cl_agent_config *cfg);
 

@@ -357,6 +357,11 @@ static void cl__on_message(struct cl_agent_link *l, const void *buf, size_t len)
     case CL_MSG_SESSION_START:
     case CL_MSG_STDIN:
     case CL_MSG_RESIZE:
+    case CL_MSG_PROMPT: /* OpenClaw node requests (openclaw.c) */
+    case CL_MSG_STATUS:
+    case CL_MSG_RESTART:
+    case CL_MSG_WORKFLOW:
+    case CL_MSG_WORKFLOWS:
         if (l->state != CL__READY) {
             cl_warn("link", "ignoring a session message before hello_ok", "type=%s",
                     cl_msg_type_name(m.type));

@@ -45,8 +45,9 @@ struct cl_agent_link;
 struct cl_agent_link_handler {
     void *ud;
     /* A message for the sessions: session_start, stdin, resize,
-     * session_end, ack or replay. m (and its data) is valid only during the
-     * call. */
+     * session_end, ack or replay; or an OpenClaw node request (prompt,
+     * status, restart, workflow, workflows). m (and its data) is valid only
+     * during the call. */
     void (*on_message)(void *ud, const struct cl_msg *m);
     /* Fills out[0..cap) with the live sessions to announce in the hello of
      * a new connection and returns how many (may be NULL: none). */

@@ -6,8 +6,11 @@
  * 2 usage error.
  */
 #include "agent/config.h"
+#include "agent/gateway_discover.h"
+#include "agent/gateway_identity.h"
 #include "agent/http.h"
 #include "agent/link.h"
+#include "agent/openclaw.h"
 #include "agent/pair.h"
 #include "agent/ring.h"
 #include "agent/session.h"
@@ -334,6 +337,45 @@ static int cl__cmd_pair(const struct cl__opts *o)
 
 /* ---- status ----------------------------------------------------------- */
 
+/* What OpenClaw discovery found, and where each setting came from. */
+static void cl__status_openclaw(const char *config_path)
+{
+    struct cl_gw_settings set;
+    char warn[1024], err[512], idpath[PATH_MAX];
+    bool first = true;
+
+    if (cl_gw_discover(config_path, &set, warn, sizeof warn, err, sizeof err) != 0) {
+        printf("openclaw:  config error: %s\n", err);
+        return;
+    }
+    if (set.disabled)
+        printf("openclaw:  disabled in the agent config\n");
+    else if (!set.configured)
+        printf("openclaw:  not found (no OPENCLAW_GATEWAY_URL, no openclaw.json, no "
+               "\"openclaw\" in the agent config)\n");
+    else
+        printf("openclaw:  %s (from %s)\n", set.url, set.url_from);
+    if (set.configured) {
+        printf("  token:        %s\n", set.token[0] ? "set" : "none");
+        if (set.token[0])
+            printf("  token from:   %s\n", set.token_from);
+        printf("  session_key:  %s\n", set.session_key);
+        if (cl_gw_identity_path(config_path, idpath, sizeof idpath) == 0)
+            printf("  device key:   %s\n", idpath);
+    }
+    printf("capabilities: ");
+    for (unsigned bit = 1; bit & CL_CAP__ALL; bit <<= 1) {
+        if (set.caps & bit) {
+            printf("%s%s", first ? "" : ", ", cl_cap_name(bit));
+            first = false;
+        }
+    }
+    printf("%s (from %s)\n", first ? "none" : "", set.caps_from);
+    if (warn[0])
+        printf("openclaw warnings: %s\n", warn);
+    cl_gw_settings_wipe(&set);
+}
+
 static int cl__cmd_status(const struct cl__opts *o)
 {
     struct cl_agent_config cfg;
@@ -355,6 +397,7 @@ static int cl__cmd_status(const struct cl__opts *o)
     if (cfg.name[0])
         printf("name:      %s\n", cfg.name);
     printf("relay_url: %s\n", cfg.relay_url);
+    cl__status_openclaw(path);
 
     /* ws://host/base -> http://host/base/healthz */
     bool tls = strncmp(cfg.relay_url, "wss://", 6) == 0;
@@ -400,6 +443,9 @@ struct cl__app {
     uv_loop_t loop;
     struct cl_agent_link *link;
     struct cl_agent_sessions *ss;
+    struct cl_oc_node *node; /* OpenClaw requests and heartbeats */
+    unsigned caps;           /* CL_CAP_* declared in the config */
+    bool link_ready;
     uv_signal_t sig[3];
     int nsig;
     uv_timer_t shutdown_timer;
@@ -411,8 +457,25 @@ struct cl__app {
 static void cl__on_link_message(void *ud, const struct cl_msg *m)
 {
     struct cl__app *app = ud;
-    if (!app->stopping)
-        cl_agent_sessions_on_message(app->ss, m);
+    if (app->stopping)
+        return;
+    if (cl_oc_node_handles(m->type)) {
+        cl_oc_node_on_message(app->node, m);
+        return;
+    }
+    if (m->type == CL_MSG_SESSION_START && !(app->caps & CL_CAP_TERMINAL)) {
+        /* not declared: refused here, whatever the relay asks */
+        struct cl_msg end;
+        cl_warn("agent", "refused a terminal: capability not declared in the agent config",
+                "session=%s", m->session_id);
+        memset(&end, 0, sizeof end);
+        end.type = CL_MSG_SESSION_END;
+        snprintf(end.session_id, sizeof end.session_id, "%s", m->session_id);
+        snprintf(end.reason, sizeof end.reason, "capability_denied");
+        cl_agent_link_send_msg(app->link, &end);
+        return;
+    }
+    cl_agent_sessions_on_message(app->ss, m);
 }
 
 static void cl__on_link_output_dropped(void *ud, void *owner, uint64_t start_offset)
@@ -425,6 +488,10 @@ static void cl__on_link_output_dropped(void *ud, void *owner, uint64_t start_off
 static void cl__on_link_flow(void *ud)
 {
     struct cl__app *app = ud;
+    bool ready = cl_agent_link_ready(app->link);
+    if (ready && !app->link_ready && app->node)
+        cl_oc_node_on_link_ready(app->node);
+    app->link_ready = ready;
     if (app->ss)
         cl_agent_sessions_on_flow(app->ss);
 }
@@ -488,6 +555,8 @@ static void cl__on_signal(uv_signal_t *h, int signum)
     cl_info("agent", "shutting down", "signal=%d sessions=%zu", signum,
             cl_agent_sessions_count(app->ss));
     cl_agent_sessions_hangup_all(app->ss);
+    if (app->node)
+        cl_oc_node_close(app->node);
     uv_timer_start(&app->shutdown_timer, cl__on_shutdown_tick, 0, CL__SHUTDOWN_TICK_MS);
 }
 
@@ -515,8 +584,9 @@ static int cl__cmd_up(const struct cl__opts *o)
     static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
     struct cl_agent_link_handler h;
     struct cl_agent_config cfg;
+    struct cl_gw_settings gw;
     struct cl__app app;
-    char path[PATH_MAX], err[512];
+    char path[PATH_MAX], err[512], warn[1024];
     int rc;
 
     if (cl__config_path(o, path, sizeof path) != 0)
@@ -527,6 +597,13 @@ static int cl__cmd_up(const struct cl__opts *o)
             fprintf(stderr, "clawlink: pair this machine first: clawlink pair CODE --api URL\n");
         return CL__EXIT_FAIL;
     }
+    if (cl_gw_discover(path, &gw, warn, sizeof warn, err, sizeof err) != 0) {
+        fprintf(stderr, "clawlink: %s\n", err);
+        cl_agent_config_wipe(&cfg);
+        return CL__EXIT_FAIL;
+    }
+    if (warn[0])
+        cl_warn("openclaw", "discovery", "warnings=\"%s\"", warn);
 
     memset(&app, 0, sizeof app);
     uv_loop_init(&app.loop);
@@ -541,6 +618,7 @@ static int cl__cmd_up(const struct cl__opts *o)
     if (rc) {
         cl_error("agent", "cannot set up the relay link", "error=\"%s\"", err);
         cl_agent_config_wipe(&cfg);
+        cl_gw_settings_wipe(&gw);
         goto out_loop;
     }
     cl_agent_link_set_proto(app.link, o->proto_max);
@@ -549,7 +627,18 @@ static int cl__cmd_up(const struct cl__opts *o)
             "ping_interval_s=%u proto_max=%d",
             CL_VERSION, cfg.device_id, cfg.relay_url, path, o->sess.ring_size, o->sess.window,
             (unsigned long long)o->sess.idle_grace_s, o->ping_s, o->proto_max);
+    app.caps = gw.caps;
+    if (gw.configured)
+        cl_info("openclaw", "OpenClaw gateway configured",
+                "url=%s url_from=\"%s\" token_from=\"%s\" session_key=%s caps=0x%x", gw.url,
+                gw.url_from, gw.token_from[0] ? gw.token_from : "none", gw.session_key, gw.caps);
+    rc = cl_oc_node_new(&app.loop, app.link, cfg.device_id, &gw, path, &app.node, err, sizeof err);
+    cl_gw_settings_wipe(&gw);
     cl_agent_config_wipe(&cfg);
+    if (rc) {
+        cl_error("openclaw", "cannot set up the OpenClaw node", "error=\"%s\"", err);
+        goto out_link;
+    }
     rc = cl_agent_sessions_new(&app.loop, app.link, cl__pick_shell(o), &o->sess, &app.ss, err,
                                sizeof err);
     if (rc) {
@@ -566,36 +655,48 @@ static int cl__cmd_up(const struct cl__opts *o)
     }
 
     cl_agent_link_start(app.link);
+    cl_oc_node_start(app.node);
     uv_run(&app.loop, UV_RUN_DEFAULT);
     rc = 0;
 
     /* Teardown that lws 4.1 on a foreign libuv loop is happy with: its
      * context first, then our handles, then let the loop finish closing
      * (and destroy the context again until lws reports it freed). */
+    cl_oc_node_destroy(app.node);
     cl_agent_link_destroy(app.link);
     cl_agent_sessions_close(app.ss);
     for (int i = 0; i < app.nsig; i++)
         uv_close((uv_handle_t *)&app.sig[i], NULL);
     uv_close((uv_handle_t *)&app.shutdown_timer, NULL);
     cl__drain_loop(&app.loop);
-    for (int i = 0; i < 10 && !cl_agent_link_destroyed(app.link); i++) {
+    for (int i = 0;
+         i < 10 && !(cl_agent_link_destroyed(app.link) && cl_oc_node_destroyed(app.node)); i++) {
+        cl_oc_node_destroy(app.node);
         cl_agent_link_destroy(app.link);
         cl__drain_loop(&app.loop);
     }
     if (uv_loop_close(&app.loop) != 0)
         cl_warn("agent", "event loop still had open handles at exit", "%s", "");
     cl_agent_sessions_free(app.ss);
+    cl_oc_node_free(app.node);
     cl_agent_link_free(app.link);
     cl_info("agent", "stopped", "%s", "");
     return CL__EXIT_OK;
 
 out_link:
+    if (app.node)
+        cl_oc_node_destroy(app.node);
     cl_agent_link_destroy(app.link);
     cl__drain_loop(&app.loop);
-    for (int i = 0; i < 10 && !cl_agent_link_destroyed(app.link); i++) {
+    for (int i = 0; i < 10 && !(cl_agent_link_destroyed(app.link) &&
+                                (!app.node || cl_oc_node_destroyed(app.node)));
+         i++) {
+        if (app.node)
+            cl_oc_node_destroy(app.node);
         cl_agent_link_destroy(app.link);
         cl__drain_loop(&app.loop);
     }
+    cl_oc_node_free(app.node);
     cl_agent_link_free(app.link);
 out_loop:
     uv_loop_close(&app.loop);
