@@ -31,9 +31,15 @@
 /* PTY read size: one read, one stdout message. */
 #define CL_PTY_READ_CHUNK (64 * 1024)
 
-/* libwebsockets' receive buffer per connection (both ends): one full
+/* libwebsockets' receive buffer for the agent's one connection: a whole
  * output chunk with its header, JSON or binary, arrives in one callback. */
 #define CL_WS_RX_BUFFER (CL_PTY_READ_CHUNK + 1024)
+
+/* libwebsockets' receive buffer per relay connection. Kept small: it is
+ * allocated for every connection, and idle agents are most connections. A
+ * larger message is collected, in pieces of this size, straight into a
+ * frame of its exact size, which the hub hands on to a viewer's queue. */
+#define CL_RELAY_RX_BUFFER 4096
 
 /* Concurrent PTY sessions one agent serves. Over it: session_end
  * reason "limit". */

@@ -37,6 +37,18 @@ struct cl_frame *cl_frame_new(size_t cap)
     return f;
 }
 
+struct cl_frame *cl_frame_grow(struct cl_frame *f, size_t cap)
+{
+    struct cl_frame *g;
+    if (cap <= f->cap)
+        return f;
+    g = realloc(f, sizeof *f + LWS_PRE + cap);
+    if (!g)
+        abort();
+    g->cap = cap;
+    return g;
+}
+
 int cl_wsq_push(struct cl_wsq *q, struct cl_frame *f, bool force)
 {
     if (!force && q->bytes + f->len > q->max_bytes) {

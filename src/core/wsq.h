@@ -45,6 +45,8 @@ void cl_wsq_clear(struct cl_wsq *q);
 
 /* A frame with room for cap payload bytes (aborts on OOM: small, bounded). */
 struct cl_frame *cl_frame_new(size_t cap);
+/* f with room for at least cap payload bytes (f may move; not queued). */
+struct cl_frame *cl_frame_grow(struct cl_frame *f, size_t cap);
 
 /* Appends f (takes ownership). CL_ELIMIT, and f is freed, if the queue
  * would exceed max_bytes; force = true ignores the cap (control frames). */

@@ -67,8 +67,7 @@ struct cl_conn {
 
     /* WebSocket */
     struct cl_wsq q;
-    char *rx; /* reassembly of fragmented messages */
-    size_t rx_len, rx_cap;
+    struct cl_frame *rx; /* a message arriving in pieces (len: bytes so far) */
     bool authed;
     bool close_pending; /* close requested: input is discarded from now on */
     bool close_sent;    /* our close frame is out; waiting for the peer's */

@@ -194,7 +194,9 @@ int cl_events_on_receive(struct cl_events *ev, struct cl_conn *c, const char *in
 
     if (c->close_pending)
         return 0;
-    if (c->rx_len + len + remaining > CL_EVENTS_MAX_MESSAGE) {
+    size_t have = c->rx ? c->rx->len : 0;
+
+    if (have + len + remaining > CL_EVENTS_MAX_MESSAGE) {
         cl_conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
         return 0;
     }
@@ -203,18 +205,14 @@ int cl_events_on_receive(struct cl_events *ev, struct cl_conn *c, const char *in
             cl_conn_send_error(c, "bad_message", "/events takes JSON text messages", NULL);
         return 0;
     }
-    if (!c->rx) {
-        c->rx = malloc(CL_EVENTS_MAX_MESSAGE);
-        if (!c->rx)
-            abort();
-        c->rx_cap = CL_EVENTS_MAX_MESSAGE;
-    }
-    memcpy(c->rx + c->rx_len, in, len);
-    c->rx_len += len;
+    if (!c->rx)
+        c->rx = cl_frame_new(CL_EVENTS_MAX_MESSAGE);
+    memcpy(cl_frame_payload(c->rx) + have, in, len);
+    c->rx->len = have + len;
     if (complete) {
-        cl__message(ev, c, c->rx, c->rx_len);
-        cl_wipe(c->rx, c->rx_len);
-        c->rx_len = 0;
+        cl__message(ev, c, (const char *)cl_frame_payload(c->rx), c->rx->len);
+        cl_wipe(cl_frame_payload(c->rx), c->rx->len);
+        c->rx->len = 0;
     }
     return 0;
 }
@@ -226,7 +224,7 @@ void cl_events_on_close(struct cl_events *ev, struct cl_conn *c)
         cl__unlink(ev, c->ev);
     }
     if (c->rx)
-        cl_wipe(c->rx, c->rx_cap);
+        cl_wipe(cl_frame_payload(c->rx), c->rx->cap);
 }
 
 /* ---- publishing ------------------------------------------------------------ */

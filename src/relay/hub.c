@@ -343,8 +343,11 @@ static void cl__chunk_free(struct cl_chunk *ch)
 }
 
 /* Delivers a chunk to one viewer: skips what it has, cuts an overlap,
- * announces a hole. */
-static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl_chunk *ch)
+ * announces a hole. give, when not NULL, holds the agent's own frame of
+ * the chunk for this viewer to take instead of a copy (it speaks the
+ * frame's protocol and needs all of it). */
+static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl_chunk *ch,
+                        struct cl_frame **give)
 {
     uint64_t o = ch->o, end = ch->o + ch->n;
     struct cl_frame *f;
@@ -365,7 +368,13 @@ static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl
                 (unsigned long long)v->sent, (unsigned long long)o, v->peer);
         v->sent = o;
     }
-    if (o == v->sent)
+    if (o == v->sent && give && *give) {
+        f = *give; /* the agent's frame itself: no copy */
+        *give = NULL;
+        f->next = NULL;
+        f->owner = NULL;
+        f->start_offset = 0;
+    } else if (o == v->sent)
         f = cl__chunk_frame(ch, v->proto);
     else
         f = cl__chunk_encode(ch, v->proto, (size_t)(v->sent - o));
@@ -639,10 +648,11 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
 }
 
 static void cl__agent_stdout(struct cl_hub *h, struct cl_conn *c, struct cl_live_session *ls,
-                             struct cl_msg *m, const char *frame, size_t len, bool binary)
+                             struct cl_msg *m, const char *frame, size_t len, bool binary,
+                             struct cl_frame **owned)
 {
     uint64_t o = m->has_offset ? m->offset : ls->produced;
-    struct cl_conn *v, *next;
+    struct cl_conn *v, *next, *take = NULL;
     struct cl_chunk ch;
 
     if (m->has_offset && !c->ext) {
@@ -659,10 +669,21 @@ static void cl__agent_stdout(struct cl_hub *h, struct cl_conn *c, struct cl_live
         ch.frame[binary ? 2 : 1] = frame;
         ch.frame_len[binary ? 2 : 1] = len;
     }
+    if (m->has_offset && owned && *owned) {
+        /* one viewer that wants exactly this frame may have it; it goes
+         * last, as the others copy from it */
+        int p = binary ? 2 : 1;
+        for (v = ls->viewers; v; v = v->viewer_next)
+            if ((v->proto >= 2 ? 2 : 1) == p && v->sent == o && !v->lagging && !v->close_pending)
+                take = v;
+    }
     for (v = ls->viewers; v; v = next) {
         next = v->viewer_next;
-        cl__deliver(ls, v, &ch);
+        if (v != take)
+            cl__deliver(ls, v, &ch, NULL);
     }
+    if (take)
+        cl__deliver(ls, take, &ch, owned);
     cl__chunk_free(&ch);
     if (o + m->data_len > ls->produced)
         ls->produced = o + m->data_len;
@@ -670,7 +691,7 @@ static void cl__agent_stdout(struct cl_hub *h, struct cl_conn *c, struct cl_live
 }
 
 static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m,
-                              const char *text, size_t len, bool binary)
+                              const char *text, size_t len, bool binary, struct cl_frame **owned)
 {
     struct cl_store *s = &h->relay->store;
     struct cl_live_session *ls;
@@ -699,7 +720,7 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
         cl__to_viewers(ls, text, len);
         break;
     case CL_MSG_STDOUT:
-        cl__agent_stdout(h, c, ls, m, text, len, binary);
+        cl__agent_stdout(h, c, ls, m, text, len, binary, owned);
         break;
     case CL_MSG_SESSION_END:
         s->ops->session_end(s, ls->id, cl_now(), m->reason[0] ? m->reason : "exit",
@@ -902,7 +923,7 @@ void cl_hub_on_established(struct cl_hub *h, struct cl_conn *c)
 }
 
 void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, size_t len,
-                       bool binary)
+                       bool binary, struct cl_frame **owned)
 {
     struct cl_msg m;
     char err[200];
@@ -947,7 +968,7 @@ void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, si
         if (m.type == CL_MSG_HELLO)
             cl_conn_send_error(c, "bad_message", "already authenticated", NULL);
         else
-            cl__agent_message(h, c, &m, data, len, binary);
+            cl__agent_message(h, c, &m, data, len, binary, owned);
     } else {
         if (m.type == CL_MSG_AUTH)
             cl_conn_send_error(c, "bad_message", "already authenticated", NULL);

@@ -34,8 +34,11 @@ void cl_hub_free(struct cl_hub *h);
 
 /* Connection events from server.c. */
 void cl_hub_on_established(struct cl_hub *h, struct cl_conn *c);
+/* A whole message from c. When it was collected into a frame (data is its
+ * payload), owned points to it and the hub may keep it, setting *owned to
+ * NULL; otherwise data is only valid during the call. */
 void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, size_t len,
-                       bool binary);
+                       bool binary, struct cl_frame **owned);
 void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c);
 /* A frame was written to c's socket; end_offset is its stdout end offset
  * (0 for other frames). Acks for browsers that never ack, and lets a

@@ -141,49 +141,45 @@ static int cl__ws_writeable(struct cl_conn *c, struct lws *wsi)
     return 0;
 }
 
-/* Collects a message (possibly fragmented) and hands it to the hub. */
+/* Collects a message and hands it to the hub: straight from lws's buffer
+ * when it arrived in one piece, else from a frame of its exact size that
+ * the hub may keep (to queue for a viewer without copying it again). */
 static int cl__ws_receive(struct cl_relay *r, struct cl_conn *c, struct lws *wsi, const char *in,
                           size_t len)
 {
-    bool complete = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    size_t remaining = lws_remaining_packet_payload(wsi);
+    bool complete = lws_is_final_fragment(wsi) && remaining == 0;
     bool binary = lws_frame_is_binary(wsi);
+    size_t have = c->rx ? c->rx->len : 0;
+    struct cl_frame *f;
 
     if (c->close_pending)
         return 0; /* closing: discard */
-    if (c->rx_len + len + lws_remaining_packet_payload(wsi) > CL_WS_MAX_MESSAGE) {
+    if (have + len + remaining > CL_WS_MAX_MESSAGE) {
         cl_warn("server", "message too big: closing peer", "peer=%s", c->peer);
         free(c->rx);
         c->rx = NULL;
-        c->rx_len = 0;
         cl_conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
         return 0;
     }
-    if (complete && c->rx_len == 0) {
-        cl_hub_on_message(r->hub, c, in, len, binary); /* the common case: no copy */
+    if (complete && !c->rx) {
+        cl_hub_on_message(r->hub, c, in, len, binary, NULL); /* the common case: no copy */
         return 0;
     }
-    if (!c->rx) {
-        /* sized for this message (its first fragment and what lws says
-         * remains of this frame), grown if more frames follow */
-        c->rx_cap = len + lws_remaining_packet_payload(wsi);
-        c->rx = malloc(c->rx_cap ? c->rx_cap : 1);
-        if (!c->rx)
-            abort();
-    } else if (c->rx_len + len > c->rx_cap) {
-        size_t cap = c->rx_len + len + lws_remaining_packet_payload(wsi);
-        char *grown = realloc(c->rx, cap);
-        if (!grown)
-            abort();
-        c->rx = grown;
-        c->rx_cap = cap;
-    }
-    memcpy(c->rx + c->rx_len, in, len);
-    c->rx_len += len;
+    /* sized for what lws says remains of this WebSocket frame; grown if
+     * the message continues in another frame */
+    if (!c->rx)
+        c->rx = cl_frame_new(len + remaining);
+    else if (have + len > c->rx->cap)
+        c->rx = cl_frame_grow(c->rx, have + len + remaining);
+    memcpy(cl_frame_payload(c->rx) + have, in, len);
+    c->rx->len = have + len;
     if (complete) {
-        cl_hub_on_message(r->hub, c, c->rx, c->rx_len, binary);
-        c->rx_len = 0;
-        free(c->rx);
+        f = c->rx;
         c->rx = NULL;
+        f->binary = binary;
+        cl_hub_on_message(r->hub, c, (const char *)cl_frame_payload(f), f->len, binary, &f);
+        free(f); /* NULL if the hub kept it */
     }
     return 0;
 }
@@ -256,7 +252,7 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 }
 
 static const struct lws_protocols cl__protocols[] = {
-    {"clawlink", cl__callback, sizeof(struct cl_conn), CL_WS_RX_BUFFER, 0, NULL, 0},
+    {"clawlink", cl__callback, sizeof(struct cl_conn), CL_RELAY_RX_BUFFER, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
