@@ -10,6 +10,7 @@
 #include "relay/auth.h"
 #include "relay/events.h"
 #include "relay/http.h"
+#include "relay/nodes.h"
 #include "relay/hub.h"
 #include "relay/policy.h"
 #include "relay/ratelimit.h"
@@ -255,14 +256,28 @@ static json_t *cl__iso8601(int64_t t)
     return json_string(buf);
 }
 
+struct cl__nodes_ctx {
+    json_t *arr;
+    struct cl_nodes *nodes;
+};
+
+/* An OpenClaw node is online when its agent is connected and its last
+ * heartbeat says its gateway is (connection_state); a connector when its
+ * agent is connected. */
 static void cl__collect_node(const struct cl_device *d, void *ctx)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b}", "device_id", d->id, "project_id",
-                          d->project_id, "name", d->name, "kind",
-                          d->kind[0] ? d->kind : CL_DEVICE_KIND_CONNECTOR, "online", d->online);
+    struct cl__nodes_ctx *x = ctx;
+    struct cl_node_info info;
+    bool node = d->online && cl_nodes_get(x->nodes, d->id, &info);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:b}", "device_id", d->id, "project_id", d->project_id,
+                  "name", d->name, "kind", d->kind[0] ? d->kind : CL_DEVICE_KIND_CONNECTOR,
+                  "online", node ? info.state == CL_NODE_ONLINE : d->online);
     json_object_set_new(o, "connected_at", cl__iso8601(d->connected_at));
     json_object_set_new(o, "last_heartbeat", cl__iso8601(d->last_heartbeat));
-    json_array_append_new(ctx, o);
+    if (node)
+        json_object_set_new(o, "connection_state", json_string(cl_node_state_name(info.state)));
+    json_array_append_new(x->arr, o);
 }
 
 /* The paired devices of the caller's projects, online or not (online says
@@ -277,7 +292,8 @@ static void cl__relay_nodes(struct cl_http_req *req)
         return;
     }
     arr = json_array();
-    rc = s->ops->device_list_for_user(s, req->user_id, cl__collect_node, arr);
+    struct cl__nodes_ctx x = {arr, req->relay->nodes};
+    rc = s->ops->device_list_for_user(s, req->user_id, cl__collect_node, &x);
     if (rc) {
         json_decref(arr);
         cl_http_reply_errcode(req->conn, rc);

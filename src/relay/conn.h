@@ -56,7 +56,16 @@ struct cl_http_state {
     unsigned char *resp; /* LWS_PRE headroom + body */
     size_t resp_len;
     unsigned retry_after; /* seconds, 0 = none */
-    int phase;            /* 0 idle, 1 reply ready, 2 headers written */
+    int phase;            /* 0 idle, 1 reply ready, 2 headers written,
+                             3 stream headers ready, 4 streaming (http.c) */
+    /* streamed reply (cl_http_stream_*): bytes waiting for the socket */
+    char *sbuf;
+    size_t slen, scap;
+    bool stream_end; /* close once sbuf is written */
+    /* called once if the connection closes while a route still waits on
+     * something (cl_http_on_gone) */
+    void (*gone_fn)(void *arg);
+    void *gone_arg;
 };
 
 struct cl_conn {

@@ -21,10 +21,11 @@ struct cl_http_job {
 
 static const struct cl_route cl__routes_misc[];
 
-const struct cl_route *const cl_http_route_tables[] = {
-    cl__routes_misc,     cl_routes_auth,      cl_routes_projects,
-    cl_routes_functions, cl_routes_sessions,  cl_routes_account,
-    cl_routes_devices,   cl_routes_connector, NULL};
+const struct cl_route *const cl_http_route_tables[] = {cl__routes_misc,    cl_routes_auth,
+                                                       cl_routes_projects, cl_routes_functions,
+                                                       cl_routes_sessions, cl_routes_account,
+                                                       cl_routes_devices,  cl_routes_connector,
+                                                       cl_routes_nodes,    NULL};
 
 const char *cl_http_method_name(enum cl_http_method m)
 {
@@ -320,6 +321,10 @@ static void cl__reset(struct cl_conn *c)
     struct cl_http_state *h = &c->http;
     free(h->body);
     free(h->resp);
+    free(h->sbuf);
+    h->sbuf = NULL;
+    h->slen = h->scap = 0;
+    h->stream_end = false;
     h->body = NULL;
     h->resp = NULL;
     h->body_len = h->resp_len = 0;
@@ -394,9 +399,102 @@ int cl_http_on_body_complete(struct cl_conn *c)
     return 0;
 }
 
+/* ---- streamed replies ----------------------------------------------- */
+
+void cl_http_on_gone(struct cl_conn *c, void (*fn)(void *arg), void *arg)
+{
+    c->http.gone_fn = fn;
+    c->http.gone_arg = arg;
+}
+
+void cl_http_stream_begin(struct cl_conn *c, int status, const char *content_type)
+{
+    struct cl_http_state *h = &c->http;
+    free(h->resp);
+    /* the content type travels in resp until the headers are written */
+    h->resp = (unsigned char *)strdup(content_type);
+    if (!h->resp)
+        abort();
+    h->status = status;
+    h->phase = 3;
+    lws_callback_on_writable(c->wsi);
+}
+
+int cl_http_stream_write(struct cl_conn *c, const char *data, size_t len)
+{
+    struct cl_http_state *h = &c->http;
+    if (h->stream_end)
+        return CL_ESTATE;
+    if (h->slen + len > CL_HTTP_STREAM_MAX) {
+        cl_warn("http", "streamed reply not read; cutting it", "peer=%s queued=%zu", c->peer,
+                h->slen);
+        cl_http_stream_end(c);
+        return CL_ELIMIT;
+    }
+    if (h->slen + len > h->scap) {
+        size_t cap = h->scap ? h->scap : 4096;
+        while (cap < h->slen + len)
+            cap *= 2;
+        char *nb = realloc(h->sbuf, LWS_PRE + cap);
+        if (!nb)
+            abort();
+        h->sbuf = nb;
+        h->scap = cap;
+    }
+    memcpy(h->sbuf + LWS_PRE + h->slen, data, len);
+    h->slen += len;
+    if (h->phase == 4)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+void cl_http_stream_end(struct cl_conn *c)
+{
+    c->http.stream_end = true;
+    lws_callback_on_writable(c->wsi);
+}
+
+/* WRITEABLE while streaming: headers first, then what is queued, one
+ * write per callback; -1 (close) once ended and drained. */
+static int cl__stream_writeable(struct cl_conn *c)
+{
+    struct cl_http_state *h = &c->http;
+    unsigned char hbuf[LWS_PRE + 512], *start = hbuf + LWS_PRE, *p = start,
+                                       *end = hbuf + sizeof hbuf - 1;
+    if (h->phase == 3) {
+        if (lws_add_http_common_headers(c->wsi, (unsigned)h->status, (const char *)h->resp,
+                                        LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
+            lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
+                                        (const unsigned char *)"no-store", 8, &p, end) ||
+            lws_add_http_header_by_name(c->wsi, (const unsigned char *)"x-content-type-options:",
+                                        (const unsigned char *)"nosniff", 7, &p, end) ||
+            lws_add_http_header_by_name(c->wsi, (const unsigned char *)"connection:",
+                                        (const unsigned char *)"close", 5, &p, end) ||
+            lws_finalize_write_http_header(c->wsi, start, &p, end))
+            return -1;
+        lws_http_mark_sse(c->wsi);
+        h->phase = 4;
+    } else if (h->slen) {
+        size_t n = h->slen > 16384 ? 16384 : h->slen;
+        if (lws_write(c->wsi, (unsigned char *)h->sbuf + LWS_PRE, n, LWS_WRITE_HTTP) != (int)n)
+            return -1;
+        memmove(h->sbuf + LWS_PRE, h->sbuf + LWS_PRE + n, h->slen - n);
+        h->slen -= n;
+    } else if (h->stream_end) {
+        return -1;
+    } else {
+        return 0;
+    }
+    if (h->slen || h->stream_end)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
 int cl_http_on_writeable(struct cl_conn *c)
 {
     struct cl_http_state *h = &c->http;
+    if (h->phase == 3 || h->phase == 4)
+        return cl__stream_writeable(c);
     unsigned char hbuf[LWS_PRE + 1024], *start = hbuf + LWS_PRE, *p = start,
                                         *end = hbuf + sizeof hbuf - 1;
     char ra[16];
@@ -438,6 +536,11 @@ int cl_http_on_writeable(struct cl_conn *c)
 
 void cl_http_on_close(struct cl_conn *c)
 {
+    if (c->http.gone_fn) {
+        void (*fn)(void *) = c->http.gone_fn;
+        c->http.gone_fn = NULL;
+        fn(c->http.gone_arg);
+    }
     if (c->http.job) {
         c->http.job->conn = NULL; /* the job's done callback sees NULL */
         c->http.job = NULL;

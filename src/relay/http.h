@@ -83,6 +83,22 @@ void cl_http_set_retry_after(struct cl_conn *c, unsigned seconds);
 int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_type,
                        const char *filename);
 
+/* Streamed replies (server-sent events): cl_http_stream_begin sends the
+ * status and headers without a length (the connection closes at the end,
+ * "connection: close"); cl_http_stream_write queues bytes, at most
+ * CL_HTTP_STREAM_MAX waiting (over it the stream is cut: CL_ELIMIT);
+ * cl_http_stream_end closes the connection once everything is written.
+ * Only for a request not yet answered. */
+#define CL_HTTP_STREAM_MAX (1024 * 1024)
+void cl_http_stream_begin(struct cl_conn *c, int status, const char *content_type);
+int cl_http_stream_write(struct cl_conn *c, const char *data, size_t len);
+void cl_http_stream_end(struct cl_conn *c);
+
+/* While a route waits on something that answers later (a node, a
+ * timer), fn(arg) runs once if the connection closes first; pass NULL to
+ * clear it before replying. */
+void cl_http_on_gone(struct cl_conn *c, void (*fn)(void *arg), void *arg);
+
 /* Copies the value of query parameter name ("?name=value", URL-decoded
  * by lws) into buf. 0, CL_ENOTFOUND when absent, CL_ELIMIT when the value
  * does not fit len bytes with its NUL (the caller answers 400). */
@@ -116,6 +132,7 @@ extern const struct cl_route cl_routes_sessions[];
 extern const struct cl_route cl_routes_account[];
 extern const struct cl_route cl_routes_devices[];
 extern const struct cl_route cl_routes_connector[];
+extern const struct cl_route cl_routes_nodes[];
 
 /* A growable list of ids, for what a route collects before a store change
  * and tells the hub after it. Zero-initialise; cl_id_list_free when done. */

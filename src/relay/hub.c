@@ -15,6 +15,7 @@
 #include "core/proto.h"
 #include "core/secret.h"
 #include "relay/events.h"
+#include "relay/nodes.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
 
@@ -696,6 +697,9 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
     struct cl_store *s = &h->relay->store;
     struct cl_live_session *ls;
 
+    if ((m->type >= CL_MSG_PROMPT || m->type == CL_MSG_ERROR) &&
+        cl_nodes_agent_message(h->relay->nodes, c, m)) /* OpenClaw node traffic (nodes.c) */
+        return;
     if (m->type == CL_MSG_ERROR) {
         cl_warn("hub", "agent reported an error", "device=%s code=%s", c->device_id, m->code);
         return;
@@ -1002,6 +1006,7 @@ void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
         struct cl_live_session *ls, *tmp;
         HASH_DEL(h->agents, c);
         s->ops->device_set_online(s, c->device_id, false, cl_now());
+        cl_nodes_agent_gone(h->relay->nodes, c->device_id);
         cl_info("hub", "agent offline", "device=%s", c->device_id);
         cl_events_device_status(h->relay->events, c->project_id, c->device_id, false);
         if (!h->relay->stopping)
@@ -1143,4 +1148,12 @@ void cl_hub_stats(const struct cl_hub *h, struct cl_hub_stats *out)
     out->agents = HASH_COUNT(h->agents);
     out->sessions = HASH_COUNT(h->sessions);
     out->browsers = h->browsers;
+}
+
+/* ---- OpenClaw nodes (nodes.c) ------------------------------------------ */
+
+struct cl_conn *cl_hub_agent(struct cl_hub *h, const char *device_id)
+{
+    struct cl_conn *c = cl__agent_find(h, device_id);
+    return c && !c->close_pending ? c : NULL;
 }

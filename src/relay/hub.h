@@ -69,6 +69,10 @@ void cl_hub_share_changed(struct cl_hub *h, const char *session_id, const char *
 typedef void (*cl_viewer_cb)(const char *user_id, bool view_only, const char *peer, void *ctx);
 void cl_hub_viewers(struct cl_hub *h, const char *session_id, cl_viewer_cb cb, void *ctx);
 
+/* The authenticated agent connection of device_id, or NULL (for nodes.c,
+ * which sends it OpenClaw requests). Valid until the hub's close hook. */
+struct cl_conn *cl_hub_agent(struct cl_hub *h, const char *device_id);
+
 /* Relay shutdown: closes every WebSocket with 1001 "going away". */
 void cl_hub_shutdown(struct cl_hub *h);
 

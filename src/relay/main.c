@@ -13,6 +13,7 @@
 #include "relay/auth.h"
 #include "relay/events.h"
 #include "relay/hub.h"
+#include "relay/nodes.h"
 #include "relay/mail.h"
 #include "relay/ratelimit.h"
 #include "relay/relay.h"
@@ -302,6 +303,7 @@ int main(int argc, char **argv)
     r.loop = &loop;
     r.hub = cl_hub_new(&r);
     r.events = cl_events_new(&r);
+    r.nodes = cl_nodes_new(&r);
     r.rl_pair_addr = cl_ratelimit_new(CL_PAIR_RATE_PER_ADDR, 60);
     r.rl_pair_global = cl_ratelimit_new(CL_PAIR_RATE_GLOBAL, 60);
     r.accounts = cl_accounts_new(&r.opts);
@@ -332,6 +334,7 @@ out_free:
     cl_server_stop(&r); /* closing connections calls into the hub */
     cl_hub_free(r.hub);
     cl_events_free(r.events);
+    cl_nodes_free(r.nodes);
     while (uv_run(&loop, UV_RUN_NOWAIT))
         ;
     if (uv_loop_close(&loop))

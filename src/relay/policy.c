@@ -28,6 +28,12 @@ static const enum cl_role cl__min_role[CL_ACT__COUNT] = {
     /* Realtime replaces Supabase Realtime, which the seed's RLS scopes to
      * project members: what a member may read, a member hears of */
     [CL_ACT_PROJECT_EVENTS] = CL_ROLE_MEMBER,
+    /* issue 6: members may prompt, read status and run workflows; only
+     * owners restart a node's gateway */
+    [CL_ACT_NODE_PROMPT] = CL_ROLE_MEMBER,
+    [CL_ACT_NODE_STATUS] = CL_ROLE_MEMBER,
+    [CL_ACT_NODE_RESTART] = CL_ROLE_OWNER,
+    [CL_ACT_NODE_WORKFLOW] = CL_ROLE_MEMBER,
 };
 
 /* Actions on a user's own things, not on a project: no role grants them. */
@@ -58,6 +64,10 @@ static const char *const cl__action_names[CL_ACT__COUNT] = {
     [CL_ACT_NODES_LIST] = "nodes.list",
     [CL_ACT_CONNECTOR_DOWNLOAD] = "connector.download",
     [CL_ACT_PROJECT_EVENTS] = "project.events",
+    [CL_ACT_NODE_PROMPT] = "node.prompt",
+    [CL_ACT_NODE_STATUS] = "node.status",
+    [CL_ACT_NODE_RESTART] = "node.restart",
+    [CL_ACT_NODE_WORKFLOW] = "node.workflow",
 };
 
 const char *cl_action_name(enum cl_action a)

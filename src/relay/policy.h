@@ -40,6 +40,10 @@ enum cl_action {
     CL_ACT_NODES_LIST,         /* list the devices of one's own projects (relay-nodes) */
     CL_ACT_CONNECTOR_DOWNLOAD, /* download the agent binary or its build steps */
     CL_ACT_PROJECT_EVENTS,     /* receive a project's realtime events (/events) */
+    CL_ACT_NODE_PROMPT,        /* chat with a device's OpenClaw node */
+    CL_ACT_NODE_STATUS,        /* read an OpenClaw node's health */
+    CL_ACT_NODE_RESTART,       /* restart a device's OpenClaw gateway */
+    CL_ACT_NODE_WORKFLOW,      /* list and run an OpenClaw node's workflows */
     CL_ACT__COUNT
 };
 
@@ -50,7 +54,8 @@ const char *cl_action_name(enum cl_action a);
 int cl_policy_project(struct cl_store *s, const char *user_id, enum cl_action act,
                       const char *project_id, struct cl_project *out);
 
-/* Actions on a device (DEVICE_VIEW, DEVICE_MODIFY, SESSION_START). */
+/* Actions on a device (DEVICE_VIEW, DEVICE_MODIFY, SESSION_START,
+ * NODE_*). */
 int cl_policy_device(struct cl_store *s, const char *user_id, enum cl_action act,
                      const char *device_id, struct cl_device *out);
 

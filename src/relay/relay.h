@@ -15,6 +15,7 @@
 #include "relay/store.h"
 
 struct cl_hub;
+struct cl_nodes;
 struct cl_events;
 struct cl_ratelimit;
 struct cl_accounts;
@@ -39,6 +40,7 @@ struct cl_relay {
     struct cl_store store;
     struct cl_hub *hub;
     struct cl_events *events;     /* /events subscribers (dashboards) */
+    struct cl_nodes *nodes;       /* OpenClaw nodes: health and requests (nodes.c) */
     struct cl_liveness *liveness; /* pings quiet WebSocket peers, drops silent ones */
     struct cl_relay_opts opts;
     char relay_url[CL_URL_MAX];          /* ws[s]://host:port, told to agents at pairing */

@@ -296,6 +296,9 @@ struct cl_store_ops {
                            int64_t expires_at);
     /* Records a sign of life from the device's agent (last_heartbeat). */
     int (*device_heartbeat)(struct cl_store *s, const char *id, int64_t now);
+    /* Records what kind of agent serves the device (CL_DEVICE_KIND_*; an
+     * agent's heartbeats make it "openclaw"). CL_ENOTFOUND if no device. */
+    int (*device_set_kind)(struct cl_store *s, const char *id, const char *kind);
     /* Paired devices of every project user_id belongs to, oldest first. */
     int (*device_list_for_user)(struct cl_store *s, const char *user_id, cl_device_cb cb,
                                 void *ctx);

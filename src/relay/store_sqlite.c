@@ -88,6 +88,7 @@ enum cl__st {
     CL__ST_DEVICE_DELETE,
     CL__ST_DEVICE_NEW_CODE,
     CL__ST_DEVICE_HEARTBEAT,
+    CL__ST_DEVICE_SET_KIND,
     CL__ST__COUNT
 };
 
@@ -220,6 +221,7 @@ static const char *const cl__sql[CL__ST__COUNT] = {
     [CL__ST_DEVICE_NEW_CODE] =
         "UPDATE devices SET pairing_code_hash = ?2, pairing_code_expires_at = ?3 WHERE id = ?1",
     [CL__ST_DEVICE_HEARTBEAT] = "UPDATE devices SET last_heartbeat = ?2 WHERE id = ?1",
+    [CL__ST_DEVICE_SET_KIND] = "UPDATE devices SET kind = ?2 WHERE id = ?1",
 };
 
 /* Prepared per call: see the module comment. */
@@ -1585,6 +1587,13 @@ static int cl__device_heartbeat(struct cl_store *s, const char *id, int64_t now)
     return cl__exec_one(q, st, cl__bind_str(st, 1, id) | sqlite3_bind_int64(st, 2, now), __func__);
 }
 
+static int cl__device_set_kind(struct cl_store *s, const char *id, const char *kind)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_DEVICE_SET_KIND];
+    return cl__exec_one(q, st, cl__bind_str(st, 1, id) | cl__bind_str(st, 2, kind), __func__);
+}
+
 static int cl__device_list_for_user(struct cl_store *s, const char *user_id, cl_device_cb cb,
                                     void *ctx)
 {
@@ -1684,6 +1693,7 @@ static const struct cl_store_ops cl__sqlite_ops = {
     .device_delete = cl__device_delete,
     .device_new_code = cl__device_new_code,
     .device_heartbeat = cl__device_heartbeat,
+    .device_set_kind = cl__device_set_kind,
     .device_list_for_user = cl__device_list_for_user,
     .session_list = cl__session_list,
 };

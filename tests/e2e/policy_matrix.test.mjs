@@ -78,6 +78,13 @@ const ROWS = {
   // the member's session: they may end it, and so may the project's owner
   'POST /functions/v1/end-session': { policy: 'session.end', want: [200, 200, 404, 401, 401], make: async (x) => ({ body: { session_id: await x.memberSession() } }) },
   'GET /functions/v1/relay-nodes': { policy: 'nodes.list', want: ALL_OK(200) },
+  // OpenClaw nodes (issue 6): past the policy the fixture's device is no
+  // node (no agent heartbeat), so the callers allowed get 409
+  'POST /api/v1/devices/{id}/prompt': { policy: 'node.prompt', want: [409, 409, 404, 401, 401], make: () => ({ body: { prompt: 'hello' } }) },
+  'GET /api/v1/devices/{id}/status': { policy: 'node.status', want: [409, 409, 404, 401, 401] },
+  'POST /api/v1/devices/{id}/restart': { policy: 'node.restart', want: [409, 403, 404, 401, 401] },
+  'GET /api/v1/devices/{id}/workflows': { policy: 'node.workflow', want: [409, 409, 404, 401, 401] },
+  'POST /api/v1/devices/{id}/workflows/{name}': { policy: 'node.workflow', want: [409, 409, 404, 401, 401], make: (x) => ({ path: `/api/v1/devices/${x.device.id}/workflows/nightly`, body: {} }) },
   'GET /functions/v1/download-connector': { policy: 'connector.download', want: ALL_OK(200) },
 };
 

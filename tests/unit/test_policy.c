@@ -144,6 +144,11 @@ static const struct row device_rows[] = {
     {CL_ACT_DEVICE_VIEW, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_DEVICE_MODIFY, {0, CL_EFORBIDDEN, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_SESSION_START, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
+    /* issue 6: OpenClaw nodes */
+    {CL_ACT_NODE_PROMPT, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
+    {CL_ACT_NODE_STATUS, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
+    {CL_ACT_NODE_RESTART, {0, CL_EFORBIDDEN, CL_ENOTFOUND, CL_EAUTH}},
+    {CL_ACT_NODE_WORKFLOW, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
 };
 /* on the owner's session: members do not learn of it */
 static const struct row owner_session_rows[] = {

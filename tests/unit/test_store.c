@@ -1409,6 +1409,12 @@ static void test_device_manage(void **state)
     assert_int_equal(got.last_heartbeat, 115);
     assert_int_equal(got.last_seen, 130);
     assert_int_equal(f->s.ops->device_heartbeat(&f->s, "no-such-device", 1), CL_ENOTFOUND);
+    /* kind: a connector until an OpenClaw node's heartbeats say otherwise */
+    assert_string_equal(got.kind, CL_DEVICE_KIND_CONNECTOR);
+    assert_int_equal(f->s.ops->device_set_kind(&f->s, d.id, CL_DEVICE_KIND_OPENCLAW), 0);
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), 0);
+    assert_string_equal(got.kind, CL_DEVICE_KIND_OPENCLAW);
+    assert_int_equal(f->s.ops->device_set_kind(&f->s, "no-such-device", "openclaw"), CL_ENOTFOUND);
 
     /* relay nodes: paired devices of the user's projects only */
     n = 0;

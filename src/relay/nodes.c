@@ -1,0 +1,369 @@
+/*
+ * nodes: per-device node health (a hash by device id) and the pending
+ * requests (a short list: a handful per node at most), swept by one timer
+ * for their deadlines.
+ */
+#include "relay/nodes.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "relay/hub.h"
+#include "relay/relay.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#define CL__SWEEP_MS 250
+
+struct cl__node {
+    char device_id[CL_ID_MAX + 1];
+    struct cl_node_info info;
+    bool kind_recorded; /* devices.kind set to openclaw for this connection */
+    UT_hash_handle hh;
+};
+
+struct cl__preq {
+    struct cl__preq *next;
+    uint64_t handle;
+    char request_id[CL_ID_MAX + 1];
+    char device_id[CL_ID_MAX + 1];
+    enum cl_msg_type type;
+    uint64_t deadline; /* uv_now */
+    const struct cl_node_handler *h;
+    void *ctx;
+};
+
+struct cl_nodes {
+    struct cl_relay *relay;
+    struct cl__node *nodes;
+    struct cl__preq *reqs;
+    uint64_t next_handle;
+    char prefix[17]; /* random per process: request ids never repeat */
+    uv_timer_t timer;
+};
+
+static void cl__sweep(uv_timer_t *t);
+
+struct cl_nodes *cl_nodes_new(struct cl_relay *r)
+{
+    struct cl_nodes *n = calloc(1, sizeof *n);
+    uint8_t rnd[8];
+    if (!n)
+        abort();
+    n->relay = r;
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(n->prefix, sizeof n->prefix, rnd, sizeof rnd);
+    uv_timer_init(r->loop, &n->timer);
+    n->timer.data = n;
+    uv_timer_start(&n->timer, cl__sweep, CL__SWEEP_MS, CL__SWEEP_MS);
+    return n;
+}
+
+/* Unlinks and frees r (its handler has run, or must not). */
+static void cl__req_remove(struct cl_nodes *n, struct cl__preq *r)
+{
+    for (struct cl__preq **p = &n->reqs; *p; p = &(*p)->next) {
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    }
+    free(r);
+}
+
+static void cl__req_fail(struct cl_nodes *n, struct cl__preq *r, int status, const char *code,
+                         const char *message)
+{
+    const struct cl_node_handler *h = r->h;
+    void *ctx = r->ctx;
+    cl__req_remove(n, r);
+    if (h->on_error)
+        h->on_error(ctx, status, code, message);
+}
+
+/* The timer's close callback frees the module. */
+static void cl__closed(uv_handle_t *t)
+{
+    free(t->data);
+}
+
+void cl_nodes_free(struct cl_nodes *n)
+{
+    struct cl__node *node, *tmp;
+    if (!n)
+        return;
+    while (n->reqs)
+        cl__req_fail(n, n->reqs, 503, "relay_stopping", "the relay is shutting down");
+    HASH_ITER(hh, n->nodes, node, tmp)
+    {
+        HASH_DEL(n->nodes, node);
+        free(node);
+    }
+    uv_timer_stop(&n->timer);
+    uv_close((uv_handle_t *)&n->timer, cl__closed);
+}
+
+static void cl__sweep(uv_timer_t *t)
+{
+    struct cl_nodes *n = t->data;
+    uint64_t now = uv_now(n->relay->loop);
+    struct cl__preq *r = n->reqs, *next;
+    for (; r; r = next) {
+        next = r->next;
+        if (now >= r->deadline) {
+            cl_warn("nodes", "request timed out", "device=%s request=%s type=%s", r->device_id,
+                    r->request_id, cl_msg_type_name(r->type));
+            cl__req_fail(n, r, 504, "timeout", "the node did not answer in time");
+        }
+    }
+}
+
+static struct cl__preq *cl__req_find(struct cl_nodes *n, const char *device_id,
+                                     const char *request_id)
+{
+    for (struct cl__preq *r = n->reqs; r; r = r->next)
+        if (strcmp(r->request_id, request_id) == 0 && strcmp(r->device_id, device_id) == 0)
+            return r;
+    return NULL;
+}
+
+/* The HTTP status for an agent's error code. */
+static int cl__status_for(const char *code)
+{
+    static const struct {
+        const char *code;
+        int status;
+    } map[] = {
+        {"capability_denied", 403},
+        {"openclaw_not_configured", 409},
+        {"gateway_unavailable", 409},
+        {"cancelled", 409},
+        {"aborted", 409},
+        {"busy", 429},
+        {"workflow_not_found", 404},
+        {"bad_params", 400},
+        {"bad_message", 400},
+        {"timeout", 504},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i].code, code) == 0)
+            return map[i].status;
+    return 502;
+}
+
+static void cl__health_from(struct cl_node_info *info, const struct cl_msg *m)
+{
+    info->state = m->node_state;
+    info->caps = m->caps;
+    info->uptime = m->uptime;
+    info->active_tasks = m->active_tasks;
+    info->has_last_error = m->has_last_error;
+    snprintf(info->last_error, sizeof info->last_error, "%s", m->last_error);
+    info->last_heartbeat = cl_now();
+}
+
+static void cl__heartbeat(struct cl_nodes *n, struct cl_conn *c, const struct cl_msg *m)
+{
+    struct cl_store *s = &n->relay->store;
+    struct cl__node *node;
+    enum cl_node_state before;
+
+    HASH_FIND_STR(n->nodes, c->device_id, node);
+    if (!node) {
+        node = calloc(1, sizeof *node);
+        if (!node)
+            abort();
+        snprintf(node->device_id, sizeof node->device_id, "%s", c->device_id);
+        node->info.state = CL_NODE_OFFLINE;
+        HASH_ADD_STR(n->nodes, device_id, node);
+    }
+    before = node->info.state;
+    cl__health_from(&node->info, m);
+    s->ops->device_heartbeat(s, c->device_id, node->info.last_heartbeat);
+    if (!node->kind_recorded) {
+        node->kind_recorded = true;
+        s->ops->device_set_kind(s, c->device_id, CL_DEVICE_KIND_OPENCLAW);
+    }
+    if (before != node->info.state || m->type == CL_MSG_HEARTBEAT)
+        cl_log(before != node->info.state ? CL_LOG_INFO : CL_LOG_DEBUG, "nodes", "heartbeat",
+               "device=%s state=%s uptime=%llu active_tasks=%d", c->device_id,
+               cl_node_state_name(node->info.state), (unsigned long long)node->info.uptime,
+               node->info.active_tasks);
+}
+
+bool cl_nodes_agent_message(struct cl_nodes *n, struct cl_conn *c, const struct cl_msg *m)
+{
+    struct cl__preq *r;
+    const struct cl_node_handler *h;
+    void *ctx;
+
+    switch (m->type) {
+    case CL_MSG_HEARTBEAT:
+        cl__heartbeat(n, c, m);
+        return true;
+    case CL_MSG_TOKEN:
+    case CL_MSG_DONE:
+    case CL_MSG_STATUS:
+        break;
+    case CL_MSG_ERROR:
+        if (!m->request_id[0])
+            return false;
+        break;
+    default:
+        return false;
+    }
+    r = cl__req_find(n, c->device_id, m->request_id);
+    if (!r) {
+        cl_debug("nodes", "answer to no pending request (timed out or cancelled)",
+                 "device=%s request=%s type=%s", c->device_id, m->request_id,
+                 cl_msg_type_name(m->type));
+        return true;
+    }
+    h = r->h;
+    ctx = r->ctx;
+    switch (m->type) {
+    case CL_MSG_TOKEN:
+        if (r->type != CL_MSG_PROMPT)
+            return true;
+        r->deadline = uv_now(n->relay->loop) + CL_NODE_IDLE_TIMEOUT_MS;
+        if (h->on_token)
+            h->on_token(ctx, m->text ? m->text : "", m->text_len);
+        break;
+    case CL_MSG_DONE: {
+        json_t *result = m->json ? json_loads(m->json, 0, NULL) : NULL;
+        cl__req_remove(n, r);
+        if (h->on_done)
+            h->on_done(ctx, result);
+        json_decref(result);
+        break;
+    }
+    case CL_MSG_STATUS:
+        if (!m->has_health)
+            return true;
+        {
+            struct cl__node *node;
+            HASH_FIND_STR(n->nodes, c->device_id, node);
+            if (node)
+                cl__health_from(&node->info, m);
+        }
+        cl__req_remove(n, r);
+        if (h->on_status)
+            h->on_status(ctx, m);
+        break;
+    default: /* error */
+        cl_info("nodes", "request refused by the node", "device=%s request=%s code=%s",
+                c->device_id, m->request_id, m->code);
+        cl__req_fail(n, r, cl__status_for(m->code), m->code[0] ? m->code : "node_error",
+                     m->message[0] ? m->message : "the node reported an error");
+        break;
+    }
+    return true;
+}
+
+void cl_nodes_agent_gone(struct cl_nodes *n, const char *device_id)
+{
+    struct cl__node *node;
+    struct cl__preq *r, *next;
+
+    HASH_FIND_STR(n->nodes, device_id, node);
+    if (node) {
+        HASH_DEL(n->nodes, node);
+        free(node);
+    }
+    for (r = n->reqs; r; r = next) {
+        next = r->next;
+        if (strcmp(r->device_id, device_id) == 0)
+            cl__req_fail(n, r, 502, "device_offline", "the device disconnected before it answered");
+    }
+}
+
+bool cl_nodes_get(struct cl_nodes *n, const char *device_id, struct cl_node_info *out)
+{
+    struct cl__node *node;
+    HASH_FIND_STR(n->nodes, device_id, node);
+    if (!node)
+        return false;
+    if (out)
+        *out = node->info;
+    return true;
+}
+
+int cl_nodes_request(struct cl_nodes *n, const char *device_id, struct cl_msg *req,
+                     const struct cl_node_handler *h, void *ctx, uint64_t *handle,
+                     const char **code, char *message, size_t msglen)
+{
+    struct cl_conn *agent = cl_hub_agent(n->relay->hub, device_id);
+    struct cl__node *node;
+    struct cl__preq *r;
+    size_t pending = 0, len = 0;
+    char *text;
+
+    if (!agent) {
+        *code = "device_offline";
+        snprintf(message, msglen, "the device is offline (no agent connected)");
+        return 409;
+    }
+    HASH_FIND_STR(n->nodes, device_id, node);
+    if (!node) {
+        *code = "not_a_node";
+        snprintf(message, msglen,
+                 "the device's agent has not announced an OpenClaw gateway (no heartbeat)");
+        return 409;
+    }
+    if (req->type != CL_MSG_STATUS && node->info.state != CL_NODE_ONLINE) {
+        *code = "node_offline";
+        snprintf(message, msglen, "the device's OpenClaw gateway is %s%s%s",
+                 cl_node_state_name(node->info.state), node->info.has_last_error ? ": " : "",
+                 node->info.has_last_error ? node->info.last_error : "");
+        return 409;
+    }
+    for (r = n->reqs; r; r = r->next)
+        pending += strcmp(r->device_id, device_id) == 0;
+    if (pending >= CL_NODE_MAX_PENDING) {
+        *code = "busy";
+        snprintf(message, msglen, "%d requests to this node are already waiting",
+                 CL_NODE_MAX_PENDING);
+        return 429;
+    }
+    r = calloc(1, sizeof *r);
+    if (!r)
+        abort();
+    r->handle = ++n->next_handle;
+    snprintf(r->request_id, sizeof r->request_id, "rq-%s-%llu", n->prefix,
+             (unsigned long long)r->handle);
+    snprintf(r->device_id, sizeof r->device_id, "%s", device_id);
+    r->type = req->type;
+    r->deadline = uv_now(n->relay->loop) + (req->type == CL_MSG_PROMPT ? CL_NODE_PROMPT_TIMEOUT_MS
+                                                                       : CL_NODE_IDLE_TIMEOUT_MS);
+    r->h = h;
+    r->ctx = ctx;
+    snprintf(req->request_id, sizeof req->request_id, "%s", r->request_id);
+    text = cl_msg_encode(req, &len);
+    if (!text || cl_conn_send(agent, text, len) != 0) {
+        free(text);
+        free(r);
+        *code = "device_offline";
+        snprintf(message, msglen, "the device's agent cannot take the request");
+        return 409;
+    }
+    free(text);
+    r->next = n->reqs;
+    n->reqs = r;
+    *handle = r->handle;
+    cl_info("nodes", "request", "device=%s request=%s type=%s", device_id, r->request_id,
+            cl_msg_type_name(r->type));
+    return 0;
+}
+
+void cl_nodes_cancel(struct cl_nodes *n, uint64_t handle)
+{
+    for (struct cl__preq *r = n->reqs; r; r = r->next) {
+        if (r->handle == handle) {
+            cl__req_remove(n, r);
+            return;
+        }
+    }
+}
