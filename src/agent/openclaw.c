@@ -751,8 +751,10 @@ out_free:
 
 void cl_oc_node_start(struct cl_oc_node *n)
 {
-    if (n->gw)
-        cl_gw_start(n->gw);
+    /* without a gateway every request is refused at once: nothing to time */
+    if (!n->gw)
+        return;
+    cl_gw_start(n->gw);
     uv_timer_start(&n->timer, cl__on_tick, CL__TICK_MS, CL__TICK_MS);
 }
 

@@ -1,7 +1,7 @@
 /*
  * nodes: per-device node health (a hash by device id) and the pending
  * requests (a short list: a handful per node at most), swept by one timer
- * for their deadlines.
+ * for their deadlines while any is pending.
  */
 #include "relay/nodes.h"
 #include "core/err.h"
@@ -58,7 +58,6 @@ struct cl_nodes *cl_nodes_new(struct cl_relay *r)
     sodium_bin2hex(n->prefix, sizeof n->prefix, rnd, sizeof rnd);
     uv_timer_init(r->loop, &n->timer);
     n->timer.data = n;
-    uv_timer_start(&n->timer, cl__sweep, CL__SWEEP_MS, CL__SWEEP_MS);
     return n;
 }
 
@@ -119,6 +118,8 @@ static void cl__sweep(uv_timer_t *t)
             cl__req_fail(n, r, 504, "timeout", "the node did not answer in time");
         }
     }
+    if (!n->reqs)
+        uv_timer_stop(&n->timer); /* runs only while something waits */
 }
 
 static struct cl__preq *cl__req_find(struct cl_nodes *n, const char *device_id,
@@ -352,6 +353,8 @@ int cl_nodes_request(struct cl_nodes *n, const char *device_id, struct cl_msg *r
     free(text);
     r->next = n->reqs;
     n->reqs = r;
+    if (!uv_is_active((uv_handle_t *)&n->timer))
+        uv_timer_start(&n->timer, cl__sweep, CL__SWEEP_MS, CL__SWEEP_MS);
     *handle = r->handle;
     cl_info("nodes", "request", "device=%s request=%s type=%s", device_id, r->request_id,
             cl_msg_type_name(r->type));
