@@ -35,11 +35,16 @@
  * output chunk with its header, JSON or binary, arrives in one callback. */
 #define CL_WS_RX_BUFFER (CL_PTY_READ_CHUNK + 1024)
 
-/* libwebsockets' receive buffer per relay connection. Kept small: it is
- * allocated for every connection, and idle agents are most connections. A
- * larger message is collected, in pieces of this size, straight into a
- * frame of its exact size, which the hub hands on to a viewer's queue. */
+/* libwebsockets' receive buffer per relay connection. Every connection
+ * has one and an idle agent dirties the pages it touches, so it is kept to
+ * a page: a larger message arrives in pieces of this size, collected
+ * straight into a frame of its exact size, which the hub then hands to a
+ * viewer's queue without another copy (decisions.md). */
 #define CL_RELAY_RX_BUFFER 4096
+/* The most lws writes to a relay socket in one send(). lws's default is
+ * the receive buffer size, which would cut every 64 KiB chunk into sixteen
+ * sends and copy the rest aside each time. */
+#define CL_RELAY_TX_PACKET (256 * 1024)
 
 /* Concurrent PTY sessions one agent serves. Over it: session_end
  * reason "limit". */

@@ -252,7 +252,8 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 }
 
 static const struct lws_protocols cl__protocols[] = {
-    {"clawlink", cl__callback, sizeof(struct cl_conn), CL_RELAY_RX_BUFFER, 0, NULL, 0},
+    {"clawlink", cl__callback, sizeof(struct cl_conn), CL_RELAY_RX_BUFFER, 0, NULL,
+     CL_RELAY_TX_PACKET},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
