@@ -13,6 +13,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "core/wsframe.h"
 
 #include <libwebsockets.h>
 #include <sodium.h>
@@ -46,6 +47,7 @@ struct cl_agent_link {
 
     struct cl_frame *hello; /* queued hello (holds the token), or NULL */
     struct cl_wsq q;        /* outgoing frames, kept across reconnects */
+    struct cl_ws_masker mk; /* masking keys for the data frames we frame ourselves */
     bool throttled;         /* q went over CL_AGENT_SENDQ_HIGH */
 
     uint8_t *rx; /* reassembly of one incoming message */
@@ -429,6 +431,32 @@ static int cl__on_receive(struct cl_agent_link *l, struct lws *wsi, const void *
     return 0;
 }
 
+/* Writes the head frame. Binary (output) frames are framed and masked
+ * here (core/wsframe.h: lws masks a byte at a time) and handed to lws as
+ * raw bytes; lws buffers what the socket does not take, as for its own
+ * frames. Text frames go through lws_write as usual. */
+static int cl__write_one(struct cl_agent_link *l, struct lws *wsi)
+{
+    struct cl_frame *f = cl_wsq_pop(&l->q);
+    int n;
+
+    if (!f)
+        return 0;
+    if (f->binary) {
+        size_t len;
+        uint8_t *frame = cl_ws_client_frame(f, 2, &l->mk, &len);
+        n = lws_write(wsi, frame, len, LWS_WRITE_HTTP); /* raw: already a frame */
+    } else {
+        n = lws_write(wsi, cl_frame_payload(f), f->len, LWS_WRITE_TEXT);
+    }
+    free(f);
+    if (n < 0)
+        return -1;
+    if (!cl_wsq_empty(&l->q))
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
 static int cl__on_writeable(struct cl_agent_link *l, struct lws *wsi)
 {
     if (l->hello) {
@@ -438,7 +466,7 @@ static int cl__on_writeable(struct cl_agent_link *l, struct lws *wsi)
     }
     if (l->state != CL__READY || l->closing)
         return 0;
-    if (cl_wsq_write_one(&l->q, wsi) < 0)
+    if (cl__write_one(l, wsi) < 0)
         return -1;
     if (l->throttled && l->q.bytes <= CL_AGENT_SENDQ_HIGH) {
         l->throttled = false;

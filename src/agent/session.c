@@ -64,7 +64,8 @@ struct cl_agent_sessions {
     struct cl__sess *by_id;
     size_t count;
     struct cl_agent_session_opts opts;
-    bool link_up; /* as last seen by on_flow, for logging */
+    bool link_up;        /* as last seen by on_flow, for logging */
+    struct cl__sess *rr; /* where the next on_flow round starts (fairness) */
     uv_signal_t sigchld;
 };
 
@@ -116,7 +117,10 @@ static void cl__on_handle_closed(uv_handle_t *h)
  *        has produced a whole window beyond the acknowledged offset;
  *  - no viewer attached: no window (link up or down);
  *  - link up (either case): never overwrite ring bytes not yet queued to
- *    the relay: at most cap - (end - max(sent, start)). With no viewer and
+ *    the relay, nor read more than CL_AGENT_UNSENT_MAX ahead of what is
+ *    queued: at most min(cap, UNSENT_MAX) - (end - max(sent, start)). A
+ *    congested link so pauses the PTYs early, and a loop iteration never
+ *    reads more than it can soon send. With no viewer and
  *    the link down the oldest bytes are overwritten, sent or not; the pump
  *    skips what was lost and the relay announces the gap to a later viewer.
  * Reading into the ring also stops at its wrap point (cl__read). */
@@ -138,10 +142,11 @@ static size_t cl__read_room(const struct cl__sess *s)
     if (up) {
         uint64_t from = s->sent > s->ring.start ? s->sent : s->ring.start;
         uint64_t unsent = s->ring.end - from;
-        if (unsent >= s->ring.cap)
+        uint64_t cap = s->ring.cap < CL_AGENT_UNSENT_MAX ? s->ring.cap : CL_AGENT_UNSENT_MAX;
+        if (unsent >= cap)
             return 0;
-        if (room > s->ring.cap - unsent)
-            room = s->ring.cap - unsent;
+        if (room > cap - unsent)
+            room = cap - unsent;
     }
     return (size_t)room;
 }
@@ -190,6 +195,8 @@ static void cl__retire(struct cl__sess *s)
 
     s->ended = true;
     cl_agent_link_disown(ss->link, s);
+    if (ss->rr == s)
+        ss->rr = s->hh.next;
     HASH_DEL(ss->by_id, s);
     ss->count--;
     cl__close_master(s);
@@ -795,14 +802,24 @@ void cl_agent_sessions_on_flow(struct cl_agent_sessions *ss)
         cl_debug("session", up ? "link up: sending output" : "link down: output kept in rings",
                  "sessions=%zu queued=%zu", ss->count, cl_agent_link_queued(ss->link));
     }
-    /* One frame per session per round, so a busy session cannot take the
-     * whole queue while others wait. */
+    /* One frame per session per round, and each round starts after the
+     * session the last one stopped at, so no session is always first to
+     * the room the link has (with 50 busy sessions, a fixed start left the
+     * last ones with nothing at all). */
     do {
+        struct cl__sess *start = ss->rr ? ss->rr : ss->by_id;
         progress = false;
-        HASH_ITER(hh, ss->by_id, s, tmp)
-        {
+        s = start;
+        for (size_t i = 0; s && i < ss->count; i++) {
+            struct cl__sess *next = s->hh.next ? s->hh.next : ss->by_id;
+            if (!cl_agent_link_can_accept(ss->link)) {
+                ss->rr = s; /* this one goes first next time */
+                break;
+            }
             if (cl__pump_one(s))
                 progress = true;
+            s = next;
+            ss->rr = next;
         }
     } while (progress && cl_agent_link_can_accept(ss->link));
     HASH_ITER(hh, ss->by_id, s, tmp)

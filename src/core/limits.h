@@ -11,10 +11,14 @@
 #define CL_WS_MAX_MESSAGE (1024 * 1024)
 
 /* Bytes queued for one WebSocket peer before the relay gives up on it
- * (close 1008 "send queue overflow"). The agent instead stops reading its
- * PTYs while its own queue to the relay is over CL_AGENT_SENDQ_HIGH. */
+ * (close 1008 "send queue overflow"). The agent instead stops queueing
+ * output while its own queue to the relay is over CL_AGENT_SENDQ_HIGH, and
+ * stops reading a PTY once CL_AGENT_UNSENT_MAX of its output waits in the
+ * ring: little waits in front of a keystroke's echo, and the sessions
+ * share the link in turn (decisions.md). */
 #define CL_WS_SENDQ_MAX     (8 * 1024 * 1024)
-#define CL_AGENT_SENDQ_HIGH (1024 * 1024)
+#define CL_AGENT_SENDQ_HIGH (256 * 1024)
+#define CL_AGENT_UNSENT_MAX (256 * 1024)
 
 /* Bytes queued in the relay towards one viewer before it is "lagging": it
  * then receives nothing until its queue drains, and catches up by replay

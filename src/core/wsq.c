@@ -76,17 +76,26 @@ int cl_wsq_push_copy(struct cl_wsq *q, const void *data, size_t len, bool binary
     return cl_wsq_push(q, f, force);
 }
 
-int cl_wsq_write_one(struct cl_wsq *q, struct lws *wsi)
+struct cl_frame *cl_wsq_pop(struct cl_wsq *q)
 {
     struct cl_frame *f = q->head;
-    int n;
     if (!f)
-        return 0;
+        return NULL;
     q->head = f->next;
     if (!q->head)
         q->tail = NULL;
     q->bytes -= f->len;
     q->count--;
+    f->next = NULL;
+    return f;
+}
+
+int cl_wsq_write_one(struct cl_wsq *q, struct lws *wsi)
+{
+    struct cl_frame *f = cl_wsq_pop(q);
+    int n;
+    if (!f)
+        return 0;
     n = lws_write(wsi, cl_frame_payload(f), f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
     free(f);
     if (n < 0)

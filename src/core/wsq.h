@@ -68,6 +68,9 @@ void cl_wsq_disown(struct cl_wsq *q, const void *owner);
  * failed (the caller returns -1 to lws to close). */
 int cl_wsq_write_one(struct cl_wsq *q, struct lws *wsi);
 
+/* Removes and returns the head frame (NULL if none); the caller owns it. */
+struct cl_frame *cl_wsq_pop(struct cl_wsq *q);
+
 /* end_offset of the frame the next cl_wsq_write_one will write (0 if none). */
 static inline uint64_t cl_wsq_head_end_offset(const struct cl_wsq *q)
 {
