@@ -763,7 +763,9 @@ int cl_gw_new(uv_loop_t *loop, const struct cl_gw_settings *s, const struct cl_g
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = cl__protocols;
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    /* OpenSSL's global state belongs to the relay link's context (created
+     * first, destroyed last); a second global init/deinit here leaks */
+    info.options = LWS_SERVER_OPTION_LIBUV;
     info.foreign_loops = loops;
     info.user = g;
     info.pcontext = &g->ctx;
