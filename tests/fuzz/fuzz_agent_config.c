@@ -1,10 +1,14 @@
-/* libFuzzer harness: the agent's config parser (src/agent/config.c). */
+/* libFuzzer harness: the agent's config parser (src/agent/config.c) and
+ * the OpenClaw settings read from the same file and from openclaw.json
+ * (src/agent/gateway_discover.c). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "agent/config.h"
+#include "agent/gateway_discover.h"
 #include "core/err.h"
+#include "core/proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,5 +25,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap(); /* every failure is a named CL_EINVAL */
     }
     cl_agent_config_wipe(&cfg);
+
+    {
+        struct cl_gw_settings gw;
+        memset(&gw, 0, sizeof gw);
+        rc = cl_gw_parse_agent_config((const char *)data, size, "fuzz", &gw, err, sizeof err);
+        if (rc != 0 && (rc != CL_EINVAL || err[0] == 0))
+            __builtin_trap();
+        if (rc == 0 && ((gw.caps & ~CL_CAP__ALL) ||
+                        (gw.url[0] && strncmp(gw.url, "ws://", 5) && strncmp(gw.url, "wss://", 6))))
+            __builtin_trap(); /* only known capabilities, only WebSocket URLs */
+        memset(&gw, 0, sizeof gw);
+        rc = cl_gw_parse_openclaw_json((const char *)data, size, "fuzz", &gw, err, sizeof err);
+        if (rc == 0 && strncmp(gw.url, "ws://127.0.0.1:", 15) != 0)
+            __builtin_trap(); /* openclaw.json only ever names a loopback port */
+        cl_gw_settings_wipe(&gw);
+    }
     return 0;
 }
