@@ -154,10 +154,22 @@ test('an OpenClaw node through the relay, against a real gateway', { timeout: ms
     const denied = await api(relay, 'POST', `/api/v1/devices/${a.deviceId}/restart`, {}, member.token);
     expectStatus(denied, 403, relay);
     assert.equal(denied.body.error.code, 'forbidden');
+    // a prompt still running when the restart comes is cancelled and reported
+    model.state.delayMs = 3000;
+    const asked = model.requests.length;
+    const running = prompt(owner.token);
+    await waitFor(async () => model.requests.length > asked
+      && (await status(relay, owner.token, a.deviceId)).body.status?.active_tasks >= 1, {
+      timeout: ms(30_000), what: 'the prompt to be running on the gateway', describe: () => tail(a.agent.logs(), 20),
+    });
     const r = await api(relay, 'POST', `/api/v1/devices/${a.deviceId}/restart`, {}, owner.token);
+    model.state.delayMs = 40;
     expectStatus(r, 200, relay);
     assert.equal(r.body.ok, true);
-    assert.deepEqual(r.body.cancelled, []);
+    assert.equal(r.body.cancelled.length, 1, `one prompt cancelled: ${show(r)}`);
+    const cancelled = await running;
+    const code = cancelled.events.find((e) => e.event === 'error')?.data.code ?? cancelled.body?.error?.code;
+    assert.equal(code, 'cancelled', `the running prompt ended cancelled: ${cancelled.status} ${cancelled.text}`);
     assert.match(a.agent.logs(), /restarting the OpenClaw gateway at the relay's request/);
     await waitFor(() => /the gateway is restarting|restart mode: in-process restart/.test(`${a.agent.logs()}\n${gw.logs()}`), {
       timeout: ms(30_000), what: 'the gateway to restart', describe: () => tail(gw.logs(), 20),

@@ -9,7 +9,8 @@
  *                              non-streaming requests get the whole reply.
  *
  * Usage: const m = await startFakeModel({ reply, chunks, delayMs });
- *        m.baseUrl (http://127.0.0.1:PORT/v1), m.requests, await m.close().
+ *        m.baseUrl (http://127.0.0.1:PORT/v1), m.requests, m.state (reply,
+ *        chunks, delayMs: change them between requests), await m.close().
  * Standalone: node fake-model.mjs PORT "reply text"  (for manual runs).
  */
 import http from 'node:http';
@@ -27,7 +28,7 @@ export function splitReply(text, n) {
 export async function startFakeModel({ reply = 'Hello from the fake model.', chunks = 5, delayMs = 30, port = 0 } = {}) {
   const requests = [];
   const sockets = new Set();
-  const state = { reply, chunks, delayMs, failNext: 0 };
+  const state = { reply, chunks, delayMs };
   const server = http.createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
