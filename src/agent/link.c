@@ -110,6 +110,15 @@ int cl_agent_link_send(struct cl_agent_link *l, struct cl_frame *f, bool control
     return 0;
 }
 
+void cl_agent_link_send_urgent(struct cl_agent_link *l, struct cl_frame *f)
+{
+    cl_wsq_push_urgent(&l->q, f);
+    if (l->q.bytes > CL_AGENT_SENDQ_HIGH)
+        l->throttled = true;
+    if (l->state == CL__READY && l->wsi)
+        lws_callback_on_writable(l->wsi);
+}
+
 int cl_agent_link_send_msg(struct cl_agent_link *l, const struct cl_msg *m)
 {
     size_t len = 0;

@@ -104,6 +104,12 @@ size_t cl_agent_link_queued(const struct cl_agent_link *l);
  * before that. Frames wait in the queue while the relay is unreachable. */
 int cl_agent_link_send(struct cl_agent_link *l, struct cl_frame *f, bool control);
 
+/* Queues an output frame ahead of other sessions' output (not ahead of
+ * control frames or its own session's earlier frames), whatever is
+ * queued: for a session with only a little to send, such as an echo,
+ * while others stream (cl_wsq_push_urgent). The link must be ready. */
+void cl_agent_link_send_urgent(struct cl_agent_link *l, struct cl_frame *f);
+
 /* Frames owned by owner lose their owner (it is going away). */
 void cl_agent_link_disown(struct cl_agent_link *l, const void *owner);
 

@@ -243,8 +243,16 @@ static bool cl__pump_one(struct cl__sess *s)
     uint64_t at;
     size_t n;
     long len;
+    bool urgent;
 
-    if (s->ended || !cl_agent_link_can_accept(link))
+    if (s->ended || !cl_agent_link_ready(link))
+        return false;
+    /* A session with only a little to send (an echo, a prompt) goes ahead
+     * of the others' bulk output, whatever is queued; the rest waits for
+     * room and takes turns. */
+    urgent =
+        s->ring.end - (s->sent > s->ring.start ? s->sent : s->ring.start) <= CL_AGENT_URGENT_MAX;
+    if (!urgent && !cl_agent_link_can_accept(link))
         return false;
     if (s->sent < s->ring.start) {
         /* Overwritten while nobody could take it; the relay tells viewers
@@ -279,7 +287,9 @@ static bool cl__pump_one(struct cl__sess *s)
     f->owner = s;
     f->start_offset = at;
     f->end_offset = at + n;
-    if (cl_agent_link_send(link, f, false) != 0)
+    if (urgent)
+        cl_agent_link_send_urgent(link, f);
+    else if (cl_agent_link_send(link, f, false) != 0)
         return false; /* over CL_WS_SENDQ_MAX: cannot happen below SENDQ_HIGH */
     s->sent = at + n;
     return true;

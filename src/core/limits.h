@@ -19,6 +19,9 @@
 #define CL_WS_SENDQ_MAX     (8 * 1024 * 1024)
 #define CL_AGENT_SENDQ_HIGH (256 * 1024)
 #define CL_AGENT_UNSENT_MAX (256 * 1024)
+/* A session with at most this much unsent output queues it ahead of other
+ * sessions' bulk output (an echo does not wait behind a flood). */
+#define CL_AGENT_URGENT_MAX (8 * 1024)
 
 /* Bytes queued in the relay towards one viewer before it is "lagging": it
  * then receives nothing until its queue drains, and catches up by replay

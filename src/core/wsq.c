@@ -76,6 +76,25 @@ int cl_wsq_push_copy(struct cl_wsq *q, const void *data, size_t len, bool binary
     return cl_wsq_push(q, f, force);
 }
 
+void cl_wsq_push_urgent(struct cl_wsq *q, struct cl_frame *f)
+{
+    struct cl_frame *after = NULL;
+    for (struct cl_frame *g = q->head; g; g = g->next)
+        if (!g->owner || g->owner == f->owner)
+            after = g;
+    if (!after) {
+        f->next = q->head;
+        q->head = f;
+    } else {
+        f->next = after->next;
+        after->next = f;
+    }
+    if (!f->next)
+        q->tail = f;
+    q->bytes += f->len;
+    q->count++;
+}
+
 struct cl_frame *cl_wsq_pop(struct cl_wsq *q)
 {
     struct cl_frame *f = q->head;

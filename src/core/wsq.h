@@ -51,6 +51,12 @@ struct cl_frame *cl_frame_grow(struct cl_frame *f, size_t cap);
 /* Appends f (takes ownership). CL_ELIMIT, and f is freed, if the queue
  * would exceed max_bytes; force = true ignores the cap (control frames). */
 int cl_wsq_push(struct cl_wsq *q, struct cl_frame *f, bool force);
+/* Queues f (ignoring the cap) ahead of other owners' frames: after the last
+ * frame that has no owner (control) or the same owner as f, so each
+ * owner's frames and every control frame keep their order. For small,
+ * urgent output (a keystroke's echo) that must not wait behind bulk. */
+void cl_wsq_push_urgent(struct cl_wsq *q, struct cl_frame *f);
+
 /* Copies len bytes into a new frame and pushes it. */
 int cl_wsq_push_copy(struct cl_wsq *q, const void *data, size_t len, bool binary, bool force);
 

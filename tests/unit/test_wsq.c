@@ -146,12 +146,58 @@ static void test_write_one_empty(void **state)
     assert_int_equal(cl_wsq_write_one(&q, NULL), 0);
 }
 
+/* A frame owned by owner, with one byte naming it. */
+static struct cl_frame *owned(void *owner, char tag)
+{
+    struct cl_frame *f = cl_frame_new(1);
+    cl_frame_payload(f)[0] = (unsigned char)tag;
+    f->len = 1;
+    f->owner = owner;
+    return f;
+}
+
+static void expect_order(struct cl_wsq *q, const char *tags)
+{
+    size_t n = 0;
+    for (struct cl_frame *f = q->head; f; f = f->next, n++)
+        assert_int_equal(cl_frame_payload(f)[0], (unsigned char)tags[n]);
+    assert_int_equal(n, strlen(tags));
+    assert_int_equal(q->count, n);
+    assert_int_equal(q->bytes, n);
+}
+
+static void test_push_urgent(void **state)
+{
+    struct cl_wsq q;
+    int a, b, c;
+    (void)state;
+    cl_wsq_init(&q, 1 << 20);
+    cl_wsq_push_urgent(&q, owned(&a, '1')); /* empty queue */
+    expect_order(&q, "1");
+    cl_wsq_clear(&q);
+
+    cl_wsq_push(&q, owned(&b, 'b'), false);
+    cl_wsq_push(&q, owned(&b, 'B'), false);
+    cl_wsq_push_urgent(&q, owned(&a, 'a')); /* ahead of another owner's bulk */
+    expect_order(&q, "abB");
+    cl_wsq_push(&q, owned(NULL, 'C'), false); /* a control frame */
+    cl_wsq_push(&q, owned(&b, 'x'), false);
+    cl_wsq_push_urgent(&q, owned(&c, 'c')); /* never ahead of a control frame */
+    expect_order(&q, "abBCcx");
+    cl_wsq_push_urgent(&q, owned(&b, 'y')); /* nor ahead of its own owner's */
+    expect_order(&q, "abBCcxy");
+    assert_ptr_equal(q.tail->owner, &b);
+    cl_wsq_push(&q, owned(&a, 'z'), false); /* the tail is still right */
+    expect_order(&q, "abBCcxyz");
+    cl_wsq_clear(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frame_new),       cmocka_unit_test(test_push_and_cap),
         cmocka_unit_test(test_force_and_order), cmocka_unit_test(test_clear),
-        cmocka_unit_test(test_write_one_empty),
+        cmocka_unit_test(test_write_one_empty), cmocka_unit_test(test_push_urgent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
