@@ -49,6 +49,7 @@ struct cl_agent_link {
     struct cl_wsq q;        /* outgoing frames, kept across reconnects */
     struct cl_ws_masker mk; /* masking keys for the data frames we frame ourselves */
     bool throttled;         /* q went over CL_AGENT_SENDQ_HIGH */
+    int cb_depth;           /* > 0 inside one of the link's lws callbacks */
 
     uint8_t *rx; /* reassembly of one incoming message */
     size_t rx_len, rx_cap;
@@ -96,6 +97,28 @@ size_t cl_agent_link_queued(const struct cl_agent_link *l)
     return l->q.bytes;
 }
 
+static int cl__write_one(struct cl_agent_link *l, struct lws *wsi);
+
+/* After queueing: a frame that is the only one on an idle connection is
+ * written at once (no POLLOUT round trip: two epoll_ctl and a loop
+ * iteration), unless we are inside one of the link's own lws callbacks;
+ * otherwise lws is asked for a WRITEABLE callback. One frame is at most a
+ * chunk, far below CL_AGENT_SENDQ_HIGH, so this never owes an on_flow. */
+static void cl__wake(struct cl_agent_link *l)
+{
+    if (l->state != CL__READY || !l->wsi)
+        return;
+    if (l->q.count == 1 && !l->closing && !l->hello && l->cb_depth == 0 &&
+        !lws_partial_buffered(l->wsi)) {
+        if (cl__write_one(l, l->wsi) == 0)
+            return;
+        cl_warn("link", "write to the relay failed; dropping the connection", "%s", "");
+        lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    lws_callback_on_writable(l->wsi);
+}
+
 int cl_agent_link_send(struct cl_agent_link *l, struct cl_frame *f, bool control)
 {
     int rc = cl_wsq_push(&l->q, f, control);
@@ -105,8 +128,7 @@ int cl_agent_link_send(struct cl_agent_link *l, struct cl_frame *f, bool control
     }
     if (l->q.bytes > CL_AGENT_SENDQ_HIGH)
         l->throttled = true;
-    if (l->state == CL__READY && l->wsi)
-        lws_callback_on_writable(l->wsi);
+    cl__wake(l);
     return 0;
 }
 
@@ -115,8 +137,7 @@ void cl_agent_link_send_urgent(struct cl_agent_link *l, struct cl_frame *f)
     cl_wsq_push_urgent(&l->q, f);
     if (l->q.bytes > CL_AGENT_SENDQ_HIGH)
         l->throttled = true;
-    if (l->state == CL__READY && l->wsi)
-        lws_callback_on_writable(l->wsi);
+    cl__wake(l);
 }
 
 int cl_agent_link_send_msg(struct cl_agent_link *l, const struct cl_msg *m)
@@ -485,7 +506,7 @@ static int cl__on_writeable(struct cl_agent_link *l, struct lws *wsi)
     return 0;
 }
 
-static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len)
 {
     struct lws_context *ctx = wsi ? lws_get_context(wsi) : NULL;
@@ -554,6 +575,23 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* Every lws callback of the link, counted (cl__wake does not write from
+ * inside one). */
+static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    struct lws_context *ctx = wsi ? lws_get_context(wsi) : NULL;
+    struct cl_agent_link *l = ctx ? lws_context_user(ctx) : NULL;
+    int rc;
+
+    if (l)
+        l->cb_depth++;
+    rc = cl__dispatch(wsi, reason, user, in, len);
+    if (l)
+        l->cb_depth--;
+    return rc;
 }
 
 static const struct lws_protocols cl__protocols[] = {

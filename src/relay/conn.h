@@ -118,6 +118,10 @@ struct cl_conn {
     struct cl_http_state http;
 };
 
+/* After queueing for c: writes the frame at once if it is the only one and
+ * the connection is idle (no POLLOUT round trip), else asks lws for a
+ * WRITEABLE callback. */
+void cl_conn_wake(struct cl_conn *c);
 /* Queues a binary frame for c (copying it); as cl_conn_send. */
 int cl_conn_send_binary(struct cl_conn *c, const void *data, size_t len);
 /* Queues a text frame for c (copying it). Over CL_WS_SENDQ_MAX the peer is

@@ -388,8 +388,8 @@ static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl
         return;
     }
     cl_wsq_push(&v->q, f, true);
-    lws_callback_on_writable(v->wsi);
     v->sent = end;
+    cl_conn_wake(v);
 }
 
 /* ---- viewers ----------------------------------------------------------- */

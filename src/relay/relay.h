@@ -42,6 +42,7 @@ struct cl_relay {
     struct cl_events *events;     /* /events subscribers (dashboards) */
     struct cl_nodes *nodes;       /* OpenClaw nodes: health and requests (nodes.c) */
     struct cl_liveness *liveness; /* pings quiet WebSocket peers, drops silent ones */
+    struct lws *cb_wsi;           /* the connection whose lws callback is running */
     struct cl_relay_opts opts;
     char relay_url[CL_URL_MAX];          /* ws[s]://host:port, told to agents at pairing */
     struct cl_ratelimit *rl_pair_addr;   /* pair-device attempts per address */

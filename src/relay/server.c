@@ -31,7 +31,7 @@ static int cl__conn_send(struct cl_conn *c, const void *data, size_t len, bool b
         cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "send queue overflow");
         return CL_ELIMIT;
     }
-    lws_callback_on_writable(c->wsi);
+    cl_conn_wake(c);
     return 0;
 }
 
@@ -112,6 +112,35 @@ static void cl__ws_send_close(struct lws *wsi, int code, const char *reason)
     lws_write(wsi, buf + LWS_PRE, 2 + rl, CL__LWS_WRITE_CLOSE);
 }
 
+/* Writes c's head frame; 0, or -1 if the socket failed. */
+static int cl__ws_write_head(struct cl_conn *c, struct lws *wsi)
+{
+    uint64_t end_offset = cl_wsq_head_end_offset(&c->q);
+    if (cl_wsq_write_one(&c->q, wsi))
+        return -1;
+    if (cl_wsq_empty(&c->q) && c->close_pending)
+        lws_callback_on_writable(wsi); /* come back to close */
+    cl_hub_on_written(c->relay->hub, c, end_offset);
+    return 0;
+}
+
+void cl_conn_wake(struct cl_conn *c)
+{
+    /* Only a frame just queued on an idle connection goes at once, and
+     * never from inside that connection's own callback: anything else is
+     * already waiting for a WRITEABLE callback, or must (a ping, a close,
+     * bytes lws holds back). */
+    if (c->q.count == 1 && !c->close_pending && !c->ping_due && c->wsi != c->relay->cb_wsi &&
+        (c->kind == CL_CONN_AGENT || c->kind == CL_CONN_BROWSER) && !lws_partial_buffered(c->wsi)) {
+        if (cl__ws_write_head(c, c->wsi) == 0)
+            return;
+        cl_warn("server", "write failed: dropping peer", "peer=%s", c->peer);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    lws_callback_on_writable(c->wsi);
+}
+
 static int cl__ws_writeable(struct cl_conn *c, struct lws *wsi)
 {
     int ping = cl_liveness_write_ping(c, wsi);
@@ -120,15 +149,8 @@ static int cl__ws_writeable(struct cl_conn *c, struct lws *wsi)
             lws_callback_on_writable(wsi);
         return ping < 0 ? -1 : 0;
     }
-    if (!cl_wsq_empty(&c->q)) {
-        uint64_t end_offset = cl_wsq_head_end_offset(&c->q);
-        if (cl_wsq_write_one(&c->q, wsi))
-            return -1;
-        if (cl_wsq_empty(&c->q) && c->close_pending)
-            lws_callback_on_writable(wsi); /* come back to close */
-        cl_hub_on_written(c->relay->hub, c, end_offset);
-        return 0;
-    }
+    if (!cl_wsq_empty(&c->q))
+        return cl__ws_write_head(c, wsi);
     if (c->close_pending && !c->close_sent) {
         /* Close handshake: send ours, keep reading (and discarding) until
          * the peer answers, so unread input never turns into a TCP reset
@@ -184,7 +206,7 @@ static int cl__ws_receive(struct cl_relay *r, struct cl_conn *c, struct lws *wsi
     return 0;
 }
 
-static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len)
 {
     struct cl_conn *c = user;
@@ -249,6 +271,24 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* Every lws callback, with r->cb_wsi naming its connection meanwhile
+ * (cl_conn_wake does not write to a connection from its own callback). */
+static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    struct cl_relay *r = lws_context_user(lws_get_context(wsi));
+    struct lws *outer;
+    int rc;
+
+    if (!r)
+        return cl__dispatch(wsi, reason, user, in, len);
+    outer = r->cb_wsi;
+    r->cb_wsi = wsi;
+    rc = cl__dispatch(wsi, reason, user, in, len);
+    r->cb_wsi = outer;
+    return rc;
 }
 
 static const struct lws_protocols cl__protocols[] = {
