@@ -2,8 +2,11 @@
 // Checks that a clawlink-bench JSON file is well formed (make test-bench).
 //
 // Shape only: machine info, and for every scenario at least one
-// measurement with a numeric value, a unit and a result. No number is
-// judged: timing belongs to `make bench`, never to a pass/fail test.
+// measurement with a numeric value, a unit and a result. Fields newer
+// harnesses add are checked when present: floor_ref names the row whose
+// value is the floor (for a loaded latency row, a loaded floor), and
+// interleave_block is a positive integer. No number is judged: timing
+// belongs to `make bench`, never to a pass/fail test.
 import { readFileSync } from 'node:fs';
 
 const SCENARIOS = ['throughput', 'latency', 'footprint', 'forward', 'storm', 'idle'];
@@ -18,6 +21,7 @@ for (const key of ['date', 'git_commit', 'mode']) {
   if (typeof doc[key] !== 'string') problems.push(`${key} missing`);
 }
 const seen = new Set();
+const byName = new Map((doc.measurements || []).map((m) => [m.name, m]));
 (doc.measurements || []).forEach((m, i) => {
   const where = `measurements[${i}] (${m.name ?? '?'})`;
   if (typeof m.value !== 'number' || !Number.isFinite(m.value)) problems.push(`${where}: value is not a finite number`);
@@ -25,6 +29,14 @@ const seen = new Set();
     if (typeof m[key] !== 'string') problems.push(`${where}: ${key} missing`);
   }
   if (!['pass', 'fail', 'info'].includes(m.result)) problems.push(`${where}: result is ${JSON.stringify(m.result)}`);
+  if ('floor' in m && (typeof m.floor !== 'number' || !Number.isFinite(m.floor))) problems.push(`${where}: floor is not a finite number`);
+  if ('floor_ref' in m) {
+    const ref = byName.get(m.floor_ref);
+    if (!ref) problems.push(`${where}: floor_ref ${JSON.stringify(m.floor_ref)} names no measurement`);
+    else if (ref.value !== m.floor) problems.push(`${where}: floor ${m.floor} is not the value of ${m.floor_ref} (${ref.value})`);
+    else if (m.scenario === 'latency' && /busy/.test(m.name) && !/busy/.test(ref.name)) problems.push(`${where}: a loaded row with an idle floor (${m.floor_ref})`);
+  }
+  if ('interleave_block' in m && !(Number.isInteger(m.interleave_block) && m.interleave_block > 0)) problems.push(`${where}: interleave_block is ${JSON.stringify(m.interleave_block)}`);
   seen.add(m.scenario);
 });
 for (const s of SCENARIOS) if (!seen.has(s)) problems.push(`no measurement from scenario "${s}"`);

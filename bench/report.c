@@ -59,18 +59,18 @@ static void rep__num(char *out, size_t cap, double v)
 void rep_print(const struct report *r, FILE *f)
 {
     const char *last = "";
-    fprintf(f, "\n%-12s %-36s %10s %-9s %8s  %-24s %s\n", "scenario", "measurement", "value",
+    fprintf(f, "\n%-12s %-40s %10s %-9s %8s  %-24s %s\n", "scenario", "measurement", "value",
             "unit", "floor", "target", "");
-    fprintf(f, "%.*s\n", 112,
-            "----------------------------------------------------------------------------------"
-            "--------------------------------");
+    for (int i = 0; i < 116; i++)
+        fputc('-', f);
+    fputc('\n', f);
     for (int i = 0; i < r->n; i++) {
         const struct rep_item *it = &r->item[i];
         char floor[24] = "", value[24];
         if (it->has_floor)
             rep__num(floor, sizeof floor, it->floor);
         rep__num(value, sizeof value, it->value);
-        fprintf(f, "%-12s %-36s %10s %-9s %8s  %-24s %s%s%s\n",
+        fprintf(f, "%-12s %-40s %10s %-9s %8s  %-24s %s%s%s\n",
                 strcmp(last, it->scenario) ? it->scenario : "", it->name, value, it->unit, floor,
                 it->target, rep__verdict(it->verdict), it->note[0] ? "  " : "", it->note);
         last = it->scenario;
@@ -116,6 +116,10 @@ int rep_write_json(const struct report *r, const char *path, const char *mode)
                                                 : "info");
         if (it->has_floor)
             json_object_set_new(o, "floor", json_real(it->floor));
+        if (it->has_floor && it->floor_ref[0])
+            json_object_set_new(o, "floor_ref", json_string(it->floor_ref));
+        if (it->block > 0)
+            json_object_set_new(o, "interleave_block", json_integer(it->block));
         if (it->cmp)
             json_object_set_new(o, "limit", json_real(it->limit));
         if (it->note[0])

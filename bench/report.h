@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define REP_MAX 64
+#define REP_MAX 80
 
 enum rep_verdict { REP_INFO = -1, REP_FAIL = 0, REP_PASS = 1 };
 
@@ -18,10 +18,13 @@ struct rep_item {
     double value;
     char unit[16];
     bool has_floor;
-    double floor;    /* the same run's raw-PTY figure */
-    char target[64]; /* as the issue states it, e.g. ">= 0.9x floor" */
-    double limit;    /* the target in the value's unit (after applying the floor) */
-    int cmp;         /* +1: value >= limit passes, -1: value <= limit, 0: no target */
+    double floor;       /* the same run's raw-PTY figure */
+    char floor_ref[64]; /* the measurement whose value floor is, if one is */
+    int block;          /* > 0: measured in blocks of this many, alternating
+                           with its floor's (keys_interleave) */
+    char target[64];    /* as the issue states it, e.g. ">= 0.9x floor" */
+    double limit;       /* the target in the value's unit (after applying the floor) */
+    int cmp;            /* +1: value >= limit passes, -1: value <= limit, 0: no target */
     enum rep_verdict verdict;
     char note[160];
 };

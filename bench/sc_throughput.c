@@ -114,6 +114,7 @@ void sc_throughput(struct bench *b)
         it = rep_add(&b->rep, "throughput", name, best, "MB/s", 1, ratio * floor, target);
         it->has_floor = true;
         it->floor = floor;
+        snprintf(it->floor_ref, sizeof it->floor_ref, "raw PTY cat (floor)");
         snprintf(it->note, sizeof it->note,
                  "%.2fx floor; negotiated v%d, %llu of %llu frames binary",
                  floor > 0 ? best / floor : 0, sh.t.proto, (unsigned long long)sh.t.binary_msgs,
