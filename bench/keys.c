@@ -43,6 +43,23 @@ int keys_run(const struct keyio *io, int n, double *us)
     return n;
 }
 
+int keys_interleave(const struct keyio *a, double *us_a, const struct keyio *b, double *us_b, int n,
+                    int block)
+{
+    double warm;
+    int rc;
+    if (block <= 0)
+        block = n;
+    for (int done = 0; done < n; done += block) {
+        int k = n - done < block ? n - done : block;
+        if ((rc = keys_run(a, 1, &warm)) < 0 || (rc = keys_run(a, k, us_a + done)) < 0)
+            return rc;
+        if ((rc = keys_run(b, 1, &warm)) < 0 || (rc = keys_run(b, k, us_b + done)) < 0)
+            return rc;
+    }
+    return n;
+}
+
 static int keys__cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

@@ -28,6 +28,15 @@ int keys_settle(const struct keyio *io, int quiet_ms, int max_ms);
 /* n samples into us[] (microseconds). Returns n, or < 0 on a timeout. */
 int keys_run(const struct keyio *io, int n, double *us);
 
+/* n samples through each of a and b in one window, in alternating blocks
+ * of `block` keystrokes (a first), so that load on the machine that comes
+ * and goes falls on both alike. Each block starts with one keystroke that
+ * is not counted: the transport that sat idle during the other's block
+ * wakes up on it, as it would not between back-to-back keystrokes.
+ * Returns n, or < 0 on a timeout of either. */
+int keys_interleave(const struct keyio *a, double *us_a, const struct keyio *b, double *us_b, int n,
+                    int block);
+
 struct keys_stats {
     double p50, p90, p99, max;
     int n;

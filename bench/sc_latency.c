@@ -1,10 +1,18 @@
 /*
- * sc_latency: keystroke echo through bash, p50/p90/p99: the raw PTY
- * (floor), v1 and v2 through relay + agent, then v2 again while other
- * sessions of the same agent stream output at full speed (`cat` of a file
- * in a loop), each watched by a viewer that reads and acks. The busy
- * viewers run on their own thread and loop, so the measuring loop only
- * ever waits for its own echo.
+ * sc_latency: keystroke echo through bash, p50/p90/p99.
+ *
+ * Idle: v1 and v2 through relay + agent, each against the raw PTY (the
+ * floor) measured in the same window: blocks of floor keystrokes and
+ * relay keystrokes alternate (keys_interleave), so load from elsewhere on
+ * the machine falls on both alike.
+ *
+ * Loaded: v2 again while other sessions of the same agent stream output
+ * at full speed (`cat` of a file in a loop), each watched by a viewer that
+ * reads and acks; the busy viewers run on their own thread and loop, so
+ * the measuring loop only ever waits for its own echo. Its floor is the
+ * raw PTY's echo while as many raw PTYs run the same loop, drained by a
+ * thread of the bench's (floor_busy). The two loads cannot run at once
+ * without doubling the load, so the loaded floor is measured just before.
  */
 #include "bench.h"
 #include "floor.h"
@@ -15,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct busy {
     struct bench *b;
@@ -79,39 +88,72 @@ static void *busy__main(void *arg)
     return NULL;
 }
 
-static void lat__report(struct bench *b, const char *what, double *us, int n,
-                        const struct keys_stats *fl, int mode)
-{
+/* A floor to compare with: its figures and the name of its rows. */
+struct lat__floor {
     struct keys_stats st;
-    struct rep_item *it;
-    char name[64];
+    char what[48];
+};
 
-    keys_stats(us, n, &st);
-    /* mode 0: the floor; 1: idle targets; 2: busy target */
-    snprintf(name, sizeof name, "%s p50", what);
-    it = rep_add(&b->rep, "latency", name, st.p50, "us", mode == 1 ? -1 : 0,
-                 mode == 1 ? fl->p50 + 40 : 0, mode == 1 ? "<= floor + 40 us" : "");
-    it->has_floor = mode != 0;
-    it->floor = fl ? fl->p50 : 0;
-    snprintf(name, sizeof name, "%s p90", what);
-    it = rep_add(&b->rep, "latency", name, st.p90, "us", 0, 0, "");
-    it->has_floor = mode != 0;
-    it->floor = fl ? fl->p90 : 0;
-    snprintf(name, sizeof name, "%s p99", what);
-    it = rep_add(&b->rep, "latency", name, st.p99, "us", mode ? -1 : 0,
-                 mode == 1 ? fl->p99 + 100 : 2000,
-                 mode == 1   ? "<= floor + 100 us"
-                 : mode == 2 ? "<= 2000 us"
-                             : "");
-    it->has_floor = mode != 0;
-    it->floor = fl ? fl->p99 : 0;
-    snprintf(it->note, sizeof it->note, "n=%d, max %.0f us", n, st.max);
+/* Blocks of 100 keystrokes alternate in a full run; a short run still
+ * alternates a few times. */
+static int lat__block(const struct bench *b)
+{
+    return b->keys >= 400 ? 100 : b->keys >= 4 ? b->keys / 4 : 1;
 }
 
-/* Keystrokes through a fresh agent speaking proto; busy > 0 adds that
+/* Adds the p50/p90/p99 rows of `what`. mode 0: a floor (fl NULL); 1: an
+ * idle target (p50 <= floor + 40 us, p99 <= floor + 100 us); 2: the loaded
+ * target (p99 <= 2 ms, absolute; fl, if any, only shown with its ratio).
+ * block > 0: the samples alternated with fl's in blocks of that size. */
+static void lat__report(struct bench *b, const char *what, double *us, int n,
+                        const struct lat__floor *fl, int mode, int block)
+{
+    static const char *pct[3] = {"p50", "p90", "p99"};
+    struct keys_stats st;
+    double v[3], f[3] = {0, 0, 0};
+
+    keys_stats(us, n, &st);
+    v[0] = st.p50, v[1] = st.p90, v[2] = st.p99;
+    if (fl)
+        f[0] = fl->st.p50, f[1] = fl->st.p90, f[2] = fl->st.p99;
+    for (int i = 0; i < 3; i++) {
+        struct rep_item *it;
+        char name[64], target[32] = "";
+        double limit = 0;
+        int cmp = 0;
+
+        if (mode == 1 && i != 1) {
+            limit = f[i] + (i == 0 ? 40 : 100);
+            snprintf(target, sizeof target, "<= floor + %d us", i == 0 ? 40 : 100);
+            cmp = -1;
+        } else if (mode == 2 && i == 2) {
+            limit = 2000;
+            snprintf(target, sizeof target, "<= 2000 us");
+            cmp = -1;
+        }
+        snprintf(name, sizeof name, "%s %s", what, pct[i]);
+        it = rep_add(&b->rep, "latency", name, v[i], "us", cmp, limit, target);
+        it->block = block;
+        if (fl) {
+            it->has_floor = true;
+            it->floor = f[i];
+            snprintf(it->floor_ref, sizeof it->floor_ref, "%s %s", fl->what, pct[i]);
+        }
+        if (mode == 2 && fl && f[i] > 0)
+            snprintf(it->note, sizeof it->note, "%.1fx the loaded floor", v[i] / f[i]);
+        if (i == 2) {
+            size_t l = strlen(it->note);
+            snprintf(it->note + l, sizeof it->note - l, "%sn=%d, max %.0f us", l ? "; " : "", n,
+                     st.max);
+        }
+    }
+}
+
+/* Keystrokes through a fresh agent speaking proto. fio, if not NULL:
+ * alternate with it in blocks (its samples into fus). busy > 0 adds that
  * many streaming sessions beside. Returns samples taken or < 0. */
-static int lat__through(struct bench *b, int proto, int busy, double *us, char *err, size_t errlen,
-                        int *granted)
+static int lat__through(struct bench *b, int proto, int busy, double *us, const struct keyio *fio,
+                        double *fus, int block, char *err, size_t errlen, int *granted)
 {
     struct wsc_loop loop;
     struct shell sh;
@@ -172,7 +214,7 @@ static int lat__through(struct bench *b, int proto, int busy, double *us, char *
         snprintf(tag, sizeof tag, "latency-v%d", proto);
         shell_keyio(&sh, &io);
         rig_perf_start(&b->rig, tag);
-        rc = keys_run(&io, b->keys, us);
+        rc = fio ? keys_interleave(fio, fus, &io, us, b->keys, block) : keys_run(&io, b->keys, us);
         rig_perf_stop(&b->rig);
     }
     if (rc < 0 && !err[0])
@@ -184,48 +226,101 @@ out_agent:
     return rc;
 }
 
+/* The loaded floor: keystrokes through the raw-PTY shell behind fio while
+ * b->busy_sessions raw PTYs stream (floor_busy), once all of them have
+ * produced output or 5 s passed. Adds the rate they were drained at.
+ * Returns samples taken (into us) or < 0 with err. */
+static int lat__floor_busy(struct bench *b, const struct keyio *fio, double *us, char *err,
+                           size_t errlen)
+{
+    struct floor_busy *fb;
+    struct rep_item *it;
+    unsigned long long b0;
+    double t0, deadline;
+    int rc, n = b->busy_sessions;
+
+    rc = floor_busy_start(&fb, b->rig.home, b->busyfile, n, err, errlen);
+    if (rc)
+        return rc;
+    deadline = ps_now_s() + 5;
+    while (floor_busy_ready(fb) < n && ps_now_s() < deadline)
+        usleep(10000);
+    b0 = floor_busy_bytes(fb);
+    t0 = ps_now_s();
+    rc = keys_run(fio, b->keys, us);
+    if (rc < 0) {
+        snprintf(err, errlen, "keystrokes: no echo within 5 s");
+    } else {
+        it = rep_add(&b->rep, "latency", "busy PTYs' output meanwhile",
+                     (double)(floor_busy_bytes(fb) - b0) / (ps_now_s() - t0) / 1e6, "MB/s", 0, 0,
+                     "");
+        snprintf(it->note, sizeof it->note,
+                 "%d of %d busy PTYs had produced output; drained by "
+                 "the bench",
+                 floor_busy_ready(fb), n);
+    }
+    floor_busy_stop(fb);
+    return rc;
+}
+
 void sc_latency(struct bench *b)
 {
-    double *us = calloc((size_t)b->keys, sizeof *us);
-    struct keys_stats fl;
+    double *us = calloc((size_t)b->keys, sizeof *us), *fus = calloc((size_t)b->keys, sizeof *fus);
+    struct floor_shell fsh;
+    struct keyio fio;
+    struct lat__floor fl, *loaded = NULL;
     char err[256] = "", what[64];
-    int rc, granted = 0;
+    int rc, granted = 0, block = lat__block(b);
 
-    if (!us)
+    if (!us || !fus)
         abort();
-    rc = floor_echo(b->rig.home, b->keys, us);
+    rc = floor_shell_open(&fsh, b->rig.home);
     if (rc < 0) {
-        rep_note(&b->rep, "latency: raw PTY echo failed (%d)", rc);
-        free(us);
-        return;
+        rep_note(&b->rep, "latency: raw PTY shell failed (%d)", rc);
+        goto out_free;
     }
-    keys_stats(us, rc, &fl);
-    lat__report(b, "raw PTY echo (floor)", us, rc, NULL, 0);
+    floor_shell_keyio(&fsh, &fio);
 
     for (int proto = 1; proto <= 2; proto++) {
         err[0] = 0;
-        rc = lat__through(b, proto, 0, us, err, sizeof err, &granted);
+        rc = lat__through(b, proto, 0, us, &fio, fus, block, err, sizeof err, &granted);
         if (rc < 0) {
             rep_note(&b->rep, "latency v%d: %s", proto, err);
             continue;
         }
+        snprintf(fl.what, sizeof fl.what, "raw PTY echo, v%d window (floor)", proto);
+        lat__report(b, fl.what, fus, rc, NULL, 0, block);
+        keys_stats(fus, rc, &fl.st);
         snprintf(what, sizeof what, "echo v%d%s", proto,
                  granted == proto ? ""
                  : proto == 2     ? " (got v1)"
                                   : "");
-        lat__report(b, what, us, rc, &fl, 1);
+        lat__report(b, what, us, rc, &fl, 1, block);
     }
-    if (b->busy_sessions <= 0) {
-        free(us);
-        return;
+    if (b->busy_sessions <= 0)
+        goto out_shell;
+
+    err[0] = 0;
+    rc = lat__floor_busy(b, &fio, fus, err, sizeof err);
+    if (rc < 0) {
+        rep_note(&b->rep, "latency, raw PTY with %d busy PTYs: %s", b->busy_sessions, err);
+    } else {
+        snprintf(fl.what, sizeof fl.what, "raw PTY echo, %d busy PTYs (floor)", b->busy_sessions);
+        lat__report(b, fl.what, fus, rc, NULL, 0, 0);
+        keys_stats(fus, rc, &fl.st);
+        loaded = &fl;
     }
     err[0] = 0;
-    rc = lat__through(b, 2, b->busy_sessions, us, err, sizeof err, &granted);
+    rc = lat__through(b, 2, b->busy_sessions, us, NULL, NULL, 0, err, sizeof err, &granted);
     if (rc < 0) {
         rep_note(&b->rep, "latency with %d busy sessions: %s", b->busy_sessions, err);
     } else {
         snprintf(what, sizeof what, "echo v2, %d busy sessions", b->busy_sessions);
-        lat__report(b, what, us, rc, &fl, 2);
+        lat__report(b, what, us, rc, loaded, 2, 0);
     }
+out_shell:
+    floor_shell_close(&fsh);
+out_free:
+    free(fus);
     free(us);
 }
