@@ -313,6 +313,30 @@ out_unlink:
     return rc;
 }
 
+/* The object already at path, so that saving new credentials (re-pairing)
+ * keeps the rest of the file: the `openclaw` section, `capabilities`. An
+ * empty object when there is no readable, well-formed file. */
+static json_t *cl__existing_object(const char *path)
+{
+    char *buf = NULL, why[200];
+    size_t len = 0;
+    json_t *root = NULL;
+
+    if (cl_agent_file_read_private(path, CL__CONFIG_MAX_BYTES, "a device token", &buf, &len, why,
+                                   sizeof why) == 0) {
+        root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+        cl_wipe(buf, len);
+        free(buf);
+    }
+    if (root && !json_is_object(root)) {
+        json_decref(root);
+        root = NULL;
+    }
+    if (root)
+        cl__wipe_json_token(root); /* replaced below */
+    return root ? root : json_object();
+}
+
 int cl_agent_config_save(const char *path, const struct cl_agent_config *cfg, char *err,
                          size_t errlen)
 {
@@ -325,10 +349,15 @@ int cl_agent_config_save(const char *path, const struct cl_agent_config *cfg, ch
     if (rc)
         return rc;
 
-    root = json_pack("{s:s, s:s, s:s, s:s}", "device_id", cfg->device_id, "token", cfg->token,
-                     "relay_url", cfg->relay_url, "name", cfg->name);
-    if (!root)
+    root = cl__existing_object(path);
+    if (json_object_set_new(root, "device_id", json_string(cfg->device_id)) ||
+        json_object_set_new(root, "token", json_string(cfg->token)) ||
+        json_object_set_new(root, "relay_url", json_string(cfg->relay_url)) ||
+        json_object_set_new(root, "name", json_string(cfg->name))) {
+        cl__wipe_json_token(root);
+        json_decref(root);
         return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
+    }
     text = json_dumps(root, JSON_INDENT(2));
     cl__wipe_json_token(root);
     json_decref(root);

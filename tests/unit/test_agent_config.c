@@ -107,6 +107,35 @@ static void test_round_trip(void **state)
     assert_int_equal(out.token[0], 0);
 }
 
+/* Re-pairing replaces the credentials and keeps the rest of the file. */
+static void test_save_keeps_other_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct cl_agent_config in;
+    char err[256], buf[4096];
+    ssize_t n;
+    int fd;
+
+    write_file(f->path,
+               "{\"device_id\":\"old\",\"token\":\"cld_OLDOLDOLD\",\"relay_url\":\"ws://x\","
+               "\"name\":\"n\",\"capabilities\":[\"chat\"],\"openclaw\":{\"port\":18789}}",
+               0600);
+    sample(&in);
+    assert_int_equal(cl_agent_config_save(f->path, &in, err, sizeof err), 0);
+    fd = open(f->path, O_RDONLY);
+    assert_true(fd >= 0);
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    assert_true(n > 0);
+    buf[n] = 0;
+    assert_non_null(strstr(buf, "\"capabilities\""));
+    assert_non_null(strstr(buf, "\"openclaw\""));
+    assert_non_null(strstr(buf, "18789"));
+    assert_non_null(strstr(buf, in.token));
+    assert_null(strstr(buf, "OLDOLDOLD"));
+    assert_null(strstr(buf, "\"old\""));
+}
+
 static void test_mode_0600_and_no_temp_left(void **state)
 {
     struct fixture *f = *state;
@@ -307,6 +336,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_keeps_other_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mode_0600_and_no_temp_left, setup, teardown),
         cmocka_unit_test_setup_teardown(test_creates_dirs_0700, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_group_or_other_bits, setup, teardown),
