@@ -1,6 +1,7 @@
 /*
  * http: the agent's few plain HTTP calls (pairing, relay health), one
- * blocking libcurl request each, with hard timeouts and a bounded response.
+ * blocking request each on the libwebsockets HTTP client (no libcurl), with
+ * a hard deadline and a bounded response.
  *
  * These run before the event loop starts (`pair`, `status`), never on it.
  */
@@ -18,10 +19,14 @@ struct cl_agent_http_resp {
 /* Performs one request to url (http:// or https:// only, no redirects).
  * json_body non-NULL makes it a POST with Content-Type application/json;
  * NULL makes it a GET. ca_file (PEM, may be NULL) replaces the system CAs
- * for https. timeout_s bounds connect and the whole transfer. Bodies over
+ * for https; the server's certificate and host name are always verified.
+ * timeout_s bounds the whole request after the host name is resolved (the
+ * lookup itself is the system resolver's, blocking). Bodies over
  * CL_HTTP_MAX_BODY fail. Returns 0 with *resp filled for any HTTP status
- * (free with cl_agent_http_resp_free), or CL_EIO / CL_ELIMIT / CL_EINVAL
- * with a message in err when there was no usable response. */
+ * (free with cl_agent_http_resp_free), or CL_EIO (cannot resolve, cannot
+ * connect, TLS failure, timeout, connection closed early) / CL_ELIMIT /
+ * CL_EINVAL / CL_ENOMEM with a message in err when there was no usable
+ * response. */
 int cl_agent_http_request(const char *url, const char *json_body, const char *ca_file,
                           long timeout_s, struct cl_agent_http_resp *resp, char *err,
                           size_t errlen);

@@ -20,7 +20,6 @@
 #include "core/log.h"
 #include "core/secret.h"
 
-#include <curl/curl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -312,9 +311,7 @@ static int cl__cmd_pair(const struct cl__opts *o)
         fprintf(stderr, "clawlink: --name is longer than %d bytes\n", CL_NAME_MAX);
         return CL__EXIT_USAGE;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     rc = cl_agent_pair(o->api, o->code, name, o->ca_file, &cfg, err, sizeof err);
-    curl_global_cleanup();
     if (rc) {
         fprintf(stderr, "clawlink: pairing failed: %s\n", err);
         return CL__EXIT_FAIL;
@@ -408,9 +405,7 @@ static int cl__cmd_status(const struct cl__opts *o)
     snprintf(url, sizeof url, "%s://%.*s/healthz", tls ? "https" : "http", (int)n, rest);
     cl_agent_config_wipe(&cfg);
 
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     rc = cl_agent_http_request(url, NULL, o->ca_file, CL__STATUS_TIMEOUT_S, &resp, err, sizeof err);
-    curl_global_cleanup();
     if (rc) {
         printf("relay:     unreachable (%s: %s)\n", url, err);
         return CL__EXIT_FAIL;

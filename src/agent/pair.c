@@ -1,4 +1,4 @@
-/* pair: POST /pair-device over libcurl and turn the answer into a config. */
+/* pair: POST /pair-device (agent/http.h) and turn the answer into a config. */
 #include "agent/pair.h"
 #include "agent/http.h"
 #include "core/err.h"
