@@ -723,7 +723,7 @@ int cl_bin_decode(const uint8_t *buf, size_t len, struct cl_msg *out, char *err,
         return cl_seterr(err, errlen, CL_EINVAL, "binary frame offset out of range");
     memcpy(out->session_id, buf + CL_BIN_FIXED, n);
     out->session_id[n] = '\0';
-    if (!cl_proto_id_valid(out->session_id)) {
+    if (strlen(out->session_id) != n || !cl_proto_id_valid(out->session_id)) {
         out->session_id[0] = '\0';
         return cl_seterr(err, errlen, CL_EINVAL, "binary frame session id has invalid characters");
     }

@@ -1138,6 +1138,10 @@ static void test_bin_malformed(void **state)
     assert_int_equal(cl_bin_decode(buf, h, &m, err, sizeof err), CL_EINVAL);
     assert_string_equal(m.session_id, "");
     h = cl_bin_write_header(buf, CL_MSG_STDOUT, UUID1, 5);
+    buf[16] = 0; /* a NUL inside the id: not a shorter id (found by fuzz_bin) */
+    assert_int_equal(cl_bin_decode(buf, h, &m, err, sizeof err), CL_EINVAL);
+    assert_string_equal(m.session_id, "");
+    h = cl_bin_write_header(buf, CL_MSG_STDOUT, UUID1, 5);
     buf[2] = 0x80; /* offset beyond INT64_MAX */
     assert_int_equal(cl_bin_decode(buf, h, &m, err, sizeof err), CL_EINVAL);
     h = cl_bin_write_header(buf, CL_MSG_ACK, UUID1, 5);
