@@ -735,3 +735,98 @@ int cl_bin_decode(const uint8_t *buf, size_t len, struct cl_msg *out, char *err,
     out->data_borrowed = true;
     return 0;
 }
+
+/* ---- v1 output, read without JSON --------------------------------------- */
+
+static int cl__b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Strict, padded base64 of n characters: returns the decoded length, or
+ * -1. Trailing bits must be zero, so there is one encoding per payload. */
+static long cl__b64_check(const char *b, size_t n)
+{
+    size_t pad = 0, i;
+    if (n % 4)
+        return -1;
+    if (n && b[n - 1] == '=')
+        pad = b[n - 2] == '=' ? 2 : 1;
+    for (i = 0; i < n - pad; i++)
+        if (cl__b64_value((unsigned char)b[i]) < 0)
+            return -1;
+    if (pad == 1 && (cl__b64_value((unsigned char)b[n - 2]) & 0x3))
+        return -1;
+    if (pad == 2 && (cl__b64_value((unsigned char)b[n - 3]) & 0xf))
+        return -1;
+    return (long)(n / 4 * 3 - pad);
+}
+
+/* Consumes the literal lit at *p (bounded by end). */
+static bool cl__lit(const char **p, const char *end, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0)
+        return false;
+    *p += n;
+    return true;
+}
+
+int cl_msg_peek_stdout(const char *text, size_t len, struct cl_msg *out)
+{
+    const char *p = text, *end = text + len, *q;
+    uint64_t off = 0;
+    size_t n;
+    long dl;
+
+    memset(out, 0, sizeof *out);
+    if (!cl__lit(&p, end, "{\"type\":\"stdout\",\"data\":{\"session_id\":\""))
+        return -1;
+    q = memchr(p, '"', (size_t)(end - p));
+    if (!q || q == p || (size_t)(q - p) > CL_ID_MAX)
+        return -1;
+    n = (size_t)(q - p);
+    memcpy(out->session_id, p, n);
+    out->session_id[n] = '\0';
+    if (strlen(out->session_id) != n || !cl_proto_id_valid(out->session_id))
+        goto fail;
+    p = q + 1;
+    if (!cl__lit(&p, end, ",\"offset\":") || p == end || *p < '0' || *p > '9')
+        goto fail;
+    if (*p == '0' && p + 1 < end && p[1] >= '0' && p[1] <= '9')
+        goto fail; /* leading zero */
+    for (n = 0; p < end && *p >= '0' && *p <= '9'; p++, n++) {
+        uint64_t d = (uint64_t)(*p - '0');
+        if (n >= 19 || off > ((uint64_t)INT64_MAX - d) / 10)
+            goto fail;
+        off = off * 10 + d;
+    }
+    if (!cl__lit(&p, end, ",\"data_b64\":\""))
+        goto fail;
+    q = memchr(p, '"', (size_t)(end - p));
+    if (!q || (size_t)(end - q) != 3 || memcmp(q, "\"}}", 3) != 0)
+        goto fail;
+    dl = cl__b64_check(p, (size_t)(q - p));
+    if (dl < 0)
+        goto fail;
+    out->type = CL_MSG_STDOUT;
+    out->has_offset = true;
+    out->offset = off;
+    out->data_len = (size_t)dl;
+    out->b64 = p;
+    out->b64_len = (size_t)(q - p);
+    return 0;
+fail:
+    memset(out, 0, sizeof *out);
+    return -1;
+}

@@ -115,6 +115,10 @@ struct cl_msg {
     uint8_t *data; /* stdin, stdout: decoded bytes */
     size_t data_len;
     bool data_borrowed; /* data points into a binary frame (cl_bin_decode): not freed */
+    /* cl_msg_peek_stdout: the payload still in base64, inside the text
+     * (data is NULL, data_len is its decoded length) */
+    const char *b64;
+    size_t b64_len;
 
     /* OpenClaw nodes. node_id travels in device_id ("node_id" on the wire). */
     char request_id[CL_ID_MAX + 1]; /* every request and its answers; error (extra) */
@@ -188,6 +192,18 @@ size_t cl_bin_write_header(uint8_t *dst, enum cl_msg_type type, const char *sid,
  * that is not stdin/stdout) with a message in err. has_offset is set for
  * stdout. */
 int cl_bin_decode(const uint8_t *buf, size_t len, struct cl_msg *out, char *err, size_t errlen);
+
+/* The relay's fast path for v1 output: recognises exactly what
+ * cl_msg_encode_data writes for stdout with an offset,
+ *   {"type":"stdout","data":{"session_id":"ID","offset":N,"data_b64":"B64"}}
+ * and checks it (a valid id, 0 <= N <= INT64_MAX without leading zeros,
+ * strict padded base64 with zero trailing bits) without building a JSON
+ * tree or decoding the payload: out gets type, session_id, offset and
+ * data_len, with data NULL and b64/b64_len pointing into text. Returns
+ * 0, or -1 for anything else (the caller decodes it with cl_msg_decode,
+ * which also gives the error). Whatever it accepts, cl_msg_decode accepts
+ * with the same fields (fuzz_proto checks). */
+int cl_msg_peek_stdout(const char *text, size_t len, struct cl_msg *out);
 
 /* Encodes an error message {"type":"error","data":{"message","code"}}. */
 char *cl_msg_encode_error(const char *code, const char *message, size_t *len);

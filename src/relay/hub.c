@@ -10,6 +10,7 @@
  * and flow control".
  */
 #include "relay/hub.h"
+#include "core/b64.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/proto.h"
@@ -287,19 +288,44 @@ static void cl__replay_for_viewers(struct cl_hub *h, struct cl_live_session *ls)
  * frame of its own. */
 struct cl_chunk {
     const char *session_id;
-    uint64_t o; /* offset of data[0] */
-    const uint8_t *data;
+    uint64_t o;          /* offset of data[0] */
+    const uint8_t *data; /* NULL until needed when it came as base64 (b64) */
     size_t n;
+    const char *b64; /* a v1 agent's payload, still encoded (cl_msg_peek_stdout) */
+    size_t b64_len;
+    uint8_t *decoded;     /* data, once decoded from b64 */
     const void *frame[3]; /* [1] JSON text, [2] binary: the whole chunk with its offset */
     size_t frame_len[3];
     void *owned[3]; /* what this chunk encoded itself */
 };
 
+/* The chunk's bytes, decoded from base64 the first time a viewer needs
+ * them (a cut, or the other protocol); NULL if that fails. */
+static const uint8_t *cl__chunk_bytes(struct cl_chunk *ch)
+{
+    long got;
+    if (ch->data || !ch->b64)
+        return ch->data;
+    ch->decoded = malloc(ch->n ? ch->n : 1);
+    if (!ch->decoded)
+        abort();
+    got = cl_b64_decode(ch->b64, ch->b64_len, ch->decoded, ch->n ? ch->n : 1);
+    if (got != (long)ch->n) {
+        cl_warn("hub", "agent output is not the base64 it was checked to be", "session=%s",
+                ch->session_id);
+        return NULL;
+    }
+    ch->data = ch->decoded;
+    return ch->data;
+}
+
 /* Encodes [o + skip, o + n) of ch for protocol proto into a new frame. */
-static struct cl_frame *cl__chunk_encode(const struct cl_chunk *ch, int proto, size_t skip)
+static struct cl_frame *cl__chunk_encode(struct cl_chunk *ch, int proto, size_t skip)
 {
     size_t n = ch->n - skip;
     struct cl_frame *f;
+    if (!cl__chunk_bytes(ch))
+        return NULL;
     if (proto >= 2) {
         size_t h = cl_bin_header_len(strlen(ch->session_id));
         f = cl_frame_new(h + n);
@@ -326,6 +352,8 @@ static struct cl_frame *cl__chunk_frame(struct cl_chunk *ch, int proto)
     int p = proto >= 2 ? 2 : 1;
     if (!ch->frame[p]) {
         f = cl__chunk_encode(ch, p, 0);
+        if (!f)
+            return NULL;
         ch->owned[p] = f; /* kept as the template; freed with the chunk */
         ch->frame[p] = cl_frame_payload(f);
         ch->frame_len[p] = f->len;
@@ -341,6 +369,7 @@ static void cl__chunk_free(struct cl_chunk *ch)
 {
     free(ch->owned[1]);
     free(ch->owned[2]);
+    free(ch->decoded);
 }
 
 /* Delivers a chunk to one viewer: skips what it has, cuts an overlap,
@@ -379,6 +408,8 @@ static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl
         f = cl__chunk_frame(ch, v->proto);
     else
         f = cl__chunk_encode(ch, v->proto, (size_t)(v->sent - o));
+    if (!f)
+        return; /* cannot happen: checked base64 */
     f->end_offset = end;
     if (v->q.bytes + f->len > CL_VIEWER_QUEUE_MAX) {
         free(f);
@@ -665,6 +696,8 @@ static void cl__agent_stdout(struct cl_hub *h, struct cl_conn *c, struct cl_live
     ch.o = o;
     ch.data = m->data;
     ch.n = m->data_len;
+    ch.b64 = m->b64;
+    ch.b64_len = m->b64_len;
     if (m->has_offset) {
         /* the agent's own frame says exactly this: forwarded as it is */
         ch.frame[binary ? 2 : 1] = frame;
@@ -943,6 +976,8 @@ void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, si
     }
     if (binary)
         rc = cl_bin_decode((const uint8_t *)data, len, &m, err, sizeof err);
+    else if (c->kind == CL_CONN_AGENT && c->authed && cl_msg_peek_stdout(data, len, &m) == 0)
+        rc = 0; /* a v1 agent's output: read without JSON, decoded only if needed */
     else
         rc = cl_msg_decode(data, len, &m, err, sizeof err);
     if (rc) {

@@ -94,10 +94,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     char *text;
 
+    struct cl_msg pk;
+    int peeked = cl_msg_peek_stdout((const char *)data, size, &pk);
+
     if (cl_msg_decode((const char *)data, size, &m, err, sizeof err) != 0) {
+        /* what the relay's fast path accepts, the decoder accepts too */
+        if (peeked == 0)
+            fprintf(stderr, "fuzz_proto: peek accepted what decode refused: %s\n", err);
+        CHECK(peeked != 0);
         CHECK(m.data == NULL);
         CHECK(err[0] != 0);
         return 0;
+    }
+    if (peeked == 0) {
+        CHECK(m.type == CL_MSG_STDOUT && pk.type == CL_MSG_STDOUT);
+        CHECK(strcmp(m.session_id, pk.session_id) == 0);
+        CHECK(m.has_offset && pk.has_offset && m.offset == pk.offset);
+        CHECK(m.data_len == pk.data_len);
+        CHECK(pk.data == NULL && pk.b64 >= (const char *)data &&
+              pk.b64 + pk.b64_len <= (const char *)data + size);
     }
     CHECK(m.type > CL_MSG_UNKNOWN && m.type < CL_MSG__COUNT);
     CHECK(m.session_id[0] == 0 || cl_proto_id_valid(m.session_id));

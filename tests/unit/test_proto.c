@@ -1152,6 +1152,50 @@ static void test_bin_malformed(void **state)
     assert_int_equal(cl_bin_decode(buf, h, &m, err, sizeof err), CL_EPROTO);
 }
 
+static void test_peek_stdout(void **state)
+{
+    struct cl_msg m;
+    char buf[256];
+    (void)state;
+#define HOT(id, off, b64)                                                                          \
+    "{\"type\":\"stdout\",\"data\":{\"session_id\":\"" id "\",\"offset\":" off                     \
+    ",\"data_b64\":\"" b64 "\"}}"
+    static const char ok[] = HOT(UUID1, "4096", "aGVsbG8NCg==");
+    assert_int_equal(cl_msg_peek_stdout(ok, strlen(ok), &m), 0);
+    assert_int_equal(m.type, CL_MSG_STDOUT);
+    assert_string_equal(m.session_id, UUID1);
+    assert_true(m.has_offset && m.offset == 4096);
+    assert_int_equal(m.data_len, 7);
+    assert_null(m.data);
+    assert_int_equal(m.b64_len, 12);
+    assert_memory_equal(m.b64, "aGVsbG8NCg==", 12);
+    /* what the hot-path encoder writes, the fast path reads */
+    long n = cl_msg_encode_data(CL_MSG_STDOUT, UUID2, (const uint8_t *)"x", 1,
+                                9223372036854775807LL, buf, sizeof buf);
+    assert_true(n > 0);
+    assert_int_equal(cl_msg_peek_stdout(buf, (size_t)n, &m), 0);
+    assert_true(m.offset == 9223372036854775807ULL);
+    assert_int_equal(m.data_len, 1);
+    static const char *const bad[] = {
+        HOT(UUID1, "4096", "aGVsbG8NCg="),     /* length not a multiple of 4 */
+        HOT(UUID1, "4096", "aGVsbG8NCh=="),    /* trailing bits set */
+        HOT(UUID1, "4096", "aGVs*G8NCg=="),    /* not the alphabet */
+        HOT(UUID1, "04096", "aGVsbG8NCg=="),   /* leading zero */
+        HOT(UUID1, "9223372036854775808", ""), /* past INT64_MAX */
+        HOT(UUID1, "-1", ""),
+        HOT("bad id", "0", ""),
+        HOT("", "0", ""),
+        "{\"type\":\"stdout\",\"data\":{\"session_id\":\"s\",\"data_b64\":\"\"}}", /* no offset */
+        "{\"data\":{\"session_id\":\"s\",\"offset\":0,\"data_b64\":\"\"},\"type\":\"stdout\"}",
+        HOT("s", "0", "") " ",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(cl_msg_peek_stdout(bad[i], strlen(bad[i]), &m), -1);
+        assert_string_equal(m.session_id, "");
+    }
+#undef HOT
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1165,6 +1209,7 @@ int main(void)
         cmocka_unit_test(test_proto_negotiation_fields),
         cmocka_unit_test(test_bin_round_trip),
         cmocka_unit_test(test_bin_malformed),
+        cmocka_unit_test(test_peek_stdout),
         cmocka_unit_test(test_flow_control_messages),
         cmocka_unit_test(test_hello_sessions_and_resume_offset_round_trip),
         cmocka_unit_test(test_decode_control_without_data),
