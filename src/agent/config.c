@@ -337,11 +337,11 @@ static json_t *cl__existing_object(const char *path)
     return root ? root : json_object();
 }
 
+static const char *const cl__secret_keys[] = {"token", NULL};
+
 int cl_agent_config_save(const char *path, const struct cl_agent_config *cfg, char *err,
                          size_t errlen)
 {
-    char *text = NULL;
-    size_t len = 0;
     json_t *root;
     int rc;
 
@@ -358,8 +358,21 @@ int cl_agent_config_save(const char *path, const struct cl_agent_config *cfg, ch
         json_decref(root);
         return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
     }
-    text = json_dumps(root, JSON_INDENT(2));
-    cl__wipe_json_token(root);
+    return cl_agent_json_write_private(path, root, cl__secret_keys, err, errlen);
+}
+
+int cl_agent_json_write_private(const char *path, json_t *root, const char *const *secrets,
+                                char *err, size_t errlen)
+{
+    char *text = json_dumps(root, JSON_INDENT(2));
+    size_t len;
+    int rc;
+
+    for (size_t i = 0; secrets && secrets[i]; i++) {
+        json_t *v = json_object_get(root, secrets[i]);
+        if (json_is_string(v))
+            cl_wipe((char *)json_string_value(v), json_string_length(v));
+    }
     json_decref(root);
     if (!text)
         return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");

@@ -9,6 +9,7 @@
 #ifndef CL_AGENT_CONFIG_H
 #define CL_AGENT_CONFIG_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "core/limits.h"
@@ -64,6 +65,13 @@ int cl_agent_file_read_private(const char *path, size_t max, const char *holds, 
  * or CL_EIO. */
 int cl_agent_file_write_private(const char *path, const char *text, size_t len, char *err,
                                 size_t errlen);
+
+/* Writes root as indented JSON with cl_agent_file_write_private, then
+ * wipes the string values of the keys named in secrets (NULL-terminated)
+ * and the text, and releases root (always). Returns as
+ * cl_agent_file_write_private, or CL_ENOMEM. */
+int cl_agent_json_write_private(const char *path, json_t *root, const char *const *secrets,
+                                char *err, size_t errlen);
 
 /* Zeroes *cfg, token included. */
 void cl_agent_config_wipe(struct cl_agent_config *cfg);

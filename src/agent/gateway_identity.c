@@ -45,10 +45,8 @@ int cl_gw_identity_save(const char *path, const struct cl_gw_identity *id, char 
 {
     char seed_b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
     uint8_t seed[32];
+    static const char *const secrets[] = {"secret_key", "device_token", NULL};
     json_t *root;
-    char *text;
-    size_t len = 0;
-    int rc;
 
     crypto_sign_ed25519_sk_to_seed(seed, id->sk);
     sodium_bin2base64(seed_b64, sizeof seed_b64, seed, sizeof seed,
@@ -61,24 +59,7 @@ int cl_gw_identity_save(const char *path, const struct cl_gw_identity *id, char 
     cl_wipe(seed_b64, sizeof seed_b64);
     if (!root)
         return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
-    text = json_dumps(root, JSON_INDENT(2));
-    /* jansson frees its strings without clearing them */
-    {
-        const char *keys[] = {"secret_key", "device_token"};
-        for (size_t i = 0; i < 2; i++) {
-            json_t *v = json_object_get(root, keys[i]);
-            if (json_is_string(v))
-                cl_wipe((char *)json_string_value(v), json_string_length(v));
-        }
-    }
-    json_decref(root);
-    if (!text)
-        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
-    len = strlen(text);
-    rc = cl_agent_file_write_private(path, text, len, err, errlen);
-    cl_wipe(text, len);
-    free(text);
-    return rc;
+    return cl_agent_json_write_private(path, root, secrets, err, errlen);
 }
 
 /* Parses the identity file's text into id. */
