@@ -1,0 +1,51 @@
+// Who is signed in. Loaded once at start from GET /api/v1/auth/session
+// (the cookie is HttpOnly: asking the relay is the only way to know).
+import { ApiError, get, post, setCsrf, type User } from "./api";
+
+export interface SessionInfo {
+  user: User;
+  csrf_token: string;
+}
+
+let current: User | null = null;
+let loaded = false;
+
+export function currentUser(): User | null {
+  return current;
+}
+
+// Asks the relay whether the cookie is a valid session; remembers the
+// user and the CSRF token. Null when signed out.
+export async function loadSession(): Promise<User | null> {
+  try {
+    const s = await get<SessionInfo>("/api/v1/auth/session");
+    current = s.user;
+    setCsrf(s.csrf_token);
+  } catch (e) {
+    if (!(e instanceof ApiError) || (e.status !== 401 && e.status !== 403)) throw e;
+    current = null;
+    setCsrf(null);
+  }
+  loaded = true;
+  return current;
+}
+
+export function sessionLoaded(): boolean {
+  return loaded;
+}
+
+// After sign-in, sign-up or a one-time link: the relay's answer.
+export function setSession(s: SessionInfo): void {
+  current = s.user;
+  setCsrf(s.csrf_token);
+  loaded = true;
+}
+
+export async function signOut(): Promise<void> {
+  try {
+    await post("/api/v1/auth/logout");
+  } finally {
+    current = null;
+    setCsrf(null);
+  }
+}
