@@ -1,0 +1,382 @@
+// What the project page and the device page share: the API's shapes,
+// times, the status badge, a form dialog, and the device actions (pairing
+// code dialog, rename, new code, delete).
+import { ApiError, del, get, patch, post } from "../api";
+import { onEvent } from "../events";
+import { copyText, dialog, h, toast } from "../ui";
+
+export interface Project {
+  id: string;
+  name: string;
+  owner_id: string;
+  role: "owner" | "member";
+  created_at: number;
+  updated_at: number;
+}
+
+export interface Device {
+  id: string;
+  project_id: string;
+  name: string;
+  status: "online" | "offline";
+  paired: boolean;
+  last_seen: number | null;
+  created_at: number;
+  kind: "connector" | "openclaw" | string;
+  pairing_code_expires_at: number | null;
+}
+
+export interface SessionRow {
+  id: string;
+  device_id: string;
+  device_name: string;
+  status: "active" | "ended";
+  user: { id: string; email: string; display_name: string | null } | null;
+  started_at: number;
+  ended_at: number | null;
+  end_reason: string | null;
+  exit_code: number | null;
+}
+
+// ---- times (the API speaks Unix seconds) ----------------------------------
+
+export function fmtUnix(sec: number | null | undefined): string {
+  if (sec === null || sec === undefined) return "—";
+  return new Date(sec * 1000).toLocaleString();
+}
+
+// "just now", "5 min ago", "3 h ago", "2 days ago", then the date.
+export function fmtAgo(sec: number | null | undefined): string {
+  if (sec === null || sec === undefined) return "never";
+  const d = Math.round(Date.now() / 1000 - sec);
+  if (d < 45) return "just now";
+  if (d < 3600) return `${Math.round(d / 60)} min ago`;
+  if (d < 86400) return `${Math.round(d / 3600)} h ago`;
+  if (d < 7 * 86400) return `${Math.round(d / 86400)} days ago`;
+  return new Date(sec * 1000).toLocaleDateString();
+}
+
+// 3725 → "1 h 2 min"; 42 → "42 s".
+export function fmtDuration(sec: number): string {
+  sec = Math.max(0, Math.round(sec));
+  if (sec < 60) return `${sec} s`;
+  const d = Math.floor(sec / 86400);
+  const hh = Math.floor((sec % 86400) / 3600);
+  const m = Math.floor((sec % 3600) / 60);
+  if (d > 0) return `${d} d ${hh} h`;
+  if (hh > 0) return `${hh} h ${m} min`;
+  return `${m} min`;
+}
+
+// A <time> element with the absolute time as its title.
+export function timeEl(sec: number | null | undefined, ago = true): HTMLElement {
+  if (sec === null || sec === undefined) return h("span", { class: "muted" }, ago ? "never" : "—");
+  return h(
+    "time",
+    { datetime: new Date(sec * 1000).toISOString(), title: fmtUnix(sec) },
+    ago ? fmtAgo(sec) : fmtUnix(sec),
+  );
+}
+
+// ---- small pieces -----------------------------------------------------------
+
+export function statusBadge(status: string, testid = "device-status"): HTMLElement {
+  const online = status === "online";
+  return h(
+    "span",
+    { class: `badge ${online ? "online" : "offline"}`, "data-testid": testid, "data-status": status },
+    online ? "online" : "offline",
+  );
+}
+
+export function kindLabel(kind: string): string {
+  return kind === "openclaw" ? "OpenClaw node" : kind === "connector" ? "terminal" : kind;
+}
+
+// The message to show for a failed request: the relay's message, with a
+// hint for the cases people meet.
+export function errText(e: unknown): string {
+  if (e instanceof ApiError) {
+    if (e.status === 429 && e.retryAfter) return `${e.message} (retry in ${e.retryAfter} s)`;
+    return e.message;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+// A modal form: fields, a submit button, an error line. submit() runs on
+// submit; when it throws, its message is shown and the dialog stays open.
+// Resolves true once submit() succeeded, false when cancelled.
+export function formDialog(opts: {
+  title: string;
+  intro?: string;
+  fields: { id: string; label: string; type?: string; value?: string; testid?: string; placeholder?: string; maxlength?: number }[];
+  submitLabel: string;
+  submitTestid?: string;
+  danger?: boolean;
+  submit: (values: Record<string, string>) => Promise<void>;
+}): Promise<boolean> {
+  return new Promise((resolve) => {
+    const d = h("dialog", { class: "dialog", "aria-labelledby": "fd-title" }) as HTMLDialogElement;
+    const error = h("p", { class: "error-text", role: "alert" });
+    const inputs = opts.fields.map((f) =>
+      h("input", {
+        id: "fd-" + f.id,
+        name: f.id,
+        type: f.type ?? "text",
+        value: f.value ?? "",
+        required: true,
+        maxlength: f.maxlength ?? 128,
+        placeholder: f.placeholder,
+        autocomplete: "off",
+        "data-testid": f.testid,
+      }),
+    );
+    const submitBtn = h(
+      "button",
+      { type: "submit", class: opts.danger ? "danger" : "primary", "data-testid": opts.submitTestid },
+      opts.submitLabel,
+    );
+    let settled = false;
+    const finish = (ok: boolean) => {
+      if (settled) return;
+      settled = true;
+      d.close();
+      d.remove();
+      resolve(ok);
+    };
+    const form = h(
+      "form",
+      {
+        onsubmit: async (ev: Event) => {
+          ev.preventDefault();
+          const values: Record<string, string> = {};
+          opts.fields.forEach((f, i) => (values[f.id] = inputs[i].value.trim()));
+          submitBtn.disabled = true;
+          error.textContent = "";
+          try {
+            await opts.submit(values);
+            finish(true);
+          } catch (e) {
+            error.textContent = errText(e);
+            submitBtn.disabled = false;
+          }
+        },
+      },
+      opts.intro ? h("p", { class: "muted" }, opts.intro) : null,
+      opts.fields.map((f, i) => h("div", { class: "field" }, h("label", { for: "fd-" + f.id }, f.label), inputs[i])),
+      error,
+      h(
+        "div",
+        { class: "dialog-buttons" },
+        h("button", { type: "button", onclick: () => finish(false) }, "Cancel"),
+        submitBtn,
+      ),
+    );
+    d.append(h("h2", { id: "fd-title" }, opts.title), form);
+    d.addEventListener("cancel", (e) => {
+      e.preventDefault();
+      finish(false);
+    });
+    document.body.append(d);
+    d.showModal();
+    inputs[0]?.focus();
+    inputs[0]?.select();
+  });
+}
+
+export async function confirmDanger(title: string, text: string, label: string): Promise<boolean> {
+  const v = await dialog(title, text, [
+    { label: "Cancel", value: "no" },
+    { label, value: "yes", kind: "danger" },
+  ]);
+  return v === "yes";
+}
+
+// ---- pairing --------------------------------------------------------------
+
+// The commands that pair an agent with this relay (src/agent/main.c:
+// `clawlink pair CODE --api URL`, then `clawlink up`).
+export function pairCommand(code: string): string {
+  return `clawlink pair ${code} --api ${location.origin}/functions/v1`;
+}
+
+function commandLine(text: string, testid: string, label: string): HTMLElement {
+  return h(
+    "div",
+    { class: "code pairing-line" },
+    h("code", { "data-testid": testid }, text),
+    h(
+      "button",
+      { class: "small", type: "button", "aria-label": label, "data-testid": testid + "-copy", onclick: () => void copyText(text) },
+      "Copy",
+    ),
+  );
+}
+
+// Shows a fresh pairing code and how to use it. Listens for the device
+// coming online meanwhile and says so.
+export function showPairing(device: Device, code: string, expiresAt: number | null): Promise<void> {
+  return new Promise((resolve) => {
+    const d = h("dialog", { class: "dialog pairing-dialog", "aria-labelledby": "pair-title" }) as HTMLDialogElement;
+    const expiry = h("span", { "data-testid": "pairing-expiry" });
+    const status = h("p", { class: "pairing-status muted", role: "status" }, "Waiting for the agent to connect…");
+    const tick = () => {
+      if (!expiresAt) {
+        expiry.textContent = "valid 15 minutes, single use";
+        return;
+      }
+      const left = expiresAt - Date.now() / 1000;
+      if (left <= 0) {
+        expiry.textContent = "expired: make a new code";
+        expiry.classList.add("expired");
+      } else {
+        const m = Math.floor(left / 60);
+        const s = Math.floor(left % 60);
+        expiry.textContent = `expires in ${m}:${String(s).padStart(2, "0")} (at ${new Date(expiresAt * 1000).toLocaleTimeString()}), single use`;
+      }
+    };
+    tick();
+    const timer = setInterval(tick, 1000);
+    const stop = onEvent((e) => {
+      if (e.device_id !== device.id) return;
+      if (e.kind === "device.online") {
+        status.textContent = `${device.name} is online.`;
+        status.className = "pairing-status ok";
+      }
+    });
+    const finish = () => {
+      clearInterval(timer);
+      stop();
+      d.close();
+      d.remove();
+      resolve();
+    };
+    d.append(
+      h("h2", { id: "pair-title" }, `Pair “${device.name}”`),
+      h(
+        "p",
+        { class: "pairing-code-row" },
+        "Pairing code: ",
+        h("strong", { class: "pairing-code", "data-testid": "pairing-code" }, code),
+        " ",
+        h(
+          "button",
+          { class: "small", type: "button", "aria-label": "Copy the pairing code", onclick: () => void copyText(code) },
+          "Copy",
+        ),
+      ),
+      h("p", { class: "muted" }, expiry),
+      h("p", {}, "On the machine, with the clawlink agent installed, run:"),
+      commandLine(pairCommand(code), "pairing-command", "Copy the pair command"),
+      h("p", {}, "then start it (keep it running, e.g. as a service):"),
+      commandLine("clawlink up", "pairing-up-command", "Copy the up command"),
+      h(
+        "p",
+        { class: "muted small-print" },
+        "The code is shown only now. Add --name NAME to name the machine differently. ",
+        h("a", { href: "/docs", "data-link": true }, "Install the agent"),
+      ),
+      status,
+      h("div", { class: "dialog-buttons" }, h("button", { class: "primary", type: "button", onclick: finish, "data-testid": "pairing-done" }, "Done")),
+    );
+    d.addEventListener("cancel", (e) => {
+      e.preventDefault();
+      finish();
+    });
+    document.body.append(d);
+    d.showModal();
+  });
+}
+
+// ---- device actions (owners) ------------------------------------------------
+
+export async function addDevice(projectId: string): Promise<Device | null> {
+  let made: { device: Device; pairing_code: string } | null = null;
+  const ok = await formDialog({
+    title: "Add a device",
+    intro: "Name the machine; you get a one-time pairing code for its agent.",
+    fields: [{ id: "name", label: "Device name", testid: "add-device-name", placeholder: "e.g. home-server" }],
+    submitLabel: "Add device",
+    submitTestid: "add-device-submit",
+    submit: async (v) => {
+      made = await post<{ device: Device; pairing_code: string }>(
+        `/api/v1/projects/${encodeURIComponent(projectId)}/devices`,
+        { name: v.name },
+      );
+    },
+  });
+  if (!ok || !made) return null;
+  const m = made as { device: Device; pairing_code: string };
+  void showPairing(m.device, m.pairing_code, m.device.pairing_code_expires_at);
+  return m.device;
+}
+
+export async function renameDevice(device: Device): Promise<Device | null> {
+  let out: Device | null = null;
+  const ok = await formDialog({
+    title: "Rename device",
+    fields: [{ id: "name", label: "Device name", value: device.name, testid: "device-rename-name" }],
+    submitLabel: "Rename",
+    submitTestid: "device-rename-submit",
+    submit: async (v) => {
+      out = (await patch<{ device: Device }>(`/api/v1/devices/${encodeURIComponent(device.id)}`, { name: v.name })).device;
+    },
+  });
+  return ok ? out : null;
+}
+
+export async function newPairingCode(device: Device): Promise<Device | null> {
+  if (device.paired) {
+    const go = await confirmDanger(
+      "New pairing code",
+      `A new code for “${device.name}”. Its agent keeps working until the code is used; pairing with it replaces the agent's credentials and ends its live sessions.`,
+      "Make a new code",
+    );
+    if (!go) return null;
+  }
+  try {
+    const r = await post<{ device: Device; pairing_code: string; pairing_code_expires_at: number }>(
+      `/api/v1/devices/${encodeURIComponent(device.id)}/pairing-code`,
+    );
+    void showPairing(r.device, r.pairing_code, r.pairing_code_expires_at);
+    return r.device;
+  } catch (e) {
+    toast(errText(e), "error");
+    return null;
+  }
+}
+
+export async function deleteDevice(device: Device): Promise<boolean> {
+  const go = await confirmDanger(
+    "Delete device",
+    `Delete “${device.name}”? Its agent is disconnected and its token stops working; its live sessions end and its session history goes with it.`,
+    "Delete device",
+  );
+  if (!go) return false;
+  try {
+    await del(`/api/v1/devices/${encodeURIComponent(device.id)}`);
+    toast(`Deleted ${device.name}`, "ok");
+    return true;
+  } catch (e) {
+    toast(errText(e), "error");
+    return false;
+  }
+}
+
+export async function getProject(id: string): Promise<Project> {
+  return (await get<{ project: Project }>(`/api/v1/projects/${encodeURIComponent(id)}`)).project;
+}
+
+// The page to show when a project or device cannot be read.
+export function loadError(main: HTMLElement, what: string, e: unknown): void {
+  const notFound = e instanceof ApiError && e.status === 404;
+  main.replaceChildren(
+    h("h1", {}, notFound ? `${what} not found` : `Cannot load the ${what.toLowerCase()}`),
+    h(
+      "p",
+      { class: "muted" },
+      notFound ? `It does not exist, or you are not a member of its project.` : errText(e),
+    ),
+    h("p", {}, h("a", { href: "/dashboard", "data-link": true }, "Back to the dashboard")),
+  );
+}

@@ -1,0 +1,648 @@
+// /device/:id — one device: what it is, its live status, its active
+// sessions (attach, or open a new terminal), and, when its agent serves an
+// OpenClaw gateway (kind "openclaw", docs/openclaw.md), the node panel:
+// health from its status, a chat that streams the reply, restart (owners)
+// and its workflows.
+import "./project.css";
+import "./device.css";
+import { ApiError, get, post } from "../api";
+import { onEvent, onState } from "../events";
+import { shell } from "../layout";
+import { navigate, type Page } from "../router";
+import { h, toast } from "../ui";
+import {
+  confirmDanger,
+  deleteDevice,
+  type Device,
+  errText,
+  fmtDuration,
+  getProject,
+  kindLabel,
+  loadError,
+  newPairingCode,
+  type Project,
+  renameDevice,
+  type SessionRow,
+  statusBadge,
+  timeEl,
+} from "./device-common";
+
+interface NodeStatus {
+  node_id: string;
+  uptime: number;
+  active_tasks: number;
+  last_error: string | null;
+  connection_state: "online" | "reconnecting" | "offline" | string;
+  capabilities?: string[];
+}
+
+interface Workflow {
+  id: string;
+  name: string;
+  display_name?: string;
+  description?: string;
+  enabled: boolean;
+  schedule?: unknown;
+  next_run_at_ms?: number;
+  last_run_at_ms?: number;
+  last_run_status?: string;
+}
+
+const STATUS_REFRESH_MS = 15000; // the node's heartbeat period
+
+// What an OpenClaw node's refusal means, in words (docs/api.md, "OpenClaw nodes").
+export function nodeErrorText(e: unknown): string {
+  if (!(e instanceof ApiError)) return errText(e);
+  const hint: Record<string, string> = {
+    device_offline: "The device is offline: its agent is not connected to the relay.",
+    not_a_node: "This device has no OpenClaw gateway: its agent has never reported one.",
+    node_offline: "The OpenClaw gateway is not connected to the agent.",
+    capability_denied: "The agent refuses this: it is not among the capabilities its owner declared in the agent's config.",
+    gateway_unavailable: "The OpenClaw gateway is unavailable.",
+    openclaw_not_configured: "The agent has no OpenClaw gateway configured.",
+    cancelled: "Cancelled (the node was restarted).",
+    busy: "The node is busy: too many requests are waiting. Try again shortly.",
+    timeout: "The node did not answer in time.",
+    workflow_not_found: "The node has no such workflow.",
+    forbidden: "Only the project's owner may do this.",
+  };
+  const base = hint[e.code];
+  if (!base) return `${e.message} (${e.code})`;
+  return e.message && e.message !== base ? `${base} ${e.message} (${e.code})` : `${base} (${e.code})`;
+}
+
+// The CSRF token for a fetch made outside api.ts (the prompt stream):
+// the relay hands it out again with the session.
+let csrfCache: string | null = null;
+async function csrfToken(refresh = false): Promise<string | null> {
+  if (csrfCache && !refresh) return csrfCache;
+  try {
+    csrfCache = (await get<{ csrf_token: string }>("/api/v1/auth/session")).csrf_token ?? null;
+  } catch {
+    csrfCache = null;
+  }
+  return csrfCache;
+}
+
+// POST /api/v1/devices/:id/prompt and read its text/event-stream with
+// fetch (EventSource cannot POST): onToken gets each piece of the reply.
+// Resolves at `done`; rejects with an ApiError for a refusal, an
+// `event: error`, or a stream that ends early.
+export async function streamPrompt(
+  deviceId: string,
+  body: { prompt: string; session_key?: string },
+  onToken: (text: string) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  let res: Response | null = null;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const headers: Record<string, string> = {
+      "X-Clawlink-Client": "web",
+      "Content-Type": "application/json",
+      Accept: "text/event-stream",
+    };
+    const t = await csrfToken(attempt > 0);
+    if (t) headers["X-CSRF-Token"] = t;
+    try {
+      res = await fetch(`/api/v1/devices/${encodeURIComponent(deviceId)}/prompt`, {
+        method: "POST",
+        headers,
+        credentials: "same-origin",
+        body: JSON.stringify(body),
+        signal,
+      });
+    } catch {
+      if (signal.aborted) throw new ApiError(0, "aborted", "Stopped.");
+      throw new ApiError(0, "network", "The relay cannot be reached. Check your connection.");
+    }
+    if (res.status !== 403 || attempt > 0) break;
+    // a stale CSRF token (signed in again elsewhere): fetch it once more
+    const clone = res.clone();
+    const j = await clone.json().catch(() => null);
+    if (j?.error?.code !== "csrf_failed") break;
+  }
+  res = res!;
+  const type = res.headers.get("Content-Type") ?? "";
+  if (!res.ok || !type.startsWith("text/event-stream") || !res.body) {
+    const j = await res.json().catch(() => null);
+    const err = j?.error as { code?: string; message?: string } | undefined;
+    throw new ApiError(res.status, err?.code ?? "http_" + res.status, err?.message ?? `Request failed (${res.status}).`);
+  }
+  const reader = res.body.getReader();
+  const dec = new TextDecoder();
+  let buf = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      buf = buf.replace(/\r\n/g, "\n");
+      let cut: number;
+      while ((cut = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, cut);
+        buf = buf.slice(cut + 2);
+        let event = "message";
+        const data: string[] = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith(":")) continue;
+          const colon = line.indexOf(":");
+          const field = colon < 0 ? line : line.slice(0, colon);
+          let val = colon < 0 ? "" : line.slice(colon + 1);
+          if (val.startsWith(" ")) val = val.slice(1);
+          if (field === "event") event = val;
+          else if (field === "data") data.push(val);
+        }
+        let payload: Record<string, unknown> = {};
+        try {
+          payload = data.length ? JSON.parse(data.join("\n")) : {};
+        } catch {
+          continue;
+        }
+        if (event === "token") onToken(String(payload.content ?? ""));
+        else if (event === "done") return;
+        else if (event === "error")
+          throw new ApiError(200, String(payload.code ?? "error"), String(payload.message ?? "The node reported an error."));
+      }
+    }
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    if (signal.aborted) throw new ApiError(0, "aborted", "Stopped.");
+    throw new ApiError(0, "network", "The connection to the relay dropped during the reply.");
+  } finally {
+    reader.releaseLock();
+  }
+  throw new ApiError(0, "stream_cut", "The reply stopped before it finished (the connection closed).");
+}
+
+function fmtSchedule(s: unknown): string {
+  if (s === null || s === undefined) return "—";
+  if (typeof s === "string") return s;
+  if (typeof s === "object") {
+    const o = s as Record<string, unknown>;
+    if (typeof o.expr === "string") return o.tz ? `${o.expr} (${o.tz})` : o.expr;
+    if (typeof o.everyMs === "number") return `every ${fmtDuration(o.everyMs / 1000)}`;
+    if (typeof o.atMs === "number") return `at ${new Date(o.atMs).toLocaleString()}`;
+    if (typeof o.at === "string") return `at ${o.at}`;
+    if (typeof o.kind === "string") return o.kind;
+  }
+  return JSON.stringify(s);
+}
+
+const page: Page = async (root, params) => {
+  const id = params.id;
+  const enc = encodeURIComponent(id);
+  const main = shell(root, [
+    ["Dashboard", "/dashboard"],
+    ["Device", null],
+  ]);
+  main.append(h("p", { class: "muted" }, "Loading…"));
+
+  let device: Device;
+  let project: Project;
+  try {
+    device = (await get<{ device: Device }>(`/api/v1/devices/${enc}`)).device;
+    project = await getProject(device.project_id);
+  } catch (e) {
+    loadError(main, "Device", e);
+    return;
+  }
+  let alive = true;
+  const cleanups: (() => void)[] = [];
+  const isOwner = () => project.role === "owner";
+  const projectHref = `/project/${encodeURIComponent(project.id)}`;
+
+  // the frame again, now that the names are known
+  const content = shell(root, [
+    ["Dashboard", "/dashboard"],
+    [project.name, projectHref],
+    [device.name, null],
+  ]);
+
+  // ---- header and info ---------------------------------------------------------
+  const head = h("div", { class: "project-head row" });
+  const info = h("dl", { class: "device-info card" });
+  function drawHead() {
+    const online = device.status === "online";
+    document.title = `${device.name} · clawlink`;
+    const crumb = root.querySelector(".crumbs span[aria-current]");
+    if (crumb) crumb.textContent = device.name;
+    head.replaceChildren(
+      h("h1", { "data-testid": "device-name" }, device.name),
+      statusBadge(device.status),
+      h("span", { class: "badge", "data-testid": "device-kind" }, kindLabel(device.kind)),
+      h("span", { class: "spacer" }),
+      h(
+        "div",
+        { class: "row" },
+        online
+          ? h("a", { class: "btn primary", href: `/terminal/${enc}/new`, "data-link": true, "data-testid": "device-new-terminal" }, "New terminal")
+          : h("button", { class: "primary", disabled: true, title: "The device is offline", "data-testid": "device-new-terminal" }, "New terminal"),
+        isOwner()
+          ? [
+              h("button", { class: "small", "data-testid": "device-rename", onclick: async () => {
+                const n = await renameDevice(device);
+                if (n) {
+                  device = { ...device, ...n };
+                  drawHead();
+                }
+              } }, "Rename"),
+              h("button", { class: "small", "data-testid": "device-pairing-code", onclick: async () => {
+                const n = await newPairingCode(device);
+                if (n) {
+                  device = { ...device, ...n };
+                  drawHead();
+                }
+              } }, device.paired ? "Re-pair" : "Pairing code"),
+              h("button", { class: "small danger", "data-testid": "device-delete", onclick: async () => {
+                if (await deleteDevice(device)) navigate(projectHref);
+              } }, "Delete"),
+            ]
+          : null,
+      ),
+    );
+    const item = (k: string, v: Node | string) => [h("dt", {}, k), h("dd", {}, v)];
+    info.replaceChildren(
+      ...item("Project", h("a", { href: projectHref, "data-link": true }, project.name)),
+      ...item("Kind", kindLabel(device.kind)),
+      ...item("Paired", device.paired ? "yes" : "no — waiting for its agent to pair"),
+      ...item(online ? "Online since" : "Last seen", timeEl(device.last_seen)),
+      ...(device.pairing_code_expires_at ? item("Pairing code expires", timeEl(device.pairing_code_expires_at, false)) : []),
+      ...item("Added", timeEl(device.created_at, false)),
+      ...item("Device id", h("code", {}, device.id)),
+    );
+  }
+
+  // ---- active sessions ------------------------------------------------------------
+  const sessBody = h("div", { class: "stack", "data-testid": "device-sessions" });
+  async function loadSessions() {
+    try {
+      const q = new URLSearchParams({ device_id: id, status: "active", limit: "200" });
+      const r = await get<{ sessions: SessionRow[] }>(`/api/v1/projects/${encodeURIComponent(project.id)}/sessions?${q}`);
+      if (!alive) return;
+      sessBody.replaceChildren(
+        ...(r.sessions.length === 0
+          ? [h("p", { class: "muted", "data-testid": "device-sessions-empty" }, "No active sessions.")]
+          : r.sessions.map((s) =>
+              h(
+                "div",
+                { class: "row session-item", "data-testid": "session-row", "data-session-id": s.id, "data-status": s.status },
+                h("span", {}, s.user ? s.user.display_name || s.user.email : "deleted account"),
+                h("span", { class: "muted" }, "started ", timeEl(s.started_at)),
+                h("span", { class: "spacer" }),
+                h(
+                  "a",
+                  { class: "btn small primary", href: `/terminal/${enc}/${encodeURIComponent(s.id)}`, "data-link": true, "data-testid": "session-attach" },
+                  "Attach",
+                ),
+              ),
+            )),
+      );
+    } catch (e) {
+      sessBody.replaceChildren(h("p", { class: "error-text", role: "alert" }, errText(e)));
+    }
+  }
+  const sessionsCard = h(
+    "section",
+    { class: "card", "aria-labelledby": "dev-sessions-h" },
+    h(
+      "div",
+      { class: "row" },
+      h("h2", { id: "dev-sessions-h" }, "Active sessions"),
+      h("span", { class: "spacer" }),
+      h("a", { href: `${projectHref}?tab=sessions&device=${enc}`, "data-link": true }, "History"),
+    ),
+    sessBody,
+  );
+
+  // ---- OpenClaw node panel -------------------------------------------------------------
+  const nodeWrap = h("div");
+  let node: ReturnType<typeof nodePanel> | null = null;
+  function drawNode() {
+    if (device.kind === "openclaw" && !node) {
+      node = nodePanel();
+      nodeWrap.replaceChildren(node.el);
+    }
+    node?.deviceChanged();
+  }
+
+  function nodePanel() {
+    // -- health
+    const health = h("dl", { class: "oc-health", "data-testid": "oc-health" });
+    const healthErr = h("p", { class: "error-text", role: "alert", "data-testid": "oc-health-error" });
+    const stateBadge = h("span", { class: "badge", "data-testid": "oc-state" }, "…");
+    let caps: string[] | null = null;
+    async function loadStatus() {
+      if (device.status !== "online") {
+        stateBadge.textContent = "agent offline";
+        stateBadge.className = "badge offline";
+        healthErr.textContent = "";
+        return;
+      }
+      try {
+        const s = (await get<{ status: NodeStatus }>(`/api/v1/devices/${enc}/status`)).status;
+        if (!alive) return;
+        healthErr.textContent = "";
+        caps = s.capabilities ?? null;
+        stateBadge.textContent = s.connection_state;
+        stateBadge.className = `badge ${s.connection_state === "online" ? "online" : s.connection_state === "reconnecting" ? "warn" : "offline"}`;
+        const item = (k: string, v: Node | string) => [h("dt", {}, k), h("dd", {}, v)];
+        health.replaceChildren(
+          ...item("Gateway", stateBadge),
+          ...item("Uptime", fmtDuration(s.uptime)),
+          ...item("Active tasks", String(s.active_tasks)),
+          ...item("Last error", s.last_error ? h("span", { class: "error-text" }, s.last_error) : "none"),
+          ...item("Capabilities", caps ? caps.join(", ") || "none" : "—"),
+          ...item("Node id", h("code", {}, s.node_id)),
+        );
+        restartBtn.hidden = !isOwner();
+      } catch (e) {
+        healthErr.textContent = nodeErrorText(e);
+        stateBadge.textContent = "unknown";
+        stateBadge.className = "badge warn";
+      }
+    }
+    const restartBtn = h("button", { class: "small danger", "data-testid": "oc-restart", hidden: !isOwner(), onclick: async () => {
+      const go = await confirmDanger(
+        "Restart OpenClaw",
+        "Restart the OpenClaw gateway on this machine? The prompts it is running are cancelled.",
+        "Restart",
+      );
+      if (!go) return;
+      restartBtn.disabled = true;
+      try {
+        const r = await post<{ ok: boolean; cancelled: string[] }>(`/api/v1/devices/${enc}/restart`);
+        toast(`Restart requested${r.cancelled.length ? `; ${r.cancelled.length} prompt(s) cancelled` : ""}`, "ok");
+        setTimeout(() => alive && void loadStatus(), 2000);
+      } catch (e) {
+        toast(nodeErrorText(e), "error");
+        healthErr.textContent = nodeErrorText(e);
+      } finally {
+        restartBtn.disabled = false;
+      }
+    } }, "Restart");
+
+    // -- chat
+    const log = h("div", { class: "oc-log", "data-testid": "oc-log", "aria-live": "polite" });
+    const prompt = h("textarea", { id: "oc-prompt", rows: 3, maxlength: 32768, placeholder: "Ask the node…", "data-testid": "oc-prompt" });
+    const sessionKey = h("input", { id: "oc-session-key", placeholder: "main", maxlength: 128, "data-testid": "oc-session-key" });
+    const send = h("button", { type: "submit", class: "primary", "data-testid": "oc-send" }, "Send");
+    const stop = h("button", { type: "button", hidden: true, "data-testid": "oc-stop" }, "Stop");
+    let abort: AbortController | null = null;
+    stop.addEventListener("click", () => abort?.abort());
+    const chatErr = h("p", { class: "error-text", role: "alert", "data-testid": "oc-error" });
+
+    async function ask() {
+      const text = prompt.value;
+      if (!text.trim() || abort) return;
+      chatErr.textContent = "";
+      const reply = h("div", { class: "oc-msg oc-assistant streaming", "data-testid": "oc-reply" });
+      log.append(h("div", { class: "oc-msg oc-user", "data-testid": "oc-user-msg" }, text), reply);
+      log.scrollTop = log.scrollHeight;
+      prompt.value = "";
+      abort = new AbortController();
+      send.disabled = true;
+      stop.hidden = false;
+      const body: { prompt: string; session_key?: string } = { prompt: text };
+      if (sessionKey.value.trim()) body.session_key = sessionKey.value.trim();
+      try {
+        await streamPrompt(
+          id,
+          body,
+          (t) => {
+            reply.textContent += t;
+            log.scrollTop = log.scrollHeight;
+          },
+          abort.signal,
+        );
+        reply.dataset.state = "done";
+      } catch (e) {
+        reply.dataset.state = "error";
+        const msg = e instanceof ApiError && e.code === "aborted" ? "Stopped." : nodeErrorText(e);
+        reply.append(h("div", { class: "error-text oc-reply-error" }, msg));
+        if (!(e instanceof ApiError && e.code === "aborted")) chatErr.textContent = msg;
+        if (!reply.textContent) prompt.value = text; // nothing came: let them send it again
+      } finally {
+        reply.classList.remove("streaming");
+        abort = null;
+        send.disabled = false;
+        stop.hidden = true;
+        void loadStatus();
+      }
+    }
+    prompt.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        void ask();
+      }
+    });
+    cleanups.push(() => abort?.abort());
+
+    // -- workflows
+    const wfBody = h("div", { class: "stack", "data-testid": "workflows" });
+    async function loadWorkflows() {
+      if (device.status !== "online") {
+        wfBody.replaceChildren(h("p", { class: "muted" }, "The device is offline."));
+        return;
+      }
+      try {
+        const r = await get<{ workflows: Workflow[] }>(`/api/v1/devices/${enc}/workflows`);
+        if (!alive) return;
+        wfBody.replaceChildren(
+          ...(r.workflows.length === 0
+            ? [h("p", { class: "muted", "data-testid": "workflows-empty" }, "The gateway has no scheduled tasks.")]
+            : r.workflows.map((w) => {
+                const label = w.display_name || w.name;
+                const btn = h("button", { class: "small", "data-testid": "workflow-run", "aria-label": `Run ${label}`, onclick: async () => {
+                  btn.disabled = true;
+                  try {
+                    const res = await post<{ name: string; job_id: string; run?: { runId?: string } }>(
+                      `/api/v1/devices/${enc}/workflows/${encodeURIComponent(w.name || w.id)}`,
+                      { params: { mode: "force" } },
+                    );
+                    toast(`Started ${label}${res.run?.runId ? ` (run ${res.run.runId})` : ""}`, "ok");
+                    setTimeout(() => alive && void loadWorkflows(), 3000);
+                  } catch (e) {
+                    toast(nodeErrorText(e), "error");
+                  } finally {
+                    btn.disabled = false;
+                  }
+                } }, "Run");
+                return h(
+                  "div",
+                  { class: "row workflow-row", "data-testid": "workflow-row", "data-workflow": w.name },
+                  h(
+                    "div",
+                    { class: "workflow-text" },
+                    h("strong", {}, label),
+                    w.enabled ? null : h("span", { class: "badge" }, "disabled"),
+                    w.description ? h("div", { class: "muted small-print" }, w.description) : null,
+                    h(
+                      "div",
+                      { class: "muted small-print" },
+                      `Schedule: ${fmtSchedule(w.schedule)}`,
+                      w.next_run_at_ms ? ` · next ${new Date(w.next_run_at_ms).toLocaleString()}` : "",
+                      w.last_run_at_ms
+                        ? ` · last ${new Date(w.last_run_at_ms).toLocaleString()}${w.last_run_status ? ` (${w.last_run_status})` : ""}`
+                        : "",
+                    ),
+                  ),
+                  h("span", { class: "spacer" }),
+                  btn,
+                );
+              })),
+        );
+      } catch (e) {
+        wfBody.replaceChildren(h("p", { class: "error-text", role: "alert", "data-testid": "workflows-error" }, nodeErrorText(e)));
+      }
+    }
+
+    const el = h(
+      "section",
+      { class: "oc-panel", "data-testid": "oc-panel", "aria-labelledby": "oc-h" },
+      h("h2", { id: "oc-h" }, "OpenClaw node"),
+      h(
+        "div",
+        { class: "oc-grid" },
+        h(
+          "section",
+          { class: "card oc-chat", "aria-labelledby": "oc-chat-h" },
+          h("h3", { id: "oc-chat-h" }, "Chat"),
+          log,
+          h(
+            "form",
+            { class: "oc-form", onsubmit: (e: Event) => {
+              e.preventDefault();
+              void ask();
+            } },
+            h("label", { for: "oc-prompt", class: "sr-only" }, "Prompt"),
+            prompt,
+            h(
+              "div",
+              { class: "row" },
+              h("label", { for: "oc-session-key", class: "muted small-print" }, "Session"),
+              sessionKey,
+              h("span", { class: "spacer" }),
+              stop,
+              send,
+            ),
+            chatErr,
+          ),
+        ),
+        h(
+          "div",
+          { class: "stack" },
+          h(
+            "section",
+            { class: "card", "aria-labelledby": "oc-health-h" },
+            h(
+              "div",
+              { class: "row" },
+              h("h3", { id: "oc-health-h" }, "Health"),
+              h("span", { class: "spacer" }),
+              h("button", { class: "small", "data-testid": "oc-refresh", onclick: () => void loadStatus() }, "Refresh"),
+              restartBtn,
+            ),
+            health,
+            healthErr,
+          ),
+          h(
+            "section",
+            { class: "card", "aria-labelledby": "oc-wf-h" },
+            h(
+              "div",
+              { class: "row" },
+              h("h3", { id: "oc-wf-h" }, "Workflows"),
+              h("span", { class: "spacer" }),
+              h("button", { class: "small", "data-testid": "workflows-refresh", onclick: () => void loadWorkflows() }, "Refresh"),
+            ),
+            wfBody,
+          ),
+        ),
+      ),
+    );
+    health.append(h("dt", {}, "Gateway"), h("dd", {}, stateBadge));
+    const timer = setInterval(() => {
+      if (alive && !document.hidden) void loadStatus();
+    }, STATUS_REFRESH_MS);
+    cleanups.push(() => clearInterval(timer));
+    let wasOnline: boolean | null = null;
+    return {
+      el,
+      deviceChanged() {
+        const online = device.status === "online";
+        send.disabled = !online || abort !== null;
+        send.title = online ? "" : "The device is offline";
+        if (online !== wasOnline) {
+          wasOnline = online;
+          void loadStatus();
+          void loadWorkflows();
+        }
+      },
+    };
+  }
+
+  content.replaceChildren(
+    head,
+    h("div", { class: "device-grid" }, info, sessionsCard),
+    nodeWrap,
+  );
+  drawHead();
+  drawNode();
+  void loadSessions();
+
+  // ---- live ------------------------------------------------------------------------
+  async function reloadDevice() {
+    try {
+      const d = (await get<{ device: Device }>(`/api/v1/devices/${enc}`)).device;
+      if (!alive) return;
+      device = d;
+      drawHead();
+      drawNode();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404 && alive) {
+        toast("This device was deleted.", "info");
+        navigate(projectHref);
+      }
+    }
+  }
+  cleanups.push(
+    onEvent((e) => {
+      if (!alive || e.project_id !== project.id) return;
+      const did = e.device_id ?? e.device?.id;
+      if (did !== id) return;
+      if (e.kind === "device.online" || e.kind === "device.offline") {
+        device = { ...device, status: e.kind === "device.online" ? "online" : "offline", last_seen: e.at, paired: true };
+        drawHead();
+        drawNode();
+        // an OpenClaw node's kind shows at its first heartbeat
+        if (e.kind === "device.online") setTimeout(() => alive && void reloadDevice(), 3000);
+      } else if (e.kind === "device.renamed" && e.device) {
+        device = { ...device, ...(e.device as unknown as Device) };
+        drawHead();
+      } else if (e.kind === "device.deleted") {
+        toast(`${device.name} was deleted.`, "info");
+        navigate(projectHref);
+      } else if (e.kind === "session.started" || e.kind === "session.ended") {
+        void loadSessions();
+      }
+    }),
+  );
+  let wasLive = false;
+  cleanups.push(
+    onState((s) => {
+      if (s !== "live") return;
+      if (wasLive) {
+        void reloadDevice();
+        void loadSessions();
+      }
+      wasLive = true;
+    }),
+  );
+
+  return () => {
+    alive = false;
+    for (const c of cleanups) c();
+  };
+};
+
+export default page;
