@@ -49,3 +49,16 @@ export async function signOut(): Promise<void> {
     setCsrf(null);
   }
 }
+
+// Forgets the signed-in user without asking the relay (the session is
+// already gone: revoked, password reset, account deleted).
+export function clearSession(): void {
+  current = null;
+  setCsrf(null);
+  loaded = true;
+}
+
+// After a profile change: the relay's new user object.
+export function updateUser(user: User): void {
+  current = user;
+}

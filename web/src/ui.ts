@@ -75,8 +75,62 @@ export async function copyText(text: string): Promise<void> {
   }
 }
 
-export function fmtTime(iso: string | null | undefined): string {
-  if (!iso) return "—";
-  const d = new Date(iso);
-  return isNaN(d.getTime()) ? iso : d.toLocaleString();
+// A time for people: the API gives Unix seconds (numbers) or ISO 8601
+// strings (the PrivaClaw functions); null or undefined → "—".
+export function fmtTime(t: string | number | null | undefined): string {
+  if (t === null || t === undefined || t === "") return "—";
+  const d = typeof t === "number" ? new Date(t * 1000) : new Date(t);
+  return isNaN(d.getTime()) ? String(t) : d.toLocaleString();
+}
+
+// "3 minutes ago", "in 2 hours": a Unix-seconds or ISO time relative to now.
+export function fmtAgo(t: string | number | null | undefined): string {
+  if (t === null || t === undefined || t === "") return "never";
+  const ms = typeof t === "number" ? t * 1000 : new Date(t).getTime();
+  if (isNaN(ms)) return String(t);
+  const diff = Math.round((ms - Date.now()) / 1000);
+  const abs = Math.abs(diff);
+  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  if (abs < 45) return rtf.format(0, "second");
+  if (abs < 3600) return rtf.format(Math.round(diff / 60), "minute");
+  if (abs < 86400) return rtf.format(Math.round(diff / 3600), "hour");
+  if (abs < 30 * 86400) return rtf.format(Math.round(diff / 86400), "day");
+  return new Date(ms).toLocaleDateString();
+}
+
+// The UTF-8 length of a string: the relay's limits are in bytes.
+export function byteLength(s: string): number {
+  return new TextEncoder().encode(s).length;
+}
+
+let fieldSeq = 0;
+
+// A labelled form field: <div class="field"><label for>…</label><input id>
+// [hint]</div>. Returns the wrapper; the control keeps its own attributes.
+export function field(
+  label: string,
+  control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement,
+  hint?: string,
+): HTMLDivElement {
+  if (!control.id) control.id = `fld-${++fieldSeq}`;
+  const wrap = h("div", { class: "field" }, h("label", { for: control.id }, label), control);
+  if (hint) {
+    const hintEl = h("div", { class: "hint", id: `${control.id}-hint` }, hint);
+    control.setAttribute("aria-describedby", hintEl.id);
+    wrap.append(hintEl);
+  }
+  return wrap;
+}
+
+// An inline message under a form: role=alert so screen readers say it.
+// set("") hides it.
+export function formMessage(testid?: string): HTMLDivElement & { set(text: string, kind?: "error" | "ok"): void } {
+  const el = h("div", { class: "form-msg", role: "alert", "data-testid": testid }) as HTMLDivElement & {
+    set(text: string, kind?: "error" | "ok"): void;
+  };
+  el.set = (text, kind = "error") => {
+    el.textContent = text;
+    el.className = `form-msg ${text ? "form-msg-" + kind : ""}`;
+  };
+  return el;
 }

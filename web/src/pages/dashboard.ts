@@ -1,0 +1,405 @@
+// /dashboard: the user's projects, each with its devices and their live
+// status. Devices coming and going arrive over /events (events.ts) and
+// toast; after a gap in the socket the page rereads everything over HTTP
+// (events are not replayed). A project is created inline here; devices
+// are added on the project's page.
+import { ApiError, get, post } from "../api";
+import { onEvent, onState, type EventsState, type RelayEvent } from "../events";
+import { shell } from "../layout";
+import { navigate, type Page } from "../router";
+import { currentUser, loadSession } from "../session";
+import { byteLength, fmtAgo, fmtTime, formMessage, h, toast } from "../ui";
+import { checkName, errorText } from "./forms";
+import "./dashboard.css";
+
+export interface Project {
+  id: string;
+  name: string;
+  owner_id: string;
+  role: "owner" | "member";
+  created_at: number;
+  updated_at: number;
+}
+
+export interface Device {
+  id: string;
+  project_id: string;
+  name: string;
+  status: "online" | "offline";
+  paired: boolean;
+  last_seen: number | null;
+  created_at: number;
+  kind?: "connector" | "openclaw" | string;
+  pairing_code_expires_at?: number | null;
+}
+
+interface Entry {
+  project: Project;
+  devices: Device[] | null; // null: could not be read
+  error?: string;
+}
+
+const page: Page = (root) => {
+  const main = shell(root, [["Dashboard", null]]);
+  main.classList.add("dashboard");
+  const user = currentUser();
+  let entries: Entry[] = [];
+  let loaded = false;
+  let disposed = false;
+  let loadSeq = 0;
+
+  // --- header: title, live indicator ---------------------------------
+  const live = h("span", { class: "live", "data-testid": "events-status", role: "status", "aria-live": "polite" });
+  const header = h(
+    "div",
+    { class: "dash-head" },
+    h(
+      "div",
+      {},
+      h("h1", {}, "Dashboard"),
+      h("p", { class: "muted" }, user ? `Signed in as ${user.display_name || user.email}` : ""),
+    ),
+    live,
+  );
+
+  // --- create a project -----------------------------------------------
+  const nameInput = h("input", {
+    type: "text",
+    id: "project-create-name",
+    placeholder: "e.g. Home Lab",
+    autocomplete: "off",
+    "data-testid": "project-create-name",
+    "aria-describedby": "project-create-msg",
+    required: true,
+  });
+  const createBtn = h("button", { type: "submit", class: "primary", "data-testid": "project-create-submit" }, "Create project");
+  const createMsg = formMessage("project-create-error");
+  createMsg.id = "project-create-msg";
+  const createForm = h(
+    "form",
+    { class: "card create-project", novalidate: true, "data-testid": "project-create-form" },
+    h("label", { for: "project-create-name", class: "create-label" }, "New project"),
+    h("div", { class: "create-row" }, nameInput, createBtn),
+    createMsg,
+  );
+  createForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const name = nameInput.value.trim();
+    const bad = !name ? "Give the project a name." : checkName(name, "The name");
+    if (bad || byteLength(name) < 1) {
+      nameInput.setAttribute("aria-invalid", "true");
+      nameInput.focus();
+      return createMsg.set(bad ?? "Give the project a name.");
+    }
+    nameInput.removeAttribute("aria-invalid");
+    createBtn.disabled = true;
+    createMsg.set("");
+    try {
+      const { project } = await post<{ project: Project }>("/api/v1/projects", { name });
+      nameInput.value = "";
+      if (!entries.some((x) => x.project.id === project.id)) entries.unshift({ project, devices: [] });
+      renderList();
+      toast(`Project “${project.name}” created. Add a device to it.`, "ok");
+      list.querySelector<HTMLElement>(`[data-project-id="${CSS.escape(project.id)}"] .add-device`)?.focus();
+    } catch (err) {
+      createMsg.set(errorText(err));
+    } finally {
+      createBtn.disabled = false;
+    }
+  });
+
+  const list = h("div", { class: "projects", "data-testid": "project-list", "aria-busy": "true" }, h("p", { class: "muted" }, "Loading your projects…"));
+  main.append(header, createForm, list);
+
+  // --- rendering --------------------------------------------------------
+  function statusBadge(d: Device): HTMLElement {
+    const text = d.status === "online" ? "online" : d.paired ? "offline" : "not paired";
+    return h(
+      "span",
+      {
+        class: `badge status ${d.status === "online" ? "online" : d.paired ? "offline" : "warn"}`,
+        "data-testid": "device-status",
+        "data-status": d.status,
+      },
+      text,
+    );
+  }
+
+  function deviceRow(d: Device): HTMLElement {
+    const online = d.status === "online";
+    const seen = online
+      ? "connected"
+      : d.paired
+        ? `last seen ${fmtAgo(d.last_seen)}`
+        : "waiting for its agent to pair";
+    return h(
+      "li",
+      { class: `device-row ${online ? "is-online" : ""}`, "data-testid": "device-row", "data-device-id": d.id },
+      h("span", { class: `dot ${online ? "on" : ""}`, "aria-hidden": "true" }),
+      h(
+        "div",
+        { class: "device-main" },
+        h("a", { href: `/device/${encodeURIComponent(d.id)}`, "data-link": true, class: "device-name", "data-testid": "device-link" }, d.name),
+        h(
+          "div",
+          { class: "device-meta" },
+          statusBadge(d),
+          d.kind === "openclaw" ? h("span", { class: "badge claw" }, "OpenClaw") : null,
+          h("span", { class: "muted small", title: d.last_seen ? fmtTime(d.last_seen) : "" }, seen),
+        ),
+      ),
+      h(
+        "button",
+        {
+          type: "button",
+          class: online ? "primary small" : "small",
+          "data-testid": "open-terminal",
+          disabled: !online,
+          title: online ? `Open a terminal on ${d.name}` : `${d.name} is offline`,
+          "aria-label": `Open terminal on ${d.name}`,
+          onclick: () => navigate(`/terminal/${encodeURIComponent(d.id)}/new`),
+        },
+        "Open terminal",
+      ),
+    );
+  }
+
+  function projectCard(e: Entry): HTMLElement {
+    const p = e.project;
+    const href = `/project/${encodeURIComponent(p.id)}`;
+    const devs = e.devices ?? [];
+    const on = devs.filter((d) => d.status === "online").length;
+    const body: Node[] = [];
+    if (e.devices === null) {
+      body.push(h("p", { class: "form-msg form-msg-error" }, e.error ?? "The devices could not be read."));
+    } else if (devs.length === 0) {
+      body.push(
+        h(
+          "div",
+          { class: "empty small-empty" },
+          h("p", {}, "No devices yet."),
+          p.role === "owner"
+            ? h("a", { href, "data-link": true, class: "btn primary small add-device", "data-testid": "project-add-device" }, "Add a device")
+            : h("p", { class: "muted small" }, "The project's owner adds devices."),
+        ),
+      );
+    } else {
+      body.push(h("ul", { class: "device-list" }, devs.map(deviceRow)));
+    }
+    return h(
+      "article",
+      { class: "card project-card", "data-testid": "project-card", "data-project-id": p.id, "aria-label": p.name },
+      h(
+        "header",
+        { class: "project-head" },
+        h("h2", {}, h("a", { href, "data-link": true, "data-testid": "project-link" }, p.name)),
+        h("span", { class: `badge role-${p.role}` }, p.role),
+        h("span", { class: "spacer" }),
+        devs.length ? h("span", { class: "muted small", "data-testid": "project-online-count" }, `${on} of ${devs.length} online`) : null,
+      ),
+      ...body,
+      devs.length && p.role === "owner"
+        ? h("footer", { class: "project-foot" }, h("a", { href, "data-link": true, class: "small add-device" }, "+ Add device"))
+        : null,
+    );
+  }
+
+  function emptyState(): HTMLElement {
+    return h(
+      "div",
+      { class: "empty onboarding", "data-testid": "dashboard-empty" },
+      h("h2", {}, "Welcome! Let's reach your first machine."),
+      h(
+        "ol",
+        { class: "onboard-steps" },
+        h("li", {}, h("strong", {}, "Create a project"), " above — a project groups devices and the people who may use them."),
+        h("li", {}, h("strong", {}, "Add a device"), " in it: you get a one-time pairing code and the command to run."),
+        h(
+          "li",
+          {},
+          h("strong", {}, "Pair the machine"),
+          ": install the agent, run ",
+          h("code", {}, "clawlink pair …"),
+          " and ",
+          h("code", {}, "clawlink up"),
+          ". It shows up here as online.",
+        ),
+      ),
+      h("p", {}, h("a", { href: "/docs", "data-link": true }, "How to install the agent →")),
+    );
+  }
+
+  // Draws the list again from entries, keeping the keyboard focus on the
+  // same control of the same device or project when it is still there.
+  function renderList(): void {
+    if (disposed) return;
+    list.removeAttribute("aria-busy");
+    const act = document.activeElement as HTMLElement | null;
+    let refocus: string | null = null;
+    if (act && list.contains(act) && act.dataset.testid) {
+      const dev = act.closest<HTMLElement>("[data-device-id]");
+      const proj = act.closest<HTMLElement>("[data-project-id]");
+      const scope = dev
+        ? `[data-device-id="${CSS.escape(dev.dataset.deviceId!)}"]`
+        : proj
+          ? `[data-project-id="${CSS.escape(proj.dataset.projectId!)}"]`
+          : "";
+      refocus = `${scope} [data-testid="${CSS.escape(act.dataset.testid)}"]`;
+    }
+    if (!entries.length) list.replaceChildren(emptyState());
+    else list.replaceChildren(...entries.map(projectCard));
+    if (refocus) list.querySelector<HTMLElement>(refocus)?.focus();
+  }
+
+  // --- data ---------------------------------------------------------------
+  async function loadDevices(p: Project): Promise<Entry> {
+    try {
+      const { devices } = await get<{ devices: Device[] }>(`/api/v1/projects/${encodeURIComponent(p.id)}/devices`);
+      return { project: p, devices };
+    } catch (err) {
+      return { project: p, devices: null, error: errorText(err) };
+    }
+  }
+
+  async function load(): Promise<void> {
+    const seq = ++loadSeq;
+    try {
+      const { projects } = await get<{ projects: Project[] }>("/api/v1/projects");
+      const next = await Promise.all(projects.map(loadDevices));
+      if (disposed || seq !== loadSeq) return;
+      entries = next;
+      loaded = true;
+      renderList();
+    } catch (err) {
+      if (disposed || seq !== loadSeq) return;
+      if (err instanceof ApiError && err.status === 401) return signedOut();
+      if (!loaded) {
+        list.removeAttribute("aria-busy");
+        list.replaceChildren(
+          h(
+            "div",
+            { class: "empty" },
+            h("p", { class: "form-msg form-msg-error", role: "alert" }, errorText(err)),
+            h("button", { type: "button", onclick: () => void load() }, "Try again"),
+          ),
+        );
+      } else toast(errorText(err), "error");
+    }
+  }
+
+  function findDevice(id: string | undefined): [Entry, number] | null {
+    if (!id) return null;
+    for (const e of entries) {
+      const i = e.devices?.findIndex((d) => d.id === id) ?? -1;
+      if (i >= 0) return [e, i];
+    }
+    return null;
+  }
+
+  function entryOf(projectId: string): Entry | undefined {
+    return entries.find((e) => e.project.id === projectId);
+  }
+
+  function handle(ev: RelayEvent): void {
+    if (!loaded) return; // the first load is on its way and will see it
+    const found = findDevice(ev.device_id ?? ev.device?.id);
+    switch (ev.kind) {
+      case "device.online":
+      case "device.offline": {
+        if (!found) {
+          const e = entryOf(ev.project_id);
+          if (e) void loadDevices(e.project).then((n) => replaceEntry(n));
+          return;
+        }
+        const [e, i] = found;
+        const d = e.devices![i];
+        const online = ev.kind === "device.online";
+        if ((d.status === "online") === online) return;
+        e.devices![i] = { ...d, status: online ? "online" : "offline", paired: true, last_seen: ev.at ?? d.last_seen };
+        renderList();
+        toast(online ? `${d.name} is online` : `${d.name} went offline`, online ? "ok" : "info");
+        return;
+      }
+      case "device.added": {
+        const e = entryOf(ev.project_id);
+        if (!e || !ev.device || !e.devices) return;
+        if (!found) e.devices.push(ev.device as unknown as Device);
+        renderList();
+        return;
+      }
+      case "device.renamed": {
+        if (found && ev.device) {
+          const [e, i] = found;
+          e.devices![i] = { ...e.devices![i], ...(ev.device as unknown as Device) };
+          renderList();
+        }
+        return;
+      }
+      case "device.deleted": {
+        if (found) {
+          const [e, i] = found;
+          e.devices!.splice(i, 1);
+          renderList();
+        }
+        return;
+      }
+      case "member.added":
+      case "member.removed":
+        // A project we did not know about: we were just added to it.
+        if (!entryOf(ev.project_id)) void load();
+        return;
+    }
+  }
+
+  function replaceEntry(n: Entry): void {
+    const i = entries.findIndex((e) => e.project.id === n.project.id);
+    if (i >= 0 && !disposed) {
+      entries[i] = n;
+      renderList();
+    }
+  }
+
+  async function signedOut(): Promise<void> {
+    const u = await loadSession().catch(() => currentUser());
+    if (!u && !disposed) navigate("/auth?next=%2Fdashboard", true);
+  }
+
+  // --- live updates -----------------------------------------------------
+  const labels: Record<EventsState, string> = {
+    connecting: "Connecting…",
+    live: "Live",
+    retrying: "Reconnecting…",
+    refused: "Live updates off",
+  };
+  let seenLive = false;
+  const stopState = onState((s) => {
+    live.textContent = labels[s];
+    live.dataset.state = s;
+    live.title =
+      s === "live"
+        ? "Device status updates as it happens"
+        : s === "refused"
+          ? "The relay refused the live connection; reload the page"
+          : "Live updates paused; reconnecting";
+    if (s === "live") {
+      if (seenLive) void load(); // events are not replayed: reread what we missed
+      seenLive = true;
+    } else if (s === "refused") void signedOut();
+  });
+  const stopEvents = onEvent(handle);
+  // Keeps "last seen 3 minutes ago" true.
+  const tick = setInterval(() => {
+    if (loaded && !document.hidden) renderList();
+  }, 60000);
+
+  void load();
+
+  return () => {
+    disposed = true;
+    stopEvents();
+    stopState();
+    clearInterval(tick);
+  };
+};
+
+export default page;

@@ -1,0 +1,300 @@
+// /docs: how to install the agent, pair a machine with this relay and
+// keep it connected; OpenClaw in short; where the machine-readable docs
+// are. Commands use this page's origin, so they are right for this relay.
+import { get } from "../api";
+import { shell } from "../layout";
+import type { Page } from "../router";
+import { currentUser } from "../session";
+import { copyText, h } from "../ui";
+import "./docs.css";
+
+interface DownloadInfo {
+  platform: string | null;
+  available?: boolean;
+  host_platform?: string;
+  platforms?: string[];
+  message?: string;
+  build?: { requirements?: string; steps?: string[] };
+}
+
+// A command to copy: <div class="code"><code>…</code><button>Copy</button></div>.
+export function codeBlock(text: string, testid?: string): HTMLElement {
+  return h(
+    "div",
+    { class: "code", "data-testid": testid },
+    h("code", {}, text),
+    h(
+      "button",
+      { type: "button", class: "small copy", "aria-label": "Copy command", onclick: () => void copyText(text) },
+      "Copy",
+    ),
+  );
+}
+
+// The command that pairs a machine with this relay (as the project page's
+// pairing dialog shows it, with the real code).
+function pairCommand(code: string, name?: string): string {
+  const quoted = name && /^[A-Za-z0-9._-]+$/.test(name) ? name : name ? `'${name.replace(/'/g, "'\\''")}'` : "";
+  return `clawlink pair ${code} --api ${location.origin}/functions/v1${quoted ? " --name " + quoted : ""}`;
+}
+
+const page: Page = (root) => {
+  const main = shell(root, [["Docs", null]]);
+  main.classList.add("docs");
+  const origin = location.origin;
+  const api = `${origin}/functions/v1`;
+  const c = (t: string) => h("code", {}, t);
+  const sec = (id: string, title: string, ...body: (Node | string)[]) =>
+    h("section", { id, "aria-labelledby": `${id}-h` }, h("h2", { id: `${id}-h` }, title), ...body);
+
+  const downloads = h("div", { class: "downloads", "data-testid": "docs-downloads" });
+  const dl = (platform: string) =>
+    h(
+      "a",
+      {
+        class: "btn",
+        href: `/functions/v1/download-connector?platform=${encodeURIComponent(platform)}`,
+        download: `clawlink-${platform}`,
+        "data-testid": `docs-download-${platform}`,
+      },
+      `Download for ${platform}`,
+    );
+
+  const toc: [string, string][] = [
+    ["how", "How it works"],
+    ["install", "1. Install the agent"],
+    ["pair", "2. Pair the machine"],
+    ["up", "3. Connect and stay connected"],
+    ["options", "Agent options"],
+    ["openclaw", "OpenClaw agents"],
+    ["machine", "Machine-readable docs"],
+  ];
+
+  main.append(
+    h(
+      "div",
+      { class: "docs-layout" },
+      h(
+        "nav",
+        { class: "docs-toc", "aria-label": "On this page" },
+        h(
+          "ul",
+          {},
+          toc.map(([id, t]) =>
+            h(
+              "li",
+              {},
+              h(
+                "a",
+                {
+                  href: `#${id}`,
+                  // Scrolls here rather than letting a fragment navigation
+                  // fire popstate (which would render the page again).
+                  onclick: (e: Event) => {
+                    e.preventDefault();
+                    history.replaceState(null, "", `#${id}`);
+                    document.getElementById(id)?.scrollIntoView({ behavior: "smooth" });
+                  },
+                },
+                t,
+              ),
+            ),
+          ),
+        ),
+      ),
+      h(
+        "article",
+        { class: "docs-body" },
+        h("h1", {}, "Set up a machine"),
+        h(
+          "p",
+          { class: "lead" },
+          "Three commands put a machine on this relay: download the agent, pair it with a one-time code, start it. " +
+            "You need an account, a project and a device in it first: the dashboard walks you through them.",
+        ),
+        sec(
+          "how",
+          "How it works",
+          h(
+            "p",
+            {},
+            "The ",
+            c("clawlink"),
+            " agent on your machine opens one outbound WebSocket to this relay (",
+            c(origin),
+            ") and keeps it open. When you open a terminal in the browser, the relay asks the agent for a shell, " +
+              "and the agent starts a real PTY. Nothing listens on the machine; if the link drops, the agent reconnects " +
+              "with backoff and your session resumes where it was.",
+          ),
+        ),
+        sec(
+          "install",
+          "1. Install the agent",
+          h("p", {}, "Download the agent for the machine's platform (as ", c("uname -sm"), " names it), make it executable and put it on the PATH:"),
+          downloads,
+          codeBlock("chmod +x clawlink-PLATFORM && sudo mv clawlink-PLATFORM /usr/local/bin/clawlink", "docs-install-cmd"),
+          h(
+            "p",
+            { class: "muted" },
+            "Or build it from source: ",
+            c("cmake -S . -B build && cmake --build build --target clawlink"),
+            " in a clawlink checkout (Debian 12: ",
+            c("scripts/install-deps"),
+            " installs what the build needs).",
+          ),
+        ),
+        sec(
+          "pair",
+          "2. Pair the machine",
+          h(
+            "p",
+            {},
+            "In your project, choose ",
+            h("strong", {}, "Add device"),
+            ". The app shows a one-time pairing code (8 characters, valid 15 minutes) and the exact command; on the machine run:",
+          ),
+          codeBlock(pairCommand("<CODE>", "my-server"), "docs-pair-cmd"),
+          h(
+            "p",
+            { class: "muted" },
+            "The agent trades the code for its own device token and saves it in ",
+            c("~/.config/clawlink/agent.json"),
+            " (mode 0600). ",
+            c("--name"),
+            " defaults to the host name. The code works once; the project owner can make a new one from the device's page to pair again.",
+          ),
+        ),
+        sec(
+          "up",
+          "3. Connect and stay connected",
+          codeBlock("clawlink up", "docs-up-cmd"),
+          h("p", {}, "The device turns ", h("span", { class: "badge online" }, "online"), " on the dashboard; choose Open terminal."),
+          h("p", {}, "To keep it running after you log out, use the systemd user unit shipped in ", c("deploy/clawlink.service"), ":"),
+          codeBlock(
+            "mkdir -p ~/.config/systemd/user && cp deploy/clawlink.service ~/.config/systemd/user/\n" +
+              "systemctl --user enable --now clawlink\nloginctl enable-linger $USER",
+          ),
+          h("p", {}, c("clawlink status"), " shows the config, whether the relay answers, and any OpenClaw gateway found."),
+        ),
+        sec(
+          "options",
+          "Agent options",
+          h(
+            "div",
+            { class: "table-wrap" },
+            h(
+              "table",
+              { class: "list" },
+              h("thead", {}, h("tr", {}, h("th", {}, "option"), h("th", {}, "default"), h("th", {}, "what it does"))),
+              h(
+                "tbody",
+                {},
+                (
+                  [
+                    ["--config PATH", "~/.config/clawlink/agent.json", "where pairing writes and up reads the device's credentials"],
+                    ["--shell PATH", "$SHELL, else /bin/sh", "the login shell started for each terminal"],
+                    ["--ring-size BYTES", "2M", "recent output kept per session for resume and replay (64K–256M)"],
+                    ["--window BYTES", "1M", "output a session may run ahead of its viewers before the program waits"],
+                    ["--idle-grace SECS", "1800", "a session nobody watches ends after this long (0 = never)"],
+                    ["--ping-interval SECS", "20", "ping a silent relay link; drop it after two silent intervals"],
+                    ["--proto 1|2", "2", "highest protocol: 2 sends output as binary frames, 1 as PrivaClaw's JSON"],
+                    ["--ca-file PEM", "system CAs", "trust this CA for a wss:// relay with its own certificate"],
+                    ["--log-level LEVEL", "info", "debug, info, warn or error"],
+                  ] as const
+                ).map(([o, d, w]) => h("tr", {}, h("td", {}, c(o)), h("td", {}, c(d)), h("td", {}, w))),
+              ),
+            ),
+          ),
+          h("p", { class: "muted" }, "PrivaClaw's connector form works too: ", c(`clawlink --pair <CODE> --api ${api}`), "."),
+        ),
+        sec(
+          "openclaw",
+          "OpenClaw agents",
+          h(
+            "p",
+            {},
+            "If the machine runs an OpenClaw gateway, ",
+            c("clawlink up"),
+            " also connects to it (loopback only) and the device becomes an OpenClaw node: its page shows the gateway's health, " +
+              "a chat panel that streams the reply, restart for owners, and the workflows you can run.",
+          ),
+          h(
+            "p",
+            {},
+            "The agent finds the gateway from ",
+            c("OPENCLAW_GATEWAY_URL"),
+            " / ",
+            c("OPENCLAW_GATEWAY_TOKEN"),
+            ", else OpenClaw's own ",
+            c("~/.openclaw/openclaw.json"),
+            ", else the ",
+            c("openclaw"),
+            " section of the agent config. What the relay may ask is limited by ",
+            c("capabilities"),
+            " in the agent config (",
+            c("terminal, chat, status, restart, workflow"),
+            "; without it, everything but restart). Nothing else leaves the machine.",
+          ),
+        ),
+        sec(
+          "machine",
+          "Machine-readable docs",
+          h(
+            "ul",
+            {},
+            h("li", {}, h("a", { href: "/llms.txt", "data-testid": "docs-llms" }, "/llms.txt"), " — the short version, for AI agents"),
+            h("li", {}, h("a", { href: "/llms-full.txt", "data-testid": "docs-llms-full" }, "/llms-full.txt"), " — everything in one file"),
+            h(
+              "li",
+              {},
+              h("a", { href: "/api/v1/openapi.json", "data-testid": "docs-openapi" }, "/api/v1/openapi.json"),
+              " — the HTTP API (OpenAPI 3.1)",
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+
+  // Which binaries this relay has: only a signed-in user may ask.
+  if (currentUser()) {
+    downloads.append(h("span", { class: "muted" }, "Looking for downloads…"));
+    get<DownloadInfo>("/functions/v1/download-connector")
+      .then((info) => {
+        const plats = info.platforms ?? [];
+        downloads.replaceChildren(
+          ...(plats.length
+            ? plats.map(dl)
+            : [h("p", { class: "muted" }, "This relay has no agent binaries to download: build the agent from source (below).")]),
+        );
+        if (info.build?.steps?.length) {
+          downloads.append(
+            h(
+              "details",
+              { class: "build-steps" },
+              h("summary", {}, "Build from source"),
+              info.build.requirements ? h("p", { class: "muted" }, info.build.requirements) : null,
+              codeBlock(info.build.steps.join("\n")),
+            ),
+          );
+        }
+      })
+      .catch(() =>
+        downloads.replaceChildren(h("p", { class: "muted" }, "The list of downloads could not be loaded; reload to try again.")),
+      );
+  } else {
+    downloads.append(
+      h(
+        "p",
+        { class: "muted" },
+        h("a", { href: "/auth?next=%2Fdocs", "data-link": true, "data-testid": "docs-signin" }, "Sign in"),
+        " to download the agent from this relay.",
+      ),
+    );
+  }
+
+  // Anchors: the router leaves #links alone; scroll to one given in the URL.
+  if (location.hash) requestAnimationFrame(() => document.getElementById(location.hash.slice(1))?.scrollIntoView());
+};
+
+export default page;
