@@ -194,10 +194,18 @@ export async function confirmDanger(title: string, text: string, label: string):
 
 // ---- pairing --------------------------------------------------------------
 
-// The commands that pair an agent with this relay (src/agent/main.c:
-// `clawlink pair CODE --api URL`, then `clawlink up`).
-export function pairCommand(code: string): string {
-  return `clawlink pair ${code} --api ${location.origin}/functions/v1`;
+// A word for a POSIX shell: as is when plain, else in single quotes.
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9._@%+=:,\/-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'";
+}
+
+// The command that pairs an agent with this relay (src/agent/main.c:
+// `clawlink pair CODE --api URL [--name NAME]`, then `clawlink up`).
+// Pairing sets the device's name to NAME, the host name by default: the
+// command passes the name given here so it stays.
+export function pairCommand(code: string, name?: string): string {
+  const n = name ? ` --name ${shellQuote(name)}` : "";
+  return `clawlink pair ${code} --api ${location.origin}/functions/v1${n}`;
 }
 
 function commandLine(text: string, testid: string, label: string): HTMLElement {
@@ -267,13 +275,13 @@ export function showPairing(device: Device, code: string, expiresAt: number | nu
       ),
       h("p", { class: "muted" }, expiry),
       h("p", {}, "On the machine, with the clawlink agent installed, run:"),
-      commandLine(pairCommand(code), "pairing-command", "Copy the pair command"),
+      commandLine(pairCommand(code, device.name), "pairing-command", "Copy the pair command"),
       h("p", {}, "then start it (keep it running, e.g. as a service):"),
       commandLine("clawlink up", "pairing-up-command", "Copy the up command"),
       h(
         "p",
         { class: "muted small-print" },
-        "The code is shown only now. Add --name NAME to name the machine differently. ",
+        "The code is shown only now. Without --name, pairing names the device after the machine's host name. ",
         h("a", { href: "/docs", "data-link": true }, "Install the agent"),
       ),
       status,

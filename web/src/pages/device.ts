@@ -419,8 +419,11 @@ const page: Page = async (root, params) => {
         reply.dataset.state = "error";
         const msg = e instanceof ApiError && e.code === "aborted" ? "Stopped." : nodeErrorText(e);
         reply.append(h("div", { class: "error-text oc-reply-error" }, msg));
-        if (!(e instanceof ApiError && e.code === "aborted")) chatErr.textContent = msg;
-        if (!reply.textContent) prompt.value = text; // nothing came: let them send it again
+        // refused before any token: nothing came, so offer the prompt again
+        if (reply.childNodes.length === 1 && !(e instanceof ApiError && e.code === "aborted")) {
+          chatErr.textContent = msg;
+          prompt.value = text;
+        }
       } finally {
         reply.classList.remove("streaming");
         abort = null;
