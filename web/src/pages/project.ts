@@ -666,7 +666,13 @@ const page: Page = async (root, params) => {
   cleanups.push(
     onState((s) => {
       devices.liveNote.textContent =
-        s === "live" ? "● live" : s === "refused" ? "live updates off (sign in again)" : "reconnecting…";
+        s === "live"
+          ? "● live"
+          : s === "refused"
+            ? "live updates off (sign in again)"
+            : s === "connecting"
+              ? "connecting…"
+              : "reconnecting…";
       devices.liveNote.classList.toggle("is-live", s === "live");
       if (s === "live") {
         // events are not replayed: reread what may have changed meanwhile
