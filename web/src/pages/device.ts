@@ -49,6 +49,9 @@ interface Workflow {
 }
 
 const STATUS_REFRESH_MS = 15000; // the node's heartbeat period
+const STATUS_RETRY_MS = 3000; // while the gateway is not online
+const PROBE_EVERY_MS = 3000; // asking whether a device became a node
+const PROBE_FOR_MS = 60000;
 
 // What an OpenClaw node's refusal means, in words (docs/api.md, "OpenClaw nodes").
 export function nodeErrorText(e: unknown): string {
@@ -323,6 +326,39 @@ const page: Page = async (root, params) => {
       nodeWrap.replaceChildren(node.el);
     }
     node?.deviceChanged();
+    if (!node && device.status === "online") probeNode();
+  }
+
+  // A device's kind becomes "openclaw" at its agent's first heartbeat,
+  // which no event announces: while a device that connected less than a
+  // minute ago is not known as a node, read it again every few seconds.
+  let probing = false;
+  function probeNode() {
+    if (probing) return;
+    probing = true;
+    const until = (device.last_seen ?? 0) * 1000 + PROBE_FOR_MS;
+    const tick = async () => {
+      if (!alive || node || device.status !== "online" || Date.now() > until) {
+        probing = false;
+        return;
+      }
+      try {
+        const d = (await get<{ device: Device }>(`/api/v1/devices/${enc}`)).device;
+        if (!alive) return;
+        if (d.kind === "openclaw") {
+          device = { ...device, ...d };
+          probing = false;
+          drawHead();
+          drawNode();
+          return;
+        }
+      } catch {
+        /* asked again below */
+      }
+      const t = setTimeout(tick, PROBE_EVERY_MS);
+      cleanups.push(() => clearTimeout(t));
+    };
+    void tick();
   }
 
   function nodePanel() {
@@ -331,17 +367,29 @@ const page: Page = async (root, params) => {
     const healthErr = h("p", { class: "error-text", role: "alert", "data-testid": "oc-health-error" });
     const stateBadge = h("span", { class: "badge", "data-testid": "oc-state" }, "…");
     let caps: string[] | null = null;
+    // the gateway link as the last status said; null: not known
+    let gwState: string | null = null;
+    let wfLoaded = false;
+    let nextStatus: ReturnType<typeof setTimeout> | null = null;
+    cleanups.push(() => nextStatus && clearTimeout(nextStatus));
+    // Asked again every 15 s while the gateway is online, every 3 s while it
+    // is not (or not yet) so its return shows soon.
     async function loadStatus() {
+      if (nextStatus) clearTimeout(nextStatus);
+      nextStatus = null;
       if (device.status !== "online") {
+        gwState = null;
         stateBadge.textContent = "agent offline";
         stateBadge.className = "badge offline";
         healthErr.textContent = "";
+        updateSend();
         return;
       }
       try {
         const s = (await get<{ status: NodeStatus }>(`/api/v1/devices/${enc}/status`)).status;
         if (!alive) return;
         healthErr.textContent = "";
+        gwState = s.connection_state;
         caps = s.capabilities ?? null;
         stateBadge.textContent = s.connection_state;
         stateBadge.className = `badge ${s.connection_state === "online" ? "online" : s.connection_state === "reconnecting" ? "warn" : "offline"}`;
@@ -355,11 +403,26 @@ const page: Page = async (root, params) => {
           ...item("Node id", h("code", {}, s.node_id)),
         );
         restartBtn.hidden = !isOwner();
+        if (gwState === "online" && !wfLoaded) void loadWorkflows();
+        if (gwState !== "online") {
+          wfLoaded = false;
+          wfBody.replaceChildren(
+            h("p", { class: "muted" }, `The OpenClaw gateway is ${gwState}: its workflows show when it is online.`),
+          );
+        }
       } catch (e) {
+        if (!alive) return;
+        gwState = null;
         healthErr.textContent = nodeErrorText(e);
         stateBadge.textContent = "unknown";
         stateBadge.className = "badge warn";
       }
+      updateSend();
+      if (alive && device.status === "online")
+        nextStatus = setTimeout(
+          () => (document.hidden ? undefined : void loadStatus()),
+          gwState === "online" ? STATUS_REFRESH_MS : STATUS_RETRY_MS,
+        );
     }
     const restartBtn = h("button", { class: "small danger", "data-testid": "oc-restart", hidden: !isOwner(), onclick: async () => {
       const go = await confirmDanger(
@@ -427,8 +490,8 @@ const page: Page = async (root, params) => {
       } finally {
         reply.classList.remove("streaming");
         abort = null;
-        send.disabled = false;
         stop.hidden = true;
+        updateSend();
         void loadStatus();
       }
     }
@@ -444,9 +507,11 @@ const page: Page = async (root, params) => {
     const wfBody = h("div", { class: "stack", "data-testid": "workflows" });
     async function loadWorkflows() {
       if (device.status !== "online") {
+        wfLoaded = false;
         wfBody.replaceChildren(h("p", { class: "muted" }, "The device is offline."));
         return;
       }
+      wfLoaded = true;
       try {
         const r = await get<{ workflows: Workflow[] }>(`/api/v1/devices/${enc}/workflows`);
         if (!alive) return;
@@ -564,21 +629,28 @@ const page: Page = async (root, params) => {
       ),
     );
     health.append(h("dt", {}, "Gateway"), h("dd", {}, stateBadge));
-    const timer = setInterval(() => {
-      if (alive && !document.hidden) void loadStatus();
-    }, STATUS_REFRESH_MS);
-    cleanups.push(() => clearInterval(timer));
+    // a hidden tab skips its refreshes; coming back asks at once
+    const onVisible = () => {
+      if (!document.hidden && alive && device.status === "online") void loadStatus();
+    };
+    document.addEventListener("visibilitychange", onVisible);
+    cleanups.push(() => document.removeEventListener("visibilitychange", onVisible));
+    function updateSend() {
+      const online = device.status === "online";
+      const gwDown = gwState !== null && gwState !== "online";
+      send.disabled = !online || gwDown || abort !== null;
+      send.title = !online ? "The device is offline" : gwDown ? `The OpenClaw gateway is ${gwState}` : "";
+    }
     let wasOnline: boolean | null = null;
     return {
       el,
       deviceChanged() {
         const online = device.status === "online";
-        send.disabled = !online || abort !== null;
-        send.title = online ? "" : "The device is offline";
+        updateSend();
         if (online !== wasOnline) {
           wasOnline = online;
           void loadStatus();
-          void loadWorkflows();
+          if (!online) void loadWorkflows();
         }
       },
     };

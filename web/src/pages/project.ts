@@ -210,7 +210,7 @@ const page: Page = async (root, params) => {
         online
           ? h(
               "a",
-              { class: "btn small primary", href: `/terminal/${encodeURIComponent(d.id)}/new`, "data-link": true, "data-testid": "device-open-terminal" },
+              { class: "btn small primary", href: `/terminal/${encodeURIComponent(d.id)}/new`, "data-link": true, "data-testid": "open-terminal" },
               "Open terminal",
             )
           : null,
