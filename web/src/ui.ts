@@ -91,7 +91,7 @@ export function fmtAgo(t: string | number | null | undefined): string {
   const diff = Math.round((ms - Date.now()) / 1000);
   const abs = Math.abs(diff);
   const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
-  if (abs < 45) return rtf.format(0, "second");
+  if (abs < 45) return "just now";
   if (abs < 3600) return rtf.format(Math.round(diff / 60), "minute");
   if (abs < 86400) return rtf.format(Math.round(diff / 3600), "hour");
   if (abs < 30 * 86400) return rtf.format(Math.round(diff / 86400), "day");

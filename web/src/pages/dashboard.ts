@@ -125,7 +125,8 @@ const page: Page = (root) => {
     );
   }
 
-  function deviceRow(d: Device): HTMLElement {
+  // owner: the caller owns the device's project (may pair it).
+  function deviceRow(d: Device, owner: boolean): HTMLElement {
     const online = d.status === "online";
     const seen = online
       ? "connected"
@@ -148,19 +149,31 @@ const page: Page = (root) => {
           h("span", { class: "muted small", title: d.last_seen ? fmtTime(d.last_seen) : "" }, seen),
         ),
       ),
-      h(
-        "button",
-        {
-          type: "button",
-          class: online ? "primary small" : "small",
-          "data-testid": "open-terminal",
-          disabled: !online,
-          title: online ? `Open a terminal on ${d.name}` : `${d.name} is offline`,
-          "aria-label": `Open terminal on ${d.name}`,
-          onclick: () => navigate(`/terminal/${encodeURIComponent(d.id)}/new`),
-        },
-        "Open terminal",
-      ),
+      !online && !d.paired && owner
+        ? h(
+            "a",
+            {
+              href: `/device/${encodeURIComponent(d.id)}`,
+              "data-link": true,
+              class: "btn small",
+              "data-testid": "device-pair",
+              title: `Get a pairing code for ${d.name}`,
+            },
+            "Pair it",
+          )
+        : h(
+            "button",
+            {
+              type: "button",
+              class: online ? "primary small" : "small",
+              "data-testid": "open-terminal",
+              disabled: !online,
+              title: online ? `Open a terminal on ${d.name}` : `${d.name} is offline`,
+              "aria-label": `Open terminal on ${d.name}`,
+              onclick: () => navigate(`/terminal/${encodeURIComponent(d.id)}/new`),
+            },
+            "Open terminal",
+          ),
     );
   }
 
@@ -184,7 +197,7 @@ const page: Page = (root) => {
         ),
       );
     } else {
-      body.push(h("ul", { class: "device-list" }, devs.map(deviceRow)));
+      body.push(h("ul", { class: "device-list" }, devs.map((d) => deviceRow(d, p.role === "owner"))));
     }
     return h(
       "article",
