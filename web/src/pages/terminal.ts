@@ -8,7 +8,7 @@ import { ApiError, del, get, post, wsUrl } from "../api";
 import { shell } from "../layout";
 import type { Cleanup, Page } from "../router";
 import { currentUser } from "../session";
-import { TermConnection, type ConnState } from "../terminal/connection";
+import { TermConnection, endText, type ConnState } from "../terminal/connection";
 import { binaryBytes, utf8Bytes } from "../terminal/protocol";
 import { TermView } from "../terminal/view";
 import { copyText, dialog, h, toast } from "../ui";
@@ -29,6 +29,10 @@ interface Share {
   user_id: string;
   email: string;
   mode: "view" | "control";
+}
+interface SessionRow {
+  id: string;
+  user: { id: string; email: string; display_name?: string | null } | null;
 }
 interface Viewer {
   user_id: string;
@@ -126,6 +130,7 @@ const page: Page = (root, params) => {
   const deviceLink = h("a", { href: `/device/${encodeURIComponent(deviceId)}`, "data-link": true, class: "term-device", "data-testid": "term-device" }, "Device");
   const badge = h("span", { class: "badge", role: "status", "aria-label": "Connection", "data-testid": "term-state" }, "connecting");
   const latency = h("span", { class: "term-latency muted", title: "Round trip to the relay", "data-testid": "term-latency" }, "— ms");
+  const sharedBy = h("span", { class: "muted term-shared-by" });
   const viewOnlyBadge = h("span", { class: "badge term-view-only", hidden: true, "data-testid": "term-view-only" }, "view only");
 
   const btnReconnect = h("button", { class: "small", type: "button", "data-testid": "term-reconnect", title: "Reconnect now" }, "Reconnect");
@@ -152,6 +157,7 @@ const page: Page = (root, params) => {
     badge,
     latency,
     viewOnlyBadge,
+    sharedBy,
     searchBox,
     h("div", { class: "term-actions" }, btnReconnect, btnCopy, btnPaste, btnSearch, btnShare, btnEnd),
   );
@@ -189,7 +195,7 @@ const page: Page = (root, params) => {
     badge.textContent = BADGE[s];
     badge.className = `badge term-badge-${s}` + (s === "online" ? " online" : "");
     badge.dataset.state = s;
-    btnReconnect.disabled = s === "ended" || s === "online";
+    btnReconnect.disabled = s === "ended";
     if (s !== "online") latency.textContent = "— ms";
     const inert = s === "ended";
     btnPaste.disabled = inert || (conn?.isViewOnly ?? false);
@@ -412,7 +418,7 @@ const page: Page = (root, params) => {
     } catch (err) {
       shareError.textContent = err instanceof ApiError ? err.message : "Sharing failed";
     } finally {
-      shareSubmit.disabled = false;
+      shareSubmit.disabled = conn?.state === "ended";
     }
   });
 
@@ -523,7 +529,13 @@ const page: Page = (root, params) => {
             h(
               "li",
               { "data-user": v.user_id },
-              h("span", { class: "who", title: v.email }, (v.display_name || v.email) + (v.user_id === me?.id ? " (you)" : "")),
+              h(
+                "span",
+                { class: "who", title: v.email },
+                v.display_name ? `${v.display_name} ` : "",
+                h("span", { class: v.display_name ? "muted" : "" }, v.email),
+                v.user_id === me?.id ? " (you)" : "",
+              ),
               h("span", { class: "badge" }, v.mode === "control" ? "control" : "view"),
             ),
           )
@@ -577,7 +589,8 @@ const page: Page = (root, params) => {
         latency.textContent = `${ms} ms`;
       },
       onEnd: (reason, code) => {
-        view.notice(`[session ended: ${reason}${code !== undefined ? `, exit code ${code}` : ""}]`);
+        view.notice(`[${endText(reason, code)}]`);
+        shareSubmit.disabled = true;
         view.setReadOnly(true);
         if (pollTimer) clearTimeout(pollTimer);
         pollTimer = null;
@@ -622,19 +635,29 @@ const page: Page = (root, params) => {
       }
     }
     // who may share and end it
-    try {
-      await get(`/api/v1/sessions/${encodeURIComponent(sessionId)}/shares`);
-      isStarter = true;
-    } catch {
-      isStarter = false;
-    }
+    const starter = await startedBy();
     if (disposed) return;
+    isStarter = !!starter && starter.id === me?.id;
+    if (starter && !isStarter) sharedBy.textContent = `shared by ${starter.display_name || starter.email}`;
     canEnd = isStarter || (await projectRole()) === "owner";
     if (disposed) return;
     btnEnd.hidden = !canEnd;
     connect();
     if (pollTimer) clearTimeout(pollTimer);
     pollTimer = setTimeout(() => void pollViewers(), 1500);
+  }
+
+  // The user who started the session (the project's session list; any
+  // member may read it), null when unknown.
+  async function startedBy(): Promise<SessionRow["user"]> {
+    if (!device) return null;
+    const q = `device_id=${encodeURIComponent(deviceId)}&status=active&limit=200`;
+    try {
+      const r = await get<{ sessions: SessionRow[] }>(`/api/v1/projects/${encodeURIComponent(device.project_id)}/sessions?${q}`);
+      return r.sessions.find((x) => x.id === sessionId)?.user ?? null;
+    } catch {
+      return null;
+    }
   }
 
   async function projectRole(): Promise<string | null> {

@@ -66,6 +66,8 @@ export const OFFLINE_PROBE = 5000; // re-send session_start while the device is 
 export const ACK_BYTES = 32 * 1024; // ack at once when this much was processed
 export const ACK_DELAY = 50; // else at most this late
 export const STDIN_CHUNK = 16 * 1024; // one stdin message at most (a big paste is split)
+export const PENDING_MAX = 4096; // input kept while (re)connecting
+export const PENDING_MAX_AGE = 5000; // ms: older kept input is dropped, not sent late
 
 // Errors after which retrying cannot help: show the message, stop.
 const FATAL = new Set(["auth_failed", "not_found", "forbidden", "share_revoked"]);
@@ -100,6 +102,8 @@ export class TermConnection {
   private viewOnly = false;
   private sentSize = "";
   private latency: number | null = null;
+  private pending: Uint8Array[] = [];
+  private pendingSince = 0;
 
   constructor(private o: ConnectionOptions) {}
 
@@ -160,15 +164,37 @@ export class TermConnection {
     this.end(reason, exitCode);
   }
 
-  // Terminal input. False when it was not sent (not connected, view only).
+  // Terminal input. False when it was dropped (view only, ended, or not
+  // connected for longer than PENDING_MAX_AGE); input typed while
+  // (re)connecting is kept (up to PENDING_MAX bytes) and sent once online.
   send(data: Uint8Array): boolean {
-    if (!this.canWrite()) return false;
+    if (!this.canWrite()) {
+      if (this.viewOnly || this.fatal || this.disposed || this.st === "ended" || this.st === "offline") return false;
+      const now = Date.now();
+      if (this.pending.length && now - this.pendingSince > PENDING_MAX_AGE) this.pending = [];
+      const size = this.pending.reduce((n, p) => n + p.length, 0);
+      if (size + data.length > PENDING_MAX) return false;
+      if (!this.pending.length) this.pendingSince = now;
+      this.pending.push(data.slice());
+      return true;
+    }
+    this.write(data);
+    return true;
+  }
+
+  private flushPending(): void {
+    const p = this.pending;
+    this.pending = [];
+    if (!p.length || Date.now() - this.pendingSince > PENDING_MAX_AGE || !this.canWrite()) return;
+    for (const d of p) this.write(d);
+  }
+
+  private write(data: Uint8Array): void {
     for (let i = 0; i < data.length; i += STDIN_CHUNK) {
       const part = data.subarray(i, i + STDIN_CHUNK);
       if (this.proto >= 2) this.ws!.send(encodeFrame(MSG_STDIN, this.o.sessionId, 0, part));
       else this.msg("stdin", { session_id: this.o.sessionId, data_b64: b64encode(part) });
     }
-    return true;
   }
 
   canWrite(): boolean {
@@ -279,6 +305,7 @@ export class TermConnection {
         this.authTimer = null;
         this.setState("online");
         if (!this.viewOnly) this.sessionStart();
+        this.flushPending();
         // an ack at once: from now on the relay paces us by our acks
         this.ackSent = -1;
         this.flushAck();
