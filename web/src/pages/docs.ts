@@ -60,6 +60,22 @@ const page: Page = (root) => {
       `Download for ${platform}`,
     );
 
+  const installCmd = h("div", {});
+  const setInstall = (platform: string) =>
+    installCmd.replaceChildren(
+      codeBlock(`chmod +x clawlink-${platform} && sudo mv clawlink-${platform} /usr/local/bin/clawlink`, "docs-install-cmd"),
+    );
+  setInstall("PLATFORM");
+  const fromSource = h(
+    "p",
+    { class: "muted" },
+    "Or build it from source: ",
+    c("cmake -S . -B build && cmake --build build --target clawlink"),
+    " in a clawlink checkout (Debian 12: ",
+    c("scripts/install-deps"),
+    " installs what the build needs).",
+  );
+
   const toc: [string, string][] = [
     ["how", "How it works"],
     ["install", "1. Install the agent"],
@@ -132,16 +148,8 @@ const page: Page = (root) => {
           "1. Install the agent",
           h("p", {}, "Download the agent for the machine's platform (as ", c("uname -sm"), " names it), make it executable and put it on the PATH:"),
           downloads,
-          codeBlock("chmod +x clawlink-PLATFORM && sudo mv clawlink-PLATFORM /usr/local/bin/clawlink", "docs-install-cmd"),
-          h(
-            "p",
-            { class: "muted" },
-            "Or build it from source: ",
-            c("cmake -S . -B build && cmake --build build --target clawlink"),
-            " in a clawlink checkout (Debian 12: ",
-            c("scripts/install-deps"),
-            " installs what the build needs).",
-          ),
+          installCmd,
+          fromSource,
         ),
         sec(
           "pair",
@@ -267,14 +275,16 @@ const page: Page = (root) => {
             ? plats.map(dl)
             : [h("p", { class: "muted" }, "This relay has no agent binaries to download: build the agent from source (below).")]),
         );
+        if (plats.length === 1) setInstall(plats[0]);
         if (info.build?.steps?.length) {
+          fromSource.hidden = true;
           downloads.append(
             h(
               "details",
               { class: "build-steps" },
               h("summary", {}, "Build from source"),
               info.build.requirements ? h("p", { class: "muted" }, info.build.requirements) : null,
-              codeBlock(info.build.steps.join("\n")),
+              h("ol", { class: "build-list" }, info.build.steps.map((st) => h("li", {}, c(st)))),
             ),
           );
         }
