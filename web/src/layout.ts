@@ -42,6 +42,10 @@ export function shell(root: HTMLElement, crumbs: [string, string | null][] = [],
         : h("a", { href: "/auth", "data-link": true, class: "btn primary" }, "Sign in"),
     ),
   );
+  // The top-level page the user is on, for styles and screen readers.
+  for (const a of bar.querySelectorAll<HTMLAnchorElement>(".topnav a[href]")) {
+    if (a.getAttribute("href") === location.pathname) a.setAttribute("aria-current", "page");
+  }
   root.replaceChildren(bar, main);
   return main;
 }
