@@ -66,12 +66,12 @@ const page: Page = (root) => {
 
   const tabSignin = h(
     "button",
-    { type: "button", class: "tab", role: "tab", id: "tab-signin", "data-testid": "auth-tab-signin" },
+    { type: "button", class: "tab", role: "tab", id: "tab-signin", "aria-controls": "auth-form", "data-testid": "auth-tab-signin" },
     "Sign in",
   );
   const tabSignup = h(
     "button",
-    { type: "button", class: "tab", role: "tab", id: "tab-signup", "data-testid": "auth-tab-signup" },
+    { type: "button", class: "tab", role: "tab", id: "tab-signup", "aria-controls": "auth-form", "data-testid": "auth-tab-signup" },
     "Create account",
   );
   const forgot = h(
@@ -82,7 +82,7 @@ const page: Page = (root) => {
 
   const form = h(
     "form",
-    { novalidate: true, role: "tabpanel", "aria-labelledby": "tab-signin", "data-testid": "auth-form" },
+    { id: "auth-form", novalidate: true, role: "tabpanel", "aria-labelledby": "tab-signin", "data-testid": "auth-form" },
     field("Email", email),
     nameField,
     pwField,

@@ -32,7 +32,6 @@ export function checkPassword(pw: string): string | null {
 // bytes, no control characters.
 export function checkName(name: string, what = "The display name"): string | null {
   if (byteLength(name) > NAME_MAX) return `${what} is too long (at most ${NAME_MAX} bytes).`;
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) return `${what} cannot contain control characters.`;
   return null;
 }
