@@ -37,6 +37,7 @@ interface Entry {
   project: Project;
   devices: Device[] | null; // null: could not be read
   error?: string;
+  live: Map<string, Set<string>>; // device id → ids of its active sessions
 }
 
 const page: Page = (root) => {
@@ -97,7 +98,7 @@ const page: Page = (root) => {
     try {
       const { project } = await post<{ project: Project }>("/api/v1/projects", { name });
       nameInput.value = "";
-      if (!entries.some((x) => x.project.id === project.id)) entries.unshift({ project, devices: [] });
+      if (!entries.some((x) => x.project.id === project.id)) entries.unshift({ project, devices: [], live: new Map() });
       renderList();
       toast(`Project “${project.name}” created. Add a device to it.`, "ok");
       list.querySelector<HTMLElement>(`[data-project-id="${CSS.escape(project.id)}"] .add-device`)?.focus();
@@ -125,14 +126,12 @@ const page: Page = (root) => {
     );
   }
 
-  // owner: the caller owns the device's project (may pair it).
-  function deviceRow(d: Device, owner: boolean): HTMLElement {
+  // owner: the caller owns the device's project (may pair it); live: the
+  // ids of the device's active terminal sessions.
+  function deviceRow(d: Device, owner: boolean, live: Set<string> | undefined): HTMLElement {
     const online = d.status === "online";
-    const seen = online
-      ? "connected"
-      : d.paired
-        ? `last seen ${fmtAgo(d.last_seen)}`
-        : "waiting for its agent to pair";
+    const n = live?.size ?? 0;
+    const seen = online ? "" : d.paired ? `last seen ${fmtAgo(d.last_seen)}` : "waiting for its agent to pair";
     return h(
       "li",
       { class: `device-row ${online ? "is-online" : ""}`, "data-testid": "device-row", "data-device-id": d.id },
@@ -146,7 +145,20 @@ const page: Page = (root) => {
           { class: "device-meta" },
           statusBadge(d),
           d.kind === "openclaw" ? h("span", { class: "badge claw" }, "OpenClaw") : null,
-          h("span", { class: "muted small", title: d.last_seen ? fmtTime(d.last_seen) : "" }, seen),
+          n
+            ? h(
+                "a",
+                {
+                  href: `/device/${encodeURIComponent(d.id)}`,
+                  "data-link": true,
+                  class: "badge sessions",
+                  "data-testid": "device-live-sessions",
+                  title: "Open the device to resume or watch them",
+                },
+                n === 1 ? "1 live session" : `${n} live sessions`,
+              )
+            : null,
+          seen ? h("span", { class: "muted small", title: d.last_seen ? fmtTime(d.last_seen) : "" }, seen) : null,
         ),
       ),
       !online && !d.paired && owner
@@ -197,7 +209,7 @@ const page: Page = (root) => {
         ),
       );
     } else {
-      body.push(h("ul", { class: "device-list" }, devs.map((d) => deviceRow(d, p.role === "owner"))));
+      body.push(h("ul", { class: "device-list" }, devs.map((d) => deviceRow(d, p.role === "owner", e.live.get(d.id)))));
     }
     return h(
       "article",
@@ -266,11 +278,22 @@ const page: Page = (root) => {
 
   // --- data ---------------------------------------------------------------
   async function loadDevices(p: Project): Promise<Entry> {
+    const base = `/api/v1/projects/${encodeURIComponent(p.id)}`;
+    // The live sessions are a hint: the list works without them.
+    const live = new Map<string, Set<string>>();
+    const sessions = get<{ sessions: { id: string; device_id: string }[] }>(`${base}/sessions?status=active&limit=200`)
+      .then((r) => {
+        for (const s of r.sessions) {
+          if (!live.has(s.device_id)) live.set(s.device_id, new Set());
+          live.get(s.device_id)!.add(s.id);
+        }
+      })
+      .catch(() => undefined);
     try {
-      const { devices } = await get<{ devices: Device[] }>(`/api/v1/projects/${encodeURIComponent(p.id)}/devices`);
-      return { project: p, devices };
+      const [{ devices }] = await Promise.all([get<{ devices: Device[] }>(`${base}/devices`), sessions]);
+      return { project: p, devices, live };
     } catch (err) {
-      return { project: p, devices: null, error: errorText(err) };
+      return { project: p, devices: null, error: errorText(err), live };
     }
   }
 
@@ -354,6 +377,17 @@ const page: Page = (root) => {
           e.devices!.splice(i, 1);
           renderList();
         }
+        return;
+      }
+      case "session.started":
+      case "session.ended": {
+        const e = entryOf(ev.project_id);
+        if (!e || !ev.device_id || !ev.session_id) return;
+        let set = e.live.get(ev.device_id);
+        if (!set) e.live.set(ev.device_id, (set = new Set()));
+        if (ev.kind === "session.started") set.add(ev.session_id);
+        else set.delete(ev.session_id);
+        renderList();
         return;
       }
       case "member.added":
