@@ -47,9 +47,10 @@ interface Viewer {
 //                                written to the terminal
 //                      .state()  the connection state: connecting, online,
 //                                reconnecting, offline, ended or failed
+//                      .size()   the terminal's {cols, rows}
 declare global {
   interface Window {
-    __clawlinkTerm?: { text(): string; offset(): number; state(): string };
+    __clawlinkTerm?: { text(): string; offset(): number; state(): string; size(): { cols: number; rows: number } };
   }
 }
 
@@ -256,6 +257,7 @@ const page: Page = (root, params) => {
     text: () => view.text(),
     offset: () => conn?.offset ?? 0,
     state: () => conn?.state ?? badge.dataset.state ?? "connecting",
+    size: () => ({ cols: view.cols, rows: view.rows }),
   };
 
   // ---- toolbar actions ---------------------------------------------------
@@ -499,7 +501,8 @@ const page: Page = (root, params) => {
   async function pollViewers(): Promise<void> {
     pollTimer = null;
     if (disposed) return;
-    if (sessionId && conn && conn.state !== "ended" && conn.state !== "failed") {
+    // only while the relay answers the socket (no requests into a dead link)
+    if (sessionId && conn && (conn.state === "online" || conn.state === "offline")) {
       try {
         const vs = (await get<{ viewers: Viewer[] }>(`/api/v1/sessions/${encodeURIComponent(sessionId)}/viewers`)).viewers;
         if (disposed) return;
