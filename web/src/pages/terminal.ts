@@ -605,7 +605,17 @@ const page: Page = (root, params) => {
         if (v) setCtrl(false);
       },
       onError: (code, msg) => {
-        if (code === "forbidden") toast(msg, "error");
+        if (code === "auth_failed") {
+          // the cookie expired or was signed out elsewhere
+          const next = encodeURIComponent(location.pathname);
+          setMessage(
+            "Your sign-in is no longer valid.",
+            "error",
+            h("a", { href: `/auth?next=${next}`, "data-link": true, "data-testid": "term-signin" }, "Sign in again"),
+          );
+        } else if (code === "forbidden" && conn?.state !== "failed") {
+          toast(msg, "error");
+        }
       },
     });
     conn.start();
