@@ -66,6 +66,15 @@ struct cl_http_state {
      * something (cl_http_on_gone) */
     void (*gone_fn)(void *arg);
     void *gone_arg;
+    /* a reply that is not JSON (cl_http_reply_body); NULL/0: JSON */
+    const char *ctype;        /* Content-Type */
+    const char *cache;        /* Cache-Control (NULL: no-store) */
+    const char *encoding;     /* Content-Encoding, or NULL */
+    char etag[48];            /* ETag, quoted, or "" */
+    bool vary_encoding;       /* Vary: Accept-Encoding */
+    bool no_body;             /* HEAD or 304: the headers only */
+    const unsigned char *ext; /* the body when borrowed (not in resp), or NULL */
+    size_t resp_off;          /* bytes of the body written so far */
 };
 
 struct cl_conn {

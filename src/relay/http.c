@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "relay/relay.h"
+#include "relay/web.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +48,46 @@ const char *cl_route_policy_name(int policy)
 }
 
 /* ---- replies ---------------------------------------------------------- */
+
+/* The Content-Security-Policy of every reply: the app's own scripts only
+ * (no inline script, no eval), inline styles allowed (xterm.js injects
+ * <style> elements), nothing may frame a page (docs/security.md). */
+#define CL_HTTP_CSP                                                                                \
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "                    \
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "               \
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+/* Adds "name: value" (name with its colon) to a reply's headers; -1 if
+ * it does not fit. */
+static int cl__add_header(struct cl_conn *c, const char *name, const char *value, unsigned char **p,
+                          unsigned char *end)
+{
+    return lws_add_http_header_by_name(c->wsi, (const unsigned char *)name,
+                                       (const unsigned char *)value, (int)strlen(value), p, end)
+               ? -1
+               : 0;
+}
+
+/* Adds the security headers every reply carries (API, pages, files,
+ * streams); HSTS only when the relay serves TLS. -1 if they do not fit. */
+static int cl__security_headers(struct cl_conn *c, unsigned char **p, unsigned char *end)
+{
+    static const char *const hdrs[][2] = {
+        {"content-security-policy:", CL_HTTP_CSP},
+        {"x-content-type-options:", "nosniff"},
+        {"referrer-policy:", "no-referrer"},
+        {"x-frame-options:", "DENY"},
+        {"cross-origin-opener-policy:", "same-origin"},
+        {"strict-transport-security:", "max-age=31536000"},
+    };
+    size_t n = sizeof hdrs / sizeof hdrs[0];
+    if (!c->relay || !c->relay->opts.tls_cert)
+        n--; /* HSTS (the last) only over TLS */
+    for (size_t i = 0; i < n; i++)
+        if (cl__add_header(c, hdrs[i][0], hdrs[i][1], p, end))
+            return -1;
+    return 0;
+}
 
 static void cl__set_reply(struct cl_conn *c, int status, const char *body, size_t len)
 {
@@ -110,7 +151,7 @@ void cl_http_set_retry_after(struct cl_conn *c, unsigned seconds)
 int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_type,
                        const char *filename)
 {
-    unsigned char hbuf[512], *p = hbuf, *end = hbuf + sizeof hbuf;
+    unsigned char hbuf[2048], *p = hbuf, *end = hbuf + sizeof hbuf;
     char disp[160];
     int n, rc;
 
@@ -120,8 +161,7 @@ int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_
                                     (const unsigned char *)disp, n, &p, end) ||
         lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &p, end) ||
-        lws_add_http_header_by_name(c->wsi, (const unsigned char *)"x-content-type-options:",
-                                    (const unsigned char *)"nosniff", 7, &p, end))
+        cl__security_headers(c, &p, end))
         return CL_EIO;
     rc = lws_serve_http_file(c->wsi, path, content_type, (const char *)hbuf, (int)(p - hbuf));
     if (rc < 0) {
@@ -130,6 +170,33 @@ int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
     }
     return 0;
+}
+
+void cl_http_reply_body(struct cl_conn *c, const struct cl_http_body *b)
+{
+    struct cl_http_state *h = &c->http;
+    bool borrow = b->borrowed && !b->head;
+    size_t copy = b->head || borrow ? 0 : b->len;
+    free(h->resp);
+    /* a borrowed body goes out through a chunk-sized buffer (lws wants
+     * LWS_PRE writable bytes before what it writes) */
+    h->resp = malloc(LWS_PRE + (borrow ? CL_HTTP_CHUNK : copy) + 1);
+    if (!h->resp)
+        abort();
+    if (copy)
+        memcpy(h->resp + LWS_PRE, b->data, copy);
+    h->ext = borrow ? b->data : NULL;
+    h->resp_len = b->len;
+    h->resp_off = 0;
+    h->no_body = b->head;
+    h->ctype = b->content_type;
+    h->cache = b->cache_control;
+    h->encoding = b->content_encoding;
+    h->vary_encoding = b->vary_encoding;
+    snprintf(h->etag, sizeof h->etag, "%s", b->etag ? b->etag : "");
+    h->status = b->status;
+    h->phase = 1;
+    lws_callback_on_writable(c->wsi);
 }
 
 /* lws stops looking at the first argument that does not fit its buffer,
@@ -293,6 +360,9 @@ static void cl__dispatch(struct cl_conn *c)
     }
     if (path_known)
         cl_http_reply_error(c, 405, "method_not_allowed", "method not allowed on %s", h->path);
+    else if ((h->method == CL_HTTP_GET || h->method == CL_HTTP_HEAD) &&
+             cl_web_handle(c, h->path, c->relay->opts.web_dir))
+        return; /* the web app: a file, or index.html for a page */
     else
         cl_http_reply_error(c, 404, "no_route", "no such endpoint");
 }
@@ -333,6 +403,11 @@ static void cl__reset(struct cl_conn *c)
     h->phase = 0;
     h->status = 0;
     h->retry_after = 0;
+    h->ctype = h->cache = h->encoding = NULL;
+    h->ext = NULL;
+    h->resp_off = 0;
+    h->no_body = h->vary_encoding = false;
+    h->etag[0] = 0;
 }
 
 int cl_http_on_request(struct cl_conn *c, struct lws *wsi, const char *uri)
@@ -459,15 +534,14 @@ void cl_http_stream_end(struct cl_conn *c)
 static int cl__stream_writeable(struct cl_conn *c)
 {
     struct cl_http_state *h = &c->http;
-    unsigned char hbuf[LWS_PRE + 512], *start = hbuf + LWS_PRE, *p = start,
-                                       *end = hbuf + sizeof hbuf - 1;
+    unsigned char hbuf[LWS_PRE + 2048], *start = hbuf + LWS_PRE, *p = start,
+                                        *end = hbuf + sizeof hbuf - 1;
     if (h->phase == 3) {
         if (lws_add_http_common_headers(c->wsi, (unsigned)h->status, (const char *)h->resp,
                                         LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
             lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
                                         (const unsigned char *)"no-store", 8, &p, end) ||
-            lws_add_http_header_by_name(c->wsi, (const unsigned char *)"x-content-type-options:",
-                                        (const unsigned char *)"nosniff", 7, &p, end) ||
+            cl__security_headers(c, &p, end) ||
             lws_add_http_header_by_name(c->wsi, (const unsigned char *)"connection:",
                                         (const unsigned char *)"close", 5, &p, end) ||
             lws_finalize_write_http_header(c->wsi, start, &p, end))
@@ -490,23 +564,69 @@ static int cl__stream_writeable(struct cl_conn *c)
     return 0;
 }
 
+/* The status line and the headers of a reply (JSON, or a body from
+ * cl_http_reply_body) up to the reply-specific ones. */
+static int cl__reply_headers(struct cl_conn *c, unsigned char **p, unsigned char *end)
+{
+    struct cl_http_state *h = &c->http;
+    const char *type = h->ctype ? h->ctype : "application/json";
+    const char *cache = h->cache ? h->cache : "no-store";
+    if (!h->no_body) {
+        if (lws_add_http_common_headers(c->wsi, (unsigned)h->status, type, h->resp_len, p, end))
+            return -1;
+    } else {
+        /* HEAD: the length of what GET would send, nothing after; 304: no
+         * length, no type (RFC 9110 15.4.5) */
+        char len[24];
+        snprintf(len, sizeof len, "%zu", h->resp_len);
+        if (lws_add_http_header_status(c->wsi, (unsigned)h->status, p, end))
+            return -1;
+        if (h->status != 304 && (cl__add_header(c, "content-type:", type, p, end) ||
+                                 cl__add_header(c, "content-length:", len, p, end)))
+            return -1;
+    }
+    if (cl__add_header(c, "cache-control:", cache, p, end) || cl__security_headers(c, p, end) ||
+        (h->etag[0] && cl__add_header(c, "etag:", h->etag, p, end)) ||
+        (h->encoding && cl__add_header(c, "content-encoding:", h->encoding, p, end)) ||
+        (h->vary_encoding && cl__add_header(c, "vary:", "Accept-Encoding", p, end)))
+        return -1;
+    return 0;
+}
+
+/* Writes the next piece of a reply's body, at most CL_HTTP_CHUNK. 0 when
+ * all of it is written, 1 if more remains (writable requested), -1 on a
+ * failed write. */
+static int cl__write_body(struct cl_conn *c)
+{
+    struct cl_http_state *h = &c->http;
+    size_t left = h->resp_len - h->resp_off;
+    size_t n = left > CL_HTTP_CHUNK ? CL_HTTP_CHUNK : left;
+    unsigned char *buf = h->resp + LWS_PRE + h->resp_off;
+    if (h->ext) {
+        buf = h->resp + LWS_PRE;
+        memcpy(buf, h->ext + h->resp_off, n);
+    }
+    if (lws_write(c->wsi, buf, n, n == left ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+        return -1;
+    h->resp_off += n;
+    if (h->resp_off < h->resp_len) {
+        lws_callback_on_writable(c->wsi);
+        return 1;
+    }
+    return 0;
+}
+
 int cl_http_on_writeable(struct cl_conn *c)
 {
     struct cl_http_state *h = &c->http;
     if (h->phase == 3 || h->phase == 4)
         return cl__stream_writeable(c);
-    unsigned char hbuf[LWS_PRE + 1024], *start = hbuf + LWS_PRE, *p = start,
+    unsigned char hbuf[LWS_PRE + 2048], *start = hbuf + LWS_PRE, *p = start,
                                         *end = hbuf + sizeof hbuf - 1;
     char ra[16];
 
     if (h->phase == 1) {
-        if (lws_add_http_common_headers(c->wsi, (unsigned)h->status, "application/json",
-                                        h->resp_len, &p, end))
-            return -1;
-        if (lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
-                                        (const unsigned char *)"no-store", 8, &p, end) ||
-            lws_add_http_header_by_name(c->wsi, (const unsigned char *)"x-content-type-options:",
-                                        (const unsigned char *)"nosniff", 7, &p, end))
+        if (cl__reply_headers(c, &p, end))
             return -1;
         if (h->retry_after) {
             int n = snprintf(ra, sizeof ra, "%u", h->retry_after);
@@ -521,9 +641,9 @@ int cl_http_on_writeable(struct cl_conn *c)
         return 0;
     }
     if (h->phase == 2) {
-        if (lws_write(c->wsi, h->resp + LWS_PRE, h->resp_len, LWS_WRITE_HTTP_FINAL) !=
-            (int)h->resp_len)
-            return -1;
+        int rc = h->no_body ? 0 : cl__write_body(c);
+        if (rc)
+            return rc < 0 ? -1 : 0;
         bool close_after = h->close_after;
         cl__reset(c);
         /* A 413 answered before the body was read: do not reuse the link. */
@@ -555,13 +675,6 @@ static void cl__healthz(struct cl_http_req *req)
     cl_http_reply_json(req->conn, 200, json_pack("{s:b, s:s}", "ok", 1, "version", CL_VERSION));
 }
 
-static void cl__root(struct cl_http_req *req)
-{
-    cl_http_reply_json(req->conn, 200,
-                       json_pack("{s:s, s:s, s:s, s:s}", "name", "clawlink-relay", "version",
-                                 CL_VERSION, "api", "/api/v1", "functions", "/functions/v1"));
-}
-
 /* The API description, as built in (no file is read at run time). */
 static void cl__openapi(struct cl_http_req *req)
 {
@@ -570,7 +683,6 @@ static void cl__openapi(struct cl_http_req *req)
 
 static const struct cl_route cl__routes_misc[] = {
     {CL_HTTP_GET, "/healthz", CL_ROUTE_PUBLIC, cl__healthz},
-    {CL_HTTP_GET, "/", CL_ROUTE_PUBLIC, cl__root},
     {CL_HTTP_GET, "/api/v1/openapi.json", CL_ROUTE_PUBLIC, cl__openapi},
     {0, NULL, 0, NULL},
 };

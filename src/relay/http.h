@@ -83,6 +83,27 @@ void cl_http_set_retry_after(struct cl_conn *c, unsigned seconds);
 int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_type,
                        const char *filename);
 
+/* A reply that is not JSON (web.c: the app's files and pages). The
+ * strings are static or copied (etag); data is copied unless borrowed
+ * (it outlives the reply: embedded bytes). head: the headers only
+ * (HEAD, 304), with Content-Length len unless the status is 304.
+ * cache_control NULL: no-store. The body goes out CL_HTTP_CHUNK bytes
+ * per writable callback. */
+#define CL_HTTP_CHUNK (16 * 1024)
+struct cl_http_body {
+    int status;
+    const char *content_type;
+    const void *data;
+    size_t len;
+    bool borrowed;
+    bool head;
+    const char *cache_control;
+    const char *etag;             /* the ETag header's value, quotes included, or NULL */
+    const char *content_encoding; /* "gzip", or NULL */
+    bool vary_encoding;           /* Vary: Accept-Encoding */
+};
+void cl_http_reply_body(struct cl_conn *c, const struct cl_http_body *b);
+
 /* Streamed replies (server-sent events): cl_http_stream_begin sends the
  * status and headers without a length (the connection closes at the end,
  * "connection: close"); cl_http_stream_write queues bytes, at most

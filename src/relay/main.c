@@ -18,6 +18,7 @@
 #include "relay/ratelimit.h"
 #include "relay/relay.h"
 #include "relay/server.h"
+#include "relay/web.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 /* pair-device attempts: per address and for the whole relay, per minute */
@@ -53,6 +55,8 @@ static void cl__usage(FILE *f)
         "  --connector-dir DIR  agent binaries served by /functions/v1/download-connector:\n"
         "                       DIR/clawlink-PLATFORM, and DIR/clawlink for this host's\n"
         "                       platform (default: the directory of this executable)\n"
+        "  --web-dir DIR        serve the web app from DIR (a web/dist build) instead of the\n"
+        "                       copy built into the relay: front-end development\n"
         "  --log-level LEVEL    debug | info | warn | error (default info)\n"
         "  --help               this text\n"
         "  --version            print the version\n");
@@ -168,6 +172,7 @@ int main(int argc, char **argv)
         {"smtp-url", required_argument, NULL, 'S'},
         {"smtp-from", required_argument, NULL, 'F'},
         {"connector-dir", required_argument, NULL, 'C'},
+        {"web-dir", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -176,6 +181,7 @@ int main(int argc, char **argv)
     uv_loop_t loop;
     char err[256];
     enum cl_log_level level;
+    const char *web;
     int opt, rc = 1;
 
     memset(&r, 0, sizeof r);
@@ -250,6 +256,16 @@ int main(int argc, char **argv)
             r.opts.connector_dir = optarg;
             break;
         }
+        case 'W': {
+            static char web_dir[PATH_MAX];
+            struct stat sb;
+            if (!realpath(optarg, web_dir) || stat(web_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+                fprintf(stderr, "clawlink-relay: --web-dir '%s' is not a directory\n", optarg);
+                return 2;
+            }
+            r.opts.web_dir = web_dir;
+            break;
+        }
         case 'L':
             if (cl_log_parse_level(optarg, &level)) {
                 fprintf(stderr, "clawlink-relay: unknown log level '%s'\n", optarg);
@@ -320,9 +336,12 @@ int main(int argc, char **argv)
     uv_signal_start(&cl__sigint, cl__on_signal, SIGINT);
     uv_signal_start(&cl__sighup, cl__on_sighup, SIGHUP);
 
-    cl_info("relay", "listening", "version=%s addr=%s port=%d tls=%s data=%s relay_url=%s",
+    web = r.opts.web_dir ? r.opts.web_dir : "embedded";
+    if (!r.opts.web_dir && !cl_web_app_n)
+        web = "not built";
+    cl_info("relay", "listening", "version=%s addr=%s port=%d tls=%s data=%s relay_url=%s web=%s",
             CL_VERSION, r.opts.listen_addr, r.opts.port, r.opts.tls_cert ? "on" : "off",
-            r.opts.data_dir, r.relay_url);
+            r.opts.data_dir, r.relay_url, web);
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = 0;
 

@@ -32,6 +32,7 @@ struct cl_relay_opts {
     const char *smtp_url;      /* send mail through this server; NULL: outbox only */
     const char *smtp_from;     /* From: of the relay's mail */
     const char *connector_dir; /* agent binaries to serve; NULL: beside this executable */
+    const char *web_dir;       /* --web-dir (a realpath): the app from disk; NULL: embedded */
 };
 
 struct cl_relay {
