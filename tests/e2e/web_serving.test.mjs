@@ -12,7 +12,7 @@ import http from 'node:http';
 import { mkdir, writeFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { e2e, cleanupAll, startRelay, tempDir, TEST_TIMEOUT, ms } from './lib/harness.mjs';
+import { e2e, cleanupAll, startRelay, tempDir, signup, TEST_TIMEOUT, ms } from './lib/harness.mjs';
 import { makeSelfSigned, startTlsRelay } from './lib/extra.mjs';
 import https from 'node:https';
 
@@ -279,6 +279,21 @@ test('gzip: with Accept-Encoding gzip the smaller copy goes out, with Vary; with
   if (root.status === 200 && root.headers['content-encoding'] === 'gzip') {
     assert.match(zlib.gunzipSync(root.body).toString('utf8'), /<!doctype html>/i);
   }
+}));
+
+test('a download (a file lws streams) carries the security headers too', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const relay = await startRelay();
+  const u = await signup(relay);
+  const fn = '/functions/v1/download-connector';
+  const info = await raw(relay, 'GET', fn, { Authorization: `Bearer ${u.token}` });
+  assert.equal(info.status, 200, show(info));
+  securityHeaders(info);
+  const platform = JSON.parse(info.text).host_platform;
+  const r = await raw(relay, 'GET', `${fn}?platform=${platform}`, { Authorization: `Bearer ${u.token}` });
+  assert.equal(r.status, 200, show(r));
+  assert.equal(r.headers['content-type'], 'application/octet-stream');
+  assert.equal(r.headers['cache-control'], 'no-store');
+  securityHeaders(r);
 }));
 
 test('HSTS only under TLS', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
