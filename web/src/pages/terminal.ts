@@ -575,7 +575,9 @@ const page: Page = (root, params) => {
         showState(s);
         if (s === "online") {
           setMessage("");
-          view.focus();
+          // back online: the terminal gets the keyboard, unless the user is elsewhere (search, share panel)
+          const active = document.activeElement;
+          if (!active || active === document.body || screen.contains(active) || active === btnReconnect) view.focus();
         } else if (s === "ended") {
           setMessage(
             msg,
