@@ -325,7 +325,9 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
         return rc ? rc : cl__sessions(d, m, err, errlen);
     }
     case CL_MSG_AUTH:
-        rc = cl__copy_str(d, "data", "token", true, m->token, sizeof m->token, err, errlen);
+        /* optional: a browser may present its session cookie instead
+         * (the relay decides; an empty token means none) */
+        rc = cl__copy_str(d, "data", "token", false, m->token, sizeof m->token, err, errlen);
         if (!rc)
             rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id,
                               err, errlen);

@@ -15,8 +15,10 @@ void cl_token_new(enum cl_token_kind kind, char *out)
 {
     uint8_t raw[CL_TOKEN_RAW_LEN];
     randombytes_buf(raw, sizeof raw);
-    static const char *const prefix[] = {
-        [CL_TOKEN_USER] = "clu_", [CL_TOKEN_DEVICE] = "cld_", [CL_TOKEN_RESET] = "clr_"};
+    static const char *const prefix[] = {[CL_TOKEN_USER] = "clu_",
+                                         [CL_TOKEN_DEVICE] = "cld_",
+                                         [CL_TOKEN_RESET] = "clr_",
+                                         [CL_TOKEN_SIGNIN] = "clo_"};
     memcpy(out, prefix[kind], 4);
     sodium_bin2base64(out + 4, CL_TOKEN_STR_LEN - 4 + 1, raw, sizeof raw,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);

@@ -16,11 +16,11 @@
 
 #define CL_HASH_LEN      32
 #define CL_TOKEN_RAW_LEN 32
-/* "clu_", "cld_" or "clr_" + 43 base64url characters */
+/* "clu_", "cld_", "clr_" or "clo_" (one-time sign-in) + 43 base64url characters */
 #define CL_TOKEN_STR_LEN (4 + 43)
 
 /* Kinds of token; the prefix makes a leaked token recognisable to scanners. */
-enum cl_token_kind { CL_TOKEN_USER, CL_TOKEN_DEVICE, CL_TOKEN_RESET };
+enum cl_token_kind { CL_TOKEN_USER, CL_TOKEN_DEVICE, CL_TOKEN_RESET, CL_TOKEN_SIGNIN };
 
 /* Must be called once before anything else here (wraps sodium_init). */
 int cl_secret_init(void);

@@ -2,6 +2,11 @@
  * api_auth: sign-up, sign-in, sign-out and the current user. Sign-up and
  * sign-in are rate-limited per address and per account (accounts.h).
  *
+ * API clients get a bearer token in the body. The web app (it sends
+ * "X-Clawlink-Client: web") gets the token in the cl_session cookie
+ * instead and a CSRF token in the body (webauth.h); so does a one-time
+ * sign-in code, which only a loopback peer may use (make run's link).
+ *
  * Password hashing runs on the worker pool; the store is touched only on
  * the loop thread, before and after.
  */
@@ -14,6 +19,7 @@
 #include "relay/events.h"
 #include "relay/http.h"
 #include "relay/relay.h"
+#include "relay/webauth.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +31,7 @@ struct cl__pw_job {
     struct cl_user user; /* signup: the new user; login: the found one */
     bool found;          /* login: the email exists */
     bool ok;             /* hashing succeeded / password verified */
+    bool web;            /* the web app asked: answer with the cookie */
 };
 
 static void cl__pw_job_free(struct cl__pw_job *j)
@@ -60,17 +67,56 @@ static int cl__credentials(struct cl_http_req *req, struct cl__pw_job *j)
     return 0;
 }
 
-static void cl__reply_token(struct cl_conn *c, int status, struct cl_relay *r,
-                            const struct cl_user *u)
+/* {user, csrf_token}: what the web app gets for the session whose token
+ * hashes to token_hash. */
+static json_t *cl__web_session(struct cl_relay *r, const struct cl_user *u,
+                               const uint8_t token_hash[CL_HASH_LEN])
 {
-    char token[CL_TOKEN_STR_LEN + 1];
+    char csrf[CL_CSRF_TOKEN_LEN + 1];
+    json_t *o;
+    cl_webauth_csrf_token(r->csrf_key, token_hash, csrf);
+    o = json_pack("{s:o, s:s}", "user", cl_json_user(u), "csrf_token", csrf);
+    cl_wipe(csrf, sizeof csrf);
+    return o;
+}
+
+/* Issues a session for u: to an API client as a bearer token in the body,
+ * to the web app (web) as the cl_session cookie with the CSRF token. */
+static void cl__reply_token(struct cl_conn *c, int status, struct cl_relay *r,
+                            const struct cl_user *u, bool web)
+{
+    char token[CL_TOKEN_STR_LEN + 1], cookie[256];
+    uint8_t hash[CL_HASH_LEN];
     int rc = cl_auth_issue_token(&r->store, u->id, cl_now(), token);
     if (rc) {
         cl_http_reply_errcode(c, rc);
         return;
     }
-    cl_http_reply_json(c, status, json_pack("{s:s, s:o}", "token", token, "user", cl_json_user(u)));
+    if (!web) {
+        cl_http_reply_json(c, status,
+                           json_pack("{s:s, s:o}", "token", token, "user", cl_json_user(u)));
+        cl_wipe(token, sizeof token);
+        return;
+    }
+    cl_hash_str(token, hash);
+    cl_webauth_cookie_header(r, token, cookie, sizeof cookie);
     cl_wipe(token, sizeof token);
+    cl_http_set_cookie(c, cookie);
+    cl_wipe(cookie, sizeof cookie);
+    cl_http_reply_json(c, status, cl__web_session(r, u, hash));
+    cl_wipe(hash, sizeof hash);
+}
+
+/* The web app's sign-in routes set a cookie: a request that names a
+ * foreign Origin is refused (403 csrf_failed); true then. */
+static bool cl__foreign_origin(struct cl_http_req *req)
+{
+    if (!cl_webauth_has_origin(req->conn->wsi) ||
+        cl_webauth_same_origin(req->relay, req->conn->wsi))
+        return false;
+    cl_warn("auth", "sign-in from a foreign origin refused", "peer=%s", req->peer);
+    cl_http_reply_error(req->conn, 403, "csrf_failed", "this origin may not sign in here");
+    return true;
 }
 
 /* ---- signup ----------------------------------------------------------- */
@@ -126,7 +172,7 @@ static void cl__signup_done(struct cl_conn *c, void *arg)
         }
     }
     cl_info("auth", "user signed up", "user=%s", j->user.id);
-    cl__reply_token(c, 201, r, &j->user);
+    cl__reply_token(c, 201, r, &j->user, j->web);
 out_free:
     cl__pw_job_free(j);
 }
@@ -143,6 +189,9 @@ static void cl__signup(struct cl_http_req *req)
         abort();
     j->relay = r;
     j->signup = true;
+    j->web = cl_webauth_web_client(req->conn->wsi);
+    if (j->web && cl__foreign_origin(req))
+        goto out_free;
     if (cl__credentials(req, j))
         goto out_free;
     if (cl_json_str(req->body, "body", "display_name", false, CL_NAME_MAX, &display_name, err,
@@ -185,7 +234,7 @@ static void cl__login_done(struct cl_conn *c, void *arg)
         cl_http_reply_error(c, 401, "invalid_credentials", "wrong email or password");
         goto out_free;
     }
-    cl__reply_token(c, 200, j->relay, &j->user);
+    cl__reply_token(c, 200, j->relay, &j->user, j->web);
 out_free:
     cl__pw_job_free(j);
 }
@@ -198,6 +247,9 @@ static void cl__login(struct cl_http_req *req)
     if (!j)
         abort();
     j->relay = r;
+    j->web = cl_webauth_web_client(req->conn->wsi);
+    if (j->web && cl__foreign_origin(req))
+        goto out_free;
     if (cl__credentials(req, j))
         goto out_free;
     if (cl_accounts_refuse(req, CL_RATE_LOGIN, j->user.email))
@@ -215,7 +267,57 @@ out_free:
     cl__pw_job_free(j);
 }
 
-/* ---- logout, me ------------------------------------------------------- */
+/* ---- one-time sign-in ------------------------------------------------- */
+
+/* POST /api/v1/auth/one-time {code}: a code the relay printed for its
+ * operator (--demo) becomes a web session. Only from this machine: a
+ * loopback peer, not forwarded by a proxy. */
+static void cl__one_time(struct cl_http_req *req)
+{
+    struct cl_relay *r = req->relay;
+    struct cl_store *s = &r->store;
+    const char *code;
+    char err[160], user_id[CL_UUID_LEN + 1];
+    uint8_t hash[CL_HASH_LEN];
+    struct cl_user u;
+    int rc;
+
+    if (!cl_webauth_addr_loopback(req->peer) || cl_webauth_forwarded(req->conn->wsi)) {
+        cl_warn("auth", "one-time sign-in refused: not a loopback peer", "peer=%s", req->peer);
+        cl_http_reply_error(req->conn, 403, "loopback_only",
+                            "one-time sign-in codes work only from the relay's own machine");
+        return;
+    }
+    if (cl__foreign_origin(req))
+        return;
+    if (cl_json_str(req->body, "body", "code", true, CL_TOKEN_MAX, &code, err, sizeof err)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
+        return;
+    }
+    if (cl_accounts_refuse(req, CL_RATE_LOGIN, NULL))
+        return;
+    cl_hash_str(code, hash);
+    rc = s->ops->signin_code_consume(s, hash, cl_now(), user_id);
+    cl_wipe(hash, sizeof hash);
+    if (rc == CL_ENOTFOUND || rc == CL_EEXPIRED) {
+        cl_warn("auth", "one-time sign-in refused", "peer=%s reason=%s", req->peer,
+                rc == CL_EEXPIRED ? "expired" : "unknown_or_used");
+        cl_http_reply_error(req->conn, 401, "invalid_code",
+                            "this sign-in code is unknown, used or expired");
+        return;
+    }
+    if (rc == 0)
+        rc = s->ops->user_by_id(s, user_id, &u);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc == CL_ENOTFOUND ? CL_EAUTH : rc);
+        return;
+    }
+    cl_wipe(u.pw_hash, sizeof u.pw_hash);
+    cl_info("auth", "one-time sign-in used", "user=%s peer=%s", u.id, req->peer);
+    cl__reply_token(req->conn, 200, r, &u, true);
+}
+
+/* ---- logout, session, me ---------------------------------------------- */
 
 static void cl__logout(struct cl_http_req *req)
 {
@@ -224,7 +326,28 @@ static void cl__logout(struct cl_http_req *req)
         cl_http_reply_errcode(req->conn, rc);
         return;
     }
+    if (req->cookie_auth || cl_webauth_web_client(req->conn->wsi)) {
+        char cookie[160];
+        cl_webauth_cookie_header(req->relay, NULL, cookie, sizeof cookie);
+        cl_http_set_cookie(req->conn, cookie);
+        cl_http_reply_empty(req->conn, 204);
+        return;
+    }
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* GET /api/v1/auth/session: who is signed in, and the CSRF token again
+ * (the web app calls it on load). */
+static void cl__session(struct cl_http_req *req)
+{
+    struct cl_user u;
+    int rc = req->relay->store.ops->user_by_id(&req->relay->store, req->user_id, &u);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc == CL_ENOTFOUND ? CL_EAUTH : rc);
+        return;
+    }
+    cl_wipe(u.pw_hash, sizeof u.pw_hash);
+    cl_http_reply_json(req->conn, 200, cl__web_session(req->relay, &u, req->token_hash));
 }
 
 static void cl__me(struct cl_http_req *req)
@@ -243,6 +366,8 @@ const struct cl_route cl_routes_auth[] = {
     {CL_HTTP_POST, "/api/v1/auth/signup", CL_ROUTE_PUBLIC, cl__signup},
     {CL_HTTP_POST, "/api/v1/auth/login", CL_ROUTE_PUBLIC, cl__login},
     {CL_HTTP_POST, "/api/v1/auth/logout", CL_ROUTE_SELF, cl__logout},
+    {CL_HTTP_POST, "/api/v1/auth/one-time", CL_ROUTE_PUBLIC, cl__one_time},
+    {CL_HTTP_GET, "/api/v1/auth/session", CL_ROUTE_SELF, cl__session},
     {CL_HTTP_GET, "/api/v1/me", CL_ROUTE_SELF, cl__me},
     {0, NULL, 0, NULL},
 };

@@ -17,6 +17,7 @@
 #include <uthash.h>
 
 #include "core/limits.h"
+#include "core/secret.h"
 #include "core/wsq.h"
 
 struct cl_relay;
@@ -56,6 +57,7 @@ struct cl_http_state {
     unsigned char *resp; /* LWS_PRE headroom + body */
     size_t resp_len;
     unsigned retry_after; /* seconds, 0 = none */
+    char *set_cookie;     /* Set-Cookie value of the reply, or NULL (wiped when sent) */
     int phase;            /* 0 idle, 1 reply ready, 2 headers written,
                              3 stream headers ready, 4 streaming (http.c) */
     /* streamed reply (cl_http_stream_*): bytes waiting for the socket */
@@ -120,6 +122,12 @@ struct cl_conn {
     bool view_only;     /* shared view-only: no stdin, resize or session_end */
     bool starter;       /* the user who started the session */
     bool peer_closed;   /* the peer sent a close frame (a clean goodbye) */
+
+    /* /session and /events: the hash of the session cookie the upgrade
+     * request carried with a same-origin Origin (webauth.c), which auth
+     * without a token uses; the raw cookie is never kept */
+    bool cookie_ok;
+    uint8_t cookie_hash[CL_HASH_LEN];
 
     /* dashboard events (/events): its subscription once authenticated */
     struct cl_events_sub *ev;

@@ -96,10 +96,11 @@ int cl_events_parse(const char *buf, size_t len, struct cl_events_msg *out, cons
             rc = cl_seterr(err, errlen, CL_EINVAL, "auth needs a data object");
             goto out_free;
         }
-        if (cl_json_str(data, "data", "token", true, CL_TOKEN_MAX, &token, err, errlen))
+        /* optional: the session cookie may stand in (cl__auth) */
+        if (cl_json_str(data, "data", "token", false, CL_TOKEN_MAX, &token, err, errlen))
             goto out_free;
         out->type = CL_EVMSG_AUTH;
-        snprintf(out->token, sizeof out->token, "%s", token);
+        snprintf(out->token, sizeof out->token, "%s", token ? token : "");
         rc = 0;
     } else {
         *code = "unknown_type";
@@ -134,7 +135,16 @@ static void cl__auth(struct cl_events *ev, struct cl_conn *c, struct cl_events_m
     uint8_t hash[CL_HASH_LEN];
     char user_id[CL_UUID_LEN + 1];
 
-    cl_hash_str(m->token, hash);
+    if (!m->token[0] && !c->cookie_ok) {
+        cl_warn("events", "subscriber auth refused: no token", "peer=%s", c->peer);
+        cl__refuse(c, "auth_failed",
+                   "auth needs a token (or the session cookie, from the relay's origin)");
+        return;
+    }
+    if (m->token[0])
+        cl_hash_str(m->token, hash);
+    else
+        memcpy(hash, c->cookie_hash, sizeof hash); /* the upgrade's cookie (webauth.h) */
     if (s->ops->token_user(s, hash, cl_now(), user_id) != 0) {
         cl_warn("events", "subscriber auth refused: bad token", "peer=%s", c->peer);
         cl__refuse(c, "auth_failed", "invalid or expired token");

@@ -6,6 +6,7 @@
 #include "core/secret.h"
 #include "relay/relay.h"
 #include "relay/web.h"
+#include "relay/webauth.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -129,7 +130,8 @@ void cl_http_reply_errcode(struct cl_conn *c, int err)
 {
     switch (err) {
     case CL_EAUTH:
-        cl_http_reply_error(c, 401, "unauthorized", "a valid bearer token is required");
+        cl_http_reply_error(c, 401, "unauthorized",
+                            "a valid bearer token (or session cookie) is required");
         break;
     case CL_EFORBIDDEN:
         cl_http_reply_error(c, 403, "forbidden", "your role in this project does not allow this");
@@ -146,6 +148,23 @@ void cl_http_reply_errcode(struct cl_conn *c, int err)
 void cl_http_set_retry_after(struct cl_conn *c, unsigned seconds)
 {
     c->http.retry_after = seconds;
+}
+
+void cl_http_set_cookie(struct cl_conn *c, const char *value)
+{
+    struct cl_http_state *h = &c->http;
+    if (h->set_cookie) {
+        cl_wipe(h->set_cookie, strlen(h->set_cookie));
+        free(h->set_cookie);
+    }
+    h->set_cookie = strdup(value);
+    if (!h->set_cookie)
+        abort();
+}
+
+void cl_http_reply_empty(struct cl_conn *c, int status)
+{
+    cl__set_reply(c, status, "", 0);
 }
 
 int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_type,
@@ -288,14 +307,23 @@ bool cl_http_match(const char *pattern, const char *path, const char **params, c
     return *p == 0 && *q == 0;
 }
 
-/* Resolves "Authorization: Bearer <token>" to a user. 0 with user_id set,
+/* Resolves "Authorization: Bearer <token>" to a user, or without that
+ * header the cl_session cookie (*cookie set then). 0 with user_id set,
  * CL_EAUTH if absent or invalid. The header copy is wiped. */
 static int cl__authenticate(struct cl_conn *c, char user_id[CL_UUID_LEN + 1],
-                            uint8_t hash[CL_HASH_LEN])
+                            uint8_t hash[CL_HASH_LEN], bool *cookie)
 {
     char hdr[CL_TOKEN_MAX + 32];
-    int n = lws_hdr_copy(c->wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION);
-    int rc = CL_EAUTH;
+    int n, rc = CL_EAUTH;
+    *cookie = false;
+    if (lws_hdr_total_length(c->wsi, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0) {
+        if (cl_webauth_cookie_hash(c->wsi, hash))
+            return CL_EAUTH;
+        *cookie = true;
+        rc = c->relay->store.ops->token_user(&c->relay->store, hash, cl_now(), user_id);
+        return rc == CL_ENOTFOUND ? CL_EAUTH : rc;
+    }
+    n = lws_hdr_copy(c->wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION);
     if (n <= 7 || strncasecmp(hdr, "Bearer ", 7) != 0)
         goto out_wipe;
     const char *tok = hdr + 7;
@@ -335,9 +363,24 @@ static void cl__dispatch(struct cl_conn *c)
             req.path = h->path;
             req.peer = c->peer;
             if (r->policy != CL_ROUTE_PUBLIC) {
-                int rc = cl__authenticate(c, user_id, token_hash);
+                int rc = cl__authenticate(c, user_id, token_hash, &req.cookie_auth);
                 if (rc) {
                     cl_http_reply_errcode(c, rc == CL_EAUTH ? CL_EAUTH : rc);
+                    return;
+                }
+                /* a cookie is sent whoever asks: a change must come from
+                 * the app (its CSRF token, its origin) */
+                if (req.cookie_auth && h->method != CL_HTTP_GET && h->method != CL_HTTP_HEAD &&
+                    h->method != CL_HTTP_OPTIONS &&
+                    (!cl_webauth_csrf_header_ok(c->relay, c->wsi, token_hash) ||
+                     (cl_webauth_has_origin(c->wsi) &&
+                      !cl_webauth_same_origin(c->relay, c->wsi)))) {
+                    cl_warn("http", "cookie request refused: CSRF check failed", "peer=%s path=%s",
+                            c->peer, h->path);
+                    cl_wipe(token_hash, sizeof token_hash);
+                    cl_http_reply_error(c, 403, "csrf_failed",
+                                        "a cookie-authenticated change needs the X-CSRF-Token "
+                                        "header and a same-origin Origin");
                     return;
                 }
                 req.user_id = user_id;
@@ -408,6 +451,11 @@ static void cl__reset(struct cl_conn *c)
     h->resp_off = 0;
     h->no_body = h->vary_encoding = false;
     h->etag[0] = 0;
+    if (h->set_cookie) {
+        cl_wipe(h->set_cookie, strlen(h->set_cookie));
+        free(h->set_cookie);
+        h->set_cookie = NULL;
+    }
 }
 
 int cl_http_on_request(struct cl_conn *c, struct lws *wsi, const char *uri)
@@ -634,8 +682,21 @@ int cl_http_on_writeable(struct cl_conn *c)
                                             (const unsigned char *)ra, n, &p, end))
                 return -1;
         }
+        if (h->set_cookie) {
+            int rc = lws_add_http_header_by_name(
+                c->wsi, (const unsigned char *)"set-cookie:", (const unsigned char *)h->set_cookie,
+                (int)strlen(h->set_cookie), &p, end);
+            cl_wipe(h->set_cookie, strlen(h->set_cookie));
+            free(h->set_cookie);
+            h->set_cookie = NULL;
+            if (rc) {
+                cl_wipe(hbuf, sizeof hbuf);
+                return -1;
+            }
+        }
         if (lws_finalize_write_http_header(c->wsi, start, &p, end))
             return -1;
+        cl_wipe(hbuf, sizeof hbuf); /* a Set-Cookie header holds a token */
         h->phase = 2;
         lws_callback_on_writable(c->wsi);
         return 0;

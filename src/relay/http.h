@@ -28,8 +28,10 @@ struct cl_http_req {
     const char *params[CL_HTTP_MAX_PARAMS]; /* ":id" segments, in order */
     json_t *body;                           /* parsed object, or NULL for GET */
     const char *user_id;                    /* authenticated user, or NULL */
-    const uint8_t *token_hash;              /* hash of the bearer token, or NULL */
+    const uint8_t *token_hash;              /* hash of the session token, or NULL */
     const char *peer;                       /* client address */
+    /* the token came from the cl_session cookie, not a bearer header (webauth.h) */
+    bool cookie_auth;
 };
 
 typedef void (*cl_route_fn)(struct cl_http_req *req);
@@ -37,7 +39,8 @@ typedef void (*cl_route_fn)(struct cl_http_req *req);
 /* Who may call a route: a policy.c action (enum cl_action, which the
  * handler asks cl_policy_* for with the resource the request names), or
  * one of these markers. Every route but CL_ROUTE_PUBLIC needs a valid
- * bearer token before its handler runs. */
+ * bearer token (or session cookie, webauth.h) before its handler runs; a
+ * cookie-authenticated POST/PUT/PATCH/DELETE also needs its CSRF token. */
 #define CL_ROUTE_PUBLIC (-1) /* no user token: anyone (the body may carry its own credential) */
 #define CL_ROUTE_SELF   (-2) /* any signed-in user, on their own things; names no one else's */
 
@@ -76,6 +79,11 @@ void cl_http_reply_error(struct cl_conn *c, int status, const char *code, const 
 void cl_http_reply_errcode(struct cl_conn *c, int err);
 /* Sets Retry-After on the next reply. */
 void cl_http_set_retry_after(struct cl_conn *c, unsigned seconds);
+/* Sets a Set-Cookie header (value copied, wiped once sent) on the next
+ * reply. */
+void cl_http_set_cookie(struct cl_conn *c, const char *value);
+/* Replies with status and no body (204). */
+void cl_http_reply_empty(struct cl_conn *c, int status);
 /* Replies 200 with the file at path, streamed by lws (not read into
  * memory), as content_type, offered for download as filename. Returns 0,
  * or CL_EIO if the file cannot be served (nothing was sent: reply

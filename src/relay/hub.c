@@ -786,7 +786,18 @@ static void cl__browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg 
     enum cl_share_mode mode = CL_SHARE_NONE;
     int rc;
 
-    cl_hash_str(m->token, hash);
+    if (!m->token[0] && !c->cookie_ok) {
+        cl_warn("hub", "browser auth refused: no token", "peer=%s", c->peer);
+        cl_conn_send_error(c, "auth_failed",
+                           "auth needs a token (or the session cookie, from the relay's origin)",
+                           NULL);
+        cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "auth failed");
+        return;
+    }
+    if (m->token[0])
+        cl_hash_str(m->token, hash);
+    else
+        memcpy(hash, c->cookie_hash, sizeof hash); /* the upgrade's cookie (webauth.h) */
     if (s->ops->token_user(s, hash, cl_now(), user_id) != 0) {
         cl_warn("hub", "browser auth refused: bad token", "peer=%s", c->peer);
         cl_conn_send_error(c, "auth_failed", "invalid or expired token", NULL);

@@ -11,6 +11,7 @@
 #include "core/secret.h"
 #include "relay/accounts.h"
 #include "relay/auth.h"
+#include "relay/demo.h"
 #include "relay/events.h"
 #include "relay/hub.h"
 #include "relay/nodes.h"
@@ -19,6 +20,7 @@
 #include "relay/relay.h"
 #include "relay/server.h"
 #include "relay/web.h"
+#include "relay/webauth.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -57,6 +59,9 @@ static void cl__usage(FILE *f)
         "                       platform (default: the directory of this executable)\n"
         "  --web-dir DIR        serve the web app from DIR (a web/dist build) instead of the\n"
         "                       copy built into the relay: front-end development\n"
+        "  --demo FILE          make run's demo, on a loopback --listen only: on an empty\n"
+        "                       database create a demo user, project and device; at every\n"
+        "                       start a one-time sign-in code; write them to FILE (0600)\n"
         "  --log-level LEVEL    debug | info | warn | error (default info)\n"
         "  --help               this text\n"
         "  --version            print the version\n");
@@ -173,11 +178,13 @@ int main(int argc, char **argv)
         {"smtp-from", required_argument, NULL, 'F'},
         {"connector-dir", required_argument, NULL, 'C'},
         {"web-dir", required_argument, NULL, 'W'},
+        {"demo", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     struct cl_relay r;
+    const char *demo_file = NULL;
     uv_loop_t loop;
     char err[256];
     enum cl_log_level level;
@@ -256,6 +263,9 @@ int main(int argc, char **argv)
             r.opts.connector_dir = optarg;
             break;
         }
+        case 'D':
+            demo_file = optarg;
+            break;
         case 'W': {
             static char web_dir[PATH_MAX];
             struct stat sb;
@@ -314,6 +324,11 @@ int main(int argc, char **argv)
         return 1;
     }
     r.store.ops->device_all_offline(&r.store, cl_now());
+    if (cl_webauth_init(&r)) {
+        cl_error("relay", "cannot load the CSRF key from the database", "%s", "");
+        r.store.ops->close(&r.store);
+        return 1;
+    }
 
     uv_loop_init(&loop);
     r.loop = &loop;
@@ -335,6 +350,9 @@ int main(int argc, char **argv)
     uv_signal_start(&cl__sigterm, cl__on_signal, SIGTERM);
     uv_signal_start(&cl__sigint, cl__on_signal, SIGINT);
     uv_signal_start(&cl__sighup, cl__on_sighup, SIGHUP);
+    /* listening already: whoever reads the demo file can use it at once */
+    if (demo_file && cl_demo_prepare(&r, demo_file))
+        cl_error("relay", "demo set-up failed; serving without it", "file=%s", demo_file);
 
     web = r.opts.web_dir ? r.opts.web_dir : "embedded";
     if (!r.opts.web_dir && !cl_web_app_n)

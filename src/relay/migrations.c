@@ -171,6 +171,21 @@ const char *const cl_sqlite_migrations[] = {
     "ALTER TABLE devices ADD COLUMN kind TEXT NOT NULL DEFAULT 'connector';"
     "ALTER TABLE devices ADD COLUMN connected_at INTEGER;"
     "ALTER TABLE devices ADD COLUMN last_heartbeat INTEGER;",
+
+    /* 5: the web app's sign-in — the relay's own secrets (the key CSRF
+     * tokens are derived with, so they survive a restart) and one-time
+     * sign-in codes (make run's link), stored hashed, deleted when used. */
+    "CREATE TABLE relay_secrets ("
+    "  name  TEXT PRIMARY KEY NOT NULL,"
+    "  value BLOB NOT NULL CHECK (length(value) = 32)"
+    ");"
+    "CREATE TABLE signin_codes ("
+    "  code_hash  BLOB PRIMARY KEY NOT NULL CHECK (length(code_hash) = 32),"
+    "  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX signin_codes_user ON signin_codes(user_id);",
 };
 
 const int cl_sqlite_migration_count =

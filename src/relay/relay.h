@@ -49,6 +49,7 @@ struct cl_relay {
     struct cl_ratelimit *rl_pair_addr;   /* pair-device attempts per address */
     struct cl_ratelimit *rl_pair_global; /* pair-device attempts, all addresses */
     struct cl_accounts *accounts;        /* account routes' limiters and mail */
+    uint8_t csrf_key[CL_HASH_LEN];       /* CSRF tokens are derived with it (webauth.c) */
     bool stopping;
 };
 

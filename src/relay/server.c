@@ -8,6 +8,7 @@
 #include "relay/http.h"
 #include "relay/hub.h"
 #include "relay/liveness.h"
+#include "relay/webauth.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,18 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
         c->relay = r;
         cl_wsq_init(&c->q, CL_WS_SENDQ_MAX);
         lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+        /* a browser's session cookie counts only from the relay's own
+         * origin (webauth.h); the upgrade's headers are still readable
+         * here and gone after */
+        if ((c->kind == CL_CONN_BROWSER || c->kind == CL_CONN_EVENTS) &&
+            cl_webauth_cookie_hash(wsi, c->cookie_hash) == 0) {
+            c->cookie_ok = cl_webauth_same_origin(r, wsi);
+            if (!c->cookie_ok) {
+                cl_wipe(c->cookie_hash, sizeof c->cookie_hash);
+                cl_info("server", "session cookie ignored: cross-origin upgrade", "peer=%s",
+                        c->peer);
+            }
+        }
         cl_liveness_add(r->liveness, c);
         cl_hub_on_established(r->hub, c);
         break;
@@ -266,6 +279,8 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
         cl_wsq_clear(&c->q);
         free(c->rx);
         c->rx = NULL;
+        cl_wipe(c->cookie_hash, sizeof c->cookie_hash);
+        c->cookie_ok = false;
         break;
     default:
         break;

@@ -198,6 +198,24 @@ struct cl_store_ops {
     int (*reset_consume)(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now,
                          const char *pw_hash, char user_id[CL_UUID_LEN + 1]);
 
+    /* Web sign-in (webauth.c, demo.c). */
+    /* The relay's named 32-byte secret (e.g. "csrf"): stores fresh under
+     * name if none is stored yet, then copies the stored one to out. */
+    int (*secret_get)(struct cl_store *s, const char *name, const uint8_t fresh[CL_HASH_LEN],
+                      uint8_t out[CL_HASH_LEN]);
+    /* How many users exist. */
+    int (*user_count)(struct cl_store *s, int64_t *out);
+    /* Stores a one-time sign-in code hash for user_id (expired codes of
+     * every user are dropped on the way). */
+    int (*signin_code_create)(struct cl_store *s, const uint8_t hash[CL_HASH_LEN],
+                              const char *user_id, int64_t now, int64_t expires_at);
+    /* Uses a one-time sign-in code: finds it by hash (compared again in
+     * constant time) and deletes it, in one transaction; user_id gets
+     * whose it was. CL_ENOTFOUND for unknown or used codes, CL_EEXPIRED for
+     * an expired one (deleted too). */
+    int (*signin_code_consume)(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now,
+                               char user_id[CL_UUID_LEN + 1]);
+
     /* projects: project_create also makes owner_id an owner member. */
     int (*project_create)(struct cl_store *s, const struct cl_project *p);
     int (*project_get)(struct cl_store *s, const char *id, struct cl_project *out);

@@ -89,6 +89,13 @@ enum cl__st {
     CL__ST_DEVICE_NEW_CODE,
     CL__ST_DEVICE_HEARTBEAT,
     CL__ST_DEVICE_SET_KIND,
+    CL__ST_SECRET_INSERT,
+    CL__ST_SECRET_GET,
+    CL__ST_USER_COUNT,
+    CL__ST_SIGNIN_PRUNE,
+    CL__ST_SIGNIN_INSERT,
+    CL__ST_SIGNIN_BY_HASH,
+    CL__ST_SIGNIN_DELETE,
     CL__ST__COUNT
 };
 
@@ -222,6 +229,16 @@ static const char *const cl__sql[CL__ST__COUNT] = {
         "UPDATE devices SET pairing_code_hash = ?2, pairing_code_expires_at = ?3 WHERE id = ?1",
     [CL__ST_DEVICE_HEARTBEAT] = "UPDATE devices SET last_heartbeat = ?2 WHERE id = ?1",
     [CL__ST_DEVICE_SET_KIND] = "UPDATE devices SET kind = ?2 WHERE id = ?1",
+    [CL__ST_SECRET_INSERT] =
+        "INSERT INTO relay_secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+    [CL__ST_SECRET_GET] = "SELECT value FROM relay_secrets WHERE name = ?1",
+    [CL__ST_USER_COUNT] = "SELECT count(*) FROM users",
+    [CL__ST_SIGNIN_PRUNE] = "DELETE FROM signin_codes WHERE expires_at <= ?1",
+    [CL__ST_SIGNIN_INSERT] = "INSERT INTO signin_codes (code_hash, user_id, created_at, expires_at)"
+                             " VALUES (?1, ?2, ?3, ?4)",
+    [CL__ST_SIGNIN_BY_HASH] =
+        "SELECT user_id, code_hash, expires_at FROM signin_codes WHERE code_hash = ?1",
+    [CL__ST_SIGNIN_DELETE] = "DELETE FROM signin_codes WHERE code_hash = ?1",
 };
 
 /* Prepared per call: see the module comment. */
@@ -1594,6 +1611,110 @@ static int cl__device_set_kind(struct cl_store *s, const char *id, const char *k
     return cl__exec_one(q, st, cl__bind_str(st, 1, id) | cl__bind_str(st, 2, kind), __func__);
 }
 
+/* ---- web sign-in: relay secrets, one-time codes ------------------------ */
+
+static int cl__secret_get(struct cl_store *s, const char *name, const uint8_t fresh[CL_HASH_LEN],
+                          uint8_t out[CL_HASH_LEN])
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_SECRET_INSERT];
+    int rc = cl__exec(q, st, cl__bind_str(st, 1, name) | cl__bind_hash(st, 2, fresh), __func__);
+    if (rc)
+        return rc;
+    st = q->st[CL__ST_SECRET_GET];
+    rc = cl__step(q, st, cl__bind_str(st, 1, name), __func__);
+    if (rc < 0)
+        return rc;
+    if (rc == 0 || sqlite3_column_bytes(st, 0) != CL_HASH_LEN) {
+        cl__reset(st);
+        return CL_EDB;
+    }
+    memcpy(out, sqlite3_column_blob(st, 0), CL_HASH_LEN);
+    cl__reset(st);
+    return 0;
+}
+
+static int cl__user_count(struct cl_store *s, int64_t *out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_USER_COUNT];
+    int rc = cl__step(q, st, SQLITE_OK, __func__);
+    if (rc < 0)
+        return rc;
+    *out = rc ? sqlite3_column_int64(st, 0) : 0;
+    cl__reset(st);
+    return 0;
+}
+
+static int cl__signin_code_create(struct cl_store *s, const uint8_t hash[CL_HASH_LEN],
+                                  const char *user_id, int64_t now, int64_t expires_at)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_SIGNIN_PRUNE];
+    int rc;
+    if (!hash || !cl__id_ok(user_id))
+        return CL_EINVAL;
+    rc = cl__exec(q, st, sqlite3_bind_int64(st, 1, now), __func__);
+    if (rc)
+        return rc;
+    st = q->st[CL__ST_SIGNIN_INSERT];
+    return cl__exec(q, st,
+                    cl__bind_hash(st, 1, hash) |
+                        sqlite3_bind_text(st, 2, user_id, -1, SQLITE_STATIC) |
+                        sqlite3_bind_int64(st, 3, now) | sqlite3_bind_int64(st, 4, expires_at),
+                    __func__);
+}
+
+static int cl__signin_code_consume(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now,
+                                   char user_id[CL_UUID_LEN + 1])
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st;
+    char uid[CL_UUID_LEN + 1];
+    bool match, expired;
+    int rc;
+
+    if (!hash)
+        return CL_EINVAL;
+    rc = cl__begin(q, __func__);
+    if (rc)
+        return rc;
+    st = q->st[CL__ST_SIGNIN_BY_HASH];
+    rc = cl__step(q, st, cl__bind_hash(st, 1, hash), __func__);
+    if (rc < 0)
+        goto out_rollback;
+    if (rc == 0) {
+        cl__reset(st);
+        rc = CL_ENOTFOUND;
+        goto out_rollback;
+    }
+    cl__col_str(st, 0, uid, sizeof uid);
+    match = sqlite3_column_bytes(st, 1) == CL_HASH_LEN &&
+            cl_secret_equal(sqlite3_column_blob(st, 1), hash);
+    expired = sqlite3_column_int64(st, 2) <= now;
+    cl__reset(st);
+    if (!match) {
+        rc = CL_ENOTFOUND;
+        goto out_rollback;
+    }
+    /* used or expired, the code is spent either way */
+    st = q->st[CL__ST_SIGNIN_DELETE];
+    rc = cl__exec(q, st, cl__bind_hash(st, 1, hash), __func__);
+    if (rc)
+        goto out_rollback;
+    rc = cl__commit(q, __func__);
+    if (rc)
+        return rc;
+    if (expired)
+        return CL_EEXPIRED;
+    memcpy(user_id, uid, sizeof uid);
+    return 0;
+
+out_rollback:
+    cl__rollback(q, __func__);
+    return rc;
+}
+
 static int cl__device_list_for_user(struct cl_store *s, const char *user_id, cl_device_cb cb,
                                     void *ctx)
 {
@@ -1696,6 +1817,10 @@ static const struct cl_store_ops cl__sqlite_ops = {
     .device_set_kind = cl__device_set_kind,
     .device_list_for_user = cl__device_list_for_user,
     .session_list = cl__session_list,
+    .secret_get = cl__secret_get,
+    .user_count = cl__user_count,
+    .signin_code_create = cl__signin_code_create,
+    .signin_code_consume = cl__signin_code_consume,
 };
 
 /* ---- open --------------------------------------------------------------- */

@@ -173,9 +173,10 @@ test('events: bad auth closes 1008; a token in the URL is not read; ping before 
   await c.next(isError('not_authenticated'));
   await expectClose(c, 1008);
 
+  // no token and no session cookie (webauth: a same-origin cookie may stand in)
   c = await wsClient(`${relay.wsUrl}/events`, { label: 'no token' });
   c.send(msg('auth', {}));
-  await c.next(isError('bad_message'));
+  await c.next(isError('auth_failed'));
   await expectClose(c, 1008);
 
   c = await wsClient(`${relay.wsUrl}/events`, { label: 'bad json' });
