@@ -327,6 +327,8 @@ int cl_server_start(struct cl_relay *r, char *err, size_t errlen)
     info.protocols = cl__protocols;
     info.user = r;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+    if (strchr(r->opts.listen_addr, ':') == NULL)
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = loops;
     info.pt_serv_buf_size = 64 * 1024;
     info.pcontext = &r->lws; /* lws NULLs it when destruction has completed */
