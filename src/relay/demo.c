@@ -112,21 +112,31 @@ static int cl__create_device(struct cl_store *s, const char *user_id, struct cl_
     return rc;
 }
 
-/* Writes what the operator needs to file, 0600, replacing it. */
+/* Writes what the operator needs to file, 0600, replacing it at once
+ * (a temporary file renamed over it: a reader sees all of it or none). */
 static int cl__write(const char *file, json_t *o)
 {
     size_t len = 0;
-    char *text = cl_json_dump(o, &len);
-    int fd, rc = 0;
+    char *text = cl_json_dump(o, &len), tmp[1024];
+    int fd, rc = 0, n = snprintf(tmp, sizeof tmp, "%s.tmp", file);
     if (!text)
         return CL_ENOMEM;
-    unlink(file); /* a fresh inode: nobody kept a handle on the old one */
-    fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        rc = CL_EINVAL;
+        goto out_free;
+    }
+    unlink(tmp); /* a leftover of a crash; O_EXCL below refuses anything in the way */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, text, len) != (ssize_t)len ||
         write(fd, "\n", 1) != 1)
         rc = CL_EIO;
     if (fd >= 0 && close(fd) != 0)
         rc = CL_EIO;
+    if (rc == 0 && rename(tmp, file) != 0)
+        rc = CL_EIO;
+    if (rc)
+        unlink(tmp);
+out_free:
     cl_wipe(text, len);
     free(text);
     return rc;
