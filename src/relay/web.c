@@ -283,7 +283,7 @@ int cl_web_read_file(const char *file, size_t max, unsigned char **data, size_t 
 /* A request header's value into buf, "" when absent or too long. */
 static void cl__header(struct cl_conn *c, enum lws_token_indexes tok, char *buf, size_t len)
 {
-    if (lws_hdr_copy(c->wsi, buf, (int)len, tok) < 0)
+    if (lws_hdr_copy(c->wsi, buf, (int)len, tok) <= 0)
         buf[0] = 0;
 }
 
