@@ -15,20 +15,31 @@ FUZZ_RUNS  ?= 20000
 
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build run test test-unit test-e2e test-asan test-fuzz test-bench bench fmt fmt-check clean
+.PHONY: all deps build web run test test-unit test-e2e test-asan test-fuzz test-bench bench fmt fmt-check clean
 
 all: build
 
 deps:
 	@scripts/install-deps
 
-build: deps
+build: deps web
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# The web app (web/: TypeScript, Vite, xterm.js) built into web/dist, which
+# CMake embeds into clawlink-relay. Rebuilt only when a source changed.
+WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/package-lock.json \
+           web/vite.config.ts web/tsconfig.json
+web: web/.built
+web/.built: $(WEB_SRC) | deps
+	@cd web && npm run --silent build -- --logLevel warn
+	@touch $@
+
+# Starts the relay on LISTEN with its data in DATA. On an empty database it
+# also pairs this machine as a demo device and prints a one-time sign-in
+# link (scripts/run-demo; DEMO=0 turns that off).
 run: build
-	@mkdir -p $(DATA)
-	$(BUILD)/clawlink-relay --listen $(LISTEN) --data $(DATA)
+	@scripts/run-demo $(BUILD) $(LISTEN) $(DATA)
 
 test: test-unit test-e2e test-asan test-fuzz test-bench
 	@echo "make test: all layers passed"
@@ -40,7 +51,7 @@ test-e2e: build
 	@CL_BIN_DIR=$(abspath $(BUILD)) node --test --test-concurrency=1 tests/e2e/
 
 # The whole suite again, built with AddressSanitizer + UndefinedBehaviorSanitizer.
-test-asan: deps
+test-asan: deps web
 	@CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCL_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure
@@ -71,10 +82,10 @@ test-bench: build
 	@node bench/check_results.mjs $(BUILD)/bench-smoke.json
 
 fmt:
-	@clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c bench/*.c bench/*.h
+	@clang-format -i src/*/*.c src/*/*.h tools/*.c tests/unit/*.c tests/fuzz/*.c bench/*.c bench/*.h
 
 fmt-check:
-	@clang-format --dry-run --Werror src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c bench/*.c bench/*.h
+	@clang-format --dry-run --Werror src/*/*.c src/*/*.h tools/*.c tests/unit/*.c tests/fuzz/*.c bench/*.c bench/*.h
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) web/dist web/.built

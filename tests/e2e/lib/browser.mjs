@@ -1,0 +1,126 @@
+// browser: a real browser for the web-app tests.
+//
+// Drives Debian's chromium (/usr/bin/chromium, installed by
+// scripts/install-deps) through playwright-core, which never downloads a
+// browser of its own. Every browser, context and page is owned by the
+// test's scope (see extra.mjs own()), so it closes with the test, also on
+// failure. Each page records what would otherwise go unseen: uncaught
+// errors, console errors and Content-Security-Policy violations; the tests
+// assert the list stays empty.
+//
+// Screenshots of the main pages go to $CL_TEST_OUT/browser (default
+// $CL_BIN_DIR/test-output/browser) so a person can look at them.
+
+import { chromium } from 'playwright-core';
+import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { BIN_DIR, ms, waitFor } from './harness.mjs';
+import { own } from './extra.mjs';
+
+export const CHROMIUM = process.env.CL_CHROMIUM || '/usr/bin/chromium';
+export const SHOT_DIR = path.resolve(process.env.CL_TEST_OUT || path.join(BIN_DIR, 'test-output'), 'browser');
+
+// The flags Debian's chromium needs on a closed, headless machine: no
+// sandbox (we run as root in CI), no GPU process, and none of the
+// background connections to Google's services, which this network refuses.
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+  '--disable-extensions',
+];
+
+/** Launches headless chromium, owned by the scope. */
+export async function launchBrowser(scope) {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`no browser at ${CHROMIUM}: run scripts/install-deps (it installs Debian's chromium)`);
+  }
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: ms(60_000) });
+  own(scope, { name: 'chromium', cleanup: () => browser.close() });
+  return browser;
+}
+
+/**
+ * A fresh context (its own cookies) and page on the relay. Returns
+ * {context, page, problems}: problems collects page errors, console errors
+ * and CSP violations as strings.
+ */
+export async function openPage(scope, browser, relay, { viewport = { width: 1280, height: 800 }, label = 'page' } = {}) {
+  const context = await browser.newContext({ baseURL: relay.url, viewport, permissions: ['clipboard-read', 'clipboard-write'] });
+  own(scope, { name: `browser context ${label}`, cleanup: () => context.close() });
+  context.setDefaultTimeout(ms(15_000));
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`${label}: page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const text = m.text();
+    // A failed fetch the app handles itself (401 while signed out, a
+    // WebSocket refused while the relay restarts) is logged by chromium
+    // as a console error; those are expected, real errors are not.
+    if (/Failed to load resource: the server responded with a status of (401|403|404|409)/.test(text)) return;
+    if (/WebSocket connection to .* failed/.test(text)) return;
+    problems.push(`${label}: console error: ${text}`);
+  });
+  // CSP violations are reported to the page as events; make them visible.
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
+    });
+  });
+  return { context, page, problems };
+}
+
+/** Saves a full-page screenshot as SHOT_DIR/name.png; returns the path. */
+export async function screenshot(page, name) {
+  await mkdir(SHOT_DIR, { recursive: true });
+  const file = path.join(SHOT_DIR, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** The locator of a data-testid. */
+export const tid = (page, id) => page.locator(`[data-testid="${id}"]`);
+
+/** Waits until the terminal page's test hook reports state s. */
+export async function waitTermState(page, s, timeout = ms(30_000)) {
+  await waitFor(async () => (await page.evaluate(() => window.__clawlinkTerm?.state?.())) === s, {
+    timeout,
+    what: `terminal state ${s}`,
+    describe: async () => `state is ${await page.evaluate(() => window.__clawlinkTerm?.state?.())}`,
+  });
+}
+
+/** The terminal's visible text (the page's test hook). */
+export const termText = (page) => page.evaluate(() => window.__clawlinkTerm?.text?.() ?? '');
+
+/** Waits until the terminal shows a line matching re; returns the text. */
+export async function waitTermLine(page, re, timeout = ms(20_000)) {
+  let text = '';
+  await waitFor(async () => {
+    text = await termText(page);
+    return text.split('\n').some((l) => re.test(l));
+  }, { timeout, what: `a terminal line matching ${re}`, describe: () => `terminal shows:\n${text.split('\n').slice(-15).join('\n')}` });
+  return text;
+}
+
+/**
+ * Signs the context in as a user that exists already, the way the web app
+ * does (POST /api/v1/auth/login as the web client: the relay answers with
+ * the HttpOnly cookie), for tests whose subject is not the sign-in page.
+ */
+export async function signInContext(context, email, password) {
+  const r = await context.request.post('/api/v1/auth/login', {
+    headers: { 'X-Clawlink-Client': 'web' },
+    data: { email, password },
+  });
+  if (r.status() !== 200) throw new Error(`web sign-in of ${email}: ${r.status()} ${await r.text()}`);
+  return r.json();
+}
