@@ -281,7 +281,9 @@ export function showPairing(device: Device, code: string, expiresAt: number | nu
       h(
         "p",
         { class: "muted small-print" },
-        "The code is shown only now. Without --name, pairing names the device after the machine's host name. ",
+        "The code is shown only now. Without ",
+        h("code", {}, "--name"),
+        ", pairing names the device after the machine's host name. ",
         h("a", { href: "/docs", "data-link": true }, "Install the agent"),
       ),
       status,
