@@ -7,7 +7,7 @@ import "../terminal/terminal.css";
 import { ApiError, del, get, post, wsUrl } from "../api";
 import { shell } from "../layout";
 import type { Cleanup, Page } from "../router";
-import { currentUser } from "../session";
+import { currentUser, loadSession } from "../session";
 import { TermConnection, endText, type ConnState } from "../terminal/connection";
 import { binaryBytes, utf8Bytes } from "../terminal/protocol";
 import { TermView } from "../terminal/view";
@@ -608,7 +608,9 @@ const page: Page = (root, params) => {
       },
       onError: (code, msg) => {
         if (code === "auth_failed") {
-          // the cookie expired or was signed out elsewhere
+          // the cookie expired or was signed out elsewhere: forget the user
+          // (ask the relay), or "Sign in again" would bounce back here
+          void loadSession().catch(() => undefined);
           const next = encodeURIComponent(location.pathname);
           setMessage(
             "Your sign-in is no longer valid.",
