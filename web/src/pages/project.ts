@@ -477,7 +477,7 @@ const page: Page = async (root, params) => {
         h("thead", {}, h("tr", {}, h("th", {}, "Member"), h("th", {}, "Role"), h("th", {}, "Joined"), h("th", {}, h("span", { class: "sr-only" }, "Actions")))),
         membersBody,
       ),
-      isOwner() ? inviteForm : h("p", { class: "muted" }, "Only the project's owner invites and removes members."),
+      isOwner() ? inviteForm : h("p", { class: "muted team-note" }, "Only the project's owner invites and removes members."),
       h("h2", {}, "Pending invitations"),
       invWrap,
     );
