@@ -268,6 +268,11 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
         return cl__ws_receive(r, c, wsi, in, len);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         c->peer_closed = true;
+        /* The peer's close answers the one we sent: lws would echo it, a
+         * second close frame that browsers report as an error. Nonzero
+         * here makes lws close without echoing. */
+        if (c->close_sent)
+            return -1;
         break;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return cl__ws_writeable(c, wsi);
