@@ -29,6 +29,11 @@ export function setCsrf(token: string | null): void {
   csrfToken = token;
 }
 
+// The CSRF token, for a request made outside api() (a streamed reply).
+export function csrf(): string | null {
+  return csrfToken;
+}
+
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 // One request. Resolves with the parsed JSON body (undefined for 204);

@@ -4,6 +4,7 @@
 import { ApiError, del, get, patch, post } from "../api";
 import { onEvent } from "../events";
 import { copyText, dialog, h, toast } from "../ui";
+import { pairCommand } from "../commands";
 
 export interface Project {
   id: string;
@@ -194,19 +195,6 @@ export async function confirmDanger(title: string, text: string, label: string):
 
 // ---- pairing --------------------------------------------------------------
 
-// A word for a POSIX shell: as is when plain, else in single quotes.
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9._@%+=:,\/-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'";
-}
-
-// The command that pairs an agent with this relay (src/agent/main.c:
-// `clawlink pair CODE --api URL [--name NAME]`, then `clawlink up`).
-// Pairing sets the device's name to NAME, the host name by default: the
-// command passes the name given here so it stays.
-export function pairCommand(code: string, name?: string): string {
-  const n = name ? ` --name ${shellQuote(name)}` : "";
-  return `clawlink pair ${code} --api ${location.origin}/functions/v1${n}`;
-}
 
 function commandLine(text: string, testid: string, label: string): HTMLElement {
   return h(

@@ -5,7 +5,8 @@
 // and its workflows.
 import "./project.css";
 import "./device.css";
-import { ApiError, get, post } from "../api";
+import { ApiError, csrf, get, post } from "../api";
+import { loadSession } from "../session";
 import { onEvent, onState } from "../events";
 import { shell } from "../layout";
 import { navigate, type Page } from "../router";
@@ -74,17 +75,11 @@ export function nodeErrorText(e: unknown): string {
   return e.message && e.message !== base ? `${base} ${e.message} (${e.code})` : `${base} (${e.code})`;
 }
 
-// The CSRF token for a fetch made outside api.ts (the prompt stream):
-// the relay hands it out again with the session.
-let csrfCache: string | null = null;
+// The CSRF token for a fetch made outside api() (the prompt stream); after
+// a csrf_failed the session is read again, which renews it.
 async function csrfToken(refresh = false): Promise<string | null> {
-  if (csrfCache && !refresh) return csrfCache;
-  try {
-    csrfCache = (await get<{ csrf_token: string }>("/api/v1/auth/session")).csrf_token ?? null;
-  } catch {
-    csrfCache = null;
-  }
-  return csrfCache;
+  if (refresh || !csrf()) await loadSession().catch(() => null);
+  return csrf();
 }
 
 // POST /api/v1/devices/:id/prompt and read its text/event-stream with

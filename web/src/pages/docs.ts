@@ -7,6 +7,7 @@ import type { Page } from "../router";
 import { currentUser } from "../session";
 import { copyText, h } from "../ui";
 import "./docs.css";
+import { pairCommand } from "../commands";
 
 interface DownloadInfo {
   platform: string | null;
@@ -33,10 +34,6 @@ export function codeBlock(text: string, testid?: string): HTMLElement {
 
 // The command that pairs a machine with this relay (as the project page's
 // pairing dialog shows it, with the real code).
-function pairCommand(code: string, name?: string): string {
-  const quoted = name && /^[A-Za-z0-9._-]+$/.test(name) ? name : name ? `'${name.replace(/'/g, "'\\''")}'` : "";
-  return `clawlink pair ${code} --api ${location.origin}/functions/v1${quoted ? " --name " + quoted : ""}`;
-}
 
 const page: Page = (root) => {
   const main = shell(root, [["Docs", null]]);
