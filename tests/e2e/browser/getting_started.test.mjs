@@ -12,6 +12,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { mkdir, symlink } from 'node:fs/promises';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, sleep, waitFor, startRelay, startAgent, tempDir, randomId, AGENT_BIN, api,
 } from '../lib/harness.mjs';
@@ -21,14 +22,17 @@ after(cleanupAll);
 
 const PASSWORD = 'correct horse battery staple';
 
-// Runs the pairing command exactly as the page shows it, with the agent
-// binary from the build and a config file of the test's own.
+// Runs the pairing command exactly as the page shows it, pasted into a
+// shell, with `clawlink` on PATH being the build's agent and a config file
+// of the test's own.
 async function runShownPairCommand(command, configPath, home) {
-  const words = command.trim().split(/\s+/);
-  assert.equal(words[0], 'clawlink', `the page's pairing command starts with clawlink: ${command}`);
-  const args = [...words.slice(1), '--config', configPath];
+  assert.match(command, /^clawlink pair /, `the page's pairing command: ${command}`);
+  const bin = path.join(home, 'bin');
+  await mkdir(bin, { recursive: true });
+  await symlink(AGENT_BIN, path.join(bin, 'clawlink'));
+  const env = { PATH: `${bin}:${process.env.PATH}`, HOME: home, LANG: 'C.UTF-8', CL_CONFIG: configPath };
   return new Promise((resolve, reject) => {
-    execFile(AGENT_BIN, args, { env: { PATH: process.env.PATH, HOME: home, LANG: 'C.UTF-8' }, timeout: ms(30_000) },
+    execFile('/bin/sh', ['-c', `${command} --config "$CL_CONFIG"`], { env, timeout: ms(30_000) },
       (err, stdout, stderr) => (err ? reject(new Error(`${command} failed: ${err.message}\n${stderr}\n${stdout}`)) : resolve(stdout)));
   });
 }
@@ -83,7 +87,7 @@ test('getting started in a real browser: sign up, pair, terminal, resize, team, 
 
   // Add a device: the dialog shows the pairing code and the exact command.
   await tid(page, 'add-device').click();
-  await tid(page, 'add-device-name').fill('laptop');
+  await tid(page, 'add-device-name').fill('laptop one');
   await tid(page, 'add-device-submit').click();
   const command = (await tid(page, 'pairing-command').first().textContent()).trim();
   const code = (await tid(page, 'pairing-code').first().textContent()).trim();
@@ -98,7 +102,7 @@ test('getting started in a real browser: sign up, pair, terminal, resize, team, 
   const configPath = path.join(dir, 'agent.json');
   await runShownPairCommand(command, configPath, dir);
   const agent = await startAgent(configPath);
-  const row = tid(page, 'device-row').filter({ hasText: 'laptop' });
+  const row = tid(page, 'device-row').filter({ hasText: 'laptop one' });
   await waitFor(async () => /online/i.test(await row.locator('[data-testid="device-status"]').textContent()), {
     timeout: ms(20_000), what: 'the device row to show online', describe: async () => `row: ${await row.textContent()}\n${agent.logs().slice(-2000)}`,
   });
@@ -161,7 +165,7 @@ test('getting started in a real browser: sign up, pair, terminal, resize, team, 
   await signInInBrowser(member.page, memberEmail);
   await member.page.getByRole('link', { name: projectName }).first().click();
   await member.page.waitForURL(/\/project\//);
-  await tid(member.page, 'device-row').filter({ hasText: 'laptop' }).waitFor();
+  await tid(member.page, 'device-row').filter({ hasText: 'laptop one' }).waitFor();
   assert.equal(await tid(member.page, 'add-device').count(), 0, 'a member has no "add device"');
   assert.equal(await tid(member.page, 'device-delete').count(), 0, 'a member cannot delete devices');
   await tid(member.page, 'project-tab-team').click();

@@ -66,7 +66,11 @@ export async function openPage(scope, browser, relay, { viewport = { width: 1280
     // WebSocket refused while the relay restarts) is logged by chromium
     // as a console error; those are expected, real errors are not.
     if (/Failed to load resource: the server responded with a status of (401|403|404|409)/.test(text)) return;
-    if (/WebSocket connection to .* failed/.test(text)) return;
+    // Only a socket the relay could not take at all (it is restarting) is
+    // expected; a protocol error on a socket (say, a second close frame)
+    // is a real problem and stays in the list.
+    if (/WebSocket connection to .* failed: (Error in connection establishment: net::ERR_CONNECTION_REFUSED|Connection closed before receiving a handshake response)/.test(text)) return;
+    if (/Failed to load resource: net::ERR_CONNECTION_REFUSED/.test(text)) return;
     problems.push(`${label}: console error: ${text}`);
   });
   // CSP violations are reported to the page as events; make them visible.
