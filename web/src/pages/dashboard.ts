@@ -11,27 +11,7 @@ import { currentUser, loadSession } from "../session";
 import { byteLength, fmtAgo, fmtTime, formMessage, h, toast } from "../ui";
 import { checkName, errorText } from "./forms";
 import "./dashboard.css";
-
-export interface Project {
-  id: string;
-  name: string;
-  owner_id: string;
-  role: "owner" | "member";
-  created_at: number;
-  updated_at: number;
-}
-
-export interface Device {
-  id: string;
-  project_id: string;
-  name: string;
-  status: "online" | "offline";
-  paired: boolean;
-  last_seen: number | null;
-  created_at: number;
-  kind?: "connector" | "openclaw" | string;
-  pairing_code_expires_at?: number | null;
-}
+import type { Device, Project } from "../models";
 
 interface Entry {
   project: Project;

@@ -5,39 +5,8 @@ import { ApiError, del, get, patch, post } from "../api";
 import { onEvent } from "../events";
 import { copyText, dialog, h, toast } from "../ui";
 import { pairCommand } from "../commands";
-
-export interface Project {
-  id: string;
-  name: string;
-  owner_id: string;
-  role: "owner" | "member";
-  created_at: number;
-  updated_at: number;
-}
-
-export interface Device {
-  id: string;
-  project_id: string;
-  name: string;
-  status: "online" | "offline";
-  paired: boolean;
-  last_seen: number | null;
-  created_at: number;
-  kind: "connector" | "openclaw" | string;
-  pairing_code_expires_at: number | null;
-}
-
-export interface SessionRow {
-  id: string;
-  device_id: string;
-  device_name: string;
-  status: "active" | "ended";
-  user: { id: string; email: string; display_name: string | null } | null;
-  started_at: number;
-  ended_at: number | null;
-  end_reason: string | null;
-  exit_code: number | null;
-}
+import type { Device, Project, SessionRow } from "../models";
+export type { Device, Project, SessionRow };
 
 // ---- times (the API speaks Unix seconds) ----------------------------------
 

@@ -26,6 +26,7 @@ import {
   timeEl,
   fmtDuration,
 } from "./device-common";
+import type { Member } from "../models";
 
 type Tab = "devices" | "team" | "sessions";
 const TABS: [Tab, string][] = [
@@ -33,15 +34,6 @@ const TABS: [Tab, string][] = [
   ["team", "Team"],
   ["sessions", "Sessions"],
 ];
-
-interface Member {
-  user_id: string;
-  email: string;
-  display_name: string | null;
-  role: "owner" | "member";
-  invited_by: string | null;
-  joined_at: number;
-}
 
 interface Invitation {
   id: string;

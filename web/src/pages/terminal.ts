@@ -12,27 +12,12 @@ import { TermConnection, endText, type ConnState } from "../terminal/connection"
 import { binaryBytes, utf8Bytes } from "../terminal/protocol";
 import { TermView } from "../terminal/view";
 import { copyText, dialog, h, toast } from "../ui";
+import type { Device, Member, SessionRow } from "../models";
 
-interface Device {
-  id: string;
-  project_id: string;
-  name: string;
-  status: "online" | "offline";
-}
-interface Member {
-  user_id: string;
-  email: string;
-  display_name?: string | null;
-  role: "owner" | "member";
-}
 interface Share {
   user_id: string;
   email: string;
   mode: "view" | "control";
-}
-interface SessionRow {
-  id: string;
-  user: { id: string; email: string; display_name?: string | null } | null;
 }
 interface Viewer {
   user_id: string;

@@ -1,0 +1,44 @@
+// The API's objects as the web app reads them (docs/api.md). One
+// definition per object, shared by the pages. Times are Unix seconds.
+
+export interface Project {
+  id: string;
+  name: string;
+  owner_id: string;
+  role: "owner" | "member";
+  created_at: number;
+  updated_at: number;
+}
+
+export interface Device {
+  id: string;
+  project_id: string;
+  name: string;
+  status: "online" | "offline";
+  paired: boolean;
+  last_seen: number | null;
+  created_at: number;
+  kind: "connector" | "openclaw" | string;
+  pairing_code_expires_at: number | null;
+}
+
+export interface SessionRow {
+  id: string;
+  device_id: string;
+  device_name: string;
+  status: "active" | "ended";
+  user: { id: string; email: string; display_name: string | null } | null;
+  started_at: number;
+  ended_at: number | null;
+  end_reason: string | null;
+  exit_code: number | null;
+}
+
+export interface Member {
+  user_id: string;
+  email: string;
+  display_name: string | null;
+  role: "owner" | "member";
+  invited_by: string | null;
+  joined_at: number;
+}
