@@ -1,4 +1,4 @@
-// The frame around every signed-in page: a top bar (logo, Dashboard, Docs,
+// The frame around every signed-in page: a top bar (logo, Dashboard, Projects, Docs,
 // Settings, the user and Sign out) and a content area the page fills.
 import { h } from "./ui";
 import { navigate } from "./router";
@@ -25,6 +25,7 @@ export function shell(root: HTMLElement, crumbs: [string, string | null][] = [],
       "nav",
       { class: "topnav" },
       user ? h("a", { href: "/dashboard", "data-link": true }, "Dashboard") : null,
+      user ? h("a", { href: "/projects", "data-link": true, "data-testid": "nav-projects" }, "Projects") : null,
       h("a", { href: "/docs", "data-link": true }, "Docs"),
       user ? h("a", { href: "/settings", "data-link": true, title: user.email }, "Settings") : null,
       user

@@ -8,6 +8,8 @@ route("/auth", () => import("./pages/auth").then((m) => m.default));
 route("/reset-password", () => import("./pages/reset").then((m) => m.default));
 route("/docs", () => import("./pages/docs").then((m) => m.default));
 route("/dashboard", () => import("./pages/dashboard").then((m) => m.default), true);
+route("/projects", () => import("./pages/projects").then((m) => m.default), true);
+route("/skill/privaclaw", () => import("./pages/skill").then((m) => m.default), true);
 route("/project/:id", () => import("./pages/project").then((m) => m.default), true);
 route("/device/:id", () => import("./pages/device").then((m) => m.default), true);
 route("/terminal/:deviceId/:sessionId", () => import("./pages/terminal").then((m) => m.default), true);

@@ -3,13 +3,14 @@
 // toast; after a gap in the socket the page rereads everything over HTTP
 // (events are not replayed). A project is created inline here; devices
 // are added on the project's page.
-import { ApiError, get, post } from "../api";
+import { ApiError, get } from "../api";
 import { onEvent, onState, type EventsState, type RelayEvent } from "../events";
 import { shell } from "../layout";
 import { navigate, type Page } from "../router";
 import { currentUser, loadSession } from "../session";
-import { byteLength, fmtAgo, fmtTime, formMessage, h, toast } from "../ui";
-import { checkName, errorText } from "./forms";
+import { fmtAgo, fmtTime, h, toast } from "../ui";
+import { errorText } from "./forms";
+import { projectCreateForm } from "./project-form";
 import "./dashboard.css";
 import type { Device, Project } from "../models";
 
@@ -43,50 +44,11 @@ const page: Page = (root) => {
     live,
   );
 
-  // --- create a project -----------------------------------------------
-  const nameInput = h("input", {
-    type: "text",
-    id: "project-create-name",
-    placeholder: "e.g. Home Lab",
-    autocomplete: "off",
-    "data-testid": "project-create-name",
-    "aria-describedby": "project-create-msg",
-    required: true,
-  });
-  const createBtn = h("button", { type: "submit", class: "primary", "data-testid": "project-create-submit" }, "Create project");
-  const createMsg = formMessage("project-create-error");
-  createMsg.id = "project-create-msg";
-  const createForm = h(
-    "form",
-    { class: "card create-project", novalidate: true, "data-testid": "project-create-form" },
-    h("label", { for: "project-create-name", class: "create-label" }, "New project"),
-    h("div", { class: "create-row" }, nameInput, createBtn),
-    createMsg,
-  );
-  createForm.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const name = nameInput.value.trim();
-    const bad = !name ? "Give the project a name." : checkName(name, "The name");
-    if (bad || byteLength(name) < 1) {
-      nameInput.setAttribute("aria-invalid", "true");
-      nameInput.focus();
-      return createMsg.set(bad ?? "Give the project a name.");
-    }
-    nameInput.removeAttribute("aria-invalid");
-    createBtn.disabled = true;
-    createMsg.set("");
-    try {
-      const { project } = await post<{ project: Project }>("/api/v1/projects", { name });
-      nameInput.value = "";
-      if (!entries.some((x) => x.project.id === project.id)) entries.unshift({ project, devices: [], live: new Map() });
-      renderList();
-      toast(`Project “${project.name}” created. Add a device to it.`, "ok");
-      list.querySelector<HTMLElement>(`[data-project-id="${CSS.escape(project.id)}"] .add-device`)?.focus();
-    } catch (err) {
-      createMsg.set(errorText(err));
-    } finally {
-      createBtn.disabled = false;
-    }
+  // --- create a project (the form /projects shows too) -------------------
+  const createForm = projectCreateForm("project-create", (project) => {
+    if (!entries.some((x) => x.project.id === project.id)) entries.unshift({ project, devices: [], live: new Map() });
+    renderList();
+    list.querySelector<HTMLElement>(`[data-project-id="${CSS.escape(project.id)}"] .add-device`)?.focus();
   });
 
   const list = h("div", { class: "projects", "data-testid": "project-list", "aria-busy": "true" }, h("p", { class: "muted" }, "Loading your projects…"));

@@ -562,7 +562,13 @@ const page: Page = async (root, params) => {
     const el = h(
       "section",
       { class: "oc-panel", "data-testid": "oc-panel", "aria-labelledby": "oc-h" },
-      h("h2", { id: "oc-h" }, "OpenClaw node"),
+      h(
+        "div",
+        { class: "row" },
+        h("h2", { id: "oc-h" }, "OpenClaw node"),
+        h("span", { class: "spacer" }),
+        h("a", { href: "/skill/privaclaw", "data-link": true, class: "small", "data-testid": "oc-all-nodes" }, "All your OpenClaw nodes →"),
+      ),
       h(
         "div",
         { class: "oc-grid" },

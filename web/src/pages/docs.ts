@@ -240,6 +240,12 @@ const page: Page = (root) => {
             c("terminal, chat, status, restart, workflow"),
             "; without it, everything but restart). Nothing else leaves the machine.",
           ),
+          h(
+            "p",
+            {},
+            h("a", { href: "/skill/privaclaw", "data-link": true, "data-testid": "docs-skill-link" }, "OpenClaw nodes"),
+            " lists your nodes with their health and walks through connecting one, with the config to copy.",
+          ),
         ),
         sec(
           "machine",
