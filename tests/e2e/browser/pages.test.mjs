@@ -8,7 +8,10 @@
 //    works once;
 //  - settings: the profile and a password change;
 //  - the dashboard live: a device coming online and going offline shows a
-//    toast and changes its status without a reload;
+//    toast and changes its status, a terminal session shows while it
+//    lives, all without a reload, also across a relay restart;
+//  - a sign-in revoked from another browser's settings signs that browser
+//    out;
 //  - every main page at 375 px has no horizontal overflow.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,7 +59,7 @@ async function resetLinkFromOutbox(relay, email) {
 test('pages: auth errors and ?next=, one-time link, password reset, settings, live dashboard, 375 px', { timeout: ms(5 * 60_000) }, e2e(async (t, scope) => {
   const demoDir = await tempDir('clawlink-demo-');
   const demoFile = path.join(demoDir, 'demo.json');
-  const relay = await startRelay({ extraArgs: [...WEB_ARGS, '--demo', demoFile] });
+  let relay = await startRelay({ extraArgs: [...WEB_ARGS, '--demo', demoFile] });
   const browser = await launchBrowser(scope);
   const all = [];
   const fresh = async (label, viewport) => {
@@ -225,11 +228,28 @@ test('pages: auth errors and ?next=, one-time link, password reset, settings, li
   await dash.locator('#toasts').getByText('live-box is online').waitFor({ timeout: ms(20_000) });
   await status('online').waitFor();
   await screenshot(dash, '54-dashboard-online-toast');
+  // A terminal session started elsewhere shows on the device, and goes
+  // when it ends.
+  const live = await api(relay, 'POST', '/functions/v1/start-session', { device_id: paired.deviceId }, adaToken);
+  assert.equal(live.status, 200, live.text);
+  await tid(dash, 'device-live-sessions').waitFor();
+  assert.equal((await api(relay, 'POST', '/functions/v1/end-session', { session_id: live.body.session_id }, adaToken)).status, 200);
+  await tid(dash, 'device-live-sessions').waitFor({ state: 'detached' });
   await agent.stop();
   await dash.locator('#toasts').getByText('live-box went offline').waitFor({ timeout: ms(20_000) });
   await status('offline').waitFor();
   assert.equal(loads, 0, 'no reload: the page followed the events');
   await startAgent(paired.configPath, { relay, token: adaToken, projectId: project.id, deviceId: paired.deviceId });
+  await status('online').waitFor();
+
+  // The relay restarts: the live updates say they are reconnecting, come
+  // back by themselves, and the device is online again.
+  await relay.stop();
+  await dash.locator('[data-testid="events-status"][data-state="retrying"]').waitFor({ timeout: ms(20_000) });
+  relay = await startRelay({ dataDir: relay.dataDir, port: relay.port, extraArgs: [...WEB_ARGS, '--demo', demoFile] });
+  await dash.locator('[data-testid="events-status"][data-state="live"]').waitFor({ timeout: ms(45_000) });
+  await status('online').waitFor({ timeout: ms(30_000) });
+  assert.equal(loads, 0, 'no reload across the relay restart');
 
   // --- 375 px: no page scrolls sideways. --------------------------------
   const narrow = { width: 375, height: 740 };
@@ -282,6 +302,35 @@ test('pages: auth errors and ?next=, one-time link, password reset, settings, li
     await wide(page, '/device with a live session');
     await screenshot(page, '57-device-375');
   }
+
+  // --- A sign-in revoked from another browser's settings. -------------
+  // Bo signs in from two browsers (the API token of the sign-up is revoked
+  // so that the list holds just those two); the first revokes the second,
+  // whose dashboard is signed out at the next live event (the relay checks
+  // each subscriber's sign-in when it publishes one: here a device added).
+  const bo = await signup(relay, `bo-${randomId(4)}@example.com`, PASSWORD);
+  const mine = (await api(relay, 'GET', '/api/v1/me/sessions', undefined, bo.token)).body.sessions.find((x) => x.current);
+  assert.equal((await api(relay, 'DELETE', `/api/v1/me/sessions/${mine.id}`, undefined, bo.token)).status, 200);
+  const here = await fresh('bo here');
+  const there = await fresh('bo elsewhere');
+  await signInContext(here.context, bo.email, PASSWORD);
+  await signInContext(there.context, bo.email, PASSWORD);
+  await there.page.goto('/dashboard');
+  await there.page.locator('[data-testid="events-status"][data-state="live"]').waitFor();
+  await here.page.goto('/settings');
+  await waitFor(async () => (await tid(here.page, 'settings-session-row').count()) === 2, { what: 'two sign-ins listed' });
+  await here.page.locator('[data-testid="settings-session-row"][data-current="false"] [data-testid="settings-session-revoke"]').click();
+  await waitFor(async () => (await tid(here.page, 'settings-session-row').count()) === 1, { what: 'the revoked sign-in gone from the list' });
+  await here.page.goto('/dashboard');
+  await tid(here.page, 'project-create-name').fill('After revoking');
+  await tid(here.page, 'project-create-submit').click();
+  await tid(here.page, 'project-card').filter({ hasText: 'After revoking' }).getByRole('link', { name: 'After revoking' }).click();
+  await tid(here.page, 'add-device').click();
+  await tid(here.page, 'add-device-name').fill('new-box');
+  await tid(here.page, 'add-device-submit').click();
+  await tid(here.page, 'pairing-code').first().waitFor();
+  await there.page.waitForURL(/\/auth\?next=%2Fdashboard$/, { timeout: ms(15_000) });
+  await tid(there.page, 'auth-email').waitFor();
 
   assert.deepEqual(all.flatMap((p) => p.problems), [], 'no page errors, console errors or CSP violations');
 }));

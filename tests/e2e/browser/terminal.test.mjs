@@ -2,12 +2,12 @@
 // a device that was never paired reads as offline; /terminal/:device/new
 // starts a session and replaces the URL with its id; the latency shows;
 // WebGL context loss falls back to the DOM renderer; the Paste button and
-// Ctrl+Shift+V paste once, Copy copies the selection; output far larger
-// than the agent's flow-control window arrives whole (only possible if the
-// page acknowledges what xterm.js has drawn); at 375 px the key row shows
-// and its Ctrl is sticky for one key; ending the session shows it ended and
-// nothing reconnects; a sign-in ended elsewhere makes Reconnect fail for
-// good (no retry loop) and offers to sign in again.
+// Ctrl+Shift+V paste once, Copy copies the selection, search finds; output
+// far larger than the agent's flow-control window arrives whole (only
+// possible if the page acknowledges what xterm.js has drawn); at 375 px the
+// key row shows and its Ctrl is sticky for one key; ending the session
+// shows it ended and nothing reconnects; a sign-in ended elsewhere makes
+// Reconnect fail for good (no retry loop) and offers to sign in again.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -126,6 +126,21 @@ test('the terminal page: new session, latency, renderer fallback, clipboard, lar
   });
   await tid(page, 'terminal').click();
   await screenshot(page, '30-terminal-clipboard');
+
+  // Search (Ctrl+Shift+F): a word on screen is found, one that is not is
+  // marked invalid; Escape closes the box and gives the keyboard back.
+  await page.keyboard.press('Control+Shift+F');
+  const search = tid(page, 'term-search-input');
+  await search.waitFor({ state: 'visible' });
+  await search.fill('KEYPASTE_9');
+  await search.press('Enter');
+  assert.equal(await search.getAttribute('aria-invalid'), 'false', 'a word on screen is found');
+  await search.fill('NOWHERE_ON_SCREEN');
+  await search.press('Enter');
+  assert.equal(await search.getAttribute('aria-invalid'), 'true', 'a word not on screen is marked');
+  await search.press('Escape');
+  await search.waitFor({ state: 'hidden' });
+  assert.equal(await page.evaluate(() => document.activeElement?.classList.contains('xterm-helper-textarea')), true, 'the terminal has the keyboard again');
 
   // Large output: SEQ_N lines, about 1.4 MB, over twenty times the agent's
   // window; it only arrives if the page acks what xterm.js has drawn.
