@@ -117,7 +117,10 @@ const page: Page = (root) => {
           { class: "muted small", title: fmtTime(n.last_heartbeat), "data-testid": "skill-node-heartbeat" },
           `last heartbeat ${fmtAgo(n.last_heartbeat)}`,
         ),
-        n.connected_at ? h("span", { class: "muted small", title: fmtTime(n.connected_at) }, `connected ${fmtAgo(n.connected_at)}`) : null,
+        // connected_at is the last connection's: shown while it lasts
+        n.connected_at && (n.online || n.connection_state)
+          ? h("span", { class: "muted small", title: fmtTime(n.connected_at) }, `connected ${fmtAgo(n.connected_at)}`)
+          : null,
       ),
       h("a", { href, "data-link": true, class: "btn small", "aria-label": `Open the node panel of ${n.name}` }, "Open panel"),
     );
