@@ -206,8 +206,8 @@ static const char *const cl__sql[CL__ST__COUNT] = {
         " token_hash = excluded.token_hash, created_at = excluded.created_at,"
         " expires_at = excluded.expires_at",
     [CL__ST_RESET_BY_HASH] =
-        "SELECT id, user_id, token_hash, expires_at FROM password_resets WHERE token_hash = ?1",
-    [CL__ST_RESET_DELETE] = "DELETE FROM password_resets WHERE id = ?1",
+        "SELECT user_id, token_hash, expires_at FROM password_resets WHERE token_hash = ?1",
+    [CL__ST_RESET_DELETE] = "DELETE FROM password_resets WHERE token_hash = ?1",
     [CL__ST_PROJECT_RENAME] = "UPDATE projects SET name = ?2, updated_at = ?3 WHERE id = ?1",
     /* devices, sessions, shares, members and invitations cascade */
     [CL__ST_PROJECT_DELETE] = "DELETE FROM projects WHERE id = ?1",
@@ -1375,15 +1375,44 @@ static int cl__reset_create(struct cl_store *s, const char *user_id,
                     __func__);
 }
 
+/* Inside a transaction: spends the one-time secret whose hash is hash (a
+ * password reset token, a sign-in code). by_hash selects its user_id,
+ * hash and expires_at; del deletes it by hash. The stored hash is compared
+ * in constant time, and the row is deleted whether it is still good or has
+ * expired: either way it is spent. 0 with uid set, CL_EEXPIRED (deleted:
+ * commit), CL_ENOTFOUND, or a database error (roll back). */
+static int cl__spend_once(struct cl__sqlite *q, enum cl__st by_hash, enum cl__st del,
+                          const uint8_t hash[CL_HASH_LEN], int64_t now, char uid[CL_UUID_LEN + 1],
+                          const char *op)
+{
+    sqlite3_stmt *st = q->st[by_hash];
+    bool match, expired;
+    int rc = cl__step(q, st, cl__bind_hash(st, 1, hash), op);
+    if (rc <= 0) {
+        cl__reset(st);
+        return rc < 0 ? rc : CL_ENOTFOUND;
+    }
+    cl__col_str(st, 0, uid, CL_UUID_LEN + 1);
+    match = sqlite3_column_bytes(st, 1) == CL_HASH_LEN &&
+            cl_secret_equal(sqlite3_column_blob(st, 1), hash);
+    expired = sqlite3_column_int64(st, 2) <= now;
+    cl__reset(st);
+    if (!match)
+        return CL_ENOTFOUND;
+    st = q->st[del];
+    rc = cl__exec(q, st, cl__bind_hash(st, 1, hash), op);
+    if (rc)
+        return rc;
+    return expired ? CL_EEXPIRED : 0;
+}
+
 /* Like device_pair: one IMMEDIATE transaction, so two requests racing
  * with the same token cannot both use it. */
 static int cl__reset_consume(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now,
                              const char *pw_hash, char user_id[CL_UUID_LEN + 1])
 {
     struct cl__sqlite *q = s->impl;
-    sqlite3_stmt *st;
-    char id[CL_UUID_LEN + 1], uid[CL_UUID_LEN + 1];
-    bool match, expired;
+    char uid[CL_UUID_LEN + 1];
     int rc;
 
     if (!hash || !cl__fits(pw_hash, CL_PWHASH_MAX - 1) || !pw_hash[0])
@@ -1391,34 +1420,13 @@ static int cl__reset_consume(struct cl_store *s, const uint8_t hash[CL_HASH_LEN]
     rc = cl__begin(q, __func__);
     if (rc)
         return rc;
-    st = q->st[CL__ST_RESET_BY_HASH];
-    rc = cl__step(q, st, cl__bind_hash(st, 1, hash), __func__);
-    if (rc < 0)
-        goto out_rollback;
-    if (rc == 0) {
-        cl__reset(st);
-        rc = CL_ENOTFOUND;
-        goto out_rollback;
-    }
-    cl__col_str(st, 0, id, sizeof id);
-    cl__col_str(st, 1, uid, sizeof uid);
-    match = sqlite3_column_bytes(st, 2) == CL_HASH_LEN &&
-            cl_secret_equal(sqlite3_column_blob(st, 2), hash);
-    expired = sqlite3_column_int64(st, 3) <= now;
-    cl__reset(st);
-    if (!match) {
-        rc = CL_ENOTFOUND;
-        goto out_rollback;
-    }
-    /* used or expired, the token is spent either way */
-    st = q->st[CL__ST_RESET_DELETE];
-    rc = cl__exec(q, st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), __func__);
-    if (rc)
-        goto out_rollback;
-    if (expired) {
-        rc = cl__commit(q, __func__);
+    rc = cl__spend_once(q, CL__ST_RESET_BY_HASH, CL__ST_RESET_DELETE, hash, now, uid, __func__);
+    if (rc == CL_EEXPIRED) {
+        rc = cl__commit(q, __func__); /* the expired token goes */
         return rc ? rc : CL_EEXPIRED;
     }
+    if (rc)
+        goto out_rollback;
     rc = cl__set_password(q, uid, pw_hash, NULL, now, __func__);
     if (rc)
         goto out_rollback;
@@ -1669,50 +1677,26 @@ static int cl__signin_code_consume(struct cl_store *s, const uint8_t hash[CL_HAS
                                    char user_id[CL_UUID_LEN + 1])
 {
     struct cl__sqlite *q = s->impl;
-    sqlite3_stmt *st;
     char uid[CL_UUID_LEN + 1];
-    bool match, expired;
-    int rc;
+    int rc, crc;
 
     if (!hash)
         return CL_EINVAL;
     rc = cl__begin(q, __func__);
     if (rc)
         return rc;
-    st = q->st[CL__ST_SIGNIN_BY_HASH];
-    rc = cl__step(q, st, cl__bind_hash(st, 1, hash), __func__);
-    if (rc < 0)
-        goto out_rollback;
-    if (rc == 0) {
-        cl__reset(st);
-        rc = CL_ENOTFOUND;
-        goto out_rollback;
-    }
-    cl__col_str(st, 0, uid, sizeof uid);
-    match = sqlite3_column_bytes(st, 1) == CL_HASH_LEN &&
-            cl_secret_equal(sqlite3_column_blob(st, 1), hash);
-    expired = sqlite3_column_int64(st, 2) <= now;
-    cl__reset(st);
-    if (!match) {
-        rc = CL_ENOTFOUND;
-        goto out_rollback;
-    }
-    /* used or expired, the code is spent either way */
-    st = q->st[CL__ST_SIGNIN_DELETE];
-    rc = cl__exec(q, st, cl__bind_hash(st, 1, hash), __func__);
-    if (rc)
-        goto out_rollback;
-    rc = cl__commit(q, __func__);
-    if (rc)
+    rc = cl__spend_once(q, CL__ST_SIGNIN_BY_HASH, CL__ST_SIGNIN_DELETE, hash, now, uid, __func__);
+    if (rc && rc != CL_EEXPIRED) {
+        cl__rollback(q, __func__);
         return rc;
-    if (expired)
-        return CL_EEXPIRED;
+    }
+    crc = cl__commit(q, __func__);
+    if (crc)
+        return crc;
+    if (rc)
+        return rc; /* CL_EEXPIRED: the code is gone */
     memcpy(user_id, uid, sizeof uid);
     return 0;
-
-out_rollback:
-    cl__rollback(q, __func__);
-    return rc;
 }
 
 static int cl__device_list_for_user(struct cl_store *s, const char *user_id, cl_device_cb cb,
