@@ -10,6 +10,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -84,6 +85,7 @@ async function runDemo(scope, { port, dataDir, home, tag }) {
           for (const p of await taggedProcesses(tag)) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
         });
       checkSanitizerText(demo.logs(), 'run-demo (relay)');
+      checkSanitizerText(await readFile(path.join(dataDir, 'demo-agent', 'agent.log'), 'utf8').catch(() => ''), 'the demo agent');
       if (left.length) throw new Error(`after Ctrl-C, processes of the demo are still running (killed now): ${left.join(', ')}\n${tail(demo.logs(), 30)}`);
       return demo.result;
     },
