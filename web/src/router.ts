@@ -62,7 +62,16 @@ async function render(): Promise<void> {
   const page = await found.page();
   const c = await page(root, params);
   if (c) cleanup = c;
-  window.scrollTo(0, 0);
+  // A link to a section (/docs#openclaw) lands on it; any other page starts
+  // at the top. (Fragments that are not ids, like #one-time=…, find nothing.)
+  let target: HTMLElement | null = null;
+  try {
+    target = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+  } catch {
+    target = null; // a malformed %-escape
+  }
+  if (target) target.scrollIntoView();
+  else window.scrollTo(0, 0);
 }
 
 // Starts routing: links with data-link (or any same-origin <a> without

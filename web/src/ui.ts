@@ -134,3 +134,25 @@ export function formMessage(testid?: string): HTMLDivElement & { set(text: strin
   };
   return el;
 }
+
+// A command or snippet to copy: the text in <code> and a Copy button. The
+// testid names the block; its <code> holds exactly the text, and the
+// button is `${testid}-copy`.
+export function copyBlock(text: string, testid?: string, label = "Copy command"): HTMLElement {
+  return h(
+    "div",
+    { class: "code", "data-testid": testid },
+    h("code", {}, text),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "small copy",
+        "aria-label": label,
+        "data-testid": testid ? `${testid}-copy` : undefined,
+        onclick: () => void copyText(text),
+      },
+      "Copy",
+    ),
+  );
+}

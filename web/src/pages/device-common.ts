@@ -3,7 +3,7 @@
 // code dialog, rename, new code, delete).
 import { ApiError, del, get, patch, post } from "../api";
 import { onEvent } from "../events";
-import { copyText, dialog, h, toast } from "../ui";
+import { copyBlock, copyText, dialog, h, toast } from "../ui";
 import { pairCommand } from "../commands";
 import type { Device, Project, SessionRow } from "../models";
 export type { Device, Project, SessionRow };
@@ -165,19 +165,6 @@ export async function confirmDanger(title: string, text: string, label: string):
 // ---- pairing --------------------------------------------------------------
 
 
-function commandLine(text: string, testid: string, label: string): HTMLElement {
-  return h(
-    "div",
-    { class: "code pairing-line" },
-    h("code", { "data-testid": testid }, text),
-    h(
-      "button",
-      { class: "small", type: "button", "aria-label": label, "data-testid": testid + "-copy", onclick: () => void copyText(text) },
-      "Copy",
-    ),
-  );
-}
-
 // Shows a fresh pairing code and how to use it. Listens for the device
 // coming online meanwhile and says so.
 export function showPairing(device: Device, code: string, expiresAt: number | null): Promise<void> {
@@ -232,9 +219,9 @@ export function showPairing(device: Device, code: string, expiresAt: number | nu
       ),
       h("p", { class: "muted" }, expiry),
       h("p", {}, "On the machine, with the clawlink agent installed, run:"),
-      commandLine(pairCommand(code, device.name), "pairing-command", "Copy the pair command"),
+      copyBlock(pairCommand(code, device.name), "pairing-command", "Copy the pair command"),
       h("p", {}, "then start it (keep it running, e.g. as a service):"),
-      commandLine("clawlink up", "pairing-up-command", "Copy the up command"),
+      copyBlock("clawlink up", "pairing-up-command", "Copy the up command"),
       h(
         "p",
         { class: "muted small-print" },

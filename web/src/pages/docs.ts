@@ -5,7 +5,7 @@ import { get } from "../api";
 import { shell } from "../layout";
 import type { Page } from "../router";
 import { currentUser } from "../session";
-import { copyText, h } from "../ui";
+import { copyBlock, h } from "../ui";
 import "./docs.css";
 import { pairCommand } from "../commands";
 
@@ -17,23 +17,6 @@ interface DownloadInfo {
   message?: string;
   build?: { requirements?: string; steps?: string[] };
 }
-
-// A command to copy: <div class="code"><code>…</code><button>Copy</button></div>.
-export function codeBlock(text: string, testid?: string): HTMLElement {
-  return h(
-    "div",
-    { class: "code", "data-testid": testid },
-    h("code", {}, text),
-    h(
-      "button",
-      { type: "button", class: "small copy", "aria-label": "Copy command", onclick: () => void copyText(text) },
-      "Copy",
-    ),
-  );
-}
-
-// The command that pairs a machine with this relay (as the project page's
-// pairing dialog shows it, with the real code).
 
 const page: Page = (root) => {
   const main = shell(root, [["Docs", null]]);
@@ -60,7 +43,7 @@ const page: Page = (root) => {
   const installCmd = h("div", {});
   const setInstall = (platform: string) =>
     installCmd.replaceChildren(
-      codeBlock(`chmod +x clawlink-${platform} && sudo mv clawlink-${platform} /usr/local/bin/clawlink`, "docs-install-cmd"),
+      copyBlock(`chmod +x clawlink-${platform} && sudo mv clawlink-${platform} /usr/local/bin/clawlink`, "docs-install-cmd"),
     );
   setInstall("PLATFORM");
   const fromSource = h(
@@ -158,7 +141,7 @@ const page: Page = (root) => {
             h("strong", {}, "Add device"),
             ". The app shows a one-time pairing code (8 characters, valid 15 minutes) and the exact command; on the machine run:",
           ),
-          codeBlock(pairCommand("<CODE>", "my-server"), "docs-pair-cmd"),
+          copyBlock(pairCommand("<CODE>", "my-server"), "docs-pair-cmd"),
           h(
             "p",
             { class: "muted" },
@@ -172,10 +155,10 @@ const page: Page = (root) => {
         sec(
           "up",
           "3. Connect and stay connected",
-          codeBlock("clawlink up", "docs-up-cmd"),
+          copyBlock("clawlink up", "docs-up-cmd"),
           h("p", {}, "The device turns ", h("span", { class: "badge online" }, "online"), " on the dashboard; choose Open terminal."),
           h("p", {}, "To keep it running after you log out, use the systemd user unit shipped in ", c("deploy/clawlink.service"), ":"),
-          codeBlock(
+          copyBlock(
             "mkdir -p ~/.config/systemd/user && cp deploy/clawlink.service ~/.config/systemd/user/\n" +
               "systemctl --user enable --now clawlink\nloginctl enable-linger $USER",
           ),

@@ -15,9 +15,8 @@ import { onEvent } from "../events";
 import { shell } from "../layout";
 import { navigate, type Page } from "../router";
 import { currentUser, loadSession } from "../session";
-import { fmtAgo, fmtTime, formMessage, h } from "../ui";
+import { copyBlock, fmtAgo, fmtTime, formMessage, h } from "../ui";
 import type { Device, Project } from "../models";
-import { codeBlock } from "./docs";
 import { checkName, errorText } from "./forms";
 import "./skill.css";
 
@@ -203,7 +202,7 @@ const page: Page = (root) => {
   // Step 1: a device to pair, made here in a project the user owns (its
   // pairing code is shown once, like the project page's dialog).
   const pairSlot = h("div", { class: "skill-pair" });
-  const pairCmd = h("div", {}, codeBlock(pairCommand("<CODE>", "my-claw"), "skill-pair-command"));
+  const pairCmd = h("div", {}, copyBlock(pairCommand("<CODE>", "my-claw"), "skill-pair-command"));
   let pairDrawn = false;
   function drawPairForm(): void {
     const owned = projects.filter((p) => p.role === "owner");
@@ -270,7 +269,7 @@ const page: Page = (root) => {
             h("code", { "data-testid": "skill-pair-code" }, r.pairing_code),
             " (single use, valid 15 minutes). Run on the machine:",
           ),
-          codeBlock(pairCommand(r.pairing_code, r.device.name), "skill-pair-command"),
+          copyBlock(pairCommand(r.pairing_code, r.device.name), "skill-pair-command"),
         );
         name.value = "";
       } catch (err) {
@@ -337,7 +336,7 @@ const page: Page = (root) => {
       ),
       h("li", {}, "the ", c("openclaw"), " section of the agent config (below)."),
     ),
-    codeBlock(ENV_SNIPPET, "skill-env-snippet"),
+    copyBlock(ENV_SNIPPET, "skill-env-snippet"),
     h("h3", {}, "3. Declare what the relay may ask"),
     h(
       "p",
@@ -352,7 +351,7 @@ const page: Page = (root) => {
       c('"openclaw": {"enabled": false}'),
       " turns the node off.",
     ),
-    codeBlock(CONFIG_SNIPPET, "skill-config-snippet"),
+    copyBlock(CONFIG_SNIPPET, "skill-config-snippet"),
     h(
       "div",
       { class: "table-wrap" },
@@ -365,7 +364,7 @@ const page: Page = (root) => {
     ),
     h("h3", {}, "4. Check and start"),
     h("p", {}, c("clawlink status"), " shows the gateway found and where each setting came from (never the token); then start the agent:"),
-    codeBlock("clawlink status\nclawlink up", "skill-up-command"),
+    copyBlock("clawlink status\nclawlink up", "skill-up-command"),
     h(
       "p",
       {},
