@@ -334,3 +334,26 @@ test('pages: auth errors and ?next=, one-time link, password reset, settings, li
 
   assert.deepEqual(all.flatMap((p) => p.problems), [], 'no page errors, console errors or CSP violations');
 }));
+
+test('sign-in rate limit: the page counts down and blocks the button', { timeout: ms(2 * 60_000) }, e2e(async (t, scope) => {
+  const relay = await startRelay({ extraArgs: WEB_ARGS });
+  const u = await signup(relay, `limited-${randomId(4)}@example.com`, PASSWORD);
+  const browser = await launchBrowser(scope);
+  const { page, problems } = await openPage(scope, browser, relay, { label: 'rate limited' });
+  await page.goto('/auth');
+  const error = tid(page, 'auth-error');
+  // 10 wrong passwords a minute per account (docs/api.md, Rate limits);
+  // the next attempt is refused with 429 and Retry-After.
+  let limited = false;
+  for (let i = 0; i < 12 && !limited; i++) {
+    await fillAuth(page, u.email, `wrong password ${i}`);
+    await waitFor(async () => /Wrong email or password|Too many attempts/.test((await error.textContent()) ?? ''), { what: `the answer to attempt ${i + 1}` });
+    limited = /Too many attempts/.test(await error.textContent());
+  }
+  assert.ok(limited, 'the sign-in page says there were too many attempts');
+  assert.match(await error.textContent(), /Try again in \d+ s\./);
+  assert.equal(await tid(page, 'auth-submit').isDisabled(), true, 'the button waits out the cooldown');
+  await screenshot(page, '58-auth-rate-limited');
+  // the 429 is the answer the page shows; chromium logs the failed request
+  assert.deepEqual(problems.filter((p) => !/status of 429 /.test(p)), [], 'no page errors, console errors or CSP violations');
+}));
