@@ -11,7 +11,7 @@
 //    toast and changes its status, a terminal session shows while it
 //    lives, all without a reload, also across a relay restart;
 //  - a sign-in revoked from another browser's settings signs that browser
-//    out;
+//    out; deleting the account asks for the password;
 //  - every main page at 375 px has no horizontal overflow.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -331,6 +331,19 @@ test('pages: auth errors and ?next=, one-time link, password reset, settings, li
   await tid(here.page, 'pairing-code').first().waitFor();
   await there.page.waitForURL(/\/auth\?next=%2Fdashboard$/, { timeout: ms(15_000) });
   await tid(there.page, 'auth-email').waitFor();
+
+  // --- Deleting the account from settings. ------------------------------
+  await here.page.goto('/settings');
+  await tid(here.page, 'settings-delete-password').fill('not my password');
+  await tid(here.page, 'settings-delete-submit').click();
+  await here.page.locator('dialog').getByRole('button', { name: /delete/i }).click();
+  await tid(here.page, 'settings-delete-msg').filter({ hasText: /not right/i }).waitFor();
+  assert.equal(await loginStatus(relay, bo.email, PASSWORD), 200, 'a wrong password deletes nothing');
+  await tid(here.page, 'settings-delete-password').fill(PASSWORD);
+  await tid(here.page, 'settings-delete-submit').click();
+  await here.page.locator('dialog').getByRole('button', { name: /delete/i }).click();
+  await here.page.waitForURL(`${relay.url}/`);
+  assert.equal(await loginStatus(relay, bo.email, PASSWORD), 401, 'the account is gone');
 
   assert.deepEqual(all.flatMap((p) => p.problems), [], 'no page errors, console errors or CSP violations');
 }));

@@ -2,12 +2,13 @@
 // a device that was never paired reads as offline; /terminal/:device/new
 // starts a session and replaces the URL with its id; the latency shows;
 // WebGL context loss falls back to the DOM renderer; the Paste button and
-// Ctrl+Shift+V paste once, Copy copies the selection, search finds; output
-// far larger than the agent's flow-control window arrives whole (only
-// possible if the page acknowledges what xterm.js has drawn); at 375 px the
-// key row shows and its Ctrl is sticky for one key; ending the session
-// shows it ended and nothing reconnects; a sign-in ended elsewhere makes
-// Reconnect fail for good (no retry loop) and offers to sign in again.
+// Ctrl+Shift+V paste once, Copy copies the selection, search finds; a
+// manual reconnect resumes without repeating anything; output far larger
+// than the agent's flow-control window arrives whole (only possible if the
+// page acknowledges what xterm.js has drawn); at 375 px the key row shows
+// and its Ctrl is sticky for one key; ending the session shows it ended
+// and nothing reconnects; a sign-in ended elsewhere makes Reconnect fail
+// for good (no retry loop) and offers to sign in again.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -141,6 +142,18 @@ test('the terminal page: new session, latency, renderer fallback, clipboard, lar
   await search.press('Escape');
   await search.waitFor({ state: 'hidden' });
   assert.equal(await page.evaluate(() => document.activeElement?.classList.contains('xterm-helper-textarea')), true, 'the terminal has the keyboard again');
+
+  // Reconnect by hand: the page resumes where it was; nothing is shown
+  // twice and nothing is lost.
+  const socketsBefore = sockets.n;
+  await tid(page, 'term-reconnect').click();
+  await waitFor(() => sockets.n > socketsBefore, { what: 'a new terminal socket' });
+  await waitTermState(page, 'online');
+  await page.keyboard.type('echo AGAIN_$((1+1))\n');
+  const again = await waitTermLine(page, /^AGAIN_2\s*$/);
+  for (const re of [/^MARK_25\s*$/, /^KEYPASTE_9\s*$/, /^AGAIN_2\s*$/]) {
+    assert.equal(again.split('\n').filter((l) => re.test(l)).length, 1, `${re} shown once after reconnecting:\n${again}`);
+  }
 
   // Large output: SEQ_N lines, about 1.4 MB, over twenty times the agent's
   // window; it only arrives if the page acks what xterm.js has drawn.
