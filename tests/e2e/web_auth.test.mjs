@@ -474,3 +474,40 @@ test('scripts/run-demo: relay + demo + real agent; prints the one-time link; the
     await new Promise((resolve) => (p.exitCode !== null ? resolve() : p.on('exit', resolve)));
   }
 }));
+
+test('under TLS the session cookie is Secure and every reply carries HSTS', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
+  const { makeSelfSigned, startTlsRelay } = await import('./lib/extra.mjs');
+  const https = await import('node:https');
+  const dir = await tempDir('clawlink-web-tls-');
+  const cert = await makeSelfSigned(dir);
+  const relay = await startTlsRelay(scope, { cert: cert.cert, key: cert.key, ca: cert.pem });
+  const request = (method, pathname, body, headers = {}) => new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = https.request(`${relay.url}${pathname}`, {
+      method, ca: cert.pem, timeout: ms(20_000),
+      headers: { ...headers, ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {}) },
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    if (payload) req.write(payload);
+    req.end();
+  });
+  const email = `tls-${randomId(4)}@example.com`;
+  const r = await request('POST', '/api/v1/auth/signup', { email, password: 'correct horse battery' }, WEB);
+  assert.equal(r.status, 201, r.text);
+  const cookie = String(r.headers['set-cookie']);
+  assert.match(cookie, /^cl_session=/);
+  assert.match(cookie, /;\s*Secure(;|$)/i, `Secure under TLS: ${cookie.replace(/=[^;]+/, '=…')}`);
+  assert.match(cookie, /;\s*HttpOnly(;|$)/i);
+  assert.match(cookie, /;\s*SameSite=Strict(;|$)/i);
+  assert.equal(JSON.parse(r.text).token, undefined, 'no token in the body');
+  for (const p of ['/api/v1/auth/session', '/', '/healthz']) {
+    const x = await request('GET', p, undefined, { Cookie: cookie.split(';')[0] });
+    assert.match(String(x.headers['strict-transport-security']), /max-age=\d+/, `HSTS on ${p}`);
+  }
+}));
