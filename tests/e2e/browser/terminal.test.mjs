@@ -86,10 +86,12 @@ test('the terminal page: new session, latency, renderer fallback, clipboard, lar
   const webgl = await page.evaluate(() => {
     const c = [...document.querySelectorAll('[data-testid="terminal"] canvas')].find((x) => x.getContext('webgl2'));
     if (!c) return false;
+    if (document.querySelectorAll('[data-testid="terminal"] .xterm-rows > div').length) throw new Error('DOM rows drawn beside the WebGL canvas');
     c.getContext('webgl2').getExtension('WEBGL_lose_context').loseContext();
     return true;
   });
   if (webgl) {
+    t.diagnostic('the WebGL renderer lost its context: the DOM renderer takes over');
     await waitFor(() => page.evaluate(() => document.querySelectorAll('[data-testid="terminal"] .xterm-rows > div').length > 0), {
       timeout: ms(15_000), what: 'the DOM renderer after the WebGL context was lost',
     });
