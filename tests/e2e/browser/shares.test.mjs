@@ -66,14 +66,13 @@ test('sharing a live session: view only, then control, then revoked', { timeout:
   await o.page.keyboard.type('echo LIVE_$((30+2))\n');
   await waitTermLine(m.page, /^LIVE_32\s*$/);
 
-  // The member's typing is not sent: the keyboard is off in xterm.js, and
-  // a key from the on-screen key row is refused with a note. A marker the
-  // owner types afterwards shows in both terminals, the member's text in
-  // neither.
+  // The member's typing is not sent, and the page says why; nor is a key
+  // from the on-screen key row. A marker the owner types afterwards shows
+  // in both terminals, the member's text in neither.
   await tid(m.page, 'terminal').click();
   await m.page.keyboard.type('echo NOPE_$((1+1))\n');
-  await m.page.locator('[data-testid="key-row"] [data-key="tab"]').click();
   await m.page.locator('#toasts').getByText(/view only/i).first().waitFor();
+  await m.page.locator('[data-testid="key-row"] [data-key="tab"]').click();
   await o.page.keyboard.type('echo AFTER_NOPE_$((2+2))\n');
   await waitTermLine(o.page, /^AFTER_NOPE_4\s*$/);
   await waitTermLine(m.page, /^AFTER_NOPE_4\s*$/);

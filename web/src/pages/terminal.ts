@@ -205,6 +205,10 @@ const page: Page = (root, params) => {
     toast(text, "info");
   };
   const onKey = (ev: KeyboardEvent): boolean => {
+    // view only: xterm.js drops the typing (disableStdin), so say why here
+    if (ev.type === "keydown" && conn?.isViewOnly && !ev.ctrlKey && !ev.altKey && !ev.metaKey && (ev.key.length === 1 || ev.key === "Enter")) {
+      hintInput("This session is shared with you view only: your typing is not sent.");
+    }
     if (ev.type !== "keydown" || !ev.ctrlKey || !ev.shiftKey || ev.altKey || ev.metaKey) return true;
     switch (ev.code) {
       case "KeyC":
