@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import {
   e2e, cleanupAll, ms, sleep, waitFor, startRelay, signup, createProject, createDevice, pairAgent, startAgent,
 } from '../lib/harness.mjs';
-import { openViewer } from '../lib/extra.mjs';
+import { openViewer, startProxy } from '../lib/extra.mjs';
 import {
   launchBrowser, openPage, screenshot, signInContext, tid, waitTermState, waitTermLine, termText,
 } from '../lib/browser.mjs';
@@ -236,5 +236,42 @@ test('the terminal page: new session, latency, renderer fallback, clipboard, lar
   await page.waitForURL(new RegExp(`/terminal/${paired.deviceId}/[0-9a-f-]{36}$`));
   await waitTermState(page, 'online');
 
+  assert.deepEqual(problems, [], 'no page errors, console errors or CSP violations');
+}));
+
+test('the terminal page across a dropped connection: it reconnects by itself and shows everything once', { timeout: ms(3 * 60_000) }, e2e(async (t, scope) => {
+  const relay = await startRelay({ extraArgs: WEB_ARGS });
+  const owner = await signup(relay);
+  const project = await createProject(relay, owner.token);
+  const paired = await pairAgent(relay, { token: owner.token, projectId: project.id, name: 'far-box' });
+  await startAgent(paired.configPath, { relay, token: owner.token, projectId: project.id, deviceId: paired.deviceId });
+  // The browser reaches the relay through a proxy that can cut every
+  // connection at once, as a network change does.
+  const proxy = await startProxy(scope, relay.port);
+  const browser = await launchBrowser(scope);
+  const { context, page, problems } = await openPage(scope, browser, { url: `http://127.0.0.1:${proxy.port}` }, { label: 'owner' });
+  await signInContext(context, owner.email, owner.password);
+  const sockets = countSessionSockets(page);
+  await page.goto(`/terminal/${paired.deviceId}/new`);
+  await waitTermState(page, 'online');
+  await tid(page, 'terminal').click();
+  await page.keyboard.type('echo START_$((2*2))\n');
+  await waitTermLine(page, /^START_4\s*$/);
+
+  // The shell writes while the connection is gone (half a second after
+  // the command: the page's first retry comes after a second).
+  await page.keyboard.type('sleep 0.5; seq 1 25 | sed s/^/L/; echo DROP_$((5*5))\n');
+  await waitTermLine(page, /sleep 0\.5; seq 1 25/);
+  proxy.dropAll();
+  await waitFor(async () => ['reconnecting', 'connecting'].includes(await termState(page)), { what: 'the page to notice the drop' });
+  await waitTermState(page, 'online', ms(30_000));
+  const text = await waitTermLine(page, /^DROP_25\s*$/, ms(30_000));
+  const lines = text.split('\n');
+  for (let i = 1; i <= 25; i++) {
+    assert.equal(lines.filter((l) => l.trim() === `L${i}`).length, 1, `L${i} shown exactly once:\n${text}`);
+  }
+  assert.equal(lines.filter((l) => /^START_4\s*$/.test(l)).length, 1, `nothing repeated after reconnecting:\n${text}`);
+  assert.equal(sockets.n, 2, 'the page reconnected once, by itself');
+  await screenshot(page, '34-terminal-after-drop');
   assert.deepEqual(problems, [], 'no page errors, console errors or CSP violations');
 }));
