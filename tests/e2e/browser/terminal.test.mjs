@@ -8,7 +8,9 @@
 // page acknowledges what xterm.js has drawn); at 375 px the key row shows
 // and its Ctrl is sticky for one key; ending the session shows it ended
 // and nothing reconnects; a sign-in ended elsewhere makes Reconnect fail
-// for good (no retry loop) and offers to sign in again.
+// for good (no retry loop) and offers to sign in again. Then a connection
+// cut by the network while the shell writes: the page reconnects by
+// itself and shows every line once.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
