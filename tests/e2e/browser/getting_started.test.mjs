@@ -16,7 +16,7 @@ import { mkdir, symlink } from 'node:fs/promises';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, sleep, waitFor, startRelay, startAgent, tempDir, randomId, AGENT_BIN, api,
 } from '../lib/harness.mjs';
-import { launchBrowser, openPage, screenshot, tid, waitTermState, waitTermLine, termText } from '../lib/browser.mjs';
+import { launchBrowser, openPage, screenshot, tid, waitTermState, waitTermLine, termText, WEB_ARGS } from '../lib/browser.mjs';
 
 after(cleanupAll);
 
@@ -58,7 +58,7 @@ async function signInInBrowser(page, email) {
 }
 
 test('getting started in a real browser: sign up, pair, terminal, resize, team, relay restart', { timeout: TEST_TIMEOUT * 3 }, e2e(async (t, scope) => {
-  const relay = await startRelay();
+  const relay = await startRelay({ extraArgs: WEB_ARGS });
   const browser = await launchBrowser(scope);
   const { page, problems } = await openPage(scope, browser, relay, { label: 'owner' });
 
@@ -141,7 +141,7 @@ test('getting started in a real browser: sign up, pair, terminal, resize, team, 
     timeout: ms(20_000), what: 'the terminal to notice the relay is gone',
   });
   await screenshot(page, '06-terminal-reconnecting');
-  const relay2 = await startRelay({ dataDir: relay.dataDir, port: relay.port });
+  const relay2 = await startRelay({ dataDir: relay.dataDir, port: relay.port, extraArgs: WEB_ARGS });
   await waitTermState(page, 'online', ms(60_000));
   await page.keyboard.type('echo after-$((2+2))\n');
   const text = await waitTermLine(page, /^after-4\s*$/, ms(30_000));

@@ -11,7 +11,7 @@ import {
 } from '../lib/harness.mjs';
 import { startFakeModel } from '../lib/fake-model.mjs';
 import { startGateway } from '../lib/openclaw.mjs';
-import { launchBrowser, openPage, screenshot, signInContext, tid } from '../lib/browser.mjs';
+import { launchBrowser, openPage, screenshot, signInContext, tid, WEB_ARGS } from '../lib/browser.mjs';
 
 after(cleanupAll);
 
@@ -21,7 +21,7 @@ test('the OpenClaw panel: health, a streamed chat reply, workflows, owner-only r
   const model = await startFakeModel({ reply: REPLY, chunks: 6, delayMs: 60 });
   scope.add({ name: 'fake model', cleanup: () => model.close() });
   const gw = await startGateway(scope, { modelUrl: model.baseUrl });
-  const relay = await startRelay();
+  const relay = await startRelay({ extraArgs: WEB_ARGS });
   const owner = await signup(relay);
   const member = await signup(relay);
   const project = await createProject(relay, owner.token, 'Agents');

@@ -20,13 +20,9 @@ import path from 'node:path';
 import {
   e2e, cleanupAll, ms, waitFor, startRelay, tempDir, randomId, api, signup, createProject, createDevice, pairAgent, startAgent,
 } from '../lib/harness.mjs';
-import { launchBrowser, openPage, screenshot, signInContext, tid } from '../lib/browser.mjs';
+import { launchBrowser, openPage, screenshot, signInContext, tid, WEB_ARGS } from '../lib/browser.mjs';
 
 after(cleanupAll);
-
-// CL_E2E_WEB_DIR: serve the web app from a fresh `vite build` directory
-// (--web-dir) instead of the one embedded in the relay.
-const WEB_ARGS = process.env.CL_E2E_WEB_DIR ? ['--web-dir', process.env.CL_E2E_WEB_DIR] : [];
 
 const PASSWORD = 'correct horse battery staple';
 

@@ -12,13 +12,9 @@ import {
   e2e, cleanupAll, ms, waitFor, startRelay, api, expectStatus, signup, createProject, createDevice, pairAgent, startAgent,
   startSession, randomId,
 } from '../lib/harness.mjs';
-import { launchBrowser, openPage, screenshot, signInContext, tid, waitTermState } from '../lib/browser.mjs';
+import { launchBrowser, openPage, screenshot, signInContext, tid, waitTermState, WEB_ARGS } from '../lib/browser.mjs';
 
 after(cleanupAll);
-
-// CL_E2E_WEB_DIR: serve the web app from a fresh `vite build` directory
-// (--web-dir) instead of the one embedded in the relay.
-const WEB_ARGS = process.env.CL_E2E_WEB_DIR ? ['--web-dir', process.env.CL_E2E_WEB_DIR] : [];
 
 const pairStatus = async (relay, code) => (await api(relay, 'POST', '/functions/v1/pair-device', { pairing_code: code, name: 'x' })).status;
 

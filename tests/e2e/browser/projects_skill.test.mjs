@@ -14,7 +14,7 @@ import {
 } from '../lib/harness.mjs';
 import { startFakeModel } from '../lib/fake-model.mjs';
 import { startGateway } from '../lib/openclaw.mjs';
-import { launchBrowser, openPage, screenshot, signInContext, tid } from '../lib/browser.mjs';
+import { launchBrowser, openPage, screenshot, signInContext, tid, WEB_ARGS } from '../lib/browser.mjs';
 
 after(cleanupAll);
 
@@ -22,7 +22,7 @@ test('/projects and /skill/privaclaw: a project made and counted, an OpenClaw no
   const model = await startFakeModel({ reply: 'ok', chunks: 2, delayMs: 20 });
   scope.add({ name: 'fake model', cleanup: () => model.close() });
   const gw = await startGateway(scope, { modelUrl: model.baseUrl });
-  const relay = await startRelay();
+  const relay = await startRelay({ extraArgs: WEB_ARGS });
   const owner = await signup(relay);
 
   const browser = await launchBrowser(scope);

@@ -9,15 +9,9 @@ import assert from 'node:assert/strict';
 import {
   e2e, cleanupAll, ms, sleep, waitFor, startRelay, api, expectStatus, signup, createProject, pairAgent, startAgent,
 } from '../lib/harness.mjs';
-import {
-  launchBrowser, openPage, screenshot, signInContext, tid, waitTermState, waitTermLine, termText,
-} from '../lib/browser.mjs';
+import { launchBrowser, openPage, screenshot, signInContext, tid, waitTermState, waitTermLine, termText, WEB_ARGS } from '../lib/browser.mjs';
 
 after(cleanupAll);
-
-// CL_E2E_WEB_DIR: serve the web app from a fresh `vite build` directory
-// (--web-dir) instead of the one embedded in the relay.
-const WEB_ARGS = process.env.CL_E2E_WEB_DIR ? ['--web-dir', process.env.CL_E2E_WEB_DIR] : [];
 
 const hasLine = (text, re) => text.split('\n').some((l) => re.test(l));
 

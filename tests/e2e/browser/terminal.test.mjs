@@ -17,15 +17,9 @@ import {
   e2e, cleanupAll, ms, sleep, waitFor, startRelay, signup, createProject, createDevice, pairAgent, startAgent,
 } from '../lib/harness.mjs';
 import { openViewer, startProxy } from '../lib/extra.mjs';
-import {
-  launchBrowser, openPage, screenshot, signInContext, tid, waitTermState, waitTermLine, termText,
-} from '../lib/browser.mjs';
+import { launchBrowser, openPage, screenshot, signInContext, tid, waitTermState, waitTermLine, termText, WEB_ARGS } from '../lib/browser.mjs';
 
 after(cleanupAll);
-
-// CL_E2E_WEB_DIR: serve the web app from a fresh `vite build` directory
-// (--web-dir) instead of the one embedded in the relay.
-const WEB_ARGS = process.env.CL_E2E_WEB_DIR ? ['--web-dir', process.env.CL_E2E_WEB_DIR] : [];
 
 // The agent's flow-control window: the smallest it allows, so the large
 // output below is many windows long and stalls unless the page acks.

@@ -19,6 +19,10 @@ import { BIN_DIR, ms, waitFor } from './harness.mjs';
 import { own } from './extra.mjs';
 
 export const CHROMIUM = process.env.CL_CHROMIUM || '/usr/bin/chromium';
+// CL_E2E_WEB_DIR: relays serve the web app from a fresh `vite build`
+// directory (--web-dir) instead of the one embedded in the relay, to test a
+// web change without rebuilding the relay. Pass to startRelay's extraArgs.
+export const WEB_ARGS = process.env.CL_E2E_WEB_DIR ? ['--web-dir', process.env.CL_E2E_WEB_DIR] : [];
 export const SHOT_DIR = path.resolve(process.env.CL_TEST_OUT || path.join(BIN_DIR, 'test-output'), 'browser');
 
 // The flags Debian's chromium needs on a closed, headless machine: no

@@ -27,6 +27,7 @@ import {
   fmtDuration,
 } from "./device-common";
 import type { Member } from "../models";
+import { endReasonText } from "../endreasons";
 
 type Tab = "devices" | "team" | "sessions";
 const TABS: [Tab, string][] = [
@@ -524,7 +525,7 @@ const page: Page = async (root, params) => {
       const dur = (s.ended_at ?? Date.now() / 1000) - s.started_at;
       const end = active
         ? "—"
-        : [s.end_reason ?? "", s.exit_code !== null && s.exit_code !== undefined ? ` (exit ${s.exit_code})` : ""].join("");
+        : [s.end_reason ? endReasonText(s.end_reason) : "", s.exit_code !== null && s.exit_code !== undefined ? ` (exit ${s.exit_code})` : ""].join("");
       return h(
         "tr",
         { "data-testid": "session-row", "data-session-id": s.id, "data-status": s.status },

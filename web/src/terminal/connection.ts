@@ -24,6 +24,7 @@ import {
   str,
   type Msg,
 } from "./protocol";
+import { endReasonText } from "../endreasons";
 
 export type ConnState = "connecting" | "online" | "reconnecting" | "offline" | "ended" | "failed";
 
@@ -517,23 +518,7 @@ export class TermConnection {
 }
 
 export function endText(reason: string, exitCode: number | undefined): string {
-  const why: Record<string, string> = {
-    exit: "the shell exited",
-    hangup: "the session was hung up",
-    ended_by_user: "ended by a user",
-    user_disconnect: "the user disconnected",
-    idle: "idle for too long",
-    agent_lost: "the device did not come back",
-    member_removed: "its user left the project",
-    device_repaired: "the device was paired again",
-    device_deleted: "the device was deleted",
-    project_deleted: "the project was deleted",
-    account_deleted: "its user's account was deleted",
-    limit: "the device runs too many sessions",
-    error: "the shell could not be started",
-    unknown_session: "the device no longer knew it",
-  };
-  let s = `Session ended: ${why[reason] ?? reason}`;
+  let s = `Session ended: ${endReasonText(reason)}`;
   if (exitCode !== undefined) s += ` (exit code ${exitCode})`;
   return s;
 }
