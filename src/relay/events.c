@@ -128,6 +128,23 @@ static void cl__refuse(struct cl_conn *c, const char *code, const char *message)
     cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "auth failed");
 }
 
+/* Whether sub's token still signs its user in (it may have been revoked
+ * or have expired since auth); if not, closes it with auth_failed. Asked
+ * at every event published and every ping, so a signed-out dashboard
+ * hears of it within a ping interval even on a quiet relay. */
+static bool cl__sub_still_valid(struct cl_events *ev, struct cl_events_sub *sub)
+{
+    struct cl_store *st = &ev->relay->store;
+    char user_id[CL_UUID_LEN + 1];
+    if (st->ops->token_user(st, sub->token_hash, cl_now(), user_id) == 0 &&
+        strcmp(user_id, sub->user_id) == 0)
+        return true;
+    cl_info("events", "subscriber's token no longer valid: closing", "user=%s peer=%s",
+            sub->user_id, sub->c->peer);
+    cl__refuse(sub->c, "auth_failed", "token revoked or expired");
+    return false;
+}
+
 static void cl__auth(struct cl_events *ev, struct cl_conn *c, struct cl_events_msg *m)
 {
     struct cl_store *s = &ev->relay->store;
@@ -189,7 +206,7 @@ static void cl__message(struct cl_events *ev, struct cl_conn *c, const char *buf
         cl_conn_send_error(c, "bad_message", "already authenticated", NULL);
     else if (m.type == CL_EVMSG_AUTH)
         cl__auth(ev, c, &m);
-    else
+    else if (cl__sub_still_valid(ev, c->ev))
         cl__send_json(c, json_pack("{s:s}", "type", "pong"));
     cl_wipe(&m, sizeof m);
 }
@@ -255,11 +272,12 @@ static void cl__deliver(struct cl_events_sub *sub, const char *text, size_t len)
     cl_conn_send(c, text, len);
 }
 
-void cl_events_publish(struct cl_events *ev, const char *project_id, const char *kind, json_t *data)
+/* cl_events_publish, and also to also_user's subscriptions (may be NULL). */
+static void cl__publish(struct cl_events *ev, const char *project_id, const char *kind,
+                        json_t *data, const char *also_user)
 {
     struct cl_store *st;
     struct cl_events_sub *sub, *next;
-    char user_id[CL_UUID_LEN + 1];
     size_t len = 0, n = 0;
     char *text;
     json_t *msg;
@@ -284,20 +302,23 @@ void cl_events_publish(struct cl_events *ev, const char *project_id, const char 
         if (sub->c->close_pending)
             continue;
         /* the token may have been revoked since auth: it ends here */
-        if (st->ops->token_user(st, sub->token_hash, cl_now(), user_id) != 0 ||
-            strcmp(user_id, sub->user_id) != 0) {
-            cl_info("events", "subscriber's token no longer valid: closing", "user=%s peer=%s",
-                    sub->user_id, sub->c->peer);
-            cl__refuse(sub->c, "auth_failed", "token revoked or expired");
+        if (!cl__sub_still_valid(ev, sub))
             continue;
-        }
-        if (cl_policy_project(st, sub->user_id, CL_ACT_PROJECT_EVENTS, project_id, NULL) != 0)
+        /* who may see the project now; and also_user, who has just lost
+         * it (a member removed hears of their own removal) */
+        if (cl_policy_project(st, sub->user_id, CL_ACT_PROJECT_EVENTS, project_id, NULL) != 0 &&
+            !(also_user && strcmp(sub->user_id, also_user) == 0))
             continue;
         cl__deliver(sub, text, len);
         n++;
     }
     cl_debug("events", "published", "kind=%s project=%s subscribers=%zu", kind, project_id, n);
     free(text);
+}
+
+void cl_events_publish(struct cl_events *ev, const char *project_id, const char *kind, json_t *data)
+{
+    cl__publish(ev, project_id, kind, data, NULL);
 }
 
 /* The project of device_id, for publishers that know only the device. */
@@ -378,5 +399,6 @@ void cl_events_member(struct cl_events *ev, const char *kind, const char *projec
         json_object_set_new(data, "display_name", json_string(u.display_name));
         json_object_set_new(data, "role", json_string("member"));
     }
-    cl_events_publish(ev, project_id, kind, data);
+    /* the member removed hears it too: their dashboard drops the project */
+    cl__publish(ev, project_id, kind, data, strcmp(kind, "member.removed") == 0 ? user_id : NULL);
 }

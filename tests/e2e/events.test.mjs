@@ -9,7 +9,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, startRelay, api, show, expectStatus, signup, createProject,
-  createDevice, wsClient, msg, isError, expectClose, openTerminal, startAgent, waitFor, tail, sleep,
+  createDevice, wsClient, msg, isError, isType, expectClose, openTerminal, startAgent, waitFor, tail, sleep,
 } from './lib/harness.mjs';
 import { setupAgent } from './lib/extra.mjs';
 
@@ -137,7 +137,8 @@ test('events: members added and removed; a removed member stops receiving at onc
   const dave = await signup(relay, daveEmail);
   await evBob.next(isEvent('member.added', (d) => d.user_id === dave.user.id && d.project_id === project.id));
 
-  // removed: the owner hears it; Bob does not, nor anything after
+  // removed: the owner hears it, and so does Bob (his dashboard drops the
+  // project); nothing after
   expectStatus(await api(relay, 'DELETE', `/api/v1/projects/${project.id}/members/${bob.user.id}`, undefined, alice.token), 200, relay);
   await evAlice.next(isEvent('member.removed', (d) => d.user_id === bob.user.id));
   expectStatus(await api(relay, 'PATCH', `/api/v1/devices/${device.id}`, { name: 'after bob' }, alice.token), 200, relay);
@@ -147,7 +148,7 @@ test('events: members added and removed; a removed member stops receiving at onc
   assert.equal(del.data.project_id, project.id, JSON.stringify(del));
   await barrier(relay, evBob, bob, bobOwn.id);
   const bobHeard = about(evBob, project.id).map((m) => m.data.kind);
-  assert.deepEqual(bobHeard, ['member.added', 'device.renamed', 'member.added'], evBob.describe());
+  assert.deepEqual(bobHeard, ['member.added', 'device.renamed', 'member.added', 'member.removed'], evBob.describe());
   // Carol never belonged
   await barrier(relay, evCarol, carol, (await createProject(relay, carol.token)).id);
   assert.deepEqual(about(evCarol, project.id), [], evCarol.describe());
@@ -157,6 +158,17 @@ test('events: members added and removed; a removed member stops receiving at onc
   await createDevice(relay, alice.token, project.id, 'after logout');
   await evCarol.next(isError('auth_failed'));
   await expectClose(evCarol, 1008);
+  // ... or at its next ping, on a relay where nothing happens
+  const erin = await signup(relay);
+  const evErin = await wsClient(`${relay.wsUrl}/events`, { label: 'erin' });
+  evErin.send(msg('auth', { token: erin.token }));
+  await evErin.next(isType('auth_ok'));
+  evErin.send(msg('ping'));
+  await evErin.next(isType('pong'));
+  expectStatus(await api(relay, 'POST', '/api/v1/auth/logout', undefined, erin.token), 200, relay);
+  evErin.send(msg('ping'));
+  await evErin.next(isError('auth_failed'));
+  await expectClose(evErin, 1008);
 }));
 
 test('events: bad auth closes 1008; a token in the URL is not read; ping before auth is refused; big messages 1009', { timeout: TEST_TIMEOUT }, e2e(async () => {

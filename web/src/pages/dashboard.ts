@@ -333,10 +333,19 @@ const page: Page = (root) => {
         return;
       }
       case "member.added":
-      case "member.removed":
+      case "member.removed": {
+        const e = entryOf(ev.project_id);
+        if (ev.kind === "member.removed" && e && ev.user_id === currentUser()?.id) {
+          // we were removed: the project goes from our list
+          entries = entries.filter((x) => x !== e);
+          renderList();
+          toast(`You are no longer a member of ${e.project.name}`, "info");
+          return;
+        }
         // A project we did not know about: we were just added to it.
-        if (!entryOf(ev.project_id)) void load();
+        if (!e) void load();
         return;
+      }
     }
   }
 

@@ -650,6 +650,12 @@ const page: Page = async (root, params) => {
   cleanups.push(
     onEvent((e) => {
       if (e.project_id !== pid || !alive) return;
+      if (e.kind === "member.removed" && e.user_id === currentUser()?.id) {
+        // we were removed: the project is no longer ours to see
+        toast(`You are no longer a member of ${project.name}`, "error");
+        navigate("/dashboard");
+        return;
+      }
       devices.event(e);
       if (loaded.has("team")) team.event(e);
       sessions.event(e);
