@@ -5,54 +5,14 @@
 // web app's terminal") promise.
 import assert from 'node:assert/strict';
 import { test, beforeEach, afterEach } from 'node:test';
-import { encodeBinFrame, decodeBinFrame } from '../../tests/e2e/lib/harness.mjs';
 import { load } from './lib/load.mjs';
+import { FakeWS, SID } from './lib/fake-ws.mjs';
 
 const C = await load('terminal/connection.ts');
 const { TermConnection, backoffDelay } = C;
 
-const SID = 'sess-1';
 const DEV = 'dev-1';
 const URL = 'ws://relay.test/session';
-
-// A WebSocket as the browser has it; the test plays the relay.
-class FakeWS {
-  static all = [];
-  static failNext = false;
-  constructor(url) {
-    if (FakeWS.failNext) { FakeWS.failNext = false; throw new Error('blocked'); }
-    this.url = url;
-    this.readyState = 0;
-    this.binaryType = 'blob';
-    this.sent = [];
-    this.closedWith = null;
-    this.onopen = this.onmessage = this.onclose = this.onerror = null;
-    FakeWS.all.push(this);
-  }
-  send(d) {
-    if (this.readyState !== 1) throw new Error('InvalidStateError: not open');
-    this.sent.push(typeof d === 'string' ? d : Buffer.from(d));
-  }
-  close(code, reason) {
-    this.closedWith = { code, reason };
-    this.readyState = 3;
-  }
-  // ---- the relay's side
-  open() { this.readyState = 1; this.onopen?.({}); }
-  json(type, data) { this.onmessage?.({ data: JSON.stringify(data === undefined ? { type } : { type, data }) }); }
-  text(s) { this.onmessage?.({ data: s }); }
-  stdout(offset, s, sid = SID) {
-    const f = encodeBinFrame('stdout', sid, offset, Buffer.from(s));
-    this.onmessage?.({ data: Uint8Array.from(f).buffer }); // binaryType "arraybuffer"
-  }
-  raw(bytes) { this.onmessage?.({ data: Uint8Array.from(bytes).buffer }); }
-  drop(code = 1006, reason = '') { this.readyState = 3; this.onclose?.({ code, reason }); }
-  // what the browser sent
-  msgs(type) { return this.sent.filter((d) => typeof d === 'string').map((d) => JSON.parse(d)).filter((m) => !type || m.type === type); }
-  stdin() { return this.sent.filter((d) => typeof d !== 'string').map((d) => decodeBinFrame(d)); }
-  // open + auth_ok
-  accept(proto = 2) { this.open(); this.json('auth_ok', { proto }); return this; }
-}
 
 const last = () => FakeWS.all[FakeWS.all.length - 1];
 
@@ -219,6 +179,30 @@ test('a gap is shown as the lost-bytes line, and the offset moves past it', (t) 
   ws.stdout(120, 'z');
   assert.equal(s.notices.at(-1), '[… 10 bytes lost …]');
   assert.equal(conn.offset, 121);
+});
+
+// Found by fuzz_connection.test.mjs: a gap whose `from` lay past what the
+// terminal had counted only to - from as lost and skipped the rest silently;
+// a fractional or huge offset in JSON left the offset fractional or rounded.
+test('regression: a gap past what we have counts every skipped byte; unusable JSON offsets are ignored', (t) => {
+  const { conn, s, ws } = connect(t);
+  ws.accept();
+  ws.stdout(0, 'abc');
+  ws.json('gap', { session_id: SID, from: 40, to: 100 });
+  assert.deepEqual(s.notices, ['[… 97 bytes lost …]']);
+  assert.equal(conn.offset, 100);
+  for (const bad of [100.5, 2 ** 53, 2 ** 60, 1e300, -5, '200']) {
+    ws.json('gap', { session_id: SID, from: 100, to: bad });
+    ws.json('gap', { session_id: SID, from: bad, to: 150 + Math.random() }); // (mocked: 150.5)
+  }
+  assert.equal(conn.offset, 100);
+  assert.equal(s.notices.length, 1);
+  // a JSON chunk with an unusable offset reads as one without: in order
+  ws.json('stdout', { session_id: SID, data_b64: Buffer.from('xy').toString('base64'), offset: 2 ** 60 });
+  ws.json('stdout', { session_id: SID, data_b64: Buffer.from('z').toString('base64'), offset: 101.5 });
+  assert.equal(s.out, 'abc<[… 97 bytes lost …]>xyz');
+  assert.equal(conn.offset, 103);
+  assert.ok(Number.isSafeInteger(conn.offset));
 });
 
 test('overlapping and duplicate chunks are cut: every byte is shown once', (t) => {

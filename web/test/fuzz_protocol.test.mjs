@@ -17,7 +17,7 @@ const { encodeFrame, decodeFrame, parseMsg, encodeMsg, str, num, b64encode, b64d
 
 const RUNS = Number(process.env.FUZZ_RUNS || 20000);
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
-console.log(`# fuzz_protocol: seed ${SEED} (FUZZ_SEED=${SEED} to replay), ${RUNS} runs per target`);
+console.log(`fuzz_protocol: seed ${SEED} (FUZZ_SEED=${SEED} to replay), ${RUNS} runs per target`);
 
 // mulberry32: small, deterministic, good enough to pick bytes
 function prng(seed) {
@@ -268,7 +268,7 @@ function checkMsg(text, where) {
     const s = str(m, k);
     const n = num(m, k);
     assert.ok(s === undefined || typeof s === 'string');
-    assert.ok(n === undefined || Number.isFinite(n));
+    assert.ok(n === undefined || (Number.isSafeInteger(n) && n >= 0));
   }
   // re-encoding gives the same message (a number too big for a double,
   // 1e400, parsed as Infinity, comes back as null: JSON's rule, and num()

@@ -186,6 +186,11 @@ test('parseMsg: a data that is not an object is dropped; field readers check the
   assert.equal(num(m, 'to'), undefined);
   assert.equal(str(m, 'reason'), undefined);
   assert.equal(num(m, 'n'), undefined, 'Infinity is not a number here');
+  // whole numbers 0 … 2^53−1, like decodeFrame's offsets (found by
+  // fuzz_connection: a gap to 1.5 or a JSON offset of 2^60 left the
+  // terminal's offset fractional or rounded)
+  const n = parseMsg(`{"type":"gap","data":{"a":1.5,"b":${2 ** 53},"c":${2 ** 60},"d":${2 ** 53 - 1},"e":-3,"f":0,"g":1e2,"h":-0}}`);
+  assert.deepEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((k) => num(n, k)), [undefined, undefined, undefined, 2 ** 53 - 1, undefined, 0, 100, -0]);
   assert.equal(str(m, 'missing'), undefined);
   assert.equal(str({ type: 'x' }, 'a'), undefined, 'no data');
   // a key named like an Object.prototype member is an ordinary key

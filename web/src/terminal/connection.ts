@@ -325,7 +325,9 @@ export class TermConnection {
         const from = num(m, "from");
         const to = num(m, "to");
         if (from === undefined || to === undefined || to <= this.next) break;
-        const lost = to - Math.max(from, this.next);
+        // everything from where we are to `to` is lost, also what lies
+        // before a `from` past us (a chunk we could not use): count it all
+        const lost = to - this.next;
         this.o.sink.notice(`[… ${lost} bytes lost …]`);
         this.next = to;
         break;

@@ -93,9 +93,13 @@ export function str(m: Msg, k: string): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
+// Whole numbers 0 … 2^53−1 only: every number the relay sends is one
+// (offsets, proto, exit codes), and like decodeFrame's offsets only those a
+// JS number holds exactly; a gap's end of 1.5, 2^60 or −5 would leave the
+// terminal's offset fractional, rounded or wrong, and resume from there.
 export function num(m: Msg, k: string): number | undefined {
   const v = m.data?.[k];
-  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+  return Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : undefined;
 }
 
 // --- base64 (protocol v1's data_b64) -------------------------------------
