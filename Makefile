@@ -15,7 +15,7 @@ FUZZ_RUNS  ?= 20000
 
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build web run test test-unit test-e2e test-asan test-fuzz test-bench bench fmt fmt-check clean
+.PHONY: all deps build web run test test-unit test-web test-e2e test-asan test-fuzz test-bench bench fmt fmt-check clean
 
 all: build
 
@@ -41,11 +41,16 @@ web/.built: $(WEB_SRC) | deps
 run: build
 	@scripts/run-demo $(BUILD) $(LISTEN) $(DATA)
 
-test: test-unit test-e2e test-asan test-fuzz test-bench
+test: test-unit test-web test-e2e test-asan test-fuzz test-bench
 	@echo "make test: all layers passed"
 
 test-unit: build
 	@cd $(BUILD) && ctest --output-on-failure
+
+# The web app's logic (web/test/: protocol, connection, commands; fuzzers
+# for FUZZ_RUNS inputs) under node's test runner; no browser, no build.
+test-web: deps
+	@cd web && FUZZ_RUNS=$(FUZZ_RUNS) npm test --silent
 
 test-e2e: build
 	@CL_BIN_DIR=$(abspath $(BUILD)) node --test --test-concurrency=1 tests/e2e/
