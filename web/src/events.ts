@@ -9,6 +9,7 @@
 // are not replayed after a gap: listen to onState and reread over HTTP
 // when the state becomes "live" again after a drop.
 import { wsUrl } from "./api";
+import { parseMsg } from "./terminal/protocol";
 
 export type EventKind =
   | "device.online"
@@ -91,12 +92,9 @@ function open(): void {
   sock.onopen = () => sock.send(JSON.stringify({ type: "auth", data: {} }));
   sock.onmessage = (m) => {
     if (typeof m.data !== "string") return;
-    let msg: { type?: string; data?: Record<string, unknown> };
-    try {
-      msg = JSON.parse(m.data);
-    } catch {
-      return;
-    }
+    // null unless a JSON object with a string type; data: an object or undefined
+    const msg = parseMsg(m.data);
+    if (!msg) return;
     if (msg.type === "auth_ok") {
       backoff = BACKOFF_MIN_MS;
       setState("live");

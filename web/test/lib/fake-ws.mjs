@@ -7,6 +7,10 @@ export const SID = 'sess-1';
 
 // A WebSocket as the browser has it; the test plays the relay.
 export class FakeWS {
+  static CONNECTING = 0;
+  static OPEN = 1;
+  static CLOSING = 2;
+  static CLOSED = 3;
   static all = [];
   static failNext = false;
   constructor(url) {
