@@ -10,9 +10,14 @@
 #include "relay/liveness.h"
 #include "relay/webauth.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 int64_t cl_now(void)
 {
@@ -317,6 +322,32 @@ static const struct lws_protocols cl__protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* Whether addr:port can be bound now. lws 4.1 carries on without its
+ * vhost when the port cannot be bound (taken, or an address this machine
+ * does not have), even with LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND:
+ * the relay would run and serve nothing. So the relay tries first, with
+ * the options lws uses (SO_REUSEADDR). */
+static int cl__can_listen(const char *addr, int port, char *err, size_t errlen)
+{
+    struct sockaddr_in sa;
+    int one = 1, fd, rc = 0;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+        return cl_seterr(err, errlen, CL_EINVAL, "--listen address '%s' is not an IPv4 address",
+                         addr);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return cl_seterr(err, errlen, CL_EIO, "socket: %s", strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        rc = cl_seterr(err, errlen, CL_EIO, "cannot listen on %s:%d: %s", addr, port,
+                       strerror(errno));
+    close(fd);
+    return rc;
+}
+
 int cl_server_start(struct cl_relay *r, char *err, size_t errlen)
 {
     struct lws_context_creation_info info;
@@ -326,6 +357,8 @@ int cl_server_start(struct cl_relay *r, char *err, size_t errlen)
     static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
                                                .secs_since_valid_hangup = 0};
 
+    if (cl__can_listen(r->opts.listen_addr, r->opts.port, err, errlen))
+        return CL_EIO;
     memset(&info, 0, sizeof info);
     info.port = r->opts.port;
     info.iface = r->opts.listen_addr;
@@ -349,6 +382,13 @@ int cl_server_start(struct cl_relay *r, char *err, size_t errlen)
     if (!r->lws)
         return cl_seterr(err, errlen, CL_EIO, "cannot listen on %s:%d (in use? bad TLS files?)",
                          r->opts.listen_addr, r->opts.port);
+    /* Only if the port was taken between cl__can_listen and here: lws has
+     * no vhost, and destroying that half-made context on a foreign loop
+     * crashes lws 4.1, so this start ends the process. */
+    if (!lws_get_vhost_by_name(r->lws, "default")) {
+        cl_error("server", "cannot listen", "addr=%s port=%d", r->opts.listen_addr, r->opts.port);
+        _exit(1);
+    }
     return 0;
 }
 

@@ -7,7 +7,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import os from 'node:os';
-import { e2e, cleanupAll, TEST_TIMEOUT, startRelay } from './lib/harness.mjs';
+import { execFile } from 'node:child_process';
+import { e2e, cleanupAll, TEST_TIMEOUT, ms, startRelay, tempDir, RELAY_BIN } from './lib/harness.mjs';
 
 after(cleanupAll);
 
@@ -33,4 +34,16 @@ test('a relay on 127.0.0.1 is not reachable on another address of the machine', 
   const relay = await startRelay();
   assert.equal(await connect('127.0.0.1', relay.port), 'connected');
   assert.notEqual(await connect(other, relay.port), 'connected', `the relay answered on ${other}:${relay.port}`);
+}));
+
+test('a relay whose port is taken says so and exits 1, instead of running without listening', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const relay = await startRelay();
+  const dir = await tempDir('clawlink-listen-');
+  const out = await new Promise((resolve) => {
+    execFile(RELAY_BIN, ['--listen', `127.0.0.1:${relay.port}`, '--data', dir], { timeout: ms(20_000) },
+      (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stderr }));
+  });
+  assert.equal(out.code, 1, `exit code (stderr: ${out.stderr.slice(-500)})`);
+  assert.match(out.stderr, /cannot listen on 127\.0\.0\.1:\d+: Address already in use/);
+  assert.equal(await connect('127.0.0.1', relay.port), 'connected', 'the first relay still serves');
 }));
