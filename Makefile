@@ -5,6 +5,8 @@
 #   make fmt     clang-format the C sources
 #   make deps    install build and test dependencies (scripts/install-deps)
 
+MAKEFLAGS  += --no-print-directory
+
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
