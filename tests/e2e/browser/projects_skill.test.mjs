@@ -68,12 +68,12 @@ test('/projects and /skill/privaclaw: a project made and counted, an OpenClaw no
   });
   assert.equal(await counts.getAttribute('data-devices'), '1');
   assert.match(await counts.textContent(), /1 device · 1 online/);
-  await screenshot(page, '30-projects');
+  await screenshot(page, '80-projects');
 
   // At 375 px wide the list and the form still fit.
   await page.setViewportSize({ width: 375, height: 740 });
   await tid(page, 'projects-row').first().waitFor();
-  await screenshot(page, '31-projects-narrow');
+  await screenshot(page, '81-projects-narrow');
   const wide = await page.evaluate(() => [...document.querySelectorAll('body *')]
     .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
     .map((e) => `${e.tagName.toLowerCase()}.${e.className} (${Math.round(e.getBoundingClientRect().right)} px)`));
@@ -108,7 +108,7 @@ test('/projects and /skill/privaclaw: a project made and counted, an OpenClaw no
   const code = (await tid(page, 'skill-pair-code').textContent()).trim();
   const command = (await tid(page, 'skill-pair-command').locator('code').textContent()).trim();
   assert.equal(command, `clawlink pair ${code} --api ${relay.url}/functions/v1 --name 'second claw'`);
-  await screenshot(page, '32-skill-privaclaw');
+  await screenshot(page, '82-skill-privaclaw');
 
   // The row leads to the node's panel.
   await node.locator('[data-testid="skill-node-link"]').click();
@@ -123,7 +123,7 @@ test('/projects and /skill/privaclaw: a project made and counted, an OpenClaw no
     timeout: ms(30_000), what: 'the node to show its agent offline',
     describe: async () => `node: ${await node.textContent().catch(() => '(none)')}`,
   });
-  await screenshot(page, '33-skill-node-offline');
+  await screenshot(page, '83-skill-node-offline');
 
   // /docs links to the skill page.
   await page.goto('/docs');
