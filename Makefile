@@ -14,6 +14,8 @@ JOBS       ?= $(shell nproc)
 LISTEN     ?= 127.0.0.1:8080
 DATA       ?= ./var
 FUZZ_RUNS  ?= 20000
+# the end-to-end test files (not their lib/ helpers): black-box, then in a real browser
+E2E_TESTS  := tests/e2e/*.test.mjs tests/e2e/browser/*.test.mjs
 
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
@@ -55,14 +57,14 @@ test-web: deps
 	@cd web && FUZZ_RUNS=$(FUZZ_RUNS) npm test --silent
 
 test-e2e: build
-	@CL_BIN_DIR=$(abspath $(BUILD)) node --test --test-concurrency=1 tests/e2e/
+	@CL_BIN_DIR=$(abspath $(BUILD)) node --test --test-concurrency=1 $(E2E_TESTS)
 
 # The whole suite again, built with AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan: deps web
 	@CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCL_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure
-	@CL_BIN_DIR=$(abspath $(ASAN_BUILD)) CL_SANITIZED=1 node --test --test-concurrency=1 tests/e2e/
+	@CL_BIN_DIR=$(abspath $(ASAN_BUILD)) CL_SANITIZED=1 node --test --test-concurrency=1 $(E2E_TESTS)
 
 # Every parser's libFuzzer harness, run over its seed corpus and then for FUZZ_RUNS inputs.
 test-fuzz: deps
