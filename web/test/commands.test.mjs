@@ -6,25 +6,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { load } from './lib/load.mjs';
+import { prng, SEED } from './lib/prng.mjs';
 
 globalThis.location ??= { origin: 'https://relay.example:8443' };
 const { shellQuote, pairCommand } = await load('commands.ts');
 
 const RUNS = Math.max(200, Math.min(5000, Number(process.env.FUZZ_RUNS || 20000) / 10));
-const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 
-function prng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n) => Math.floor(next() * n);
-  return { int, pick: (a) => a[int(a.length)] };
-}
 
 const PIECES = ["'", '"', ' ', '  ', '\t', '\n', '\r', '$', '$HOME', '${x}', '$(id)', '`', '`id`', '\\', '\\\\', '\\n', '\\\'', "'\\''",
   '!', '*', '?', '[a]', '~', '#', ';', '&', '|', '<', '>', '(', ')', '{', '}', '%', '%s', '-', '--', '-n', '=', 'a=b', ',', ':', '@', '+', '.', '/',

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { test, beforeEach, afterEach } from 'node:test';
 import { load } from './lib/load.mjs';
 import { FakeWS } from './lib/fake-ws.mjs';
+import { prng, SEED } from './lib/prng.mjs';
 
 globalThis.location ??= { protocol: 'https:', host: 'relay.example:8443', origin: 'https://relay.example:8443' };
 const E = await load('events.ts');
 
 const RUNS = Number(process.env.FUZZ_RUNS || 20000);
-const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 
 let realWS;
 let stops = [];
@@ -111,18 +111,6 @@ test('the last listener gone: closed (1000), nothing more', (t) => {
   assert.equal(FakeWS.all.length, 1);
 });
 
-function prng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n) => Math.floor(next() * n);
-  return { int, pick: (a) => a[int(a.length)] };
-}
 
 // Kept: texts that once threw out of onmessage.
 const REGRESSIONS = ['null', '{"type":"event","data":null}', '{"type":"error","data":null}', '{"type":"error","data":"x"}'];

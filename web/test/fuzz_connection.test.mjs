@@ -17,24 +17,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { load } from './lib/load.mjs';
 import { FakeWS, SID } from './lib/fake-ws.mjs';
+import { prng, SEED } from './lib/prng.mjs';
 
 const { TermConnection } = await load('terminal/connection.ts');
 const RUNS = Number(process.env.FUZZ_RUNS || 20000);
-const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 console.log(`fuzz_connection: seed ${SEED} (FUZZ_SEED=${SEED} to replay), ${RUNS} steps`);
 
-function prng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n) => Math.floor(next() * n);
-  return { next, int, pick: (a) => a[int(a.length)], chance: (p) => next() < p };
-}
 
 // The session's output stream: the byte at offset o.
 const at = (o) => (Math.imul(o, 2654435761) >>> 24) & 255;

@@ -12,27 +12,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeBinFrame } from '../../tests/e2e/lib/harness.mjs';
 import { load } from './lib/load.mjs';
+import { prng, SEED } from './lib/prng.mjs';
 
 const { encodeFrame, decodeFrame, parseMsg, encodeMsg, str, num, b64encode, b64decode } = await load('terminal/protocol.ts');
 
 const RUNS = Number(process.env.FUZZ_RUNS || 20000);
-const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 console.log(`fuzz_protocol: seed ${SEED} (FUZZ_SEED=${SEED} to replay), ${RUNS} runs per target`);
 
-// mulberry32: small, deterministic, good enough to pick bytes
-function prng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n) => Math.floor(next() * n); // 0 … n−1
-  const pick = (a) => a[int(a.length)];
-  return { next, int, pick, chance: (p) => next() < p };
-}
 
 const hex = (b) => Buffer.from(b).toString('hex');
 const ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-';

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { load } from './lib/load.mjs';
+import { SEED } from './lib/prng.mjs';
 
 const RUNS = Number(process.env.FUZZ_RUNS || 20000);
-const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 
 const loc = { pathname: '/', search: '', hash: '', origin: 'https://relay.example', href: 'https://relay.example/' };
 function go(path) {
