@@ -336,30 +336,33 @@ static void cl__logout(struct cl_http_req *req)
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
 }
 
+/* The signed-in user into u (password hash wiped); 0, or replies (401
+ * for an account gone meanwhile) and returns the error. */
+static int cl__signed_in_user(struct cl_http_req *req, struct cl_user *u)
+{
+    int rc = req->relay->store.ops->user_by_id(&req->relay->store, req->user_id, u);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc == CL_ENOTFOUND ? CL_EAUTH : rc);
+        return rc;
+    }
+    cl_wipe(u->pw_hash, sizeof u->pw_hash);
+    return 0;
+}
+
 /* GET /api/v1/auth/session: who is signed in, and the CSRF token again
  * (the web app calls it on load). */
 static void cl__session(struct cl_http_req *req)
 {
     struct cl_user u;
-    int rc = req->relay->store.ops->user_by_id(&req->relay->store, req->user_id, &u);
-    if (rc) {
-        cl_http_reply_errcode(req->conn, rc == CL_ENOTFOUND ? CL_EAUTH : rc);
-        return;
-    }
-    cl_wipe(u.pw_hash, sizeof u.pw_hash);
-    cl_http_reply_json(req->conn, 200, cl__web_session(req->relay, &u, req->token_hash));
+    if (cl__signed_in_user(req, &u) == 0)
+        cl_http_reply_json(req->conn, 200, cl__web_session(req->relay, &u, req->token_hash));
 }
 
 static void cl__me(struct cl_http_req *req)
 {
     struct cl_user u;
-    int rc = req->relay->store.ops->user_by_id(&req->relay->store, req->user_id, &u);
-    if (rc) {
-        cl_http_reply_errcode(req->conn, rc == CL_ENOTFOUND ? CL_EAUTH : rc);
-        return;
-    }
-    cl_wipe(u.pw_hash, sizeof u.pw_hash);
-    cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "user", cl_json_user(&u)));
+    if (cl__signed_in_user(req, &u) == 0)
+        cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "user", cl_json_user(&u)));
 }
 
 const struct cl_route cl_routes_auth[] = {
