@@ -17,7 +17,7 @@ import {
   e2e, cleanupAll, ms, waitFor, tempDir, freePort, randomId, BIN_DIR, SANITIZED, tail,
 } from '../lib/harness.mjs';
 import { own, taggedProcesses, checkSanitizerText } from '../lib/extra.mjs';
-import { launchBrowser, openPage, screenshot, tid, waitTermState, waitTermLine } from '../lib/browser.mjs';
+import { launchBrowser, openPage, screenshot, tid, openTerminalAndEcho } from '../lib/browser.mjs';
 
 after(cleanupAll);
 
@@ -116,12 +116,7 @@ async function clickThrough(scope, browser, demo, label, shot) {
   await page.waitForURL(/\/project\//);
   const row = tid(page, 'device-row').first();
   await row.locator('[data-testid="device-status"]').filter({ hasText: /online/i }).waitFor({ timeout: ms(30_000) });
-  await row.locator('[data-testid="open-terminal"]').click();
-  await page.waitForURL(/\/terminal\/[0-9a-f-]+\/[0-9a-f-]+$/);
-  await waitTermState(page, 'online');
-  await tid(page, 'terminal').click();
-  await page.keyboard.type('echo $((6*7))\n');
-  await waitTermLine(page, /^42\s*$/);
+  await openTerminalAndEcho(page, row);
   return { page, problems };
 }
 

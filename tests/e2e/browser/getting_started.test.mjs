@@ -16,7 +16,7 @@ import { mkdir, symlink } from 'node:fs/promises';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, sleep, waitFor, startRelay, startAgent, tempDir, randomId, AGENT_BIN, api,
 } from '../lib/harness.mjs';
-import { launchBrowser, openPage, screenshot, tid, waitTermState, waitTermLine, termText, WEB_ARGS } from '../lib/browser.mjs';
+import { launchBrowser, openPage, screenshot, tid, waitTermState, waitTermLine, termText, WEB_ARGS, openTerminalAndEcho } from '../lib/browser.mjs';
 
 after(cleanupAll);
 
@@ -109,12 +109,7 @@ test('getting started in a real browser: sign up, pair, terminal, resize, team, 
   await screenshot(page, '04-project-devices');
 
   // Open a terminal and run a command.
-  await row.locator('[data-testid="open-terminal"]').click();
-  await page.waitForURL(/\/terminal\/[0-9a-f-]+\/[0-9a-f-]+$/);
-  await waitTermState(page, 'online');
-  await tid(page, 'terminal').click();
-  await page.keyboard.type('echo $((6*7))\n');
-  await waitTermLine(page, /^42\s*$/);
+  await openTerminalAndEcho(page, row);
   await screenshot(page, '05-terminal');
 
   // Resize the window: the PTY follows the terminal's new size.

@@ -132,3 +132,17 @@ export async function signInContext(context, email, password) {
   if (r.status() !== 200) throw new Error(`web sign-in of ${email}: ${r.status()} ${await r.text()}`);
   return r.json();
 }
+
+/**
+ * Opens a terminal from a device row (its "Open terminal" button), waits
+ * for it to be online and runs `echo $((6*7))` in it, expecting 42: the
+ * proof that a browser reaches a real shell.
+ */
+export async function openTerminalAndEcho(page, row) {
+  await row.locator('[data-testid="open-terminal"]').click();
+  await page.waitForURL(/\/terminal\/[0-9a-f-]+\/[0-9a-f-]+$/);
+  await waitTermState(page, 'online');
+  await tid(page, 'terminal').click();
+  await page.keyboard.type('echo $((6*7))\n');
+  await waitTermLine(page, /^42\s*$/);
+}
