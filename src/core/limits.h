@@ -32,6 +32,11 @@
  * least this many bytes (or when the viewer count changes). */
 #define CL_ACK_STEP (32 * 1024)
 
+/* A viewer that has caught up with everything produced is reported to the
+ * agent this long after it caught up, not at once: a keystroke's echo then
+ * wakes the agent once (to send it), not twice (to hear it was seen). */
+#define CL_ACK_DELAY_MS 20
+
 /* Largest HTTP request body the API reads. Over it: 413 body_too_large. */
 #define CL_HTTP_MAX_BODY (64 * 1024)
 

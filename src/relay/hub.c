@@ -27,11 +27,12 @@
 struct cl_live_session {
     char id[CL_ID_MAX + 1];
     char device_id[CL_ID_MAX + 1];
-    bool start_sent;   /* session_start forwarded to the agent */
-    bool started;      /* the agent answered session_started (or announced it) */
-    uint64_t produced; /* stream offset after the newest byte seen */
-    uint64_t ack_sent; /* last ack offset told to the agent */
-    int viewers_sent;  /* viewer count in that ack; -1 = none sent yet */
+    bool start_sent;      /* session_start forwarded to the agent */
+    bool started;         /* the agent answered session_started (or announced it) */
+    uint64_t produced;    /* stream offset after the newest byte seen */
+    uint64_t ack_sent;    /* last ack offset told to the agent */
+    int viewers_sent;     /* viewer count in that ack; -1 = none sent yet */
+    uv_timer_t ack_timer; /* a caught-up ack waiting CL_ACK_DELAY_MS */
     struct cl_conn *viewers;
     size_t nviewers;
     /* A viewer that vanished without a close (network stall, ping timeout)
@@ -163,6 +164,8 @@ static void cl__live_remove(struct cl_hub *h, struct cl_live_session *ls)
     uv_close((uv_handle_t *)&ls->idle, cl__free_live);
     uv_timer_stop(&ls->ghost_timer);
     uv_close((uv_handle_t *)&ls->ghost_timer, cl__free_live);
+    uv_timer_stop(&ls->ack_timer);
+    uv_close((uv_handle_t *)&ls->ack_timer, cl__free_live);
 }
 
 /* Ends a live session everywhere: store, viewers, agent (if told). */
@@ -205,7 +208,9 @@ static struct cl_live_session *cl__live_add(struct cl_hub *h, const char *id, co
     ls->idle.data = ls;
     uv_timer_init(h->relay->loop, &ls->ghost_timer);
     ls->ghost_timer.data = ls;
-    ls->open_handles = 2;
+    uv_timer_init(h->relay->loop, &ls->ack_timer);
+    ls->ack_timer.data = ls;
+    ls->open_handles = 3;
     uv_timer_start(&ls->idle, cl__idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
     HASH_ADD_STR(h->sessions, id, ls);
     return ls;
@@ -238,9 +243,19 @@ static struct cl_live_session *cl__live_for_agent(struct cl_hub *h, struct cl_co
 
 /* ---- flow control ------------------------------------------------------ */
 
+static void cl__ack_send(struct cl_hub *h, struct cl_live_session *ls, bool now);
+
+static void cl__ack_delay_fired(uv_timer_t *t)
+{
+    struct cl_live_session *ls = t->data;
+    cl__ack_send(ls->hub, ls, true);
+}
+
 /* Tells a clawlink agent how far the fastest viewer has consumed and how
- * many viewers there are, when either changed enough to matter. */
-static void cl__ack_update(struct cl_hub *h, struct cl_live_session *ls)
+ * many viewers there are, when either changed enough to matter: at once
+ * for a step of CL_ACK_STEP or a new viewer count; CL_ACK_DELAY_MS later
+ * (or with the next step) when the viewers have merely caught up. */
+static void cl__ack_send(struct cl_hub *h, struct cl_live_session *ls, bool now)
 {
     struct cl_conn *agent = cl__agent_find(h, ls->device_id);
     uint64_t best = ls->ghost ? ls->ghost_acked : 0;
@@ -252,12 +267,24 @@ static void cl__ack_update(struct cl_hub *h, struct cl_live_session *ls)
             best = v->acked;
     if (best < ls->ack_sent)
         best = ls->ack_sent; /* acks never move back */
-    if (n == ls->viewers_sent && best < ls->ack_sent + CL_ACK_STEP &&
-        !(best > ls->ack_sent && best >= ls->produced))
-        return;
+    if (n == ls->viewers_sent && best < ls->ack_sent + CL_ACK_STEP) {
+        if (best == ls->ack_sent || best < ls->produced)
+            return;
+        if (!now) { /* caught up: say so a little later */
+            if (!uv_is_active((uv_handle_t *)&ls->ack_timer))
+                uv_timer_start(&ls->ack_timer, cl__ack_delay_fired, CL_ACK_DELAY_MS, 0);
+            return;
+        }
+    }
+    uv_timer_stop(&ls->ack_timer);
     ls->ack_sent = best;
     ls->viewers_sent = n;
     cl__send_offset(agent, CL_MSG_ACK, ls->id, best, n);
+}
+
+static void cl__ack_update(struct cl_hub *h, struct cl_live_session *ls)
+{
+    cl__ack_send(h, ls, false);
 }
 
 /* Asks the agent to send the session's output again from offset. */
