@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <pty.h>
 #include <signal.h>
@@ -50,12 +49,7 @@ double floor_cat_mbps(const char *path, size_t size)
     return (double)size / ((double)(t1 - t0) / 1e9) / 1e6;
 }
 
-/* forkpty running bash with argv and the environment the agent gives its
- * shells (HOME=home and its .inputrc). The master is close-on-exec, so
- * later children (other PTYs, the relay, the agent) do not hold it open.
- * Returns the child's pid (a session and process group leader) with
- * *master, or a negative errno. */
-static pid_t floor__bash(const char *home, char *const argv[], int *master)
+pid_t floor_bash(const char *home, char *const argv[], int *master)
 {
     struct winsize ws = {.ws_row = 24, .ws_col = 80};
     char env_home[600], env_inputrc[600];
@@ -84,35 +78,13 @@ static pid_t floor__bash(const char *home, char *const argv[], int *master)
     return pid;
 }
 
-static int floor__send(void *ctx, const uint8_t *p, size_t n)
-{
-    struct floor_shell *f = ctx;
-    return write(f->master, p, n) == (ssize_t)n ? 0 : -EIO;
-}
-
-static long floor__wait(void *ctx, int timeout_ms, uint64_t *t_ns)
-{
-    struct floor_shell *f = ctx;
-    struct pollfd pfd = {.fd = f->master, .events = POLLIN};
-    char buf[4096];
-    ssize_t n;
-    int r = poll(&pfd, 1, timeout_ms);
-    if (r < 0)
-        return errno == EINTR ? 0 : -errno;
-    if (r == 0)
-        return 0;
-    n = read(f->master, buf, sizeof buf);
-    *t_ns = ps_now_ns();
-    return n > 0 ? n : -EIO;
-}
-
 int floor_shell_open(struct floor_shell *f, const char *home)
 {
     char *argv[] = {"-bash", NULL};
     struct keyio io;
     int rc;
 
-    f->pid = floor__bash(home, argv, &f->master);
+    f->pid = floor_bash(home, argv, &f->master);
     if (f->pid < 0)
         return (int)f->pid;
     floor_shell_keyio(f, &io);
@@ -124,9 +96,7 @@ int floor_shell_open(struct floor_shell *f, const char *home)
 
 void floor_shell_keyio(struct floor_shell *f, struct keyio *io)
 {
-    io->send = floor__send;
-    io->wait = floor__wait;
-    io->ctx = f;
+    keys_fd_keyio(&f->master, io);
 }
 
 void floor_shell_close(struct floor_shell *f)
@@ -212,7 +182,7 @@ int floor_busy_start(struct floor_busy **out, const char *home, const char *path
         struct floor__bpty *p = &fb->pty[fb->n];
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
         char *argv[] = {"bash", "-c", cmd, NULL};
-        p->pid = floor__bash(home, argv, &p->master);
+        p->pid = floor_bash(home, argv, &p->master);
         if (p->pid < 0) {
             rc = (int)p->pid;
             snprintf(err, errlen, "busy PTY %d: forkpty: %s", fb->n, strerror(-rc));

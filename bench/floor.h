@@ -18,6 +18,13 @@
  * Returns MB/s (10^6 bytes of the file per second), or < 0 on error. */
 double floor_cat_mbps(const char *path, size_t size);
 
+/* forkpty running bash with argv and the environment the agent gives its
+ * shells (HOME=home and its .inputrc). The master is close-on-exec, so
+ * later children (other PTYs, the relay, the agent) do not hold it open.
+ * Returns the child's pid (a session and process group leader) with
+ * *master, or a negative errno. */
+pid_t floor_bash(const char *home, char *const argv[], int *master);
+
 /* A login bash in a raw PTY with HOME=home (the bench's rc files). */
 struct floor_shell {
     int master;

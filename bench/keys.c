@@ -3,7 +3,37 @@
 #include "procstat.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+static int keys__fd_send(void *ctx, const uint8_t *p, size_t n)
+{
+    int fd = *(int *)ctx;
+    return write(fd, p, n) == (ssize_t)n ? 0 : -EIO;
+}
+
+static long keys__fd_wait(void *ctx, int timeout_ms, uint64_t *t_ns)
+{
+    struct pollfd pfd = {.fd = *(int *)ctx, .events = POLLIN};
+    char buf[4096];
+    ssize_t n;
+    int r = poll(&pfd, 1, timeout_ms);
+    if (r < 0)
+        return errno == EINTR ? 0 : -errno;
+    if (r == 0)
+        return 0;
+    n = read(pfd.fd, buf, sizeof buf);
+    *t_ns = ps_now_ns();
+    return n > 0 ? n : -EIO;
+}
+
+void keys_fd_keyio(int *fd, struct keyio *io)
+{
+    io->send = keys__fd_send;
+    io->wait = keys__fd_wait;
+    io->ctx = fd;
+}
 
 int keys_settle(const struct keyio *io, int quiet_ms, int max_ms)
 {
@@ -43,8 +73,7 @@ int keys_run(const struct keyio *io, int n, double *us)
     return n;
 }
 
-int keys_interleave(const struct keyio *a, double *us_a, const struct keyio *b, double *us_b, int n,
-                    int block)
+int keys_interleave(const struct keyio *const io[], double *const us[], int nio, int n, int block)
 {
     double warm;
     int rc;
@@ -52,10 +81,9 @@ int keys_interleave(const struct keyio *a, double *us_a, const struct keyio *b, 
         block = n;
     for (int done = 0; done < n; done += block) {
         int k = n - done < block ? n - done : block;
-        if ((rc = keys_run(a, 1, &warm)) < 0 || (rc = keys_run(a, k, us_a + done)) < 0)
-            return rc;
-        if ((rc = keys_run(b, 1, &warm)) < 0 || (rc = keys_run(b, k, us_b + done)) < 0)
-            return rc;
+        for (int i = 0; i < nio; i++)
+            if ((rc = keys_run(io[i], 1, &warm)) < 0 || (rc = keys_run(io[i], k, us[i] + done)) < 0)
+                return rc;
     }
     return n;
 }

@@ -22,20 +22,23 @@ struct keyio {
     void *ctx;
 };
 
+/* A keyio over a plain descriptor (a PTY master, a socket): write() to
+ * send, poll() and one read() of up to 4 KiB to wait. *fd must outlive io. */
+void keys_fd_keyio(int *fd, struct keyio *io);
+
 /* Reads until no output came for quiet_ms (at most max_ms). 0 or < 0. */
 int keys_settle(const struct keyio *io, int quiet_ms, int max_ms);
 
 /* n samples into us[] (microseconds). Returns n, or < 0 on a timeout. */
 int keys_run(const struct keyio *io, int n, double *us);
 
-/* n samples through each of a and b in one window, in alternating blocks
- * of `block` keystrokes (a first), so that load on the machine that comes
- * and goes falls on both alike. Each block starts with one keystroke that
- * is not counted: the transport that sat idle during the other's block
- * wakes up on it, as it would not between back-to-back keystrokes.
- * Returns n, or < 0 on a timeout of either. */
-int keys_interleave(const struct keyio *a, double *us_a, const struct keyio *b, double *us_b, int n,
-                    int block);
+/* n samples through each of the nio transports io[] (into us[i]) in one
+ * window, in turns of `block` keystrokes (io[0] first), so that load on the
+ * machine that comes and goes falls on all alike. Each turn starts with
+ * one keystroke that is not counted: the transport that sat idle during
+ * the others' turns wakes up on it, as it would not between back-to-back
+ * keystrokes. Returns n, or < 0 on a timeout of any. */
+int keys_interleave(const struct keyio *const io[], double *const us[], int nio, int n, int block);
 
 struct keys_stats {
     double p50, p90, p99, max;

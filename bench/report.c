@@ -59,7 +59,7 @@ static void rep__num(char *out, size_t cap, double v)
 void rep_print(const struct report *r, FILE *f)
 {
     const char *last = "";
-    fprintf(f, "\n%-12s %-40s %10s %-9s %8s  %-24s %s\n", "scenario", "measurement", "value",
+    fprintf(f, "\n%-12s %-44s %10s %-9s %8s  %-24s %s\n", "scenario", "measurement", "value",
             "unit", "floor", "target", "");
     for (int i = 0; i < 116; i++)
         fputc('-', f);
@@ -70,7 +70,7 @@ void rep_print(const struct report *r, FILE *f)
         if (it->has_floor)
             rep__num(floor, sizeof floor, it->floor);
         rep__num(value, sizeof value, it->value);
-        fprintf(f, "%-12s %-40s %10s %-9s %8s  %-24s %s%s%s\n",
+        fprintf(f, "%-12s %-44s %10s %-9s %8s  %-24s %s%s%s\n",
                 strcmp(last, it->scenario) ? it->scenario : "", it->name, value, it->unit, floor,
                 it->target, rep__verdict(it->verdict), it->note[0] ? "  " : "", it->note);
         last = it->scenario;

@@ -16,6 +16,7 @@
  */
 #include "bench.h"
 #include "floor.h"
+#include "hops.h"
 #include "procstat.h"
 
 #include <pthread.h>
@@ -101,7 +102,8 @@ static int lat__block(const struct bench *b)
     return b->keys >= 400 ? 100 : b->keys >= 4 ? b->keys / 4 : 1;
 }
 
-/* Adds the p50/p90/p99 rows of `what`. mode 0: a floor (fl NULL); 1: an
+/* Adds the p50/p90/p99 rows of `what`. mode 0: a floor or, with fl, a
+ * reference shown against fl with no target; 1: an
  * idle target (p50 <= floor + 40 us, p99 <= floor + 100 us); 2: the loaded
  * target (p99 <= 2 ms, absolute; fl, if any, only shown with its ratio).
  * block > 0: the samples alternated with fl's in blocks of that size. */
@@ -141,6 +143,8 @@ static void lat__report(struct bench *b, const char *what, double *us, int n,
         }
         if (mode == 2 && fl && f[i] > 0)
             snprintf(it->note, sizeof it->note, "%.1fx the loaded floor", v[i] / f[i]);
+        if (mode != 2 && fl)
+            snprintf(it->note, sizeof it->note, "floor %+.0f us", v[i] - f[i]);
         if (i == 2) {
             size_t l = strlen(it->note);
             snprintf(it->note + l, sizeof it->note - l, "%sn=%d, max %.0f us", l ? "; " : "", n,
@@ -149,11 +153,13 @@ static void lat__report(struct bench *b, const char *what, double *us, int n,
     }
 }
 
-/* Keystrokes through a fresh agent speaking proto. fio, if not NULL:
- * alternate with it in blocks (its samples into fus). busy > 0 adds that
- * many streaming sessions beside. Returns samples taken or < 0. */
-static int lat__through(struct bench *b, int proto, int busy, double *us, const struct keyio *fio,
-                        double *fus, int block, char *err, size_t errlen, int *granted)
+/* Keystrokes through a fresh agent speaking proto. nother > 0: alternate
+ * with other[] in blocks (their samples into ous[]), the relay last.
+ * busy > 0 adds that many streaming sessions beside. Returns samples
+ * taken or < 0. */
+static int lat__through(struct bench *b, int proto, int busy, double *us,
+                        const struct keyio *const other[], double *const ous[], int nother,
+                        int block, char *err, size_t errlen, int *granted)
 {
     struct wsc_loop loop;
     struct shell sh;
@@ -214,7 +220,16 @@ static int lat__through(struct bench *b, int proto, int busy, double *us, const 
         snprintf(tag, sizeof tag, "latency-v%d", proto);
         shell_keyio(&sh, &io);
         rig_perf_start(&b->rig, tag);
-        rc = fio ? keys_interleave(fio, fus, &io, us, b->keys, block) : keys_run(&io, b->keys, us);
+        if (nother > 0) {
+            const struct keyio *ios[4];
+            double *uss[4];
+            for (int i = 0; i < nother && i < 3; i++)
+                ios[i] = other[i], uss[i] = ous[i];
+            ios[nother] = &io, uss[nother] = us;
+            rc = keys_interleave(ios, uss, nother + 1, b->keys, block);
+        } else {
+            rc = keys_run(&io, b->keys, us);
+        }
         rig_perf_stop(&b->rig);
     }
     if (rc < 0 && !err[0])
@@ -265,14 +280,17 @@ static int lat__floor_busy(struct bench *b, const struct keyio *fio, double *us,
 
 void sc_latency(struct bench *b)
 {
-    double *us = calloc((size_t)b->keys, sizeof *us), *fus = calloc((size_t)b->keys, sizeof *fus);
+    double *us = calloc((size_t)b->keys, sizeof *us), *fus = calloc((size_t)b->keys, sizeof *fus),
+           *hus = calloc((size_t)b->keys, sizeof *hus);
     struct floor_shell fsh;
-    struct keyio fio;
+    struct hops hp;
+    struct keyio fio, hio;
     struct lat__floor fl, *loaded = NULL;
     char err[256] = "", what[64];
     int rc, granted = 0, block = lat__block(b);
+    bool have_hops;
 
-    if (!us || !fus)
+    if (!us || !fus || !hus)
         abort();
     rc = floor_shell_open(&fsh, b->rig.home);
     if (rc < 0) {
@@ -280,10 +298,22 @@ void sc_latency(struct bench *b)
         goto out_free;
     }
     floor_shell_keyio(&fsh, &fio);
+    /* the reference: the least a relay and an agent add here (hops.h) */
+    rc = hops_open(&hp, b->rig.home);
+    have_hops = rc == 0;
+    if (!have_hops)
+        rep_note(&b->rep, "latency: plain forwarders failed (%d)", rc);
+    else
+        hops_keyio(&hp, &hio);
 
     for (int proto = 1; proto <= 2; proto++) {
+        /* the forwarders take turns in the v2 window only: v2 is the path
+         * they bound */
+        const struct keyio *other[2] = {&fio, &hio};
+        double *ous[2] = {fus, hus};
+        int nother = proto == 2 && have_hops ? 2 : 1;
         err[0] = 0;
-        rc = lat__through(b, proto, 0, us, &fio, fus, block, err, sizeof err, &granted);
+        rc = lat__through(b, proto, 0, us, other, ous, nother, block, err, sizeof err, &granted);
         if (rc < 0) {
             rep_note(&b->rep, "latency v%d: %s", proto, err);
             continue;
@@ -291,12 +321,16 @@ void sc_latency(struct bench *b)
         snprintf(fl.what, sizeof fl.what, "raw PTY echo, v%d window (floor)", proto);
         lat__report(b, fl.what, fus, rc, NULL, 0, block);
         keys_stats(fus, rc, &fl.st);
+        if (nother == 2)
+            lat__report(b, "plain forwarders, v2 window (reference)", hus, rc, &fl, 0, block);
         snprintf(what, sizeof what, "echo v%d%s", proto,
                  granted == proto ? ""
                  : proto == 2     ? " (got v1)"
                                   : "");
         lat__report(b, what, us, rc, &fl, 1, block);
     }
+    if (have_hops)
+        hops_close(&hp);
     if (b->busy_sessions <= 0)
         goto out_shell;
 
@@ -311,7 +345,7 @@ void sc_latency(struct bench *b)
         loaded = &fl;
     }
     err[0] = 0;
-    rc = lat__through(b, 2, b->busy_sessions, us, NULL, NULL, 0, err, sizeof err, &granted);
+    rc = lat__through(b, 2, b->busy_sessions, us, NULL, NULL, 0, 0, err, sizeof err, &granted);
     if (rc < 0) {
         rep_note(&b->rep, "latency with %d busy sessions: %s", b->busy_sessions, err);
     } else {
@@ -321,6 +355,7 @@ void sc_latency(struct bench *b)
 out_shell:
     floor_shell_close(&fsh);
 out_free:
+    free(hus);
     free(fus);
     free(us);
 }

@@ -1,11 +1,14 @@
 /*
  * sc_throughput: `cat` of a text file through relay + agent (v1 and v2),
- * against forkpty + cat read directly (the floor). The time runs from the
- * command's stdin message to the arrival of a marker the shell prints
- * after cat; the best of b->reps runs counts.
+ * against forkpty + cat read directly (the floor), and through two plain
+ * forwarding processes (hops.h: the least any relay and agent cost here,
+ * a reference). The time runs from the command's stdin message to the
+ * arrival of a marker the shell prints after cat; the best of b->reps
+ * runs counts.
  */
 #include "bench.h"
 #include "floor.h"
+#include "hops.h"
 #include "procstat.h"
 
 #include <stdio.h>
@@ -73,6 +76,37 @@ static double tp__run(struct bench *b, struct shell *sh)
     return mbps;
 }
 
+/* The same cat through two plain forwarders (hops.h), best of b->reps. */
+static void tp__reference(struct bench *b, double floor)
+{
+    struct rep_item *it;
+    struct hops hp;
+    double best = -1;
+    int rc = hops_open(&hp, b->rig.home);
+
+    if (rc) {
+        rep_note(&b->rep, "throughput: plain forwarders failed (%d)", rc);
+        return;
+    }
+    for (int i = 0; i < b->reps; i++) {
+        double v = hops_cat_mbps(&hp, b->textfile, b->text_size);
+        if (v > best)
+            best = v;
+    }
+    hops_close(&hp);
+    if (best < 0) {
+        rep_note(&b->rep, "throughput: no marker through the plain forwarders");
+        return;
+    }
+    it = rep_add(&b->rep, "throughput", "cat via plain forwarders (reference)", best, "MB/s", 0, 0,
+                 "");
+    it->has_floor = true;
+    it->floor = floor;
+    snprintf(it->floor_ref, sizeof it->floor_ref, "raw PTY cat (floor)");
+    snprintf(it->note, sizeof it->note, "%.2fx floor: the least a relay and an agent cost here",
+             floor > 0 ? best / floor : 0);
+}
+
 void sc_throughput(struct bench *b)
 {
     double floor = 0;
@@ -84,6 +118,7 @@ void sc_throughput(struct bench *b)
             floor = v;
     }
     rep_add(&b->rep, "throughput", "raw PTY cat (floor)", floor, "MB/s", 0, 0, "");
+    tp__reference(b, floor);
 
     for (int proto = 1; proto <= 2; proto++) {
         struct wsc_loop loop;
