@@ -61,7 +61,7 @@ void rep_print(const struct report *r, FILE *f)
     const char *last = "";
     fprintf(f, "\n%-12s %-44s %10s %-9s %8s  %-24s %s\n", "scenario", "measurement", "value",
             "unit", "floor", "target", "");
-    for (int i = 0; i < 116; i++)
+    for (int i = 0; i < 120; i++)
         fputc('-', f);
     fputc('\n', f);
     for (int i = 0; i < r->n; i++) {

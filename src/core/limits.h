@@ -47,16 +47,26 @@
  * output chunk with its header, JSON or binary, arrives in one callback. */
 #define CL_WS_RX_BUFFER (CL_PTY_READ_CHUNK + 1024)
 
-/* libwebsockets' receive buffer per relay connection. Every connection
- * has one and an idle agent dirties the pages it touches, so it is kept to
- * a page: a larger message arrives in pieces of this size, collected
- * straight into a frame of its exact size, which the hub then hands to a
- * viewer's queue without another copy (decisions.md). */
-#define CL_RELAY_RX_BUFFER 4096
+/* libwebsockets' receive buffer per relay connection, and the most lws
+ * reads from a socket in one recv(): a whole output chunk (v2 frame, or a
+ * v1 message of one base64'd chunk) in one read and one callback. Every
+ * connection has one; the relay has malloc serve allocations of this size
+ * and more with their own mappings (M_MMAP_THRESHOLD, main.c), so an idle
+ * connection keeps only the one page it touched resident, not the whole
+ * buffer (decisions.md, 33). */
+#define CL_RELAY_RX_BUFFER (96 * 1024)
+/* The relay's per-thread read buffer (lws pt_serv_buf_size): at least
+ * CL_RELAY_RX_BUFFER and lws's headroom; one for the process. */
+#define CL_RELAY_SERV_BUFFER (128 * 1024)
 /* The most lws writes to a relay socket in one send(). lws's default is
- * the receive buffer size, which would cut every 64 KiB chunk into sixteen
- * sends and copy the rest aside each time. */
+ * the receive buffer size; a chunk for several viewers goes out whole. */
 #define CL_RELAY_TX_PACKET (256 * 1024)
+/* HTTP requests (API calls, WebSocket upgrades) whose headers the relay
+ * holds at once, about 4.5 KiB each. More wait in the kernel's accept
+ * queue (its default length is the same number), so a connect storm
+ * costs at most ~18 MiB of header memory instead of 4.5 KiB for every
+ * connection in flight (decisions.md, 33). */
+#define CL_RELAY_HEADER_POOL 4096
 
 /* Concurrent PTY sessions one agent serves. Over it: session_end
  * reason "limit". */

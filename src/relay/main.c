@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <malloc.h>
 #include <sys/stat.h>
 
 /* pair-device attempts: per address and for the whole relay, per minute */
@@ -191,6 +192,10 @@ int main(int argc, char **argv)
     const char *web;
     int opt, rc = 1;
 
+    /* Every connection's receive buffer gets a mapping of its own, so
+     * only the pages it touched are resident (limits.h); smaller blocks,
+     * a chunk's frame among them, stay on the heap. */
+    mallopt(M_MMAP_THRESHOLD, CL_RELAY_RX_BUFFER);
     memset(&r, 0, sizeof r);
     snprintf(r.opts.listen_addr, sizeof r.opts.listen_addr, "127.0.0.1");
     r.opts.port = 8080;

@@ -368,7 +368,8 @@ int cl_server_start(struct cl_relay *r, char *err, size_t errlen)
     if (strchr(r->opts.listen_addr, ':') == NULL)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = loops;
-    info.pt_serv_buf_size = 64 * 1024;
+    info.pt_serv_buf_size = CL_RELAY_SERV_BUFFER;
+    info.max_http_header_pool = CL_RELAY_HEADER_POOL;
     info.pcontext = &r->lws; /* lws NULLs it when destruction has completed */
     info.retry_and_idle_policy = &no_validity;
     if (r->opts.tls_cert) {
