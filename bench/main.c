@@ -76,7 +76,7 @@ static void defaults(struct bench *b)
         b->footprint_sessions = 2;
     } else {
         b->text_size = 64u << 20;
-        b->reps = 3;
+        b->reps = 5;
         b->keys = 2000;
         b->busy_sessions = 50;
         b->idle_agents = 10000;
