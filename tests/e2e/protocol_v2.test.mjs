@@ -130,3 +130,44 @@ test('bad binary frames: before v2 → bad_message; malformed, unknown type, oth
   await term.readUntil(/\r\n42\r\n/);
   assertNoSecrets(env.relay, [env.token], 'relay');
 }));
+
+test('acks to a v2 agent: a viewer that caught up is told CL_ACK_DELAY_MS later, a 32 KiB step at once; offsets never go back', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const relay = await startRelay();
+  const dev = await setupDevice(relay);
+  const agent = await wsClient(`${relay.wsUrl}/connect`, { label: 'fake v2 agent' });
+  agent.send(msg('hello', { device_id: dev.deviceId, token: dev.deviceToken, meta: { name: 'fake-v2' }, proto: 2 }));
+  await agent.next('hello_ok');
+  const sessionId = await startSession(relay, dev.token, dev.deviceId);
+  const ws = await wsClient(`${relay.wsUrl}/session`, { label: 'v2 browser' });
+  ws.send(msg('auth', { token: dev.token, session_id: sessionId, device_id: dev.deviceId, proto: 2 }));
+  await ws.next('auth_ok');
+  ws.send(msg('session_start', { session_id: sessionId, cols: 80, rows: 24 }));
+  await agent.next(isType('session_start', (m) => m.data.session_id === sessionId));
+  agent.send(msg('session_started', { session_id: sessionId }));
+  await ws.next('session_started');
+  const ack = (pred) => agent.next(isType('ack', (m) => m.data.session_id === sessionId && pred(m.data)));
+  await ack((d) => d.viewers === 1); // a new viewer count is told at once
+
+  // a keystroke's echo: 10 bytes, acked by the browser; the agent hears of it
+  agent.sendRaw(encodeBinFrame('stdout', sessionId, 0, Buffer.from('0123456789')), { binary: true });
+  const echo = decodeBinFrame((await ws.next((m) => m.binary)).data);
+  assert.equal(echo.payload.toString(), '0123456789');
+  ws.send(msg('ack', { session_id: sessionId, offset: 10 }));
+  const caughtUp = await ack((d) => d.offset === 10);
+  assert.equal(caughtUp.data.viewers, 1);
+
+  // a step of 40 KiB: told as soon as the browser acks it
+  const big = Buffer.alloc(40 * 1024, 0x61);
+  agent.sendRaw(encodeBinFrame('stdout', sessionId, 10, big), { binary: true });
+  let got = 0;
+  while (got < big.length) got += decodeBinFrame((await ws.next((m) => m.binary)).data).payload.length;
+  ws.send(msg('ack', { session_id: sessionId, offset: 10 + big.length }));
+  await ack((d) => d.offset === 10 + big.length);
+  // an older ack from the browser moves nothing back
+  ws.send(msg('ack', { session_id: sessionId, offset: 5 }));
+  agent.sendRaw(encodeBinFrame('stdout', sessionId, 10 + big.length, Buffer.from('x')), { binary: true });
+  await ws.next((m) => m.binary);
+  ws.send(msg('ack', { session_id: sessionId, offset: 11 + big.length }));
+  const last = await ack(() => true);
+  assert.equal(last.data.offset, 11 + big.length, 'the next ack the agent hears is the newest offset, never an older one');
+}));
