@@ -14,6 +14,8 @@
 #include "relay/auth.h"
 #include "relay/http.h"
 
+#include "fuzz_fields.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const patterns[] = {
@@ -28,19 +30,10 @@ static const char *const patterns[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *buf = malloc(size + 3);
     const char *field[3];
-    size_t n = 0;
+    char *buf = fuzz_fields(data, size, field);
     if (!buf)
         return 0;
-    memcpy(buf, data, size);
-    buf[size] = buf[size + 1] = buf[size + 2] = 0;
-    field[0] = buf;
-    for (size_t i = 0; i < size + 2 && n < 2; i++)
-        if (buf[i] == 0)
-            field[++n] = buf + i + 1;
-    while (n < 2)
-        field[++n] = "";
 
     for (size_t p = 0; p < sizeof patterns / sizeof patterns[0]; p++) {
         const char *params[CL_HTTP_MAX_PARAMS] = {NULL, NULL};

@@ -13,6 +13,7 @@
 
 #include "core/err.h"
 #include "fuzz_check.h"
+#include "fuzz_fields.h"
 #include "relay/web.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,21 +24,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *buf = malloc(size + 3);
     const char *field[3];
     char out[PATH_MAX];
-    size_t n = 0;
     int rc;
+    char *buf = fuzz_fields(data, size, field);
     if (!buf)
         return 0;
-    memcpy(buf, data, size);
-    buf[size] = buf[size + 1] = buf[size + 2] = 0;
-    field[0] = buf;
-    for (size_t i = 0; i < size + 2 && n < 2; i++)
-        if (buf[i] == 0)
-            field[++n] = buf + i + 1;
-    while (n < 2)
-        field[++n] = "";
 
     /* a page is never reserved for the API, never has an extension */
     if (cl_web_is_page(field[0])) {
