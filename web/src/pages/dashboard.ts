@@ -9,7 +9,7 @@ import { shell } from "../layout";
 import { navigate, type Page } from "../router";
 import { currentUser, loadSession } from "../session";
 import { fmtAgo, fmtTime, h, toast } from "../ui";
-import { errorText } from "./forms";
+import { errorText, loadFailed } from "./forms";
 import { projectCreateForm } from "./project-form";
 import "./dashboard.css";
 import type { Device, Project } from "../models";
@@ -253,14 +253,7 @@ const page: Page = (root) => {
       if (err instanceof ApiError && err.status === 401) return signedOut();
       if (!loaded) {
         list.removeAttribute("aria-busy");
-        list.replaceChildren(
-          h(
-            "div",
-            { class: "empty" },
-            h("p", { class: "form-msg form-msg-error", role: "alert" }, errorText(err)),
-            h("button", { type: "button", onclick: () => void load() }, "Try again"),
-          ),
-        );
+        list.replaceChildren(loadFailed(err, () => void load()));
       } else toast(errorText(err), "error");
     }
   }

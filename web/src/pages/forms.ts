@@ -2,7 +2,7 @@
 // the relay applies (docs/api.md, "Accounts" and "Profile"), so a person
 // hears about a short password at once; the relay checks again anyway.
 import { ApiError } from "../api";
-import { byteLength } from "../ui";
+import { byteLength, h } from "../ui";
 
 export const PASSWORD_MIN = 8; // CL_PASSWORD_MIN (bytes)
 export const PASSWORD_MAX = 1024; // CL_PASSWORD_MAX
@@ -49,6 +49,17 @@ export function errorText(err: unknown): string {
     return err.message || `Request failed (${err.status}).`;
   }
   return err instanceof Error ? err.message : String(err);
+}
+
+// What a list shows in place of its items when they could not be loaded:
+// the reason, and a button that tries again.
+export function loadFailed(err: unknown, retry: () => void): HTMLElement {
+  return h(
+    "div",
+    { class: "empty" },
+    h("p", { class: "form-msg form-msg-error", role: "alert" }, errorText(err)),
+    h("button", { type: "button", onclick: retry }, "Try again"),
+  );
 }
 
 // The page to go to after signing in: ?next= when it is a path on this

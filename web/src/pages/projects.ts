@@ -10,7 +10,7 @@ import { navigate, type Page } from "../router";
 import { currentUser, loadSession } from "../session";
 import { fmtTime, h } from "../ui";
 import type { Device, Member, Project } from "../models";
-import { errorText } from "./forms";
+import { loadFailed } from "./forms";
 import { projectCreateForm } from "./project-form";
 import "./projects.css";
 
@@ -149,14 +149,7 @@ const page: Page = (root) => {
         return;
       }
       list.removeAttribute("aria-busy");
-      list.replaceChildren(
-        h(
-          "div",
-          { class: "empty" },
-          h("p", { class: "form-msg form-msg-error", role: "alert" }, errorText(err)),
-          h("button", { type: "button", onclick: () => void load() }, "Try again"),
-        ),
-      );
+      list.replaceChildren(loadFailed(err, () => void load()));
     }
   }
 
