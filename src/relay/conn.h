@@ -99,8 +99,10 @@ struct cl_conn {
     struct cl_conn *live_next, *live_prev;
     uint64_t last_rx; /* uv_now() when the peer last sent anything */
     bool live_tracked;
-    bool ping_due;  /* a ping waits for the next WRITEABLE */
-    bool ping_sent; /* and is out; cleared by any frame from the peer */
+    bool ping_due;       /* a ping waits for the next WRITEABLE */
+    bool ping_sent;      /* and is out; cleared by any frame from the peer */
+    bool live_dropped;   /* told to close for silence (logged once) */
+    uint64_t rx_at_ping; /* kernel's received-byte count when the ping went */
 
     /* agent (/connect) */
     bool ext; /* a clawlink agent: announced sessions or sent offsets, so it

@@ -1,7 +1,9 @@
 /* liveness: one timer pings quiet WebSocket peers and drops silent ones. */
 #include "relay/liveness.h"
 #include "core/log.h"
+#include "core/sockinfo.h"
 #include "relay/conn.h"
+#include "relay/relay.h"
 
 #include <stdlib.h>
 
@@ -13,18 +15,35 @@ struct cl_liveness {
     size_t count;
 };
 
-static void cl__sweep(uv_timer_t *t)
+/* The kernel's count of bytes received on c's socket; 0 if it cannot say
+ * (then only what lws hands up counts). */
+static uint64_t cl__liveness_rx_bytes(struct cl_conn *c)
+{
+    uint64_t n = 0;
+    if (cl_sock_rx_bytes(lws_get_socket_fd(c->wsi), &n) != 0)
+        return 0;
+    return n;
+}
+
+static void cl__liveness_sweep(uv_timer_t *t)
 {
     struct cl_liveness *lv = t->data;
     uint64_t now = uv_now(lv->loop);
 
     for (struct cl_conn *c = lv->head; c; c = c->live_next) {
-        uint64_t quiet = now - c->last_rx;
-        if (c->close_pending)
+        if (c->close_pending || c->live_dropped)
             continue; /* its close handshake has its own timeout */
+        /* Bytes that reached the socket after our ping and that lws did not
+         * hand up (an empty pong) prove the peer alive as a pong would. */
+        if (c->ping_sent && cl__liveness_rx_bytes(c) != c->rx_at_ping) {
+            cl_liveness_seen(lv, c);
+            continue;
+        }
+        uint64_t quiet = now - c->last_rx;
         if (quiet >= lv->hangup_ms) {
             cl_info("liveness", "peer silent: dropping it", "peer=%s silent_ms=%llu", c->peer,
                     (unsigned long long)quiet);
+            c->live_dropped = true;
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         } else if (quiet >= lv->ping_ms && !c->ping_sent && !c->ping_due) {
             c->ping_due = true;
@@ -43,7 +62,7 @@ struct cl_liveness *cl_liveness_new(uv_loop_t *loop, unsigned ping_s)
     lv->hangup_ms = 2 * lv->ping_ms + CL_LIVENESS_SLACK_S * 1000;
     uv_timer_init(loop, &lv->timer);
     lv->timer.data = lv;
-    uv_timer_start(&lv->timer, cl__sweep, 1000, 1000);
+    uv_timer_start(&lv->timer, cl__liveness_sweep, 1000, 1000);
     uv_unref((uv_handle_t *)&lv->timer); /* never what keeps the loop alive */
     return lv;
 }
@@ -96,12 +115,22 @@ void cl_liveness_seen(struct cl_liveness *lv, struct cl_conn *c)
 
 int cl_liveness_write_ping(struct cl_conn *c, struct lws *wsi)
 {
-    unsigned char buf[LWS_PRE + 1];
+    /* The payload only has to be non-empty for the echo to reach us. It is
+     * ASCII (the send time in hex): lws 4.1 checks a pong's payload for
+     * UTF-8 when the peer's last message was text, and closes with 1007
+     * on anything else. */
+    static const char hex[] = "0123456789abcdef";
+    unsigned char buf[LWS_PRE + CL_LIVENESS_PING_LEN];
+    uint64_t now = uv_now(c->relay->loop);
+
     if (!c->ping_due)
         return 0;
     c->ping_due = false;
     c->ping_sent = true;
-    if (lws_write(wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+    for (int i = 0; i < CL_LIVENESS_PING_LEN; i++)
+        buf[LWS_PRE + i] = (unsigned char)hex[(now >> (4 * (CL_LIVENESS_PING_LEN - 1 - i))) & 0xf];
+    c->rx_at_ping = cl__liveness_rx_bytes(c);
+    if (lws_write(wsi, buf + LWS_PRE, CL_LIVENESS_PING_LEN, LWS_WRITE_PING) < 0)
         return -1;
     return 1;
 }

@@ -6,6 +6,12 @@
  * silent for the ping interval gets a ping (written from its WRITEABLE
  * callback); one silent for two intervals and CL_LIVENESS_SLACK_S more is
  * closed. Anything received, a pong included, counts as a sign of life.
+ *
+ * Pings carry an 8-byte payload, so a peer that answers per RFC 6455
+ * echoes it in a pong lws hands up (lws 4.1 swallows empty pongs without a
+ * callback). A peer that answers with an empty pong anyway, or sends one
+ * unsolicited as a heartbeat, is seen through the socket's received-byte
+ * count (TCP_INFO), read only while a ping is unanswered.
  * This replaces lws's per-connection validity timers, which lws 4.1 keeps
  * in one sorted list walked on every insert: with 10,000 agents that walk
  * was most of an idle relay's CPU (decisions.md).
@@ -23,6 +29,8 @@ struct cl_liveness;
 
 /* Slack after two silent intervals before a peer is dropped (seconds). */
 #define CL_LIVENESS_SLACK_S 5
+/* Bytes of payload in each ping (a peer echoes them in its pong). */
+#define CL_LIVENESS_PING_LEN 8
 
 /* A sweeper on loop for peers silent for ping_s seconds (>= 1). */
 struct cl_liveness *cl_liveness_new(uv_loop_t *loop, unsigned ping_s);

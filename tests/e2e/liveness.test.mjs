@@ -70,6 +70,10 @@ test('a stalled path with relay --ping-interval 2 and agent --ping-interval 2: t
   });
   env.proxy.forward();
   env.proxy.dropAll();
+  // The silent link was dropped once, and said so once (not once a second
+  // until the close went through).
+  const drops = env.relay.logs().split('\n').filter((l) => /peer silent: dropping it/.test(l));
+  assert.equal(drops.length, 1, `one drop line:\n${drops.join('\n')}`);
   await waitDeviceStatus(env.relay, env.token, env.projectId, env.deviceId, 'online', { timeout: ms(60_000), procs: [env.agent] });
   await shellWorks(scope, env, 'after the stall');
 }));

@@ -648,9 +648,10 @@ export const msg = (type, data) => (data === undefined ? { type } : { type, data
  * every received message: `next(predicate, timeoutMs)` resolves with (and
  * consumes) the first matching one, already received or future; predicate
  * is a type name or a function. `closed` resolves to {code, reason}.
+ * wsOptions go to ws's constructor (e.g. autoPong: false).
  */
-export async function wsClient(url, { timeout = ms(10_000), label } = {}) {
-  const ws = new WebSocket(url, { maxPayload: 64 << 20, handshakeTimeout: timeout });
+export async function wsClient(url, { timeout = ms(10_000), label, wsOptions = {} } = {}) {
+  const ws = new WebSocket(url, { maxPayload: 64 << 20, handshakeTimeout: timeout, ...wsOptions });
   const c = {
     ws,
     url,
