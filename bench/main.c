@@ -80,7 +80,7 @@ static void defaults(struct bench *b)
         b->keys = 2000;
         b->busy_sessions = 50;
         b->idle_agents = 10000;
-        b->idle_secs = 30;
+        b->idle_secs = 60; /* past the relay's 45 s hang-up at the default ping */
         b->fwd_secs = 5;
         b->fwd_sessions[0] = 1;
         b->fwd_sessions[1] = 10;

@@ -3,8 +3,11 @@
  * N synthetic agents connect at once; the storm rate is the hellos
  * accepted (hello_ok received) per second from the first connect() to the
  * last hello_ok. Then, with all of them connected: relay memory per agent
- * (VmRSS growth over the relay's idle RSS, divided by N) and the relay's
- * CPU while nothing but heartbeats flows.
+ * (VmRSS growth over the relay's idle RSS, divided by N), the relay's
+ * CPU while nothing but heartbeats flows, and how many agents the relay
+ * dropped meanwhile (each would reconnect: it must be none). The full run
+ * idles 60 s, three of the relay's default ping intervals and past its
+ * 45 s hang-up, so a relay that misreads its pongs shows here.
  */
 #include "agentsim.h"
 #include "bench.h"
@@ -24,7 +27,7 @@ static int ag__cmp(const void *a, const void *b)
 void sc_agents(struct bench *b)
 {
     struct sim_fleet f;
-    size_t n = b->idle_agents, failed;
+    size_t n = b->idle_agents, failed, dead0;
     int64_t rss0, rss1, vsz0, vsz1;
     double cpu0, cpu1, t0, t1, secs, *lat;
     struct rep_item *it;
@@ -75,6 +78,7 @@ void sc_agents(struct bench *b)
              (double)(vsz1 - vsz0) / 1024.0 / (double)f.online);
 
     rig_perf_start(&b->rig, "idle");
+    dead0 = f.dead;
     cpu0 = ps_cpu_seconds(b->rig.relay.pid);
     t0 = ps_now_s();
     sim_fleet_run(&f, b->idle_secs * 1000);
@@ -84,7 +88,13 @@ void sc_agents(struct bench *b)
     it = rep_add(&b->rep, "idle", "relay CPU, agents idle", (cpu1 - cpu0) / (t1 - t0) * 100,
                  "% core", -1, 2, "< 2% of a core");
     snprintf(it->note, sizeof it->note, "%zu agents for %.0f s (pings only); %zu still online",
-             f.online, t1 - t0, f.online);
+             f.online + (f.dead - dead0), t1 - t0, f.online);
+    it = rep_add(&b->rep, "idle", "agents dropped while idle (reconnects)",
+                 (double)(f.dead - dead0), "agents", -1, 0, "0");
+    snprintf(it->note, sizeof it->note,
+             "closed by the relay during %.0f s of pings and heartbeats only; a real agent "
+             "would reconnect each",
+             t1 - t0);
 out:
     sim_fleet_free(&f);
 }
