@@ -252,6 +252,12 @@ struct cl_store_ops {
     int (*device_pair)(struct cl_store *s, const uint8_t code_hash[CL_HASH_LEN], int64_t now,
                        const char *name, const uint8_t token_hash[CL_HASH_LEN],
                        struct cl_device *out);
+    /* Checks a pairing code without spending it (the install script's
+     * download): 0 and the device's id if code_hash is a live code at now;
+     * CL_ENOTFOUND for unknown or used codes, CL_EEXPIRED for an expired
+     * one. id_out has room for CL_UUID_LEN + 1 bytes. */
+    int (*device_code_check)(struct cl_store *s, const uint8_t code_hash[CL_HASH_LEN], int64_t now,
+                             char *id_out);
     /* The stored device-token hash; CL_ENOTFOUND if no device or unpaired.
      * The caller compares with cl_secret_equal. */
     int (*device_token_hash)(struct cl_store *s, const char *device_id, uint8_t out[CL_HASH_LEN]);

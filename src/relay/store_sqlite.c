@@ -889,6 +889,35 @@ out_rollback:
     return rc;
 }
 
+static int cl__device_code_check(struct cl_store *s, const uint8_t code_hash[CL_HASH_LEN],
+                                 int64_t now, char *id_out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_DEVICE_BY_CODE];
+    char id[CL_UUID_LEN + 1];
+    bool match, expired;
+    int rc;
+
+    if (!code_hash || !id_out)
+        return CL_EINVAL;
+    rc = cl__step(q, st, cl__bind_hash(st, 1, code_hash), __func__);
+    if (rc <= 0) {
+        cl__reset(st);
+        return rc < 0 ? rc : CL_ENOTFOUND;
+    }
+    cl__col_str(st, 0, id, sizeof id);
+    match = sqlite3_column_bytes(st, 1) == CL_HASH_LEN &&
+            cl_secret_equal(sqlite3_column_blob(st, 1), code_hash);
+    expired = sqlite3_column_int64(st, 2) <= now;
+    cl__reset(st);
+    if (!match)
+        return CL_ENOTFOUND;
+    if (expired)
+        return CL_EEXPIRED;
+    memcpy(id_out, id, sizeof id);
+    return 0;
+}
+
 static int cl__device_token_hash(struct cl_store *s, const char *device_id,
                                  uint8_t out[CL_HASH_LEN])
 {
@@ -1773,6 +1802,7 @@ static const struct cl_store_ops cl__sqlite_ops = {
     .device_list = cl__device_list,
     .session_list_active = cl__session_list_active,
     .device_pair = cl__device_pair,
+    .device_code_check = cl__device_code_check,
     .device_token_hash = cl__device_token_hash,
     .device_set_online = cl__device_set_online,
     .device_all_offline = cl__device_all_offline,

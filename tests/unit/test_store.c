@@ -517,6 +517,13 @@ static void test_device_pair(void **state)
     /* not paired yet: no token */
     assert_int_equal(f->s.ops->device_token_hash(&f->s, d.id, stored), CL_ENOTFOUND);
 
+    /* checking the code (the installer's download) does not spend it */
+    char id[CL_UUID_LEN + 1] = "";
+    assert_int_equal(f->s.ops->device_code_check(&f->s, code, 999, id), 0);
+    assert_string_equal(id, d.id);
+    assert_int_equal(f->s.ops->device_code_check(&f->s, code, 1000, id), CL_EEXPIRED);
+    assert_int_equal(f->s.ops->device_code_check(&f->s, tok, 999, id), CL_ENOTFOUND);
+
     memset(&out, 0, sizeof out);
     assert_int_equal(f->s.ops->device_pair(&f->s, code, 999, "My Server", tok, &out), 0);
     assert_string_equal(out.id, d.id);
@@ -534,6 +541,7 @@ static void test_device_pair(void **state)
     assert_true(cl_secret_equal(stored, tok));
 
     /* the code is spent: a second use finds nothing and changes nothing */
+    assert_int_equal(f->s.ops->device_code_check(&f->s, code, 999, id), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->device_pair(&f->s, code, 999, "Thief", tok2, &out), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->device_token_hash(&f->s, d.id, stored), 0);
     assert_memory_equal(stored, tok, CL_HASH_LEN);
