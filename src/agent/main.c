@@ -1,5 +1,5 @@
 /*
- * main: the `clawlink` command line — pair, up, status.
+ * main: the `clawlink` command line — pair, up, status, service.
  *
  * `up` owns the one libuv loop: the relay link (lws on that loop), the PTY
  * sessions, and the signals that end it. Exit codes: 0 success, 1 failure,
@@ -13,6 +13,7 @@
 #include "agent/openclaw.h"
 #include "agent/pair.h"
 #include "agent/ring.h"
+#include "agent/service.h"
 #include "agent/session.h"
 #include "agent/units.h"
 #include "core/err.h"
@@ -41,13 +42,15 @@
 #define CL__SHUTDOWN_TICK_MS  50
 #define CL__STATUS_TIMEOUT_S  5
 
-enum cl__cmd { CL__CMD_NONE, CL__CMD_PAIR, CL__CMD_UP, CL__CMD_STATUS };
+enum cl__cmd { CL__CMD_NONE, CL__CMD_PAIR, CL__CMD_UP, CL__CMD_STATUS, CL__CMD_SERVICE };
+enum cl__svc { CL__SVC_NONE, CL__SVC_INSTALL, CL__SVC_UNINSTALL, CL__SVC_STATUS };
 
 /* Which commands accept an option. */
-#define CL__F_PAIR   (1u << CL__CMD_PAIR)
-#define CL__F_UP     (1u << CL__CMD_UP)
-#define CL__F_STATUS (1u << CL__CMD_STATUS)
-#define CL__F_ALL    (CL__F_PAIR | CL__F_UP | CL__F_STATUS)
+#define CL__F_PAIR    (1u << CL__CMD_PAIR)
+#define CL__F_UP      (1u << CL__CMD_UP)
+#define CL__F_STATUS  (1u << CL__CMD_STATUS)
+#define CL__F_SERVICE (1u << CL__CMD_SERVICE)
+#define CL__F_ALL     (CL__F_PAIR | CL__F_UP | CL__F_STATUS | CL__F_SERVICE)
 
 struct cl__opts {
     enum cl__cmd cmd;
@@ -64,6 +67,9 @@ struct cl__opts {
     const char *idle_grace;
     const char *ping_interval;
     const char *proto;
+    const char *unit_dir;
+    enum cl__svc svc; /* service install|uninstall|status */
+    bool svc_user, svc_system, svc_no_start;
     /* the values of the five above, parsed (defaults when absent) */
     struct cl_agent_session_opts sess;
     unsigned ping_s;
@@ -87,6 +93,17 @@ static const struct cl__opt {
     {"idle-grace", CL__F_UP, offsetof(struct cl__opts, idle_grace)},
     {"ping-interval", CL__F_UP, offsetof(struct cl__opts, ping_interval)},
     {"proto", CL__F_UP, offsetof(struct cl__opts, proto)},
+    {"unit-dir", CL__F_SERVICE, offsetof(struct cl__opts, unit_dir)},
+};
+
+/* Flags without a value, all of `service`. */
+static const struct cl__flag {
+    const char *name;
+    size_t off;
+} cl__flags[] = {
+    {"--user", offsetof(struct cl__opts, svc_user)},
+    {"--system", offsetof(struct cl__opts, svc_system)},
+    {"--no-start", offsetof(struct cl__opts, svc_no_start)},
 };
 
 static void cl__usage(FILE *out)
@@ -99,13 +116,21 @@ static void cl__usage(FILE *out)
             "                [--ping-interval SECONDS] [--proto 1|2]\n"
             "                [--log-level debug|info|warn|error]\n"
             "       clawlink status [--config PATH] [--ca-file PEM]\n"
+            "       clawlink service install|uninstall|status [--user|--system]\n"
+            "                [--config PATH] [--unit-dir DIR] [--no-start]\n"
             "       clawlink --help | --version\n"
             "\n"
             "  pair     trade a one-time pairing code for this device's credentials\n"
             "           (URL like https://relay.example.com/functions/v1; NAME defaults\n"
             "           to the host name) and write them to the config file\n"
             "  up       connect to the relay and serve terminal sessions (the default)\n"
-            "  status   show the config and whether the relay is reachable\n"
+            "  status   show the config, whether the relay is reachable, and the service\n"
+            "  service  run the agent as a systemd service: install writes the unit\n"
+            "           (a user unit, or a system unit as root) and starts it, after\n"
+            "           checking that nobody else can replace this binary; uninstall\n"
+            "           stops and removes it; status shows it. --no-start writes or\n"
+            "           removes the unit only; --unit-dir puts it elsewhere.\n"
+            "           (PrivaClaw's --install-agent and --uninstall-agent work too.)\n"
             "\n"
             "  --config PATH   default $XDG_CONFIG_HOME/clawlink/agent.json or\n"
             "                  ~/.config/clawlink/agent.json\n"
@@ -204,6 +229,21 @@ static int cl__parse_args(int argc, char **argv, struct cl__opts *o)
             printf("clawlink %s\n", CL_VERSION);
             return CL__EXIT_OK;
         }
+        /* PrivaClaw's connector spells these as flags. */
+        if (o->cmd == CL__CMD_NONE &&
+            (strcmp(a, "--install-agent") == 0 || strcmp(a, "--uninstall-agent") == 0)) {
+            o->cmd = CL__CMD_SERVICE;
+            o->svc = a[2] == 'i' ? CL__SVC_INSTALL : CL__SVC_UNINSTALL;
+            continue;
+        }
+        const struct cl__flag *flag = NULL;
+        for (size_t k = 0; k < sizeof cl__flags / sizeof cl__flags[0]; k++)
+            if (strcmp(a, cl__flags[k].name) == 0)
+                flag = &cl__flags[k];
+        if (flag) {
+            *(bool *)((char *)o + flag->off) = true;
+            continue;
+        }
         if (strncmp(a, "--", 2) == 0 && a[2]) {
             const char *eq = strchr(a + 2, '=');
             size_t nlen = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
@@ -230,10 +270,21 @@ static int cl__parse_args(int argc, char **argv, struct cl__opts *o)
                 o->cmd = CL__CMD_UP;
             else if (strcmp(a, "status") == 0)
                 o->cmd = CL__CMD_STATUS;
+            else if (strcmp(a, "service") == 0)
+                o->cmd = CL__CMD_SERVICE;
             else
                 return cl__usage_error("unknown command '%s'", a);
         } else if (o->cmd == CL__CMD_PAIR && !o->code) {
             o->code = a;
+        } else if (o->cmd == CL__CMD_SERVICE && o->svc == CL__SVC_NONE) {
+            if (strcmp(a, "install") == 0)
+                o->svc = CL__SVC_INSTALL;
+            else if (strcmp(a, "uninstall") == 0)
+                o->svc = CL__SVC_UNINSTALL;
+            else if (strcmp(a, "status") == 0)
+                o->svc = CL__SVC_STATUS;
+            else
+                return cl__usage_error("service takes install, uninstall or status, not '%s'", a);
         } else {
             return cl__usage_error("unexpected argument '%s'", a);
         }
@@ -255,6 +306,14 @@ static int cl__parse_args(int argc, char **argv, struct cl__opts *o)
         const struct cl__opt *opt = &cl__options[k];
         if (*(const char **)((char *)o + opt->off) && !(opt->cmds & (1u << o->cmd)))
             return cl__usage_error("option '--%s' does not apply to this command", opt->name);
+    }
+    if ((o->svc_user || o->svc_system || o->svc_no_start) && o->cmd != CL__CMD_SERVICE)
+        return cl__usage_error("%s", "--user, --system and --no-start belong to 'service'");
+    if (o->cmd == CL__CMD_SERVICE) {
+        if (o->svc == CL__SVC_NONE)
+            return cl__usage_error("%s", "service needs install, uninstall or status");
+        if (o->svc_user && o->svc_system)
+            return cl__usage_error("%s", "give --user or --system, not both");
     }
     if (o->cmd == CL__CMD_PAIR) {
         if (!o->code)
@@ -332,6 +391,67 @@ static int cl__cmd_pair(const struct cl__opts *o)
     return CL__EXIT_OK;
 }
 
+/* ---- service ---------------------------------------------------------- */
+
+/* The service options for o: the scope (system as root unless --user),
+ * this binary and the config, as absolute paths in exe and config. */
+static int cl__service_opts(const struct cl__opts *o, struct cl_service_opts *so,
+                            char exe[PATH_MAX], char config[PATH_MAX])
+{
+    char path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, PATH_MAX - 1);
+    if (n <= 0) {
+        fprintf(stderr, "clawlink: cannot find my own binary (/proc/self/exe)\n");
+        return CL_EIO;
+    }
+    exe[n] = 0;
+    if (cl__config_path(o, path, sizeof path) != 0)
+        return CL_EINVAL;
+    /* realpath also settles "..": the unit names the file itself. It must
+     * exist, which install and status need anyway. */
+    if (!realpath(path, config)) {
+        if (path[0] != '/' || strlen(path) >= PATH_MAX) {
+            fprintf(stderr, "clawlink: no config at %s (pair first)\n", path);
+            return CL_ENOTFOUND;
+        }
+        memcpy(config, path, strlen(path) + 1);
+    }
+    memset(so, 0, sizeof *so);
+    so->scope =
+        o->svc_system || (geteuid() == 0 && !o->svc_user) ? CL_SERVICE_SYSTEM : CL_SERVICE_USER;
+    so->exe = exe;
+    so->config = config;
+    so->unit_dir = o->unit_dir;
+    so->no_start = o->svc_no_start;
+    return 0;
+}
+
+static int cl__cmd_service(const struct cl__opts *o)
+{
+    struct cl_service_opts so;
+    char exe[PATH_MAX], config[PATH_MAX], err[1024];
+    int rc;
+
+    if (cl__service_opts(o, &so, exe, config) != 0)
+        return CL__EXIT_FAIL;
+    switch (o->svc) {
+    case CL__SVC_INSTALL:
+        rc = cl_service_install(&so, stdout, err, sizeof err);
+        break;
+    case CL__SVC_UNINSTALL:
+        rc = cl_service_uninstall(&so, stdout, err, sizeof err);
+        break;
+    default:
+        /* 3 for "not installed", as systemctl status says "not running" */
+        return cl_service_status(&so, stdout) ? CL__EXIT_OK : 3;
+    }
+    if (rc) {
+        fprintf(stderr, "clawlink: %s\n", err);
+        return CL__EXIT_FAIL;
+    }
+    return CL__EXIT_OK;
+}
+
 /* ---- status ----------------------------------------------------------- */
 
 /* What OpenClaw discovery found, and where each setting came from. */
@@ -395,6 +515,25 @@ static int cl__cmd_status(const struct cl__opts *o)
         printf("name:      %s\n", cfg.name);
     printf("relay_url: %s\n", cfg.relay_url);
     cl__status_openclaw(path);
+    {
+        struct cl_service_opts so;
+        char exe[PATH_MAX], config[PATH_MAX];
+        char unit[PATH_MAX], uerr[128];
+        bool have[2] = {false, false};
+        /* Whichever unit is there (the system's first), else the default. */
+        if (cl__service_opts(o, &so, exe, config) == 0) {
+            enum cl_service_scope def = so.scope;
+            for (int sc = CL_SERVICE_USER; sc <= CL_SERVICE_SYSTEM; sc++) {
+                so.scope = (enum cl_service_scope)sc;
+                have[sc] = cl_service_unit_path(&so, unit, sizeof unit, uerr, sizeof uerr) == 0 &&
+                           access(unit, F_OK) == 0;
+            }
+            so.scope = have[CL_SERVICE_SYSTEM] ? CL_SERVICE_SYSTEM
+                       : have[CL_SERVICE_USER] ? CL_SERVICE_USER
+                                               : def;
+            cl_service_status(&so, stdout);
+        }
+    }
 
     /* ws://host/base -> http://host/base/healthz */
     bool tls = strncmp(cfg.relay_url, "wss://", 6) == 0;
@@ -718,6 +857,8 @@ int main(int argc, char **argv)
         return cl__cmd_pair(&o);
     case CL__CMD_STATUS:
         return cl__cmd_status(&o);
+    case CL__CMD_SERVICE:
+        return cl__cmd_service(&o);
     default:
         return cl__cmd_up(&o);
     }

@@ -9,7 +9,7 @@ import { load } from './lib/load.mjs';
 import { prng, SEED } from './lib/prng.mjs';
 
 globalThis.location ??= { origin: 'https://relay.example:8443' };
-const { shellQuote, pairCommand } = await load('commands.ts');
+const { shellQuote, pairCommand, installCommand } = await load('commands.ts');
 
 const RUNS = Math.max(200, Math.min(5000, Number(process.env.FUZZ_RUNS || 20000) / 10));
 
@@ -71,4 +71,12 @@ test('pairCommand: clawlink pair CODE --api <origin>/functions/v1 [--name NAME],
     assert.equal(res.status, 0, res.stderr);
     assert.deepEqual(res.stdout.split('\0').slice(0, -1), ['pair', 'ABCD-1234', '--api', 'https://relay.example:8443/functions/v1', '--name', name]);
   }
+});
+
+test('installCommand: curl of this relay\'s /install.sh into sh, the code and the name as arguments', () => {
+  assert.equal(installCommand('ABCD2345'), 'curl -fsSL https://relay.example:8443/install.sh | sh -s -- ABCD2345');
+  assert.equal(installCommand('ABCD2345', "bob's box"),
+    "curl -fsSL https://relay.example:8443/install.sh | sh -s -- ABCD2345 --name 'bob'\\''s box'");
+  // The code is never in the URL.
+  assert.doesNotMatch(installCommand('ABCD2345').split(' | ')[0], /ABCD2345/);
 });

@@ -93,6 +93,10 @@ test('getting started in a real browser: sign up, pair, terminal, resize, team, 
   const code = (await tid(page, 'pairing-code').first().textContent()).trim();
   assert.ok(command.includes(code), `the command carries the code: ${command}`);
   assert.ok(command.includes(relay.url), `the command names this relay: ${command}`);
+  // The one-line installer for a new machine: this relay's script, the
+  // code as an argument (tests/e2e/install.test.mjs runs it for real).
+  const install = (await tid(page, 'pairing-install-command').first().locator('code').textContent()).trim();
+  assert.equal(install, `curl -fsSL ${relay.url}/install.sh | sh -s -- ${code} --name 'laptop one'`);
   await screenshot(page, '03-add-device');
   await page.keyboard.press('Escape');
 

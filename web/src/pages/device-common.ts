@@ -4,7 +4,7 @@
 import { ApiError, del, get, patch, post } from "../api";
 import { onEvent } from "../events";
 import { copyBlock, copyText, dialog, h, toast } from "../ui";
-import { pairCommand } from "../commands";
+import { installCommand, pairCommand } from "../commands";
 import type { Device, Project, SessionRow } from "../models";
 export type { Device, Project, SessionRow };
 
@@ -218,9 +218,11 @@ export function showPairing(device: Device, code: string, expiresAt: number | nu
         ),
       ),
       h("p", { class: "muted" }, expiry),
-      h("p", {}, "On the machine, with the clawlink agent installed, run:"),
+      h("p", {}, "On a new machine, this installs the agent, pairs it and starts it as a service:"),
+      copyBlock(installCommand(code, device.name), "pairing-install-command", "Copy the install command"),
+      h("p", {}, "Or, where the clawlink agent is installed already, pair it:"),
       copyBlock(pairCommand(code, device.name), "pairing-command", "Copy the pair command"),
-      h("p", {}, "then start it (keep it running, e.g. as a service):"),
+      h("p", {}, "then start it (clawlink service install keeps it running):"),
       copyBlock("clawlink up", "pairing-up-command", "Copy the up command"),
       h(
         "p",

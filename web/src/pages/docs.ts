@@ -7,7 +7,7 @@ import type { Page } from "../router";
 import { currentUser } from "../session";
 import { copyBlock, h } from "../ui";
 import "./docs.css";
-import { pairCommand } from "../commands";
+import { installCommand, pairCommand } from "../commands";
 
 interface DownloadInfo {
   platform: string | null;
@@ -105,7 +105,7 @@ const page: Page = (root) => {
         h(
           "p",
           { class: "lead" },
-          "Three commands put a machine on this relay: download the agent, pair it with a one-time code, start it. " +
+          "One command puts a machine on this relay: it installs the agent, pairs it with a one-time code and starts it as a service. " +
             "You need an account, a project and a device in it first: the dashboard walks you through them.",
         ),
         sec(
@@ -126,7 +126,19 @@ const page: Page = (root) => {
         sec(
           "install",
           "1. Install the agent",
-          h("p", {}, "Download the agent for the machine's platform (as ", c("uname -sm"), " names it), make it executable and put it on the PATH:"),
+          h(
+            "p",
+            {},
+            "On the machine, with the pairing code from ",
+            h("strong", {}, "Add device"),
+            " (the relay's installer downloads the agent with the code, checks its SHA-256, installs it to ",
+            c("/usr/local/bin"),
+            " as root or ",
+            c("~/.local/bin"),
+            ", pairs, and installs the service):",
+          ),
+          copyBlock(installCommand("<CODE>", "my-server"), "docs-install-cmd"),
+          h("p", {}, "Or by hand: download the agent for the machine's platform (as ", c("uname -sm"), " names it), make it executable and put it on the PATH:"),
           downloads,
           installCmd,
           fromSource,
@@ -157,11 +169,14 @@ const page: Page = (root) => {
           "3. Connect and stay connected",
           copyBlock("clawlink up", "docs-up-cmd"),
           h("p", {}, "The device turns ", h("span", { class: "badge online" }, "online"), " on the dashboard; choose Open terminal."),
-          h("p", {}, "To keep it running after you log out, use the systemd user unit shipped in ", c("deploy/clawlink.service"), ":"),
-          copyBlock(
-            "mkdir -p ~/.config/systemd/user && cp deploy/clawlink.service ~/.config/systemd/user/\n" +
-              "systemctl --user enable --now clawlink\nloginctl enable-linger $USER",
+          h(
+            "p",
+            {},
+            "To keep it running, at boot and after you log out, let it install itself as a systemd service " +
+              "(a system unit as root, else a user unit with lingering; it refuses a binary other users could replace):",
           ),
+          copyBlock("clawlink service install", "docs-service-cmd"),
+          h("p", {}, c("clawlink service status"), " shows it; ", c("clawlink service uninstall"), " removes it."),
           h("p", {}, c("clawlink status"), " shows the config, whether the relay answers, and any OpenClaw gateway found."),
         ),
         sec(
