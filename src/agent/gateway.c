@@ -9,6 +9,7 @@
  * deadline, the tick watchdog and request timeouts.
  */
 #include "agent/gateway.h"
+#include "agent/wsrx.h"
 #include "core/backoff.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -62,9 +63,9 @@ struct cl_gw {
     bool tls;
 
     struct cl_wsq q;
-    char *rx;
-    size_t rx_len, rx_cap;
-    bool rx_skip;
+    struct cl_wsrx rx; /* reassembly of one incoming message */
+    bool close_sent;   /* our close frame for it is out */
+    bool rx_refused;   /* one went over CL_GW_MAX_MESSAGE: close 1009 at WRITEABLE */
 
     struct cl_backoff backoff;
     uv_timer_t timer;
@@ -220,13 +221,8 @@ void cl_gw_cancel(struct cl_gw *g, uint64_t id)
 
 static void cl__rx_reset(struct cl_gw *g)
 {
-    g->rx_len = 0;
-    g->rx_skip = false;
-    if (g->rx_cap > CL__RX_KEEP) {
-        free(g->rx);
-        g->rx = NULL;
-        g->rx_cap = 0;
-    }
+    cl_wsrx_reset(&g->rx);
+    g->rx_refused = g->close_sent = false;
 }
 
 /* The connection is gone: forget it, fail what was pending, schedule the
@@ -303,10 +299,13 @@ static void cl__connect(struct cl_gw *g)
     g->wsi = wsi;
 }
 
+/* Async: it may be called from inside the connection's own callbacks
+ * (a malformed challenge, from RECEIVE), where freeing the wsi at once
+ * would leave lws parsing a freed connection. */
 static void cl__kill(struct cl_gw *g)
 {
     if (g->wsi)
-        lws_set_timeout(g->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+        lws_set_timeout(g->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 static void cl__on_timer(uv_timer_t *t)
@@ -541,7 +540,7 @@ static void cl__on_res(struct cl_gw *g, json_t *root)
     }
 }
 
-static void cl__on_message(struct cl_gw *g, const char *buf, size_t len)
+static void cl__on_message(struct cl_gw *g, const void *buf, size_t len)
 {
     char why[160];
     json_t *root = cl_json_parse_object(buf, len, why, sizeof why);
@@ -579,47 +578,32 @@ static void cl__on_message(struct cl_gw *g, const char *buf, size_t len)
     json_decref(root);
 }
 
+/* One piece of an incoming message (binary ones are dropped: the gateway
+ * speaks JSON). Never returns nonzero (wsrx.h says why): a message over
+ * CL_GW_MAX_MESSAGE closes the connection from the next WRITEABLE. */
 static int cl__on_receive(struct cl_gw *g, struct lws *wsi, const void *in, size_t len)
 {
-    bool done = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    const void *msg = NULL;
+    size_t n = 0;
 
-    if (lws_is_first_fragment(wsi)) {
-        g->rx_len = 0;
-        g->rx_skip = lws_frame_is_binary(wsi);
-    }
-    if (g->rx_skip) {
-        if (done)
-            cl__rx_reset(g);
+    if (g->rx_refused)
         return 0;
-    }
-    if (done && g->rx_len == 0) {
-        cl__on_message(g, in, len);
-        cl__rx_reset(g);
-        return 0;
-    }
-    if (len > CL_GW_MAX_MESSAGE - g->rx_len) {
+    switch (cl_wsrx_feed(&g->rx, lws_is_first_fragment(wsi), final, lws_frame_is_binary(wsi) != 0,
+                         true, in, len, &msg, &n)) {
+    case CL_WSRX_MESSAGE:
+        cl__on_message(g, msg, n);
+        cl_wsrx_reset(&g->rx);
+        break;
+    case CL_WSRX_TOO_BIG:
         cl__set_error(g, "a message from the gateway was larger than %d bytes", CL_GW_MAX_MESSAGE);
         cl_warn("openclaw", "message from the gateway too big; reconnecting", "limit=%d",
                 CL_GW_MAX_MESSAGE);
-        return -1;
-    }
-    if (g->rx_len + len > g->rx_cap) {
-        size_t cap = g->rx_cap ? g->rx_cap : 16384;
-        while (cap < g->rx_len + len)
-            cap *= 2;
-        if (cap > CL_GW_MAX_MESSAGE)
-            cap = CL_GW_MAX_MESSAGE;
-        char *nb = realloc(g->rx, cap);
-        if (!nb)
-            abort();
-        g->rx = nb;
-        g->rx_cap = cap;
-    }
-    memcpy(g->rx + g->rx_len, in, len);
-    g->rx_len += len;
-    if (done) {
-        cl__on_message(g, g->rx, g->rx_len);
-        cl__rx_reset(g);
+        g->rx_refused = true;
+        lws_callback_on_writable(wsi);
+        break;
+    default:
+        break;
     }
     return 0;
 }
@@ -640,7 +624,7 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         g->wsi = wsi;
         g->state = CL__CHALLENGE;
         g->connected_at = g->last_rx = uv_now(g->loop);
-        g->rx_len = 0;
+        cl__rx_reset(g);
         return 0;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         cl__loggable(in ? (const char *)in : "unknown", safe, sizeof safe);
@@ -649,6 +633,14 @@ static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_CLIENT_RECEIVE:
         return cl__on_receive(g, wsi, in, len);
     case LWS_CALLBACK_CLIENT_WRITEABLE:
+        if (g->rx_refused) {
+            if (!g->close_sent) {
+                g->close_sent = true;
+                cl_ws_send_close(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
+                lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, CL_WS_CLOSE_ACK_TIMEOUT_S);
+            }
+            return 0;
+        }
         if (g->closing)
             return 0;
         return cl_wsq_write_one(&g->q, wsi) < 0 ? -1 : 0;
@@ -758,6 +750,7 @@ int cl_gw_new(uv_loop_t *loop, const struct cl_gw_settings *s, const struct cl_g
     g->tick_ms = CL_GW_TICK_DEFAULT_MS;
     g->pub_state = CL_NODE_RECONNECTING;
     cl_wsq_init(&g->q, CL_GW_SENDQ_MAX);
+    cl_wsrx_init(&g->rx, CL_GW_MAX_MESSAGE, CL__RX_KEEP);
     cl_backoff_init(&g->backoff, CL_GW_BACKOFF_MIN_MS, CL_GW_BACKOFF_MAX_MS);
 
     memset(&info, 0, sizeof info);
@@ -836,7 +829,7 @@ void cl_gw_free(struct cl_gw *g)
         return;
     cl__fail_all(g, "shutting down");
     cl_wsq_clear(&g->q);
-    free(g->rx);
+    cl_wsrx_free(&g->rx);
     cl_gw_identity_wipe(&g->id);
     cl_gw_settings_wipe(&g->set);
     cl_wipe(g, sizeof *g);

@@ -8,6 +8,7 @@
  * reconnect delay (IDLE) and as the handshake deadline (CONNECTING, HELLO).
  */
 #include "agent/link.h"
+#include "agent/wsrx.h"
 #include "core/backoff.h"
 #include "core/err.h"
 #include "core/limits.h"
@@ -23,7 +24,7 @@
 
 /* lws per-read buffer; larger messages arrive in several callbacks. */
 /* Receive buffer kept between messages; a bigger one is released. */
-#define CL__RX_KEEP (64 * 1024)
+#define CL__RX_KEEP (64 * 1024) /* reassembly buffer kept between messages */
 
 enum cl__state { CL__IDLE, CL__CONNECTING, CL__HELLO, CL__READY };
 
@@ -51,12 +52,11 @@ struct cl_agent_link {
     bool throttled;         /* q went over CL_AGENT_SENDQ_HIGH */
     int cb_depth;           /* > 0 inside one of the link's lws callbacks */
 
-    uint8_t *rx; /* reassembly of one incoming message */
-    size_t rx_len, rx_cap;
-    bool rx_skip;   /* discarding the rest of a binary message */
-    bool rx_binary; /* the message being collected is binary (v2 data) */
-    int proto_want; /* the highest protocol to ask for (CL_PROTO_MAX) */
-    int proto;      /* what this connection's hello_ok accepted: 1 or 2 */
+    struct cl_wsrx rx; /* reassembly of one incoming message */
+    bool close_sent;   /* our close frame for it is out */
+    bool rx_refused;   /* one went over CL_WS_MAX_MESSAGE: close 1009 at WRITEABLE */
+    int proto_want;    /* the highest protocol to ask for (CL_PROTO_MAX) */
+    int proto;         /* what this connection's hello_ok accepted: 1 or 2 */
 
     struct cl_backoff backoff;
     uv_timer_t timer;
@@ -203,13 +203,8 @@ static void cl__drop_hello(struct cl_agent_link *l)
 
 static void cl__rx_reset(struct cl_agent_link *l)
 {
-    l->rx_len = 0;
-    l->rx_skip = false;
-    if (l->rx_cap > CL__RX_KEEP) {
-        free(l->rx);
-        l->rx = NULL;
-        l->rx_cap = 0;
-    }
+    cl_wsrx_reset(&l->rx);
+    l->rx_refused = l->close_sent = false;
 }
 
 static void cl__on_timer(uv_timer_t *t)
@@ -330,7 +325,7 @@ static void cl__on_message(struct cl_agent_link *l, const void *buf, size_t len)
     struct cl_msg m;
     int rc;
 
-    if (l->rx_binary)
+    if (l->rx.binary)
         rc = cl_bin_decode(buf, len, &m, err, sizeof err);
     else
         rc = cl_msg_decode(buf, len, &m, err, sizeof err);
@@ -410,53 +405,32 @@ static void cl__on_message(struct cl_agent_link *l, const void *buf, size_t len)
     cl_msg_clear(&m);
 }
 
-/* Appends one piece of an incoming message; returns -1 to close the
- * connection (message over CL_WS_MAX_MESSAGE). */
+/* One piece of an incoming message. Never returns nonzero (wsrx.h says
+ * why): a message over CL_WS_MAX_MESSAGE is dropped and the connection
+ * closed with 1009 from the next WRITEABLE callback. */
 static int cl__on_receive(struct cl_agent_link *l, struct lws *wsi, const void *in, size_t len)
 {
-    bool done = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    bool first = lws_is_first_fragment(wsi), binary = lws_frame_is_binary(wsi) != 0;
+    bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    const void *msg = NULL;
+    size_t n = 0;
 
-    if (lws_is_first_fragment(wsi)) {
-        l->rx_len = 0;
-        l->rx_binary = lws_frame_is_binary(wsi);
-        l->rx_skip = l->rx_binary && l->proto < 2;
-        if (l->rx_skip)
-            cl_warn("link", "ignoring a binary message (not negotiated: protocol v1)", "%s", "");
-    }
-    if (l->rx_skip) {
-        if (done)
-            cl__rx_reset(l);
-        return 0;
-    }
-    if (done && l->rx_len == 0) {
-        /* the common case, a whole message in one piece: no copy */
-        cl__on_message(l, in, len);
-        cl__rx_reset(l);
-        return 0;
-    }
-    if (len > CL_WS_MAX_MESSAGE - l->rx_len) {
+    if (l->rx_refused)
+        return 0; /* closing: whatever else arrives is dropped */
+    if (first && binary && l->proto < 2)
+        cl_warn("link", "ignoring a binary message (not negotiated: protocol v1)", "%s", "");
+    switch (cl_wsrx_feed(&l->rx, first, final, binary, l->proto < 2, in, len, &msg, &n)) {
+    case CL_WSRX_MESSAGE:
+        cl__on_message(l, msg, n);
+        cl_wsrx_reset(&l->rx);
+        break;
+    case CL_WSRX_TOO_BIG:
         cl_warn("link", "message from relay too big; closing", "limit=%d", CL_WS_MAX_MESSAGE);
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-                         (unsigned char *)"message too big", 15);
-        return -1;
-    }
-    if (l->rx_len + len > l->rx_cap) {
-        size_t cap = l->rx_cap ? l->rx_cap : 4096;
-        while (cap < l->rx_len + len)
-            cap *= 2;
-        if (cap > CL_WS_MAX_MESSAGE)
-            cap = CL_WS_MAX_MESSAGE;
-        uint8_t *nb = realloc(l->rx, cap);
-        if (!nb)
-            abort();
-        l->rx = nb;
-        l->rx_cap = cap;
-    }
-    memcpy(l->rx + l->rx_len, in, len);
-    l->rx_len += len;
-    if (done) {
-        cl__on_message(l, l->rx, l->rx_len);
-        cl__rx_reset(l);
+        l->rx_refused = true;
+        lws_callback_on_writable(wsi);
+        break;
+    default:
+        break;
     }
     return 0;
 }
@@ -489,6 +463,15 @@ static int cl__write_one(struct cl_agent_link *l, struct lws *wsi)
 
 static int cl__on_writeable(struct cl_agent_link *l, struct lws *wsi)
 {
+    if (l->rx_refused) {
+        /* Our close frame, then read and drop until the relay answers. */
+        if (!l->close_sent) {
+            l->close_sent = true;
+            cl_ws_send_close(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
+            lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, CL_WS_CLOSE_ACK_TIMEOUT_S);
+        }
+        return 0;
+    }
     if (l->hello) {
         int n = lws_write(wsi, cl_frame_payload(l->hello), l->hello->len, LWS_WRITE_TEXT);
         cl__drop_hello(l);
@@ -531,7 +514,7 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
         l->wsi = wsi;
         l->state = CL__HELLO;
         l->connected_at = uv_now(l->loop);
-        l->rx_len = 0;
+        cl__rx_reset(l);
         if (l->closing || cl__queue_hello(l) != 0)
             return -1;
         lws_callback_on_writable(wsi);
@@ -664,6 +647,7 @@ int cl_agent_link_new(uv_loop_t *loop, const struct cl_agent_config *cfg, const 
     l->idle_policy.secs_since_valid_hangup = (uint16_t)(2 * ping_s + CL_AGENT_PING_SLACK_S);
     l->loop = loop;
     l->proto_want = CL_PROTO_MAX;
+    cl_wsrx_init(&l->rx, CL_WS_MAX_MESSAGE, CL__RX_KEEP);
     l->proto = 1;
     l->h = *h;
     memcpy(l->device_id, cfg->device_id, sizeof l->device_id);
@@ -758,7 +742,7 @@ void cl_agent_link_free(struct cl_agent_link *l)
     if (!l)
         return;
     cl_wsq_clear(&l->q);
-    free(l->rx);
+    cl_wsrx_free(&l->rx);
     cl_wipe(l, sizeof *l);
     free(l);
 }

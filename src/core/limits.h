@@ -10,6 +10,11 @@
  * accepts. Over it: close 1009 "message too big". */
 #define CL_WS_MAX_MESSAGE (1024 * 1024)
 
+/* Binary stdin the relay re-encodes as JSON for a v1 agent goes in pieces
+ * of at most this many input bytes (about 64 KiB of base64 each), so no
+ * message it builds can pass CL_WS_MAX_MESSAGE. */
+#define CL_RELAY_STDIN_PIECE (48 * 1024)
+
 /* Bytes queued for one WebSocket peer before the relay gives up on it
  * (close 1008 "send queue overflow"). The agent instead stops queueing
  * output while its own queue to the relay is over CL_AGENT_SENDQ_HIGH, and

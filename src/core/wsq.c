@@ -150,3 +150,15 @@ void cl_wsq_disown(struct cl_wsq *q, const void *owner)
         if (f->owner == owner)
             f->owner = NULL;
 }
+
+int cl_ws_send_close(struct lws *wsi, int code, const char *reason)
+{
+    unsigned char buf[LWS_PRE + 125];
+    size_t rl = strlen(reason);
+    if (rl > 123)
+        rl = 123;
+    buf[LWS_PRE] = (unsigned char)((code >> 8) & 0xff);
+    buf[LWS_PRE + 1] = (unsigned char)(code & 0xff);
+    memcpy(buf + LWS_PRE + 2, reason, rl);
+    return lws_write(wsi, buf + LWS_PRE, 2 + rl, (enum lws_write_protocol)4 /* LWS_WRITE_CLOSE */);
+}

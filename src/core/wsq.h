@@ -74,6 +74,17 @@ void cl_wsq_disown(struct cl_wsq *q, const void *owner);
  * failed (the caller returns -1 to lws to close). */
 int cl_wsq_write_one(struct cl_wsq *q, struct lws *wsi);
 
+/* Writes a close frame (code, reason cut at 123 bytes) from a WRITEABLE
+ * callback. lws 4.1.6 drops the socket without one when a callback returns
+ * -1, even after lws_close_reason(), and peers then see 1006; so the frame
+ * is written here, with lws's own close opcode (kept private in its
+ * headers). The caller then keeps reading and discarding until the peer
+ * answers (lws closes on its reply; give it CL_WS_CLOSE_ACK_TIMEOUT_S
+ * with lws_set_timeout PENDING_TIMEOUT_CLOSE_ACK), so unread input does
+ * not turn into a TCP reset that loses the frame. Returns lws_write's. */
+#define CL_WS_CLOSE_ACK_TIMEOUT_S 3
+int cl_ws_send_close(struct lws *wsi, int code, const char *reason);
+
 /* Removes and returns the head frame (NULL if none); the caller owns it. */
 struct cl_frame *cl_wsq_pop(struct cl_wsq *q);
 

@@ -897,14 +897,20 @@ static void cl__forward_stdin(struct cl_conn *agent, const struct cl_msg *m, con
     } else if (!binary) {
         cl_conn_send(agent, frame, len);
     } else {
-        size_t cap = cl_msg_data_encoded_max(strlen(m->session_id), m->data_len);
+        /* Base64 makes it a third larger: in pieces, so no message to the
+         * agent passes what it accepts (CL_WS_MAX_MESSAGE). */
+        size_t piece = m->data_len < CL_RELAY_STDIN_PIECE ? m->data_len : CL_RELAY_STDIN_PIECE;
+        size_t cap = cl_msg_data_encoded_max(strlen(m->session_id), piece);
         char *json = malloc(cap);
-        long w;
         if (!json)
             abort();
-        w = cl_msg_encode_data(CL_MSG_STDIN, m->session_id, m->data, m->data_len, -1, json, cap);
-        if (w > 0)
-            cl_conn_send(agent, json, (size_t)w);
+        for (size_t off = 0; off < m->data_len; off += piece) {
+            size_t n = m->data_len - off < piece ? m->data_len - off : piece;
+            long w = cl_msg_encode_data(CL_MSG_STDIN, m->session_id, m->data + off, n, -1, json,
+                                        cap);
+            if (w > 0)
+                cl_conn_send(agent, json, (size_t)w);
+        }
         free(json);
     }
 }

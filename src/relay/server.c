@@ -98,26 +98,6 @@ static enum cl_conn_kind cl__ws_kind(struct lws *wsi)
     return CL_CONN_NONE;
 }
 
-/* lws 4.1.6 drops the socket without a close frame when a callback returns
- * -1, even after lws_close_reason(); peers then see 1006. So the close
- * frame (code + reason) is written here, with lws's own close opcode
- * (LWS_WRITE_CLOSE, 4, kept private in its headers), and lws then closes
- * the socket. */
-#define CL__LWS_WRITE_CLOSE     ((enum lws_write_protocol)4)
-#define CL__CLOSE_ACK_TIMEOUT_S 3
-
-static void cl__ws_send_close(struct lws *wsi, int code, const char *reason)
-{
-    unsigned char buf[LWS_PRE + 125];
-    size_t rl = strlen(reason);
-    if (rl > 123)
-        rl = 123;
-    buf[LWS_PRE] = (unsigned char)((code >> 8) & 0xff);
-    buf[LWS_PRE + 1] = (unsigned char)(code & 0xff);
-    memcpy(buf + LWS_PRE + 2, reason, rl);
-    lws_write(wsi, buf + LWS_PRE, 2 + rl, CL__LWS_WRITE_CLOSE);
-}
-
 /* Writes c's head frame; 0, or -1 if the socket failed. */
 static int cl__ws_write_head(struct cl_conn *c, struct lws *wsi)
 {
@@ -162,9 +142,9 @@ static int cl__ws_writeable(struct cl_conn *c, struct lws *wsi)
          * the peer answers, so unread input never turns into a TCP reset
          * that would lose the close frame. lws closes on the peer's reply,
          * or after CL__CLOSE_ACK_TIMEOUT_S. */
-        cl__ws_send_close(wsi, c->close_code, c->close_reason);
+        cl_ws_send_close(wsi, c->close_code, c->close_reason);
         c->close_sent = true;
-        lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, CL__CLOSE_ACK_TIMEOUT_S);
+        lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, CL_WS_CLOSE_ACK_TIMEOUT_S);
     }
     return 0;
 }

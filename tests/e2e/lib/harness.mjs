@@ -524,7 +524,7 @@ export async function pairAgent(relay, { token, projectId, name = `agent-${rando
  * token, projectId and deviceId are given, waits until the device is online.
  * Returns {proc, stop(), logs(), home, exited}.
  */
-export async function startAgent(configPath, { shell = '/bin/bash', relay, token, projectId, deviceId, extraArgs = [] } = {}) {
+export async function startAgent(configPath, { shell = '/bin/bash', relay, token, projectId, deviceId, extraArgs = [], wrapper = [] } = {}) {
   requireBinary(AGENT_BIN);
   const home = await tempDir('clawlink-home-');
   const rc = [
@@ -548,7 +548,9 @@ export async function startAgent(configPath, { shell = '/bin/bash', relay, token
     CLAWLINK_E2E_TAG: tag, // inherited by the shells: lets us find leftovers
   });
   const args = ['up', '--config', configPath, '--shell', shell, ...extraArgs];
-  const h = spawnTracked(`clawlink agent ${path.basename(path.dirname(configPath))}`, AGENT_BIN, args, { env, cwd: home });
+  // wrapper: a command to run the agent under (valgrind), its arguments first.
+  const [bin, ...argv] = wrapper.length ? [...wrapper, AGENT_BIN, ...args] : [AGENT_BIN, ...args];
+  const h = spawnTracked(`clawlink agent ${path.basename(path.dirname(configPath))}`, bin, argv, { env, cwd: home });
   const agent = {
     proc: h.proc,
     handle: h,
