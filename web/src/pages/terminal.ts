@@ -33,9 +33,16 @@ interface Viewer {
 //                      .state()  the connection state: connecting, online,
 //                                reconnecting, offline, ended or failed
 //                      .size()   the terminal's {cols, rows}
+//                      .renderer() what draws it now: webgl or dom
 declare global {
   interface Window {
-    __clawlinkTerm?: { text(): string; offset(): number; state(): string; size(): { cols: number; rows: number } };
+    __clawlinkTerm?: {
+      text(): string;
+      offset(): number;
+      state(): string;
+      size(): { cols: number; rows: number };
+      renderer(): string;
+    };
   }
 }
 
@@ -247,6 +254,7 @@ const page: Page = (root, params) => {
     offset: () => conn?.offset ?? 0,
     state: () => conn?.state ?? badge.dataset.state ?? "connecting",
     size: () => ({ cols: view.cols, rows: view.rows }),
+    renderer: () => view.renderer,
   };
 
   // ---- toolbar actions ---------------------------------------------------
