@@ -138,6 +138,9 @@ test('the terminal at device pixel ratios 1, 1.5 and 2 and on a phone, WebGL and
         .filter((e) => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible').map((e) => e.className));
       assert.deepEqual(overflow, [], `${what}: nothing in the toolbar scrolls sideways`);
       assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), `${what}: the page does not scroll sideways`);
+      await end.click();
+      await page.locator('dialog').getByRole('button', { name: 'Cancel' }).click();
+      await waitTermState(page, 'online');
       await screenshot(page, `35-terminal-${label}`);
     }
     assert.deepEqual(problems, [], `${what}: no page errors, console errors or CSP violations`);
