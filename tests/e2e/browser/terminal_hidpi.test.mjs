@@ -4,7 +4,8 @@
 // of exactly `stty size` columns is printed and a screenshot must show ink
 // in every one of those columns of its row, inside the window, and none in
 // an empty row below; the WebGL canvas holds CSS size × ratio device
-// pixels. The renderer follows the ratio when it changes while the page is
+// pixels. Also on a screen of ratio 2 without emulation (chromium's
+// --force-device-scale-factor, as a HiDPI laptop). The renderer follows the ratio when it changes while the page is
 // open (a window moved to another screen), and /settings' renderer and
 // font size reach an open terminal at once. At 375 px the toolbar fits:
 // End session is on screen and works.
@@ -107,15 +108,21 @@ test('the terminal at device pixel ratios 1, 1.5 and 2 and on a phone, WebGL and
   await startAgent(paired.configPath, { relay, token: owner.token, projectId: project.id, deviceId: paired.deviceId });
   const browser = await launchBrowser(scope);
 
+  // A screen of ratio 2 as a HiDPI laptop has it (no emulation: the
+  // browser's own scale factor), where the device-pixel box is right.
+  const hidpi = await launchBrowser(scope, { args: ['--force-device-scale-factor=2', '--window-size=1000,700'] });
+
   const cases = [];
   for (const r of ['webgl', 'dom']) {
     for (const dpr of [1, 1.5, 2]) cases.push({ r, dpr, viewport: { width: 1000, height: 600 } });
     cases.push({ r, dpr: 2, viewport: { width: 375, height: 700 }, phone: true });
+    cases.push({ r, dpr: 2, viewport: null, screen: true });
   }
   for (const c of cases) {
-    const what = `${c.r} at ${c.viewport.width}×${c.viewport.height}, ratio ${c.dpr}`;
-    const label = `${c.r}-${c.viewport.width}-${c.dpr}`;
-    const { context, page, problems } = await openPage(scope, browser, relay, { label, viewport: c.viewport, deviceScaleFactor: c.dpr });
+    const where = c.viewport ? `${c.viewport.width}×${c.viewport.height}, ratio ${c.dpr}` : `a ratio-${c.dpr} screen (no emulation)`;
+    const what = `${c.r} at ${where}`;
+    const label = `${c.r}-${c.viewport?.width ?? 'screen'}-${c.dpr}`;
+    const { context, page, problems } = await openPage(scope, c.screen ? hidpi : browser, relay, { label, viewport: c.viewport, deviceScaleFactor: c.dpr });
     await context.addInitScript(([k, v]) => localStorage.setItem(k, v), [PREFS_KEY, JSON.stringify({ renderer: c.r, fontSize: 14 })]);
     await signInContext(context, owner.email, owner.password);
     await page.goto(`/terminal/${paired.deviceId}/new`);
@@ -126,6 +133,7 @@ test('the terminal at device pixel ratios 1, 1.5 and 2 and on a phone, WebGL and
       continue;
     }
     await waitFor(async () => (await renderer(page)) === c.r, { what: `${what}: the ${c.r} renderer`, describe: async () => `renderer: ${await renderer(page)}` });
+    assert.equal(await page.evaluate(() => devicePixelRatio), c.dpr, `${what}: the page's ratio`);
     const m = await checkRuler(page, what, 'A');
     t.diagnostic(`${what}: ${m.size.cols}×${m.size.rows}, ${m.inkCols} columns drawn, ${m.all} ink px`);
     if (c.phone) {

@@ -42,24 +42,27 @@ const ARGS = [
   '--disable-extensions',
 ];
 
-/** Launches headless chromium, owned by the scope. */
-export async function launchBrowser(scope) {
+/** Launches headless chromium, owned by the scope; args: extra flags. */
+export async function launchBrowser(scope, { args = [] } = {}) {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`no browser at ${CHROMIUM}: run scripts/install-deps (it installs Debian's chromium)`);
   }
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: ms(60_000) });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...ARGS, ...args], timeout: ms(60_000) });
   own(scope, { name: 'chromium', cleanup: () => browser.close() });
   return browser;
 }
 
 /**
  * A fresh context (its own cookies) and page on the relay, at the given
- * viewport and device pixel ratio (Chromium's device-metrics emulation). Returns
+ * viewport and device pixel ratio (Chromium's device-metrics emulation;
+ * viewport null: none, the browser window's own). Returns
  * {context, page, problems}: problems collects page errors, console errors
  * and CSP violations as strings.
  */
 export async function openPage(scope, browser, relay, { viewport = { width: 1280, height: 800 }, label = 'page', deviceScaleFactor = 1 } = {}) {
-  const context = await browser.newContext({ baseURL: relay.url, viewport, deviceScaleFactor, permissions: ['clipboard-read', 'clipboard-write'] });
+  // viewport null: no emulation, the window's own size and ratio
+  const screen = viewport === null ? { viewport: null } : { viewport, deviceScaleFactor };
+  const context = await browser.newContext({ baseURL: relay.url, ...screen, permissions: ['clipboard-read', 'clipboard-write'] });
   own(scope, { name: `browser context ${label}`, cleanup: () => context.close() });
   context.setDefaultTimeout(ms(15_000));
   const page = await context.newPage();
