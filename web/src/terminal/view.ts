@@ -101,6 +101,7 @@ export class TermView {
     if (this.term.options.fontSize !== p.fontSize) {
       this.term.options.fontSize = p.fontSize;
       this.fitNow();
+      this.scheduleFit(); // once more after the new glyphs are measured
     }
     if (p.renderer !== this.rendererPref) {
       this.rendererPref = p.renderer;
