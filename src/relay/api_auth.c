@@ -1,6 +1,8 @@
 /*
  * api_auth: sign-up, sign-in, sign-out and the current user. Sign-up and
  * sign-in are rate-limited per address and per account (accounts.h).
+ * GET /api/v1/auth/status is the web app's signed-out-safe question "who
+ * am I": 200 either way, so a signed-out page load logs no error.
  *
  * API clients get a bearer token in the body. The web app (it sends
  * "X-Clawlink-Client: web") gets the token in the cl_session cookie
@@ -358,6 +360,45 @@ static void cl__session(struct cl_http_req *req)
         cl_http_reply_json(req->conn, 200, cl__web_session(req->relay, &u, req->token_hash));
 }
 
+/* GET /api/v1/auth/status: {signed_in: false}, or {signed_in: true, user,
+ * csrf_token} as /auth/session answers; 200 either way (a browser logs every
+ * 401 as a console error, and a signed-out page is no error). A public
+ * route: the dispatcher resolves no token for it, so it reads the
+ * cl_session cookie itself (the web app's only credential; API clients
+ * ask /auth/session with their bearer token). A store failure is still an
+ * error (500), not "signed out". */
+static void cl__status(struct cl_http_req *req)
+{
+    struct cl_store *s = &req->relay->store;
+    uint8_t hash[CL_HASH_LEN];
+    char user_id[CL_UUID_LEN + 1];
+    struct cl_user u;
+    json_t *o;
+    int rc;
+    if (cl_webauth_cookie_hash(req->conn->wsi, hash) != 0)
+        goto out_signed_out;
+    rc = s->ops->token_user(s, hash, cl_now(), user_id);
+    if (rc == 0)
+        rc = s->ops->user_by_id(s, user_id, &u);
+    if (rc == CL_ENOTFOUND)
+        goto out_wipe_signed_out; /* unknown, expired or revoked; or its user is gone */
+    if (rc) {
+        cl_wipe(hash, sizeof hash);
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_wipe(u.pw_hash, sizeof u.pw_hash);
+    o = cl__web_session(req->relay, &u, hash);
+    json_object_set_new(o, "signed_in", json_true());
+    cl_wipe(hash, sizeof hash);
+    cl_http_reply_json(req->conn, 200, o);
+    return;
+out_wipe_signed_out:
+    cl_wipe(hash, sizeof hash);
+out_signed_out:
+    cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "signed_in", 0));
+}
+
 static void cl__me(struct cl_http_req *req)
 {
     struct cl_user u;
@@ -371,6 +412,7 @@ const struct cl_route cl_routes_auth[] = {
     {CL_HTTP_POST, "/api/v1/auth/logout", CL_ROUTE_SELF, cl__logout},
     {CL_HTTP_POST, "/api/v1/auth/one-time", CL_ROUTE_PUBLIC, cl__one_time},
     {CL_HTTP_GET, "/api/v1/auth/session", CL_ROUTE_SELF, cl__session},
+    {CL_HTTP_GET, "/api/v1/auth/status", CL_ROUTE_PUBLIC, cl__status},
     {CL_HTTP_GET, "/api/v1/me", CL_ROUTE_SELF, cl__me},
     {0, NULL, 0, NULL},
 };

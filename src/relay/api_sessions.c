@@ -228,6 +228,33 @@ static int cl__query(struct cl_http_req *req, const char *name, char *buf, size_
     return 1;
 }
 
+/* Sets each row's "attach": how the caller may attach to it, as the policy
+ * decides (cl_policy_session, SESSION_ATTACH): "control" (their own, or
+ * shared to type), "view" (shared to watch), or null (ended, or not
+ * shared with them: the list shows no Attach there). 0, or CL_EDB. */
+static int cl__history_attach(struct cl_http_req *req, json_t *arr)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        enum cl_share_mode mode = CL_SHARE_VIEW;
+        json_t *v = json_null();
+        const char *id = json_string_value(json_object_get(o, "id"));
+        const char *st = json_string_value(json_object_get(o, "status"));
+        if (id && st && strcmp(st, "active") == 0) {
+            int rc = cl_policy_session(&req->relay->store, req->user_id, CL_ACT_SESSION_ATTACH, id,
+                                       NULL, NULL, &mode);
+            if (rc == 0)
+                v = json_string(mode == CL_SHARE_CONTROL ? "control" : "view");
+            else if (rc != CL_ENOTFOUND && rc != CL_EFORBIDDEN)
+                return rc;
+        }
+        json_object_set_new(o, "attach", v);
+    }
+    return 0;
+}
+
 /* GET /api/v1/projects/:id/sessions?device_id=&status=&limit=&cursor= */
 static void cl__history(struct cl_http_req *req)
 {
@@ -296,6 +323,12 @@ static void cl__history(struct cl_http_req *req)
     f.limit = h.want + 1;
     h.arr = json_array();
     rc = s->ops->session_list(s, &f, cl__collect_history, &h);
+    if (rc) {
+        json_decref(h.arr);
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    rc = cl__history_attach(req, h.arr);
     if (rc) {
         json_decref(h.arr);
         cl_http_reply_errcode(req->conn, rc);

@@ -47,6 +47,8 @@ const ROWS = {
   'POST /api/v1/auth/logout': { policy: 'self', want: ALL_OK(200), fresh: true },
   'GET /api/v1/me': { policy: 'self', want: ALL_OK(200) },
   'GET /api/v1/auth/session': { policy: 'self', want: ALL_OK(200) },
+  // 200 for everyone: {signed_in: false} without a cookie (this matrix uses bearer tokens)
+  'GET /api/v1/auth/status': { policy: 'public', want: SAME(200) },
   'PATCH /api/v1/me': { policy: 'account.manage', want: ALL_OK(200), make: () => ({ body: { display_name: 'Matrix' } }) },
   'GET /api/v1/me/sessions': { policy: 'account.manage', want: ALL_OK(200) },
   // the owner's second sign-in token: only the owner may revoke it

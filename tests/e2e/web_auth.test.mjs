@@ -1,5 +1,5 @@
 // Web sign-in, black-box on the real relay: the cl_session cookie and its
-// attributes, GET /api/v1/auth/session, CSRF on cookie-authenticated
+// attributes, GET /api/v1/auth/session and /auth/status, CSRF on cookie-authenticated
 // changes (bearer requests unaffected), logout, cookie auth on /session and
 // /events with the Origin check, one-time sign-in codes, the relay's
 // --demo mode and scripts/run-demo end to end (docs/security.md, "The web
@@ -153,6 +153,13 @@ test('web sign-in: HttpOnly SameSite=Strict cookie, no token in the body; sessio
   assert.notEqual(s2.csrf_token, web.csrf, 'the CSRF token is bound to its session');
   expectStatus(await api(relay, 'GET', '/api/v1/auth/session'), 401, relay);
   expectStatus(await api(relay, 'GET', '/api/v1/auth/session', undefined, undefined, { headers: { Cookie: 'cl_session=clu_nope' } }), 401, relay);
+  // GET status: 200 signed in or not (no 401 for a signed-out page load);
+  // only the cookie counts, an unknown one reads as signed out
+  const st = expectStatus(await withCookie(relay, web, 'GET', '/api/v1/auth/status', undefined, { csrf: null }), 200, relay);
+  assert.deepEqual(st, { signed_in: true, user: s1.user, csrf_token: web.csrf });
+  assert.deepEqual(expectStatus(await api(relay, 'GET', '/api/v1/auth/status'), 200, relay), { signed_in: false });
+  assert.deepEqual(expectStatus(await api(relay, 'GET', '/api/v1/auth/status', undefined, undefined, { headers: { ...WEB, Cookie: 'cl_session=clu_nope' } }), 200, relay), { signed_in: false });
+  assert.deepEqual(expectStatus(await api(relay, 'GET', '/api/v1/auth/status', undefined, bearer), 200, relay), { signed_in: false }, 'a bearer client asks /auth/session');
   // a GET with the cookie needs no CSRF token
   expectStatus(await withCookie(relay, web, 'GET', '/api/v1/projects', undefined, { csrf: null }), 200, relay);
 
@@ -209,6 +216,7 @@ test('web sign-in: HttpOnly SameSite=Strict cookie, no token in the body; sessio
   assert.equal(cleared.attrs['max-age'], '0');
   assert.equal(cleared.attrs.httponly, true);
   expectStatus(await withCookie(relay2, web, 'GET', '/api/v1/auth/session', undefined, { csrf: null }), 401, relay2);
+  assert.deepEqual(expectStatus(await withCookie(relay2, web, 'GET', '/api/v1/auth/status', undefined, { csrf: null }), 200, relay2), { signed_in: false }, 'a revoked cookie reads as signed out');
   // the bearer token of the same user lives on
   expectStatus(await api(relay2, 'GET', '/api/v1/auth/session', undefined, bearer), 200, relay2);
   // bearer logout: as before

@@ -32,6 +32,9 @@ export interface SessionRow {
   ended_at: number | null;
   end_reason: string | null;
   exit_code: number | null;
+  // how the viewer may attach, as the relay's policy decides: control,
+  // view, or null (ended, or not shared with them: offer no Attach)
+  attach: "control" | "view" | null;
 }
 
 export interface Member {

@@ -1,5 +1,7 @@
-// Who is signed in. Loaded once at start from GET /api/v1/auth/session
-// (the cookie is HttpOnly: asking the relay is the only way to know).
+// Who is signed in. Loaded once at start from GET /api/v1/auth/status
+// (the cookie is HttpOnly: asking the relay is the only way to know). That
+// route answers 200 signed in or not: a 401 would show as a console error
+// on every signed-out page load.
 import { ApiError, get, post, setCsrf, type User } from "./api";
 
 export interface SessionInfo {
@@ -18,9 +20,9 @@ export function currentUser(): User | null {
 // user and the CSRF token. Null when signed out.
 export async function loadSession(): Promise<User | null> {
   try {
-    const s = await get<SessionInfo>("/api/v1/auth/session");
-    current = s.user;
-    setCsrf(s.csrf_token);
+    const s = await get<{ signed_in: boolean } & Partial<SessionInfo>>("/api/v1/auth/status");
+    current = s.signed_in && s.user ? s.user : null;
+    setCsrf(current ? (s.csrf_token ?? null) : null);
   } catch (e) {
     if (!(e instanceof ApiError) || (e.status !== 401 && e.status !== 403)) throw e;
     current = null;

@@ -4,6 +4,8 @@
 // session view only and does not send their typing; the owner's "Watching
 // now" lists the member. Upgraded to control, the member's typing runs in
 // the shell; revoked, the member's terminal says so and stops for good.
+// A session not shared with a member offers them no Attach and its page
+// says "not shared with you".
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -112,5 +114,66 @@ test('sharing a live session: view only, then control, then revoked', { timeout:
   assert.ok(!hasLine(ownerText, /^REVOKED_10\s*$/), `a revoked member's typing does not reach the shell:\n${ownerText}`);
   await screenshot(m.page, '42-share-member-revoked-375');
 
+  assert.deepEqual([...o.problems, ...m.problems], [], 'no page errors, console errors or CSP violations');
+}));
+
+// Someone else's session that was not shared with a member: the lists
+// (project Sessions tab, device page) offer no Attach for it and say it is
+// not shared, the relay's history names the caller's access per row, and
+// opening its terminal URL says "not shared with you" (not "offline" or
+// "no such session") without opening a terminal socket. Once shared, the
+// lists offer Attach.
+test('a session not shared with a member: no Attach, and the terminal page says why', { timeout: ms(3 * 60_000) }, e2e(async (t, scope) => {
+  const relay = await startRelay({ extraArgs: WEB_ARGS });
+  const owner = await signup(relay);
+  const member = await signup(relay);
+  const project = await createProject(relay, owner.token, 'Private lab');
+  expectStatus(await api(relay, 'POST', '/functions/v1/invite-member', { project_id: project.id, email: member.email }, owner.token), 200, relay);
+  const paired = await pairAgent(relay, { token: owner.token, projectId: project.id, name: 'private-box' });
+  await startAgent(paired.configPath, { relay, token: owner.token, projectId: project.id, deviceId: paired.deviceId });
+
+  const browser = await launchBrowser(scope);
+  const o = await openPage(scope, browser, relay, { label: 'owner' });
+  await signInContext(o.context, owner.email, owner.password);
+  await o.page.goto(`/terminal/${paired.deviceId}/new`);
+  await waitTermState(o.page, 'online');
+  const sessionId = o.page.url().split('/').pop();
+
+  // the relay's history: each row says how the caller may attach
+  const rows = async (token) => expectStatus(await api(relay, 'GET', `/api/v1/projects/${project.id}/sessions?status=active`, undefined, token), 200, relay).sessions;
+  assert.equal((await rows(owner.token)).find((s) => s.id === sessionId)?.attach, 'control', 'the starter attaches with control');
+  assert.equal((await rows(member.token)).find((s) => s.id === sessionId)?.attach, null, 'not shared with the member');
+
+  const m = await openPage(scope, browser, relay, { label: 'member' });
+  await signInContext(m.context, member.email, member.password);
+  let memberSockets = 0;
+  m.page.on('websocket', (ws) => { if (new URL(ws.url()).pathname === '/session') memberSockets++; });
+  const row = (page) => page.locator(`[data-testid="session-row"][data-session-id="${sessionId}"]`);
+
+  // the project's Sessions tab and the device page: no Attach, said why
+  await m.page.goto(`/project/${project.id}?tab=sessions`);
+  await row(m.page).locator('[data-testid="session-not-shared"]').waitFor();
+  assert.equal(await row(m.page).locator('[data-testid="session-attach"]').count(), 0, 'no Attach in the Sessions tab');
+  await m.page.goto(`/device/${paired.deviceId}`);
+  await row(m.page).locator('[data-testid="session-not-shared"]').waitFor();
+  assert.equal(await row(m.page).locator('[data-testid="session-attach"]').count(), 0, 'no Attach on the device page');
+  await screenshot(m.page, '43-session-not-shared-device');
+
+  // the terminal's URL anyway: said plainly, nothing connects
+  await m.page.goto(`/terminal/${paired.deviceId}/${sessionId}`);
+  await tid(m.page, 'term-message').filter({ hasText: 'This session is not shared with you' }).waitFor();
+  assert.equal((await tid(m.page, 'term-state').textContent()).trim(), 'not shared', 'the badge says not shared, not offline');
+  assert.doesNotMatch(await m.page.locator('.term-toolbar').textContent(), /shared by|offline/, 'no "shared by", no "offline"');
+  assert.doesNotMatch(await tid(m.page, 'term-message').textContent(), /no such session/i);
+  assert.equal(memberSockets, 0, 'no terminal socket for a session the member may not attach to');
+  await screenshot(m.page, '44-session-not-shared-terminal');
+
+  // shared (view only): the lists offer Attach
+  expectStatus(await api(relay, 'POST', `/api/v1/sessions/${sessionId}/shares`, { email: member.email, mode: 'view' }, owner.token), 201, relay);
+  assert.equal((await rows(member.token)).find((s) => s.id === sessionId)?.attach, 'view');
+  await m.page.goto(`/device/${paired.deviceId}`);
+  await row(m.page).locator('[data-testid="session-attach"]').click();
+  await waitTermState(m.page, 'online');
+  await tid(m.page, 'term-view-only').waitFor({ state: 'visible' });
   assert.deepEqual([...o.problems, ...m.problems], [], 'no page errors, console errors or CSP violations');
 }));

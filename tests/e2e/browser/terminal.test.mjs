@@ -55,6 +55,10 @@ test('the terminal page: new session, latency, renderer fallback, clipboard, lar
   const browser = await launchBrowser(scope);
   const { context, page, problems } = await openPage(scope, browser, relay, { label: 'owner', viewport: { width: 1100, height: 720 } });
   await signInContext(context, owner.email, owner.password);
+  // The WebGL renderer by choice (settings): automatic takes the DOM
+  // renderer for this chromium's software WebGL, and the fallback from
+  // WebGL to DOM on a lost context is tested below.
+  await context.addInitScript(() => localStorage.setItem('clawlink.terminal', JSON.stringify({ renderer: 'webgl', fontSize: 14 })));
   const sockets = countSessionSockets(page);
 
   // A device that never paired: no session starts; the page says offline.
@@ -79,16 +83,20 @@ test('the terminal page: new session, latency, renderer fallback, clipboard, lar
   // WebGL context loss: the DOM renderer takes over and output goes on.
   // Headless chromium without a GPU may have no WebGL at all; then the
   // terminal already draws with the DOM renderer and there is nothing to lose.
+  if (await page.evaluate(() => !!document.createElement('canvas').getContext('webgl2'))) {
+    await waitFor(async () => (await page.evaluate(() => window.__clawlinkTerm.renderer())) === 'webgl', { what: 'the WebGL renderer' });
+  }
   const webgl = await page.evaluate(() => {
-    const c = [...document.querySelectorAll('[data-testid="terminal"] canvas')].find((x) => x.getContext('webgl2'));
-    if (!c) return false;
+    if (window.__clawlinkTerm.renderer() !== 'webgl') return false;
+    const c = [...document.querySelectorAll('[data-testid="terminal"] .xterm-screen canvas:not(.xterm-link-layer)')].find((x) => x.getContext('webgl2'));
+    if (!c) throw new Error('the WebGL renderer draws on no WebGL canvas');
     if (document.querySelectorAll('[data-testid="terminal"] .xterm-rows > div').length) throw new Error('DOM rows drawn beside the WebGL canvas');
     c.getContext('webgl2').getExtension('WEBGL_lose_context').loseContext();
     return true;
   });
   if (webgl) {
     t.diagnostic('the WebGL renderer lost its context: the DOM renderer takes over');
-    await waitFor(() => page.evaluate(() => document.querySelectorAll('[data-testid="terminal"] .xterm-rows > div').length > 0), {
+    await waitFor(() => page.evaluate(() => window.__clawlinkTerm.renderer() === 'dom' && document.querySelectorAll('[data-testid="terminal"] .xterm-rows > div').length > 0), {
       timeout: ms(15_000), what: 'the DOM renderer after the WebGL context was lost',
     });
   } else {

@@ -13,6 +13,7 @@
 
 import { chromium } from 'playwright-core';
 import { mkdir } from 'node:fs/promises';
+import { inflateSync } from 'node:zlib';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { BIN_DIR, ms, waitFor } from './harness.mjs';
@@ -41,23 +42,27 @@ const ARGS = [
   '--disable-extensions',
 ];
 
-/** Launches headless chromium, owned by the scope. */
-export async function launchBrowser(scope) {
+/** Launches headless chromium, owned by the scope; args: extra flags. */
+export async function launchBrowser(scope, { args = [] } = {}) {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`no browser at ${CHROMIUM}: run scripts/install-deps (it installs Debian's chromium)`);
   }
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: ms(60_000) });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...ARGS, ...args], timeout: ms(60_000) });
   own(scope, { name: 'chromium', cleanup: () => browser.close() });
   return browser;
 }
 
 /**
- * A fresh context (its own cookies) and page on the relay. Returns
+ * A fresh context (its own cookies) and page on the relay, at the given
+ * viewport and device pixel ratio (Chromium's device-metrics emulation;
+ * viewport null: none, the browser window's own). Returns
  * {context, page, problems}: problems collects page errors, console errors
  * and CSP violations as strings.
  */
-export async function openPage(scope, browser, relay, { viewport = { width: 1280, height: 800 }, label = 'page' } = {}) {
-  const context = await browser.newContext({ baseURL: relay.url, viewport, permissions: ['clipboard-read', 'clipboard-write'] });
+export async function openPage(scope, browser, relay, { viewport = { width: 1280, height: 800 }, label = 'page', deviceScaleFactor = 1 } = {}) {
+  // viewport null: no emulation, the window's own size and ratio
+  const screen = viewport === null ? { viewport: null } : { viewport, deviceScaleFactor };
+  const context = await browser.newContext({ baseURL: relay.url, ...screen, permissions: ['clipboard-read', 'clipboard-write'] });
   own(scope, { name: `browser context ${label}`, cleanup: () => context.close() });
   context.setDefaultTimeout(ms(15_000));
   const page = await context.newPage();
@@ -92,6 +97,70 @@ export async function screenshot(page, name) {
   const file = path.join(SHOT_DIR, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/**
+ * Decodes a PNG as page.screenshot() writes it (8-bit RGB or RGBA, not
+ * interlaced) into {width, height, data}: data holds RGBA, 4 bytes a pixel,
+ * row by row. Enough to read what a page drew without an image library.
+ */
+export function decodePng(buf) {
+  if (buf.readUInt32BE(0) !== 0x89504e47) throw new Error('not a PNG');
+  let off = 8, width = 0, height = 0, channels = 0;
+  const idat = [];
+  while (off < buf.length) {
+    const len = buf.readUInt32BE(off);
+    const type = buf.toString('latin1', off + 4, off + 8);
+    const body = buf.subarray(off + 8, off + 8 + len);
+    if (type === 'IHDR') {
+      width = body.readUInt32BE(0);
+      height = body.readUInt32BE(4);
+      const depth = body[8], color = body[9], interlace = body[12];
+      if (depth !== 8 || (color !== 2 && color !== 6) || interlace) throw new Error(`PNG kind ${depth}/${color}/${interlace} not handled`);
+      channels = color === 6 ? 4 : 3;
+    } else if (type === 'IDAT') idat.push(body);
+    else if (type === 'IEND') break;
+    off += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  const cur = new Uint8Array(stride), prev = new Uint8Array(stride);
+  const data = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    const f = raw[y * (stride + 1)];
+    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    for (let i = 0; i < stride; i++) {
+      const a = i >= channels ? cur[i - channels] : 0, b = prev[i], c = i >= channels ? prev[i - channels] : 0;
+      let v = line[i];
+      if (f === 1) v += a;
+      else if (f === 2) v += b;
+      else if (f === 3) v += (a + b) >> 1;
+      else if (f === 4) {
+        const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+        v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+      cur[i] = v & 0xff;
+    }
+    for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * 4;
+      data[o] = cur[x * channels];
+      data[o + 1] = cur[x * channels + 1];
+      data[o + 2] = cur[x * channels + 2];
+      data[o + 3] = channels === 4 ? cur[x * channels + 3] : 255;
+    }
+    prev.set(cur);
+  }
+  return { width, height, data };
+}
+
+/**
+ * What is on screen in a CSS-pixel box of the page: a screenshot decoded
+ * to {width, height, data, scale}, where scale is device pixels per CSS
+ * pixel (the page's device pixel ratio).
+ */
+export async function screenPixels(page, box) {
+  const img = decodePng(await page.screenshot({ clip: box, animations: 'disabled', caret: 'initial' }));
+  return { ...img, scale: img.width / box.width };
 }
 
 /** The locator of a data-testid. */

@@ -287,11 +287,13 @@ const page: Page = async (root, params) => {
                 h("span", {}, s.user ? s.user.display_name || s.user.email : "deleted account"),
                 h("span", { class: "muted" }, "started ", timeEl(s.started_at)),
                 h("span", { class: "spacer" }),
-                h(
-                  "a",
-                  { class: "btn small primary", href: `/terminal/${enc}/${encodeURIComponent(s.id)}`, "data-link": true, "data-testid": "session-attach" },
-                  "Attach",
-                ),
+                s.attach
+                  ? h(
+                      "a",
+                      { class: "btn small primary", href: `/terminal/${enc}/${encodeURIComponent(s.id)}`, "data-link": true, "data-testid": "session-attach" },
+                      "Attach",
+                    )
+                  : h("span", { class: "muted small", "data-testid": "session-not-shared" }, "not shared with you"),
               ),
             )),
       );

@@ -538,7 +538,7 @@ const page: Page = async (root, params) => {
         h(
           "td",
           { class: "actions-cell" },
-          active
+          active && s.attach
             ? h(
                 "a",
                 {
@@ -549,7 +549,9 @@ const page: Page = async (root, params) => {
                 },
                 "Attach",
               )
-            : null,
+            : active
+              ? h("span", { class: "muted small", "data-testid": "session-not-shared" }, "not shared with you")
+              : null,
         ),
       );
     }

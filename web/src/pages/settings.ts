@@ -1,4 +1,5 @@
-// /settings: profile (display name), password change, the account's
+// /settings: profile (display name), password change, the terminal's
+// renderer and font size (this browser's, in localStorage), the account's
 // sign-in sessions with revoke, and deleting the account.
 import { ApiError, del, get, patch, post, type User } from "../api";
 import { shell } from "../layout";
@@ -6,6 +7,8 @@ import { navigate, type Page } from "../router";
 import { clearSession, currentUser, updateUser } from "../session";
 import { dialog, field, fmtAgo, fmtTime, formMessage, h, toast } from "../ui";
 import { checkName, checkPassword, errorText } from "./forms";
+import { FONT_MAX, FONT_MIN, loadPrefs, savePrefs, type RendererPref } from "../terminal/prefs";
+import { chooseRenderer, webglInfo } from "../terminal/renderer";
 import "./settings.css";
 
 interface SignIn {
@@ -21,7 +24,7 @@ const page: Page = (root) => {
   main.classList.add("settings");
   const user = currentUser()!;
   const sessions = sessionsCard();
-  main.append(h("h1", {}, "Settings"), profileCard(user), passwordCard(sessions.reload), sessions.el, deleteCard());
+  main.append(h("h1", {}, "Settings"), profileCard(user), passwordCard(sessions.reload), terminalCard(), sessions.el, deleteCard());
 };
 
 function card(title: string, lead: string | null, ...body: Node[]): HTMLElement {
@@ -135,6 +138,62 @@ function passwordCard(onChanged: () => void): HTMLElement {
     }
   });
   return card("Password", "Changing it signs out everywhere else.", form);
+}
+
+// The terminal's look in this browser; every open terminal (this tab and
+// others) follows a change at once.
+function terminalCard(): HTMLElement {
+  const prefs = loadPrefs();
+  const renderer = h(
+    "select",
+    { "data-testid": "settings-term-renderer" },
+    h("option", { value: "auto" }, "Automatic"),
+    h("option", { value: "webgl" }, "WebGL"),
+    h("option", { value: "dom" }, "DOM"),
+  );
+  renderer.value = prefs.renderer;
+  const font = h("input", {
+    type: "number",
+    min: FONT_MIN,
+    max: FONT_MAX,
+    step: 1,
+    inputmode: "numeric",
+    value: String(prefs.fontSize),
+    "data-testid": "settings-term-font",
+  });
+  const auto = h("p", { class: "muted small", "data-testid": "settings-term-auto" });
+  const msg = formMessage("settings-term-msg");
+  const showAuto = () => {
+    auto.textContent = `Here the terminal uses ${chooseRenderer(renderer.value as RendererPref, webglInfo()).why}.`;
+  };
+  showAuto();
+  renderer.addEventListener("change", () => {
+    savePrefs({ renderer: renderer.value as RendererPref });
+    showAuto();
+    msg.set("Saved.", "ok");
+  });
+  font.addEventListener("change", () => {
+    const n = Number(font.value);
+    if (!font.value || !Number.isFinite(n) || n < FONT_MIN || n > FONT_MAX) {
+      font.setAttribute("aria-invalid", "true");
+      return msg.set(`The font size is a number from ${FONT_MIN} to ${FONT_MAX}.`);
+    }
+    font.removeAttribute("aria-invalid");
+    font.value = String(savePrefs({ fontSize: n }).fontSize);
+    msg.set("Saved.", "ok");
+  });
+  return card(
+    "Terminal",
+    "How this browser draws terminals. Stored in this browser only; open terminals change at once.",
+    field(
+      "Renderer",
+      renderer,
+      "Automatic takes WebGL where the graphics card draws it and the DOM renderer where WebGL runs in software (it is slower there).",
+    ),
+    auto,
+    field("Font size", font, `In pixels, ${FONT_MIN} to ${FONT_MAX}.`),
+    msg,
+  );
 }
 
 function sessionsCard(): { el: HTMLElement; reload: () => void } {

@@ -33,9 +33,16 @@ interface Viewer {
 //                      .state()  the connection state: connecting, online,
 //                                reconnecting, offline, ended or failed
 //                      .size()   the terminal's {cols, rows}
+//                      .renderer() what draws it now: webgl or dom
 declare global {
   interface Window {
-    __clawlinkTerm?: { text(): string; offset(): number; state(): string; size(): { cols: number; rows: number } };
+    __clawlinkTerm?: {
+      text(): string;
+      offset(): number;
+      state(): string;
+      size(): { cols: number; rows: number };
+      renderer(): string;
+    };
   }
 }
 
@@ -247,6 +254,7 @@ const page: Page = (root, params) => {
     offset: () => conn?.offset ?? 0,
     state: () => conn?.state ?? badge.dataset.state ?? "connecting",
     size: () => ({ cols: view.cols, rows: view.rows }),
+    renderer: () => view.renderer,
   };
 
   // ---- toolbar actions ---------------------------------------------------
@@ -606,6 +614,9 @@ const page: Page = (root, params) => {
             "error",
             h("a", { href: `/auth?next=${next}`, "data-link": true, "data-testid": "term-signin" }, "Sign in again"),
           );
+        } else if ((code === "not_found" || code === "forbidden") && conn?.state === "failed" && !isStarter) {
+          badge.textContent = "not shared";
+          setMessage("This session is not shared with you, or it has ended.", "error");
         } else if (code === "forbidden" && conn?.state !== "failed") {
           toast(msg, "error");
         }
@@ -640,10 +651,19 @@ const page: Page = (root, params) => {
         return;
       }
     }
-    // who may share and end it
-    const starter = await startedBy();
+    // who may share and end it, and whether this user may attach at all
+    const row = await sessionRow();
     if (disposed) return;
+    const starter = row?.user ?? null;
     isStarter = !!starter && starter.id === me?.id;
+    if (row && !row.attach) {
+      // the project's owner may still end it
+      canEnd = (await projectRole()) === "owner";
+      if (disposed) return;
+      btnEnd.hidden = !canEnd;
+      notShared(starter);
+      return;
+    }
     if (starter && !isStarter) sharedBy.textContent = `shared by ${starter.display_name || starter.email}`;
     canEnd = isStarter || (await projectRole()) === "owner";
     if (disposed) return;
@@ -653,17 +673,37 @@ const page: Page = (root, params) => {
     pollTimer = setTimeout(() => void pollViewers(), 1500);
   }
 
-  // The user who started the session (the project's session list; any
-  // member may read it), null when unknown.
-  async function startedBy(): Promise<SessionRow["user"]> {
+  // The session's row in the project's list of active sessions (any
+  // member may read it): who started it and how this user may attach (the
+  // relay's policy); null when it is not there (ended, unknown) or the
+  // list failed: the relay's answer on the socket says then.
+  async function sessionRow(): Promise<SessionRow | null> {
     if (!device) return null;
     const q = `device_id=${encodeURIComponent(deviceId)}&status=active&limit=200`;
     try {
       const r = await get<{ sessions: SessionRow[] }>(`/api/v1/projects/${encodeURIComponent(device.project_id)}/sessions?${q}`);
-      return r.sessions.find((x) => x.id === sessionId)?.user ?? null;
+      return r.sessions.find((x) => x.id === sessionId) ?? null;
     } catch {
       return null;
     }
+  }
+
+  // Someone else's session that was not shared with this user: say so
+  // (not "offline", not "no such session") and do not connect.
+  function notShared(starter: SessionRow["user"]): void {
+    const who = starter ? starter.display_name || starter.email : "the member who started it";
+    showState("failed");
+    badge.textContent = "not shared";
+    badge.dataset.state = "failed";
+    btnReconnect.disabled = true;
+    btnPaste.disabled = true;
+    btnShare.hidden = true;
+    view.setReadOnly(true);
+    setMessage(
+      `This session is not shared with you. Ask ${who} to share it, or start a session of your own.`,
+      "error",
+      h("a", { href: `/terminal/${encodeURIComponent(deviceId)}/new`, "data-link": true, "data-testid": "term-new" }, "Start a new session"),
+    );
   }
 
   async function projectRole(): Promise<string | null> {

@@ -1,6 +1,11 @@
 // The terminal on screen: xterm.js 6 with its addons (fit, web links,
-// search, Unicode 11 widths, WebGL when the browser has it). Knows nothing
-// of the relay: the page wires it to a TermConnection.
+// search, Unicode 11 widths, WebGL where renderer.ts says it pays). Knows
+// nothing of the relay: the page wires it to a TermConnection.
+//
+// Device pixels: the view follows the browser's devicePixelRatio (a window
+// moved to another screen, a zoom): it refits (the cell size in CSS pixels
+// depends on the ratio) and redraws. The renderer and the font size come
+// from the user's preferences (prefs.ts) and change while it runs.
 import "@xterm/xterm/css/xterm.css";
 import { Terminal, type IDisposable } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
@@ -8,6 +13,8 @@ import { SearchAddon, type ISearchOptions } from "@xterm/addon-search";
 import { Unicode11Addon } from "@xterm/addon-unicode11";
 import { WebLinksAddon } from "@xterm/addon-web-links";
 import { WebglAddon } from "@xterm/addon-webgl";
+import { loadPrefs, onPrefsChange, type RendererPref, type TermPrefs } from "./prefs";
+import { chooseRenderer, devicePixelBoxAgrees, webglInfo, withoutDevicePixelBox, type RendererKind } from "./renderer";
 
 export interface ViewOptions {
   onData(data: string): void; // typed or pasted text
@@ -30,15 +37,6 @@ const SEARCH: ISearchOptions = {
   },
 };
 
-function webglAvailable(): boolean {
-  try {
-    const c = document.createElement("canvas");
-    return !!c.getContext("webgl2");
-  } catch {
-    return false;
-  }
-}
-
 export class TermView {
   readonly term: Terminal;
   private fitAddon = new FitAddon();
@@ -49,16 +47,24 @@ export class TermView {
   private subs: IDisposable[] = [];
   private onWindowResize = () => this.scheduleFit();
   private disposed = false;
+  private rendererPref: RendererPref;
+  private rendererSeq = 0; // the latest renderer switch; older ones give way
+  private dprQuery: MediaQueryList | null = null;
+  private onDprChange = () => this.dprChanged();
+  private boxAgrees = true; // the device-pixel box the WebGL addon started with agreed
+  private unsubscribePrefs: () => void;
 
   constructor(
     private el: HTMLElement,
     o: ViewOptions,
+    prefs: TermPrefs = loadPrefs(),
   ) {
+    this.rendererPref = prefs.renderer;
     this.term = new Terminal({
       allowProposedApi: true, // unicode.activeVersion
       cursorBlink: true,
       fontFamily: 'ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Consolas, monospace',
-      fontSize: 14,
+      fontSize: prefs.fontSize,
       scrollback: SCROLLBACK,
       theme: {
         background: "#070b16",
@@ -73,22 +79,6 @@ export class TermView {
     this.term.loadAddon(new Unicode11Addon());
     this.term.unicode.activeVersion = "11";
     this.term.open(el);
-    if (webglAvailable()) {
-      try {
-        const w = new WebglAddon();
-        this.subs.push(
-          w.onContextLoss(() => {
-            // back to the DOM renderer
-            w.dispose();
-            if (this.webgl === w) this.webgl = null;
-          }),
-        );
-        this.term.loadAddon(w);
-        this.webgl = w;
-      } catch {
-        this.webgl = null; // the DOM renderer it is
-      }
-    }
     if (o.onKey) this.term.attachCustomKeyEventHandler(o.onKey);
     this.subs.push(
       this.term.onData(o.onData),
@@ -98,7 +88,105 @@ export class TermView {
     this.observer = new ResizeObserver(() => this.scheduleFit());
     this.observer.observe(el);
     window.addEventListener("resize", this.onWindowResize);
+    this.watchDpr();
+    this.unsubscribePrefs = onPrefsChange((p) => this.applyPrefs(p));
     this.fitNow();
+    // xterm.js draws with its DOM renderer until WebGL, if chosen, is up
+    void this.setRenderer(this.rendererPref);
+  }
+
+  // New preferences (from /settings, in this tab or another).
+  applyPrefs(p: TermPrefs): void {
+    if (this.disposed) return;
+    if (this.term.options.fontSize !== p.fontSize) {
+      this.term.options.fontSize = p.fontSize;
+      this.fitNow();
+      this.scheduleFit(); // once more after the new glyphs are measured
+    }
+    if (p.renderer !== this.rendererPref) {
+      this.rendererPref = p.renderer;
+      void this.setRenderer(p.renderer);
+    }
+  }
+
+  // Switches to the renderer the preference asks for on this browser.
+  private async setRenderer(pref: RendererPref): Promise<void> {
+    const seq = ++this.rendererSeq;
+    const want: RendererKind = chooseRenderer(pref, webglInfo()).kind;
+    if (want === "dom") {
+      this.dropWebgl();
+      return;
+    }
+    // the answer takes a rendering step; meanwhile the DOM renderer draws
+    const agrees = await devicePixelBoxAgrees();
+    if (this.disposed || seq !== this.rendererSeq) return;
+    if (this.webgl && agrees === this.boxAgrees) return;
+    this.dropWebgl();
+    this.loadWebgl(agrees);
+  }
+
+  private loadWebgl(boxAgrees: boolean): void {
+    let w: WebglAddon | null = null;
+    try {
+      w = new WebglAddon();
+      const addon = w;
+      const sub = addon.onContextLoss(() => {
+        // back to the DOM renderer
+        sub.dispose();
+        addon.dispose();
+        if (this.webgl === addon) this.webgl = null;
+        this.fitNow();
+      });
+      const load = () => this.term.loadAddon(addon);
+      if (boxAgrees) load();
+      else withoutDevicePixelBox(window, load);
+      this.webgl = addon;
+      this.boxAgrees = boxAgrees;
+    } catch {
+      w?.dispose();
+      this.webgl = null; // the DOM renderer it is
+    }
+    this.redraw();
+  }
+
+  private dropWebgl(): void {
+    const w = this.webgl;
+    if (!w) return;
+    this.webgl = null;
+    w.dispose(); // xterm.js goes back to its DOM renderer
+    this.redraw();
+  }
+
+  // Refits (cell sizes change with the renderer and the pixel ratio) and
+  // repaints every row.
+  private redraw(): void {
+    if (this.disposed) return;
+    this.fitNow();
+    this.term.refresh(0, this.term.rows - 1);
+  }
+
+  // A media query that stops matching when devicePixelRatio changes; it
+  // is made again for the new ratio each time.
+  private watchDpr(): void {
+    this.dprQuery?.removeEventListener("change", this.onDprChange);
+    this.dprQuery = window.matchMedia?.(`(resolution: ${window.devicePixelRatio}dppx)`) ?? null;
+    this.dprQuery?.addEventListener("change", this.onDprChange);
+  }
+
+  private dprChanged(): void {
+    if (this.disposed) return;
+    this.watchDpr();
+    // xterm.js re-measures its cells for the new ratio itself; the fit
+    // and the WebGL canvas's device pixels are ours to follow
+    this.redraw();
+    if (this.webgl) {
+      const seq = this.rendererSeq;
+      void devicePixelBoxAgrees().then((agrees) => {
+        if (this.disposed || seq !== this.rendererSeq || !this.webgl || agrees === this.boxAgrees) return;
+        this.dropWebgl();
+        this.loadWebgl(agrees);
+      });
+    }
   }
 
   get cols(): number {
@@ -107,7 +195,7 @@ export class TermView {
   get rows(): number {
     return this.term.rows;
   }
-  get renderer(): "webgl" | "dom" {
+  get renderer(): RendererKind {
     return this.webgl ? "webgl" : "dom";
   }
 
@@ -197,6 +285,8 @@ export class TermView {
     if (this.fitTimer) clearTimeout(this.fitTimer);
     this.observer?.disconnect();
     window.removeEventListener("resize", this.onWindowResize);
+    this.dprQuery?.removeEventListener("change", this.onDprChange);
+    this.unsubscribePrefs();
     for (const s of this.subs) s.dispose();
     this.subs = [];
     this.term.dispose(); // disposes the addons too
