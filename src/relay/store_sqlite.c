@@ -26,12 +26,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define CL__DB_FILE         "clawlink.db"
 #define CL__BUSY_TIMEOUT_MS 5000
@@ -1903,6 +1905,46 @@ static int cl__configure(sqlite3 *db, char *err, size_t errlen)
     return 0;
 }
 
+/* The database holds password hashes, the CSRF key and hashes of live
+ * pairing codes: whatever the directory's mode (systemd's StateDirectory=
+ * makes it 0755), its files are the relay user's alone. The file is made
+ * (or tightened to) 0600 before SQLite opens it; SQLite gives its -wal and
+ * -shm files the database's mode, and ones left from before are tightened
+ * too. A directory others can read is worth a warning, not a refusal. */
+static int cl__private_files(const char *dir, const char *path, char *err, size_t errlen)
+{
+    static const char *const sidecars[] = {"-wal", "-shm", "-journal"};
+    char side[PATH_MAX];
+    struct stat sb;
+    int fd;
+
+    if (stat(dir, &sb) == 0 && (sb.st_mode & 077))
+        cl_warn("store", "the data directory can be read by others; its database files are 0600",
+                "dir=%s mode=%04o", dir, (unsigned)(sb.st_mode & 07777));
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return cl_seterr(err, errlen, CL_EDB, "cannot open %s: %s", path, strerror(errno));
+    if (fstat(fd, &sb) == 0 && (sb.st_mode & 077)) {
+        cl_warn("store", "database file was readable by others: made it 0600", "path=%s mode=%04o",
+                path, (unsigned)(sb.st_mode & 07777));
+        if (fchmod(fd, 0600) != 0) {
+            close(fd);
+            return cl_seterr(err, errlen, CL_EDB, "cannot make %s private: %s", path,
+                             strerror(errno));
+        }
+    }
+    close(fd);
+    for (size_t i = 0; i < sizeof sidecars / sizeof sidecars[0]; i++) {
+        if (snprintf(side, sizeof side, "%s%s", path, sidecars[i]) >= (int)sizeof side)
+            continue;
+        if (lstat(side, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077) &&
+            chmod(side, 0600) != 0)
+            return cl_seterr(err, errlen, CL_EDB, "cannot make %s private: %s", side,
+                             strerror(errno));
+    }
+    return 0;
+}
+
 int cl_store_open_sqlite(struct cl_store *s, const char *dir, char *err, size_t errlen)
 {
     struct cl__sqlite *q;
@@ -1919,6 +1961,9 @@ int cl_store_open_sqlite(struct cl_store *s, const char *dir, char *err, size_t 
         return rc;
     if (snprintf(path, sizeof path, "%s/" CL__DB_FILE, dir) >= (int)sizeof path)
         return cl_seterr(err, errlen, CL_EDB, "data directory path too long");
+    rc = cl__private_files(dir, path, err, errlen);
+    if (rc)
+        return rc;
     q = calloc(1, sizeof *q);
     if (!q)
         return cl_seterr(err, errlen, CL_EDB, "out of memory");
