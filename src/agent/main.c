@@ -14,6 +14,7 @@
 #include "agent/pair.h"
 #include "agent/ring.h"
 #include "agent/service.h"
+#include "agent/shellenv.h"
 #include "agent/session.h"
 #include "agent/units.h"
 #include "core/err.h"
@@ -68,6 +69,7 @@ struct cl__opts {
     const char *ping_interval;
     const char *proto;
     const char *unit_dir;
+    const char *pass_env;
     enum cl__svc svc; /* service install|uninstall|status */
     bool svc_user, svc_system, svc_no_start;
     /* the values of the five above, parsed (defaults when absent) */
@@ -94,6 +96,7 @@ static const struct cl__opt {
     {"ping-interval", CL__F_UP, offsetof(struct cl__opts, ping_interval)},
     {"proto", CL__F_UP, offsetof(struct cl__opts, proto)},
     {"unit-dir", CL__F_SERVICE, offsetof(struct cl__opts, unit_dir)},
+    {"pass-env", CL__F_UP, offsetof(struct cl__opts, pass_env)},
 };
 
 /* Flags without a value, all of `service`. */
@@ -113,7 +116,7 @@ static void cl__usage(FILE *out)
             "       clawlink --pair CODE --api URL [--name NAME] [--config PATH]\n"
             "       clawlink [up] [--config PATH] [--shell PATH] [--ca-file PEM]\n"
             "                [--ring-size BYTES] [--window BYTES] [--idle-grace SECONDS]\n"
-            "                [--ping-interval SECONDS] [--proto 1|2]\n"
+            "                [--ping-interval SECONDS] [--proto 1|2] [--pass-env NAMES]\n"
             "                [--log-level debug|info|warn|error]\n"
             "       clawlink status [--config PATH] [--ca-file PEM]\n"
             "       clawlink service install|uninstall|status [--user|--system]\n"
@@ -150,7 +153,12 @@ static void cl__usage(FILE *out)
             "                           (default 20, 1 to 3600)\n"
             "  --proto 1|2              the highest protocol to ask the relay for: 2 sends\n"
             "                           output as binary frames, 1 as PrivaClaw's JSON\n"
-            "                           (default 2; a v1 relay is answered in v1 anyway)\n");
+            "                           (default 2; a v1 relay is answered in v1 anyway)\n"
+            "  --pass-env NAMES         more of the agent's environment for the shells\n"
+            "                           (comma-separated names); they get a login's:\n"
+            "                           HOME USER LOGNAME PATH LANG LANGUAGE LC_* TZ TMPDIR\n"
+            "                           XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS, SHELL, TERM\n"
+            "                           and COLORTERM; never OPENCLAW_GATEWAY_TOKEN\n");
 }
 
 static int cl__usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -201,6 +209,10 @@ static int cl__parse_up_values(struct cl__opts *o)
         cl__usage_error("%s: %s", bad, err);
         return CL_EINVAL;
     }
+    if (o->pass_env && cl_shellenv_check_pass(o->pass_env, err, sizeof err) != 0) {
+        cl__usage_error("--pass-env: %s", err);
+        return CL_EINVAL;
+    }
     if (window > ring) {
         cl__usage_error("--window (%llu bytes) must not exceed --ring-size (%llu bytes)",
                         (unsigned long long)window, (unsigned long long)ring);
@@ -209,6 +221,7 @@ static int cl__parse_up_values(struct cl__opts *o)
     o->sess.ring_size = (size_t)ring;
     o->sess.window = (size_t)window;
     o->sess.idle_grace_s = grace;
+    o->sess.pass_env = o->pass_env;
     o->ping_s = (unsigned)ping;
     o->proto_max = (int)proto;
     return 0;

@@ -13,6 +13,7 @@
  * released from the close callback of its last libuv handle.
  */
 #include "agent/session.h"
+#include "agent/shellenv.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -31,6 +32,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uthash.h>
+
+extern char **environ;
 
 struct cl__sess {
     UT_hash_handle hh;
@@ -61,6 +64,7 @@ struct cl_agent_sessions {
     struct cl_agent_link *link;
     char shell[PATH_MAX];
     char argv0[PATH_MAX + 1]; /* "-" + basename: a login shell */
+    char **envp;              /* the shells' environment (shellenv.h) */
     struct cl__sess *by_id;
     size_t count;
     struct cl_agent_session_opts opts;
@@ -446,7 +450,7 @@ static void cl__child(const struct cl_agent_sessions *ss)
 {
     struct sigaction sa;
     sigset_t none;
-    const char *home = getenv("HOME");
+    const char *home = cl_shellenv_get(ss->envp, "HOME");
     char *argv[] = {(char *)ss->argv0, NULL};
 
     memset(&sa, 0, sizeof sa);
@@ -462,13 +466,12 @@ static void cl__child(const struct cl_agent_sessions *ss)
         for (long fd = 3; fd < (max > 0 ? max : 1024); fd++)
             close((int)fd);
     }
-    setenv("TERM", "xterm-256color", 1);
     if (!home || chdir(home) != 0) {
         if (chdir("/") != 0) {
             /* nothing better to do: stay where we are */
         }
     }
-    execv(ss->shell, argv);
+    execve(ss->shell, argv, ss->envp);
     dprintf(STDERR_FILENO, "clawlink: cannot run %s: %s\r\n", ss->shell, strerror(errno));
     _exit(127);
 }
@@ -789,6 +792,10 @@ int cl_agent_sessions_new(uv_loop_t *loop, struct cl_agent_link *link, const cha
     ss = calloc(1, sizeof *ss);
     if (!ss)
         return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
+    if (cl_shellenv_build(shell, opts->pass_env, environ, &ss->envp, err, errlen) != 0) {
+        free(ss);
+        return CL_EINVAL;
+    }
     ss->opts = *opts;
     ss->loop = loop;
     ss->link = link;
@@ -891,6 +898,8 @@ void cl_agent_sessions_close(struct cl_agent_sessions *ss)
 
 void cl_agent_sessions_free(struct cl_agent_sessions *ss)
 {
+    if (ss)
+        cl_shellenv_free(ss->envp);
     free(ss);
 }
 

@@ -53,6 +53,7 @@ struct cl_agent_session_opts {
     size_t ring_size;      /* per-session ring: CL_RING_MIN..CL_RING_MAX */
     size_t window;         /* CL_AGENT_WINDOW_MIN..ring_size */
     uint64_t idle_grace_s; /* 0 = never end a session for lack of viewers */
+    const char *pass_env;  /* more variables for the shells ("A,B"; shellenv.h), or NULL */
 };
 
 struct cl_agent_sessions;

@@ -2,10 +2,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, startRelay, tempDir, api, show, expectStatus, signup, createProject,
   pairAgent, startAgent, openTerminal, wsClient, msg, isType, isError, expectClose, browserAuth,
   waitDeviceStatus, readAgentConfig, assertNoSecrets, tail, sleep, waitFor, startSession, attachTerminal,
+  AGENT_BIN,
 } from './lib/harness.mjs';
 
 after(cleanupAll);
@@ -70,6 +72,41 @@ test('pair the real agent, open a terminal, run a command', { timeout: TEST_TIME
   // secrets never reach the relay's log
   assertNoSecrets(relay, [env.token, env.user.password, paired.config.token, paired.pairingCode], 'relay');
   assertNoSecrets(env.agent, [paired.config.token, paired.pairingCode], 'agent');
+}));
+
+test('a shell gets a login\'s environment, not the agent\'s: never the gateway token; --pass-env adds by name', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const relay = await startRelay();
+  const user = await signup(relay);
+  const project = await createProject(relay, user.token);
+  const paired = await pairAgent(relay, { token: user.token, projectId: project.id });
+  const agentEnv = { OPENCLAW_GATEWAY_TOKEN: 'gw-secret-4f1c', AGENT_ONLY: 'not-for-shells', PASSED_ON: 'asked-for', LC_TIME: 'C', TZ: 'UTC' };
+  const agent = await startAgent(paired.configPath, {
+    relay, token: user.token, projectId: project.id, deviceId: paired.deviceId, env: agentEnv,
+    extraArgs: ['--pass-env', 'CLAWLINK_E2E_TAG,INPUTRC,ENV,PASSED_ON'],
+  });
+  const term = await openTerminal(relay, user.token, paired.deviceId);
+  await term.readUntil(PROMPT, ms(15_000));
+  term.write("env | grep -v '^_=' | sort | sed 's/^/ENV:/'; echo END-OF-$((1+1))\r");
+  const [, text] = await term.readUntil(/((?:ENV:[^\r\n]*\r?\n)+)END-OF-2/);
+  const vars = Object.fromEntries(text.split(/\r?\n/).filter((l) => l.startsWith('ENV:')).map((l) => {
+    const [k, ...v] = l.slice(4).split('=');
+    return [k, v.join('=')];
+  }));
+  assert.equal(vars.OPENCLAW_GATEWAY_TOKEN, undefined, 'the gateway token never reaches a shell');
+  assert.equal(vars.AGENT_ONLY, undefined, 'nor the rest of the agent\'s environment');
+  assert.equal(vars.PASSED_ON, 'asked-for', '--pass-env passes a name on');
+  for (const [k, v] of Object.entries({ TERM: 'xterm-256color', COLORTERM: 'truecolor', SHELL: '/bin/bash', LANG: 'C.UTF-8', LC_TIME: 'C', TZ: 'UTC' })) {
+    assert.equal(vars[k], v, `${k}=${v}`);
+  }
+  for (const k of ['HOME', 'PATH', 'USER', 'LOGNAME']) assert.ok(vars[k], `${k} is set`);
+  assert.equal(vars.HOME, agent.home);
+  await agent.stop();
+
+  // The gateway's token cannot be asked for.
+  const bad = spawnSync(AGENT_BIN, ['up', '--config', paired.configPath, '--pass-env', 'PATH,OPENCLAW_GATEWAY_TOKEN'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /OPENCLAW_GATEWAY_TOKEN is never passed to a shell/);
+  assert.equal(spawnSync(AGENT_BIN, ['up', '--config', paired.configPath, '--pass-env', 'A-B'], { encoding: 'utf8' }).status, 2);
 }));
 
 test('resize reaches the PTY: stty size after resize 100x30 → "30 100"', { timeout: TEST_TIMEOUT }, e2e(async () => {

@@ -524,7 +524,7 @@ export async function pairAgent(relay, { token, projectId, name = `agent-${rando
  * token, projectId and deviceId are given, waits until the device is online.
  * Returns {proc, stop(), logs(), home, exited}.
  */
-export async function startAgent(configPath, { shell = '/bin/bash', relay, token, projectId, deviceId, extraArgs = [], wrapper = [] } = {}) {
+export async function startAgent(configPath, { shell = '/bin/bash', relay, token, projectId, deviceId, extraArgs = [], wrapper = [], env: extraEnv = {} } = {}) {
   requireBinary(AGENT_BIN);
   const home = await tempDir('clawlink-home-');
   const rc = [
@@ -546,8 +546,11 @@ export async function startAgent(configPath, { shell = '/bin/bash', relay, token
     INPUTRC: path.join(home, '.inputrc'),
     ENV: path.join(home, '.bashrc'),
     CLAWLINK_E2E_TAG: tag, // inherited by the shells: lets us find leftovers
+    ...extraEnv,
   });
-  const args = ['up', '--config', configPath, '--shell', shell, ...extraArgs];
+  // Shells get a login's environment, not the agent's (src/agent/shellenv.h):
+  // the tag and the shell setup are passed on by name.
+  const args = ['up', '--config', configPath, '--shell', shell, '--pass-env', 'CLAWLINK_E2E_TAG,INPUTRC,ENV', ...extraArgs];
   // wrapper: a command to run the agent under (valgrind), its arguments first.
   const [bin, ...argv] = wrapper.length ? [...wrapper, AGENT_BIN, ...args] : [AGENT_BIN, ...args];
   const h = spawnTracked(`clawlink agent ${path.basename(path.dirname(configPath))}`, bin, argv, { env, cwd: home });

@@ -201,6 +201,7 @@ const page: Page = (root) => {
                     ["--idle-grace SECS", "1800", "a session nobody watches ends after this long (0 = never)"],
                     ["--ping-interval SECS", "20", "ping a silent relay link; drop it after two silent intervals"],
                     ["--proto 1|2", "2", "highest protocol: 2 sends output as binary frames, 1 as PrivaClaw's JSON"],
+                    ["--pass-env NAMES", "—", "more of the agent's environment for the shells (they get a login's); never the gateway token"],
                     ["--ca-file PEM", "system CAs", "trust this CA for a wss:// relay with its own certificate"],
                     ["--log-level LEVEL", "info", "debug, info, warn or error"],
                   ] as const
