@@ -119,6 +119,51 @@ int cl_agent_config_parse(const char *buf, size_t len, const char *origin,
     return rc;
 }
 
+static bool cl__owner_ok(uid_t uid, bool root_only)
+{
+    return uid == 0 || (!root_only && uid == geteuid());
+}
+
+int cl_agent_check_dirs(const char *path, bool root_only, char *err, size_t errlen)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *who = root_only ? "root" : "root or you";
+    struct stat sb;
+    size_t n = strlen(path);
+    char *slash;
+
+    if (n >= sizeof dir)
+        return cl_seterr(err, errlen, CL_EIO, "path too long");
+    memcpy(dir, path, n + 1);
+    slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = 0;
+    else
+        *slash = 0;
+    if (!realpath(dir, real))
+        return cl_seterr(err, errlen, CL_EIO, "cannot resolve %s: %s", dir, strerror(errno));
+    for (;;) {
+        if (stat(real, &sb) != 0)
+            return cl_seterr(err, errlen, CL_EIO, "cannot stat %s: %s", real, strerror(errno));
+        if (!cl__owner_ok(sb.st_uid, root_only))
+            return cl_seterr(err, errlen, CL_EFORBIDDEN, "%s belongs to uid %u, not to %s", real,
+                             (unsigned)sb.st_uid, who);
+        if ((sb.st_mode & 022) && !(sb.st_mode & S_ISVTX))
+            return cl_seterr(err, errlen, CL_EFORBIDDEN,
+                             "%s can be written by other users (mode %04o)", real,
+                             (unsigned)(sb.st_mode & 07777));
+        if (strcmp(real, "/") == 0)
+            return 0;
+        slash = strrchr(real, '/');
+        if (slash == real)
+            real[1] = 0;
+        else
+            *slash = 0;
+    }
+}
+
 int cl_agent_file_read_private(const char *path, size_t max, const char *holds, char **out,
                                size_t *out_len, char *err, size_t errlen)
 {
@@ -129,10 +174,14 @@ int cl_agent_file_read_private(const char *path, size_t max, const char *holds, 
 
     *out = NULL;
     *out_len = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
     if (fd < 0) {
         if (errno == ENOENT)
             return cl_seterr(err, errlen, CL_ENOTFOUND, "%s: no such file", path);
+        if (errno == ELOOP)
+            return cl_seterr(err, errlen, CL_EFORBIDDEN,
+                             "%s holds %s but is a symbolic link; point at the file itself", path,
+                             holds);
         return cl_seterr(err, errlen, CL_EIO, "%s: %s", path, strerror(errno));
     }
     if (fstat(fd, &st) != 0) {
@@ -148,6 +197,19 @@ int cl_agent_file_read_private(const char *path, size_t max, const char *holds, 
                        "%s holds %s but is accessible by other users (mode %04o); "
                        "run: chmod 600 %s",
                        path, holds, (unsigned)(st.st_mode & 07777), path);
+        goto out_close;
+    }
+    if (st.st_uid != geteuid()) {
+        rc = cl_seterr(err, errlen, CL_EFORBIDDEN,
+                       "%s holds %s but belongs to uid %u, not to you (uid %u)", path, holds,
+                       (unsigned)st.st_uid, (unsigned)geteuid());
+        goto out_close;
+    }
+    rc = cl_agent_check_dirs(path, false, err, errlen);
+    if (rc) {
+        char why[384];
+        snprintf(why, sizeof why, "%s", err);
+        rc = cl_seterr(err, errlen, rc, "%s holds %s, but %s", path, holds, why);
         goto out_close;
     }
     if ((size_t)st.st_size > max) {

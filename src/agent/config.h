@@ -10,6 +10,7 @@
 #define CL_AGENT_CONFIG_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/limits.h"
@@ -53,11 +54,22 @@ int cl_agent_config_save(const char *path, const struct cl_agent_config *cfg, ch
 
 /* Reads a file that holds a secret: refuses one whose mode has any
  * group/other bit (CL_EFORBIDDEN, the message says it holds `holds` and
- * names `chmod 600`), or larger than max bytes (CL_EINVAL). On success
+ * names `chmod 600`), a symbolic link, a file of another user or one in a
+ * directory others can write (CL_EFORBIDDEN: cl_agent_check_dirs), or
+ * larger than max bytes (CL_EINVAL). On success
  * *out is a malloc'd NUL-terminated copy (wipe and free it). Returns 0,
  * CL_ENOTFOUND, CL_EIO, CL_EINVAL or CL_EFORBIDDEN with a message in err. */
 int cl_agent_file_read_private(const char *path, size_t max, const char *holds, char **out,
                                size_t *out_len, char *err, size_t errlen);
+
+/* Checks that nobody but root or the caller (root only when root_only) can
+ * replace what is at path: each directory above it must be owned by one of
+ * them and writable by nobody else, unless it is sticky (only an entry's
+ * owner may rename or remove it: /tmp). Whoever could write such a
+ * directory could swap the config for one naming their own relay, and
+ * have the agent's shells. 0, or CL_EFORBIDDEN / CL_EIO with the
+ * directory and why in err. */
+int cl_agent_check_dirs(const char *path, bool root_only, char *err, size_t errlen);
 
 /* Writes text (and a newline) to path atomically with mode 0600: missing
  * parent directories are created 0700, the data goes to a temporary file

@@ -210,27 +210,8 @@ int cl_service_check_exe(const char *exe, bool system, char *err, size_t errlen)
     if (sb.st_mode & 022)
         return cl_seterr(err, errlen, CL_EFORBIDDEN, "%s can be written by other users (mode %04o)",
                          path, (unsigned)(sb.st_mode & 07777));
-    /* Each directory above: whoever may write it may swap what is in it,
-     * unless it is sticky (only an entry's owner may rename or remove it,
-     * and the entry below was checked already). */
-    for (char *slash = strrchr(path, '/'); slash; slash = strrchr(path, '/')) {
-        if (slash == path)
-            slash[1] = 0; /* "/" itself */
-        else
-            *slash = 0;
-        if (stat(path, &sb) != 0)
-            return cl_seterr(err, errlen, CL_EIO, "cannot stat %s: %s", path, strerror(errno));
-        if (!cl__service_owner_ok(sb.st_uid, system))
-            return cl_seterr(err, errlen, CL_EFORBIDDEN, "%s belongs to uid %u, not to %s", path,
-                             (unsigned)sb.st_uid, who);
-        if ((sb.st_mode & 022) && !(sb.st_mode & S_ISVTX))
-            return cl_seterr(err, errlen, CL_EFORBIDDEN,
-                             "%s can be written by other users (mode %04o)", path,
-                             (unsigned)(sb.st_mode & 07777));
-        if (slash == path)
-            break;
-    }
-    return 0;
+    /* Each directory above: whoever may write it may swap what is in it. */
+    return cl_agent_check_dirs(path, system, err, errlen);
 }
 
 /* mkdir -p for the directory holding path (mode 0755 for what it makes). */

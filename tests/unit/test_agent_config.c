@@ -203,6 +203,45 @@ static void test_refuses_group_or_other_bits(void **state)
     assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), 0);
 }
 
+/* A symbolic link, a file of another user, a directory others can write:
+ * each could hand the agent someone else's relay and token. */
+static void test_refuses_links_strangers_and_open_dirs(void **state)
+{
+    struct fixture *f = *state;
+    struct cl_agent_config in, out;
+    char err[512], link[PATH_MAX + 16], open_dir[PATH_MAX], inner[PATH_MAX + 16];
+
+    sample(&in);
+    assert_int_equal(cl_agent_config_save(f->path, &in, err, sizeof err), 0);
+    snprintf(link, sizeof link, "%s/link.json", f->dir);
+    assert_int_equal(symlink(f->path, link), 0);
+    assert_int_equal(cl_agent_config_load(link, &out, err, sizeof err), CL_EFORBIDDEN);
+    assert_non_null(strstr(err, "symbolic link"));
+
+    /* in a directory any user may write (not sticky) */
+    snprintf(open_dir, sizeof open_dir, "%s/open", f->dir);
+    assert_int_equal(mkdir(open_dir, 0700), 0);
+    snprintf(inner, sizeof inner, "%s/agent.json", open_dir);
+    assert_int_equal(cl_agent_config_save(inner, &in, err, sizeof err), 0);
+    assert_int_equal(cl_agent_config_load(inner, &out, err, sizeof err), 0);
+    assert_int_equal(chmod(open_dir, 0777), 0);
+    assert_int_equal(cl_agent_config_load(inner, &out, err, sizeof err), CL_EFORBIDDEN);
+    assert_non_null(strstr(err, "can be written by other users (mode 0777)"));
+    assert_null(strstr(err, in.token));
+    /* sticky, like /tmp: an entry only its owner may replace */
+    assert_int_equal(chmod(open_dir, 01777), 0);
+    assert_int_equal(cl_agent_config_load(inner, &out, err, sizeof err), 0);
+    assert_int_equal(chmod(open_dir, 0700), 0);
+
+    /* another user's file (only root can make one to test with) */
+    if (geteuid() == 0) {
+        assert_int_equal(chown(f->path, 65534, 65534), 0);
+        assert_int_equal(cl_agent_config_load(f->path, &out, err, sizeof err), CL_EFORBIDDEN);
+        assert_non_null(strstr(err, "belongs to uid 65534"));
+        assert_int_equal(chown(f->path, 0, 0), 0);
+    }
+}
+
 static void test_missing_file(void **state)
 {
     struct fixture *f = *state;
@@ -340,6 +379,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mode_0600_and_no_temp_left, setup, teardown),
         cmocka_unit_test_setup_teardown(test_creates_dirs_0700, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_group_or_other_bits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_links_strangers_and_open_dirs, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_fields, setup, teardown),
