@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -117,6 +118,26 @@ int cl_agent_config_parse(const char *buf, size_t len, const char *origin,
     if (rc)
         cl_agent_config_wipe(cfg);
     return rc;
+}
+
+bool cl_agent_url_insecure(const char *url)
+{
+    const char *host;
+    size_t n;
+
+    if (strncmp(url, "ws://", 5) == 0)
+        host = url + 5;
+    else if (strncmp(url, "http://", 7) == 0)
+        host = url + 7;
+    else
+        return false;
+    if (host[0] == '[')
+        return strncmp(host, "[::1]", 5) != 0;
+    n = strcspn(host, ":/?#");
+    if ((n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+        (n > 4 && strncmp(host, "127.", 4) == 0))
+        return false;
+    return true;
 }
 
 static bool cl__owner_ok(uid_t uid, bool root_only)

@@ -62,6 +62,11 @@ int cl_agent_config_save(const char *path, const struct cl_agent_config *cfg, ch
 int cl_agent_file_read_private(const char *path, size_t max, const char *holds, char **out,
                                size_t *out_len, char *err, size_t errlen);
 
+/* True when url is plain ws:// or http:// to a host that is not loopback
+ * (localhost, 127.0.0.0/8, [::1]): the device token and every keystroke
+ * would cross a network unencrypted. */
+bool cl_agent_url_insecure(const char *url);
+
 /* Checks that nobody but root or the caller (root only when root_only) can
  * replace what is at path: each directory above it must be owned by one of
  * them and writable by nobody else, unless it is sticky (only an entry's

@@ -383,6 +383,11 @@ static int cl__cmd_pair(const struct cl__opts *o)
         fprintf(stderr, "clawlink: --name is longer than %d bytes\n", CL_NAME_MAX);
         return CL__EXIT_USAGE;
     }
+    if (cl_agent_url_insecure(o->api))
+        fprintf(stderr,
+                "clawlink: warning: %s is plain http on a network: the pairing code and "
+                "the device token cross it unencrypted\n",
+                o->api);
     rc = cl_agent_pair(o->api, o->code, name, o->ca_file, &cfg, err, sizeof err);
     if (rc) {
         fprintf(stderr, "clawlink: pairing failed: %s\n", err);
@@ -526,7 +531,10 @@ static int cl__cmd_status(const struct cl__opts *o)
     printf("device_id: %s\n", cfg.device_id);
     if (cfg.name[0])
         printf("name:      %s\n", cfg.name);
-    printf("relay_url: %s\n", cfg.relay_url);
+    printf("relay_url: %s%s\n", cfg.relay_url,
+           cl_agent_url_insecure(cfg.relay_url)
+               ? " (WARNING: plain ws:// on a network: the token and keystrokes are unencrypted)"
+               : "");
     cl__status_openclaw(path);
     {
         struct cl_service_opts so;
@@ -774,6 +782,11 @@ static int cl__cmd_up(const struct cl__opts *o)
             "ping_interval_s=%u proto_max=%d",
             CL_VERSION, cfg.device_id, cfg.relay_url, path, o->sess.ring_size, o->sess.window,
             (unsigned long long)o->sess.idle_grace_s, o->ping_s, o->proto_max);
+    if (cl_agent_url_insecure(cfg.relay_url))
+        cl_warn("link",
+                "the relay is reached over plain ws:// on a network: the device token and every "
+                "keystroke cross it unencrypted; give the relay TLS (wss://)",
+                "relay=%s", cfg.relay_url);
     app.caps = gw.caps;
     if (gw.configured)
         cl_info("openclaw", "OpenClaw gateway configured",

@@ -242,6 +242,23 @@ static void test_refuses_links_strangers_and_open_dirs(void **state)
     }
 }
 
+static void test_url_insecure(void **state)
+{
+    (void)state;
+    assert_true(cl_agent_url_insecure("ws://relay.example.com"));
+    assert_true(cl_agent_url_insecure("ws://10.0.0.5:8080/base"));
+    assert_true(cl_agent_url_insecure("http://relay.example.com/functions/v1"));
+    assert_true(cl_agent_url_insecure("ws://[2001:db8::1]:80"));
+    assert_true(cl_agent_url_insecure("ws://localhost.example.com"));
+    assert_false(cl_agent_url_insecure("wss://relay.example.com"));
+    assert_false(cl_agent_url_insecure("https://relay.example.com"));
+    assert_false(cl_agent_url_insecure("ws://127.0.0.1:8080"));
+    assert_false(cl_agent_url_insecure("ws://127.3.4.5"));
+    assert_false(cl_agent_url_insecure("ws://localhost:8080/x"));
+    assert_false(cl_agent_url_insecure("ws://LOCALHOST"));
+    assert_false(cl_agent_url_insecure("ws://[::1]:8080"));
+}
+
 static void test_missing_file(void **state)
 {
     struct fixture *f = *state;
@@ -381,6 +398,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refuses_group_or_other_bits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_links_strangers_and_open_dirs, setup,
                                         teardown),
+        cmocka_unit_test(test_url_insecure),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_fields, setup, teardown),
