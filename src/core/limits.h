@@ -137,4 +137,11 @@
 #define CL_RESET_RATE_PER_ACCOUNT  3
 #define CL_RESET_ACCOUNT_WINDOW_S  (15 * 60)
 
+/* The relay's TLS 1.2 ciphers: ECDHE with AES-GCM or ChaCha20-Poly1305
+ * (Mozilla's "intermediate" list). A client offering none of them, or a
+ * version below 1.2, fails the handshake. */
+#define CL_RELAY_TLS12_CIPHERS                                                                     \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"     \
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
 #endif

@@ -357,6 +357,12 @@ int cl_server_start(struct cl_relay *r, char *err, size_t errlen)
         info.ssl_cert_filepath = r->opts.tls_cert;
         info.ssl_private_key_filepath = r->opts.tls_key;
         info.alpn = "http/1.1"; /* WebSocket upgrades stay on HTTP/1.1 */
+        /* TLS 1.2 and 1.3 only; in 1.2 only ECDHE key exchange with an AEAD
+         * cipher (forward secrecy: a stolen key does not open recorded
+         * traffic). OpenSSL's 1.3 suites are all of that kind. */
+        info.ssl_cipher_list = CL_RELAY_TLS12_CIPHERS;
+        info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
+                               SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE;
     }
     r->liveness = cl_liveness_new(r->loop, r->opts.ping_interval_s);
     r->lws = lws_create_context(&info);
