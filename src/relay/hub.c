@@ -605,12 +605,15 @@ struct cl__reconcile_ctx {
 
 /* After a hello: a stored active session of this device that the agent did
  * not announce is not running there any more (unless it was created and
- * its shell is still to be started). */
+ * its shell is still to be started). The device is back, so the reason is
+ * not agent_lost but not_resumed: it came back without the session (its
+ * agent restarted, or a PrivaClaw connector, which keeps no shell across a
+ * reconnect). */
 static void cl__reconcile(const struct cl_session *sess, void *ctx)
 {
     struct cl__reconcile_ctx *r = ctx;
     struct cl_live_session *ls = cl__live_find(r->hub, sess->id);
-    struct cl__end_ctx e = {r->hub, "agent_lost", 0};
+    struct cl__end_ctx e = {r->hub, "not_resumed", 0};
     for (size_t i = 0; i < r->hello->nsessions; i++)
         if (strcmp(r->hello->sessions[i].session_id, sess->id) == 0)
             return;
