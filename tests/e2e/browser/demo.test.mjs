@@ -150,6 +150,7 @@ test('make run\'s demo: the printed one-time link, the demo device, a terminal; 
   const again = await openPage(scope, browser, { url: `http://127.0.0.1:${port}` }, { label: 'used link' });
   await again.page.goto(first.link);
   await tid(again.page, 'one-time-error').waitFor();
+  assert.match(await tid(again.page, 'one-time-error').textContent(), /new link on the relay's machine: make login/, 'the used link says how to get a new one');
   const ll = await loginLink(['--data', dataDir, '--listen', `127.0.0.1:${port}`]);
   assert.equal(ll.code, 0, ll.stderr);
   const fresh = LINK_RE.exec(ll.stdout)?.[1];
