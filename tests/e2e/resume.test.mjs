@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, sleep, startRelay, signup, createProject, pairAgent, startAgent,
-  startSession, waitFor, waitDeviceStatus, tempDir, api, expectStatus,
+  startSession, waitFor, waitDeviceStatus, tempDir, api, expectStatus, SCALE,
 } from './lib/harness.mjs';
 import {
   OutputStream, openViewer, reattach, startProxy, killHard, setRelayUrl, seqText, sha256, bigText,
@@ -116,9 +116,10 @@ test('graceful relay restart: restarting + 1001, agent re-announces, browser res
 // exactly across the end of the restart's grace, and returns well inside
 // its own (timeline below, seconds after the restart; GRACE_S = 14).
 test('relay restart, then the agent drops and is away when the restart\'s grace ends: back within its own grace, the session stays active and resumes exactly', { timeout: TEST_TIMEOUT * 2 }, e2e(async (t, scope) => {
-  const GRACE_S = 14;
-  const DROP_AT_S = 9; // drop the link (restart grace ends at 14, the device's own at 9 + 14 = 23)
-  const BACK_AT_S = 15; // let it come back (+ its reconnect backoff, at most ~5 s)
+  // (stretched with the suite's SCALE: a sanitized build sets up slower)
+  const GRACE_S = Math.round(14 * SCALE);
+  const DROP_AT_S = Math.round(9 * SCALE); // drop the link (restart grace ends at 14, the device's own at 9 + 14 = 23)
+  const BACK_AT_S = Math.round(15 * SCALE); // let it come back (+ its reconnect backoff, at most ~5 s)
   const dataDir = await tempDir('clawlink-relay-data-');
   const relayArgs = ['--agent-grace', String(GRACE_S)];
   const relay1 = await startRelay({ dataDir, extraArgs: relayArgs });
