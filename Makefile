@@ -1,5 +1,8 @@
 # clawlink — a thin layer over CMake. See README.md.
-#   make run     build everything (installing what is missing), start the relay
+#   make run     build the relay, the agent and the web app (installing what is
+#                missing), start the relay with the demo (LISTEN=, DATA=)
+#   make login   a new one-time sign-in link for make run's demo user (EMAIL=
+#                for another user), from the relay's database in DATA
 #   make test    the whole suite: unit + e2e, again under ASan+UBSan, fuzz smoke
 #   make bench   the benchmark suite (bench/; results in bench/results/latest.json)
 #   make fmt     clang-format the C sources
@@ -19,7 +22,7 @@ E2E_TESTS  := tests/e2e/*.test.mjs tests/e2e/browser/*.test.mjs
 
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build web run test test-unit test-web test-e2e test-asan test-fuzz test-bench bench fmt fmt-check clean
+.PHONY: all deps build web bins run login test test-unit test-web test-e2e test-asan test-fuzz test-bench bench fmt fmt-check clean
 
 all: build
 
@@ -39,11 +42,27 @@ web/.built: $(WEB_SRC) | deps
 	@cd web && npm run --silent build -- --logLevel warn
 	@touch $@
 
+# Only what running needs, quietly: the two binaries (and the web app,
+# embedded into the relay); the compiler's output goes to BUILD/bins.log
+# and is shown only if the build fails. A configured BUILD is kept as it is
+# (make build reconfigures it with CMAKE_FLAGS).
+bins: deps web
+	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@echo "make: building clawlink-relay and clawlink (log: $(BUILD)/bins.log)"
+	@cmake --build $(BUILD) -j $(JOBS) --target clawlink-relay clawlink >$(BUILD)/bins.log 2>&1 \
+	  || { tail -40 $(BUILD)/bins.log; echo "make: the build failed (all of it: $(BUILD)/bins.log)"; exit 1; }
+
 # Starts the relay on LISTEN with its data in DATA. On an empty database it
 # also pairs this machine as a demo device and prints a one-time sign-in
-# link (scripts/run-demo; DEMO=0 turns that off).
-run: build
+# link (scripts/run-demo; DEMO=0 turns that off). Ctrl-C stops it (exit 0).
+run: bins
 	@scripts/run-demo $(BUILD) $(LISTEN) $(DATA)
+
+# A new one-time sign-in link (15 minutes, once, on this machine) for make
+# run's demo user, or for EMAIL=..., from the database in DATA; the relay
+# may be running or not (clawlink-relay login-link).
+login: bins
+	@$(BUILD)/clawlink-relay login-link --data "$(DATA)" --listen "$(LISTEN)" $(if $(EMAIL),--email "$(EMAIL)")
 
 test: test-unit test-web test-e2e test-asan test-fuzz test-bench
 	@echo "make test: all layers passed"

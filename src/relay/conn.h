@@ -73,6 +73,7 @@ struct cl_http_state {
     const char *cache;        /* Cache-Control (NULL: no-store) */
     const char *encoding;     /* Content-Encoding, or NULL */
     char etag[48];            /* ETag, quoted, or "" */
+    char disposition[160];    /* Content-Disposition (a HEAD of a download), or "" */
     bool vary_encoding;       /* Vary: Accept-Encoding */
     bool no_body;             /* HEAD or 304: the headers only */
     const unsigned char *ext; /* the body when borrowed (not in resp), or NULL */

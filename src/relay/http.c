@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct cl_http_job {
     uv_work_t work;
@@ -90,15 +91,20 @@ static int cl__security_headers(struct cl_conn *c, unsigned char **p, unsigned c
     return 0;
 }
 
+/* A JSON (or other in-memory) reply; to a HEAD request its headers only,
+ * with the Content-Length the body would have had. */
 static void cl__set_reply(struct cl_conn *c, int status, const char *body, size_t len)
 {
     struct cl_http_state *h = &c->http;
+    bool head = h->method == CL_HTTP_HEAD;
     free(h->resp);
-    h->resp = malloc(LWS_PRE + len + 1);
+    h->resp = malloc(LWS_PRE + (head ? 0 : len) + 1);
     if (!h->resp)
         abort();
-    memcpy(h->resp + LWS_PRE, body, len);
+    if (!head)
+        memcpy(h->resp + LWS_PRE, body, len);
     h->resp_len = len;
+    h->no_body = head;
     h->status = status;
     h->phase = 1;
     lws_callback_on_writable(c->wsi);
@@ -175,8 +181,21 @@ int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_
     int n, rc;
 
     n = snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", filename);
-    if (n < 0 || (size_t)n >= sizeof disp ||
-        lws_add_http_header_by_name(c->wsi, (const unsigned char *)"content-disposition:",
+    if (n < 0 || (size_t)n >= sizeof disp)
+        return CL_EIO;
+    if (c->http.method == CL_HTTP_HEAD) {
+        /* lws would send the headers and then lose track of the
+         * connection: the headers only, from here */
+        struct stat st;
+        struct cl_http_body b = {.status = 200, .content_type = content_type, .head = true};
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            return CL_EIO;
+        b.len = (size_t)st.st_size;
+        snprintf(c->http.disposition, sizeof c->http.disposition, "%s", disp);
+        cl_http_reply_body(c, &b);
+        return 0;
+    }
+    if (lws_add_http_header_by_name(c->wsi, (const unsigned char *)"content-disposition:",
                                     (const unsigned char *)disp, n, &p, end) ||
         lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &p, end) ||
@@ -194,8 +213,9 @@ int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_
 void cl_http_reply_body(struct cl_conn *c, const struct cl_http_body *b)
 {
     struct cl_http_state *h = &c->http;
-    bool borrow = b->borrowed && !b->head;
-    size_t copy = b->head || borrow ? 0 : b->len;
+    bool head = b->head || h->method == CL_HTTP_HEAD;
+    bool borrow = b->borrowed && !head;
+    size_t copy = head || borrow ? 0 : b->len;
     free(h->resp);
     /* a borrowed body goes out through a chunk-sized buffer (lws wants
      * LWS_PRE writable bytes before what it writes) */
@@ -207,7 +227,7 @@ void cl_http_reply_body(struct cl_conn *c, const struct cl_http_body *b)
     h->ext = borrow ? b->data : NULL;
     h->resp_len = b->len;
     h->resp_off = 0;
-    h->no_body = b->head;
+    h->no_body = head;
     h->ctype = b->content_type;
     h->cache = b->cache_control;
     h->encoding = b->content_encoding;
@@ -349,17 +369,21 @@ static void cl__dispatch(struct cl_conn *c)
     bool path_known = false;
     struct cl_http_req req;
 
+    /* HEAD is GET without the body (RFC 9110 9.3.2): the GET route runs,
+     * and the reply functions send its status and headers only */
+    enum cl_http_method method = h->method == CL_HTTP_HEAD ? CL_HTTP_GET : h->method;
+
     memset(&req, 0, sizeof req);
     for (const struct cl_route *const *t = cl_http_route_tables; *t; t++) {
         for (const struct cl_route *r = *t; r->pattern; r++) {
             if (!cl_http_match(r->pattern, h->path, req.params, scratch, sizeof scratch))
                 continue;
             path_known = true;
-            if (r->method != h->method)
+            if (r->method != method)
                 continue;
             req.conn = c;
             req.relay = c->relay;
-            req.method = h->method;
+            req.method = method;
             req.path = h->path;
             req.peer = c->peer;
             if (r->policy != CL_ROUTE_PUBLIC) {
@@ -451,6 +475,7 @@ static void cl__reset(struct cl_conn *c)
     h->resp_off = 0;
     h->no_body = h->vary_encoding = false;
     h->etag[0] = 0;
+    h->disposition[0] = 0;
     if (h->set_cookie) {
         cl_wipe(h->set_cookie, strlen(h->set_cookie));
         free(h->set_cookie);
@@ -636,7 +661,8 @@ static int cl__reply_headers(struct cl_conn *c, unsigned char **p, unsigned char
     if (cl__add_header(c, "cache-control:", cache, p, end) || cl__security_headers(c, p, end) ||
         (h->etag[0] && cl__add_header(c, "etag:", h->etag, p, end)) ||
         (h->encoding && cl__add_header(c, "content-encoding:", h->encoding, p, end)) ||
-        (h->vary_encoding && cl__add_header(c, "vary:", "Accept-Encoding", p, end)))
+        (h->vary_encoding && cl__add_header(c, "vary:", "Accept-Encoding", p, end)) ||
+        (h->disposition[0] && cl__add_header(c, "content-disposition:", h->disposition, p, end)))
         return -1;
     return 0;
 }

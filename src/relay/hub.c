@@ -60,11 +60,15 @@ struct cl_hub {
     struct cl_conn *agents;           /* by device_id */
     struct cl_live_session *sessions; /* by id */
     struct cl_grace *graces;          /* by device_id */
-    uv_timer_t startup_grace;         /* after a restart: sessions nobody re-announced */
     size_t browsers;
 };
 
-static void cl__startup_grace_fired(uv_timer_t *t);
+static void cl__grace_start(struct cl_hub *h, const char *device_id);
+
+static void cl__grace_at_start(const struct cl_session *sess, void *ctx)
+{
+    cl__grace_start(ctx, sess->device_id); /* once per device: it skips a running one */
+}
 
 struct cl_hub *cl_hub_new(struct cl_relay *r)
 {
@@ -72,10 +76,13 @@ struct cl_hub *cl_hub_new(struct cl_relay *r)
     if (!h)
         abort();
     h->relay = r;
-    uv_timer_init(r->loop, &h->startup_grace);
-    h->startup_grace.data = h;
-    uv_timer_start(&h->startup_grace, cl__startup_grace_fired,
-                   (uint64_t)r->opts.agent_grace_s * 1000, 0);
+    /* After a restart every device with sessions the store holds as active
+     * gets the grace a disconnect would give it: its hello cancels it, and
+     * if it leaves again a fresh grace starts from then (one timer per
+     * device, never one for the whole relay that would end the sessions
+     * of a device that came back and was merely between two connections
+     * when it fired). */
+    r->store.ops->session_list_active(&r->store, NULL, cl__grace_at_start, h);
     return h;
 }
 
@@ -589,24 +596,6 @@ static void cl__grace_start(struct cl_hub *h, const char *device_id)
     HASH_ADD_STR(h->graces, device_id, g);
 }
 
-static void cl__end_if_offline(const struct cl_session *sess, void *ctx)
-{
-    struct cl__end_ctx *e = ctx;
-    if (!cl__agent_find(e->hub, sess->device_id))
-        cl__end_stored(sess, ctx);
-}
-
-static void cl__startup_grace_fired(uv_timer_t *t)
-{
-    struct cl_hub *h = t->data;
-    struct cl_store *s = &h->relay->store;
-    struct cl__end_ctx e = {h, "agent_lost", 0};
-    s->ops->session_list_active(s, NULL, cl__end_if_offline, &e);
-    if (e.n)
-        cl_info("hub", "sessions whose agent did not return after the restart ended", "sessions=%d",
-                e.n);
-}
-
 /* ---- agents ----------------------------------------------------------- */
 
 struct cl__reconcile_ctx {
@@ -616,12 +605,15 @@ struct cl__reconcile_ctx {
 
 /* After a hello: a stored active session of this device that the agent did
  * not announce is not running there any more (unless it was created and
- * its shell is still to be started). */
+ * its shell is still to be started). The device is back, so the reason is
+ * not agent_lost but not_resumed: it came back without the session (its
+ * agent restarted, or a PrivaClaw connector, which keeps no shell across a
+ * reconnect). */
 static void cl__reconcile(const struct cl_session *sess, void *ctx)
 {
     struct cl__reconcile_ctx *r = ctx;
     struct cl_live_session *ls = cl__live_find(r->hub, sess->id);
-    struct cl__end_ctx e = {r->hub, "agent_lost", 0};
+    struct cl__end_ctx e = {r->hub, "not_resumed", 0};
     for (size_t i = 0; i < r->hello->nsessions; i++)
         if (strcmp(r->hello->sessions[i].session_id, sess->id) == 0)
             return;
@@ -1216,8 +1208,6 @@ void cl_hub_free(struct cl_hub *h)
     cl__live_remove(h, ls);
     HASH_ITER(hh, h->graces, g, gtmp)
     cl__grace_cancel(h, g->device_id);
-    uv_timer_stop(&h->startup_grace);
-    uv_close((uv_handle_t *)&h->startup_grace, NULL);
     HASH_CLEAR(hh, h->agents);
     free(h);
 }

@@ -41,6 +41,8 @@ static void cl__usage(FILE *f)
     fprintf(
         f,
         "usage: clawlink-relay [options]\n"
+        "       clawlink-relay login-link [--data DIR] [--email EMAIL] [--listen ADDR:PORT]\n"
+        "                                 (a one-time sign-in link; login-link --help)\n"
         "\n"
         "  --listen ADDR:PORT   address to serve HTTP and WebSocket on (default 127.0.0.1:8080)\n"
         "  --data DIR           database and state directory (default ./var)\n"
@@ -66,6 +68,160 @@ static void cl__usage(FILE *f)
         "  --log-level LEVEL    debug | info | warn | error (default info)\n"
         "  --help               this text\n"
         "  --version            print the version\n");
+}
+
+static void cl__login_link_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: clawlink-relay login-link [--data DIR] [--email EMAIL] [--listen ADDR:PORT]\n"
+            "                                 [--url URL]\n"
+            "\n"
+            "Prints a one-time sign-in link for a user of the relay whose database is in\n"
+            "DIR (default ./var): the demo user of `make run` (" CL_DEMO_EMAIL ")\n"
+            "unless --email names another. Run it on the relay's machine; the link works\n"
+            "once, for %d minutes, opened on that machine (a loopback address), whether\n"
+            "the relay runs now or starts later. `make login` runs it with make run's\n"
+            "DATA and LISTEN.\n"
+            "\n"
+            "  --data DIR           the relay's --data (default ./var)\n"
+            "  --email EMAIL        whom to sign in (default " CL_DEMO_EMAIL ")\n"
+            "  --listen ADDR:PORT   the relay's --listen, for the link (default 127.0.0.1:8080;\n"
+            "                       0.0.0.0 and :: become 127.0.0.1 and ::1)\n"
+            "  --url URL            the link's base instead, e.g. https://127.0.0.1:8443\n",
+            CL_SIGNIN_CODE_TTL_S / 60);
+}
+
+static int cl__parse_listen(const char *s, struct cl_relay_opts *o);
+
+/* clawlink-relay login-link: a way back in for a user with no password
+ * they know (the demo user's is random and never shown). A one-time
+ * sign-in code as make run's demo makes (webauth.c: random, stored only as
+ * its hash, used once, from a loopback peer); the link goes to stdout and
+ * nowhere else. Opens the database beside a running relay (SQLite WAL);
+ * refuses a directory that has no database rather than creating one. */
+static int cl__login_link(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"data", required_argument, NULL, 'd'},   {"email", required_argument, NULL, 'e'},
+        {"listen", required_argument, NULL, 'l'}, {"url", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    struct cl_relay r;
+    struct cl_user u;
+    const char *email = CL_DEMO_EMAIL, *url = NULL;
+    char norm[CL_EMAIL_MAX + 1], code[CL_TOKEN_STR_LEN + 1], base[160],
+        db[sizeof r.opts.data_dir + 16], err[256];
+    struct stat st;
+    int opt, rc = 1;
+
+    memset(&r, 0, sizeof r);
+    snprintf(r.opts.listen_addr, sizeof r.opts.listen_addr, "127.0.0.1");
+    r.opts.port = 8080;
+    snprintf(r.opts.data_dir, sizeof r.opts.data_dir, "./var");
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'd':
+            if (strlen(optarg) >= sizeof r.opts.data_dir) {
+                fprintf(stderr, "clawlink-relay login-link: --data path too long\n");
+                return 2;
+            }
+            snprintf(r.opts.data_dir, sizeof r.opts.data_dir, "%s", optarg);
+            break;
+        case 'e':
+            email = optarg;
+            break;
+        case 'l':
+            if (cl__parse_listen(optarg, &r.opts)) {
+                fprintf(stderr, "clawlink-relay login-link: --listen wants ADDR:PORT, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'u':
+            if ((strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) ||
+                strlen(optarg) >= sizeof base - 1 || strpbrk(optarg, " #?\r\n")) {
+                fprintf(stderr, "clawlink-relay login-link: --url wants http(s)://HOST[:PORT]\n");
+                return 2;
+            }
+            url = optarg;
+            break;
+        case 'h':
+            cl__login_link_usage(stdout);
+            return 0;
+        default:
+            cl__login_link_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "clawlink-relay login-link: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (cl_auth_normalize_email(email, norm)) {
+        fprintf(stderr, "clawlink-relay login-link: '%s' is not an email address\n", email);
+        return 2;
+    }
+    if (url) {
+        size_t n = strlen(url);
+        snprintf(base, sizeof base, "%.*s", (int)(n && url[n - 1] == '/' ? n - 1 : n), url);
+    } else {
+        const char *host = r.opts.listen_addr;
+        if (strcmp(host, "0.0.0.0") == 0)
+            host = "127.0.0.1";
+        else if (strcmp(host, "::") == 0)
+            host = "::1";
+        snprintf(base, sizeof base, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host,
+                 r.opts.port);
+    }
+    snprintf(db, sizeof db, "%s/clawlink.db", r.opts.data_dir);
+    if (stat(db, &st) != 0) {
+        fprintf(stderr,
+                "clawlink-relay login-link: no relay database in %s (%s): is --data the relay's "
+                "(make run: DATA=...)?\n",
+                r.opts.data_dir, strerror(errno));
+        return 1;
+    }
+    cl_log_set_level(CL_LOG_WARN); /* the store's "database open" is not news here */
+    if (cl_secret_init() || cl_auth_init()) {
+        fprintf(stderr, "clawlink-relay login-link: crypto initialisation failed\n");
+        return 1;
+    }
+    if (cl_store_open_sqlite(&r.store, r.opts.data_dir, err, sizeof err)) {
+        fprintf(stderr, "clawlink-relay login-link: cannot open the database in %s: %s\n",
+                r.opts.data_dir, err);
+        return 1;
+    }
+    rc = r.store.ops->user_by_email(&r.store, norm, &u);
+    if (rc == CL_ENOTFOUND) {
+        fprintf(stderr, "clawlink-relay login-link: no user %s in %s%s\n", norm, r.opts.data_dir,
+                strcmp(norm, CL_DEMO_EMAIL) == 0 ? " (no demo: name a user with --email)" : "");
+        rc = 1;
+        goto out_close;
+    }
+    if (rc) {
+        fprintf(stderr, "clawlink-relay login-link: reading the user failed: %s\n",
+                cl_strerror(rc));
+        rc = 1;
+        goto out_close;
+    }
+    cl_wipe(u.pw_hash, sizeof u.pw_hash);
+    if (cl_webauth_signin_code_new(&r, u.id, code)) {
+        fprintf(stderr, "clawlink-relay login-link: storing the sign-in code failed\n");
+        rc = 1;
+        goto out_close;
+    }
+    fprintf(stderr,
+            "One-time sign-in link for %s: it works once, for %d minutes, opened on this "
+            "machine:\n",
+            norm, CL_SIGNIN_CODE_TTL_S / 60);
+    printf("%s/auth#one-time=%s\n", base, code);
+    fflush(stdout);
+    cl_wipe(code, sizeof code);
+    rc = 0;
+out_close:
+    r.store.ops->close(&r.store);
+    return rc;
 }
 
 static int cl__parse_listen(const char *s, struct cl_relay_opts *o)
@@ -195,6 +351,8 @@ int main(int argc, char **argv)
     /* Every connection's receive buffer gets a mapping of its own, so
      * only the pages it touched are resident (limits.h); smaller blocks,
      * a chunk's frame among them, stay on the heap. */
+    if (argc > 1 && strcmp(argv[1], "login-link") == 0)
+        return cl__login_link(argc - 1, argv + 1);
     mallopt(M_MMAP_THRESHOLD, CL_RELAY_RX_BUFFER);
     memset(&r, 0, sizeof r);
     snprintf(r.opts.listen_addr, sizeof r.opts.listen_addr, "127.0.0.1");
@@ -344,7 +502,11 @@ int main(int argc, char **argv)
     r.rl_pair_global = cl_ratelimit_new(CL_PAIR_RATE_GLOBAL, 60);
     r.accounts = cl_accounts_new(&r.opts);
     if (cl_server_start(&r, err, sizeof err)) {
-        cl_error("relay", "cannot start server", "error=\"%s\"", err);
+        cl_error("relay", "cannot start server", "error=\"%s\"%s", err,
+                 strncmp(err, "cannot listen", 13) == 0
+                     ? " hint=\"choose another address or port: --listen ADDR:PORT, or "
+                       "LISTEN=ADDR:PORT with make run\""
+                     : "");
         goto out_free;
     }
     uv_signal_init(&loop, &cl__sigterm);

@@ -211,6 +211,43 @@ bool cl_web_is_page(const char *path)
     return path[0] == '/' && !cl_web_is_reserved(path) && !cl__ext(path);
 }
 
+/* The next non-empty segment of *p (advanced past it): its start, with
+ * its length in *len; NULL when there is none. */
+static const char *cl__segment(const char **p, size_t *len)
+{
+    const char *s = *p, *e;
+    while (*s == '/')
+        s++;
+    if (!*s)
+        return NULL;
+    e = strchr(s, '/');
+    if (!e)
+        e = s + strlen(s);
+    *len = (size_t)(e - s);
+    *p = e;
+    return s;
+}
+
+bool cl_web_route_match(const char *pattern, const char *path)
+{
+    for (;;) {
+        size_t pl = 0, sl = 0;
+        const char *pseg = cl__segment(&pattern, &pl), *sseg = cl__segment(&path, &sl);
+        if (!pseg || !sseg)
+            return !pseg && !sseg;
+        if (pseg[0] != ':' && (pl != sl || memcmp(pseg, sseg, pl) != 0))
+            return false;
+    }
+}
+
+bool cl_web_is_app_route(const char *path)
+{
+    for (size_t i = 0; i < cl_web_routes_n; i++)
+        if (cl_web_route_match(cl_web_routes[i], path))
+            return true;
+    return false;
+}
+
 int cl_web_dir_resolve(const char *root, const char *path, char *out, size_t outlen)
 {
     char full[PATH_MAX], real[PATH_MAX];
@@ -287,16 +324,20 @@ static void cl__header(struct cl_conn *c, enum lws_token_indexes tok, char *buf,
         buf[0] = 0;
 }
 
-/* Answers one file: 304 when If-None-Match names it, else 200 with the
- * bytes, gzip'd when the client takes it and a gzip copy exists (gz may
- * be NULL). borrowed: data and gz outlive the reply (embedded). */
-static void cl__serve(struct cl_conn *c, const char *path, const unsigned char *data, size_t len,
-                      const unsigned char *gz, size_t gz_len, const char *etag_hex, bool borrowed)
+/* Answers one file with status (200, or 404 for index.html answering a
+ * page the app has no route for): for a 200, 304 when If-None-Match names
+ * it, else the bytes, gzip'd when the client takes it and a gzip copy
+ * exists (gz may be NULL). A 404 carries no ETag (it is no representation
+ * of the path to revalidate). borrowed: data and gz outlive the reply
+ * (embedded). */
+static void cl__serve(struct cl_conn *c, int status, const char *path, const unsigned char *data,
+                      size_t len, const unsigned char *gz, size_t gz_len, const char *etag_hex,
+                      bool borrowed)
 {
     char hdr[CL_WEB_HDR_MAX];
     char etag[CL_WEB_ETAG_HEX + 8];
     struct cl_http_body b = {
-        .status = 200,
+        .status = status,
         .content_type = cl_web_content_type(path),
         .data = data,
         .len = len,
@@ -313,6 +354,11 @@ static void cl__serve(struct cl_conn *c, const char *path, const unsigned char *
         b.len = gz_len;
         b.content_encoding = "gzip";
     }
+    if (status != 200) {
+        b.etag = NULL;
+        cl_http_reply_body(c, &b);
+        return;
+    }
     /* a strong ETag per representation: the gzip bytes are other bytes */
     snprintf(etag, sizeof etag, "\"%s%s\"", etag_hex, b.content_encoding ? "-gz" : "");
     cl__header(c, WSI_TOKEN_HTTP_IF_NONE_MATCH, hdr, sizeof hdr);
@@ -324,9 +370,9 @@ static void cl__serve(struct cl_conn *c, const char *path, const unsigned char *
     cl_http_reply_body(c, &b);
 }
 
-static void cl__serve_asset(struct cl_conn *c, const struct cl_web_asset *a)
+static void cl__serve_asset(struct cl_conn *c, int status, const struct cl_web_asset *a)
 {
-    cl__serve(c, a->path, a->data, a->len, a->gz, a->gz_len, a->etag, true);
+    cl__serve(c, status, a->path, a->data, a->len, a->gz, a->gz_len, a->etag, true);
 }
 
 static void cl__not_built_page(struct cl_conn *c)
@@ -348,7 +394,7 @@ static void cl__handle_embedded(struct cl_conn *c, const char *path)
     const struct cl_web_asset *a =
         cl_web_find(cl_web_app, cl_web_app_n, strcmp(path, "/") == 0 ? "/index.html" : path);
     if (a) {
-        cl__serve_asset(c, a);
+        cl__serve_asset(c, 200, a);
         return;
     }
     if (!cl_web_is_page(path)) {
@@ -357,7 +403,7 @@ static void cl__handle_embedded(struct cl_conn *c, const char *path)
     }
     a = cl_web_find(cl_web_app, cl_web_app_n, "/index.html");
     if (a)
-        cl__serve_asset(c, a);
+        cl__serve_asset(c, cl_web_is_app_route(path) ? 200 : 404, a);
     else
         cl__not_built_page(c);
 }
@@ -368,12 +414,13 @@ static void cl__handle_dir(struct cl_conn *c, const char *path, const char *dir)
     char file[PATH_MAX], etag[CL_WEB_ETAG_HEX + 1];
     unsigned char *data;
     size_t len;
-    int rc;
+    int rc, status = 200;
 
     if (strcmp(path, "/") == 0)
         path = "/index.html"; /* for its content type and cache lifetime */
     rc = cl_web_dir_resolve(dir, path, file, sizeof file);
     if (rc == CL_ENOTFOUND && cl_web_is_page(path)) {
+        status = cl_web_is_app_route(path) ? 200 : 404;
         path = "/index.html";
         rc = cl_web_dir_resolve(dir, path, file, sizeof file);
         if (rc == CL_ENOTFOUND) {
@@ -402,7 +449,7 @@ static void cl__handle_dir(struct cl_conn *c, const char *path, const char *dir)
         return;
     }
     cl_web_etag(data, len, etag);
-    cl__serve(c, path, data, len, NULL, 0, etag, false); /* copied: data is ours to free */
+    cl__serve(c, status, path, data, len, NULL, 0, etag, false); /* copied: data is ours */
     free(data);
 }
 
@@ -413,7 +460,7 @@ bool cl_web_handle(struct cl_conn *c, const char *path, const char *web_dir)
         return false;
     doc = cl_web_find(cl_web_docs, cl_web_docs_n, path);
     if (doc)
-        cl__serve_asset(c, doc);
+        cl__serve_asset(c, 200, doc);
     else if (web_dir)
         cl__handle_dir(c, path, web_dir);
     else

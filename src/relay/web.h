@@ -9,9 +9,12 @@
  * instead (front-end development), confined to that directory.
  *
  * http.c asks cl_web_handle for every GET/HEAD no API route took: a file
- * is served as itself, any other page path without a file extension gets
- * index.html (the app routes in the browser), and the API's namespaces
- * (/api, /functions, the WebSockets) are left to http.c's JSON 404.
+ * is served as itself, a page path (no file extension) gets index.html (the
+ * app routes in the browser): with 200 when it is one of the app's routes
+ * (cl_web_routes, read from web/src/main.ts at build time), else with 404,
+ * so the app shows its not-found page and a client or crawler sees the
+ * status. The API's namespaces (/api, /functions, the WebSockets) are left
+ * to http.c's JSON 404.
  */
 #ifndef CL_RELAY_WEB_H
 #define CL_RELAY_WEB_H
@@ -82,6 +85,20 @@ bool cl_web_is_reserved(const char *path);
 /* Whether path names a page of the app (index.html answers it): not
  * reserved, and its last segment has no file extension. */
 bool cl_web_is_page(const char *path);
+
+/* The web app's route patterns ("/project/:id"), NULL-terminated:
+ * generated at build time from the route("...") lines of web/src/main.ts
+ * (cmake/web_routes.cmake), the catch-all "*" left out. */
+extern const char *const cl_web_routes[];
+extern const size_t cl_web_routes_n;
+
+/* Whether path matches a route pattern as the app's router does
+ * (web/src/router.ts): empty segments are ignored on both sides, a ":x"
+ * segment matches any one non-empty segment, others match exactly. */
+bool cl_web_route_match(const char *pattern, const char *path);
+
+/* Whether path is a page the app has a route for (cl_web_routes). */
+bool cl_web_is_app_route(const char *path);
 
 /* --web-dir: maps a request path to a file under root (a directory path
  * already through realpath). "/" means "/index.html". Refuses "..", ".",

@@ -66,10 +66,12 @@ test('kill -9 the agent: viewers get device_offline, its shells exit, nothing ha
   await s3.waitFor('$ ');
   c.write('echo $((6*7))\r');
   await s3.waitFor('\r\n42\r\n');
-  // the new agent does not run the old session: the relay ended it (agent_lost) when the agent said hello without it
+  // the new agent does not run the old session: the relay ended it when the
+  // agent said hello without it, as not_resumed (the device is back: not
+  // agent_lost, "the device did not come back")
   for (const v of [a, b]) {
     const end = await v.next('session_end', ms(15_000));
-    assert.equal(end.data?.reason, 'agent_lost', JSON.stringify(end));
+    assert.equal(end.data?.reason, 'not_resumed', JSON.stringify(end));
   }
 }));
 

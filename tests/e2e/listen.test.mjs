@@ -45,5 +45,6 @@ test('a relay whose port is taken says so and exits 1, instead of running withou
   });
   assert.equal(out.code, 1, `exit code (stderr: ${out.stderr.slice(-500)})`);
   assert.match(out.stderr, /cannot listen on 127\.0\.0\.1:\d+: Address already in use/);
+  assert.match(out.stderr, /hint="choose another address or port: --listen ADDR:PORT, or LISTEN=ADDR:PORT with make run"/);
   assert.equal(await connect('127.0.0.1', relay.port), 'connected', 'the first relay still serves');
 }));

@@ -9,11 +9,11 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, sleep, startRelay, signup, createProject, pairAgent, startAgent,
-  startSession, waitFor, waitDeviceStatus, tempDir,
+  startSession, waitFor, waitDeviceStatus, tempDir, api, expectStatus, SCALE,
 } from './lib/harness.mjs';
 import {
   OutputStream, openViewer, reattach, startProxy, killHard, setRelayUrl, seqText, sha256, bigText,
-  setupAgent,
+  setupAgent, own,
 } from './lib/extra.mjs';
 
 after(cleanupAll);
@@ -24,6 +24,12 @@ const setup = setupAgent;
 const vopts = (env, relay, sessionId, stream, extra = {}) => ({
   wsUrl: relay.wsUrl, token: env.token, sessionId, deviceId: env.deviceId, stream, ...extra,
 });
+
+/** The session's row in its project's history (status, end_reason). */
+async function sessionRow(env, relay, sessionId) {
+  const r = await api(relay, 'GET', `/api/v1/projects/${env.projectId}/sessions`, undefined, env.token);
+  return expectStatus(r, 200, relay).sessions.find((s) => s.id === sessionId);
+}
 
 function assertClean(stream, viewers) {
   for (const v of viewers) {
@@ -99,6 +105,88 @@ test('graceful relay restart: restarting + 1001, agent re-announces, browser res
   // and the session is live on the new relay
   v2.write('echo Z_$((6*7))\r');
   await stream.waitFor('Z_42');
+}));
+
+// After a restart every device with active sessions has --agent-grace to
+// come back. One that came back and then lost its link again has a grace
+// of its own from then: the restart's grace ending while it is between two
+// connections must not end its sessions (issue 13: they were ended
+// agent_lost, "the device did not come back", though it was back within a
+// second). The agent is frozen (SIGSTOP) with its link cut, so it is away
+// exactly across the end of the restart's grace, and returns well inside
+// its own (timeline below, seconds after the restart; GRACE_S = 14).
+test('relay restart, then the agent drops and is away when the restart\'s grace ends: back within its own grace, the session stays active and resumes exactly', { timeout: TEST_TIMEOUT * 2 }, e2e(async (t, scope) => {
+  // (stretched with the suite's SCALE: a sanitized build sets up slower)
+  const GRACE_S = Math.round(14 * SCALE);
+  const DROP_AT_S = Math.round(9 * SCALE); // drop the link (restart grace ends at 14, the device's own at 9 + 14 = 23)
+  const BACK_AT_S = Math.round(15 * SCALE); // let it come back (+ its reconnect backoff, at most ~5 s)
+  const dataDir = await tempDir('clawlink-relay-data-');
+  const relayArgs = ['--agent-grace', String(GRACE_S)];
+  const relay1 = await startRelay({ dataDir, extraArgs: relayArgs });
+  const env = await setup({ relay: relay1, viaProxy: true, scope });
+  const sessionId = await startSession(relay1, env.token, env.deviceId);
+  const stream = new OutputStream();
+  const v1 = await openViewer(scope, vopts(env, relay1, sessionId, stream, { resumeOffset: 0, ack: 'explicit', label: 'before restart' }));
+  await stream.waitFor('$ ');
+  v1.write('echo S_$((1+1)); seq 1 3000; echo A_$((2+1))\r');
+  await stream.waitFor('A_3\r\n', { timeout: ms(30_000) });
+  await relay1.stop();
+  await v1.closed;
+
+  const relay2 = await startRelay({ dataDir, port: relay1.port, extraArgs: relayArgs });
+  const restartedAt = Date.now(); // the relay's graces started before it answered /healthz
+  await waitDeviceStatus(relay2, env.token, env.projectId, env.deviceId, 'online', { procs: [env.agent] });
+  const v2 = await reattach(scope, vopts(env, relay2, sessionId, stream, { ack: 'explicit', label: 'after restart', start: null }));
+  v2.write('echo C_$((4+1)); seq 3001 6000; echo B_$((3+1))\r');
+  await stream.waitFor('B_4\r\n', { timeout: ms(30_000) });
+
+  await sleep(Math.max(0, restartedAt + DROP_AT_S * 1000 - Date.now()));
+  const pid = env.agent.proc.pid;
+  own(scope, { name: 'SIGCONT the agent', cleanup: () => { try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ } } });
+  process.kill(pid, 'SIGSTOP');
+  env.proxy.dropAll();
+  await waitDeviceStatus(relay2, env.token, env.projectId, env.deviceId, 'offline');
+  const awaySince = (Date.now() - restartedAt) / 1000;
+  assert.ok(awaySince < GRACE_S - 1, `test set-up: the agent left ${awaySince} s after the restart, before the restart's grace (${GRACE_S} s) ends`);
+  v2.write('echo D_$((5+2))\r'); // typed while the device is away: refused, not queued
+  await v2.next((m) => m.type === 'error' && m.data?.code === 'device_offline');
+
+  await sleep(Math.max(0, restartedAt + BACK_AT_S * 1000 - Date.now()));
+  let row = await sessionRow(env, relay2, sessionId);
+  assert.equal(row?.status, 'active', `past the restart's grace, the session of a device within its own grace is still active: ${JSON.stringify(row)}\n${relay2.logs().split('\n').filter((l) => /comp=hub/.test(l)).slice(-15).join('\n')}`);
+  process.kill(pid, 'SIGCONT');
+  await waitDeviceStatus(relay2, env.token, env.projectId, env.deviceId, 'online', { timeout: ms(20_000), procs: [env.agent] });
+  v2.write('echo Z_$((6*7))\r');
+  await stream.waitFor('Z_42', { timeout: ms(15_000) });
+
+  row = await sessionRow(env, relay2, sessionId);
+  assert.equal(row?.status, 'active', JSON.stringify(row));
+  assert.doesNotMatch(relay2.logs(), /session ended|agent did not come back/, 'the relay ended nothing');
+  assert.equal(v2.seen('session_end').length, 0, v2.describe());
+  assertClean(stream, [v1, v2]);
+  assert.equal(stream.between('S_2\r\n', 'A_3\r\n')?.toString(), seqText(1, 3000, '\r\n'), 'output before the restart is exact');
+  assert.equal(stream.between('C_5\r\n', 'B_4\r\n')?.toString(), seqText(3001, 6000, '\r\n'), 'output after the restart is exact');
+}));
+
+test('relay restart, the agent never returns: its session ends agent_lost once --agent-grace has passed', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
+  const dataDir = await tempDir('clawlink-relay-data-');
+  const relayArgs = ['--agent-grace', '3'];
+  const relay1 = await startRelay({ dataDir, extraArgs: relayArgs });
+  const env = await setup({ relay: relay1 });
+  const sessionId = await startSession(relay1, env.token, env.deviceId);
+  const stream = new OutputStream();
+  const v1 = await openViewer(scope, vopts(env, relay1, sessionId, stream, { resumeOffset: 0, ack: 'explicit' }));
+  await stream.waitFor('$ ');
+  await relay1.stop();
+  await env.agent.stop(); // its shells end with it, while no relay hears of it
+  const relay2 = await startRelay({ dataDir, port: relay1.port, extraArgs: relayArgs });
+  assert.equal((await sessionRow(env, relay2, sessionId))?.status, 'active', 'the restarted relay waits for the agent first');
+  const row = await waitFor(async () => {
+    const r = await sessionRow(env, relay2, sessionId);
+    return r?.status === 'ended' ? r : null;
+  }, { timeout: ms(15_000), what: 'the session to end', describe: () => relay2.logs() });
+  assert.equal(row.end_reason, 'agent_lost', JSON.stringify(row));
+  assert.match(relay2.logs(), /agent did not come back: sessions ended.*sessions=1/);
 }));
 
 // Lossless across relay crashes: the agent drops output queued for a dead

@@ -436,13 +436,22 @@ test('scripts/run-demo: relay + demo + real agent; prints the one-time link; the
     const st = await stat(path.join(data, 'demo.json'));
     assert.equal(st.mode & 0o777, 0o600);
     assert.ok(existsSync(path.join(data, 'demo-agent', 'agent.json')));
-    // the relay's log (the script's output minus its banner) never holds the code
-    const logLines = h.out().split('\n').filter((l) => l.startsWith('ts='));
-    assert.ok(logLines.length > 0);
-    assert.ok(!logLines.some((l) => l.includes(code)), 'the one-time code is in the relay log');
+    // the relay's log (DATA/relay.log, not the terminal: nothing buries the
+    // banner) never holds the code
+    const relayLog = await readFile(path.join(data, 'relay.log'), 'utf8');
+    assert.match(relayLog, /msg="listening"/);
+    assert.ok(!relayLog.includes(code), 'the one-time code is in the relay log');
+    assert.ok(!h.out().split('\n').some((l) => l.startsWith('ts=')), `no relay log line on the terminal:\n${h.out()}`);
+    // the banner is the last thing printed, and says how to stop, get a new link, pair another machine
+    const banner = h.out().trimEnd().split('\n');
+    assert.match(banner.at(-1), /Stop:\s+Ctrl-C/, h.out());
+    assert.match(h.out(), /clawlink is running at http:\/\/127\.0\.0\.1:\d+\n/);
+    assert.match(h.out(), new RegExp(`make login LISTEN=127\\.0\\.0\\.1:${port} DATA=`));
+    assert.match(h.out(), /Pair another machine:/);
 
     const info = await stop(h);
     assert.ok(info, `run-demo did not stop on SIGTERM\n${tail(h.out(), 30)}`);
+    assert.deepEqual(info, { code: 0, signal: null }, `SIGTERM stops run-demo cleanly (exit 0)\n${tail(h.out(), 10)}`);
     await waitFor(async () => {
       try { await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) }); return false; } catch { return true; }
     }, { what: 'the relay to be gone' });
@@ -458,7 +467,7 @@ test('scripts/run-demo: relay + demo + real agent; prints the one-time link; the
       const ds = expectStatus(await withCookie(relay, web2, 'GET', `/api/v1/projects/${projects[0].id}/devices`, undefined, { csrf: null }), 200).devices;
       return ds.length === 1 && ds[0].status === 'online';
     }, { timeout: ms(20_000), what: 'the demo device online again', describe: () => tail(h.out(), 40) });
-    assert.ok(!/pairing the demo device failed/.test(h.out()));
+    assert.ok(!/pairing this machine failed/.test(h.out()));
   } finally {
     if (h.p.exitCode === null && h.p.signalCode === null) await stop(h);
   }
@@ -481,6 +490,91 @@ test('scripts/run-demo: relay + demo + real agent; prints the one-time link; the
     p.kill('SIGTERM');
     await new Promise((resolve) => (p.exitCode !== null ? resolve() : p.on('exit', resolve)));
   }
+}));
+
+test('scripts/run-demo on a port that is taken: exits 1, shows the relay\'s error and how to choose another LISTEN', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const busy = await startRelay();
+  const data = await tempDir('clawlink-run-demo-');
+  const home = await tempDir('clawlink-run-demo-home-');
+  const res = await new Promise((resolve) => {
+    const p = spawn(RUN_DEMO, [BIN_DIR, `127.0.0.1:${busy.port}`, data], { env: { PATH: process.env.PATH, HOME: home, LANG: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { out += d; });
+    p.on('close', (code) => resolve({ code, out }));
+  });
+  assert.equal(res.code, 1, res.out);
+  assert.match(res.out, /cannot listen on 127\.0\.0\.1:\d+: Address already in use/);
+  assert.match(res.out, /choose another address: LISTEN=127\.0\.0\.1:8081 make run/);
+  assert.doesNotMatch(res.out, /one-time=/);
+}));
+
+/** clawlink-relay login-link ARGS: {code, stdout, stderr}. */
+function loginLink(args) {
+  return new Promise((resolve) => {
+    const p = spawn(path.join(BIN_DIR, 'clawlink-relay'), ['login-link', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+// The way back in once the demo's link is used (its password is random and
+// never shown): an operator command on the relay's machine prints a new
+// one-time link, for the demo user or any user by email, from the database.
+test('login-link: a new one-time link for the demo user (or --email) while the relay runs; hashed at rest, never logged, single use', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const dataDir = await tempDir('clawlink-demo-');
+  const file = path.join(dataDir, 'demo.json');
+  const relay = await startRelay({ dataDir, extraArgs: ['--demo', file] });
+  await waitFor(() => existsSync(file), { what: 'the demo file' });
+  const demo = JSON.parse(await readFile(file, 'utf8'));
+  expectStatus(await api(relay, 'POST', '/api/v1/auth/one-time', { code: demo.signin_code }), 200, relay);
+  expectStatus(await api(relay, 'POST', '/api/v1/auth/one-time', { code: demo.signin_code }), 401, relay); // used: the way in is gone
+
+  const out = await loginLink(['--data', dataDir, '--listen', `127.0.0.1:${relay.port}`]);
+  assert.equal(out.code, 0, `login-link: ${out.stderr}`);
+  const m = out.stdout.match(/^(http:\/\/127\.0\.0\.1:(\d+)\/auth#one-time=(clo_[A-Za-z0-9_-]{43}))\n$/);
+  assert.ok(m, `stdout is the link alone: ${JSON.stringify(out.stdout)}`);
+  assert.equal(Number(m[2]), relay.port);
+  assert.match(out.stderr, /demo@clawlink\.local.*once, for 15 minutes/);
+  const code = m[3];
+  // stored as its hash only: the code's text is nowhere in the database files
+  for (const f of ['clawlink.db', 'clawlink.db-wal']) {
+    const bytes = await readFile(path.join(dataDir, f)).catch(() => Buffer.alloc(0));
+    assert.equal(bytes.includes(Buffer.from(code)), false, `the code in plain text in ${f}`);
+  }
+  const r = await api(relay, 'POST', '/api/v1/auth/one-time', { code }, undefined, { headers: { Origin: relay.url } });
+  assert.equal(expectStatus(r, 200, relay).user.email, 'demo@clawlink.local');
+  setCookie(r);
+  assert.equal((await api(relay, 'POST', '/api/v1/auth/one-time', { code })).status, 401, 'single use');
+
+  // any user, by email (normalised); 0.0.0.0 in --listen → a 127.0.0.1 link
+  const u = await signup(relay, `Ops-${randomId(4)}@Example.test`);
+  const o2 = await loginLink(['--data', dataDir, '--email', u.email.toUpperCase(), '--listen', `0.0.0.0:${relay.port}`]);
+  assert.equal(o2.code, 0, o2.stderr);
+  const m2 = o2.stdout.match(/^http:\/\/127\.0\.0\.1:\d+\/auth#one-time=(clo_[A-Za-z0-9_-]{43})\n$/);
+  assert.ok(m2, o2.stdout);
+  const r2 = expectStatus(await api(relay, 'POST', '/api/v1/auth/one-time', { code: m2[1] }), 200, relay);
+  assert.equal(r2.user.id, u.user.id);
+  const o3 = await loginLink(['--data', dataDir, '--url', 'https://127.0.0.1:8443/']);
+  assert.match(o3.stdout, /^https:\/\/127\.0\.0\.1:8443\/auth#one-time=clo_/);
+
+  // refusals: no such user, a directory without a database (none is made), bad arguments
+  const none = await loginLink(['--data', dataDir, '--email', 'nobody@example.test']);
+  assert.equal(none.code, 1);
+  assert.equal(none.stdout, '');
+  assert.match(none.stderr, /no user nobody@example\.test/);
+  const empty = await tempDir('clawlink-empty-');
+  const nodb = await loginLink(['--data', empty]);
+  assert.equal(nodb.code, 1);
+  assert.match(nodb.stderr, /no relay database/);
+  assert.equal(existsSync(path.join(empty, 'clawlink.db')), false, 'login-link made no database');
+  assert.equal((await loginLink(['--data', dataDir, '--email', 'not-an-email'])).code, 2);
+  assert.equal((await loginLink(['--bogus'])).code, 2);
+
+  assertNoSecrets(relay, [code, m2[1], o3.stdout.trim().split('=').at(-1)], 'relay');
 }));
 
 test('under TLS the session cookie is Secure and every reply carries HSTS', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {

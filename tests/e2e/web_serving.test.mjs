@@ -9,10 +9,15 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdir, writeFile, symlink } from 'node:fs/promises';
+import net from 'node:net';
+import crypto from 'node:crypto';
+import { mkdir, writeFile, symlink, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
-import { e2e, cleanupAll, startRelay, tempDir, signup, TEST_TIMEOUT, ms } from './lib/harness.mjs';
+import {
+  e2e, cleanupAll, startRelay, tempDir, signup, createProject, createDevice, TEST_TIMEOUT, ms,
+} from './lib/harness.mjs';
 import { makeSelfSigned, startTlsRelay } from './lib/extra.mjs';
 import https from 'node:https';
 
@@ -38,6 +43,33 @@ function raw(relay, method, pathname, headers = {}, { ca } = {}) {
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * Sends `first` (method, path, headers) and then GET /healthz on ONE
+ * keep-alive connection, without waiting in between, and returns all the
+ * bytes the relay wrote until it closed. A reply to HEAD that carries a
+ * body shows as bytes between its headers and the second status line.
+ */
+function pipelined(relay, method, pathname, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(relay.url);
+    const sock = net.connect(Number(u.port), u.hostname);
+    const chunks = [];
+    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    sock.setTimeout(ms(20_000), () => sock.destroy(new Error(`${method} ${pathname}: timeout`)));
+    sock.on('connect', () => sock.write(`${method} ${pathname} HTTP/1.1\r\nHost: ${u.host}\r\n${extra}\r\n` +
+      `GET /healthz HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`));
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    sock.on('error', reject);
+  });
+}
+
+/** The web app's page routes, as web/src/main.ts declares them (the catch-all "*" left out). */
+async function appRoutes() {
+  const main = await readFile(fileURLToPath(new URL('../../web/src/main.ts', import.meta.url)), 'utf8');
+  return [...main.matchAll(/^route\("([^"]+)"/gm)].map((m) => m[1]).filter((p) => p !== '*');
 }
 
 const show = (r) => `${r.method} ${r.path} → ${r.status} ${JSON.stringify(r.headers)} ${r.text.slice(0, 200)}`;
@@ -112,12 +144,23 @@ test('API replies and pages carry the security headers; unknown API paths stay J
   }
   assert.doesNotMatch(root.text, /\son[a-z]+\s*=/i, 'inline event handler attribute in index.html');
   for (const p of ['/auth', '/reset-password', '/docs', '/dashboard', '/settings', '/project/x', '/device/abc',
-    '/terminal/a/b', '/terminal/a/new', '/no/such/page']) {
+    '/terminal/a/b', '/terminal/a/new', '/dashboard/']) {
     const r = await raw(relay, 'GET', p);
     assert.equal(r.status, 200, show(r));
     assert.equal(r.text, root.text, `${p} is index.html`);
     assert.equal(r.headers.etag, root.headers.etag);
     securityHeaders(r);
+  }
+  // a page the app has no route for: its not-found page (index.html) with 404
+  for (const p of ['/no/such/page', '/project', '/terminal/a', '/dashboardx', '/wp-login']) {
+    const r = await raw(relay, 'GET', p);
+    assert.equal(r.status, 404, show(r));
+    assert.equal(r.text, root.text, `${p} is index.html`);
+    assert.match(r.headers['content-type'], /^text\/html; charset=utf-8/, show(r));
+    assert.equal(r.headers.etag, undefined, `a 404 has no ETag to revalidate: ${show(r)}`);
+    securityHeaders(r);
+    const again404 = await raw(relay, 'GET', p, { 'If-None-Match': root.headers.etag });
+    assert.equal(again404.status, 404, `If-None-Match never turns a 404 into a 304: ${show(again404)}`);
   }
   const etag = root.headers.etag;
   const again = await raw(relay, 'GET', '/', { 'If-None-Match': etag });
@@ -136,6 +179,94 @@ test('API replies and pages carry the security headers; unknown API paths stay J
     assert.equal(r.headers['cache-control'], 'public, max-age=31536000, immutable', show(r));
     securityHeaders(r);
   }
+}));
+
+// The relay answers 200 exactly for the app's routes, read from the same
+// place the app's router reads them (web/src/main.ts), and 404 for others.
+test('every page route of the app (web/src/main.ts) answers 200; the same paths one segment off answer 404', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const relay = await startRelay();
+  const routes = await appRoutes();
+  assert.ok(routes.length >= 8, `routes read from main.ts: ${routes}`);
+  const root = await raw(relay, 'GET', '/');
+  if (root.status === 503) return; // built without the web app: nothing to route
+  for (const pattern of routes) {
+    const p = pattern.replace(/:[A-Za-z]+/g, () => crypto.randomUUID());
+    for (const method of ['GET', 'HEAD']) {
+      const r = await raw(relay, method, p);
+      assert.equal(r.status, 200, `${pattern}: ${show(r)}`);
+    }
+    if (pattern === '/') continue;
+    // one more segment; and where the last segment is literal, that segment changed
+    const offs = [`${p}/extra`, ...(/\/:[A-Za-z]+$/.test(pattern) ? [] : [`${p}x`])];
+    for (const off of offs) {
+      const r = await raw(relay, 'GET', off);
+      assert.equal(r.status, 404, `${pattern} → ${off}: ${show(r)}`);
+      assert.equal(r.text, root.text, `${off}: the app's page, to show its not-found view`);
+    }
+  }
+}));
+
+test('/favicon.ico and /favicon.svg are served; index.html links the icon', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const relay = await startRelay();
+  const root = await raw(relay, 'GET', '/');
+  if (root.status === 503) return; // built without the web app
+  assert.match(root.text, /<link rel="icon" href="\/favicon\.svg"/, 'index.html names its icon');
+  const ico = await raw(relay, 'GET', '/favicon.ico');
+  assert.equal(ico.status, 200, show(ico));
+  assert.equal(ico.headers['content-type'], 'image/x-icon');
+  assert.deepEqual([...ico.body.subarray(0, 4)], [0, 0, 1, 0], 'an ICO file (reserved 0, type 1)');
+  assert.ok(ico.body.readUInt16LE(4) >= 1, 'with at least one image');
+  securityHeaders(ico);
+  const svg = await raw(relay, 'GET', '/favicon.svg');
+  assert.equal(svg.status, 200, show(svg));
+  assert.equal(svg.headers['content-type'], 'image/svg+xml');
+}));
+
+// RFC 9110 9.3.2: HEAD is GET without the body. A body after the headers
+// of a HEAD reply is read by a keep-alive client as the start of the next
+// reply (Go's client logs "Unsolicited response"), so every route is asked
+// with HEAD and then GET /healthz on the same connection.
+test('HEAD on every route (API, functions, pages, files, errors): GET\'s status and headers, Content-Length, and no body', { timeout: TEST_TIMEOUT * 2 }, e2e(async () => {
+  const relay = await startRelay();
+  const u = await signup(relay);
+  const project = await createProject(relay, u.token);
+  const { device } = await createDevice(relay, u.token, project.id);
+  const spec = JSON.parse((await raw(relay, 'GET', '/api/v1/openapi.json')).text);
+  const ids = { id: null, user_id: u.user?.id ?? crypto.randomUUID(), invitation_id: crypto.randomUUID(), name: 'nope' };
+  const targets = [];
+  for (const [p, ops] of Object.entries(spec.paths)) {
+    ids.id = p.includes('/projects/') ? project.id : p.includes('/devices/') ? device.id : crypto.randomUUID();
+    const concrete = p.replace(/\{([a-z_]+)\}/g, (_, k) => ids[k] ?? crypto.randomUUID());
+    // GET routes with and without a token; a path with no GET: HEAD is 405 like GET
+    targets.push({ path: concrete, auth: true, get: Boolean(ops.get) });
+    if (ops.get) targets.push({ path: concrete, auth: false, get: true });
+  }
+  const info = JSON.parse((await raw(relay, 'GET', '/functions/v1/download-connector', { Authorization: `Bearer ${u.token}` })).text);
+  targets.push({ path: `/functions/v1/download-connector?platform=${info.host_platform}`, auth: true, get: true });
+  for (const p of ['/', '/dashboard', '/no/such/page', '/favicon.ico', '/favicon.svg', '/llms.txt', '/assets/none.js', '/api/v1/nope']) {
+    targets.push({ path: p, auth: false, get: true });
+  }
+  const statuses = new Set();
+  for (const t of targets) {
+    const headers = t.auth ? { Authorization: `Bearer ${u.token}` } : {};
+    const get = await raw(relay, 'GET', t.path, headers);
+    const head = await raw(relay, 'HEAD', t.path, headers);
+    const what = `HEAD ${t.path}${t.auth ? ' (signed in)' : ''}`;
+    assert.equal(head.status, get.status, `${what}: ${show(head)} vs GET ${show(get)}`);
+    statuses.add(head.status);
+    assert.equal(head.headers['content-type'], get.headers['content-type'], what);
+    assert.equal(head.headers['cache-control'], get.headers['cache-control'], what);
+    if (get.status !== 304 && get.headers['content-length'] !== undefined) {
+      assert.equal(head.headers['content-length'], get.headers['content-length'], `${what}: Content-Length as GET's`);
+    } else if (get.status !== 304) {
+      assert.equal(Number(head.headers['content-length']), get.body.length, `${what}: Content-Length, the length of GET's body`);
+    }
+    const wire = await pipelined(relay, 'HEAD', t.path, headers);
+    const end = wire.indexOf('\r\n\r\n');
+    assert.ok(end > 0, `${what}: no header block in ${JSON.stringify(wire.slice(0, 300))}`);
+    assert.match(wire.slice(end + 4), /^HTTP\/1\.1 200 /, `${what}: the next reply follows the headers at once (no body): ${JSON.stringify(wire.slice(0, 600))}`);
+  }
+  for (const s of [200, 401, 404, 405]) assert.ok(statuses.has(s), `HEAD was tried with replies of status ${s}: ${[...statuses]}`);
 }));
 
 test('/llms.txt and /llms-full.txt: the machine-readable docs', { timeout: TEST_TIMEOUT }, e2e(async () => {
@@ -173,12 +304,15 @@ test('--web-dir: files, SPA fallback, caching, ETag → 304, gzip and HEAD', { t
   assert.equal(root.headers['cache-control'], 'no-cache');
   assert.match(root.headers.etag, /^"[0-9a-f]{32}"$/);
   securityHeaders(root);
-  for (const p of ['/index.html', '/project/x', '/terminal/dev-1/new', '/dashboard', '/a/b/c/d']) {
+  for (const p of ['/index.html', '/project/x', '/terminal/dev-1/new', '/dashboard']) {
     const r = await raw(relay, 'GET', p);
     assert.equal(r.status, 200, show(r));
     assert.equal(r.text, INDEX, p);
     assert.equal(r.headers.etag, root.headers.etag, p);
   }
+  const missing = await raw(relay, 'GET', '/a/b/c/d');
+  assert.equal(missing.status, 404, show(missing));
+  assert.equal(missing.text, INDEX, 'a page with no route: the app (its not-found page), with 404');
   // an asset: long-lived, a strong ETag per representation
   const js = await raw(relay, 'GET', '/assets/app-abc123.js');
   assert.equal(js.status, 200, show(js));
@@ -226,9 +360,10 @@ test('--web-dir stays inside its directory: .., encoded .., hidden files, symlin
     assert.doesNotMatch(r.text, /outside the web dir|SECRET=hidden/, `${p} leaked a file`);
     securityHeaders(r);
   }
-  // lws folds "//" into "/": a page path, so the app, not the system's file
+  // lws folds "//" into "/": a page path the app has no route for, so the
+  // app (its not-found page, 404), not the system's file
   const slashes = await raw(relay, 'GET', '//etc/passwd');
-  assert.ok(slashes.status === 200 && slashes.text === INDEX, show(slashes));
+  assert.ok(slashes.status === 404 && slashes.text === INDEX, show(slashes));
   // a .. that lands inside the directory is just that file
   const inside = await raw(relay, 'GET', '/assets/../index.html');
   assert.ok(inside.status === 200 || inside.status === 400, show(inside));

@@ -1,7 +1,8 @@
 /*
  * libFuzzer harness: what the relay's web module reads from a request
  * (src/relay/web.c): the path (page or file, its content type and cache
- * lifetime, --web-dir confinement), Accept-Encoding and If-None-Match.
+ * lifetime, --web-dir confinement, the app's routes), Accept-Encoding
+ * (also read as a route pattern) and If-None-Match.
  * Input: three fields separated by NUL bytes (path, Accept-Encoding,
  * If-None-Match).
  */
@@ -44,6 +45,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(strncmp(out, ROOT "/", sizeof ROOT) == 0);
         CHECK(!strstr(field[0], "/.") && !strstr(field[0], "//"));
     }
+    /* a route pattern matches itself where it has no parameter; an app
+     * route is always a page */
+    if (field[1][0] == '/' && !strchr(field[1], ':'))
+        CHECK(cl_web_route_match(field[1], field[1]));
+    (void)cl_web_route_match(field[1], field[0]);
+    if (cl_web_is_app_route(field[0]) && field[0][0] == '/' && !strchr(field[0], '.'))
+        CHECK(cl_web_is_page(field[0]) || cl_web_is_reserved(field[0]));
     (void)cl_web_accepts_gzip(field[1]);
     /* "*" matches anything; an exact strong tag matches */
     if (cl_web_etag_matches(field[2], "0123456789abcdef0123456789abcdef"))

@@ -183,6 +183,40 @@ static void test_pages_and_reserved(void **state)
     assert_false(cl_web_is_reserved("/llms.txt"));
 }
 
+/* The router's matching (web/src/router.ts), and the routes read from
+ * web/src/main.ts at build time. */
+static void test_app_routes(void **state)
+{
+    assert_true(cl_web_route_match("/", "/"));
+    assert_true(cl_web_route_match("/", "//"));
+    assert_false(cl_web_route_match("/", "/x"));
+    assert_true(cl_web_route_match("/dashboard", "/dashboard"));
+    assert_true(cl_web_route_match("/dashboard", "/dashboard/"));
+    assert_true(cl_web_route_match("/dashboard", "//dashboard"));
+    assert_false(cl_web_route_match("/dashboard", "/dashboardx"));
+    assert_false(cl_web_route_match("/dashboard", "/dash"));
+    assert_false(cl_web_route_match("/dashboard", "/dashboard/x"));
+    assert_true(cl_web_route_match("/project/:id", "/project/abc"));
+    assert_false(cl_web_route_match("/project/:id", "/project"));
+    assert_false(cl_web_route_match("/project/:id", "/project/"));
+    assert_false(cl_web_route_match("/project/:id", "/project/a/b"));
+    assert_true(cl_web_route_match("/terminal/:d/:s", "/terminal/a/b"));
+    assert_false(cl_web_route_match("/terminal/:d/:s", "/terminal/a"));
+
+    assert_true(cl_web_routes_n >= 8);
+    assert_null(cl_web_routes[cl_web_routes_n]);
+    for (size_t i = 0; i < cl_web_routes_n; i++) {
+        assert_int_equal(cl_web_routes[i][0], '/');
+        if (strcmp(cl_web_routes[i], "*") == 0)
+            fail_msg("the catch-all is not a route the relay answers 200 for");
+    }
+    assert_true(cl_web_is_app_route("/"));
+    assert_true(cl_web_is_app_route("/dashboard"));
+    assert_true(cl_web_is_app_route("/terminal/dev/sess"));
+    assert_false(cl_web_is_app_route("/no/such/page"));
+    assert_false(cl_web_is_app_route("/wp-login"));
+}
+
 /* A --web-dir tree: root/{index.html, assets/a.js, .hidden, sub/},
  * root/out -> outside dir, root/leak -> outside file. */
 struct tree {
@@ -327,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_etag_matches),
         cmocka_unit_test(test_etag_is_content_hash),
         cmocka_unit_test(test_pages_and_reserved),
+        cmocka_unit_test(test_app_routes),
         cmocka_unit_test_setup_teardown(test_dir_resolve, tree_setup, tree_teardown),
         cmocka_unit_test_setup_teardown(test_read_file, tree_setup, tree_teardown),
     };

@@ -7,6 +7,7 @@ const WHY: Record<string, string> = {
   user_disconnect: "the user disconnected",
   idle: "idle for too long",
   agent_lost: "the device did not come back",
+  not_resumed: "the device came back without it (its agent restarted)",
   member_removed: "its user left the project",
   device_repaired: "the device was paired again",
   device_deleted: "the device was deleted",

@@ -221,9 +221,14 @@ async function useOneTime(box: HTMLElement, code: string, next: string): Promise
     status.setAttribute("role", "alert");
     status.setAttribute("data-testid", "one-time-error");
     if (err instanceof ApiError && (err.code === "invalid_code" || err.status === 401)) {
-      status.textContent =
+      status.replaceChildren(
         "This sign-in link has already been used or has expired. Each link works once, for a few minutes. " +
-        "Sign in with your email and password, or restart the relay for a new link.";
+          "Sign in with your email and password, or get a new link on the relay's machine: ",
+        h("code", {}, "make login"),
+        " (or ",
+        h("code", {}, "clawlink-relay login-link --data DIR"),
+        ").",
+      );
     } else status.textContent = errorText(err);
     box.firstElementChild?.append(
       h("p", {}, h("a", { href: "/auth", class: "btn primary", "data-link": true }, "Sign in with email")),
