@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 struct cl_http_job {
@@ -483,10 +484,54 @@ static void cl__reset(struct cl_conn *c)
     }
 }
 
+/* Request framing per RFC 9112 section 6: exactly one way to know where a
+ * body ends, or the request is refused and the connection closed (bytes
+ * a proxy in front read differently must never become a second request:
+ * request smuggling). The relay reads bodies by Content-Length only:
+ * Transfer-Encoding gets 411 (chunked: send Content-Length) or 501, with
+ * Content-Length as well 400; a repeated or malformed Content-Length 400;
+ * a body on a method that has none (GET, HEAD, DELETE, OPTIONS) 400.
+ * Returns the status to refuse with (and why), or 0 with *clen set. */
+static int cl__framing(struct lws *wsi, enum cl_http_method m, long long *clen, const char **why)
+{
+    char v[32];
+    int n;
+
+    *clen = 0;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+            *why = "both Content-Length and Transfer-Encoding";
+            return 400;
+        }
+        n = lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
+        *why = "send the body with Content-Length (Transfer-Encoding is not accepted)";
+        return n > 0 && strcasecmp(v, "chunked") == 0 ? 411 : 501;
+    }
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+        return 0;
+    if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) > 0) {
+        *why = "more than one Content-Length";
+        return 400;
+    }
+    n = lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    if (n <= 0 || n > 18 || strspn(v, "0123456789") != (size_t)n) {
+        *why = "Content-Length is not a number";
+        return 400;
+    }
+    *clen = atoll(v);
+    if (*clen > 0 && m != CL_HTTP_POST && m != CL_HTTP_PUT && m != CL_HTTP_PATCH) {
+        *why = "this method takes no body";
+        return 400;
+    }
+    return 0;
+}
+
 int cl_http_on_request(struct cl_conn *c, struct lws *wsi, const char *uri)
 {
     struct cl_http_state *h = &c->http;
-    char cl_hdr[32];
+    long long clen = 0;
+    const char *why = NULL;
+    int status;
 
     c->kind = CL_CONN_HTTP;
     c->wsi = wsi;
@@ -499,10 +544,19 @@ int cl_http_on_request(struct cl_conn *c, struct lws *wsi, const char *uri)
         return 0;
     }
     snprintf(h->path, sizeof h->path, "%s", uri);
+    status = cl__framing(wsi, h->method, &clen, &why);
+    if (status) {
+        h->close_after = true;
+        cl_info("http", "request refused: ambiguous framing", "peer=%s status=%d why=\"%s\"",
+                c->peer, status, why);
+        cl_http_reply_error(c, status,
+                            status == 411   ? "length_required"
+                            : status == 501 ? "not_implemented"
+                                            : "bad_framing",
+                            "%s", why);
+        return 0;
+    }
     if (h->method == CL_HTTP_POST || h->method == CL_HTTP_PUT || h->method == CL_HTTP_PATCH) {
-        long long clen = 0;
-        if (lws_hdr_copy(wsi, cl_hdr, sizeof cl_hdr, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
-            clen = atoll(cl_hdr);
         if (clen > CL_HTTP_MAX_BODY) {
             h->close_after = true;
             cl_http_reply_error(c, 413, "body_too_large", "request body is larger than %d bytes",

@@ -7,6 +7,7 @@
 // the others threw at it); each test makes its own users and devices.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import {
   e2e, cleanupAll, watch, TEST_TIMEOUT, ms, startRelay, api, show, createProject, createDevice, pairViaHttp, startSession, wsClient,
   connectorHello, browserAuth, msg, isType, isError, expectClose, b64, unb64, signup, assertNoSecrets, randomId, sleep,
@@ -357,6 +358,47 @@ test('/session: session_start while the device is offline → device_offline, co
   c.send(msg('session_start', { session_id: sessionId, cols: 80, rows: 24 }));
   const ss = await conn.next(isType('session_start', (m) => m.data?.session_id === sessionId));
   assert.equal(ss.data.cols, 80);
+}));
+
+/** Sends raw bytes on a fresh TCP connection; resolves with everything read until the relay closes it (or 5 s). */
+function rawHttp(port, bytes) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(bytes));
+    let out = '';
+    let closed = false;
+    sock.setEncoding('latin1');
+    sock.on('data', (d) => { out += d; });
+    sock.on('error', () => {});
+    const t = setTimeout(() => { sock.destroy(); resolve({ out, closed }); }, ms(5_000));
+    sock.on('close', () => { closed = true; clearTimeout(t); resolve({ out, closed }); });
+  });
+}
+
+test('HTTP framing (RFC 9112 section 6): ambiguous bodies are refused once and the connection closed, never read as a second request', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const body = JSON.stringify({ email: 'x@example.com', password: 'not-it' });
+  const smuggled = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+  const cases = [
+    ['Content-Length and Transfer-Encoding', 400,
+      `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`],
+    ['two Content-Length', 400,
+      `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}${smuggled}`],
+    ['Transfer-Encoding alone (chunked)', 411,
+      `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`],
+    ['Transfer-Encoding alone (gzip)', 501,
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n'],
+    ['a body on GET', 400, `GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`],
+    ['Content-Length not a number', 400, 'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n{}'],
+  ];
+  for (const [what, status, bytes] of cases) {
+    const r = await rawHttp(relay.port, bytes);
+    const statuses = r.out.match(/^HTTP\/1\.1 \d+/gm) || [];
+    assert.deepEqual(statuses, [`HTTP/1.1 ${status}`], `${what}: one answer, ${status}:\n${r.out.slice(0, 400)}`);
+    assert.equal(r.closed, true, `${what}: the connection is closed after it`);
+  }
+  // A well-framed request still works, and keeps its connection.
+  const ok = await rawHttp(relay.port, `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  assert.match(ok.out, /^HTTP\/1\.1 401 /);
+  assert.equal(ok.closed, false, 'kept alive');
 }));
 
 test('after all the bad input the relay is alive and never logged a secret', { timeout: TEST_TIMEOUT }, e2e(async () => {
