@@ -220,6 +220,12 @@ static void cl__sessions_list(struct cl_http_req *req)
     cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "sessions", arr));
 }
 
+void cl_http_tokens_revoked(struct cl_relay *r, const char *user_id)
+{
+    cl_hub_recheck_user(r->hub, user_id);
+    cl_events_recheck_user(r->events, user_id);
+}
+
 static void cl__session_revoke(struct cl_http_req *req)
 {
     struct cl_store *s = &req->relay->store;
@@ -237,6 +243,7 @@ static void cl__session_revoke(struct cl_http_req *req)
         return;
     }
     cl_info("auth", "token revoked", "user=%s token_id=%s", req->user_id, t.id);
+    cl_http_tokens_revoked(req->relay, req->user_id);
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
 }
 
@@ -264,6 +271,7 @@ static void cl__password_done(struct cl_conn *c, void *arg)
         goto out_free;
     }
     cl_info("auth", "password changed; other tokens revoked", "user=%s", j->user_id);
+    cl_http_tokens_revoked(j->relay, j->user_id);
     cl_http_reply_json(c, 200, json_pack("{s:b}", "ok", 1));
 out_free:
     cl__job_free(j);
@@ -524,6 +532,7 @@ static void cl__reset_done(struct cl_conn *c, void *arg)
         goto out_free;
     }
     cl_info("auth", "password reset; all tokens revoked", "user=%s", user_id);
+    cl_http_tokens_revoked(j->relay, user_id);
     cl_http_reply_json(c, 200, json_pack("{s:b}", "ok", 1));
 out_free:
     cl__job_free(j);

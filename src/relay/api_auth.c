@@ -328,6 +328,7 @@ static void cl__logout(struct cl_http_req *req)
         cl_http_reply_errcode(req->conn, rc);
         return;
     }
+    cl_http_tokens_revoked(req->relay, req->user_id);
     if (req->cookie_auth || cl_webauth_web_client(req->conn->wsi)) {
         char cookie[160];
         cl_webauth_cookie_header(req->relay, NULL, cookie, sizeof cookie);

@@ -114,6 +114,8 @@ struct cl_conn {
 
     /* browser (/session) */
     char user_id[CL_UUID_LEN + 1];
+    uint8_t auth_hash[CL_HASH_LEN]; /* the token it authenticated with: checked again when
+                                     * its user's tokens are revoked */
     char session_id[CL_ID_MAX + 1];
     struct cl_live_session *live;
     struct cl_conn *viewer_next, *viewer_prev;

@@ -145,6 +145,15 @@ static bool cl__sub_still_valid(struct cl_events *ev, struct cl_events_sub *sub)
     return false;
 }
 
+void cl_events_recheck_user(struct cl_events *ev, const char *user_id)
+{
+    for (struct cl_events_sub *sub = ev->subs, *next; sub; sub = next) {
+        next = sub->next;
+        if (strcmp(sub->user_id, user_id) == 0 && !sub->c->close_pending)
+            cl__sub_still_valid(ev, sub);
+    }
+}
+
 static void cl__auth(struct cl_events *ev, struct cl_conn *c, struct cl_events_msg *m)
 {
     struct cl_store *s = &ev->relay->store;

@@ -51,6 +51,10 @@ void cl_events_shutdown(struct cl_events *ev);
 /* Authenticated subscribers now. */
 size_t cl_events_count(const struct cl_events *ev);
 
+/* Some of user_id's tokens were revoked: their subscribers whose token no
+ * longer signs them in are closed (auth_failed, 1008) at once. */
+void cl_events_recheck_user(struct cl_events *ev, const char *user_id);
+
 /* Publishes an event of kind ("device.online", ...) about project_id to
  * every subscriber that may see the project now. Takes ownership of data
  * (an object with the kind's fields, or NULL); kind, project_id and at

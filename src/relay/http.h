@@ -172,6 +172,11 @@ struct cl_id_list {
 void cl_id_list_add(struct cl_id_list *l, const char *id);
 void cl_id_list_free(struct cl_id_list *l);
 
+/* Tokens of user_id were revoked: closes at once the WebSockets (terminal
+ * viewers, /events) that were authenticated with one of them (hub.h,
+ * events.h). Call after the store change. (api_account.c) */
+void cl_http_tokens_revoked(struct cl_relay *r, const char *user_id);
+
 /* JSON views of stored rows, shared by the API modules. */
 json_t *cl_json_user(const struct cl_user *u);
 json_t *cl_json_project(const struct cl_project *p);

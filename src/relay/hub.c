@@ -846,6 +846,7 @@ static void cl__browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg 
         ls = cl__live_add(h, sess.id, sess.device_id);
     snprintf(c->user_id, sizeof c->user_id, "%s", user_id);
     snprintf(c->session_id, sizeof c->session_id, "%s", sess.id);
+    memcpy(c->auth_hash, hash, sizeof hash);
     c->authed = true;
     c->view_only = mode != CL_SHARE_CONTROL;
     c->starter = strcmp(sess.user_id, user_id) == 0;
@@ -898,8 +899,8 @@ static void cl__forward_stdin(struct cl_conn *agent, const struct cl_msg *m, con
             abort();
         for (size_t off = 0; off < m->data_len; off += piece) {
             size_t n = m->data_len - off < piece ? m->data_len - off : piece;
-            long w = cl_msg_encode_data(CL_MSG_STDIN, m->session_id, m->data + off, n, -1, json,
-                                        cap);
+            long w =
+                cl_msg_encode_data(CL_MSG_STDIN, m->session_id, m->data + off, n, -1, json, cap);
             if (w > 0)
                 cl_conn_send(agent, json, (size_t)w);
         }
@@ -1139,6 +1140,28 @@ void cl_hub_share_changed(struct cl_hub *h, const char *session_id, const char *
             cl_conn_close(v, 4003, "share revoked");
         } else {
             v->view_only = mode != CL_SHARE_CONTROL;
+        }
+    }
+}
+
+void cl_hub_recheck_user(struct cl_hub *h, const char *user_id)
+{
+    struct cl_store *s = &h->relay->store;
+    struct cl_live_session *ls, *tmp;
+    char uid[CL_UUID_LEN + 1];
+
+    HASH_ITER(hh, h->sessions, ls, tmp)
+    {
+        for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next) {
+            if (v->close_pending || strcmp(v->user_id, user_id) != 0)
+                continue;
+            if (s->ops->token_user(s, v->auth_hash, cl_now(), uid) == 0 &&
+                strcmp(uid, user_id) == 0)
+                continue;
+            cl_info("hub", "viewer's token revoked: closing", "session=%s user=%s peer=%s", ls->id,
+                    user_id, v->peer);
+            cl_conn_send_error(v, "auth_failed", "token revoked or expired", ls->id);
+            cl_conn_close(v, LWS_CLOSE_STATUS_POLICY_VIOLATION, "token revoked");
         }
     }
 }

@@ -69,6 +69,11 @@ void cl_hub_share_changed(struct cl_hub *h, const char *session_id, const char *
 typedef void (*cl_viewer_cb)(const char *user_id, bool view_only, const char *peer, void *ctx);
 void cl_hub_viewers(struct cl_hub *h, const char *session_id, cl_viewer_cb cb, void *ctx);
 
+/* Some of user_id's tokens were revoked (a sign-out, a password change or
+ * reset, a revoked sign-in): every viewer of theirs whose token no longer
+ * signs them in gets auth_failed and close 1008, at once. */
+void cl_hub_recheck_user(struct cl_hub *h, const char *user_id);
+
 /* The authenticated agent connection of device_id, or NULL (for nodes.c,
  * which sends it OpenClaw requests). Valid until the hub's close hook. */
 struct cl_conn *cl_hub_agent(struct cl_hub *h, const char *device_id);

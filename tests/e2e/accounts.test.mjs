@@ -9,7 +9,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, startRelay, api, show, expectStatus, signup, createProject,
   createDevice, pairViaHttp, randomId, tail, connectorHello, browserAuth, startSession, waitFor,
-  assertNoSecrets, freePort, isType, sleep, expectClose,
+  assertNoSecrets, freePort, isType, sleep, expectClose, wsClient, msg,
 } from './lib/harness.mjs';
 
 after(cleanupAll);
@@ -110,6 +110,64 @@ test('profile: GET and PATCH display_name and avatar_url, with validation', { ti
 
   r = await api(relay, 'PATCH', '/api/v1/me', { display_name: 'anon' });
   assertError(r, 401, 'unauthorized', relay);
+}));
+
+test('a revoked token\'s WebSockets close at once: a revoked sign-in, a sign-out, a password change', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const relay = await startRelay(); // the default 20 s ping: what closes them here is not a ping
+  const alice = await signup(relay);
+  const project = await createProject(relay, alice.token);
+  const { pairing_code } = await createDevice(relay, alice.token, project.id, 'revoke-box');
+  const paired = await pairViaHttp(relay, pairing_code);
+  await connectorHello(relay, paired.device_id, paired.token);
+  const sessionId = await startSession(relay, alice.token, paired.device_id);
+  const signIn = async () => expectStatus(await login(relay, alice.email, alice.password), 200, relay).token;
+  const events = async (token, label) => {
+    const c = await wsClient(`${relay.wsUrl}/events`, { label });
+    c.send(msg('auth', { token }));
+    await c.next('auth_ok');
+    return c;
+  };
+  const idOf = async (token) => expectStatus(await api(relay, 'GET', '/api/v1/me/sessions', undefined, token), 200, relay)
+    .sessions.find((x) => x.current).id;
+  const closedNow = async (c, what) => {
+    const info = await expectClose(c, 1008, ms(3_000));
+    assert.match(info.reason, /token revoked|auth failed/, `${what}: ${JSON.stringify(info)}`);
+  };
+
+  const b = await signIn();
+  const c = await signIn();
+  const viewB = await browserAuth(relay, b, sessionId, paired.device_id, { label: 'viewer b' });
+  const viewC = await browserAuth(relay, c, sessionId, paired.device_id, { label: 'viewer c' });
+  const evB = await events(b, 'events b');
+  const evC = await events(c, 'events c');
+
+  // b is revoked from another sign-in: b's sockets close, c's stay.
+  expectStatus(await api(relay, 'DELETE', `/api/v1/me/sessions/${await idOf(b)}`, undefined, alice.token), 200, relay);
+  await closedNow(viewB, 'viewer b');
+  await closedNow(evB, 'events b');
+  assert.ok(viewB.received.some((m) => m.type === 'error' && m.data?.code === 'auth_failed'), viewB.describe());
+  await sleep(300);
+  assert.equal(viewC.closeInfo, null, 'c\'s viewer stays');
+  assert.equal(evC.closeInfo, null, 'c\'s events stay');
+
+  // c signs out: its sockets close.
+  const out = await api(relay, 'POST', '/api/v1/auth/logout', undefined, c);
+  assert.ok(out.status === 200 || out.status === 204, show(out));
+  await closedNow(viewC, 'viewer c');
+  await closedNow(evC, 'events c');
+
+  // A password change keeps the sign-in that made it and revokes the rest.
+  const d = await signIn();
+  const e = await signIn();
+  const viewE = await browserAuth(relay, e, sessionId, paired.device_id, { label: 'viewer e' });
+  const evE = await events(e, 'events e');
+  const evD = await events(d, 'events d');
+  const next = `pw-${randomId(12)}`;
+  expectStatus(await api(relay, 'POST', '/api/v1/me/password', { current_password: alice.password, new_password: next }, d), 200, relay);
+  await closedNow(viewE, 'viewer e');
+  await closedNow(evE, 'events e');
+  await sleep(300);
+  assert.equal(evD.closeInfo, null, 'the sign-in that changed the password keeps its socket');
 }));
 
 test('sessions: list own sign-in tokens, revoke one by id, never someone else\'s', { timeout: TEST_TIMEOUT }, e2e(async () => {
