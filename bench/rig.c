@@ -100,8 +100,15 @@ int rig_init(struct rig *r, const char *bin_dir, size_t ndev, char *err, size_t 
 int rig_relay_start(struct rig *r, char *err, size_t errlen)
 {
     char listen[64], url[64], logpath[RIG_PATH_MAX + 32], body[256];
-    char *argv[] = {r->relay_bin,   "--listen", listen, "--data", r->data,
-                    "--public-url", url,        NULL,   NULL,     NULL};
+    /* The storm connects thousands of agents from four addresses at once:
+     * far past the per-address caps a public relay needs (admission.h). */
+    char *argv[] = {r->relay_bin, "--listen",
+                    listen,       "--data",
+                    r->data,      "--public-url",
+                    url,          "--max-conns-per-addr",
+                    "1000000",    "--max-unauth-per-addr",
+                    "1000000",    NULL,
+                    NULL,         NULL};
     double deadline;
     int rc, status;
 
@@ -111,8 +118,8 @@ int rig_relay_start(struct rig *r, char *err, size_t errlen)
         return -EADDRINUSE;
     }
     if (getenv("CL_BENCH_DEBUG")) {
-        argv[7] = "--log-level";
-        argv[8] = "debug";
+        argv[11] = "--log-level";
+        argv[12] = "debug";
     }
     snprintf(listen, sizeof listen, "127.0.0.1:%d", r->port);
     snprintf(url, sizeof url, "http://127.0.0.1:%d", r->port);

@@ -137,6 +137,17 @@
 #define CL_RESET_RATE_PER_ACCOUNT  3
 #define CL_RESET_ACCOUNT_WINDOW_S  (15 * 60)
 
+/* Connections one client address may hold (--max-conns-per-addr; over it
+ * the relay closes new ones at once), WebSockets of one address that have
+ * not authenticated yet, how long one may take to (close 1008
+ * "authentication timeout"), and file descriptors the relay keeps for
+ * itself under its file limit (database, logs, mail): connections past
+ * the limit less this are closed at once rather than failing accept(). */
+#define CL_RELAY_CONN_PER_ADDR      256
+#define CL_RELAY_UNAUTH_WS_PER_ADDR 32
+#define CL_RELAY_AUTH_DEADLINE_S    10
+#define CL_RELAY_FD_RESERVE         64
+
 /* The relay's TLS 1.2 ciphers: ECDHE with AES-GCM or ChaCha20-Poly1305
  * (Mozilla's "intermediate" list). A client offering none of them, or a
  * version below 1.2, fails the handshake. */

@@ -65,10 +65,20 @@ void cl_log(enum cl_log_level level, const char *comp, const char *msg, const ch
     va_end(ap);
 }
 
+/* The same lws line again within CL__LWS_REPEAT_S is counted, not written:
+ * lws 4.1 logs `accept: errno 24` on every wakeup of a listening socket it
+ * cannot accept from, millions of lines a minute. */
+#define CL__LWS_REPEAT_S 1.0
+
 static void cl__lws_emit(int lws_level, const char *line)
 {
+    static char last[512];
+    static double last_at = -1;
+    static unsigned repeated;
     char clean[512];
     size_t i, j = 0;
+    struct timespec ts;
+    double now;
     enum cl_log_level lv = (lws_level & LLL_ERR) ? CL_LOG_WARN : CL_LOG_DEBUG;
     /* lws lines carry their own timestamp prefix and a trailing newline. */
     const char *p = strstr(line, "]: ");
@@ -77,6 +87,17 @@ static void cl__lws_emit(int lws_level, const char *line)
         if (p[i] != '\n' && p[i] != '"')
             clean[j++] = p[i];
     clean[j] = 0;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    if (last_at >= 0 && strcmp(clean, last) == 0 && now - last_at < CL__LWS_REPEAT_S) {
+        repeated++;
+        return;
+    }
+    if (repeated)
+        cl_log(lv, "lws", "the line before repeated", "times=%u", repeated);
+    repeated = 0;
+    last_at = now;
+    memcpy(last, clean, sizeof last);
     cl_log(lv, "lws", clean, "%s", "");
 }
 

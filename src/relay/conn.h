@@ -98,7 +98,8 @@ struct cl_conn {
 
     /* liveness.c: every WebSocket connection, swept once a second */
     struct cl_conn *live_next, *live_prev;
-    uint64_t last_rx; /* uv_now() when the peer last sent anything */
+    uint64_t last_rx;   /* uv_now() when the peer last sent anything */
+    uint64_t opened_at; /* uv_now() when it became a WebSocket: hello/auth is due */
     bool live_tracked;
     bool ping_due;       /* a ping waits for the next WRITEABLE */
     bool ping_sent;      /* and is out; cleared by any frame from the peer */

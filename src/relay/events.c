@@ -1,4 +1,5 @@
 /* events: /events subscribers, their authentication, and publishing. */
+#include "relay/admission.h"
 #include "relay/events.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -189,6 +190,7 @@ static void cl__auth(struct cl_events *ev, struct cl_conn *c, struct cl_events_m
     ev->nsubs++;
     c->ev = sub;
     c->authed = true;
+    cl_admission_ws_authed(c->relay->admission, c->wsi);
     snprintf(c->user_id, sizeof c->user_id, "%s", user_id);
     cl__send_json(c, json_pack("{s:s, s:{s:s}}", "type", "auth_ok", "data", "user_id", user_id));
     cl_info("events", "subscriber authenticated", "user=%s peer=%s", user_id, c->peer);

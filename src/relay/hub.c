@@ -9,6 +9,7 @@
  * already have the bytes skip them. See docs/protocol.md, "Lossless resume
  * and flow control".
  */
+#include "relay/admission.h"
 #include "relay/hub.h"
 #include "core/b64.h"
 #include "core/err.h"
@@ -683,6 +684,7 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
     snprintf(c->device_id, sizeof c->device_id, "%s", d.id);
     snprintf(c->project_id, sizeof c->project_id, "%s", d.project_id);
     c->authed = true;
+    cl_admission_ws_authed(c->relay->admission, c->wsi);
     c->ext = m->nsessions > 0 || m->proto >= 2;
     c->proto = m->proto >= 2 ? CL_PROTO_MAX : 1;
     HASH_ADD_STR(h->agents, device_id, c);
@@ -848,6 +850,7 @@ static void cl__browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg 
     snprintf(c->session_id, sizeof c->session_id, "%s", sess.id);
     memcpy(c->auth_hash, hash, sizeof hash);
     c->authed = true;
+    cl_admission_ws_authed(c->relay->admission, c->wsi);
     c->view_only = mode != CL_SHARE_CONTROL;
     c->starter = strcmp(sess.user_id, user_id) == 0;
     /* A browser that names where to resume gets exactly what it missed;

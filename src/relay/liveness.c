@@ -10,7 +10,7 @@
 struct cl_liveness {
     uv_loop_t *loop;
     uv_timer_t timer;
-    uint64_t ping_ms, hangup_ms;
+    uint64_t ping_ms, hangup_ms, auth_ms;
     struct cl_conn *head; /* every watched connection */
     size_t count;
 };
@@ -33,6 +33,12 @@ static void cl__liveness_sweep(uv_timer_t *t)
     for (struct cl_conn *c = lv->head; c; c = c->live_next) {
         if (c->close_pending || c->live_dropped)
             continue; /* its close handshake has its own timeout */
+        if (!c->authed && now - c->opened_at >= lv->auth_ms) {
+            cl_info("liveness", "peer did not authenticate in time: closing",
+                    "peer=%s after_ms=%llu", c->peer, (unsigned long long)(now - c->opened_at));
+            cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "authentication timeout");
+            continue;
+        }
         /* Bytes that reached the socket after our ping and that lws did not
          * hand up (an empty pong) prove the peer alive as a pong would. */
         if (c->ping_sent && cl__liveness_rx_bytes(c) != c->rx_at_ping) {
@@ -52,7 +58,7 @@ static void cl__liveness_sweep(uv_timer_t *t)
     }
 }
 
-struct cl_liveness *cl_liveness_new(uv_loop_t *loop, unsigned ping_s)
+struct cl_liveness *cl_liveness_new(uv_loop_t *loop, unsigned ping_s, unsigned auth_s)
 {
     struct cl_liveness *lv = calloc(1, sizeof *lv);
     if (!lv)
@@ -60,6 +66,7 @@ struct cl_liveness *cl_liveness_new(uv_loop_t *loop, unsigned ping_s)
     lv->loop = loop;
     lv->ping_ms = (uint64_t)(ping_s ? ping_s : 1) * 1000;
     lv->hangup_ms = 2 * lv->ping_ms + CL_LIVENESS_SLACK_S * 1000;
+    lv->auth_ms = (uint64_t)auth_s * 1000;
     uv_timer_init(loop, &lv->timer);
     lv->timer.data = lv;
     uv_timer_start(&lv->timer, cl__liveness_sweep, 1000, 1000);
@@ -82,7 +89,7 @@ void cl_liveness_free(struct cl_liveness *lv)
 
 void cl_liveness_add(struct cl_liveness *lv, struct cl_conn *c)
 {
-    c->last_rx = uv_now(lv->loop);
+    c->last_rx = c->opened_at = uv_now(lv->loop);
     c->live_prev = NULL;
     c->live_next = lv->head;
     if (lv->head)

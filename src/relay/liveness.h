@@ -32,8 +32,10 @@ struct cl_liveness;
 /* Bytes of payload in each ping (a peer echoes them in its pong). */
 #define CL_LIVENESS_PING_LEN 8
 
-/* A sweeper on loop for peers silent for ping_s seconds (>= 1). */
-struct cl_liveness *cl_liveness_new(uv_loop_t *loop, unsigned ping_s);
+/* A sweeper on loop for peers silent for ping_s seconds (>= 1), which also
+ * closes (1008 "authentication timeout") a connection that has not
+ * authenticated auth_s seconds after it opened. */
+struct cl_liveness *cl_liveness_new(uv_loop_t *loop, unsigned ping_s, unsigned auth_s);
 /* Stops the timer; the struct is freed from its close callback. No
  * connection may still be tracked. */
 void cl_liveness_free(struct cl_liveness *lv);

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "relay/accounts.h"
+#include "relay/admission.h"
 #include "relay/auth.h"
 #include "relay/demo.h"
 #include "relay/events.h"
@@ -30,6 +31,7 @@
 #include <string.h>
 #include <limits.h>
 #include <malloc.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 /* pair-device attempts: per address and for the whole relay, per minute */
@@ -51,6 +53,10 @@ static void cl__usage(FILE *f)
         "  --public-url URL     the URL agents are told to dial, e.g. https://relay.example.com\n"
         "                       (default: derived from --listen)\n"
         "  --agent-grace SECS   how long a disconnected agent's sessions wait for it (default 60)\n"
+        "  --max-conns-per-addr N  connections one client address may hold (default 256);\n"
+        "                       more are closed at once\n"
+        "  --max-unauth-per-addr N WebSockets of one address not yet authenticated\n"
+        "                       (default 32); each has 10 s to send hello/auth\n"
         "  --ping-interval SECS WebSocket ping after this much silence; a peer silent for\n"
         "                       2 intervals + 5 s is closed (default 20)\n"
         "  --smtp-url URL       send password reset mail through this server,\n"
@@ -320,6 +326,23 @@ static void cl__on_signal(uv_signal_t *s, int signum)
     uv_timer_start(&cl__stop_timer, cl__stop_now, 300, 0);
 }
 
+/* The file limit, raised to the hard limit first (systemd's default soft
+ * limit is 1,024: a few hundred idle sockets from one client used to take
+ * the relay down). Returns the soft limit now in force. */
+static size_t cl__raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+        struct rlimit up = {.rlim_cur = want, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = want;
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 1048576 : (size_t)rl.rlim_cur;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -336,6 +359,8 @@ int main(int argc, char **argv)
         {"connector-dir", required_argument, NULL, 'C'},
         {"web-dir", required_argument, NULL, 'W'},
         {"demo", required_argument, NULL, 'D'},
+        {"max-conns-per-addr", required_argument, NULL, 'M'},
+        {"max-unauth-per-addr", required_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -360,6 +385,8 @@ int main(int argc, char **argv)
     snprintf(r.opts.data_dir, sizeof r.opts.data_dir, "./var");
     r.opts.agent_grace_s = 60;
     r.opts.ping_interval_s = 20;
+    r.opts.max_conns_per_addr = CL_RELAY_CONN_PER_ADDR;
+    r.opts.max_unauth_per_addr = CL_RELAY_UNAUTH_WS_PER_ADDR;
 
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
@@ -429,6 +456,21 @@ int main(int argc, char **argv)
         case 'D':
             demo_file = optarg;
             break;
+        case 'M':
+        case 'U': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > 1000000) {
+                fprintf(stderr, "clawlink-relay: --%s wants 1..1000000, got '%s'\n",
+                        opt == 'M' ? "max-conns-per-addr" : "max-unauth-per-addr", optarg);
+                return 2;
+            }
+            if (opt == 'M')
+                r.opts.max_conns_per_addr = (unsigned)v;
+            else
+                r.opts.max_unauth_per_addr = (unsigned)v;
+            break;
+        }
         case 'W': {
             static char web_dir[PATH_MAX];
             struct stat sb;
@@ -493,6 +535,15 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    {
+        size_t nofile = cl__raise_nofile();
+        size_t max_total =
+            nofile > 2 * CL_RELAY_FD_RESERVE ? nofile - CL_RELAY_FD_RESERVE : nofile / 2;
+        r.admission =
+            cl_admission_new(r.opts.max_conns_per_addr, max_total, r.opts.max_unauth_per_addr);
+        cl_info("relay", "connection limits", "files=%zu max_conns=%zu per_addr=%u", nofile,
+                max_total, r.opts.max_conns_per_addr);
+    }
     uv_loop_init(&loop);
     r.loop = &loop;
     r.hub = cl_hub_new(&r);
@@ -545,7 +596,8 @@ out_free:
         cl_warn("relay", "event loop closed with handles open", "%s", "");
     cl_ratelimit_free(r.rl_pair_addr);
     cl_ratelimit_free(r.rl_pair_global);
-    cl_accounts_free(r.accounts); /* after the loop: no mail job is left */
+    cl_admission_free(r.admission); /* every connection is gone */
+    cl_accounts_free(r.accounts);   /* after the loop: no mail job is left */
     cl_mail_cleanup();
     r.store.ops->close(&r.store);
     cl_info("relay", "stopped", "%s", "");

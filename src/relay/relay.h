@@ -19,6 +19,7 @@ struct cl_nodes;
 struct cl_events;
 struct cl_ratelimit;
 struct cl_accounts;
+struct cl_admission;
 
 struct cl_relay_opts {
     char listen_addr[64]; /* "127.0.0.1" */
@@ -26,13 +27,15 @@ struct cl_relay_opts {
     char data_dir[512];   /* "./var" */
     const char *tls_cert; /* PEM paths; both or neither */
     const char *tls_key;
-    const char *public_url;    /* what agents are told to dial (http[s]:// or ws[s]://) */
-    unsigned agent_grace_s;    /* a disconnected agent's sessions wait this long (60) */
-    unsigned ping_interval_s;  /* WebSocket ping after this much silence (20) */
-    const char *smtp_url;      /* send mail through this server; NULL: outbox only */
-    const char *smtp_from;     /* From: of the relay's mail */
-    const char *connector_dir; /* agent binaries to serve; NULL: beside this executable */
-    const char *web_dir;       /* --web-dir (a realpath): the app from disk; NULL: embedded */
+    const char *public_url;       /* what agents are told to dial (http[s]:// or ws[s]://) */
+    unsigned agent_grace_s;       /* a disconnected agent's sessions wait this long (60) */
+    unsigned ping_interval_s;     /* WebSocket ping after this much silence (20) */
+    const char *smtp_url;         /* send mail through this server; NULL: outbox only */
+    const char *smtp_from;        /* From: of the relay's mail */
+    const char *connector_dir;    /* agent binaries to serve; NULL: beside this executable */
+    const char *web_dir;          /* --web-dir (a realpath): the app from disk; NULL: embedded */
+    unsigned max_conns_per_addr;  /* CL_RELAY_CONN_PER_ADDR (admission.h) */
+    unsigned max_unauth_per_addr; /* CL_RELAY_UNAUTH_WS_PER_ADDR */
 };
 
 struct cl_relay {
@@ -40,10 +43,11 @@ struct cl_relay {
     struct lws_context *lws;
     struct cl_store store;
     struct cl_hub *hub;
-    struct cl_events *events;     /* /events subscribers (dashboards) */
-    struct cl_nodes *nodes;       /* OpenClaw nodes: health and requests (nodes.c) */
-    struct cl_liveness *liveness; /* pings quiet WebSocket peers, drops silent ones */
-    struct lws *cb_wsi;           /* the connection whose lws callback is running */
+    struct cl_events *events;       /* /events subscribers (dashboards) */
+    struct cl_nodes *nodes;         /* OpenClaw nodes: health and requests (nodes.c) */
+    struct cl_liveness *liveness;   /* pings quiet WebSocket peers, drops silent ones */
+    struct cl_admission *admission; /* per-address and relay-wide connection caps */
+    struct lws *cb_wsi;             /* the connection whose lws callback is running */
     struct cl_relay_opts opts;
     char relay_url[CL_URL_MAX];          /* ws[s]://host:port, told to agents at pairing */
     struct cl_ratelimit *rl_pair_addr;   /* pair-device attempts per address */

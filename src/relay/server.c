@@ -7,6 +7,7 @@
 #include "relay/events.h"
 #include "relay/http.h"
 #include "relay/hub.h"
+#include "relay/admission.h"
 #include "relay/liveness.h"
 #include "relay/webauth.h"
 
@@ -198,6 +199,22 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
     struct cl_conn *c = user;
     struct cl_relay *r = lws_context_user(lws_get_context(wsi));
 
+    /* Admission (admission.h): before anything is read from a socket, and
+     * its end whatever path it took. `user` is no cl_conn here. */
+    if (r && r->admission) {
+        if (reason == LWS_CALLBACK_FILTER_NETWORK_CONNECTION) {
+            const struct lws_filter_network_conn_args *f = user;
+            return f && cl_admission_accept(r->admission, (const struct sockaddr *)&f->cli_addr,
+                                            f->clilen, (double)uv_now(r->loop) / 1000.0)
+                       ? 0
+                       : 1;
+        }
+        if (reason == LWS_CALLBACK_WSI_CREATE)
+            cl_admission_created(r->admission, wsi);
+        else if (reason == LWS_CALLBACK_WSI_DESTROY)
+            cl_admission_destroyed(r->admission, wsi);
+    }
+
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         if (!c)
@@ -242,6 +259,9 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
         }
         cl_liveness_add(r->liveness, c);
         cl_hub_on_established(r->hub, c);
+        if (!cl_admission_ws_open(r->admission, wsi, (double)uv_now(r->loop) / 1000.0))
+            cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                          "too many unauthenticated connections from this address");
         break;
     case LWS_CALLBACK_RECEIVE_PONG:
         cl_liveness_seen(r->liveness, c);
@@ -364,7 +384,7 @@ int cl_server_start(struct cl_relay *r, char *err, size_t errlen)
         info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
                                SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE;
     }
-    r->liveness = cl_liveness_new(r->loop, r->opts.ping_interval_s);
+    r->liveness = cl_liveness_new(r->loop, r->opts.ping_interval_s, CL_RELAY_AUTH_DEADLINE_S);
     r->lws = lws_create_context(&info);
     if (!r->lws)
         return cl_seterr(err, errlen, CL_EIO, "cannot listen on %s:%d (in use? bad TLS files?)",

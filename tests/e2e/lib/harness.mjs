@@ -308,7 +308,7 @@ function baseEnv(extra = {}) {
  * free one), extraArgs. Returns {url, wsUrl, port, dataDir, proc, stop(),
  * logs(), exited}.
  */
-export async function startRelay({ dataDir, port, extraArgs = [], env: extraEnv = {} } = {}) {
+export async function startRelay({ dataDir, port, extraArgs = [], env: extraEnv = {}, wrapper = [] } = {}) {
   requireBinary(RELAY_BIN);
   dataDir = dataDir || await tempDir('clawlink-relay-');
   port = port || await freePort();
@@ -319,7 +319,9 @@ export async function startRelay({ dataDir, port, extraArgs = [], env: extraEnv 
   const logArgs = level === 'none' ? [] : ['--log-level', level];
   const args = ['--listen', `127.0.0.1:${port}`, '--data', dataDir, '--public-url', url, ...logArgs, ...extraArgs];
   const home = await tempDir('clawlink-relay-home-');
-  const h = spawnTracked(`clawlink-relay :${port}`, RELAY_BIN, args, { env: baseEnv({ HOME: home, ...extraEnv }), cwd: home });
+  // wrapper: a command to run the relay under (prlimit), its arguments first.
+  const [bin, ...argv] = wrapper.length ? [...wrapper, RELAY_BIN, ...args] : [RELAY_BIN, ...args];
+  const h = spawnTracked(`clawlink-relay :${port}`, bin, argv, { env: baseEnv({ HOME: home, ...extraEnv }), cwd: home });
   const relay = {
     name: h.name,
     url,

@@ -1,0 +1,54 @@
+/*
+ * admission: who may hold a connection to the relay, and how many.
+ *
+ * One client must not be able to take the relay's file descriptors from
+ * everyone else (1,000 idle WebSockets once took a relay down under a
+ * 1,024-file limit). So:
+ * - every accepted connection counts against its address
+ *   (CL_RELAY_CONN_PER_ADDR, --max-conns-per-addr) and against the whole
+ *   relay (its file limit less CL_RELAY_FD_RESERVE): over either, the
+ *   socket is closed at once, before lws reads a byte of it;
+ * - a WebSocket that has not authenticated (hello / auth) counts against
+ *   CL_RELAY_UNAUTH_WS_PER_ADDR of its address, and liveness.c closes it
+ *   after CL_RELAY_AUTH_DEADLINE_S;
+ * - refusals are logged once a second, summed, never once each.
+ *
+ * lws tells us of an accept (FILTER_NETWORK_CONNECTION: the address, no
+ * wsi yet), then at once of the wsi it made for it (WSI_CREATE: no fd
+ * yet), and finally of its end (WSI_DESTROY: fd gone): the first two are
+ * paired by order, the last by the wsi pointer. All on the loop thread.
+ */
+#ifndef CL_RELAY_ADMISSION_H
+#define CL_RELAY_ADMISSION_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct cl_admission;
+
+struct cl_admission *cl_admission_new(unsigned per_addr, size_t max_total,
+                                      unsigned unauth_per_addr);
+/* Every connection must have been destroyed. */
+void cl_admission_free(struct cl_admission *a);
+
+/* FILTER_NETWORK_CONNECTION: whether a connection from sa may be taken. */
+bool cl_admission_accept(struct cl_admission *a, const struct sockaddr *sa, socklen_t len,
+                         double now_s);
+/* WSI_CREATE: wsi is the connection accepted last (ignored if none). */
+void cl_admission_created(struct cl_admission *a, struct lws *wsi);
+/* WSI_DESTROY: wsi is gone (ignored if it was never counted). */
+void cl_admission_destroyed(struct cl_admission *a, struct lws *wsi);
+
+/* ESTABLISHED: wsi became a WebSocket that must still authenticate.
+ * False when its address already holds unauth_per_addr of those (the
+ * caller closes it). */
+bool cl_admission_ws_open(struct cl_admission *a, struct lws *wsi, double now_s);
+/* The WebSocket authenticated: it no longer counts as unauthenticated. */
+void cl_admission_ws_authed(struct cl_admission *a, struct lws *wsi);
+
+/* Connections counted now (for stats and tests). */
+size_t cl_admission_count(const struct cl_admission *a);
+
+#endif
