@@ -380,14 +380,8 @@ static void cl__download_with_code(struct cl_http_req *req)
     int64_t now = cl_now();
     int rc;
 
-    if (!cl_ratelimit_hit(r->rl_pair_addr, req->peer, now, &retry) ||
-        !cl_ratelimit_hit(r->rl_pair_global, "*", now, &retry)) {
-        cl_warn("api", "pairing rate limited", "peer=%s", req->peer);
-        cl_http_set_retry_after(req->conn, retry);
-        cl_http_reply_error(req->conn, 429, "rate_limited",
-                            "too many pairing attempts; retry in %u s", retry);
-        return;
-    }
+    /* A request without a code or platform guesses nothing: it is refused
+     * before it counts against the pairing limits. */
     if (cl_json_str(req->body, "body", "pairing_code", true, 64, &code_in, err, sizeof err) ||
         cl_json_str(req->body, "body", "platform", true, CL__PLATFORM_MAX, &platform, err,
                     sizeof err)) {
@@ -397,6 +391,14 @@ static void cl__download_with_code(struct cl_http_req *req)
     if (!cl__platform_valid(platform)) {
         cl_http_reply_error(req->conn, 400, "invalid_request",
                             "platform must look like os-arch, e.g. linux-x86_64");
+        return;
+    }
+    if (!cl_ratelimit_hit(r->rl_pair_addr, req->peer, now, &retry) ||
+        !cl_ratelimit_hit(r->rl_pair_global, "*", now, &retry)) {
+        cl_warn("api", "pairing rate limited", "peer=%s", req->peer);
+        cl_http_set_retry_after(req->conn, retry);
+        cl_http_reply_error(req->conn, 429, "rate_limited",
+                            "too many pairing attempts; retry in %u s", retry);
         return;
     }
     if (cl_pairing_code_normalize(code_in, code)) {

@@ -34,6 +34,7 @@ const ALL_OK = (s) => [s, s, s, 401, 401];
 const SAME = (s) => [s, s, s, s, s];
 const ROWS = {
   'GET /healthz': { policy: 'public', want: SAME(200) },
+  'GET /install.sh': { policy: 'public', want: SAME(200) },
   'GET /api/v1/openapi.json': { policy: 'public', want: SAME(200) },
   // public routes answer the same whoever calls; invalid bodies keep the
   // rate limits out of it (a 400 is not counted) and prove no token was needed
@@ -44,6 +45,8 @@ const ROWS = {
   'POST /api/v1/auth/password-reset': { policy: 'public', want: SAME(400), make: () => ({ body: { email: 'nope' } }) },
   'POST /api/v1/auth/password-reset/confirm': { policy: 'public', want: SAME(400), make: () => ({ body: {} }) },
   'POST /functions/v1/pair-device': { policy: 'public', want: SAME(400), make: () => ({ body: {} }) },
+  // the pairing code is the credential: a bearer token changes nothing
+  'POST /functions/v1/download-connector': { policy: 'public', want: SAME(400), make: () => ({ body: {} }) },
   'POST /api/v1/auth/logout': { policy: 'self', want: ALL_OK(200), fresh: true },
   'GET /api/v1/me': { policy: 'self', want: ALL_OK(200) },
   'GET /api/v1/auth/session': { policy: 'self', want: ALL_OK(200) },
