@@ -516,7 +516,10 @@ int cl_http_on_body(struct cl_conn *c, const void *in, size_t len)
 
 int cl_http_on_body_complete(struct cl_conn *c)
 {
-    if (c->http.phase)
+    /* lws reports the end of an empty body too (POST, Content-Length: 0):
+     * that request was dispatched with its headers, and may still wait on
+     * a node (phase 0), so it must not run twice */
+    if (c->http.phase || !c->http.body_expected)
         return 0;
     cl__dispatch(c);
     return 0;
