@@ -700,7 +700,9 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
     HASH_ADD_STR(h->agents, device_id, c);
     cl__grace_cancel(h, d.id);
     s->ops->device_set_online(s, d.id, true, cl_now());
-    /* what it says about itself replaces what the last connection said */
+    /* what it says about itself replaces what an earlier connection said;
+     * a hello that says nothing (a PrivaClaw connector's: it sends
+     * meta_update later) keeps it */
     s->ops->device_set_info(s, d.id, m->json, c->peer, cl_now());
     if (strcmp(m->kind, CL_DEVICE_KIND_OPENCLAW) == 0 &&
         strcmp(d.kind, CL_DEVICE_KIND_OPENCLAW) != 0)
@@ -789,9 +791,13 @@ static void cl__agent_meta(struct cl_hub *h, struct cl_conn *c, const struct cl_
         free(text); /* older fields do not fit beside the new: the new alone */
         text = m->json ? strdup(m->json) : NULL;
     }
-    s->ops->device_set_info(s, c->device_id, text, NULL, cl_now());
-    cl_info("hub", "device metadata updated", "device=%s fields=%zu", c->device_id,
-            json_object_size(now_meta));
+    if (text && strcmp(text, info->meta) != 0) {
+        s->ops->device_set_info(s, c->device_id, text, NULL, cl_now());
+        cl_info("hub", "device metadata updated", "device=%s fields=%zu", c->device_id,
+                json_object_size(now_meta));
+    } else {
+        cl_debug("hub", "device metadata unchanged", "device=%s", c->device_id);
+    }
     free(text);
     json_decref(old);
     json_decref(now_meta);

@@ -329,9 +329,10 @@ struct cl_store_ops {
      * agent's heartbeats make it "openclaw"). CL_ENOTFOUND if no device. */
     int (*device_set_kind)(struct cl_store *s, const char *id, const char *kind);
     /* Replaces the device's metadata with meta (a JSON object's text of at
-     * most CL_DEVICE_META_MAX bytes, else CL_EINVAL; NULL: none) and, when
-     * remote_addr is not NULL, the address its agent connects from.
-     * CL_ENOTFOUND if no device. */
+     * most CL_DEVICE_META_MAX bytes, else CL_EINVAL) and the address its
+     * agent connects from with remote_addr; NULL keeps either.
+     * meta_updated_at becomes now when meta is given. CL_ENOTFOUND if no
+     * device. */
     int (*device_set_info)(struct cl_store *s, const char *id, const char *meta,
                            const char *remote_addr, int64_t now);
     /* The device's metadata, address and online times. CL_ENOTFOUND if

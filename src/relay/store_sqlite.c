@@ -235,9 +235,11 @@ static const char *const cl__sql[CL__ST__COUNT] = {
         "UPDATE devices SET pairing_code_hash = ?2, pairing_code_expires_at = ?3 WHERE id = ?1",
     [CL__ST_DEVICE_HEARTBEAT] = "UPDATE devices SET last_heartbeat = ?2 WHERE id = ?1",
     [CL__ST_DEVICE_SET_KIND] = "UPDATE devices SET kind = ?2 WHERE id = ?1",
-    /* ?3 NULL keeps the address */
-    [CL__ST_DEVICE_SET_INFO] = "UPDATE devices SET meta = ?2, meta_updated_at = ?4,"
-                               " remote_addr = coalesce(?3, remote_addr) WHERE id = ?1",
+    /* ?2 NULL keeps the metadata (and its time), ?3 NULL the address */
+    [CL__ST_DEVICE_SET_INFO] =
+        "UPDATE devices SET meta = coalesce(?2, meta),"
+        " meta_updated_at = CASE WHEN ?2 IS NULL THEN meta_updated_at ELSE ?4 END,"
+        " remote_addr = coalesce(?3, remote_addr) WHERE id = ?1",
     [CL__ST_DEVICE_GET_INFO] = "SELECT coalesce(meta, ''), coalesce(remote_addr, ''),"
                                " coalesce(meta_updated_at, 0), coalesce(online_since, 0),"
                                " coalesce(connected_at, 0) FROM devices WHERE id = ?1",

@@ -177,7 +177,15 @@ test("a PrivaClaw connector's meta_update is kept, bounded, and returned by the 
   assert.deepEqual(c.pending(isError('unknown_type')), [], 'meta_update is not an unknown type');
   assert.equal(c.closeInfo, null);
 
-  // a member sees it too (device.view)
+  // a reconnect whose hello says nothing about the machine keeps it
+  await c.close();
+  const c2 = await wsClient(`${relay.wsUrl}/connect`, { label: 'connector again' });
+  c2.send(msg('hello', { device_id: dev.deviceId, token: dev.deviceToken, meta: { name: 'box' } }));
+  await c2.next('hello_ok');
+  d = expectStatus(await getDevice(relay, dev.token, dev.deviceId), 200, relay).device;
+  assert.equal(d.meta.shell, '/bin/bash');
+
+  // others do not see it
   const other = await signup(relay);
   const forbidden = await getDevice(relay, other.token, dev.deviceId);
   assert.equal(forbidden.status, 404, show(forbidden));

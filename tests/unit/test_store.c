@@ -1429,9 +1429,11 @@ static void test_device_manage(void **state)
         assert_string_equal(info.meta, "{\"os\":\"bsd\"}");
         assert_string_equal(info.remote_addr, "10.0.0.7"); /* NULL kept it */
         assert_int_equal(info.meta_updated_at, 150);
-        assert_int_equal(f->s.ops->device_set_info(&f->s, d.id, NULL, NULL, 151), 0);
+        assert_int_equal(f->s.ops->device_set_info(&f->s, d.id, NULL, "10.0.0.8", 151), 0);
         assert_int_equal(f->s.ops->device_get_info(&f->s, d.id, &info), 0);
-        assert_string_equal(info.meta, "");
+        assert_string_equal(info.meta, "{\"os\":\"bsd\"}"); /* NULL kept it */
+        assert_int_equal(info.meta_updated_at, 150);
+        assert_string_equal(info.remote_addr, "10.0.0.8");
         memset(big, 'x', sizeof big - 1);
         big[sizeof big - 1] = '\0';
         assert_int_equal(f->s.ops->device_set_info(&f->s, d.id, big, NULL, 152), CL_EINVAL);
