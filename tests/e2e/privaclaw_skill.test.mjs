@@ -57,6 +57,7 @@ test('the PrivaClaw skill, unchanged: a node at hello; prompt, status, restart a
   assert.equal(st.last_error, null);
   assert.equal(typeof st.uptime, 'number');
   assert.deepEqual(st.capabilities, ['chat', 'status', 'restart', 'workflow']);
+  assert.equal(st.workflow_list, false);
 
   // workflow: the name as data.data.workflow_id, params beside it
   const w = await api(relay, 'POST', `/api/v1/devices/${dev.deviceId}/workflows/nightly-report`, { params: { depth: 2, who: 'me' } }, dev.token);

@@ -81,3 +81,36 @@ async function setupDeviceIn(relay, owner, project) {
   const paired = expectStatus(await api(relay, 'POST', '/functions/v1/pair-device', { pairing_code: created.pairing_code, name: 'go-box' }), 200, relay);
   return { deviceId: created.device.id, deviceToken: paired.token };
 }
+
+test("a PrivaClaw skill's device page: the node panel at once, a streamed reply, workflows run by name", { timeout: ms(120_000) }, e2e(async (t, scope) => {
+  const { SkillPeer } = await import('../lib/skill-peer.mjs');
+  const relay = await startRelay({ extraArgs: WEB_ARGS });
+  const owner = await signup(relay);
+  const project = await createProject(relay, owner.token, 'Skills');
+  const dev = await setupDeviceIn(relay, owner, project);
+  const peer = new SkillPeer(relay.wsUrl, { nodeId: dev.deviceId, token: dev.deviceToken, heartbeatMs: 600_000,
+    reply: ['Streamed ', 'by ', 'the ', 'skill.'] });
+  scope.add({ name: 'skill peer', cleanup: () => peer.close() });
+  assert.equal((await peer.connect()).type, 'hello_ok');
+
+  const browser = await launchBrowser(scope);
+  const { context, page, problems } = await openPage(scope, browser, relay, { label: 'owner' });
+  await signInContext(context, owner.email, owner.password);
+  await page.goto(`/device/${dev.deviceId}`);
+  await tid(page, 'oc-panel').waitFor(); // a node from its hello: no heartbeat yet
+  assert.equal(await tid(page, 'device-kind').textContent(), 'OpenClaw node');
+
+  await tid(page, 'oc-prompt').fill('Say it.');
+  await tid(page, 'oc-send').click();
+  await waitFor(async () => ((await tid(page, 'oc-reply').last().textContent()) ?? '').includes('Streamed by the skill.'),
+    { what: 'the streamed reply', describe: async () => tid(page, 'oc-reply').last().textContent() });
+
+  // no workflow list: a form runs one by name
+  await tid(page, 'workflow-name').fill('nightly');
+  await tid(page, 'workflow-run-named').click();
+  await waitFor(async () => peer.workflows.length === 1, { what: 'the workflow to reach the skill' });
+  assert.deepEqual(peer.workflows, [{ workflow_id: 'nightly', params: {} }]);
+  await screenshot(page, '41-skill-node');
+  assert.deepEqual(peer.ignored, [], 'nothing the skill cannot answer was sent to it');
+  assert.deepEqual(problems, [], 'no page errors, console errors or CSP violations (no workflow list asked: no 501)');
+}));

@@ -35,6 +35,7 @@ interface NodeStatus {
   last_error: string | null;
   connection_state: "online" | "reconnecting" | "offline" | string;
   capabilities?: string[];
+  workflow_list?: boolean; // false: a PrivaClaw skill, which runs workflows by name only
 }
 
 interface Workflow {
@@ -439,7 +440,10 @@ const page: Page = async (root, params) => {
           ...item("Node id", h("code", {}, s.node_id)),
         );
         restartBtn.hidden = !isOwner();
-        if (gwState === "online" && !wfLoaded) void loadWorkflows();
+        if (s.workflow_list === false && !wfLoaded) {
+          wfLoaded = true; // a PrivaClaw skill: no list to ask for
+          wfBody.replaceChildren(runByName());
+        } else if (gwState === "online" && !wfLoaded) void loadWorkflows();
         if (gwState !== "online") {
           wfLoaded = false;
           wfBody.replaceChildren(
