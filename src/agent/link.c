@@ -16,11 +16,15 @@
 #include "core/secret.h"
 #include "core/wsframe.h"
 
+#include <jansson.h>
 #include <libwebsockets.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 /* lws per-read buffer; larger messages arrive in several callbacks. */
 /* Receive buffer kept between messages; a bigger one is released. */
@@ -45,6 +49,8 @@ struct cl_agent_link {
     char device_id[CL_ID_MAX + 1];
     char token[CL_TOKEN_MAX + 1]; /* secret */
     char name[CL_NAME_MAX + 1];
+    char shell[CL_DEVICE_META_VALUE_MAX + 1]; /* told in hello's meta ("" = not told) */
+    uint64_t started;                         /* uv_now at creation: the agent's uptime */
 
     struct cl_frame *hello; /* queued hello (holds the token), or NULL */
     struct cl_wsq q;        /* outgoing frames, kept across reconnects */
@@ -155,6 +161,39 @@ int cl_agent_link_send_msg(struct cl_agent_link *l, const struct cl_msg *m)
     return cl_agent_link_send(l, f, true);
 }
 
+/* What the agent tells about its machine in hello's meta (docs/protocol.md,
+ * "Device information"): hostname, OS, architecture, its version, its
+ * shell, its uptime and the machine's. Compact JSON text (malloc'd), or
+ * NULL. Each value is cut to CL_DEVICE_META_VALUE_MAX bytes. */
+static char *cl__device_meta(const struct cl_agent_link *l)
+{
+    struct utsname u;
+    struct sysinfo si;
+    char host[256], os[2 * sizeof u.release + 2];
+    json_t *o = json_object();
+    char *text;
+
+    if (uname(&u) == 0) {
+        snprintf(os, sizeof os, "%s %s", u.sysname, u.release);
+        json_object_set_new(o, "os", json_string(os));
+        json_object_set_new(o, "arch", json_string(u.machine));
+    }
+    if (gethostname(host, sizeof host) == 0) {
+        host[sizeof host - 1] = '\0';
+        json_object_set_new(o, "hostname", json_string(host));
+    }
+    json_object_set_new(o, "agent_version", json_string(CL_VERSION));
+    if (l->shell[0])
+        json_object_set_new(o, "shell", json_string(l->shell));
+    json_object_set_new(o, "uptime",
+                        json_integer((json_int_t)((uv_now(l->loop) - l->started) / 1000)));
+    if (sysinfo(&si) == 0)
+        json_object_set_new(o, "system_uptime", json_integer((json_int_t)si.uptime));
+    text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
 /* Queues the hello for this connection, announcing the owner's live
  * sessions and how far each has produced. The token lives in two places
  * briefly (the JSON text and the frame); both are wiped after use. */
@@ -170,6 +209,7 @@ static int cl__queue_hello(struct cl_agent_link *l)
     memcpy(m.device_id, l->device_id, sizeof m.device_id);
     memcpy(m.token, l->token, sizeof m.token);
     memcpy(m.name, l->name, sizeof m.name);
+    m.json = cl__device_meta(l); /* freed below (m is not cl_msg_clear'ed) */
     m.proto = l->proto_want > 1 ? l->proto_want : 0;
     l->proto = 1; /* until this connection's hello_ok says more */
     if (l->h.on_hello) {
@@ -178,6 +218,7 @@ static int cl__queue_hello(struct cl_agent_link *l)
     }
     text = cl_msg_encode(&m, &len);
     cl_wipe(m.token, sizeof m.token);
+    free(m.json);
     if (!text)
         return CL_ENOMEM;
     if (l->hello) {
@@ -646,6 +687,7 @@ int cl_agent_link_new(uv_loop_t *loop, const struct cl_agent_config *cfg, const 
     l->idle_policy.secs_since_valid_ping = (uint16_t)ping_s;
     l->idle_policy.secs_since_valid_hangup = (uint16_t)(2 * ping_s + CL_AGENT_PING_SLACK_S);
     l->loop = loop;
+    l->started = uv_now(loop);
     l->proto_want = CL_PROTO_MAX;
     cl_wsrx_init(&l->rx, CL_WS_MAX_MESSAGE, CL__RX_KEEP);
     l->proto = 1;
@@ -745,6 +787,11 @@ void cl_agent_link_free(struct cl_agent_link *l)
     cl_wsrx_free(&l->rx);
     cl_wipe(l, sizeof *l);
     free(l);
+}
+
+void cl_agent_link_set_shell(struct cl_agent_link *l, const char *shell)
+{
+    snprintf(l->shell, sizeof l->shell, "%s", shell ? shell : "");
 }
 
 void cl_agent_link_set_proto(struct cl_agent_link *l, int proto)

@@ -80,6 +80,9 @@ int cl_agent_link_new(uv_loop_t *loop, const struct cl_agent_config *cfg, const 
  * CL_PROTO_MAX; 1 = PrivaClaw's JSON only). Call before cl_agent_link_start. */
 void cl_agent_link_set_proto(struct cl_agent_link *l, int proto);
 
+/* The login shell sessions start, told to the relay in hello's meta. */
+void cl_agent_link_set_shell(struct cl_agent_link *l, const char *shell);
+
 /* The protocol the current connection's hello_ok accepted: 2 means stdout
  * goes as binary frames (cl_bin_*), 1 as JSON. */
 int cl_agent_link_proto(const struct cl_agent_link *l);

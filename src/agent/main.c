@@ -777,6 +777,7 @@ static int cl__cmd_up(const struct cl__opts *o)
         goto out_loop;
     }
     cl_agent_link_set_proto(app.link, o->proto_max);
+    cl_agent_link_set_shell(app.link, cl__pick_shell(o));
     cl_info("agent", "starting",
             "version=%s device=%s relay=%s config=%s ring_size=%zu window=%zu idle_grace_s=%llu "
             "ping_interval_s=%u proto_max=%d",

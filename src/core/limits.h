@@ -97,6 +97,28 @@
 #define CL_DEVICE_KIND_CONNECTOR "connector"
 #define CL_DEVICE_KIND_OPENCLAW  "openclaw"
 
+/* What a device tells about itself (docs/protocol.md, "Device
+ * information"): hello's data.meta beyond name and kind, and meta_update's
+ * data. The object as received must fit CL_DEVICE_META_MAX bytes of
+ * compact JSON (over it: error bad_message; a hello is refused and
+ * closed); of it the first CL_DEVICE_META_FIELDS fields whose key is 1..
+ * CL_DEVICE_META_KEY_MAX of [A-Za-z0-9_.-] and whose value is a number or
+ * a string of at most CL_DEVICE_META_VALUE_MAX bytes without control
+ * characters are kept; anything else is dropped. */
+#define CL_DEVICE_META_MAX       8192
+#define CL_DEVICE_META_FIELDS    32
+#define CL_DEVICE_META_KEY_MAX   64
+#define CL_DEVICE_META_VALUE_MAX 256
+/* The address a device connects from, as the relay saw it (IPv6 text). */
+#define CL_ADDR_MAX 64
+/* A device that comes back within this many seconds of going offline keeps
+ * its "online since" time (a reconnect, not a new stay online). */
+#define CL_DEVICE_ONLINE_GAP_S 120
+
+/* Bad or unknown messages from one connection logged at info; later ones
+ * at debug, so a peer cannot flood the log. */
+#define CL_BAD_MSG_LOG_MAX 10
+
 /* OpenClaw nodes (docs/openclaw.md): the largest prompt, one streamed
  * token's content, a workflow's params or a request's result (compact JSON
  * text), and a session key or workflow name, in bytes. */

@@ -36,6 +36,8 @@ static const char *const cl__type_names[CL_MSG__COUNT] = {
     [CL_MSG_DONE] = "done",
     [CL_MSG_HEARTBEAT] = "heartbeat",
     [CL_MSG_WORKFLOWS] = "workflows",
+    [CL_MSG_META_UPDATE] = "meta_update",
+    [CL_MSG_RESPONSE] = "response",
 };
 
 static const char *const cl__state_names[] = {
@@ -251,6 +253,73 @@ static int cl__json_obj(json_t *d, const char *key, struct cl_msg *m, char *err,
     return 0;
 }
 
+/* A metadata key: 1..CL_DEVICE_META_KEY_MAX of [A-Za-z0-9_.-]. */
+static bool cl__meta_key_ok(const char *k)
+{
+    size_t n = 0;
+    for (; k[n]; n++) {
+        char c = k[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return false;
+    }
+    return n > 0 && n <= CL_DEVICE_META_KEY_MAX;
+}
+
+/* A metadata string: at most CL_DEVICE_META_VALUE_MAX bytes, no control
+ * characters (nor NUL). */
+static bool cl__meta_str_ok(json_t *v)
+{
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (n > CL_DEVICE_META_VALUE_MAX || strlen(s) != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* What a device says about itself (hello's meta, meta_update's data), kept
+ * as the CL_DEVICE_META_* limits say: the object as received must fit
+ * CL_DEVICE_META_MAX bytes; of it the first CL_DEVICE_META_FIELDS fields
+ * with a usable key and a number or short string value are kept in
+ * m->json (NULL when none is). skip_own drops name and kind (hello has
+ * fields of its own for them). */
+static int cl__meta(json_t *obj, const char *what, bool skip_own, struct cl_msg *m, char *err,
+                    size_t errlen)
+{
+    json_t *keep, *v;
+    const char *k;
+    size_t n = 0, count = 0;
+    char *text = cl_json_dump(obj, &n);
+
+    if (!text)
+        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
+    free(text);
+    if (n > CL_DEVICE_META_MAX)
+        return cl_seterr(err, errlen, CL_EINVAL, "field %s is larger than %d bytes", what,
+                         CL_DEVICE_META_MAX);
+    keep = json_object();
+    json_object_foreach(obj, k, v)
+    {
+        if (count >= CL_DEVICE_META_FIELDS)
+            break;
+        if (!cl__meta_key_ok(k) || (skip_own && (strcmp(k, "name") == 0 || strcmp(k, "kind") == 0)))
+            continue;
+        if (!json_is_number(v) && !(json_is_string(v) && cl__meta_str_ok(v)))
+            continue;
+        json_object_set(keep, k, v);
+        count++;
+    }
+    if (count)
+        m->json = cl_json_dump(keep, NULL);
+    json_decref(keep);
+    if (count && !m->json)
+        return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
+    return 0;
+}
+
 /* The node health payload: heartbeat, and status coming from an agent. */
 static int cl__health(json_t *d, struct cl_msg *m, char *err, size_t errlen)
 {
@@ -304,21 +373,38 @@ static int cl__request_id(json_t *d, bool required, struct cl_msg *m, char *err,
     return rc;
 }
 
+/* Where a request's payload is: d itself (ours), or d.data when the flat
+ * field is absent and d.data is an object (the PrivaClaw skill's shape). */
+static json_t *cl__skill_payload(json_t *d, const char *flat)
+{
+    json_t *in = json_object_get(d, "data");
+    return !json_object_get(d, flat) && json_is_object(in) ? in : d;
+}
+
 static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen)
 {
     int rc = 0;
     switch (m->type) {
     case CL_MSG_HELLO: {
         json_t *meta = json_object_get(d, "meta");
-        rc = cl__copy_str(d, "data", "device_id", true, m->device_id, sizeof m->device_id, err,
-                          errlen);
+        /* the PrivaClaw skill names its device node_id (docs/openclaw.md) */
+        bool by_node = d && !json_object_get(d, "device_id") && json_object_get(d, "node_id");
+        rc = cl__copy_str(d, "data", by_node ? "node_id" : "device_id", true, m->device_id,
+                          sizeof m->device_id, err, errlen);
         if (!rc)
             rc = cl__copy_str(d, "data", "token", true, m->token, sizeof m->token, err, errlen);
         if (!rc && meta && !json_is_null(meta)) {
+            json_t *kind = json_object_get(meta, "kind");
             if (!json_is_object(meta))
                 return cl_seterr(err, errlen, CL_EINVAL, "field data.meta must be an object");
             rc = cl__copy_str(meta, "data.meta", "name", false, m->name, sizeof m->name, err,
                               errlen);
+            /* a kind that is no short name is ignored, not refused */
+            if (!rc && json_is_string(kind) && json_string_length(kind) <= CL_DEVICE_KIND_MAX &&
+                cl__meta_key_ok(json_string_value(kind)))
+                snprintf(m->kind, sizeof m->kind, "%s", json_string_value(kind));
+            if (!rc)
+                rc = cl__meta(meta, "data.meta", true, m, err, errlen);
         }
         if (!rc)
             rc = cl__proto(d, m, err, errlen);
@@ -380,11 +466,13 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
         if (!rc)
             rc = cl__copy_str(d, "data", "code", false, m->code, sizeof m->code, err, errlen);
         return rc ? rc : cl__request_id(d, false, m, err, errlen);
-    case CL_MSG_PROMPT:
+    case CL_MSG_PROMPT: {
+        json_t *p = cl__skill_payload(d, "prompt");
         rc = cl__request_id(d, true, m, err, errlen);
         if (!rc)
-            rc = cl__copy_str(d, "data", "session_key", false, m->key, sizeof m->key, err, errlen);
-        return rc ? rc : cl__text(d, "prompt", CL_NODE_PROMPT_MAX, false, m, err, errlen);
+            rc = cl__copy_str(p, "data", "session_key", false, m->key, sizeof m->key, err, errlen);
+        return rc ? rc : cl__text(p, "prompt", CL_NODE_PROMPT_MAX, false, m, err, errlen);
+    }
     case CL_MSG_STATUS:
         rc = cl__request_id(d, true, m, err, errlen);
         /* from an agent it carries the health payload; from the relay, nothing */
@@ -394,11 +482,18 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
     case CL_MSG_RESTART:
     case CL_MSG_WORKFLOWS:
         return cl__request_id(d, true, m, err, errlen);
-    case CL_MSG_WORKFLOW:
+    case CL_MSG_WORKFLOW: {
+        json_t *p = cl__skill_payload(d, "name");
         rc = cl__request_id(d, true, m, err, errlen);
         if (!rc)
-            rc = cl__copy_str(d, "data", "name", true, m->key, sizeof m->key, err, errlen);
-        return rc ? rc : cl__json_obj(d, "params", m, err, errlen);
+            rc = cl__copy_str(p, "data", p == d ? "name" : "workflow_id", true, m->key,
+                              sizeof m->key, err, errlen);
+        return rc ? rc : cl__json_obj(p, "params", m, err, errlen);
+    }
+    case CL_MSG_META_UPDATE:
+        if (!d)
+            return cl_seterr(err, errlen, CL_EINVAL, "meta_update needs a data object");
+        return cl__meta(d, "data", false, m, err, errlen);
     case CL_MSG_TOKEN:
         rc = cl__request_id(d, true, m, err, errlen);
         return rc ? rc : cl__text(d, "content", CL_NODE_TEXT_MAX, true, m, err, errlen);
@@ -471,6 +566,22 @@ int cl_msg_decode(const char *text, size_t len, struct cl_msg *out, char *err, s
     }
     if (data && json_is_null(data))
         data = NULL;
+    if (out->type == CL_MSG_RESPONSE) {
+        /* the skill's envelope: decoded as the message it wraps */
+        const char *inner = NULL;
+        rc = cl_json_str(data, "data", "type", true, 64, &inner, err, errlen);
+        if (!rc && !data)
+            rc = cl_seterr(err, errlen, CL_EINVAL, "response needs a data object");
+        if (rc)
+            goto out_decref;
+        out->type = cl_msg_type_from_name(inner);
+        if (out->type != CL_MSG_TOKEN && out->type != CL_MSG_DONE && out->type != CL_MSG_STATUS &&
+            out->type != CL_MSG_ERROR) {
+            out->type = CL_MSG_RESPONSE;
+            rc = cl_seterr(err, errlen, CL_EPROTO, "unknown response type \"%.40s\"", inner);
+            goto out_decref;
+        }
+    }
     rc = cl__decode_data(data, out, err, errlen);
     if (!rc && out->session_id[0] && !cl_proto_id_valid(out->session_id))
         rc = cl_seterr(err, errlen, CL_EINVAL, "field data.session_id has invalid characters");
@@ -535,9 +646,16 @@ char *cl_msg_encode(const struct cl_msg *m, size_t *len)
     root = json_object();
     json_object_set_new(root, "type", json_string(name));
     switch (m->type) {
-    case CL_MSG_HELLO:
-        d = json_pack("{s:s, s:s, s:{s:s}}", "device_id", m->device_id, "token", m->token, "meta",
-                      "name", m->name);
+    case CL_MSG_HELLO: {
+        json_t *meta = json_pack("{s:s}", "name", m->name);
+        json_t *extra = m->json ? json_loads(m->json, JSON_REJECT_DUPLICATES, NULL) : NULL;
+        if (m->kind[0])
+            json_object_set_new(meta, "kind", json_string(m->kind));
+        if (json_is_object(extra))
+            json_object_update_missing(meta, extra);
+        json_decref(extra);
+        d = json_pack("{s:s, s:s, s:o}", "device_id", m->device_id, "token", m->token, "meta",
+                      meta);
         if (d && m->nsessions) {
             json_t *arr = json_array();
             for (size_t i = 0; i < m->nsessions; i++)
@@ -550,6 +668,14 @@ char *cl_msg_encode(const struct cl_msg *m, size_t *len)
         }
         if (d && m->proto)
             json_object_set_new(d, "proto", json_integer(m->proto));
+        break;
+    }
+    case CL_MSG_META_UPDATE:
+        d = m->json ? json_loads(m->json, JSON_REJECT_DUPLICATES, NULL) : NULL;
+        if (!json_is_object(d)) {
+            json_decref(d);
+            d = json_object();
+        }
         break;
     case CL_MSG_HELLO_OK:
     case CL_MSG_AUTH_OK:
@@ -646,6 +772,34 @@ char *cl_msg_encode(const struct cl_msg *m, size_t *len)
     }
     if (d)
         json_object_set_new(root, "data", d);
+    out = cl_json_dump(root, len);
+    json_decref(root);
+    return out;
+}
+
+char *cl_msg_encode_skill(const struct cl_msg *m, size_t *len)
+{
+    json_t *root, *in;
+    char *out;
+
+    if (m->type != CL_MSG_PROMPT && m->type != CL_MSG_WORKFLOW)
+        return cl_msg_encode(m, len); /* status, restart: {request_id}, as ours */
+    if (m->type == CL_MSG_PROMPT) {
+        in = json_pack("{s:s}", "prompt", m->text ? m->text : "");
+        if (in && m->key[0])
+            json_object_set_new(in, "session_key", json_string(m->key));
+    } else {
+        json_t *params = m->json ? json_loads(m->json, JSON_REJECT_DUPLICATES, NULL) : NULL;
+        if (!json_is_object(params)) {
+            json_decref(params);
+            params = json_object(); /* the skill gets an object, empty or not */
+        }
+        in = json_pack("{s:s, s:o}", "workflow_id", m->key, "params", params);
+    }
+    root = json_pack("{s:s, s:{s:s, s:o}}", "type", cl_msg_type_name(m->type), "data", "request_id",
+                     m->request_id, "data", in);
+    if (!root)
+        return NULL;
     out = cl_json_dump(root, len);
     json_decref(root);
     return out;

@@ -51,6 +51,13 @@ enum cl_msg_type {
     CL_MSG_DONE = 23,      /* agent -> relay: the request finished (result optional) */
     CL_MSG_HEARTBEAT = 24, /* agent -> relay, every 15 s: the node's health */
     CL_MSG_WORKFLOWS = 25, /* relay -> agent: list the workflows (done.result) */
+    /* What a device tells about itself after hello_ok (a PrivaClaw
+     * connector's shell probe): kept as its metadata. */
+    CL_MSG_META_UPDATE = 26, /* agent -> relay */
+    /* The PrivaClaw skill's envelope for its answers,
+     * {"type":"response","data":{"type":"token"|"done"|"status"|"error",
+     * "request_id",...}}: decoded as the inner type (never kept as 27). */
+    CL_MSG_RESPONSE = 27, /* agent -> relay */
     CL_MSG__COUNT
 };
 
@@ -95,11 +102,12 @@ struct cl_msg {
     char session_id[CL_ID_MAX + 1];
     char device_id[CL_ID_MAX + 1];
     char token[CL_TOKEN_MAX + 1];
-    char name[CL_NAME_MAX + 1];     /* hello: data.meta.name */
-    char reason[CL_REASON_MAX + 1]; /* session_end */
-    char message[256];              /* error */
-    char code[64];                  /* error: machine-readable code (extra field) */
-    int cols, rows;                 /* session_start, resize */
+    char name[CL_NAME_MAX + 1];        /* hello: data.meta.name */
+    char kind[CL_DEVICE_KIND_MAX + 1]; /* hello: data.meta.kind, "" if absent or unusable */
+    char reason[CL_REASON_MAX + 1];    /* session_end */
+    char message[256];                 /* error */
+    char code[64];                     /* error: machine-readable code (extra field) */
+    int cols, rows;                    /* session_start, resize */
     bool has_exit_code;
     int exit_code; /* session_end (extra field) */
     bool has_offset;
@@ -125,8 +133,10 @@ struct cl_msg {
     char *text;                     /* prompt.prompt, token.content: malloc'd, NUL-terminated */
     size_t text_len;
     char key[CL_NODE_KEY_MAX + 1]; /* prompt.session_key (optional), workflow.name */
-    char *json;                    /* workflow.params, done.result: compact JSON object text,
-                                      malloc'd, or NULL when absent */
+    char *json;                    /* workflow.params, done.result; hello: data.meta without
+                                      name and kind; meta_update: data (both kept as the
+                                      CL_DEVICE_META_* limits say, NULL when nothing is
+                                      left): compact JSON object text, malloc'd, or NULL */
     /* heartbeat, and status from an agent (has_health) */
     bool has_health;
     uint64_t uptime;  /* seconds since the agent started */
@@ -204,6 +214,14 @@ int cl_bin_decode(const uint8_t *buf, size_t len, struct cl_msg *out, char *err,
  * which also gives the error). Whatever it accepts, cl_msg_decode accepts
  * with the same fields (fuzz_proto checks). */
 int cl_msg_peek_stdout(const char *text, size_t len, struct cl_msg *out);
+
+/* Encodes a relay -> node request (prompt, status, restart, workflow) in
+ * the PrivaClaw skill's shape: {"type":T,"data":{"request_id":ID,
+ * "data":{...}}} with the payload one level down ({prompt[,session_key]},
+ * {workflow_id, params}); status and restart carry the request_id only.
+ * Any other type is encoded as cl_msg_encode does. cl_msg_decode reads
+ * this shape back. Returns malloc'd text or NULL. */
+char *cl_msg_encode_skill(const struct cl_msg *m, size_t *len);
 
 /* Encodes an error message {"type":"error","data":{"message","code"}}. */
 char *cl_msg_encode_error(const char *code, const char *message, size_t *len);

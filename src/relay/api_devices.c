@@ -17,21 +17,49 @@
 #include "relay/policy.h"
 #include "relay/relay.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Tries this many fresh codes when one collides with a live code. */
 #define CL__CODE_TRIES 3
 
+/* An int64 time, or null for 0 (never). */
+static json_t *cl__time_or_null(int64_t t)
+{
+    return t ? json_integer((json_int_t)t) : json_null();
+}
+
+/* The device with what it told about itself (docs/api.md, "Devices"):
+ * meta, the address it connects from, since when it is online. */
 static void cl__device_get(struct cl_http_req *req)
 {
+    struct cl_store *s = &req->relay->store;
     struct cl_device d;
-    int rc =
-        cl_policy_device(&req->relay->store, req->user_id, CL_ACT_DEVICE_VIEW, req->params[0], &d);
+    struct cl_device_info *info;
+    json_t *dev, *meta = NULL;
+    int rc = cl_policy_device(s, req->user_id, CL_ACT_DEVICE_VIEW, req->params[0], &d);
     if (rc) {
         cl_http_reply_errcode(req->conn, rc);
         return;
     }
-    cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "device", cl_json_device(&d)));
+    dev = cl_json_device(&d);
+    info = calloc(1, sizeof *info); /* 8 KiB of metadata: not on the stack */
+    if (!info)
+        abort();
+    if (s->ops->device_get_info(s, d.id, info) == 0) {
+        if (info->meta[0])
+            meta = json_loads(info->meta, 0, NULL);
+        json_object_set_new(dev, "meta", json_is_object(meta) ? meta : json_object());
+        if (meta && !json_is_object(meta))
+            json_decref(meta);
+        json_object_set_new(dev, "meta_updated_at", cl__time_or_null(info->meta_updated_at));
+        json_object_set_new(dev, "remote_addr",
+                            info->remote_addr[0] ? json_string(info->remote_addr) : json_null());
+        json_object_set_new(dev, "online_since", cl__time_or_null(info->online_since));
+        json_object_set_new(dev, "connected_at", cl__time_or_null(info->connected_at));
+    }
+    free(info);
+    cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "device", dev));
 }
 
 static void cl__device_rename(struct cl_http_req *req)

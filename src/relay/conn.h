@@ -17,6 +17,7 @@
 #include <uthash.h>
 
 #include "core/limits.h"
+#include "core/log.h"
 #include "core/secret.h"
 #include "core/wsq.h"
 
@@ -91,6 +92,7 @@ struct cl_conn {
     struct cl_frame *rx; /* a message arriving in pieces (len: bytes so far) */
     bool authed;
     bool close_pending; /* close requested: input is discarded from now on */
+    unsigned bad_msgs;  /* bad or unknown messages so far (cl_conn_log_bad) */
     bool close_sent;    /* our close frame is out; waiting for the peer's */
     int close_code;
     char close_reason[64];
@@ -107,8 +109,10 @@ struct cl_conn {
     uint64_t rx_at_ping; /* kernel's received-byte count when the ping went */
 
     /* agent (/connect) */
-    bool ext; /* a clawlink agent: announced sessions or sent offsets, so it
-               * understands ack and replay */
+    bool ext;   /* a clawlink agent: announced sessions or sent offsets, so it
+                 * understands ack and replay */
+    bool skill; /* the PrivaClaw OpenClaw skill: hello with meta.kind "openclaw"
+                 * and no proto; node requests go in its shape (nodes.c) */
     char device_id[CL_ID_MAX + 1];
     char project_id[CL_UUID_LEN + 1];
     UT_hash_handle hh; /* hub->agents, keyed by device_id */
@@ -153,6 +157,25 @@ int cl_conn_send(struct cl_conn *c, const char *text, size_t len);
 /* Queues an error frame {"type":"error","data":{code,message[,session_id]}}. */
 void cl_conn_send_error(struct cl_conn *c, const char *code, const char *message,
                         const char *session_id);
+/* Logs a bad or unknown message from c at info, with the peer, its device
+ * or user and the reason; past CL_BAD_MSG_LOG_MAX per connection, at
+ * debug (a peer cannot flood the log). */
+static inline void cl_conn_log_bad(struct cl_conn *c, const char *comp, const char *code,
+                                   const char *why)
+{
+    bool loud = c->bad_msgs++ < CL_BAD_MSG_LOG_MAX;
+    char clean[256];
+    size_t i = 0;
+    /* the reason may quote the peer's bytes: one log line, no quotes */
+    for (; why[i] && i < sizeof clean - 1; i++)
+        clean[i] = (unsigned char)why[i] < 0x20 || why[i] == '"' || why[i] == 0x7f ? '?' : why[i];
+    clean[i] = '\0';
+    cl_log(loud ? CL_LOG_INFO : CL_LOG_DEBUG, comp, "bad message from a peer",
+           "peer=%s device=%s user=%s code=%s reason=\"%s\"%s", c->peer,
+           c->device_id[0] ? c->device_id : "-", c->user_id[0] ? c->user_id : "-", code, clean,
+           c->bad_msgs == CL_BAD_MSG_LOG_MAX ? " (more from this peer at debug)" : "");
+}
+
 /* Asks lws to close c from its next WRITEABLE callback (after flushing
  * what is queued), with the given close code and reason. */
 void cl_conn_close(struct cl_conn *c, int code, const char *reason);

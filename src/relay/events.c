@@ -205,6 +205,7 @@ static void cl__message(struct cl_events *ev, struct cl_conn *c, const char *buf
     char err[200];
 
     if (cl_events_parse(buf, len, &m, &code, err, sizeof err)) {
+        cl_conn_log_bad(c, "events", code, err);
         if (!c->authed)
             cl__refuse(c, code, err);
         else

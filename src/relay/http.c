@@ -577,6 +577,9 @@ int cl_http_on_body(struct cl_conn *c, const void *in, size_t len)
     struct cl_http_state *h = &c->http;
     if (h->phase)
         return 0; /* already answered (413): discard */
+    if (!h->body_expected || !len)
+        return 0; /* an empty body (lws reports one for Content-Length: 0): the
+                   * request went out with its headers and may still wait */
     if (h->body_len + len > CL_HTTP_MAX_BODY) {
         h->close_after = true;
         cl_http_reply_error(c, 413, "body_too_large", "request body is larger than %d bytes",
@@ -595,7 +598,10 @@ int cl_http_on_body(struct cl_conn *c, const void *in, size_t len)
 
 int cl_http_on_body_complete(struct cl_conn *c)
 {
-    if (c->http.phase)
+    /* lws reports the end of an empty body too (POST, Content-Length: 0):
+     * that request was dispatched with its headers, and may still wait on
+     * a node (phase 0), so it must not run twice */
+    if (c->http.phase || !c->http.body_expected)
         return 0;
     cl__dispatch(c);
     return 0;

@@ -13,6 +13,7 @@
 #include "relay/hub.h"
 #include "core/b64.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/proto.h"
 #include "core/secret.h"
@@ -687,11 +688,22 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
     cl_admission_ws_authed(c->relay->admission, c->wsi);
     c->ext = m->nsessions > 0 || m->proto >= 2;
     c->proto = m->proto >= 2 ? CL_PROTO_MAX : 1;
+    /* PrivaClaw's OpenClaw skill: meta.kind "openclaw" and none of our
+     * extensions (a clawlink agent asks for proto 2 and sends no kind) */
+    c->skill = strcmp(m->kind, CL_DEVICE_KIND_OPENCLAW) == 0 && !c->ext;
     HASH_ADD_STR(h->agents, device_id, c);
     cl__grace_cancel(h, d.id);
     s->ops->device_set_online(s, d.id, true, cl_now());
-    cl_info("hub", "agent online", "device=%s project=%s peer=%s sessions=%zu", d.id, d.project_id,
-            c->peer, m->nsessions);
+    /* what it says about itself replaces what an earlier connection said;
+     * a hello that says nothing (a PrivaClaw connector's: it sends
+     * meta_update later) keeps it */
+    s->ops->device_set_info(s, d.id, m->json, c->peer, cl_now());
+    if (strcmp(m->kind, CL_DEVICE_KIND_OPENCLAW) == 0 &&
+        strcmp(d.kind, CL_DEVICE_KIND_OPENCLAW) != 0)
+        s->ops->device_set_kind(s, d.id, CL_DEVICE_KIND_OPENCLAW); /* as PrivaClaw's relay */
+    cl_nodes_agent_hello(h->relay->nodes, c);
+    cl_info("hub", "agent online", "device=%s project=%s peer=%s sessions=%zu%s", d.id,
+            d.project_id, c->peer, m->nsessions, c->skill ? " skill=privaclaw" : "");
     cl_events_device_status(h->relay->events, d.project_id, d.id, true);
     /* acks and replays for the announced sessions go before hello_ok: the
      * agent sends nothing until hello_ok, so it resumes each session from
@@ -745,6 +757,47 @@ static void cl__agent_stdout(struct cl_hub *h, struct cl_conn *c, struct cl_live
     cl__ack_update(h, ls);
 }
 
+/* meta_update: the fields it names replace the device's, the others stay
+ * (a connector may send its probe in parts); the whole stays within
+ * CL_DEVICE_META_FIELDS fields, the newest kept first. */
+static void cl__agent_meta(struct cl_hub *h, struct cl_conn *c, const struct cl_msg *m)
+{
+    struct cl_store *s = &h->relay->store;
+    struct cl_device_info *info = calloc(1, sizeof *info);
+    json_t *now_meta = m->json ? json_loads(m->json, 0, NULL) : json_object();
+    json_t *old = NULL, *v;
+    const char *k;
+    char *text;
+
+    if (!info || !now_meta)
+        abort();
+    if (s->ops->device_get_info(s, c->device_id, info) == 0 && info->meta[0])
+        old = json_loads(info->meta, 0, NULL);
+    json_object_foreach(old, k, v)
+    {
+        if (json_object_size(now_meta) >= CL_DEVICE_META_FIELDS)
+            break;
+        if (!json_object_get(now_meta, k))
+            json_object_set(now_meta, k, v);
+    }
+    text = json_object_size(now_meta) ? cl_json_dump(now_meta, NULL) : NULL;
+    if (text && strlen(text) > CL_DEVICE_META_MAX) {
+        free(text); /* older fields do not fit beside the new: the new alone */
+        text = m->json ? strdup(m->json) : NULL;
+    }
+    if (text && strcmp(text, info->meta) != 0) {
+        s->ops->device_set_info(s, c->device_id, text, NULL, cl_now());
+        cl_info("hub", "device metadata updated", "device=%s fields=%zu", c->device_id,
+                json_object_size(now_meta));
+    } else {
+        cl_debug("hub", "device metadata unchanged", "device=%s", c->device_id);
+    }
+    free(text);
+    json_decref(old);
+    json_decref(now_meta);
+    free(info);
+}
+
 static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m,
                               const char *text, size_t len, bool binary, struct cl_frame **owned)
 {
@@ -758,8 +811,13 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
         cl_warn("hub", "agent reported an error", "device=%s code=%s", c->device_id, m->code);
         return;
     }
+    if (m->type == CL_MSG_META_UPDATE) {
+        cl__agent_meta(h, c, m);
+        return;
+    }
     if (m->type != CL_MSG_SESSION_STARTED && m->type != CL_MSG_STDOUT &&
         m->type != CL_MSG_SESSION_END) {
+        cl_conn_log_bad(c, "hub", "bad_message", "message type not valid from an agent");
         cl_conn_send_error(c, "bad_message", "message type not valid from an agent", NULL);
         return;
     }
@@ -928,6 +986,7 @@ static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_m
     case CL_MSG_ACK:
         break;
     default:
+        cl_conn_log_bad(c, "hub", "bad_message", "message type not valid from a browser");
         cl_conn_send_error(c, "bad_message", "message type not valid from a browser", NULL);
         return;
     }
@@ -1009,6 +1068,7 @@ void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, si
     if (c->close_pending)
         return;
     if (binary && c->proto < 2) {
+        cl_conn_log_bad(c, "hub", "bad_message", "a binary frame without protocol v2");
         cl_conn_send_error(
             c, "bad_message",
             "binary frames need protocol v2 (ask with \"proto\": 2 in hello or auth)", NULL);
@@ -1027,13 +1087,28 @@ void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, si
         else if (strncmp(err, "malformed JSON", 14) == 0 ||
                  strncmp(err, "expected a JSON object", 22) == 0)
             code = "bad_json";
-        cl_debug("hub", "bad message", "peer=%s code=%s", c->peer, code);
-        cl_conn_send_error(c, code, err, NULL);
+        cl_conn_log_bad(c, "hub", code, err);
+        if (!c->authed) {
+            char why[300];
+            snprintf(why, sizeof why, "%s refused: %s", c->kind == CL_CONN_AGENT ? "hello" : "auth",
+                     err);
+            cl_conn_send_error(c, code, why, NULL);
+            /* a hello (auth) the relay cannot read: refused, never left
+             * open unauthenticated */
+            cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                          c->kind == CL_CONN_AGENT ? "bad hello" : "bad auth");
+        } else {
+            cl_conn_send_error(c, code, err, NULL);
+        }
+        cl_msg_clear(&m);
         return;
     }
     if (!c->authed) {
         enum cl_msg_type want = c->kind == CL_CONN_AGENT ? CL_MSG_HELLO : CL_MSG_AUTH;
         if (m.type != want) {
+            cl_conn_log_bad(c, "hub", "not_authenticated",
+                            c->kind == CL_CONN_AGENT ? "a message before hello"
+                                                     : "a message before auth");
             cl_conn_send_error(c, "not_authenticated",
                                c->kind == CL_CONN_AGENT ? "send hello first" : "send auth first",
                                NULL);

@@ -186,6 +186,16 @@ const char *const cl_sqlite_migrations[] = {
     "  expires_at INTEGER NOT NULL"
     ");"
     "CREATE INDEX signin_codes_user ON signin_codes(user_id);",
+
+    /* 6: what a device tells about itself (hello's meta, meta_update: a
+     * JSON object of strings and numbers, bounded by CL_DEVICE_META_*),
+     * the address its agent connects from, and since when it has been
+     * online across short reconnects (CL_DEVICE_ONLINE_GAP_S). */
+    "ALTER TABLE devices ADD COLUMN meta TEXT;"
+    "ALTER TABLE devices ADD COLUMN meta_updated_at INTEGER;"
+    "ALTER TABLE devices ADD COLUMN remote_addr TEXT;"
+    "ALTER TABLE devices ADD COLUMN online_since INTEGER;"
+    "UPDATE devices SET online_since = connected_at WHERE status = 'online';",
 };
 
 const int cl_sqlite_migration_count =

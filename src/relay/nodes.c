@@ -22,6 +22,7 @@ struct cl__node {
     char device_id[CL_ID_MAX + 1];
     struct cl_node_info info;
     bool kind_recorded; /* devices.kind set to openclaw for this connection */
+    bool skill;         /* a PrivaClaw skill: its heartbeats name no capabilities */
     UT_hash_handle hh;
 };
 
@@ -155,10 +156,10 @@ static int cl__status_for(const char *code)
     return 502;
 }
 
-static void cl__health_from(struct cl_node_info *info, const struct cl_msg *m)
+static void cl__health_from(struct cl_node_info *info, const struct cl_msg *m, bool skill)
 {
     info->state = m->node_state;
-    info->caps = m->caps;
+    info->caps = skill && !m->caps ? CL_CAP_SKILL : m->caps;
     info->uptime = m->uptime;
     info->active_tasks = m->active_tasks;
     info->has_last_error = m->has_last_error;
@@ -166,12 +167,10 @@ static void cl__health_from(struct cl_node_info *info, const struct cl_msg *m)
     info->last_heartbeat = cl_now();
 }
 
-static void cl__heartbeat(struct cl_nodes *n, struct cl_conn *c, const struct cl_msg *m)
+/* The node of c's device, made (offline, nothing declared) if new. */
+static struct cl__node *cl__node_get(struct cl_nodes *n, struct cl_conn *c)
 {
-    struct cl_store *s = &n->relay->store;
     struct cl__node *node;
-    enum cl_node_state before;
-
     HASH_FIND_STR(n->nodes, c->device_id, node);
     if (!node) {
         node = calloc(1, sizeof *node);
@@ -181,8 +180,31 @@ static void cl__heartbeat(struct cl_nodes *n, struct cl_conn *c, const struct cl
         node->info.state = CL_NODE_OFFLINE;
         HASH_ADD_STR(n->nodes, device_id, node);
     }
+    node->skill = c->skill;
+    return node;
+}
+
+void cl_nodes_agent_hello(struct cl_nodes *n, struct cl_conn *c)
+{
+    struct cl__node *node;
+    if (!c->skill)
+        return;
+    node = cl__node_get(n, c);
+    node->info.state = CL_NODE_ONLINE; /* the skill is the OpenClaw runtime itself */
+    node->info.caps = CL_CAP_SKILL;
+    node->info.last_heartbeat = cl_now();
+    node->kind_recorded = true; /* the hub recorded meta.kind */
+    cl_info("nodes", "PrivaClaw skill connected: a node at once", "device=%s", c->device_id);
+}
+
+static void cl__heartbeat(struct cl_nodes *n, struct cl_conn *c, const struct cl_msg *m)
+{
+    struct cl_store *s = &n->relay->store;
+    struct cl__node *node = cl__node_get(n, c);
+    enum cl_node_state before;
+
     before = node->info.state;
-    cl__health_from(&node->info, m);
+    cl__health_from(&node->info, m, node->skill);
     s->ops->device_heartbeat(s, c->device_id, node->info.last_heartbeat);
     if (!node->kind_recorded) {
         node->kind_recorded = true;
@@ -246,13 +268,16 @@ bool cl_nodes_agent_message(struct cl_nodes *n, struct cl_conn *c, const struct 
             return true;
         {
             struct cl__node *node;
+            struct cl_msg st = *m; /* read only: shares m's buffers */
             HASH_FIND_STR(n->nodes, c->device_id, node);
             if (node)
-                cl__health_from(&node->info, m);
+                cl__health_from(&node->info, m, node->skill);
+            if (c->skill && !st.caps)
+                st.caps = CL_CAP_SKILL;
+            cl__req_remove(n, r);
+            if (h->on_status)
+                h->on_status(ctx, &st);
         }
-        cl__req_remove(n, r);
-        if (h->on_status)
-            h->on_status(ctx, m);
         break;
     default: /* error */
         cl_info("nodes", "request refused by the node", "device=%s request=%s code=%s",
@@ -314,6 +339,13 @@ int cl_nodes_request(struct cl_nodes *n, const char *device_id, struct cl_msg *r
                  "the device's agent has not announced an OpenClaw gateway (no heartbeat)");
         return 409;
     }
+    if (req->type == CL_MSG_WORKFLOWS && agent->skill) {
+        *code = "not_supported";
+        snprintf(message, msglen,
+                 "this node is a PrivaClaw skill, which cannot list its workflows; run one by "
+                 "name (POST .../workflows/NAME)");
+        return 501;
+    }
     if (req->type != CL_MSG_STATUS && node->info.state != CL_NODE_ONLINE) {
         *code = "node_offline";
         snprintf(message, msglen, "the device's OpenClaw gateway is %s%s%s",
@@ -342,7 +374,7 @@ int cl_nodes_request(struct cl_nodes *n, const char *device_id, struct cl_msg *r
     r->h = h;
     r->ctx = ctx;
     snprintf(req->request_id, sizeof req->request_id, "%s", r->request_id);
-    text = cl_msg_encode(req, &len);
+    text = agent->skill ? cl_msg_encode_skill(req, &len) : cl_msg_encode(req, &len);
     if (!text || cl_conn_send(agent, text, len) != 0) {
         free(text);
         free(r);

@@ -31,6 +31,9 @@
 #define CL_NODE_PROMPT_TIMEOUT_MS 120000
 /* Requests in flight per device; more are refused (429). */
 #define CL_NODE_MAX_PENDING 32
+/* What the PrivaClaw skill answers (it has no workflow list and no
+ * terminal), when its heartbeats declare nothing. */
+#define CL_CAP_SKILL (CL_CAP_CHAT | CL_CAP_STATUS | CL_CAP_RESTART | CL_CAP_WORKFLOW)
 
 struct cl_relay;
 struct cl_nodes;
@@ -66,6 +69,11 @@ void cl_nodes_free(struct cl_nodes *n);
  * request_id) and was handled here. */
 bool cl_nodes_agent_message(struct cl_nodes *n, struct cl_conn *c, const struct cl_msg *m);
 
+/* From the hub: c (c->device_id) said hello. A PrivaClaw skill (c->skill)
+ * is a node at once — online, answering CL_CAP_SKILL — without waiting
+ * for its first heartbeat; other agents become nodes at their first. */
+void cl_nodes_agent_hello(struct cl_nodes *n, struct cl_conn *c);
+
 /* From the hub: the agent of device_id disconnected. Its pending requests
  * fail (502) and its health is forgotten. */
 void cl_nodes_agent_gone(struct cl_nodes *n, const char *device_id);
@@ -74,9 +82,10 @@ void cl_nodes_agent_gone(struct cl_nodes *n, const char *device_id);
 bool cl_nodes_get(struct cl_nodes *n, const char *device_id, struct cl_node_info *out);
 
 /* Sends req (type and its fields; request_id is set here) to device_id's
- * agent. Returns 0 with *handle set, and the handler runs later; or an
- * HTTP status (409 offline / not a node / gateway not online, 429 busy)
- * with code and message filled, and the handler does not run. */
+ * agent, in the skill's shape to a PrivaClaw skill. Returns 0 with
+ * *handle set, and the handler runs later; or an HTTP status (409 offline
+ * / not a node / gateway not online, 429 busy, 501 a workflow list asked
+ * of a skill) with code and message filled, and the handler does not run. */
 int cl_nodes_request(struct cl_nodes *n, const char *device_id, struct cl_msg *req,
                      const struct cl_node_handler *h, void *ctx, uint64_t *handle,
                      const char **code, char *message, size_t msglen);

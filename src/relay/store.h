@@ -56,6 +56,17 @@ struct cl_device {
     int64_t last_heartbeat;            /* last sign of life recorded; 0 = never */
 };
 
+/* What a device told about itself and where it connects from (the device
+ * page's details; docs/protocol.md, "Device information"). */
+struct cl_device_info {
+    char meta[CL_DEVICE_META_MAX + 1]; /* a JSON object of strings and numbers, "" = none */
+    char remote_addr[CL_ADDR_MAX + 1]; /* "" = never connected */
+    int64_t meta_updated_at;           /* when meta was last written; 0 = never */
+    int64_t online_since;              /* start of the current (or last) stay online, across
+                                          reconnects within CL_DEVICE_ONLINE_GAP_S; 0 = never */
+    int64_t connected_at;              /* start of the last agent connection; 0 = never */
+};
+
 struct cl_session {
     char id[CL_UUID_LEN + 1];
     char device_id[CL_UUID_LEN + 1];
@@ -323,6 +334,16 @@ struct cl_store_ops {
     /* Records what kind of agent serves the device (CL_DEVICE_KIND_*; an
      * agent's heartbeats make it "openclaw"). CL_ENOTFOUND if no device. */
     int (*device_set_kind)(struct cl_store *s, const char *id, const char *kind);
+    /* Replaces the device's metadata with meta (a JSON object's text of at
+     * most CL_DEVICE_META_MAX bytes, else CL_EINVAL) and the address its
+     * agent connects from with remote_addr; NULL keeps either.
+     * meta_updated_at becomes now when meta is given. CL_ENOTFOUND if no
+     * device. */
+    int (*device_set_info)(struct cl_store *s, const char *id, const char *meta,
+                           const char *remote_addr, int64_t now);
+    /* The device's metadata, address and online times. CL_ENOTFOUND if
+     * no device. */
+    int (*device_get_info)(struct cl_store *s, const char *id, struct cl_device_info *out);
     /* Paired devices of every project user_id belongs to, oldest first. */
     int (*device_list_for_user)(struct cl_store *s, const char *user_id, cl_device_cb cb,
                                 void *ctx);

@@ -91,6 +91,8 @@ enum cl__st {
     CL__ST_DEVICE_NEW_CODE,
     CL__ST_DEVICE_HEARTBEAT,
     CL__ST_DEVICE_SET_KIND,
+    CL__ST_DEVICE_SET_INFO,
+    CL__ST_DEVICE_GET_INFO,
     CL__ST_SECRET_INSERT,
     CL__ST_SECRET_GET,
     CL__ST_USER_COUNT,
@@ -159,10 +161,14 @@ static const char *const cl__sql[CL__ST__COUNT] = {
     [CL__ST_DEVICE_TOKEN] = "SELECT device_token_hash FROM devices"
                             " WHERE id = ?1 AND paired = 1 AND device_token_hash IS NOT NULL",
     /* coming online starts a connection: connected_at, and the hello is
-     * the first sign of life */
+     * the first sign of life; online_since survives a reconnect (still
+     * online, or back within CL_DEVICE_ONLINE_GAP_S) */
     [CL__ST_DEVICE_STATUS] =
         "UPDATE devices SET status = ?2, last_seen = ?3,"
         " connected_at = CASE WHEN ?2 = 'online' THEN ?3 ELSE connected_at END,"
+        " online_since = CASE WHEN ?2 <> 'online' THEN online_since"
+        " WHEN online_since IS NOT NULL AND (status = 'online' OR last_seen >= ?3 - ?4)"
+        " THEN online_since ELSE ?3 END,"
         " last_heartbeat = CASE WHEN ?2 = 'online' THEN ?3"
         " ELSE last_heartbeat END WHERE id = ?1",
     [CL__ST_DEVICE_ALL_OFFLINE] = "UPDATE devices SET status = 'offline', last_seen = ?1"
@@ -231,6 +237,14 @@ static const char *const cl__sql[CL__ST__COUNT] = {
         "UPDATE devices SET pairing_code_hash = ?2, pairing_code_expires_at = ?3 WHERE id = ?1",
     [CL__ST_DEVICE_HEARTBEAT] = "UPDATE devices SET last_heartbeat = ?2 WHERE id = ?1",
     [CL__ST_DEVICE_SET_KIND] = "UPDATE devices SET kind = ?2 WHERE id = ?1",
+    /* ?2 NULL keeps the metadata (and its time), ?3 NULL the address */
+    [CL__ST_DEVICE_SET_INFO] =
+        "UPDATE devices SET meta = coalesce(?2, meta),"
+        " meta_updated_at = CASE WHEN ?2 IS NULL THEN meta_updated_at ELSE ?4 END,"
+        " remote_addr = coalesce(?3, remote_addr) WHERE id = ?1",
+    [CL__ST_DEVICE_GET_INFO] = "SELECT coalesce(meta, ''), coalesce(remote_addr, ''),"
+                               " coalesce(meta_updated_at, 0), coalesce(online_since, 0),"
+                               " coalesce(connected_at, 0) FROM devices WHERE id = ?1",
     [CL__ST_SECRET_INSERT] =
         "INSERT INTO relay_secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
     [CL__ST_SECRET_GET] = "SELECT value FROM relay_secrets WHERE name = ?1",
@@ -945,12 +959,12 @@ static int cl__device_set_online(struct cl_store *s, const char *device_id, bool
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_STATUS];
-    int rc =
-        cl__exec(q, st,
-                 cl__bind_str(st, 1, device_id) |
-                     sqlite3_bind_text(st, 2, online ? "online" : "offline", -1, SQLITE_STATIC) |
-                     sqlite3_bind_int64(st, 3, now),
-                 __func__);
+    int rc = cl__exec(
+        q, st,
+        cl__bind_str(st, 1, device_id) |
+            sqlite3_bind_text(st, 2, online ? "online" : "offline", -1, SQLITE_STATIC) |
+            sqlite3_bind_int64(st, 3, now) | sqlite3_bind_int64(st, 4, CL_DEVICE_ONLINE_GAP_S),
+        __func__);
     if (rc)
         return rc;
     return sqlite3_changes(q->db) ? 0 : CL_ENOTFOUND;
@@ -1650,6 +1664,40 @@ static int cl__device_set_kind(struct cl_store *s, const char *id, const char *k
     return cl__exec_one(q, st, cl__bind_str(st, 1, id) | cl__bind_str(st, 2, kind), __func__);
 }
 
+static int cl__device_set_info(struct cl_store *s, const char *id, const char *meta,
+                               const char *remote_addr, int64_t now)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_DEVICE_SET_INFO];
+    if (meta && strlen(meta) > CL_DEVICE_META_MAX)
+        return CL_EINVAL;
+    return cl__exec_one(
+        q, st,
+        cl__bind_str(st, 1, id) | (meta ? cl__bind_str(st, 2, meta) : sqlite3_bind_null(st, 2)) |
+            (remote_addr ? cl__bind_str(st, 3, remote_addr) : sqlite3_bind_null(st, 3)) |
+            sqlite3_bind_int64(st, 4, now),
+        __func__);
+}
+
+static int cl__device_get_info(struct cl_store *s, const char *id, struct cl_device_info *out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_DEVICE_GET_INFO];
+    int rc = cl__step(q, st, cl__bind_str(st, 1, id), __func__);
+    if (rc < 0)
+        return rc;
+    memset(out, 0, sizeof *out);
+    if (rc == 1) {
+        cl__col_str(st, 0, out->meta, sizeof out->meta);
+        cl__col_str(st, 1, out->remote_addr, sizeof out->remote_addr);
+        out->meta_updated_at = sqlite3_column_int64(st, 2);
+        out->online_since = sqlite3_column_int64(st, 3);
+        out->connected_at = sqlite3_column_int64(st, 4);
+    }
+    cl__reset(st);
+    return rc == 1 ? 0 : CL_ENOTFOUND;
+}
+
 /* ---- web sign-in: relay secrets, one-time codes ------------------------ */
 
 static int cl__secret_get(struct cl_store *s, const char *name, const uint8_t fresh[CL_HASH_LEN],
@@ -1831,6 +1879,8 @@ static const struct cl_store_ops cl__sqlite_ops = {
     .device_new_code = cl__device_new_code,
     .device_heartbeat = cl__device_heartbeat,
     .device_set_kind = cl__device_set_kind,
+    .device_set_info = cl__device_set_info,
+    .device_get_info = cl__device_get_info,
     .device_list_for_user = cl__device_list_for_user,
     .session_list = cl__session_list,
     .secret_get = cl__secret_get,

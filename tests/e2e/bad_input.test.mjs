@@ -299,13 +299,15 @@ test('/connect: hello with a wrong token or an unknown device → auth_failed, c
   assert.equal(ok.closeInfo, null);
 }));
 
-test('/connect: malformed JSON before hello → bad_json, and a valid hello still works', { timeout: TEST_TIMEOUT }, e2e(async () => {
+test('/connect: malformed JSON before hello → bad_json and close 1008 (never left open unauthenticated); a new connection still works', { timeout: TEST_TIMEOUT }, e2e(async () => {
   const d = device(2);
-  const c = await wsClient(`${relay.wsUrl}/connect`, { label: 'connector garbage then hello' });
+  const c = await wsClient(`${relay.wsUrl}/connect`, { label: 'connector garbage' });
   c.sendRaw('{"type": "hello", "data": {');
   await c.next(isError('bad_json'));
-  c.send(msg('hello', { device_id: d.deviceId, token: d.deviceToken, meta: { name: 'late' } }));
-  await c.next('hello_ok');
+  await expectClose(c, 1008);
+  const c2 = await wsClient(`${relay.wsUrl}/connect`, { label: 'connector hello' });
+  c2.send(msg('hello', { device_id: d.deviceId, token: d.deviceToken, meta: { name: 'late' } }));
+  await c2.next('hello_ok');
 }));
 
 test('/connect: bad messages after hello → error, connection keeps serving sessions', { timeout: TEST_TIMEOUT }, e2e(async () => {

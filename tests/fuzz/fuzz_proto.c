@@ -6,8 +6,10 @@
  * the same fields (the relay re-encodes what it decodes, and a peer must
  * accept what we send). stdin/stdout also go through the hand-formatted
  * hot path, cl_msg_encode_data, which must produce the same bytes. The
- * OpenClaw node messages (prompt ... workflows) round-trip the same way.
- * Seed corpus: tests/fuzz/corpus/proto/.
+ * OpenClaw node messages (prompt ... workflows) round-trip the same way,
+ * and the requests also through the PrivaClaw skill's nested shape
+ * (cl_msg_encode_skill); the skill's response envelope decodes to the
+ * message it wraps. Seed corpus: tests/fuzz/corpus/proto/.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -87,6 +89,29 @@ static void check_encode_data(const struct cl_msg *m)
     free(buf);
 }
 
+/* A request sent in the skill's shape decodes to the same fields (a
+ * workflow without params goes as an empty object). */
+static void check_skill(const struct cl_msg *m)
+{
+    struct cl_msg back;
+    char err[256];
+    size_t len = 0;
+    char *text = cl_msg_encode_skill(m, &len);
+    CHECK(text != NULL);
+    if (cl_msg_decode(text, len, &back, err, sizeof err) != 0) {
+        fprintf(stderr, "fuzz_proto: skill shape not read back: %s\n  text: %s\n", err, text);
+        abort();
+    }
+    if (m->type == CL_MSG_WORKFLOW && !m->json) {
+        CHECK(back.json && strcmp(back.json, "{}") == 0);
+        free(back.json);
+        back.json = NULL;
+    }
+    check_same(m, &back);
+    cl_msg_clear(&back);
+    free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct cl_msg m, again;
@@ -131,6 +156,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (m.type == CL_MSG_STDIN || m.type == CL_MSG_STDOUT)
         check_encode_data(&m);
+    if (m.type == CL_MSG_PROMPT || m.type == CL_MSG_WORKFLOW || m.type == CL_MSG_STATUS ||
+        m.type == CL_MSG_RESTART)
+        check_skill(&m);
+    CHECK(m.type != CL_MSG_RESPONSE); /* always decoded as what it wraps */
 
     cl_msg_clear(&m);
     CHECK(m.data == NULL && m.token[0] == 0);

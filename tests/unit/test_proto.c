@@ -74,6 +74,231 @@ static void test_decode_hello(void **state)
     cl_msg_clear(&m);
 }
 
+/* ---- PrivaClaw's peers as they are (issue 13) ------------------------------ */
+
+/* Encodes m and decodes the text again into back. */
+static char *reencode(const struct cl_msg *m, struct cl_msg *back)
+{
+    size_t len = 0;
+    char *text = cl_msg_encode(m, &len);
+    assert_non_null(text);
+    assert_int_equal(cl_msg_decode(text, len, back, err, sizeof err), 0);
+    return text;
+}
+
+static void test_skill_hello(void **state)
+{
+    struct cl_msg m, back;
+    char *text;
+    (void)state;
+    /* the skill names its device node_id and says what it is in meta.kind */
+    assert_int_equal(dec("{\"type\":\"hello\",\"data\":{\"node_id\":\"" UUID1 "\","
+                         "\"token\":\"tok\",\"meta\":{\"kind\":\"openclaw\"}}}",
+                         &m),
+                     0);
+    assert_string_equal(m.device_id, UUID1);
+    assert_string_equal(m.kind, "openclaw");
+    assert_null(m.json); /* nothing beyond name and kind */
+    assert_int_equal(m.proto, 0);
+    text = reencode(&m, &back); /* sent back as device_id, kind kept */
+    assert_non_null(strstr(text, "\"device_id\":\"" UUID1 "\""));
+    assert_string_equal(back.kind, "openclaw");
+    free(text);
+    cl_msg_clear(&back);
+    cl_msg_clear(&m);
+
+    /* device_id wins over node_id; an unusable kind is ignored, not refused */
+    assert_int_equal(dec("{\"type\":\"hello\",\"data\":{\"device_id\":\"a\",\"node_id\":\"b\","
+                         "\"token\":\"t\",\"meta\":{\"kind\":42}}}",
+                         &m),
+                     0);
+    assert_string_equal(m.device_id, "a");
+    assert_string_equal(m.kind, "");
+    cl_msg_clear(&m);
+    assert_int_equal(dec("{\"type\":\"hello\",\"data\":{\"node_id\":\"b\",\"token\":\"t\","
+                         "\"meta\":{\"kind\":\"a-kind-name-longer-than-sixteen\"}}}",
+                         &m),
+                     0);
+    assert_string_equal(m.kind, "");
+    cl_msg_clear(&m);
+    /* node_id is checked as any id */
+    expect_fail("{\"type\":\"hello\",\"data\":{\"node_id\":\"a b\",\"token\":\"t\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"hello\",\"data\":{\"node_id\":\"a\"}}", CL_EINVAL);
+}
+
+static void test_hello_meta_kept_within_limits(void **state)
+{
+    struct cl_msg m, back;
+    char big[CL_DEVICE_META_MAX + 200], *text;
+    (void)state;
+    assert_int_equal(
+        dec("{\"type\":\"hello\",\"data\":{\"device_id\":\"d\",\"token\":\"t\",\"proto\":2,"
+            "\"meta\":{\"name\":\"box\",\"hostname\":\"h1\",\"uptime\":12,"
+            "\"load\":0.5,\"nested\":{\"a\":1},\"list\":[1],\"flag\":true,"
+            "\"nil\":null,\"bad key\":\"v\",\"ctl\":\"a\\nb\",\"os\":\"Linux 6.1\"}}}",
+            &m),
+        0);
+    assert_string_equal(m.name, "box");
+    assert_string_equal(m.json,
+                        "{\"hostname\":\"h1\",\"uptime\":12,\"load\":0.5,\"os\":\"Linux 6.1\"}");
+    text = reencode(&m, &back);
+    assert_string_equal(back.json, m.json);
+    assert_string_equal(back.name, "box");
+    free(text);
+    cl_msg_clear(&back);
+    cl_msg_clear(&m);
+
+    /* a meta over CL_DEVICE_META_MAX: the hello is refused */
+    memset(big, 0, sizeof big);
+    snprintf(big, sizeof big,
+             "{\"type\":\"hello\",\"data\":{\"device_id\":\"d\",\"token\":\"t\","
+             "\"meta\":{\"blob\":\"");
+    memset(big + strlen(big), 'x', CL_DEVICE_META_MAX);
+    strcat(big, "\"}}}");
+    expect_fail(big, CL_EINVAL);
+    assert_non_null(strstr(err, "larger than"));
+}
+
+static void test_meta_update(void **state)
+{
+    struct cl_msg m, back;
+    char *text, buf[4096];
+    size_t n;
+    (void)state;
+    assert_int_equal(CL_MSG_META_UPDATE, 26);
+    assert_int_equal(CL_MSG_RESPONSE, 27);
+    assert_int_equal(
+        dec("{\"type\":\"meta_update\",\"data\":{\"shell\":\"/bin/zsh\",\"os\":\"linux\","
+            "\"cpus\":8,\"env\":{\"A\":\"1\"}}}",
+            &m),
+        0);
+    assert_int_equal(m.type, CL_MSG_META_UPDATE);
+    assert_string_equal(m.json, "{\"shell\":\"/bin/zsh\",\"os\":\"linux\",\"cpus\":8}");
+    text = reencode(&m, &back);
+    assert_string_equal(back.json, m.json);
+    free(text);
+    cl_msg_clear(&back);
+    cl_msg_clear(&m);
+
+    /* only the first CL_DEVICE_META_FIELDS usable fields are kept */
+    n = (size_t)snprintf(buf, sizeof buf, "{\"type\":\"meta_update\",\"data\":{");
+    for (int i = 0; i < CL_DEVICE_META_FIELDS + 5; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+    snprintf(buf + n, sizeof buf - n, "}}");
+    assert_int_equal(dec(buf, &m), 0);
+    {
+        json_t *o = json_loads(m.json, 0, NULL);
+        assert_int_equal(json_object_size(o), CL_DEVICE_META_FIELDS);
+        assert_non_null(json_object_get(o, "k0"));
+        assert_null(json_object_get(o, "k32"));
+        json_decref(o);
+    }
+    cl_msg_clear(&m);
+
+    /* nothing usable: no json; no data at all: refused */
+    assert_int_equal(dec("{\"type\":\"meta_update\",\"data\":{\"a\":[1]}}", &m), 0);
+    assert_null(m.json);
+    cl_msg_clear(&m);
+    expect_fail("{\"type\":\"meta_update\"}", CL_EINVAL);
+    expect_fail("{\"type\":\"meta_update\",\"data\":[1]}", CL_EINVAL);
+}
+
+static void test_skill_response_envelope(void **state)
+{
+    struct cl_msg m;
+    (void)state;
+    assert_int_equal(
+        dec("{\"type\":\"response\",\"data\":{\"type\":\"token\",\"request_id\":\"r1\","
+            "\"content\":\"Hel\"}}",
+            &m),
+        0);
+    assert_int_equal(m.type, CL_MSG_TOKEN);
+    assert_string_equal(m.request_id, "r1");
+    assert_string_equal(m.text, "Hel");
+    cl_msg_clear(&m);
+
+    assert_int_equal(
+        dec("{\"type\":\"response\",\"data\":{\"type\":\"done\",\"request_id\":\"r1\"}}", &m), 0);
+    assert_int_equal(m.type, CL_MSG_DONE);
+    assert_null(m.json);
+    cl_msg_clear(&m);
+
+    assert_int_equal(
+        dec("{\"type\":\"response\",\"data\":{\"type\":\"status\",\"request_id\":\"r2\","
+            "\"node_id\":\"n\",\"uptime\":5,\"active_tasks\":1,\"last_error\":null,"
+            "\"connection_state\":\"online\"}}",
+            &m),
+        0);
+    assert_int_equal(m.type, CL_MSG_STATUS);
+    assert_true(m.has_health);
+    assert_int_equal(m.uptime, 5);
+    assert_int_equal(m.node_state, CL_NODE_ONLINE);
+    cl_msg_clear(&m);
+
+    assert_int_equal(
+        dec("{\"type\":\"response\",\"data\":{\"type\":\"error\",\"request_id\":\"r3\","
+            "\"message\":\"boom\"}}",
+            &m),
+        0);
+    assert_int_equal(m.type, CL_MSG_ERROR);
+    assert_string_equal(m.request_id, "r3");
+    assert_string_equal(m.message, "boom");
+    assert_string_equal(m.code, "");
+    cl_msg_clear(&m);
+
+    /* only those four; the inner message is checked as its type */
+    expect_fail("{\"type\":\"response\",\"data\":{\"type\":\"hello\",\"request_id\":\"r\"}}",
+                CL_EPROTO);
+    expect_fail("{\"type\":\"response\",\"data\":{\"type\":\"response\"}}", CL_EPROTO);
+    expect_fail("{\"type\":\"response\",\"data\":{\"request_id\":\"r\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"response\"}", CL_EINVAL);
+    expect_fail("{\"type\":\"response\",\"data\":{\"type\":\"token\",\"request_id\":\"r\"}}",
+                CL_EINVAL);
+}
+
+static void test_skill_requests(void **state)
+{
+    struct cl_msg m, back;
+    size_t len = 0;
+    char *text;
+    (void)state;
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_PROMPT;
+    snprintf(m.request_id, sizeof m.request_id, "rq-1");
+    m.text = (char *)"say \"hi\"";
+    m.text_len = strlen(m.text);
+    text = cl_msg_encode_skill(&m, &len);
+    assert_string_equal(text, "{\"type\":\"prompt\",\"data\":{\"request_id\":\"rq-1\","
+                              "\"data\":{\"prompt\":\"say \\\"hi\\\"\"}}}");
+    assert_int_equal(cl_msg_decode(text, len, &back, err, sizeof err), 0); /* read back */
+    assert_string_equal(back.text, m.text);
+    assert_string_equal(back.request_id, "rq-1");
+    cl_msg_clear(&back);
+    free(text);
+
+    m.type = CL_MSG_WORKFLOW;
+    m.text = NULL;
+    snprintf(m.key, sizeof m.key, "nightly");
+    m.json = (char *)"{\"depth\":2}";
+    text = cl_msg_encode_skill(&m, &len);
+    assert_string_equal(text, "{\"type\":\"workflow\",\"data\":{\"request_id\":\"rq-1\","
+                              "\"data\":{\"workflow_id\":\"nightly\",\"params\":{\"depth\":2}}}}");
+    assert_int_equal(cl_msg_decode(text, len, &back, err, sizeof err), 0);
+    assert_string_equal(back.key, "nightly");
+    assert_string_equal(back.json, "{\"depth\":2}");
+    cl_msg_clear(&back);
+    free(text);
+    m.json = NULL; /* no params: an empty object for the skill */
+    text = cl_msg_encode_skill(&m, &len);
+    assert_non_null(strstr(text, "\"params\":{}"));
+    free(text);
+
+    m.type = CL_MSG_RESTART; /* request_id only, as ours */
+    text = cl_msg_encode_skill(&m, &len);
+    assert_string_equal(text, "{\"type\":\"restart\",\"data\":{\"request_id\":\"rq-1\"}}");
+    free(text);
+}
+
 static void test_decode_control_without_data(void **state)
 {
     static const struct {
@@ -1204,6 +1429,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_hello),
         cmocka_unit_test(test_node_numbering),
+        cmocka_unit_test(test_skill_hello),
+        cmocka_unit_test(test_hello_meta_kept_within_limits),
+        cmocka_unit_test(test_meta_update),
+        cmocka_unit_test(test_skill_response_envelope),
+        cmocka_unit_test(test_skill_requests),
         cmocka_unit_test(test_decode_prompt),
         cmocka_unit_test(test_decode_prompt_limit),
         cmocka_unit_test(test_decode_health),

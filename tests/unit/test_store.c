@@ -1424,6 +1424,51 @@ static void test_device_manage(void **state)
     assert_string_equal(got.kind, CL_DEVICE_KIND_OPENCLAW);
     assert_int_equal(f->s.ops->device_set_kind(&f->s, "no-such-device", "openclaw"), CL_ENOTFOUND);
 
+    /* what the device said about itself, and where from */
+    {
+        struct cl_device_info info;
+        char big[CL_DEVICE_META_MAX + 2];
+        assert_int_equal(f->s.ops->device_get_info(&f->s, d.id, &info), 0);
+        assert_string_equal(info.meta, "");
+        assert_int_equal(
+            f->s.ops->device_set_info(&f->s, d.id, "{\"os\":\"linux\"}", "10.0.0.7", 140), 0);
+        assert_int_equal(f->s.ops->device_set_info(&f->s, d.id, "{\"os\":\"bsd\"}", NULL, 150), 0);
+        assert_int_equal(f->s.ops->device_get_info(&f->s, d.id, &info), 0);
+        assert_string_equal(info.meta, "{\"os\":\"bsd\"}");
+        assert_string_equal(info.remote_addr, "10.0.0.7"); /* NULL kept it */
+        assert_int_equal(info.meta_updated_at, 150);
+        assert_int_equal(f->s.ops->device_set_info(&f->s, d.id, NULL, "10.0.0.8", 151), 0);
+        assert_int_equal(f->s.ops->device_get_info(&f->s, d.id, &info), 0);
+        assert_string_equal(info.meta, "{\"os\":\"bsd\"}"); /* NULL kept it */
+        assert_int_equal(info.meta_updated_at, 150);
+        assert_string_equal(info.remote_addr, "10.0.0.8");
+        memset(big, 'x', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        assert_int_equal(f->s.ops->device_set_info(&f->s, d.id, big, NULL, 152), CL_EINVAL);
+        assert_int_equal(f->s.ops->device_set_info(&f->s, "no-such-device", NULL, NULL, 1),
+                         CL_ENOTFOUND);
+        assert_int_equal(f->s.ops->device_get_info(&f->s, "no-such-device", &info), CL_ENOTFOUND);
+
+        /* online_since: kept across a reconnect within CL_DEVICE_ONLINE_GAP_S
+         * (and a new connection while still online), new after a longer
+         * time offline; connected_at is each connection's own */
+        assert_int_equal(f->s.ops->device_set_online(&f->s, d.id, true, 1000), 0);
+        assert_int_equal(f->s.ops->device_set_online(&f->s, d.id, false, 1010), 0);
+        assert_int_equal(
+            f->s.ops->device_set_online(&f->s, d.id, true, 1010 + CL_DEVICE_ONLINE_GAP_S), 0);
+        assert_int_equal(f->s.ops->device_get_info(&f->s, d.id, &info), 0);
+        assert_int_equal(info.online_since, 1000);
+        assert_int_equal(info.connected_at, 1010 + CL_DEVICE_ONLINE_GAP_S);
+        assert_int_equal(f->s.ops->device_set_online(&f->s, d.id, true, 2000), 0); /* replaced */
+        assert_int_equal(f->s.ops->device_get_info(&f->s, d.id, &info), 0);
+        assert_int_equal(info.online_since, 1000);
+        assert_int_equal(f->s.ops->device_set_online(&f->s, d.id, false, 2100), 0);
+        assert_int_equal(
+            f->s.ops->device_set_online(&f->s, d.id, true, 2101 + CL_DEVICE_ONLINE_GAP_S), 0);
+        assert_int_equal(f->s.ops->device_get_info(&f->s, d.id, &info), 0);
+        assert_int_equal(info.online_since, 2101 + CL_DEVICE_ONLINE_GAP_S);
+    }
+
     /* relay nodes: paired devices of the user's projects only */
     n = 0;
     assert_int_equal(f->s.ops->device_list_for_user(&f->s, o.id, count_device, &n), 0);

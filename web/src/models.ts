@@ -20,6 +20,14 @@ export interface Device {
   created_at: number;
   kind: "connector" | "openclaw" | string;
   pairing_code_expires_at: number | null;
+  // GET /api/v1/devices/{id} only (docs/api.md): what the device told
+  // about itself (hello's meta, meta_update), where it connects from, and
+  // since when it is online (across short reconnects) and connected.
+  meta?: Record<string, string | number>;
+  meta_updated_at?: number | null;
+  remote_addr?: string | null;
+  online_since?: number | null;
+  connected_at?: number | null;
 }
 
 export interface SessionRow {

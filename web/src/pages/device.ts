@@ -35,6 +35,7 @@ interface NodeStatus {
   last_error: string | null;
   connection_state: "online" | "reconnecting" | "offline" | string;
   capabilities?: string[];
+  workflow_list?: boolean; // false: a PrivaClaw skill, which runs workflows by name only
 }
 
 interface Workflow {
@@ -68,6 +69,7 @@ export function nodeErrorText(e: unknown): string {
     busy: "The node is busy: too many requests are waiting. Try again shortly.",
     timeout: "The node did not answer in time.",
     workflow_not_found: "The node has no such workflow.",
+    not_supported: "This node cannot do that (a PrivaClaw skill has no workflow list).",
     forbidden: "Only the project's owner may do this.",
   };
   const base = hint[e.code];
@@ -186,6 +188,55 @@ function fmtSchedule(s: unknown): string {
   return JSON.stringify(s);
 }
 
+// ---- the details card -----------------------------------------------------------
+
+// What the agent (or a PrivaClaw connector) tells about its machine, in the
+// order shown; any other field it sends is listed after these, by name.
+const META_SHOWN = ["hostname", "os", "arch", "agent_version", "shell", "uptime", "system_uptime"];
+
+// The details card's rows. "Online since" is the start of the device's
+// stay online, kept across reconnects shorter than the relay's
+// CL_DEVICE_ONLINE_GAP_S (2 min); when the current connection began later,
+// "Connected since" says so. "Last seen" only while the device is offline.
+function deviceDetails(device: Device, project: Project, projectHref: string, online: boolean): Node[] {
+  const rows: Node[] = [];
+  const item = (k: string, v: Node | string, testid?: string) =>
+    rows.push(h("dt", {}, k), h("dd", testid ? { "data-testid": testid } : {}, v));
+  const meta = device.meta ?? {};
+  const str = (k: string) => (typeof meta[k] === "string" || typeof meta[k] === "number" ? String(meta[k]) : "");
+  // the agent's uptimes were told at its hello: add the time connected since
+  const sinceHello = online && device.connected_at ? Math.max(0, Date.now() / 1000 - device.connected_at) : 0;
+  item("Project", h("a", { href: projectHref, "data-link": true }, project.name));
+  item("Kind", kindLabel(device.kind));
+  if (!device.paired) item("Paired", "no — waiting for its agent to pair");
+  if (online) {
+    const since = device.online_since ?? device.last_seen;
+    item("Online since", timeEl(since), "device-online-since");
+    if (device.connected_at && since && device.connected_at > since)
+      item("Connected since", timeEl(device.connected_at), "device-connected-since");
+  } else if (device.paired) {
+    item("Last seen", timeEl(device.last_seen), "device-last-seen");
+  }
+  if (str("hostname")) item("Hostname", str("hostname"), "device-hostname");
+  const osArch = [str("os"), str("arch")].filter(Boolean).join(" · ");
+  if (osArch) item("OS", osArch, "device-os");
+  if (str("agent_version")) item("Agent", `clawlink ${str("agent_version")}`, "device-agent-version");
+  if (str("shell")) item("Shell", h("code", {}, str("shell")), "device-shell");
+  if (typeof meta.uptime === "number")
+    item("Agent uptime", online ? fmtDuration(meta.uptime + sinceHello) : `${fmtDuration(meta.uptime)} at its last connection`, "device-uptime");
+  if (typeof meta.system_uptime === "number" && online)
+    item("System uptime", fmtDuration(meta.system_uptime + sinceHello), "device-system-uptime");
+  if (device.remote_addr) item(online ? "Connects from" : "Connected from", h("code", {}, device.remote_addr), "device-address");
+  // anything else the device sent (a PrivaClaw connector's meta_update), by name
+  for (const [k, v] of Object.entries(meta)) {
+    if (!META_SHOWN.includes(k)) item(k.replace(/_/g, " "), String(v), `device-meta-${k}`);
+  }
+  if (device.pairing_code_expires_at) item("Pairing code expires", timeEl(device.pairing_code_expires_at, false));
+  item("Added", timeEl(device.created_at, false));
+  item("Device id", h("code", {}, device.id));
+  return rows;
+}
+
 const page: Page = async (root, params) => {
   const id = params.id;
   const enc = encodeURIComponent(id);
@@ -258,16 +309,7 @@ const page: Page = async (root, params) => {
           : null,
       ),
     );
-    const item = (k: string, v: Node | string) => [h("dt", {}, k), h("dd", {}, v)];
-    info.replaceChildren(
-      ...item("Project", h("a", { href: projectHref, "data-link": true }, project.name)),
-      ...item("Kind", kindLabel(device.kind)),
-      ...item("Paired", device.paired ? "yes" : "no — waiting for its agent to pair"),
-      ...item(online ? "Online since" : "Last seen", timeEl(device.last_seen)),
-      ...(device.pairing_code_expires_at ? item("Pairing code expires", timeEl(device.pairing_code_expires_at, false)) : []),
-      ...item("Added", timeEl(device.created_at, false)),
-      ...item("Device id", h("code", {}, device.id)),
-    );
+    info.replaceChildren(...deviceDetails(device, project, projectHref, online));
   }
 
   // ---- active sessions ------------------------------------------------------------
@@ -400,7 +442,10 @@ const page: Page = async (root, params) => {
           ...item("Node id", h("code", {}, s.node_id)),
         );
         restartBtn.hidden = !isOwner();
-        if (gwState === "online" && !wfLoaded) void loadWorkflows();
+        if (s.workflow_list === false && !wfLoaded) {
+          wfLoaded = true; // a PrivaClaw skill: no list to ask for
+          wfBody.replaceChildren(runByName());
+        } else if (gwState === "online" && !wfLoaded) void loadWorkflows();
         if (gwState !== "online") {
           wfLoaded = false;
           wfBody.replaceChildren(
@@ -557,8 +602,37 @@ const page: Page = async (root, params) => {
               })),
         );
       } catch (e) {
+        if (e instanceof ApiError && e.code === "not_supported") {
+          wfBody.replaceChildren(runByName());
+          return;
+        }
         wfBody.replaceChildren(h("p", { class: "error-text", role: "alert", "data-testid": "workflows-error" }, nodeErrorText(e)));
       }
+    }
+
+    // A node that cannot list its workflows (a PrivaClaw skill) runs one by name.
+    function runByName(): HTMLElement {
+      const name = h("input", { type: "text", required: true, maxlength: 128, placeholder: "workflow name", "aria-label": "Workflow name", "data-testid": "workflow-name" }) as HTMLInputElement;
+      const run = h("button", { type: "submit", class: "small", "data-testid": "workflow-run-named" }, "Run") as HTMLButtonElement;
+      return h(
+        "form",
+        { class: "stack", "data-testid": "workflows-by-name", onsubmit: async (ev: Event) => {
+          ev.preventDefault();
+          const n = name.value.trim();
+          if (!n) return;
+          run.disabled = true;
+          try {
+            await post(`/api/v1/devices/${enc}/workflows/${encodeURIComponent(n)}`, {});
+            toast(`Started ${n}`, "ok");
+          } catch (err) {
+            toast(nodeErrorText(err), "error");
+          } finally {
+            run.disabled = false;
+          }
+        } },
+        h("p", { class: "muted" }, "This node cannot list its workflows; run one by its name."),
+        h("div", { class: "row" }, name, run),
+      );
     }
 
     const el = h(
@@ -692,7 +766,9 @@ const page: Page = async (root, params) => {
         device = { ...device, status: e.kind === "device.online" ? "online" : "offline", last_seen: e.at, paired: true };
         drawHead();
         drawNode();
-        // an OpenClaw node's kind shows at its first heartbeat
+        // its details (online since, address, what it told) at once; an
+        // OpenClaw node's kind shows at its first heartbeat
+        void reloadDevice();
         if (e.kind === "device.online") setTimeout(() => alive && void reloadDevice(), 3000);
       } else if (e.kind === "device.renamed" && e.device) {
         device = { ...device, ...(e.device as unknown as Device) };

@@ -223,7 +223,12 @@ const page: Page = async (root, params) => {
             ]
           : null,
       );
-      const seen = d.paired ? timeEl(d.last_seen) : h("span", { class: "badge warn" }, "not paired");
+      // an online device is seen now: its last_seen is when it came online
+      const seen = !d.paired
+        ? h("span", { class: "badge warn" }, "not paired")
+        : d.status === "online"
+          ? h("span", { class: "muted" }, "now")
+          : timeEl(d.last_seen);
       return h(
         "tr",
         { "data-testid": "device-row", "data-device-id": d.id, "data-status": d.status },
