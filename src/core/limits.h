@@ -77,6 +77,12 @@
  * reason "limit". */
 #define CL_AGENT_MAX_SESSIONS 64
 
+/* Open (active) sessions the relay lets start-session make per device and
+ * per user (409 too_many_sessions): each is a row kept until it ends, and
+ * one account could otherwise make thousands a second. */
+#define CL_SESSIONS_PER_DEVICE CL_AGENT_MAX_SESSIONS
+#define CL_SESSIONS_PER_USER   128
+
 /* Terminal size bounds accepted in session_start / resize. */
 #define CL_TERM_MAX_COLS 1000
 #define CL_TERM_MAX_ROWS 1000

@@ -117,6 +117,7 @@ static void cl__start_session(struct cl_http_req *req)
     struct cl_device d;
     struct cl_session sess;
     const char *device_id;
+    size_t per_device, per_user;
     int rc;
 
     if (cl__id_field(req, "device_id", &device_id))
@@ -129,6 +130,22 @@ static void cl__start_session(struct cl_http_req *req)
     if (!cl_hub_device_online(r->hub, d.id)) {
         cl_http_reply_error(req->conn, 409, "device_offline",
                             "the device is offline: is its agent running (clawlink up)?");
+        return;
+    }
+    rc = r->store.ops->session_count_open(&r->store, d.id, req->user_id, &per_device, &per_user);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    if (per_device >= CL_SESSIONS_PER_DEVICE || per_user >= CL_SESSIONS_PER_USER) {
+        bool dev = per_device >= CL_SESSIONS_PER_DEVICE;
+        cl_info("api", "session refused: too many open",
+                "device=%s user=%s per_device=%zu per_user=%zu", d.id, req->user_id, per_device,
+                per_user);
+        cl_http_reply_error(req->conn, 409, "too_many_sessions",
+                            "%s has %d open sessions already: end one first",
+                            dev ? "this device" : "your account",
+                            dev ? CL_SESSIONS_PER_DEVICE : CL_SESSIONS_PER_USER);
         return;
     }
     memset(&sess, 0, sizeof sess);

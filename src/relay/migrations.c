@@ -196,6 +196,11 @@ const char *const cl_sqlite_migrations[] = {
     "ALTER TABLE devices ADD COLUMN remote_addr TEXT;"
     "ALTER TABLE devices ADD COLUMN online_since INTEGER;"
     "UPDATE devices SET online_since = connected_at WHERE status = 'online';",
+
+    /* 7: start-session counts a device's and a user's open sessions
+     * (CL_SESSIONS_PER_*): only the open ones are indexed. */
+    "CREATE INDEX sessions_open_device ON sessions(device_id) WHERE status = 'active';"
+    "CREATE INDEX sessions_open_user ON sessions(user_id) WHERE status = 'active';",
 };
 
 const int cl_sqlite_migration_count =

@@ -278,6 +278,9 @@ struct cl_store_ops {
 
     /* sessions */
     int (*session_create)(struct cl_store *s, const struct cl_session *sess);
+    /* Open (active) sessions of device_id and of user_id. */
+    int (*session_count_open)(struct cl_store *s, const char *device_id, const char *user_id,
+                              size_t *per_device, size_t *per_user);
     int (*session_get)(struct cl_store *s, const char *id, struct cl_session *out);
     /* Active sessions of device_id (all devices when NULL), oldest first.
      * The callback may use the store. */

@@ -65,6 +65,8 @@ enum cl__st {
     CL__ST_SESSION_GET,
     CL__ST_SESSION_END,
     CL__ST_SESSION_EXISTS,
+    CL__ST_SESSION_OPEN_DEVICE,
+    CL__ST_SESSION_OPEN_USER,
     CL__ST_SHARE_SET,
     CL__ST_SHARE_GET,
     CL__ST_SHARE_REMOVE,
@@ -180,6 +182,10 @@ static const char *const cl__sql[CL__ST__COUNT] = {
     [CL__ST_SESSION_END] = "UPDATE sessions SET status = 'ended', ended_at = ?2, end_reason = ?3,"
                            " exit_code = ?4 WHERE id = ?1 AND status = 'active'",
     [CL__ST_SESSION_EXISTS] = "SELECT 1 FROM sessions WHERE id = ?1",
+    [CL__ST_SESSION_OPEN_DEVICE] =
+        "SELECT COUNT(*) FROM sessions WHERE device_id = ?1 AND status = 'active'",
+    [CL__ST_SESSION_OPEN_USER] =
+        "SELECT COUNT(*) FROM sessions WHERE user_id = ?1 AND status = 'active'",
     [CL__ST_SHARE_SET] =
         "INSERT INTO session_shares (session_id, user_id, mode, created_by, created_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (session_id, user_id)"
@@ -1002,6 +1008,32 @@ static int cl__session_create(struct cl_store *s, const struct cl_session *sess)
             (ended && sess->has_exit_code ? sqlite3_bind_int(st, 8, sess->exit_code)
                                           : sqlite3_bind_null(st, 8)),
         __func__);
+}
+
+/* COUNT(*) of st bound to id. */
+static int cl__count_by(struct cl__sqlite *q, sqlite3_stmt *st, const char *id, size_t *out,
+                        const char *what)
+{
+    int rc = cl__step(q, st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), what);
+    if (rc > 0)
+        *out = (size_t)sqlite3_column_int64(st, 0);
+    cl__reset(st);
+    return rc < 0 ? rc : 0;
+}
+
+static int cl__session_count_open(struct cl_store *s, const char *device_id, const char *user_id,
+                                  size_t *per_device, size_t *per_user)
+{
+    struct cl__sqlite *q = s->impl;
+    int rc;
+
+    *per_device = *per_user = 0;
+    if (!cl__id_ok(device_id) || !cl__fits(user_id, CL_UUID_LEN))
+        return CL_EINVAL;
+    rc = cl__count_by(q, q->st[CL__ST_SESSION_OPEN_DEVICE], device_id, per_device, __func__);
+    if (rc)
+        return rc;
+    return cl__count_by(q, q->st[CL__ST_SESSION_OPEN_USER], user_id, per_user, __func__);
 }
 
 /* Reads a row of CL__SESSION_COLS. */
@@ -1857,6 +1889,7 @@ static const struct cl_store_ops cl__sqlite_ops = {
     .device_set_online = cl__device_set_online,
     .device_all_offline = cl__device_all_offline,
     .session_create = cl__session_create,
+    .session_count_open = cl__session_count_open,
     .session_get = cl__session_get,
     .session_end = cl__session_end,
     .token_list = cl__token_list,

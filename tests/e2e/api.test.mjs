@@ -261,6 +261,33 @@ test('start-session: offline device → 409, other user\'s device → 404', { ti
   assertError(r, 404, 'not_found', relay);
 }));
 
+test('start-session: at most 64 open sessions per device and 128 per user (409 too_many_sessions); ending one makes room', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const relay = await startRelay();
+  const alice = await signup(relay);
+  const project = await createProject(relay, alice.token);
+  const devices = [];
+  for (let i = 0; i < 3; i++) {
+    const { device, pairing_code } = await createDevice(relay, alice.token, project.id, `cap-${i}`);
+    const paired = await pairViaHttp(relay, pairing_code);
+    await connectorHello(relay, device.id, paired.token);
+    devices.push(device.id);
+  }
+  const start = (deviceId) => api(relay, 'POST', '/functions/v1/start-session', { device_id: deviceId }, alice.token);
+  const ids = [];
+  for (let i = 0; i < 64; i++) ids.push(expectStatus(await start(devices[0]), 200, relay).session_id);
+  let r = await start(devices[0]);
+  assertError(r, 409, 'too_many_sessions', relay);
+  assert.match(r.body.error.message, /this device has 64 open sessions/);
+  // another device still takes them, up to the user's 128
+  for (let i = 0; i < 64; i++) expectStatus(await start(devices[1]), 200, relay);
+  r = await start(devices[2]);
+  assertError(r, 409, 'too_many_sessions', relay);
+  assert.match(r.body.error.message, /your account has 128 open sessions/);
+  // ending one makes room again
+  expectStatus(await api(relay, 'POST', '/functions/v1/end-session', { session_id: ids[0] }, alice.token), 200, relay);
+  expectStatus(await start(devices[2]), 200, relay);
+}));
+
 test('members: invite-member adds existing accounts, invites others until they sign up', { timeout: TEST_TIMEOUT }, e2e(async () => {
   const relay = await startRelay();
   const owner = await signup(relay);

@@ -824,6 +824,21 @@ static void test_sessions(void **state)
     cl_uuid_new(got.id);
     cl_uuid_new(got.device_id);
     assert_int_equal(f->s.ops->session_create(&f->s, &got), CL_ENOTFOUND);
+
+    /* open sessions counted per device and per user (start-session's caps) */
+    size_t per_dev = 99, per_user = 99;
+    assert_int_equal(f->s.ops->session_count_open(&f->s, d.id, o.id, &per_dev, &per_user), 0);
+    assert_int_equal(per_dev, 0); /* every session above has ended */
+    assert_int_equal(per_user, 0);
+    new_session(f, d.id, o.id, &s1);
+    new_session(f, d.id, o.id, &s2);
+    assert_int_equal(f->s.ops->session_count_open(&f->s, d.id, o.id, &per_dev, &per_user), 0);
+    assert_int_equal(per_dev, 2);
+    assert_int_equal(per_user, 2);
+    assert_int_equal(f->s.ops->session_end(&f->s, s2.id, 300, "exit", false, 0), 0);
+    assert_int_equal(f->s.ops->session_count_open(&f->s, d.id, "nobody", &per_dev, &per_user), 0);
+    assert_int_equal(per_dev, 1);
+    assert_int_equal(per_user, 0);
 }
 
 static void test_delete_project_cascades(void **state)
