@@ -100,15 +100,25 @@ int rig_init(struct rig *r, const char *bin_dir, size_t ndev, char *err, size_t 
 int rig_relay_start(struct rig *r, char *err, size_t errlen)
 {
     char listen[64], url[64], logpath[RIG_PATH_MAX + 32], body[256];
-    /* The storm connects thousands of agents from four addresses at once:
-     * far past the per-address caps a public relay needs (admission.h). */
-    char *argv[] = {r->relay_bin, "--listen",
-                    listen,       "--data",
-                    r->data,      "--public-url",
-                    url,          "--max-conns-per-addr",
-                    "1000000",    "--max-unauth-per-addr",
-                    "1000000",    NULL,
-                    NULL,         NULL};
+    /* The storm connects thousands of agents from four addresses at once,
+     * and one user opens a session on each of a hundred devices: far past
+     * the caps a public relay needs (admission.h, start-session). */
+    char *argv[] = {r->relay_bin,
+                    "--listen",
+                    listen,
+                    "--data",
+                    r->data,
+                    "--public-url",
+                    url,
+                    /* 7 */ "--max-conns-per-addr",
+                    "1000000",
+                    "--max-unauth-per-addr",
+                    "1000000",
+                    "--max-sessions-per-user",
+                    "1000000",
+                    /* 13 */ NULL,
+                    NULL,
+                    NULL};
     double deadline;
     int rc, status;
 
@@ -118,8 +128,8 @@ int rig_relay_start(struct rig *r, char *err, size_t errlen)
         return -EADDRINUSE;
     }
     if (getenv("CL_BENCH_DEBUG")) {
-        argv[11] = "--log-level";
-        argv[12] = "debug";
+        argv[13] = "--log-level";
+        argv[14] = "debug";
     }
     snprintf(listen, sizeof listen, "127.0.0.1:%d", r->port);
     snprintf(url, sizeof url, "http://127.0.0.1:%d", r->port);

@@ -137,15 +137,15 @@ static void cl__start_session(struct cl_http_req *req)
         cl_http_reply_errcode(req->conn, rc);
         return;
     }
-    if (per_device >= CL_SESSIONS_PER_DEVICE || per_user >= CL_SESSIONS_PER_USER) {
-        bool dev = per_device >= CL_SESSIONS_PER_DEVICE;
+    if (per_device >= r->opts.max_sessions_device || per_user >= r->opts.max_sessions_user) {
+        bool dev = per_device >= r->opts.max_sessions_device;
         cl_info("api", "session refused: too many open",
                 "device=%s user=%s per_device=%zu per_user=%zu", d.id, req->user_id, per_device,
                 per_user);
         cl_http_reply_error(req->conn, 409, "too_many_sessions",
                             "%s has %d open sessions already: end one first",
                             dev ? "this device" : "your account",
-                            dev ? CL_SESSIONS_PER_DEVICE : CL_SESSIONS_PER_USER);
+                            dev ? r->opts.max_sessions_device : r->opts.max_sessions_user);
         return;
     }
     memset(&sess, 0, sizeof sess);

@@ -57,6 +57,8 @@ static void cl__usage(FILE *f)
         "                       more are closed at once\n"
         "  --max-unauth-per-addr N WebSockets of one address not yet authenticated\n"
         "                       (default 32); each has 10 s to send hello/auth\n"
+        "  --max-sessions-per-device N, --max-sessions-per-user N\n"
+        "                       open sessions start-session allows (default 64, 128)\n"
         "  --ping-interval SECS WebSocket ping after this much silence; a peer silent for\n"
         "                       2 intervals + 5 s is closed (default 20)\n"
         "  --smtp-url URL       send password reset mail through this server,\n"
@@ -361,6 +363,8 @@ int main(int argc, char **argv)
         {"demo", required_argument, NULL, 'D'},
         {"max-conns-per-addr", required_argument, NULL, 'M'},
         {"max-unauth-per-addr", required_argument, NULL, 'U'},
+        {"max-sessions-per-device", required_argument, NULL, 'E'},
+        {"max-sessions-per-user", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -387,6 +391,8 @@ int main(int argc, char **argv)
     r.opts.ping_interval_s = 20;
     r.opts.max_conns_per_addr = CL_RELAY_CONN_PER_ADDR;
     r.opts.max_unauth_per_addr = CL_RELAY_UNAUTH_WS_PER_ADDR;
+    r.opts.max_sessions_device = CL_SESSIONS_PER_DEVICE;
+    r.opts.max_sessions_user = CL_SESSIONS_PER_USER;
 
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
@@ -457,18 +463,24 @@ int main(int argc, char **argv)
             demo_file = optarg;
             break;
         case 'M':
-        case 'U': {
+        case 'U':
+        case 'E':
+        case 'R': {
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end || end == optarg || v < 1 || v > 1000000) {
                 fprintf(stderr, "clawlink-relay: --%s wants 1..1000000, got '%s'\n",
-                        opt == 'M' ? "max-conns-per-addr" : "max-unauth-per-addr", optarg);
+                        opt == 'M'   ? "max-conns-per-addr"
+                        : opt == 'U' ? "max-unauth-per-addr"
+                        : opt == 'E' ? "max-sessions-per-device"
+                                     : "max-sessions-per-user",
+                        optarg);
                 return 2;
             }
-            if (opt == 'M')
-                r.opts.max_conns_per_addr = (unsigned)v;
-            else
-                r.opts.max_unauth_per_addr = (unsigned)v;
+            *(opt == 'M'   ? &r.opts.max_conns_per_addr
+              : opt == 'U' ? &r.opts.max_unauth_per_addr
+              : opt == 'E' ? &r.opts.max_sessions_device
+                           : &r.opts.max_sessions_user) = (unsigned)v;
             break;
         }
         case 'W': {

@@ -36,6 +36,8 @@ struct cl_relay_opts {
     const char *web_dir;          /* --web-dir (a realpath): the app from disk; NULL: embedded */
     unsigned max_conns_per_addr;  /* CL_RELAY_CONN_PER_ADDR (admission.h) */
     unsigned max_unauth_per_addr; /* CL_RELAY_UNAUTH_WS_PER_ADDR */
+    unsigned max_sessions_device; /* CL_SESSIONS_PER_DEVICE: open sessions start-session allows */
+    unsigned max_sessions_user;   /* CL_SESSIONS_PER_USER */
 };
 
 struct cl_relay {
