@@ -59,6 +59,35 @@ int cl_json_str(json_t *obj, const char *what, const char *key, bool required, s
     return 0;
 }
 
+bool cl_json_plain_text(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        /* U+0080..U+009F are C2 80..C2 9F in UTF-8 */
+        if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+            (unsigned char)s[i + 1] <= 0x9f)
+            return false;
+    }
+    return true;
+}
+
+int cl_json_text(json_t *obj, const char *what, const char *key, bool required, size_t maxlen,
+                 const char **out, char *err, size_t errlen)
+{
+    int rc = cl_json_str(obj, what, key, required, maxlen, out, err, errlen);
+    if (rc || !*out)
+        return rc;
+    if (strlen(*out) != json_string_length(json_object_get(obj, key)) ||
+        !cl_json_plain_text(*out, strlen(*out))) {
+        *out = NULL;
+        return cl_seterr(err, errlen, CL_EINVAL, "field %s.%s contains a control character", what,
+                         key);
+    }
+    return 0;
+}
+
 int cl_json_int(json_t *obj, const char *what, const char *key, bool required, long long min,
                 long long max, long long *out, bool *present, char *err, size_t errlen)
 {

@@ -26,6 +26,17 @@ json_t *cl_json_parse_object(const char *buf, size_t len, char *err, size_t errl
 int cl_json_str(json_t *obj, const char *what, const char *key, bool required, size_t maxlen,
                 const char **out, char *err, size_t errlen);
 
+/* Whether s (n bytes) is plain text for a name shown to people: no NUL,
+ * no C0 or C1 control character (U+0000-U+001F, U+007F-U+009F: escape
+ * sequences a terminal or log would act on). */
+bool cl_json_plain_text(const char *s, size_t n);
+
+/* cl_json_str for a name or label: also plain text (cl_json_plain_text),
+ * else CL_EINVAL ("contains a control character"). One rule for every
+ * name a user gives: display names, project, device and session names. */
+int cl_json_text(json_t *obj, const char *what, const char *key, bool required, size_t maxlen,
+                 const char **out, char *err, size_t errlen);
+
 /* Gets integer field key in [min, max]. Missing and not required: 0 with
  * *present = false (present may be NULL when required). */
 int cl_json_int(json_t *obj, const char *what, const char *key, bool required, long long min,

@@ -33,27 +33,7 @@
 static int cl__opt_text(json_t *body, const char *key, size_t max, const char **out, char *err,
                         size_t errlen)
 {
-    json_t *v = json_object_get(body, key);
-    const char *t;
-    size_t n;
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_string(v))
-        return cl_seterr(err, errlen, CL_EINVAL, "field body.%s must be a string", key);
-    t = json_string_value(v);
-    n = json_string_length(v);
-    if (n > max)
-        return cl_seterr(err, errlen, CL_EINVAL, "field body.%s is longer than %zu bytes", key,
-                         max);
-    if (strlen(t) != n)
-        return cl_seterr(err, errlen, CL_EINVAL, "field body.%s contains a NUL byte", key);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
-            return cl_seterr(err, errlen, CL_EINVAL, "field body.%s contains a control character",
-                             key);
-    *out = t;
-    return 0;
+    return cl_json_text(body, "body", key, false, max, out, err, errlen);
 }
 
 /* A new password: required, CL_PASSWORD_MIN..CL_PASSWORD_MAX bytes. */

@@ -196,8 +196,8 @@ static void cl__signup(struct cl_http_req *req)
         goto out_free;
     if (cl__credentials(req, j))
         goto out_free;
-    if (cl_json_str(req->body, "body", "display_name", false, CL_NAME_MAX, &display_name, err,
-                    sizeof err)) {
+    if (cl_json_text(req->body, "body", "display_name", false, CL_NAME_MAX, &display_name, err,
+                     sizeof err)) {
         cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
         goto out_free;
     }

@@ -23,16 +23,9 @@ int cl_http_body_name(struct cl_http_req *req, char out[CL_NAME_MAX + 1])
 {
     const char *name;
     char err[160];
-    if (cl_json_str(req->body, "body", "name", true, CL_NAME_MAX, &name, err, sizeof err)) {
+    if (cl_json_text(req->body, "body", "name", true, CL_NAME_MAX, &name, err, sizeof err)) {
         cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
         return CL_EINVAL;
-    }
-    for (const char *p = name; *p; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            cl_http_reply_error(req->conn, 400, "invalid_request",
-                                "field body.name must not contain control characters");
-            return CL_EINVAL;
-        }
     }
     if (strspn(name, " ") == strlen(name)) {
         cl_http_reply_error(req->conn, 400, "invalid_request", "field body.name must not be blank");

@@ -88,6 +88,9 @@ test('profile: GET and PATCH display_name and avatar_url, with validation', { ti
     { display_name: ['x'] },
     { display_name: 'x'.repeat(129) },
     { display_name: 'tab\there' },
+    { display_name: 'red\u001b[31mname' },
+    { display_name: 'csi\u009b31m' },
+    { display_name: 'nel\u0085' },
     { avatar_url: 'http://img.example.test/z.png' },
     { avatar_url: 'javascript:alert(1)' },
     { avatar_url: 'https://' },
@@ -103,6 +106,13 @@ test('profile: GET and PATCH display_name and avatar_url, with validation', { ti
   r = await api(relay, 'GET', '/api/v1/me', undefined, u.token);
   me = expectStatus(r, 200, relay).user;
   assert.deepEqual([me.display_name, me.avatar_url], ['', null], `bad input changed nothing: ${show(r)}`);
+
+  // one rule at signup too: a name PATCH refuses, signup refuses
+  for (const display_name of ['red\u001b[31mname', 'csi\u009b31m', 'bell\u0007']) {
+    r = await api(relay, 'POST', '/api/v1/auth/signup', { email: `c${randomId()}@example.test`, password: 'correct horse battery', display_name });
+    assertError(r, 400, 'invalid_request', relay);
+    assert.match(r.body.error.message, /display_name contains a control character/);
+  }
 
   // the longest allowed values pass
   r = await api(relay, 'PATCH', '/api/v1/me', { display_name: 'n'.repeat(128), avatar_url: `https://a.test/${'a'.repeat(1024 - 15)}` }, u.token);
