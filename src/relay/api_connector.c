@@ -21,7 +21,6 @@
 #include "core/secret.h"
 #include "relay/http.h"
 #include "relay/policy.h"
-#include "relay/ratelimit.h"
 #include "relay/relay.h"
 
 #include <errno.h>
@@ -373,10 +372,9 @@ static void cl__download_with_code(struct cl_http_req *req)
 {
     struct cl_relay *r = req->relay;
     char host[CL__PLATFORM_MAX + 1], dir[PATH_MAX], path[PATH_MAX], name[64], err[160];
-    char code[CL_PAIRING_CODE_LEN + 1], device_id[CL_UUID_LEN + 1];
+    char device_id[CL_UUID_LEN + 1];
     const char *code_in, *platform;
     uint8_t code_hash[CL_HASH_LEN];
-    unsigned retry = 0;
     int64_t now = cl_now();
     int rc;
 
@@ -393,32 +391,11 @@ static void cl__download_with_code(struct cl_http_req *req)
                             "platform must look like os-arch, e.g. linux-x86_64");
         return;
     }
-    if (!cl_ratelimit_hit(r->rl_pair_addr, req->peer, now, &retry) ||
-        !cl_ratelimit_hit(r->rl_pair_global, "*", now, &retry)) {
-        cl_warn("api", "pairing rate limited", "peer=%s", req->peer);
-        cl_http_set_retry_after(req->conn, retry);
-        cl_http_reply_error(req->conn, 429, "rate_limited",
-                            "too many pairing attempts; retry in %u s", retry);
+    if (!cl_http_pairing_attempt(req, now) || cl_http_pairing_code_hash(req, code_in, code_hash))
         return;
-    }
-    if (cl_pairing_code_normalize(code_in, code)) {
-        cl_http_reply_error(req->conn, 404, "invalid_code", "unknown or already used pairing code");
-        return;
-    }
-    cl_hash_str(code, code_hash);
-    cl_wipe(code, sizeof code);
     rc = r->store.ops->device_code_check(&r->store, code_hash, now, device_id);
-    if (rc == CL_ENOTFOUND) {
-        cl_http_reply_error(req->conn, 404, "invalid_code", "unknown or already used pairing code");
-        return;
-    }
-    if (rc == CL_EEXPIRED) {
-        cl_http_reply_error(req->conn, 410, "code_expired",
-                            "this pairing code has expired; generate a new one");
-        return;
-    }
     if (rc) {
-        cl_http_reply_errcode(req->conn, rc);
+        cl_http_reply_code_error(req->conn, rc);
         return;
     }
     cl__host_platform(host);

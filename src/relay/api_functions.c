@@ -44,51 +44,69 @@ static void cl__close_old_agent(struct cl_relay *r, const char *device_id)
     cl_id_list_free(&ended);
 }
 
+bool cl_http_pairing_attempt(struct cl_http_req *req, int64_t now)
+{
+    struct cl_relay *r = req->relay;
+    unsigned retry = 0;
+    if (cl_ratelimit_hit(r->rl_pair_addr, req->peer, now, &retry) &&
+        cl_ratelimit_hit(r->rl_pair_global, "*", now, &retry))
+        return true;
+    cl_warn("api", "pairing rate limited", "peer=%s", req->peer);
+    cl_http_set_retry_after(req->conn, retry);
+    cl_http_reply_error(req->conn, 429, "rate_limited", "too many pairing attempts; retry in %u s",
+                        retry);
+    return false;
+}
+
+int cl_http_pairing_code_hash(struct cl_http_req *req, const char *code_in,
+                              uint8_t hash[CL_HASH_LEN])
+{
+    char code[CL_PAIRING_CODE_LEN + 1];
+    if (cl_pairing_code_normalize(code_in, code)) {
+        cl_http_reply_code_error(req->conn, CL_ENOTFOUND);
+        return CL_EINVAL;
+    }
+    cl_hash_str(code, hash);
+    cl_wipe(code, sizeof code);
+    return 0;
+}
+
+void cl_http_reply_code_error(struct cl_conn *c, int rc)
+{
+    if (rc == CL_ENOTFOUND)
+        cl_http_reply_error(c, 404, "invalid_code", "unknown or already used pairing code");
+    else if (rc == CL_EEXPIRED)
+        cl_http_reply_error(c, 410, "code_expired",
+                            "this pairing code has expired; generate a new one");
+    else
+        cl_http_reply_errcode(c, rc);
+}
+
 static void cl__pair_device(struct cl_http_req *req)
 {
     struct cl_relay *r = req->relay;
     struct cl_store *s = &r->store;
     const char *code_in, *name;
-    char code[CL_PAIRING_CODE_LEN + 1], token[CL_TOKEN_STR_LEN + 1], err[160];
+    char token[CL_TOKEN_STR_LEN + 1], err[160];
     uint8_t code_hash[CL_HASH_LEN], token_hash[CL_HASH_LEN];
     struct cl_device d;
-    unsigned retry = 0;
     int64_t now = cl_now();
     int rc;
 
-    if (!cl_ratelimit_hit(r->rl_pair_addr, req->peer, now, &retry) ||
-        !cl_ratelimit_hit(r->rl_pair_global, "*", now, &retry)) {
-        cl_warn("api", "pairing rate limited", "peer=%s", req->peer);
-        cl_http_set_retry_after(req->conn, retry);
-        cl_http_reply_error(req->conn, 429, "rate_limited",
-                            "too many pairing attempts; retry in %u s", retry);
+    if (!cl_http_pairing_attempt(req, now))
         return;
-    }
     if (cl_json_str(req->body, "body", "pairing_code", true, 64, &code_in, err, sizeof err) ||
         cl_json_str(req->body, "body", "name", false, CL_NAME_MAX, &name, err, sizeof err)) {
         cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
         return;
     }
-    if (cl_pairing_code_normalize(code_in, code)) {
-        cl_http_reply_error(req->conn, 404, "invalid_code", "unknown or already used pairing code");
+    if (cl_http_pairing_code_hash(req, code_in, code_hash))
         return;
-    }
-    cl_hash_str(code, code_hash);
-    cl_wipe(code, sizeof code);
     cl_token_new(CL_TOKEN_DEVICE, token);
     cl_hash_str(token, token_hash);
     rc = s->ops->device_pair(s, code_hash, now, name, token_hash, &d);
-    if (rc == CL_ENOTFOUND) {
-        cl_http_reply_error(req->conn, 404, "invalid_code", "unknown or already used pairing code");
-        goto out_wipe;
-    }
-    if (rc == CL_EEXPIRED) {
-        cl_http_reply_error(req->conn, 410, "code_expired",
-                            "this pairing code has expired; generate a new one");
-        goto out_wipe;
-    }
     if (rc) {
-        cl_http_reply_errcode(req->conn, rc);
+        cl_http_reply_code_error(req->conn, rc);
         goto out_wipe;
     }
     cl_info("api", "device paired", "device=%s project=%s peer=%s", d.id, d.project_id, req->peer);
