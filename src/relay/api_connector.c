@@ -18,7 +18,6 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "core/secret.h"
 #include "relay/http.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
