@@ -13,6 +13,11 @@
  * cl__read_room in session.c). With no viewer the agent keeps reading and
  * the ring drops its oldest output.
  *
+ * While sessions run, a timer (CL_SESSION_TITLE_POLL_MS) reads what runs in
+ * each PTY and where (the foreground process group's comm and cwd, as
+ * tmux's pane_current_command/path) and sends session_title when that
+ * changed: "vim · ~/src". Nothing on the data path.
+ *
  * Sessions survive relay disconnects and are announced in the next hello.
  * A session ends (session_end) when its shell has exited, all its output
  * was read and queued to a connected relay ("exit"); when the relay ends it
