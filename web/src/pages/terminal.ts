@@ -16,7 +16,7 @@ import { binaryBytes, utf8Bytes } from "../terminal/protocol";
 import { TermView } from "../terminal/view";
 import { copyText, dialog, h, toast } from "../ui";
 import type { Device, Member, SessionRow } from "../models";
-import { fmtDuration, sessionLabelEl, starterText, timeEl } from "./device-common";
+import { fmtDuration, sessionLabel, sessionLabelEl, starterText, timeEl } from "./device-common";
 
 interface Share {
   user_id: string;
@@ -752,6 +752,8 @@ const page: Page = (root, params) => {
     // who may share and end it, and whether this user may attach at all
     const row = await sessionRow();
     if (disposed) return;
+    // the tab says which session this is (its name, else its title)
+    if (row && device) document.title = `${sessionLabel(row)} — ${device.name} — clawlink`;
     const starter = row?.user ?? null;
     isStarter = !!starter && starter.id === me?.id;
     if (row && !row.attach) {
