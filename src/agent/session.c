@@ -74,7 +74,7 @@ struct cl_agent_sessions {
     struct cl__sess *rr; /* where the next on_flow round starts (fairness) */
     uv_signal_t sigchld;
     uv_timer_t title_timer; /* runs while count > 0: cl__on_title_timer */
-    char home[PATH_MAX];    /* $HOME, shown as ~ in titles ("" if unset) */
+    char home[PATH_MAX];    /* the shells' $HOME, shown as ~ in titles ("" if unset) */
 };
 
 static void cl__on_poll(uv_poll_t *h, int status, int events);
@@ -948,7 +948,8 @@ int cl_agent_sessions_new(uv_loop_t *loop, struct cl_agent_link *link, const cha
     uv_timer_init(loop, &ss->title_timer);
     ss->title_timer.data = ss;
     {
-        const char *home = getenv("HOME");
+        /* the shells' HOME (where they start), shown as ~ */
+        const char *home = cl_shellenv_get(ss->envp, "HOME");
         snprintf(ss->home, sizeof ss->home, "%s", home ? home : "");
         /* "/home/u/" and "/home/u" are the same home */
         while (strlen(ss->home) > 1 && ss->home[strlen(ss->home) - 1] == '/')
