@@ -10,6 +10,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   e2e, cleanupAll, ms, waitFor, startRelay, api, expectStatus, signup, createProject, pairAgent, startAgent,
+  attachTerminal,
 } from '../lib/harness.mjs';
 import { launchBrowser, openPage, screenshot, signInContext, tid, waitTermState, waitTermLine, WEB_ARGS } from '../lib/browser.mjs';
 
@@ -81,6 +82,14 @@ test('sessions: reattach chooser, titles and names in the lists, rename and End 
   await row(first).locator('[data-testid="session-title"]').filter({ hasText: `bash ${DOT} /tmp` }).waitFor();
   const named = (await listed()).find((s) => s.id === first);
   assert.equal(named.name, 'deploy');
+  // a new title reaches the open tab over /events, redrawn in place
+  let reads = 0;
+  page.on('request', (r) => { if (r.url().includes('/sessions?')) reads++; });
+  const viewer = await attachTerminal(relay, owner.token, first, paired.deviceId, { resumeOffset: 0, anyStart: true, label: 'api viewer' });
+  viewer.write('cd /var\r');
+  await row(first).locator('[data-testid="session-title"]').filter({ hasText: `bash ${DOT} /var` }).waitFor();
+  assert.equal(reads, 0, 'the title changed without rereading the list');
+  await viewer.ws.close();
 
   // End the second from the list: a confirm first; cancelling keeps it.
   await row(second).locator('[data-testid="session-end"]').click();
