@@ -560,39 +560,16 @@ static void cl__title_append(char *out, size_t *n, size_t cap, const char *src)
     out[*n] = '\0';
 }
 
-/* The title of s, as tmux's pane_current_command and pane_current_path
- * would say: the PTY's foreground process (its process group leader; the
- * shell when that is gone) and its working directory, $HOME shown as ~:
- * "vim · ~/src". A directory too long to fit keeps its tail ("…/c/d").
- * Leaves out empty when nothing can be read. */
-static void cl__title_read(const struct cl__sess *s, const char *home, char *out, size_t cap)
+void cl_agent_session_title(const char *comm, const char *cwd, const char *home, char *out,
+                            size_t cap)
 {
-    char path[64], comm[32] = "", cwd[PATH_MAX + 2] = "", shown[PATH_MAX + 4];
+    char shown[PATH_MAX + 4];
     const char *dir = cwd;
-    pid_t pg = tcgetpgrp(s->master);
     size_t n = 0, hl = strlen(home);
-    ssize_t got;
-    int fd;
 
+    if (!cap)
+        return;
     out[0] = '\0';
-    for (int attempt = 0; attempt < 2; attempt++, pg = s->pid) {
-        if (pg <= 0)
-            continue;
-        snprintf(path, sizeof path, "/proc/%d/comm", (int)pg);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        got = read(fd, comm, sizeof comm - 1);
-        close(fd);
-        if (got <= 0)
-            continue;
-        comm[got] = '\0';
-        comm[strcspn(comm, "\n")] = '\0';
-        snprintf(path, sizeof path, "/proc/%d/cwd", (int)pg);
-        got = readlink(path, cwd, sizeof cwd - 1);
-        cwd[got > 0 ? got : 0] = '\0';
-        break;
-    }
     if (!comm[0])
         return;
     if (hl > 1 && strncmp(cwd, home, hl) == 0 && (cwd[hl] == '\0' || cwd[hl] == '/')) {
@@ -615,6 +592,38 @@ static void cl__title_read(const struct cl__sess *s, const char *home, char *out
         }
     }
     cl__title_append(out, &n, cap, dir);
+}
+
+/* The title of s, as tmux's pane_current_command and pane_current_path
+ * would say: the PTY's foreground process (its process group leader; the
+ * shell when that is gone) and its working directory. Leaves out empty
+ * when nothing can be read. */
+static void cl__title_read(const struct cl__sess *s, const char *home, char *out, size_t cap)
+{
+    char path[64], comm[32] = "", cwd[PATH_MAX + 2] = "";
+    pid_t pg = tcgetpgrp(s->master);
+    ssize_t got;
+    int fd;
+
+    for (int attempt = 0; attempt < 2; attempt++, pg = s->pid) {
+        if (pg <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)pg);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        got = read(fd, comm, sizeof comm - 1);
+        close(fd);
+        if (got <= 0)
+            continue;
+        comm[got] = '\0';
+        comm[strcspn(comm, "\n")] = '\0';
+        snprintf(path, sizeof path, "/proc/%d/cwd", (int)pg);
+        got = readlink(path, cwd, sizeof cwd - 1);
+        cwd[got > 0 ? got : 0] = '\0';
+        break;
+    }
+    cl_agent_session_title(comm, cwd, home, out, cap);
 }
 
 /* Every CL_SESSION_TITLE_POLL_MS while sessions run: sends session_title
