@@ -112,4 +112,10 @@ test('sessions: reattach chooser, titles and names in the lists, rename and End 
   await tid(page, 'device-sessions').locator(`[data-session-id="${first}"] [data-testid="session-label"]`).filter({ hasText: /^deploy$/ }).waitFor();
   assert.equal(await tid(page, 'device-sessions').locator('[data-testid="session-row"]').count(), 1);
   await screenshot(page, '84-device-sessions-named');
+  // its "New terminal" asks for a new shell: no chooser, though one is live
+  await tid(page, 'device-new-terminal').click();
+  await waitTermState(page, 'online');
+  assert.equal(await tid(page, 'reattach').count(), 0);
+  assert.notEqual(page.url().split('/').pop(), first);
+  assert.equal((await listed()).length, 2);
 }));

@@ -285,7 +285,8 @@ const page: Page = async (root, params) => {
         "div",
         { class: "row" },
         online
-          ? h("a", { class: "btn primary", href: `/terminal/${enc}/new`, "data-link": true, "data-testid": "device-new-terminal" }, "New terminal")
+          ? // its live sessions are listed beside it, with Attach: this one is for a new shell
+            h("a", { class: "btn primary", href: `/terminal/${enc}/new?start=1`, "data-link": true, "data-testid": "device-new-terminal" }, "New terminal")
           : h("button", { class: "primary", disabled: true, title: "The device is offline", "data-testid": "device-new-terminal" }, "New terminal"),
         isOwner()
           ? [
