@@ -57,6 +57,8 @@ struct cl__sess {
     int exit_code;
     uint8_t *pending; /* stdin waiting for the PTY, CL_AGENT_STDIN_PENDING_MAX */
     size_t pending_len;
+    char title[CL_SESSION_TITLE_MAX + 1]; /* the last title sent */
+    bool title_sent;                      /* ... on the current connection */
 };
 
 struct cl_agent_sessions {
@@ -71,9 +73,12 @@ struct cl_agent_sessions {
     bool link_up;        /* as last seen by on_flow, for logging */
     struct cl__sess *rr; /* where the next on_flow round starts (fairness) */
     uv_signal_t sigchld;
+    uv_timer_t title_timer; /* runs while count > 0: cl__on_title_timer */
+    char home[PATH_MAX];    /* the shells' $HOME, shown as ~ in titles ("" if unset) */
 };
 
 static void cl__on_poll(uv_poll_t *h, int status, int events);
+static void cl__on_title_timer(uv_timer_t *t);
 
 /* ---- replies ---------------------------------------------------------- */
 
@@ -202,7 +207,8 @@ static void cl__retire(struct cl__sess *s)
     if (ss->rr == s)
         ss->rr = s->hh.next;
     HASH_DEL(ss->by_id, s);
-    ss->count--;
+    if (--ss->count == 0)
+        uv_timer_stop(&ss->title_timer);
     cl__close_master(s);
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, cl__on_handle_closed);
@@ -511,6 +517,147 @@ static int cl__spawn(struct cl_agent_sessions *ss, struct cl__sess *s, int cols,
     return 0;
 }
 
+/* ---- titles ----------------------------------------------------------- */
+
+/* Appends src to out (length *n, capacity cap including the NUL) as
+ * printable UTF-8: control characters and bytes that are not valid UTF-8
+ * become '?'. Stops before a character that does not fit. */
+static void cl__title_append(char *out, size_t *n, size_t cap, const char *src)
+{
+    const unsigned char *p = (const unsigned char *)src;
+    while (*p) {
+        size_t len = 1;
+        unsigned char c = *p;
+        bool ok = true;
+        if (c >= 0x80) {
+            len = c >= 0xf0 && c <= 0xf4  ? 4
+                  : c >= 0xe0 && c < 0xf0 ? 3
+                  : c >= 0xc2 && c < 0xe0 ? 2
+                                          : 0;
+            for (size_t i = 1; len && i < len; i++)
+                if ((p[i] & 0xc0) != 0x80)
+                    len = 0;
+            /* no overlong forms, surrogates or code points past U+10FFFF */
+            if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) ||
+                (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
+                len = 0;
+            ok = len > 0 && !(c == 0xc2 && p[1] <= 0x9f); /* C1 controls */
+            if (!len)
+                len = 1;
+        } else if (c < 0x20 || c == 0x7f) {
+            ok = false;
+        }
+        if (*n + (ok ? len : 1) >= cap)
+            break;
+        if (ok) {
+            memcpy(out + *n, p, len);
+            *n += len;
+        } else {
+            out[(*n)++] = '?';
+        }
+        p += len;
+    }
+    out[*n] = '\0';
+}
+
+void cl_agent_session_title(const char *comm, const char *cwd, const char *home, char *out,
+                            size_t cap)
+{
+    char shown[PATH_MAX + 4];
+    const char *dir = cwd;
+    size_t n = 0, hl = strlen(home);
+
+    if (!cap)
+        return;
+    out[0] = '\0';
+    if (!comm[0])
+        return;
+    if (hl > 1 && strncmp(cwd, home, hl) == 0 && (cwd[hl] == '\0' || cwd[hl] == '/')) {
+        snprintf(shown, sizeof shown, "~%s", cwd + hl);
+        dir = shown;
+    }
+    cl__title_append(out, &n, cap, comm);
+    if (!dir[0])
+        return;
+    cl__title_append(out, &n, cap, " \xc2\xb7 ");
+    {
+        /* keep the tail of a long directory: it says where one is */
+        size_t room = cap - 1 - n, dl = strlen(dir);
+        if (dl > room && room > 8) {
+            const char *tail = dir + dl - (room - 3);
+            while ((*(const unsigned char *)tail & 0xc0) == 0x80)
+                tail++;
+            cl__title_append(out, &n, cap, "\xe2\x80\xa6"); /* … */
+            dir = tail;
+        }
+    }
+    cl__title_append(out, &n, cap, dir);
+}
+
+/* The title of s, as tmux's pane_current_command and pane_current_path
+ * would say: the PTY's foreground process (its process group leader; the
+ * shell when that is gone) and its working directory. Leaves out empty
+ * when nothing can be read. */
+static void cl__title_read(const struct cl__sess *s, const char *home, char *out, size_t cap)
+{
+    char path[64], comm[32] = "", cwd[PATH_MAX + 2] = "";
+    pid_t pg = tcgetpgrp(s->master);
+    ssize_t got;
+    int fd;
+
+    for (int attempt = 0; attempt < 2; attempt++, pg = s->pid) {
+        if (pg <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)pg);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        got = read(fd, comm, sizeof comm - 1);
+        close(fd);
+        if (got <= 0)
+            continue;
+        comm[got] = '\0';
+        comm[strcspn(comm, "\n")] = '\0';
+        snprintf(path, sizeof path, "/proc/%d/cwd", (int)pg);
+        got = readlink(path, cwd, sizeof cwd - 1);
+        cwd[got > 0 ? got : 0] = '\0';
+        break;
+    }
+    cl_agent_session_title(comm, cwd, home, out, cap);
+}
+
+/* Every CL_SESSION_TITLE_POLL_MS while sessions run: sends session_title
+ * for each live session whose title changed (or was not yet sent on this
+ * connection). Only to a relay that accepted protocol 2: a PrivaClaw
+ * relay, which speaks 1, does not know the message. */
+static void cl__on_title_timer(uv_timer_t *t)
+{
+    struct cl_agent_sessions *ss = t->data;
+    struct cl__sess *s, *tmp;
+    char title[CL_SESSION_TITLE_MAX + 1];
+
+    if (!cl_agent_link_ready(ss->link) || cl_agent_link_proto(ss->link) < 2)
+        return;
+    HASH_ITER(hh, ss->by_id, s, tmp)
+    {
+        struct cl_msg m;
+        if (s->master < 0 || s->hangup || s->ended)
+            continue;
+        cl__title_read(s, ss->home, title, sizeof title);
+        if (s->title_sent && strcmp(title, s->title) == 0)
+            continue;
+        memset(&m, 0, sizeof m);
+        m.type = CL_MSG_SESSION_TITLE;
+        snprintf(m.session_id, sizeof m.session_id, "%s", s->id);
+        memcpy(m.title, title, strlen(title) + 1);
+        if (cl_agent_link_send_msg(ss->link, &m) != 0)
+            return;
+        memcpy(s->title, title, strlen(title) + 1);
+        s->title_sent = true;
+        cl_debug("session", "title", "session=%s title=\"%s\"", s->id, title);
+    }
+}
+
 /* ---- relay messages --------------------------------------------------- */
 
 static struct cl__sess *cl__find(struct cl_agent_sessions *ss, const char *id)
@@ -579,7 +726,9 @@ static void cl__on_start(struct cl_agent_sessions *ss, const struct cl_msg *m)
     s->idle.data = s;
     s->open_handles = 3;
     HASH_ADD_STR(ss->by_id, id, s);
-    ss->count++;
+    if (ss->count++ == 0) /* the first title soon, then every poll period */
+        uv_timer_start(&ss->title_timer, cl__on_title_timer, CL_SESSION_TITLE_POLL_MS / 4,
+                       CL_SESSION_TITLE_POLL_MS);
     cl_info("session", "session started", "session=%s pid=%d cols=%d rows=%d shell=%s", s->id,
             (int)s->pid, m->cols, m->rows, ss->shell);
     cl__send_started(ss, s->id);
@@ -805,6 +954,16 @@ int cl_agent_sessions_new(uv_loop_t *loop, struct cl_agent_link *link, const cha
     uv_signal_init(loop, &ss->sigchld);
     ss->sigchld.data = ss;
     uv_signal_start(&ss->sigchld, cl__on_sigchld, SIGCHLD);
+    uv_timer_init(loop, &ss->title_timer);
+    ss->title_timer.data = ss;
+    {
+        /* the shells' HOME (where they start), shown as ~ */
+        const char *home = cl_shellenv_get(ss->envp, "HOME");
+        snprintf(ss->home, sizeof ss->home, "%s", home ? home : "");
+        /* "/home/u/" and "/home/u" are the same home */
+        while (strlen(ss->home) > 1 && ss->home[strlen(ss->home) - 1] == '/')
+            ss->home[strlen(ss->home) - 1] = '\0';
+    }
     *out = ss;
     return 0;
 }
@@ -816,6 +975,9 @@ void cl_agent_sessions_on_flow(struct cl_agent_sessions *ss)
 
     if (up != ss->link_up) {
         ss->link_up = up;
+        /* a new connection (maybe to a restarted relay) hears every title */
+        HASH_ITER(hh, ss->by_id, s, tmp)
+        s->title_sent = false;
         cl_debug("session", up ? "link up: sending output" : "link down: output kept in rings",
                  "sessions=%zu queued=%zu", ss->count, cl_agent_link_queued(ss->link));
     }
@@ -894,6 +1056,8 @@ void cl_agent_sessions_close(struct cl_agent_sessions *ss)
         ;
     uv_signal_stop(&ss->sigchld);
     uv_close((uv_handle_t *)&ss->sigchld, NULL);
+    uv_timer_stop(&ss->title_timer);
+    uv_close((uv_handle_t *)&ss->title_timer, NULL);
 }
 
 void cl_agent_sessions_free(struct cl_agent_sessions *ss)

@@ -13,6 +13,11 @@
  * cl__read_room in session.c). With no viewer the agent keeps reading and
  * the ring drops its oldest output.
  *
+ * While sessions run, a timer (CL_SESSION_TITLE_POLL_MS) reads what runs in
+ * each PTY and where (the foreground process group's comm and cwd, as
+ * tmux's pane_current_command/path) and sends session_title when that
+ * changed: "vim · ~/src". Nothing on the data path.
+ *
  * Sessions survive relay disconnects and are announced in the next hello.
  * A session ends (session_end) when its shell has exited, all its output
  * was read and queued to a connected relay ("exit"); when the relay ends it
@@ -94,6 +99,15 @@ void cl_agent_sessions_hangup_all(struct cl_agent_sessions *ss);
 
 /* SIGKILLs the process group of every shell not yet reaped. */
 void cl_agent_sessions_kill_all(struct cl_agent_sessions *ss);
+
+/* A session's title from what runs in it: comm, the foreground program's
+ * name, and cwd, its working directory ("" if unknown), joined by " · ",
+ * with home (no trailing slash) shown as ~: "vim · ~/src". Control
+ * characters and bytes that are not UTF-8 become '?'; a directory too
+ * long for cap keeps its tail after "…". Writes at most cap - 1 bytes and
+ * a NUL into out; "" when comm is "". */
+void cl_agent_session_title(const char *comm, const char *cwd, const char *home, char *out,
+                            size_t cap);
 
 /* Sessions in the table (not yet ended). */
 size_t cl_agent_sessions_count(const struct cl_agent_sessions *ss);

@@ -133,6 +133,17 @@
 #define CL_NODE_JSON_MAX   (256 * 1024)
 #define CL_NODE_KEY_MAX    128
 
+/* Sessions' labels: the automatic title an agent reports (session_title:
+ * a longer one is a bad_message) and the name a user gives (PATCH
+ * /api/v1/sessions/{id}: 400 invalid_request), in bytes of UTF-8. */
+#define CL_SESSION_TITLE_MAX 128
+#define CL_SESSION_NAME_MAX  64
+/* The agent looks at what runs in its live sessions this often (ms), and
+ * the relay stores a session's title at most this often (ms; the newest
+ * is kept in memory and stored at the next chance or at the end). */
+#define CL_SESSION_TITLE_POLL_MS  2000
+#define CL_SESSION_TITLE_STORE_MS 1000
+
 /* Session history pages (GET /api/v1/projects/{id}/sessions?limit=). */
 #define CL_SESSION_PAGE_DEFAULT 50
 #define CL_SESSION_PAGE_MAX     200

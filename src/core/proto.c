@@ -38,6 +38,7 @@ static const char *const cl__type_names[CL_MSG__COUNT] = {
     [CL_MSG_WORKFLOWS] = "workflows",
     [CL_MSG_META_UPDATE] = "meta_update",
     [CL_MSG_RESPONSE] = "response",
+    [CL_MSG_SESSION_TITLE] = "session_title",
 };
 
 static const char *const cl__state_names[] = {
@@ -90,6 +91,18 @@ bool cl_proto_id_valid(const char *s)
             return false;
     }
     return n > 0 && n <= CL_ID_MAX;
+}
+
+bool cl_proto_label_valid(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+        /* U+0080..U+009F are C2 80..C2 9F in UTF-8 */
+        if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            return false;
+    }
+    return true;
 }
 
 const char *cl_msg_type_name(enum cl_msg_type t)
@@ -529,6 +542,22 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
         m->gap_to = (uint64_t)to;
         return rc;
     }
+    case CL_MSG_SESSION_TITLE: {
+        const char *t = NULL;
+        rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id, err,
+                          errlen);
+        /* "" is allowed (nothing known); absent is not */
+        if (!rc)
+            rc = cl_json_str(d, "data", "title", false, CL_SESSION_TITLE_MAX, &t, err, errlen);
+        if (rc)
+            return rc;
+        if (!t)
+            return cl_seterr(err, errlen, CL_EINVAL, "missing field data.title");
+        if (!cl_proto_label_valid(t))
+            return cl_seterr(err, errlen, CL_EINVAL, "field data.title has control characters");
+        memcpy(m->title, t, strlen(t) + 1);
+        return 0;
+    }
     case CL_MSG_HELLO_OK:
     case CL_MSG_AUTH_OK:
         return d ? cl__proto(d, m, err, errlen) : 0;
@@ -707,6 +736,9 @@ char *cl_msg_encode(const struct cl_msg *m, size_t *len)
         break;
     case CL_MSG_SESSION_STARTED:
         d = json_pack("{s:s}", "session_id", m->session_id);
+        break;
+    case CL_MSG_SESSION_TITLE:
+        d = json_pack("{s:s, s:s}", "session_id", m->session_id, "title", m->title);
         break;
     case CL_MSG_SESSION_END:
         d = json_pack("{s:s, s:s}", "session_id", m->session_id, "reason",

@@ -58,6 +58,9 @@ enum cl_msg_type {
      * {"type":"response","data":{"type":"token"|"done"|"status"|"error",
      * "request_id",...}}: decoded as the inner type (never kept as 27). */
     CL_MSG_RESPONSE = 27, /* agent -> relay */
+    /* A session's automatic title ("vim · ~/src": the foreground program
+     * and its working directory), sent when it changes. */
+    CL_MSG_SESSION_TITLE = 28, /* agent -> relay */
     CL_MSG__COUNT
 };
 
@@ -102,12 +105,13 @@ struct cl_msg {
     char session_id[CL_ID_MAX + 1];
     char device_id[CL_ID_MAX + 1];
     char token[CL_TOKEN_MAX + 1];
-    char name[CL_NAME_MAX + 1];        /* hello: data.meta.name */
-    char kind[CL_DEVICE_KIND_MAX + 1]; /* hello: data.meta.kind, "" if absent or unusable */
-    char reason[CL_REASON_MAX + 1];    /* session_end */
-    char message[256];                 /* error */
-    char code[64];                     /* error: machine-readable code (extra field) */
-    int cols, rows;                    /* session_start, resize */
+    char name[CL_NAME_MAX + 1];           /* hello: data.meta.name */
+    char kind[CL_DEVICE_KIND_MAX + 1];    /* hello: data.meta.kind, "" if absent or unusable */
+    char reason[CL_REASON_MAX + 1];       /* session_end */
+    char title[CL_SESSION_TITLE_MAX + 1]; /* session_title */
+    char message[256];                    /* error */
+    char code[64];                        /* error: machine-readable code (extra field) */
+    int cols, rows;                       /* session_start, resize */
     bool has_exit_code;
     int exit_code; /* session_end (extra field) */
     bool has_offset;
@@ -150,6 +154,11 @@ struct cl_msg {
 /* true if s is a usable id on the wire: 1..CL_ID_MAX characters of
  * [A-Za-z0-9._:-] (uuids and PrivaClaw-style ids). Decoding enforces it. */
 bool cl_proto_id_valid(const char *s);
+
+/* true if s (NUL-terminated UTF-8) has no control character: no C0
+ * (below 0x20), DEL or C1 (U+0080..U+009F). Session titles and names
+ * must pass it; decoding a session_title enforces it. */
+bool cl_proto_label_valid(const char *s);
 
 /* "hello" for CL_MSG_HELLO, ... ; NULL for unknown. */
 const char *cl_msg_type_name(enum cl_msg_type t);

@@ -1,12 +1,15 @@
 /*
  * api_sessions: a project's session history (who, which device, when, how
- * it ended), sharing a live session with other members of its project
+ * it ended, its name and automatic title, how many watch it), naming a
+ * session, sharing a live session with other members of its project
  * (view-only or with control), and who is watching it.
  */
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/proto.h"
 #include "relay/auth.h"
+#include "relay/events.h"
 #include "relay/http.h"
 #include "relay/hub.h"
 #include "relay/policy.h"
@@ -163,6 +166,69 @@ static void cl__viewers(struct cl_http_req *req)
     cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "viewers", v.arr));
 }
 
+/* ---- names ------------------------------------------------------------- */
+
+/* PATCH /api/v1/sessions/:id {"name": "..."}: the starter or the project's
+ * owner names a session; "" or null clears the name (lists then show its
+ * title). Leading and trailing spaces are dropped. */
+static void cl__session_rename(struct cl_http_req *req)
+{
+    struct cl_relay *r = req->relay;
+    struct cl_store *s = &r->store;
+    struct cl_session sess;
+    struct cl_device d;
+    const char *in = NULL;
+    char name[CL_SESSION_NAME_MAX + 1], err[160];
+    size_t n;
+    int rc =
+        cl_policy_session(s, req->user_id, CL_ACT_SESSION_RENAME, req->params[0], &sess, &d, NULL);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    if (!json_is_object(req->body) || !json_object_get(req->body, "name")) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "missing field body.name");
+        return;
+    }
+    /* the bound applies after trimming, with room for spaces around */
+    if (cl_json_str(req->body, "body", "name", false, 4 * CL_SESSION_NAME_MAX, &in, err,
+                    sizeof err)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
+        return;
+    }
+    if (!in)
+        in = "";
+    in += strspn(in, " ");
+    n = strlen(in);
+    while (n && in[n - 1] == ' ')
+        n--;
+    if (n > CL_SESSION_NAME_MAX) {
+        cl_http_reply_error(req->conn, 400, "invalid_request",
+                            "field body.name is longer than %d bytes", CL_SESSION_NAME_MAX);
+        return;
+    }
+    memcpy(name, in, n);
+    name[n] = '\0';
+    if (!cl_proto_label_valid(name)) {
+        cl_http_reply_error(req->conn, 400, "invalid_request",
+                            "field body.name must not contain control characters");
+        return;
+    }
+    rc = s->ops->session_set_name(s, sess.id, name);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_info("api", "session renamed", "session=%s user=%s cleared=%d", sess.id, req->user_id,
+            name[0] == '\0');
+    cl_events_publish(r->events, d.project_id, "session.renamed",
+                      json_pack("{s:s, s:s, s:o}", "session_id", sess.id, "device_id", d.id, "name",
+                                name[0] ? json_string(name) : json_null()));
+    cl_http_reply_json(req->conn, 200,
+                       json_pack("{s:{s:s, s:o}}", "session", "id", sess.id, "name",
+                                 name[0] ? json_string(name) : json_null()));
+}
+
 /* ---- history ----------------------------------------------------------- */
 
 /* The cursor is opaque to clients: "<started_at>.<session id>" of the last
@@ -211,6 +277,8 @@ static void cl__collect_history(const struct cl_session_info *si, void *ctx)
                         !x->active && x->end_reason[0] ? json_string(x->end_reason) : json_null());
     json_object_set_new(o, "exit_code",
                         x->has_exit_code ? json_integer(x->exit_code) : json_null());
+    json_object_set_new(o, "name", x->name[0] ? json_string(x->name) : json_null());
+    json_object_set_new(o, "title", x->title[0] ? json_string(x->title) : json_null());
     json_array_append_new(h->arr, o);
 }
 
@@ -231,7 +299,10 @@ static int cl__query(struct cl_http_req *req, const char *name, char *buf, size_
 /* Sets each row's "attach": how the caller may attach to it, as the policy
  * decides (cl_policy_session, SESSION_ATTACH): "control" (their own, or
  * shared to type), "view" (shared to watch), or null (ended, or not
- * shared with them: the list shows no Attach there). 0, or CL_EDB. */
+ * shared with them: the list shows no Attach there). A live session also
+ * gets "viewers" (browsers attached now) and its newest title from the
+ * hub (the store's may be up to CL_SESSION_TITLE_STORE_MS older); others
+ * get viewers 0. 0, or CL_EDB. */
 static int cl__history_attach(struct cl_http_req *req, json_t *arr)
 {
     size_t i;
@@ -242,6 +313,12 @@ static int cl__history_attach(struct cl_http_req *req, json_t *arr)
         json_t *v = json_null();
         const char *id = json_string_value(json_object_get(o, "id"));
         const char *st = json_string_value(json_object_get(o, "status"));
+        char title[CL_SESSION_TITLE_MAX + 1];
+        size_t viewers = 0;
+        if (id && st && strcmp(st, "active") == 0 &&
+            cl_hub_session_live(req->relay->hub, id, title, sizeof title, &viewers) && title[0])
+            json_object_set_new(o, "title", json_string(title));
+        json_object_set_new(o, "viewers", json_integer((json_int_t)viewers));
         if (id && st && strcmp(st, "active") == 0) {
             int rc = cl_policy_session(&req->relay->store, req->user_id, CL_ACT_SESSION_ATTACH, id,
                                        NULL, NULL, &mode);
@@ -343,6 +420,7 @@ static void cl__history(struct cl_http_req *req)
 /* Each route names the policy action its handler asks cl_policy_* for. */
 const struct cl_route cl_routes_sessions[] = {
     {CL_HTTP_GET, "/api/v1/projects/:id/sessions", CL_ACT_SESSION_HISTORY, cl__history},
+    {CL_HTTP_PATCH, "/api/v1/sessions/:id", CL_ACT_SESSION_RENAME, cl__session_rename},
     {CL_HTTP_POST, "/api/v1/sessions/:id/shares", CL_ACT_SESSION_SHARE, cl__share_add},
     {CL_HTTP_GET, "/api/v1/sessions/:id/shares", CL_ACT_SESSION_SHARE, cl__share_list},
     {CL_HTTP_DELETE, "/api/v1/sessions/:id/shares/:user_id", CL_ACT_SESSION_SHARE,

@@ -388,6 +388,17 @@ void cl_events_session_ended(struct cl_events *ev, const char *device_id, const 
                                 "reason", reason ? reason : ""));
 }
 
+void cl_events_session_title(struct cl_events *ev, const char *device_id, const char *session_id,
+                             const char *title)
+{
+    char pid[CL_UUID_LEN + 1];
+    if (!ev || !ev->subs || !cl__device_project(ev, device_id, pid))
+        return;
+    cl_events_publish(ev, pid, "session.title",
+                      json_pack("{s:s, s:s, s:s}", "session_id", session_id, "device_id", device_id,
+                                "title", title));
+}
+
 void cl_events_device(struct cl_events *ev, const char *kind, const struct cl_device *d)
 {
     if (!ev || !ev->subs)

@@ -72,6 +72,9 @@ void cl_events_session_started(struct cl_events *ev, const char *project_id,
                                const struct cl_session *s);
 void cl_events_session_ended(struct cl_events *ev, const char *device_id, const char *session_id,
                              const char *reason);
+/* session.title: the automatic title its agent reported changed. */
+void cl_events_session_title(struct cl_events *ev, const char *device_id, const char *session_id,
+                             const char *title);
 /* device.added / device.renamed with the device as the API shows it. */
 void cl_events_device(struct cl_events *ev, const char *kind, const struct cl_device *d);
 /* member.added (with the member's email and display name) / member.removed. */

@@ -45,6 +45,11 @@ struct cl_live_session {
     uv_timer_t ghost_timer;
     int open_handles;
     uv_timer_t idle; /* runs while nviewers == 0: backstop for v1 agents */
+    /* The agent's latest session_title; stored at most every
+     * CL_SESSION_TITLE_STORE_MS (title_dirty: newer than the store's). */
+    char title[CL_SESSION_TITLE_MAX + 1];
+    bool title_dirty;
+    uint64_t title_stored_ms; /* loop time of the last store; 0 = never */
     struct cl_hub *hub;
     UT_hash_handle hh;
 };
@@ -163,8 +168,37 @@ static void cl__free_live(uv_handle_t *t)
         free(ls);
 }
 
+/* Writes the live title of ls to the store. */
+static void cl__title_store(struct cl_hub *h, struct cl_live_session *ls)
+{
+    struct cl_store *s = &h->relay->store;
+    int rc = s->ops->session_set_title(s, ls->id, ls->title);
+    if (rc && rc != CL_ENOTFOUND) /* not found: its device was just deleted */
+        cl_warn("hub", "storing a session title failed", "session=%s err=%s", ls->id,
+                cl_strerror(rc));
+    ls->title_dirty = false;
+    ls->title_stored_ms = uv_now(h->relay->loop);
+}
+
+/* session_title from the agent: kept with the live session, stored (or
+ * marked to be), and told to the project's dashboards. */
+static void cl__live_title(struct cl_hub *h, struct cl_live_session *ls, const char *title)
+{
+    if (strcmp(ls->title, title) == 0)
+        return;
+    snprintf(ls->title, sizeof ls->title, "%s", title);
+    if (ls->title_stored_ms &&
+        uv_now(h->relay->loop) - ls->title_stored_ms < CL_SESSION_TITLE_STORE_MS)
+        ls->title_dirty = true;
+    else
+        cl__title_store(h, ls);
+    cl_events_session_title(h->relay->events, ls->device_id, ls->id, ls->title);
+}
+
 static void cl__live_remove(struct cl_hub *h, struct cl_live_session *ls)
 {
+    if (ls->title_dirty)
+        cl__title_store(h, ls);
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
         v->live = NULL;
     ls->viewers = NULL;
@@ -247,6 +281,7 @@ static struct cl_live_session *cl__live_for_agent(struct cl_hub *h, struct cl_co
         return NULL;
     ls = cl__live_add(h, row.id, row.device_id);
     ls->start_sent = ls->started = true; /* the agent knows it */
+    snprintf(ls->title, sizeof ls->title, "%s", row.title);
     return ls;
 }
 
@@ -816,7 +851,7 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
         return;
     }
     if (m->type != CL_MSG_SESSION_STARTED && m->type != CL_MSG_STDOUT &&
-        m->type != CL_MSG_SESSION_END) {
+        m->type != CL_MSG_SESSION_END && m->type != CL_MSG_SESSION_TITLE) {
         cl_conn_log_bad(c, "hub", "bad_message", "message type not valid from an agent");
         cl_conn_send_error(c, "bad_message", "message type not valid from an agent", NULL);
         return;
@@ -837,6 +872,9 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
         break;
     case CL_MSG_STDOUT:
         cl__agent_stdout(h, c, ls, m, text, len, binary, owned);
+        break;
+    case CL_MSG_SESSION_TITLE:
+        cl__live_title(h, ls, m->title);
         break;
     case CL_MSG_SESSION_END:
         s->ops->session_end(s, ls->id, cl_now(), m->reason[0] ? m->reason : "exit",
@@ -1257,6 +1295,19 @@ void cl_hub_viewers(struct cl_hub *h, const char *session_id, cl_viewer_cb cb, v
 bool cl_hub_device_online(struct cl_hub *h, const char *device_id)
 {
     return cl__agent_find(h, device_id) != NULL;
+}
+
+bool cl_hub_session_live(struct cl_hub *h, const char *session_id, char *title, size_t cap,
+                         size_t *viewers)
+{
+    struct cl_live_session *ls = cl__live_find(h, session_id);
+    if (!ls)
+        return false;
+    if (title && cap)
+        snprintf(title, cap, "%s", ls->title);
+    if (viewers)
+        *viewers = ls->nviewers;
+    return true;
 }
 
 void cl_hub_session_opened(struct cl_hub *h, const struct cl_session *s)

@@ -49,6 +49,11 @@ void cl_hub_on_written(struct cl_hub *h, struct cl_conn *c, uint64_t end_offset)
 bool cl_hub_device_online(struct cl_hub *h, const char *device_id);
 /* A session row was created: track it (its idle timer starts now). */
 void cl_hub_session_opened(struct cl_hub *h, const struct cl_session *s);
+/* Whether session_id is live in this hub; if so, its latest automatic
+ * title (from the agent's session_title, "" if none) into title (cap
+ * bytes) and its viewer count into *viewers (either may be NULL). */
+bool cl_hub_session_live(struct cl_hub *h, const char *session_id, char *title, size_t cap,
+                         size_t *viewers);
 /* Ends a live session: tells the agent to hang up and the viewers that it
  * ended, with reason. The caller records it in the store. */
 void cl_hub_session_end(struct cl_hub *h, const char *session_id, const char *reason);

@@ -201,6 +201,12 @@ const char *const cl_sqlite_migrations[] = {
      * (CL_SESSIONS_PER_*): only the open ones are indexed. */
     "CREATE INDEX sessions_open_device ON sessions(device_id) WHERE status = 'active';"
     "CREATE INDEX sessions_open_user ON sessions(user_id) WHERE status = 'active';",
+
+    /* 8: sessions have labels (issue 13): the name a user gave (NULL:
+     * none) and the automatic title its agent last reported ("vim ·
+     * ~/src"; NULL: none yet, or a PrivaClaw connector, which sends none). */
+    "ALTER TABLE sessions ADD COLUMN name TEXT;"
+    "ALTER TABLE sessions ADD COLUMN title TEXT;",
 };
 
 const int cl_sqlite_migration_count =

@@ -34,6 +34,8 @@ static const enum cl_role cl__min_role[CL_ACT__COUNT] = {
     [CL_ACT_NODE_STATUS] = CL_ROLE_MEMBER,
     [CL_ACT_NODE_RESTART] = CL_ROLE_OWNER,
     [CL_ACT_NODE_WORKFLOW] = CL_ROLE_MEMBER,
+    /* issue 13: as ending (the starter, or the owner: cl_policy_session) */
+    [CL_ACT_SESSION_RENAME] = CL_ROLE_MEMBER,
 };
 
 /* Actions on a user's own things, not on a project: no role grants them. */
@@ -68,6 +70,7 @@ static const char *const cl__action_names[CL_ACT__COUNT] = {
     [CL_ACT_NODE_STATUS] = "node.status",
     [CL_ACT_NODE_RESTART] = "node.restart",
     [CL_ACT_NODE_WORKFLOW] = "node.workflow",
+    [CL_ACT_SESSION_RENAME] = "session.rename",
 };
 
 const char *cl_action_name(enum cl_action a)
@@ -151,14 +154,15 @@ int cl_policy_session(struct cl_store *s, const char *user_id, enum cl_action ac
         return rc;
     if (strcmp(sess.user_id, user_id) != 0) {
         /* Someone else's session: attach if it was shared with you; the
-         * project owner may end it; nothing else. Members without a share
-         * do not learn of it. */
+         * project owner may end or rename it; nothing else. Members
+         * without a share do not learn of it. */
         rc = CL_ENOTFOUND;
         if (act == CL_ACT_SESSION_ATTACH) {
             rc = s->ops->share_get(s, sess.id, user_id, &mode);
             if (rc && rc != CL_ENOTFOUND)
                 return CL_EDB;
-        } else if (act == CL_ACT_SESSION_END && role == CL_ROLE_OWNER) {
+        } else if ((act == CL_ACT_SESSION_END || act == CL_ACT_SESSION_RENAME) &&
+                   role == CL_ROLE_OWNER) {
             rc = 0;
         }
         if (rc)

@@ -44,6 +44,7 @@ enum cl_action {
     CL_ACT_NODE_STATUS,        /* read an OpenClaw node's health */
     CL_ACT_NODE_RESTART,       /* restart a device's OpenClaw gateway */
     CL_ACT_NODE_WORKFLOW,      /* list and run an OpenClaw node's workflows */
+    CL_ACT_SESSION_RENAME,     /* give a session a name, or clear it */
     CL_ACT__COUNT
 };
 
@@ -59,12 +60,12 @@ int cl_policy_project(struct cl_store *s, const char *user_id, enum cl_action ac
 int cl_policy_device(struct cl_store *s, const char *user_id, enum cl_action act,
                      const char *device_id, struct cl_device *out);
 
-/* Actions on a session (SESSION_ATTACH, SESSION_END, SESSION_SHARE).
- * Attaching is for the user who started the session (with control) and
- * for members it was shared with (view or control, *mode_out says which);
- * ending is for the starter or the project's owner; sharing is for the
- * starter. All need current membership of the device's project. mode_out
- * may be NULL. */
+/* Actions on a session (SESSION_ATTACH, SESSION_END, SESSION_SHARE,
+ * SESSION_RENAME). Attaching is for the user who started the session
+ * (with control) and for members it was shared with (view or control,
+ * *mode_out says which); ending and renaming are for the starter or the
+ * project's owner; sharing is for the starter. All need current membership of the device's project.
+ * mode_out may be NULL. */
 int cl_policy_session(struct cl_store *s, const char *user_id, enum cl_action act,
                       const char *session_id, struct cl_session *sess_out,
                       struct cl_device *dev_out, enum cl_share_mode *mode_out);

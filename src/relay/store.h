@@ -77,6 +77,8 @@ struct cl_session {
     char end_reason[CL_REASON_MAX + 1];
     bool has_exit_code;
     int exit_code;
+    char name[CL_SESSION_NAME_MAX + 1];   /* given by a user; "" = none */
+    char title[CL_SESSION_TITLE_MAX + 1]; /* reported by its agent; "" = none */
 };
 
 /* A user API token (a sign-in "session"), as listed to its owner. */
@@ -295,6 +297,13 @@ struct cl_store_ops {
                      enum cl_share_mode *out);
     int (*share_remove)(struct cl_store *s, const char *session_id, const char *user_id);
     int (*share_list)(struct cl_store *s, const char *session_id, cl_share_cb cb, void *ctx);
+
+    /* A session's name (a user's, "" clears it) and automatic title (its
+     * agent's, "" clears it): each at most CL_SESSION_NAME_MAX /
+     * CL_SESSION_TITLE_MAX bytes (CL_EINVAL). CL_ENOTFOUND if no such
+     * session. Ended sessions keep theirs and may be renamed. */
+    int (*session_set_name)(struct cl_store *s, const char *id, const char *name);
+    int (*session_set_title)(struct cl_store *s, const char *id, const char *title);
 
     /* Ends an active session (status ended, ended_at, reason, exit code if
      * has_exit_code). Ending an ended session is a no-op returning 0. */

@@ -67,6 +67,8 @@ enum cl__st {
     CL__ST_SESSION_EXISTS,
     CL__ST_SESSION_OPEN_DEVICE,
     CL__ST_SESSION_OPEN_USER,
+    CL__ST_SESSION_SET_NAME,
+    CL__ST_SESSION_SET_TITLE,
     CL__ST_SHARE_SET,
     CL__ST_SHARE_GET,
     CL__ST_SHARE_REMOVE,
@@ -112,7 +114,7 @@ enum cl__st {
 #define CL__PROJECT_COLS "p.id, p.name, p.owner_id, p.created_at, p.updated_at"
 #define CL__TOKEN_COLS   "id, user_id, created_at, expires_at, coalesce(last_used_at, 0)"
 #define CL__SESSION_COLS                                                                           \
-    "id, device_id, user_id, status, started_at, ended_at, end_reason, exit_code"
+    "id, device_id, user_id, status, started_at, ended_at, end_reason, exit_code, name, title"
 
 /* code_expires_at is 0 when no code is live, as struct cl_device says */
 #define CL__DEVICE_COLS                                                                            \
@@ -186,6 +188,8 @@ static const char *const cl__sql[CL__ST__COUNT] = {
         "SELECT COUNT(*) FROM sessions WHERE device_id = ?1 AND status = 'active'",
     [CL__ST_SESSION_OPEN_USER] =
         "SELECT COUNT(*) FROM sessions WHERE user_id = ?1 AND status = 'active'",
+    [CL__ST_SESSION_SET_NAME] = "UPDATE sessions SET name = ?2 WHERE id = ?1",
+    [CL__ST_SESSION_SET_TITLE] = "UPDATE sessions SET title = ?2 WHERE id = ?1",
     [CL__ST_SHARE_SET] =
         "INSERT INTO session_shares (session_id, user_id, mode, created_by, created_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (session_id, user_id)"
@@ -306,7 +310,7 @@ static const char cl__sql_device_list_for_user[] =
  * sessions come off the sessions_device index in time order. */
 static const char cl__sql_session_list[] =
     "SELECT s.id, s.device_id, s.user_id, s.status, s.started_at, s.ended_at, s.end_reason,"
-    " s.exit_code, d.name, coalesce(u.email, ''), coalesce(pr.display_name, '')"
+    " s.exit_code, s.name, s.title, d.name, coalesce(u.email, ''), coalesce(pr.display_name, '')"
     " FROM sessions s JOIN devices d ON d.id = s.device_id"
     " LEFT JOIN users u ON u.id = s.user_id LEFT JOIN profiles pr ON pr.user_id = s.user_id"
     " WHERE d.project_id = ?1 AND (?2 IS NULL OR s.device_id = ?2)"
@@ -1051,6 +1055,8 @@ static void cl__session_row(sqlite3_stmt *st, struct cl_session *x)
     cl__col_str(st, 6, x->end_reason, sizeof x->end_reason);
     x->has_exit_code = sqlite3_column_type(st, 7) != SQLITE_NULL;
     x->exit_code = sqlite3_column_int(st, 7);
+    cl__col_str(st, 8, x->name, sizeof x->name);
+    cl__col_str(st, 9, x->title, sizeof x->title);
 }
 
 static int cl__session_list_active(struct cl_store *s, const char *device_id, cl_session_cb cb,
@@ -1090,6 +1096,33 @@ static int cl__session_get(struct cl_store *s, const char *id, struct cl_session
         return CL_ENOTFOUND;
     *out = x;
     return 0;
+}
+
+/* Sets the name or title column (statement idx) of session id to text,
+ * at most max bytes ("" stores NULL). */
+static int cl__session_set_label(struct cl_store *s, enum cl__st idx, const char *id,
+                                 const char *text, size_t max)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[idx];
+    int rc;
+
+    if (!text || !cl__fits(text, max))
+        return CL_EINVAL;
+    rc = cl__exec(q, st, cl__bind_str(st, 1, id) | cl__bind_opt(st, 2, text), __func__);
+    if (rc)
+        return rc;
+    return sqlite3_changes(q->db) ? 0 : CL_ENOTFOUND;
+}
+
+static int cl__session_set_name(struct cl_store *s, const char *id, const char *name)
+{
+    return cl__session_set_label(s, CL__ST_SESSION_SET_NAME, id, name, CL_SESSION_NAME_MAX);
+}
+
+static int cl__session_set_title(struct cl_store *s, const char *id, const char *title)
+{
+    return cl__session_set_label(s, CL__ST_SESSION_SET_TITLE, id, title, CL_SESSION_TITLE_MAX);
 }
 
 /* Ends the session if it is active; the first end wins (its time, reason
@@ -1850,9 +1883,9 @@ static int cl__session_list(struct cl_store *s, const struct cl_session_filter *
     while ((rc = cl__step(q, st, brc, __func__)) == 1) {
         memset(&si, 0, sizeof si);
         cl__session_row(st, &si.sess);
-        cl__col_str(st, 8, si.device_name, sizeof si.device_name);
-        cl__col_str(st, 9, si.user_email, sizeof si.user_email);
-        cl__col_str(st, 10, si.user_display_name, sizeof si.user_display_name);
+        cl__col_str(st, 10, si.device_name, sizeof si.device_name);
+        cl__col_str(st, 11, si.user_email, sizeof si.user_email);
+        cl__col_str(st, 12, si.user_display_name, sizeof si.user_display_name);
         cb(&si, ctx);
     }
     sqlite3_finalize(st);
@@ -1892,6 +1925,8 @@ static const struct cl_store_ops cl__sqlite_ops = {
     .session_count_open = cl__session_count_open,
     .session_get = cl__session_get,
     .session_end = cl__session_end,
+    .session_set_name = cl__session_set_name,
+    .session_set_title = cl__session_set_title,
     .token_list = cl__token_list,
     .token_get = cl__token_get,
     .token_revoke_id = cl__token_revoke_id,

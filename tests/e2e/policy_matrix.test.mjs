@@ -72,6 +72,8 @@ const ROWS = {
   'DELETE /api/v1/projects/{id}/invitations/{invitation_id}': { policy: 'invitation.cancel', want: [200, 403, 404, 401, 401], make: async (x) => ({ path: `/api/v1/projects/${x.project.id}/invitations/${await x.pendingInvitation()}` }) },
   'GET /api/v1/projects/{id}/sessions': { policy: 'session.history', want: [200, 200, 404, 401, 401] },
   // a session the member started: theirs to share; the owner may not, others may not know it
+  // issue 13: a member's session is named by them or the owner; others do not learn of it
+  'PATCH /api/v1/sessions/{id}': { policy: 'session.rename', want: [200, 200, 404, 401, 401], make: async (x) => ({ path: `/api/v1/sessions/${await x.memberSession()}`, body: { name: 'build' } }) },
   'POST /api/v1/sessions/{id}/shares': { policy: 'session.share', want: [403, 201, 404, 401, 401], make: async (x) => ({ path: `/api/v1/sessions/${await x.memberSession()}/shares`, body: { email: x.owner.email, mode: 'view' } }) },
   'GET /api/v1/sessions/{id}/shares': { policy: 'session.share', want: [403, 200, 404, 401, 401], make: async (x) => ({ path: `/api/v1/sessions/${await x.memberSession()}/shares` }) },
   'DELETE /api/v1/sessions/{id}/shares/{user_id}': { policy: 'session.share', want: [403, 200, 404, 401, 401], make: async (x) => ({ path: `/api/v1/sessions/${await x.memberSession({ sharedWithOwner: true })}/shares/${x.owner.user.id}` }) },

@@ -44,6 +44,9 @@ static void check_same(const struct cl_msg *a, const struct cl_msg *b)
     CHECK(a->reason[0] ? strcmp(a->reason, b->reason) == 0 : true);
     CHECK(strcmp(a->message, b->message) == 0);
     CHECK(strcmp(a->code, b->code) == 0);
+    CHECK(strcmp(a->title, b->title) == 0);
+    /* a title that decoded has no control characters */
+    CHECK(cl_proto_label_valid(b->title));
     if (a->type == CL_MSG_SESSION_START || a->type == CL_MSG_RESIZE) {
         CHECK(a->cols == b->cols);
         CHECK(a->rows == b->rows);

@@ -155,12 +155,15 @@ static const struct row owner_session_rows[] = {
     {CL_ACT_SESSION_ATTACH, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_SESSION_END, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_SESSION_SHARE, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
+    /* issue 13: only its starter (and the owner) names a session */
+    {CL_ACT_SESSION_RENAME, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
 };
-/* on a member's session: the owner may end it but not attach */
+/* on a member's session: the owner may end and rename it but not attach */
 static const struct row member_session_rows[] = {
     {CL_ACT_SESSION_ATTACH, {CL_EFORBIDDEN, 0, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_SESSION_END, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_SESSION_SHARE, {CL_EFORBIDDEN, 0, CL_ENOTFOUND, CL_EAUTH}},
+    {CL_ACT_SESSION_RENAME, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
 };
 
 /* on the owner's account and the owner's sign-in token: nobody else may
@@ -323,6 +326,13 @@ static void test_shares_grant_attach_with_their_mode(void **state)
                                        NULL, NULL, NULL),
                      CL_ENOTFOUND);
     assert_int_equal(cl_policy_session(&f->s, f->user[MEMBER], CL_ACT_SESSION_SHARE,
+                                       f->owner_sess.id, NULL, NULL, NULL),
+                     CL_ENOTFOUND);
+    /* nor renaming, even with control */
+    assert_int_equal(f->s.ops->share_set(&f->s, f->owner_sess.id, f->user[MEMBER], CL_SHARE_CONTROL,
+                                         f->user[OWNER], 2),
+                     0);
+    assert_int_equal(cl_policy_session(&f->s, f->user[MEMBER], CL_ACT_SESSION_RENAME,
                                        f->owner_sess.id, NULL, NULL, NULL),
                      CL_ENOTFOUND);
     /* the starter always has control */

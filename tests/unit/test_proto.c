@@ -865,6 +865,64 @@ static void test_type_names(void **state)
     assert_int_equal(cl_msg_type_from_name(""), CL_MSG_UNKNOWN);
 }
 
+/* ---- session_title (28, issue 13) ------------------------------------------- */
+
+static void test_session_title(void **state)
+{
+    struct cl_msg in, out;
+    char big[CL_SESSION_TITLE_MAX + 64];
+    (void)state;
+    assert_int_equal(CL_MSG_SESSION_TITLE, 28);
+    assert_string_equal(cl_msg_type_name(CL_MSG_SESSION_TITLE), "session_title");
+
+    assert_int_equal(dec("{\"type\":\"session_title\",\"data\":{\"session_id\":\"s-1\","
+                         "\"title\":\"vim \u00b7 ~/src\"}}",
+                         &out),
+                     0);
+    assert_int_equal(out.type, CL_MSG_SESSION_TITLE);
+    assert_string_equal(out.session_id, "s-1");
+    assert_string_equal(out.title, "vim \xc2\xb7 ~/src");
+    cl_msg_clear(&out);
+    /* "" says nothing is known; it is not absent */
+    assert_int_equal(
+        dec("{\"type\":\"session_title\",\"data\":{\"session_id\":\"s\",\"title\":\"\"}}", &out),
+        0);
+    assert_string_equal(out.title, "");
+    cl_msg_clear(&out);
+
+    memset(&in, 0, sizeof in);
+    in.type = CL_MSG_SESSION_TITLE;
+    strcpy(in.session_id, "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f");
+    strcpy(in.title, "bash \xc2\xb7 /tmp");
+    roundtrip(&in, &out);
+    assert_string_equal(out.session_id, in.session_id);
+    assert_string_equal(out.title, in.title);
+    cl_msg_clear(&out);
+
+    expect_fail("{\"type\":\"session_title\",\"data\":{\"session_id\":\"s\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"session_title\",\"data\":{\"title\":\"bash\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"session_title\",\"data\":{\"session_id\":\"s\",\"title\":7}}",
+                CL_EINVAL);
+    /* control characters: C0, DEL, C1 (an escape sequence in a title) */
+    expect_fail("{\"type\":\"session_title\",\"data\":{\"session_id\":\"s\","
+                "\"title\":\"a\\u001b]0;x\"}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"session_title\",\"data\":{\"session_id\":\"s\","
+                "\"title\":\"a\\u007f\"}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"session_title\",\"data\":{\"session_id\":\"s\","
+                "\"title\":\"a\\u009b\"}}",
+                CL_EINVAL);
+    /* longer than CL_SESSION_TITLE_MAX bytes */
+    memset(big, 'x', sizeof big);
+    snprintf(big, sizeof big,
+             "{\"type\":\"session_title\",\"data\":{\"session_id\":\"s\",\"title\":\"%0*d\"}}",
+             CL_SESSION_TITLE_MAX + 1, 0);
+    expect_fail(big, CL_EINVAL);
+    assert_true(cl_proto_label_valid("vim \xc2\xb7 ~/src \xc2\xa0"));
+    assert_false(cl_proto_label_valid("tab\there"));
+}
+
 /* ---- OpenClaw node messages (18-25) ----------------------------------------- */
 
 static void test_node_numbering(void **state)
@@ -1466,6 +1524,7 @@ int main(void)
         cmocka_unit_test(test_encode_unknown_type),
         cmocka_unit_test(test_encode_error_helper),
         cmocka_unit_test(test_type_names),
+        cmocka_unit_test(test_session_title),
         cmocka_unit_test(test_encode_data),
         cmocka_unit_test(test_encode_data_short_buffer),
     };

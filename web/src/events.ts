@@ -19,6 +19,8 @@ export type EventKind =
   | "device.deleted"
   | "session.started"
   | "session.ended"
+  | "session.title"
+  | "session.renamed"
   | "member.added"
   | "member.removed";
 
@@ -34,6 +36,8 @@ export interface RelayEvent {
   user_id?: string;
   started_at?: number;
   reason?: string;
+  title?: string; // session.title
+  name?: string | null; // session.renamed (null: cleared)
   email?: string;
   display_name?: string | null;
   role?: string;

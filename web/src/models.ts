@@ -43,6 +43,11 @@ export interface SessionRow {
   // how the viewer may attach, as the relay's policy decides: control,
   // view, or null (ended, or not shared with them: offer no Attach)
   attach: "control" | "view" | null;
+  // a user's name for it (null: none), and the automatic title its agent
+  // reports ("vim · ~/src"; null: none yet, or a PrivaClaw connector)
+  name: string | null;
+  title: string | null;
+  viewers: number; // browsers attached now (0 once ended)
 }
 
 export interface Member {

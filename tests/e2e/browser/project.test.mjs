@@ -106,6 +106,9 @@ test('the project page: devices, pairing codes, team and invitations, session hi
   await tid(page, 'project-tab-sessions').click();
   const sessionRow = (id) => page.locator(`[data-testid="session-row"][data-session-id="${id}"]`);
   await sessionRow(live).waitFor();
+  // ended sessions are collapsed below the active ones (issue 13)
+  assert.equal(await sessionRow(ended).isVisible(), false, 'ended sessions start collapsed');
+  await tid(page, 'sessions-ended-toggle').click();
   await sessionRow(ended).waitFor();
   await tid(page, 'sessions-status').selectOption('active');
   await sessionRow(ended).waitFor({ state: 'detached' });

@@ -1,5 +1,6 @@
-// /dashboard: the user's projects, each with its devices and their live
-// status. Devices coming and going arrive over /events (events.ts) and
+// /dashboard: the user's projects, each with its devices, their live
+// status and their live sessions (name or title, who, since when; Attach,
+// Rename and End where the user may). Devices coming and going arrive over /events (events.ts) and
 // toast; after a gap in the socket the page rereads everything over HTTP
 // (events are not replayed). A project is created inline here; devices
 // are added on the project's page.
@@ -12,13 +13,15 @@ import { fmtAgo, fmtTime, h, toast } from "../ui";
 import { errorText, loadFailed } from "./forms";
 import { projectCreateForm } from "./project-form";
 import "./dashboard.css";
-import type { Device, Project } from "../models";
+import type { Device, Project, SessionRow } from "../models";
+import { sessionItem } from "./device-common";
 
 interface Entry {
   project: Project;
   devices: Device[] | null; // null: could not be read
   error?: string;
   live: Map<string, Set<string>>; // device id → ids of its active sessions
+  rows: Map<string, SessionRow>; // session id → its row, for the active ones
 }
 
 const page: Page = (root) => {
@@ -46,7 +49,7 @@ const page: Page = (root) => {
 
   // --- create a project (the form /projects shows too) -------------------
   const createForm = projectCreateForm("project-create", (project) => {
-    if (!entries.some((x) => x.project.id === project.id)) entries.unshift({ project, devices: [], live: new Map() });
+    if (!entries.some((x) => x.project.id === project.id)) entries.unshift({ project, devices: [], live: new Map(), rows: new Map() });
     renderList();
     list.querySelector<HTMLElement>(`[data-project-id="${CSS.escape(project.id)}"] .add-device`)?.focus();
   });
@@ -70,9 +73,15 @@ const page: Page = (root) => {
 
   // owner: the caller owns the device's project (may pair it); live: the
   // ids of the device's active terminal sessions.
-  function deviceRow(d: Device, owner: boolean, live: Set<string> | undefined): HTMLElement {
+  function deviceRow(d: Device, owner: boolean, live: Set<string> | undefined, e?: Entry): HTMLElement {
     const online = d.status === "online";
     const n = live?.size ?? 0;
+    const mine = e
+      ? [...(live ?? [])]
+          .map((id) => e.rows.get(id))
+          .filter((s): s is SessionRow => !!s)
+          .sort((a, b) => b.started_at - a.started_at)
+      : [];
     const seen = online ? "" : d.paired ? `last seen ${fmtAgo(d.last_seen)}` : "waiting for its agent to pair";
     return h(
       "li",
@@ -128,6 +137,13 @@ const page: Page = (root) => {
             },
             "Open terminal",
           ),
+      mine.length
+        ? h(
+            "div",
+            { class: "live-sessions", "data-testid": "dashboard-live-sessions" },
+            mine.map((s) => sessionItem(s, user?.id, e!.project.role, renderList)),
+          )
+        : null,
     );
   }
 
@@ -151,7 +167,7 @@ const page: Page = (root) => {
         ),
       );
     } else {
-      body.push(h("ul", { class: "device-list" }, devs.map((d) => deviceRow(d, p.role === "owner", e.live.get(d.id)))));
+      body.push(h("ul", { class: "device-list" }, devs.map((d) => deviceRow(d, p.role === "owner", e.live.get(d.id), e))));
     }
     return h(
       "article",
@@ -223,19 +239,21 @@ const page: Page = (root) => {
     const base = `/api/v1/projects/${encodeURIComponent(p.id)}`;
     // The live sessions are a hint: the list works without them.
     const live = new Map<string, Set<string>>();
-    const sessions = get<{ sessions: { id: string; device_id: string }[] }>(`${base}/sessions?status=active&limit=200`)
+    const rows = new Map<string, SessionRow>();
+    const sessions = get<{ sessions: SessionRow[] }>(`${base}/sessions?status=active&limit=200`)
       .then((r) => {
         for (const s of r.sessions) {
           if (!live.has(s.device_id)) live.set(s.device_id, new Set());
           live.get(s.device_id)!.add(s.id);
+          rows.set(s.id, s);
         }
       })
       .catch(() => undefined);
     try {
       const [{ devices }] = await Promise.all([get<{ devices: Device[] }>(`${base}/devices`), sessions]);
-      return { project: p, devices, live };
+      return { project: p, devices, live, rows };
     } catch (err) {
-      return { project: p, devices: null, error: errorText(err), live };
+      return { project: p, devices: null, error: errorText(err), live, rows };
     }
   }
 
@@ -320,8 +338,24 @@ const page: Page = (root) => {
         if (!e || !ev.device_id || !ev.session_id) return;
         let set = e.live.get(ev.device_id);
         if (!set) e.live.set(ev.device_id, (set = new Set()));
-        if (ev.kind === "session.started") set.add(ev.session_id);
-        else set.delete(ev.session_id);
+        if (ev.kind === "session.started") {
+          set.add(ev.session_id);
+          // its row (who, name, title) comes with the next read
+          refreshSoon(e.project);
+        } else {
+          set.delete(ev.session_id);
+          e.rows.delete(ev.session_id);
+        }
+        renderList();
+        return;
+      }
+      case "session.title":
+      case "session.renamed": {
+        const e = entryOf(ev.project_id);
+        const s = ev.session_id ? e?.rows.get(ev.session_id) : undefined;
+        if (!s) return;
+        if (ev.kind === "session.title") s.title = ev.title ?? null;
+        else s.name = ev.name ?? null;
         renderList();
         return;
       }
@@ -340,6 +374,20 @@ const page: Page = (root) => {
         return;
       }
     }
+  }
+
+  // Rereads a project's devices and live sessions shortly (several
+  // sessions starting at once cost one read).
+  const refreshTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  function refreshSoon(p: Project): void {
+    if (refreshTimers.has(p.id)) return;
+    refreshTimers.set(
+      p.id,
+      setTimeout(() => {
+        refreshTimers.delete(p.id);
+        if (!disposed) void loadDevices(p).then((n) => replaceEntry(n));
+      }, 300),
+    );
   }
 
   function replaceEntry(n: Entry): void {
@@ -390,6 +438,7 @@ const page: Page = (root) => {
     stopEvents();
     stopState();
     clearInterval(tick);
+    for (const t of refreshTimers.values()) clearTimeout(t);
   };
 };
 

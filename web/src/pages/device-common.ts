@@ -1,6 +1,8 @@
-// What the project page and the device page share: the API's shapes,
-// times, the status badge, a form dialog, and the device actions (pairing
-// code dialog, rename, new code, delete).
+// What the project page, the device page and the dashboard share: the
+// API's shapes, times, the status badge, a form dialog, the device actions
+// (pairing code dialog, rename, new code, delete) and the session actions
+// (its label, attach, rename, end).
+import "./sessions.css";
 import { ApiError, del, get, patch, post } from "../api";
 import { onEvent } from "../events";
 import { copyBlock, copyText, dialog, h, toast } from "../ui";
@@ -79,7 +81,7 @@ export function errText(e: unknown): string {
 export function formDialog(opts: {
   title: string;
   intro?: string;
-  fields: { id: string; label: string; type?: string; value?: string; testid?: string; placeholder?: string; maxlength?: number }[];
+  fields: { id: string; label: string; type?: string; value?: string; testid?: string; placeholder?: string; maxlength?: number; optional?: boolean }[];
   submitLabel: string;
   submitTestid?: string;
   danger?: boolean;
@@ -94,7 +96,7 @@ export function formDialog(opts: {
         name: f.id,
         type: f.type ?? "text",
         value: f.value ?? "",
-        required: true,
+        required: !f.optional,
         maxlength: f.maxlength ?? 128,
         placeholder: f.placeholder,
         autocomplete: "off",
@@ -317,6 +319,166 @@ export async function deleteDevice(device: Device): Promise<boolean> {
     toast(errText(e), "error");
     return false;
   }
+}
+
+// ---- sessions ---------------------------------------------------------------
+
+// What a list calls a session: the name a user gave it, else the title its
+// agent reports ("vim · ~/src"), else "shell".
+export function sessionLabel(s: Pick<SessionRow, "name" | "title">): string {
+  return s.name || s.title || "shell";
+}
+
+export function starterText(s: SessionRow): string {
+  return s.user ? s.user.display_name || s.user.email : "deleted account";
+}
+
+// Whether the caller may end and rename s, as the relay's policy decides
+// (session.end, session.rename): its starter, or the project's owner.
+export function mayManage(s: SessionRow, meId: string | undefined, role: string | undefined): boolean {
+  return (!!meId && s.user?.id === meId) || role === "owner";
+}
+
+// The label of a session, with its title beside it when a name hides it.
+export function sessionLabelEl(s: SessionRow): HTMLElement {
+  return h(
+    "span",
+    { class: "session-label-wrap" },
+    h("strong", { class: "session-label", "data-testid": "session-label", title: s.title ?? "" }, sessionLabel(s)),
+    s.name && s.title ? h("span", { class: "muted small session-title", "data-testid": "session-title" }, s.title) : null,
+  );
+}
+
+// Asks, then ends s (POST /functions/v1/end-session). true once ended.
+export async function endSession(s: SessionRow): Promise<boolean> {
+  const go = await confirmDanger(
+    "End this session?",
+    `“${sessionLabel(s)}” on ${s.device_name} is hung up, for everyone watching it.`,
+    "End session",
+  );
+  if (!go) return false;
+  try {
+    await post("/functions/v1/end-session", { session_id: s.id });
+    toast(`Ended “${sessionLabel(s)}”`, "ok");
+    return true;
+  } catch (e) {
+    toast(errText(e), "error");
+    return false;
+  }
+}
+
+// Names s (PATCH /api/v1/sessions/{id}); an empty name clears it. Resolves
+// with the new name (null: cleared), or undefined when cancelled.
+export async function renameSession(s: SessionRow): Promise<string | null | undefined> {
+  let out: string | null = null;
+  const ok = await formDialog({
+    title: "Name this session",
+    intro: `Leave it empty to show its automatic title${s.title ? ` (${s.title})` : ""}.`,
+    fields: [
+      { id: "name", label: "Session name", value: s.name ?? "", testid: "session-rename-name", maxlength: 64, optional: true, placeholder: s.title ?? "shell" },
+    ],
+    submitLabel: "Save",
+    submitTestid: "session-rename-submit",
+    submit: async (v) => {
+      out = (await patch<{ session: { id: string; name: string | null } }>(`/api/v1/sessions/${encodeURIComponent(s.id)}`, { name: v.name })).session.name;
+    },
+  });
+  return ok ? out : undefined;
+}
+
+// The actions on a session row: Attach (or why not), Rename and End where
+// the caller may. changed() runs after a rename or an end.
+export function sessionActions(s: SessionRow, meId: string | undefined, role: string | undefined, changed: () => void): HTMLElement[] {
+  const active = s.status === "active";
+  const manage = mayManage(s, meId, role);
+  const out: HTMLElement[] = [];
+  if (active && s.attach)
+    out.push(
+      h(
+        "a",
+        {
+          class: "btn small primary",
+          href: `/terminal/${encodeURIComponent(s.device_id)}/${encodeURIComponent(s.id)}`,
+          "data-link": true,
+          "data-testid": "session-attach",
+          "aria-label": `Attach to ${sessionLabel(s)}`,
+        },
+        "Attach",
+      ),
+    );
+  else if (active) out.push(h("span", { class: "muted small", "data-testid": "session-not-shared" }, "not shared with you"));
+  if (manage)
+    out.push(
+      h(
+        "button",
+        {
+          type: "button",
+          class: "small",
+          "data-testid": "session-rename",
+          "aria-label": `Rename ${sessionLabel(s)}`,
+          onclick: async () => {
+            const n = await renameSession(s);
+            if (n !== undefined) {
+              s.name = n;
+              changed();
+            }
+          },
+        },
+        "Rename",
+      ),
+    );
+  if (active && manage)
+    out.push(
+      h(
+        "button",
+        {
+          type: "button",
+          class: "small danger",
+          "data-testid": "session-end",
+          "aria-label": `End ${sessionLabel(s)}`,
+          onclick: async () => {
+            if (await endSession(s)) {
+              s.status = "ended";
+              s.attach = null;
+              s.ended_at = Math.floor(Date.now() / 1000);
+              s.end_reason = "ended_by_user";
+              changed();
+            }
+          },
+        },
+        "End",
+      ),
+    );
+  return out;
+}
+
+// One session as a compact row (device page, dashboard): label, who, when,
+// how long, viewers, actions.
+export function sessionItem(s: SessionRow, meId: string | undefined, role: string | undefined, changed: () => void, opts: { device?: boolean } = {}): HTMLElement {
+  const active = s.status === "active";
+  const dur = (s.ended_at ?? Date.now() / 1000) - s.started_at;
+  return h(
+    "div",
+    { class: "row session-item", "data-testid": "session-row", "data-session-id": s.id, "data-status": s.status },
+    h(
+      "div",
+      { class: "session-main" },
+      sessionLabelEl(s),
+      h(
+        "span",
+        { class: "muted small session-meta" },
+        opts.device ? `${s.device_name} · ` : "",
+        starterText(s),
+        " · started ",
+        timeEl(s.started_at),
+        ` · ${fmtDuration(dur)}`,
+        active && s.viewers ? ` · ${s.viewers === 1 ? "1 viewer" : `${s.viewers} viewers`}` : "",
+        active ? "" : " · ended",
+      ),
+    ),
+    h("span", { class: "spacer" }),
+    h("span", { class: "row session-actions" }, sessionActions(s, meId, role, changed)),
+  );
 }
 
 export async function getProject(id: string): Promise<Project> {

@@ -6,7 +6,7 @@
 import "./project.css";
 import "./device.css";
 import { ApiError, csrf, get, post } from "../api";
-import { loadSession } from "../session";
+import { currentUser, loadSession } from "../session";
 import { onEvent, onState } from "../events";
 import { shell } from "../layout";
 import { navigate, type Page } from "../router";
@@ -23,6 +23,7 @@ import {
   newPairingCode,
   type Project,
   renameDevice,
+  sessionItem,
   type SessionRow,
   statusBadge,
   timeEl,
@@ -284,7 +285,8 @@ const page: Page = async (root, params) => {
         "div",
         { class: "row" },
         online
-          ? h("a", { class: "btn primary", href: `/terminal/${enc}/new`, "data-link": true, "data-testid": "device-new-terminal" }, "New terminal")
+          ? // its live sessions are listed beside it, with Attach: this one is for a new shell
+            h("a", { class: "btn primary", href: `/terminal/${enc}/new?start=1`, "data-link": true, "data-testid": "device-new-terminal" }, "New terminal")
           : h("button", { class: "primary", disabled: true, title: "The device is offline", "data-testid": "device-new-terminal" }, "New terminal"),
         isOwner()
           ? [
@@ -313,35 +315,36 @@ const page: Page = async (root, params) => {
   }
 
   // ---- active sessions ------------------------------------------------------------
+  // name or title, who, when, how long, viewers; Attach, Rename and End
+  // where the caller may (device-common.ts)
   const sessBody = h("div", { class: "stack", "data-testid": "device-sessions" });
+  let sessRows: SessionRow[] = [];
+  function drawSessions() {
+    const live = sessRows.filter((s) => s.status === "active");
+    sessBody.replaceChildren(
+      ...(live.length === 0
+        ? [h("p", { class: "muted", "data-testid": "device-sessions-empty" }, "No active sessions.")]
+        : live.map((s) => sessionItem(s, currentUser()?.id, project.role, drawSessions))),
+    );
+  }
   async function loadSessions() {
     try {
       const q = new URLSearchParams({ device_id: id, status: "active", limit: "200" });
       const r = await get<{ sessions: SessionRow[] }>(`/api/v1/projects/${encodeURIComponent(project.id)}/sessions?${q}`);
       if (!alive) return;
-      sessBody.replaceChildren(
-        ...(r.sessions.length === 0
-          ? [h("p", { class: "muted", "data-testid": "device-sessions-empty" }, "No active sessions.")]
-          : r.sessions.map((s) =>
-              h(
-                "div",
-                { class: "row session-item", "data-testid": "session-row", "data-session-id": s.id, "data-status": s.status },
-                h("span", {}, s.user ? s.user.display_name || s.user.email : "deleted account"),
-                h("span", { class: "muted" }, "started ", timeEl(s.started_at)),
-                h("span", { class: "spacer" }),
-                s.attach
-                  ? h(
-                      "a",
-                      { class: "btn small primary", href: `/terminal/${enc}/${encodeURIComponent(s.id)}`, "data-link": true, "data-testid": "session-attach" },
-                      "Attach",
-                    )
-                  : h("span", { class: "muted small", "data-testid": "session-not-shared" }, "not shared with you"),
-              ),
-            )),
-      );
+      sessRows = r.sessions;
+      drawSessions();
     } catch (e) {
       sessBody.replaceChildren(h("p", { class: "error-text", role: "alert" }, errText(e)));
     }
+  }
+  // a title or a name changed: this row only, no request
+  function sessionLabelChanged(sid: string | undefined, f: Partial<SessionRow>): boolean {
+    const row = sessRows.find((s) => s.id === sid);
+    if (!row) return false;
+    Object.assign(row, f);
+    drawSessions();
+    return true;
   }
   const sessionsCard = h(
     "section",
@@ -778,6 +781,10 @@ const page: Page = async (root, params) => {
         navigate(projectHref);
       } else if (e.kind === "session.started" || e.kind === "session.ended") {
         void loadSessions();
+      } else if (e.kind === "session.title") {
+        sessionLabelChanged(e.session_id, { title: e.title ?? null });
+      } else if (e.kind === "session.renamed") {
+        sessionLabelChanged(e.session_id, { name: e.name ?? null });
       }
     }),
   );

@@ -22,6 +22,9 @@ import {
   type Project,
   renameDevice,
   type SessionRow,
+  sessionActions,
+  sessionLabelEl,
+  starterText,
   statusBadge,
   timeEl,
   fmtDuration,
@@ -495,6 +498,10 @@ const page: Page = async (root, params) => {
   })();
 
   // ---- Sessions ----------------------------------------------------------------
+  // Active sessions first, all of them; the ended ones below, collapsed
+  // and paged, so the tab is not a wall of finished rows. Each row says
+  // what it is (name, else title, else "shell"), who started it, when, for
+  // how long, how it ended; Attach, Rename and End where the caller may.
   const sessions = (() => {
     const panel = panels.get("sessions")!;
     const deviceSel = h("select", { id: "sessions-device", "data-testid": "sessions-device" }, h("option", { value: "" }, "All devices"));
@@ -508,84 +515,151 @@ const page: Page = async (root, params) => {
     const f = new URLSearchParams(location.search);
     const wantDevice = f.get("device") ?? "";
     statusSel.value = f.get("status") === "active" || f.get("status") === "ended" ? f.get("status")! : "";
-    const body = h("tbody");
-    const more = h("button", { class: "small", "data-testid": "sessions-more", hidden: true, onclick: () => void load(false) }, "Load more");
+    const ENDED_PAGE = 20;
+    const rows = new Map<string, SessionRow>();
     const err = h("p", { class: "error-text", role: "alert" });
     const empty = h("p", { class: "empty", hidden: true, "data-testid": "sessions-empty" }, "No sessions match.");
-    const table = h(
-      "table",
-      { class: "list sessions-table" },
+    const head = () =>
       h(
         "thead",
         {},
-        h("tr", {}, h("th", {}, "Device"), h("th", {}, "User"), h("th", {}, "State"), h("th", {}, "Started"), h("th", {}, "Duration"), h("th", {}, "End"), h("th", {}, h("span", { class: "sr-only" }, "Actions"))),
-      ),
-      body,
-    );
+        h(
+          "tr",
+          {},
+          h("th", {}, "Session"),
+          h("th", {}, "Device"),
+          h("th", {}, "Started by"),
+          h("th", {}, "State"),
+          h("th", {}, "Started"),
+          h("th", {}, "Duration"),
+          h("th", {}, "End"),
+          h("th", {}, h("span", { class: "sr-only" }, "Actions")),
+        ),
+      );
+    const activeBody = h("tbody", { "data-testid": "sessions-active" });
+    const activeTable = h("table", { class: "list sessions-table" }, head(), activeBody);
+    const activeCount = h("span", { class: "muted small", "data-testid": "sessions-active-count" });
+    const activeNone = h("p", { class: "muted", hidden: true, "data-testid": "sessions-active-empty" }, "No active sessions.");
+    const activeSec = h("section", { class: "sessions-active" }, h("h3", {}, "Active ", activeCount), activeTable, activeNone);
+    const endedBody = h("tbody");
+    const endedTable = h("table", { class: "list sessions-table" }, head(), endedBody);
+    const endedCount = h("span", { class: "muted small", "data-testid": "sessions-ended-count" });
+    const more = h("button", { class: "small", "data-testid": "sessions-more", hidden: true, onclick: () => void loadEnded(false) }, "Load more");
+    const endedSec = h(
+      "details",
+      { class: "sessions-ended", "data-testid": "sessions-ended" },
+      h("summary", { "data-testid": "sessions-ended-toggle" }, "Ended sessions ", endedCount),
+      endedTable,
+      h("div", { class: "row load-more" }, more),
+    ) as HTMLDetailsElement;
     let cursor: string | null = null;
     let gen = 0;
+    let endedLoaded = false;
 
     function row(s: SessionRow): HTMLElement {
+      rows.set(s.id, s);
       const active = s.status === "active";
       const dur = (s.ended_at ?? Date.now() / 1000) - s.started_at;
       const end = active
         ? "—"
         : [s.end_reason ? endReasonText(s.end_reason) : "", s.exit_code !== null && s.exit_code !== undefined ? ` (exit ${s.exit_code})` : ""].join("");
-      return h(
+      const tr = h(
         "tr",
         { "data-testid": "session-row", "data-session-id": s.id, "data-status": s.status },
+        h("td", { "data-label": "Session" }, sessionLabelEl(s)),
         h("td", { "data-label": "Device" }, h("a", { href: `/device/${encodeURIComponent(s.device_id)}`, "data-link": true }, s.device_name)),
-        h("td", { "data-label": "User" }, s.user ? s.user.display_name || s.user.email : h("span", { class: "muted" }, "deleted account")),
-        h("td", { "data-label": "State" }, h("span", { class: `badge ${active ? "online" : ""}` }, s.status)),
+        h("td", { "data-label": "Started by" }, s.user ? starterText(s) : h("span", { class: "muted" }, "deleted account")),
+        h(
+          "td",
+          { "data-label": "State" },
+          h("span", { class: `badge ${active ? "online" : ""}` }, s.status),
+          active && s.viewers ? h("span", { class: "muted small" }, ` ${s.viewers} watching`) : null,
+        ),
         h("td", { "data-label": "Started" }, timeEl(s.started_at)),
         h("td", { "data-label": "Duration" }, fmtDuration(dur)),
         h("td", { "data-label": "End" }, end),
-        h(
-          "td",
-          { class: "actions-cell" },
-          active && s.attach
-            ? h(
-                "a",
-                {
-                  class: "btn small primary",
-                  href: `/terminal/${encodeURIComponent(s.device_id)}/${encodeURIComponent(s.id)}`,
-                  "data-link": true,
-                  "data-testid": "session-attach",
-                },
-                "Attach",
-              )
-            : active
-              ? h("span", { class: "muted small", "data-testid": "session-not-shared" }, "not shared with you")
-              : null,
-        ),
+        h("td", { class: "actions-cell" }, h("span", { class: "row session-actions" }, sessionActions(s, currentUser()?.id, project.role, () => changed(s)))),
       );
+      return tr;
     }
-
-    async function load(reset: boolean) {
-      const my = reset ? ++gen : gen;
-      if (reset) cursor = null;
+    // a row's session changed here (renamed, ended): redraw it; an ended
+    // one moves to the ended list at the next load
+    function changed(s: SessionRow) {
+      panel.querySelector(`[data-testid="session-row"][data-session-id="${CSS.escape(s.id)}"]`)?.replaceWith(row(s));
+    }
+    function query(status: string, limit: number, after: string | null) {
       const q = new URLSearchParams();
       if (deviceSel.value) q.set("device_id", deviceSel.value);
-      if (statusSel.value) q.set("status", statusSel.value);
-      q.set("limit", "50");
-      if (cursor) q.set("cursor", cursor);
+      q.set("status", status);
+      q.set("limit", String(limit));
+      if (after) q.set("cursor", after);
+      return get<{ sessions: SessionRow[]; next_cursor: string | null }>(`/api/v1/projects/${enc}/sessions?${q}`);
+    }
+    function drawEmpty() {
+      const st = statusSel.value;
+      activeSec.hidden = st === "ended";
+      endedSec.hidden = st === "active";
+      activeTable.hidden = activeBody.childElementCount === 0;
+      activeNone.hidden = activeBody.childElementCount > 0 || st === "ended";
+      endedTable.hidden = endedBody.childElementCount === 0;
+      const none =
+        (st !== "ended" ? activeBody.childElementCount === 0 : true) &&
+        (st !== "active" ? endedLoaded && endedBody.childElementCount === 0 : true);
+      empty.hidden = !none;
+      if (none) activeNone.hidden = true;
+    }
+    async function loadEnded(reset: boolean) {
+      const my = gen;
+      if (reset) cursor = null;
       more.disabled = true;
       try {
-        const r = await get<{ sessions: SessionRow[]; next_cursor: string | null }>(`/api/v1/projects/${enc}/sessions?${q}`);
+        const r = await query("ended", ENDED_PAGE, cursor);
         if (!alive || my !== gen) return;
-        err.textContent = "";
-        if (reset) body.replaceChildren();
-        body.append(...r.sessions.map(row));
+        if (reset) endedBody.replaceChildren();
+        endedBody.append(...r.sessions.map(row));
         cursor = r.next_cursor;
+        endedLoaded = true;
         more.hidden = !cursor;
-        empty.hidden = body.childElementCount > 0;
-        table.hidden = body.childElementCount === 0;
+        endedCount.textContent = `(${endedBody.childElementCount}${cursor ? "+" : ""})`;
+        err.textContent = "";
+        drawEmpty();
       } catch (e) {
         if (my === gen) err.textContent = errText(e);
       } finally {
         more.disabled = false;
       }
     }
+    async function load(reset = true) {
+      if (!reset) return loadEnded(false);
+      const my = ++gen;
+      rows.clear();
+      endedLoaded = false;
+      endedSec.open = statusSel.value === "ended" || (endedSec.open && statusSel.value !== "active");
+      try {
+        if (statusSel.value !== "ended") {
+          const r = await query("active", 200, null);
+          if (!alive || my !== gen) return;
+          activeBody.replaceChildren(...r.sessions.map(row));
+          activeCount.textContent = `(${r.sessions.length})`;
+        } else {
+          activeBody.replaceChildren();
+        }
+        err.textContent = "";
+        // the ended ones: now when shown, else when first opened
+        if (statusSel.value !== "active" && endedSec.open) await loadEnded(true);
+        else {
+          endedBody.replaceChildren();
+          endedCount.textContent = "";
+          more.hidden = true;
+        }
+        drawEmpty();
+      } catch (e) {
+        if (my === gen) err.textContent = errText(e);
+      }
+    }
+    endedSec.addEventListener("toggle", () => {
+      if (endedSec.open && !endedLoaded) void loadEnded(true);
+    });
     function filtersChanged() {
       const url = new URL(location.href);
       for (const [k, v] of [["device", deviceSel.value], ["status", statusSel.value]] as const) {
@@ -611,9 +685,9 @@ const page: Page = async (root, params) => {
         h("button", { class: "small", "data-testid": "sessions-refresh", onclick: () => void load(true) }, "Refresh"),
       ),
       err,
-      table,
+      activeSec,
+      endedSec,
       empty,
-      h("div", { class: "row load-more" }, more),
     );
 
     // The device filter's options follow the device list; a ?device= of a
@@ -632,12 +706,20 @@ const page: Page = async (root, params) => {
 
     let pending: ReturnType<typeof setTimeout> | null = null;
     function event(e: RelayEvent) {
-      if ((e.kind === "session.started" || e.kind === "session.ended") && loaded.has("sessions")) {
+      if (!loaded.has("sessions")) return;
+      if (e.kind === "session.started" || e.kind === "session.ended") {
         if (pending) clearTimeout(pending);
         pending = setTimeout(() => {
           pending = null;
           if (alive) void load(true);
         }, 500);
+      } else if ((e.kind === "session.title" || e.kind === "session.renamed") && e.session_id) {
+        // one row's label: redrawn in place, no request
+        const s = rows.get(e.session_id);
+        if (!s) return;
+        if (e.kind === "session.title") s.title = e.title ?? null;
+        else s.name = e.name ?? null;
+        changed(s);
       }
     }
     cleanups.push(() => pending && clearTimeout(pending));

@@ -1,6 +1,9 @@
 // /terminal/:deviceId/:sessionId — the browser terminal. sessionId "new"
 // starts a session (POST /functions/v1/start-session) and replaces the URL
-// with the real id. The page wires a TermView (xterm.js) to a
+// with the real id; when the user already has live sessions they may
+// attach to on that device, it first offers them (Reattach) beside "Start
+// a new session" instead of starting another shell (?start=1 skips that:
+// the user asked for a new one). The page wires a TermView (xterm.js) to a
 // TermConnection (the /session WebSocket) and adds the toolbar, the share
 // panel and the on-screen key row.
 import "../terminal/terminal.css";
@@ -13,6 +16,7 @@ import { binaryBytes, utf8Bytes } from "../terminal/protocol";
 import { TermView } from "../terminal/view";
 import { copyText, dialog, h, toast } from "../ui";
 import type { Device, Member, SessionRow } from "../models";
+import { fmtDuration, sessionLabel, sessionLabelEl, starterText, timeEl } from "./device-common";
 
 interface Share {
   user_id: string;
@@ -87,6 +91,8 @@ const ARROWS: Record<string, string> = { left: "D", up: "A", right: "C", down: "
 const page: Page = (root, params) => {
   const deviceId = params.deviceId;
   let sessionId = params.sessionId === "new" ? "" : params.sessionId;
+  // "new" without ?start=1: offer the user's live sessions there first
+  let offerReattach = !sessionId && new URLSearchParams(location.search).get("start") !== "1";
   const me = currentUser();
   const app = document.getElementById("app");
   app?.classList.add("term-app");
@@ -579,7 +585,7 @@ const page: Page = (root, params) => {
           setMessage(
             msg,
             "info",
-            h("a", { href: `/terminal/${encodeURIComponent(deviceId)}/new`, "data-link": true, "data-testid": "term-new" }, "Start a new session"),
+            h("a", { href: `/terminal/${encodeURIComponent(deviceId)}/new?start=1`, "data-link": true, "data-testid": "term-new" }, "Start a new session"),
           );
         } else if (msg) {
           setMessage(msg, s === "failed" ? "error" : "info");
@@ -625,7 +631,99 @@ const page: Page = (root, params) => {
     conn.start();
   }
 
+  // The live sessions on this device the user may attach to (their own,
+  // and those shared with them), newest first; [] when none or unreadable.
+  async function attachable(): Promise<SessionRow[]> {
+    if (!device) return [];
+    const q = `device_id=${encodeURIComponent(deviceId)}&status=active&limit=200`;
+    try {
+      const r = await get<{ sessions: SessionRow[] }>(`/api/v1/projects/${encodeURIComponent(device.project_id)}/sessions?${q}`);
+      return r.sessions.filter((x) => x.attach);
+    } catch {
+      return [];
+    }
+  }
+
+  // Instead of silently starting another shell: the user's live sessions
+  // on this device, each with Reattach, and "Start a new session".
+  function chooser(rows: SessionRow[]): void {
+    const box = h(
+      "section",
+      { class: "card reattach", "data-testid": "reattach", "aria-labelledby": "reattach-h" },
+      h("h2", { id: "reattach-h" }, rows.length === 1 ? "You have a session here already" : `You have ${rows.length} sessions here already`),
+      h("p", { class: "muted" }, `Reattach to one on ${device?.name ?? "this device"}, or start a new shell.`),
+      h(
+        "div",
+        { class: "stack reattach-list" },
+        rows.map((x) =>
+          h(
+            "div",
+            { class: "row session-item", "data-testid": "reattach-row", "data-session-id": x.id },
+            h(
+              "div",
+              { class: "session-main" },
+              sessionLabelEl(x),
+              h(
+                "span",
+                { class: "muted small session-meta" },
+                x.user && x.user.id !== me?.id ? `shared by ${starterText(x)} · ` : "",
+                "started ",
+                timeEl(x.started_at),
+                ` · ${fmtDuration(Date.now() / 1000 - x.started_at)}`,
+                ` · ${x.viewers === 0 ? "nobody watching" : x.viewers === 1 ? "1 viewer" : `${x.viewers} viewers`}`,
+                x.attach === "view" ? " · view only" : "",
+              ),
+            ),
+            h("span", { class: "spacer" }),
+            h(
+              "a",
+              {
+                class: "btn small primary",
+                href: `/terminal/${encodeURIComponent(deviceId)}/${encodeURIComponent(x.id)}`,
+                "data-link": true,
+                "data-testid": "reattach-attach",
+              },
+              "Reattach",
+            ),
+          ),
+        ),
+      ),
+      h(
+        "div",
+        { class: "row" },
+        h(
+          "button",
+          {
+            type: "button",
+            "data-testid": "reattach-new",
+            onclick: () => {
+              box.remove();
+              screen.hidden = false;
+              offerReattach = false;
+              void begin();
+            },
+          },
+          "Start a new session",
+        ),
+      ),
+    );
+    screen.hidden = true;
+    setMessage("");
+    badge.textContent = "not connected";
+    body.prepend(box);
+    box.querySelector<HTMLElement>("[data-testid=reattach-attach]")?.focus();
+  }
+
   async function begin(): Promise<void> {
+    if (!sessionId && offerReattach) {
+      offerReattach = false;
+      const rows = await attachable();
+      if (disposed) return;
+      if (rows.length) {
+        chooser(rows);
+        return;
+      }
+    }
     if (!sessionId) {
       showState("connecting");
       setMessage("Starting a session…");
@@ -654,6 +752,8 @@ const page: Page = (root, params) => {
     // who may share and end it, and whether this user may attach at all
     const row = await sessionRow();
     if (disposed) return;
+    // the tab says which session this is (its name, else its title)
+    if (row && device) document.title = `${sessionLabel(row)} — ${device.name} — clawlink`;
     const starter = row?.user ?? null;
     isStarter = !!starter && starter.id === me?.id;
     if (row && !row.attach) {
@@ -702,7 +802,7 @@ const page: Page = (root, params) => {
     setMessage(
       `This session is not shared with you. Ask ${who} to share it, or start a session of your own.`,
       "error",
-      h("a", { href: `/terminal/${encodeURIComponent(deviceId)}/new`, "data-link": true, "data-testid": "term-new" }, "Start a new session"),
+      h("a", { href: `/terminal/${encodeURIComponent(deviceId)}/new?start=1`, "data-link": true, "data-testid": "term-new" }, "Start a new session"),
     );
   }
 
