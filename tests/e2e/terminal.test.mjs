@@ -283,7 +283,10 @@ test('bulk output arrives complete and in order', { timeout: TEST_TIMEOUT }, e2e
 }));
 
 test('the agent refuses sessions over CL_AGENT_MAX_SESSIONS (64) with session_end reason "limit"', { timeout: TEST_TIMEOUT * 2 }, e2e(async () => {
-  const env = await setup();
+  // The relay would refuse the 65th at start-session (--max-sessions-per-device,
+  // 64 by default: api.test): raised here so the agent's own limit is what
+  // a 65th meets, as it would from a relay configured otherwise.
+  const env = await setup({ relay: await startRelay({ extraArgs: ['--max-sessions-per-device', '100'] }) });
   const MAX = 64;
   const terms = [];
   for (let i = 0; i < MAX; i += 8) {
