@@ -125,7 +125,7 @@ test('the terminal at device pixel ratios 1, 1.5 and 2 and on a phone, WebGL and
     const { context, page, problems } = await openPage(scope, c.screen ? hidpi : browser, relay, { label, viewport: c.viewport, deviceScaleFactor: c.dpr });
     await context.addInitScript(([k, v]) => localStorage.setItem(k, v), [PREFS_KEY, JSON.stringify({ renderer: c.r, fontSize: 14 })]);
     await signInContext(context, owner.email, owner.password);
-    await page.goto(`/terminal/${paired.deviceId}/new`);
+    await page.goto(`/terminal/${paired.deviceId}/new?start=1`); // a new shell each time, not the reattach chooser
     await waitTermState(page, 'online');
     if (c.r === 'webgl' && !(await hasWebgl(page))) {
       t.diagnostic(`${what}: this chromium offers no WebGL2; skipped`);
@@ -193,7 +193,7 @@ test('the terminal follows a change of device pixel ratio, and /settings reaches
   await tid(page, 'settings-term-msg').filter({ hasText: 'Saved.' }).waitFor();
   assert.deepEqual(JSON.parse(await page.evaluate((k) => localStorage.getItem(k), PREFS_KEY)), { renderer: webgl ? 'webgl' : 'dom', fontSize: 14 });
 
-  await page.goto(`/terminal/${paired.deviceId}/new`);
+  await page.goto(`/terminal/${paired.deviceId}/new?start=1`); // a new shell each time, not the reattach chooser
   await waitTermState(page, 'online');
   const want = webgl ? 'webgl' : 'dom';
   await waitFor(async () => (await renderer(page)) === want, { what: `the ${want} renderer from the settings` });
