@@ -361,6 +361,17 @@ out_wipe:
     return rc;
 }
 
+/* The raw request body, wiped (it may hold a password) and freed. */
+static void cl__drop_body(struct cl_http_state *h)
+{
+    if (h->body) {
+        cl_wipe(h->body, h->body_len);
+        free(h->body);
+    }
+    h->body = NULL;
+    h->body_len = 0;
+}
+
 static void cl__dispatch(struct cl_conn *c)
 {
     struct cl_http_state *h = &c->http;
@@ -415,6 +426,9 @@ static void cl__dispatch(struct cl_conn *c)
                 h->method == CL_HTTP_PATCH) {
                 req.body = h->body_len ? cl_json_parse_object(h->body, h->body_len, err, sizeof err)
                                        : json_object();
+                /* parsed: the raw bytes are not needed again (and a reply
+                 * lws serves itself, a file, never comes back to reset) */
+                cl__drop_body(h);
                 if (!req.body) {
                     cl_http_reply_error(c, 400, "bad_json", "%s", err);
                     return;
@@ -457,7 +471,7 @@ static enum cl_http_method cl__method(struct lws *wsi)
 static void cl__reset(struct cl_conn *c)
 {
     struct cl_http_state *h = &c->http;
-    free(h->body);
+    cl__drop_body(h);
     free(h->resp);
     free(h->sbuf);
     h->sbuf = NULL;
