@@ -362,17 +362,31 @@ test('/session: session_start while the device is offline → device_offline, co
   assert.equal(ss.data.cols, 80);
 }));
 
-/** Sends raw bytes on a fresh TCP connection; resolves with everything read until the relay closes it (or 5 s). */
-function rawHttp(port, bytes) {
+/**
+ * Sends raw bytes on a fresh TCP connection; resolves with everything read
+ * until the relay closes it (or 5 s). With {settleMs}, resolves that long
+ * after the first complete answer instead (a kept-alive connection: lws
+ * closes an idle one after its 5 s keep-alive, which a sanitizer's slower
+ * run would otherwise reach).
+ */
+function rawHttp(port, bytes, { settleMs } = {}) {
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1', () => sock.write(bytes));
     let out = '';
     let closed = false;
+    let settle;
     sock.setEncoding('latin1');
-    sock.on('data', (d) => { out += d; });
+    sock.on('data', (d) => {
+      out += d;
+      const head = out.indexOf('\r\n\r\n');
+      const len = /content-length: *(\d+)/i.exec(out);
+      if (settleMs && !settle && head >= 0 && len && out.length >= head + 4 + Number(len[1])) {
+        settle = setTimeout(() => { clearTimeout(t); sock.destroy(); resolve({ out, closed }); }, settleMs);
+      }
+    });
     sock.on('error', () => {});
     const t = setTimeout(() => { sock.destroy(); resolve({ out, closed }); }, ms(5_000));
-    sock.on('close', () => { closed = true; clearTimeout(t); resolve({ out, closed }); });
+    sock.on('close', () => { closed = true; clearTimeout(t); clearTimeout(settle); resolve({ out, closed }); });
   });
 }
 
@@ -398,7 +412,7 @@ test('HTTP framing (RFC 9112 section 6): ambiguous bodies are refused once and t
     assert.equal(r.closed, true, `${what}: the connection is closed after it`);
   }
   // A well-framed request still works, and keeps its connection.
-  const ok = await rawHttp(relay.port, `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  const ok = await rawHttp(relay.port, `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, { settleMs: 500 });
   assert.match(ok.out, /^HTTP\/1\.1 401 /);
   assert.equal(ok.closed, false, 'kept alive');
 }));

@@ -114,7 +114,8 @@ test('a hello the relay cannot accept gets an error and the socket is closed', {
   await expectClose(c, 1008);
 
   // every bad message is logged at info, with the peer and the reason
-  const lines = badLines(relay);
+  let lines = [];
+  await waitFor(() => (lines = badLines(relay)).length >= cases.length, { what: 'a log line per case', describe: () => lines.join('\n') });
   assert.equal(lines.length, cases.length, lines.join('\n'));
   for (const l of lines) {
     assert.match(l, /level=info/, l);
@@ -135,7 +136,9 @@ test('bad messages from an authenticated peer are logged at info with the peer a
   await c.next(isError('unknown_type'));
   c.send(msg('stdin', { session_id: 's1', data_b64: 'aGk=' }));
   await c.next(isError('bad_message'));
-  const lines = badLines(relay);
+  // the log comes through the relay's stderr pipe, which may trail its socket
+  let lines = [];
+  await waitFor(() => (lines = badLines(relay)).length >= 2, { what: 'both log lines', describe: () => tail(relay.logs(), 20) });
   assert.equal(lines.length, 2, tail(relay.logs(), 20));
   assert.match(lines[0], new RegExp(`level=info .*peer=127\\.0\\.0\\.1 device=${dev.deviceId} .*code=unknown_type reason="unknown message type \\?frobnicate\\?"`), lines[0]);
   assert.match(lines[1], /code=bad_message reason="message type not valid from an agent"/, lines[1]);
