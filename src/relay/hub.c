@@ -30,6 +30,8 @@ struct cl_live_session {
     char id[CL_ID_MAX + 1];
     char device_id[CL_ID_MAX + 1];
     bool start_sent;      /* session_start forwarded to the agent */
+    bool fresh;           /* made by start-session in this relay process, not found in the
+                           * store after a restart: its shell may still be to start */
     bool started;         /* the agent answered session_started (or announced it) */
     uint64_t produced;    /* stream offset after the newest byte seen */
     uint64_t ack_sent;    /* last ack offset told to the agent */
@@ -654,7 +656,9 @@ static void cl__reconcile(const struct cl_session *sess, void *ctx)
     for (size_t i = 0; i < r->hello->nsessions; i++)
         if (strcmp(r->hello->sessions[i].session_id, sess->id) == 0)
             return;
-    if (ls && !ls->start_sent)
+    /* A viewer that came back to a restarted relay before the agent did
+     * makes a live entry too: only one start-session made here is spared. */
+    if (ls && ls->fresh && !ls->start_sent)
         return;
     cl__end_stored(sess, &e);
 }
@@ -1312,8 +1316,10 @@ bool cl_hub_session_live(struct cl_hub *h, const char *session_id, char *title, 
 
 void cl_hub_session_opened(struct cl_hub *h, const struct cl_session *s)
 {
-    if (!cl__live_find(h, s->id))
-        cl__live_add(h, s->id, s->device_id);
+    struct cl_live_session *ls = cl__live_find(h, s->id);
+    if (!ls)
+        ls = cl__live_add(h, s->id, s->device_id);
+    ls->fresh = true;
     cl_events_session_started(h->relay->events, NULL, s);
 }
 

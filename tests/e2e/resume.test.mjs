@@ -189,6 +189,28 @@ test('relay restart, the agent never returns: its session ends agent_lost once -
   assert.match(relay2.logs(), /agent did not come back: sessions ended.*sessions=1/);
 }));
 
+test('relay and agent both restart, and a viewer is back before the agent: the session the new agent does not run ends not_resumed', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
+  const dataDir = await tempDir('clawlink-relay-data-');
+  const relay1 = await startRelay({ dataDir });
+  const env = await setup({ relay: relay1 });
+  const sessionId = await startSession(relay1, env.token, env.deviceId);
+  const v1 = await openViewer(scope, vopts(env, relay1, sessionId, new OutputStream(), { resumeOffset: 0 }));
+  await v1.stream.waitFor('$ ');
+  await relay1.stop();
+  await env.agent.stop(); // its shells end with it, while no relay hears of it
+  const relay2 = await startRelay({ dataDir, port: relay1.port });
+  // The browser tab reconnects first (as an open terminal page does) ...
+  const v2 = await openViewer(scope, vopts(env, relay2, sessionId, new OutputStream(), { resumeOffset: 0, start: null }));
+  assert.equal(v2.proto >= 1, true);
+  // ... then the machine's agent starts afresh, without the session.
+  const agent2 = await startAgent(env.paired.configPath, { relay: relay2, token: env.token, projectId: env.projectId, deviceId: env.deviceId });
+  const end = await v2.next((m) => m.type === 'session_end', ms(15_000));
+  assert.equal(end.data?.reason, 'not_resumed', JSON.stringify(end));
+  const row = await sessionRow(env, relay2, sessionId);
+  assert.deepEqual([row.status, row.end_reason], ['ended', 'not_resumed'], JSON.stringify(row));
+  await agent2.stop();
+}));
+
 // Lossless across relay crashes: the agent drops output queued for a dead
 // connection and rewinds, and the relay sends its replays before hello_ok,
 // so nothing the ring still holds is announced as a gap.
