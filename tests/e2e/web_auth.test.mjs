@@ -17,7 +17,7 @@ import WebSocket from 'ws';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, startRelay, api, show, expectStatus, signup, setupDevice,
   connectorHello, startSession, msg, randomId, tempDir, freePort, waitFor, sleep, ms, tail,
-  assertNoSecrets, BIN_DIR,
+  assertNoSecrets, BIN_DIR, loginLink,
 } from './lib/harness.mjs';
 
 after(cleanupAll);
@@ -509,17 +509,6 @@ test('scripts/run-demo on a port that is taken: exits 1, shows the relay\'s erro
   assert.doesNotMatch(res.out, /one-time=/);
 }));
 
-/** clawlink-relay login-link ARGS: {code, stdout, stderr}. */
-function loginLink(args) {
-  return new Promise((resolve) => {
-    const p = spawn(path.join(BIN_DIR, 'clawlink-relay'), ['login-link', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 // The way back in once the demo's link is used (its password is random and
 // never shown): an operator command on the relay's machine prints a new

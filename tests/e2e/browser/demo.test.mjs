@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  e2e, cleanupAll, ms, waitFor, tempDir, freePort, randomId, BIN_DIR, SANITIZED, tail,
+  e2e, cleanupAll, ms, waitFor, tempDir, freePort, randomId, BIN_DIR, SANITIZED, tail, loginLink,
 } from '../lib/harness.mjs';
 import { own, taggedProcesses, checkSanitizerText } from '../lib/extra.mjs';
 import { launchBrowser, openPage, screenshot, tid, openTerminalAndEcho } from '../lib/browser.mjs';
@@ -100,17 +100,6 @@ async function runDemo(scope, { port, dataDir, home, tag }) {
   return demo;
 }
 
-/** clawlink-relay login-link ARGS: {code, stdout, stderr}. */
-function loginLink(args) {
-  return new Promise((resolve) => {
-    const p = spawn(path.join(BIN_DIR, 'clawlink-relay'), ['login-link', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 // The newcomer's path: link → dashboard → project "Demo" → the demo device
 // online → open a terminal → 42.

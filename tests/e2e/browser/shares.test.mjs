@@ -17,21 +17,29 @@ after(cleanupAll);
 
 const hasLine = (text, re) => text.split('\n').some((l) => re.test(l));
 
-test('sharing a live session: view only, then control, then revoked', { timeout: ms(4 * 60_000) }, e2e(async (t, scope) => {
+/**
+ * A relay, an owner and a member of one project, the owner's real agent,
+ * and the owner's browser with a terminal open on it (the session both
+ * tests share or keep to the owner).
+ */
+async function ownerWithTerminal(scope, projectName, deviceName) {
   const relay = await startRelay({ extraArgs: WEB_ARGS });
   const owner = await signup(relay);
   const member = await signup(relay);
-  const project = await createProject(relay, owner.token, 'Shared lab');
+  const project = await createProject(relay, owner.token, projectName);
   expectStatus(await api(relay, 'POST', '/functions/v1/invite-member', { project_id: project.id, email: member.email }, owner.token), 200, relay);
-  const paired = await pairAgent(relay, { token: owner.token, projectId: project.id, name: 'shared-box' });
+  const paired = await pairAgent(relay, { token: owner.token, projectId: project.id, name: deviceName });
   await startAgent(paired.configPath, { relay, token: owner.token, projectId: project.id, deviceId: paired.deviceId });
-
   const browser = await launchBrowser(scope);
   const o = await openPage(scope, browser, relay, { label: 'owner' });
   await signInContext(o.context, owner.email, owner.password);
   await o.page.goto(`/terminal/${paired.deviceId}/new`);
   await waitTermState(o.page, 'online');
-  const sessionId = o.page.url().split('/').pop();
+  return { relay, owner, member, project, paired, browser, o, sessionId: o.page.url().split('/').pop() };
+}
+
+test('sharing a live session: view only, then control, then revoked', { timeout: ms(4 * 60_000) }, e2e(async (t, scope) => {
+  const { relay, owner, member, paired, browser, o, sessionId } = await ownerWithTerminal(scope, 'Shared lab', 'shared-box');
   await tid(o.page, 'terminal').click();
   await o.page.keyboard.type('echo BEFORE_$((20+1))\n');
   await waitTermLine(o.page, /^BEFORE_21\s*$/);
@@ -124,20 +132,7 @@ test('sharing a live session: view only, then control, then revoked', { timeout:
 // "no such session") without opening a terminal socket. Once shared, the
 // lists offer Attach.
 test('a session not shared with a member: no Attach, and the terminal page says why', { timeout: ms(3 * 60_000) }, e2e(async (t, scope) => {
-  const relay = await startRelay({ extraArgs: WEB_ARGS });
-  const owner = await signup(relay);
-  const member = await signup(relay);
-  const project = await createProject(relay, owner.token, 'Private lab');
-  expectStatus(await api(relay, 'POST', '/functions/v1/invite-member', { project_id: project.id, email: member.email }, owner.token), 200, relay);
-  const paired = await pairAgent(relay, { token: owner.token, projectId: project.id, name: 'private-box' });
-  await startAgent(paired.configPath, { relay, token: owner.token, projectId: project.id, deviceId: paired.deviceId });
-
-  const browser = await launchBrowser(scope);
-  const o = await openPage(scope, browser, relay, { label: 'owner' });
-  await signInContext(o.context, owner.email, owner.password);
-  await o.page.goto(`/terminal/${paired.deviceId}/new`);
-  await waitTermState(o.page, 'online');
-  const sessionId = o.page.url().split('/').pop();
+  const { relay, owner, member, project, paired, browser, o, sessionId } = await ownerWithTerminal(scope, 'Private lab', 'private-box');
 
   // the relay's history: each row says how the caller may attach
   const rows = async (token) => expectStatus(await api(relay, 'GET', `/api/v1/projects/${project.id}/sessions?status=active`, undefined, token), 200, relay).sessions;

@@ -367,6 +367,18 @@ export async function startRelay({ dataDir, port, extraArgs = [], env: extraEnv 
   return relay;
 }
 
+/** `clawlink-relay login-link ARGS` (the operator's way back in): {code, stdout, stderr}. */
+export function loginLink(args) {
+  return new Promise((resolve) => {
+    const p = spawn(RELAY_BIN, ['login-link', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** Throws if any of `secrets` occurs in the process's logs. */
 export function assertNoSecrets(proc, secrets, what = 'process') {
   const text = proc.logs();
