@@ -101,6 +101,7 @@ enum cl__st {
     CL__ST_SECRET_INSERT,
     CL__ST_SECRET_GET,
     CL__ST_USER_COUNT,
+    CL__ST_PING,
     CL__ST_SIGNIN_PRUNE,
     CL__ST_SIGNIN_INSERT,
     CL__ST_SIGNIN_BY_HASH,
@@ -260,6 +261,8 @@ static const char *const cl__sql[CL__ST__COUNT] = {
         "INSERT INTO relay_secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
     [CL__ST_SECRET_GET] = "SELECT value FROM relay_secrets WHERE name = ?1",
     [CL__ST_USER_COUNT] = "SELECT count(*) FROM users",
+    /* one row whatever the table holds; reads at most one page of it */
+    [CL__ST_PING] = "SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1)",
     [CL__ST_SIGNIN_PRUNE] = "DELETE FROM signin_codes WHERE expires_at <= ?1",
     [CL__ST_SIGNIN_INSERT] = "INSERT INTO signin_codes (code_hash, user_id, created_at, expires_at)"
                              " VALUES (?1, ?2, ?3, ?4)",
@@ -1799,6 +1802,24 @@ static int cl__user_count(struct cl_store *s, int64_t *out)
     return 0;
 }
 
+static int cl__ping(struct cl_store *s, char *err, size_t errlen)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_PING];
+    int moved = 0, rc;
+
+    if (sqlite3_file_control(q->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK)
+        return cl_seterr(err, errlen, CL_EDB, "cannot check the database file");
+    if (moved)
+        return cl_seterr(err, errlen, CL_EDB,
+                         "the database file was deleted or replaced under the relay");
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return cl_seterr(err, errlen, CL_EDB, "a read failed: %s", sqlite3_errstr(rc));
+    return 0;
+}
+
 static int cl__signin_code_create(struct cl_store *s, const uint8_t hash[CL_HASH_LEN],
                                   const char *user_id, int64_t now, int64_t expires_at)
 {
@@ -1954,6 +1975,7 @@ static const struct cl_store_ops cl__sqlite_ops = {
     .session_list = cl__session_list,
     .secret_get = cl__secret_get,
     .user_count = cl__user_count,
+    .ping = cl__ping,
     .signin_code_create = cl__signin_code_create,
     .signin_code_consume = cl__signin_code_consume,
 };
