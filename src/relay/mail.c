@@ -266,7 +266,7 @@ int cl_mail_url_load(const char *path, char *out, size_t outlen, char *err, size
     n = fread(out, 1, outlen - 1, f);
     if (ferror(f))
         rc = cl_seterr(err, errlen, CL_EIO, "cannot read %s", path);
-    else if (!feof(f) || n > CL_URL_MAX)
+    else if ((n == outlen - 1 && fgetc(f) != EOF) || n > CL_URL_MAX + 1)
         rc = cl_seterr(err, errlen, CL_EINVAL, "%s: longer than %d bytes", path, CL_URL_MAX);
     fclose(f);
     if (rc)
@@ -276,9 +276,10 @@ int cl_mail_url_load(const char *path, char *out, size_t outlen, char *err, size
            (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ' || out[n - 1] == '\t'))
         out[--n] = 0;
     if ((strncmp(out, "smtp://", 7) != 0 && strncmp(out, "smtps://", 8) != 0) ||
-        strpbrk(out, "\r\n")) {
+        strpbrk(out, "\r\n") || n > CL_URL_MAX) {
         rc = cl_seterr(err, errlen, CL_EINVAL,
-                       "%s: want one line, smtp[s]://[user:pass@]host[:port]", path);
+                       "%s: want one line of at most %d bytes, smtp[s]://[user:pass@]host[:port]",
+                       path, CL_URL_MAX);
         goto out_wipe;
     }
     return 0;

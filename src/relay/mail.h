@@ -45,7 +45,7 @@ int cl_mail_write_outbox(const char *dir, const char *msg, size_t len, char *nam
  * one line, so it need not be on the command line where ps shows it.
  * Trailing whitespace is dropped. 0, or CL_EIO (unreadable), CL_EINVAL
  * (not smtp[s]://..., a second line, longer than CL_URL_MAX); err says
- * which, without the file's text. out (outlen > CL_URL_MAX) is wiped on
+ * which, without the file's text. out (outlen > CL_URL_MAX + 1) is wiped on
  * failure. */
 int cl_mail_url_load(const char *path, char *out, size_t outlen, char *err, size_t errlen);
 
