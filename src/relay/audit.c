@@ -34,7 +34,7 @@ struct cl__audit {
     const char *data, *listen, *public_url, *tls_cert, *tls_key, *smtp_url, *smtp_url_file;
     unsigned max_conns_per_addr;
     /* the audit's */
-    const char *ca;
+    const char *ca, *unit;
     bool deep, fix, json;
     json_t *findings;
     unsigned count[3]; /* outstanding (not fixed) findings by severity */
@@ -445,6 +445,61 @@ static void cl__check_limits(struct cl__audit *a, const struct cl__running *run)
     }
 }
 
+/* LimitNOFILE= of a systemd unit: its value (soft of soft:hard; -1
+ * infinity), 0 when the unit sets none, -2 when the file cannot be read. */
+static long cl__unit_nofile(const char *path)
+{
+    char line[512];
+    long v = 0;
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -2;
+    while (fgets(line, sizeof line, f)) {
+        const char *p = line + strspn(line, " \t");
+        if (strncmp(p, "LimitNOFILE=", 12) != 0)
+            continue;
+        p += 12;
+        v = strncmp(p, "infinity", 8) == 0 ? -1 : atol(p); /* the last one wins, as in systemd */
+    }
+    fclose(f);
+    return v;
+}
+
+/* The unit the relay runs from (--unit, or the usual place), for a limit
+ * a restart would bring. */
+static void cl__check_unit(struct cl__audit *a)
+{
+    const char *unit = a->unit ? a->unit : "/etc/systemd/system/clawlink-relay.service";
+    long need = CL_RELAY_FD_RESERVE + (long)CL_AUDIT_NOFILE_CLIENTS * (long)a->max_conns_per_addr;
+    long v = cl__unit_nofile(unit);
+    char title[PATH_MAX + 80], detail[300];
+
+    if (v == -2) {
+        if (a->unit) {
+            snprintf(title, sizeof title, "cannot read the unit %s", unit);
+            cl__finding(a, CL__WARN, "limits.unit_unreadable", title, strerror(errno),
+                        "name the relay's unit file with --unit FILE", false);
+        }
+        return;
+    }
+    if (v == 0) {
+        snprintf(title, sizeof title, "the unit %s sets no LimitNOFILE", unit);
+        cl__finding(a, CL__WARN, "limits.unit_nofile", title,
+                    "the relay then gets systemd's default (soft 1,024, raised by the relay to "
+                    "the default hard limit), which this machine's configuration may lower",
+                    "LimitNOFILE=65536 in [Service] (as deploy/clawlink-relay.service)", false);
+    } else if (v > 0 && v < need) {
+        snprintf(title, sizeof title, "the unit %s sets LimitNOFILE=%ld", unit, v);
+        snprintf(detail, sizeof detail,
+                 "below the %ld files %d clients at --max-conns-per-addr %u and the relay's own "
+                 "%d need: a few clients fill the relay",
+                 need, CL_AUDIT_NOFILE_CLIENTS, a->max_conns_per_addr, CL_RELAY_FD_RESERVE);
+        cl__finding(a, CL__CRIT, "limits.unit_nofile", title, detail,
+                    "LimitNOFILE=65536 in [Service], then systemctl daemon-reload and restart",
+                    false);
+    }
+}
+
 static void cl__check_smtp(struct cl__audit *a, const struct cl__running *run)
 {
     char title[PATH_MAX + 80], fix[PATH_MAX + 80];
@@ -717,7 +772,8 @@ out_cleanup:
 static void cl__audit_usage(FILE *f)
 {
     fprintf(f,
-            "usage: clawlink-relay audit [--deep] [--fix] [--json] [--ca FILE] [the relay's "
+            "usage: clawlink-relay audit [--deep] [--fix] [--json] [--ca FILE] [--unit FILE] [the "
+            "relay's "
             "options]\n"
             "\n"
             "Checks this relay's setup and says what to fix. Give it the options the relay\n"
@@ -729,6 +785,8 @@ static void cl__audit_usage(FILE *f)
             "  --deep      also probe the live relay at --public-url: /healthz, the\n"
             "              certificate (valid, not expiring within %d days), HSTS\n"
             "  --ca FILE   trust this CA for --deep (a private CA)\n"
+            "  --unit FILE the relay's systemd unit, for its LimitNOFILE (default\n"
+            "              /etc/systemd/system/clawlink-relay.service when it exists)\n"
             "  --fix       apply the safe fixes (chmod of the relay's own files and\n"
             "              directories) and report each; nothing else changes\n"
             "  --json      the findings as JSON (docs/operations.md \"Audit\")\n"
@@ -765,6 +823,7 @@ int cl_audit_main(int argc, char **argv)
         {"fix", no_argument, NULL, 'F'},
         {"json", no_argument, NULL, 'J'},
         {"ca", required_argument, NULL, 'a'},
+        {"unit", required_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -832,6 +891,9 @@ int cl_audit_main(int argc, char **argv)
         case 'a':
             a.ca = optarg;
             break;
+        case 'u':
+            a.unit = optarg;
+            break;
         case 'h':
             cl__audit_usage(stdout);
             return 0;
@@ -864,6 +926,7 @@ int cl_audit_main(int argc, char **argv)
     cl__check_network(&a);
     have_run = cl__find_running(&a, &run);
     cl__check_limits(&a, have_run ? &run : NULL);
+    cl__check_unit(&a);
     cl__check_smtp(&a, have_run ? &run : NULL);
     cl__check_db(&a);
     if (a.deep)

@@ -23,6 +23,7 @@ import { makeSelfSigned, startTlsRelay } from './lib/extra.mjs';
 after(cleanupAll);
 
 const PRLIMIT = '/usr/bin/prlimit';
+const SHIPPED_UNIT = new URL('../../deploy/clawlink-relay.service', import.meta.url).pathname;
 const DAY = 86400;
 
 /** `clawlink-relay audit ARGS` → {code, stdout, stderr} (async: --deep may probe this process). */
@@ -86,17 +87,19 @@ test('audit: a bad setup is flagged, --fix repairs the modes and only those, --j
   await writeFile(path.join(dataDir, 'outbox', '1-reset.eml'), 'Subject: reset\r\n\r\nhttps://relay/reset#t=secret\r\n', { mode: 0o644 });
   const smtpFile = path.join(dataDir, '..', 'smtp-url');
   await writeFile(smtpFile, `${smtpUrl}\n`, { mode: 0o644 });
+  const unit = path.join(dataDir, '..', 'clawlink-relay.service');
+  await writeFile(unit, '[Service]\nExecStart=/usr/local/bin/clawlink-relay --data /var/lib/clawlink\nLimitNOFILE=1024\n');
 
   const flags = ['--data', dataDir, '--listen', `0.0.0.0:${relay.port}`, '--public-url', 'http://relay.example.com',
-    '--smtp-url', smtpUrl, '--log-level', 'debug'];
+    '--smtp-url', smtpUrl, '--log-level', 'debug', '--unit', unit];
   const before = await auditJson(flags);
   const ids = before.ids;
   for (const id of ['data.dir_mode', 'data.db_mode', 'data.outbox_mode', 'data.outbox_file_mode', 'listen.plaintext',
-    'url.plaintext', 'limits.nofile', 'smtp.credentials_on_command_line', 'tokens.unused', 'devices.unused', 'accounts.unverified']) {
+    'url.plaintext', 'limits.nofile', 'limits.unit_nofile', 'smtp.credentials_on_command_line', 'tokens.unused', 'devices.unused', 'accounts.unverified']) {
     assert.ok(ids.includes(id), `${id} flagged: ${ids.join(', ')}`);
   }
   assert.equal(before.find('data.db_mode').length, 3, 'the database, -wal and -shm');
-  for (const id of ['data.db_mode', 'data.outbox_file_mode', 'listen.plaintext', 'url.plaintext', 'limits.nofile']) {
+  for (const id of ['data.db_mode', 'data.outbox_file_mode', 'listen.plaintext', 'url.plaintext', 'limits.nofile', 'limits.unit_nofile']) {
     assert.ok(before.find(id).every((f) => f.severity === 'critical' && !f.fixed), `${id} critical, not fixed: ${JSON.stringify(before.find(id))}`);
   }
   assert.match(before.find('limits.nofile')[0].detail, new RegExp(`running relay \\(pid ${relay.proc.pid}\\): soft 200`));
@@ -143,10 +146,11 @@ test('audit: a careful setup has nothing critical; the relay takes its SMTP URL 
   await writeFile(smtpFile, 'smtp://mailer:file-secret@127.0.0.1:2525\n', { mode: 0o600 });
   const relay = await startRelay({ dataDir, extraArgs: ['--smtp-url-file', smtpFile] });
   await signup(relay);
-  const ok = await auditJson(['--data', dataDir, '--listen', `127.0.0.1:${relay.port}`, '--public-url', relay.url, '--smtp-url-file', smtpFile]);
+  const ok = await auditJson(['--data', dataDir, '--listen', `127.0.0.1:${relay.port}`, '--public-url', relay.url, '--smtp-url-file', smtpFile,
+    '--unit', SHIPPED_UNIT]);
   assert.equal(ok.code, 0, ok.stdout);
   assert.deepEqual(ok.doc.findings.filter((f) => f.severity === 'critical'), []);
-  for (const id of ['data.dir_mode', 'data.db_mode', 'smtp.credentials_on_command_line', 'smtp.file_mode', 'listen.plaintext', 'url.plaintext', 'tokens.unused', 'devices.unused']) {
+  for (const id of ['data.dir_mode', 'data.db_mode', 'limits.unit_nofile', 'smtp.credentials_on_command_line', 'smtp.file_mode', 'listen.plaintext', 'url.plaintext', 'tokens.unused', 'devices.unused']) {
     assert.ok(!ok.ids.includes(id), `${id} not raised on a careful setup: ${JSON.stringify(ok.find(id))}`);
   }
   await relay.stop();
@@ -160,6 +164,10 @@ test('audit: a careful setup has nothing critical; the relay takes its SMTP URL 
   assert.equal(both.status, 2);
   assert.equal((await audit(['--data', path.join(dir, 'nope')])).code, 2, 'no such data directory: usage error');
   assert.equal((await audit(['--data', dataDir, '--bogus'])).code, 2);
+  // a unit without LimitNOFILE is worth a warning (the shipped one sets it)
+  const bare = path.join(dir, 'bare.service');
+  await writeFile(bare, '[Service]\nExecStart=/usr/local/bin/clawlink-relay\n');
+  assert.equal((await auditJson(['--data', dataDir, '--unit', bare])).find('limits.unit_nofile')[0]?.severity, 'warn');
 }));
 
 function execFileStatus(bin, args) {
