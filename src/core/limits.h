@@ -187,6 +187,15 @@
 #define CL_RELAY_AUTH_DEADLINE_S    10
 #define CL_RELAY_FD_RESERVE         64
 
+/* GET /healthz answers 503 "files" while the relay is out of file
+ * descriptors: fewer than CL_RELAY_HEALTH_FD_SPARE left under its limit,
+ * every connection slot taken, or a connection refused because the relay
+ * was full within the last CL_RELAY_HEALTH_FULL_RECENT_S seconds. The open
+ * files are counted at most once per CL_RELAY_HEALTH_FD_COUNT_MS. */
+#define CL_RELAY_HEALTH_FD_SPARE      16
+#define CL_RELAY_HEALTH_FULL_RECENT_S 10
+#define CL_RELAY_HEALTH_FD_COUNT_MS   1000
+
 /* The relay's TLS 1.2 ciphers: ECDHE with AES-GCM or ChaCha20-Poly1305
  * (Mozilla's "intermediate" list). A client offering none of them, or a
  * version below 1.2, fails the handshake. */

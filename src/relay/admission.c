@@ -34,6 +34,7 @@ struct cl_admission {
     /* refusals since the last log line, logged at most once a second */
     double logged_at;
     unsigned refused_addr, refused_full, refused_unauth;
+    double full_refused_at; /* the last refusal because the relay was full; -1 never */
 };
 
 struct cl_admission *cl_admission_new(unsigned per_addr, size_t max_total, unsigned unauth_per_addr)
@@ -45,6 +46,7 @@ struct cl_admission *cl_admission_new(unsigned per_addr, size_t max_total, unsig
     a->max_total = max_total;
     a->unauth_per_addr = unauth_per_addr;
     a->logged_at = -1;
+    a->full_refused_at = -1;
     return a;
 }
 
@@ -107,6 +109,7 @@ bool cl_admission_accept(struct cl_admission *a, const struct sockaddr *sa, sock
     }
     if (a->total >= a->max_total) {
         a->refused_full++;
+        a->full_refused_at = now_s;
         cl__admission_log(a, key, now_s);
         return false;
     }
@@ -187,4 +190,11 @@ void cl_admission_ws_authed(struct cl_admission *a, struct lws *wsi)
 size_t cl_admission_count(const struct cl_admission *a)
 {
     return a->total;
+}
+
+void cl_admission_stats(const struct cl_admission *a, struct cl_admission_stats *out)
+{
+    out->total = a ? a->total : 0;
+    out->max_total = a ? a->max_total : 0;
+    out->full_refused_at = a ? a->full_refused_at : -1;
 }

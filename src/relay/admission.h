@@ -51,4 +51,13 @@ void cl_admission_ws_authed(struct cl_admission *a, struct lws *wsi);
 /* Connections counted now (for stats and tests). */
 size_t cl_admission_count(const struct cl_admission *a);
 
+/* For GET /healthz: how full the relay is, and when (uv_now seconds, as
+ * passed to cl_admission_accept) it last refused a connection because it
+ * was full (its file limit less CL_RELAY_FD_RESERVE); -1 if never. */
+struct cl_admission_stats {
+    size_t total, max_total;
+    double full_refused_at;
+};
+void cl_admission_stats(const struct cl_admission *a, struct cl_admission_stats *out);
+
 #endif

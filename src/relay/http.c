@@ -1,5 +1,6 @@
 /* http: request collection, routing, bearer authentication and replies. */
 #include "relay/http.h"
+#include "relay/health.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -25,11 +26,17 @@ struct cl_http_job {
 
 static const struct cl_route cl__routes_misc[];
 
-const struct cl_route *const cl_http_route_tables[] = {cl__routes_misc,    cl_routes_auth,
-                                                       cl_routes_projects, cl_routes_functions,
-                                                       cl_routes_sessions, cl_routes_account,
-                                                       cl_routes_devices,  cl_routes_connector,
-                                                       cl_routes_nodes,    NULL};
+const struct cl_route *const cl_http_route_tables[] = {cl__routes_misc,
+                                                       cl_routes_health,
+                                                       cl_routes_auth,
+                                                       cl_routes_projects,
+                                                       cl_routes_functions,
+                                                       cl_routes_sessions,
+                                                       cl_routes_account,
+                                                       cl_routes_devices,
+                                                       cl_routes_connector,
+                                                       cl_routes_nodes,
+                                                       NULL};
 
 const char *cl_http_method_name(enum cl_http_method m)
 {
@@ -831,11 +838,6 @@ void cl_http_on_close(struct cl_conn *c)
 
 /* ---- routes that belong to no module ---------------------------------- */
 
-static void cl__healthz(struct cl_http_req *req)
-{
-    cl_http_reply_json(req->conn, 200, json_pack("{s:b, s:s}", "ok", 1, "version", CL_VERSION));
-}
-
 /* The API description, as built in (no file is read at run time). */
 static void cl__openapi(struct cl_http_req *req)
 {
@@ -843,7 +845,6 @@ static void cl__openapi(struct cl_http_req *req)
 }
 
 static const struct cl_route cl__routes_misc[] = {
-    {CL_HTTP_GET, "/healthz", CL_ROUTE_PUBLIC, cl__healthz},
     {CL_HTTP_GET, "/api/v1/openapi.json", CL_ROUTE_PUBLIC, cl__openapi},
     {0, NULL, 0, NULL},
 };

@@ -254,3 +254,66 @@ int cl_mail_send(uv_loop_t *loop, const struct cl_mail_cfg *cfg, const char *wha
     }
     return 0;
 }
+
+int cl_mail_url_load(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "re");
+    size_t n;
+    int rc = 0;
+
+    if (!f)
+        return cl_seterr(err, errlen, CL_EIO, "cannot read %s: %s", path, strerror(errno));
+    n = fread(out, 1, outlen - 1, f);
+    if (ferror(f))
+        rc = cl_seterr(err, errlen, CL_EIO, "cannot read %s", path);
+    else if ((n == outlen - 1 && fgetc(f) != EOF) || n > CL_URL_MAX + 1)
+        rc = cl_seterr(err, errlen, CL_EINVAL, "%s: longer than %d bytes", path, CL_URL_MAX);
+    fclose(f);
+    if (rc)
+        goto out_wipe;
+    out[n] = 0;
+    while (n &&
+           (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ' || out[n - 1] == '\t'))
+        out[--n] = 0;
+    if ((strncmp(out, "smtp://", 7) != 0 && strncmp(out, "smtps://", 8) != 0) ||
+        strpbrk(out, "\r\n") || n > CL_URL_MAX) {
+        rc = cl_seterr(err, errlen, CL_EINVAL,
+                       "%s: want one line of at most %d bytes, smtp[s]://[user:pass@]host[:port]",
+                       path, CL_URL_MAX);
+        goto out_wipe;
+    }
+    return 0;
+out_wipe:
+    cl_wipe(out, outlen);
+    return rc;
+}
+
+int cl_mail_url_resolve(const char *flag_url, const char *file, char *buf, size_t buflen,
+                        const char **out, char *err, size_t errlen)
+{
+    const char *env = getenv("CLAWLINK_SMTP_URL");
+    int rc;
+
+    *out = flag_url;
+    if (flag_url && file)
+        return cl_seterr(err, errlen, CL_EINVAL,
+                         "--smtp-url and --smtp-url-file: one or the other");
+    if (flag_url)
+        return 0;
+    if (file) {
+        rc = cl_mail_url_load(file, buf, buflen, err, errlen);
+        if (rc)
+            return rc;
+        *out = buf;
+        return 0;
+    }
+    if (!env || !*env)
+        return 0;
+    if ((strncmp(env, "smtp://", 7) != 0 && strncmp(env, "smtps://", 8) != 0) ||
+        strlen(env) > CL_URL_MAX || strlen(env) >= buflen || strpbrk(env, "\r\n"))
+        return cl_seterr(err, errlen, CL_EINVAL,
+                         "$CLAWLINK_SMTP_URL wants smtp[s]://[user:pass@]host[:port]");
+    snprintf(buf, buflen, "%s", env);
+    *out = buf;
+    return 0;
+}

@@ -41,4 +41,19 @@ int cl_mail_send(uv_loop_t *loop, const struct cl_mail_cfg *cfg, const char *wha
  * Worker-safe; exposed for tests. */
 int cl_mail_write_outbox(const char *dir, const char *msg, size_t len, char *name, size_t namelen);
 
+/* --smtp-url-file: reads the SMTP URL (credentials and all) from path,
+ * one line, so it need not be on the command line where ps shows it.
+ * Trailing whitespace is dropped. 0, or CL_EIO (unreadable), CL_EINVAL
+ * (not smtp[s]://..., a second line, longer than CL_URL_MAX); err says
+ * which, without the file's text. out (outlen > CL_URL_MAX + 1) is wiped on
+ * failure. */
+int cl_mail_url_load(const char *path, char *out, size_t outlen, char *err, size_t errlen);
+
+/* Where the relay's SMTP URL comes from: --smtp-url (flag_url), else
+ * --smtp-url-file (file, read into buf), else $CLAWLINK_SMTP_URL (copied
+ * into buf), else none (*out = NULL: the outbox only). CL_EINVAL with err
+ * when both the flag and the file are given or the URL is malformed. */
+int cl_mail_url_resolve(const char *flag_url, const char *file, char *buf, size_t buflen,
+                        const char **out, char *err, size_t errlen);
+
 #endif

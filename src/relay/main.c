@@ -11,6 +11,7 @@
 #include "core/secret.h"
 #include "relay/accounts.h"
 #include "relay/admission.h"
+#include "relay/audit.h"
 #include "relay/auth.h"
 #include "relay/demo.h"
 #include "relay/events.h"
@@ -45,6 +46,8 @@ static void cl__usage(FILE *f)
         "usage: clawlink-relay [options]\n"
         "       clawlink-relay login-link [--data DIR] [--email EMAIL] [--listen ADDR:PORT]\n"
         "                                 (a one-time sign-in link; login-link --help)\n"
+        "       clawlink-relay audit [--deep] [--fix] [--json] [the relay's options]\n"
+        "                                 (check this relay's setup; audit --help)\n"
         "\n"
         "  --listen ADDR:PORT   address to serve HTTP and WebSocket on (default 127.0.0.1:8080)\n"
         "  --data DIR           database and state directory (default ./var)\n"
@@ -63,7 +66,9 @@ static void cl__usage(FILE *f)
         "                       2 intervals + 5 s is closed (default 20)\n"
         "  --smtp-url URL       send password reset mail through this server,\n"
         "                       smtp[s]://[user:pass@]host[:port] (default: write it to\n"
-        "                       DATA/outbox/ for the operator)\n"
+        "                       DATA/outbox/ for the operator). Credentials in it show in\n"
+        "                       ps: prefer --smtp-url-file or $CLAWLINK_SMTP_URL\n"
+        "  --smtp-url-file FILE read that URL from FILE (one line, mode 0600)\n"
         "  --smtp-from ADDR     From: address of that mail (default clawlink-relay@localhost)\n"
         "  --connector-dir DIR  agent binaries served by /functions/v1/download-connector:\n"
         "                       DIR/clawlink-PLATFORM, and DIR/clawlink for this host's\n"
@@ -73,6 +78,8 @@ static void cl__usage(FILE *f)
         "  --demo FILE          make run's demo, on a loopback --listen only: on an empty\n"
         "                       database create a demo user, project and device; at every\n"
         "                       start a one-time sign-in code; write them to FILE (0600)\n"
+        "  --drain SECS         on SIGTERM, first answer GET /readyz 503 for SECS while\n"
+        "                       serving as before, so a load balancer moves away (default 0)\n"
         "  --log-level LEVEL    debug | info | warn | error (default info)\n"
         "  --help               this text\n"
         "  --version            print the version\n");
@@ -313,19 +320,41 @@ static void cl__on_sighup(uv_signal_t *s, int signum)
         cl_info("relay", "SIGHUP: TLS certificate reloaded", "cert=%s", r->opts.tls_cert);
 }
 
-static void cl__on_signal(uv_signal_t *s, int signum)
+static void cl__shutdown(struct cl_relay *r)
 {
-    struct cl_relay *r = s->data;
-    if (r->stopping) {
-        uv_stop(s->loop); /* second signal: stop at once */
-        return;
-    }
-    cl_info("relay", "shutting down", "signal=%d", signum);
     r->stopping = true;
     cl_hub_shutdown(r->hub);
     cl_events_shutdown(r->events);
     /* Give close frames a moment to leave, then stop. */
     uv_timer_start(&cl__stop_timer, cl__stop_now, 300, 0);
+}
+
+static void cl__drained(uv_timer_t *t)
+{
+    struct cl_relay *r = t->data;
+    cl_info("relay", "drained: shutting down", "%s", "");
+    cl__shutdown(r);
+}
+
+/* SIGTERM/SIGINT: with --drain, /readyz turns 503 first (health.c) while
+ * everything else is served as before; then, or at a second signal, the
+ * connections are closed; a signal after that stops at once. */
+static void cl__on_signal(uv_signal_t *s, int signum)
+{
+    struct cl_relay *r = s->data;
+    if (r->stopping) {
+        uv_stop(s->loop); /* stop at once */
+        return;
+    }
+    if (!r->draining && r->opts.drain_s) {
+        cl_info("relay", "draining: /readyz answers 503", "signal=%d seconds=%u", signum,
+                r->opts.drain_s);
+        r->draining = true;
+        uv_timer_start(&cl__stop_timer, cl__drained, (uint64_t)r->opts.drain_s * 1000, 0);
+        return;
+    }
+    cl_info("relay", "shutting down", "signal=%d", signum);
+    cl__shutdown(r);
 }
 
 /* The file limit, raised to the hard limit first (systemd's default soft
@@ -358,6 +387,8 @@ int main(int argc, char **argv)
         {"ping-interval", required_argument, NULL, 'i'},
         {"smtp-url", required_argument, NULL, 'S'},
         {"smtp-from", required_argument, NULL, 'F'},
+        {"smtp-url-file", required_argument, NULL, 'f'},
+        {"drain", required_argument, NULL, 'T'},
         {"connector-dir", required_argument, NULL, 'C'},
         {"web-dir", required_argument, NULL, 'W'},
         {"demo", required_argument, NULL, 'D'},
@@ -370,7 +401,8 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct cl_relay r;
-    const char *demo_file = NULL;
+    const char *demo_file = NULL, *smtp_url_file = NULL;
+    static char smtp_url[CL_URL_MAX + 2];
     uv_loop_t loop;
     char err[256];
     enum cl_log_level level;
@@ -382,6 +414,8 @@ int main(int argc, char **argv)
      * a chunk's frame among them, stay on the heap. */
     if (argc > 1 && strcmp(argv[1], "login-link") == 0)
         return cl__login_link(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "audit") == 0)
+        return cl_audit_main(argc - 1, argv + 1);
     mallopt(M_MMAP_THRESHOLD, CL_RELAY_RX_BUFFER);
     memset(&r, 0, sizeof r);
     snprintf(r.opts.listen_addr, sizeof r.opts.listen_addr, "127.0.0.1");
@@ -410,19 +444,22 @@ int main(int argc, char **argv)
             snprintf(r.opts.data_dir, sizeof r.opts.data_dir, "%s", optarg);
             break;
         case 'g':
+        case 'T':
         case 'i': {
             char *end;
             long v = strtol(optarg, &end, 10);
             long lo = opt == 'i' ? 1 : 0;
             if (*end || end == optarg || v < lo || v > 86400) {
                 fprintf(stderr, "clawlink-relay: --%s wants seconds (%ld..86400), got '%s'\n",
-                        opt == 'i' ? "ping-interval" : "agent-grace", lo, optarg);
+                        opt == 'i'   ? "ping-interval"
+                        : opt == 'T' ? "drain"
+                                     : "agent-grace",
+                        lo, optarg);
                 return 2;
             }
-            if (opt == 'g')
-                r.opts.agent_grace_s = (unsigned)v;
-            else
-                r.opts.ping_interval_s = (unsigned)v;
+            *(opt == 'g'   ? &r.opts.agent_grace_s
+              : opt == 'T' ? &r.opts.drain_s
+                           : &r.opts.ping_interval_s) = (unsigned)v;
             break;
         }
         case 'c':
@@ -440,6 +477,9 @@ int main(int argc, char **argv)
                 return 2;
             }
             r.opts.smtp_url = optarg;
+            break;
+        case 'f':
+            smtp_url_file = optarg;
             break;
         case 'F':
             if (strlen(optarg) > CL_EMAIL_MAX || !strchr(optarg, '@') ||
@@ -520,6 +560,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "clawlink-relay: --tls-cert and --tls-key go together\n");
         return 2;
     }
+    /* the SMTP URL, credentials and all, may stay off the command line */
+    if (cl_mail_url_resolve(r.opts.smtp_url, smtp_url_file, smtp_url, sizeof smtp_url,
+                            &r.opts.smtp_url, err, sizeof err)) {
+        fprintf(stderr, "clawlink-relay: %s\n", err);
+        return 2;
+    }
     if (cl__relay_url(&r)) {
         fprintf(stderr, "clawlink-relay: --public-url must start with http(s):// or ws(s)://\n");
         return 2;
@@ -576,6 +622,7 @@ int main(int argc, char **argv)
     uv_signal_init(&loop, &cl__sigint);
     uv_signal_init(&loop, &cl__sighup);
     uv_timer_init(&loop, &cl__stop_timer);
+    cl__stop_timer.data = &r;
     cl__sigterm.data = cl__sigint.data = cl__sighup.data = &r;
     uv_signal_start(&cl__sigterm, cl__on_signal, SIGTERM);
     uv_signal_start(&cl__sigint, cl__on_signal, SIGINT);
@@ -590,6 +637,7 @@ int main(int argc, char **argv)
     cl_info("relay", "listening", "version=%s addr=%s port=%d tls=%s data=%s relay_url=%s web=%s",
             CL_VERSION, r.opts.listen_addr, r.opts.port, r.opts.tls_cert ? "on" : "off",
             r.opts.data_dir, r.relay_url, web);
+    r.started = true; /* GET /readyz: ready from the loop's first turn */
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = 0;
 

@@ -38,6 +38,7 @@ struct cl_relay_opts {
     unsigned max_unauth_per_addr; /* CL_RELAY_UNAUTH_WS_PER_ADDR */
     unsigned max_sessions_device; /* CL_SESSIONS_PER_DEVICE: open sessions start-session allows */
     unsigned max_sessions_user;   /* CL_SESSIONS_PER_USER */
+    unsigned drain_s;             /* --drain: /readyz 503 this long before closing (0) */
 };
 
 struct cl_relay {
@@ -56,6 +57,8 @@ struct cl_relay {
     struct cl_ratelimit *rl_pair_global; /* pair-device attempts, all addresses */
     struct cl_accounts *accounts;        /* account routes' limiters and mail */
     uint8_t csrf_key[CL_HASH_LEN];       /* CSRF tokens are derived with it (webauth.c) */
+    bool started;                        /* serving: set just before the loop runs (GET /readyz) */
+    bool draining; /* SIGTERM with --drain: /readyz says no, all else still served */
     bool stopping;
 };
 

@@ -155,6 +155,11 @@ typedef void (*cl_invitation_cb)(const struct cl_invitation *inv, void *ctx);
 struct cl_store_ops {
     const char *name;
     void (*close)(struct cl_store *s);
+    /* A cheap check that the store still works (GET /healthz, /readyz):
+     * one small read, and for SQLite that clawlink.db is still the file
+     * the relay opened (not deleted or replaced under it). 0, or CL_EDB
+     * with a short reason in err (no secrets, no paths). */
+    int (*ping)(struct cl_store *s, char *err, size_t errlen);
 
     /* users: user_create fails with CL_EEXIST if the email is taken
      * (case-insensitively). A profile row is created with it. */

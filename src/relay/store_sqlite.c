@@ -18,6 +18,7 @@
  * never bound values) and the op's name, never with a parameter.
  * Operations that write more than one row run in one IMMEDIATE transaction.
  */
+#include "relay/datadir.h"
 #include "relay/migrations.h"
 #include "relay/store.h"
 #include "core/err.h"
@@ -100,6 +101,7 @@ enum cl__st {
     CL__ST_SECRET_INSERT,
     CL__ST_SECRET_GET,
     CL__ST_USER_COUNT,
+    CL__ST_PING,
     CL__ST_SIGNIN_PRUNE,
     CL__ST_SIGNIN_INSERT,
     CL__ST_SIGNIN_BY_HASH,
@@ -259,6 +261,8 @@ static const char *const cl__sql[CL__ST__COUNT] = {
         "INSERT INTO relay_secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
     [CL__ST_SECRET_GET] = "SELECT value FROM relay_secrets WHERE name = ?1",
     [CL__ST_USER_COUNT] = "SELECT count(*) FROM users",
+    /* one row whatever the table holds; reads at most one page of it */
+    [CL__ST_PING] = "SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1)",
     [CL__ST_SIGNIN_PRUNE] = "DELETE FROM signin_codes WHERE expires_at <= ?1",
     [CL__ST_SIGNIN_INSERT] = "INSERT INTO signin_codes (code_hash, user_id, created_at, expires_at)"
                              " VALUES (?1, ?2, ?3, ?4)",
@@ -1798,6 +1802,24 @@ static int cl__user_count(struct cl_store *s, int64_t *out)
     return 0;
 }
 
+static int cl__ping(struct cl_store *s, char *err, size_t errlen)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_PING];
+    int moved = 0, rc;
+
+    if (sqlite3_file_control(q->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK)
+        return cl_seterr(err, errlen, CL_EDB, "cannot check the database file");
+    if (moved)
+        return cl_seterr(err, errlen, CL_EDB,
+                         "the database file was deleted or replaced under the relay");
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return cl_seterr(err, errlen, CL_EDB, "a read failed: %s", sqlite3_errstr(rc));
+    return 0;
+}
+
 static int cl__signin_code_create(struct cl_store *s, const uint8_t hash[CL_HASH_LEN],
                                   const char *user_id, int64_t now, int64_t expires_at)
 {
@@ -1953,6 +1975,7 @@ static const struct cl_store_ops cl__sqlite_ops = {
     .session_list = cl__session_list,
     .secret_get = cl__secret_get,
     .user_count = cl__user_count,
+    .ping = cl__ping,
     .signin_code_create = cl__signin_code_create,
     .signin_code_consume = cl__signin_code_consume,
 };
@@ -2023,44 +2046,53 @@ static int cl__configure(sqlite3 *db, char *err, size_t errlen)
     return 0;
 }
 
+/* What the start-up check of the data directory found (datadir.h). */
+struct cl__private_ctx {
+    int rc;
+    char *err;
+    size_t errlen;
+};
+
+static void cl__private_finding(void *arg, const struct cl_datadir_finding *f)
+{
+    struct cl__private_ctx *x = arg;
+    if (f->kind == CL_DATADIR_DIR) {
+        if (f->bad_mode)
+            cl_warn("store",
+                    "the data directory can be read by others; its database files are 0600",
+                    "dir=%s mode=%04o hint=\"clawlink-relay audit --fix makes it 0700\"", f->path,
+                    f->mode);
+        return;
+    }
+    if (f->kind != CL_DATADIR_DB && f->kind != CL_DATADIR_SIDECAR)
+        return; /* the outbox is the audit's to report */
+    if (f->fixed)
+        cl_warn("store", "database file was readable by others: made it 0600", "path=%s mode=%04o",
+                f->path, f->mode);
+    else if (f->fix_errno && !x->rc)
+        x->rc = cl_seterr(x->err, x->errlen, CL_EDB, "cannot make %s private: %s", f->path,
+                          strerror(f->fix_errno));
+    else if (f->bad_mode)
+        cl_warn("store", "database file is readable by others and owned by another user",
+                "path=%s mode=%04o uid=%u", f->path, f->mode, (unsigned)f->uid);
+}
+
 /* The database holds password hashes, the CSRF key and hashes of live
  * pairing codes: whatever the directory's mode (systemd's StateDirectory=
- * makes it 0755), its files are the relay user's alone. The file is made
- * (or tightened to) 0600 before SQLite opens it; SQLite gives its -wal and
- * -shm files the database's mode, and ones left from before are tightened
- * too. A directory others can read is worth a warning, not a refusal. */
+ * makes it 0755), its files are the relay user's alone. The file is
+ * created 0600 before SQLite opens it; SQLite gives its -wal and -shm
+ * files the database's mode, and ones left from before are tightened by
+ * the rules in datadir.c (shared with `clawlink-relay audit`). A directory
+ * others can read is worth a warning, not a refusal. */
 static int cl__private_files(const char *dir, const char *path, char *err, size_t errlen)
 {
-    static const char *const sidecars[] = {"-wal", "-shm", "-journal"};
-    char side[PATH_MAX];
-    struct stat sb;
-    int fd;
-
-    if (stat(dir, &sb) == 0 && (sb.st_mode & 077))
-        cl_warn("store", "the data directory can be read by others; its database files are 0600",
-                "dir=%s mode=%04o", dir, (unsigned)(sb.st_mode & 07777));
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    struct cl__private_ctx x = {.rc = 0, .err = err, .errlen = errlen};
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return cl_seterr(err, errlen, CL_EDB, "cannot open %s: %s", path, strerror(errno));
-    if (fstat(fd, &sb) == 0 && (sb.st_mode & 077)) {
-        cl_warn("store", "database file was readable by others: made it 0600", "path=%s mode=%04o",
-                path, (unsigned)(sb.st_mode & 07777));
-        if (fchmod(fd, 0600) != 0) {
-            close(fd);
-            return cl_seterr(err, errlen, CL_EDB, "cannot make %s private: %s", path,
-                             strerror(errno));
-        }
-    }
     close(fd);
-    for (size_t i = 0; i < sizeof sidecars / sizeof sidecars[0]; i++) {
-        if (snprintf(side, sizeof side, "%s%s", path, sidecars[i]) >= (int)sizeof side)
-            continue;
-        if (lstat(side, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077) &&
-            chmod(side, 0600) != 0)
-            return cl_seterr(err, errlen, CL_EDB, "cannot make %s private: %s", side,
-                             strerror(errno));
-    }
-    return 0;
+    cl_datadir_check(dir, CL_DATADIR_FIX_FILES, cl__private_finding, &x);
+    return x.rc;
 }
 
 int cl_store_open_sqlite(struct cl_store *s, const char *dir, char *err, size_t errlen)

@@ -198,8 +198,8 @@ static bool cl__under(const char *path, const char *prefix)
 
 bool cl_web_is_reserved(const char *path)
 {
-    static const char *const reserved[] = {"/api",     "/functions", "/connect",
-                                           "/session", "/events",    "/healthz"};
+    static const char *const reserved[] = {"/api",    "/functions", "/connect", "/session",
+                                           "/events", "/healthz",   "/readyz"};
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
         if (cl__under(path, reserved[i]))
             return true;

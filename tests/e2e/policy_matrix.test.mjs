@@ -34,6 +34,7 @@ const ALL_OK = (s) => [s, s, s, 401, 401];
 const SAME = (s) => [s, s, s, s, s];
 const ROWS = {
   'GET /healthz': { policy: 'public', want: SAME(200) },
+  'GET /readyz': { policy: 'public', want: SAME(200) },
   'GET /install.sh': { policy: 'public', want: SAME(200) },
   'GET /api/v1/openapi.json': { policy: 'public', want: SAME(200) },
   // public routes answer the same whoever calls; invalid bodies keep the
