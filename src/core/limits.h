@@ -151,6 +151,23 @@
 /* Pairing codes: length, lifetime, attempts. */
 #define CL_PAIRING_CODE_LEN   8
 #define CL_PAIRING_CODE_TTL_S (15 * 60)
+/* Failed pairing attempts (pair-device, the installer's download: a code
+ * that is malformed, unknown, used or expired), counted after the fact so
+ * a correct code never uses any up (docs/security.md "Pairing codes", with
+ * the guessing odds):
+ * - per client address (an IPv6 /64), CL_PAIR_FAILS_PER_ADDR per
+ *   CL_PAIR_RATE_WINDOW_S; then 429 rate_limited with Retry-After;
+ * - per code (attempts naming the same code that did not pair it, refused
+ *   ones included), CL_PAIR_FAILS_PER_CODE per code lifetime; then the
+ *   code is voided: 410 code_voided, its owner makes a new one;
+ * - relay-wide, CL_PAIR_FAILS_GLOBAL per CL_PAIR_RATE_WINDOW_S: over it
+ *   only addresses without a failure in their window may try (429
+ *   rate_limited for the others), so a flood slows guessing but never
+ *   stops a correct code from a clean address. */
+#define CL_PAIR_RATE_WINDOW_S  60
+#define CL_PAIR_FAILS_PER_ADDR 10
+#define CL_PAIR_FAILS_PER_CODE 5
+#define CL_PAIR_FAILS_GLOBAL   300
 
 /* User API tokens live this long (sliding not implemented: re-login). */
 #define CL_USER_TOKEN_TTL_S (30 * 24 * 3600)

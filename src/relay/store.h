@@ -271,6 +271,11 @@ struct cl_store_ops {
      * one. id_out has room for CL_UUID_LEN + 1 bytes. */
     int (*device_code_check)(struct cl_store *s, const uint8_t code_hash[CL_HASH_LEN], int64_t now,
                              char *id_out);
+    /* Voids a pairing code (too many failed attempts named it): clears the
+     * code of the device whose code hash is code_hash, live or expired. 0
+     * and the device's id (CL_UUID_LEN + 1 bytes; may be NULL), or
+     * CL_ENOTFOUND when no device holds it. */
+    int (*device_code_void)(struct cl_store *s, const uint8_t code_hash[CL_HASH_LEN], char *id_out);
     /* The stored device-token hash; CL_ENOTFOUND if no device or unpaired.
      * The caller compares with cl_secret_equal. */
     int (*device_token_hash)(struct cl_store *s, const char *device_id, uint8_t out[CL_HASH_LEN]);

@@ -944,6 +944,24 @@ static int cl__device_code_check(struct cl_store *s, const uint8_t code_hash[CL_
     return 0;
 }
 
+static int cl__device_code_void(struct cl_store *s, const uint8_t code_hash[CL_HASH_LEN],
+                                char *id_out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st;
+    char id[CL_UUID_LEN + 1];
+    int rc = cl__device_code_check(s, code_hash, INT64_MIN, id);
+    if (rc)
+        return rc; /* INT64_MIN: an expired code is found too */
+    st = q->st[CL__ST_DEVICE_CLEAR_CODE];
+    rc = cl__exec(q, st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), __func__);
+    if (rc == 0 && !sqlite3_changes(q->db))
+        rc = CL_ENOTFOUND;
+    if (rc == 0 && id_out)
+        memcpy(id_out, id, sizeof id);
+    return rc;
+}
+
 static int cl__device_token_hash(struct cl_store *s, const char *device_id,
                                  uint8_t out[CL_HASH_LEN])
 {
@@ -1918,6 +1936,7 @@ static const struct cl_store_ops cl__sqlite_ops = {
     .session_list_active = cl__session_list_active,
     .device_pair = cl__device_pair,
     .device_code_check = cl__device_code_check,
+    .device_code_void = cl__device_code_void,
     .device_token_hash = cl__device_token_hash,
     .device_set_online = cl__device_set_online,
     .device_all_offline = cl__device_all_offline,

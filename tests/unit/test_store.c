@@ -524,6 +524,23 @@ static void test_device_pair(void **state)
     assert_int_equal(f->s.ops->device_code_check(&f->s, code, 1000, id), CL_EEXPIRED);
     assert_int_equal(f->s.ops->device_code_check(&f->s, tok, 999, id), CL_ENOTFOUND);
 
+    /* voiding (too many failed attempts named it) clears a code; another
+     * device's code and an unknown one are untouched */
+    struct cl_device d2;
+    uint8_t code2[CL_HASH_LEN];
+    char vid[CL_UUID_LEN + 1] = "";
+    make_device(f, p.id, "doomed", 10, "WXYZ6789", 1000, &d2);
+    cl_hash_str("WXYZ6789", code2);
+    assert_int_equal(f->s.ops->device_code_void(&f->s, tok, vid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_code_void(&f->s, code2, vid), 0);
+    assert_string_equal(vid, d2.id);
+    assert_int_equal(f->s.ops->device_code_check(&f->s, code2, 999, id), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_get(&f->s, d2.id, &got), 0);
+    assert_int_equal(got.code_expires_at, 0);
+    assert_false(got.paired);
+    assert_int_equal(f->s.ops->device_code_void(&f->s, code2, NULL), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_code_check(&f->s, code, 999, id), 0);
+
     memset(&out, 0, sizeof out);
     assert_int_equal(f->s.ops->device_pair(&f->s, code, 999, "My Server", tok, &out), 0);
     assert_string_equal(out.id, d.id);
