@@ -175,23 +175,37 @@
 /* Accounts (docs/api.md "Accounts"). A profile's avatar_url is empty or
  * an https:// URL of at most this many bytes. */
 #define CL_AVATAR_URL_MAX 1024
-/* A password reset token is valid this long, and used once. */
+/* A password reset token is valid this long, and used once. A new request
+ * leaves the earlier links valid; at most CL_RESET_LINKS_MAX are live per
+ * account (a request beyond it sends no mail and answers as ever, 202),
+ * and setting a password (reset or change) voids them all. */
 #define CL_RESET_TOKEN_TTL_S (30 * 60)
+#define CL_RESET_LINKS_MAX   5
 /* A token's last_used is written at most once per this many seconds, so
  * authenticated requests do not each cost a database write. */
 #define CL_TOKEN_TOUCH_S 60
 
-/* Attempts answered 429 rate_limited with Retry-After beyond these, per
- * client address and per account (the email asked about), in fixed
- * windows of CL_AUTH_RATE_WINDOW_S (reset per account: its own window). */
-#define CL_AUTH_RATE_WINDOW_S      60
-#define CL_LOGIN_RATE_PER_ADDR     30
-#define CL_LOGIN_RATE_PER_ACCOUNT  10
-#define CL_SIGNUP_RATE_PER_ADDR    10
-#define CL_SIGNUP_RATE_PER_ACCOUNT 5
-#define CL_RESET_RATE_PER_ADDR     10 /* request and confirm together */
-#define CL_RESET_RATE_PER_ACCOUNT  3
-#define CL_RESET_ACCOUNT_WINDOW_S  (15 * 60)
+/* Attempts answered 429 rate_limited with Retry-After beyond these
+ * (relay/accounts.h, docs/api.md "Rate limits"), in fixed windows of
+ * CL_AUTH_RATE_WINDOW_S (reset's account limits: their own window):
+ * - _PER_ADDR: per client address (an IPv6 address by its /64);
+ * - _PER_ADDR_ACCOUNT: per address and account (the email asked about):
+ *   a stranger using it up does not touch the owner at another address;
+ * - _PER_ACCOUNT: all addresses together, a ceiling on distributed
+ *   guessing; over it only an address that has not tried this account in
+ *   its window may try, so it slows a stranger and never locks the owner
+ *   out. */
+#define CL_AUTH_RATE_WINDOW_S           60
+#define CL_LOGIN_RATE_PER_ADDR          30
+#define CL_LOGIN_RATE_PER_ADDR_ACCOUNT  10
+#define CL_LOGIN_RATE_PER_ACCOUNT       100
+#define CL_SIGNUP_RATE_PER_ADDR         10
+#define CL_SIGNUP_RATE_PER_ADDR_ACCOUNT 5
+#define CL_SIGNUP_RATE_PER_ACCOUNT      20
+#define CL_RESET_RATE_PER_ADDR          10 /* request and confirm together */
+#define CL_RESET_RATE_PER_ADDR_ACCOUNT  3
+#define CL_RESET_RATE_PER_ACCOUNT       20
+#define CL_RESET_ACCOUNT_WINDOW_S       (15 * 60)
 
 /* Connections one client address may hold (--max-conns-per-addr; over it
  * the relay closes new ones at once), WebSockets of one address that have

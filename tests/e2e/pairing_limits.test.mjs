@@ -5,10 +5,10 @@
 // interface), which the relay tells apart like any addresses.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import {
-  e2e, cleanupAll, TEST_TIMEOUT, ms, waitFor, startRelay, api, show, tail, expectStatus, signup, createProject, createDevice,
+  e2e, cleanupAll, TEST_TIMEOUT, waitFor, startRelay, api, show, tail, expectStatus, signup, createProject, createDevice,
 } from './lib/harness.mjs';
+import { apiFrom } from './lib/extra.mjs';
 
 after(cleanupAll);
 
@@ -27,30 +27,7 @@ const FAILS_PER_ADDR = 10;
 const FAILS_PER_CODE = 5;
 const FAILS_GLOBAL = 300;
 
-/** POST JSON from a chosen local address; resolves like api(): {status, body, text, headers}. */
-function postFrom(relay, localAddress, pathname, body) {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const u = new URL(relay.url + pathname);
-    const req = http.request({
-      host: u.hostname, port: u.port, path: u.pathname, method: 'POST', localAddress, agent: false, timeout: ms(20_000),
-      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => {
-        let parsed = null;
-        try { parsed = JSON.parse(text); } catch { /* not JSON */ }
-        resolve({ status: res.statusCode, body: parsed, text, headers: new Headers(Object.entries(res.headers).map(([k, v]) => [k, String(v)])), method: 'POST', path: pathname });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
+const postFrom = (relay, from, pathname, body) => apiFrom(relay, from, 'POST', pathname, body);
 const pair = (relay, from, code) => postFrom(relay, from, '/functions/v1/pair-device', { pairing_code: code, name: 'x' });
 
 async function deviceWithCode(relay) {
