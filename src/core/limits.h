@@ -151,6 +151,23 @@
 /* Pairing codes: length, lifetime, attempts. */
 #define CL_PAIRING_CODE_LEN   8
 #define CL_PAIRING_CODE_TTL_S (15 * 60)
+/* Failed pairing attempts (pair-device, the installer's download: a code
+ * that is malformed, unknown, used or expired), counted after the fact so
+ * a correct code never uses any up (docs/security.md "Pairing codes", with
+ * the guessing odds):
+ * - per client address (an IPv6 /64), CL_PAIR_FAILS_PER_ADDR per
+ *   CL_PAIR_RATE_WINDOW_S; then 429 rate_limited with Retry-After;
+ * - per code (attempts naming the same code that did not pair it, refused
+ *   ones included), CL_PAIR_FAILS_PER_CODE per code lifetime; then the
+ *   code is voided: 410 code_voided, its owner makes a new one;
+ * - relay-wide, CL_PAIR_FAILS_GLOBAL per CL_PAIR_RATE_WINDOW_S: over it
+ *   only addresses without a failure in their window may try (429
+ *   rate_limited for the others), so a flood slows guessing but never
+ *   stops a correct code from a clean address. */
+#define CL_PAIR_RATE_WINDOW_S  60
+#define CL_PAIR_FAILS_PER_ADDR 10
+#define CL_PAIR_FAILS_PER_CODE 5
+#define CL_PAIR_FAILS_GLOBAL   300
 
 /* User API tokens live this long (sliding not implemented: re-login). */
 #define CL_USER_TOKEN_TTL_S (30 * 24 * 3600)
@@ -158,23 +175,37 @@
 /* Accounts (docs/api.md "Accounts"). A profile's avatar_url is empty or
  * an https:// URL of at most this many bytes. */
 #define CL_AVATAR_URL_MAX 1024
-/* A password reset token is valid this long, and used once. */
+/* A password reset token is valid this long, and used once. A new request
+ * leaves the earlier links valid; at most CL_RESET_LINKS_MAX are live per
+ * account (a request beyond it sends no mail and answers as ever, 202),
+ * and setting a password (reset or change) voids them all. */
 #define CL_RESET_TOKEN_TTL_S (30 * 60)
+#define CL_RESET_LINKS_MAX   5
 /* A token's last_used is written at most once per this many seconds, so
  * authenticated requests do not each cost a database write. */
 #define CL_TOKEN_TOUCH_S 60
 
-/* Attempts answered 429 rate_limited with Retry-After beyond these, per
- * client address and per account (the email asked about), in fixed
- * windows of CL_AUTH_RATE_WINDOW_S (reset per account: its own window). */
-#define CL_AUTH_RATE_WINDOW_S      60
-#define CL_LOGIN_RATE_PER_ADDR     30
-#define CL_LOGIN_RATE_PER_ACCOUNT  10
-#define CL_SIGNUP_RATE_PER_ADDR    10
-#define CL_SIGNUP_RATE_PER_ACCOUNT 5
-#define CL_RESET_RATE_PER_ADDR     10 /* request and confirm together */
-#define CL_RESET_RATE_PER_ACCOUNT  3
-#define CL_RESET_ACCOUNT_WINDOW_S  (15 * 60)
+/* Attempts answered 429 rate_limited with Retry-After beyond these
+ * (relay/accounts.h, docs/api.md "Rate limits"), in fixed windows of
+ * CL_AUTH_RATE_WINDOW_S (reset's account limits: their own window):
+ * - _PER_ADDR: per client address (an IPv6 address by its /64);
+ * - _PER_ADDR_ACCOUNT: per address and account (the email asked about):
+ *   a stranger using it up does not touch the owner at another address;
+ * - _PER_ACCOUNT: all addresses together, a ceiling on distributed
+ *   guessing; over it only an address that has not tried this account in
+ *   its window may try, so it slows a stranger and never locks the owner
+ *   out. */
+#define CL_AUTH_RATE_WINDOW_S           60
+#define CL_LOGIN_RATE_PER_ADDR          30
+#define CL_LOGIN_RATE_PER_ADDR_ACCOUNT  10
+#define CL_LOGIN_RATE_PER_ACCOUNT       100
+#define CL_SIGNUP_RATE_PER_ADDR         10
+#define CL_SIGNUP_RATE_PER_ADDR_ACCOUNT 5
+#define CL_SIGNUP_RATE_PER_ACCOUNT      20
+#define CL_RESET_RATE_PER_ADDR          10 /* request and confirm together */
+#define CL_RESET_RATE_PER_ADDR_ACCOUNT  3
+#define CL_RESET_RATE_PER_ACCOUNT       20
+#define CL_RESET_ACCOUNT_WINDOW_S       (15 * 60)
 
 /* Connections one client address may hold (--max-conns-per-addr; over it
  * the relay closes new ones at once), WebSockets of one address that have

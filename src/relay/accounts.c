@@ -13,14 +13,14 @@
 struct cl_accounts *cl_accounts_new(const struct cl_relay_opts *o)
 {
     static const struct {
-        unsigned addr, account, account_window;
+        unsigned addr, addr_account, account, account_window;
     } lim[CL_RATE__COUNT] = {
-        [CL_RATE_LOGIN] = {CL_LOGIN_RATE_PER_ADDR, CL_LOGIN_RATE_PER_ACCOUNT,
-                           CL_AUTH_RATE_WINDOW_S},
-        [CL_RATE_SIGNUP] = {CL_SIGNUP_RATE_PER_ADDR, CL_SIGNUP_RATE_PER_ACCOUNT,
-                            CL_AUTH_RATE_WINDOW_S},
-        [CL_RATE_RESET] = {CL_RESET_RATE_PER_ADDR, CL_RESET_RATE_PER_ACCOUNT,
-                           CL_RESET_ACCOUNT_WINDOW_S},
+        [CL_RATE_LOGIN] = {CL_LOGIN_RATE_PER_ADDR, CL_LOGIN_RATE_PER_ADDR_ACCOUNT,
+                           CL_LOGIN_RATE_PER_ACCOUNT, CL_AUTH_RATE_WINDOW_S},
+        [CL_RATE_SIGNUP] = {CL_SIGNUP_RATE_PER_ADDR, CL_SIGNUP_RATE_PER_ADDR_ACCOUNT,
+                            CL_SIGNUP_RATE_PER_ACCOUNT, CL_AUTH_RATE_WINDOW_S},
+        [CL_RATE_RESET] = {CL_RESET_RATE_PER_ADDR, CL_RESET_RATE_PER_ADDR_ACCOUNT,
+                           CL_RESET_RATE_PER_ACCOUNT, CL_RESET_ACCOUNT_WINDOW_S},
     };
     struct cl_accounts *a = calloc(1, sizeof *a);
     size_t n;
@@ -28,6 +28,7 @@ struct cl_accounts *cl_accounts_new(const struct cl_relay_opts *o)
         abort();
     for (int k = 0; k < CL_RATE__COUNT; k++) {
         a->per_addr[k] = cl_ratelimit_new(lim[k].addr, CL_AUTH_RATE_WINDOW_S);
+        a->per_addr_account[k] = cl_ratelimit_new(lim[k].addr_account, lim[k].account_window);
         a->per_account[k] = cl_ratelimit_new(lim[k].account, lim[k].account_window);
     }
     snprintf(a->mail.outbox_dir, sizeof a->mail.outbox_dir, "%s/outbox", o->data_dir);
@@ -56,30 +57,52 @@ void cl_accounts_free(struct cl_accounts *a)
         return;
     for (int k = 0; k < CL_RATE__COUNT; k++) {
         cl_ratelimit_free(a->per_addr[k]);
+        cl_ratelimit_free(a->per_addr_account[k]);
         cl_ratelimit_free(a->per_account[k]);
     }
     free(a);
 }
 
-bool cl_accounts_rate_ok(struct cl_accounts *a, enum cl_rate_kind kind, const char *peer,
-                         const char *email, int64_t now, unsigned *retry_after)
+/* 128 bits of the hash of s: no collisions in practice, fits a key. */
+static void cl__key(const char *s, char key[33])
 {
     static const char hex[] = "0123456789abcdef";
     uint8_t h[CL_HASH_LEN];
-    char key[33];
-
-    if (!cl_ratelimit_hit(a->per_addr[kind], peer, now, retry_after))
-        return false;
-    if (!email)
-        return true;
-    /* 128 bits of the email's hash: no collisions in practice, fits the key */
-    cl_hash_str(email, h);
+    cl_hash_str(s, h);
     for (int i = 0; i < 16; i++) {
         key[2 * i] = hex[h[i] >> 4];
         key[2 * i + 1] = hex[h[i] & 15];
     }
     key[32] = 0;
-    return cl_ratelimit_hit(a->per_account[kind], key, now, retry_after);
+}
+
+bool cl_accounts_rate_ok(struct cl_accounts *a, enum cl_rate_kind kind, const char *peer,
+                         const char *email, int64_t now, unsigned *retry_after)
+{
+    char addr[CL_RATELIMIT_KEY_MAX + 1], both[CL_EMAIL_MAX + CL_RATELIMIT_KEY_MAX + 2];
+    char account_key[33], pair_key[33];
+    bool tried;
+
+    cl_ratelimit_addr_key(peer, addr);
+    if (!cl_ratelimit_hit(a->per_addr[kind], addr, now, retry_after))
+        return false;
+    if (!email)
+        return true;
+    cl__key(email, account_key);
+    snprintf(both, sizeof both, "%s\n%s", email, addr);
+    cl__key(both, pair_key);
+    if (cl_ratelimit_over(a->per_addr_account[kind], pair_key, now, retry_after))
+        return false;
+    /* over the account-wide ceiling only a fresh address may try (when
+     * the pair table is full, none can be shown fresh: ratelimit.h) */
+    tried = cl_ratelimit_count(a->per_addr_account[kind], pair_key, now) > 0 ||
+            now < a->addr_account_full_until[kind];
+    if (tried && cl_ratelimit_over(a->per_account[kind], account_key, now, retry_after))
+        return false;
+    if (!cl_ratelimit_add(a->per_addr_account[kind], pair_key, now))
+        a->addr_account_full_until[kind] = now + CL_AUTH_RATE_WINDOW_S;
+    cl_ratelimit_add(a->per_account[kind], account_key, now);
+    return true;
 }
 
 bool cl_accounts_refuse(struct cl_http_req *req, enum cl_rate_kind kind, const char *email)

@@ -3,11 +3,19 @@
  * api_account.c): the sign-in, sign-up and password-reset rate limiters
  * and the mail settings reset links go out with.
  *
- * Every limit counts attempts per client address and per account (the
- * normalised email asked about, keyed by a hash of it so long addresses
- * cannot collide in the limiter's bounded keys), in the fixed windows
- * named in core/limits.h. The address is checked first: an attempt
- * refused there is not counted against the account.
+ * Every limit counts attempts, in the fixed windows named in
+ * core/limits.h, at three levels (docs/security.md "Accounts"):
+ * - per client address (an IPv6 address by its /64), checked first: an
+ *   attempt refused there counts nowhere else;
+ * - per address and account (the normalised email asked about): what one
+ *   client may try against one account. A stranger who uses it up stops
+ *   only themselves; the owner at their own address is untouched;
+ * - per account, from all addresses together: a ceiling on distributed
+ *   guessing. Over it, only an address that has not tried this account in
+ *   its window may still try, so the owner's first sign-in of the minute
+ *   always gets through however many addresses a stranger has.
+ * Account keys are a hash of the email (and of email and address), so
+ * long addresses cannot collide in the limiter's bounded keys.
  */
 #ifndef CL_RELAY_ACCOUNTS_H
 #define CL_RELAY_ACCOUNTS_H
@@ -25,7 +33,9 @@ enum cl_rate_kind { CL_RATE_LOGIN, CL_RATE_SIGNUP, CL_RATE_RESET, CL_RATE__COUNT
 
 struct cl_accounts {
     struct cl_ratelimit *per_addr[CL_RATE__COUNT];
+    struct cl_ratelimit *per_addr_account[CL_RATE__COUNT];
     struct cl_ratelimit *per_account[CL_RATE__COUNT];
+    int64_t addr_account_full_until[CL_RATE__COUNT]; /* per_addr_account could not count */
     struct cl_mail_cfg mail;
     char link_base[CL_URL_MAX]; /* http[s]://host[:port], no trailing slash */
 };

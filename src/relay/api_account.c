@@ -427,6 +427,12 @@ static void cl__reset_send(struct cl_relay *r, const struct cl_user *u)
     cl_token_new(CL_TOKEN_RESET, token);
     cl_hash_str(token, hash);
     rc = r->store.ops->reset_create(&r->store, u->id, hash, now, now + CL_RESET_TOKEN_TTL_S);
+    if (rc == CL_ELIMIT) {
+        /* the links already in the mailbox still work: no more mail */
+        cl_info("auth", "password reset not sent: links still live", "user=%s max=%d", u->id,
+                CL_RESET_LINKS_MAX);
+        goto out_wipe;
+    }
     if (rc) {
         cl_error("auth", "storing a password reset token failed", "user=%s err=%s", u->id,
                  cl_strerror(rc));
@@ -439,8 +445,9 @@ static void cl__reset_send(struct cl_relay *r, const struct cl_user *u)
              "%s.\n\n"
              "Open this link within %d minutes to choose a new password:\n\n"
              "%s/reset-password#token=%s\n\n"
-             "The link works once. If you did not ask for this, ignore this message: your\n"
-             "password stays as it is.\n",
+             "The link works once; links sent earlier keep working until you use one.\n"
+             "If you did not ask for this, ignore this message: your password stays as\n"
+             "it is.\n",
              u->email, CL_RESET_TOKEN_TTL_S / 60, a->link_base, token);
     rc = cl_mail_send(r->loop, &a->mail, "password reset", u->email, "Reset your clawlink password",
                       body);

@@ -5,7 +5,7 @@
  * am I": 200 either way, so a signed-out page load logs no error.
  *
  * API clients get a bearer token in the body. The web app (it sends
- * "X-Clawlink-Client: web") gets the token in the cl_session cookie
+ * "X-Clawlink-Client: web") gets the token in the session cookie
  * instead and a CSRF token in the body (webauth.h); so does a one-time
  * sign-in code, which only a loopback peer may use (make run's link).
  *
@@ -83,7 +83,7 @@ static json_t *cl__web_session(struct cl_relay *r, const struct cl_user *u,
 }
 
 /* Issues a session for u: to an API client as a bearer token in the body,
- * to the web app (web) as the cl_session cookie with the CSRF token. */
+ * to the web app (web) as the session cookie (webauth.h) with the CSRF token. */
 static void cl__reply_token(struct cl_conn *c, int status, struct cl_relay *r,
                             const struct cl_user *u, bool web)
 {
@@ -365,7 +365,7 @@ static void cl__session(struct cl_http_req *req)
  * csrf_token} as /auth/session answers; 200 either way (a browser logs every
  * 401 as a console error, and a signed-out page is no error). A public
  * route: the dispatcher resolves no token for it, so it reads the
- * cl_session cookie itself (the web app's only credential; API clients
+ * session cookie itself (the web app's only credential; API clients
  * ask /auth/session with their bearer token). A store failure is still an
  * error (500), not "signed out". */
 static void cl__status(struct cl_http_req *req)
@@ -376,7 +376,7 @@ static void cl__status(struct cl_http_req *req)
     struct cl_user u;
     json_t *o;
     int rc;
-    if (cl_webauth_cookie_hash(req->conn->wsi, hash) != 0)
+    if (cl_webauth_cookie_hash(req->relay, req->conn->wsi, hash) != 0)
         goto out_signed_out;
     rc = s->ops->token_user(s, hash, cl_now(), user_id);
     if (rc == 0)

@@ -390,11 +390,11 @@ static void cl__download_with_code(struct cl_http_req *req)
                             "platform must look like os-arch, e.g. linux-x86_64");
         return;
     }
-    if (!cl_http_pairing_attempt(req, now) || cl_http_pairing_code_hash(req, code_in, code_hash))
+    if (!cl_http_pairing_begin(req, code_in, now, code_hash))
         return;
     rc = r->store.ops->device_code_check(&r->store, code_hash, now, device_id);
     if (rc) {
-        cl_http_reply_code_error(req->conn, rc);
+        cl_http_pairing_failed(req, code_hash, now, rc);
         return;
     }
     cl__host_platform(host);

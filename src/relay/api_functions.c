@@ -44,31 +44,126 @@ static void cl__close_old_agent(struct cl_relay *r, const char *device_id)
     cl_id_list_free(&ended);
 }
 
-bool cl_http_pairing_attempt(struct cl_http_req *req, int64_t now)
+/* ---- pairing limits (core/limits.h, docs/security.md "Pairing codes") ----
+ *
+ * Only failures count, after the code was looked up, so a correct code
+ * never uses up anything. Before the lookup an attempt is refused when its
+ * address has used up its failures, or when the relay-wide failures are
+ * over their ceiling and its address has failed before in its window (a
+ * clean address still gets its try: a flood slows guessing, it locks
+ * nobody's correct code out). A code named by too many attempts that did
+ * not pair it (refused ones included) is voided. */
+
+static void cl__pair_refuse(struct cl_http_req *req, unsigned retry, const char *why)
 {
-    struct cl_relay *r = req->relay;
-    unsigned retry = 0;
-    if (cl_ratelimit_hit(r->rl_pair_addr, req->peer, now, &retry) &&
-        cl_ratelimit_hit(r->rl_pair_global, "*", now, &retry))
-        return true;
-    cl_warn("api", "pairing rate limited", "peer=%s", req->peer);
+    cl_warn("api", "pairing attempt refused", "peer=%s why=%s", req->peer, why);
     cl_http_set_retry_after(req->conn, retry);
     cl_http_reply_error(req->conn, 429, "rate_limited", "too many pairing attempts; retry in %u s",
                         retry);
+}
+
+/* Whether an attempt from address key addr may look a code up now;
+ * *retry gets seconds when not. */
+static bool cl__pair_addr_ok(struct cl_relay *r, const char *addr, int64_t now, unsigned *retry,
+                             const char **why)
+{
+    if (cl_ratelimit_over(r->rl_pair_addr, addr, now, retry)) {
+        *why = "address";
+        return false;
+    }
+    if (cl_ratelimit_count(r->rl_pair_global, "*", now) < CL_PAIR_FAILS_GLOBAL)
+        return true;
+    /* over the ceiling: only a clean address; when the address table is
+     * full, no address can be shown clean (ratelimit.h fails closed) */
+    if (cl_ratelimit_count(r->rl_pair_addr, addr, now) == 0 && now >= r->pair_addr_full_until)
+        return true;
+    cl_ratelimit_over(r->rl_pair_global, "*", now, retry);
+    *why = "relay-wide";
     return false;
 }
 
-int cl_http_pairing_code_hash(struct cl_http_req *req, const char *code_in,
-                              uint8_t hash[CL_HASH_LEN])
+static void cl__pair_code_key(const uint8_t hash[CL_HASH_LEN], char key[33])
 {
-    char code[CL_PAIRING_CODE_LEN + 1];
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        key[2 * i] = hex[hash[i] >> 4];
+        key[2 * i + 1] = hex[hash[i] & 15];
+    }
+    key[32] = 0;
+}
+
+/* Counts a failure of addr (and of the code, when code_key) and voids the
+ * code once it has collected CL_PAIR_FAILS_PER_CODE. */
+static void cl__pair_count(struct cl_relay *r, const char *addr, const char *code_key,
+                           const uint8_t *hash, int64_t now)
+{
+    char device_id[CL_UUID_LEN + 1];
+    if (addr) {
+        if (!cl_ratelimit_add(r->rl_pair_addr, addr, now))
+            r->pair_addr_full_until = now + CL_PAIR_RATE_WINDOW_S;
+        cl_ratelimit_add(r->rl_pair_global, "*", now);
+    }
+    if (!code_key || !cl_ratelimit_add(r->rl_pair_code, code_key, now) ||
+        !cl_ratelimit_over(r->rl_pair_code, code_key, now, NULL))
+        return;
+    if (r->store.ops->device_code_void(&r->store, hash, device_id) == 0)
+        cl_warn("api", "pairing code voided: too many failed attempts named it", "device=%s",
+                device_id);
+}
+
+static void cl__reply_voided(struct cl_conn *c)
+{
+    cl_http_reply_error(c, 410, "code_voided",
+                        "this pairing code was voided after too many failed attempts; "
+                        "generate a new one");
+}
+
+bool cl_http_pairing_begin(struct cl_http_req *req, const char *code_in, int64_t now,
+                           uint8_t hash[CL_HASH_LEN])
+{
+    struct cl_relay *r = req->relay;
+    char addr[CL_RATELIMIT_KEY_MAX + 1], code[CL_PAIRING_CODE_LEN + 1], code_key[33];
+    const char *why = NULL;
+    unsigned retry = 1;
+    bool addr_ok;
+
+    cl_ratelimit_addr_key(req->peer, addr);
+    addr_ok = cl__pair_addr_ok(r, addr, now, &retry, &why);
     if (cl_pairing_code_normalize(code_in, code)) {
+        /* cannot be a code: a failure of the address, naming no code */
+        if (!addr_ok) {
+            cl__pair_refuse(req, retry, why);
+            return false;
+        }
+        cl__pair_count(r, addr, NULL, NULL, now);
         cl_http_reply_code_error(req->conn, CL_ENOTFOUND);
-        return CL_EINVAL;
+        return false;
     }
     cl_hash_str(code, hash);
     cl_wipe(code, sizeof code);
-    return 0;
+    cl__pair_code_key(hash, code_key);
+    if (cl_ratelimit_over(r->rl_pair_code, code_key, now, NULL)) {
+        cl__reply_voided(req->conn);
+        return false;
+    }
+    if (!addr_ok) {
+        cl__pair_count(r, NULL, code_key, hash, now); /* a refused try at this code */
+        cl__pair_refuse(req, retry, why);
+        return false;
+    }
+    return true;
+}
+
+void cl_http_pairing_failed(struct cl_http_req *req, const uint8_t hash[CL_HASH_LEN], int64_t now,
+                            int rc)
+{
+    char addr[CL_RATELIMIT_KEY_MAX + 1], code_key[33];
+    if (rc == CL_ENOTFOUND || rc == CL_EEXPIRED) {
+        cl_ratelimit_addr_key(req->peer, addr);
+        cl__pair_code_key(hash, code_key);
+        cl__pair_count(req->relay, addr, code_key, hash, now);
+    }
+    cl_http_reply_code_error(req->conn, rc);
 }
 
 void cl_http_reply_code_error(struct cl_conn *c, int rc)
@@ -93,20 +188,19 @@ static void cl__pair_device(struct cl_http_req *req)
     int64_t now = cl_now();
     int rc;
 
-    if (!cl_http_pairing_attempt(req, now))
-        return;
+    /* a request without a code guesses nothing: refused before the limits */
     if (cl_json_str(req->body, "body", "pairing_code", true, 64, &code_in, err, sizeof err) ||
         cl_json_str(req->body, "body", "name", false, CL_NAME_MAX, &name, err, sizeof err)) {
         cl_http_reply_error(req->conn, 400, "invalid_request", "%s", err);
         return;
     }
-    if (cl_http_pairing_code_hash(req, code_in, code_hash))
+    if (!cl_http_pairing_begin(req, code_in, now, code_hash))
         return;
     cl_token_new(CL_TOKEN_DEVICE, token);
     cl_hash_str(token, token_hash);
     rc = s->ops->device_pair(s, code_hash, now, name, token_hash, &d);
     if (rc) {
-        cl_http_reply_code_error(req->conn, rc);
+        cl_http_pairing_failed(req, code_hash, now, rc);
         goto out_wipe;
     }
     cl_info("api", "device paired", "device=%s project=%s peer=%s", d.id, d.project_id, req->peer);

@@ -336,7 +336,7 @@ bool cl_http_match(const char *pattern, const char *path, const char **params, c
 }
 
 /* Resolves "Authorization: Bearer <token>" to a user, or without that
- * header the cl_session cookie (*cookie set then). 0 with user_id set,
+ * header the session cookie (*cookie set then). 0 with user_id set,
  * CL_EAUTH if absent or invalid. The header copy is wiped. */
 static int cl__authenticate(struct cl_conn *c, char user_id[CL_UUID_LEN + 1],
                             uint8_t hash[CL_HASH_LEN], bool *cookie)
@@ -345,7 +345,7 @@ static int cl__authenticate(struct cl_conn *c, char user_id[CL_UUID_LEN + 1],
     int n, rc = CL_EAUTH;
     *cookie = false;
     if (lws_hdr_total_length(c->wsi, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0) {
-        if (cl_webauth_cookie_hash(c->wsi, hash))
+        if (cl_webauth_cookie_hash(c->relay, c->wsi, hash))
             return CL_EAUTH;
         *cookie = true;
         rc = c->relay->store.ops->token_user(&c->relay->store, hash, cl_now(), user_id);

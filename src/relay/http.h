@@ -172,15 +172,17 @@ struct cl_id_list {
 void cl_id_list_add(struct cl_id_list *l, const char *id);
 void cl_id_list_free(struct cl_id_list *l);
 
-/* Pairing codes (pair-device, and the installer's download; api_functions.c):
- * cl_http_pairing_attempt counts an attempt from req's address and replies
- * 429 (false) over the limits; cl_http_pairing_code_hash hashes a code as
- * typed, or replies 404 invalid_code (CL_EINVAL) when it cannot be one;
- * cl_http_reply_code_error answers a store lookup's failure (404
- * invalid_code, 410 code_expired, or the code's status). */
-bool cl_http_pairing_attempt(struct cl_http_req *req, int64_t now);
-int cl_http_pairing_code_hash(struct cl_http_req *req, const char *code_in,
-                              uint8_t hash[CL_HASH_LEN]);
+/* Pairing codes (pair-device, and the installer's download; api_functions.c,
+ * limits in core/limits.h): cl_http_pairing_begin hashes the code as typed
+ * into hash and applies the limits before it is looked up; false after it
+ * replied (404 invalid_code for what cannot be a code, 410 code_voided,
+ * 429 rate_limited). cl_http_pairing_failed counts a lookup's failure
+ * (CL_ENOTFOUND, CL_EEXPIRED) and replies as cl_http_reply_code_error
+ * (404 invalid_code, 410 code_expired, or the code's status). */
+bool cl_http_pairing_begin(struct cl_http_req *req, const char *code_in, int64_t now,
+                           uint8_t hash[CL_HASH_LEN]);
+void cl_http_pairing_failed(struct cl_http_req *req, const uint8_t hash[CL_HASH_LEN], int64_t now,
+                            int rc);
 void cl_http_reply_code_error(struct cl_conn *c, int rc);
 
 /* Tokens of user_id were revoked: closes at once the WebSockets (terminal

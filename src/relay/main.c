@@ -35,10 +35,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-/* pair-device attempts: per address and for the whole relay, per minute */
-#define CL_PAIR_RATE_PER_ADDR 10
-#define CL_PAIR_RATE_GLOBAL   100
-
 static void cl__usage(FILE *f)
 {
     fprintf(
@@ -607,8 +603,9 @@ int main(int argc, char **argv)
     r.hub = cl_hub_new(&r);
     r.events = cl_events_new(&r);
     r.nodes = cl_nodes_new(&r);
-    r.rl_pair_addr = cl_ratelimit_new(CL_PAIR_RATE_PER_ADDR, 60);
-    r.rl_pair_global = cl_ratelimit_new(CL_PAIR_RATE_GLOBAL, 60);
+    r.rl_pair_addr = cl_ratelimit_new(CL_PAIR_FAILS_PER_ADDR, CL_PAIR_RATE_WINDOW_S);
+    r.rl_pair_code = cl_ratelimit_new(CL_PAIR_FAILS_PER_CODE, CL_PAIRING_CODE_TTL_S);
+    r.rl_pair_global = cl_ratelimit_new(CL_PAIR_FAILS_GLOBAL, CL_PAIR_RATE_WINDOW_S);
     r.accounts = cl_accounts_new(&r.opts);
     if (cl_server_start(&r, err, sizeof err)) {
         cl_error("relay", "cannot start server", "error=\"%s\"%s", err,
@@ -655,6 +652,7 @@ out_free:
     if (uv_loop_close(&loop))
         cl_warn("relay", "event loop closed with handles open", "%s", "");
     cl_ratelimit_free(r.rl_pair_addr);
+    cl_ratelimit_free(r.rl_pair_code);
     cl_ratelimit_free(r.rl_pair_global);
     cl_admission_free(r.admission); /* every connection is gone */
     cl_accounts_free(r.accounts);   /* after the loop: no mail job is left */

@@ -207,6 +207,25 @@ const char *const cl_sqlite_migrations[] = {
      * ~/src"; NULL: none yet, or a PrivaClaw connector, which sends none). */
     "ALTER TABLE sessions ADD COLUMN name TEXT;"
     "ALTER TABLE sessions ADD COLUMN title TEXT;",
+
+    /* 9: several reset links per account (issue 14): a new request no
+     * longer replaces the earlier link, so a stranger asking cannot void
+     * the one the owner is about to use. Each is single-use; a reset or a
+     * password change deletes them all; at most CL_RESET_LINKS_MAX live
+     * at once. SQLite cannot drop a UNIQUE constraint: the table is
+     * rebuilt, its rows kept. */
+    "CREATE TABLE password_resets_new ("
+    "  id         TEXT PRIMARY KEY NOT NULL,"
+    "  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL"
+    ");"
+    "INSERT INTO password_resets_new (id, user_id, token_hash, created_at, expires_at)"
+    "  SELECT id, user_id, token_hash, created_at, expires_at FROM password_resets;"
+    "DROP TABLE password_resets;"
+    "ALTER TABLE password_resets_new RENAME TO password_resets;"
+    "CREATE INDEX password_resets_user ON password_resets(user_id, expires_at);",
 };
 
 const int cl_sqlite_migration_count =

@@ -1,6 +1,8 @@
 /* ratelimit: fixed windows in a uthash table with a hard size bound. */
 #include "relay/ratelimit.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
@@ -55,7 +57,10 @@ static void cl__rl_purge(struct cl_ratelimit *rl, int64_t now)
     }
 }
 
-bool cl_ratelimit_hit(struct cl_ratelimit *rl, const char *key, int64_t now, unsigned *retry_after)
+/* The entry of key with its window brought up to now, created when
+ * create; NULL when absent (or the table is full). */
+static struct cl__rl_entry *cl__rl_entry(struct cl_ratelimit *rl, const char *key, int64_t now,
+                                         bool create)
 {
     struct cl__rl_entry *e;
     char k[CL_RATELIMIT_KEY_MAX + 1];
@@ -67,13 +72,12 @@ bool cl_ratelimit_hit(struct cl_ratelimit *rl, const char *key, int64_t now, uns
     k[len] = 0;
     HASH_FIND_STR(rl->table, k, e);
     if (!e) {
+        if (!create)
+            return NULL;
         if (rl->n >= CL_RATELIMIT_MAX_KEYS)
             cl__rl_purge(rl, now);
-        if (rl->n >= CL_RATELIMIT_MAX_KEYS) {
-            if (retry_after)
-                *retry_after = rl->window_s;
-            return false;
-        }
+        if (rl->n >= CL_RATELIMIT_MAX_KEYS)
+            return NULL;
         e = calloc(1, sizeof *e);
         if (!e)
             abort();
@@ -86,13 +90,65 @@ bool cl_ratelimit_hit(struct cl_ratelimit *rl, const char *key, int64_t now, uns
         e->window_start = now;
         e->count = 0;
     }
-    if (e->count >= rl->limit) {
-        if (retry_after) {
-            int64_t left = rl->window_s - (now - e->window_start);
-            *retry_after = left > 0 ? (unsigned)left : 1;
-        }
+    return e;
+}
+
+static void cl__rl_retry(const struct cl_ratelimit *rl, const struct cl__rl_entry *e, int64_t now,
+                         unsigned *retry_after)
+{
+    int64_t left = e ? rl->window_s - (now - e->window_start) : rl->window_s;
+    if (retry_after)
+        *retry_after = left > 0 ? (unsigned)left : 1;
+}
+
+bool cl_ratelimit_hit(struct cl_ratelimit *rl, const char *key, int64_t now, unsigned *retry_after)
+{
+    struct cl__rl_entry *e = cl__rl_entry(rl, key, now, true);
+    if (!e || e->count >= rl->limit) {
+        cl__rl_retry(rl, e, now, retry_after);
         return false;
     }
     e->count++;
     return true;
+}
+
+bool cl_ratelimit_over(struct cl_ratelimit *rl, const char *key, int64_t now, unsigned *retry_after)
+{
+    struct cl__rl_entry *e = cl__rl_entry(rl, key, now, false);
+    if (!e || e->count < rl->limit)
+        return false;
+    cl__rl_retry(rl, e, now, retry_after);
+    return true;
+}
+
+unsigned cl_ratelimit_count(struct cl_ratelimit *rl, const char *key, int64_t now)
+{
+    struct cl__rl_entry *e = cl__rl_entry(rl, key, now, false);
+    return e ? e->count : 0;
+}
+
+bool cl_ratelimit_add(struct cl_ratelimit *rl, const char *key, int64_t now)
+{
+    struct cl__rl_entry *e = cl__rl_entry(rl, key, now, true);
+    if (!e)
+        return false;
+    if (e->count < UINT32_MAX)
+        e->count++;
+    return true;
+}
+
+void cl_ratelimit_addr_key(const char *peer, char out[CL_RATELIMIT_KEY_MAX + 1])
+{
+    struct in6_addr a;
+    char text[INET6_ADDRSTRLEN];
+
+    if (strchr(peer, ':') && inet_pton(AF_INET6, peer, &a) == 1 && !IN6_IS_ADDR_V4MAPPED(&a) &&
+        !IN6_IS_ADDR_LOOPBACK(&a)) {
+        memset(a.s6_addr + 8, 0, 8);
+        if (inet_ntop(AF_INET6, &a, text, sizeof text)) {
+            snprintf(out, CL_RATELIMIT_KEY_MAX + 1, "%s/64", text);
+            return;
+        }
+    }
+    snprintf(out, CL_RATELIMIT_KEY_MAX + 1, "%s", peer);
 }

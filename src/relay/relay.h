@@ -53,8 +53,10 @@ struct cl_relay {
     struct lws *cb_wsi;             /* the connection whose lws callback is running */
     struct cl_relay_opts opts;
     char relay_url[CL_URL_MAX];          /* ws[s]://host:port, told to agents at pairing */
-    struct cl_ratelimit *rl_pair_addr;   /* pair-device attempts per address */
-    struct cl_ratelimit *rl_pair_global; /* pair-device attempts, all addresses */
+    struct cl_ratelimit *rl_pair_addr;   /* failed pairing attempts per address */
+    struct cl_ratelimit *rl_pair_code;   /* failed attempts naming one code */
+    struct cl_ratelimit *rl_pair_global; /* failed pairing attempts, all addresses */
+    int64_t pair_addr_full_until;        /* rl_pair_addr could not record a failure */
     struct cl_accounts *accounts;        /* account routes' limiters and mail */
     uint8_t csrf_key[CL_HASH_LEN];       /* CSRF tokens are derived with it (webauth.c) */
     bool started;                        /* serving: set just before the loop runs (GET /readyz) */

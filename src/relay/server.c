@@ -249,7 +249,7 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
          * origin (webauth.h); the upgrade's headers are still readable
          * here and gone after */
         if ((c->kind == CL_CONN_BROWSER || c->kind == CL_CONN_EVENTS) &&
-            cl_webauth_cookie_hash(wsi, c->cookie_hash) == 0) {
+            cl_webauth_cookie_hash(r, wsi, c->cookie_hash) == 0) {
             c->cookie_ok = cl_webauth_same_origin(r, wsi);
             if (!c->cookie_ok) {
                 cl_wipe(c->cookie_hash, sizeof c->cookie_hash);

@@ -193,8 +193,9 @@ struct cl_store_ops {
      * "" clears the avatar). CL_ENOTFOUND for an unknown user. */
     int (*profile_update)(struct cl_store *s, const char *user_id, const char *display_name,
                           const char *avatar_url);
-    /* Sets a new password hash and revokes every other token of the user
-     * (all but keep; NULL: all), in one transaction. */
+    /* Sets a new password hash, deletes the user's reset tokens and
+     * revokes every other sign-in token (all but keep; NULL: all), in one
+     * transaction. */
     int (*user_set_password)(struct cl_store *s, const char *user_id, const char *pw_hash,
                              const uint8_t keep[CL_HASH_LEN], int64_t now);
     /* Deletes the user in one transaction: their owned projects (with
@@ -204,15 +205,17 @@ struct cl_store_ops {
      * a user. CL_ESTATE (nothing deleted) while they own a project that
      * has other members; CL_ENOTFOUND for an unknown user. */
     int (*user_delete)(struct cl_store *s, const char *user_id, int64_t now);
-    /* Stores a password reset token hash for user_id, replacing any earlier
-     * one (one live reset per user). */
+    /* Stores a password reset token hash for user_id beside the earlier
+     * ones still live (expired ones are deleted): a new request does not
+     * void an earlier link. CL_ELIMIT (nothing stored) when
+     * CL_RESET_LINKS_MAX are live; CL_ENOTFOUND for an unknown user. */
     int (*reset_create)(struct cl_store *s, const char *user_id, const uint8_t hash[CL_HASH_LEN],
                         int64_t now, int64_t expires_at);
     /* Uses a reset token, in one transaction: finds it by hash (compared
-     * again in constant time), deletes it, sets pw_hash and revokes every
-     * token of the user. user_id (may be NULL) gets whose it was.
-     * CL_ENOTFOUND for unknown or used tokens, CL_EEXPIRED for an expired
-     * one (deleted too). */
+     * again in constant time), deletes it, sets pw_hash, deletes every
+     * other reset token of the user and revokes every sign-in token. user_id (may be NULL) gets
+     * whose it was. CL_ENOTFOUND for unknown or used tokens, CL_EEXPIRED for an expired one
+     * (deleted too). */
     int (*reset_consume)(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now,
                          const char *pw_hash, char user_id[CL_UUID_LEN + 1]);
 
@@ -276,6 +279,11 @@ struct cl_store_ops {
      * one. id_out has room for CL_UUID_LEN + 1 bytes. */
     int (*device_code_check)(struct cl_store *s, const uint8_t code_hash[CL_HASH_LEN], int64_t now,
                              char *id_out);
+    /* Voids a pairing code (too many failed attempts named it): clears the
+     * code of the device whose code hash is code_hash, live or expired. 0
+     * and the device's id (CL_UUID_LEN + 1 bytes; may be NULL), or
+     * CL_ENOTFOUND when no device holds it. */
+    int (*device_code_void)(struct cl_store *s, const uint8_t code_hash[CL_HASH_LEN], char *id_out);
     /* The stored device-token hash; CL_ENOTFOUND if no device or unpaired.
      * The caller compares with cl_secret_equal. */
     int (*device_token_hash)(struct cl_store *s, const char *device_id, uint8_t out[CL_HASH_LEN]);

@@ -82,7 +82,10 @@ enum cl__st {
     CL__ST_USER_OWNS_SHARED,
     CL__ST_USER_END_SESSIONS,
     CL__ST_USER_DELETE,
-    CL__ST_RESET_UPSERT,
+    CL__ST_RESET_INSERT,
+    CL__ST_RESET_PURGE,
+    CL__ST_RESET_COUNT,
+    CL__ST_RESET_DELETE_USER,
     CL__ST_RESET_BY_HASH,
     CL__ST_RESET_DELETE,
     CL__ST_PROJECT_RENAME,
@@ -220,11 +223,12 @@ static const char *const cl__sql[CL__ST__COUNT] = {
      * sessions, members, invitations), memberships, tokens, shares, the
      * reset token and the profile cascade; history keeps a NULL user */
     [CL__ST_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
-    [CL__ST_RESET_UPSERT] =
+    [CL__ST_RESET_INSERT] =
         "INSERT INTO password_resets (id, user_id, token_hash, created_at, expires_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id) DO UPDATE SET id = excluded.id,"
-        " token_hash = excluded.token_hash, created_at = excluded.created_at,"
-        " expires_at = excluded.expires_at",
+        " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [CL__ST_RESET_PURGE] = "DELETE FROM password_resets WHERE user_id = ?1 AND expires_at <= ?2",
+    [CL__ST_RESET_COUNT] = "SELECT count(*) FROM password_resets WHERE user_id = ?1",
+    [CL__ST_RESET_DELETE_USER] = "DELETE FROM password_resets WHERE user_id = ?1",
     [CL__ST_RESET_BY_HASH] =
         "SELECT user_id, token_hash, expires_at FROM password_resets WHERE token_hash = ?1",
     [CL__ST_RESET_DELETE] = "DELETE FROM password_resets WHERE token_hash = ?1",
@@ -948,6 +952,24 @@ static int cl__device_code_check(struct cl_store *s, const uint8_t code_hash[CL_
     return 0;
 }
 
+static int cl__device_code_void(struct cl_store *s, const uint8_t code_hash[CL_HASH_LEN],
+                                char *id_out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st;
+    char id[CL_UUID_LEN + 1];
+    int rc = cl__device_code_check(s, code_hash, INT64_MIN, id);
+    if (rc)
+        return rc; /* INT64_MIN: an expired code is found too */
+    st = q->st[CL__ST_DEVICE_CLEAR_CODE];
+    rc = cl__exec(q, st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), __func__);
+    if (rc == 0 && !sqlite3_changes(q->db))
+        rc = CL_ENOTFOUND;
+    if (rc == 0 && id_out)
+        memcpy(id_out, id, sizeof id);
+    return rc;
+}
+
 static int cl__device_token_hash(struct cl_store *s, const char *device_id,
                                  uint8_t out[CL_HASH_LEN])
 {
@@ -1407,6 +1429,11 @@ static int cl__set_password(struct cl__sqlite *q, const char *user_id, const cha
         return rc;
     if (!sqlite3_changes(q->db))
         return CL_ENOTFOUND;
+    /* the new password voids every reset link still out */
+    st = q->st[CL__ST_RESET_DELETE_USER];
+    rc = cl__exec(q, st, cl__bind_str(st, 1, user_id), op);
+    if (rc)
+        return rc;
     st = q->st[CL__ST_TOKENS_REVOKE_ALL];
     return cl__exec(q, st,
                     cl__bind_str(st, 1, user_id) | cl__bind_hash(st, 2, keep) |
@@ -1477,16 +1504,44 @@ static int cl__reset_create(struct cl_store *s, const char *user_id,
                             const uint8_t hash[CL_HASH_LEN], int64_t now, int64_t expires_at)
 {
     struct cl__sqlite *q = s->impl;
-    sqlite3_stmt *st = q->st[CL__ST_RESET_UPSERT];
+    sqlite3_stmt *st;
     char id[CL_UUID_LEN + 1];
+    int64_t live;
+    int rc;
+
     if (!hash || !cl__id_ok(user_id))
         return CL_EINVAL;
+    rc = cl__begin(q, __func__);
+    if (rc)
+        return rc;
+    st = q->st[CL__ST_RESET_PURGE];
+    rc = cl__exec(q, st, cl__bind_str(st, 1, user_id) | sqlite3_bind_int64(st, 2, now), __func__);
+    if (rc)
+        goto out_rollback;
+    st = q->st[CL__ST_RESET_COUNT];
+    rc = cl__step(q, st, cl__bind_str(st, 1, user_id), __func__);
+    if (rc < 0)
+        goto out_rollback;
+    live = rc == 1 ? sqlite3_column_int64(st, 0) : 0;
+    cl__reset(st);
+    if (live >= CL_RESET_LINKS_MAX) {
+        rc = cl__commit(q, __func__); /* keep the purge */
+        return rc ? rc : CL_ELIMIT;
+    }
+    st = q->st[CL__ST_RESET_INSERT];
     cl_uuid_new(id);
-    return cl__exec(q, st,
-                    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) | cl__bind_str(st, 2, user_id) |
-                        cl__bind_hash(st, 3, hash) | sqlite3_bind_int64(st, 4, now) |
-                        sqlite3_bind_int64(st, 5, expires_at),
-                    __func__);
+    rc = cl__exec(q, st,
+                  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) | cl__bind_str(st, 2, user_id) |
+                      cl__bind_hash(st, 3, hash) | sqlite3_bind_int64(st, 4, now) |
+                      sqlite3_bind_int64(st, 5, expires_at),
+                  __func__);
+    if (rc)
+        goto out_rollback;
+    return cl__commit(q, __func__);
+
+out_rollback:
+    cl__rollback(q, __func__);
+    return rc;
 }
 
 /* Inside a transaction: spends the one-time secret whose hash is hash (a
@@ -1940,6 +1995,7 @@ static const struct cl_store_ops cl__sqlite_ops = {
     .session_list_active = cl__session_list_active,
     .device_pair = cl__device_pair,
     .device_code_check = cl__device_code_check,
+    .device_code_void = cl__device_code_void,
     .device_token_hash = cl__device_token_hash,
     .device_set_online = cl__device_set_online,
     .device_all_offline = cl__device_all_offline,

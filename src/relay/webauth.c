@@ -190,7 +190,19 @@ int cl_webauth_init(struct cl_relay *r)
     return rc;
 }
 
-int cl_webauth_cookie_hash(struct lws *wsi, uint8_t hash[CL_HASH_LEN])
+bool cl_webauth_secure(const struct cl_relay *r)
+{
+    const char *u = r->opts.public_url;
+    return r->opts.tls_cert ||
+           (u && (strncasecmp(u, "https://", 8) == 0 || strncasecmp(u, "wss://", 6) == 0));
+}
+
+const char *cl_webauth_cookie_name(const struct cl_relay *r)
+{
+    return cl_webauth_secure(r) ? CL_SESSION_COOKIE_SECURE : CL_SESSION_COOKIE;
+}
+
+int cl_webauth_cookie_hash(const struct cl_relay *r, struct lws *wsi, uint8_t hash[CL_HASH_LEN])
 {
     char hdr[CL_COOKIE_HEADER_MAX + 1], val[CL_TOKEN_MAX + 1];
     int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE), rc = CL_ENOTFOUND;
@@ -200,7 +212,8 @@ int cl_webauth_cookie_hash(struct lws *wsi, uint8_t hash[CL_HASH_LEN])
     n = lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_COOKIE);
     if (n <= 0)
         goto out_wipe;
-    if (cl_webauth_cookie_get(hdr, (size_t)n, CL_SESSION_COOKIE, val, sizeof val) == 0 && val[0]) {
+    if (cl_webauth_cookie_get(hdr, (size_t)n, cl_webauth_cookie_name(r), val, sizeof val) == 0 &&
+        val[0]) {
         cl_hash_str(val, hash);
         rc = 0;
     }
@@ -265,11 +278,9 @@ bool cl_webauth_forwarded(struct lws *wsi)
 
 void cl_webauth_cookie_header(struct cl_relay *r, const char *token, char *out, size_t outlen)
 {
-    bool secure = r->opts.tls_cert ||
-                  (r->opts.public_url && (strncasecmp(r->opts.public_url, "https://", 8) == 0 ||
-                                          strncasecmp(r->opts.public_url, "wss://", 6) == 0));
+    bool secure = cl_webauth_secure(r);
     snprintf(out, outlen, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
-             CL_SESSION_COOKIE, token ? token : "", token ? CL_USER_TOKEN_TTL_S : 0,
+             cl_webauth_cookie_name(r), token ? token : "", token ? CL_USER_TOKEN_TTL_S : 0,
              secure ? "; Secure" : "");
 }
 

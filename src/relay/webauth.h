@@ -1,9 +1,15 @@
 /*
  * webauth: how a browser presents its session to the relay.
  *
- * The web app never sees its session token: sign-in sets it in the
- * HttpOnly cookie cl_session, and the relay reads it back from the Cookie
- * header of API requests and WebSocket upgrades. A cookie is sent by the
+ * The web app never sees its session token: sign-in sets it in an
+ * HttpOnly cookie, and the relay reads it back from the Cookie header of
+ * API requests and WebSocket upgrades. Its name depends on the relay's
+ * scheme (decisions.md): under TLS (a TLS listener, or an https/wss
+ * --public-url in front of it) it is __Host-cl_session with Secure, Path=/
+ * and no Domain, so neither a sibling subdomain nor a plain-http answer
+ * can set or shadow it; on plain http (loopback development) browsers
+ * refuse a __Host- cookie without Secure, so it is cl_session. Each relay
+ * reads only the one name it sets. A cookie is sent by the
  * browser whoever asks, so a request authenticated by it must prove it
  * comes from the app itself: state-changing requests carry X-CSRF-Token
  * (an HMAC of the session's token hash under a key kept in the database,
@@ -32,7 +38,8 @@
 
 struct cl_relay;
 
-#define CL_SESSION_COOKIE "cl_session"
+#define CL_SESSION_COOKIE        "cl_session"
+#define CL_SESSION_COOKIE_SECURE "__Host-cl_session"
 /* A Cookie header longer than this is not read (no session from it). */
 #define CL_COOKIE_HEADER_MAX 4096
 /* At most this many cookies of one header are looked at. */
@@ -77,9 +84,16 @@ bool cl_webauth_addr_loopback(const char *addr);
 /* Loads the CSRF key from the database (creating it on first start). */
 int cl_webauth_init(struct cl_relay *r);
 
-/* Hashes the cl_session cookie of wsi's request into hash; the raw value
- * is wiped. 0, or CL_ENOTFOUND when there is none (or an unreadable one). */
-int cl_webauth_cookie_hash(struct lws *wsi, uint8_t hash[CL_HASH_LEN]);
+/* Whether the relay is reached over TLS (its own listener, or an https://
+ * or wss:// public URL): its cookie is then Secure and __Host- named. */
+bool cl_webauth_secure(const struct cl_relay *r);
+/* The session cookie's name on relay r (see the module comment). */
+const char *cl_webauth_cookie_name(const struct cl_relay *r);
+
+/* Hashes the session cookie (cl_webauth_cookie_name) of wsi's request
+ * into hash; the raw value is wiped. 0, or CL_ENOTFOUND when there is none
+ * (or an unreadable one). */
+int cl_webauth_cookie_hash(const struct cl_relay *r, struct lws *wsi, uint8_t hash[CL_HASH_LEN]);
 /* Whether wsi's request carries an Origin header. */
 bool cl_webauth_has_origin(struct lws *wsi);
 /* Whether its Origin is the relay's own (false when absent). */
@@ -98,8 +112,8 @@ bool cl_webauth_forwarded(struct lws *wsi);
 int cl_webauth_signin_code_new(struct cl_relay *r, const char *user_id,
                                char out[CL_TOKEN_STR_LEN + 1]);
 
-/* The Set-Cookie value carrying token (NULL: clearing the cookie), with
- * Secure when the relay serves TLS or its public URL is https. */
+/* The Set-Cookie value carrying token (NULL: clearing the cookie), named
+ * and flagged as cl_webauth_secure says; never with a Domain. */
 void cl_webauth_cookie_header(struct cl_relay *r, const char *token, char *out, size_t outlen);
 
 #endif

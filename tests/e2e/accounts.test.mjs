@@ -11,6 +11,7 @@ import {
   createDevice, pairViaHttp, randomId, tail, connectorHello, browserAuth, startSession, waitFor,
   assertNoSecrets, freePort, isType, sleep, expectClose, wsClient, msg,
 } from './lib/harness.mjs';
+import { apiFrom } from './lib/extra.mjs';
 
 after(cleanupAll);
 
@@ -389,7 +390,7 @@ test('password reset: 202 either way, a one-time link in the outbox, all tokens 
   r = await api(relay, 'POST', '/api/v1/auth/password-reset/confirm', { token: mail.token, new_password: 'yet-another-pw' });
   assertError(r, 400, 'invalid_token', relay);
 
-  // a newer request replaces the older link
+  // a newer request leaves the older link working; using it voids the newer
   expectStatus(await api(relay, 'POST', '/api/v1/auth/password-reset', { email: u.email }), 202, relay);
   expectStatus(await api(relay, 'POST', '/api/v1/auth/password-reset', { email: u.email }), 202, relay);
   const msgs = await outboxMessages(relay, 3);
@@ -404,9 +405,66 @@ test('password reset: 202 either way, a one-time link in the outbox, all tokens 
   for (const m of byTime) {
     results.push((await api(relay, 'POST', '/api/v1/auth/password-reset/confirm', { token: m.token, new_password: `${next}-2` })).status);
   }
-  assert.deepEqual(results.sort(), [200, 400], `one of the two links works (the newer): ${results}`);
+  assert.deepEqual(results, [200, 400], `the older link works after a newer request, and voids it: ${results}`);
 
   assertNoSecrets(relay, [u.token, other, u.password, next, mail.token, ...tokens], 'relay');
+}));
+
+// A stranger cannot lock the owner out (docs/security.md "Accounts"): the
+// limits that a stranger's failures use up are their own address's and
+// their own address-and-account's. Clients come from different loopback
+// addresses (lib/extra.mjs apiFrom).
+test('sign-in limits: a stranger failing for victim@ does not stop the victim signing in from another address', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const relay = await startRelay();
+  const victim = await signup(relay);
+  const loginFrom = (from, password) => apiFrom(relay, from, 'POST', '/api/v1/auth/login', { email: victim.email, password });
+
+  // one stranger uses up what one address may try against the account
+  const stranger = '127.0.0.5';
+  for (let i = 0; i < 10; i++) assertError(await loginFrom(stranger, `wrong-${i}-password`), 401, 'invalid_credentials', relay);
+  assertError(await loginFrom(stranger, victim.password), 429, 'rate_limited', relay);
+  // the victim, at home: in
+  expectStatus(await loginFrom('127.0.0.6', victim.password), 200, relay);
+
+  // the stranger is still held back (and elsewhere the owner keeps signing
+  // in). The account-wide ceiling, which spares a fresh address, takes 100
+  // Argon2id sign-ins a minute to reach: test_accounts.c covers it.
+  assertError(await loginFrom(stranger, victim.password), 429, 'rate_limited', relay);
+  expectStatus(await loginFrom('127.0.0.7', victim.password), 200, relay);
+}));
+
+test('reset links: a second request leaves the first link working, a completed reset voids the others, at most 5 live per account', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const relay = await startRelay();
+  const u = await signup(relay);
+  const ask = (from) => apiFrom(relay, from, 'POST', '/api/v1/auth/password-reset', { email: u.email });
+  const confirm = (token, pw) => api(relay, 'POST', '/api/v1/auth/password-reset/confirm', { token, new_password: pw });
+
+  // the owner asks; a stranger asks again from elsewhere
+  expectStatus(await ask('127.0.0.6'), 202, relay);
+  const [first] = await outboxMessages(relay, 1);
+  expectStatus(await ask('127.0.0.5'), 202, relay);
+  const second = (await outboxMessages(relay, 2)).find((m) => m.token !== first.token);
+  assert.ok(second?.token, 'a second link was sent');
+
+  // the owner's (first) link still works, and voids the stranger's
+  const pw = `reset-pw-${randomId(8)}`;
+  assert.equal(expectStatus(await confirm(first.token, pw), 200, relay).ok, true);
+  assertError(await confirm(second.token, `${pw}-2`), 400, 'invalid_token', relay);
+  expectStatus(await login(relay, u.email, pw), 200, relay);
+
+  // at most 5 live links: a 6th request sends nothing (and answers the same)
+  for (const from of ['127.0.0.11', '127.0.0.11', '127.0.0.12', '127.0.0.12', '127.0.0.13', '127.0.0.13']) {
+    expectStatus(await ask(from), 202, relay);
+  }
+  const all = await outboxMessages(relay, 7);
+  await waitFor(() => /password reset not sent: links still live/.test(relay.logs()), { what: 'the relay to log the 6th request unsent' });
+  assert.equal((await outbox(relay)).length, 7, 'two earlier mails and five new links: the sixth was not sent');
+  // each of the five works until one is used
+  const live = all.filter((m) => m.token !== first.token && m.token !== second.token);
+  assert.equal(live.length, 5);
+  expectStatus(await confirm(live[4].token, `${pw}-3`), 200, relay);
+  for (const m of live.slice(0, 4)) assertError(await confirm(m.token, `${pw}-4`), 400, 'invalid_token', relay);
+  assertNoSecrets(relay, [pw, first.token, second.token, ...live.map((m) => m.token)], 'relay');
 }));
 
 /** A minimal SMTP server on loopback: records each message's envelope and data. */
@@ -490,7 +548,7 @@ test('password reset by SMTP (--smtp-url), and the outbox when the server is dow
   assertNoSecrets(relay2, [mail.token], 'relay');
 }));
 
-test('rate limits: sign-in, sign-up and reset, per account and per address → 429 with Retry-After', { timeout: TEST_TIMEOUT }, e2e(async () => {
+test('rate limits: sign-in, sign-up and reset, per address and account and per address → 429 with Retry-After', { timeout: TEST_TIMEOUT }, e2e(async () => {
   const relay = await startRelay();
   const assert429 = (r, what) => {
     assertError(r, 429, 'rate_limited', relay);
@@ -500,11 +558,12 @@ test('rate limits: sign-in, sign-up and reset, per account and per address → 4
   };
   const victim = await signup(relay);
 
-  // sign-in per account: 10 a minute, right or wrong; then even the right password waits
+  // sign-in per address and account: 10 a minute, right or wrong; then even
+  // the right password waits, from this address (another address: below)
   const statuses = [];
   for (let i = 0; i < 10; i++) statuses.push((await login(relay, victim.email, `wrong-${i}-password`)).status);
   assert.deepEqual(statuses, Array(10).fill(401), `the first 10 are answered: ${statuses}`);
-  assert429(await login(relay, victim.email, victim.password), 'sign-in per account');
+  assert429(await login(relay, victim.email, victim.password), 'sign-in per address and account');
   assert429(await login(relay, victim.email.toUpperCase(), victim.password), 'the account is the normalised email');
   // ... other accounts from the same address still get in
   const other = await signup(relay);
@@ -521,24 +580,24 @@ test('rate limits: sign-in, sign-up and reset, per account and per address → 4
   assert.ok(limited.i >= 17, `the address limit is 30 a minute (refused after ${12 + limited.i})`);
   assert429(limited.r, 'sign-in per address');
 
-  // sign-up per account: 5 a minute for one email, the first sign-up and
+  // sign-up per address and account: 5 a minute for one email, the first sign-up and
   // the 409s included; per address 10 (2 used)
   const taken = victim.email;
   const signupStatuses = [];
   for (let i = 0; i < 5; i++) {
     signupStatuses.push((await api(relay, 'POST', '/api/v1/auth/signup', { email: taken, password: 'long-enough-pw' })).status);
   }
-  assert.deepEqual(signupStatuses, [409, 409, 409, 409, 429], `sign-up per account: ${signupStatuses}`);
+  assert.deepEqual(signupStatuses, [409, 409, 409, 409, 429], `sign-up per address and account: ${signupStatuses}`);
   const more = [];
   for (let i = 0; i < 4; i++) more.push((await api(relay, 'POST', '/api/v1/auth/signup', { email: `n${i}${randomId()}@example.test`, password: 'long-enough-pw' })).status);
   // 2 + 5 + 4 = 11 attempts from this address: the 11th is refused
   assert.deepEqual(more, [201, 201, 201, 429], `sign-up per address (10 a minute): ${more}`);
   assert429(await api(relay, 'POST', '/api/v1/auth/signup', { email: `x${randomId()}@example.test`, password: 'long-enough-pw' }), 'sign-up per address');
 
-  // reset per account: 3 in 15 minutes for one email; another email still gets 202
+  // reset per address and account: 3 in 15 minutes for one email; another email still gets 202
   const resets = [];
   for (let i = 0; i < 4; i++) resets.push((await api(relay, 'POST', '/api/v1/auth/password-reset', { email: other.email })).status);
-  assert.deepEqual(resets, [202, 202, 202, 429], `reset per account: ${resets}`);
+  assert.deepEqual(resets, [202, 202, 202, 429], `reset per address and account: ${resets}`);
   expectStatus(await api(relay, 'POST', '/api/v1/auth/password-reset', { email: `unknown${randomId()}@example.test` }), 202, relay);
   // reset per address: 10 a minute, requests and confirms together (5 used)
   const confirmStatuses = [];

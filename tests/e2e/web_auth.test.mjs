@@ -566,7 +566,7 @@ test('login-link: a new one-time link for the demo user (or --email) while the r
   assertNoSecrets(relay, [code, m2[1], o3.stdout.trim().split('=').at(-1)], 'relay');
 }));
 
-test('under TLS the session cookie is Secure and every reply carries HSTS', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
+test('under TLS the session cookie is __Host-cl_session (Secure, Path=/, no Domain), the only name read; every reply carries HSTS', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
   const { makeSelfSigned, startTlsRelay } = await import('./lib/extra.mjs');
   const https = await import('node:https');
   const dir = await tempDir('clawlink-web-tls-');
@@ -592,13 +592,51 @@ test('under TLS the session cookie is Secure and every reply carries HSTS', { ti
   const r = await request('POST', '/api/v1/auth/signup', { email, password: 'correct horse battery' }, WEB);
   assert.equal(r.status, 201, r.text);
   const cookie = String(r.headers['set-cookie']);
-  assert.match(cookie, /^cl_session=/);
-  assert.match(cookie, /;\s*Secure(;|$)/i, `Secure under TLS: ${cookie.replace(/=[^;]+/, '=…')}`);
+  const shown = cookie.replace(/=[^;]+/, '=…');
+  assert.match(cookie, /^__Host-cl_session=clu_/, `the __Host- name under TLS: ${shown}`);
+  assert.match(cookie, /;\s*Secure(;|$)/i, `Secure under TLS: ${shown}`);
+  assert.match(cookie, /;\s*Path=\/(;|$)/, `Path=/ (a __Host- cookie needs it): ${shown}`);
+  assert.doesNotMatch(cookie, /;\s*Domain=/i, `no Domain (a __Host- cookie must not have one): ${shown}`);
   assert.match(cookie, /;\s*HttpOnly(;|$)/i);
   assert.match(cookie, /;\s*SameSite=Strict(;|$)/i);
   assert.equal(JSON.parse(r.text).token, undefined, 'no token in the body');
+  const pair = cookie.split(';')[0];
+  const value = pair.slice(pair.indexOf('=') + 1);
   for (const p of ['/api/v1/auth/session', '/', '/healthz']) {
-    const x = await request('GET', p, undefined, { Cookie: cookie.split(';')[0] });
+    const x = await request('GET', p, undefined, { Cookie: pair });
     assert.match(String(x.headers['strict-transport-security']), /max-age=\d+/, `HSTS on ${p}`);
   }
+
+  // the __Host- cookie is the session everywhere the relay reads one
+  const session = await request('GET', '/api/v1/auth/session', undefined, { Cookie: pair });
+  assert.equal(session.status, 200, session.text);
+  const csrf = JSON.parse(session.text).csrf_token;
+  const status = await request('GET', '/api/v1/auth/status', undefined, { ...WEB, Cookie: pair });
+  assert.equal(JSON.parse(status.text).signed_in, true, status.text);
+  const ws = new WebSocket(`${relay.wsUrl}/events`, { headers: { Cookie: pair }, origin: relay.url, ca: cert.pem });
+  const first = await new Promise((resolve, reject) => {
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'auth', data: {} })));
+    ws.on('message', (d) => resolve(JSON.parse(String(d))));
+    ws.on('error', reject);
+    ws.on('close', (code) => reject(new Error(`events closed ${code} before answering`)));
+  });
+  ws.close();
+  assert.equal(first.type, 'auth_ok', `/events takes the __Host- cookie: ${JSON.stringify(first)}`);
+  // the plain name is not read under TLS: a cl_session planted by a
+  // sibling subdomain or an http answer is nobody's session here
+  const plain = await request('GET', '/api/v1/auth/session', undefined, { Cookie: `cl_session=${value}` });
+  assert.equal(plain.status, 401, `cl_session is not read under TLS: ${plain.text}`);
+  const planted = await request('GET', '/api/v1/auth/session', undefined, { Cookie: `cl_session=clu_planted; ${pair}` });
+  assert.equal(planted.status, 200, `the __Host- one wins over a planted plain one: ${planted.text}`);
+
+  // sign-out clears the __Host- cookie, with the same attributes
+  const out = await request('POST', '/api/v1/auth/logout', undefined, { ...WEB, Cookie: pair, 'X-CSRF-Token': csrf, Origin: relay.url });
+  assert.equal(out.status, 204, out.text);
+  const cleared = String(out.headers['set-cookie']);
+  assert.match(cleared, /^__Host-cl_session=;/, cleared);
+  assert.match(cleared, /Max-Age=0/, cleared);
+  assert.match(cleared, /;\s*Secure(;|$)/i, cleared);
+  assert.match(cleared, /;\s*Path=\/(;|$)/, cleared);
+  const gone = await request('GET', '/api/v1/auth/session', undefined, { Cookie: pair });
+  assert.equal(gone.status, 401, 'the signed-out cookie is dead');
 }));

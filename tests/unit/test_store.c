@@ -524,6 +524,23 @@ static void test_device_pair(void **state)
     assert_int_equal(f->s.ops->device_code_check(&f->s, code, 1000, id), CL_EEXPIRED);
     assert_int_equal(f->s.ops->device_code_check(&f->s, tok, 999, id), CL_ENOTFOUND);
 
+    /* voiding (too many failed attempts named it) clears a code; another
+     * device's code and an unknown one are untouched */
+    struct cl_device d2;
+    uint8_t code2[CL_HASH_LEN];
+    char vid[CL_UUID_LEN + 1] = "";
+    make_device(f, p.id, "doomed", 10, "WXYZ6789", 1000, &d2);
+    cl_hash_str("WXYZ6789", code2);
+    assert_int_equal(f->s.ops->device_code_void(&f->s, tok, vid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_code_void(&f->s, code2, vid), 0);
+    assert_string_equal(vid, d2.id);
+    assert_int_equal(f->s.ops->device_code_check(&f->s, code2, 999, id), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_get(&f->s, d2.id, &got), 0);
+    assert_int_equal(got.code_expires_at, 0);
+    assert_false(got.paired);
+    assert_int_equal(f->s.ops->device_code_void(&f->s, code2, NULL), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_code_check(&f->s, code, 999, id), 0);
+
     memset(&out, 0, sizeof out);
     assert_int_equal(f->s.ops->device_pair(&f->s, code, 999, "My Server", tok, &out), 0);
     assert_string_equal(out.id, d.id);
@@ -1155,21 +1172,49 @@ static void test_password_reset(void **state)
     cl_hash_str("clu_session", tok);
     assert_int_equal(f->s.ops->token_create(&f->s, tok, u.id, 1, 10000), 0);
 
-    /* a newer request replaces the older token */
+    /* a newer request leaves the older link valid (a stranger asking
+     * cannot void the owner's); up to CL_RESET_LINKS_MAX live at once */
     assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r1, 100, 100 + CL_RESET_TOKEN_TTL_S), 0);
     assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r2, 110, 110 + CL_RESET_TOKEN_TTL_S), 0);
-    assert_int_equal(raw_count(f, "SELECT count(*) FROM password_resets"), 1);
-    assert_int_equal(f->s.ops->reset_consume(&f->s, r1, 120, "$argon2id$new", uid), CL_ENOTFOUND);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM password_resets"), 2);
+    for (int i = 2; i < CL_RESET_LINKS_MAX; i++) {
+        uint8_t rn[CL_HASH_LEN];
+        char name[32];
+        snprintf(name, sizeof name, "clr_more%d", i);
+        cl_hash_str(name, rn);
+        assert_int_equal(f->s.ops->reset_create(&f->s, u.id, rn, 111, 111 + CL_RESET_TOKEN_TTL_S),
+                         0);
+    }
+    assert_int_equal(f->s.ops->reset_create(&f->s, u.id, tok, 112, 112 + CL_RESET_TOKEN_TTL_S),
+                     CL_ELIMIT);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM password_resets"), CL_RESET_LINKS_MAX);
     assert_int_equal(f->s.ops->reset_consume(&f->s, r2, 120, "", uid), CL_EINVAL);
 
-    assert_int_equal(f->s.ops->reset_consume(&f->s, r2, 120, "$argon2id$new", uid), 0);
+    /* using the first link sets the password and voids all the others */
+    assert_int_equal(f->s.ops->reset_consume(&f->s, r1, 120, "$argon2id$new", uid), 0);
     assert_string_equal(uid, u.id);
     assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
     assert_string_equal(got.pw_hash, "$argon2id$new");
     /* every sign-in token is revoked; the reset token is used up */
     assert_int_equal(f->s.ops->token_user(&f->s, tok, 121, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->reset_consume(&f->s, r1, 121, "$argon2id$again", uid), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->reset_consume(&f->s, r2, 121, "$argon2id$again", uid), CL_ENOTFOUND);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM password_resets"), 0);
+
+    /* expired links do not count towards the bound, and go at the next request */
+    for (int i = 0; i < CL_RESET_LINKS_MAX; i++) {
+        uint8_t rn[CL_HASH_LEN];
+        char name[32];
+        snprintf(name, sizeof name, "clr_old%d", i);
+        cl_hash_str(name, rn);
+        assert_int_equal(f->s.ops->reset_create(&f->s, u.id, rn, 130, 140), 0);
+    }
+    assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r2, 140, 150), 0);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM password_resets"), 1);
+    /* a password change voids outstanding links too */
+    assert_int_equal(f->s.ops->user_set_password(&f->s, u.id, "$argon2id$changed", NULL, 141), 0);
+    assert_int_equal(f->s.ops->reset_consume(&f->s, r2, 142, "$argon2id$x", uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->user_set_password(&f->s, u.id, "$argon2id$new", NULL, 143), 0);
 
     /* expired at expires_at, and spent by the attempt */
     assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r1, 200, 300), 0);

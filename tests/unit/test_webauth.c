@@ -82,6 +82,27 @@ static void test_cookie_bounds(void **state)
     assert_int_equal(cl_webauth_cookie_get(NULL, 0, CL_SESSION_COOKIE, v, sizeof v), CL_ENOTFOUND);
 }
 
+/* The two names never stand in for each other: a relay under TLS reads
+ * only __Host-cl_session, so a plain cl_session planted by a sibling
+ * subdomain or an http answer is not its session (webauth.h). */
+static void test_cookie_host_prefix(void **state)
+{
+    const char *both = "cl_session=planted; __Host-cl_session=real";
+    char v[32];
+    (void)state;
+    assert_int_equal(
+        cl_webauth_cookie_get(both, strlen(both), CL_SESSION_COOKIE_SECURE, v, sizeof v), 0);
+    assert_string_equal(v, "real");
+    assert_int_equal(cl_webauth_cookie_get(both, strlen(both), CL_SESSION_COOKIE, v, sizeof v), 0);
+    assert_string_equal(v, "planted");
+    assert_int_equal(
+        cl_webauth_cookie_get("__Host-cl_session=x", 19, CL_SESSION_COOKIE, v, sizeof v),
+        CL_ENOTFOUND);
+    assert_int_equal(
+        cl_webauth_cookie_get("cl_session=x", 12, CL_SESSION_COOKIE_SECURE, v, sizeof v),
+        CL_ENOTFOUND);
+}
+
 static void test_csrf_token(void **state)
 {
     uint8_t key[CL_HASH_LEN], key2[CL_HASH_LEN], th[CL_HASH_LEN], th2[CL_HASH_LEN];
@@ -293,6 +314,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cookie_parse),
         cmocka_unit_test(test_cookie_bounds),
+        cmocka_unit_test(test_cookie_host_prefix),
         cmocka_unit_test(test_csrf_token),
         cmocka_unit_test(test_origin),
         cmocka_unit_test(test_loopback),

@@ -70,7 +70,7 @@ test('getting started in a real browser: sign up, pair, terminal, resize, team, 
   const ownerEmail = `owner-${randomId(4)}@example.com`;
   await signUpInBrowser(page, ownerEmail, 'Ada Owner');
   const cookies = await page.context().cookies();
-  const session = cookies.find((c) => c.name === 'cl_session');
+  const session = cookies.find((c) => c.name === 'cl_session'); // plain http: __Host- needs TLS (tls_session.test)
   assert.ok(session, 'signing up sets the cl_session cookie');
   assert.equal(session.httpOnly, true, 'the session cookie is HttpOnly');
   assert.equal(session.sameSite, 'Strict', 'the session cookie is SameSite=Strict');

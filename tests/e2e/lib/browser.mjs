@@ -57,12 +57,13 @@ export async function launchBrowser(scope, { args = [] } = {}) {
  * viewport and device pixel ratio (Chromium's device-metrics emulation;
  * viewport null: none, the browser window's own). Returns
  * {context, page, problems}: problems collects page errors, console errors
- * and CSP violations as strings.
+ * and CSP violations as strings. ignoreHTTPSErrors: trust a TLS relay's
+ * self-signed certificate.
  */
-export async function openPage(scope, browser, relay, { viewport = { width: 1280, height: 800 }, label = 'page', deviceScaleFactor = 1 } = {}) {
+export async function openPage(scope, browser, relay, { viewport = { width: 1280, height: 800 }, label = 'page', deviceScaleFactor = 1, ignoreHTTPSErrors = false } = {}) {
   // viewport null: no emulation, the window's own size and ratio
   const screen = viewport === null ? { viewport: null } : { viewport, deviceScaleFactor };
-  const context = await browser.newContext({ baseURL: relay.url, ...screen, permissions: ['clipboard-read', 'clipboard-write'] });
+  const context = await browser.newContext({ baseURL: relay.url, ...screen, ignoreHTTPSErrors, permissions: ['clipboard-read', 'clipboard-write'] });
   own(scope, { name: `browser context ${label}`, cleanup: () => context.close() });
   context.setDefaultTimeout(ms(15_000));
   const page = await context.newPage();

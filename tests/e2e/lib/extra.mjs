@@ -23,6 +23,7 @@ import { spawn, execFile, execFileSync } from 'node:child_process';
 import { readFile, readdir, writeFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import crypto from 'node:crypto';
+import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -650,4 +651,34 @@ export async function setupAgent({ relay, relayArgs = [], agentArgs = [], viaPro
     relay, token: user.token, projectId: project.id, deviceId: paired.deviceId, extraArgs: agentArgs,
   });
   return { relay, user, token: user.token, projectId: project.id, deviceId: paired.deviceId, paired, agent, proxy };
+}
+
+/**
+ * Like harness api(), from a chosen local address (127.0.0.x: the whole
+ * /8 is loopback, and the relay tells its addresses apart like any
+ * clients'). Resolves {status, body, text, headers, method, path}.
+ */
+export function apiFrom(relay, localAddress, method, pathname, body, token) {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const headers = {};
+  if (payload !== undefined) { headers['Content-Type'] = 'application/json'; headers['Content-Length'] = Buffer.byteLength(payload); }
+  if (token) headers.Authorization = `Bearer ${token}`;
+  return new Promise((resolve, reject) => {
+    const u = new URL(relay.url + pathname);
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, localAddress, agent: false, headers, timeout: ms(20_000) }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        let parsed = null;
+        try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) h.set(k, Array.isArray(v) ? v.join(', ') : String(v));
+        resolve({ status: res.statusCode, body: parsed, text, headers: h, method, path: pathname });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
