@@ -879,7 +879,9 @@ static void cl__probe_openclaw(struct cl_audit *a, const char *agent_config)
                      "The gateway let in a connection without any credential",
                      "set gateway.auth.mode to \"token\" with a long random token; restart the "
                      "gateway",
-                     "%s: connected with no token, password or device identity: %s.", set.url, why);
+                     "%s: connected with no token or password (only a device identity made for the "
+                     "probe, as anyone can make one): %s.",
+                     set.url, why);
         break;
     case CL_AUDIT_PROBE_REFUSED:
         cl_audit_add(a, "openclaw.gateway.probe_refused", CL_AUDIT_INFO,

@@ -1,5 +1,6 @@
 /* audit_probe: does the OpenClaw gateway let in a client without credentials? */
 #include "agent/audit_probe.h"
+#include "agent/gateway_identity.h"
 #include "core/b64.h"
 #include "core/wsframe.h"
 
@@ -27,8 +28,9 @@
 struct cl__probe {
     int fd;
     int64_t deadline_ms;
-    uint8_t *buf; /* CL_AUDIT_PROBE_MAX + 1 */
-    size_t have;  /* bytes in buf not consumed yet */
+    uint8_t *buf;                            /* CL_AUDIT_PROBE_MAX + 1 */
+    size_t have;                             /* bytes in buf not consumed yet */
+    char device_id[CL_GW_DEVICE_ID_LEN + 1]; /* the probe's throwaway identity */
 };
 
 static int64_t cl__now_ms(void)
@@ -206,6 +208,65 @@ static void cl__probe_safe(const char *s, size_t n, char *out, size_t cap)
         out[j] = 0;
 }
 
+static const char *cl__probe_str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* The connect request of a stranger: client openclaw-probe in mode probe,
+ * operator.read, no token or password, and a device identity made for
+ * this probe alone (the gateway asks every client for one; anyone can make
+ * one), signing the challenge's nonce. */
+static json_t *cl__probe_connect_req(struct cl__probe *p, const char *nonce)
+{
+    struct cl_gw_identity id;
+    struct timespec now;
+    char payload[1024], sig[CL_GW_SIG_B64_LEN + 1];
+    uint64_t ts;
+    long n;
+    json_t *r = NULL;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    ts = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    memset(&id, 0, sizeof id);
+    crypto_sign_keypair(id.pk, id.sk);
+    cl_gw_identity_derive(&id);
+    snprintf(p->device_id, sizeof p->device_id, "%s", id.device_id);
+    struct cl_gw_auth_fields f = {
+        .device_id = id.device_id,
+        .client_id = "openclaw-probe",
+        .client_mode = "probe",
+        .role = "operator",
+        .scopes = "operator.read",
+        .signed_at_ms = ts,
+        .token = "",
+        .nonce = nonce,
+        .platform = "linux",
+        .device_family = "",
+    };
+    n = cl_gw_auth_payload_v3(&f, payload, sizeof payload);
+    if (n >= 0) {
+        cl_gw_identity_sign(&id, payload, (size_t)n, sig);
+        r = json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:{s:s, s:s, s:s, s:s}, s:s, s:[s], "
+                      "s:{s:s, s:s, s:s, s:I, s:s}}}",
+                      "type", "req", "id", "probe", "method", "connect", "params", "minProtocol", 3,
+                      "maxProtocol", 4, "client", "id", "openclaw-probe", "version", CL_VERSION,
+                      "platform", "linux", "mode", "probe", "role", "operator", "scopes",
+                      "operator.read", "device", "id", id.device_id, "publicKey", id.public_key,
+                      "signature", sig, "signedAt", (json_int_t)ts, "nonce", nonce);
+    }
+    cl_gw_identity_wipe(&id);
+    return r;
+}
+
+static void cl__probe_accepted(const struct cl__probe *p, char *why, size_t whylen)
+{
+    snprintf(why, whylen,
+             "the gateway answered connect with hello-ok (the probe's device %s, whose key was "
+             "never kept, may now be listed as paired: openclaw devices remove %s)",
+             p->device_id, p->device_id);
+}
+
 /* Reads the connect answer and classifies it. */
 static enum cl_audit_probe cl__probe_answer(struct cl__probe *p, char *why, size_t whylen)
 {
@@ -239,9 +300,10 @@ static enum cl_audit_probe cl__probe_answer(struct cl__probe *p, char *why, size
         if (cut) {
             /* Only a hello-ok is this large. */
             bool ok = memmem(pl, plen, "\"ok\":true", 9) != NULL;
-            snprintf(why, whylen, "%s",
-                     ok ? "the gateway answered connect with hello-ok"
-                        : "an answer too large to read");
+            if (ok)
+                cl__probe_accepted(p, why, whylen);
+            else
+                snprintf(why, whylen, "an answer too large to read");
             return ok ? CL_AUDIT_PROBE_ACCEPTED : CL_AUDIT_PROBE_UNCLEAR;
         }
         m = json_loadb((const char *)pl, plen, 0, NULL);
@@ -254,12 +316,9 @@ static enum cl_audit_probe cl__probe_answer(struct cl__probe *p, char *why, size
         const char *event = json_string_value(json_object_get(m, "event"));
         if (!sent && type && strcmp(type, "event") == 0 && event &&
             strcmp(event, "connect.challenge") == 0) {
+            const char *nonce = cl__probe_str(json_object_get(m, "payload"), "nonce");
             char *req = NULL;
-            json_t *r = json_pack(
-                "{s:s, s:s, s:s, s:{s:i, s:i, s:{s:s, s:s, s:s, s:s}, s:s, s:[s]}}", "type", "req",
-                "id", "probe", "method", "connect", "params", "minProtocol", 3, "maxProtocol", 4,
-                "client", "id", "openclaw-probe", "version", CL_VERSION, "platform", "linux",
-                "mode", "probe", "role", "operator", "scopes", "operator.read");
+            json_t *r = cl__probe_connect_req(p, nonce ? nonce : "");
             json_decref(m);
             req = r ? json_dumps(r, JSON_COMPACT) : NULL;
             json_decref(r);
@@ -280,7 +339,7 @@ static enum cl_audit_probe cl__probe_answer(struct cl__probe *p, char *why, size
             char scode[64] = "", smsg[200] = "";
             enum cl_audit_probe res;
             if (json_is_true(json_object_get(m, "ok"))) {
-                snprintf(why, whylen, "the gateway answered connect with hello-ok");
+                cl__probe_accepted(p, why, whylen);
                 res = CL_AUDIT_PROBE_ACCEPTED;
             } else {
                 if (code)
