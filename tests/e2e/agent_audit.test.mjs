@@ -206,7 +206,7 @@ test('a bad setup is flagged; --fix tightens only modes, and a second run finds 
   assert.match(text.stdout, /CRITICAL relay\.url\.plaintext/);
 }));
 
-test('a symlinked config, a loopback relay and a well-kept OpenClaw: exit 0', { timeout: ms(120_000) }, e2e(async () => {
+test('a well-kept machine exits 0; then a symlinked config, openclaw.json modes, a stopped gateway, a broken config, no OpenClaw', { timeout: ms(120_000) }, e2e(async () => {
   const m = await badMachine();
   // a well-kept machine ...
   await chmod(path.join(m.home, '.config'), 0o755);
@@ -238,6 +238,26 @@ test('a symlinked config, a loopback relay and a well-kept OpenClaw: exit 0', { 
   finding(l, 'agent.config.symlink', 'warn');
   const fx = await audit(['--json', '--fix', '--config', link], { HOME: m.home });
   assert.equal(finding(fx, 'agent.config.symlink').fixed, false, 'a link is never "fixed"');
+
+  // openclaw.json writable by its group, then readable by it
+  await chmod(m.ocConfig, 0o660);
+  finding(await audit(['--json'], { HOME: m.home }), 'openclaw.config.perms_writable', 'critical');
+  await chmod(m.ocConfig, 0o640);
+  finding(await audit(['--json'], { HOME: m.home }), 'openclaw.config.perms_group_readable', 'warn');
+  // --deep with nothing listening where the gateway should be
+  const closed = await freePort();
+  await writeFile(m.ocConfig, JSON.stringify({ gateway: { port: closed, auth: { token: 'a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5' } } }));
+  finding(await audit(['--json', '--deep'], { HOME: m.home }), 'openclaw.gateway.probe_failed', 'info');
+  // a config that does not parse; no OpenClaw at all
+  await writeFile(m.configPath, '{"device_id": 1}');
+  const other = await tempDir('clawlink-audit-empty-');
+  const bad = await audit(['--json', '--config', m.configPath], { HOME: other });
+  finding(bad, 'agent.config.invalid', 'warn');
+  finding(bad, 'openclaw.not_found', 'info');
+  // the CLI refuses a --pass-env naming the gateway's token before it audits
+  const gt = await audit(['--pass-env', 'OPENCLAW_GATEWAY_TOKEN'], { HOME: m.home });
+  assert.equal(gt.code, 2);
+  assert.match(gt.stderr, /never passed to a shell/);
 
   // usage errors exit 2
   assert.equal((await audit(['--user'], { HOME: m.home })).code, 2);

@@ -134,6 +134,54 @@ static void test_openclaw_bind_and_auth(void **state)
     cl_audit_free(&a);
 }
 
+static void test_openclaw_exposure(void **state)
+{
+    struct cl_audit a;
+    struct cl_audit_oc oc;
+    (void)state;
+
+    oc_config(&a,
+              "{\"gateway\":{\"auth\":{\"mode\":\"trusted-proxy\"},\"tailscale\":{\"mode\":"
+              "\"funnel\"}}}",
+              &oc);
+    assert_true(has(&a, "openclaw.gateway.tailscale_funnel", CL_AUDIT_CRITICAL));
+    assert_true(has(&a, "openclaw.gateway.trusted_proxy", CL_AUDIT_WARN));
+    assert_null(cl_audit_find(&a, "openclaw.gateway.auth_none"));
+    cl_audit_free(&a);
+}
+
+/* Root only: a secret file and a private directory of another user. */
+static void test_other_owner(void **state)
+{
+    char root[] = "/tmp/cl-audit-own-XXXXXX", file[64], dir[64];
+    struct cl_audit a;
+    FILE *f;
+    (void)state;
+
+    if (geteuid() != 0)
+        skip();
+    assert_non_null(mkdtemp(root));
+    snprintf(file, sizeof file, "%s/agent.json", root);
+    snprintf(dir, sizeof dir, "%s/d", root);
+    f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    chmod(file, 0600);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(chown(file, 65534, 65534), 0);
+    assert_int_equal(chown(dir, 65534, 65534), 0);
+    cl_audit_init(&a);
+    cl_audit_secret_file(&a, "t.file", file, "a secret", true);
+    cl_audit_private_dir(&a, "t.dir", dir, CL_AUDIT_WARN, "a directory");
+    assert_true(has(&a, "t.file.owner", CL_AUDIT_CRITICAL));
+    assert_true(has(&a, "t.dir.owner", CL_AUDIT_CRITICAL));
+    assert_int_equal(cl_audit_find(&a, "t.file.owner")->fix_clear, 0); /* never chowned */
+    cl_audit_free(&a);
+    unlink(file);
+    rmdir(dir);
+    rmdir(root);
+}
+
 static void test_openclaw_logging_and_exec(void **state)
 {
     struct cl_audit a;
@@ -366,6 +414,8 @@ int main(void)
         cmocka_unit_test(test_token_strength),
         cmocka_unit_test(test_secret_names),
         cmocka_unit_test(test_openclaw_bind_and_auth),
+        cmocka_unit_test(test_openclaw_exposure),
+        cmocka_unit_test(test_other_owner),
         cmocka_unit_test(test_openclaw_logging_and_exec),
         cmocka_unit_test(test_exec_approvals),
         cmocka_unit_test(test_relay_url),
