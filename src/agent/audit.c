@@ -873,6 +873,12 @@ static void cl__probe_openclaw(struct cl_audit *a, const char *agent_config)
         return;
     }
     cl_gw_settings_wipe(&set);
+    if (strncmp(set.url, "ws://", 5) != 0) {
+        cl_audit_add(a, "openclaw.gateway.probe_skipped", CL_AUDIT_INFO,
+                     "The gateway was not probed", "run openclaw security audit --deep",
+                     "%s: only a plain ws:// gateway (the local one) is probed.", set.url);
+        return;
+    }
     switch (cl_audit_probe_gateway(set.url, CL_AUDIT_PROBE_TIMEOUT_S, why, sizeof why)) {
     case CL_AUDIT_PROBE_ACCEPTED:
         cl_audit_add(a, "openclaw.gateway.probe_accepted", CL_AUDIT_CRITICAL,
@@ -981,7 +987,11 @@ int cl_audit_run(const struct cl_audit_opts *o, struct cl_audit *a, char *err, s
             char dir[PATH_MAX], *slash;
             snprintf(dir, sizeof dir, "%s", path);
             slash = strrchr(dir, '/');
-            if (slash && slash != dir) {
+            /* Only the directory clawlink makes for itself (0700): a
+             * config kept elsewhere (a home directory) is not ours to
+             * tighten. */
+            if (slash && slash != dir && slash - dir >= 9 &&
+                strncmp(slash - 9, "/clawlink", 9) == 0) {
                 *slash = 0;
                 cl_audit_private_dir(a, "agent.config_dir", dir, CL_AUDIT_WARN,
                                      "the agent's config directory");
