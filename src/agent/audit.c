@@ -206,10 +206,12 @@ void cl_audit_private_dir(struct cl_audit *a, const char *idp, const char *path,
     char id[80], fix[PATH_MAX + 64];
     struct stat st;
     struct cl_audit_finding *f;
+    bool link;
 
     if (lstat(path, &st) != 0)
         return;
-    if (S_ISLNK(st.st_mode)) {
+    link = S_ISLNK(st.st_mode);
+    if (link) {
         cl__id(id, sizeof id, idp, "symlink");
         cl_audit_add(a, id, CL_AUDIT_WARN, "A private directory is a symbolic link",
                      "make it a real directory, or make sure you trust where it points",
@@ -241,7 +243,7 @@ void cl_audit_private_dir(struct cl_audit *a, const char *idp, const char *path,
                          fix, "%s (%s) has mode %04o: other users can %s what is in it.", path,
                          what, (unsigned)(st.st_mode & 07777),
                          world_w || group_w ? "add, replace and remove" : "list and read");
-        if (!S_ISLNK(st.st_mode))
+        if (!link) /* never through a link */
             cl__fix_clear(f, path, 077, true);
     }
 }

@@ -181,14 +181,16 @@ static int cl__probe_frame(struct cl__probe *p, int *opcode, const uint8_t **pay
         for (int i = 0; i < 8; i++)
             len = (len << 8) | p->buf[2 + i];
     }
-    *cut = false;
-    while (p->have < hdr + len) {
-        if (cl__probe_fill(p) != 0) {
-            if (p->have < CL_AUDIT_PROBE_MAX)
+    /* A frame larger than the buffer (a 64-bit length can be anything)
+     * is read as far as the buffer goes, or the peer sends. */
+    *cut = len > CL_AUDIT_PROBE_MAX - hdr;
+    if (*cut) {
+        while (cl__probe_fill(p) == 0)
+            ;
+    } else {
+        while (p->have < hdr + len)
+            if (cl__probe_fill(p) != 0)
                 return -1;
-            *cut = true;
-            break;
-        }
     }
     *opcode = p->buf[0] & 0x0f;
     *payload = p->buf + hdr;

@@ -335,3 +335,44 @@ test('--deep: a real gateway refuses a client without a token, an open one is cr
   assert.equal(connect.params.client.id, 'openclaw-probe');
   assert.equal(connect.params.device.nonce, 'n0nce', 'the probe signs the challenge with a throwaway identity');
 }));
+
+test('--deep: the gateway probe reads bounded: a huge hello-ok, a frame claiming 2^64-1 bytes, a 401 upgrade', { timeout: ms(120_000) }, e2e(async (t, scope) => {
+  const home = await tempDir('clawlink-audit-probe-');
+  const ocCfg = path.join(home, 'openclaw.json');
+  const run = async (port) => {
+    await writeFile(ocCfg, JSON.stringify({ gateway: { port, auth: { token: 'b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5' } } }));
+    await chmod(ocCfg, 0o600);
+    return audit(['--deep', '--json', '--config', path.join(home, 'none.json')],
+      { HOME: home, OPENCLAW_CONFIG_PATH: ocCfg, OPENCLAW_STATE_DIR: path.join(home, 'state') });
+  };
+  // a hello-ok larger than the probe reads (300 KiB of method names)
+  const port1 = await freePort();
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: port1, maxPayload: 1 << 20 });
+  scope.add({ name: 'big gateway', cleanup: () => new Promise((res) => wss.close(res)) });
+  wss.on('connection', (ws) => {
+    ws.send(JSON.stringify({ type: 'event', event: 'connect.challenge', payload: { nonce: 'n', ts: 1 } }));
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString());
+      ws.send(JSON.stringify({ type: 'res', id: m.id, ok: true, payload: { type: 'hello-ok', methods: Array.from({ length: 30000 }, (_, i) => `method.number.${i}`) } }));
+    });
+  });
+  finding(await run(port1), 'openclaw.gateway.probe_accepted', 'critical');
+
+  // raw sockets: a 101 and then a frame header claiming 2^64-1 bytes (hdr + len wraps); a 401
+  const net = await import('node:net');
+  for (const [answer, expect] of [
+    [Buffer.concat([Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
+      Buffer.from([0x81, 127, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), Buffer.alloc(4096, 0x41)]), 'openclaw.gateway.probe_unclear'],
+    [Buffer.from('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n'), 'openclaw.gateway.probe_refused'],
+  ]) {
+    const srv = net.createServer((sock) => {
+      sock.once('data', () => { sock.end(answer); });
+      sock.on('error', () => {});
+    });
+    await new Promise((res) => srv.listen(0, '127.0.0.1', res));
+    scope.add({ name: 'raw gateway', cleanup: () => new Promise((res) => srv.close(res)) });
+    const r = await run(srv.address().port);
+    finding(r, expect);
+    assert.ok(!ids(r).includes('openclaw.gateway.probe_accepted'));
+  }
+}));
