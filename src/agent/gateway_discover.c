@@ -162,12 +162,12 @@ int cl_gw_parse_openclaw_json(const char *buf, size_t len, const char *origin,
     return 0;
 }
 
-/* A set, non-blank value of name ("undefined" and "null" count as unset,
- * as OpenClaw reads them), or NULL. */
+/* A set, non-blank value of name (blank, "undefined" and "null" count as
+ * unset, as OpenClaw reads them), or NULL. */
 static const char *cl__oc_env(const char *name)
 {
     const char *v = getenv(name);
-    if (!v || !v[0] || strcmp(v, "undefined") == 0 || strcmp(v, "null") == 0)
+    if (!v || !v[strspn(v, " \t\r\n")] || strcmp(v, "undefined") == 0 || strcmp(v, "null") == 0)
         return NULL;
     return v;
 }

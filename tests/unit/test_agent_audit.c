@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "agent/audit.h"
+#include "agent/gateway_discover.h"
 #include "core/proto.h"
 
 static bool has(const struct cl_audit *a, const char *id, enum cl_audit_severity sev)
@@ -33,6 +34,33 @@ static void oc_config(struct cl_audit *a, const char *json, struct cl_audit_oc *
 {
     cl_audit_init(a);
     cl_audit_openclaw_config(a, json, strlen(json), "openclaw.json", oc);
+}
+
+/* OpenClaw's own resolution: OPENCLAW_HOME, ~, and blank/"null" unset. */
+static void test_openclaw_paths(void **state)
+{
+    char st[256], cfg[256];
+    (void)state;
+
+    unsetenv("OPENCLAW_STATE_DIR");
+    unsetenv("OPENCLAW_CONFIG_PATH");
+    setenv("HOME", "/h", 1);
+    setenv("OPENCLAW_HOME", "/oh", 1);
+    assert_int_equal(cl_gw_openclaw_paths(st, sizeof st, cfg, sizeof cfg), 0);
+    assert_string_equal(st, "/oh/.openclaw");
+    assert_string_equal(cfg, "/oh/.openclaw/openclaw.json");
+    setenv("OPENCLAW_HOME", "null", 1);
+    setenv("OPENCLAW_STATE_DIR", "~/state", 1);
+    setenv("OPENCLAW_CONFIG_PATH", "  ", 1);
+    assert_int_equal(cl_gw_openclaw_paths(st, sizeof st, cfg, sizeof cfg), 0);
+    assert_string_equal(st, "/h/state");
+    assert_string_equal(cfg, "/h/state/openclaw.json");
+    setenv("OPENCLAW_CONFIG_PATH", "/etc/oc.json", 1);
+    assert_int_equal(cl_gw_openclaw_paths(st, sizeof st, cfg, sizeof cfg), 0);
+    assert_string_equal(cfg, "/etc/oc.json");
+    unsetenv("OPENCLAW_HOME");
+    unsetenv("OPENCLAW_STATE_DIR");
+    unsetenv("OPENCLAW_CONFIG_PATH");
 }
 
 static void test_token_strength(void **state)
@@ -411,6 +439,7 @@ static void test_files_and_fix(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_openclaw_paths),
         cmocka_unit_test(test_token_strength),
         cmocka_unit_test(test_secret_names),
         cmocka_unit_test(test_openclaw_bind_and_auth),
