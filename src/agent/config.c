@@ -147,6 +147,19 @@ static bool cl__owner_ok(uid_t uid, bool root_only)
 
 int cl_agent_check_dirs(const char *path, bool root_only, char *err, size_t errlen)
 {
+    return cl_agent_check_dirs_at(path, root_only, NULL, 0, err, errlen);
+}
+
+/* Copies the offending directory into bad (when given). */
+static void cl__bad_dir(char *bad, size_t badlen, const char *dir)
+{
+    if (bad && badlen)
+        snprintf(bad, badlen, "%s", dir);
+}
+
+int cl_agent_check_dirs_at(const char *path, bool root_only, char *bad, size_t badlen, char *err,
+                           size_t errlen)
+{
     char dir[PATH_MAX], real[PATH_MAX];
     const char *who = root_only ? "root" : "root or you";
     struct stat sb;
@@ -168,6 +181,8 @@ int cl_agent_check_dirs(const char *path, bool root_only, char *err, size_t errl
     for (;;) {
         if (stat(real, &sb) != 0)
             return cl_seterr(err, errlen, CL_EIO, "cannot stat %s: %s", real, strerror(errno));
+        if (!cl__owner_ok(sb.st_uid, root_only) || ((sb.st_mode & 022) && !(sb.st_mode & S_ISVTX)))
+            cl__bad_dir(bad, badlen, real);
         if (!cl__owner_ok(sb.st_uid, root_only))
             return cl_seterr(err, errlen, CL_EFORBIDDEN, "%s belongs to uid %u, not to %s", real,
                              (unsigned)sb.st_uid, who);
@@ -183,6 +198,19 @@ int cl_agent_check_dirs(const char *path, bool root_only, char *err, size_t errl
         else
             *slash = 0;
     }
+}
+
+enum cl_agent_file_flaw cl_agent_private_file_flaw(const struct stat *st)
+{
+    if (S_ISLNK(st->st_mode))
+        return CL_AGENT_FILE_SYMLINK;
+    if (!S_ISREG(st->st_mode))
+        return CL_AGENT_FILE_NOT_REGULAR;
+    if (st->st_mode & (S_IRWXG | S_IRWXO))
+        return CL_AGENT_FILE_OPEN_MODE;
+    if (st->st_uid != geteuid())
+        return CL_AGENT_FILE_OTHER_OWNER;
+    return CL_AGENT_FILE_OK;
 }
 
 int cl_agent_file_read_private(const char *path, size_t max, const char *holds, char **out,
@@ -209,18 +237,18 @@ int cl_agent_file_read_private(const char *path, size_t max, const char *holds, 
         rc = cl_seterr(err, errlen, CL_EIO, "%s: %s", path, strerror(errno));
         goto out_close;
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (cl_agent_private_file_flaw(&st) == CL_AGENT_FILE_NOT_REGULAR) {
         rc = cl_seterr(err, errlen, CL_EINVAL, "%s: not a regular file", path);
         goto out_close;
     }
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    if (cl_agent_private_file_flaw(&st) == CL_AGENT_FILE_OPEN_MODE) {
         rc = cl_seterr(err, errlen, CL_EFORBIDDEN,
                        "%s holds %s but is accessible by other users (mode %04o); "
                        "run: chmod 600 %s",
                        path, holds, (unsigned)(st.st_mode & 07777), path);
         goto out_close;
     }
-    if (st.st_uid != geteuid()) {
+    if (cl_agent_private_file_flaw(&st) == CL_AGENT_FILE_OTHER_OWNER) {
         rc = cl_seterr(err, errlen, CL_EFORBIDDEN,
                        "%s holds %s but belongs to uid %u, not to you (uid %u)", path, holds,
                        (unsigned)st.st_uid, (unsigned)geteuid());

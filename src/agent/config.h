@@ -76,6 +76,25 @@ bool cl_agent_url_insecure(const char *url);
  * directory and why in err. */
 int cl_agent_check_dirs(const char *path, bool root_only, char *err, size_t errlen);
 
+/* cl_agent_check_dirs, also naming the offending directory in bad (badlen
+ * bytes, may be NULL): what `clawlink audit --fix` may tighten. */
+int cl_agent_check_dirs_at(const char *path, bool root_only, char *bad, size_t badlen, char *err,
+                           size_t errlen);
+
+/* The first thing wrong, in this order, with a file that holds a secret,
+ * from its lstat (or fstat): a symbolic link, not a regular file, a mode
+ * with any group/other bit, an owner other than the caller. The one rule
+ * cl_agent_file_read_private refuses by and `clawlink audit` reports. */
+enum cl_agent_file_flaw {
+    CL_AGENT_FILE_OK,
+    CL_AGENT_FILE_SYMLINK,
+    CL_AGENT_FILE_NOT_REGULAR,
+    CL_AGENT_FILE_OPEN_MODE,
+    CL_AGENT_FILE_OTHER_OWNER,
+};
+struct stat;
+enum cl_agent_file_flaw cl_agent_private_file_flaw(const struct stat *st);
+
 /* Writes text (and a newline) to path atomically with mode 0600: missing
  * parent directories are created 0700, the data goes to a temporary file
  * created O_EXCL, is fsync'ed and renamed over path. Returns 0, CL_ELIMIT

@@ -162,26 +162,70 @@ int cl_gw_parse_openclaw_json(const char *buf, size_t len, const char *origin,
     return 0;
 }
 
+/* A set, non-blank value of name (blank, "undefined" and "null" count as
+ * unset, as OpenClaw reads them), or NULL. */
+static const char *cl__oc_env(const char *name)
+{
+    const char *v = getenv(name);
+    if (!v || !v[strspn(v, " \t\r\n")] || strcmp(v, "undefined") == 0 || strcmp(v, "null") == 0)
+        return NULL;
+    return v;
+}
+
+/* The home OpenClaw uses: OPENCLAW_HOME, else HOME, else the password
+ * database. */
+static const char *cl__oc_home(void)
+{
+    const char *home = cl__oc_env("OPENCLAW_HOME");
+    if (!home || home[0] != '/')
+        home = getenv("HOME");
+    if (!home || home[0] != '/') {
+        struct passwd *pw = getpwuid(getuid());
+        home = pw ? pw->pw_dir : NULL;
+    }
+    return home && home[0] == '/' ? home : NULL;
+}
+
+/* in, with a leading "~" or "~/" taken from home, into out. */
+static int cl__oc_expand(const char *in, const char *home, char *out, size_t cap)
+{
+    int n;
+    if (in[0] == '~' && (in[1] == 0 || in[1] == '/')) {
+        if (!home)
+            return CL_ENOTFOUND;
+        n = snprintf(out, cap, "%s%s", home, in + 1);
+    } else {
+        n = snprintf(out, cap, "%s", in);
+    }
+    return n < 0 || (size_t)n >= cap ? CL_ELIMIT : 0;
+}
+
+int cl_gw_openclaw_paths(char *state_dir, size_t scap, char *config, size_t ccap)
+{
+    const char *home = cl__oc_home(), *st = cl__oc_env("OPENCLAW_STATE_DIR");
+    const char *cp = cl__oc_env("OPENCLAW_CONFIG_PATH");
+    int rc, n;
+
+    if (st)
+        rc = cl__oc_expand(st, home, state_dir, scap);
+    else if (home) {
+        n = snprintf(state_dir, scap, "%s/.openclaw", home);
+        rc = n < 0 || (size_t)n >= scap ? CL_ELIMIT : 0;
+    } else
+        rc = CL_ENOTFOUND;
+    if (rc)
+        return rc;
+    if (cp)
+        return cl__oc_expand(cp, home, config, ccap);
+    n = snprintf(config, ccap, "%s/openclaw.json", state_dir);
+    return n < 0 || (size_t)n >= ccap ? CL_ELIMIT : 0;
+}
+
 /* Where OpenClaw keeps its config, following its own environment. */
 static int cl__openclaw_json_path(char *out, size_t cap)
 {
-    const char *p = getenv("OPENCLAW_CONFIG_PATH"), *dir = getenv("OPENCLAW_STATE_DIR");
-    const char *home = getenv("HOME");
-    int n;
-    if (p && p[0])
-        n = snprintf(out, cap, "%s", p);
-    else if (dir && dir[0])
-        n = snprintf(out, cap, "%s/openclaw.json", dir);
-    else {
-        if (!home || home[0] != '/') {
-            struct passwd *pw = getpwuid(getuid());
-            home = pw ? pw->pw_dir : NULL;
-        }
-        if (!home || home[0] != '/')
-            return CL_ENOTFOUND;
-        n = snprintf(out, cap, "%s/.openclaw/openclaw.json", home);
-    }
-    return n < 0 || (size_t)n >= cap ? CL_ELIMIT : 0;
+    char state[PATH_MAX];
+    return cl_gw_openclaw_paths(state, sizeof state, out, cap);
 }
 
 /* Reads a whole (non-secret-checked) file, at most CL__FILE_MAX bytes. */

@@ -7,6 +7,7 @@
  *   1. the environment: OPENCLAW_GATEWAY_URL, OPENCLAW_GATEWAY_TOKEN;
  *   2. OpenClaw's own config: $OPENCLAW_CONFIG_PATH, else
  *      $OPENCLAW_STATE_DIR/openclaw.json, else ~/.openclaw/openclaw.json
+ *      (~ is $OPENCLAW_HOME when set: cl_gw_openclaw_paths)
  *      (gateway.port, gateway.auth.token; plain JSON only);
  *   3. the agent's config file, section "openclaw":
  *      {"url", "token", "session_key", "client_id", "client_mode",
@@ -61,6 +62,14 @@ int cl_gw_parse_agent_config(const char *buf, size_t len, const char *origin,
  * gateway.auth.token, filling what out does not have yet. */
 int cl_gw_parse_openclaw_json(const char *buf, size_t len, const char *origin,
                               struct cl_gw_settings *out, char *err, size_t errlen);
+
+/* Where OpenClaw keeps its state and its config, as OpenClaw 2026.9
+ * resolves them: the state directory is $OPENCLAW_STATE_DIR, else
+ * $OPENCLAW_HOME/.openclaw, else ~/.openclaw; the config is
+ * $OPENCLAW_CONFIG_PATH, else openclaw.json in the state directory (a
+ * leading ~ expands to OPENCLAW_HOME or HOME; blank, "undefined" and
+ * "null" count as unset). 0, CL_ENOTFOUND (no home) or CL_ELIMIT. */
+int cl_gw_openclaw_paths(char *state_dir, size_t scap, char *config, size_t ccap);
 
 /* Wipes the token. */
 void cl_gw_settings_wipe(struct cl_gw_settings *s);

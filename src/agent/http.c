@@ -43,6 +43,7 @@ struct cl__req {
 
     /* response */
     long status;
+    char hsts[160];
     bool framed; /* Content-Length or chunked: a close before COMPLETED is an error */
     char *buf;   /* CL_HTTP_MAX_BODY + 1 */
     size_t len;
@@ -112,6 +113,8 @@ static int cl__on_established(struct cl__req *r, struct lws *wsi)
     char clen[24] = "";
 
     r->status = lws_http_client_http_response(wsi);
+    if (lws_hdr_copy(wsi, r->hsts, sizeof r->hsts, WSI_TOKEN_HTTP_STRICT_TRANSPORT_SECURITY) < 0)
+        r->hsts[0] = 0;
     if (lws_hdr_copy(wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
         r->framed = true;
         if (strtoull(clen, NULL, 10) > CL_HTTP_MAX_BODY) {
@@ -352,6 +355,7 @@ int cl_agent_http_request(const char *url, const char *json_body, const char *ca
         goto out_free;
     r.buf[r.len] = 0;
     resp->status = r.status;
+    memcpy(resp->hsts, r.hsts, sizeof resp->hsts);
     resp->body = r.buf;
     resp->len = r.len;
     r.buf = NULL;

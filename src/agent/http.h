@@ -14,6 +14,7 @@ struct cl_agent_http_resp {
     long status; /* HTTP status code */
     char *body;  /* NUL-terminated, malloc'd; may hold a secret */
     size_t len;
+    char hsts[160]; /* the Strict-Transport-Security header, "" when none */
 };
 
 /* Performs one request to url (http:// or https:// only, no redirects).

@@ -1,10 +1,11 @@
 /*
- * main: the `clawlink` command line — pair, up, status, service.
+ * main: the `clawlink` command line — pair, up, status, service, audit.
  *
  * `up` owns the one libuv loop: the relay link (lws on that loop), the PTY
  * sessions, and the signals that end it. Exit codes: 0 success, 1 failure,
  * 2 usage error.
  */
+#include "agent/audit.h"
 #include "agent/config.h"
 #include "agent/gateway_discover.h"
 #include "agent/gateway_identity.h"
@@ -43,7 +44,14 @@
 #define CL__SHUTDOWN_TICK_MS  50
 #define CL__STATUS_TIMEOUT_S  5
 
-enum cl__cmd { CL__CMD_NONE, CL__CMD_PAIR, CL__CMD_UP, CL__CMD_STATUS, CL__CMD_SERVICE };
+enum cl__cmd {
+    CL__CMD_NONE,
+    CL__CMD_PAIR,
+    CL__CMD_UP,
+    CL__CMD_STATUS,
+    CL__CMD_SERVICE,
+    CL__CMD_AUDIT
+};
 enum cl__svc { CL__SVC_NONE, CL__SVC_INSTALL, CL__SVC_UNINSTALL, CL__SVC_STATUS };
 
 /* Which commands accept an option. */
@@ -51,7 +59,8 @@ enum cl__svc { CL__SVC_NONE, CL__SVC_INSTALL, CL__SVC_UNINSTALL, CL__SVC_STATUS 
 #define CL__F_UP      (1u << CL__CMD_UP)
 #define CL__F_STATUS  (1u << CL__CMD_STATUS)
 #define CL__F_SERVICE (1u << CL__CMD_SERVICE)
-#define CL__F_ALL     (CL__F_PAIR | CL__F_UP | CL__F_STATUS | CL__F_SERVICE)
+#define CL__F_AUDIT   (1u << CL__CMD_AUDIT)
+#define CL__F_ALL     (CL__F_PAIR | CL__F_UP | CL__F_STATUS | CL__F_SERVICE | CL__F_AUDIT)
 
 struct cl__opts {
     enum cl__cmd cmd;
@@ -72,6 +81,7 @@ struct cl__opts {
     const char *pass_env;
     enum cl__svc svc; /* service install|uninstall|status */
     bool svc_user, svc_system, svc_no_start;
+    bool audit_deep, audit_fix, audit_json; /* audit --deep --fix --json */
     /* the values of the five above, parsed (defaults when absent) */
     struct cl_agent_session_opts sess;
     unsigned ping_s;
@@ -87,7 +97,7 @@ static const struct cl__opt {
     {"api", CL__F_PAIR, offsetof(struct cl__opts, api)},
     {"name", CL__F_PAIR, offsetof(struct cl__opts, name)},
     {"config", CL__F_ALL, offsetof(struct cl__opts, config)},
-    {"shell", CL__F_UP, offsetof(struct cl__opts, shell)},
+    {"shell", CL__F_UP | CL__F_AUDIT, offsetof(struct cl__opts, shell)},
     {"ca-file", CL__F_ALL, offsetof(struct cl__opts, ca_file)},
     {"log-level", CL__F_ALL, offsetof(struct cl__opts, log_level)},
     {"ring-size", CL__F_UP, offsetof(struct cl__opts, ring_size)},
@@ -96,17 +106,21 @@ static const struct cl__opt {
     {"ping-interval", CL__F_UP, offsetof(struct cl__opts, ping_interval)},
     {"proto", CL__F_UP, offsetof(struct cl__opts, proto)},
     {"unit-dir", CL__F_SERVICE, offsetof(struct cl__opts, unit_dir)},
-    {"pass-env", CL__F_UP, offsetof(struct cl__opts, pass_env)},
+    {"pass-env", CL__F_UP | CL__F_AUDIT, offsetof(struct cl__opts, pass_env)},
 };
 
-/* Flags without a value, all of `service`. */
+/* Flags without a value: those of `service` and of `audit`. */
 static const struct cl__flag {
     const char *name;
+    unsigned cmds;
     size_t off;
 } cl__flags[] = {
-    {"--user", offsetof(struct cl__opts, svc_user)},
-    {"--system", offsetof(struct cl__opts, svc_system)},
-    {"--no-start", offsetof(struct cl__opts, svc_no_start)},
+    {"--user", CL__F_SERVICE, offsetof(struct cl__opts, svc_user)},
+    {"--system", CL__F_SERVICE, offsetof(struct cl__opts, svc_system)},
+    {"--no-start", CL__F_SERVICE, offsetof(struct cl__opts, svc_no_start)},
+    {"--deep", CL__F_AUDIT, offsetof(struct cl__opts, audit_deep)},
+    {"--fix", CL__F_AUDIT, offsetof(struct cl__opts, audit_fix)},
+    {"--json", CL__F_AUDIT, offsetof(struct cl__opts, audit_json)},
 };
 
 static void cl__usage(FILE *out)
@@ -121,6 +135,8 @@ static void cl__usage(FILE *out)
             "       clawlink status [--config PATH] [--ca-file PEM]\n"
             "       clawlink service install|uninstall|status [--user|--system]\n"
             "                [--config PATH] [--unit-dir DIR] [--no-start]\n"
+            "       clawlink audit [--deep] [--fix] [--json] [--config PATH]\n"
+            "                [--pass-env NAMES] [--shell PATH] [--ca-file PEM]\n"
             "       clawlink --help | --version\n"
             "\n"
             "  pair     trade a one-time pairing code for this device's credentials\n"
@@ -134,6 +150,12 @@ static void cl__usage(FILE *out)
             "           stops and removes it; status shows it. --no-start writes or\n"
             "           removes the unit only; --unit-dir puts it elsewhere.\n"
             "           (PrivaClaw's --install-agent and --uninstall-agent work too.)\n"
+            "  audit    check this machine's agent and OpenClaw gateway for unsafe\n"
+            "           settings (docs/audit.md): --deep also probes the relay's TLS and\n"
+            "           connects to the gateway without a token; --fix tightens the modes\n"
+            "           of your own files and directories and changes nothing else;\n"
+            "           --json prints a stable document. Give the --pass-env and --shell\n"
+            "           the agent runs with. Exit 1 when something critical is (left)\n"
             "\n"
             "  --config PATH   default $XDG_CONFIG_HOME/clawlink/agent.json or\n"
             "                  ~/.config/clawlink/agent.json\n"
@@ -285,6 +307,8 @@ static int cl__parse_args(int argc, char **argv, struct cl__opts *o)
                 o->cmd = CL__CMD_STATUS;
             else if (strcmp(a, "service") == 0)
                 o->cmd = CL__CMD_SERVICE;
+            else if (strcmp(a, "audit") == 0)
+                o->cmd = CL__CMD_AUDIT;
             else
                 return cl__usage_error("unknown command '%s'", a);
         } else if (o->cmd == CL__CMD_PAIR && !o->code) {
@@ -320,8 +344,12 @@ static int cl__parse_args(int argc, char **argv, struct cl__opts *o)
         if (*(const char **)((char *)o + opt->off) && !(opt->cmds & (1u << o->cmd)))
             return cl__usage_error("option '--%s' does not apply to this command", opt->name);
     }
-    if ((o->svc_user || o->svc_system || o->svc_no_start) && o->cmd != CL__CMD_SERVICE)
-        return cl__usage_error("%s", "--user, --system and --no-start belong to 'service'");
+    for (size_t k = 0; k < sizeof cl__flags / sizeof cl__flags[0]; k++) {
+        const struct cl__flag *f = &cl__flags[k];
+        if (*(bool *)((char *)o + f->off) && !(f->cmds & (1u << o->cmd)))
+            return cl__usage_error("%s belongs to '%s'", f->name,
+                                   f->cmds == CL__F_AUDIT ? "audit" : "service");
+    }
     if (o->cmd == CL__CMD_SERVICE) {
         if (o->svc == CL__SVC_NONE)
             return cl__usage_error("%s", "service needs install, uninstall or status");
@@ -590,6 +618,61 @@ static int cl__cmd_status(const struct cl__opts *o)
     }
     cl_agent_http_resp_free(&resp);
     return CL__EXIT_OK;
+}
+
+/* ---- audit ------------------------------------------------------------ */
+
+extern char **environ;
+
+static const char *cl__pick_shell(const struct cl__opts *o);
+
+/* Exit 0: nothing critical (left, after --fix); 1: something critical;
+ * 2: usage error or the audit could not run. */
+static int cl__cmd_audit(const struct cl__opts *o)
+{
+    struct cl_audit_opts ao;
+    struct cl_audit a;
+    char path[PATH_MAX], err[512];
+    int rc;
+
+    if (cl__config_path(o, path, sizeof path) != 0)
+        return CL__EXIT_USAGE;
+    memset(&ao, 0, sizeof ao);
+    ao.config_path = path;
+    ao.ca_file = o->ca_file;
+    ao.pass_env = o->pass_env;
+    ao.shell = cl__pick_shell(o);
+    ao.env = environ;
+    ao.deep = o->audit_deep;
+    /* the probes' libraries stay quiet: their failures are findings */
+    if (!o->log_level)
+        cl_log_set_level(CL_LOG_ERROR);
+    cl_audit_init(&a);
+    rc = cl_audit_run(&ao, &a, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "clawlink: audit: %s\n", err);
+        cl_audit_free(&a);
+        return CL__EXIT_USAGE;
+    }
+    if (o->audit_fix)
+        cl_audit_apply_fixes(&a, o->audit_json ? stderr : stdout);
+    if (o->audit_json) {
+        char *text = cl_audit_json(&a, o->audit_deep, o->audit_fix);
+        if (!text) {
+            fprintf(stderr, "clawlink: audit: out of memory\n");
+            cl_audit_free(&a);
+            return CL__EXIT_USAGE;
+        }
+        printf("%s\n", text);
+        free(text);
+    } else {
+        if (o->audit_fix)
+            printf("\n");
+        cl_audit_print(&a, stdout, o->audit_deep, o->audit_fix);
+    }
+    rc = cl_audit_count(&a, CL_AUDIT_CRITICAL, true) ? CL__EXIT_FAIL : CL__EXIT_OK;
+    cl_audit_free(&a);
+    return rc;
 }
 
 /* ---- up --------------------------------------------------------------- */
@@ -886,6 +969,8 @@ int main(int argc, char **argv)
         return cl__cmd_status(&o);
     case CL__CMD_SERVICE:
         return cl__cmd_service(&o);
+    case CL__CMD_AUDIT:
+        return cl__cmd_audit(&o);
     default:
         return cl__cmd_up(&o);
     }

@@ -1,10 +1,12 @@
 /* libFuzzer harness: the agent's config parser (src/agent/config.c) and
  * the OpenClaw settings read from the same file and from openclaw.json
- * (src/agent/gateway_discover.c). */
+ * (src/agent/gateway_discover.c), and what `clawlink audit` reads of
+ * openclaw.json and of an exec approvals document (src/agent/audit.c). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "agent/audit.h"
 #include "agent/config.h"
 #include "agent/gateway_discover.h"
 #include "core/err.h"
@@ -40,6 +42,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == 0 && strncmp(gw.url, "ws://127.0.0.1:", 15) != 0)
             __builtin_trap(); /* openclaw.json only ever names a loopback port */
         cl_gw_settings_wipe(&gw);
+    }
+
+    {
+        struct cl_audit a;
+        struct cl_audit_oc oc;
+        bool full = false;
+        cl_audit_init(&a);
+        cl_audit_openclaw_config(&a, (const char *)data, size, "fuzz", &oc);
+        cl_audit_exec_approvals(&a, (const char *)data, size, "fuzz", &full);
+        for (size_t i = 0; i < a.count; i++)
+            if (!a.items[i].id[0] || !a.items[i].title[0] || a.items[i].fix_clear)
+                __builtin_trap(); /* named, titled, and nothing to chmod from text alone */
+        cl_audit_free(&a);
     }
     return 0;
 }
