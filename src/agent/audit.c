@@ -267,17 +267,6 @@ void cl_audit_relay_url(struct cl_audit *a, const char *url)
                      "relay_url is %s: plain ws:// on loopback never leaves the machine.", url);
 }
 
-/* ws[s]://host[/base] -> http[s]://host[/base]/healthz */
-static void cl__health_url(const char *relay_url, char *out, size_t cap)
-{
-    bool tls = strncmp(relay_url, "wss://", 6) == 0;
-    const char *rest = relay_url + (tls ? 6 : 5);
-    size_t n = strlen(rest);
-    while (n && rest[n - 1] == '/')
-        n--;
-    snprintf(out, cap, "%s://%.*s/healthz", tls ? "https" : "http", (int)n, rest);
-}
-
 /* --deep: the relay's certificate (verified as the agent verifies it) and
  * HSTS on its https URL. */
 static void cl__probe_relay(struct cl_audit *a, const char *relay_url, const char *ca_file)
@@ -287,7 +276,7 @@ static void cl__probe_relay(struct cl_audit *a, const char *relay_url, const cha
 
     if (strncmp(relay_url, "wss://", 6) != 0)
         return;
-    cl__health_url(relay_url, url, sizeof url);
+    cl_agent_health_url(relay_url, url, sizeof url);
     if (cl_agent_http_request(url, NULL, ca_file, CL_AUDIT_PROBE_TIMEOUT_S, &resp, err,
                               sizeof err) != 0) {
         if (strstr(err, "TLS") || strstr(err, "certificate"))

@@ -372,6 +372,16 @@ out_free:
     return rc;
 }
 
+void cl_agent_health_url(const char *relay_url, char *out, size_t cap)
+{
+    bool tls = strncmp(relay_url, "wss://", 6) == 0;
+    const char *rest = relay_url + (tls ? 6 : 5);
+    size_t n = strlen(rest);
+    while (n && rest[n - 1] == '/')
+        n--;
+    snprintf(out, cap, "%s://%.*s/healthz", tls ? "https" : "http", (int)n, rest);
+}
+
 void cl_agent_http_resp_free(struct cl_agent_http_resp *resp)
 {
     if (resp->body) {

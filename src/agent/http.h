@@ -32,6 +32,10 @@ int cl_agent_http_request(const char *url, const char *json_body, const char *ca
                           long timeout_s, struct cl_agent_http_resp *resp, char *err,
                           size_t errlen);
 
+/* The relay's health URL from its WebSocket URL: ws[s]://host[/base] ->
+ * http[s]://host[/base]/healthz (truncated to cap, always terminated). */
+void cl_agent_health_url(const char *relay_url, char *out, size_t cap);
+
 /* Wipes and frees resp->body. Safe on a zeroed struct. */
 void cl_agent_http_resp_free(struct cl_agent_http_resp *resp);
 

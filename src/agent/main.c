@@ -539,13 +539,23 @@ static void cl__status_openclaw(const char *config_path)
     cl_gw_settings_wipe(&set);
 }
 
+/* Copies the printable ASCII of a relay-supplied string (NULL: empty) into
+ * out, so a hostile relay cannot send terminal control sequences here. */
+static void cl__printable(const char *in, char *out, size_t cap)
+{
+    size_t j = 0;
+    out[0] = 0;
+    for (size_t i = 0; in && in[i] && j + 1 < cap; i++)
+        if (in[i] >= 0x20 && in[i] < 0x7f)
+            out[j++] = in[i];
+    out[j] = 0;
+}
+
 static int cl__cmd_status(const struct cl__opts *o)
 {
     struct cl_agent_config cfg;
     struct cl_agent_http_resp resp;
     char path[PATH_MAX], url[CL_URL_MAX + 32], err[512];
-    const char *rest;
-    size_t n;
     int rc;
 
     if (cl__config_path(o, path, sizeof path) != 0)
@@ -584,13 +594,7 @@ static int cl__cmd_status(const struct cl__opts *o)
         }
     }
 
-    /* ws://host/base -> http://host/base/healthz */
-    bool tls = strncmp(cfg.relay_url, "wss://", 6) == 0;
-    rest = cfg.relay_url + (tls ? 6 : 5);
-    n = strlen(rest);
-    while (n && rest[n - 1] == '/')
-        n--;
-    snprintf(url, sizeof url, "%s://%.*s/healthz", tls ? "https" : "http", (int)n, rest);
+    cl_agent_health_url(cfg.relay_url, url, sizeof url);
     cl_agent_config_wipe(&cfg);
 
     rc = cl_agent_http_request(url, NULL, o->ca_file, CL__STATUS_TIMEOUT_S, &resp, err, sizeof err);
@@ -598,23 +602,40 @@ static int cl__cmd_status(const struct cl__opts *o)
         printf("relay:     unreachable (%s: %s)\n", url, err);
         return CL__EXIT_FAIL;
     }
-    if (resp.status != 200) {
+    if (resp.status != 200 && resp.status != 503) {
         printf("relay:     unreachable (%s: HTTP %ld)\n", url, resp.status);
         cl_agent_http_resp_free(&resp);
         return CL__EXIT_FAIL;
     }
     {
+        /* 200: healthy; 503: the relay answers but says what is wrong
+         * (problems[]: check and detail, printable ASCII only here). */
         json_t *root = cl_json_parse_object(resp.body, resp.len, NULL, 0);
         const char *ver = root ? json_string_value(json_object_get(root, "version")) : NULL;
         char safe[32] = "";
-        for (size_t i = 0, j = 0; ver && ver[i] && j + 1 < sizeof safe; i++)
-            if (ver[i] > 0x20 && ver[i] < 0x7f)
-                safe[j++] = ver[i], safe[j] = 0;
-        if (safe[0])
-            printf("relay:     reachable (%s, version %s)\n", url, safe);
+        cl__printable(ver, safe, sizeof safe);
+        if (resp.status == 200)
+            printf("relay:     reachable (%s%s%s)\n", url, safe[0] ? ", version " : "", safe);
         else
-            printf("relay:     reachable (%s)\n", url);
+            printf("relay:     unhealthy (%s: HTTP 503%s%s)\n", url, safe[0] ? ", version " : "",
+                   safe);
+        json_t *problems = root ? json_object_get(root, "problems") : NULL;
+        size_t i;
+        json_t *p;
+        json_array_foreach(problems, i, p)
+        {
+            char check[32], detail[160];
+            if (i >= 8)
+                break;
+            cl__printable(json_string_value(json_object_get(p, "check")), check, sizeof check);
+            cl__printable(json_string_value(json_object_get(p, "detail")), detail, sizeof detail);
+            printf("           %s: %s\n", check[0] ? check : "?", detail);
+        }
         json_decref(root);
+        if (resp.status != 200) {
+            cl_agent_http_resp_free(&resp);
+            return CL__EXIT_FAIL;
+        }
     }
     cl_agent_http_resp_free(&resp);
     return CL__EXIT_OK;

@@ -9,9 +9,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { chmod, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { e2e, cleanupAll, TEST_TIMEOUT, ms, startRelay, signup, waitFor } from './lib/harness.mjs';
+import { e2e, cleanupAll, TEST_TIMEOUT, ms, startRelay, signup, waitFor, tempDir, AGENT_BIN } from './lib/harness.mjs';
 
 after(cleanupAll);
 
@@ -47,6 +48,19 @@ test('healthz: ok, then says the store fails when its database file is deleted u
   assert.ok(!bad.text.includes(relay.dataDir) && !bad.text.includes(password), 'no paths, no secrets');
   const notReady = await get(relay, '/readyz');
   assert.deepEqual([notReady.status, notReady.body], [503, { ready: false, reason: 'store' }]);
+
+  // the agent's `clawlink status` tells an unhealthy relay from an unreachable one, and says why
+  const dir = await tempDir('clawlink-status-');
+  const configPath = path.join(dir, 'agent.json');
+  await writeFile(configPath, JSON.stringify({ device_id: 'dev-1', token: 'tok', relay_url: relay.url.replace(/^http/, 'ws'), name: 'x' }));
+  await chmod(configPath, 0o600);
+  const st = await new Promise((resolve) => {
+    execFile(AGENT_BIN, ['status', '--config', configPath], { env: { PATH: process.env.PATH, HOME: dir }, timeout: ms(20_000) },
+      (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+  });
+  assert.match(st.stdout, /relay: {5}unhealthy \(http:\/\/127\.0\.0\.1:\d+\/healthz: HTTP 503/, st.stdout + st.stderr);
+  assert.match(st.stdout, /^ {11}store: .*deleted or replaced/m, st.stdout);
+  assert.notEqual(st.code, 0, 'status exits non-zero for an unhealthy relay');
   await relay.stop();
 }));
 
