@@ -20,6 +20,7 @@ struct cl_events;
 struct cl_ratelimit;
 struct cl_accounts;
 struct cl_admission;
+struct cl_consent;
 
 struct cl_relay_opts {
     char listen_addr[64]; /* "127.0.0.1" */
@@ -38,6 +39,7 @@ struct cl_relay_opts {
     unsigned max_unauth_per_addr; /* CL_RELAY_UNAUTH_WS_PER_ADDR */
     unsigned max_sessions_device; /* CL_SESSIONS_PER_DEVICE: open sessions start-session allows */
     unsigned max_sessions_user;   /* CL_SESSIONS_PER_USER */
+    unsigned max_pending_invitations; /* CL_INVITATIONS_PENDING_MAX, per project */
 };
 
 struct cl_relay {
@@ -55,6 +57,7 @@ struct cl_relay {
     struct cl_ratelimit *rl_pair_addr;   /* pair-device attempts per address */
     struct cl_ratelimit *rl_pair_global; /* pair-device attempts, all addresses */
     struct cl_accounts *accounts;        /* account routes' limiters and mail */
+    struct cl_consent *consent;          /* verification and invitation limiters (consent.h) */
     uint8_t csrf_key[CL_HASH_LEN];       /* CSRF tokens are derived with it (webauth.c) */
     bool stopping;
 };

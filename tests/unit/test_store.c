@@ -735,14 +735,17 @@ static void test_session_shares(void **state)
     assert_int_equal(f->s.ops->share_set(&f->s, sess.id, m1.id, CL_SHARE_NONE, o.id, 8), CL_EINVAL);
 }
 
+static void collect_invitation(const struct cl_invitation *inv, void *ctx);
+
 static void test_invitations(void **state)
 {
     struct fx *f = *state;
     struct cl_user o, later;
     struct cl_project p1, p2;
-    char id[CL_UUID_LEN + 1];
+    struct cl_invitation inv[4], got;
+    char id[CL_UUID_LEN + 1], id2[CL_UUID_LEN + 1];
     enum cl_role role = CL_ROLE_NONE;
-    int n = -1;
+    size_t n = 99;
     make_user(f, "o@example.com", &o);
     make_project(f, o.id, "p1", 1, &p1);
     make_project(f, o.id, "p2", 2, &p2);
@@ -751,17 +754,35 @@ static void test_invitations(void **state)
     /* one pending invitation per address and project (case-insensitive) */
     assert_int_equal(f->s.ops->invitation_create(&f->s, p1.id, "NEW@example.com", o.id, 6, id),
                      CL_EEXIST);
-    assert_int_equal(f->s.ops->invitation_create(&f->s, p2.id, "new@example.com", o.id, 7, id), 0);
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p2.id, "new@example.com", o.id, 7, id2), 0);
+    assert_int_equal(f->s.ops->invitation_count_pending(&f->s, p1.id, &n), 0);
+    assert_int_equal(n, 1);
+    /* signing up joins nothing: the invitations wait for an answer */
     make_user(f, "new@example.com", &later);
-    assert_int_equal(f->s.ops->invitations_accept(&f->s, "new@example.com", later.id, 8, &n), 0);
-    assert_int_equal(n, 2);
     assert_int_equal(f->s.ops->member_role(&f->s, p1.id, later.id, &role), 0);
-    assert_int_equal(role, CL_ROLE_MEMBER);
+    assert_int_equal(role, CL_ROLE_NONE);
+    memset(inv, 0, sizeof inv);
+    assert_int_equal(
+        f->s.ops->invitation_list_for_email(&f->s, "NEW@example.com", collect_invitation, inv), 0);
+    assert_string_equal(inv[0].project_name, "p1");
+    assert_string_equal(inv[0].inviter_email, "o@example.com");
+    assert_string_equal(inv[1].id, id2);
+    assert_string_equal(inv[2].id, "");
+    assert_int_equal(f->s.ops->invitation_get(&f->s, id2, &got), 0);
+    assert_string_equal(got.project_id, p2.id);
+    assert_string_equal(got.email, "new@example.com");
+    /* accept p2's: a member; decline p1's: not; neither is pending any more */
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, id2, later.id, true, 8), 0);
     assert_int_equal(f->s.ops->member_role(&f->s, p2.id, later.id, &role), 0);
     assert_int_equal(role, CL_ROLE_MEMBER);
-    /* accepted invitations are not pending any more */
-    assert_int_equal(f->s.ops->invitations_accept(&f->s, "new@example.com", later.id, 9, &n), 0);
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, id2, later.id, true, 9), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, inv[0].id, later.id, false, 9), 0);
+    assert_int_equal(f->s.ops->member_role(&f->s, p1.id, later.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+    assert_int_equal(f->s.ops->invitation_get(&f->s, inv[0].id, &got), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->invitation_count_pending(&f->s, p1.id, &n), 0);
     assert_int_equal(n, 0);
+    /* a declined address may be invited again */
     assert_int_equal(f->s.ops->invitation_create(&f->s, p1.id, "new@example.com", o.id, 10, id), 0);
     /* unknown project */
     assert_int_equal(
@@ -1143,6 +1164,56 @@ static void test_user_delete(void **state)
     assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 70), CL_ENOTFOUND);
 }
 
+/* Email verification links (issue 14): one live per user, spent once,
+ * expiring, and proving only the address they were sent to. */
+static void test_email_verification(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u, got;
+    uint8_t v1[CL_HASH_LEN], v2[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1] = "";
+    make_user(f, "verify@example.com", &u);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_int_equal(got.email_verified_at, 0);
+    cl_hash_str("clv_one", v1);
+    cl_hash_str("clv_two", v2);
+    assert_int_equal(f->s.ops->verify_create(&f->s, u.id, u.email, v1, 100, 200), 0);
+    assert_int_equal(f->s.ops->verify_create(&f->s, u.id, u.email, v2, 110, 210), 0);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM email_verifications"), 1);
+    /* the older link was replaced */
+    assert_int_equal(f->s.ops->verify_consume(&f->s, v1, 120, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->verify_consume(&f->s, v2, 120, uid), 0);
+    assert_string_equal(uid, u.id);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_int_equal(got.email_verified_at, 120);
+    /* once */
+    assert_int_equal(f->s.ops->verify_consume(&f->s, v2, 121, uid), CL_ENOTFOUND);
+    /* expired at expires_at, and spent by the attempt */
+    assert_int_equal(f->s.ops->user_set_email_verified(&f->s, u.id, 0), 0);
+    assert_int_equal(f->s.ops->verify_create(&f->s, u.id, u.email, v1, 200, 300), 0);
+    assert_int_equal(f->s.ops->verify_consume(&f->s, v1, 300, uid), CL_EEXPIRED);
+    assert_int_equal(f->s.ops->verify_consume(&f->s, v1, 250, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_int_equal(got.email_verified_at, 0);
+    /* a link sent to another address than the account's proves nothing */
+    assert_int_equal(f->s.ops->verify_create(&f->s, u.id, "old@example.com", v1, 400, 500), 0);
+    assert_int_equal(f->s.ops->verify_consume(&f->s, v1, 410, uid), CL_ESTATE);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_int_equal(got.email_verified_at, 0);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM email_verifications"), 0);
+    /* the operator's mark drops a live link; unknown users */
+    assert_int_equal(f->s.ops->verify_create(&f->s, u.id, u.email, v1, 500, 600), 0);
+    assert_int_equal(f->s.ops->user_set_email_verified(&f->s, u.id, 510), 0);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM email_verifications"), 0);
+    assert_int_equal(
+        f->s.ops->user_set_email_verified(&f->s, "00000000-0000-4000-8000-000000000000", 1),
+        CL_ENOTFOUND);
+    /* deleting the user takes a live link with it */
+    assert_int_equal(f->s.ops->verify_create(&f->s, u.id, u.email, v1, 700, 800), 0);
+    raw_exec(f, "DELETE FROM users");
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM email_verifications"), 0);
+}
+
 static void test_password_reset(void **state)
 {
     struct fx *f = *state;
@@ -1320,7 +1391,6 @@ static void test_invitation_list_cancel(void **state)
     struct cl_project p, p2;
     struct cl_invitation inv[4];
     char i1[CL_UUID_LEN + 1], i2[CL_UUID_LEN + 1], i3[CL_UUID_LEN + 1];
-    int n = -1;
     make_user(f, "o@example.com", &o);
     make_project(f, o.id, "p", 1, &p);
     make_project(f, o.id, "p2", 1, &p2);
@@ -1345,10 +1415,10 @@ static void test_invitation_list_cancel(void **state)
     assert_int_equal(f->s.ops->invitation_list(&f->s, p.id, collect_invitation, inv), 0);
     assert_string_equal(inv[0].id, i1);
     assert_string_equal(inv[1].id, "");
-    /* a cancelled invitation is not fulfilled at sign-up; the other project's is */
+    /* a cancelled invitation cannot be answered; the other project's can */
     make_user(f, "two@example.com", &later);
-    assert_int_equal(f->s.ops->invitations_accept(&f->s, "two@example.com", later.id, 8, &n), 0);
-    assert_int_equal(n, 1);
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, i2, later.id, true, 8), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, i3, later.id, true, 8), 0);
     /* and the address may be invited again */
     assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "two@example.com", o.id, 9, i2), 0);
     /* accepted ones are not listed */
@@ -1667,6 +1737,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_user_set_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_email_verification, setup, teardown),
         cmocka_unit_test_setup_teardown(test_project_rename_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_members_list_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invitation_list_cancel, setup, teardown),
