@@ -168,7 +168,7 @@
 #define CL_VERIFY_TOKEN_TTL_S      (24 * 3600)
 #define CL_VERIFY_SEND_PER_USER    5
 #define CL_VERIFY_SEND_WINDOW_S    (60 * 60)
-#define CL_VERIFY_CONFIRM_PER_ADDR 20
+#define CL_VERIFY_CONFIRM_PER_ADDR 60
 /* invite-member (finding 6): per inviter and per project, at most this
  * many invitations per CL_INVITE_RATE_WINDOW_S (429 rate_limited with
  * Retry-After), and at most CL_INVITATIONS_PENDING_MAX pending invitations
