@@ -229,8 +229,9 @@ static bool cl__invite_allowed(struct cl_http_req *req, const char *project_id)
     return false;
 }
 
-/* true if email belongs to a member of project_id (the owner's member
- * list shows their addresses anyway: no existence oracle). */
+/* *out: whether email belongs to a member of project_id (the owner's
+ * member list shows their addresses anyway: no existence oracle). Returns
+ * 0 or a store error. */
 static int cl__is_member(struct cl_store *s, const char *project_id, const char *email, bool *out)
 {
     struct cl_user u;
