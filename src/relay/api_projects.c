@@ -264,15 +264,16 @@ static void cl__sort_live(const struct cl_session_info *si, void *ctx)
         cl_id_list_add(&x->unshared, si->sess.id);
 }
 
-/* Takes user_id out of project p, removed by its owner or leaving
- * (reason, for the hub: "member_removed", "member_left"): their live
+/* Takes user_id out of project p, removed by its owner or leaving (how,
+ * for the log: "removed", "left"; the sessions' end reason is
+ * "member_removed" either way, as the store records it): their live
  * sessions on the project's devices end, their viewers of sessions others
  * shared with them close (4003) as a revoked share does, and the
  * project's realtime subscribers, they included, hear member.removed — all
  * at once, not at the next ping. Returns 0, or CL_ENOTFOUND (not a
  * member) or CL_ESTATE (the owner) with nothing changed, or an error. */
 static int cl__member_drop(struct cl_relay *r, const struct cl_project *p, const char *user_id,
-                           const char *reason)
+                           const char *how)
 {
     struct cl_store *s = &r->store;
     struct cl__removal x = {.store = s, .user_id = user_id};
@@ -289,12 +290,12 @@ static int cl__member_drop(struct cl_relay *r, const struct cl_project *p, const
     if (rc)
         goto out_free;
     for (size_t i = 0; i < x.ended.n; i++)
-        cl_hub_session_end(r->hub, x.ended.id[i], reason);
+        cl_hub_session_end(r->hub, x.ended.id[i], "member_removed");
     for (size_t i = 0; i < x.unshared.n; i++)
         cl_hub_share_changed(r->hub, x.unshared.id[i], user_id, CL_SHARE_NONE);
     cl_events_member(r->events, "member.removed", p->id, user_id);
-    cl_info("api", "member gone", "project=%s user=%s reason=%s sessions_ended=%zu", p->id, user_id,
-            reason, x.ended.n);
+    cl_info("api", "member gone", "project=%s user=%s how=%s sessions_ended=%zu", p->id, user_id,
+            how, x.ended.n);
 out_free:
     cl_id_list_free(&x.ended);
     cl_id_list_free(&x.unshared);
@@ -319,7 +320,7 @@ static void cl__member_remove(struct cl_http_req *req)
                             "instead (ownership cannot be transferred)");
         return;
     }
-    rc = cl__member_drop(r, &p, target, "member_removed");
+    rc = cl__member_drop(r, &p, target, "removed");
     if (rc == CL_ENOTFOUND) {
         cl_http_reply_error(req->conn, 404, "not_found",
                             "that user is not a member of this project");
@@ -347,7 +348,7 @@ static void cl__member_leave(struct cl_http_req *req)
     struct cl_project p;
     int rc = cl_policy_project(&r->store, req->user_id, CL_ACT_MEMBER_LEAVE, req->params[0], &p);
     if (rc == 0)
-        rc = cl__member_drop(r, &p, req->user_id, "member_left");
+        rc = cl__member_drop(r, &p, req->user_id, "left");
     if (rc == CL_ESTATE) {
         cl_http_reply_error(req->conn, 409, "last_owner",
                             "you are this project's last owner and cannot leave it: transfer "

@@ -234,7 +234,7 @@ test('leave: a member leaves and their terminals close at once; the last owner c
   expectStatus(await api(relay, 'POST', `/api/v1/projects/${project.id}/leave`, undefined, m.token), 200, relay);
   // both sockets close now, not at the next ping
   const end = await view.next((x) => x.type === 'session_end');
-  assert.equal(end.data.reason, 'member_left', JSON.stringify(end));
+  assert.equal(end.data.reason, 'member_removed', JSON.stringify(end));
   await watch.next((x) => x.type === 'error' && x.data?.code === 'share_revoked');
   assert.deepEqual(await projectsOf(relay, m), []);
   assertError(await api(relay, 'GET', `/api/v1/projects/${project.id}`, undefined, m.token), 404, 'not_found', relay);
