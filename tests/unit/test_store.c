@@ -196,6 +196,66 @@ static void test_reopen_is_idempotent(void **state)
     assert_int_equal(raw_count(f, "SELECT count(*) FROM users"), 1);
 }
 
+/* Migration 9 (issue 14) on a database made by migrations 1-8: accounts
+ * start unproven, invitations keep their state (the table is rebuilt for
+ * 'declined'), memberships stay. */
+static void test_migration_9_keeps_data(void **state)
+{
+    struct fx *f = *state;
+    char path[160], err[256] = "";
+    struct cl_invitation inv;
+    struct cl_user got;
+    enum cl_role role = CL_ROLE_NONE;
+    sqlite3 *db;
+    size_t n = 0;
+
+    f->s.ops->close(&f->s);
+    f->open = false;
+    snprintf(path, sizeof path, "%s/clawlink.db", f->dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/clawlink.db-wal", f->dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/clawlink.db-shm", f->dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/clawlink.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(sqlite3_exec(db, cl_sqlite_migrations[i], NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(
+            db,
+            "PRAGMA user_version = 8;"
+            "INSERT INTO users (id, email, password_hash, created_at) VALUES"
+            " ('u1', 'old@example.com', 'x', 1), ('u2', 'm@example.com', 'x', 1);"
+            "INSERT INTO projects (id, name, owner_id, created_at, updated_at)"
+            " VALUES ('p1', 'p', 'u1', 1, 1);"
+            "INSERT INTO project_members (id, project_id, user_id, role, created_at)"
+            " VALUES ('m1', 'p1', 'u1', 'owner', 1), ('m2', 'p1', 'u2', 'member', 2);"
+            "INSERT INTO invitations (id, project_id, email, invited_by, status, created_at)"
+            " VALUES ('i1', 'p1', 'new@example.com', 'u1', 'pending', 3),"
+            " ('i2', 'p1', 'gone@example.com', 'u1', 'cancelled', 4);",
+            NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(cl_store_open_sqlite(&f->s, f->dir, err, sizeof err), 0);
+    f->open = true;
+    assert_int_equal(cl_store_sqlite_schema_version(&f->s), cl_sqlite_migration_count);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, "u1", &got), 0);
+    assert_int_equal(got.email_verified_at, 0);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM users WHERE email_verified_at IS NULL"), 2);
+    assert_int_equal(f->s.ops->member_role(&f->s, "p1", "u2", &role), 0);
+    assert_int_equal(role, CL_ROLE_MEMBER);
+    assert_int_equal(f->s.ops->invitation_count_pending(&f->s, "p1", &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(f->s.ops->invitation_get(&f->s, "i1", &inv), 0);
+    assert_string_equal(inv.email, "new@example.com");
+    assert_string_equal(inv.inviter_email, "old@example.com");
+    assert_int_equal(f->s.ops->invitation_get(&f->s, "i2", &inv), CL_ENOTFOUND);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM invitations WHERE status = 'cancelled'"),
+                     1);
+}
+
 static void test_newer_schema_refused(void **state)
 {
     struct fx *f = *state;
@@ -1713,6 +1773,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_fails_on_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_9_keeps_data, setup, teardown),
         cmocka_unit_test(test_schema_version_rejects_other_store),
         cmocka_unit_test_setup_teardown(test_user_create_and_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_email_unique_case_insensitive, setup, teardown),
