@@ -181,6 +181,23 @@
  * and setting a password (reset or change) voids them all. */
 #define CL_RESET_TOKEN_TTL_S (30 * 60)
 #define CL_RESET_LINKS_MAX   5
+/* Email verification (docs/security.md "Email verification"): a link is
+ * valid this long and used once; a user may ask for at most
+ * CL_VERIFY_SEND_PER_USER links (sign-up's included) per
+ * CL_VERIFY_SEND_WINDOW_S, beyond which 429 rate_limited; the link's page
+ * may try at most CL_VERIFY_CONFIRM_PER_ADDR tokens per address a minute. */
+#define CL_VERIFY_TOKEN_TTL_S      (24 * 3600)
+#define CL_VERIFY_SEND_PER_USER    5
+#define CL_VERIFY_SEND_WINDOW_S    (60 * 60)
+#define CL_VERIFY_CONFIRM_PER_ADDR 60
+/* invite-member (finding 6): per inviter and per project, at most this
+ * many invitations per CL_INVITE_RATE_WINDOW_S (429 rate_limited with
+ * Retry-After), and at most CL_INVITATIONS_PENDING_MAX pending invitations
+ * per project (409 too_many_invitations; --max-pending-invitations). */
+#define CL_INVITE_RATE_WINDOW_S    (60 * 60)
+#define CL_INVITE_RATE_PER_USER    30
+#define CL_INVITE_RATE_PER_PROJECT 20
+#define CL_INVITATIONS_PENDING_MAX 50
 /* A token's last_used is written at most once per this many seconds, so
  * authenticated requests do not each cost a database write. */
 #define CL_TOKEN_TOUCH_S 60

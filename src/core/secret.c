@@ -18,7 +18,8 @@ void cl_token_new(enum cl_token_kind kind, char *out)
     static const char *const prefix[] = {[CL_TOKEN_USER] = "clu_",
                                          [CL_TOKEN_DEVICE] = "cld_",
                                          [CL_TOKEN_RESET] = "clr_",
-                                         [CL_TOKEN_SIGNIN] = "clo_"};
+                                         [CL_TOKEN_SIGNIN] = "clo_",
+                                         [CL_TOKEN_VERIFY] = "clv_"};
     memcpy(out, prefix[kind], 4);
     sodium_bin2base64(out + 4, CL_TOKEN_STR_LEN - 4 + 1, raw, sizeof raw,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);

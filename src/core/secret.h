@@ -20,7 +20,13 @@
 #define CL_TOKEN_STR_LEN (4 + 43)
 
 /* Kinds of token; the prefix makes a leaked token recognisable to scanners. */
-enum cl_token_kind { CL_TOKEN_USER, CL_TOKEN_DEVICE, CL_TOKEN_RESET, CL_TOKEN_SIGNIN };
+enum cl_token_kind {
+    CL_TOKEN_USER,
+    CL_TOKEN_DEVICE,
+    CL_TOKEN_RESET,
+    CL_TOKEN_SIGNIN,
+    CL_TOKEN_VERIFY /* email verification link (clv_) */
+};
 
 /* Must be called once before anything else here (wraps sodium_init). */
 int cl_secret_init(void);

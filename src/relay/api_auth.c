@@ -18,6 +18,7 @@
 #include "core/secret.h"
 #include "relay/accounts.h"
 #include "relay/auth.h"
+#include "relay/consent.h"
 #include "relay/events.h"
 #include "relay/http.h"
 #include "relay/relay.h"
@@ -123,17 +124,6 @@ static bool cl__foreign_origin(struct cl_http_req *req)
 
 /* ---- signup ----------------------------------------------------------- */
 
-struct cl__joiner {
-    struct cl_relay *relay;
-    const char *user_id;
-};
-
-static void cl__joined(const struct cl_project *p, void *ctx)
-{
-    struct cl__joiner *x = ctx;
-    cl_events_member(x->relay->events, "member.added", p->id, x->user_id);
-}
-
 static void cl__signup_work(void *arg)
 {
     struct cl__pw_job *j = arg;
@@ -160,19 +150,9 @@ static void cl__signup_done(struct cl_conn *c, void *arg)
         cl_http_reply_errcode(c, rc);
         goto out_free;
     }
-    {
-        int joined = 0;
-        if (r->store.ops->invitations_accept(&r->store, j->user.email, j->user.id, cl_now(),
-                                             &joined) == 0 &&
-            joined) {
-            cl_info("auth", "pending invitations fulfilled", "user=%s projects=%d", j->user.id,
-                    joined);
-            /* a new account belongs to nothing else yet: its projects are
-             * the ones it just joined */
-            struct cl__joiner x = {r, j->user.id};
-            r->store.ops->project_list_for_user(&r->store, j->user.id, cl__joined, &x);
-        }
-    }
+    /* Sign-up joins nothing (issue 14): invitations to this address wait
+     * until it is proven and the user accepts them. */
+    cl_consent_send_verification(r, &j->user, true, NULL);
     cl_info("auth", "user signed up", "user=%s", j->user.id);
     cl__reply_token(c, 201, r, &j->user, j->web);
 out_free:

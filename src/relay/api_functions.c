@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "relay/auth.h"
+#include "relay/consent.h"
 #include "relay/events.h"
 #include "relay/http.h"
 #include "relay/nodes.h"
@@ -303,9 +304,51 @@ static void cl__end_session(struct cl_http_req *req)
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
 }
 
-/* Seed 001 "Inviting Members": an existing account is added at once;
- * otherwise a pending invitation is recorded and fulfilled when that email
- * signs up. (No mail is sent yet: the owner tells the invitee.) */
+/* Counts one invitation against the inviter's and the project's limits
+ * (finding 6); true when allowed, else replied 429 with Retry-After. */
+static bool cl__invite_allowed(struct cl_http_req *req, const char *project_id)
+{
+    struct cl_consent *c = req->relay->consent;
+    unsigned retry = 1;
+    int64_t now = cl_now();
+    if (cl_ratelimit_hit(c->invite_per_user, req->user_id, now, &retry) &&
+        cl_ratelimit_hit(c->invite_per_project, project_id, now, &retry))
+        return true;
+    cl_warn("api", "invitations rate limited", "project=%s by=%s", project_id, req->user_id);
+    cl_http_set_retry_after(req->conn, retry);
+    cl_http_reply_error(req->conn, 429, "rate_limited",
+                        "too many invitations (at most %d per project and %d per inviter an "
+                        "hour); retry in %u s",
+                        CL_INVITE_RATE_PER_PROJECT, CL_INVITE_RATE_PER_USER, retry);
+    return false;
+}
+
+/* *out: whether email belongs to a member of project_id (the owner's
+ * member list shows their addresses anyway: no existence oracle). Returns
+ * 0 or a store error. */
+static int cl__is_member(struct cl_store *s, const char *project_id, const char *email, bool *out)
+{
+    struct cl_user u;
+    enum cl_role role = CL_ROLE_NONE;
+    int rc = s->ops->user_by_email(s, email, &u);
+    *out = false;
+    if (rc == CL_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    cl_wipe(u.pw_hash, sizeof u.pw_hash);
+    rc = s->ops->member_role(s, project_id, u.id, &role);
+    if (rc && rc != CL_ENOTFOUND)
+        return rc;
+    *out = role != CL_ROLE_NONE;
+    return 0;
+}
+
+/* Seed 001 "Inviting Members", with consent (issue 14): nobody is added
+ * here. A pending invitation is recorded and the address is mailed; its
+ * owner, signed in with that address proven, accepts or declines it
+ * (api_invitations.c). The answer is the same whether or not the address
+ * has an account: {status: "invited", message} as the seed's second case. */
 static void cl__invite_member(struct cl_http_req *req)
 {
     struct cl_relay *r = req->relay;
@@ -313,7 +356,9 @@ static void cl__invite_member(struct cl_http_req *req)
     const char *project_id, *email_in;
     char email[CL_EMAIL_MAX + 1], err[160], inv_id[CL_UUID_LEN + 1];
     struct cl_project p;
-    struct cl_user u;
+    struct cl_user inviter;
+    size_t pending = 0;
+    bool member;
     int rc;
 
     if (cl__id_field(req, "project_id", &project_id))
@@ -333,30 +378,29 @@ static void cl__invite_member(struct cl_http_req *req)
                             "field body.email is not a valid email address");
         return;
     }
-    rc = s->ops->user_by_email(s, email, &u);
-    if (rc == 0) {
-        cl_wipe(u.pw_hash, sizeof u.pw_hash);
-        rc = s->ops->member_add(s, p.id, u.id, CL_ROLE_MEMBER, req->user_id, cl_now());
-        if (rc == CL_EEXIST) {
-            cl_http_reply_error(req->conn, 409, "already_member",
-                                "that user is already a member of this project");
-            return;
-        }
-        if (rc) {
-            cl_http_reply_errcode(req->conn, rc);
-            return;
-        }
-        cl_info("api", "member added", "project=%s user=%s by=%s", p.id, u.id, req->user_id);
-        cl_events_member(r->events, "member.added", p.id, u.id);
-        cl_http_reply_json(
-            req->conn, 200,
-            json_pack("{s:s, s:s}", "status", "added", "message", "Member added to project"));
+    if (!cl__invite_allowed(req, p.id))
+        return;
+    rc = cl__is_member(s, p.id, email, &member);
+    if (rc == 0 && member) {
+        cl_http_reply_error(req->conn, 409, "already_member",
+                            "that address belongs to a member of this project");
         return;
     }
-    if (rc != CL_ENOTFOUND) {
-        cl_http_reply_errcode(req->conn, rc);
+    if (rc == 0)
+        rc = s->ops->invitation_count_pending(s, p.id, &pending);
+    if (rc == 0 && pending >= r->opts.max_pending_invitations) {
+        cl_http_reply_error(req->conn, 409, "too_many_invitations",
+                            "this project has %u pending invitations: cancel some first",
+                            r->opts.max_pending_invitations);
         return;
     }
+    if (rc == 0)
+        rc = s->ops->user_by_id(s, req->user_id, &inviter);
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc == CL_ENOTFOUND ? CL_EAUTH : rc);
+        return;
+    }
+    cl_wipe(inviter.pw_hash, sizeof inviter.pw_hash);
     rc = s->ops->invitation_create(s, p.id, email, req->user_id, cl_now(), inv_id);
     if (rc == CL_EEXIST) {
         cl_http_reply_error(req->conn, 409, "already_invited",
@@ -367,10 +411,12 @@ static void cl__invite_member(struct cl_http_req *req)
         cl_http_reply_errcode(req->conn, rc);
         return;
     }
+    cl_consent_mail_invitation(r, &p, &inviter, email);
     cl_info("api", "invitation created", "project=%s invitation=%s by=%s", p.id, inv_id,
             req->user_id);
     cl_http_reply_json(req->conn, 200,
-                       json_pack("{s:s, s:s}", "status", "invited", "message", "Invitation sent"));
+                       json_pack("{s:s, s:s, s:s}", "status", "invited", "message",
+                                 "Invitation sent", "invitation_id", inv_id));
 }
 
 /* ISO 8601 UTC ("2025-02-24T10:00:00Z") as the seed's relay-nodes shows

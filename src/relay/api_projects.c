@@ -264,16 +264,50 @@ static void cl__sort_live(const struct cl_session_info *si, void *ctx)
         cl_id_list_add(&x->unshared, si->sess.id);
 }
 
-/* Removes a member (never the owner): their live sessions on the
- * project's devices end ("member_removed"), and their viewers of sessions
- * others shared with them close (4003), as a revoked share does. */
+/* Takes user_id out of project p, removed by its owner or leaving (how,
+ * for the log: "removed", "left"; the sessions' end reason is
+ * "member_removed" either way, as the store records it): their live
+ * sessions on the project's devices end, their viewers of sessions others
+ * shared with them close (4003) as a revoked share does, and the
+ * project's realtime subscribers, they included, hear member.removed — all
+ * at once, not at the next ping. Returns 0, or CL_ENOTFOUND (not a
+ * member) or CL_ESTATE (the owner) with nothing changed, or an error. */
+static int cl__member_drop(struct cl_relay *r, const struct cl_project *p, const char *user_id,
+                           const char *how)
+{
+    struct cl_store *s = &r->store;
+    struct cl__removal x = {.store = s, .user_id = user_id};
+    struct cl_session_filter f;
+    int rc;
+
+    memset(&f, 0, sizeof f);
+    f.project_id = p->id;
+    f.user_id = NULL;
+    f.status = CL_SESSIONS_ACTIVE;
+    rc = s->ops->session_list(s, &f, cl__sort_live, &x);
+    if (rc == 0)
+        rc = s->ops->member_remove(s, p->id, user_id, cl_now());
+    if (rc)
+        goto out_free;
+    for (size_t i = 0; i < x.ended.n; i++)
+        cl_hub_session_end(r->hub, x.ended.id[i], "member_removed");
+    for (size_t i = 0; i < x.unshared.n; i++)
+        cl_hub_share_changed(r->hub, x.unshared.id[i], user_id, CL_SHARE_NONE);
+    cl_events_member(r->events, "member.removed", p->id, user_id);
+    cl_info("api", "member gone", "project=%s user=%s how=%s sessions_ended=%zu", p->id, user_id,
+            how, x.ended.n);
+out_free:
+    cl_id_list_free(&x.ended);
+    cl_id_list_free(&x.unshared);
+    return rc;
+}
+
+/* Removes a member (never the owner). */
 static void cl__member_remove(struct cl_http_req *req)
 {
     struct cl_relay *r = req->relay;
     struct cl_store *s = &r->store;
     const char *target = req->params[1];
-    struct cl__removal x = {.store = s, .user_id = target};
-    struct cl_session_filter f;
     struct cl_project p;
     int rc = cl_policy_project(s, req->user_id, CL_ACT_MEMBER_REMOVE, req->params[0], &p);
     if (rc) {
@@ -286,38 +320,47 @@ static void cl__member_remove(struct cl_http_req *req)
                             "instead (ownership cannot be transferred)");
         return;
     }
-    memset(&f, 0, sizeof f);
-    f.project_id = p.id;
-    f.user_id = NULL;
-    f.status = CL_SESSIONS_ACTIVE;
-    rc = s->ops->session_list(s, &f, cl__sort_live, &x);
-    if (rc == 0)
-        rc = s->ops->member_remove(s, p.id, target, cl_now());
+    rc = cl__member_drop(r, &p, target, "removed");
     if (rc == CL_ENOTFOUND) {
         cl_http_reply_error(req->conn, 404, "not_found",
                             "that user is not a member of this project");
-        goto out_free;
+        return;
     }
     if (rc == CL_ESTATE) {
         cl_http_reply_error(req->conn, 409, "owner_cannot_be_removed",
                             "the owner cannot be removed from a project");
-        goto out_free;
+        return;
     }
     if (rc) {
         cl_http_reply_errcode(req->conn, rc);
-        goto out_free;
+        return;
     }
-    for (size_t i = 0; i < x.ended.n; i++)
-        cl_hub_session_end(r->hub, x.ended.id[i], "member_removed");
-    for (size_t i = 0; i < x.unshared.n; i++)
-        cl_hub_share_changed(r->hub, x.unshared.id[i], target, CL_SHARE_NONE);
-    cl_info("api", "member removed", "project=%s user=%s by=%s sessions_ended=%zu", p.id, target,
-            req->user_id, x.ended.n);
-    cl_events_member(r->events, "member.removed", p.id, target);
+    cl_info("api", "member removed", "project=%s user=%s by=%s", p.id, target, req->user_id);
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
-out_free:
-    cl_id_list_free(&x.ended);
-    cl_id_list_free(&x.unshared);
+}
+
+/* POST /api/v1/projects/{id}/leave: the caller leaves the project (issue
+ * 14). A project has one owner, its last: they are refused (409
+ * last_owner) and delete the project instead. */
+static void cl__member_leave(struct cl_http_req *req)
+{
+    struct cl_relay *r = req->relay;
+    struct cl_project p;
+    int rc = cl_policy_project(&r->store, req->user_id, CL_ACT_MEMBER_LEAVE, req->params[0], &p);
+    if (rc == 0)
+        rc = cl__member_drop(r, &p, req->user_id, "left");
+    if (rc == CL_ESTATE) {
+        cl_http_reply_error(req->conn, 409, "last_owner",
+                            "you are this project's last owner and cannot leave it: transfer "
+                            "it or delete it instead");
+        return;
+    }
+    if (rc) {
+        cl_http_reply_errcode(req->conn, rc);
+        return;
+    }
+    cl_info("api", "member left", "project=%s user=%s", p.id, req->user_id);
+    cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
 }
 
 /* ---- invitations ------------------------------------------------------------ */
@@ -385,6 +428,7 @@ const struct cl_route cl_routes_projects[] = {
     {CL_HTTP_GET, "/api/v1/projects/:id/members", CL_ACT_MEMBER_LIST, cl__member_list},
     {CL_HTTP_DELETE, "/api/v1/projects/:id/members/:user_id", CL_ACT_MEMBER_REMOVE,
      cl__member_remove},
+    {CL_HTTP_POST, "/api/v1/projects/:id/leave", CL_ACT_MEMBER_LEAVE, cl__member_leave},
     {CL_HTTP_GET, "/api/v1/projects/:id/invitations", CL_ACT_INVITATION_LIST, cl__invitation_list},
     {CL_HTTP_DELETE, "/api/v1/projects/:id/invitations/:invitation_id", CL_ACT_INVITATION_CANCEL,
      cl__invitation_cancel},

@@ -26,17 +26,10 @@ struct cl_http_job {
 
 static const struct cl_route cl__routes_misc[];
 
-const struct cl_route *const cl_http_route_tables[] = {cl__routes_misc,
-                                                       cl_routes_health,
-                                                       cl_routes_auth,
-                                                       cl_routes_projects,
-                                                       cl_routes_functions,
-                                                       cl_routes_sessions,
-                                                       cl_routes_account,
-                                                       cl_routes_devices,
-                                                       cl_routes_connector,
-                                                       cl_routes_nodes,
-                                                       NULL};
+const struct cl_route *const cl_http_route_tables[] = {
+    cl__routes_misc,     cl_routes_health,   cl_routes_auth,        cl_routes_projects,
+    cl_routes_functions, cl_routes_sessions, cl_routes_account,     cl_routes_devices,
+    cl_routes_connector, cl_routes_nodes,    cl_routes_invitations, NULL};
 
 const char *cl_http_method_name(enum cl_http_method m)
 {
@@ -874,6 +867,7 @@ json_t *cl_json_user(const struct cl_user *u)
 {
     json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "id", u->id, "email", u->email, "display_name",
                           u->display_name, "created_at", (json_int_t)u->created_at);
+    json_object_set_new(o, "email_verified", json_boolean(u->email_verified_at != 0));
     json_object_set_new(o, "avatar_url",
                         u->avatar_url[0] ? json_string(u->avatar_url) : json_null());
     return o;

@@ -13,6 +13,7 @@
 #include "relay/admission.h"
 #include "relay/audit.h"
 #include "relay/auth.h"
+#include "relay/consent.h"
 #include "relay/demo.h"
 #include "relay/events.h"
 #include "relay/hub.h"
@@ -44,6 +45,8 @@ static void cl__usage(FILE *f)
         "                                 (a one-time sign-in link; login-link --help)\n"
         "       clawlink-relay audit [--deep] [--fix] [--json] [the relay's options]\n"
         "                                 (check this relay's setup; audit --help)\n"
+        "       clawlink-relay verify-email [--data DIR] EMAIL\n"
+        "                                 (mark an address proven: no mail server)\n"
         "\n"
         "  --listen ADDR:PORT   address to serve HTTP and WebSocket on (default 127.0.0.1:8080)\n"
         "  --data DIR           database and state directory (default ./var)\n"
@@ -58,6 +61,8 @@ static void cl__usage(FILE *f)
         "                       (default 32); each has 10 s to send hello/auth\n"
         "  --max-sessions-per-device N, --max-sessions-per-user N\n"
         "                       open sessions start-session allows (default 64, 128)\n"
+        "  --max-pending-invitations N\n"
+        "                       pending invitations a project may have (default 50)\n"
         "  --ping-interval SECS WebSocket ping after this much silence; a peer silent for\n"
         "                       2 intervals + 5 s is closed (default 20)\n"
         "  --smtp-url URL       send password reset mail through this server,\n"
@@ -235,6 +240,91 @@ out_close:
     return rc;
 }
 
+/* clawlink-relay verify-email [--data DIR] EMAIL: the operator vouches
+ * for a user's address (a self-hosted relay without a mail server, where
+ * the operator knows the person). Marks it proven as an opened
+ * verification link would, on the relay's machine, with access to its
+ * data directory: nothing a remote caller can do. */
+static int cl__verify_email(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"data", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char usage[] =
+        "usage: clawlink-relay verify-email [--data DIR] EMAIL\n"
+        "\n"
+        "Marks EMAIL, a user of the relay whose database is in DIR (default ./var),\n"
+        "as proven, as opening the verification link the relay mailed would: for a\n"
+        "relay without a mail server, when you know the address is theirs. Only a\n"
+        "proven address sees and accepts invitations to projects.\n";
+    char data[512], norm[CL_EMAIL_MAX + 1], db[sizeof data + 16], err[256];
+    struct cl_store store;
+    struct cl_user u;
+    struct stat st;
+    int opt, rc;
+
+    snprintf(data, sizeof data, "./var");
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'd':
+            if (strlen(optarg) >= sizeof data) {
+                fprintf(stderr, "clawlink-relay verify-email: --data path too long\n");
+                return 2;
+            }
+            snprintf(data, sizeof data, "%s", optarg);
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (cl_auth_normalize_email(argv[optind], norm)) {
+        fprintf(stderr, "clawlink-relay verify-email: '%s' is not an email address\n",
+                argv[optind]);
+        return 2;
+    }
+    snprintf(db, sizeof db, "%s/clawlink.db", data);
+    if (stat(db, &st) != 0) {
+        fprintf(stderr, "clawlink-relay verify-email: no relay database in %s (%s)\n", data,
+                strerror(errno));
+        return 1;
+    }
+    cl_log_set_level(CL_LOG_WARN);
+    if (cl_secret_init()) {
+        fprintf(stderr, "clawlink-relay verify-email: crypto initialisation failed\n");
+        return 1;
+    }
+    if (cl_store_open_sqlite(&store, data, err, sizeof err)) {
+        fprintf(stderr, "clawlink-relay verify-email: cannot open the database in %s: %s\n", data,
+                err);
+        return 1;
+    }
+    rc = store.ops->user_by_email(&store, norm, &u);
+    if (rc == 0) {
+        cl_wipe(u.pw_hash, sizeof u.pw_hash);
+        rc = u.email_verified_at ? 0 : store.ops->user_set_email_verified(&store, u.id, cl_now());
+    }
+    if (rc == CL_ENOTFOUND)
+        fprintf(stderr, "clawlink-relay verify-email: no user %s in %s\n", norm, data);
+    else if (rc)
+        fprintf(stderr, "clawlink-relay verify-email: updating the user failed: %s\n",
+                cl_strerror(rc));
+    else
+        printf("%s: address proven%s\n", norm, u.email_verified_at ? " (already)" : "");
+    store.ops->close(&store);
+    return rc ? 1 : 0;
+}
+
 static int cl__parse_listen(const char *s, struct cl_relay_opts *o)
 {
     const char *colon = strrchr(s, ':');
@@ -392,6 +482,7 @@ int main(int argc, char **argv)
         {"max-unauth-per-addr", required_argument, NULL, 'U'},
         {"max-sessions-per-device", required_argument, NULL, 'E'},
         {"max-sessions-per-user", required_argument, NULL, 'R'},
+        {"max-pending-invitations", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -412,6 +503,8 @@ int main(int argc, char **argv)
         return cl__login_link(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "audit") == 0)
         return cl_audit_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "verify-email") == 0)
+        return cl__verify_email(argc - 1, argv + 1);
     mallopt(M_MMAP_THRESHOLD, CL_RELAY_RX_BUFFER);
     memset(&r, 0, sizeof r);
     snprintf(r.opts.listen_addr, sizeof r.opts.listen_addr, "127.0.0.1");
@@ -423,6 +516,7 @@ int main(int argc, char **argv)
     r.opts.max_unauth_per_addr = CL_RELAY_UNAUTH_WS_PER_ADDR;
     r.opts.max_sessions_device = CL_SESSIONS_PER_DEVICE;
     r.opts.max_sessions_user = CL_SESSIONS_PER_USER;
+    r.opts.max_pending_invitations = CL_INVITATIONS_PENDING_MAX;
 
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
@@ -501,6 +595,7 @@ int main(int argc, char **argv)
         case 'M':
         case 'U':
         case 'E':
+        case 'I':
         case 'R': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -509,6 +604,7 @@ int main(int argc, char **argv)
                         opt == 'M'   ? "max-conns-per-addr"
                         : opt == 'U' ? "max-unauth-per-addr"
                         : opt == 'E' ? "max-sessions-per-device"
+                        : opt == 'I' ? "max-pending-invitations"
                                      : "max-sessions-per-user",
                         optarg);
                 return 2;
@@ -516,6 +612,7 @@ int main(int argc, char **argv)
             *(opt == 'M'   ? &r.opts.max_conns_per_addr
               : opt == 'U' ? &r.opts.max_unauth_per_addr
               : opt == 'E' ? &r.opts.max_sessions_device
+              : opt == 'I' ? &r.opts.max_pending_invitations
                            : &r.opts.max_sessions_user) = (unsigned)v;
             break;
         }
@@ -607,6 +704,7 @@ int main(int argc, char **argv)
     r.rl_pair_code = cl_ratelimit_new(CL_PAIR_FAILS_PER_CODE, CL_PAIRING_CODE_TTL_S);
     r.rl_pair_global = cl_ratelimit_new(CL_PAIR_FAILS_GLOBAL, CL_PAIR_RATE_WINDOW_S);
     r.accounts = cl_accounts_new(&r.opts);
+    r.consent = cl_consent_new();
     if (cl_server_start(&r, err, sizeof err)) {
         cl_error("relay", "cannot start server", "error=\"%s\"%s", err,
                  strncmp(err, "cannot listen", 13) == 0
@@ -656,6 +754,7 @@ out_free:
     cl_ratelimit_free(r.rl_pair_global);
     cl_admission_free(r.admission); /* every connection is gone */
     cl_accounts_free(r.accounts);   /* after the loop: no mail job is left */
+    cl_consent_free(r.consent);
     cl_mail_cleanup();
     r.store.ops->close(&r.store);
     cl_info("relay", "stopped", "%s", "");

@@ -226,6 +226,41 @@ const char *const cl_sqlite_migrations[] = {
     "DROP TABLE password_resets;"
     "ALTER TABLE password_resets_new RENAME TO password_resets;"
     "CREATE INDEX password_resets_user ON password_resets(user_id, expires_at);",
+
+    /* 10: consent (issue 14, findings 1 and 6). users.email_verified_at is
+     * when the address was proven by a verification link (NULL: never;
+     * accounts from before this migration start unproven, decision 44);
+     * email_verifications holds the hash of each user's one live link and
+     * the address it was sent to. Invitations are answered by their
+     * invitee: 'declined' joins the states, responded_at says when. */
+    "ALTER TABLE users ADD COLUMN email_verified_at INTEGER;"
+    "CREATE TABLE email_verifications ("
+    "  user_id    TEXT PRIMARY KEY NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  email      TEXT NOT NULL COLLATE NOCASE,"
+    "  token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE invitations_v10 ("
+    "  id           TEXT PRIMARY KEY NOT NULL,"
+    "  project_id   TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+    "  email        TEXT NOT NULL COLLATE NOCASE,"
+    "  invited_by   TEXT REFERENCES users(id) ON DELETE SET NULL,"
+    "  status       TEXT NOT NULL DEFAULT 'pending'"
+    "               CHECK (status IN ('pending', 'accepted', 'declined', 'cancelled')),"
+    "  created_at   INTEGER NOT NULL,"
+    "  responded_at INTEGER"
+    ");"
+    "INSERT INTO invitations_v10 (id, project_id, email, invited_by, status, created_at)"
+    "  SELECT id, project_id, email, invited_by, status, created_at FROM invitations;"
+    "DROP TABLE invitations;"
+    "ALTER TABLE invitations_v10 RENAME TO invitations;"
+    "CREATE UNIQUE INDEX invitations_pending ON invitations(project_id, email)"
+    "  WHERE status = 'pending';"
+    "CREATE INDEX invitations_project ON invitations(project_id);"
+    /* an invitee lists the pending invitations to their address */
+    "CREATE INDEX invitations_email ON invitations(email) WHERE status = 'pending';"
+    "CREATE INDEX invitations_invited_by ON invitations(invited_by);",
 };
 
 const int cl_sqlite_migration_count =

@@ -36,13 +36,16 @@ static const enum cl_role cl__min_role[CL_ACT__COUNT] = {
     [CL_ACT_NODE_WORKFLOW] = CL_ROLE_MEMBER,
     /* issue 13: as ending (the starter, or the owner: cl_policy_session) */
     [CL_ACT_SESSION_RENAME] = CL_ROLE_MEMBER,
+    /* issue 14: anyone may leave; the last owner is refused by the store */
+    [CL_ACT_MEMBER_LEAVE] = CL_ROLE_MEMBER,
 };
 
 /* Actions on a user's own things, not on a project: no role grants them. */
 static bool cl__account_action(enum cl_action a)
 {
     return a == CL_ACT_ACCOUNT_MANAGE || a == CL_ACT_TOKEN_REVOKE || a == CL_ACT_NODES_LIST ||
-           a == CL_ACT_CONNECTOR_DOWNLOAD;
+           a == CL_ACT_CONNECTOR_DOWNLOAD || a == CL_ACT_EMAIL_VERIFY ||
+           a == CL_ACT_INVITATION_INBOX || a == CL_ACT_INVITATION_RESPOND;
 }
 
 static const char *const cl__action_names[CL_ACT__COUNT] = {
@@ -71,6 +74,10 @@ static const char *const cl__action_names[CL_ACT__COUNT] = {
     [CL_ACT_NODE_RESTART] = "node.restart",
     [CL_ACT_NODE_WORKFLOW] = "node.workflow",
     [CL_ACT_SESSION_RENAME] = "session.rename",
+    [CL_ACT_MEMBER_LEAVE] = "member.leave",
+    [CL_ACT_EMAIL_VERIFY] = "email.verify",
+    [CL_ACT_INVITATION_INBOX] = "invitation.inbox",
+    [CL_ACT_INVITATION_RESPOND] = "invitation.respond",
 };
 
 const char *cl_action_name(enum cl_action a)
@@ -185,13 +192,45 @@ int cl_policy_account(struct cl_store *s, const char *user_id, enum cl_action ac
     if (cl__anonymous(user_id))
         return CL_EAUTH;
     if ((act != CL_ACT_ACCOUNT_MANAGE && act != CL_ACT_NODES_LIST &&
-         act != CL_ACT_CONNECTOR_DOWNLOAD) ||
+         act != CL_ACT_CONNECTOR_DOWNLOAD && act != CL_ACT_EMAIL_VERIFY &&
+         act != CL_ACT_INVITATION_INBOX) ||
         !account_id || strcmp(user_id, account_id) != 0)
         return CL_ENOTFOUND;
     rc = s->ops->user_by_id(s, account_id, &u);
     cl_wipe(u.pw_hash, sizeof u.pw_hash);
     if (rc)
         return rc == CL_ENOTFOUND ? CL_EAUTH : CL_EDB; /* a token outliving its user */
+    /* an invitation is for whoever controls the address: until that is
+     * proven, the account sees none (issue 14, finding 1) */
+    if (act == CL_ACT_INVITATION_INBOX && !u.email_verified_at)
+        return CL_ESTATE;
+    return 0;
+}
+
+int cl_policy_invitation(struct cl_store *s, const char *user_id, enum cl_action act,
+                         const char *invitation_id, struct cl_invitation *out)
+{
+    struct cl_invitation inv;
+    struct cl_user u;
+    int rc;
+    if (cl__anonymous(user_id))
+        return CL_EAUTH;
+    if (act != CL_ACT_INVITATION_RESPOND)
+        return CL_ENOTFOUND;
+    rc = s->ops->user_by_id(s, user_id, &u);
+    cl_wipe(u.pw_hash, sizeof u.pw_hash);
+    if (rc)
+        return rc == CL_ENOTFOUND ? CL_EAUTH : CL_EDB;
+    if (!u.email_verified_at)
+        return CL_ESTATE;
+    rc = s->ops->invitation_get(s, invitation_id, &inv);
+    if (rc)
+        return rc == CL_ENOTFOUND ? CL_ENOTFOUND : CL_EDB;
+    /* both stored lower-cased; someone else's invitation does not exist */
+    if (strcmp(inv.email, u.email) != 0)
+        return CL_ENOTFOUND;
+    if (out)
+        *out = inv;
     return 0;
 }
 

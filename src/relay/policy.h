@@ -10,6 +10,8 @@
  *   CL_EAUTH      no authenticated user (user_id NULL or empty)      -> 401
  *   CL_ENOTFOUND  no such resource, or the user may not know it      -> 404
  *   CL_EFORBIDDEN a member, but the action needs a role they lack    -> 403
+ *   CL_ESTATE     the caller's email address is not proven, and the
+ *                 action needs it (invitations)                      -> 403
  *   CL_EDB        storage failure                                    -> 500
  * and, when allowed, fills the looked-up rows the caller needs anyway.
  */
@@ -45,13 +47,19 @@ enum cl_action {
     CL_ACT_NODE_RESTART,       /* restart a device's OpenClaw gateway */
     CL_ACT_NODE_WORKFLOW,      /* list and run an OpenClaw node's workflows */
     CL_ACT_SESSION_RENAME,     /* give a session a name, or clear it */
+    CL_ACT_MEMBER_LEAVE,       /* leave a project one is a member of */
+    CL_ACT_EMAIL_VERIFY,       /* ask for a (new) link proving one's own address */
+    CL_ACT_INVITATION_INBOX,   /* see the pending invitations to one's proven address */
+    CL_ACT_INVITATION_RESPOND, /* accept or decline an invitation to one's proven address */
     CL_ACT__COUNT
 };
 
 const char *cl_action_name(enum cl_action a);
 
-/* Actions on a project (PROJECT_*, DEVICE_ADD, MEMBER_*, INVITATION_*,
- * SESSION_HISTORY, PROJECT_EVENTS). */
+/* Actions on a project (PROJECT_*, DEVICE_ADD, MEMBER_*, INVITATION_LIST,
+ * INVITATION_CANCEL, SESSION_HISTORY, PROJECT_EVENTS). MEMBER_LEAVE is
+ * allowed to every member, the owner included: the store refuses the last
+ * owner (CL_ESTATE). */
 int cl_policy_project(struct cl_store *s, const char *user_id, enum cl_action act,
                       const char *project_id, struct cl_project *out);
 
@@ -70,12 +78,20 @@ int cl_policy_session(struct cl_store *s, const char *user_id, enum cl_action ac
                       const char *session_id, struct cl_session *sess_out,
                       struct cl_device *dev_out, enum cl_share_mode *mode_out);
 
-/* Actions on an account (ACCOUNT_MANAGE, and NODES_LIST and
- * CONNECTOR_DOWNLOAD, which act on what the account can see): only its own
- * user may, and anyone else gets CL_ENOTFOUND (accounts are never shown to
- * others). */
+/* Actions on an account (ACCOUNT_MANAGE, EMAIL_VERIFY, INVITATION_INBOX,
+ * and NODES_LIST and CONNECTOR_DOWNLOAD, which act on what the account can
+ * see): only its own user may, and anyone else gets CL_ENOTFOUND (accounts
+ * are never shown to others). INVITATION_INBOX needs a proven address
+ * (CL_ESTATE otherwise: the caller shows no invitations). */
 int cl_policy_account(struct cl_store *s, const char *user_id, enum cl_action act,
                       const char *account_id);
+
+/* Actions on an invitation by id (INVITATION_RESPOND): only the user
+ * whose address it was sent to, once that address is proven. An unproven
+ * caller gets CL_ESTATE whatever the id (nothing is learnt); a pending
+ * invitation to another address, or none, CL_ENOTFOUND. Fills *out. */
+int cl_policy_invitation(struct cl_store *s, const char *user_id, enum cl_action act,
+                         const char *invitation_id, struct cl_invitation *out);
 
 /* Actions on a user API token by id (TOKEN_REVOKE): only the user it
  * belongs to; anyone else, and unknown ids, get CL_ENOTFOUND. */

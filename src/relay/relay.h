@@ -20,6 +20,7 @@ struct cl_events;
 struct cl_ratelimit;
 struct cl_accounts;
 struct cl_admission;
+struct cl_consent;
 
 struct cl_relay_opts {
     char listen_addr[64]; /* "127.0.0.1" */
@@ -39,6 +40,7 @@ struct cl_relay_opts {
     unsigned max_sessions_device; /* CL_SESSIONS_PER_DEVICE: open sessions start-session allows */
     unsigned max_sessions_user;   /* CL_SESSIONS_PER_USER */
     unsigned drain_s;             /* --drain: /readyz 503 this long before closing (0) */
+    unsigned max_pending_invitations; /* CL_INVITATIONS_PENDING_MAX, per project */
 };
 
 struct cl_relay {
@@ -58,6 +60,7 @@ struct cl_relay {
     struct cl_ratelimit *rl_pair_global; /* failed pairing attempts, all addresses */
     int64_t pair_addr_full_until;        /* rl_pair_addr could not record a failure */
     struct cl_accounts *accounts;        /* account routes' limiters and mail */
+    struct cl_consent *consent;          /* verification and invitation limiters (consent.h) */
     uint8_t csrf_key[CL_HASH_LEN];       /* CSRF tokens are derived with it (webauth.c) */
     bool started;                        /* serving: set just before the loop runs (GET /readyz) */
     bool draining; /* SIGTERM with --drain: /readyz says no, all else still served */

@@ -31,6 +31,7 @@ struct cl_user {
     char avatar_url[CL_AVATAR_URL_MAX + 1]; /* "" when none */
     char pw_hash[CL_PWHASH_MAX];            /* Argon2id encoded string */
     int64_t created_at;
+    int64_t email_verified_at; /* when a verification link proved the address; 0: unproven */
 };
 
 struct cl_project {
@@ -130,6 +131,10 @@ struct cl_invitation {
     char email[CL_EMAIL_MAX + 1];
     char invited_by[CL_UUID_LEN + 1]; /* "" when the inviter is gone */
     int64_t created_at;
+    /* filled by invitation_get and invitation_list_for_email only ("" else) */
+    char project_name[CL_NAME_MAX + 1];
+    char inviter_email[CL_EMAIL_MAX + 1]; /* "" when the inviter is gone */
+    char inviter_name[CL_NAME_MAX + 1];
 };
 
 enum cl_share_mode { CL_SHARE_NONE = 0, CL_SHARE_VIEW = 1, CL_SHARE_CONTROL = 2 };
@@ -251,10 +256,39 @@ struct cl_store_ops {
      * id). CL_EEXIST if one is already pending for that address. */
     int (*invitation_create)(struct cl_store *s, const char *project_id, const char *email,
                              const char *invited_by, int64_t now, char id[CL_UUID_LEN + 1]);
-    /* Makes user_id a member of every project with a pending invitation
-     * for email, marking them accepted; *accepted gets how many. */
-    int (*invitations_accept)(struct cl_store *s, const char *email, const char *user_id,
-                              int64_t now, int *accepted);
+    /* Pending invitations of a project (the CL_INVITATIONS_PENDING_MAX cap). */
+    int (*invitation_count_pending)(struct cl_store *s, const char *project_id, size_t *out);
+    /* A pending invitation by id, with its project's name and inviter.
+     * CL_ENOTFOUND if none is pending with that id. */
+    int (*invitation_get)(struct cl_store *s, const char *id, struct cl_invitation *out);
+    /* Pending invitations addressed to email (case-insensitively), oldest
+     * first, with project name and inviter. The caller checks that the
+     * address is proven (policy). */
+    int (*invitation_list_for_email)(struct cl_store *s, const char *email, cl_invitation_cb cb,
+                                     void *ctx);
+    /* The invitee's answer, in one transaction: the pending invitation id
+     * becomes 'accepted' (and user_id a member of its project, unless
+     * already one) or 'declined', with responded_at = now. CL_ENOTFOUND
+     * if it is no longer pending. */
+    int (*invitation_respond)(struct cl_store *s, const char *id, const char *user_id, bool accept,
+                              int64_t now);
+
+    /* Email verification (api_verify.c). Stores the hash of a fresh link
+     * for user_id, sent to email, replacing any earlier one (one live link
+     * per user). */
+    int (*verify_create)(struct cl_store *s, const char *user_id, const char *email,
+                         const uint8_t hash[CL_HASH_LEN], int64_t now, int64_t expires_at);
+    /* Uses a verification link, in one transaction: finds it by hash
+     * (compared again in constant time), deletes it, and sets the user's
+     * email_verified_at = now if the address is still the one it was sent
+     * to. user_id gets whose it was. CL_ENOTFOUND for unknown or used
+     * links, CL_EEXPIRED for an expired one, CL_ESTATE when the address
+     * changed since (the last two are deleted too). */
+    int (*verify_consume)(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now,
+                          char user_id[CL_UUID_LEN + 1]);
+    /* Sets email_verified_at (0: unproven again) and drops a live link
+     * (the operator's verify-email; a changed address). */
+    int (*user_set_email_verified)(struct cl_store *s, const char *user_id, int64_t at);
     /* CL_ROLE_NONE (and 0) when user_id is not a member. */
     int (*member_role)(struct cl_store *s, const char *project_id, const char *user_id,
                        enum cl_role *out);

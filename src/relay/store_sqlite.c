@@ -109,12 +109,21 @@ enum cl__st {
     CL__ST_SIGNIN_INSERT,
     CL__ST_SIGNIN_BY_HASH,
     CL__ST_SIGNIN_DELETE,
+    CL__ST_VERIFY_UPSERT,
+    CL__ST_VERIFY_BY_HASH,
+    CL__ST_VERIFY_DELETE,
+    CL__ST_VERIFY_DROP_USER,
+    CL__ST_USER_SET_VERIFIED,
+    CL__ST_INVITATION_COUNT,
+    CL__ST_INVITATION_GET,
+    CL__ST_INVITATION_ANSWER,
     CL__ST__COUNT
 };
 
 #define CL__USER_SELECT                                                                            \
     "SELECT u.id, u.email, u.password_hash, u.created_at, coalesce(p.display_name, ''),"           \
-    " coalesce(p.avatar_url, '') FROM users u LEFT JOIN profiles p ON p.user_id = u.id"
+    " coalesce(p.avatar_url, ''), coalesce(u.email_verified_at, 0) FROM users u"                   \
+    " LEFT JOIN profiles p ON p.user_id = u.id"
 
 #define CL__PROJECT_COLS "p.id, p.name, p.owner_id, p.created_at, p.updated_at"
 #define CL__TOKEN_COLS   "id, user_id, created_at, expires_at, coalesce(last_used_at, 0)"
@@ -273,6 +282,28 @@ static const char *const cl__sql[CL__ST__COUNT] = {
     [CL__ST_SIGNIN_BY_HASH] =
         "SELECT user_id, code_hash, expires_at FROM signin_codes WHERE code_hash = ?1",
     [CL__ST_SIGNIN_DELETE] = "DELETE FROM signin_codes WHERE code_hash = ?1",
+    [CL__ST_VERIFY_UPSERT] =
+        "INSERT INTO email_verifications (user_id, email, token_hash, created_at, expires_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id) DO UPDATE SET email = excluded.email,"
+        " token_hash = excluded.token_hash, created_at = excluded.created_at,"
+        " expires_at = excluded.expires_at",
+    [CL__ST_VERIFY_BY_HASH] = "SELECT user_id, token_hash, expires_at, email"
+                              " FROM email_verifications WHERE token_hash = ?1",
+    [CL__ST_VERIFY_DELETE] = "DELETE FROM email_verifications WHERE token_hash = ?1",
+    [CL__ST_VERIFY_DROP_USER] = "DELETE FROM email_verifications WHERE user_id = ?1",
+    /* ?3 NULL: any address; else only while the account's address is ?3 */
+    [CL__ST_USER_SET_VERIFIED] = "UPDATE users SET email_verified_at = ?2"
+                                 " WHERE id = ?1 AND (?3 IS NULL OR email = ?3)",
+    [CL__ST_INVITATION_COUNT] =
+        "SELECT COUNT(*) FROM invitations WHERE project_id = ?1 AND status = 'pending'",
+    [CL__ST_INVITATION_GET] =
+        "SELECT i.id, i.project_id, i.email, coalesce(i.invited_by, ''), i.created_at, p.name,"
+        " coalesce(u.email, ''), coalesce(pr.display_name, '') FROM invitations i"
+        " JOIN projects p ON p.id = i.project_id LEFT JOIN users u ON u.id = i.invited_by"
+        " LEFT JOIN profiles pr ON pr.user_id = i.invited_by"
+        " WHERE i.id = ?1 AND i.status = 'pending'",
+    [CL__ST_INVITATION_ANSWER] = "UPDATE invitations SET status = ?2, responded_at = ?3"
+                                 " WHERE id = ?1 AND status = 'pending'",
 };
 
 /* Prepared per call: see the module comment. */
@@ -285,11 +316,12 @@ static const char cl__sql_device_list[] = "SELECT " CL__DEVICE_COLS " FROM devic
 static const char cl__sql_invitation_insert[] =
     "INSERT INTO invitations (id, project_id, email, invited_by, status, created_at)"
     " VALUES (?1, ?2, ?3, ?4, 'pending', ?5)";
-static const char cl__sql_invitation_pending[] =
-    "SELECT id, project_id, invited_by FROM invitations WHERE email = ?1 AND status = 'pending'"
-    " ORDER BY created_at, rowid";
-static const char cl__sql_invitation_accept[] =
-    "UPDATE invitations SET status = 'accepted' WHERE id = ?1";
+static const char cl__sql_invitation_for_email[] =
+    "SELECT i.id, i.project_id, i.email, coalesce(i.invited_by, ''), i.created_at, p.name,"
+    " coalesce(u.email, ''), coalesce(pr.display_name, '') FROM invitations i"
+    " JOIN projects p ON p.id = i.project_id LEFT JOIN users u ON u.id = i.invited_by"
+    " LEFT JOIN profiles pr ON pr.user_id = i.invited_by"
+    " WHERE i.email = ?1 AND i.status = 'pending' ORDER BY i.created_at, i.rowid";
 static const char cl__sql_share_list[] =
     "SELECT sh.user_id, u.email, sh.mode, sh.created_at FROM session_shares sh"
     " JOIN users u ON u.id = sh.user_id WHERE sh.session_id = ?1 ORDER BY sh.created_at, u.email";
@@ -415,6 +447,8 @@ static int cl__commit(struct cl__sqlite *q, const char *op)
     cl__rollback(q, op);
     return CL_EDB;
 }
+
+static int cl__exec_one(struct cl__sqlite *q, sqlite3_stmt *st, int brc, const char *op);
 
 /* Binds s as text, or NULL when s is NULL or empty (optional fields). */
 static int cl__bind_opt(sqlite3_stmt *st, int i, const char *s)
@@ -561,6 +595,7 @@ static int cl__user_read(struct cl__sqlite *q, sqlite3_stmt *st, int brc, struct
         u.created_at = sqlite3_column_int64(st, 3);
         cl__col_str(st, 4, u.display_name, sizeof u.display_name);
         cl__col_str(st, 5, u.avatar_url, sizeof u.avatar_url);
+        u.email_verified_at = sqlite3_column_int64(st, 6);
     }
     cl__reset(st);
     if (rc == 0)
@@ -1201,50 +1236,95 @@ static int cl__invitation_create(struct cl_store *s, const char *project_id, con
     return rc < 0 ? rc : 0;
 }
 
-/* Turns every pending invitation for email into a membership of user_id,
- * in one transaction. A membership that already exists is kept as is. */
-static int cl__invitations_accept(struct cl_store *s, const char *email, const char *user_id,
-                                  int64_t now, int *accepted)
+/* One invitation row (the columns of CL__ST_INVITATION_GET) into *inv. */
+static void cl__invitation_read(sqlite3_stmt *st, struct cl_invitation *inv)
+{
+    memset(inv, 0, sizeof *inv);
+    cl__col_str(st, 0, inv->id, sizeof inv->id);
+    cl__col_str(st, 1, inv->project_id, sizeof inv->project_id);
+    cl__col_str(st, 2, inv->email, sizeof inv->email);
+    cl__col_str(st, 3, inv->invited_by, sizeof inv->invited_by);
+    inv->created_at = sqlite3_column_int64(st, 4);
+    cl__col_str(st, 5, inv->project_name, sizeof inv->project_name);
+    cl__col_str(st, 6, inv->inviter_email, sizeof inv->inviter_email);
+    cl__col_str(st, 7, inv->inviter_name, sizeof inv->inviter_name);
+}
+
+static int cl__invitation_count_pending(struct cl_store *s, const char *project_id, size_t *out)
 {
     struct cl__sqlite *q = s->impl;
-    sqlite3_stmt *sel = NULL, *upd = NULL;
-    char inv_id[CL_UUID_LEN + 1], project_id[CL_UUID_LEN + 1], by[CL_UUID_LEN + 1];
-    int brc, rc, n = 0;
+    return cl__count_by(q, q->st[CL__ST_INVITATION_COUNT], project_id, out, __func__);
+}
 
-    if (sqlite3_prepare_v3(q->db, cl__sql_invitation_pending, -1, 0, &sel, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(q->db, cl__sql_invitation_accept, -1, 0, &upd, NULL) != SQLITE_OK) {
-        rc = cl__db_error(q, __func__);
-        goto out_finalize;
+static int cl__invitation_get(struct cl_store *s, const char *id, struct cl_invitation *out)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_INVITATION_GET];
+    int rc = cl__step(q, st, cl__bind_str(st, 1, id), __func__);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        cl__invitation_read(st, out);
+    cl__reset(st);
+    return rc == 1 ? 0 : CL_ENOTFOUND;
+}
+
+static int cl__invitation_list_for_email(struct cl_store *s, const char *email, cl_invitation_cb cb,
+                                         void *ctx)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = NULL;
+    struct cl_invitation inv;
+    int brc, rc;
+
+    if (sqlite3_prepare_v3(q->db, cl__sql_invitation_for_email, -1, 0, &st, NULL) != SQLITE_OK)
+        return cl__db_error(q, __func__);
+    brc = cl__bind_str(st, 1, email);
+    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+        cl__invitation_read(st, &inv);
+        cb(&inv, ctx);
     }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* One IMMEDIATE transaction: the invitation is read pending under the
+ * write lock, so two answers racing cannot both count. A membership that
+ * already exists is kept as it is. */
+static int cl__invitation_respond(struct cl_store *s, const char *id, const char *user_id,
+                                  bool accept, int64_t now)
+{
+    struct cl__sqlite *q = s->impl;
+    struct cl_invitation inv;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!cl__id_ok(id) || !cl__id_ok(user_id))
+        return CL_ENOTFOUND;
     rc = cl__begin(q, __func__);
     if (rc)
-        goto out_finalize;
-    brc = cl__bind_str(sel, 1, email);
-    while ((rc = cl__step(q, sel, brc, __func__)) == 1) {
-        cl__col_str(sel, 0, inv_id, sizeof inv_id);
-        cl__col_str(sel, 1, project_id, sizeof project_id);
-        cl__col_str(sel, 2, by, sizeof by);
-        rc = cl__member_insert(q, project_id, user_id, CL_ROLE_MEMBER, by[0] ? by : NULL, now,
-                               __func__);
+        return rc;
+    rc = cl__invitation_get(s, id, &inv);
+    if (rc)
+        goto out_rollback;
+    if (accept) {
+        rc = cl__member_insert(q, inv.project_id, user_id, CL_ROLE_MEMBER,
+                               inv.invited_by[0] ? inv.invited_by : NULL, now, __func__);
         if (rc && rc != CL_EEXIST)
             goto out_rollback;
-        rc = cl__step(q, upd, cl__bind_str(upd, 1, inv_id), __func__);
-        if (rc < 0)
-            goto out_rollback;
-        sqlite3_reset(upd);
-        n++;
     }
-    if (rc < 0)
+    st = q->st[CL__ST_INVITATION_ANSWER];
+    rc = cl__exec_one(q, st,
+                      cl__bind_str(st, 1, id) |
+                          cl__bind_str(st, 2, accept ? "accepted" : "declined") |
+                          sqlite3_bind_int64(st, 3, now),
+                      __func__);
+    if (rc)
         goto out_rollback;
-    rc = cl__commit(q, __func__);
-    if (!rc && accepted)
-        *accepted = n;
-    goto out_finalize;
+    return cl__commit(q, __func__);
+
 out_rollback:
     cl__rollback(q, __func__);
-out_finalize:
-    sqlite3_finalize(sel);
-    sqlite3_finalize(upd);
     return rc;
 }
 
@@ -1609,6 +1689,102 @@ out_rollback:
     return rc;
 }
 
+/* ---- email verification ------------------------------------------------ */
+
+static int cl__verify_create(struct cl_store *s, const char *user_id, const char *email,
+                             const uint8_t hash[CL_HASH_LEN], int64_t now, int64_t expires_at)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st = q->st[CL__ST_VERIFY_UPSERT];
+    if (!hash || !cl__id_ok(user_id) || !cl__fits(email, CL_EMAIL_MAX) || !email[0])
+        return CL_EINVAL;
+    return cl__exec(q, st,
+                    cl__bind_str(st, 1, user_id) | cl__bind_str(st, 2, email) |
+                        cl__bind_hash(st, 3, hash) | sqlite3_bind_int64(st, 4, now) |
+                        sqlite3_bind_int64(st, 5, expires_at),
+                    __func__);
+}
+
+/* As reset_consume: one IMMEDIATE transaction, the link spent whatever
+ * the outcome once its hash matched. The address it was sent to is read
+ * before the row goes; the user is marked only while that is still the
+ * account's address. */
+static int cl__verify_consume(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now,
+                              char user_id[CL_UUID_LEN + 1])
+{
+    struct cl__sqlite *q = s->impl;
+    char uid[CL_UUID_LEN + 1], email[CL_EMAIL_MAX + 1];
+    sqlite3_stmt *st;
+    int rc;
+
+    if (!hash)
+        return CL_EINVAL;
+    rc = cl__begin(q, __func__);
+    if (rc)
+        return rc;
+    st = q->st[CL__ST_VERIFY_BY_HASH];
+    rc = cl__step(q, st, cl__bind_hash(st, 1, hash), __func__);
+    if (rc < 0)
+        goto out_rollback;
+    email[0] = 0;
+    if (rc == 1)
+        cl__col_str(st, 3, email, sizeof email);
+    cl__reset(st);
+    rc = cl__spend_once(q, CL__ST_VERIFY_BY_HASH, CL__ST_VERIFY_DELETE, hash, now, uid, __func__);
+    if (rc == CL_EEXPIRED) {
+        rc = cl__commit(q, __func__); /* the expired link goes */
+        return rc ? rc : CL_EEXPIRED;
+    }
+    if (rc)
+        goto out_rollback;
+    st = q->st[CL__ST_USER_SET_VERIFIED];
+    rc = cl__exec_one(q, st,
+                      cl__bind_str(st, 1, uid) | sqlite3_bind_int64(st, 2, now) |
+                          cl__bind_str(st, 3, email),
+                      __func__);
+    if (rc == CL_ENOTFOUND) {
+        rc = cl__commit(q, __func__); /* the address changed: the link is spent */
+        return rc ? rc : CL_ESTATE;
+    }
+    if (rc)
+        goto out_rollback;
+    rc = cl__commit(q, __func__);
+    if (rc == 0 && user_id)
+        memcpy(user_id, uid, sizeof uid);
+    return rc;
+
+out_rollback:
+    cl__rollback(q, __func__);
+    return rc;
+}
+
+static int cl__user_set_email_verified(struct cl_store *s, const char *user_id, int64_t at)
+{
+    struct cl__sqlite *q = s->impl;
+    sqlite3_stmt *st;
+    int rc;
+    if (!cl__id_ok(user_id))
+        return CL_ENOTFOUND;
+    rc = cl__begin(q, __func__);
+    if (rc)
+        return rc;
+    st = q->st[CL__ST_USER_SET_VERIFIED];
+    rc = cl__exec_one(q, st,
+                      cl__bind_str(st, 1, user_id) |
+                          (at ? sqlite3_bind_int64(st, 2, at) : sqlite3_bind_null(st, 2)) |
+                          sqlite3_bind_null(st, 3),
+                      __func__);
+    if (rc == 0) {
+        st = q->st[CL__ST_VERIFY_DROP_USER];
+        rc = cl__exec(q, st, cl__bind_str(st, 1, user_id), __func__);
+    }
+    if (rc) {
+        cl__rollback(q, __func__);
+        return rc;
+    }
+    return cl__commit(q, __func__);
+}
+
 /* ---- the control plane: projects, members, invitations, devices ------- */
 
 /* Runs a one-row write and maps "no row changed" to CL_ENOTFOUND. */
@@ -1971,7 +2147,13 @@ static int cl__session_list(struct cl_store *s, const struct cl_session_filter *
 
 static const struct cl_store_ops cl__sqlite_ops = {
     .invitation_create = cl__invitation_create,
-    .invitations_accept = cl__invitations_accept,
+    .invitation_count_pending = cl__invitation_count_pending,
+    .invitation_get = cl__invitation_get,
+    .invitation_list_for_email = cl__invitation_list_for_email,
+    .invitation_respond = cl__invitation_respond,
+    .verify_create = cl__verify_create,
+    .verify_consume = cl__verify_consume,
+    .user_set_email_verified = cl__user_set_email_verified,
     .share_set = cl__share_set,
     .share_get = cl__share_get,
     .share_remove = cl__share_remove,

@@ -8,6 +8,7 @@ import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, sleep, startRelay, signup, createProject, pairAgent, startAgent,
   startSession, waitFor, waitDeviceStatus, api, SANITIZED, tail,
 } from './lib/harness.mjs';
+import { addMember } from './lib/mail.mjs';
 import { OutputStream, openViewer, killHard, rssKiB, taggedProcesses, todoUnlessRelayFlag } from './lib/extra.mjs';
 
 after(cleanupAll);
@@ -188,8 +189,7 @@ test(`a slow viewer beside a fast one (${who}; --ring-size 256K --window 128K): 
   let slowToken = env.token;
   if (who.startsWith('a member')) {
     const m = await signup(env.relay);
-    const inv = await api(env.relay, 'POST', '/functions/v1/invite-member', { project_id: env.projectId, email: m.email }, env.token);
-    assert.equal(inv.status, 200, inv.text);
+    await addMember(env.relay, env.token, env.projectId, m);
     const sh = await api(env.relay, 'POST', `/api/v1/sessions/${sessionId}/shares`, { email: m.email, mode: 'view' }, env.token);
     assert.equal(sh.status, 201, sh.text);
     slowToken = m.token;

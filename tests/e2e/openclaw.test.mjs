@@ -15,6 +15,7 @@ import {
   e2e, cleanupAll, ms, sleep, startRelay, api, show, expectStatus, signup, createProject,
   pairAgent, startAgent, waitFor, tail, tempDir, AGENT_BIN,
 } from './lib/harness.mjs';
+import { addMember } from './lib/mail.mjs';
 import { startFakeModel } from './lib/fake-model.mjs';
 import { startGateway, postSse } from './lib/openclaw.mjs';
 
@@ -60,7 +61,7 @@ test('an OpenClaw node through the relay, against a real gateway', { timeout: ms
   const owner = await signup(relay);
   const member = await signup(relay);
   const project = await createProject(relay, owner.token, 'OpenClaw');
-  expectStatus(await api(relay, 'POST', '/functions/v1/invite-member', { project_id: project.id, email: member.email }, owner.token), 200, relay);
+  await addMember(relay, owner.token, project.id, member);
 
   const a = await nodeAgent(relay, owner, project, gw, { capabilities: ALL_CAPS, name: 'node-a' });
   const procs = [a.agent, gw, relay];

@@ -17,6 +17,7 @@ import {
   e2e, cleanupAll, TEST_TIMEOUT, startRelay, api, show, expectStatus, signup, createProject,
   createDevice, pairViaHttp, connectorHello, startSession, wsClient, msg, expectClose, tail,
 } from './lib/harness.mjs';
+import { addMember, verifyEmail, acceptInvitation } from './lib/mail.mjs';
 
 after(cleanupAll);
 
@@ -45,6 +46,8 @@ const ROWS = {
   'POST /api/v1/auth/one-time': { policy: 'public', want: SAME(400), make: () => ({ body: {} }) },
   'POST /api/v1/auth/password-reset': { policy: 'public', want: SAME(400), make: () => ({ body: { email: 'nope' } }) },
   'POST /api/v1/auth/password-reset/confirm': { policy: 'public', want: SAME(400), make: () => ({ body: {} }) },
+  // the mailed link's token is the credential (issue 14)
+  'POST /api/v1/auth/verify-email': { policy: 'public', want: SAME(400), make: () => ({ body: {} }) },
   'POST /functions/v1/pair-device': { policy: 'public', want: SAME(400), make: () => ({ body: {} }) },
   // the pairing code is the credential: a bearer token changes nothing
   'POST /functions/v1/download-connector': { policy: 'public', want: SAME(400), make: () => ({ body: {} }) },
@@ -96,6 +99,16 @@ const ROWS = {
   'GET /api/v1/devices/{id}/workflows': { policy: 'node.workflow', want: [409, 409, 404, 401, 401] },
   'POST /api/v1/devices/{id}/workflows/{name}': { policy: 'node.workflow', want: [409, 409, 404, 401, 401], make: (x) => ({ path: `/api/v1/devices/${x.device.id}/workflows/nightly`, body: {} }) },
   'GET /functions/v1/download-connector': { policy: 'connector.download', want: ALL_OK(200) },
+  // issue 14 (consent): the owner's address is unproven, the member's and
+  // the other user's proven; a new link for one's own unproven address only
+  'POST /api/v1/me/verify-email': { policy: 'email.verify', want: [202, 409, 409, 401, 401], codes: { 409: 'already_verified' } },
+  'GET /api/v1/me/invitations': { policy: 'invitation.inbox', want: ALL_OK(200) },
+  // an invitation to the other user's address, in a project of its own:
+  // theirs alone to answer; an unproven caller is refused whatever the id
+  'POST /api/v1/me/invitations/{id}/accept': { policy: 'invitation.respond', want: [403, 404, 200, 401, 401], codes: { 403: 'email_unverified' }, make: async (x) => ({ path: `/api/v1/me/invitations/${await x.invitationForOther()}/accept` }) },
+  'POST /api/v1/me/invitations/{id}/decline': { policy: 'invitation.respond', want: [403, 404, 200, 401, 401], codes: { 403: 'email_unverified' }, make: async (x) => ({ path: `/api/v1/me/invitations/${await x.invitationForOther()}/decline` }) },
+  // a fresh project the member joined: they leave it; its owner is its last
+  'POST /api/v1/projects/{id}/leave': { policy: 'member.leave', want: [409, 200, 404, 401, 401], codes: { 409: 'last_owner' }, make: async (x) => ({ path: `/api/v1/projects/${(await x.sharedProject()).id}/leave` }) },
 };
 
 /**
@@ -128,7 +141,8 @@ async function fixture(relay) {
   const project = await createProject(relay, owner.token, 'Matrix');
   await createProject(relay, other.token, 'Other\'s own');
   const inv = (email, p = project.id) => api(relay, 'POST', '/functions/v1/invite-member', { project_id: p, email }, owner.token);
-  expectStatus(await inv(member.email), 200, relay);
+  await addMember(relay, owner.token, project.id, member);
+  await verifyEmail(relay, other);
   const { device, pairing_code } = await createDevice(relay, owner.token, project.id, 'box');
   const paired = await pairViaHttp(relay, pairing_code);
   const connector = await connectorHello(relay, device.id, paired.token);
@@ -146,12 +160,22 @@ async function fixture(relay) {
     tokens() { return [owner.token, member.token, other.token, undefined, revoked]; },
     async sharedProject() {
       const p = await createProject(relay, owner.token, 'doomed');
-      expectStatus(await inv(member.email, p.id), 200, relay);
+      await addMember(relay, owner.token, p.id, member);
       return p;
     },
     async addDave() {
       const r = await inv(dave.email);
       assert.ok(r.status === 200 || r.status === 409, show(r));
+      if (r.status === 200) {
+        await verifyEmail(relay, dave);
+        await acceptInvitation(relay, dave, project.id);
+      }
+    },
+    async invitationForOther() {
+      const p = await createProject(relay, owner.token, 'for other');
+      expectStatus(await inv(other.email, p.id), 200, relay);
+      const l = expectStatus(await api(relay, 'GET', '/api/v1/me/invitations', undefined, other.token), 200, relay);
+      return l.invitations.find((i) => i.project_id === p.id).id;
     },
     async pendingInvitation() {
       const email = `pending-${Date.now()}@example.test`;

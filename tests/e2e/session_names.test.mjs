@@ -13,6 +13,7 @@ import {
   openTerminal, waitFor, api, show, expectStatus, wsClient, msg, setupDevice, connectorHello,
   startSession, ms,
 } from './lib/harness.mjs';
+import { addMember } from './lib/mail.mjs';
 
 after(cleanupAll);
 
@@ -83,7 +84,7 @@ test('names: PATCH /api/v1/sessions/{id} for the starter and the owner; bounds, 
   const member = await signup(relay);
   const outsider = await signup(relay);
   const project = await createProject(relay, owner.token);
-  expectStatus(await api(relay, 'POST', '/functions/v1/invite-member', { project_id: project.id, email: member.email }, owner.token), 200, relay);
+  await addMember(relay, owner.token, project.id, member);
   const paired = await pairAgent(relay, { token: owner.token, projectId: project.id });
   await startAgent(paired.configPath, { relay, token: owner.token, projectId: project.id, deviceId: paired.deviceId });
   const ownerSid = await startSession(relay, owner.token, paired.deviceId);

@@ -8,6 +8,7 @@ import {
   e2e, cleanupAll, TEST_TIMEOUT, startRelay, signup, createProject, pairAgent, startAgent,
   startSession, waitFor, api, show,
 } from './lib/harness.mjs';
+import { addMember as joinProject } from './lib/mail.mjs';
 import { OutputStream, openViewer } from './lib/extra.mjs';
 
 after(cleanupAll);
@@ -147,12 +148,10 @@ test('two browsers of the starter on one session: both see everything; GET …/v
   assert.equal((await viewersNow()).length, 1);
 }));
 
-/** Signs up a second user and adds them to env's project (invite-member: an existing account is added). */
+/** Signs up a second user who joins env's project (invited, proves the address, accepts). */
 async function addMember(env) {
   const m = await signup(env.relay);
-  const r = await api(env.relay, 'POST', '/functions/v1/invite-member', { project_id: env.projectId, email: m.email }, env.token);
-  assert.equal(r.status, 200, show(r));
-  assert.equal(r.body?.status, 'added', show(r));
+  await joinProject(env.relay, env.token, env.projectId, m);
   return m;
 }
 

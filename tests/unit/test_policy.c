@@ -32,6 +32,7 @@ struct fixture {
     struct cl_device d;
     struct cl_session owner_sess, member_sess;
     char owner_token_id[CL_UUID_LEN + 1];
+    char invitation_id[CL_UUID_LEN + 1]; /* p's, to OTHER's proven address */
 };
 
 static void first_token(const struct cl_token *t, void *ctx)
@@ -49,6 +50,9 @@ static void add_user(struct fixture *f, enum who w)
     u.created_at = 1;
     assert_int_equal(f->s.ops->user_create(&f->s, &u), 0);
     memcpy(f->user[w], u.id, sizeof u.id);
+    /* every address proven but MEMBER's, so the inbox rows tell apart */
+    if (w != MEMBER)
+        assert_int_equal(f->s.ops->user_set_email_verified(&f->s, u.id, 2), 0);
 }
 
 static int setup(void **state)
@@ -106,6 +110,13 @@ static int setup(void **state)
             f->s.ops->token_list(&f->s, f->user[OWNER], 2, NULL, first_token, f->owner_token_id),
             0);
         assert_true(cl_uuid_valid(f->owner_token_id));
+    }
+    {
+        struct cl_user o;
+        assert_int_equal(f->s.ops->user_by_id(&f->s, f->user[OTHER], &o), 0);
+        assert_int_equal(f->s.ops->invitation_create(&f->s, f->p.id, o.email, f->user[OWNER], 3,
+                                                     f->invitation_id),
+                         0);
     }
     *state = f;
     return 0;
@@ -166,6 +177,12 @@ static const struct row member_session_rows[] = {
     {CL_ACT_SESSION_RENAME, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
 };
 
+/* issue 14: every member may leave (the owner too, as far as the policy
+ * goes: the store refuses the last owner) */
+static const struct row leave_rows[] = {
+    {CL_ACT_MEMBER_LEAVE, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
+};
+
 /* on the owner's account and the owner's sign-in token: nobody else may
  * learn of them */
 static const struct row account_rows[] = {
@@ -173,6 +190,14 @@ static const struct row account_rows[] = {
     /* what the account sees: its own projects' devices, the agent download */
     {CL_ACT_NODES_LIST, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_CONNECTOR_DOWNLOAD, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
+    /* issue 14: one's own verification link, one's own invitations */
+    {CL_ACT_EMAIL_VERIFY, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
+    {CL_ACT_INVITATION_INBOX, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
+};
+/* the invitation to OTHER's (proven) address: theirs alone to answer;
+ * MEMBER's address is unproven: refused whatever the invitation */
+static const struct row invitation_rows[] = {
+    {CL_ACT_INVITATION_RESPOND, {CL_ENOTFOUND, CL_ESTATE, 0, CL_EAUTH}},
 };
 static const struct row token_rows[] = {
     {CL_ACT_TOKEN_REVOKE, {0, CL_ENOTFOUND, CL_ENOTFOUND, CL_EAUTH}},
@@ -193,6 +218,8 @@ static void check(struct fixture *f, const struct row *rows, size_t n, int kind)
                 got = cl_policy_account(&f->s, f->user[w], rows[i].act, f->user[OWNER]);
             else if (kind == 5)
                 got = cl_policy_token(&f->s, f->user[w], rows[i].act, f->owner_token_id, NULL);
+            else if (kind == 6)
+                got = cl_policy_invitation(&f->s, f->user[w], rows[i].act, f->invitation_id, NULL);
             else
                 got = cl_policy_session(&f->s, f->user[w], rows[i].act,
                                         kind == 2 ? f->owner_sess.id : f->member_sess.id, NULL,
@@ -207,6 +234,7 @@ static void check(struct fixture *f, const struct row *rows, size_t n, int kind)
 static void test_project_actions(void **state)
 {
     check(*state, project_rows, N(project_rows), 0);
+    check(*state, leave_rows, N(leave_rows), 0);
 }
 
 static void test_device_actions(void **state)
@@ -224,6 +252,38 @@ static void test_account_actions(void **state)
 {
     check(*state, account_rows, N(account_rows), 4);
     check(*state, token_rows, N(token_rows), 5);
+    check(*state, invitation_rows, N(invitation_rows), 6);
+}
+
+/* An unproven address sees no invitations and answers none; proven, the
+ * invitee answers theirs; answered, it is gone. */
+static void test_invitations_need_a_proven_address(void **state)
+{
+    struct fixture *f = *state;
+    struct cl_invitation inv;
+    assert_int_equal(
+        cl_policy_account(&f->s, f->user[MEMBER], CL_ACT_INVITATION_INBOX, f->user[MEMBER]),
+        CL_ESTATE);
+    assert_int_equal(
+        cl_policy_account(&f->s, f->user[OTHER], CL_ACT_INVITATION_INBOX, f->user[OTHER]), 0);
+    assert_int_equal(f->s.ops->user_set_email_verified(&f->s, f->user[OTHER], 0), 0);
+    assert_int_equal(cl_policy_invitation(&f->s, f->user[OTHER], CL_ACT_INVITATION_RESPOND,
+                                          f->invitation_id, NULL),
+                     CL_ESTATE);
+    assert_int_equal(f->s.ops->user_set_email_verified(&f->s, f->user[OTHER], 5), 0);
+    assert_int_equal(cl_policy_invitation(&f->s, f->user[OTHER], CL_ACT_INVITATION_RESPOND,
+                                          f->invitation_id, &inv),
+                     0);
+    assert_string_equal(inv.project_id, f->p.id);
+    /* the wrong action, and an answered invitation */
+    assert_int_equal(
+        cl_policy_invitation(&f->s, f->user[OTHER], CL_ACT_PROJECT_VIEW, f->invitation_id, NULL),
+        CL_ENOTFOUND);
+    assert_int_equal(
+        f->s.ops->invitation_respond(&f->s, f->invitation_id, f->user[OTHER], false, 6), 0);
+    assert_int_equal(cl_policy_invitation(&f->s, f->user[OTHER], CL_ACT_INVITATION_RESPOND,
+                                          f->invitation_id, NULL),
+                     CL_ENOTFOUND);
 }
 
 /* Account actions are granted by no project role, and project actions
@@ -270,6 +330,10 @@ static void test_every_action_has_rows(void **state)
         seen[account_rows[i].act] = true;
     for (size_t i = 0; i < N(token_rows); i++)
         seen[token_rows[i].act] = true;
+    for (size_t i = 0; i < N(leave_rows); i++)
+        seen[leave_rows[i].act] = true;
+    for (size_t i = 0; i < N(invitation_rows); i++)
+        seen[invitation_rows[i].act] = true;
     for (int a = 0; a < CL_ACT__COUNT; a++)
         if (!seen[a])
             fail_msg("action %s has no row in the policy table test", cl_action_name(a));
@@ -358,6 +422,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_account_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_actions_stay_apart, setup, teardown),
         cmocka_unit_test(test_every_action_has_rows),
+        cmocka_unit_test_setup_teardown(test_invitations_need_a_proven_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shares_grant_attach_with_their_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_resources_are_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_allowed_checks_fill_rows, setup, teardown),

@@ -196,6 +196,66 @@ static void test_reopen_is_idempotent(void **state)
     assert_int_equal(raw_count(f, "SELECT count(*) FROM users"), 1);
 }
 
+/* Migration 10 (issue 14) on a database made by migrations 1-8: accounts
+ * start unproven, invitations keep their state (the table is rebuilt for
+ * 'declined'), memberships stay. */
+static void test_migration_10_keeps_data(void **state)
+{
+    struct fx *f = *state;
+    char path[160], err[256] = "";
+    struct cl_invitation inv;
+    struct cl_user got;
+    enum cl_role role = CL_ROLE_NONE;
+    sqlite3 *db;
+    size_t n = 0;
+
+    f->s.ops->close(&f->s);
+    f->open = false;
+    snprintf(path, sizeof path, "%s/clawlink.db", f->dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/clawlink.db-wal", f->dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/clawlink.db-shm", f->dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/clawlink.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(sqlite3_exec(db, cl_sqlite_migrations[i], NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(
+            db,
+            "PRAGMA user_version = 8;"
+            "INSERT INTO users (id, email, password_hash, created_at) VALUES"
+            " ('u1', 'old@example.com', 'x', 1), ('u2', 'm@example.com', 'x', 1);"
+            "INSERT INTO projects (id, name, owner_id, created_at, updated_at)"
+            " VALUES ('p1', 'p', 'u1', 1, 1);"
+            "INSERT INTO project_members (id, project_id, user_id, role, created_at)"
+            " VALUES ('m1', 'p1', 'u1', 'owner', 1), ('m2', 'p1', 'u2', 'member', 2);"
+            "INSERT INTO invitations (id, project_id, email, invited_by, status, created_at)"
+            " VALUES ('i1', 'p1', 'new@example.com', 'u1', 'pending', 3),"
+            " ('i2', 'p1', 'gone@example.com', 'u1', 'cancelled', 4);",
+            NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(cl_store_open_sqlite(&f->s, f->dir, err, sizeof err), 0);
+    f->open = true;
+    assert_int_equal(cl_store_sqlite_schema_version(&f->s), cl_sqlite_migration_count);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, "u1", &got), 0);
+    assert_int_equal(got.email_verified_at, 0);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM users WHERE email_verified_at IS NULL"), 2);
+    assert_int_equal(f->s.ops->member_role(&f->s, "p1", "u2", &role), 0);
+    assert_int_equal(role, CL_ROLE_MEMBER);
+    assert_int_equal(f->s.ops->invitation_count_pending(&f->s, "p1", &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(f->s.ops->invitation_get(&f->s, "i1", &inv), 0);
+    assert_string_equal(inv.email, "new@example.com");
+    assert_string_equal(inv.inviter_email, "old@example.com");
+    assert_int_equal(f->s.ops->invitation_get(&f->s, "i2", &inv), CL_ENOTFOUND);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM invitations WHERE status = 'cancelled'"),
+                     1);
+}
+
 static void test_newer_schema_refused(void **state)
 {
     struct fx *f = *state;
@@ -752,14 +812,17 @@ static void test_session_shares(void **state)
     assert_int_equal(f->s.ops->share_set(&f->s, sess.id, m1.id, CL_SHARE_NONE, o.id, 8), CL_EINVAL);
 }
 
+static void collect_invitation(const struct cl_invitation *inv, void *ctx);
+
 static void test_invitations(void **state)
 {
     struct fx *f = *state;
     struct cl_user o, later;
     struct cl_project p1, p2;
-    char id[CL_UUID_LEN + 1];
+    struct cl_invitation inv[4], got;
+    char id[CL_UUID_LEN + 1], id2[CL_UUID_LEN + 1];
     enum cl_role role = CL_ROLE_NONE;
-    int n = -1;
+    size_t n = 99;
     make_user(f, "o@example.com", &o);
     make_project(f, o.id, "p1", 1, &p1);
     make_project(f, o.id, "p2", 2, &p2);
@@ -768,17 +831,35 @@ static void test_invitations(void **state)
     /* one pending invitation per address and project (case-insensitive) */
     assert_int_equal(f->s.ops->invitation_create(&f->s, p1.id, "NEW@example.com", o.id, 6, id),
                      CL_EEXIST);
-    assert_int_equal(f->s.ops->invitation_create(&f->s, p2.id, "new@example.com", o.id, 7, id), 0);
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p2.id, "new@example.com", o.id, 7, id2), 0);
+    assert_int_equal(f->s.ops->invitation_count_pending(&f->s, p1.id, &n), 0);
+    assert_int_equal(n, 1);
+    /* signing up joins nothing: the invitations wait for an answer */
     make_user(f, "new@example.com", &later);
-    assert_int_equal(f->s.ops->invitations_accept(&f->s, "new@example.com", later.id, 8, &n), 0);
-    assert_int_equal(n, 2);
     assert_int_equal(f->s.ops->member_role(&f->s, p1.id, later.id, &role), 0);
-    assert_int_equal(role, CL_ROLE_MEMBER);
+    assert_int_equal(role, CL_ROLE_NONE);
+    memset(inv, 0, sizeof inv);
+    assert_int_equal(
+        f->s.ops->invitation_list_for_email(&f->s, "NEW@example.com", collect_invitation, inv), 0);
+    assert_string_equal(inv[0].project_name, "p1");
+    assert_string_equal(inv[0].inviter_email, "o@example.com");
+    assert_string_equal(inv[1].id, id2);
+    assert_string_equal(inv[2].id, "");
+    assert_int_equal(f->s.ops->invitation_get(&f->s, id2, &got), 0);
+    assert_string_equal(got.project_id, p2.id);
+    assert_string_equal(got.email, "new@example.com");
+    /* accept p2's: a member; decline p1's: not; neither is pending any more */
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, id2, later.id, true, 8), 0);
     assert_int_equal(f->s.ops->member_role(&f->s, p2.id, later.id, &role), 0);
     assert_int_equal(role, CL_ROLE_MEMBER);
-    /* accepted invitations are not pending any more */
-    assert_int_equal(f->s.ops->invitations_accept(&f->s, "new@example.com", later.id, 9, &n), 0);
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, id2, later.id, true, 9), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, inv[0].id, later.id, false, 9), 0);
+    assert_int_equal(f->s.ops->member_role(&f->s, p1.id, later.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+    assert_int_equal(f->s.ops->invitation_get(&f->s, inv[0].id, &got), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->invitation_count_pending(&f->s, p1.id, &n), 0);
     assert_int_equal(n, 0);
+    /* a declined address may be invited again */
     assert_int_equal(f->s.ops->invitation_create(&f->s, p1.id, "new@example.com", o.id, 10, id), 0);
     /* unknown project */
     assert_int_equal(
@@ -1160,6 +1241,56 @@ static void test_user_delete(void **state)
     assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 70), CL_ENOTFOUND);
 }
 
+/* Email verification links (issue 14): one live per user, spent once,
+ * expiring, and proving only the address they were sent to. */
+static void test_email_verification(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u, got;
+    uint8_t v1[CL_HASH_LEN], v2[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1] = "";
+    make_user(f, "verify@example.com", &u);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_int_equal(got.email_verified_at, 0);
+    cl_hash_str("clv_one", v1);
+    cl_hash_str("clv_two", v2);
+    assert_int_equal(f->s.ops->verify_create(&f->s, u.id, u.email, v1, 100, 200), 0);
+    assert_int_equal(f->s.ops->verify_create(&f->s, u.id, u.email, v2, 110, 210), 0);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM email_verifications"), 1);
+    /* the older link was replaced */
+    assert_int_equal(f->s.ops->verify_consume(&f->s, v1, 120, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->verify_consume(&f->s, v2, 120, uid), 0);
+    assert_string_equal(uid, u.id);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_int_equal(got.email_verified_at, 120);
+    /* once */
+    assert_int_equal(f->s.ops->verify_consume(&f->s, v2, 121, uid), CL_ENOTFOUND);
+    /* expired at expires_at, and spent by the attempt */
+    assert_int_equal(f->s.ops->user_set_email_verified(&f->s, u.id, 0), 0);
+    assert_int_equal(f->s.ops->verify_create(&f->s, u.id, u.email, v1, 200, 300), 0);
+    assert_int_equal(f->s.ops->verify_consume(&f->s, v1, 300, uid), CL_EEXPIRED);
+    assert_int_equal(f->s.ops->verify_consume(&f->s, v1, 250, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_int_equal(got.email_verified_at, 0);
+    /* a link sent to another address than the account's proves nothing */
+    assert_int_equal(f->s.ops->verify_create(&f->s, u.id, "old@example.com", v1, 400, 500), 0);
+    assert_int_equal(f->s.ops->verify_consume(&f->s, v1, 410, uid), CL_ESTATE);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_int_equal(got.email_verified_at, 0);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM email_verifications"), 0);
+    /* the operator's mark drops a live link; unknown users */
+    assert_int_equal(f->s.ops->verify_create(&f->s, u.id, u.email, v1, 500, 600), 0);
+    assert_int_equal(f->s.ops->user_set_email_verified(&f->s, u.id, 510), 0);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM email_verifications"), 0);
+    assert_int_equal(
+        f->s.ops->user_set_email_verified(&f->s, "00000000-0000-4000-8000-000000000000", 1),
+        CL_ENOTFOUND);
+    /* deleting the user takes a live link with it */
+    assert_int_equal(f->s.ops->verify_create(&f->s, u.id, u.email, v1, 700, 800), 0);
+    raw_exec(f, "DELETE FROM users");
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM email_verifications"), 0);
+}
+
 static void test_password_reset(void **state)
 {
     struct fx *f = *state;
@@ -1365,7 +1496,6 @@ static void test_invitation_list_cancel(void **state)
     struct cl_project p, p2;
     struct cl_invitation inv[4];
     char i1[CL_UUID_LEN + 1], i2[CL_UUID_LEN + 1], i3[CL_UUID_LEN + 1];
-    int n = -1;
     make_user(f, "o@example.com", &o);
     make_project(f, o.id, "p", 1, &p);
     make_project(f, o.id, "p2", 1, &p2);
@@ -1390,10 +1520,10 @@ static void test_invitation_list_cancel(void **state)
     assert_int_equal(f->s.ops->invitation_list(&f->s, p.id, collect_invitation, inv), 0);
     assert_string_equal(inv[0].id, i1);
     assert_string_equal(inv[1].id, "");
-    /* a cancelled invitation is not fulfilled at sign-up; the other project's is */
+    /* a cancelled invitation cannot be answered; the other project's can */
     make_user(f, "two@example.com", &later);
-    assert_int_equal(f->s.ops->invitations_accept(&f->s, "two@example.com", later.id, 8, &n), 0);
-    assert_int_equal(n, 1);
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, i2, later.id, true, 8), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, i3, later.id, true, 8), 0);
     /* and the address may be invited again */
     assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "two@example.com", o.id, 9, i2), 0);
     /* accepted ones are not listed */
@@ -1688,6 +1818,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_fails_on_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_10_keeps_data, setup, teardown),
         cmocka_unit_test(test_schema_version_rejects_other_store),
         cmocka_unit_test_setup_teardown(test_user_create_and_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_email_unique_case_insensitive, setup, teardown),
@@ -1712,6 +1843,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_user_set_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_email_verification, setup, teardown),
         cmocka_unit_test_setup_teardown(test_project_rename_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_members_list_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invitation_list_cancel, setup, teardown),

@@ -21,6 +21,7 @@ export interface User {
   email: string;
   display_name?: string | null;
   created_at?: string;
+  email_verified?: boolean; // the address was proven by its mailed link
 }
 
 let csrfToken: string | null = null;

@@ -1,6 +1,9 @@
-// The frame around every signed-in page: a top bar (logo, Dashboard, Projects, Docs,
-// Settings, the user and Sign out) and a content area the page fills.
-import { h } from "./ui";
+// The frame around every signed-in page: a top bar (logo, Dashboard, Projects,
+// Invitations, Docs, Settings, the user and Sign out), a banner while the
+// user's email address is unproven (issue 14: invitations wait for it), and
+// a content area the page fills.
+import { ApiError, post } from "./api";
+import { h, toast } from "./ui";
 import { navigate } from "./router";
 import { currentUser, signOut } from "./session";
 
@@ -26,6 +29,7 @@ export function shell(root: HTMLElement, crumbs: [string, string | null][] = [],
       { class: "topnav" },
       user ? h("a", { href: "/dashboard", "data-link": true }, "Dashboard") : null,
       user ? h("a", { href: "/projects", "data-link": true, "data-testid": "nav-projects" }, "Projects") : null,
+      user ? h("a", { href: "/invitations", "data-link": true, "data-testid": "nav-invitations" }, "Invitations") : null,
       h("a", { href: "/docs", "data-link": true }, "Docs"),
       user ? h("a", { href: "/settings", "data-link": true, title: user.email }, "Settings") : null,
       user
@@ -47,6 +51,26 @@ export function shell(root: HTMLElement, crumbs: [string, string | null][] = [],
   for (const a of bar.querySelectorAll<HTMLAnchorElement>(".topnav a[href]")) {
     if (a.getAttribute("href") === location.pathname) a.setAttribute("aria-current", "page");
   }
-  root.replaceChildren(bar, main);
+  root.replaceChildren(bar, ...(user && user.email_verified === false ? [verifyBanner(user.email)] : []), main);
   return main;
+}
+
+// Asks for a new verification link to the signed-in user's address.
+export async function resendVerification(): Promise<void> {
+  try {
+    await post("/api/v1/me/verify-email");
+    toast("A new confirmation link is on its way.", "ok");
+  } catch (e) {
+    if (e instanceof ApiError && e.code === "already_verified") toast("Your address is confirmed already.", "ok");
+    else toast(e instanceof Error ? e.message : String(e), "error");
+  }
+}
+
+function verifyBanner(email: string): HTMLElement {
+  return h(
+    "div",
+    { class: "verify-banner", role: "status", "data-testid": "verify-banner" },
+    h("span", {}, `Confirm your email address, ${email}: open the link we mailed you. Until then, invitations to it stay hidden.`),
+    h("button", { type: "button", class: "small", "data-testid": "verify-resend", onclick: () => void resendVerification() }, "Send a new link"),
+  );
 }

@@ -2,8 +2,9 @@
 // the real relay (with its embedded web app) and a real agent:
 // sign up → create a project → add a device → pair the agent with the
 // command the page shows → open a terminal → `echo $((6*7))` shows 42 →
-// resize the window and check `stty size` → invite a second user, who sees
-// the member's view → kill and restart the relay, and the terminal
+// resize the window and check `stty size` → invite a second user, who
+// confirms their address with the mailed link, accepts, and sees the
+// member's view → kill and restart the relay, and the terminal
 // reconnects by itself without losing or repeating output.
 //
 // Screenshots of each main page are saved (see lib/browser.mjs SHOT_DIR).
@@ -17,6 +18,7 @@ import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, sleep, waitFor, startRelay, startAgent, tempDir, randomId, AGENT_BIN, api,
 } from '../lib/harness.mjs';
 import { launchBrowser, openPage, screenshot, tid, waitTermState, waitTermLine, termText, WEB_ARGS, openTerminalAndEcho } from '../lib/browser.mjs';
+import { verificationToken } from '../lib/mail.mjs';
 
 after(cleanupAll);
 
@@ -148,8 +150,9 @@ test('getting started in a real browser: sign up, pair, terminal, resize, team, 
   assert.equal(lines.filter((l) => /^before-2\s*$/.test(l)).length, 1, `output before the restart shown exactly once:\n${text}`);
   assert.equal(lines.filter((l) => /^42\s*$/.test(l)).length, 1, `nothing repeated after reconnection:\n${text}`);
 
-  // Invite a second user; they sign in and see the project as a member:
-  // the devices and the terminal, but none of the owner's controls.
+  // Invite a second user; they sign in, confirm their address with the
+  // mailed link, accept, and see the project as a member: the devices and
+  // the terminal, but none of the owner's controls.
   const memberEmail = `member-${randomId(4)}@example.com`;
   const r = await api(relay2, 'POST', '/api/v1/auth/signup', { email: memberEmail, password: PASSWORD, display_name: 'Bo Member' });
   assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -157,13 +160,17 @@ test('getting started in a real browser: sign up, pair, terminal, resize, team, 
   await tid(page, 'project-tab-team').click();
   await tid(page, 'invite-email').fill(memberEmail);
   await tid(page, 'invite-submit').click();
-  await waitFor(async () => (await tid(page, 'member-row').filter({ hasText: memberEmail }).count()) === 1, { what: 'the member in the team list' });
-  await screenshot(page, '07-project-team');
+  await tid(page, 'invitation-row').filter({ hasText: memberEmail }).waitFor();
 
   const member = await openPage(scope, browser, relay2, { label: 'member' });
   await signInInBrowser(member.page, memberEmail);
-  await member.page.getByRole('link', { name: projectName }).first().click();
+  await tid(member.page, 'verify-banner').waitFor();
+  await member.page.goto(`/verify-email#token=${await verificationToken(relay2, memberEmail)}`);
+  await tid(member.page, 'verify-invitations').click();
+  await tid(member.page, 'invitation-item').filter({ hasText: projectName }).locator('[data-testid="invitation-accept"]').click();
   await member.page.waitForURL(/\/project\//);
+  await waitFor(async () => (await tid(page, 'member-row').filter({ hasText: memberEmail }).count()) === 1, { what: 'the member in the team list' });
+  await screenshot(page, '07-project-team');
   await tid(member.page, 'device-row').filter({ hasText: 'laptop one' }).waitFor();
   assert.equal(await tid(member.page, 'add-device').count(), 0, 'a member has no "add device"');
   assert.equal(await tid(member.page, 'device-delete').count(), 0, 'a member cannot delete devices');

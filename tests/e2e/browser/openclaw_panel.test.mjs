@@ -9,6 +9,7 @@ import { readFile, writeFile, chmod } from 'node:fs/promises';
 import {
   e2e, cleanupAll, ms, waitFor, startRelay, api, expectStatus, signup, createProject, pairAgent, startAgent,
 } from '../lib/harness.mjs';
+import { addMember } from '../lib/mail.mjs';
 import { startFakeModel } from '../lib/fake-model.mjs';
 import { startGateway } from '../lib/openclaw.mjs';
 import { launchBrowser, openPage, screenshot, signInContext, tid, WEB_ARGS } from '../lib/browser.mjs';
@@ -25,7 +26,7 @@ test('the OpenClaw panel: health, a streamed chat reply, workflows, owner-only r
   const owner = await signup(relay);
   const member = await signup(relay);
   const project = await createProject(relay, owner.token, 'Agents');
-  expectStatus(await api(relay, 'POST', '/functions/v1/invite-member', { project_id: project.id, email: member.email }, owner.token), 200, relay);
+  await addMember(relay, owner.token, project.id, member);
 
   const paired = await pairAgent(relay, { token: owner.token, projectId: project.id, name: 'claw-box' });
   const cfg = JSON.parse(await readFile(paired.configPath, 'utf8'));

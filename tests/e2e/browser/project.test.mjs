@@ -2,8 +2,9 @@
 // real browser, by the owner: rename a device; a new pairing code (the old
 // one stops working, the new one pairs); delete a device; invite an email
 // with no account (a pending invitation) and cancel it; invite a user, who
-// sees the project appear on their dashboard without a reload, and remove
-// them again; the Sessions tab's history with its
+// accepts (issue 14: nobody joins without saying yes) and the owner's team
+// list follows without a reload; remove them again, and their dashboard
+// drops the project without a reload; the Sessions tab's history with its
 // state and device filters, attaching to a live session from it; rename
 // and delete the project.
 import { test, after } from 'node:test';
@@ -13,6 +14,7 @@ import {
   startSession, randomId,
 } from '../lib/harness.mjs';
 import { launchBrowser, openPage, screenshot, signInContext, tid, waitTermState, WEB_ARGS } from '../lib/browser.mjs';
+import { verifyEmail, acceptInvitation } from '../lib/mail.mjs';
 
 after(cleanupAll);
 
@@ -76,18 +78,24 @@ test('the project page: devices, pairing codes, team and invitations, session hi
   await page.locator('dialog').getByRole('button', { name: 'Cancel invitation' }).click();
   await tid(page, 'invitations-empty').waitFor();
 
-  // A user is added: their dashboard shows the project without a reload;
-  // removed, it goes the same way.
+  // A user is invited: pending until they accept (browser/consent.test.mjs
+  // clicks through that); accepted, the owner's team list shows them
+  // without a reload. Removed, their dashboard drops the project the same way.
+  await tid(page, 'invite-email').fill(member.email);
+  await tid(page, 'invite-submit').click();
+  await tid(page, 'invitation-row').filter({ hasText: member.email }).waitFor();
+  const memberRow = tid(page, 'member-row').filter({ hasText: member.email });
+  assert.equal(await memberRow.count(), 0, 'an invited user is no member until they accept');
+  await verifyEmail(relay, member);
+  await acceptInvitation(relay, member, project.id);
+  await memberRow.waitFor();
+  await tid(page, 'invitation-row').filter({ hasText: member.email }).waitFor({ state: 'detached' });
   const m = await openPage(scope, browser, relay, { label: 'member' });
   await signInContext(m.context, member.email, member.password);
   await m.page.goto('/dashboard');
   await m.page.locator('[data-testid="events-status"][data-state="live"]').waitFor();
   let memberLoads = 0;
   m.page.on('load', () => memberLoads++);
-  await tid(page, 'invite-email').fill(member.email);
-  await tid(page, 'invite-submit').click();
-  const memberRow = tid(page, 'member-row').filter({ hasText: member.email });
-  await memberRow.waitFor();
   await tid(m.page, 'project-card').filter({ hasText: 'Workshop' }).waitFor({ timeout: ms(15_000) });
   await memberRow.locator('[data-testid="member-remove"]').click();
   await page.locator('dialog').getByRole('button', { name: /remove/i }).click();

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import {
   e2e, cleanupAll, ms, sleep, waitFor, startRelay, api, expectStatus, signup, createProject, pairAgent, startAgent,
 } from '../lib/harness.mjs';
+import { addMember } from '../lib/mail.mjs';
 import { launchBrowser, openPage, screenshot, signInContext, tid, waitTermState, waitTermLine, termText, WEB_ARGS } from '../lib/browser.mjs';
 
 after(cleanupAll);
@@ -27,7 +28,7 @@ async function ownerWithTerminal(scope, projectName, deviceName) {
   const owner = await signup(relay);
   const member = await signup(relay);
   const project = await createProject(relay, owner.token, projectName);
-  expectStatus(await api(relay, 'POST', '/functions/v1/invite-member', { project_id: project.id, email: member.email }, owner.token), 200, relay);
+  await addMember(relay, owner.token, project.id, member);
   const paired = await pairAgent(relay, { token: owner.token, projectId: project.id, name: deviceName });
   await startAgent(paired.configPath, { relay, token: owner.token, projectId: project.id, deviceId: paired.deviceId });
   const browser = await launchBrowser(scope);

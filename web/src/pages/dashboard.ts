@@ -15,6 +15,7 @@ import { projectCreateForm } from "./project-form";
 import "./dashboard.css";
 import type { Device, Project, SessionRow } from "../models";
 import { sessionItem } from "./device-common";
+import { loadInbox } from "./invitations";
 
 interface Entry {
   project: Project;
@@ -55,7 +56,30 @@ const page: Page = (root) => {
   });
 
   const list = h("div", { class: "projects", "data-testid": "project-list", "aria-busy": "true" }, h("p", { class: "muted" }, "Loading your projects…"));
-  main.append(header, createForm, list);
+  // pending invitations to the user's (proven) address: a way to them
+  const invites = h("div", { "data-testid": "dashboard-invitations-slot" });
+  main.append(header, invites, createForm, list);
+
+  async function loadInvites(): Promise<void> {
+    try {
+      const inbox = await loadInbox();
+      const n = inbox.invitations.length;
+      if (disposed) return;
+      invites.replaceChildren(
+        n
+          ? h(
+              "div",
+              { class: "card row", "data-testid": "dashboard-invitations" },
+              h("span", {}, n === 1 ? `You are invited to ${inbox.invitations[0].project_name}.` : `You have ${n} invitations to projects.`),
+              h("span", { class: "spacer" }),
+              h("a", { href: "/invitations", class: "btn primary small", "data-link": true, "data-testid": "dashboard-invitations-open" }, "Review"),
+            )
+          : "",
+      );
+    } catch {
+      /* the projects' load reports trouble; this card is a shortcut */
+    }
+  }
 
   // --- rendering --------------------------------------------------------
   function statusBadge(d: Device): HTMLElement {
@@ -266,6 +290,7 @@ const page: Page = (root) => {
       entries = next;
       loaded = true;
       renderList();
+      void loadInvites();
     } catch (err) {
       if (disposed || seq !== loadSeq) return;
       if (err instanceof ApiError && err.status === 401) return signedOut();

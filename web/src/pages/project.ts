@@ -85,6 +85,31 @@ const page: Page = async (root, params) => {
     title,
     h("span", { class: "badge", "data-testid": "project-role" }, project.role),
     h("span", { class: "spacer" }),
+    !isOwner()
+      ? h(
+          "button",
+          {
+            class: "small danger",
+            "data-testid": "project-leave",
+            onclick: async () => {
+              const go = await confirmDanger(
+                "Leave project",
+                `Leave “${project.name}”? Your terminal sessions on its devices end now, and you need a new invitation to come back.`,
+                "Leave project",
+              );
+              if (!go) return;
+              try {
+                await post(`/api/v1/projects/${enc}/leave`);
+                toast(`You left ${project.name}`, "ok");
+                navigate("/dashboard");
+              } catch (e) {
+                toast(errText(e), "error");
+              }
+            },
+          },
+          "Leave",
+        )
+      : null,
     isOwner()
       ? h(
           "div",
@@ -443,19 +468,13 @@ const page: Page = async (root, params) => {
           inviteErr.textContent = "";
           inviteBtn.disabled = true;
           try {
-            const r = await post<{ status: "added" | "invited"; message: string }>("/functions/v1/invite-member", {
+            await post<{ status: "invited"; message: string }>("/functions/v1/invite-member", {
               project_id: pid,
               email: email.value.trim(),
             });
-            toast(
-              r.status === "added"
-                ? `${email.value.trim()} is now a member.`
-                : `Invitation recorded for ${email.value.trim()}: they join when they sign up with that address.`,
-              "ok",
-            );
+            toast(`Invitation sent to ${email.value.trim()}: they join when they accept it.`, "ok");
             email.value = "";
-            if (r.status === "added") void loadMembers();
-            else void loadInvitations();
+            void loadInvitations();
           } catch (e) {
             inviteErr.textContent = errText(e);
           } finally {
@@ -465,7 +484,7 @@ const page: Page = async (root, params) => {
       },
       h("label", { for: "invite-email" }, "Invite by email"),
       h("div", { class: "row" }, email, inviteBtn),
-      h("p", { class: "muted small-print" }, "An existing account is added at once; otherwise the invitation waits until that address signs up (no mail is sent)."),
+      h("p", { class: "muted small-print" }, "Nobody is added without saying yes: the address gets a mail, and its owner accepts or declines once they have confirmed the address (signing up first if they have no account)."),
       inviteErr,
     );
 
