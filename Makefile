@@ -18,7 +18,8 @@ LISTEN     ?= 127.0.0.1:8080
 DATA       ?= ./var
 FUZZ_RUNS  ?= 20000
 # the end-to-end test files (not their lib/ helpers): black-box, then in a real browser
-E2E_TESTS  := tests/e2e/*.test.mjs tests/e2e/browser/*.test.mjs
+E2E_BLACKBOX := tests/e2e/*.test.mjs
+E2E_TESTS    := $(E2E_BLACKBOX) tests/e2e/browser/*.test.mjs
 
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
@@ -78,12 +79,16 @@ test-web: deps
 test-e2e: build
 	@CL_BIN_DIR=$(abspath $(BUILD)) node --test --test-concurrency=1 $(E2E_TESTS)
 
-# The whole suite again, built with AddressSanitizer + UndefinedBehaviorSanitizer.
+# The C again, built with AddressSanitizer + UndefinedBehaviorSanitizer: the
+# unit tests and the black-box e2e files, which drive every relay and agent
+# path. The real-browser files (tests/e2e/browser/) run once, in test-e2e:
+# they test the web app, and under the sanitizers they cost ~6 minutes of
+# the suite's ~50-minute budget (README "Tests").
 test-asan: deps web
 	@CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCL_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure
-	@CL_BIN_DIR=$(abspath $(ASAN_BUILD)) CL_SANITIZED=1 node --test --test-concurrency=1 $(E2E_TESTS)
+	@CL_BIN_DIR=$(abspath $(ASAN_BUILD)) CL_SANITIZED=1 node --test --test-concurrency=1 $(E2E_BLACKBOX)
 
 # Every parser's libFuzzer harness, run over its seed corpus and then for FUZZ_RUNS inputs.
 test-fuzz: deps
