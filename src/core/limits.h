@@ -187,6 +187,12 @@
 #define CL_RELAY_AUTH_DEADLINE_S    10
 #define CL_RELAY_FD_RESERVE         64
 
+/* The metrics scraper's bearer token (--metrics-token-file): at least
+ * CL_METRICS_TOKEN_MIN bytes, at most CL_TOKEN_MAX; a file outside these
+ * stops the relay at start-up ("metrics token in FILE must be 32 to 128
+ * bytes without spaces"). */
+#define CL_METRICS_TOKEN_MIN 32
+
 /* The relay's TLS 1.2 ciphers: ECDHE with AES-GCM or ChaCha20-Poly1305
  * (Mozilla's "intermediate" list). A client offering none of them, or a
  * version below 1.2, fails the handshake. */

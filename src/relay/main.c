@@ -11,6 +11,7 @@
 #include "core/secret.h"
 #include "relay/accounts.h"
 #include "relay/admission.h"
+#include "relay/api_metrics.h"
 #include "relay/auth.h"
 #include "relay/demo.h"
 #include "relay/events.h"
@@ -18,8 +19,10 @@
 #include "relay/nodes.h"
 #include "relay/mail.h"
 #include "relay/ratelimit.h"
+#include "relay/metrics.h"
 #include "relay/relay.h"
 #include "relay/server.h"
+#include "relay/store_metrics.h"
 #include "relay/web.h"
 #include "relay/webauth.h"
 
@@ -73,6 +76,9 @@ static void cl__usage(FILE *f)
         "  --demo FILE          make run's demo, on a loopback --listen only: on an empty\n"
         "                       database create a demo user, project and device; at every\n"
         "                       start a one-time sign-in code; write them to FILE (0600)\n"
+        "  --metrics-token-file FILE  serve Prometheus metrics at /metrics to requests with\n"
+        "                       \"Authorization: Bearer\" and the token in FILE (32+ bytes,\n"
+        "                       e.g. openssl rand -hex 32); without it /metrics is off (404)\n"
         "  --log-level LEVEL    debug | info | warn | error (default info)\n"
         "  --help               this text\n"
         "  --version            print the version\n");
@@ -365,6 +371,7 @@ int main(int argc, char **argv)
         {"max-unauth-per-addr", required_argument, NULL, 'U'},
         {"max-sessions-per-device", required_argument, NULL, 'E'},
         {"max-sessions-per-user", required_argument, NULL, 'R'},
+        {"metrics-token-file", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -462,6 +469,9 @@ int main(int argc, char **argv)
         case 'D':
             demo_file = optarg;
             break;
+        case 'm':
+            r.opts.metrics_token_file = optarg;
+            break;
         case 'M':
         case 'U':
         case 'E':
@@ -532,6 +542,12 @@ int main(int argc, char **argv)
         cl_error("relay", "crypto initialisation failed", "%s", "");
         return 1;
     }
+    cl_metrics_init();
+    if (r.opts.metrics_token_file &&
+        cl_metrics_token_load(&r, r.opts.metrics_token_file, err, sizeof err)) {
+        cl_error("relay", "metrics token refused", "error=\"%s\"", err);
+        return 1;
+    }
     if (cl__mkdirs(r.opts.data_dir)) {
         cl_error("relay", "cannot create data directory", "dir=%s", r.opts.data_dir);
         return 1;
@@ -540,6 +556,7 @@ int main(int argc, char **argv)
         cl_error("relay", "cannot open database", "dir=%s error=\"%s\"", r.opts.data_dir, err);
         return 1;
     }
+    cl_store_metrics_wrap(&r.store);
     r.store.ops->device_all_offline(&r.store, cl_now());
     if (cl_webauth_init(&r)) {
         cl_error("relay", "cannot load the CSRF key from the database", "%s", "");
@@ -564,6 +581,7 @@ int main(int argc, char **argv)
     r.rl_pair_addr = cl_ratelimit_new(CL_PAIR_RATE_PER_ADDR, 60);
     r.rl_pair_global = cl_ratelimit_new(CL_PAIR_RATE_GLOBAL, 60);
     r.accounts = cl_accounts_new(&r.opts);
+    cl_metrics_register_limiters(&r);
     if (cl_server_start(&r, err, sizeof err)) {
         cl_error("relay", "cannot start server", "error=\"%s\"%s", err,
                  strncmp(err, "cannot listen", 13) == 0

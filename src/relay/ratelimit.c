@@ -16,6 +16,7 @@ struct cl_ratelimit {
     unsigned limit;
     unsigned window_s;
     unsigned n;
+    uint64_t refused; /* attempts refused so far (metrics.h) */
     struct cl__rl_entry *table;
 };
 
@@ -72,6 +73,7 @@ bool cl_ratelimit_hit(struct cl_ratelimit *rl, const char *key, int64_t now, uns
         if (rl->n >= CL_RATELIMIT_MAX_KEYS) {
             if (retry_after)
                 *retry_after = rl->window_s;
+            rl->refused++;
             return false;
         }
         e = calloc(1, sizeof *e);
@@ -91,8 +93,14 @@ bool cl_ratelimit_hit(struct cl_ratelimit *rl, const char *key, int64_t now, uns
             int64_t left = rl->window_s - (now - e->window_start);
             *retry_after = left > 0 ? (unsigned)left : 1;
         }
+        rl->refused++;
         return false;
     }
     e->count++;
     return true;
+}
+
+uint64_t cl_ratelimit_refused(const struct cl_ratelimit *rl)
+{
+    return rl->refused;
 }

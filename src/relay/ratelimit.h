@@ -27,4 +27,7 @@ void cl_ratelimit_free(struct cl_ratelimit *rl);
  * resets (at least 1). */
 bool cl_ratelimit_hit(struct cl_ratelimit *rl, const char *key, int64_t now, unsigned *retry_after);
 
+/* Attempts refused so far (for metrics: cl_metrics_limiter names it). */
+uint64_t cl_ratelimit_refused(const struct cl_ratelimit *rl);
+
 #endif

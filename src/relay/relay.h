@@ -38,6 +38,8 @@ struct cl_relay_opts {
     unsigned max_unauth_per_addr; /* CL_RELAY_UNAUTH_WS_PER_ADDR */
     unsigned max_sessions_device; /* CL_SESSIONS_PER_DEVICE: open sessions start-session allows */
     unsigned max_sessions_user;   /* CL_SESSIONS_PER_USER */
+    /* --metrics-token-file: /metrics on; NULL: off (404) */
+    const char *metrics_token_file;
 };
 
 struct cl_relay {
@@ -56,6 +58,10 @@ struct cl_relay {
     struct cl_ratelimit *rl_pair_global; /* pair-device attempts, all addresses */
     struct cl_accounts *accounts;        /* account routes' limiters and mail */
     uint8_t csrf_key[CL_HASH_LEN];       /* CSRF tokens are derived with it (webauth.c) */
+    /* /metrics answers (api_metrics.c) to the scraper's bearer token, kept
+     * as its hash */
+    bool metrics_on;
+    uint8_t metrics_token_hash[CL_HASH_LEN];
     bool stopping;
 };
 
