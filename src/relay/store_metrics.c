@@ -5,8 +5,9 @@
  * A wrapping table of function pointers: cl_store_metrics_wrap gives the
  * store a copy of its backend's ops with each operation named below
  * replaced by one that reads the monotonic clock around the backend's
- * own. s->impl is left alone, so a wrapper passes s through unchanged and
- * backend-specific calls (cl_store_sqlite_schema_version) still work. An
+ * own. s->impl is left alone, so a wrapper passes s through unchanged
+ * (cl_store_sqlite_schema_version, which checks s->ops, wants the store
+ * unwrapped: the relay calls it on none it wraps). An
  * operation added to struct cl_store_ops and not listed here runs
  * untimed (the copy keeps the backend's pointer): add it to
  * CL__STORE_OPS, whose lines are struct cl_store_ops's declarations.

@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "relay/metrics.h"
 #include "relay/ratelimit.h"
+#include "relay/store_metrics.h"
 
 static void assert_contains(const char *text, const char *want)
 {
@@ -149,6 +150,41 @@ static void test_http_slots_bounded(void **state)
     cl_metrics_init();
 }
 
+/* The timing table passes calls through to the backend and times each
+ * operation under its name. */
+static void test_store_wrapper_times_operations(void **state)
+{
+    struct cl_store s;
+    char dir[] = "/tmp/cl-metrics-XXXXXX", err[256], cmd[64];
+    int64_t n = -1;
+    struct cl_user u;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(cl_store_open_sqlite(&s, dir, err, sizeof err), 0);
+    cl_metrics_init();
+    cl_store_metrics_wrap(&s);
+    assert_int_equal(s.ops->user_count(&s, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(s.ops->user_by_email(&s, "nobody@example.com", &u), CL_ENOTFOUND);
+    assert_int_equal(s.ops->user_by_email(&s, "nobody@example.com", &u), CL_ENOTFOUND);
+    size_t seen = 0;
+    for (size_t op = 0; op < CL_METRICS_STORE_OPS; op++) {
+        if (!cl_metrics.store_names[op])
+            continue;
+        seen++;
+        if (strcmp(cl_metrics.store_names[op], "user_count") == 0)
+            assert_int_equal(cl_metrics.store[op].count, 1);
+        else if (strcmp(cl_metrics.store_names[op], "user_by_email") == 0)
+            assert_int_equal(cl_metrics.store[op].count, 2);
+        else
+            fail_msg("unexpected op %s", cl_metrics.store_names[op]);
+    }
+    assert_int_equal(seen, 2);
+    s.ops->close(&s); /* frees the table too (ASan: no leak) */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    cl_metrics_init();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_buffer_is_bounded),
         cmocka_unit_test(test_exposition),
         cmocka_unit_test(test_http_slots_bounded),
+        cmocka_unit_test(test_store_wrapper_times_operations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
