@@ -243,6 +243,11 @@
 #define CL_RELAY_HEALTH_FD_SPARE      16
 #define CL_RELAY_HEALTH_FULL_RECENT_S 10
 #define CL_RELAY_HEALTH_FD_COUNT_MS   1000
+/* The metrics scraper's bearer token (--metrics-token-file): at least
+ * CL_METRICS_TOKEN_MIN bytes, at most CL_TOKEN_MAX; a file outside these
+ * stops the relay at start-up ("metrics token in FILE must be 32 to 128
+ * bytes without spaces"). */
+#define CL_METRICS_TOKEN_MIN 32
 
 /* The relay's TLS 1.2 ciphers: ECDHE with AES-GCM or ChaCha20-Poly1305
  * (Mozilla's "intermediate" list). A client offering none of them, or a

@@ -1,6 +1,7 @@
 /* admission: per-address and relay-wide caps on connections. */
 #include "relay/admission.h"
 #include "core/log.h"
+#include "relay/metrics.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -110,12 +111,14 @@ bool cl_admission_accept(struct cl_admission *a, const struct sockaddr *sa, sock
     if (a->total >= a->max_total) {
         a->refused_full++;
         a->full_refused_at = now_s;
+        cl_metrics.rejected[CL_REJECT_RELAY_FULL]++;
         cl__admission_log(a, key, now_s);
         return false;
     }
     HASH_FIND_STR(a->addrs, key, e);
     if (e && e->conns >= a->per_addr) {
         a->refused_addr++;
+        cl_metrics.rejected[CL_REJECT_PER_ADDR]++;
         cl__admission_log(a, key, now_s);
         return false;
     }
@@ -169,6 +172,7 @@ bool cl_admission_ws_open(struct cl_admission *a, struct lws *wsi, double now_s)
         return true;
     if (c->addr->unauth >= a->unauth_per_addr) {
         a->refused_unauth++;
+        cl_metrics.rejected[CL_REJECT_UNAUTH_PER_ADDR]++;
         cl__admission_log(a, c->addr->key, now_s);
         return false;
     }

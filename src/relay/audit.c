@@ -32,6 +32,7 @@ static const char *const cl__sev_name[] = {"info", "warn", "critical"};
 struct cl__audit {
     /* the relay's options */
     const char *data, *listen, *public_url, *tls_cert, *tls_key, *smtp_url, *smtp_url_file;
+    const char *metrics_token_file;
     unsigned max_conns_per_addr;
     /* the audit's */
     const char *ca, *unit;
@@ -500,10 +501,26 @@ static void cl__check_unit(struct cl__audit *a)
     }
 }
 
-static void cl__check_smtp(struct cl__audit *a, const struct cl__running *run)
+/* A file holding a secret (path NULL: not configured) must be 0600 or
+ * tighter; --fix chmods a regular file the auditor owns. */
+static void cl__check_secret_file(struct cl__audit *a, const char *path, const char *id,
+                                  const char *what, const char *why)
 {
     char title[PATH_MAX + 80], fix[PATH_MAX + 80];
     struct stat sb;
+    bool fixed = false;
+
+    if (!path || stat(path, &sb) != 0 || !(sb.st_mode & 077))
+        return;
+    snprintf(title, sizeof title, "%s %s is mode %04o", what, path, (unsigned)(sb.st_mode & 07777));
+    snprintf(fix, sizeof fix, "chmod 600 %s (clawlink-relay audit --fix)", path);
+    if (a->fix && sb.st_uid == geteuid() && S_ISREG(sb.st_mode))
+        fixed = chmod(path, 0600) == 0;
+    cl__finding(a, CL__CRIT, id, title, why, fix, fixed);
+}
+
+static void cl__check_smtp(struct cl__audit *a, const struct cl__running *run)
+{
     const char *how = "put the URL in a file of mode 0600 and pass --smtp-url-file FILE, or set "
                       "CLAWLINK_SMTP_URL in the unit (EnvironmentFile= of mode 0600)";
 
@@ -514,16 +531,16 @@ static void cl__check_smtp(struct cl__audit *a, const struct cl__running *run)
                     "user:pass in --smtp-url shows to every local user in ps and "
                     "/proc/PID/cmdline, and in the unit file",
                     how, false);
-    if (a->smtp_url_file && stat(a->smtp_url_file, &sb) == 0 && (sb.st_mode & 077)) {
-        bool fixed = false;
-        snprintf(title, sizeof title, "the SMTP URL file %s is mode %04o", a->smtp_url_file,
-                 (unsigned)(sb.st_mode & 07777));
-        snprintf(fix, sizeof fix, "chmod 600 %s (clawlink-relay audit --fix)", a->smtp_url_file);
-        if (a->fix && sb.st_uid == geteuid() && S_ISREG(sb.st_mode))
-            fixed = chmod(a->smtp_url_file, 0600) == 0;
-        cl__finding(a, CL__CRIT, "smtp.file_mode", title, "it holds the mail account's password",
-                    fix, fixed);
-    }
+    cl__check_secret_file(a, a->smtp_url_file, "smtp.file_mode", "the SMTP URL file",
+                          "it holds the mail account's password");
+}
+
+/* --metrics-token-file: whoever reads it scrapes the relay's metrics. */
+static void cl__check_metrics(struct cl__audit *a)
+{
+    cl__check_secret_file(a, a->metrics_token_file, "metrics.token_file_mode",
+                          "the metrics token file",
+                          "whoever reads it can scrape /metrics (counts of users' activity)");
 }
 
 /* ---- the database -------------------------------------------------------- */
@@ -818,6 +835,8 @@ int cl_audit_main(int argc, char **argv)
         {"max-sessions-per-device", required_argument, NULL, 'x'},
         {"max-sessions-per-user", required_argument, NULL, 'x'},
         {"drain", required_argument, NULL, 'x'},
+        {"max-pending-invitations", required_argument, NULL, 'x'},
+        {"metrics-token-file", required_argument, NULL, 'm'},
         /* the audit's own */
         {"deep", no_argument, NULL, 'D'},
         {"fix", no_argument, NULL, 'F'},
@@ -863,6 +882,9 @@ int cl_audit_main(int argc, char **argv)
             break;
         case 'S':
             a.smtp_url = optarg;
+            break;
+        case 'm':
+            a.metrics_token_file = optarg;
             break;
         case 'f':
             a.smtp_url_file = optarg;
@@ -928,6 +950,7 @@ int cl_audit_main(int argc, char **argv)
     cl__check_limits(&a, have_run ? &run : NULL);
     cl__check_unit(&a);
     cl__check_smtp(&a, have_run ? &run : NULL);
+    cl__check_metrics(&a);
     cl__check_db(&a);
     if (a.deep)
         cl__check_deep(&a);

@@ -79,6 +79,11 @@ struct cl_http_state {
     bool no_body;             /* HEAD or 304: the headers only */
     const unsigned char *ext; /* the body when borrowed (not in resp), or NULL */
     size_t resp_off;          /* bytes of the body written so far */
+    /* metrics (http.c): when the request's headers came, the route
+     * pattern it matched ("web", "none"), whether its reply was counted */
+    double started;
+    const char *route;
+    bool counted;
 };
 
 struct cl_conn {

@@ -5,6 +5,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "relay/metrics.h"
 #include "relay/relay.h"
 #include "relay/web.h"
 #include "relay/webauth.h"
@@ -26,10 +27,19 @@ struct cl_http_job {
 
 static const struct cl_route cl__routes_misc[];
 
-const struct cl_route *const cl_http_route_tables[] = {
-    cl__routes_misc,     cl_routes_health,   cl_routes_auth,        cl_routes_projects,
-    cl_routes_functions, cl_routes_sessions, cl_routes_account,     cl_routes_devices,
-    cl_routes_connector, cl_routes_nodes,    cl_routes_invitations, NULL};
+const struct cl_route *const cl_http_route_tables[] = {cl__routes_misc,
+                                                       cl_routes_health,
+                                                       cl_routes_auth,
+                                                       cl_routes_projects,
+                                                       cl_routes_functions,
+                                                       cl_routes_sessions,
+                                                       cl_routes_account,
+                                                       cl_routes_devices,
+                                                       cl_routes_connector,
+                                                       cl_routes_nodes,
+                                                       cl_routes_invitations,
+                                                       cl_routes_metrics,
+                                                       NULL};
 
 const char *cl_http_method_name(enum cl_http_method m)
 {
@@ -92,6 +102,18 @@ static int cl__security_headers(struct cl_conn *c, unsigned char **p, unsigned c
     return 0;
 }
 
+/* Counts the request's reply (once) in the metrics: its route, method,
+ * status, and the time since its headers came. */
+static void cl__count(struct cl_conn *c, int status)
+{
+    struct cl_http_state *h = &c->http;
+    if (h->counted || !h->route)
+        return;
+    h->counted = true;
+    cl_metrics_http(h->route, cl_http_method_name(h->method), status,
+                    cl_metrics_now() - h->started);
+}
+
 /* A JSON (or other in-memory) reply; to a HEAD request its headers only,
  * with the Content-Length the body would have had. */
 static void cl__set_reply(struct cl_conn *c, int status, const char *body, size_t len)
@@ -108,6 +130,7 @@ static void cl__set_reply(struct cl_conn *c, int status, const char *body, size_
     h->no_body = head;
     h->status = status;
     h->phase = 1;
+    cl__count(c, status);
     lws_callback_on_writable(c->wsi);
 }
 
@@ -202,6 +225,7 @@ int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_
                                     (const unsigned char *)"no-store", 8, &p, end) ||
         cl__security_headers(c, &p, end))
         return CL_EIO;
+    cl__count(c, 200);
     rc = lws_serve_http_file(c->wsi, path, content_type, (const char *)hbuf, (int)(p - hbuf));
     if (rc < 0) {
         /* lws may have answered already: drop the connection, from the loop */
@@ -236,6 +260,7 @@ void cl_http_reply_body(struct cl_conn *c, const struct cl_http_body *b)
     snprintf(h->etag, sizeof h->etag, "%s", b->etag ? b->etag : "");
     h->status = b->status;
     h->phase = 1;
+    cl__count(c, b->status);
     lws_callback_on_writable(c->wsi);
 }
 
@@ -393,6 +418,7 @@ static void cl__dispatch(struct cl_conn *c)
             path_known = true;
             if (r->method != method)
                 continue;
+            h->route = r->pattern;
             req.conn = c;
             req.relay = c->relay;
             req.method = method;
@@ -440,13 +466,17 @@ static void cl__dispatch(struct cl_conn *c)
             return;
         }
     }
-    if (path_known)
+    if (path_known) {
         cl_http_reply_error(c, 405, "method_not_allowed", "method not allowed on %s", h->path);
-    else if ((h->method == CL_HTTP_GET || h->method == CL_HTTP_HEAD) &&
-             cl_web_handle(c, h->path, c->relay->opts.web_dir))
-        return; /* the web app: a file, or index.html for a page */
-    else
-        cl_http_reply_error(c, 404, "no_route", "no such endpoint");
+        return;
+    }
+    if (h->method == CL_HTTP_GET || h->method == CL_HTTP_HEAD) {
+        h->route = "web"; /* what the web app answers is counted as its */
+        if (cl_web_handle(c, h->path, c->relay->opts.web_dir))
+            return; /* the web app: a file, or index.html for a page */
+        h->route = "none";
+    }
+    cl_http_reply_error(c, 404, "no_route", "no such endpoint");
 }
 
 /* ---- lws plumbing ----------------------------------------------------- */
@@ -552,6 +582,9 @@ int cl_http_on_request(struct cl_conn *c, struct lws *wsi, const char *uri)
     cl__reset(c);
     lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
     h->method = cl__method(wsi);
+    h->started = cl_metrics_now();
+    h->route = "none";
+    h->counted = false;
     if (strlen(uri) >= sizeof h->path) {
         snprintf(h->path, sizeof h->path, "/");
         cl_http_reply_error(c, 414, "uri_too_long", "request path too long");
@@ -639,6 +672,7 @@ void cl_http_stream_begin(struct cl_conn *c, int status, const char *content_typ
         abort();
     h->status = status;
     h->phase = 3;
+    cl__count(c, status);
     lws_callback_on_writable(c->wsi);
 }
 

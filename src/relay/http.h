@@ -163,6 +163,7 @@ extern const struct cl_route cl_routes_devices[];
 extern const struct cl_route cl_routes_connector[];
 extern const struct cl_route cl_routes_nodes[];
 extern const struct cl_route cl_routes_invitations[];
+extern const struct cl_route cl_routes_metrics[];
 
 /* A growable list of ids, for what a route collects before a store change
  * and tells the hub after it. Zero-initialise; cl_id_list_free when done. */

@@ -18,6 +18,7 @@
 #include "core/proto.h"
 #include "core/secret.h"
 #include "relay/events.h"
+#include "relay/metrics.h"
 #include "relay/nodes.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
@@ -467,6 +468,7 @@ static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl
             g.gap_to = o;
             cl__send_msg(v, &g);
         }
+        cl_metrics.gaps++;
         cl_info("hub", "viewer missed output", "session=%s from=%llu to=%llu peer=%s", ls->id,
                 (unsigned long long)v->sent, (unsigned long long)o, v->peer);
         v->sent = o;
@@ -487,10 +489,13 @@ static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl
     if (v->q.bytes + f->len > CL_VIEWER_QUEUE_MAX) {
         free(f);
         v->lagging = true;
+        cl_metrics.lag_events++;
         cl_info("hub", "viewer lagging: output held back", "session=%s sent=%llu peer=%s", ls->id,
                 (unsigned long long)v->sent, v->peer);
         return;
     }
+    cl_metrics.fwd_frames[CL_DIR_AGENT_TO_VIEWERS]++;
+    cl_metrics.fwd_bytes[CL_DIR_AGENT_TO_VIEWERS] += end - v->sent;
     cl_wsq_push(&v->q, f, true);
     v->sent = end;
     cl_conn_wake(v);
@@ -1086,9 +1091,11 @@ static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_m
         cl__send_msg(agent, m);
         return;
     }
-    if (m->type == CL_MSG_STDIN)
+    if (m->type == CL_MSG_STDIN) {
+        cl_metrics.fwd_frames[CL_DIR_VIEWERS_TO_AGENT]++;
+        cl_metrics.fwd_bytes[CL_DIR_VIEWERS_TO_AGENT] += m->data_len;
         cl__forward_stdin(agent, m, text, len, binary);
-    else
+    } else
         cl_conn_send(agent, text, len);
 }
 
@@ -1372,9 +1379,16 @@ void cl_hub_free(struct cl_hub *h)
 
 void cl_hub_stats(const struct cl_hub *h, struct cl_hub_stats *out)
 {
+    const struct cl_live_session *ls, *tmp;
     out->agents = HASH_COUNT(h->agents);
     out->sessions = HASH_COUNT(h->sessions);
     out->browsers = h->browsers;
+    out->viewers = out->sessions_started = 0;
+    HASH_ITER(hh, h->sessions, ls, tmp)
+    {
+        out->viewers += ls->nviewers;
+        out->sessions_started += ls->started;
+    }
 }
 
 /* ---- OpenClaw nodes (nodes.c) ------------------------------------------ */

@@ -88,6 +88,8 @@ void cl_hub_shutdown(struct cl_hub *h);
 
 struct cl_hub_stats {
     size_t agents, browsers, sessions;
+    size_t viewers;          /* browsers attached to a live session */
+    size_t sessions_started; /* live sessions the agent confirmed (the rest: starting) */
 };
 void cl_hub_stats(const struct cl_hub *h, struct cl_hub_stats *out);
 

@@ -3,6 +3,7 @@
 #include "core/log.h"
 #include "core/sockinfo.h"
 #include "relay/conn.h"
+#include "relay/metrics.h"
 #include "relay/relay.h"
 
 #include <stdlib.h>
@@ -34,6 +35,7 @@ static void cl__liveness_sweep(uv_timer_t *t)
         if (c->close_pending || c->live_dropped)
             continue; /* its close handshake has its own timeout */
         if (!c->authed && now - c->opened_at >= lv->auth_ms) {
+            cl_metrics.rejected[CL_REJECT_AUTH_TIMEOUT]++;
             cl_info("liveness", "peer did not authenticate in time: closing",
                     "peer=%s after_ms=%llu", c->peer, (unsigned long long)(now - c->opened_at));
             cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "authentication timeout");
@@ -50,6 +52,7 @@ static void cl__liveness_sweep(uv_timer_t *t)
             cl_info("liveness", "peer silent: dropping it", "peer=%s silent_ms=%llu", c->peer,
                     (unsigned long long)quiet);
             c->live_dropped = true;
+            cl_metrics.ping_drops++;
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         } else if (quiet >= lv->ping_ms && !c->ping_sent && !c->ping_due) {
             c->ping_due = true;
@@ -145,4 +148,11 @@ int cl_liveness_write_ping(struct cl_conn *c, struct lws *wsi)
 size_t cl_liveness_count(const struct cl_liveness *lv)
 {
     return lv->count;
+}
+
+void cl_liveness_each(const struct cl_liveness *lv, void (*fn)(const struct cl_conn *c, void *ctx),
+                      void *ctx)
+{
+    for (const struct cl_conn *c = lv->head; c; c = c->live_next)
+        fn(c, ctx);
 }

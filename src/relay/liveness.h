@@ -56,4 +56,9 @@ int cl_liveness_write_ping(struct cl_conn *c, struct lws *wsi);
 /* Connections watched (for stats and tests). */
 size_t cl_liveness_count(const struct cl_liveness *lv);
 
+/* Calls fn for every WebSocket connection watched (metrics: connections
+ * by kind, send queues). fn must not close or free c. */
+void cl_liveness_each(const struct cl_liveness *lv, void (*fn)(const struct cl_conn *c, void *ctx),
+                      void *ctx);
+
 #endif

@@ -12,6 +12,7 @@
 #include "relay/accounts.h"
 #include "relay/admission.h"
 #include "relay/audit.h"
+#include "relay/api_metrics.h"
 #include "relay/auth.h"
 #include "relay/consent.h"
 #include "relay/demo.h"
@@ -20,8 +21,10 @@
 #include "relay/nodes.h"
 #include "relay/mail.h"
 #include "relay/ratelimit.h"
+#include "relay/metrics.h"
 #include "relay/relay.h"
 #include "relay/server.h"
+#include "relay/store_metrics.h"
 #include "relay/web.h"
 #include "relay/webauth.h"
 
@@ -81,6 +84,9 @@ static void cl__usage(FILE *f)
         "                       start a one-time sign-in code; write them to FILE (0600)\n"
         "  --drain SECS         on SIGTERM, first answer GET /readyz 503 for SECS while\n"
         "                       serving as before, so a load balancer moves away (default 0)\n"
+        "  --metrics-token-file FILE  serve Prometheus metrics at /metrics to requests with\n"
+        "                       \"Authorization: Bearer\" and the token in FILE (32+ bytes,\n"
+        "                       e.g. openssl rand -hex 32); without it /metrics is off (404)\n"
         "  --log-level LEVEL    debug | info | warn | error (default info)\n"
         "  --help               this text\n"
         "  --version            print the version\n");
@@ -483,6 +489,7 @@ int main(int argc, char **argv)
         {"max-sessions-per-device", required_argument, NULL, 'E'},
         {"max-sessions-per-user", required_argument, NULL, 'R'},
         {"max-pending-invitations", required_argument, NULL, 'I'},
+        {"metrics-token-file", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -592,6 +599,9 @@ int main(int argc, char **argv)
         case 'D':
             demo_file = optarg;
             break;
+        case 'm':
+            r.opts.metrics_token_file = optarg;
+            break;
         case 'M':
         case 'U':
         case 'E':
@@ -671,6 +681,12 @@ int main(int argc, char **argv)
         cl_error("relay", "crypto initialisation failed", "%s", "");
         return 1;
     }
+    cl_metrics_init();
+    if (r.opts.metrics_token_file &&
+        cl_metrics_token_load(&r, r.opts.metrics_token_file, err, sizeof err)) {
+        cl_error("relay", "metrics token refused", "error=\"%s\"", err);
+        return 1;
+    }
     if (cl__mkdirs(r.opts.data_dir)) {
         cl_error("relay", "cannot create data directory", "dir=%s", r.opts.data_dir);
         return 1;
@@ -679,6 +695,7 @@ int main(int argc, char **argv)
         cl_error("relay", "cannot open database", "dir=%s error=\"%s\"", r.opts.data_dir, err);
         return 1;
     }
+    cl_store_metrics_wrap(&r.store);
     r.store.ops->device_all_offline(&r.store, cl_now());
     if (cl_webauth_init(&r)) {
         cl_error("relay", "cannot load the CSRF key from the database", "%s", "");
@@ -705,6 +722,7 @@ int main(int argc, char **argv)
     r.rl_pair_global = cl_ratelimit_new(CL_PAIR_FAILS_GLOBAL, CL_PAIR_RATE_WINDOW_S);
     r.accounts = cl_accounts_new(&r.opts);
     r.consent = cl_consent_new();
+    cl_metrics_register_limiters(&r);
     if (cl_server_start(&r, err, sizeof err)) {
         cl_error("relay", "cannot start server", "error=\"%s\"%s", err,
                  strncmp(err, "cannot listen", 13) == 0

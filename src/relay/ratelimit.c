@@ -18,6 +18,7 @@ struct cl_ratelimit {
     unsigned limit;
     unsigned window_s;
     unsigned n;
+    uint64_t refused; /* attempts refused so far (metrics.h) */
     struct cl__rl_entry *table;
 };
 
@@ -106,6 +107,7 @@ bool cl_ratelimit_hit(struct cl_ratelimit *rl, const char *key, int64_t now, uns
     struct cl__rl_entry *e = cl__rl_entry(rl, key, now, true);
     if (!e || e->count >= rl->limit) {
         cl__rl_retry(rl, e, now, retry_after);
+        rl->refused++;
         return false;
     }
     e->count++;
@@ -118,6 +120,7 @@ bool cl_ratelimit_over(struct cl_ratelimit *rl, const char *key, int64_t now, un
     if (!e || e->count < rl->limit)
         return false;
     cl__rl_retry(rl, e, now, retry_after);
+    rl->refused++;
     return true;
 }
 
@@ -151,4 +154,9 @@ void cl_ratelimit_addr_key(const char *peer, char out[CL_RATELIMIT_KEY_MAX + 1])
         }
     }
     snprintf(out, CL_RATELIMIT_KEY_MAX + 1, "%s", peer);
+}
+
+uint64_t cl_ratelimit_refused(const struct cl_ratelimit *rl)
+{
+    return rl->refused;
 }

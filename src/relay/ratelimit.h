@@ -47,5 +47,7 @@ bool cl_ratelimit_add(struct cl_ratelimit *rl, const char *key, int64_t now);
  * IPv4 (and IPv4-mapped IPv6) as written, other IPv6 as its /64 prefix
  * ("2001:db8:1:2::/64"), anything unparsable as written (truncated). */
 void cl_ratelimit_addr_key(const char *peer, char out[CL_RATELIMIT_KEY_MAX + 1]);
+/* Attempts refused so far (for metrics: cl_metrics_limiter names it). */
+uint64_t cl_ratelimit_refused(const struct cl_ratelimit *rl);
 
 #endif

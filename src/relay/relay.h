@@ -41,6 +41,8 @@ struct cl_relay_opts {
     unsigned max_sessions_user;   /* CL_SESSIONS_PER_USER */
     unsigned drain_s;             /* --drain: /readyz 503 this long before closing (0) */
     unsigned max_pending_invitations; /* CL_INVITATIONS_PENDING_MAX, per project */
+    /* --metrics-token-file: /metrics on; NULL: off (404) */
+    const char *metrics_token_file;
 };
 
 struct cl_relay {
@@ -64,6 +66,10 @@ struct cl_relay {
     uint8_t csrf_key[CL_HASH_LEN];       /* CSRF tokens are derived with it (webauth.c) */
     bool started;                        /* serving: set just before the loop runs (GET /readyz) */
     bool draining; /* SIGTERM with --drain: /readyz says no, all else still served */
+    /* /metrics answers (api_metrics.c) to the scraper's bearer token, kept
+     * as its hash */
+    bool metrics_on;
+    uint8_t metrics_token_hash[CL_HASH_LEN];
     bool stopping;
 };
 

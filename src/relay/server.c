@@ -9,6 +9,7 @@
 #include "relay/hub.h"
 #include "relay/admission.h"
 #include "relay/liveness.h"
+#include "relay/metrics.h"
 #include "relay/webauth.h"
 
 #include <arpa/inet.h>
@@ -35,6 +36,7 @@ static int cl__conn_send(struct cl_conn *c, const void *data, size_t len, bool b
         cl_warn("server", "send queue overflow: closing peer", "peer=%s queued=%zu", c->peer,
                 c->q.bytes);
         cl_wsq_clear(&c->q);
+        cl_metrics.sendq_overflows++;
         cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "send queue overflow");
         return CL_ELIMIT;
     }
@@ -257,6 +259,9 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
                         c->peer);
             }
         }
+        cl_metrics.ws_opened[c->kind == CL_CONN_AGENT     ? CL_KIND_AGENT
+                             : c->kind == CL_CONN_BROWSER ? CL_KIND_VIEWER
+                                                          : CL_KIND_EVENTS]++;
         cl_liveness_add(r->liveness, c);
         cl_hub_on_established(r->hub, c);
         if (!cl_admission_ws_open(r->admission, wsi, (double)uv_now(r->loop) / 1000.0))

@@ -36,6 +36,8 @@ const SAME = (s) => [s, s, s, s, s];
 const ROWS = {
   'GET /healthz': { policy: 'public', want: SAME(200) },
   'GET /readyz': { policy: 'public', want: SAME(200) },
+  // off unless the relay runs with --metrics-token-file (metrics.test.mjs)
+  'GET /metrics': { policy: 'public', want: SAME(404), codes: { 404: 'no_route' } },
   'GET /install.sh': { policy: 'public', want: SAME(200) },
   'GET /api/v1/openapi.json': { policy: 'public', want: SAME(200) },
   // public routes answer the same whoever calls; invalid bodies keep the

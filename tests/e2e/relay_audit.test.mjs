@@ -224,3 +224,30 @@ test('audit --deep: certificate, HSTS and /healthz of the live relay', { timeout
   const down = await auditJson([...flags, '--deep', '--ca', cert]);
   assert.equal(down.find('deep.unreachable')[0]?.severity, 'critical', down.stdout);
 }));
+
+test('audit takes every option the relay takes (an operator pastes the unit\'s ExecStart flags), and flags a metrics token file others can read', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const help = execFileSync(RELAY_BIN, ['--help'], { encoding: 'utf8' });
+  const opts = [...new Set([...help.matchAll(/(?:^|\s)(--[a-z][a-z-]+)/gm)].map((m) => m[1]))]
+    .filter((o) => !['--help', '--version'].includes(o));
+  assert.ok(opts.includes('--metrics-token-file') && opts.includes('--drain') && opts.includes('--max-pending-invitations'), opts.join(' '));
+  const dir = await tempDir('clawlink-audit-opts-');
+  const dataDir = path.join(dir, 'state');
+  await mkdir(dataDir, { mode: 0o700 });
+  for (const o of opts) {
+    const r = await audit(['--data', dataDir, o, '1']);
+    assert.doesNotMatch(r.stderr, /unrecognized option|invalid option/, `audit refuses the relay's ${o}:\n${r.stderr}`);
+  }
+
+  const tokenFile = path.join(dir, 'metrics.token');
+  await writeFile(tokenFile, `${'m'.repeat(40)}\n`);
+  await chmod(tokenFile, 0o644);
+  let r = await auditJson(['--data', dataDir, '--metrics-token-file', tokenFile]);
+  assert.equal(r.find('metrics.token_file_mode').length, 1, r.stdout);
+  assert.equal(r.find('metrics.token_file_mode')[0].severity, 'critical');
+  assert.ok(!r.stdout.includes('m'.repeat(40)), 'the token is never printed');
+  r = await auditJson(['--data', dataDir, '--metrics-token-file', tokenFile, '--fix']);
+  assert.equal(r.find('metrics.token_file_mode')[0].fixed, true, r.stdout);
+  assert.equal(await mode(tokenFile), '600');
+  r = await auditJson(['--data', dataDir, '--metrics-token-file', tokenFile]);
+  assert.equal(r.find('metrics.token_file_mode').length, 0, r.stdout);
+}));
