@@ -10,12 +10,12 @@
 #include "core/json.h"
 #include "core/proto.h"
 #include "core/secret.h"
+#include "core/sqlite.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <pwd.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +25,8 @@
 
 /* Config files read by the audit are small; a larger one is not read. */
 #define CL__AUDIT_FILE_MAX (1024 * 1024)
+/* how long the audit waits for the gateway's lock on its database */
+#define CL__OC_DB_BUSY_MS 1000
 
 static const char *const cl__sev_names[] = {"info", "warn", "critical"};
 
@@ -766,8 +768,7 @@ static void cl__audit_oc_approvals(struct cl_audit *a, const char *state, bool *
 
     snprintf(path, sizeof path, "%s/state/openclaw.sqlite", state);
     if (access(path, F_OK) == 0 &&
-        sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_busy_timeout(db, 1000) == SQLITE_OK &&
+        cl_sqlite_open_readonly(path, CL__OC_DB_BUSY_MS, &db, NULL, 0) == 0 &&
         sqlite3_prepare_v2(db,
                            "SELECT raw_json, default_security, default_ask FROM "
                            "exec_approvals_config ORDER BY config_key LIMIT 1",
@@ -784,7 +785,7 @@ static void cl__audit_oc_approvals(struct cl_audit *a, const char *state, bool *
             *restricted = true;
     }
     sqlite3_finalize(st);
-    sqlite3_close(db);
+    cl_sqlite_close(db);
 
     snprintf(path, sizeof path, "%s/exec-approvals.json", state);
     if (cl__read_small(path, &buf, &len) == 0) {

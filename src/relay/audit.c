@@ -2,6 +2,7 @@
 #include "relay/audit.h"
 #include "core/json.h"
 #include "core/limits.h"
+#include "core/sqlite.h"
 #include "relay/datadir.h"
 
 #include <ctype.h>
@@ -12,7 +13,6 @@
 #include <limits.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -548,15 +548,8 @@ static void cl__check_metrics(struct cl__audit *a)
 /* One integer from sql (no parameters but ?1 = a time); -1 on failure. */
 static long long cl__db_count(sqlite3 *db, const char *sql, long long t)
 {
-    sqlite3_stmt *st = NULL;
-    long long n = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int64(st, 1, t);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    int64_t n;
+    return cl_sqlite_scalar(db, sql, t, &n) == 0 ? (long long)n : -1;
 }
 
 static bool cl__db_has_column(sqlite3 *db, const char *table, const char *column)
@@ -592,13 +585,12 @@ static void cl__check_db(struct cl__audit *a)
         return;
     }
     /* read-only, beside a live relay: never creates, never writes */
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
+    if (cl_sqlite_open_readonly(path, CL_SQLITE_BUSY_TIMEOUT_MS, &db, detail, sizeof detail) ||
         cl__db_count(db, "SELECT count(*) FROM users WHERE ?1 = ?1", 0) < 0) {
         snprintf(title, sizeof title, "cannot read the database %s", path);
-        cl__finding(a, CL__WARN, "data.unreadable", title, db ? sqlite3_errmsg(db) : "open failed",
+        cl__finding(a, CL__WARN, "data.unreadable", title, db ? sqlite3_errmsg(db) : detail,
                     "run the audit as the relay's user", false);
-        sqlite3_close(db);
+        cl_sqlite_close(db);
         return;
     }
 
@@ -650,7 +642,7 @@ static void cl__check_db(struct cl__audit *a)
                     "come back as the device",
                     "remove them in the web app (project > device > Remove)", false);
     }
-    sqlite3_close(db);
+    cl_sqlite_close(db);
 }
 
 /* ---- --deep ---------------------------------------------------------------- */

@@ -9,13 +9,11 @@
  * outlive a user (who started a session, who invited whom) is kept with the
  * user reference set to NULL. Every foreign-key column is indexed, so a
  * cascade never scans a table.
+ *
+ * Data only: the runner that applies the list is cl_sqlite_migrate
+ * (src/core/sqlite.c), shared with the agent's databases.
  */
 #include "relay/migrations.h"
-#include "core/err.h"
-#include "core/log.h"
-
-#include <stdbool.h>
-#include <stdio.h>
 
 const char *const cl_sqlite_migrations[] = {
     /* 1: the initial schema */
@@ -265,97 +263,3 @@ const char *const cl_sqlite_migrations[] = {
 
 const int cl_sqlite_migration_count =
     (int)(sizeof cl_sqlite_migrations / sizeof cl_sqlite_migrations[0]);
-
-int cl_sqlite_user_version(sqlite3 *db, int *out)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        cl_error("store", "reading the schema version failed", "err=\"%s\"", sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        return CL_EDB;
-    }
-    *out = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return 0;
-}
-
-/* Runs a fixed statement (no parameters) and reports failure in err. */
-static int cl__exec(sqlite3 *db, const char *sql, const char *what, char *err, size_t errlen)
-{
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
-        return 0;
-    return cl_seterr(err, errlen, CL_EDB, "%s: %s", what, sqlite3_errmsg(db));
-}
-
-/* Applies the migration after the current version, if any, in one write
- * transaction. Sets *done when the file was already current. */
-static int cl__migrate_step(sqlite3 *db, int *version, bool *done, char *err, size_t errlen)
-{
-    char sql[64];
-    int v, rc;
-
-    /* IMMEDIATE: take the write lock before reading the version, so two
-     * processes opening a fresh file cannot both apply migration 1. */
-    rc = cl__exec(db, "BEGIN IMMEDIATE", "starting a migration", err, errlen);
-    if (rc)
-        return rc;
-    rc = cl_sqlite_user_version(db, &v);
-    if (rc) {
-        cl_seterr(err, errlen, CL_EDB, "reading the schema version: %s", sqlite3_errmsg(db));
-        goto out_rollback;
-    }
-    if (v > cl_sqlite_migration_count) {
-        rc = cl_seterr(err, errlen, CL_EDB,
-                       "database schema version %d is newer than this relay knows (%d)", v,
-                       cl_sqlite_migration_count);
-        goto out_rollback;
-    }
-    *done = v == cl_sqlite_migration_count;
-    if (!*done) {
-        char what[48];
-        snprintf(what, sizeof what, "applying migration %d", v + 1);
-        rc = cl__exec(db, cl_sqlite_migrations[v], what, err, errlen);
-        if (rc)
-            goto out_rollback;
-        /* PRAGMA takes no bound parameters; v + 1 is our own small integer. */
-        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
-        rc = cl__exec(db, sql, "recording the schema version", err, errlen);
-        if (rc)
-            goto out_rollback;
-        v++;
-    }
-    rc = cl__exec(db, "COMMIT", "committing a migration", err, errlen);
-    if (rc)
-        goto out_rollback;
-    *version = v;
-    return 0;
-
-out_rollback:
-    if (!sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
-}
-
-int cl_sqlite_migrate(sqlite3 *db, int *version, char *err, size_t errlen)
-{
-    bool done = false;
-    int from = -1, v = 0;
-
-    while (!done) {
-        int rc = cl__migrate_step(db, &v, &done, err, errlen);
-        if (rc) {
-            cl_error("store", "schema migration failed", "version=%d err=\"%s\"", v,
-                     sqlite3_errmsg(db));
-            return rc;
-        }
-        if (from < 0)
-            from = done ? v : v - 1;
-    }
-    if (v != from)
-        cl_info("store", "schema migrated", "from=%d to=%d", from, v);
-    *version = v;
-    return 0;
-}

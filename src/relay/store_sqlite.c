@@ -17,6 +17,10 @@
  * are logged with SQLite's message (which names tables and constraints,
  * never bound values) and the op's name, never with a parameter.
  * Operations that write more than one row run in one IMMEDIATE transaction.
+ *
+ * The SQLite plumbing (opening, the statement set, step/bind/column
+ * wrappers, transactions, the migration runner) is core/sqlite.c's, shared
+ * with the agent; this file holds the relay's SQL and its store ops.
  */
 #include "relay/datadir.h"
 #include "relay/migrations.h"
@@ -24,25 +28,20 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "core/sqlite.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#define CL__DB_FILE         "clawlink.db"
-#define CL__BUSY_TIMEOUT_MS 5000
+#define CL__DB_FILE "clawlink.db"
 
 enum cl__st {
-    CL__ST_BEGIN,
-    CL__ST_COMMIT,
-    CL__ST_ROLLBACK,
     CL__ST_USER_INSERT,
     CL__ST_PROFILE_INSERT,
     CL__ST_USER_BY_EMAIL,
@@ -137,9 +136,6 @@ enum cl__st {
     " kind, coalesce(connected_at, 0), coalesce(last_heartbeat, 0)"
 
 static const char *const cl__sql[CL__ST__COUNT] = {
-    [CL__ST_BEGIN] = "BEGIN IMMEDIATE",
-    [CL__ST_COMMIT] = "COMMIT",
-    [CL__ST_ROLLBACK] = "ROLLBACK",
     [CL__ST_USER_INSERT] = "INSERT INTO users (id, email, password_hash, created_at)"
                            " VALUES (?1, ?2, ?3, ?4)",
     [CL__ST_PROFILE_INSERT] =
@@ -360,131 +356,13 @@ static const char cl__sql_session_list[] =
 
 struct cl__sqlite {
     sqlite3 *db;
+    struct cl_sqlite_set set; /* st, plus BEGIN/COMMIT/ROLLBACK */
     sqlite3_stmt *st[CL__ST__COUNT];
 };
 
 static const struct cl_store_ops cl__sqlite_ops;
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* Logs the connection's last error under op and returns CL_EDB. */
-static int cl__db_error(struct cl__sqlite *q, const char *op)
-{
-    cl_error("store", "sqlite error", "op=%s code=%d err=\"%s\"", op,
-             sqlite3_extended_errcode(q->db), sqlite3_errmsg(q->db));
-    return CL_EDB;
-}
-
-static void cl__reset(sqlite3_stmt *st)
-{
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-}
-
-/* Steps st once. brc is the OR of the results of binding its parameters
- * (SQLITE_OK is 0), checked here so each op binds without branching.
- * Returns 1 with a row to read, 0 when there is none, and in both cases the
- * caller resets st when done with the row. A negative CL_E* code means st
- * was already reset: a uniqueness conflict is CL_EEXIST, a missing parent
- * row (foreign key) CL_ENOTFOUND, anything else is logged and CL_EDB. */
-static int cl__step(struct cl__sqlite *q, sqlite3_stmt *st, int brc, const char *op)
-{
-    int rc;
-    if (brc != SQLITE_OK) {
-        rc = cl__db_error(q, op);
-        cl__reset(st);
-        return rc;
-    }
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        return 1;
-    if (rc == SQLITE_DONE)
-        return 0;
-    switch (sqlite3_extended_errcode(q->db)) {
-    case SQLITE_CONSTRAINT_UNIQUE:
-    case SQLITE_CONSTRAINT_PRIMARYKEY:
-        rc = CL_EEXIST;
-        break;
-    case SQLITE_CONSTRAINT_FOREIGNKEY:
-        rc = CL_ENOTFOUND;
-        break;
-    default:
-        rc = cl__db_error(q, op);
-        break;
-    }
-    cl__reset(st);
-    return rc;
-}
-
-/* Runs a statement that returns no rows, and resets it. Returns 0 or the
- * code of cl__step. */
-static int cl__exec(struct cl__sqlite *q, sqlite3_stmt *st, int brc, const char *op)
-{
-    int rc = cl__step(q, st, brc, op);
-    if (rc < 0)
-        return rc;
-    cl__reset(st);
-    return 0;
-}
-
-static int cl__begin(struct cl__sqlite *q, const char *op)
-{
-    return cl__exec(q, q->st[CL__ST_BEGIN], SQLITE_OK, op) ? CL_EDB : 0;
-}
-
-/* Rolls back the open transaction, if SQLite has not already done so (it
- * does on some errors, e.g. SQLITE_FULL). */
-static void cl__rollback(struct cl__sqlite *q, const char *op)
-{
-    if (!sqlite3_get_autocommit(q->db))
-        cl__exec(q, q->st[CL__ST_ROLLBACK], SQLITE_OK, op);
-}
-
-static int cl__commit(struct cl__sqlite *q, const char *op)
-{
-    if (cl__exec(q, q->st[CL__ST_COMMIT], SQLITE_OK, op) == 0)
-        return 0;
-    cl__rollback(q, op);
-    return CL_EDB;
-}
-
-static int cl__exec_one(struct cl__sqlite *q, sqlite3_stmt *st, int brc, const char *op);
-
-/* Binds s as text, or NULL when s is NULL or empty (optional fields). */
-static int cl__bind_opt(sqlite3_stmt *st, int i, const char *s)
-{
-    if (!s || !s[0])
-        return sqlite3_bind_null(st, i);
-    return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-}
-
-/* Binds s as text; NULL binds NULL, which matches nothing. */
-static int cl__bind_str(sqlite3_stmt *st, int i, const char *s)
-{
-    if (!s)
-        return sqlite3_bind_null(st, i);
-    return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-}
-
-static int cl__bind_hash(sqlite3_stmt *st, int i, const uint8_t *h)
-{
-    if (!h)
-        return sqlite3_bind_null(st, i);
-    return sqlite3_bind_blob(st, i, h, CL_HASH_LEN, SQLITE_STATIC);
-}
-
-/* Copies text column col into dst (cap bytes), NUL-terminated; NULL
- * becomes "". Writes are length-checked, so nothing stored is cut here. */
-static void cl__col_str(sqlite3_stmt *st, int col, char *dst, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
-    if (n > cap - 1)
-        n = cap - 1;
-    if (n)
-        memcpy(dst, t, n);
-    dst[n] = 0;
-}
 
 /* true if s is a string of at most max bytes (its NUL within max + 1). */
 static bool cl__fits(const char *s, size_t max)
@@ -521,12 +399,8 @@ static void cl__close(struct cl_store *s)
     struct cl__sqlite *q = s->impl;
     if (!q)
         return;
-    for (int i = 0; i < CL__ST__COUNT; i++)
-        sqlite3_finalize(q->st[i]);
-    /* gathers statistics for the planner where they changed; cheap */
-    sqlite3_exec(q->db, "PRAGMA optimize", NULL, NULL, NULL);
-    if (sqlite3_close(q->db) != SQLITE_OK)
-        cl_error("store", "closing the database failed", "err=\"%s\"", sqlite3_errmsg(q->db));
+    cl_sqlite_set_finalize(&q->set);
+    cl_sqlite_close(q->db);
     free(q);
     s->impl = NULL;
 }
@@ -550,54 +424,53 @@ static int cl__user_create(struct cl_store *s, const struct cl_user *u)
     email[i] = 0;
     cl_uuid_new(profile_id);
 
-    rc = cl__begin(q, __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
     st = q->st[CL__ST_USER_INSERT];
-    rc = cl__exec(q, st,
-                  sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC) |
-                      sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC) |
-                      sqlite3_bind_text(st, 3, u->pw_hash, -1, SQLITE_STATIC) |
-                      sqlite3_bind_int64(st, 4, u->created_at),
-                  __func__);
+    rc = cl_sqlite_exec(st,
+                        sqlite3_bind_text(st, 1, u->id, -1, SQLITE_STATIC) |
+                            sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC) |
+                            sqlite3_bind_text(st, 3, u->pw_hash, -1, SQLITE_STATIC) |
+                            sqlite3_bind_int64(st, 4, u->created_at),
+                        __func__);
     if (rc)
         goto out_rollback;
     st = q->st[CL__ST_PROFILE_INSERT];
-    rc = cl__exec(q, st,
-                  sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC) |
-                      sqlite3_bind_text(st, 2, u->id, -1, SQLITE_STATIC) |
-                      sqlite3_bind_text(st, 3, u->display_name, -1, SQLITE_STATIC),
-                  __func__);
+    rc = cl_sqlite_exec(st,
+                        sqlite3_bind_text(st, 1, profile_id, -1, SQLITE_STATIC) |
+                            sqlite3_bind_text(st, 2, u->id, -1, SQLITE_STATIC) |
+                            sqlite3_bind_text(st, 3, u->display_name, -1, SQLITE_STATIC),
+                        __func__);
     if (rc)
         goto out_rollback;
-    return cl__commit(q, __func__);
+    return cl_sqlite_commit(&q->set, __func__);
 
 out_rollback:
-    cl__rollback(q, __func__);
+    cl_sqlite_rollback(&q->set, __func__);
     return rc;
 }
 
 /* Reads one user row from st (bound, not yet stepped) into *out. The
  * result is built in a local first: callers may pass a key that lives in
  * *out (user_by_email(s, u.email, &u)). */
-static int cl__user_read(struct cl__sqlite *q, sqlite3_stmt *st, int brc, struct cl_user *out,
-                         const char *op)
+static int cl__user_read(sqlite3_stmt *st, int brc, struct cl_user *out, const char *op)
 {
     struct cl_user u;
-    int rc = cl__step(q, st, brc, op);
+    int rc = cl_sqlite_step(st, brc, op);
     if (rc < 0)
         return rc;
     memset(&u, 0, sizeof u);
     if (rc == 1) {
-        cl__col_str(st, 0, u.id, sizeof u.id);
-        cl__col_str(st, 1, u.email, sizeof u.email);
-        cl__col_str(st, 2, u.pw_hash, sizeof u.pw_hash);
+        cl_sqlite_col_str(st, 0, u.id, sizeof u.id);
+        cl_sqlite_col_str(st, 1, u.email, sizeof u.email);
+        cl_sqlite_col_str(st, 2, u.pw_hash, sizeof u.pw_hash);
         u.created_at = sqlite3_column_int64(st, 3);
-        cl__col_str(st, 4, u.display_name, sizeof u.display_name);
-        cl__col_str(st, 5, u.avatar_url, sizeof u.avatar_url);
+        cl_sqlite_col_str(st, 4, u.display_name, sizeof u.display_name);
+        cl_sqlite_col_str(st, 5, u.avatar_url, sizeof u.avatar_url);
         u.email_verified_at = sqlite3_column_int64(st, 6);
     }
-    cl__reset(st);
+    cl_sqlite_reset(st);
     if (rc == 0)
         return CL_ENOTFOUND;
     *out = u;
@@ -609,14 +482,14 @@ static int cl__user_by_email(struct cl_store *s, const char *email, struct cl_us
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_USER_BY_EMAIL];
-    return cl__user_read(q, st, cl__bind_str(st, 1, email), out, __func__);
+    return cl__user_read(st, cl_sqlite_bind_str(st, 1, email), out, __func__);
 }
 
 static int cl__user_by_id(struct cl_store *s, const char *id, struct cl_user *out)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_USER_BY_ID];
-    return cl__user_read(q, st, cl__bind_str(st, 1, id), out, __func__);
+    return cl__user_read(st, cl_sqlite_bind_str(st, 1, id), out, __func__);
 }
 
 static int cl__token_create(struct cl_store *s, const uint8_t hash[CL_HASH_LEN],
@@ -628,12 +501,12 @@ static int cl__token_create(struct cl_store *s, const uint8_t hash[CL_HASH_LEN],
     if (!hash || !cl__id_ok(user_id))
         return CL_EINVAL;
     cl_uuid_new(id);
-    return cl__exec(q, st,
-                    cl__bind_hash(st, 1, hash) |
-                        sqlite3_bind_text(st, 2, user_id, -1, SQLITE_STATIC) |
-                        sqlite3_bind_int64(st, 3, now) | sqlite3_bind_int64(st, 4, expires_at) |
-                        sqlite3_bind_text(st, 5, id, -1, SQLITE_STATIC),
-                    __func__);
+    return cl_sqlite_exec(
+        st,
+        cl_sqlite_bind_hash(st, 1, hash) | sqlite3_bind_text(st, 2, user_id, -1, SQLITE_STATIC) |
+            sqlite3_bind_int64(st, 3, now) | sqlite3_bind_int64(st, 4, expires_at) |
+            sqlite3_bind_text(st, 5, id, -1, SQLITE_STATIC),
+        __func__);
 }
 
 static int cl__token_user(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now,
@@ -645,20 +518,22 @@ static int cl__token_user(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], i
     int rc;
     if (!hash)
         return CL_ENOTFOUND;
-    rc = cl__step(q, st, cl__bind_hash(st, 1, hash) | sqlite3_bind_int64(st, 2, now), __func__);
+    rc = cl_sqlite_step(st, cl_sqlite_bind_hash(st, 1, hash) | sqlite3_bind_int64(st, 2, now),
+                        __func__);
     if (rc < 0)
         return rc;
     if (rc == 1) {
-        cl__col_str(st, 0, user_id, CL_UUID_LEN + 1);
+        cl_sqlite_col_str(st, 0, user_id, CL_UUID_LEN + 1);
         last_used = sqlite3_column_int64(st, 1);
     }
-    cl__reset(st);
+    cl_sqlite_reset(st);
     if (rc == 0)
         return CL_ENOTFOUND;
     /* a failed touch costs the caller nothing: it is logged, not returned */
     if (last_used == 0 || now - last_used >= CL_TOKEN_TOUCH_S) {
         st = q->st[CL__ST_TOKEN_TOUCH];
-        cl__exec(q, st, cl__bind_hash(st, 1, hash) | sqlite3_bind_int64(st, 2, now), __func__);
+        cl_sqlite_exec(st, cl_sqlite_bind_hash(st, 1, hash) | sqlite3_bind_int64(st, 2, now),
+                       __func__);
     }
     return 0;
 }
@@ -670,7 +545,7 @@ static int cl__token_revoke(struct cl_store *s, const uint8_t hash[CL_HASH_LEN])
     int rc;
     if (!hash)
         return CL_ENOTFOUND;
-    rc = cl__exec(q, st, cl__bind_hash(st, 1, hash), __func__);
+    rc = cl_sqlite_exec(st, cl_sqlite_bind_hash(st, 1, hash), __func__);
     if (rc)
         return rc;
     return sqlite3_changes(q->db) ? 0 : CL_ENOTFOUND;
@@ -681,9 +556,9 @@ static int cl__token_revoke(struct cl_store *s, const uint8_t hash[CL_HASH_LEN])
 static void cl__project_row(sqlite3_stmt *st, struct cl_project *p)
 {
     memset(p, 0, sizeof *p);
-    cl__col_str(st, 0, p->id, sizeof p->id);
-    cl__col_str(st, 1, p->name, sizeof p->name);
-    cl__col_str(st, 2, p->owner_id, sizeof p->owner_id);
+    cl_sqlite_col_str(st, 0, p->id, sizeof p->id);
+    cl_sqlite_col_str(st, 1, p->name, sizeof p->name);
+    cl_sqlite_col_str(st, 2, p->owner_id, sizeof p->owner_id);
     p->created_at = sqlite3_column_int64(st, 3);
     p->updated_at = sqlite3_column_int64(st, 4);
 }
@@ -694,13 +569,14 @@ static int cl__member_insert(struct cl__sqlite *q, const char *project_id, const
     sqlite3_stmt *st = q->st[CL__ST_MEMBER_INSERT];
     char id[CL_UUID_LEN + 1];
     cl_uuid_new(id);
-    return cl__exec(q, st,
-                    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) |
-                        sqlite3_bind_text(st, 2, project_id, -1, SQLITE_STATIC) |
-                        sqlite3_bind_text(st, 3, user_id, -1, SQLITE_STATIC) |
-                        sqlite3_bind_text(st, 4, cl__role_name(role), -1, SQLITE_STATIC) |
-                        cl__bind_opt(st, 5, invited_by) | sqlite3_bind_int64(st, 6, now),
-                    op);
+    return cl_sqlite_exec(st,
+                          sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) |
+                              sqlite3_bind_text(st, 2, project_id, -1, SQLITE_STATIC) |
+                              sqlite3_bind_text(st, 3, user_id, -1, SQLITE_STATIC) |
+                              sqlite3_bind_text(st, 4, cl__role_name(role), -1, SQLITE_STATIC) |
+                              cl_sqlite_bind_opt(st, 5, invited_by) |
+                              sqlite3_bind_int64(st, 6, now),
+                          op);
 }
 
 /* Inserts the project and its owner's membership in one transaction.
@@ -713,25 +589,25 @@ static int cl__project_create(struct cl_store *s, const struct cl_project *p)
 
     if (!cl__id_ok(p->id) || !cl__id_ok(p->owner_id) || !cl__fits(p->name, CL_NAME_MAX))
         return CL_EINVAL;
-    rc = cl__begin(q, __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
-    rc = cl__exec(q, st,
-                  sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC) |
-                      sqlite3_bind_text(st, 2, p->name, -1, SQLITE_STATIC) |
-                      sqlite3_bind_text(st, 3, p->owner_id, -1, SQLITE_STATIC) |
-                      sqlite3_bind_int64(st, 4, p->created_at) |
-                      sqlite3_bind_int64(st, 5, p->updated_at),
-                  __func__);
+    rc = cl_sqlite_exec(st,
+                        sqlite3_bind_text(st, 1, p->id, -1, SQLITE_STATIC) |
+                            sqlite3_bind_text(st, 2, p->name, -1, SQLITE_STATIC) |
+                            sqlite3_bind_text(st, 3, p->owner_id, -1, SQLITE_STATIC) |
+                            sqlite3_bind_int64(st, 4, p->created_at) |
+                            sqlite3_bind_int64(st, 5, p->updated_at),
+                        __func__);
     if (rc)
         goto out_rollback;
     rc = cl__member_insert(q, p->id, p->owner_id, CL_ROLE_OWNER, NULL, p->created_at, __func__);
     if (rc)
         goto out_rollback;
-    return cl__commit(q, __func__);
+    return cl_sqlite_commit(&q->set, __func__);
 
 out_rollback:
-    cl__rollback(q, __func__);
+    cl_sqlite_rollback(&q->set, __func__);
     return rc;
 }
 
@@ -740,12 +616,12 @@ static int cl__project_get(struct cl_store *s, const char *id, struct cl_project
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_PROJECT_GET];
     struct cl_project p;
-    int rc = cl__step(q, st, cl__bind_str(st, 1, id), __func__);
+    int rc = cl_sqlite_step(st, cl_sqlite_bind_str(st, 1, id), __func__);
     if (rc < 0)
         return rc;
     if (rc == 1)
         cl__project_row(st, &p);
-    cl__reset(st);
+    cl_sqlite_reset(st);
     if (rc == 0)
         return CL_ENOTFOUND;
     *out = p;
@@ -760,10 +636,11 @@ static int cl__project_list_for_user(struct cl_store *s, const char *user_id, cl
     struct cl_project p;
     int brc, rc;
 
-    if (sqlite3_prepare_v3(q->db, cl__sql_project_list, -1, 0, &st, NULL) != SQLITE_OK)
-        return cl__db_error(q, __func__);
-    brc = cl__bind_str(st, 1, user_id);
-    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+    rc = cl_sqlite_prepare(q->db, cl__sql_project_list, &st, __func__);
+    if (rc)
+        return rc;
+    brc = cl_sqlite_bind_str(st, 1, user_id);
+    while ((rc = cl_sqlite_step(st, brc, __func__)) == 1) {
         cl__project_row(st, &p);
         p.role = cl__role_from(sqlite3_column_text(st, 5));
         cb(&p, ctx);
@@ -789,13 +666,13 @@ static int cl__member_role(struct cl_store *s, const char *project_id, const cha
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_MEMBER_ROLE];
     enum cl_role role = CL_ROLE_NONE;
-    int rc =
-        cl__step(q, st, cl__bind_str(st, 1, project_id) | cl__bind_str(st, 2, user_id), __func__);
+    int rc = cl_sqlite_step(
+        st, cl_sqlite_bind_str(st, 1, project_id) | cl_sqlite_bind_str(st, 2, user_id), __func__);
     if (rc < 0)
         return rc;
     if (rc == 1)
         role = cl__role_from(sqlite3_column_text(st, 0));
-    cl__reset(st);
+    cl_sqlite_reset(st);
     *out = role;
     return 0;
 }
@@ -806,31 +683,30 @@ static void cl__device_row(sqlite3_stmt *st, struct cl_device *d)
 {
     const unsigned char *status;
     memset(d, 0, sizeof *d);
-    cl__col_str(st, 0, d->id, sizeof d->id);
-    cl__col_str(st, 1, d->project_id, sizeof d->project_id);
-    cl__col_str(st, 2, d->name, sizeof d->name);
+    cl_sqlite_col_str(st, 0, d->id, sizeof d->id);
+    cl_sqlite_col_str(st, 1, d->project_id, sizeof d->project_id);
+    cl_sqlite_col_str(st, 2, d->name, sizeof d->name);
     status = sqlite3_column_text(st, 3);
     d->online = status && strcmp((const char *)status, "online") == 0;
     d->paired = sqlite3_column_int(st, 4) != 0;
     d->last_seen = sqlite3_column_int64(st, 5); /* NULL reads as 0: never */
     d->created_at = sqlite3_column_int64(st, 6);
     d->code_expires_at = sqlite3_column_int64(st, 7);
-    cl__col_str(st, 8, d->kind, sizeof d->kind);
+    cl_sqlite_col_str(st, 8, d->kind, sizeof d->kind);
     d->connected_at = sqlite3_column_int64(st, 9);
     d->last_heartbeat = sqlite3_column_int64(st, 10);
 }
 
 /* Reads the device id from st (bound, not yet stepped) into *out. */
-static int cl__device_read(struct cl__sqlite *q, sqlite3_stmt *st, int brc, struct cl_device *out,
-                           const char *op)
+static int cl__device_read(sqlite3_stmt *st, int brc, struct cl_device *out, const char *op)
 {
     struct cl_device d;
-    int rc = cl__step(q, st, brc, op);
+    int rc = cl_sqlite_step(st, brc, op);
     if (rc < 0)
         return rc;
     if (rc == 1)
         cl__device_row(st, &d);
-    cl__reset(st);
+    cl_sqlite_reset(st);
     if (rc == 0)
         return CL_ENOTFOUND;
     if (out)
@@ -848,11 +724,12 @@ static int cl__device_create(struct cl_store *s, const struct cl_device *d,
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_INSERT];
     if (!cl__id_ok(d->id) || !cl__id_ok(d->project_id) || !cl__fits(d->name, CL_NAME_MAX))
         return CL_EINVAL;
-    return cl__exec(
-        q, st,
+    return cl_sqlite_exec(
+        st,
         sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC) |
             sqlite3_bind_text(st, 2, d->project_id, -1, SQLITE_STATIC) |
-            sqlite3_bind_text(st, 3, d->name, -1, SQLITE_STATIC) | cl__bind_hash(st, 4, code_hash) |
+            sqlite3_bind_text(st, 3, d->name, -1, SQLITE_STATIC) |
+            cl_sqlite_bind_hash(st, 4, code_hash) |
             (code_hash ? sqlite3_bind_int64(st, 5, code_expires_at) : sqlite3_bind_null(st, 5)) |
             sqlite3_bind_int64(st, 6, d->created_at),
         __func__);
@@ -862,7 +739,7 @@ static int cl__device_get(struct cl_store *s, const char *id, struct cl_device *
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_GET];
-    return cl__device_read(q, st, cl__bind_str(st, 1, id), out, __func__);
+    return cl__device_read(st, cl_sqlite_bind_str(st, 1, id), out, __func__);
 }
 
 static int cl__device_list(struct cl_store *s, const char *project_id, cl_device_cb cb, void *ctx)
@@ -872,10 +749,11 @@ static int cl__device_list(struct cl_store *s, const char *project_id, cl_device
     struct cl_device d;
     int brc, rc;
 
-    if (sqlite3_prepare_v3(q->db, cl__sql_device_list, -1, 0, &st, NULL) != SQLITE_OK)
-        return cl__db_error(q, __func__);
-    brc = cl__bind_str(st, 1, project_id);
-    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+    rc = cl_sqlite_prepare(q->db, cl__sql_device_list, &st, __func__);
+    if (rc)
+        return rc;
+    brc = cl_sqlite_bind_str(st, 1, project_id);
+    while ((rc = cl_sqlite_step(st, brc, __func__)) == 1) {
         cl__device_row(st, &d);
         cb(&d, ctx);
     }
@@ -902,24 +780,24 @@ static int cl__device_pair(struct cl_store *s, const uint8_t code_hash[CL_HASH_L
 
     if (!code_hash || !token_hash || (name && !cl__fits(name, CL_NAME_MAX)))
         return CL_EINVAL;
-    rc = cl__begin(q, __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
 
     st = q->st[CL__ST_DEVICE_BY_CODE];
-    rc = cl__step(q, st, cl__bind_hash(st, 1, code_hash), __func__);
+    rc = cl_sqlite_step(st, cl_sqlite_bind_hash(st, 1, code_hash), __func__);
     if (rc < 0)
         goto out_rollback;
     if (rc == 0) {
-        cl__reset(st);
+        cl_sqlite_reset(st);
         rc = CL_ENOTFOUND;
         goto out_rollback;
     }
-    cl__col_str(st, 0, id, sizeof id);
+    cl_sqlite_col_str(st, 0, id, sizeof id);
     match = sqlite3_column_bytes(st, 1) == CL_HASH_LEN &&
             cl_secret_equal(sqlite3_column_blob(st, 1), code_hash);
     expired = sqlite3_column_int64(st, 2) <= now;
-    cl__reset(st);
+    cl_sqlite_reset(st);
     if (!match) {
         rc = CL_ENOTFOUND;
         goto out_rollback;
@@ -928,25 +806,26 @@ static int cl__device_pair(struct cl_store *s, const uint8_t code_hash[CL_HASH_L
     if (expired) {
         /* an expired code is spent too: it can never succeed later */
         st = q->st[CL__ST_DEVICE_CLEAR_CODE];
-        rc = cl__exec(q, st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), __func__);
+        rc = cl_sqlite_exec(st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), __func__);
         if (rc)
             goto out_rollback;
-        rc = cl__commit(q, __func__);
+        rc = cl_sqlite_commit(&q->set, __func__);
         return rc ? rc : CL_EEXPIRED;
     }
 
     st = q->st[CL__ST_DEVICE_PAIR];
-    rc = cl__exec(q, st,
-                  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) |
-                      cl__bind_hash(st, 2, token_hash) | cl__bind_opt(st, 3, name),
-                  __func__);
+    rc =
+        cl_sqlite_exec(st,
+                       sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) |
+                           cl_sqlite_bind_hash(st, 2, token_hash) | cl_sqlite_bind_opt(st, 3, name),
+                       __func__);
     if (rc)
         goto out_rollback;
     st = q->st[CL__ST_DEVICE_GET];
-    rc = cl__device_read(q, st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), &d, __func__);
+    rc = cl__device_read(st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), &d, __func__);
     if (rc)
         goto out_rollback;
-    rc = cl__commit(q, __func__);
+    rc = cl_sqlite_commit(&q->set, __func__);
     if (rc)
         return rc;
     if (out)
@@ -954,7 +833,7 @@ static int cl__device_pair(struct cl_store *s, const uint8_t code_hash[CL_HASH_L
     return 0;
 
 out_rollback:
-    cl__rollback(q, __func__);
+    cl_sqlite_rollback(&q->set, __func__);
     return rc;
 }
 
@@ -969,16 +848,16 @@ static int cl__device_code_check(struct cl_store *s, const uint8_t code_hash[CL_
 
     if (!code_hash || !id_out)
         return CL_EINVAL;
-    rc = cl__step(q, st, cl__bind_hash(st, 1, code_hash), __func__);
+    rc = cl_sqlite_step(st, cl_sqlite_bind_hash(st, 1, code_hash), __func__);
     if (rc <= 0) {
-        cl__reset(st);
+        cl_sqlite_reset(st);
         return rc < 0 ? rc : CL_ENOTFOUND;
     }
-    cl__col_str(st, 0, id, sizeof id);
+    cl_sqlite_col_str(st, 0, id, sizeof id);
     match = sqlite3_column_bytes(st, 1) == CL_HASH_LEN &&
             cl_secret_equal(sqlite3_column_blob(st, 1), code_hash);
     expired = sqlite3_column_int64(st, 2) <= now;
-    cl__reset(st);
+    cl_sqlite_reset(st);
     if (!match)
         return CL_ENOTFOUND;
     if (expired)
@@ -997,7 +876,7 @@ static int cl__device_code_void(struct cl_store *s, const uint8_t code_hash[CL_H
     if (rc)
         return rc; /* INT64_MIN: an expired code is found too */
     st = q->st[CL__ST_DEVICE_CLEAR_CODE];
-    rc = cl__exec(q, st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), __func__);
+    rc = cl_sqlite_exec(st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), __func__);
     if (rc == 0 && !sqlite3_changes(q->db))
         rc = CL_ENOTFOUND;
     if (rc == 0 && id_out)
@@ -1010,7 +889,7 @@ static int cl__device_token_hash(struct cl_store *s, const char *device_id,
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_TOKEN];
-    int rc = cl__step(q, st, cl__bind_str(st, 1, device_id), __func__);
+    int rc = cl_sqlite_step(st, cl_sqlite_bind_str(st, 1, device_id), __func__);
     if (rc < 0)
         return rc;
     if (rc == 1) {
@@ -1021,7 +900,7 @@ static int cl__device_token_hash(struct cl_store *s, const char *device_id,
             rc = CL_EDB;
         }
     }
-    cl__reset(st);
+    cl_sqlite_reset(st);
     return rc == 1 ? 0 : rc == 0 ? CL_ENOTFOUND : rc;
 }
 
@@ -1030,9 +909,9 @@ static int cl__device_set_online(struct cl_store *s, const char *device_id, bool
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_STATUS];
-    int rc = cl__exec(
-        q, st,
-        cl__bind_str(st, 1, device_id) |
+    int rc = cl_sqlite_exec(
+        st,
+        cl_sqlite_bind_str(st, 1, device_id) |
             sqlite3_bind_text(st, 2, online ? "online" : "offline", -1, SQLITE_STATIC) |
             sqlite3_bind_int64(st, 3, now) | sqlite3_bind_int64(st, 4, CL_DEVICE_ONLINE_GAP_S),
         __func__);
@@ -1045,7 +924,7 @@ static int cl__device_all_offline(struct cl_store *s, int64_t now)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_ALL_OFFLINE];
-    return cl__exec(q, st, sqlite3_bind_int64(st, 1, now), __func__);
+    return cl_sqlite_exec(st, sqlite3_bind_int64(st, 1, now), __func__);
 }
 
 /* ---- sessions -------------------------------------------------------------- */
@@ -1061,28 +940,27 @@ static int cl__session_create(struct cl_store *s, const struct cl_session *sess)
     if (!cl__id_ok(sess->id) || !cl__id_ok(sess->device_id) ||
         !cl__fits(sess->user_id, CL_UUID_LEN) || !cl__fits(sess->end_reason, CL_REASON_MAX))
         return CL_EINVAL;
-    return cl__exec(
-        q, st,
+    return cl_sqlite_exec(
+        st,
         sqlite3_bind_text(st, 1, sess->id, -1, SQLITE_STATIC) |
             sqlite3_bind_text(st, 2, sess->device_id, -1, SQLITE_STATIC) |
-            cl__bind_opt(st, 3, sess->user_id) |
+            cl_sqlite_bind_opt(st, 3, sess->user_id) |
             sqlite3_bind_text(st, 4, ended ? "ended" : "active", -1, SQLITE_STATIC) |
             sqlite3_bind_int64(st, 5, sess->started_at) |
             (ended ? sqlite3_bind_int64(st, 6, sess->ended_at) : sqlite3_bind_null(st, 6)) |
-            cl__bind_opt(st, 7, ended ? sess->end_reason : NULL) |
+            cl_sqlite_bind_opt(st, 7, ended ? sess->end_reason : NULL) |
             (ended && sess->has_exit_code ? sqlite3_bind_int(st, 8, sess->exit_code)
                                           : sqlite3_bind_null(st, 8)),
         __func__);
 }
 
 /* COUNT(*) of st bound to id. */
-static int cl__count_by(struct cl__sqlite *q, sqlite3_stmt *st, const char *id, size_t *out,
-                        const char *what)
+static int cl__count_by(sqlite3_stmt *st, const char *id, size_t *out, const char *what)
 {
-    int rc = cl__step(q, st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), what);
+    int rc = cl_sqlite_step(st, sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), what);
     if (rc > 0)
         *out = (size_t)sqlite3_column_int64(st, 0);
-    cl__reset(st);
+    cl_sqlite_reset(st);
     return rc < 0 ? rc : 0;
 }
 
@@ -1095,10 +973,10 @@ static int cl__session_count_open(struct cl_store *s, const char *device_id, con
     *per_device = *per_user = 0;
     if (!cl__id_ok(device_id) || !cl__fits(user_id, CL_UUID_LEN))
         return CL_EINVAL;
-    rc = cl__count_by(q, q->st[CL__ST_SESSION_OPEN_DEVICE], device_id, per_device, __func__);
+    rc = cl__count_by(q->st[CL__ST_SESSION_OPEN_DEVICE], device_id, per_device, __func__);
     if (rc)
         return rc;
-    return cl__count_by(q, q->st[CL__ST_SESSION_OPEN_USER], user_id, per_user, __func__);
+    return cl__count_by(q->st[CL__ST_SESSION_OPEN_USER], user_id, per_user, __func__);
 }
 
 /* Reads a row of CL__SESSION_COLS. */
@@ -1106,18 +984,18 @@ static void cl__session_row(sqlite3_stmt *st, struct cl_session *x)
 {
     const unsigned char *status;
     memset(x, 0, sizeof *x);
-    cl__col_str(st, 0, x->id, sizeof x->id);
-    cl__col_str(st, 1, x->device_id, sizeof x->device_id);
-    cl__col_str(st, 2, x->user_id, sizeof x->user_id);
+    cl_sqlite_col_str(st, 0, x->id, sizeof x->id);
+    cl_sqlite_col_str(st, 1, x->device_id, sizeof x->device_id);
+    cl_sqlite_col_str(st, 2, x->user_id, sizeof x->user_id);
     status = sqlite3_column_text(st, 3);
     x->active = status && strcmp((const char *)status, "active") == 0;
     x->started_at = sqlite3_column_int64(st, 4);
     x->ended_at = sqlite3_column_int64(st, 5);
-    cl__col_str(st, 6, x->end_reason, sizeof x->end_reason);
+    cl_sqlite_col_str(st, 6, x->end_reason, sizeof x->end_reason);
     x->has_exit_code = sqlite3_column_type(st, 7) != SQLITE_NULL;
     x->exit_code = sqlite3_column_int(st, 7);
-    cl__col_str(st, 8, x->name, sizeof x->name);
-    cl__col_str(st, 9, x->title, sizeof x->title);
+    cl_sqlite_col_str(st, 8, x->name, sizeof x->name);
+    cl_sqlite_col_str(st, 9, x->title, sizeof x->title);
 }
 
 static int cl__session_list_active(struct cl_store *s, const char *device_id, cl_session_cb cb,
@@ -1128,13 +1006,14 @@ static int cl__session_list_active(struct cl_store *s, const char *device_id, cl
     struct cl_session x;
     int brc = SQLITE_OK, rc;
 
-    if (sqlite3_prepare_v3(q->db,
+    rc = cl_sqlite_prepare(q->db,
                            device_id ? cl__sql_session_active_device : cl__sql_session_active_all,
-                           -1, 0, &st, NULL) != SQLITE_OK)
-        return cl__db_error(q, __func__);
+                           &st, __func__);
+    if (rc)
+        return rc;
     if (device_id)
-        brc = cl__bind_str(st, 1, device_id);
-    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+        brc = cl_sqlite_bind_str(st, 1, device_id);
+    while ((rc = cl_sqlite_step(st, brc, __func__)) == 1) {
         cl__session_row(st, &x);
         cb(&x, ctx);
     }
@@ -1147,12 +1026,12 @@ static int cl__session_get(struct cl_store *s, const char *id, struct cl_session
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_SESSION_GET];
     struct cl_session x;
-    int rc = cl__step(q, st, cl__bind_str(st, 1, id), __func__);
+    int rc = cl_sqlite_step(st, cl_sqlite_bind_str(st, 1, id), __func__);
     if (rc < 0)
         return rc;
     if (rc == 1)
         cl__session_row(st, &x);
-    cl__reset(st);
+    cl_sqlite_reset(st);
     if (rc == 0)
         return CL_ENOTFOUND;
     *out = x;
@@ -1170,7 +1049,8 @@ static int cl__session_set_label(struct cl_store *s, enum cl__st idx, const char
 
     if (!text || !cl__fits(text, max))
         return CL_EINVAL;
-    rc = cl__exec(q, st, cl__bind_str(st, 1, id) | cl__bind_opt(st, 2, text), __func__);
+    rc = cl_sqlite_exec(st, cl_sqlite_bind_str(st, 1, id) | cl_sqlite_bind_opt(st, 2, text),
+                        __func__);
     if (rc)
         return rc;
     return sqlite3_changes(q->db) ? 0 : CL_ENOTFOUND;
@@ -1198,19 +1078,20 @@ static int cl__session_end(struct cl_store *s, const char *id, int64_t now, cons
 
     if (reason && !cl__fits(reason, CL_REASON_MAX))
         return CL_EINVAL;
-    rc = cl__exec(
-        q, st,
-        cl__bind_str(st, 1, id) | sqlite3_bind_int64(st, 2, now) | cl__bind_opt(st, 3, reason) |
+    rc = cl_sqlite_exec(
+        st,
+        cl_sqlite_bind_str(st, 1, id) | sqlite3_bind_int64(st, 2, now) |
+            cl_sqlite_bind_opt(st, 3, reason) |
             (has_exit_code ? sqlite3_bind_int(st, 4, exit_code) : sqlite3_bind_null(st, 4)),
         __func__);
     if (rc || sqlite3_changes(q->db))
         return rc;
     /* nothing active by that id: ended already (fine) or unknown */
     st = q->st[CL__ST_SESSION_EXISTS];
-    rc = cl__step(q, st, cl__bind_str(st, 1, id), __func__);
+    rc = cl_sqlite_step(st, cl_sqlite_bind_str(st, 1, id), __func__);
     if (rc < 0)
         return rc;
-    cl__reset(st);
+    cl_sqlite_reset(st);
     return rc == 1 ? 0 : CL_ENOTFOUND;
 }
 
@@ -1224,14 +1105,15 @@ static int cl__invitation_create(struct cl_store *s, const char *project_id, con
     int rc;
     if (!cl__id_ok(project_id) || !cl__fits(email, CL_EMAIL_MAX))
         return CL_EINVAL;
-    if (sqlite3_prepare_v3(q->db, cl__sql_invitation_insert, -1, 0, &st, NULL) != SQLITE_OK)
-        return cl__db_error(q, __func__);
+    rc = cl_sqlite_prepare(q->db, cl__sql_invitation_insert, &st, __func__);
+    if (rc)
+        return rc;
     cl_uuid_new(id);
-    rc = cl__step(q, st,
-                  cl__bind_str(st, 1, id) | cl__bind_str(st, 2, project_id) |
-                      cl__bind_str(st, 3, email) | cl__bind_opt(st, 4, invited_by) |
-                      sqlite3_bind_int64(st, 5, now),
-                  __func__);
+    rc = cl_sqlite_step(st,
+                        cl_sqlite_bind_str(st, 1, id) | cl_sqlite_bind_str(st, 2, project_id) |
+                            cl_sqlite_bind_str(st, 3, email) |
+                            cl_sqlite_bind_opt(st, 4, invited_by) | sqlite3_bind_int64(st, 5, now),
+                        __func__);
     sqlite3_finalize(st);
     return rc < 0 ? rc : 0;
 }
@@ -1240,32 +1122,32 @@ static int cl__invitation_create(struct cl_store *s, const char *project_id, con
 static void cl__invitation_read(sqlite3_stmt *st, struct cl_invitation *inv)
 {
     memset(inv, 0, sizeof *inv);
-    cl__col_str(st, 0, inv->id, sizeof inv->id);
-    cl__col_str(st, 1, inv->project_id, sizeof inv->project_id);
-    cl__col_str(st, 2, inv->email, sizeof inv->email);
-    cl__col_str(st, 3, inv->invited_by, sizeof inv->invited_by);
+    cl_sqlite_col_str(st, 0, inv->id, sizeof inv->id);
+    cl_sqlite_col_str(st, 1, inv->project_id, sizeof inv->project_id);
+    cl_sqlite_col_str(st, 2, inv->email, sizeof inv->email);
+    cl_sqlite_col_str(st, 3, inv->invited_by, sizeof inv->invited_by);
     inv->created_at = sqlite3_column_int64(st, 4);
-    cl__col_str(st, 5, inv->project_name, sizeof inv->project_name);
-    cl__col_str(st, 6, inv->inviter_email, sizeof inv->inviter_email);
-    cl__col_str(st, 7, inv->inviter_name, sizeof inv->inviter_name);
+    cl_sqlite_col_str(st, 5, inv->project_name, sizeof inv->project_name);
+    cl_sqlite_col_str(st, 6, inv->inviter_email, sizeof inv->inviter_email);
+    cl_sqlite_col_str(st, 7, inv->inviter_name, sizeof inv->inviter_name);
 }
 
 static int cl__invitation_count_pending(struct cl_store *s, const char *project_id, size_t *out)
 {
     struct cl__sqlite *q = s->impl;
-    return cl__count_by(q, q->st[CL__ST_INVITATION_COUNT], project_id, out, __func__);
+    return cl__count_by(q->st[CL__ST_INVITATION_COUNT], project_id, out, __func__);
 }
 
 static int cl__invitation_get(struct cl_store *s, const char *id, struct cl_invitation *out)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_INVITATION_GET];
-    int rc = cl__step(q, st, cl__bind_str(st, 1, id), __func__);
+    int rc = cl_sqlite_step(st, cl_sqlite_bind_str(st, 1, id), __func__);
     if (rc < 0)
         return rc;
     if (rc == 1)
         cl__invitation_read(st, out);
-    cl__reset(st);
+    cl_sqlite_reset(st);
     return rc == 1 ? 0 : CL_ENOTFOUND;
 }
 
@@ -1277,10 +1159,11 @@ static int cl__invitation_list_for_email(struct cl_store *s, const char *email, 
     struct cl_invitation inv;
     int brc, rc;
 
-    if (sqlite3_prepare_v3(q->db, cl__sql_invitation_for_email, -1, 0, &st, NULL) != SQLITE_OK)
-        return cl__db_error(q, __func__);
-    brc = cl__bind_str(st, 1, email);
-    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+    rc = cl_sqlite_prepare(q->db, cl__sql_invitation_for_email, &st, __func__);
+    if (rc)
+        return rc;
+    brc = cl_sqlite_bind_str(st, 1, email);
+    while ((rc = cl_sqlite_step(st, brc, __func__)) == 1) {
         cl__invitation_read(st, &inv);
         cb(&inv, ctx);
     }
@@ -1301,7 +1184,7 @@ static int cl__invitation_respond(struct cl_store *s, const char *id, const char
 
     if (!cl__id_ok(id) || !cl__id_ok(user_id))
         return CL_ENOTFOUND;
-    rc = cl__begin(q, __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
     rc = cl__invitation_get(s, id, &inv);
@@ -1314,17 +1197,17 @@ static int cl__invitation_respond(struct cl_store *s, const char *id, const char
             goto out_rollback;
     }
     st = q->st[CL__ST_INVITATION_ANSWER];
-    rc = cl__exec_one(q, st,
-                      cl__bind_str(st, 1, id) |
-                          cl__bind_str(st, 2, accept ? "accepted" : "declined") |
-                          sqlite3_bind_int64(st, 3, now),
-                      __func__);
+    rc = cl_sqlite_exec_one(st,
+                            cl_sqlite_bind_str(st, 1, id) |
+                                cl_sqlite_bind_str(st, 2, accept ? "accepted" : "declined") |
+                                sqlite3_bind_int64(st, 3, now),
+                            __func__);
     if (rc)
         goto out_rollback;
-    return cl__commit(q, __func__);
+    return cl_sqlite_commit(&q->set, __func__);
 
 out_rollback:
-    cl__rollback(q, __func__);
+    cl_sqlite_rollback(&q->set, __func__);
     return rc;
 }
 
@@ -1351,11 +1234,12 @@ static int cl__share_set(struct cl_store *s, const char *session_id, const char 
     sqlite3_stmt *st = q->st[CL__ST_SHARE_SET];
     if (mode != CL_SHARE_VIEW && mode != CL_SHARE_CONTROL)
         return CL_EINVAL;
-    return cl__exec(q, st,
-                    cl__bind_str(st, 1, session_id) | cl__bind_str(st, 2, user_id) |
-                        sqlite3_bind_text(st, 3, cl__mode_name(mode), -1, SQLITE_STATIC) |
-                        cl__bind_opt(st, 4, created_by) | sqlite3_bind_int64(st, 5, now),
-                    __func__);
+    return cl_sqlite_exec(
+        st,
+        cl_sqlite_bind_str(st, 1, session_id) | cl_sqlite_bind_str(st, 2, user_id) |
+            sqlite3_bind_text(st, 3, cl__mode_name(mode), -1, SQLITE_STATIC) |
+            cl_sqlite_bind_opt(st, 4, created_by) | sqlite3_bind_int64(st, 5, now),
+        __func__);
 }
 
 static int cl__share_get(struct cl_store *s, const char *session_id, const char *user_id,
@@ -1363,13 +1247,13 @@ static int cl__share_get(struct cl_store *s, const char *session_id, const char 
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_SHARE_GET];
-    int rc =
-        cl__step(q, st, cl__bind_str(st, 1, session_id) | cl__bind_str(st, 2, user_id), __func__);
+    int rc = cl_sqlite_step(
+        st, cl_sqlite_bind_str(st, 1, session_id) | cl_sqlite_bind_str(st, 2, user_id), __func__);
     if (rc < 0)
         return rc;
     if (rc == 1)
         *out = cl__mode_parse(sqlite3_column_text(st, 0));
-    cl__reset(st);
+    cl_sqlite_reset(st);
     return rc == 1 ? 0 : CL_ENOTFOUND;
 }
 
@@ -1377,8 +1261,8 @@ static int cl__share_remove(struct cl_store *s, const char *session_id, const ch
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_SHARE_REMOVE];
-    int rc =
-        cl__exec(q, st, cl__bind_str(st, 1, session_id) | cl__bind_str(st, 2, user_id), __func__);
+    int rc = cl_sqlite_exec(
+        st, cl_sqlite_bind_str(st, 1, session_id) | cl_sqlite_bind_str(st, 2, user_id), __func__);
     if (rc)
         return rc;
     return sqlite3_changes(q->db) ? 0 : CL_ENOTFOUND;
@@ -1391,13 +1275,14 @@ static int cl__share_list(struct cl_store *s, const char *session_id, cl_share_c
     struct cl_share sh;
     int brc, rc;
 
-    if (sqlite3_prepare_v3(q->db, cl__sql_share_list, -1, 0, &st, NULL) != SQLITE_OK)
-        return cl__db_error(q, __func__);
-    brc = cl__bind_str(st, 1, session_id);
-    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+    rc = cl_sqlite_prepare(q->db, cl__sql_share_list, &st, __func__);
+    if (rc)
+        return rc;
+    brc = cl_sqlite_bind_str(st, 1, session_id);
+    while ((rc = cl_sqlite_step(st, brc, __func__)) == 1) {
         memset(&sh, 0, sizeof sh);
-        cl__col_str(st, 0, sh.user_id, sizeof sh.user_id);
-        cl__col_str(st, 1, sh.email, sizeof sh.email);
+        cl_sqlite_col_str(st, 0, sh.user_id, sizeof sh.user_id);
+        cl_sqlite_col_str(st, 1, sh.email, sizeof sh.email);
         sh.mode = cl__mode_parse(sqlite3_column_text(st, 2));
         sh.created_at = sqlite3_column_int64(st, 3);
         cb(&sh, ctx);
@@ -1412,8 +1297,8 @@ static int cl__share_list(struct cl_store *s, const char *session_id, cl_share_c
 static void cl__token_row(sqlite3_stmt *st, struct cl_token *t)
 {
     memset(t, 0, sizeof *t);
-    cl__col_str(st, 0, t->id, sizeof t->id);
-    cl__col_str(st, 1, t->user_id, sizeof t->user_id);
+    cl_sqlite_col_str(st, 0, t->id, sizeof t->id);
+    cl_sqlite_col_str(st, 1, t->user_id, sizeof t->user_id);
     t->created_at = sqlite3_column_int64(st, 2);
     t->expires_at = sqlite3_column_int64(st, 3);
     t->last_used_at = sqlite3_column_int64(st, 4);
@@ -1427,11 +1312,12 @@ static int cl__token_list(struct cl_store *s, const char *user_id, int64_t now,
     struct cl_token t;
     int brc, rc;
 
-    if (sqlite3_prepare_v3(q->db, cl__sql_token_list, -1, 0, &st, NULL) != SQLITE_OK)
-        return cl__db_error(q, __func__);
-    brc = cl__bind_str(st, 1, user_id) | sqlite3_bind_int64(st, 2, now) |
-          cl__bind_hash(st, 3, current);
-    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+    rc = cl_sqlite_prepare(q->db, cl__sql_token_list, &st, __func__);
+    if (rc)
+        return rc;
+    brc = cl_sqlite_bind_str(st, 1, user_id) | sqlite3_bind_int64(st, 2, now) |
+          cl_sqlite_bind_hash(st, 3, current);
+    while ((rc = cl_sqlite_step(st, brc, __func__)) == 1) {
         cl__token_row(st, &t);
         t.current = sqlite3_column_int(st, 5) != 0;
         cb(&t, ctx);
@@ -1445,12 +1331,12 @@ static int cl__token_get(struct cl_store *s, const char *id, struct cl_token *ou
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_TOKEN_GET];
     struct cl_token t;
-    int rc = cl__step(q, st, cl__bind_str(st, 1, id), __func__);
+    int rc = cl_sqlite_step(st, cl_sqlite_bind_str(st, 1, id), __func__);
     if (rc < 0)
         return rc;
     if (rc == 1)
         cl__token_row(st, &t);
-    cl__reset(st);
+    cl_sqlite_reset(st);
     if (rc == 0)
         return CL_ENOTFOUND;
     *out = t;
@@ -1461,7 +1347,8 @@ static int cl__token_revoke_id(struct cl_store *s, const char *id, int64_t now)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_TOKEN_REVOKE_ID];
-    int rc = cl__exec(q, st, cl__bind_str(st, 1, id) | sqlite3_bind_int64(st, 2, now), __func__);
+    int rc = cl_sqlite_exec(st, cl_sqlite_bind_str(st, 1, id) | sqlite3_bind_int64(st, 2, now),
+                            __func__);
     if (rc)
         return rc;
     return sqlite3_changes(q->db) ? 0 : CL_ENOTFOUND;
@@ -1472,10 +1359,10 @@ static int cl__tokens_revoke_all(struct cl_store *s, const char *user_id,
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_TOKENS_REVOKE_ALL];
-    int rc = cl__exec(q, st,
-                      cl__bind_str(st, 1, user_id) | cl__bind_hash(st, 2, keep) |
-                          sqlite3_bind_int64(st, 3, now),
-                      __func__);
+    int rc = cl_sqlite_exec(st,
+                            cl_sqlite_bind_str(st, 1, user_id) | cl_sqlite_bind_hash(st, 2, keep) |
+                                sqlite3_bind_int64(st, 3, now),
+                            __func__);
     if (rc == 0 && revoked)
         *revoked = sqlite3_changes(q->db);
     return rc;
@@ -1490,10 +1377,11 @@ static int cl__profile_update(struct cl_store *s, const char *user_id, const cha
     if ((display_name && !cl__fits(display_name, CL_NAME_MAX)) ||
         (avatar_url && !cl__fits(avatar_url, CL_AVATAR_URL_MAX)))
         return CL_EINVAL;
-    rc = cl__exec(q, st,
-                  cl__bind_str(st, 1, user_id) | cl__bind_str(st, 2, display_name) |
-                      cl__bind_str(st, 3, avatar_url),
-                  __func__);
+    rc = cl_sqlite_exec(st,
+                        cl_sqlite_bind_str(st, 1, user_id) |
+                            cl_sqlite_bind_str(st, 2, display_name) |
+                            cl_sqlite_bind_str(st, 3, avatar_url),
+                        __func__);
     if (rc)
         return rc;
     return sqlite3_changes(q->db) ? 0 : CL_ENOTFOUND;
@@ -1504,21 +1392,22 @@ static int cl__set_password(struct cl__sqlite *q, const char *user_id, const cha
                             const uint8_t keep[CL_HASH_LEN], int64_t now, const char *op)
 {
     sqlite3_stmt *st = q->st[CL__ST_USER_SET_PASSWORD];
-    int rc = cl__exec(q, st, cl__bind_str(st, 1, user_id) | cl__bind_str(st, 2, pw_hash), op);
+    int rc = cl_sqlite_exec(
+        st, cl_sqlite_bind_str(st, 1, user_id) | cl_sqlite_bind_str(st, 2, pw_hash), op);
     if (rc)
         return rc;
     if (!sqlite3_changes(q->db))
         return CL_ENOTFOUND;
     /* the new password voids every reset link still out */
     st = q->st[CL__ST_RESET_DELETE_USER];
-    rc = cl__exec(q, st, cl__bind_str(st, 1, user_id), op);
+    rc = cl_sqlite_exec(st, cl_sqlite_bind_str(st, 1, user_id), op);
     if (rc)
         return rc;
     st = q->st[CL__ST_TOKENS_REVOKE_ALL];
-    return cl__exec(q, st,
-                    cl__bind_str(st, 1, user_id) | cl__bind_hash(st, 2, keep) |
-                        sqlite3_bind_int64(st, 3, now),
-                    op);
+    return cl_sqlite_exec(st,
+                          cl_sqlite_bind_str(st, 1, user_id) | cl_sqlite_bind_hash(st, 2, keep) |
+                              sqlite3_bind_int64(st, 3, now),
+                          op);
 }
 
 static int cl__user_set_password(struct cl_store *s, const char *user_id, const char *pw_hash,
@@ -1528,15 +1417,15 @@ static int cl__user_set_password(struct cl_store *s, const char *user_id, const 
     int rc;
     if (!cl__id_ok(user_id) || !cl__fits(pw_hash, CL_PWHASH_MAX - 1) || !pw_hash[0])
         return CL_EINVAL;
-    rc = cl__begin(q, __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
     rc = cl__set_password(q, user_id, pw_hash, keep, now, __func__);
     if (rc) {
-        cl__rollback(q, __func__);
+        cl_sqlite_rollback(&q->set, __func__);
         return rc;
     }
-    return cl__commit(q, __func__);
+    return cl_sqlite_commit(&q->set, __func__);
 }
 
 static int cl__user_delete(struct cl_store *s, const char *user_id, int64_t now)
@@ -1547,36 +1436,37 @@ static int cl__user_delete(struct cl_store *s, const char *user_id, int64_t now)
 
     if (!cl__id_ok(user_id))
         return CL_EINVAL;
-    rc = cl__begin(q, __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
     /* checked inside the transaction, so a member added meanwhile (by
      * another relay process) cannot be deleted along with the project */
     st = q->st[CL__ST_USER_OWNS_SHARED];
-    rc = cl__step(q, st, cl__bind_str(st, 1, user_id), __func__);
+    rc = cl_sqlite_step(st, cl_sqlite_bind_str(st, 1, user_id), __func__);
     if (rc < 0)
         goto out_rollback;
-    cl__reset(st);
+    cl_sqlite_reset(st);
     if (rc == 1) {
         rc = CL_ESTATE;
         goto out_rollback;
     }
     st = q->st[CL__ST_USER_END_SESSIONS];
-    rc = cl__exec(q, st, cl__bind_str(st, 1, user_id) | sqlite3_bind_int64(st, 2, now), __func__);
+    rc = cl_sqlite_exec(st, cl_sqlite_bind_str(st, 1, user_id) | sqlite3_bind_int64(st, 2, now),
+                        __func__);
     if (rc)
         goto out_rollback;
     st = q->st[CL__ST_USER_DELETE];
-    rc = cl__exec(q, st, cl__bind_str(st, 1, user_id), __func__);
+    rc = cl_sqlite_exec(st, cl_sqlite_bind_str(st, 1, user_id), __func__);
     if (rc)
         goto out_rollback;
     if (!sqlite3_changes(q->db)) {
         rc = CL_ENOTFOUND;
         goto out_rollback;
     }
-    return cl__commit(q, __func__);
+    return cl_sqlite_commit(&q->set, __func__);
 
 out_rollback:
-    cl__rollback(q, __func__);
+    cl_sqlite_rollback(&q->set, __func__);
     return rc;
 }
 
@@ -1591,36 +1481,37 @@ static int cl__reset_create(struct cl_store *s, const char *user_id,
 
     if (!hash || !cl__id_ok(user_id))
         return CL_EINVAL;
-    rc = cl__begin(q, __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
     st = q->st[CL__ST_RESET_PURGE];
-    rc = cl__exec(q, st, cl__bind_str(st, 1, user_id) | sqlite3_bind_int64(st, 2, now), __func__);
+    rc = cl_sqlite_exec(st, cl_sqlite_bind_str(st, 1, user_id) | sqlite3_bind_int64(st, 2, now),
+                        __func__);
     if (rc)
         goto out_rollback;
     st = q->st[CL__ST_RESET_COUNT];
-    rc = cl__step(q, st, cl__bind_str(st, 1, user_id), __func__);
+    rc = cl_sqlite_step(st, cl_sqlite_bind_str(st, 1, user_id), __func__);
     if (rc < 0)
         goto out_rollback;
     live = rc == 1 ? sqlite3_column_int64(st, 0) : 0;
-    cl__reset(st);
+    cl_sqlite_reset(st);
     if (live >= CL_RESET_LINKS_MAX) {
-        rc = cl__commit(q, __func__); /* keep the purge */
+        rc = cl_sqlite_commit(&q->set, __func__); /* keep the purge */
         return rc ? rc : CL_ELIMIT;
     }
     st = q->st[CL__ST_RESET_INSERT];
     cl_uuid_new(id);
-    rc = cl__exec(q, st,
-                  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) | cl__bind_str(st, 2, user_id) |
-                      cl__bind_hash(st, 3, hash) | sqlite3_bind_int64(st, 4, now) |
-                      sqlite3_bind_int64(st, 5, expires_at),
-                  __func__);
+    rc = cl_sqlite_exec(st,
+                        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) |
+                            cl_sqlite_bind_str(st, 2, user_id) | cl_sqlite_bind_hash(st, 3, hash) |
+                            sqlite3_bind_int64(st, 4, now) | sqlite3_bind_int64(st, 5, expires_at),
+                        __func__);
     if (rc)
         goto out_rollback;
-    return cl__commit(q, __func__);
+    return cl_sqlite_commit(&q->set, __func__);
 
 out_rollback:
-    cl__rollback(q, __func__);
+    cl_sqlite_rollback(&q->set, __func__);
     return rc;
 }
 
@@ -1636,20 +1527,20 @@ static int cl__spend_once(struct cl__sqlite *q, enum cl__st by_hash, enum cl__st
 {
     sqlite3_stmt *st = q->st[by_hash];
     bool match, expired;
-    int rc = cl__step(q, st, cl__bind_hash(st, 1, hash), op);
+    int rc = cl_sqlite_step(st, cl_sqlite_bind_hash(st, 1, hash), op);
     if (rc <= 0) {
-        cl__reset(st);
+        cl_sqlite_reset(st);
         return rc < 0 ? rc : CL_ENOTFOUND;
     }
-    cl__col_str(st, 0, uid, CL_UUID_LEN + 1);
+    cl_sqlite_col_str(st, 0, uid, CL_UUID_LEN + 1);
     match = sqlite3_column_bytes(st, 1) == CL_HASH_LEN &&
             cl_secret_equal(sqlite3_column_blob(st, 1), hash);
     expired = sqlite3_column_int64(st, 2) <= now;
-    cl__reset(st);
+    cl_sqlite_reset(st);
     if (!match)
         return CL_ENOTFOUND;
     st = q->st[del];
-    rc = cl__exec(q, st, cl__bind_hash(st, 1, hash), op);
+    rc = cl_sqlite_exec(st, cl_sqlite_bind_hash(st, 1, hash), op);
     if (rc)
         return rc;
     return expired ? CL_EEXPIRED : 0;
@@ -1666,12 +1557,12 @@ static int cl__reset_consume(struct cl_store *s, const uint8_t hash[CL_HASH_LEN]
 
     if (!hash || !cl__fits(pw_hash, CL_PWHASH_MAX - 1) || !pw_hash[0])
         return CL_EINVAL;
-    rc = cl__begin(q, __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
     rc = cl__spend_once(q, CL__ST_RESET_BY_HASH, CL__ST_RESET_DELETE, hash, now, uid, __func__);
     if (rc == CL_EEXPIRED) {
-        rc = cl__commit(q, __func__); /* the expired token goes */
+        rc = cl_sqlite_commit(&q->set, __func__); /* the expired token goes */
         return rc ? rc : CL_EEXPIRED;
     }
     if (rc)
@@ -1679,13 +1570,13 @@ static int cl__reset_consume(struct cl_store *s, const uint8_t hash[CL_HASH_LEN]
     rc = cl__set_password(q, uid, pw_hash, NULL, now, __func__);
     if (rc)
         goto out_rollback;
-    rc = cl__commit(q, __func__);
+    rc = cl_sqlite_commit(&q->set, __func__);
     if (rc == 0 && user_id)
         memcpy(user_id, uid, sizeof uid);
     return rc;
 
 out_rollback:
-    cl__rollback(q, __func__);
+    cl_sqlite_rollback(&q->set, __func__);
     return rc;
 }
 
@@ -1698,11 +1589,11 @@ static int cl__verify_create(struct cl_store *s, const char *user_id, const char
     sqlite3_stmt *st = q->st[CL__ST_VERIFY_UPSERT];
     if (!hash || !cl__id_ok(user_id) || !cl__fits(email, CL_EMAIL_MAX) || !email[0])
         return CL_EINVAL;
-    return cl__exec(q, st,
-                    cl__bind_str(st, 1, user_id) | cl__bind_str(st, 2, email) |
-                        cl__bind_hash(st, 3, hash) | sqlite3_bind_int64(st, 4, now) |
-                        sqlite3_bind_int64(st, 5, expires_at),
-                    __func__);
+    return cl_sqlite_exec(st,
+                          cl_sqlite_bind_str(st, 1, user_id) | cl_sqlite_bind_str(st, 2, email) |
+                              cl_sqlite_bind_hash(st, 3, hash) | sqlite3_bind_int64(st, 4, now) |
+                              sqlite3_bind_int64(st, 5, expires_at),
+                          __func__);
 }
 
 /* As reset_consume: one IMMEDIATE transaction, the link spent whatever
@@ -1719,42 +1610,42 @@ static int cl__verify_consume(struct cl_store *s, const uint8_t hash[CL_HASH_LEN
 
     if (!hash)
         return CL_EINVAL;
-    rc = cl__begin(q, __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
     st = q->st[CL__ST_VERIFY_BY_HASH];
-    rc = cl__step(q, st, cl__bind_hash(st, 1, hash), __func__);
+    rc = cl_sqlite_step(st, cl_sqlite_bind_hash(st, 1, hash), __func__);
     if (rc < 0)
         goto out_rollback;
     email[0] = 0;
     if (rc == 1)
-        cl__col_str(st, 3, email, sizeof email);
-    cl__reset(st);
+        cl_sqlite_col_str(st, 3, email, sizeof email);
+    cl_sqlite_reset(st);
     rc = cl__spend_once(q, CL__ST_VERIFY_BY_HASH, CL__ST_VERIFY_DELETE, hash, now, uid, __func__);
     if (rc == CL_EEXPIRED) {
-        rc = cl__commit(q, __func__); /* the expired link goes */
+        rc = cl_sqlite_commit(&q->set, __func__); /* the expired link goes */
         return rc ? rc : CL_EEXPIRED;
     }
     if (rc)
         goto out_rollback;
     st = q->st[CL__ST_USER_SET_VERIFIED];
-    rc = cl__exec_one(q, st,
-                      cl__bind_str(st, 1, uid) | sqlite3_bind_int64(st, 2, now) |
-                          cl__bind_str(st, 3, email),
-                      __func__);
+    rc = cl_sqlite_exec_one(st,
+                            cl_sqlite_bind_str(st, 1, uid) | sqlite3_bind_int64(st, 2, now) |
+                                cl_sqlite_bind_str(st, 3, email),
+                            __func__);
     if (rc == CL_ENOTFOUND) {
-        rc = cl__commit(q, __func__); /* the address changed: the link is spent */
+        rc = cl_sqlite_commit(&q->set, __func__); /* the address changed: the link is spent */
         return rc ? rc : CL_ESTATE;
     }
     if (rc)
         goto out_rollback;
-    rc = cl__commit(q, __func__);
+    rc = cl_sqlite_commit(&q->set, __func__);
     if (rc == 0 && user_id)
         memcpy(user_id, uid, sizeof uid);
     return rc;
 
 out_rollback:
-    cl__rollback(q, __func__);
+    cl_sqlite_rollback(&q->set, __func__);
     return rc;
 }
 
@@ -1765,36 +1656,27 @@ static int cl__user_set_email_verified(struct cl_store *s, const char *user_id, 
     int rc;
     if (!cl__id_ok(user_id))
         return CL_ENOTFOUND;
-    rc = cl__begin(q, __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
     st = q->st[CL__ST_USER_SET_VERIFIED];
-    rc = cl__exec_one(q, st,
-                      cl__bind_str(st, 1, user_id) |
-                          (at ? sqlite3_bind_int64(st, 2, at) : sqlite3_bind_null(st, 2)) |
-                          sqlite3_bind_null(st, 3),
-                      __func__);
+    rc = cl_sqlite_exec_one(st,
+                            cl_sqlite_bind_str(st, 1, user_id) |
+                                (at ? sqlite3_bind_int64(st, 2, at) : sqlite3_bind_null(st, 2)) |
+                                sqlite3_bind_null(st, 3),
+                            __func__);
     if (rc == 0) {
         st = q->st[CL__ST_VERIFY_DROP_USER];
-        rc = cl__exec(q, st, cl__bind_str(st, 1, user_id), __func__);
+        rc = cl_sqlite_exec(st, cl_sqlite_bind_str(st, 1, user_id), __func__);
     }
     if (rc) {
-        cl__rollback(q, __func__);
+        cl_sqlite_rollback(&q->set, __func__);
         return rc;
     }
-    return cl__commit(q, __func__);
+    return cl_sqlite_commit(&q->set, __func__);
 }
 
 /* ---- the control plane: projects, members, invitations, devices ------- */
-
-/* Runs a one-row write and maps "no row changed" to CL_ENOTFOUND. */
-static int cl__exec_one(struct cl__sqlite *q, sqlite3_stmt *st, int brc, const char *op)
-{
-    int rc = cl__exec(q, st, brc, op);
-    if (rc)
-        return rc;
-    return sqlite3_changes(q->db) ? 0 : CL_ENOTFOUND;
-}
 
 static int cl__project_rename(struct cl_store *s, const char *id, const char *name, int64_t now)
 {
@@ -1802,16 +1684,17 @@ static int cl__project_rename(struct cl_store *s, const char *id, const char *na
     sqlite3_stmt *st = q->st[CL__ST_PROJECT_RENAME];
     if (!cl__fits(name, CL_NAME_MAX))
         return CL_EINVAL;
-    return cl__exec_one(
-        q, st, cl__bind_str(st, 1, id) | cl__bind_str(st, 2, name) | sqlite3_bind_int64(st, 3, now),
-        __func__);
+    return cl_sqlite_exec_one(st,
+                              cl_sqlite_bind_str(st, 1, id) | cl_sqlite_bind_str(st, 2, name) |
+                                  sqlite3_bind_int64(st, 3, now),
+                              __func__);
 }
 
 static int cl__project_delete(struct cl_store *s, const char *id)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_PROJECT_DELETE];
-    return cl__exec_one(q, st, cl__bind_str(st, 1, id), __func__);
+    return cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__);
 }
 
 static int cl__member_list(struct cl_store *s, const char *project_id, cl_member_cb cb, void *ctx)
@@ -1821,16 +1704,17 @@ static int cl__member_list(struct cl_store *s, const char *project_id, cl_member
     struct cl_member m;
     int brc, rc;
 
-    if (sqlite3_prepare_v3(q->db, cl__sql_member_list, -1, 0, &st, NULL) != SQLITE_OK)
-        return cl__db_error(q, __func__);
-    brc = cl__bind_str(st, 1, project_id);
-    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+    rc = cl_sqlite_prepare(q->db, cl__sql_member_list, &st, __func__);
+    if (rc)
+        return rc;
+    brc = cl_sqlite_bind_str(st, 1, project_id);
+    while ((rc = cl_sqlite_step(st, brc, __func__)) == 1) {
         memset(&m, 0, sizeof m);
-        cl__col_str(st, 0, m.user_id, sizeof m.user_id);
-        cl__col_str(st, 1, m.email, sizeof m.email);
-        cl__col_str(st, 2, m.display_name, sizeof m.display_name);
+        cl_sqlite_col_str(st, 0, m.user_id, sizeof m.user_id);
+        cl_sqlite_col_str(st, 1, m.email, sizeof m.email);
+        cl_sqlite_col_str(st, 2, m.display_name, sizeof m.display_name);
         m.role = cl__role_from(sqlite3_column_text(st, 3));
-        cl__col_str(st, 4, m.invited_by, sizeof m.invited_by);
+        cl_sqlite_col_str(st, 4, m.invited_by, sizeof m.invited_by);
         m.created_at = sqlite3_column_int64(st, 5);
         cb(&m, ctx);
     }
@@ -1850,16 +1734,17 @@ static int cl__member_remove(struct cl_store *s, const char *project_id, const c
 
     if (!cl__id_ok(project_id) || !cl__id_ok(user_id))
         return CL_ENOTFOUND;
-    rc = cl__begin(q, __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
     st = q->st[CL__ST_MEMBER_ROLE];
-    rc = cl__step(q, st, cl__bind_str(st, 1, project_id) | cl__bind_str(st, 2, user_id), __func__);
+    rc = cl_sqlite_step(
+        st, cl_sqlite_bind_str(st, 1, project_id) | cl_sqlite_bind_str(st, 2, user_id), __func__);
     if (rc < 0)
         goto out_rollback;
     if (rc == 1)
         role = cl__role_from(sqlite3_column_text(st, 0));
-    cl__reset(st);
+    cl_sqlite_reset(st);
     if (role == CL_ROLE_NONE) {
         rc = CL_ENOTFOUND;
         goto out_rollback;
@@ -1869,24 +1754,26 @@ static int cl__member_remove(struct cl_store *s, const char *project_id, const c
         goto out_rollback;
     }
     st = q->st[CL__ST_MEMBER_END_SESSIONS];
-    rc = cl__exec(q, st,
-                  cl__bind_str(st, 1, project_id) | cl__bind_str(st, 2, user_id) |
-                      sqlite3_bind_int64(st, 3, now),
-                  __func__);
+    rc = cl_sqlite_exec(st,
+                        cl_sqlite_bind_str(st, 1, project_id) | cl_sqlite_bind_str(st, 2, user_id) |
+                            sqlite3_bind_int64(st, 3, now),
+                        __func__);
     if (rc)
         goto out_rollback;
     st = q->st[CL__ST_MEMBER_DROP_SHARES];
-    rc = cl__exec(q, st, cl__bind_str(st, 1, project_id) | cl__bind_str(st, 2, user_id), __func__);
+    rc = cl_sqlite_exec(
+        st, cl_sqlite_bind_str(st, 1, project_id) | cl_sqlite_bind_str(st, 2, user_id), __func__);
     if (rc)
         goto out_rollback;
     st = q->st[CL__ST_MEMBER_DELETE];
-    rc = cl__exec(q, st, cl__bind_str(st, 1, project_id) | cl__bind_str(st, 2, user_id), __func__);
+    rc = cl_sqlite_exec(
+        st, cl_sqlite_bind_str(st, 1, project_id) | cl_sqlite_bind_str(st, 2, user_id), __func__);
     if (rc)
         goto out_rollback;
-    return cl__commit(q, __func__);
+    return cl_sqlite_commit(&q->set, __func__);
 
 out_rollback:
-    cl__rollback(q, __func__);
+    cl_sqlite_rollback(&q->set, __func__);
     return rc;
 }
 
@@ -1898,15 +1785,16 @@ static int cl__invitation_list(struct cl_store *s, const char *project_id, cl_in
     struct cl_invitation inv;
     int brc, rc;
 
-    if (sqlite3_prepare_v3(q->db, cl__sql_invitation_list, -1, 0, &st, NULL) != SQLITE_OK)
-        return cl__db_error(q, __func__);
-    brc = cl__bind_str(st, 1, project_id);
-    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+    rc = cl_sqlite_prepare(q->db, cl__sql_invitation_list, &st, __func__);
+    if (rc)
+        return rc;
+    brc = cl_sqlite_bind_str(st, 1, project_id);
+    while ((rc = cl_sqlite_step(st, brc, __func__)) == 1) {
         memset(&inv, 0, sizeof inv);
-        cl__col_str(st, 0, inv.id, sizeof inv.id);
-        cl__col_str(st, 1, inv.project_id, sizeof inv.project_id);
-        cl__col_str(st, 2, inv.email, sizeof inv.email);
-        cl__col_str(st, 3, inv.invited_by, sizeof inv.invited_by);
+        cl_sqlite_col_str(st, 0, inv.id, sizeof inv.id);
+        cl_sqlite_col_str(st, 1, inv.project_id, sizeof inv.project_id);
+        cl_sqlite_col_str(st, 2, inv.email, sizeof inv.email);
+        cl_sqlite_col_str(st, 3, inv.invited_by, sizeof inv.invited_by);
         inv.created_at = sqlite3_column_int64(st, 4);
         cb(&inv, ctx);
     }
@@ -1918,7 +1806,8 @@ static int cl__invitation_cancel(struct cl_store *s, const char *project_id, con
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_INVITATION_CANCEL];
-    return cl__exec_one(q, st, cl__bind_str(st, 1, project_id) | cl__bind_str(st, 2, id), __func__);
+    return cl_sqlite_exec_one(
+        st, cl_sqlite_bind_str(st, 1, project_id) | cl_sqlite_bind_str(st, 2, id), __func__);
 }
 
 static int cl__device_rename(struct cl_store *s, const char *id, const char *name)
@@ -1927,14 +1816,15 @@ static int cl__device_rename(struct cl_store *s, const char *id, const char *nam
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_RENAME];
     if (!cl__fits(name, CL_NAME_MAX))
         return CL_EINVAL;
-    return cl__exec_one(q, st, cl__bind_str(st, 1, id) | cl__bind_str(st, 2, name), __func__);
+    return cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id) | cl_sqlite_bind_str(st, 2, name),
+                              __func__);
 }
 
 static int cl__device_delete(struct cl_store *s, const char *id)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_DELETE];
-    return cl__exec_one(q, st, cl__bind_str(st, 1, id), __func__);
+    return cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__);
 }
 
 static int cl__device_new_code(struct cl_store *s, const char *id,
@@ -1944,24 +1834,27 @@ static int cl__device_new_code(struct cl_store *s, const char *id,
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_NEW_CODE];
     if (!code_hash)
         return CL_EINVAL;
-    return cl__exec_one(q, st,
-                        cl__bind_str(st, 1, id) | cl__bind_hash(st, 2, code_hash) |
-                            sqlite3_bind_int64(st, 3, expires_at),
-                        __func__);
+    return cl_sqlite_exec_one(st,
+                              cl_sqlite_bind_str(st, 1, id) |
+                                  cl_sqlite_bind_hash(st, 2, code_hash) |
+                                  sqlite3_bind_int64(st, 3, expires_at),
+                              __func__);
 }
 
 static int cl__device_heartbeat(struct cl_store *s, const char *id, int64_t now)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_HEARTBEAT];
-    return cl__exec_one(q, st, cl__bind_str(st, 1, id) | sqlite3_bind_int64(st, 2, now), __func__);
+    return cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id) | sqlite3_bind_int64(st, 2, now),
+                              __func__);
 }
 
 static int cl__device_set_kind(struct cl_store *s, const char *id, const char *kind)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_SET_KIND];
-    return cl__exec_one(q, st, cl__bind_str(st, 1, id) | cl__bind_str(st, 2, kind), __func__);
+    return cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id) | cl_sqlite_bind_str(st, 2, kind),
+                              __func__);
 }
 
 static int cl__device_set_info(struct cl_store *s, const char *id, const char *meta,
@@ -1971,10 +1864,11 @@ static int cl__device_set_info(struct cl_store *s, const char *id, const char *m
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_SET_INFO];
     if (meta && strlen(meta) > CL_DEVICE_META_MAX)
         return CL_EINVAL;
-    return cl__exec_one(
-        q, st,
-        cl__bind_str(st, 1, id) | (meta ? cl__bind_str(st, 2, meta) : sqlite3_bind_null(st, 2)) |
-            (remote_addr ? cl__bind_str(st, 3, remote_addr) : sqlite3_bind_null(st, 3)) |
+    return cl_sqlite_exec_one(
+        st,
+        cl_sqlite_bind_str(st, 1, id) |
+            (meta ? cl_sqlite_bind_str(st, 2, meta) : sqlite3_bind_null(st, 2)) |
+            (remote_addr ? cl_sqlite_bind_str(st, 3, remote_addr) : sqlite3_bind_null(st, 3)) |
             sqlite3_bind_int64(st, 4, now),
         __func__);
 }
@@ -1983,18 +1877,18 @@ static int cl__device_get_info(struct cl_store *s, const char *id, struct cl_dev
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_GET_INFO];
-    int rc = cl__step(q, st, cl__bind_str(st, 1, id), __func__);
+    int rc = cl_sqlite_step(st, cl_sqlite_bind_str(st, 1, id), __func__);
     if (rc < 0)
         return rc;
     memset(out, 0, sizeof *out);
     if (rc == 1) {
-        cl__col_str(st, 0, out->meta, sizeof out->meta);
-        cl__col_str(st, 1, out->remote_addr, sizeof out->remote_addr);
+        cl_sqlite_col_str(st, 0, out->meta, sizeof out->meta);
+        cl_sqlite_col_str(st, 1, out->remote_addr, sizeof out->remote_addr);
         out->meta_updated_at = sqlite3_column_int64(st, 2);
         out->online_since = sqlite3_column_int64(st, 3);
         out->connected_at = sqlite3_column_int64(st, 4);
     }
-    cl__reset(st);
+    cl_sqlite_reset(st);
     return rc == 1 ? 0 : CL_ENOTFOUND;
 }
 
@@ -2005,19 +1899,20 @@ static int cl__secret_get(struct cl_store *s, const char *name, const uint8_t fr
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_SECRET_INSERT];
-    int rc = cl__exec(q, st, cl__bind_str(st, 1, name) | cl__bind_hash(st, 2, fresh), __func__);
+    int rc = cl_sqlite_exec(st, cl_sqlite_bind_str(st, 1, name) | cl_sqlite_bind_hash(st, 2, fresh),
+                            __func__);
     if (rc)
         return rc;
     st = q->st[CL__ST_SECRET_GET];
-    rc = cl__step(q, st, cl__bind_str(st, 1, name), __func__);
+    rc = cl_sqlite_step(st, cl_sqlite_bind_str(st, 1, name), __func__);
     if (rc < 0)
         return rc;
     if (rc == 0 || sqlite3_column_bytes(st, 0) != CL_HASH_LEN) {
-        cl__reset(st);
+        cl_sqlite_reset(st);
         return CL_EDB;
     }
     memcpy(out, sqlite3_column_blob(st, 0), CL_HASH_LEN);
-    cl__reset(st);
+    cl_sqlite_reset(st);
     return 0;
 }
 
@@ -2025,11 +1920,11 @@ static int cl__user_count(struct cl_store *s, int64_t *out)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_USER_COUNT];
-    int rc = cl__step(q, st, SQLITE_OK, __func__);
+    int rc = cl_sqlite_step(st, SQLITE_OK, __func__);
     if (rc < 0)
         return rc;
     *out = rc ? sqlite3_column_int64(st, 0) : 0;
-    cl__reset(st);
+    cl_sqlite_reset(st);
     return 0;
 }
 
@@ -2059,15 +1954,15 @@ static int cl__signin_code_create(struct cl_store *s, const uint8_t hash[CL_HASH
     int rc;
     if (!hash || !cl__id_ok(user_id))
         return CL_EINVAL;
-    rc = cl__exec(q, st, sqlite3_bind_int64(st, 1, now), __func__);
+    rc = cl_sqlite_exec(st, sqlite3_bind_int64(st, 1, now), __func__);
     if (rc)
         return rc;
     st = q->st[CL__ST_SIGNIN_INSERT];
-    return cl__exec(q, st,
-                    cl__bind_hash(st, 1, hash) |
-                        sqlite3_bind_text(st, 2, user_id, -1, SQLITE_STATIC) |
-                        sqlite3_bind_int64(st, 3, now) | sqlite3_bind_int64(st, 4, expires_at),
-                    __func__);
+    return cl_sqlite_exec(
+        st,
+        cl_sqlite_bind_hash(st, 1, hash) | sqlite3_bind_text(st, 2, user_id, -1, SQLITE_STATIC) |
+            sqlite3_bind_int64(st, 3, now) | sqlite3_bind_int64(st, 4, expires_at),
+        __func__);
 }
 
 static int cl__signin_code_consume(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now,
@@ -2079,15 +1974,15 @@ static int cl__signin_code_consume(struct cl_store *s, const uint8_t hash[CL_HAS
 
     if (!hash)
         return CL_EINVAL;
-    rc = cl__begin(q, __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
     rc = cl__spend_once(q, CL__ST_SIGNIN_BY_HASH, CL__ST_SIGNIN_DELETE, hash, now, uid, __func__);
     if (rc && rc != CL_EEXPIRED) {
-        cl__rollback(q, __func__);
+        cl_sqlite_rollback(&q->set, __func__);
         return rc;
     }
-    crc = cl__commit(q, __func__);
+    crc = cl_sqlite_commit(&q->set, __func__);
     if (crc)
         return crc;
     if (rc)
@@ -2104,10 +1999,11 @@ static int cl__device_list_for_user(struct cl_store *s, const char *user_id, cl_
     struct cl_device d;
     int brc, rc;
 
-    if (sqlite3_prepare_v3(q->db, cl__sql_device_list_for_user, -1, 0, &st, NULL) != SQLITE_OK)
-        return cl__db_error(q, __func__);
-    brc = cl__bind_str(st, 1, user_id);
-    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+    rc = cl_sqlite_prepare(q->db, cl__sql_device_list_for_user, &st, __func__);
+    if (rc)
+        return rc;
+    brc = cl_sqlite_bind_str(st, 1, user_id);
+    while ((rc = cl_sqlite_step(st, brc, __func__)) == 1) {
         cl__device_row(st, &d);
         cb(&d, ctx);
     }
@@ -2127,18 +2023,20 @@ static int cl__session_list(struct cl_store *s, const struct cl_session_filter *
 
     if (!f || !f->project_id || f->status > CL_SESSIONS_ENDED)
         return CL_EINVAL;
-    if (sqlite3_prepare_v3(q->db, cl__sql_session_list, -1, 0, &st, NULL) != SQLITE_OK)
-        return cl__db_error(q, __func__);
-    brc = cl__bind_str(st, 1, f->project_id) | cl__bind_str(st, 2, f->device_id) |
-          cl__bind_str(st, 3, f->user_id) | cl__bind_str(st, 4, status_name[f->status]) |
-          sqlite3_bind_int64(st, 5, f->before_started_at) | cl__bind_str(st, 6, f->before_id) |
-          sqlite3_bind_int64(st, 7, f->limit ? (sqlite3_int64)f->limit : -1);
-    while ((rc = cl__step(q, st, brc, __func__)) == 1) {
+    rc = cl_sqlite_prepare(q->db, cl__sql_session_list, &st, __func__);
+    if (rc)
+        return rc;
+    brc =
+        cl_sqlite_bind_str(st, 1, f->project_id) | cl_sqlite_bind_str(st, 2, f->device_id) |
+        cl_sqlite_bind_str(st, 3, f->user_id) | cl_sqlite_bind_str(st, 4, status_name[f->status]) |
+        sqlite3_bind_int64(st, 5, f->before_started_at) | cl_sqlite_bind_str(st, 6, f->before_id) |
+        sqlite3_bind_int64(st, 7, f->limit ? (sqlite3_int64)f->limit : -1);
+    while ((rc = cl_sqlite_step(st, brc, __func__)) == 1) {
         memset(&si, 0, sizeof si);
         cl__session_row(st, &si.sess);
-        cl__col_str(st, 10, si.device_name, sizeof si.device_name);
-        cl__col_str(st, 11, si.user_email, sizeof si.user_email);
-        cl__col_str(st, 12, si.user_display_name, sizeof si.user_display_name);
+        cl_sqlite_col_str(st, 10, si.device_name, sizeof si.device_name);
+        cl_sqlite_col_str(st, 11, si.user_email, sizeof si.user_email);
+        cl_sqlite_col_str(st, 12, si.user_display_name, sizeof si.user_display_name);
         cb(&si, ctx);
     }
     sqlite3_finalize(st);
@@ -2248,42 +2146,6 @@ static int cl__mkdirs(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
-/* Per-connection settings: WAL (readers never block the writer, and the
- * data path never waits on a fsync), NORMAL sync (safe in WAL: a power cut
- * can lose the last commits, never corrupt), foreign keys enforced, and
- * 5 s of waiting for another process's write lock before SQLITE_BUSY. */
-static int cl__configure(sqlite3 *db, char *err, size_t errlen)
-{
-    sqlite3_stmt *st = NULL;
-    const unsigned char *mode;
-    int fk = 0;
-
-    sqlite3_extended_result_codes(db, 1);
-    /* sqlite3_busy_timeout is PRAGMA busy_timeout */
-    if (sqlite3_busy_timeout(db, CL__BUSY_TIMEOUT_MS) != SQLITE_OK ||
-        sqlite3_exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;", NULL, NULL,
-                     NULL) != SQLITE_OK)
-        return cl_seterr(err, errlen, CL_EDB, "configuring the connection: %s", sqlite3_errmsg(db));
-    /* foreign_keys = ON is silently ignored by builds without them */
-    if (sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FKEY, -1, &fk) != SQLITE_OK || !fk)
-        return cl_seterr(err, errlen, CL_EDB, "this SQLite does not enforce foreign keys");
-    /* no writable_schema or similar tricks through this connection */
-    sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-
-    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        cl_seterr(err, errlen, CL_EDB, "setting WAL mode: %s", sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        return CL_EDB;
-    }
-    mode = sqlite3_column_text(st, 0);
-    if (!mode || strcmp((const char *)mode, "wal") != 0)
-        cl_warn("store", "WAL mode unavailable on this file system", "journal_mode=%s",
-                mode ? (const char *)mode : "?");
-    sqlite3_finalize(st);
-    return 0;
-}
-
 /* What the start-up check of the data directory found (datadir.h). */
 struct cl__private_ctx {
     int rc;
@@ -2317,18 +2179,14 @@ static void cl__private_finding(void *arg, const struct cl_datadir_finding *f)
 
 /* The database holds password hashes, the CSRF key and hashes of live
  * pairing codes: whatever the directory's mode (systemd's StateDirectory=
- * makes it 0755), its files are the relay user's alone. The file is
- * created 0600 before SQLite opens it; SQLite gives its -wal and -shm
- * files the database's mode, and ones left from before are tightened by
+ * makes it 0755), its files are the relay user's alone. cl_sqlite_open
+ * creates a new file 0600 and SQLite gives its -wal and -shm files the
+ * database's mode; files left from before are tightened here first, by
  * the rules in datadir.c (shared with `clawlink-relay audit`). A directory
  * others can read is worth a warning, not a refusal. */
-static int cl__private_files(const char *dir, const char *path, char *err, size_t errlen)
+static int cl__private_files(const char *dir, char *err, size_t errlen)
 {
     struct cl__private_ctx x = {.rc = 0, .err = err, .errlen = errlen};
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return cl_seterr(err, errlen, CL_EDB, "cannot open %s: %s", path, strerror(errno));
-    close(fd);
     cl_datadir_check(dir, CL_DATADIR_FIX_FILES, cl__private_finding, &x);
     return x.rc;
 }
@@ -2349,45 +2207,32 @@ int cl_store_open_sqlite(struct cl_store *s, const char *dir, char *err, size_t 
         return rc;
     if (snprintf(path, sizeof path, "%s/" CL__DB_FILE, dir) >= (int)sizeof path)
         return cl_seterr(err, errlen, CL_EDB, "data directory path too long");
-    rc = cl__private_files(dir, path, err, errlen);
+    rc = cl__private_files(dir, err, errlen);
     if (rc)
         return rc;
     q = calloc(1, sizeof *q);
     if (!q)
         return cl_seterr(err, errlen, CL_EDB, "out of memory");
 
-    rc = sqlite3_open_v2(path, &q->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        rc = cl_seterr(err, errlen, CL_EDB, "cannot open %s: %s", path,
-                       q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
-        goto out_close_db;
-    }
-    rc = cl__configure(q->db, err, errlen);
+    rc = cl_sqlite_open(path, &q->db, err, errlen);
+    if (rc)
+        goto out_free;
+    rc = cl_sqlite_migrate(q->db, cl_sqlite_migrations, cl_sqlite_migration_count, "relay",
+                           &version, err, errlen);
     if (rc)
         goto out_close_db;
-    rc = cl_sqlite_migrate(q->db, &version, err, errlen);
+    rc = cl_sqlite_set_prepare(&q->set, q->db, cl__sql, q->st, CL__ST__COUNT, err, errlen);
     if (rc)
         goto out_close_db;
-    for (int i = 0; i < CL__ST__COUNT; i++) {
-        if (sqlite3_prepare_v3(q->db, cl__sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL) !=
-            SQLITE_OK) {
-            rc = cl_seterr(err, errlen, CL_EDB, "preparing statement %d: %s", i,
-                           sqlite3_errmsg(q->db));
-            goto out_finalize;
-        }
-    }
     s->ops = &cl__sqlite_ops;
     s->impl = q;
     cl_info("store", "database open", "path=%s schema=%d sqlite=%s", path, version,
             sqlite3_libversion());
     return 0;
 
-out_finalize:
-    for (int i = 0; i < CL__ST__COUNT; i++)
-        sqlite3_finalize(q->st[i]);
 out_close_db:
-    sqlite3_close(q->db); /* also after a failed open, which may leave a handle */
+    sqlite3_close(q->db);
+out_free:
     free(q);
     return rc;
 }
