@@ -202,9 +202,11 @@ int cl_sqlite_step(sqlite3_stmt *st, int brc, const char *op)
     int rc;
 
     if (brc != SQLITE_OK) {
-        rc = cl_sqlite_error(db, op);
+        /* a bind failed: the connection's own error is not about it */
+        cl_error("store", "sqlite bind failed", "op=%s code=%d err=\"%s\"", op, brc,
+                 sqlite3_errstr(brc));
         cl_sqlite_reset(st);
-        return rc;
+        return CL_EDB;
     }
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
@@ -418,8 +420,9 @@ int cl_sqlite_migrate(sqlite3 *db, const char *const *list, int count, const cha
     while (!done) {
         int rc = cl__sqlite_migrate_step(db, list, count, what, &v, &done, err, errlen);
         if (rc) {
+            /* err, not sqlite3_errmsg: the rollback has cleared that */
             cl_error("store", "schema migration failed", "version=%d err=\"%s\"", v,
-                     sqlite3_errmsg(db));
+                     err && err[0] ? err : sqlite3_errmsg(db));
             return rc;
         }
         if (from < 0)
