@@ -15,6 +15,28 @@
  * message it builds can pass CL_WS_MAX_MESSAGE. */
 #define CL_RELAY_STDIN_PIECE (48 * 1024)
 
+/* Input flow control (docs/protocol.md, "Input flow control"): input is
+ * never cut and never dropped once accepted.
+ *  - CL_AGENT_STDIN_WINDOW: stdin the agent holds for a PTY that does not
+ *    read; it grants the relay this window per session (hello
+ *    stdin_window) and reports what it wrote (stdin_ack), so the relay
+ *    never sends more and the agent never drops input.
+ *  - CL_STDIN_ACK_STEP: stdin_ack is sent when this much more was written,
+ *    or when a backlog has drained (typing costs no extra messages).
+ *  - CL_RELAY_STDIN_QUEUE_MAX: input the relay holds per session beyond
+ *    the agent's window, shared by its viewers; a stdin message that does
+ *    not fit whole is refused whole (error input_busy), none of it sent.
+ *  - CL_RELAY_STDIN_VIEWER_WINDOW: what each viewer may always have
+ *    waiting, whatever the others queued; the relay grants it to v2
+ *    browsers (auth_ok stdin_window) and acknowledges their input as it
+ *    passes it on, so a browser that keeps to it is never refused.
+ *  - CL_STDIN_WINDOW_MAX: the largest stdin_window accepted on the wire. */
+#define CL_AGENT_STDIN_WINDOW        (256 * 1024)
+#define CL_STDIN_ACK_STEP            (64 * 1024)
+#define CL_RELAY_STDIN_QUEUE_MAX     (4 * 1024 * 1024)
+#define CL_RELAY_STDIN_VIEWER_WINDOW (1024 * 1024)
+#define CL_STDIN_WINDOW_MAX          (64 * 1024 * 1024)
+
 /* Bytes queued for one WebSocket peer before the relay gives up on it
  * (close 1008 "send queue overflow"). The agent instead stops queueing
  * output while its own queue to the relay is over CL_AGENT_SENDQ_HIGH, and
