@@ -1059,11 +1059,12 @@ static void cl__forward_stdin(struct cl_conn *agent, const struct cl_msg *m, con
 }
 
 /* Tells viewer c how much of its input went on to the agent, if it was
- * granted a window: at once when none of its input waits any more, else
- * every CL_STDIN_ACK_STEP (typing costs no extra messages). */
-static void cl__stdin_ack_viewer(struct cl_conn *c)
+ * granted a window: at once when its queued input has drained (queued:
+ * it came through the session's queue), else every CL_STDIN_ACK_STEP
+ * (typing, which goes at once, costs no extra messages). */
+static void cl__stdin_ack_viewer(struct cl_conn *c, bool queued)
 {
-    bool drained = c->in_fwd == c->in_recv;
+    bool drained = queued && c->in_fwd == c->in_recv;
     if (!c->in_flow || c->in_fwd <= c->in_ack_sent || c->close_pending)
         return;
     if (!drained && c->in_fwd - c->in_ack_sent < CL_STDIN_ACK_STEP)
@@ -1104,7 +1105,7 @@ static void cl__stdin_pump(struct cl_hub *h, struct cl_live_session *ls)
         ls->in_fwd += n;
         if (o) {
             o->in_fwd += n;
-            cl__stdin_ack_viewer(o);
+            cl__stdin_ack_viewer(o, true);
         }
     }
 }
@@ -1130,7 +1131,7 @@ static void cl__browser_stdin(struct cl_hub *h, struct cl_conn *c, struct cl_liv
         cl__forward_stdin(agent, m, frame, len, binary);
         c->in_recv += n;
         c->in_fwd += n;
-        cl__stdin_ack_viewer(c);
+        cl__stdin_ack_viewer(c, false);
         return;
     }
     if (c->in_refusing && ls->inq.bytes == 0)
@@ -1140,7 +1141,7 @@ static void cl__browser_stdin(struct cl_hub *h, struct cl_conn *c, struct cl_liv
         ls->in_fwd += n;
         c->in_recv += n;
         c->in_fwd += n;
-        cl__stdin_ack_viewer(c);
+        cl__stdin_ack_viewer(c, false);
         return;
     }
     if (c->in_refusing || !cl_inq_admit(ls->inq.bytes, (size_t)(c->in_recv - c->in_fwd), n,
