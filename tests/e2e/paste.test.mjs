@@ -71,9 +71,16 @@ function assertExact(r, buf, what) {
   }
 }
 
-for (const [proto, label, chunk] of [[2, 'v2', 16 * KiB], [1, 'v1', 512 * KiB]]) {
-  test(`a ${label} viewer pastes 1 MiB and then 4 MiB into a program that reads late: both arrive byte-exact, and another session keeps echoing meanwhile`, { timeout: TEST_TIMEOUT * 4 }, e2e(async () => {
-    const env = await setupAgent();
+const CASES = [
+  { proto: 2, label: 'a v2 viewer', chunk: 16 * KiB, sizes: [1 * MiB, 4 * MiB] },
+  { proto: 1, label: 'a v1 viewer', chunk: 512 * KiB, sizes: [1 * MiB, 4 * MiB] },
+  // the agent speaks v1: the relay passes the window's pieces as base64 JSON
+  { proto: 2, label: 'a v2 viewer of a --proto 1 agent', chunk: 16 * KiB, sizes: [1 * MiB], agentArgs: ['--proto', '1'] },
+];
+for (const { proto, label, chunk, sizes, agentArgs = [] } of CASES) {
+  const what = sizes.map((n) => `${n / MiB} MiB`).join(' and then ');
+  test(`${label} pastes ${what} into a program that reads late: byte-exact, and another session keeps echoing meanwhile`, { timeout: TEST_TIMEOUT * 4 }, e2e(async () => {
+    const env = await setupAgent({ agentArgs });
     const sessionId = await startSession(env.relay, env.token, env.deviceId);
     const term = await attachTerminal(env.relay, env.token, sessionId, env.deviceId, { proto: proto === 2 ? 2 : undefined });
     assert.equal(term.proto, proto);
@@ -81,7 +88,8 @@ for (const [proto, label, chunk] of [[2, 'v2', 16 * KiB], [1, 'v1', 512 * KiB]])
     const other = await attachTerminal(env.relay, env.token, await startSession(env.relay, env.token, env.deviceId), env.deviceId, { proto: 2 });
     await other.readUntil(/\$ $/);
 
-    for (const [n, tag] of [[1 * MiB, 'one'], [4 * MiB, 'four']]) {
+    for (const n of sizes) {
+      const tag = `p${n}`;
       const buf = payload(n, n);
       await lateReader(term, n, tag, { sleep: 3 });
       paste(term, buf, chunk);
