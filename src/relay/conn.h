@@ -138,6 +138,7 @@ struct cl_conn {
      * viewer, of those passed to the agent, and as last told to it
      * (stdin_ack, when auth_ok granted it a window: in_flow) */
     uint64_t in_recv, in_fwd, in_ack_sent;
+    size_t in_cost; /* what its messages still queued cost (inq.h) */
     bool in_flow;
     bool in_refusing; /* input refused: refuse the rest until the session's queue drains */
 

@@ -1096,15 +1096,17 @@ static void cl__stdin_pump(struct cl_hub *h, struct cl_live_session *ls)
         size_t n = cl_inq_peek(&ls->inq, &p, &owner);
         uint64_t room = cl__stdin_room(agent, ls);
         struct cl_conn *o = owner;
+        bool done;
         if (!room)
             break;
         if (n > room)
             n = (size_t)room;
         cl__stdin_send(agent, ls->id, p, n);
-        cl_inq_take(&ls->inq, n);
+        done = cl_inq_take(&ls->inq, n);
         ls->in_fwd += n;
         if (o) {
             o->in_fwd += n;
+            o->in_cost -= n + (done ? CL_INQ_MSG_COST : 0);
             cl__stdin_ack_viewer(o, true);
         }
     }
@@ -1144,8 +1146,8 @@ static void cl__browser_stdin(struct cl_hub *h, struct cl_conn *c, struct cl_liv
         cl__stdin_ack_viewer(c, false);
         return;
     }
-    if (c->in_refusing || !cl_inq_admit(ls->inq.bytes, (size_t)(c->in_recv - c->in_fwd), n,
-                                        CL_RELAY_STDIN_QUEUE_MAX, CL_RELAY_STDIN_VIEWER_WINDOW)) {
+    if (c->in_refusing || !cl_inq_admit(ls->inq.cost, c->in_cost, n + CL_INQ_MSG_COST,
+                                        CL_RELAY_STDIN_QUEUE_MAX, CL_RELAY_STDIN_VIEWER_COST)) {
         if (!c->in_refusing)
             cl_info("hub", "input refused: the terminal is busy",
                     "session=%s bytes=%zu queued=%zu peer=%s", ls->id, n, ls->inq.bytes, c->peer);
@@ -1159,6 +1161,7 @@ static void cl__browser_stdin(struct cl_hub *h, struct cl_conn *c, struct cl_liv
     }
     cl_inq_push(&ls->inq, c, m->data, n);
     c->in_recv += n;
+    c->in_cost += n + CL_INQ_MSG_COST;
     cl__stdin_pump(h, ls);
 }
 

@@ -34,6 +34,7 @@ void cl_inq_push(struct cl_inq *q, void *owner, const uint8_t *p, size_t n)
         q->head = c;
     q->tail = c;
     q->bytes += n;
+    q->cost += n + CL_INQ_MSG_COST;
 }
 
 size_t cl_inq_peek(const struct cl_inq *q, const uint8_t **p, void **owner)
@@ -49,19 +50,22 @@ size_t cl_inq_peek(const struct cl_inq *q, const uint8_t **p, void **owner)
     return c->len - c->off;
 }
 
-void cl_inq_take(struct cl_inq *q, size_t n)
+bool cl_inq_take(struct cl_inq *q, size_t n)
 {
     struct cl_inq_chunk *c = q->head;
     if (!c || n > c->len - c->off)
         abort(); /* a caller bug: more than peek returned */
     c->off += n;
     q->bytes -= n;
-    if (c->off == c->len) {
-        q->head = c->next;
-        if (!q->head)
-            q->tail = NULL;
-        free(c);
-    }
+    q->cost -= n;
+    if (c->off < c->len)
+        return false;
+    q->cost -= CL_INQ_MSG_COST;
+    q->head = c->next;
+    if (!q->head)
+        q->tail = NULL;
+    free(c);
+    return true;
 }
 
 void cl_inq_disown(struct cl_inq *q, const void *owner)
@@ -79,5 +83,5 @@ void cl_inq_clear(struct cl_inq *q)
         free(c);
     }
     q->head = q->tail = NULL;
-    q->bytes = 0;
+    q->bytes = q->cost = 0;
 }

@@ -31,6 +31,14 @@ static void test_admit(void **state)
     assert_false(cl_inq_admit(401, 50, 100, 500, 100));
     /* a message larger than both is never admitted, not even in part */
     assert_false(cl_inq_admit(0, 0, 501, 500, 100));
+    /* many tiny messages cost what they hold in memory: 1 MiB of 1-byte
+     * messages does not fit an allowance of 2 MiB */
+    {
+        size_t own = 0, i = 0;
+        while (cl_inq_admit(own, own, 1 + CL_INQ_MSG_COST, 0, 2 << 20))
+            own += 1 + CL_INQ_MSG_COST, i++;
+        assert_int_equal(i, (2 << 20) / (1 + CL_INQ_MSG_COST));
+    }
     /* no overflow at the edges */
     assert_false(cl_inq_admit(SIZE_MAX, SIZE_MAX, SIZE_MAX, 500, 100));
     assert_false(cl_inq_admit(SIZE_MAX - 1, SIZE_MAX - 1, 2, 500, 100));
@@ -51,19 +59,22 @@ static void test_order_and_pieces(void **state)
     cl_inq_push(&q, &B, (const uint8_t *)"world", 5);
     cl_inq_push(&q, &A, (const uint8_t *)"!", 1);
     assert_int_equal(q.bytes, 12);
+    assert_int_equal(q.cost, 12 + 3 * CL_INQ_MSG_COST);
     /* take in pieces of 4: the owners come in message order */
     n = cl_inq_peek(&q, &p, &owner);
     assert_int_equal(n, 6);
     assert_ptr_equal(owner, &A);
     memcpy(out + got, p, 4);
     got += 4;
-    cl_inq_take(&q, 4);
+    assert_false(cl_inq_take(&q, 4)); /* part of a message */
+    assert_int_equal(q.cost, 8 + 3 * CL_INQ_MSG_COST);
     n = cl_inq_peek(&q, &p, &owner);
     assert_int_equal(n, 2);
     assert_ptr_equal(owner, &A);
     memcpy(out + got, p, n);
     got += n;
-    cl_inq_take(&q, n);
+    assert_true(cl_inq_take(&q, n)); /* its rest: the message's cost goes too */
+    assert_int_equal(q.cost, 6 + 2 * CL_INQ_MSG_COST);
     n = cl_inq_peek(&q, &p, &owner);
     assert_int_equal(n, 5);
     assert_ptr_equal(owner, &B);
@@ -76,6 +87,7 @@ static void test_order_and_pieces(void **state)
     got += n;
     cl_inq_take(&q, n);
     assert_int_equal(q.bytes, 0);
+    assert_int_equal(q.cost, 0);
     assert_int_equal(cl_inq_peek(&q, &p, &owner), 0);
     assert_memory_equal(out, "hello world!", 12);
     assert_int_equal(got, 12);
@@ -108,6 +120,7 @@ static void test_disown_and_clear(void **state)
     }
     cl_inq_clear(&q); /* frees the rest (LeakSanitizer checks) */
     assert_int_equal(q.bytes, 0);
+    assert_int_equal(q.cost, 0);
     assert_null(q.head);
     assert_int_equal(cl_inq_peek(&q, &p, &owner), 0);
 }

@@ -228,20 +228,26 @@ export class TermConnection {
     this.pumpInput();
   }
 
-  // Sends waiting input while the window allows, in frames of STDIN_CHUNK.
+  // Sends waiting input while the window allows, in frames of at most
+  // STDIN_CHUNK; keys typed while input waits join one frame.
   private pumpInput(): void {
     while (this.outq.length && this.canWrite()) {
       const room = this.inWindow ? this.inWindow - (this.inSent - this.inAcked) : Infinity;
       if (room <= 0) return;
-      const head = this.outq[0];
-      const n = Math.min(head.length, STDIN_CHUNK, room);
-      const part = head.subarray(0, n);
+      const n = Math.min(this.outqBytes, STDIN_CHUNK, room);
+      const part = new Uint8Array(n);
+      for (let got = 0; got < n; ) {
+        const head = this.outq[0];
+        const k = Math.min(head.length, n - got);
+        part.set(head.subarray(0, k), got);
+        got += k;
+        if (k === head.length) this.outq.shift();
+        else this.outq[0] = head.subarray(k);
+      }
       if (this.proto >= 2) this.ws!.send(encodeFrame(MSG_STDIN, this.o.sessionId, 0, part));
       else this.msg("stdin", { session_id: this.o.sessionId, data_b64: b64encode(part) });
       this.inSent += n;
       this.outqBytes -= n;
-      if (n === head.length) this.outq.shift();
-      else this.outq[0] = head.subarray(n);
     }
   }
 
