@@ -674,6 +674,8 @@ static void cl__reconcile(const struct cl_session *sess, void *ctx)
     cl__end_stored(sess, &e);
 }
 
+static void cl__stdin_discard(struct cl_hub *h, struct cl_live_session *ls, uint64_t lost);
+
 static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct cl_msg *m)
 {
     struct cl_store *s = &h->relay->store;
@@ -689,7 +691,11 @@ static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct
         if (a->offset > ls->produced)
             ls->produced = a->offset;
         /* the agent's own count of this session's input: what it wrote
-         * and still holds; input in flight to a dead connection is gone */
+         * and still holds. Input that was in flight to a dead connection
+         * is gone; what waits here would then run with a hole before it,
+         * so it is not sent either (its senders are told). */
+        if (c->stdin_window && ls->in_fwd > a->stdin_acked + a->stdin_pending)
+            cl__stdin_discard(h, ls, ls->in_fwd - (a->stdin_acked + a->stdin_pending));
         ls->in_acked = a->stdin_acked;
         ls->in_fwd = a->stdin_acked + a->stdin_pending;
         if (a->viewers > 0 && ls->nviewers == 0 && !ls->ghost) {
@@ -1110,6 +1116,38 @@ static void cl__stdin_pump(struct cl_hub *h, struct cl_live_session *ls)
             cl__stdin_ack_viewer(o, true);
         }
     }
+}
+
+/* The agent's link dropped with lost bytes of ls's input in flight:
+ * drops what waits in the queue (sent after a hole, a paste would run
+ * with its middle missing), credits its senders as if it had gone on,
+ * and tells the session's viewers (error input_lost). */
+static void cl__stdin_discard(struct cl_hub *h, struct cl_live_session *ls, uint64_t lost)
+{
+    size_t dropped = ls->inq.bytes;
+    char why[256];
+    (void)h;
+
+    while (ls->inq.bytes) {
+        const uint8_t *p;
+        void *owner;
+        size_t n = cl_inq_peek(&ls->inq, &p, &owner);
+        bool done = cl_inq_take(&ls->inq, n);
+        struct cl_conn *o = owner;
+        if (o) {
+            o->in_fwd += n;
+            o->in_cost -= n + (done ? CL_INQ_MSG_COST : 0);
+            cl__stdin_ack_viewer(o, true);
+        }
+    }
+    cl_warn("hub", "input lost with the agent's link; dropping what waited after it",
+            "session=%s lost=%llu dropped=%zu", ls->id, (unsigned long long)lost, dropped);
+    snprintf(why, sizeof why,
+             "the device's connection dropped while input was on its way: %llu bytes were lost "
+             "and the %zu bytes waiting after them were not sent",
+             (unsigned long long)lost, dropped);
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        cl_conn_send_error(v, "input_lost", why, ls->id);
 }
 
 /* A viewer's stdin: at once when nothing waits and the agent's window

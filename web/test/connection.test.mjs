@@ -461,23 +461,35 @@ test('input that cannot wait is refused whole: a paste over INPUT_MAX, or one th
   assert.match(refused[1], /busy.*not sent, none of it/);
   ws.json('error', { code: 'input_busy', message: 'terminal busy: refused whole', session_id: SID });
   assert.equal(refused[2], 'terminal busy: refused whole');
+  assert.equal(conn.inputWaiting, 0, 'what waited behind the refused input is dropped');
   // the session ends with input waiting: said, not silently lost
+  conn.send(new Uint8Array(5000));
   ws.json('session_end', { session_id: SID, reason: 'exit', exit_code: 0 });
   assert.match(refused[3], /not sent: the session ended/);
 });
 
-test('input waiting for the window when the link drops is sent on the next link, after auth_ok', (t) => {
-  const { conn, ws } = connect(t);
+test('a link that drops with input on its way: what waits is not sent on the next link (it would follow a hole), and the page is told', (t) => {
+  const refused = [];
+  const { conn, ws } = connect(t, { onInputRefused: (m) => refused.push(m) });
   ws.open();
   ws.json('auth_ok', { proto: 2, stdin_window: 1024 });
   conn.send(new Uint8Array(3000).fill(65));
-  assert.equal(ws.stdin().reduce((n, f) => n + f.payload.length, 0), 1024);
+  ws.json('stdin_ack', { session_id: SID, offset: 1024 });
+  assert.equal(ws.stdin().reduce((n, f) => n + f.payload.length, 0), 2048);
   ws.drop(1006);
-  const ws2 = nextSocket(t);
-  ws2.open();
-  assert.equal(ws2.stdin().length, 0, 'nothing before auth_ok');
-  ws2.json('auth_ok', { proto: 2 }); // a relay without a window: all at once
-  assert.equal(ws2.stdin().reduce((n, f) => n + f.payload.length, 0), 3000 - 1024);
+  assert.match(refused[0], /952 bytes of input .*not sent: the connection dropped/);
+  const ws2 = nextSocket(t).accept();
+  assert.equal(ws2.stdin().length, 0, 'nothing after a possible hole');
+  // typing afterwards goes as usual
+  conn.send(Buffer.from('ok'));
+  assert.deepEqual(ws2.stdin().map((f) => f.payload.toString()), ['ok']);
+  // input_lost from the relay: shown, and what waits is dropped
+  ws2.json('auth_ok', { proto: 2, stdin_window: 1024 });
+  conn.send(new Uint8Array(3000).fill(67));
+  ws2.json('error', { code: 'input_lost', message: 'lost on the way', session_id: SID });
+  assert.equal(refused[1], 'lost on the way');
+  ws2.json('stdin_ack', { session_id: SID, offset: 1024 });
+  assert.equal(ws2.stdin().reduce((n, f) => n + f.payload.length, 0), 2 + 1024, 'nothing more after the loss');
 });
 
 test('view only: no input and no size; device_offline: session_start again every 5 s', (t) => {

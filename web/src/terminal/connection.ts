@@ -280,14 +280,14 @@ export class TermConnection {
 
   // ---- internals ---------------------------------------------------------
 
-  // Forgets input that waited for the window (the session ended, or the
-  // relay refused it for good) and says so.
-  private dropInput(why: string): void {
+  // Forgets input that waited for the window (the session ended, the link
+  // dropped with input on its way, or the relay refused some) and says so.
+  private dropInput(why: string, quiet = false): void {
     if (!this.outqBytes) return;
     const n = this.outqBytes;
     this.outq = [];
     this.outqBytes = 0;
-    this.o.onInputRefused?.(`${sizeText(n)} of input waiting for the terminal was not sent: ${why}.`);
+    if (!quiet) this.o.onInputRefused?.(`${sizeText(n)} of input waiting for the terminal was not sent: ${why}.`);
   }
 
   private setState(s: ConnState, message = ""): void {
@@ -429,8 +429,11 @@ export class TermConnection {
   }
 
   private onRelayError(code: string, message: string): void {
-    if (code === "input_busy") {
+    if (code === "input_busy" || code === "input_lost") {
+      // part of what we sent did not reach the program: what waits here
+      // must not follow it (a paste would run with its middle missing)
       this.o.onInputRefused?.(message);
+      this.dropInput("earlier input was refused or lost", true);
       return;
     }
     if (code === "view_only") {
@@ -543,6 +546,10 @@ export class TermConnection {
   // Detaches and closes the current socket without waiting for its close.
   private drop(code: number, reason: string): void {
     const ws = this.ws;
+    // Input sent on this link and not yet acknowledged may be lost with
+    // it: what waits behind it is not sent on the next link (it would run
+    // after a hole). With everything acknowledged, it is.
+    if (ws && this.inSent > this.inAcked) this.dropInput("the connection dropped while input was on its way");
     this.ws = null;
     this.authed = false;
     this.stopPing();
