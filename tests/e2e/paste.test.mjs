@@ -3,7 +3,9 @@
 // arrives whole and in order, from a v2 and from a v1 viewer; input the
 // relay cannot hold is refused whole (error input_busy) and none of it
 // reaches the program; other sessions of the same agent keep echoing
-// meanwhile. Before the fix the agent kept 64 KiB for a PTY that did not
+// meanwhile; when the agent's link drops mid-paste the program reads a
+// prefix of the paste, never one with a hole (the relay counts on from
+// what the agent's hello says it received and holds). Before the fix the agent kept 64 KiB for a PTY that did not
 // read and silently dropped the rest: the paste ran with its middle
 // missing.
 //
@@ -122,4 +124,31 @@ test('input beyond what the relay holds for a busy program is refused whole (err
   const r = await readerResult(env, term, 'held', { rest: true });
   assertExact(r, buf, 'the accepted paste');
   assert.equal(r.rest.length, 0, 'nothing of the refused message reached the program');
+}));
+
+test('the agent\'s link drops while a paste waits for a late reader: the program reads a prefix of it, never a paste with a hole, and input_lost says when it is not all', { timeout: TEST_TIMEOUT * 4 }, e2e(async (t, scope) => {
+  const env = await setupAgent({ viaProxy: true, scope });
+  const sessionId = await startSession(env.relay, env.token, env.deviceId);
+  const term = await attachTerminal(env.relay, env.token, sessionId, env.deviceId, { proto: 2 });
+  await term.readUntil(/\$ $/);
+  const n = 2 * MiB;
+  const buf = payload(n, 3);
+  const tag = 'drop';
+  term.write(`stty raw -echo; echo __RE""ADY_${tag}__; sleep 6; timeout 30 head -c ${n} > ${tag}.bin; ` +
+    `stty sane; echo __DO""NE_${tag}__\r`);
+  await term.readUntil(new RegExp(`__READY_${tag}__`), ms(15_000));
+  paste(term, buf, 16 * KiB);
+  // the relay holds most of it and the agent its window; cut the agent's link
+  await new Promise((r) => setTimeout(r, 1000));
+  const connectsBefore = (env.agent.logs().match(/connected to relay/g) || []).length;
+  env.proxy.dropAll();
+  await term.readUntil(new RegExp(`__DONE_${tag}__`), ms(120_000));
+  assert.ok((env.agent.logs().match(/connected to relay/g) || []).length > connectsBefore, 'the agent reconnected');
+  const got = await readFile(path.join(env.agent.home, `${tag}.bin`));
+  assert.ok(got.length > 0, 'the program read some of it');
+  assert.equal(sha256(got), sha256(buf.subarray(0, got.length)), `what the program read (${got.length} of ${n} bytes) is a prefix of the paste`);
+  if (got.length < n) await term.ws.next(isError('input_lost'), ms(5_000));
+  // and the session takes input as before
+  term.write('echo after-$((6*7))\r');
+  await term.readUntil(/\r\nafter-42\r\n/, ms(15_000));
 }));
