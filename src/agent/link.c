@@ -63,6 +63,7 @@ struct cl_agent_link {
     bool rx_refused;   /* one went over CL_WS_MAX_MESSAGE: close 1009 at WRITEABLE */
     int proto_want;    /* the highest protocol to ask for (CL_PROTO_MAX) */
     int proto;         /* what this connection's hello_ok accepted: 1 or 2 */
+    bool stdin_flow;   /* this connection's hello_ok honours our stdin_window */
 
     struct cl_backoff backoff;
     uv_timer_t timer;
@@ -91,6 +92,11 @@ static void cl__loggable(const char *in, char *out, size_t cap)
 bool cl_agent_link_ready(const struct cl_agent_link *l)
 {
     return l->state == CL__READY && !l->closing;
+}
+
+bool cl_agent_link_stdin_flow(const struct cl_agent_link *l)
+{
+    return cl_agent_link_ready(l) && l->stdin_flow;
 }
 
 bool cl_agent_link_can_accept(const struct cl_agent_link *l)
@@ -211,7 +217,9 @@ static int cl__queue_hello(struct cl_agent_link *l)
     memcpy(m.name, l->name, sizeof m.name);
     m.json = cl__device_meta(l); /* freed below (m is not cl_msg_clear'ed) */
     m.proto = l->proto_want > 1 ? l->proto_want : 0;
+    m.stdin_window = CL_AGENT_STDIN_WINDOW;
     l->proto = 1; /* until this connection's hello_ok says more */
+    l->stdin_flow = false;
     if (l->h.on_hello) {
         m.nsessions = l->h.on_hello(l->h.ud, live, CL_AGENT_MAX_SESSIONS);
         m.sessions = m.nsessions ? live : NULL; /* not cl_msg_clear'ed: on the stack */
@@ -384,9 +392,13 @@ static void cl__on_message(struct cl_agent_link *l, const void *buf, size_t len)
         }
         l->state = CL__READY;
         l->proto = m.proto >= 2 && l->proto_want >= 2 ? 2 : 1;
+        /* An old relay does not answer stdin_window: it may send more
+         * input than the window, and gets no stdin_ack it would not know. */
+        l->stdin_flow = m.stdin_window == CL_AGENT_STDIN_WINDOW;
         uv_timer_stop(&l->timer);
-        cl_info("link", "connected to relay", "device=%s address=%s port=%d proto=%d queued=%zu",
-                l->device_id, l->address, l->port, l->proto, l->q.bytes);
+        cl_info("link", "connected to relay",
+                "device=%s address=%s port=%d proto=%d stdin_flow=%d queued=%zu", l->device_id,
+                l->address, l->port, l->proto, (int)l->stdin_flow, l->q.bytes);
         if (!cl_wsq_empty(&l->q))
             lws_callback_on_writable(l->wsi);
         if (l->h.on_flow)

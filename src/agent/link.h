@@ -97,6 +97,11 @@ bool cl_agent_link_ready(const struct cl_agent_link *l);
  * most CL_AGENT_SENDQ_HIGH bytes. */
 bool cl_agent_link_can_accept(const struct cl_agent_link *l);
 
+/* Ready, and the relay's hello_ok honoured the input window the hello
+ * granted (CL_AGENT_STDIN_WINDOW): it sends a session no more stdin than
+ * the window beyond the last stdin_ack, and wants stdin_ack. */
+bool cl_agent_link_stdin_flow(const struct cl_agent_link *l);
+
 /* Bytes waiting in the send queue. */
 size_t cl_agent_link_queued(const struct cl_agent_link *l);
 

@@ -55,8 +55,14 @@ struct cl__sess {
     const char *hangup; /* ended on request: the reason to report, else NULL */
     bool ended;         /* removed from the table; waiting for handle closes */
     int exit_code;
-    uint8_t *pending; /* stdin waiting for the PTY, CL_AGENT_STDIN_PENDING_MAX */
-    size_t pending_len;
+    /* stdin waiting for the PTY: pending[pending_off, +pending_len), a
+     * buffer of CL_AGENT_STDIN_WINDOW allocated while anything waits. The
+     * relay sends no more than the window beyond what we reported written
+     * (stdin_ack), so nothing it sends is dropped. */
+    uint8_t *pending;
+    size_t pending_off, pending_len;
+    uint64_t in_written;  /* stdin written to the PTY (or consumed) since the spawn */
+    uint64_t in_ack_sent; /* in_written as last told to the relay */
     char title[CL_SESSION_TITLE_MAX + 1]; /* the last title sent */
     bool title_sent;                      /* ... on the current connection */
 };
@@ -192,9 +198,11 @@ static void cl__close_master(struct cl__sess *s)
     close(s->master);
     s->master = -1;
     s->events = 0;
+    /* what waited is consumed: the relay may count it as written */
+    s->in_written += s->pending_len;
     free(s->pending);
     s->pending = NULL;
-    s->pending_len = 0;
+    s->pending_len = s->pending_off = 0;
 }
 
 /* Removes s from the table and closes its handles; s is freed later. */
@@ -364,19 +372,47 @@ static void cl__read(struct cl__sess *s)
 
 /* ---- input ------------------------------------------------------------ */
 
+/* Tells the relay how much stdin was written, if it asked (hello_ok
+ * honoured our stdin_window): at once when a backlog has drained (the
+ * relay may be holding more for this session), else every
+ * CL_STDIN_ACK_STEP, so plain typing costs no extra messages. */
+static void cl__stdin_ack(struct cl__sess *s, bool drained)
+{
+    struct cl_msg m;
+
+    if (s->in_written <= s->in_ack_sent || !cl_agent_link_stdin_flow(s->ss->link))
+        return;
+    if (!drained && s->in_written - s->in_ack_sent < CL_STDIN_ACK_STEP)
+        return;
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_STDIN_ACK;
+    snprintf(m.session_id, sizeof m.session_id, "%s", s->id);
+    m.offset = s->in_written;
+    if (cl_agent_link_send_msg(s->ss->link, &m) == 0)
+        s->in_ack_sent = s->in_written;
+}
+
+/* Keeps n bytes of stdin the PTY did not take yet. With a relay that
+ * keeps to the window they always fit; an old relay that does not may
+ * send more, and what is over the window is dropped (logged). */
 static void cl__queue_input(struct cl__sess *s, const uint8_t *p, size_t n)
 {
-    if (n > CL_AGENT_STDIN_PENDING_MAX - s->pending_len) {
-        cl_warn("session", "terminal not reading its input; input dropped",
+    if (n > CL_AGENT_STDIN_WINDOW - s->pending_len) {
+        cl_warn("session", "relay sent input beyond the window; input dropped",
                 "session=%s bytes=%zu pending=%zu", s->id, n, s->pending_len);
+        s->in_written += n; /* consumed, so a relay's accounting stays true */
         return;
     }
     if (!s->pending) {
-        s->pending = malloc(CL_AGENT_STDIN_PENDING_MAX);
+        s->pending = malloc(CL_AGENT_STDIN_WINDOW);
         if (!s->pending)
             abort();
+        s->pending_off = 0;
+    } else if (s->pending_off + s->pending_len + n > CL_AGENT_STDIN_WINDOW) {
+        memmove(s->pending, s->pending + s->pending_off, s->pending_len);
+        s->pending_off = 0;
     }
-    memcpy(s->pending + s->pending_len, p, n);
+    memcpy(s->pending + s->pending_off + s->pending_len, p, n);
     s->pending_len += n;
     cl__update_poll(s);
 }
@@ -412,23 +448,33 @@ static void cl__input(struct cl__sess *s, const uint8_t *p, size_t n)
         return;
     }
     w = cl__write_some(s, p, n);
-    if (w >= 0 && (size_t)w < n)
-        cl__queue_input(s, p + w, n - (size_t)w);
+    if (w < 0) {
+        s->in_written += n;
+    } else {
+        s->in_written += (size_t)w;
+        if ((size_t)w < n)
+            cl__queue_input(s, p + w, n - (size_t)w);
+    }
+    cl__stdin_ack(s, false);
 }
 
 static void cl__flush_input(struct cl__sess *s)
 {
-    ssize_t w = cl__write_some(s, s->pending, s->pending_len);
+    ssize_t w = cl__write_some(s, s->pending + s->pending_off, s->pending_len);
     if (w < 0) {
+        s->in_written += s->pending_len;
         s->pending_len = 0;
     } else if (w > 0) {
-        memmove(s->pending, s->pending + w, s->pending_len - (size_t)w);
+        s->in_written += (size_t)w;
+        s->pending_off += (size_t)w;
         s->pending_len -= (size_t)w;
     }
     if (!s->pending_len) {
         free(s->pending);
         s->pending = NULL;
+        s->pending_off = 0;
     }
+    cl__stdin_ack(s, s->pending_len == 0);
     cl__update_poll(s);
 }
 
@@ -839,8 +885,12 @@ void cl_agent_sessions_on_message(struct cl_agent_sessions *ss, const struct cl_
     }
     switch (m->type) {
     case CL_MSG_STDIN:
-        if (s->master >= 0 && !s->eof && !s->hangup && m->data_len)
+        if (s->master >= 0 && !s->eof && !s->hangup && m->data_len) {
             cl__input(s, m->data, m->data_len);
+        } else if (m->data_len) {
+            s->in_written += m->data_len; /* nobody to write to: consumed */
+            cl__stdin_ack(s, true);
+        }
         /* Someone is typing: whatever the last ack said, not idle. */
         if (s->viewers == 0 && !s->hangup)
             cl__idle_start(s);
@@ -1008,10 +1058,10 @@ void cl_agent_sessions_on_flow(struct cl_agent_sessions *ss)
     }
 }
 
-size_t cl_agent_sessions_announce(const struct cl_agent_sessions *ss, struct cl_msg_session *out,
+size_t cl_agent_sessions_announce(struct cl_agent_sessions *ss, struct cl_msg_session *out,
                                   size_t cap)
 {
-    const struct cl__sess *s;
+    struct cl__sess *s;
     size_t n = 0;
 
     for (s = ss->by_id; s && n < cap; s = s->hh.next, n++) {
@@ -1019,6 +1069,9 @@ size_t cl_agent_sessions_announce(const struct cl_agent_sessions *ss, struct cl_
         out[n].offset = s->ring.end;
         out[n].acked = s->acked;
         out[n].viewers = s->viewers;
+        out[n].stdin_acked = s->in_written;
+        out[n].stdin_pending = s->pending_len;
+        s->in_ack_sent = s->in_written; /* the new relay starts from here */
     }
     return n;
 }

@@ -37,9 +37,6 @@
 #include "agent/ring.h"
 #include "core/proto.h"
 
-/* Bytes of stdin kept for a PTY that is not accepting input; beyond it
- * input is dropped with a warning. */
-#define CL_AGENT_STDIN_PENDING_MAX (64 * 1024)
 /* After a hangup, SIGKILL the shell's process group if it has not exited. */
 #define CL_AGENT_KILL_GRACE_MS 5000
 /* After the shell exited, how long to keep reading a PTY that some
@@ -87,9 +84,10 @@ void cl_agent_sessions_output_dropped(struct cl_agent_sessions *ss, void *owner,
                                       uint64_t start_offset);
 
 /* Fills out[0..cap) with every session in the table and its produced
- * offset (the ring's end), for the hello of a new connection (the link's
- * on_hello). Returns the count. */
-size_t cl_agent_sessions_announce(const struct cl_agent_sessions *ss, struct cl_msg_session *out,
+ * offset (the ring's end), with its input written and pending (input flow
+ * control: the new relay counts from there), for the hello of a new
+ * connection (the link's on_hello). Returns the count. */
+size_t cl_agent_sessions_announce(struct cl_agent_sessions *ss, struct cl_msg_session *out,
                                   size_t cap);
 
 /* Hangs up every session as if the relay had ended it; each reports

@@ -15,6 +15,32 @@
  * message it builds can pass CL_WS_MAX_MESSAGE. */
 #define CL_RELAY_STDIN_PIECE (48 * 1024)
 
+/* Input flow control (docs/protocol.md, "Input flow control"): input is
+ * never cut and never dropped once accepted.
+ *  - CL_AGENT_STDIN_WINDOW: stdin the agent holds for a PTY that does not
+ *    read; it grants the relay this window per session (hello
+ *    stdin_window) and reports what it wrote (stdin_ack), so the relay
+ *    never sends more and the agent never drops input.
+ *  - CL_STDIN_ACK_STEP: stdin_ack is sent when this much more was written,
+ *    or when a backlog has drained (typing costs no extra messages).
+ *  - CL_RELAY_STDIN_QUEUE_MAX: input the relay holds per session beyond
+ *    the agent's window, shared by its viewers; a stdin message that does
+ *    not fit whole is refused whole (error input_busy), none of it sent.
+ *  - CL_RELAY_STDIN_VIEWER_WINDOW: the input window the relay grants a
+ *    v2 browser (auth_ok stdin_window); it acknowledges the browser's input
+ *    as it passes it on. Each viewer may always have messages costing
+ *    CL_RELAY_STDIN_VIEWER_COST waiting, whatever the others queued (a
+ *    message costs its bytes + 64, relay/inq.h: twice the window holds a
+ *    window of input even in 64-byte messages), so a browser that keeps to
+ *    its window is never refused. The queue's own limit counts cost too.
+ *  - CL_STDIN_WINDOW_MAX: the largest stdin_window accepted on the wire. */
+#define CL_AGENT_STDIN_WINDOW        (256 * 1024)
+#define CL_STDIN_ACK_STEP            (64 * 1024)
+#define CL_RELAY_STDIN_QUEUE_MAX     (4 * 1024 * 1024)
+#define CL_RELAY_STDIN_VIEWER_WINDOW (1024 * 1024)
+#define CL_RELAY_STDIN_VIEWER_COST   (2 * CL_RELAY_STDIN_VIEWER_WINDOW)
+#define CL_STDIN_WINDOW_MAX          (64 * 1024 * 1024)
+
 /* Bytes queued for one WebSocket peer before the relay gives up on it
  * (close 1008 "send queue overflow"). The agent instead stops queueing
  * output while its own queue to the relay is over CL_AGENT_SENDQ_HIGH, and

@@ -39,6 +39,7 @@ static const char *const cl__type_names[CL_MSG__COUNT] = {
     [CL_MSG_META_UPDATE] = "meta_update",
     [CL_MSG_RESPONSE] = "response",
     [CL_MSG_SESSION_TITLE] = "session_title",
+    [CL_MSG_STDIN_ACK] = "stdin_ack",
 };
 
 static const char *const cl__state_names[] = {
@@ -204,16 +205,24 @@ static int cl__sessions(json_t *d, struct cl_msg *m, char *err, size_t errlen)
                              "field data.sessions[].session_id has invalid characters");
         m->sessions[i].offset = (uint64_t)off;
         {
-            long long acked = 0, viewers = 0;
+            long long acked = 0, viewers = 0, in_acked = 0, in_pending = 0;
             rc = cl_json_int(e, "data.sessions[]", "acked", false, 0, INT64_MAX, &acked, NULL, err,
                              errlen);
             if (!rc)
                 rc = cl_json_int(e, "data.sessions[]", "viewers", false, 0, 1 << 20, &viewers, NULL,
                                  err, errlen);
+            if (!rc)
+                rc = cl_json_int(e, "data.sessions[]", "stdin_acked", false, 0, INT64_MAX / 2,
+                                 &in_acked, NULL, err, errlen);
+            if (!rc)
+                rc = cl_json_int(e, "data.sessions[]", "stdin_pending", false, 0,
+                                 CL_STDIN_WINDOW_MAX, &in_pending, NULL, err, errlen);
             if (rc)
                 return rc;
             m->sessions[i].acked = (uint64_t)acked;
             m->sessions[i].viewers = (int)viewers;
+            m->sessions[i].stdin_acked = (uint64_t)in_acked;
+            m->sessions[i].stdin_pending = (uint64_t)in_pending;
         }
         m->nsessions = i + 1;
     }
@@ -226,6 +235,16 @@ static int cl__proto(json_t *d, struct cl_msg *m, char *err, size_t errlen)
     long long v = 0;
     int rc = cl_json_int(d, "data", "proto", false, 1, 255, &v, NULL, err, errlen);
     m->proto = (int)v;
+    return rc;
+}
+
+/* data.stdin_window (optional): an input window granted or honoured. */
+static int cl__stdin_window(json_t *d, struct cl_msg *m, char *err, size_t errlen)
+{
+    long long v = 0;
+    int rc = cl_json_int(d, "data", "stdin_window", false, 1, CL_STDIN_WINDOW_MAX, &v, NULL, err,
+                         errlen);
+    m->stdin_window = (uint32_t)v;
     return rc;
 }
 
@@ -421,6 +440,8 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
         }
         if (!rc)
             rc = cl__proto(d, m, err, errlen);
+        if (!rc)
+            rc = cl__stdin_window(d, m, err, errlen);
         return rc ? rc : cl__sessions(d, m, err, errlen);
     }
     case CL_MSG_AUTH:
@@ -516,6 +537,7 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
     case CL_MSG_HEARTBEAT:
         return cl__health(d, m, err, errlen);
     case CL_MSG_ACK:
+    case CL_MSG_STDIN_ACK:
     case CL_MSG_REPLAY: {
         long long off = 0, viewers = 0;
         rc = cl__copy_str(d, "data", "session_id", true, m->session_id, sizeof m->session_id, err,
@@ -560,7 +582,10 @@ static int cl__decode_data(json_t *d, struct cl_msg *m, char *err, size_t errlen
     }
     case CL_MSG_HELLO_OK:
     case CL_MSG_AUTH_OK:
-        return d ? cl__proto(d, m, err, errlen) : 0;
+        if (!d)
+            return 0;
+        rc = cl__proto(d, m, err, errlen);
+        return rc ? rc : cl__stdin_window(d, m, err, errlen);
     case CL_MSG_PING:
     case CL_MSG_PONG:
     case CL_MSG_RESTARTING:
@@ -687,16 +712,24 @@ char *cl_msg_encode(const struct cl_msg *m, size_t *len)
                       meta);
         if (d && m->nsessions) {
             json_t *arr = json_array();
-            for (size_t i = 0; i < m->nsessions; i++)
-                json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:i}", "session_id",
-                                                     m->sessions[i].session_id, "offset",
-                                                     (json_int_t)m->sessions[i].offset, "acked",
-                                                     (json_int_t)m->sessions[i].acked, "viewers",
-                                                     m->sessions[i].viewers));
+            for (size_t i = 0; i < m->nsessions; i++) {
+                const struct cl_msg_session *e = &m->sessions[i];
+                json_t *o = json_pack("{s:s, s:I, s:I, s:i}", "session_id", e->session_id, "offset",
+                                      (json_int_t)e->offset, "acked", (json_int_t)e->acked,
+                                      "viewers", e->viewers);
+                if (o && m->stdin_window) {
+                    json_object_set_new(o, "stdin_acked", json_integer((json_int_t)e->stdin_acked));
+                    json_object_set_new(o, "stdin_pending",
+                                        json_integer((json_int_t)e->stdin_pending));
+                }
+                json_array_append_new(arr, o);
+            }
             json_object_set_new(d, "sessions", arr);
         }
         if (d && m->proto)
             json_object_set_new(d, "proto", json_integer(m->proto));
+        if (d && m->stdin_window)
+            json_object_set_new(d, "stdin_window", json_integer(m->stdin_window));
         break;
     }
     case CL_MSG_META_UPDATE:
@@ -710,6 +743,11 @@ char *cl_msg_encode(const struct cl_msg *m, size_t *len)
     case CL_MSG_AUTH_OK:
         if (m->proto)
             d = json_pack("{s:i}", "proto", m->proto);
+        if (m->stdin_window) {
+            if (!d)
+                d = json_object();
+            json_object_set_new(d, "stdin_window", json_integer(m->stdin_window));
+        }
         break;
     case CL_MSG_AUTH:
         d = json_pack("{s:s, s:s, s:s}", "token", m->token, "session_id", m->session_id,
@@ -720,6 +758,7 @@ char *cl_msg_encode(const struct cl_msg *m, size_t *len)
             json_object_set_new(d, "proto", json_integer(m->proto));
         break;
     case CL_MSG_ACK:
+    case CL_MSG_STDIN_ACK:
     case CL_MSG_REPLAY:
         d = json_pack("{s:s, s:I}", "session_id", m->session_id, "offset", (json_int_t)m->offset);
         if (d && m->type == CL_MSG_ACK && m->has_viewers)

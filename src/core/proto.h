@@ -61,6 +61,11 @@ enum cl_msg_type {
     /* A session's automatic title ("vim · ~/src": the foreground program
      * and its working directory), sent when it changes. */
     CL_MSG_SESSION_TITLE = 28, /* agent -> relay */
+    /* Input flow control (docs/protocol.md, "Input flow control"): how
+     * much of a session's stdin left a queue. Agent -> relay: written to
+     * the PTY; relay -> browser: this connection's input passed to the
+     * agent. Only between peers that agreed on a stdin_window. */
+    CL_MSG_STDIN_ACK = 29,
     CL_MSG__COUNT
 };
 
@@ -95,6 +100,10 @@ struct cl_msg_session {
     uint64_t offset; /* bytes produced so far */
     uint64_t acked;  /* the last ack the agent had from a relay (0 if none) */
     int viewers;     /* the viewer count in that ack */
+    /* Input flow control: stdin written to the PTY since the spawn, and
+     * stdin received but not yet written (both 0 when not announced). */
+    uint64_t stdin_acked;
+    uint64_t stdin_pending;
 };
 
 /* A decoded message. Strings are NUL-terminated copies; data is a
@@ -119,6 +128,10 @@ struct cl_msg {
     bool has_viewers;
     int viewers; /* ack, relay -> agent */
     int proto;   /* hello, auth, hello_ok, auth_ok: 0 = absent (v1) */
+    /* hello: the input window the agent grants (it sends stdin_ack);
+     * hello_ok: the relay honours it; auth_ok: the window the relay grants
+     * the browser (it sends stdin_ack). 0 = absent (no input flow control). */
+    uint32_t stdin_window;
     bool has_resume_offset;
     uint64_t resume_offset;          /* auth (extra field) */
     uint64_t gap_from, gap_to;       /* gap */

@@ -120,7 +120,9 @@ struct cl_conn {
                  * and no proto; node requests go in its shape (nodes.c) */
     char device_id[CL_ID_MAX + 1];
     char project_id[CL_UUID_LEN + 1];
-    UT_hash_handle hh; /* hub->agents, keyed by device_id */
+    uint32_t stdin_window; /* the input window its hello granted (it sends stdin_ack);
+                            * 0: none (an older agent, a PrivaClaw connector) */
+    UT_hash_handle hh;     /* hub->agents, keyed by device_id */
 
     /* browser (/session) */
     char user_id[CL_UUID_LEN + 1];
@@ -137,6 +139,13 @@ struct cl_conn {
     bool view_only;     /* shared view-only: no stdin, resize or session_end */
     bool starter;       /* the user who started the session */
     bool peer_closed;   /* the peer sent a close frame (a clean goodbye) */
+    /* input flow control (hub.c): bytes of stdin accepted from this
+     * viewer, of those passed to the agent, and as last told to it
+     * (stdin_ack, when auth_ok granted it a window: in_flow) */
+    uint64_t in_recv, in_fwd, in_ack_sent;
+    size_t in_cost; /* what its messages still queued cost (inq.h) */
+    bool in_flow;
+    bool in_refusing; /* input refused: refuse the rest until the session's queue drains */
 
     /* /session and /events: the hash of the session cookie the upgrade
      * request carried with a same-origin Origin (webauth.c), which auth

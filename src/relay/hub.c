@@ -18,6 +18,7 @@
 #include "core/proto.h"
 #include "core/secret.h"
 #include "relay/events.h"
+#include "relay/inq.h"
 #include "relay/metrics.h"
 #include "relay/nodes.h"
 #include "relay/policy.h"
@@ -53,6 +54,11 @@ struct cl_live_session {
     char title[CL_SESSION_TITLE_MAX + 1];
     bool title_dirty;
     uint64_t title_stored_ms; /* loop time of the last store; 0 = never */
+    /* Input flow control (docs/protocol.md, "Input flow control"): stdin
+     * waiting for the agent's window, and the agent's count of this
+     * session's stdin: passed to it, and written (its stdin_ack). */
+    struct cl_inq inq;
+    uint64_t in_fwd, in_acked;
     struct cl_hub *hub;
     UT_hash_handle hh;
 };
@@ -119,13 +125,16 @@ static void cl__send_simple(struct cl_conn *c, enum cl_msg_type type, const char
 }
 
 /* hello_ok / auth_ok; a peer that asked for a protocol version is told
- * which one it got (silence means v1 to a PrivaClaw peer). */
-static void cl__send_accepted(struct cl_conn *c, enum cl_msg_type type, int asked)
+ * which one it got (silence means v1 to a PrivaClaw peer), and a
+ * stdin_window (0: none) is the input window honoured or granted. */
+static void cl__send_accepted(struct cl_conn *c, enum cl_msg_type type, int asked,
+                              uint32_t stdin_window)
 {
     struct cl_msg m;
     memset(&m, 0, sizeof m);
     m.type = type;
     m.proto = asked ? c->proto : 0;
+    m.stdin_window = stdin_window;
     cl__send_msg(c, &m);
 }
 
@@ -202,6 +211,7 @@ static void cl__live_remove(struct cl_hub *h, struct cl_live_session *ls)
 {
     if (ls->title_dirty)
         cl__title_store(h, ls);
+    cl_inq_clear(&ls->inq);
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
         v->live = NULL;
     ls->viewers = NULL;
@@ -541,6 +551,7 @@ static void cl__viewer_detach(struct cl_hub *h, struct cl_conn *v)
         v->viewer_next->viewer_prev = v->viewer_prev;
     v->viewer_next = v->viewer_prev = NULL;
     v->live = NULL;
+    cl_inq_disown(&ls->inq, v); /* its queued input still goes, in order */
     if (v->gap_aware && !v->peer_closed && !v->close_pending && !h->relay->stopping) {
         if (!ls->ghost || v->acked < ls->ghost_acked)
             ls->ghost_acked = v->acked;
@@ -668,6 +679,8 @@ static void cl__reconcile(const struct cl_session *sess, void *ctx)
     cl__end_stored(sess, &e);
 }
 
+static void cl__stdin_discard(struct cl_hub *h, struct cl_live_session *ls, uint64_t lost);
+
 static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct cl_msg *m)
 {
     struct cl_store *s = &h->relay->store;
@@ -682,6 +695,14 @@ static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct
         ls->start_sent = ls->started = true;
         if (a->offset > ls->produced)
             ls->produced = a->offset;
+        /* the agent's own count of this session's input: what it wrote
+         * and still holds. Input that was in flight to a dead connection
+         * is gone; what waits here would then run with a hole before it,
+         * so it is not sent either (its senders are told). */
+        if (c->stdin_window && ls->in_fwd > a->stdin_acked + a->stdin_pending)
+            cl__stdin_discard(h, ls, ls->in_fwd - (a->stdin_acked + a->stdin_pending));
+        ls->in_acked = a->stdin_acked;
+        ls->in_fwd = a->stdin_acked + a->stdin_pending;
         if (a->viewers > 0 && ls->nviewers == 0 && !ls->ghost) {
             /* It had viewers when the agent lost its relay (this relay may
              * have just restarted): hold their place, so the shell waits
@@ -702,6 +723,8 @@ static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct
         cl__replay_for_viewers(h, ls);
     }
 }
+
+static void cl__stdin_pump(struct cl_hub *h, struct cl_live_session *ls);
 
 static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
 {
@@ -732,6 +755,7 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
     cl_admission_ws_authed(c->relay->admission, c->wsi);
     c->ext = m->nsessions > 0 || m->proto >= 2;
     c->proto = m->proto >= 2 ? CL_PROTO_MAX : 1;
+    c->stdin_window = m->stdin_window;
     /* PrivaClaw's OpenClaw skill: meta.kind "openclaw" and none of our
      * extensions (a clawlink agent asks for proto 2 and sends no kind) */
     c->skill = strcmp(m->kind, CL_DEVICE_KIND_OPENCLAW) == 0 && !c->ext;
@@ -753,7 +777,14 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
      * agent sends nothing until hello_ok, so it resumes each session from
      * where the viewers need it, not from where the old connection died */
     cl__agent_announce(h, c, m);
-    cl__send_accepted(c, CL_MSG_HELLO_OK, m->proto);
+    cl__send_accepted(c, CL_MSG_HELLO_OK, m->proto, c->stdin_window);
+    /* input that waited for the agent goes on (it takes stdin only
+     * after hello_ok) */
+    for (size_t i = 0; i < m->nsessions; i++) {
+        struct cl_live_session *ls = cl__live_find(h, m->sessions[i].session_id);
+        if (ls && strcmp(ls->device_id, c->device_id) == 0)
+            cl__stdin_pump(h, ls);
+    }
 }
 
 static void cl__agent_stdout(struct cl_hub *h, struct cl_conn *c, struct cl_live_session *ls,
@@ -860,7 +891,8 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
         return;
     }
     if (m->type != CL_MSG_SESSION_STARTED && m->type != CL_MSG_STDOUT &&
-        m->type != CL_MSG_SESSION_END && m->type != CL_MSG_SESSION_TITLE) {
+        m->type != CL_MSG_SESSION_END && m->type != CL_MSG_SESSION_TITLE &&
+        m->type != CL_MSG_STDIN_ACK) {
         cl_conn_log_bad(c, "hub", "bad_message", "message type not valid from an agent");
         cl_conn_send_error(c, "bad_message", "message type not valid from an agent", NULL);
         return;
@@ -884,6 +916,12 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
         break;
     case CL_MSG_SESSION_TITLE:
         cl__live_title(h, ls, m->title);
+        break;
+    case CL_MSG_STDIN_ACK:
+        /* never back, never past what was passed to it */
+        if (m->offset > ls->in_acked)
+            ls->in_acked = m->offset < ls->in_fwd ? m->offset : ls->in_fwd;
+        cl__stdin_pump(h, ls);
         break;
     case CL_MSG_SESSION_END:
         s->ops->session_end(s, ls->id, cl_now(), m->reason[0] ? m->reason : "exit",
@@ -969,7 +1007,10 @@ static void cl__browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg 
     c->acked = c->sent;
     c->proto = m->proto >= 2 ? CL_PROTO_MAX : 1;
     h->browsers++;
-    cl__send_accepted(c, CL_MSG_AUTH_OK, m->proto);
+    /* a v2 browser is granted an input window and told as its input
+     * leaves (stdin_ack); a PrivaClaw browser never sees either */
+    c->in_flow = m->proto >= 2;
+    cl__send_accepted(c, CL_MSG_AUTH_OK, m->proto, c->in_flow ? CL_RELAY_STDIN_VIEWER_WINDOW : 0);
     cl__viewer_attach(h, ls, c);
     cl_info("hub", "browser attached", "session=%s user=%s peer=%s resume=%llu", sess.id, user_id,
             c->peer, (unsigned long long)c->sent);
@@ -977,43 +1018,198 @@ static void cl__browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg 
         cl__request_replay(h, ls, c->sent);
 }
 
-/* Forwards a browser's stdin to the agent in the agent's protocol: the
- * browser's own frame when both speak the same, else converted once. */
-static void cl__forward_stdin(struct cl_conn *agent, const struct cl_msg *m, const char *frame,
-                              size_t len, bool binary)
+/* ---- input flow control ------------------------------------------------
+ * docs/protocol.md, "Input flow control". An agent that granted a window
+ * (hello stdin_window) gets at most that much of a session's stdin beyond
+ * its last stdin_ack; what does not fit waits in the session's inq, whole
+ * messages only, bounded by cl_inq_admit; a message that does not fit is
+ * refused whole (error input_busy). Input to an agent without a window
+ * goes at once, as before. */
+
+/* Sends n bytes of a session's stdin to the agent in its protocol: one
+ * binary frame (v2), or base64 JSON in pieces of CL_RELAY_STDIN_PIECE
+ * (v1: base64 makes it a third larger, and no message to the agent may
+ * pass what it accepts, CL_WS_MAX_MESSAGE). */
+static void cl__stdin_send(struct cl_conn *agent, const char *session_id, const uint8_t *p,
+                           size_t n)
 {
     if (agent->proto >= 2) {
-        struct cl_frame *f;
-        size_t h;
-        if (binary) {
-            cl_conn_send_binary(agent, frame, len);
-            return;
-        }
-        h = cl_bin_header_len(strlen(m->session_id));
-        f = cl_frame_new(h + m->data_len);
-        cl_bin_write_header(cl_frame_payload(f), CL_MSG_STDIN, m->session_id, 0);
-        memcpy(cl_frame_payload(f) + h, m->data, m->data_len);
-        cl_conn_send_binary(agent, cl_frame_payload(f), h + m->data_len);
+        size_t h = cl_bin_header_len(strlen(session_id));
+        struct cl_frame *f = cl_frame_new(h + n);
+        cl_bin_write_header(cl_frame_payload(f), CL_MSG_STDIN, session_id, 0);
+        memcpy(cl_frame_payload(f) + h, p, n);
+        cl_conn_send_binary(agent, cl_frame_payload(f), h + n);
         free(f);
-    } else if (!binary) {
-        cl_conn_send(agent, frame, len);
     } else {
-        /* Base64 makes it a third larger: in pieces, so no message to the
-         * agent passes what it accepts (CL_WS_MAX_MESSAGE). */
-        size_t piece = m->data_len < CL_RELAY_STDIN_PIECE ? m->data_len : CL_RELAY_STDIN_PIECE;
-        size_t cap = cl_msg_data_encoded_max(strlen(m->session_id), piece);
+        size_t piece = n < CL_RELAY_STDIN_PIECE ? n : CL_RELAY_STDIN_PIECE;
+        size_t cap = cl_msg_data_encoded_max(strlen(session_id), piece);
         char *json = malloc(cap);
         if (!json)
             abort();
-        for (size_t off = 0; off < m->data_len; off += piece) {
-            size_t n = m->data_len - off < piece ? m->data_len - off : piece;
-            long w =
-                cl_msg_encode_data(CL_MSG_STDIN, m->session_id, m->data + off, n, -1, json, cap);
+        for (size_t off = 0; off < n; off += piece) {
+            size_t k = n - off < piece ? n - off : piece;
+            long w = cl_msg_encode_data(CL_MSG_STDIN, session_id, p + off, k, -1, json, cap);
             if (w > 0)
                 cl_conn_send(agent, json, (size_t)w);
         }
         free(json);
     }
+}
+
+/* Forwards a browser's stdin message to the agent: the browser's own
+ * frame when both speak the same protocol, else converted once. */
+static void cl__forward_stdin(struct cl_conn *agent, const struct cl_msg *m, const char *frame,
+                              size_t len, bool binary)
+{
+    cl_metrics.fwd_frames[CL_DIR_VIEWERS_TO_AGENT]++;
+    cl_metrics.fwd_bytes[CL_DIR_VIEWERS_TO_AGENT] += m->data_len;
+    if (binary && agent->proto >= 2)
+        cl_conn_send_binary(agent, frame, len);
+    else if (!binary && agent->proto < 2)
+        cl_conn_send(agent, frame, len);
+    else
+        cl__stdin_send(agent, m->session_id, m->data, m->data_len);
+}
+
+/* Tells viewer c how much of its input went on to the agent, if it was
+ * granted a window: at once when its queued input has drained (queued:
+ * it came through the session's queue), else every CL_STDIN_ACK_STEP
+ * (typing, which goes at once, costs no extra messages). */
+static void cl__stdin_ack_viewer(struct cl_conn *c, bool queued)
+{
+    bool drained = queued && c->in_fwd == c->in_recv;
+    if (!c->in_flow || c->in_fwd <= c->in_ack_sent || c->close_pending)
+        return;
+    if (!drained && c->in_fwd - c->in_ack_sent < CL_STDIN_ACK_STEP)
+        return;
+    cl__send_offset(c, CL_MSG_STDIN_ACK, c->session_id, c->in_fwd, -1);
+    c->in_ack_sent = c->in_fwd;
+}
+
+/* Bytes of ls's stdin the agent's window takes now (unbounded without). */
+static uint64_t cl__stdin_room(const struct cl_conn *agent, const struct cl_live_session *ls)
+{
+    uint64_t inflight = ls->in_fwd - ls->in_acked;
+    if (!agent->stdin_window)
+        return UINT64_MAX;
+    return inflight >= agent->stdin_window ? 0 : agent->stdin_window - inflight;
+}
+
+/* Passes ls's queued input to its agent, oldest first, while the window
+ * takes it (a message may go in pieces); credits each sender. */
+static void cl__stdin_pump(struct cl_hub *h, struct cl_live_session *ls)
+{
+    struct cl_conn *agent = cl__agent_find(h, ls->device_id);
+
+    if (!agent || !ls->start_sent)
+        return;
+    while (ls->inq.bytes && !agent->close_pending) {
+        const uint8_t *p;
+        void *owner;
+        size_t n = cl_inq_peek(&ls->inq, &p, &owner);
+        uint64_t room = cl__stdin_room(agent, ls);
+        struct cl_conn *o = owner;
+        bool done;
+        if (!room)
+            break;
+        if (n > room)
+            n = (size_t)room;
+        cl__stdin_send(agent, ls->id, p, n);
+        cl_metrics.fwd_frames[CL_DIR_VIEWERS_TO_AGENT]++;
+        cl_metrics.fwd_bytes[CL_DIR_VIEWERS_TO_AGENT] += n;
+        done = cl_inq_take(&ls->inq, n);
+        ls->in_fwd += n;
+        if (o) {
+            o->in_fwd += n;
+            o->in_cost -= n + (done ? CL_INQ_MSG_COST : 0);
+            cl__stdin_ack_viewer(o, true);
+        }
+    }
+}
+
+/* The agent's link dropped with lost bytes of ls's input in flight:
+ * drops what waits in the queue (sent after a hole, a paste would run
+ * with its middle missing), credits its senders as if it had gone on,
+ * and tells the session's viewers (error input_lost). */
+static void cl__stdin_discard(struct cl_hub *h, struct cl_live_session *ls, uint64_t lost)
+{
+    size_t dropped = ls->inq.bytes;
+    char why[256];
+    (void)h;
+
+    while (ls->inq.bytes) {
+        const uint8_t *p;
+        void *owner;
+        size_t n = cl_inq_peek(&ls->inq, &p, &owner);
+        bool done = cl_inq_take(&ls->inq, n);
+        struct cl_conn *o = owner;
+        if (o) {
+            o->in_fwd += n;
+            o->in_cost -= n + (done ? CL_INQ_MSG_COST : 0);
+            cl__stdin_ack_viewer(o, true);
+        }
+    }
+    cl_warn("hub", "input lost with the agent's link; dropping what waited after it",
+            "session=%s lost=%llu dropped=%zu", ls->id, (unsigned long long)lost, dropped);
+    snprintf(why, sizeof why,
+             "the device's connection dropped while input was on its way: %llu bytes were lost "
+             "and the %zu bytes waiting after them were not sent",
+             (unsigned long long)lost, dropped);
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        cl_conn_send_error(v, "input_lost", why, ls->id);
+}
+
+/* A viewer's stdin: at once when nothing waits and the agent's window
+ * takes it whole (a keystroke is never delayed), else queued whole if
+ * cl_inq_admit lets it, else refused whole with error input_busy. After
+ * a refusal the viewer's later input is refused too until the session's
+ * queue has drained, so a burst of messages (a paste in pieces) never
+ * runs with its middle missing. */
+static void cl__browser_stdin(struct cl_hub *h, struct cl_conn *c, struct cl_live_session *ls,
+                              struct cl_conn *agent, const struct cl_msg *m, const char *frame,
+                              size_t len, bool binary)
+{
+    size_t n = m->data_len;
+    char why[256];
+
+    if (!n)
+        return;
+    if (!agent->stdin_window || !ls->start_sent) {
+        /* no flow control: an older agent, a PrivaClaw connector (or a
+         * session it does not know yet, which it ignores) */
+        cl__forward_stdin(agent, m, frame, len, binary);
+        c->in_recv += n;
+        c->in_fwd += n;
+        cl__stdin_ack_viewer(c, false);
+        return;
+    }
+    if (c->in_refusing && ls->inq.bytes == 0)
+        c->in_refusing = false;
+    if (!c->in_refusing && ls->inq.bytes == 0 && n <= cl__stdin_room(agent, ls)) {
+        cl__forward_stdin(agent, m, frame, len, binary);
+        ls->in_fwd += n;
+        c->in_recv += n;
+        c->in_fwd += n;
+        cl__stdin_ack_viewer(c, false);
+        return;
+    }
+    if (c->in_refusing || !cl_inq_admit(ls->inq.cost, c->in_cost, n + CL_INQ_MSG_COST,
+                                        CL_RELAY_STDIN_QUEUE_MAX, CL_RELAY_STDIN_VIEWER_COST)) {
+        if (!c->in_refusing)
+            cl_info("hub", "input refused: the terminal is busy",
+                    "session=%s bytes=%zu queued=%zu peer=%s", ls->id, n, ls->inq.bytes, c->peer);
+        c->in_refusing = true;
+        snprintf(why, sizeof why,
+                 "terminal busy: its program is not reading input; this input (%zu bytes) was "
+                 "refused whole and nothing of it was sent",
+                 n);
+        cl_conn_send_error(c, "input_busy", why, ls->id);
+        return;
+    }
+    cl_inq_push(&ls->inq, c, m->data, n);
+    c->in_recv += n;
+    c->in_cost += n + CL_INQ_MSG_COST;
+    cl__stdin_pump(h, ls);
 }
 
 static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m,
@@ -1091,11 +1287,9 @@ static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_m
         cl__send_msg(agent, m);
         return;
     }
-    if (m->type == CL_MSG_STDIN) {
-        cl_metrics.fwd_frames[CL_DIR_VIEWERS_TO_AGENT]++;
-        cl_metrics.fwd_bytes[CL_DIR_VIEWERS_TO_AGENT] += m->data_len;
-        cl__forward_stdin(agent, m, text, len, binary);
-    } else
+    if (m->type == CL_MSG_STDIN)
+        cl__browser_stdin(h, c, ls, agent, m, text, len, binary);
+    else
         cl_conn_send(agent, text, len);
 }
 

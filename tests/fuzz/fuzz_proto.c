@@ -52,6 +52,15 @@ static void check_same(const struct cl_msg *a, const struct cl_msg *b)
         CHECK(a->rows == b->rows);
     }
     CHECK(a->proto == b->proto);
+    /* input flow control: the window, and the sessions' input counts
+     * (written only beside a window) */
+    CHECK(a->stdin_window == b->stdin_window);
+    CHECK(a->nsessions == b->nsessions);
+    for (size_t i = 0; i < a->nsessions && i < b->nsessions; i++) {
+        CHECK(a->sessions[i].offset == b->sessions[i].offset);
+        CHECK(!a->stdin_window || (a->sessions[i].stdin_acked == b->sessions[i].stdin_acked &&
+                                   a->sessions[i].stdin_pending == b->sessions[i].stdin_pending));
+    }
     CHECK(a->has_exit_code == b->has_exit_code);
     CHECK(!a->has_exit_code || a->exit_code == b->exit_code);
     CHECK(a->has_offset == b->has_offset);

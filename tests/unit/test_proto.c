@@ -1282,7 +1282,7 @@ static void test_flow_control_messages(void **state)
 static void test_hello_sessions_and_resume_offset_round_trip(void **state)
 {
     struct cl_msg m, back;
-    struct cl_msg_session ss[2] = {{UUID1, 123, 100, 1}, {UUID2, 0, 0, 0}};
+    struct cl_msg_session ss[2] = {{UUID1, 123, 100, 1, 0, 0}, {UUID2, 0, 0, 0, 0, 0}};
     size_t len;
     char *text;
     memset(&m, 0, sizeof m);
@@ -1482,6 +1482,86 @@ static void test_peek_stdout(void **state)
 #undef HOT
 }
 
+/* Input flow control: stdin_window in hello / hello_ok / auth_ok, the
+ * sessions' stdin_acked / stdin_pending in hello, and stdin_ack (29) both
+ * ways, round trip; absent means 0 (no flow control); out of range is
+ * bad_message. */
+static void test_stdin_flow_fields(void **state)
+{
+    struct cl_msg m, back;
+    struct cl_msg_session ss[1] = {{UUID1, 10, 5, 1, 4096, 777}};
+    size_t len;
+    char *text;
+    (void)state;
+
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_HELLO;
+    strcpy(m.device_id, UUID1);
+    strcpy(m.token, "cld_x");
+    m.proto = 2;
+    m.stdin_window = CL_AGENT_STDIN_WINDOW;
+    m.sessions = ss;
+    m.nsessions = 1;
+    text = cl_msg_encode(&m, &len);
+    assert_non_null(text);
+    assert_int_equal(dec(text, &back), 0);
+    assert_int_equal(back.stdin_window, CL_AGENT_STDIN_WINDOW);
+    assert_int_equal(back.sessions[0].stdin_acked, 4096);
+    assert_int_equal(back.sessions[0].stdin_pending, 777);
+    cl_msg_clear(&back);
+    free(text);
+    /* without a window the sessions carry no input counts (an old peer's hello) */
+    m.stdin_window = 0;
+    text = cl_msg_encode(&m, &len);
+    assert_null(strstr(text, "stdin"));
+    assert_int_equal(dec(text, &back), 0);
+    assert_int_equal(back.stdin_window, 0);
+    assert_int_equal(back.sessions[0].stdin_acked, 0);
+    cl_msg_clear(&back);
+    free(text);
+
+    for (int t = CL_MSG_HELLO_OK; t <= CL_MSG_AUTH_OK; t += CL_MSG_AUTH_OK - CL_MSG_HELLO_OK) {
+        memset(&m, 0, sizeof m);
+        m.type = (enum cl_msg_type)t;
+        m.stdin_window = CL_RELAY_STDIN_VIEWER_WINDOW;
+        text = cl_msg_encode(&m, &len); /* without proto: {"stdin_window":N} alone */
+        assert_int_equal(dec(text, &back), 0);
+        assert_int_equal(back.stdin_window, CL_RELAY_STDIN_VIEWER_WINDOW);
+        assert_int_equal(back.proto, 0);
+        cl_msg_clear(&back);
+        free(text);
+    }
+    assert_int_equal(dec("{\"type\":\"hello_ok\"}", &back), 0);
+    assert_int_equal(back.stdin_window, 0);
+    cl_msg_clear(&back);
+
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_STDIN_ACK;
+    strcpy(m.session_id, UUID2);
+    m.offset = 1234567;
+    text = cl_msg_encode(&m, &len);
+    assert_non_null(strstr(text, "\"stdin_ack\""));
+    assert_int_equal(dec(text, &back), 0);
+    assert_int_equal(back.type, CL_MSG_STDIN_ACK);
+    assert_string_equal(back.session_id, UUID2);
+    assert_int_equal(back.offset, 1234567);
+    cl_msg_clear(&back);
+    free(text);
+    assert_string_equal(cl_msg_type_name(CL_MSG_STDIN_ACK), "stdin_ack");
+    assert_int_equal(CL_MSG_STDIN_ACK, 29);
+
+    expect_fail("{\"type\":\"stdin_ack\",\"data\":{\"session_id\":\"" UUID1 "\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"stdin_ack\",\"data\":{\"session_id\":\"" UUID1 "\",\"offset\":-1}}",
+                CL_EINVAL);
+    expect_fail("{\"type\":\"hello_ok\",\"data\":{\"stdin_window\":0}}", CL_EINVAL);
+    expect_fail("{\"type\":\"auth_ok\",\"data\":{\"stdin_window\":\"big\"}}", CL_EINVAL);
+    expect_fail("{\"type\":\"hello_ok\",\"data\":{\"stdin_window\":999999999999}}", CL_EINVAL);
+    expect_fail("{\"type\":\"hello\",\"data\":{\"device_id\":\"" UUID1
+                "\",\"token\":\"t\",\"sessions\":[{\"session_id\":\"" UUID1
+                "\",\"offset\":0,\"stdin_pending\":999999999999}]}}",
+                CL_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1525,6 +1605,7 @@ int main(void)
         cmocka_unit_test(test_encode_error_helper),
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_session_title),
+        cmocka_unit_test(test_stdin_flow_fields),
         cmocka_unit_test(test_encode_data),
         cmocka_unit_test(test_encode_data_short_buffer),
     };

@@ -419,6 +419,79 @@ test('a big paste goes as 16 KiB stdin frames, in order', (t) => {
   assert.deepEqual(Buffer.concat(f.map((x) => x.payload)), Buffer.from(big));
 });
 
+test('input flow control: with a stdin_window no more than the window goes beyond the last stdin_ack; the rest follows in order', (t) => {
+  const refused = [];
+  const { conn, ws } = connect(t, { onInputRefused: (m) => refused.push(m) });
+  ws.open();
+  ws.json('auth_ok', { proto: 2, stdin_window: 40 * 1024 });
+  conn.send(Buffer.from('k'));
+  assert.deepEqual(ws.stdin().map((f) => f.payload.toString()), ['k'], 'a keystroke goes at once');
+  const big = new Uint8Array(100 * 1024).map((_, i) => (i * 7) & 255);
+  assert.equal(conn.send(big), true);
+  const sent = () => ws.stdin().reduce((n, f) => n + f.payload.length, 0);
+  assert.equal(sent(), 40 * 1024, 'the window (the keystroke counts)');
+  assert.equal(conn.inputWaiting, 100 * 1024 + 1 - 40 * 1024);
+  conn.send(Buffer.from('typed'));
+  ws.json('stdin_ack', { session_id: SID, offset: 30 * 1024 });
+  assert.equal(sent(), 70 * 1024);
+  ws.json('stdin_ack', { session_id: SID, offset: 10 }); // never back
+  assert.equal(sent(), 70 * 1024);
+  ws.json('stdin_ack', { session_id: SID, offset: 10 << 20 }); // never past what was sent
+  ws.json('stdin_ack', { session_id: SID, offset: 70 * 1024 });
+  ws.json('stdin_ack', { session_id: SID, offset: 110 * 1024 });
+  assert.equal(conn.inputWaiting, 0);
+  const all = Buffer.concat(ws.stdin().map((f) => f.payload));
+  assert.deepEqual(all, Buffer.concat([Buffer.from('k'), Buffer.from(big), Buffer.from('typed')]), 'every byte once, in order');
+  assert.ok(ws.stdin().every((f) => f.payload.length <= C.STDIN_CHUNK));
+  assert.deepEqual(refused, []);
+});
+
+test('input that cannot wait is refused whole: a paste over INPUT_MAX, or one that does not fit beside a backlog; input_busy from the relay is shown', (t) => {
+  const refused = [];
+  const { conn, ws } = connect(t, { onInputRefused: (m) => refused.push(m) });
+  ws.open();
+  ws.json('auth_ok', { proto: 2, stdin_window: 1024 });
+  assert.equal(conn.send(new Uint8Array(C.INPUT_MAX + 1)), true);
+  assert.equal(ws.stdin().length, 0, 'nothing of it sent');
+  assert.match(refused[0], /too large.*Nothing was sent/);
+  conn.send(new Uint8Array(C.INPUT_MAX - 10));
+  const before = ws.stdin().length;
+  conn.send(new Uint8Array(2048));
+  assert.equal(ws.stdin().length, before, 'nothing of the second sent');
+  assert.match(refused[1], /busy.*not sent, none of it/);
+  ws.json('error', { code: 'input_busy', message: 'terminal busy: refused whole', session_id: SID });
+  assert.equal(refused[2], 'terminal busy: refused whole');
+  assert.equal(conn.inputWaiting, 0, 'what waited behind the refused input is dropped');
+  // the session ends with input waiting: said, not silently lost
+  conn.send(new Uint8Array(5000));
+  ws.json('session_end', { session_id: SID, reason: 'exit', exit_code: 0 });
+  assert.match(refused[3], /not sent: the session ended/);
+});
+
+test('a link that drops with input on its way: what waits is not sent on the next link (it would follow a hole), and the page is told', (t) => {
+  const refused = [];
+  const { conn, ws } = connect(t, { onInputRefused: (m) => refused.push(m) });
+  ws.open();
+  ws.json('auth_ok', { proto: 2, stdin_window: 1024 });
+  conn.send(new Uint8Array(3000).fill(65));
+  ws.json('stdin_ack', { session_id: SID, offset: 1024 });
+  assert.equal(ws.stdin().reduce((n, f) => n + f.payload.length, 0), 2048);
+  ws.drop(1006);
+  assert.match(refused[0], /952 bytes of input .*not sent: the connection dropped/);
+  const ws2 = nextSocket(t).accept();
+  assert.equal(ws2.stdin().length, 0, 'nothing after a possible hole');
+  // typing afterwards goes as usual
+  conn.send(Buffer.from('ok'));
+  assert.deepEqual(ws2.stdin().map((f) => f.payload.toString()), ['ok']);
+  // input_lost from the relay: shown, and what waits is dropped
+  ws2.json('auth_ok', { proto: 2, stdin_window: 1024 });
+  conn.send(new Uint8Array(3000).fill(67));
+  ws2.json('error', { code: 'input_lost', message: 'lost on the way', session_id: SID });
+  assert.equal(refused[1], 'lost on the way');
+  ws2.json('stdin_ack', { session_id: SID, offset: 1024 });
+  assert.equal(ws2.stdin().reduce((n, f) => n + f.payload.length, 0), 2 + 1024, 'nothing more after the loss');
+});
+
 test('view only: no input and no size; device_offline: session_start again every 5 s', (t) => {
   const { conn, ws } = connect(t);
   ws.accept();

@@ -609,6 +609,8 @@ const page: Page = (root, params) => {
         btnPaste.disabled = v || conn?.state === "ended";
         if (v) setCtrl(false);
       },
+      // input refused whole (too large, or the program is not reading)
+      onInputRefused: (msg) => toast(msg, "error"),
       onError: (code, msg) => {
         if (code === "auth_failed") {
           // the cookie expired or was signed out elsewhere: forget the user

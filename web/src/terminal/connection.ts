@@ -11,6 +11,14 @@
 // `processed` is the offset after the last byte the terminal has finished
 // drawing; it is what we acknowledge, so a slow browser holds the shell
 // back (a window ahead) instead of piling output up in memory.
+//
+// Input flow control (docs/protocol.md, "Input flow control"): a relay
+// that grants an input window (auth_ok stdin_window) gets at most that
+// much input beyond what it said went on to the agent (stdin_ack); the
+// rest waits here, at most INPUT_MAX, in order. Input that does not fit is
+// refused whole before anything of it is sent (onInputRefused), so a paste
+// into a program that is not reading never runs with its middle missing.
+// Nothing waits when nothing is backed up: a keystroke goes at once.
 import {
   MSG_STDIN,
   MSG_STDOUT,
@@ -52,6 +60,9 @@ export interface ConnectionOptions {
   onEnd?(reason: string, exitCode: number | undefined): void;
   onViewOnly?(viewOnly: boolean): void;
   onError?(code: string, message: string): void;
+  // Input that was not sent, none of it (too large for what may wait, the
+  // terminal busy, or the session ended with input still waiting).
+  onInputRefused?(message: string): void;
 }
 
 // Timing (milliseconds).
@@ -69,6 +80,7 @@ export const ACK_DELAY = 50; // else at most this late
 export const STDIN_CHUNK = 16 * 1024; // one stdin message at most (a big paste is split)
 export const PENDING_MAX = 4096; // input kept while (re)connecting
 export const PENDING_MAX_AGE = 5000; // ms: older kept input is dropped, not sent late
+export const INPUT_MAX = 4 * 1024 * 1024; // input waiting for the relay's window; more is refused whole
 
 // Errors after which retrying cannot help: show the message, stop.
 const FATAL = new Set(["auth_failed", "not_found", "forbidden", "share_revoked"]);
@@ -105,6 +117,11 @@ export class TermConnection {
   private latency: number | null = null;
   private pending: Uint8Array[] = [];
   private pendingSince = 0;
+  private inWindow = 0; // the relay's stdin_window on this link (0: none, send at once)
+  private inSent = 0; // stdin bytes sent on this link
+  private inAcked = 0; // of those, passed on to the agent (stdin_ack)
+  private outq: Uint8Array[] = []; // input waiting for the window, in order
+  private outqBytes = 0;
 
   constructor(private o: ConnectionOptions) {}
 
@@ -126,6 +143,10 @@ export class TermConnection {
   }
   get latencyMs(): number | null {
     return this.latency;
+  }
+  // Input bytes waiting here for the relay's window.
+  get inputWaiting(): number {
+    return this.outqBytes;
   }
 
   start(): void {
@@ -190,11 +211,43 @@ export class TermConnection {
     for (const d of p) this.write(d);
   }
 
+  // Queues input whole, or refuses it whole when it does not fit what may
+  // wait, then sends what the window allows.
   private write(data: Uint8Array): void {
-    for (let i = 0; i < data.length; i += STDIN_CHUNK) {
-      const part = data.subarray(i, i + STDIN_CHUNK);
+    if (!data.length) return;
+    if (this.outqBytes + data.length > INPUT_MAX) {
+      this.o.onInputRefused?.(
+        this.outqBytes
+          ? `Terminal busy: its program is not reading. This input (${sizeText(data.length)}) was not sent, none of it; ${sizeText(this.outqBytes)} still waits.`
+          : `Paste too large: ${sizeText(data.length)} (at most ${sizeText(INPUT_MAX)} at once). Nothing was sent.`,
+      );
+      return;
+    }
+    this.outq.push(data.slice());
+    this.outqBytes += data.length;
+    this.pumpInput();
+  }
+
+  // Sends waiting input while the window allows, in frames of at most
+  // STDIN_CHUNK; keys typed while input waits join one frame.
+  private pumpInput(): void {
+    while (this.outq.length && this.canWrite()) {
+      const room = this.inWindow ? this.inWindow - (this.inSent - this.inAcked) : Infinity;
+      if (room <= 0) return;
+      const n = Math.min(this.outqBytes, STDIN_CHUNK, room);
+      const part = new Uint8Array(n);
+      for (let got = 0; got < n; ) {
+        const head = this.outq[0];
+        const k = Math.min(head.length, n - got);
+        part.set(head.subarray(0, k), got);
+        got += k;
+        if (k === head.length) this.outq.shift();
+        else this.outq[0] = head.subarray(k);
+      }
       if (this.proto >= 2) this.ws!.send(encodeFrame(MSG_STDIN, this.o.sessionId, 0, part));
       else this.msg("stdin", { session_id: this.o.sessionId, data_b64: b64encode(part) });
+      this.inSent += n;
+      this.outqBytes -= n;
     }
   }
 
@@ -226,6 +279,16 @@ export class TermConnection {
   }
 
   // ---- internals ---------------------------------------------------------
+
+  // Forgets input that waited for the window (the session ended, the link
+  // dropped with input on its way, or the relay refused some) and says so.
+  private dropInput(why: string, quiet = false): void {
+    if (!this.outqBytes) return;
+    const n = this.outqBytes;
+    this.outq = [];
+    this.outqBytes = 0;
+    if (!quiet) this.o.onInputRefused?.(`${sizeText(n)} of input waiting for the terminal was not sent: ${why}.`);
+  }
 
   private setState(s: ConnState, message = ""): void {
     if (this.st === "ended" && s !== "ended") return;
@@ -300,12 +363,15 @@ export class TermConnection {
       case "auth_ok": {
         this.authed = true;
         this.proto = num(m, "proto") ?? 1;
+        this.inWindow = num(m, "stdin_window") ?? 0;
+        this.inSent = this.inAcked = 0;
         this.connectedAt = Date.now();
         this.everOnline = true;
         if (this.authTimer) clearTimeout(this.authTimer);
         this.authTimer = null;
         this.setState("online");
         if (!this.viewOnly) this.sessionStart();
+        this.pumpInput(); // input that waited for the window when the last link dropped
         this.flushPending();
         // an ack at once: from now on the relay paces us by our acks
         this.ackSent = -1;
@@ -345,6 +411,12 @@ export class TermConnection {
         this.end(reason, code);
         break;
       }
+      case "stdin_ack": {
+        const off = num(m, "offset");
+        if (off !== undefined && off > this.inAcked) this.inAcked = Math.min(off, this.inSent);
+        this.pumpInput();
+        break;
+      }
       case "restarting":
         this.quickRetry = true;
         break;
@@ -357,6 +429,13 @@ export class TermConnection {
   }
 
   private onRelayError(code: string, message: string): void {
+    if (code === "input_busy" || code === "input_lost") {
+      // part of what we sent did not reach the program: what waits here
+      // must not follow it (a paste would run with its middle missing)
+      this.o.onInputRefused?.(message);
+      this.dropInput("earlier input was refused or lost", true);
+      return;
+    }
     if (code === "view_only") {
       this.setViewOnly(true);
       return;
@@ -372,6 +451,7 @@ export class TermConnection {
     // forbidden after auth is "only the starter may end the session"
     if (FATAL.has(code) && (!this.authed || code === "share_revoked")) {
       this.fatal = true;
+      this.dropInput(message);
       this.clearRetry();
       this.setState("failed", message);
       this.o.onError?.(code, message);
@@ -412,6 +492,7 @@ export class TermConnection {
 
   private end(reason: string, exitCode: number | undefined, message = ""): void {
     if (this.st === "ended") return;
+    this.dropInput("the session ended");
     this.flushAck();
     this.clearRetry();
     this.setState("ended", message || endText(reason, exitCode));
@@ -465,6 +546,10 @@ export class TermConnection {
   // Detaches and closes the current socket without waiting for its close.
   private drop(code: number, reason: string): void {
     const ws = this.ws;
+    // Input sent on this link and not yet acknowledged may be lost with
+    // it: what waits behind it is not sent on the next link (it would run
+    // after a hole). With everything acknowledged, it is.
+    if (ws && this.inSent > this.inAcked) this.dropInput("the connection dropped while input was on its way");
     this.ws = null;
     this.authed = false;
     this.stopPing();
@@ -517,6 +602,12 @@ export class TermConnection {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
   }
+}
+
+function sizeText(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1).replace(/\.0$/, "")} MiB`;
+  if (n >= 1024) return `${Math.round(n / 1024)} KiB`;
+  return `${n} bytes`;
 }
 
 export function endText(reason: string, exitCode: number | undefined): string {
