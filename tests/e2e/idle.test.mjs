@@ -16,6 +16,7 @@ import {
   wsClient, msg, waitFor, tail,
 } from './lib/harness.mjs';
 import { OutputStream, openViewer, setupAgent } from './lib/extra.mjs';
+import { metricsRelay, scrape, sample } from './lib/metrics.mjs';
 
 after(cleanupAll);
 
@@ -91,8 +92,8 @@ test('idle peers stay connected through 12 ping intervals: agent, v1 connector, 
   await out.waitFor('\r\n42\r\n');
 }));
 
-test('a peer that stops answering pings is dropped once, within 2 × interval + 5 s, and logged once', { timeout: TEST_TIMEOUT }, e2e(async () => {
-  const relay = await startRelay({ extraArgs: ['--ping-interval', String(PING_S)] });
+test('a peer that stops answering pings is dropped once, within 2 × interval + 5 s, logged once and counted once', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const { relay, token: metricsToken } = await metricsRelay(['--ping-interval', String(PING_S)]);
   const env = await setupAgent({ relay });
   const events = await wsClient(`${relay.wsUrl}/events`, { label: 'events' });
   events.send(msg('auth', { token: env.token }));
@@ -110,6 +111,7 @@ test('a peer that stops answering pings is dropped once, within 2 × interval + 
   await sleep(3_000);
   const dropped = lines(relay.logs(), /peer silent: dropping it/);
   assert.equal(dropped.length, 1, `one drop line:\n${dropped.join('\n')}`);
+  assert.equal(sample(await scrape(relay, metricsToken), 'clawlink_ping_drops_total'), 1, 'clawlink_ping_drops_total counts the drop once');
   // The agent, answering all along, is unaffected.
   await waitFor(() => !/peer silent/.test(env.agent.logs()), { what: 'agent untouched' });
 }));
