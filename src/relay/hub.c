@@ -248,7 +248,7 @@ static void cl__idle_fired(uv_timer_t *t)
     if (agent && agent->ext)
         return; /* a clawlink agent runs its own --idle-grace */
     cl_info("hub", "session idle: ending", "session=%s", ls->id);
-    cl__live_end(h, ls, "idle", true);
+    cl__live_end(h, ls, cl_end_reason_name(CL_END_IDLE), true);
 }
 
 static struct cl_live_session *cl__live_add(struct cl_hub *h, const char *id, const char *device_id)
@@ -622,7 +622,7 @@ static void cl__grace_fired(uv_timer_t *t)
     struct cl_grace *g = t->data;
     struct cl_hub *h = g->hub;
     struct cl_store *s = &h->relay->store;
-    struct cl__end_ctx e = {h, "agent_lost", 0};
+    struct cl__end_ctx e = {h, cl_end_reason_name(CL_END_AGENT_LOST), 0};
     char device_id[CL_ID_MAX + 1];
     snprintf(device_id, sizeof device_id, "%s", g->device_id);
     cl__grace_cancel(h, device_id);
@@ -668,7 +668,7 @@ static void cl__reconcile(const struct cl_session *sess, void *ctx)
 {
     struct cl__reconcile_ctx *r = ctx;
     struct cl_live_session *ls = cl__live_find(r->hub, sess->id);
-    struct cl__end_ctx e = {r->hub, "not_resumed", 0};
+    struct cl__end_ctx e = {r->hub, cl_end_reason_name(CL_END_NOT_RESUMED), 0};
     for (size_t i = 0; i < r->hello->nsessions; i++)
         if (strcmp(r->hello->sessions[i].session_id, sess->id) == 0)
             return;
@@ -689,7 +689,7 @@ static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct
         const struct cl_msg_session *a = &m->sessions[i];
         struct cl_live_session *ls = cl__live_for_agent(h, c, a->session_id);
         if (!ls) {
-            cl__send_end(c, a->session_id, "unknown_session", false, 0);
+            cl__send_end(c, a->session_id, cl_end_reason_name(CL_END_UNKNOWN_SESSION), false, 0);
             continue;
         }
         ls->start_sent = ls->started = true;
@@ -902,7 +902,7 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
         if (m->type != CL_MSG_SESSION_END) {
             /* Not a session of this device, or one that has ended: tell
              * the agent to hang it up. */
-            cl__send_end(c, m->session_id, "unknown_session", false, 0);
+            cl__send_end(c, m->session_id, cl_end_reason_name(CL_END_UNKNOWN_SESSION), false, 0);
         }
         return;
     }
@@ -923,16 +923,18 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
             ls->in_acked = m->offset < ls->in_fwd ? m->offset : ls->in_fwd;
         cl__stdin_pump(h, ls);
         break;
-    case CL_MSG_SESSION_END:
-        s->ops->session_end(s, ls->id, cl_now(), m->reason[0] ? m->reason : "exit",
-                            m->has_exit_code, m->exit_code);
+    case CL_MSG_SESSION_END: {
+        /* the agent's reason as it came (a peer may have its own), "exit"
+         * when it gave none */
+        const char *reason = m->reason[0] ? m->reason : cl_end_reason_name(CL_END_EXIT);
+        s->ops->session_end(s, ls->id, cl_now(), reason, m->has_exit_code, m->exit_code);
         cl_info("hub", "session ended by agent", "session=%s reason=%s exit_code=%d", ls->id,
-                m->reason[0] ? m->reason : "exit", m->has_exit_code ? m->exit_code : -1);
+                reason, m->has_exit_code ? m->exit_code : -1);
         cl__to_viewers(ls, text, len);
-        cl_events_session_ended(h->relay->events, ls->device_id, ls->id,
-                                m->reason[0] ? m->reason : "exit");
+        cl_events_session_ended(h->relay->events, ls->device_id, ls->id, reason);
         cl__live_remove(h, ls);
         break;
+    }
     default:
         break;
     }
@@ -1266,7 +1268,7 @@ static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_m
     if (!agent) {
         cl_conn_send_error(c, "device_offline", "the device is offline", c->session_id);
         if (m->type == CL_MSG_SESSION_END)
-            cl__live_end(h, ls, "user_disconnect", false);
+            cl__live_end(h, ls, cl_end_reason_name(CL_END_USER_DISCONNECT), false);
         return;
     }
     if (m->type == CL_MSG_SESSION_START && ls->start_sent) {
@@ -1421,8 +1423,9 @@ void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
     c->authed = false;
 }
 
-void cl_hub_device_removed(struct cl_hub *h, const char *device_id, const char *reason)
+void cl_hub_device_removed(struct cl_hub *h, const char *device_id, enum cl_end_reason why)
 {
+    const char *reason = cl_end_reason_name(why);
     struct cl_live_session *ls, *tmp;
     struct cl_conn *agent = cl__agent_find(h, device_id);
 
@@ -1524,8 +1527,9 @@ void cl_hub_session_opened(struct cl_hub *h, const struct cl_session *s)
     cl_events_session_started(h->relay->events, NULL, s);
 }
 
-void cl_hub_session_end(struct cl_hub *h, const char *session_id, const char *reason)
+void cl_hub_session_end(struct cl_hub *h, const char *session_id, enum cl_end_reason why)
 {
+    const char *reason = cl_end_reason_name(why);
     struct cl_live_session *ls = cl__live_find(h, session_id);
     struct cl_conn *agent;
     if (!ls)
