@@ -6,6 +6,12 @@
  * numbered here (and in docs/protocol.md) so logs, metrics and the later
  * binary protocol (v2) share one vocabulary. Extra fields that a PrivaClaw
  * peer ignores are allowed: stdout.offset, session_end.exit_code.
+ *
+ * The types are grouped in numbered families, each with its own codec file
+ * and table (core/proto_family.h): link (proto_link.c), terminal
+ * (proto_term.c), node (proto_node.c), chat (reserved). proto.c frames
+ * messages, dispatches them by table, and holds the hand-written fast paths
+ * of the terminal's data (v1 stdout, v2 binary frames).
  */
 #ifndef CL_PROTO_H
 #define CL_PROTO_H
@@ -106,38 +112,53 @@ struct cl_msg_session {
     uint64_t stdin_pending;
 };
 
-/* A decoded message. Strings are NUL-terminated copies; data is a
- * malloc'd buffer owned by the message. Release with cl_msg_clear, which
- * also wipes the token. */
+/* A decoded message: one struct for every type, its fields grouped by the
+ * family that uses them (a type reads and writes only its own; the rest
+ * stay zero). Strings are NUL-terminated copies; data, sessions, text and
+ * json are malloc'd buffers owned by the message. Release with
+ * cl_msg_clear, which also wipes the token. */
 struct cl_msg {
     enum cl_msg_type type;
-    char session_id[CL_ID_MAX + 1];
+
+    /* ---- fields more than one family carries */
+    char session_id[CL_ID_MAX + 1]; /* terminal; auth; error (extra) */
+    /* hello, auth; heartbeat and an agent's status ("node_id" on the wire) */
     char device_id[CL_ID_MAX + 1];
+    char request_id[CL_ID_MAX + 1]; /* node: every request and its answers; error (extra) */
+    char *json;                     /* workflow.params, done.result; hello: data.meta without
+                                       name and kind; meta_update: data (both kept as the
+                                       CL_DEVICE_META_* limits say, NULL when nothing is
+                                       left): compact JSON object text, malloc'd, or NULL */
+
+    /* ---- link: hello, hello_ok, auth, auth_ok, error, meta_update */
     char token[CL_TOKEN_MAX + 1];
-    char name[CL_NAME_MAX + 1];           /* hello: data.meta.name */
-    char kind[CL_DEVICE_KIND_MAX + 1];    /* hello: data.meta.kind, "" if absent or unusable */
-    char reason[CL_REASON_MAX + 1];       /* session_end */
-    char title[CL_SESSION_TITLE_MAX + 1]; /* session_title */
-    char message[256];                    /* error */
-    char code[64];                        /* error: machine-readable code (extra field) */
-    int cols, rows;                       /* session_start, resize */
-    bool has_exit_code;
-    int exit_code; /* session_end (extra field) */
-    bool has_offset;
-    uint64_t offset; /* stdout (extra field), ack, replay */
-    bool has_viewers;
-    int viewers; /* ack, relay -> agent */
-    int proto;   /* hello, auth, hello_ok, auth_ok: 0 = absent (v1) */
+    char name[CL_NAME_MAX + 1];        /* hello: data.meta.name */
+    char kind[CL_DEVICE_KIND_MAX + 1]; /* hello: data.meta.kind, "" if absent or unusable */
+    char message[256];                 /* error */
+    char code[64];                     /* error: machine-readable code (extra field) */
+    int proto;                         /* hello, auth, hello_ok, auth_ok: 0 = absent (v1) */
     /* hello: the input window the agent grants (it sends stdin_ack);
      * hello_ok: the relay honours it; auth_ok: the window the relay grants
      * the browser (it sends stdin_ack). 0 = absent (no input flow control). */
     uint32_t stdin_window;
     bool has_resume_offset;
     uint64_t resume_offset;          /* auth (extra field) */
-    uint64_t gap_from, gap_to;       /* gap */
     struct cl_msg_session *sessions; /* hello (extra field): malloc'd */
     size_t nsessions;
-    uint8_t *data; /* stdin, stdout: decoded bytes */
+
+    /* ---- terminal: session_start ... session_end, ack, replay, gap,
+     * session_title, stdin_ack */
+    char reason[CL_REASON_MAX + 1];       /* session_end: any string (cl_end_reason names ours) */
+    char title[CL_SESSION_TITLE_MAX + 1]; /* session_title */
+    int cols, rows;                       /* session_start, resize */
+    bool has_exit_code;
+    int exit_code; /* session_end (extra field) */
+    bool has_offset;
+    uint64_t offset; /* stdout (extra field), ack, replay, stdin_ack */
+    bool has_viewers;
+    int viewers;               /* ack, relay -> agent */
+    uint64_t gap_from, gap_to; /* gap */
+    uint8_t *data;             /* stdin, stdout: decoded bytes */
     size_t data_len;
     bool data_borrowed; /* data points into a binary frame (cl_bin_decode): not freed */
     /* cl_msg_peek_stdout: the payload still in base64, inside the text
@@ -145,15 +166,10 @@ struct cl_msg {
     const char *b64;
     size_t b64_len;
 
-    /* OpenClaw nodes. node_id travels in device_id ("node_id" on the wire). */
-    char request_id[CL_ID_MAX + 1]; /* every request and its answers; error (extra) */
-    char *text;                     /* prompt.prompt, token.content: malloc'd, NUL-terminated */
+    /* ---- node (OpenClaw): prompt ... workflows, response */
+    char *text; /* prompt.prompt, token.content: malloc'd, NUL-terminated */
     size_t text_len;
     char key[CL_NODE_KEY_MAX + 1]; /* prompt.session_key (optional), workflow.name */
-    char *json;                    /* workflow.params, done.result; hello: data.meta without
-                                      name and kind; meta_update: data (both kept as the
-                                      CL_DEVICE_META_* limits say, NULL when nothing is
-                                      left): compact JSON object text, malloc'd, or NULL */
     /* heartbeat, and status from an agent (has_health) */
     bool has_health;
     uint64_t uptime;  /* seconds since the agent started */
@@ -163,6 +179,34 @@ struct cl_msg {
     enum cl_node_state node_state;
     unsigned caps; /* CL_CAP_* declared */
 };
+
+/* Why a session ended: the session_end reasons clawlink sends (the wire
+ * strings are cl_end_reason_name's, docs/protocol.md and docs/api.md). A
+ * peer may send any other string: the relay stores and forwards it as it
+ * came (cl_msg.reason stays a string). */
+enum cl_end_reason {
+    CL_END_EXIT = 0,          /* "exit": the shell exited (agent; also the default) */
+    CL_END_HANGUP,            /* "hangup": ended on request, shell reaped (agent) */
+    CL_END_IDLE,              /* "idle": no viewer for the idle grace (agent, relay) */
+    CL_END_LIMIT,             /* "limit": over CL_AGENT_MAX_SESSIONS (agent) */
+    CL_END_ERROR,             /* "error": no PTY could be spawned (agent) */
+    CL_END_UNKNOWN_SESSION,   /* "unknown_session": a session the other side does not know */
+    CL_END_CAPABILITY_DENIED, /* "capability_denied": terminal not declared (agent) */
+    CL_END_USER_DISCONNECT,   /* "user_disconnect": its starter ended it, device offline */
+    CL_END_ENDED_BY_USER,     /* "ended_by_user": ended through the API */
+    CL_END_AGENT_LOST,        /* "agent_lost": the device did not come back in the grace */
+    CL_END_NOT_RESUMED,       /* "not_resumed": the device came back without it */
+    CL_END_MEMBER_REMOVED,    /* "member_removed": its starter left the project */
+    CL_END_DEVICE_REPAIRED,   /* "device_repaired": the device was paired again */
+    CL_END_DEVICE_DELETED,    /* "device_deleted" */
+    CL_END_PROJECT_DELETED,   /* "project_deleted" */
+    CL_END_ACCOUNT_DELETED,   /* "account_deleted": its starter's account was deleted */
+    CL_END__COUNT
+};
+/* "exit" for CL_END_EXIT, ...; "exit" for a value out of range. */
+const char *cl_end_reason_name(enum cl_end_reason r);
+/* 0 and *out set, or CL_EINVAL for a reason that is not ours. */
+int cl_end_reason_from_name(const char *name, enum cl_end_reason *out);
 
 /* true if s is a usable id on the wire: 1..CL_ID_MAX characters of
  * [A-Za-z0-9._:-] (uuids and PrivaClaw-style ids). Decoding enforces it. */

@@ -367,11 +367,11 @@ static void cl__delete_done(struct cl_conn *c, void *arg)
     /* The rows are gone; now tell agents and viewers, and close the agents
      * of the deleted devices. */
     for (size_t i = 0; i < d.ended.n; i++)
-        cl_hub_session_end(r->hub, d.ended.id[i], "account_deleted");
+        cl_hub_session_end(r->hub, d.ended.id[i], CL_END_ACCOUNT_DELETED);
     for (size_t i = 0; i < d.unshared.n; i++)
         cl_hub_share_changed(r->hub, d.unshared.id[i], j->user_id, CL_SHARE_NONE);
     for (size_t i = 0; i < d.devices.n; i++)
-        cl_hub_device_removed(r->hub, d.devices.id[i], "account_deleted");
+        cl_hub_device_removed(r->hub, d.devices.id[i], CL_END_ACCOUNT_DELETED);
     for (size_t i = 0; i < d.joined.n; i++)
         cl_events_member(r->events, "member.removed", d.joined.id[i], j->user_id);
     cl_info("auth", "account deleted",

@@ -38,7 +38,7 @@ static void cl__close_old_agent(struct cl_relay *r, const char *device_id)
     s->ops->session_list_active(s, device_id, cl__collect_session_id, &ended);
     for (size_t i = 0; i < ended.n; i++)
         s->ops->session_end(s, ended.id[i], now, "device_repaired", false, 0);
-    cl_hub_device_removed(r->hub, device_id, "device_repaired");
+    cl_hub_device_removed(r->hub, device_id, CL_END_DEVICE_REPAIRED);
     s->ops->device_set_online(s, device_id, false, now);
     cl_info("api", "device re-paired: closed the agent holding the old token", "device=%s",
             device_id);
@@ -293,8 +293,9 @@ static void cl__end_session(struct cl_http_req *req)
         return;
     }
     if (sess.active) {
-        cl_hub_session_end(r->hub, sess.id, "ended_by_user");
-        rc = r->store.ops->session_end(&r->store, sess.id, cl_now(), "ended_by_user", false, 0);
+        cl_hub_session_end(r->hub, sess.id, CL_END_ENDED_BY_USER);
+        rc = r->store.ops->session_end(&r->store, sess.id, cl_now(),
+                                       cl_end_reason_name(CL_END_ENDED_BY_USER), false, 0);
         if (rc) {
             cl_http_reply_errcode(req->conn, rc);
             return;

@@ -141,7 +141,7 @@ static void cl__project_delete(struct cl_http_req *req)
         goto out_free;
     }
     for (size_t i = 0; i < devices.n; i++)
-        cl_hub_device_removed(r->hub, devices.id[i], "project_deleted");
+        cl_hub_device_removed(r->hub, devices.id[i], CL_END_PROJECT_DELETED);
     cl_info("api", "project deleted", "project=%s user=%s devices=%zu", p.id, req->user_id,
             devices.n);
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
@@ -290,7 +290,7 @@ static int cl__member_drop(struct cl_relay *r, const struct cl_project *p, const
     if (rc)
         goto out_free;
     for (size_t i = 0; i < x.ended.n; i++)
-        cl_hub_session_end(r->hub, x.ended.id[i], "member_removed");
+        cl_hub_session_end(r->hub, x.ended.id[i], CL_END_MEMBER_REMOVED);
     for (size_t i = 0; i < x.unshared.n; i++)
         cl_hub_share_changed(r->hub, x.unshared.id[i], user_id, CL_SHARE_NONE);
     cl_events_member(r->events, "member.removed", p->id, user_id);

@@ -138,16 +138,15 @@ static void cl__send_accepted(struct cl_conn *c, enum cl_msg_type type, int aske
     cl__send_msg(c, &m);
 }
 
-static void cl__send_end(struct cl_conn *c, const char *session_id, const char *reason,
-                         bool has_exit, int exit_code)
+/* A session_end the relay itself decides (an agent's own is forwarded as
+ * it came): no exit code. */
+static void cl__send_end(struct cl_conn *c, const char *session_id, enum cl_end_reason why)
 {
     struct cl_msg m;
     memset(&m, 0, sizeof m);
     m.type = CL_MSG_SESSION_END;
     snprintf(m.session_id, sizeof m.session_id, "%s", session_id);
-    snprintf(m.reason, sizeof m.reason, "%s", reason);
-    m.has_exit_code = has_exit;
-    m.exit_code = exit_code;
+    snprintf(m.reason, sizeof m.reason, "%s", cl_end_reason_name(why));
     cl__send_msg(c, &m);
 }
 
@@ -225,16 +224,17 @@ static void cl__live_remove(struct cl_hub *h, struct cl_live_session *ls)
 }
 
 /* Ends a live session everywhere: store, viewers, agent (if told). */
-static void cl__live_end(struct cl_hub *h, struct cl_live_session *ls, const char *reason,
+static void cl__live_end(struct cl_hub *h, struct cl_live_session *ls, enum cl_end_reason why,
                          bool tell_agent)
 {
+    const char *reason = cl_end_reason_name(why);
     struct cl_store *s = &h->relay->store;
     struct cl_conn *agent = tell_agent ? cl__agent_find(h, ls->device_id) : NULL;
     s->ops->session_end(s, ls->id, cl_now(), reason, false, 0);
     if (agent)
-        cl__send_end(agent, ls->id, reason, false, 0);
+        cl__send_end(agent, ls->id, why);
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
-        cl__send_end(v, ls->id, reason, false, 0);
+        cl__send_end(v, ls->id, why);
     cl_info("hub", "session ended", "session=%s reason=%s", ls->id, reason);
     cl_events_session_ended(h->relay->events, ls->device_id, ls->id, reason);
     cl__live_remove(h, ls);
@@ -248,7 +248,7 @@ static void cl__idle_fired(uv_timer_t *t)
     if (agent && agent->ext)
         return; /* a clawlink agent runs its own --idle-grace */
     cl_info("hub", "session idle: ending", "session=%s", ls->id);
-    cl__live_end(h, ls, "idle", true);
+    cl__live_end(h, ls, CL_END_IDLE, true);
 }
 
 static struct cl_live_session *cl__live_add(struct cl_hub *h, const char *id, const char *device_id)
@@ -597,7 +597,7 @@ static void cl__grace_cancel(struct cl_hub *h, const char *device_id)
 
 struct cl__end_ctx {
     struct cl_hub *hub;
-    const char *reason;
+    enum cl_end_reason why;
     int n;
 };
 
@@ -607,12 +607,13 @@ static void cl__end_stored(const struct cl_session *sess, void *ctx)
     struct cl__end_ctx *e = ctx;
     struct cl_live_session *ls = cl__live_find(e->hub, sess->id);
     if (ls) {
-        cl__live_end(e->hub, ls, e->reason, false);
+        cl__live_end(e->hub, ls, e->why, false);
     } else {
         struct cl_store *s = &e->hub->relay->store;
-        s->ops->session_end(s, sess->id, cl_now(), e->reason, false, 0);
-        cl_info("hub", "session ended", "session=%s reason=%s", sess->id, e->reason);
-        cl_events_session_ended(e->hub->relay->events, sess->device_id, sess->id, e->reason);
+        const char *reason = cl_end_reason_name(e->why);
+        s->ops->session_end(s, sess->id, cl_now(), reason, false, 0);
+        cl_info("hub", "session ended", "session=%s reason=%s", sess->id, reason);
+        cl_events_session_ended(e->hub->relay->events, sess->device_id, sess->id, reason);
     }
     e->n++;
 }
@@ -622,7 +623,7 @@ static void cl__grace_fired(uv_timer_t *t)
     struct cl_grace *g = t->data;
     struct cl_hub *h = g->hub;
     struct cl_store *s = &h->relay->store;
-    struct cl__end_ctx e = {h, "agent_lost", 0};
+    struct cl__end_ctx e = {h, CL_END_AGENT_LOST, 0};
     char device_id[CL_ID_MAX + 1];
     snprintf(device_id, sizeof device_id, "%s", g->device_id);
     cl__grace_cancel(h, device_id);
@@ -668,7 +669,7 @@ static void cl__reconcile(const struct cl_session *sess, void *ctx)
 {
     struct cl__reconcile_ctx *r = ctx;
     struct cl_live_session *ls = cl__live_find(r->hub, sess->id);
-    struct cl__end_ctx e = {r->hub, "not_resumed", 0};
+    struct cl__end_ctx e = {r->hub, CL_END_NOT_RESUMED, 0};
     for (size_t i = 0; i < r->hello->nsessions; i++)
         if (strcmp(r->hello->sessions[i].session_id, sess->id) == 0)
             return;
@@ -689,7 +690,7 @@ static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct
         const struct cl_msg_session *a = &m->sessions[i];
         struct cl_live_session *ls = cl__live_for_agent(h, c, a->session_id);
         if (!ls) {
-            cl__send_end(c, a->session_id, "unknown_session", false, 0);
+            cl__send_end(c, a->session_id, CL_END_UNKNOWN_SESSION);
             continue;
         }
         ls->start_sent = ls->started = true;
@@ -902,7 +903,7 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
         if (m->type != CL_MSG_SESSION_END) {
             /* Not a session of this device, or one that has ended: tell
              * the agent to hang it up. */
-            cl__send_end(c, m->session_id, "unknown_session", false, 0);
+            cl__send_end(c, m->session_id, CL_END_UNKNOWN_SESSION);
         }
         return;
     }
@@ -923,16 +924,18 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
             ls->in_acked = m->offset < ls->in_fwd ? m->offset : ls->in_fwd;
         cl__stdin_pump(h, ls);
         break;
-    case CL_MSG_SESSION_END:
-        s->ops->session_end(s, ls->id, cl_now(), m->reason[0] ? m->reason : "exit",
-                            m->has_exit_code, m->exit_code);
+    case CL_MSG_SESSION_END: {
+        /* the agent's reason as it came (a peer may have its own), "exit"
+         * when it gave none */
+        const char *reason = m->reason[0] ? m->reason : cl_end_reason_name(CL_END_EXIT);
+        s->ops->session_end(s, ls->id, cl_now(), reason, m->has_exit_code, m->exit_code);
         cl_info("hub", "session ended by agent", "session=%s reason=%s exit_code=%d", ls->id,
-                m->reason[0] ? m->reason : "exit", m->has_exit_code ? m->exit_code : -1);
+                reason, m->has_exit_code ? m->exit_code : -1);
         cl__to_viewers(ls, text, len);
-        cl_events_session_ended(h->relay->events, ls->device_id, ls->id,
-                                m->reason[0] ? m->reason : "exit");
+        cl_events_session_ended(h->relay->events, ls->device_id, ls->id, reason);
         cl__live_remove(h, ls);
         break;
+    }
     default:
         break;
     }
@@ -1266,7 +1269,7 @@ static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_m
     if (!agent) {
         cl_conn_send_error(c, "device_offline", "the device is offline", c->session_id);
         if (m->type == CL_MSG_SESSION_END)
-            cl__live_end(h, ls, "user_disconnect", false);
+            cl__live_end(h, ls, CL_END_USER_DISCONNECT, false);
         return;
     }
     if (m->type == CL_MSG_SESSION_START && ls->start_sent) {
@@ -1421,8 +1424,9 @@ void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
     c->authed = false;
 }
 
-void cl_hub_device_removed(struct cl_hub *h, const char *device_id, const char *reason)
+void cl_hub_device_removed(struct cl_hub *h, const char *device_id, enum cl_end_reason why)
 {
+    const char *reason = cl_end_reason_name(why);
     struct cl_live_session *ls, *tmp;
     struct cl_conn *agent = cl__agent_find(h, device_id);
 
@@ -1431,7 +1435,7 @@ void cl_hub_device_removed(struct cl_hub *h, const char *device_id, const char *
         if (strcmp(ls->device_id, device_id) != 0)
             continue;
         for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
-            cl__send_end(v, ls->id, reason, false, 0);
+            cl__send_end(v, ls->id, why);
         cl_events_session_ended(h->relay->events, device_id, ls->id, reason); /* re-paired */
         cl__live_remove(h, ls);
     }
@@ -1524,17 +1528,18 @@ void cl_hub_session_opened(struct cl_hub *h, const struct cl_session *s)
     cl_events_session_started(h->relay->events, NULL, s);
 }
 
-void cl_hub_session_end(struct cl_hub *h, const char *session_id, const char *reason)
+void cl_hub_session_end(struct cl_hub *h, const char *session_id, enum cl_end_reason why)
 {
+    const char *reason = cl_end_reason_name(why);
     struct cl_live_session *ls = cl__live_find(h, session_id);
     struct cl_conn *agent;
     if (!ls)
         return;
     agent = cl__agent_find(h, ls->device_id);
     if (agent)
-        cl__send_end(agent, ls->id, reason, false, 0);
+        cl__send_end(agent, ls->id, why);
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
-        cl__send_end(v, ls->id, reason, false, 0);
+        cl__send_end(v, ls->id, why);
     cl_events_session_ended(h->relay->events, ls->device_id, ls->id, reason);
     cl__live_remove(h, ls);
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/proto.h"
 #include "relay/conn.h"
 #include "relay/store.h"
 
@@ -55,14 +56,14 @@ void cl_hub_session_opened(struct cl_hub *h, const struct cl_session *s);
 bool cl_hub_session_live(struct cl_hub *h, const char *session_id, char *title, size_t cap,
                          size_t *viewers);
 /* Ends a live session: tells the agent to hang up and the viewers that it
- * ended, with reason. The caller records it in the store. */
-void cl_hub_session_end(struct cl_hub *h, const char *session_id, const char *reason);
+ * ended, with reason why. The caller records it in the store. */
+void cl_hub_session_end(struct cl_hub *h, const char *session_id, enum cl_end_reason why);
 
 /* A device was deleted (with its project or its account, or on its own):
- * its live sessions end with reason (viewers get session_end), its agent
+ * its live sessions end with reason why (viewers get session_end), its agent
  * is closed with 4004 "device removed" (its next hello fails: unknown
  * device), and no grace period waits for it. Call after the rows are gone. */
-void cl_hub_device_removed(struct cl_hub *h, const char *device_id, const char *reason);
+void cl_hub_device_removed(struct cl_hub *h, const char *device_id, enum cl_end_reason why);
 
 /* A share of session_id with user_id changed (mode NONE: revoked): that
  * user's live viewers become view-only or control, or are closed with 4003

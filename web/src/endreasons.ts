@@ -1,5 +1,6 @@
-// Why a session ended, in words (session_end reasons: docs/protocol.md and
-// docs/api.md). Shared by the terminal and the session history.
+// Why a session ended, in words (session_end reasons: docs/protocol.md,
+// "Session end reasons", whose names are enum cl_end_reason's in C). Shared
+// by the terminal and the session history.
 const WHY: Record<string, string> = {
   exit: "the shell exited",
   hangup: "the session was hung up",
@@ -16,6 +17,7 @@ const WHY: Record<string, string> = {
   limit: "the device runs too many sessions",
   error: "the shell could not be started",
   unknown_session: "the device no longer knew it",
+  capability_denied: "the device does not allow terminals",
 };
 
 export function endReasonText(reason: string): string {
