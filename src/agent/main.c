@@ -18,6 +18,7 @@
 #include "agent/shellenv.h"
 #include "agent/session.h"
 #include "agent/units.h"
+#include "agent/wsclient.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -700,6 +701,7 @@ static int cl__cmd_audit(const struct cl__opts *o)
 
 struct cl__app {
     uv_loop_t loop;
+    struct cl_wsc_ctx *wsc; /* the WebSocket clients' one lws context */
     struct cl_agent_link *link;
     struct cl_agent_sessions *ss;
     struct cl_oc_node *node; /* OpenClaw requests and heartbeats */
@@ -897,7 +899,10 @@ static int cl__cmd_up(const struct cl__opts *o)
         cl_info("openclaw", "OpenClaw gateway configured",
                 "url=%s url_from=\"%s\" token_from=\"%s\" session_key=%s caps=0x%x", gw.url,
                 gw.url_from, gw.token_from[0] ? gw.token_from : "none", gw.session_key, gw.caps);
-    rc = cl_oc_node_new(&app.loop, app.link, cfg.device_id, &gw, path, &app.node, err, sizeof err);
+    rc = cl_wsc_ctx_new(&app.loop, false, NULL, &app.wsc, err, sizeof err);
+    if (rc == 0)
+        rc = cl_oc_node_new(&app.loop, app.wsc, app.link, cfg.device_id, &gw, path, &app.node, err,
+                            sizeof err);
     cl_gw_settings_wipe(&gw);
     cl_agent_config_wipe(&cfg);
     if (rc) {
@@ -929,15 +934,18 @@ static int cl__cmd_up(const struct cl__opts *o)
      * (and destroy the context again until lws reports it freed). */
     cl_oc_node_destroy(app.node);
     cl_agent_link_destroy(app.link);
+    cl_wsc_ctx_destroy(app.wsc);
     cl_agent_sessions_close(app.ss);
     for (int i = 0; i < app.nsig; i++)
         uv_close((uv_handle_t *)&app.sig[i], NULL);
     uv_close((uv_handle_t *)&app.shutdown_timer, NULL);
     cl__drain_loop(&app.loop);
-    for (int i = 0;
-         i < 10 && !(cl_agent_link_destroyed(app.link) && cl_oc_node_destroyed(app.node)); i++) {
+    for (int i = 0; i < 10 && !(cl_agent_link_destroyed(app.link) &&
+                                cl_oc_node_destroyed(app.node) && cl_wsc_ctx_destroyed(app.wsc));
+         i++) {
         cl_oc_node_destroy(app.node);
         cl_agent_link_destroy(app.link);
+        cl_wsc_ctx_destroy(app.wsc);
         cl__drain_loop(&app.loop);
     }
     if (uv_loop_close(&app.loop) != 0)
@@ -945,6 +953,7 @@ static int cl__cmd_up(const struct cl__opts *o)
     cl_agent_sessions_free(app.ss);
     cl_oc_node_free(app.node);
     cl_agent_link_free(app.link);
+    cl_wsc_ctx_free(app.wsc);
     cl_info("agent", "stopped", "%s", "");
     return CL__EXIT_OK;
 
@@ -952,17 +961,23 @@ out_link:
     if (app.node)
         cl_oc_node_destroy(app.node);
     cl_agent_link_destroy(app.link);
+    if (app.wsc)
+        cl_wsc_ctx_destroy(app.wsc);
     cl__drain_loop(&app.loop);
     for (int i = 0; i < 10 && !(cl_agent_link_destroyed(app.link) &&
-                                (!app.node || cl_oc_node_destroyed(app.node)));
+                                (!app.node || cl_oc_node_destroyed(app.node)) &&
+                                (!app.wsc || cl_wsc_ctx_destroyed(app.wsc)));
          i++) {
         if (app.node)
             cl_oc_node_destroy(app.node);
         cl_agent_link_destroy(app.link);
+        if (app.wsc)
+            cl_wsc_ctx_destroy(app.wsc);
         cl__drain_loop(&app.loop);
     }
     cl_oc_node_free(app.node);
     cl_agent_link_free(app.link);
+    cl_wsc_ctx_free(app.wsc);
 out_loop:
     uv_loop_close(&app.loop);
     return rc ? CL__EXIT_FAIL : CL__EXIT_OK;

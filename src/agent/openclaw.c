@@ -705,9 +705,9 @@ static void cl__on_tick(uv_timer_t *timer)
 
 /* ---- lifecycle --------------------------------------------------------------------- */
 
-int cl_oc_node_new(uv_loop_t *loop, struct cl_agent_link *link, const char *device_id,
-                   const struct cl_gw_settings *settings, const char *config_path,
-                   struct cl_oc_node **out, char *err, size_t errlen)
+int cl_oc_node_new(uv_loop_t *loop, struct cl_wsc_ctx *wsc, struct cl_agent_link *link,
+                   const char *device_id, const struct cl_gw_settings *settings,
+                   const char *config_path, struct cl_oc_node **out, char *err, size_t errlen)
 {
     struct cl_oc_node *n = calloc(1, sizeof *n);
     struct cl_gw_identity id;
@@ -732,7 +732,7 @@ int cl_oc_node_new(uv_loop_t *loop, struct cl_agent_link *link, const char *devi
             cl_info("openclaw", "created a device identity for the OpenClaw gateway",
                     "path=%s device_id=%s", idpath, id.device_id);
         struct cl_gw_handler h = {n, cl__on_gw_state, cl__on_gw_event};
-        rc = cl_gw_new(loop, settings, &id, idpath, settings->caps, &h, &n->gw, err, errlen);
+        rc = cl_gw_new(loop, wsc, settings, &id, idpath, settings->caps, &h, &n->gw, err, errlen);
         cl_gw_identity_wipe(&id);
         if (rc)
             goto out_free;

@@ -26,6 +26,7 @@
 
 #include "agent/gateway_discover.h"
 #include "agent/link.h"
+#include "agent/wsclient.h"
 #include "core/proto.h"
 
 #define CL_OC_HEARTBEAT_MS 15000
@@ -39,14 +40,13 @@
 struct cl_oc_node;
 
 /* Creates the node for device_id, answering through link (which must
- * outlive it). settings (copied) says where the gateway is; when it is not
- * configured the node only refuses requests (openclaw_not_configured) and
- * sends no heartbeats. config_path locates the device identity file
- * (beside it). Returns 0 with *out, or an error with a message in err
- * (identity file unusable, lws). */
-int cl_oc_node_new(uv_loop_t *loop, struct cl_agent_link *link, const char *device_id,
-                   const struct cl_gw_settings *settings, const char *config_path,
-                   struct cl_oc_node **out, char *err, size_t errlen);
+ * outlive it), its gateway client a client of wsc. settings (copied) says where the gateway is;
+ * when it is not configured the node only refuses requests (openclaw_not_configured) and sends no
+ * heartbeats. config_path locates the device identity file (beside it). Returns 0 with *out, or an
+ * error with a message in err (identity file unusable, lws). */
+int cl_oc_node_new(uv_loop_t *loop, struct cl_wsc_ctx *wsc, struct cl_agent_link *link,
+                   const char *device_id, const struct cl_gw_settings *settings,
+                   const char *config_path, struct cl_oc_node **out, char *err, size_t errlen);
 
 /* Starts connecting to the gateway and the heartbeat timer. */
 void cl_oc_node_start(struct cl_oc_node *n);
