@@ -875,11 +875,20 @@ static int cl__cmd_up(const struct cl__opts *o)
     h.on_output_dropped = cl__on_link_output_dropped;
     h.on_hello = cl__on_link_hello;
     h.on_closed = cl__on_link_closed;
-    rc = cl_agent_link_new(&app.loop, &cfg, o->ca_file, o->ping_s, &h, &app.link, err, sizeof err);
+    /* one lws context for the relay link and the gateway client: OpenSSL
+     * only if one of them speaks wss:// */
+    rc = cl_wsc_ctx_new(&app.loop,
+                        strncmp(cfg.relay_url, "wss://", 6) == 0 ||
+                            (gw.configured && strncmp(gw.url, "wss://", 6) == 0),
+                        o->ca_file, &app.wsc, err, sizeof err);
+    if (rc == 0)
+        rc = cl_agent_link_new(&app.loop, app.wsc, &cfg, o->ping_s, &h, &app.link, err, sizeof err);
     if (rc) {
         cl_error("agent", "cannot set up the relay link", "error=\"%s\"", err);
         cl_agent_config_wipe(&cfg);
         cl_gw_settings_wipe(&gw);
+        if (app.wsc)
+            goto out_wsc;
         goto out_loop;
     }
     cl_agent_link_set_proto(app.link, o->proto_max);
@@ -899,10 +908,8 @@ static int cl__cmd_up(const struct cl__opts *o)
         cl_info("openclaw", "OpenClaw gateway configured",
                 "url=%s url_from=\"%s\" token_from=\"%s\" session_key=%s caps=0x%x", gw.url,
                 gw.url_from, gw.token_from[0] ? gw.token_from : "none", gw.session_key, gw.caps);
-    rc = cl_wsc_ctx_new(&app.loop, false, NULL, &app.wsc, err, sizeof err);
-    if (rc == 0)
-        rc = cl_oc_node_new(&app.loop, app.wsc, app.link, cfg.device_id, &gw, path, &app.node, err,
-                            sizeof err);
+    rc = cl_oc_node_new(&app.loop, app.wsc, app.link, cfg.device_id, &gw, path, &app.node, err,
+                        sizeof err);
     cl_gw_settings_wipe(&gw);
     cl_agent_config_wipe(&cfg);
     if (rc) {
@@ -940,11 +947,9 @@ static int cl__cmd_up(const struct cl__opts *o)
         uv_close((uv_handle_t *)&app.sig[i], NULL);
     uv_close((uv_handle_t *)&app.shutdown_timer, NULL);
     cl__drain_loop(&app.loop);
-    for (int i = 0; i < 10 && !(cl_agent_link_destroyed(app.link) &&
-                                cl_oc_node_destroyed(app.node) && cl_wsc_ctx_destroyed(app.wsc));
+    for (int i = 0; i < 10 && !(cl_oc_node_destroyed(app.node) && cl_wsc_ctx_destroyed(app.wsc));
          i++) {
         cl_oc_node_destroy(app.node);
-        cl_agent_link_destroy(app.link);
         cl_wsc_ctx_destroy(app.wsc);
         cl__drain_loop(&app.loop);
     }
@@ -961,18 +966,15 @@ out_link:
     if (app.node)
         cl_oc_node_destroy(app.node);
     cl_agent_link_destroy(app.link);
-    if (app.wsc)
-        cl_wsc_ctx_destroy(app.wsc);
+out_wsc:
+    cl_wsc_ctx_destroy(app.wsc);
     cl__drain_loop(&app.loop);
-    for (int i = 0; i < 10 && !(cl_agent_link_destroyed(app.link) &&
-                                (!app.node || cl_oc_node_destroyed(app.node)) &&
-                                (!app.wsc || cl_wsc_ctx_destroyed(app.wsc)));
+    for (int i = 0; i < 10 && !((!app.node || cl_oc_node_destroyed(app.node)) &&
+                                cl_wsc_ctx_destroyed(app.wsc));
          i++) {
         if (app.node)
             cl_oc_node_destroy(app.node);
-        cl_agent_link_destroy(app.link);
-        if (app.wsc)
-            cl_wsc_ctx_destroy(app.wsc);
+        cl_wsc_ctx_destroy(app.wsc);
         cl__drain_loop(&app.loop);
     }
     cl_oc_node_free(app.node);

@@ -347,6 +347,8 @@ static int cl__on_receive(struct cl_wsc *c, struct lws *wsi, const void *in, siz
     c->last_rx = uv_now(c->x->loop);
     if (c->rx_refused)
         return 0; /* closing: whatever else arrives is dropped */
+    if (first && binary && c->drop_binary)
+        cl_warn(c->log_area, "ignoring a binary message (not negotiated)", "%s", "");
     switch (cl_wsrx_feed(&c->rx, first, final, binary, c->drop_binary, in, len, &msg, &n)) {
     case CL_WSRX_MESSAGE:
         binary = c->rx.binary;
