@@ -45,7 +45,10 @@ struct cl_gw {
     uv_loop_t *loop;
     struct cl_wsc *ws;
     enum cl__state state;
-    struct cl_gw_handler h;
+    struct {
+        struct cl_gw_handler h; /* zeroed: a free slot */
+        void *ctx;
+    } subs[CL_GW_MAX_SUBSCRIBERS];
 
     struct cl_gw_settings set; /* token: secret */
     struct cl_gw_identity id;  /* secret key, device token */
@@ -100,8 +103,9 @@ static void cl__publish(struct cl_gw *g)
     if (s == g->pub_state || g->destroyed)
         return;
     g->pub_state = s;
-    if (g->h.on_state)
-        g->h.on_state(g->h.ud, s, s == CL_NODE_ONLINE ? "" : g->last_error);
+    for (size_t i = 0; i < CL_GW_MAX_SUBSCRIBERS && !g->destroyed; i++)
+        if (g->subs[i].h.on_state)
+            g->subs[i].h.on_state(g->subs[i].ctx, s, s == CL_NODE_ONLINE ? "" : g->last_error);
 }
 
 static void cl__set_error(struct cl_gw *g, const char *fmt, ...)
@@ -532,8 +536,12 @@ static void cl__on_message(struct cl_gw *g, const void *buf, size_t len)
             }
         } else if (strcmp(event, "tick") == 0) {
             /* keepalive: last_rx is updated above */
-        } else if (g->state == CL__READY && g->h.on_event) {
-            g->h.on_event(g->h.ud, event, payload);
+        } else if (g->state == CL__READY) {
+            /* every subscriber sees every event (one may unsubscribe
+             * itself or another during the call) */
+            for (size_t i = 0; i < CL_GW_MAX_SUBSCRIBERS && !g->destroyed; i++)
+                if (g->subs[i].h.on_event)
+                    g->subs[i].h.on_event(g->subs[i].ctx, event, payload);
         }
     }
     json_decref(root);
@@ -548,7 +556,7 @@ static void cl__on_ws_message(void *ud, const void *buf, size_t len, bool binary
 
 int cl_gw_new(uv_loop_t *loop, struct cl_wsc_ctx *wsc, const struct cl_gw_settings *s,
               const struct cl_gw_identity *id, const char *identity_path, unsigned caps,
-              const struct cl_gw_handler *h, struct cl_gw **out, char *err, size_t errlen)
+              struct cl_gw **out, char *err, size_t errlen)
 {
     static const struct cl_wsc_config wcfg = {
         .log_area = "openclaw",
@@ -591,7 +599,6 @@ int cl_gw_new(uv_loop_t *loop, struct cl_wsc_ctx *wsc, const struct cl_gw_settin
     for (char *p = g->platform; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
-    g->h = *h;
     g->tick_ms = CL_GW_TICK_DEFAULT_MS;
     g->pub_state = CL_NODE_RECONNECTING;
     wh.ud = g;
@@ -602,6 +609,25 @@ int cl_gw_new(uv_loop_t *loop, struct cl_wsc_ctx *wsc, const struct cl_gw_settin
     g->timer.data = g;
     *out = g;
     return 0;
+}
+
+int cl_gw_subscribe(struct cl_gw *g, const struct cl_gw_handler *h, void *ctx)
+{
+    for (size_t i = 0; i < CL_GW_MAX_SUBSCRIBERS; i++) {
+        if (g->subs[i].h.on_state || g->subs[i].h.on_event)
+            continue;
+        g->subs[i].h = *h;
+        g->subs[i].ctx = ctx;
+        return 0;
+    }
+    return CL_ELIMIT;
+}
+
+void cl_gw_unsubscribe(struct cl_gw *g, void *ctx)
+{
+    for (size_t i = 0; i < CL_GW_MAX_SUBSCRIBERS; i++)
+        if (g->subs[i].ctx == ctx)
+            memset(&g->subs[i], 0, sizeof g->subs[i]);
 }
 
 void cl_gw_start(struct cl_gw *g)

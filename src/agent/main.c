@@ -7,6 +7,7 @@
  */
 #include "agent/audit.h"
 #include "agent/config.h"
+#include "agent/gateway.h"
 #include "agent/gateway_discover.h"
 #include "agent/gateway_identity.h"
 #include "agent/http.h"
@@ -703,6 +704,7 @@ struct cl__app {
     uv_loop_t loop;
     struct cl_wsc_ctx *wsc; /* the WebSocket clients' one lws context */
     struct cl_agent_link *link;
+    struct cl_gw *gw; /* the OpenClaw gateway connection (NULL: not configured) */
     struct cl_agent_sessions *ss;
     struct cl_oc_node *node; /* OpenClaw requests and heartbeats */
     unsigned caps;           /* CL_CAP_* declared in the config */
@@ -818,6 +820,8 @@ static void cl__on_signal(uv_signal_t *h, int signum)
     cl_agent_sessions_hangup_all(app->ss);
     if (app->node)
         cl_oc_node_close(app->node);
+    if (app->gw)
+        cl_gw_close(app->gw);
     uv_timer_start(&app->shutdown_timer, cl__on_shutdown_tick, 0, CL__SHUTDOWN_TICK_MS);
 }
 
@@ -827,6 +831,29 @@ static void cl__drain_loop(uv_loop_t *loop)
 {
     for (int i = 0; i < 10000 && uv_run(loop, UV_RUN_NOWAIT) != 0; i++)
         ;
+}
+
+/* The gateway connection for gw (configured), with its device identity
+ * kept beside the agent config (created on first use). Its subscribers
+ * (the node handler) subscribe before cl_gw_start. */
+static int cl__gateway_new(struct cl__app *app, const struct cl_gw_settings *gw,
+                           const char *config_path, char *err, size_t errlen)
+{
+    struct cl_gw_identity id;
+    char idpath[PATH_MAX];
+    bool created = false;
+    int rc;
+
+    cl_gw_identity_path(config_path, idpath, sizeof idpath);
+    rc = cl_gw_identity_load_or_create(idpath, &id, &created, err, errlen);
+    if (rc)
+        return rc;
+    if (created)
+        cl_info("openclaw", "created a device identity for the OpenClaw gateway",
+                "path=%s device_id=%s", idpath, id.device_id);
+    rc = cl_gw_new(&app->loop, app->wsc, gw, &id, idpath, gw->caps, &app->gw, err, errlen);
+    cl_gw_identity_wipe(&id);
+    return rc;
 }
 
 /* --shell, else an absolute executable $SHELL, else /bin/sh. */
@@ -908,8 +935,10 @@ static int cl__cmd_up(const struct cl__opts *o)
         cl_info("openclaw", "OpenClaw gateway configured",
                 "url=%s url_from=\"%s\" token_from=\"%s\" session_key=%s caps=0x%x", gw.url,
                 gw.url_from, gw.token_from[0] ? gw.token_from : "none", gw.session_key, gw.caps);
-    rc = cl_oc_node_new(&app.loop, app.wsc, app.link, cfg.device_id, &gw, path, &app.node, err,
-                        sizeof err);
+    rc = gw.configured ? cl__gateway_new(&app, &gw, path, err, sizeof err) : 0;
+    if (rc == 0)
+        rc = cl_oc_node_new(&app.loop, app.gw, app.link, cfg.device_id, &gw, &app.node, err,
+                            sizeof err);
     cl_gw_settings_wipe(&gw);
     cl_agent_config_wipe(&cfg);
     if (rc) {
@@ -932,6 +961,8 @@ static int cl__cmd_up(const struct cl__opts *o)
     }
 
     cl_agent_link_start(app.link);
+    if (app.gw)
+        cl_gw_start(app.gw);
     cl_oc_node_start(app.node);
     uv_run(&app.loop, UV_RUN_DEFAULT);
     rc = 0;
@@ -940,6 +971,8 @@ static int cl__cmd_up(const struct cl__opts *o)
      * context first, then our handles, then let the loop finish closing
      * (and destroy the context again until lws reports it freed). */
     cl_oc_node_destroy(app.node);
+    if (app.gw)
+        cl_gw_destroy(app.gw);
     cl_agent_link_destroy(app.link);
     cl_wsc_ctx_destroy(app.wsc);
     cl_agent_sessions_close(app.ss);
@@ -957,6 +990,7 @@ static int cl__cmd_up(const struct cl__opts *o)
         cl_warn("agent", "event loop still had open handles at exit", "%s", "");
     cl_agent_sessions_free(app.ss);
     cl_oc_node_free(app.node);
+    cl_gw_free(app.gw);
     cl_agent_link_free(app.link);
     cl_wsc_ctx_free(app.wsc);
     cl_info("agent", "stopped", "%s", "");
@@ -965,6 +999,8 @@ static int cl__cmd_up(const struct cl__opts *o)
 out_link:
     if (app.node)
         cl_oc_node_destroy(app.node);
+    if (app.gw)
+        cl_gw_destroy(app.gw);
     cl_agent_link_destroy(app.link);
 out_wsc:
     cl_wsc_ctx_destroy(app.wsc);
@@ -978,6 +1014,7 @@ out_wsc:
         cl__drain_loop(&app.loop);
     }
     cl_oc_node_free(app.node);
+    cl_gw_free(app.gw);
     cl_agent_link_free(app.link);
     cl_wsc_ctx_free(app.wsc);
 out_loop:
