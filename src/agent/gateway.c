@@ -1,15 +1,15 @@
 /*
- * gateway: lws client of the OpenClaw gateway — challenge, connect, request
- * table, events, tick watchdog, reconnect.
+ * gateway: the OpenClaw gateway's protocol on a wsclient connection —
+ * challenge, connect, request table, events, tick watchdog.
  *
- * States: IDLE (no connection; the next attempt is due at next_attempt),
- * CONNECTING (TCP/TLS/upgrade), CHALLENGE (upgraded, waiting for
- * connect.challenge), HELLO (connect sent, waiting for its answer), READY.
- * One periodic housekeeping timer drives reconnects, the handshake
- * deadline, the tick watchdog and request timeouts.
+ * States: IDLE (no connection; wsclient reconnects), CHALLENGE (upgraded,
+ * waiting for connect.challenge), HELLO (connect sent, waiting for its
+ * answer), READY. The handshake deadline, the tick watchdog (a silence
+ * limit of 2 x tickIntervalMs + slack) and the backoff are wsclient's; a
+ * periodic housekeeping timer here times out requests.
  */
 #include "agent/gateway.h"
-#include "agent/wsrx.h"
+#include "agent/wsclient.h"
 #include "core/backoff.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -30,9 +30,8 @@
 #define CL__TICK_SLACK_MS 5000
 /* Delay after the gateway said it is restarting (close 1012). */
 #define CL__RESTART_RETRY_MS 1000
-#define CL__RX_KEEP          (64 * 1024)
 
-enum cl__state { CL__IDLE, CL__CONNECTING, CL__CHALLENGE, CL__HELLO, CL__READY };
+enum cl__state { CL__IDLE, CL__CHALLENGE, CL__HELLO, CL__READY };
 
 struct cl__req {
     struct cl__req *next;
@@ -44,10 +43,12 @@ struct cl__req {
 
 struct cl_gw {
     uv_loop_t *loop;
-    struct lws_context *ctx;
-    struct lws *wsi;
+    struct cl_wsc *ws;
     enum cl__state state;
-    struct cl_gw_handler h;
+    struct {
+        struct cl_gw_handler h; /* zeroed: a free slot */
+        void *ctx;
+    } subs[CL_GW_MAX_SUBSCRIBERS];
 
     struct cl_gw_settings set; /* token: secret */
     struct cl_gw_identity id;  /* secret key, device token */
@@ -56,23 +57,7 @@ struct cl_gw {
     unsigned caps;
     char platform[72];
 
-    char address[256];
-    char host_hdr[300];
-    char path[CL_URL_MAX + 1];
-    int port;
-    bool tls;
-
-    struct cl_wsq q;
-    struct cl_wsrx rx; /* reassembly of one incoming message */
-    bool close_sent;   /* our close frame for it is out */
-    bool rx_refused;   /* one went over CL_GW_MAX_MESSAGE: close 1009 at WRITEABLE */
-
-    struct cl_backoff backoff;
-    uv_timer_t timer;
-    uint64_t next_attempt;
-    uint64_t handshake_deadline;
-    uint64_t last_rx;
-    uint64_t connected_at;
+    uv_timer_t timer; /* request timeouts */
     unsigned tick_ms;
     uint64_t next_id;
     struct cl__req *reqs;
@@ -80,8 +65,6 @@ struct cl_gw {
     enum cl_node_state pub_state;
     char last_error[256];
     char server_version[64];
-    int peer_close;
-    char peer_reason[128];
     bool parked; /* refused for a reason a retry will not fix soon */
     bool closing;
     bool destroyed;
@@ -120,8 +103,9 @@ static void cl__publish(struct cl_gw *g)
     if (s == g->pub_state || g->destroyed)
         return;
     g->pub_state = s;
-    if (g->h.on_state)
-        g->h.on_state(g->h.ud, s, s == CL_NODE_ONLINE ? "" : g->last_error);
+    for (size_t i = 0; i < CL_GW_MAX_SUBSCRIBERS && !g->destroyed; i++)
+        if (g->subs[i].h.on_state)
+            g->subs[i].h.on_state(g->subs[i].ctx, s, s == CL_NODE_ONLINE ? "" : g->last_error);
 }
 
 static void cl__set_error(struct cl_gw *g, const char *fmt, ...)
@@ -142,7 +126,6 @@ static int cl__send_json(struct cl_gw *g, json_t *frame, bool force)
     size_t len = 0;
     char *text = cl_json_dump(frame, &len);
     struct cl_frame *f;
-    int rc;
 
     if (!text)
         return CL_ENOMEM;
@@ -151,10 +134,7 @@ static int cl__send_json(struct cl_gw *g, json_t *frame, bool force)
     f->len = len;
     cl_wipe(text, len); /* connect carries the token */
     free(text);
-    rc = cl_wsq_push(&g->q, f, force);
-    if (rc == 0 && g->wsi)
-        lws_callback_on_writable(g->wsi);
-    return rc;
+    return cl_wsc_send(g->ws, f, force);
 }
 
 static void cl__fail_all(struct cl_gw *g, const char *why)
@@ -219,41 +199,56 @@ void cl_gw_cancel(struct cl_gw *g, uint64_t id)
 
 /* ---- connection lifecycle ----------------------------------------------- */
 
-static void cl__rx_reset(struct cl_gw *g)
+/* Async inside the connection's own callbacks (a malformed challenge,
+ * from RECEIVE), where freeing the wsi at once would leave lws parsing a
+ * freed connection (cl_wsc_drop). */
+static void cl__kill(struct cl_gw *g)
 {
-    cl_wsrx_reset(&g->rx);
-    g->rx_refused = g->close_sent = false;
+    cl_wsc_drop(g->ws);
 }
 
-/* The connection is gone: forget it, fail what was pending, schedule the
- * next attempt. Idempotent. */
-static void cl__lost(struct cl_gw *g, const char *why)
+/* The connection is gone: fail what was pending, say why, and return the
+ * delay before the next attempt. */
+static uint32_t cl__on_ws_close(void *ud, const struct cl_wsc_close *c)
 {
+    struct cl_gw *g = ud;
     bool was_ready = g->state == CL__READY;
-    uint64_t up_ms = g->connected_at ? uv_now(g->loop) - g->connected_at : 0;
+    char why[sizeof g->last_error], safe[160];
     uint32_t delay;
-    char safe[160];
 
-    if (g->state == CL__IDLE)
-        return;
-    g->wsi = NULL;
+    if (c->code) {
+        if (strstr(c->reason, "pairing required") && !g->parked) {
+            g->parked = true;
+            cl__set_error(g, "pairing required: approve this device on the gateway");
+            cl_error("openclaw",
+                     "pairing required: the OpenClaw gateway does not know this device "
+                     "yet; approve it there (openclaw devices list, then openclaw devices "
+                     "approve REQUEST_ID); retrying every 30 s",
+                     "url=%s device_id=%s", g->set.url, g->id.device_id);
+        } else if (c->code == 1012) {
+            cl__set_error(g, "the gateway is restarting");
+        } else if (c->reason[0] && !g->parked) {
+            cl__set_error(g, "closed by the gateway (%d %s)", c->code, c->reason);
+        }
+    }
+    snprintf(why, sizeof why, "%s",
+             c->error           ? c->why
+             : g->last_error[0] ? g->last_error
+                                : "connection closed");
     g->state = CL__IDLE;
-    cl_wsq_clear(&g->q);
-    cl_wsq_init(&g->q, CL_GW_SENDQ_MAX);
-    cl__rx_reset(g);
     cl__fail_all(g, "the connection to the OpenClaw gateway was lost");
-    if (g->destroyed || g->closing)
-        return;
+    if (c->final || g->destroyed || g->closing)
+        return 0;
     if (g->parked)
-        delay = g->backoff.max_ms;
-    else if (g->peer_close == 1012) {
+        delay = cl_wsc_backoff_max(g->ws);
+    else if (c->code == 1012) {
         /* the gateway restarts in place: come back soon */
-        cl_backoff_reset(&g->backoff);
+        cl_wsc_backoff_reset(g->ws);
         delay = CL__RESTART_RETRY_MS;
     } else {
-        if (was_ready && up_ms >= 10000)
-            cl_backoff_reset(&g->backoff);
-        delay = cl_backoff_next(&g->backoff);
+        if (was_ready && c->up_ms >= 10000)
+            cl_wsc_backoff_reset(g->ws);
+        delay = cl_wsc_backoff_next(g->ws);
     }
     if (!g->parked && (!g->last_error[0] || was_ready))
         cl__set_error(g, "%s", why);
@@ -262,50 +257,40 @@ static void cl__lost(struct cl_gw *g, const char *why)
         cl_warn("openclaw",
                 was_ready ? "disconnected from the OpenClaw gateway"
                           : "cannot connect to the OpenClaw gateway",
-                "url=%s why=\"%s\" close=%d retry_ms=%u", g->set.url, safe, g->peer_close, delay);
-    g->next_attempt = uv_now(g->loop) + delay;
+                "url=%s why=\"%s\" close=%d retry_ms=%u", g->set.url, safe, c->code, delay);
     cl__publish(g);
+    return delay;
 }
 
-static void cl__connect(struct cl_gw *g)
+static int cl__on_ws_open(void *ud)
 {
-    struct lws_client_connect_info ci;
-    struct lws *wsi;
+    struct cl_gw *g = ud;
+    g->state = CL__CHALLENGE;
+    return 0;
+}
 
-    memset(&ci, 0, sizeof ci);
-    ci.context = g->ctx;
-    ci.address = g->address;
-    ci.port = g->port;
-    ci.path = g->path;
-    ci.host = g->host_hdr;
-    /* no Origin: this is not a browser, and the gateway applies browser
-     * origin checks to clients that send one */
-    ci.ssl_connection = g->tls ? LCCSCF_USE_SSL : 0;
-    ci.local_protocol_name = "openclaw-gateway";
+static void cl__on_ws_timeout(void *ud, enum cl_wsc_timeout which)
+{
+    struct cl_gw *g = ud;
+    uint64_t silent = cl_wsc_silent_ms(g->ws);
 
-    g->state = CL__CONNECTING;
-    g->peer_close = 0;
-    g->peer_reason[0] = 0;
-    g->connected_at = 0;
-    g->handshake_deadline = uv_now(g->loop) + CL_GW_HANDSHAKE_TIMEOUT_MS;
-    cl_debug("openclaw", "connecting to the gateway", "url=%s", g->set.url);
-    wsi = lws_client_connect_via_info(&ci);
-    if (g->state != CL__CONNECTING)
-        return; /* failed inside the call; cl__lost has run */
-    if (!wsi) {
-        cl__lost(g, "connect failed");
+    if (which == CL_WSC_TIMEOUT_HANDSHAKE) {
+        cl__set_error(g, "no hello-ok from the gateway within %d ms", CL_GW_HANDSHAKE_TIMEOUT_MS);
+        cl_warn("openclaw", "the gateway did not complete the handshake in time; reconnecting",
+                "timeout_ms=%d", CL_GW_HANDSHAKE_TIMEOUT_MS);
         return;
     }
-    g->wsi = wsi;
+    cl__set_error(g, "no tick from the gateway for %llu ms", (unsigned long long)silent);
+    cl_warn("openclaw", "the gateway went silent (no tick); reconnecting",
+            "silent_ms=%llu tick_ms=%u", (unsigned long long)silent, g->tick_ms);
 }
 
-/* Async: it may be called from inside the connection's own callbacks
- * (a malformed challenge, from RECEIVE), where freeing the wsi at once
- * would leave lws parsing a freed connection. */
-static void cl__kill(struct cl_gw *g)
+static void cl__on_ws_too_big(void *ud)
 {
-    if (g->wsi)
-        lws_set_timeout(g->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    struct cl_gw *g = ud;
+    cl__set_error(g, "a message from the gateway was larger than %d bytes", CL_GW_MAX_MESSAGE);
+    cl_warn("openclaw", "message from the gateway too big; reconnecting", "limit=%d",
+            CL_GW_MAX_MESSAGE);
 }
 
 static void cl__on_timer(uv_timer_t *t)
@@ -315,26 +300,6 @@ static void cl__on_timer(uv_timer_t *t)
 
     if (g->destroyed || g->closing)
         return;
-    if (g->state == CL__IDLE) {
-        if (now >= g->next_attempt)
-            cl__connect(g);
-        return;
-    }
-    if (g->state != CL__READY && now > g->handshake_deadline) {
-        cl__set_error(g, "no hello-ok from the gateway within %d ms", CL_GW_HANDSHAKE_TIMEOUT_MS);
-        cl_warn("openclaw", "the gateway did not complete the handshake in time; reconnecting",
-                "timeout_ms=%d", CL_GW_HANDSHAKE_TIMEOUT_MS);
-        cl__kill(g);
-        return;
-    }
-    if (g->state == CL__READY && now - g->last_rx > 2ull * g->tick_ms + CL__TICK_SLACK_MS) {
-        cl__set_error(g, "no tick from the gateway for %llu ms",
-                      (unsigned long long)(now - g->last_rx));
-        cl_warn("openclaw", "the gateway went silent (no tick); reconnecting",
-                "silent_ms=%llu tick_ms=%u", (unsigned long long)(now - g->last_rx), g->tick_ms);
-        cl__kill(g);
-        return;
-    }
     for (struct cl__req **p = &g->reqs; *p;) {
         struct cl__req *r = *p;
         if (now < r->deadline) {
@@ -490,6 +455,7 @@ static void cl__hello_ok(struct cl_gw *g, json_t *payload)
     g->state = CL__READY;
     g->parked = false;
     g->last_error[0] = 0;
+    cl_wsc_ready(g->ws, 2ull * g->tick_ms + CL__TICK_SLACK_MS);
     cl_info("openclaw", "connected to the OpenClaw gateway",
             "url=%s version=%s protocol=%lld tick_ms=%u device_id=%s scopes=%s", g->set.url,
             g->server_version, json_is_integer(proto) ? (long long)json_integer_value(proto) : -1LL,
@@ -550,7 +516,6 @@ static void cl__on_message(struct cl_gw *g, const void *buf, size_t len)
         cl_debug("openclaw", "ignoring a malformed frame from the gateway", "%s", "");
         return;
     }
-    g->last_rx = uv_now(g->loop);
     type = json_string_value(json_object_get(root, "type"));
     if (type && strcmp(type, "res") == 0) {
         cl__on_res(g, root);
@@ -571,169 +536,57 @@ static void cl__on_message(struct cl_gw *g, const void *buf, size_t len)
             }
         } else if (strcmp(event, "tick") == 0) {
             /* keepalive: last_rx is updated above */
-        } else if (g->state == CL__READY && g->h.on_event) {
-            g->h.on_event(g->h.ud, event, payload);
+        } else if (g->state == CL__READY) {
+            /* every subscriber sees every event (one may unsubscribe
+             * itself or another during the call) */
+            for (size_t i = 0; i < CL_GW_MAX_SUBSCRIBERS && !g->destroyed; i++)
+                if (g->subs[i].h.on_event)
+                    g->subs[i].h.on_event(g->subs[i].ctx, event, payload);
         }
     }
     json_decref(root);
 }
 
-/* One piece of an incoming message (binary ones are dropped: the gateway
- * speaks JSON). Never returns nonzero (wsrx.h says why): a message over
- * CL_GW_MAX_MESSAGE closes the connection from the next WRITEABLE. */
-static int cl__on_receive(struct cl_gw *g, struct lws *wsi, const void *in, size_t len)
+/* A whole message (binary ones are dropped: the gateway speaks JSON). */
+static void cl__on_ws_message(void *ud, const void *buf, size_t len, bool binary)
 {
-    bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
-    const void *msg = NULL;
-    size_t n = 0;
-
-    if (g->rx_refused)
-        return 0;
-    switch (cl_wsrx_feed(&g->rx, lws_is_first_fragment(wsi), final, lws_frame_is_binary(wsi) != 0,
-                         true, in, len, &msg, &n)) {
-    case CL_WSRX_MESSAGE:
-        cl__on_message(g, msg, n);
-        cl_wsrx_reset(&g->rx);
-        break;
-    case CL_WSRX_TOO_BIG:
-        cl__set_error(g, "a message from the gateway was larger than %d bytes", CL_GW_MAX_MESSAGE);
-        cl_warn("openclaw", "message from the gateway too big; reconnecting", "limit=%d",
-                CL_GW_MAX_MESSAGE);
-        g->rx_refused = true;
-        lws_callback_on_writable(wsi);
-        break;
-    default:
-        break;
-    }
-    return 0;
+    if (!binary)
+        cl__on_message(ud, buf, len);
 }
 
-static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                        size_t len)
-{
-    struct lws_context *ctx = wsi ? lws_get_context(wsi) : NULL;
-    struct cl_gw *g = ctx ? lws_context_user(ctx) : NULL;
-    char safe[160];
-
-    if (!g)
-        return lws_callback_http_dummy(wsi, reason, user, in, len);
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        if (g->destroyed || g->closing)
-            return -1;
-        g->wsi = wsi;
-        g->state = CL__CHALLENGE;
-        g->connected_at = g->last_rx = uv_now(g->loop);
-        cl__rx_reset(g);
-        return 0;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        cl__loggable(in ? (const char *)in : "unknown", safe, sizeof safe);
-        cl__lost(g, safe);
-        return 0;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        return cl__on_receive(g, wsi, in, len);
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        if (g->rx_refused) {
-            if (!g->close_sent) {
-                g->close_sent = true;
-                cl_ws_send_close(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
-                lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, CL_WS_CLOSE_ACK_TIMEOUT_S);
-            }
-            return 0;
-        }
-        if (g->closing)
-            return 0;
-        return cl_wsq_write_one(&g->q, wsi) < 0 ? -1 : 0;
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        if (len >= 2) {
-            const unsigned char *b = in;
-            g->peer_close = (b[0] << 8) | b[1];
-            {
-                char raw[sizeof g->peer_reason];
-                size_t n = len - 2 < sizeof raw - 1 ? len - 2 : sizeof raw - 1;
-                memcpy(raw, b + 2, n);
-                raw[n] = 0;
-                cl__loggable(raw, g->peer_reason, sizeof g->peer_reason);
-            }
-            if (strstr(g->peer_reason, "pairing required") && !g->parked) {
-                g->parked = true;
-                cl__set_error(g, "pairing required: approve this device on the gateway");
-                cl_error("openclaw",
-                         "pairing required: the OpenClaw gateway does not know this device "
-                         "yet; approve it there (openclaw devices list, then openclaw devices "
-                         "approve REQUEST_ID); retrying every 30 s",
-                         "url=%s device_id=%s", g->set.url, g->id.device_id);
-            } else if (g->peer_close == 1012) {
-                cl__set_error(g, "the gateway is restarting");
-            } else if (g->peer_reason[0] && !g->parked) {
-                cl__set_error(g, "closed by the gateway (%d %s)", g->peer_close, g->peer_reason);
-            }
-        }
-        return 0;
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        if (!g->closing && g->wsi == wsi)
-            cl__lost(g, g->last_error[0] ? g->last_error : "connection closed");
-        return 0;
-    case LWS_CALLBACK_WSI_DESTROY:
-        if (g->wsi == wsi)
-            cl__lost(g, g->last_error[0] ? g->last_error : "connection closed");
-        return 0;
-    default:
-        break;
-    }
-    return lws_callback_http_dummy(wsi, reason, user, in, len);
-}
-
-static const struct lws_protocols cl__protocols[] = {
-    {"openclaw-gateway", cl__callback, 0, 65536, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
-
-static int cl__parse_url(struct cl_gw *g, const char *url, char *err, size_t errlen)
-{
-    char copy[CL_URL_MAX + 1];
-    const char *prot, *ads, *path;
-    int port;
-
-    snprintf(copy, sizeof copy, "%s", url);
-    if (lws_parse_uri(copy, &prot, &ads, &port, &path) != 0 || !ads[0])
-        return cl_seterr(err, errlen, CL_EINVAL, "gateway URL %s is not a URL", url);
-    if (strcmp(prot, "wss") == 0)
-        g->tls = true;
-    else if (strcmp(prot, "ws") == 0)
-        g->tls = false;
-    else
-        return cl_seterr(err, errlen, CL_EINVAL, "gateway URL must start with ws:// or wss://");
-    if (strlen(ads) >= sizeof g->address)
-        return cl_seterr(err, errlen, CL_EINVAL, "gateway host too long");
-    snprintf(g->address, sizeof g->address, "%s", ads);
-    g->port = port;
-    if ((g->tls && port == 443) || (!g->tls && port == 80))
-        snprintf(g->host_hdr, sizeof g->host_hdr, "%s", ads);
-    else
-        snprintf(g->host_hdr, sizeof g->host_hdr, "%s:%d", ads, port);
-    /* lws_parse_uri gives "/" for no path and drops the leading '/' of others */
-    snprintf(g->path, sizeof g->path, "%s%s", path[0] == '/' ? "" : "/", path);
-    return 0;
-}
-
-int cl_gw_new(uv_loop_t *loop, const struct cl_gw_settings *s, const struct cl_gw_identity *id,
-              const char *identity_path, unsigned caps, const struct cl_gw_handler *h,
+int cl_gw_new(uv_loop_t *loop, struct cl_wsc_ctx *wsc, const struct cl_gw_settings *s,
+              const struct cl_gw_identity *id, const char *identity_path, unsigned caps,
               struct cl_gw **out, char *err, size_t errlen)
 {
-    struct lws_context_creation_info info;
+    static const struct cl_wsc_config wcfg = {
+        .log_area = "openclaw",
+        .max_message = CL_GW_MAX_MESSAGE,
+        .sendq_max = CL_GW_SENDQ_MAX,
+        .backoff_min_ms = CL_GW_BACKOFF_MIN_MS,
+        .backoff_max_ms = CL_GW_BACKOFF_MAX_MS,
+        .handshake_ms = CL_GW_HANDSHAKE_TIMEOUT_MS,
+        /* no Origin: this is not a browser, and the gateway applies
+         * browser origin checks to clients that send one */
+    };
+    struct cl_wsc_handler wh = {
+        .on_open = cl__on_ws_open,
+        .on_message = cl__on_ws_message,
+        .on_close = cl__on_ws_close,
+        .on_timeout = cl__on_ws_timeout,
+        .on_too_big = cl__on_ws_too_big,
+    };
+    struct cl_wsc_url url;
     struct utsname un;
-    void *loops[1] = {loop};
     struct cl_gw *g;
     int rc;
 
     *out = NULL;
+    rc = cl_wsc_parse_url(s->url, "gateway URL", NULL, &url, err, errlen);
+    if (rc)
+        return rc;
     g = calloc(1, sizeof *g);
     if (!g)
         return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
-    rc = cl__parse_url(g, s->url, err, errlen);
-    if (rc)
-        goto out_free;
     g->loop = loop;
     g->set = *s;
     g->id = *id;
@@ -746,44 +599,41 @@ int cl_gw_new(uv_loop_t *loop, const struct cl_gw_settings *s, const struct cl_g
     for (char *p = g->platform; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
-    g->h = *h;
     g->tick_ms = CL_GW_TICK_DEFAULT_MS;
     g->pub_state = CL_NODE_RECONNECTING;
-    cl_wsq_init(&g->q, CL_GW_SENDQ_MAX);
-    cl_wsrx_init(&g->rx, CL_GW_MAX_MESSAGE, CL__RX_KEEP);
-    cl_backoff_init(&g->backoff, CL_GW_BACKOFF_MIN_MS, CL_GW_BACKOFF_MAX_MS);
+    wh.ud = g;
+    g->ws = cl_wsc_new(wsc, &url, &wcfg, &wh);
+    cl_wsc_set_drop_binary(g->ws, true);
 
-    memset(&info, 0, sizeof info);
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = cl__protocols;
-    /* OpenSSL's global state belongs to the relay link's context (created
-     * first, destroyed last); a second global init/deinit here leaks */
-    info.options = LWS_SERVER_OPTION_LIBUV;
-    info.foreign_loops = loops;
-    info.user = g;
-    info.pcontext = &g->ctx;
-    info.connect_timeout_secs = 10;
-    info.timeout_secs = 15;
-    g->ctx = lws_create_context(&info);
-    if (!g->ctx) {
-        rc = cl_seterr(err, errlen, CL_EIO, "cannot create the gateway WebSocket context");
-        goto out_free;
-    }
     uv_timer_init(loop, &g->timer);
     g->timer.data = g;
     *out = g;
     return 0;
+}
 
-out_free:
-    cl_wipe(g, sizeof *g);
-    free(g);
-    return rc;
+int cl_gw_subscribe(struct cl_gw *g, const struct cl_gw_handler *h, void *ctx)
+{
+    for (size_t i = 0; i < CL_GW_MAX_SUBSCRIBERS; i++) {
+        if (g->subs[i].h.on_state || g->subs[i].h.on_event)
+            continue;
+        g->subs[i].h = *h;
+        g->subs[i].ctx = ctx;
+        return 0;
+    }
+    return CL_ELIMIT;
+}
+
+void cl_gw_unsubscribe(struct cl_gw *g, void *ctx)
+{
+    for (size_t i = 0; i < CL_GW_MAX_SUBSCRIBERS; i++)
+        if (g->subs[i].ctx == ctx)
+            memset(&g->subs[i], 0, sizeof g->subs[i]);
 }
 
 void cl_gw_start(struct cl_gw *g)
 {
-    g->next_attempt = uv_now(g->loop);
-    uv_timer_start(&g->timer, cl__on_timer, 0, CL__HOUSEKEEPING_MS);
+    cl_wsc_start(g->ws);
+    uv_timer_start(&g->timer, cl__on_timer, CL__HOUSEKEEPING_MS, CL__HOUSEKEEPING_MS);
 }
 
 void cl_gw_close(struct cl_gw *g)
@@ -797,30 +647,21 @@ void cl_gw_close(struct cl_gw *g)
         r = next;
     }
     uv_timer_stop(&g->timer);
-    if (g->wsi && g->state != CL__CONNECTING) {
-        lws_close_reason(g->wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"bye", 3);
-        lws_set_timeout(g->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
-    } else if (g->wsi) {
-        lws_set_timeout(g->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
-    }
+    cl_wsc_close(g->ws, LWS_CLOSE_STATUS_NORMAL, "bye");
 }
 
 void cl_gw_destroy(struct cl_gw *g)
 {
-    bool again = g->destroyed;
-    g->destroyed = true;
-    if (g->ctx)
-        lws_context_destroy(g->ctx);
-    if (again)
+    if (g->destroyed)
         return;
-    g->wsi = NULL;
+    g->destroyed = true;
     uv_timer_stop(&g->timer);
     uv_close((uv_handle_t *)&g->timer, NULL);
 }
 
 bool cl_gw_destroyed(const struct cl_gw *g)
 {
-    return g->ctx == NULL;
+    return g->destroyed;
 }
 
 void cl_gw_free(struct cl_gw *g)
@@ -828,8 +669,6 @@ void cl_gw_free(struct cl_gw *g)
     if (!g)
         return;
     cl__fail_all(g, "shutting down");
-    cl_wsq_clear(&g->q);
-    cl_wsrx_free(&g->rx);
     cl_gw_identity_wipe(&g->id);
     cl_gw_settings_wipe(&g->set);
     cl_wipe(g, sizeof *g);

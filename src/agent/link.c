@@ -1,15 +1,15 @@
 /*
- * link: lws client on a foreign libuv loop, hello/hello_ok, fragment
- * reassembly, the send queue, and reconnecting with backoff.
+ * link: the relay protocol on a wsclient connection — hello/hello_ok, the
+ * send queue kept across reconnects, and the reconnect delays the relay
+ * asks for (going away, replaced).
  *
- * States: IDLE (no connection; the timer counts down to the next attempt),
- * CONNECTING (TCP/TLS/upgrade in progress), HELLO (upgraded, hello queued
- * or sent, waiting for hello_ok), READY. One uv_timer_t serves both as the
- * reconnect delay (IDLE) and as the handshake deadline (CONNECTING, HELLO).
+ * States: IDLE (no connection, or one still upgrading: wsclient
+ * reconnects), HELLO (upgraded, hello queued or sent, waiting for
+ * hello_ok), READY. The handshake deadline, the pings, reassembly and the
+ * 1009 close are wsclient's.
  */
 #include "agent/link.h"
-#include "agent/wsrx.h"
-#include "core/backoff.h"
+#include "agent/wsclient.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -26,25 +26,13 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-/* lws per-read buffer; larger messages arrive in several callbacks. */
-/* Receive buffer kept between messages; a bigger one is released. */
-#define CL__RX_KEEP (64 * 1024) /* reassembly buffer kept between messages */
-
-enum cl__state { CL__IDLE, CL__CONNECTING, CL__HELLO, CL__READY };
+enum cl__state { CL__IDLE, CL__HELLO, CL__READY };
 
 struct cl_agent_link {
     uv_loop_t *loop;
-    struct lws_context *ctx;
-    struct lws *wsi; /* the current connection, or NULL */
+    struct cl_wsc *ws; /* the connection (owned by the WebSocket context) */
     enum cl__state state;
     struct cl_agent_link_handler h;
-
-    /* where to connect: parsed from relay_url once */
-    char address[256];
-    char host_hdr[300];
-    char path[CL_URL_MAX + 16];
-    int port;
-    bool tls;
 
     char device_id[CL_ID_MAX + 1];
     char token[CL_TOKEN_MAX + 1]; /* secret */
@@ -56,27 +44,16 @@ struct cl_agent_link {
     struct cl_wsq q;        /* outgoing frames, kept across reconnects */
     struct cl_ws_masker mk; /* masking keys for the data frames we frame ourselves */
     bool throttled;         /* q went over CL_AGENT_SENDQ_HIGH */
-    int cb_depth;           /* > 0 inside one of the link's lws callbacks */
 
-    struct cl_wsrx rx; /* reassembly of one incoming message */
-    bool close_sent;   /* our close frame for it is out */
-    bool rx_refused;   /* one went over CL_WS_MAX_MESSAGE: close 1009 at WRITEABLE */
-    int proto_want;    /* the highest protocol to ask for (CL_PROTO_MAX) */
-    int proto;         /* what this connection's hello_ok accepted: 1 or 2 */
-    bool stdin_flow;   /* this connection's hello_ok honours our stdin_window */
+    int proto_want;  /* the highest protocol to ask for (CL_PROTO_MAX) */
+    int proto;       /* what this connection's hello_ok accepted: 1 or 2 */
+    bool stdin_flow; /* this connection's hello_ok honours our stdin_window */
 
-    struct cl_backoff backoff;
-    uv_timer_t timer;
-    uint64_t connected_at;      /* uv_now when upgraded */
-    int peer_close;             /* close code the relay sent, 0 if none */
-    bool restarting;            /* the relay said `restarting` on this connection */
-    lws_retry_bo_t idle_policy; /* pings; lws keeps a pointer to it */
+    bool restarting; /* the relay said `restarting` on this connection */
 
     bool closing;   /* cl_agent_link_close was called: no more reconnects */
     bool destroyed; /* cl_agent_link_destroy was called: no more callbacks */
 };
-
-static void cl__connect(struct cl_agent_link *l);
 
 /* Copies a peer-supplied string for a log line: printable, no quotes. */
 static void cl__loggable(const char *in, char *out, size_t cap)
@@ -118,17 +95,19 @@ static int cl__write_one(struct cl_agent_link *l, struct lws *wsi);
  * chunk, far below CL_AGENT_SENDQ_HIGH, so this never owes an on_flow. */
 static void cl__wake(struct cl_agent_link *l)
 {
-    if (l->state != CL__READY || !l->wsi)
+    struct lws *wsi = cl_wsc_wsi(l->ws);
+
+    if (l->state != CL__READY || !wsi)
         return;
-    if (l->q.count == 1 && !l->closing && !l->hello && l->cb_depth == 0 &&
-        !lws_partial_buffered(l->wsi)) {
-        if (cl__write_one(l, l->wsi) == 0)
+    if (l->q.count == 1 && !l->closing && !l->hello && !cl_wsc_in_callback(l->ws) &&
+        !lws_partial_buffered(wsi)) {
+        if (cl__write_one(l, wsi) == 0)
             return;
         cl_warn("link", "write to the relay failed; dropping the connection", "%s", "");
-        lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         return;
     }
-    lws_callback_on_writable(l->wsi);
+    cl_wsc_want_write(l->ws);
 }
 
 int cl_agent_link_send(struct cl_agent_link *l, struct cl_frame *f, bool control)
@@ -250,31 +229,22 @@ static void cl__drop_hello(struct cl_agent_link *l)
     l->hello = NULL;
 }
 
-static void cl__rx_reset(struct cl_agent_link *l)
+/* CONNECTING or HELLO for too long: wsclient drops it and on_close
+ * reschedules. The link sets no silence limit (lws's pings are its). */
+static void cl__on_ws_timeout(void *ud, enum cl_wsc_timeout which)
 {
-    cl_wsrx_reset(&l->rx);
-    l->rx_refused = l->close_sent = false;
-}
-
-static void cl__on_timer(uv_timer_t *t)
-{
-    struct cl_agent_link *l = t->data;
-
-    if (l->destroyed || l->closing)
-        return;
-    if (l->state == CL__IDLE) {
-        cl__connect(l);
-        return;
-    }
-    /* CONNECTING or HELLO for too long: drop it; cl__lost reschedules. */
+    (void)ud;
+    (void)which;
     cl_warn("link", "no hello_ok from the relay in time; reconnecting", "timeout_ms=%d",
             CL_AGENT_HANDSHAKE_TIMEOUT_MS);
-    if (l->wsi)
-        lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
-/* The connection is gone (error or close): forget it, tell the owner, and
- * schedule the next attempt. Idempotent. */
+static void cl__on_ws_too_big(void *ud)
+{
+    (void)ud;
+    cl_warn("link", "message from relay too big; closing", "limit=%d", CL_WS_MAX_MESSAGE);
+}
+
 static void cl__output_dropped(void *owner, uint64_t start_offset, void *ctx)
 {
     struct cl_agent_link *l = ctx;
@@ -287,94 +257,59 @@ void cl_agent_link_disown(struct cl_agent_link *l, const void *owner)
     cl_wsq_disown(&l->q, owner);
 }
 
-static void cl__lost(struct cl_agent_link *l, const char *why)
+/* The connection is gone (error or close): forget it, tell the owner, and
+ * return the delay before the next attempt. */
+static uint32_t cl__on_ws_close(void *ud, const struct cl_wsc_close *c)
 {
+    struct cl_agent_link *l = ud;
     bool was_ready = l->state == CL__READY;
-    uint64_t up_ms = 0;
+    uint64_t up_ms = c->up_ms;
     uint32_t delay;
 
-    if (l->state == CL__IDLE)
-        return;
-    if (l->state == CL__READY || l->state == CL__HELLO)
-        up_ms = uv_now(l->loop) - l->connected_at;
-    l->wsi = NULL;
     l->state = CL__IDLE;
     cl_wsq_drop_owned(&l->q, cl__output_dropped, l);
     cl__drop_hello(l);
-    cl__rx_reset(l);
-    uv_timer_stop(&l->timer);
     if (l->destroyed)
-        return;
-    if (l->closing) {
+        return 0;
+    if (c->final) {
         if (l->h.on_closed)
             l->h.on_closed(l->h.ud);
-        return;
+        return 0;
     }
 
-    if (l->peer_close == LWS_CLOSE_STATUS_GOINGAWAY || l->restarting) {
+    if (c->code == LWS_CLOSE_STATUS_GOINGAWAY || l->restarting) {
         /* A relay restart: come back soon, without growing the backoff. */
         delay = CL_AGENT_GOING_AWAY_MS + randombytes_uniform(CL_AGENT_GOING_AWAY_MS + 1);
-    } else if (l->peer_close == 4001) {
+    } else if (c->code == 4001) {
         /* Another agent with this device's credentials took over. Coming
          * straight back would evict it in turn; wait the longest delay. */
         cl_error("link",
                  "replaced by a newer connection for this device; is another agent "
                  "running with the same config?",
                  "device=%s", l->device_id);
-        delay = l->backoff.max_ms;
+        delay = cl_wsc_backoff_max(l->ws);
     } else {
         if (was_ready && up_ms >= CL_AGENT_HEALTHY_MS)
-            cl_backoff_reset(&l->backoff);
-        delay = cl_backoff_next(&l->backoff);
+            cl_wsc_backoff_reset(l->ws);
+        delay = cl_wsc_backoff_next(l->ws);
     }
     cl_warn("link", was_ready ? "disconnected from relay" : "cannot connect to relay",
-            "why=\"%s\" close=%d restarting=%d up_ms=%llu retry_ms=%u", why, l->peer_close,
+            "why=\"%s\" close=%d restarting=%d up_ms=%llu retry_ms=%u", c->why, c->code,
             (int)l->restarting, (unsigned long long)up_ms, delay);
-    uv_timer_start(&l->timer, cl__on_timer, delay, 0);
     if (was_ready && l->h.on_flow)
         l->h.on_flow(l->h.ud);
-}
-
-static void cl__connect(struct cl_agent_link *l)
-{
-    struct lws_client_connect_info ci;
-    struct lws *wsi;
-
-    memset(&ci, 0, sizeof ci);
-    ci.context = l->ctx;
-    ci.address = l->address;
-    ci.port = l->port;
-    ci.path = l->path;
-    ci.host = l->host_hdr;
-    ci.origin = l->host_hdr;
-    ci.ssl_connection = l->tls ? LCCSCF_USE_SSL : 0;
-    ci.local_protocol_name = "clawlink";
-    ci.retry_and_idle_policy = &l->idle_policy;
-
-    l->state = CL__CONNECTING;
-    l->peer_close = 0;
-    l->restarting = false;
-    cl_debug("link", "connecting", "address=%s port=%d path=%s tls=%d", l->address, l->port,
-             l->path, l->tls);
-    uv_timer_start(&l->timer, cl__on_timer, CL_AGENT_HANDSHAKE_TIMEOUT_MS, 0);
-    wsi = lws_client_connect_via_info(&ci);
-    if (l->state != CL__CONNECTING)
-        return; /* already failed inside the call; cl__lost has run */
-    if (!wsi) {
-        cl__lost(l, "connect failed");
-        return;
-    }
-    l->wsi = wsi;
+    return delay;
 }
 
 /* A complete message from the relay: JSON text, or a v2 binary frame. */
-static void cl__on_message(struct cl_agent_link *l, const void *buf, size_t len)
+static void cl__on_ws_message(void *ud, const void *buf, size_t len, bool binary)
 {
+    struct cl_agent_link *l = ud;
     char err[200], safe[256], code[64];
     struct cl_msg m;
     int rc;
 
-    if (l->rx.binary)
+    if (binary)
         rc = cl_bin_decode(buf, len, &m, err, sizeof err);
     else
         rc = cl_msg_decode(buf, len, &m, err, sizeof err);
@@ -395,12 +330,14 @@ static void cl__on_message(struct cl_agent_link *l, const void *buf, size_t len)
         /* An old relay does not answer stdin_window: it may send more
          * input than the window, and gets no stdin_ack it would not know. */
         l->stdin_flow = m.stdin_window == CL_AGENT_STDIN_WINDOW;
-        uv_timer_stop(&l->timer);
+        cl_wsc_ready(l->ws, 0);
+        cl_wsc_set_drop_binary(l->ws, l->proto < 2);
         cl_info("link", "connected to relay",
                 "device=%s address=%s port=%d proto=%d stdin_flow=%d queued=%zu", l->device_id,
-                l->address, l->port, l->proto, (int)l->stdin_flow, l->q.bytes);
+                cl_wsc_url(l->ws)->address, cl_wsc_url(l->ws)->port, l->proto, (int)l->stdin_flow,
+                l->q.bytes);
         if (!cl_wsq_empty(&l->q))
-            lws_callback_on_writable(l->wsi);
+            cl_wsc_want_write(l->ws);
         if (l->h.on_flow)
             l->h.on_flow(l->h.ud);
         break;
@@ -458,36 +395,6 @@ static void cl__on_message(struct cl_agent_link *l, const void *buf, size_t len)
     cl_msg_clear(&m);
 }
 
-/* One piece of an incoming message. Never returns nonzero (wsrx.h says
- * why): a message over CL_WS_MAX_MESSAGE is dropped and the connection
- * closed with 1009 from the next WRITEABLE callback. */
-static int cl__on_receive(struct cl_agent_link *l, struct lws *wsi, const void *in, size_t len)
-{
-    bool first = lws_is_first_fragment(wsi), binary = lws_frame_is_binary(wsi) != 0;
-    bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
-    const void *msg = NULL;
-    size_t n = 0;
-
-    if (l->rx_refused)
-        return 0; /* closing: whatever else arrives is dropped */
-    if (first && binary && l->proto < 2)
-        cl_warn("link", "ignoring a binary message (not negotiated: protocol v1)", "%s", "");
-    switch (cl_wsrx_feed(&l->rx, first, final, binary, l->proto < 2, in, len, &msg, &n)) {
-    case CL_WSRX_MESSAGE:
-        cl__on_message(l, msg, n);
-        cl_wsrx_reset(&l->rx);
-        break;
-    case CL_WSRX_TOO_BIG:
-        cl_warn("link", "message from relay too big; closing", "limit=%d", CL_WS_MAX_MESSAGE);
-        l->rx_refused = true;
-        lws_callback_on_writable(wsi);
-        break;
-    default:
-        break;
-    }
-    return 0;
-}
-
 /* Writes the head frame. Binary (output) frames are framed and masked
  * here (core/wsframe.h: lws masks a byte at a time) and handed to lws as
  * raw bytes; lws buffers what the socket does not take, as for its own
@@ -514,17 +421,12 @@ static int cl__write_one(struct cl_agent_link *l, struct lws *wsi)
     return 0;
 }
 
-static int cl__on_writeable(struct cl_agent_link *l, struct lws *wsi)
+/* The socket takes a frame (wsclient has handled a 1009 close and a
+ * closing client): the hello first, then the queue. */
+static int cl__on_ws_writable(void *ud, struct lws *wsi)
 {
-    if (l->rx_refused) {
-        /* Our close frame, then read and drop until the relay answers. */
-        if (!l->close_sent) {
-            l->close_sent = true;
-            cl_ws_send_close(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
-            lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, CL_WS_CLOSE_ACK_TIMEOUT_S);
-        }
-        return 0;
-    }
+    struct cl_agent_link *l = ud;
+
     if (l->hello) {
         int n = lws_write(wsi, cl_frame_payload(l->hello), l->hello->len, LWS_WRITE_TEXT);
         cl__drop_hello(l);
@@ -542,253 +444,91 @@ static int cl__on_writeable(struct cl_agent_link *l, struct lws *wsi)
     return 0;
 }
 
-static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                        size_t len)
+/* Upgraded: queue the hello for this connection. */
+static int cl__on_ws_open(void *ud)
 {
-    struct lws_context *ctx = wsi ? lws_get_context(wsi) : NULL;
-    struct cl_agent_link *l = ctx ? lws_context_user(ctx) : NULL;
-    char safe[160];
+    struct cl_agent_link *l = ud;
 
-    if (!l)
-        return lws_callback_http_dummy(wsi, reason, user, in, len);
-
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-        unsigned char **p = (unsigned char **)in, *end = *p + len;
-        static const char ua[] = "clawlink/" CL_VERSION;
-        if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_USER_AGENT, (const unsigned char *)ua,
-                                         (int)sizeof ua - 1, p, end))
-            return -1;
-        return 0;
-    }
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        if (l->destroyed)
-            return -1;
-        l->wsi = wsi;
-        l->state = CL__HELLO;
-        l->connected_at = uv_now(l->loop);
-        cl__rx_reset(l);
-        if (l->closing || cl__queue_hello(l) != 0)
-            return -1;
-        lws_callback_on_writable(wsi);
-        return 0;
-
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        cl__loggable(in ? (const char *)in : "unknown", safe, sizeof safe);
-        cl__lost(l, safe);
-        return 0;
-
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        /* Anything from the relay proves the link alive: lws then pings only
-         * a link that was silent for the whole ping interval. */
-        lws_validity_confirmed(wsi);
-        return cl__on_receive(l, wsi, in, len);
-
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return cl__on_writeable(l, wsi);
-
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        if (len >= 2) {
-            const unsigned char *b = in;
-            l->peer_close = (b[0] << 8) | b[1];
-        }
-        return 0;
-
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        /* lws reports this before it sends our close frame; when we are
-         * the ones closing, wait for WSI_DESTROY so the frame goes out. */
-        if (!l->closing && l->wsi == wsi)
-            cl__lost(l, "connection closed");
-        return 0;
-
-    case LWS_CALLBACK_WSI_DESTROY:
-        /* Whatever path the wsi took to its end, it is gone now. */
-        if (l->wsi == wsi)
-            cl__lost(l, "connection closed");
-        return 0;
-
-    default:
-        break;
-    }
-    return lws_callback_http_dummy(wsi, reason, user, in, len);
-}
-
-/* Every lws callback of the link, counted (cl__wake does not write from
- * inside one). */
-static int cl__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                        size_t len)
-{
-    struct lws_context *ctx = wsi ? lws_get_context(wsi) : NULL;
-    struct cl_agent_link *l = ctx ? lws_context_user(ctx) : NULL;
-    int rc;
-
-    if (l)
-        l->cb_depth++;
-    rc = cl__dispatch(wsi, reason, user, in, len);
-    if (l)
-        l->cb_depth--;
-    return rc;
-}
-
-static const struct lws_protocols cl__protocols[] = {
-    {"clawlink", cl__callback, 0, CL_WS_RX_BUFFER, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
-
-/* Splits relay_url into address, port, Host header and the /connect path. */
-static int cl__parse_url(struct cl_agent_link *l, const char *relay_url, char *err, size_t errlen)
-{
-    char copy[CL_URL_MAX + 1];
-    const char *prot, *ads, *path;
-    size_t plen;
-    int port;
-
-    if (strlen(relay_url) > CL_URL_MAX)
-        return cl_seterr(err, errlen, CL_EINVAL, "relay_url too long");
-    snprintf(copy, sizeof copy, "%s", relay_url);
-    if (lws_parse_uri(copy, &prot, &ads, &port, &path) != 0 || !ads[0])
-        return cl_seterr(err, errlen, CL_EINVAL, "relay_url is not a URL");
-    if (strcmp(prot, "wss") == 0)
-        l->tls = true;
-    else if (strcmp(prot, "ws") == 0)
-        l->tls = false;
-    else
-        return cl_seterr(err, errlen, CL_EINVAL, "relay_url must start with ws:// or wss://");
-    if (strlen(ads) >= sizeof l->address)
-        return cl_seterr(err, errlen, CL_EINVAL, "relay_url host too long");
-    snprintf(l->address, sizeof l->address, "%s", ads);
-    l->port = port;
-    if ((l->tls && port == 443) || (!l->tls && port == 80))
-        snprintf(l->host_hdr, sizeof l->host_hdr, "%s", ads);
-    else
-        snprintf(l->host_hdr, sizeof l->host_hdr, "%s:%d", ads, port);
-    /* lws_parse_uri drops the leading '/' of the path; drop a trailing one
-     * too so "wss://h/base/" and "wss://h/base" both give /base/connect. */
-    plen = strlen(path);
-    while (plen && path[plen - 1] == '/')
-        plen--;
-    if (plen)
-        snprintf(l->path, sizeof l->path, "/%.*s/connect", (int)plen, path);
-    else
-        snprintf(l->path, sizeof l->path, "/connect");
+    if (l->destroyed || l->closing)
+        return -1;
+    l->state = CL__HELLO;
+    if (cl__queue_hello(l) != 0)
+        return -1;
+    cl_wsc_set_drop_binary(l->ws, true); /* v1 until hello_ok says more */
+    cl_wsc_want_write(l->ws);
     return 0;
 }
 
-int cl_agent_link_new(uv_loop_t *loop, const struct cl_agent_config *cfg, const char *ca_file,
+int cl_agent_link_new(uv_loop_t *loop, struct cl_wsc_ctx *wsc, const struct cl_agent_config *cfg,
                       unsigned ping_s, const struct cl_agent_link_handler *h,
                       struct cl_agent_link **out, char *err, size_t errlen)
 {
-    struct lws_context_creation_info info;
+    struct cl_wsc_config wcfg = {
+        .log_area = "link",
+        .max_message = CL_WS_MAX_MESSAGE,
+        .backoff_min_ms = CL_AGENT_BACKOFF_MIN_MS,
+        .backoff_max_ms = CL_AGENT_BACKOFF_MAX_MS,
+        .handshake_ms = CL_AGENT_HANDSHAKE_TIMEOUT_MS,
+        /* lws pings when nothing valid (a pong, or any message) was
+         * received for ping_s, and hangs up after two missed pings */
+        .ping_s = ping_s,
+        .ping_hangup_s = 2 * ping_s + CL_AGENT_PING_SLACK_S,
+        .user_agent = "clawlink/" CL_VERSION,
+        .send_origin = true,
+    };
+    struct cl_wsc_handler wh = {
+        .on_open = cl__on_ws_open,
+        .on_message = cl__on_ws_message,
+        .on_close = cl__on_ws_close,
+        .on_writable = cl__on_ws_writable,
+        .on_timeout = cl__on_ws_timeout,
+        .on_too_big = cl__on_ws_too_big,
+    };
+    struct cl_wsc_url url;
     struct cl_agent_link *l;
-    void *loops[1] = {loop};
     int rc;
 
     *out = NULL;
     if (ping_s < CL_AGENT_PING_MIN_S || ping_s > CL_AGENT_PING_MAX_S)
         return cl_seterr(err, errlen, CL_EINVAL, "ping interval must be %d to %d seconds",
                          CL_AGENT_PING_MIN_S, CL_AGENT_PING_MAX_S);
+    rc = cl_wsc_parse_url(cfg->relay_url, "relay_url", "/connect", &url, err, errlen);
+    if (rc)
+        return rc;
     l = calloc(1, sizeof *l);
     if (!l)
         return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
-    rc = cl__parse_url(l, cfg->relay_url, err, errlen);
-    if (rc)
-        goto out_free;
-    /* lws pings when nothing valid (a pong, or any message: see
-     * CLIENT_RECEIVE) was received for secs_since_valid_ping, and hangs up
-     * after secs_since_valid_hangup: two missed pings. */
-    l->idle_policy.secs_since_valid_ping = (uint16_t)ping_s;
-    l->idle_policy.secs_since_valid_hangup = (uint16_t)(2 * ping_s + CL_AGENT_PING_SLACK_S);
     l->loop = loop;
     l->started = uv_now(loop);
     l->proto_want = CL_PROTO_MAX;
-    cl_wsrx_init(&l->rx, CL_WS_MAX_MESSAGE, CL__RX_KEEP);
     l->proto = 1;
     l->h = *h;
     memcpy(l->device_id, cfg->device_id, sizeof l->device_id);
     memcpy(l->token, cfg->token, sizeof l->token);
     memcpy(l->name, cfg->name, sizeof l->name);
     cl_wsq_init(&l->q, CL_WS_SENDQ_MAX);
-    cl_backoff_init(&l->backoff, CL_AGENT_BACKOFF_MIN_MS, CL_AGENT_BACKOFF_MAX_MS);
-
-    memset(&info, 0, sizeof info);
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = cl__protocols;
-    /* OpenSSL only for a wss:// relay: starting it costs a plain ws://
-     * agent about 4 MiB of RSS. With --ca-file, that file replaces the
-     * system's CAs (as the usage says), it does not add to them. */
-    info.options = LWS_SERVER_OPTION_LIBUV;
-    if (l->tls)
-        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    if (l->tls && ca_file)
-        info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-    info.foreign_loops = loops;
-    info.user = l;
-    info.pcontext = &l->ctx; /* lws NULLs it once destruction completed */
-    info.connect_timeout_secs = 10;
-    info.timeout_secs = 15;
-    if (ca_file)
-        info.client_ssl_ca_filepath = ca_file;
-    l->ctx = lws_create_context(&info);
-    if (!l->ctx) {
-        rc = cl_seterr(err, errlen, CL_EIO, "cannot create the WebSocket client context");
-        goto out_free;
-    }
-    uv_timer_init(loop, &l->timer);
-    l->timer.data = l;
+    wh.ud = l;
+    l->ws = cl_wsc_new(wsc, &url, &wcfg, &wh);
     *out = l;
     return 0;
-
-out_free:
-    cl_wipe(l->token, sizeof l->token);
-    free(l);
-    return rc;
 }
 
 void cl_agent_link_start(struct cl_agent_link *l)
 {
-    if (l->state == CL__IDLE && !l->closing)
-        cl__connect(l);
+    if (!l->closing)
+        cl_wsc_start(l->ws);
 }
 
 bool cl_agent_link_close(struct cl_agent_link *l)
 {
     l->closing = true;
-    uv_timer_stop(&l->timer);
-    if (l->state == CL__IDLE)
-        return true;
-    if (l->wsi && l->state != CL__CONNECTING)
-        lws_close_reason(l->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"going away", 10);
-    /* With a close reason set, closing makes lws send the close frame and
-     * wait for the relay's answer before the wsi goes (WSI_DESTROY). lws
-     * 4.1 drops the socket without a close frame when WRITEABLE returns
-     * -1, and an ASYNC kill from outside its callbacks is not serviced
-     * promptly on a foreign loop; a SYNC kill here is both. */
-    if (l->wsi)
-        lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
-    return false;
+    return cl_wsc_close(l->ws, LWS_CLOSE_STATUS_GOINGAWAY, "going away");
 }
 
 void cl_agent_link_destroy(struct cl_agent_link *l)
 {
-    bool again = l->destroyed;
-
     l->destroyed = true;
-    /* lws 4.1 on a foreign libuv loop destroys in stages: the first call
-     * closes its handles, a call after the loop ran them down frees the
-     * context (and NULLs l->ctx through info.pcontext). */
-    if (l->ctx)
-        lws_context_destroy(l->ctx);
-    if (again)
-        return;
-    l->wsi = NULL;
     cl__drop_hello(l);
-    uv_timer_stop(&l->timer);
-    uv_close((uv_handle_t *)&l->timer, NULL);
-}
-
-bool cl_agent_link_destroyed(const struct cl_agent_link *l)
-{
-    return l->ctx == NULL;
 }
 
 void cl_agent_link_free(struct cl_agent_link *l)
@@ -796,7 +536,6 @@ void cl_agent_link_free(struct cl_agent_link *l)
     if (!l)
         return;
     cl_wsq_clear(&l->q);
-    cl_wsrx_free(&l->rx);
     cl_wipe(l, sizeof *l);
     free(l);
 }

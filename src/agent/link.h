@@ -1,8 +1,8 @@
 /*
  * link: the agent's one WebSocket connection to the relay (`/connect`).
  *
- * A libwebsockets client context running on the caller's libuv loop (a
- * "foreign" loop to lws). The link says hello with the device credentials,
+ * A client (wsclient.h) on the agent's one WebSocket context. The link
+ * says hello with the device credentials,
  * waits for hello_ok, hands relay messages for sessions to its handler and
  * sends what sessions queue, one frame per WRITEABLE callback through a
  * struct cl_wsq. When the connection drops it reconnects with exponential
@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "agent/config.h"
+#include "agent/wsclient.h"
 #include "core/proto.h"
 #include "core/wsq.h"
 
@@ -65,14 +66,13 @@ struct cl_agent_link_handler {
     void (*on_closed)(void *ud);
 };
 
-/* Creates the lws context on loop (which must outlive the link) for the
- * relay in cfg; copies what it needs from cfg (the token included) and from
- * h. ca_file (PEM, may be NULL) replaces the system CAs for wss://.
- * ping_s (CL_AGENT_PING_MIN_S..CL_AGENT_PING_MAX_S) is the idle time before
- * a ping. Returns 0 with *out set, or CL_EINVAL (bad relay_url or ping_s) /
- * CL_EIO (lws) with a message in err. Does not connect: call
+/* Creates the link to the relay in cfg as a client of wsc (which, with
+ * loop, must outlive it; the context holds the CA file); copies what it
+ * needs from cfg (the token included) and from h. ping_s (CL_AGENT_PING_MIN_S..CL_AGENT_PING_MAX_S)
+ * is the idle time before a ping. Returns 0 with *out set, or CL_EINVAL (bad relay_url or ping_s) /
+ * CL_ENOMEM with a message in err. Does not connect: call
  * cl_agent_link_start. */
-int cl_agent_link_new(uv_loop_t *loop, const struct cl_agent_config *cfg, const char *ca_file,
+int cl_agent_link_new(uv_loop_t *loop, struct cl_wsc_ctx *wsc, const struct cl_agent_config *cfg,
                       unsigned ping_s, const struct cl_agent_link_handler *h,
                       struct cl_agent_link **out, char *err, size_t errlen);
 
@@ -129,19 +129,12 @@ int cl_agent_link_send_msg(struct cl_agent_link *l, const struct cl_msg *m);
  * h->on_closed runs once the connection is gone. */
 bool cl_agent_link_close(struct cl_agent_link *l);
 
-/* Destroys the lws context and closes the link's timer. No handler
- * callback runs after the first call. lws and libuv finish closing on the
- * loop, and lws 4.1 on a foreign loop needs a second call once its handles
- * are closed, so the caller runs the loop (UV_RUN_NOWAIT until it returns
- * 0) and calls this again until cl_agent_link_destroyed, then
- * cl_agent_link_free. */
+/* No handler callback runs after this (call it before destroying the
+ * WebSocket context). */
 void cl_agent_link_destroy(struct cl_agent_link *l);
 
-/* true once lws has freed the context. */
-bool cl_agent_link_destroyed(const struct cl_agent_link *l);
-
 /* Frees the link (queued frames included) and wipes its copy of the token.
- * Call after cl_agent_link_destroy and after the loop has no more work. */
+ * Call after the WebSocket context is destroyed (cl_wsc_ctx_destroyed). */
 void cl_agent_link_free(struct cl_agent_link *l);
 
 #endif

@@ -7,6 +7,7 @@
  */
 #include "agent/audit.h"
 #include "agent/config.h"
+#include "agent/gateway.h"
 #include "agent/gateway_discover.h"
 #include "agent/gateway_identity.h"
 #include "agent/http.h"
@@ -18,6 +19,7 @@
 #include "agent/shellenv.h"
 #include "agent/session.h"
 #include "agent/units.h"
+#include "agent/wsclient.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -700,7 +702,9 @@ static int cl__cmd_audit(const struct cl__opts *o)
 
 struct cl__app {
     uv_loop_t loop;
+    struct cl_wsc_ctx *wsc; /* the WebSocket clients' one lws context */
     struct cl_agent_link *link;
+    struct cl_gw *gw; /* the OpenClaw gateway connection (NULL: not configured) */
     struct cl_agent_sessions *ss;
     struct cl_oc_node *node; /* OpenClaw requests and heartbeats */
     unsigned caps;           /* CL_CAP_* declared in the config */
@@ -816,6 +820,8 @@ static void cl__on_signal(uv_signal_t *h, int signum)
     cl_agent_sessions_hangup_all(app->ss);
     if (app->node)
         cl_oc_node_close(app->node);
+    if (app->gw)
+        cl_gw_close(app->gw);
     uv_timer_start(&app->shutdown_timer, cl__on_shutdown_tick, 0, CL__SHUTDOWN_TICK_MS);
 }
 
@@ -825,6 +831,29 @@ static void cl__drain_loop(uv_loop_t *loop)
 {
     for (int i = 0; i < 10000 && uv_run(loop, UV_RUN_NOWAIT) != 0; i++)
         ;
+}
+
+/* The gateway connection for gw (configured), with its device identity
+ * kept beside the agent config (created on first use). Its subscribers
+ * (the node handler) subscribe before cl_gw_start. */
+static int cl__gateway_new(struct cl__app *app, const struct cl_gw_settings *gw,
+                           const char *config_path, char *err, size_t errlen)
+{
+    struct cl_gw_identity id;
+    char idpath[PATH_MAX];
+    bool created = false;
+    int rc;
+
+    cl_gw_identity_path(config_path, idpath, sizeof idpath);
+    rc = cl_gw_identity_load_or_create(idpath, &id, &created, err, errlen);
+    if (rc)
+        return rc;
+    if (created)
+        cl_info("openclaw", "created a device identity for the OpenClaw gateway",
+                "path=%s device_id=%s", idpath, id.device_id);
+    rc = cl_gw_new(&app->loop, app->wsc, gw, &id, idpath, gw->caps, &app->gw, err, errlen);
+    cl_gw_identity_wipe(&id);
+    return rc;
 }
 
 /* --shell, else an absolute executable $SHELL, else /bin/sh. */
@@ -873,11 +902,20 @@ static int cl__cmd_up(const struct cl__opts *o)
     h.on_output_dropped = cl__on_link_output_dropped;
     h.on_hello = cl__on_link_hello;
     h.on_closed = cl__on_link_closed;
-    rc = cl_agent_link_new(&app.loop, &cfg, o->ca_file, o->ping_s, &h, &app.link, err, sizeof err);
+    /* one lws context for the relay link and the gateway client: OpenSSL
+     * only if one of them speaks wss:// */
+    rc = cl_wsc_ctx_new(&app.loop,
+                        strncmp(cfg.relay_url, "wss://", 6) == 0 ||
+                            (gw.configured && strncmp(gw.url, "wss://", 6) == 0),
+                        o->ca_file, &app.wsc, err, sizeof err);
+    if (rc == 0)
+        rc = cl_agent_link_new(&app.loop, app.wsc, &cfg, o->ping_s, &h, &app.link, err, sizeof err);
     if (rc) {
         cl_error("agent", "cannot set up the relay link", "error=\"%s\"", err);
         cl_agent_config_wipe(&cfg);
         cl_gw_settings_wipe(&gw);
+        if (app.wsc)
+            goto out_wsc;
         goto out_loop;
     }
     cl_agent_link_set_proto(app.link, o->proto_max);
@@ -897,7 +935,10 @@ static int cl__cmd_up(const struct cl__opts *o)
         cl_info("openclaw", "OpenClaw gateway configured",
                 "url=%s url_from=\"%s\" token_from=\"%s\" session_key=%s caps=0x%x", gw.url,
                 gw.url_from, gw.token_from[0] ? gw.token_from : "none", gw.session_key, gw.caps);
-    rc = cl_oc_node_new(&app.loop, app.link, cfg.device_id, &gw, path, &app.node, err, sizeof err);
+    rc = gw.configured ? cl__gateway_new(&app, &gw, path, err, sizeof err) : 0;
+    if (rc == 0)
+        rc = cl_oc_node_new(&app.loop, app.gw, app.link, cfg.device_id, &gw, &app.node, err,
+                            sizeof err);
     cl_gw_settings_wipe(&gw);
     cl_agent_config_wipe(&cfg);
     if (rc) {
@@ -920,6 +961,8 @@ static int cl__cmd_up(const struct cl__opts *o)
     }
 
     cl_agent_link_start(app.link);
+    if (app.gw)
+        cl_gw_start(app.gw);
     cl_oc_node_start(app.node);
     uv_run(&app.loop, UV_RUN_DEFAULT);
     rc = 0;
@@ -928,41 +971,52 @@ static int cl__cmd_up(const struct cl__opts *o)
      * context first, then our handles, then let the loop finish closing
      * (and destroy the context again until lws reports it freed). */
     cl_oc_node_destroy(app.node);
+    if (app.gw)
+        cl_gw_destroy(app.gw);
     cl_agent_link_destroy(app.link);
+    cl_wsc_ctx_destroy(app.wsc);
     cl_agent_sessions_close(app.ss);
     for (int i = 0; i < app.nsig; i++)
         uv_close((uv_handle_t *)&app.sig[i], NULL);
     uv_close((uv_handle_t *)&app.shutdown_timer, NULL);
     cl__drain_loop(&app.loop);
-    for (int i = 0;
-         i < 10 && !(cl_agent_link_destroyed(app.link) && cl_oc_node_destroyed(app.node)); i++) {
+    for (int i = 0; i < 10 && !(cl_oc_node_destroyed(app.node) && cl_wsc_ctx_destroyed(app.wsc));
+         i++) {
         cl_oc_node_destroy(app.node);
-        cl_agent_link_destroy(app.link);
+        cl_wsc_ctx_destroy(app.wsc);
         cl__drain_loop(&app.loop);
     }
     if (uv_loop_close(&app.loop) != 0)
         cl_warn("agent", "event loop still had open handles at exit", "%s", "");
     cl_agent_sessions_free(app.ss);
     cl_oc_node_free(app.node);
+    cl_gw_free(app.gw);
     cl_agent_link_free(app.link);
+    cl_wsc_ctx_free(app.wsc);
     cl_info("agent", "stopped", "%s", "");
     return CL__EXIT_OK;
 
 out_link:
     if (app.node)
         cl_oc_node_destroy(app.node);
+    if (app.gw)
+        cl_gw_destroy(app.gw);
     cl_agent_link_destroy(app.link);
+out_wsc:
+    cl_wsc_ctx_destroy(app.wsc);
     cl__drain_loop(&app.loop);
-    for (int i = 0; i < 10 && !(cl_agent_link_destroyed(app.link) &&
-                                (!app.node || cl_oc_node_destroyed(app.node)));
+    for (int i = 0; i < 10 && !((!app.node || cl_oc_node_destroyed(app.node)) &&
+                                cl_wsc_ctx_destroyed(app.wsc));
          i++) {
         if (app.node)
             cl_oc_node_destroy(app.node);
-        cl_agent_link_destroy(app.link);
+        cl_wsc_ctx_destroy(app.wsc);
         cl__drain_loop(&app.loop);
     }
     cl_oc_node_free(app.node);
+    cl_gw_free(app.gw);
     cl_agent_link_free(app.link);
+    cl_wsc_ctx_free(app.wsc);
 out_loop:
     uv_loop_close(&app.loop);
     return rc ? CL__EXIT_FAIL : CL__EXIT_OK;

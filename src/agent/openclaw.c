@@ -52,7 +52,7 @@ struct cl__task {
 struct cl_oc_node {
     uv_loop_t *loop;
     struct cl_agent_link *link;
-    struct cl_gw *gw; /* NULL when not configured */
+    struct cl_gw *gw; /* main.c's; NULL when not configured */
     struct cl_gw_settings set;
     char device_id[CL_ID_MAX + 1];
     uv_timer_t timer;
@@ -705,14 +705,12 @@ static void cl__on_tick(uv_timer_t *timer)
 
 /* ---- lifecycle --------------------------------------------------------------------- */
 
-int cl_oc_node_new(uv_loop_t *loop, struct cl_agent_link *link, const char *device_id,
-                   const struct cl_gw_settings *settings, const char *config_path,
+int cl_oc_node_new(uv_loop_t *loop, struct cl_gw *gw, struct cl_agent_link *link,
+                   const char *device_id, const struct cl_gw_settings *settings,
                    struct cl_oc_node **out, char *err, size_t errlen)
 {
+    static const struct cl_gw_handler h = {cl__on_gw_state, cl__on_gw_event};
     struct cl_oc_node *n = calloc(1, sizeof *n);
-    struct cl_gw_identity id;
-    char idpath[PATH_MAX];
-    bool created = false;
     int rc;
 
     *out = NULL;
@@ -720,33 +718,24 @@ int cl_oc_node_new(uv_loop_t *loop, struct cl_agent_link *link, const char *devi
         return cl_seterr(err, errlen, CL_ENOMEM, "out of memory");
     n->loop = loop;
     n->link = link;
+    n->gw = gw;
     n->set = *settings;
     n->started_at = uv_now(loop);
     snprintf(n->device_id, sizeof n->device_id, "%s", device_id);
-    if (settings->configured) {
-        cl_gw_identity_path(config_path, idpath, sizeof idpath);
-        rc = cl_gw_identity_load_or_create(idpath, &id, &created, err, errlen);
-        if (rc)
-            goto out_free;
-        if (created)
-            cl_info("openclaw", "created a device identity for the OpenClaw gateway",
-                    "path=%s device_id=%s", idpath, id.device_id);
-        struct cl_gw_handler h = {n, cl__on_gw_state, cl__on_gw_event};
-        rc = cl_gw_new(loop, settings, &id, idpath, settings->caps, &h, &n->gw, err, errlen);
-        cl_gw_identity_wipe(&id);
-        if (rc)
-            goto out_free;
+    if (gw) {
+        rc = cl_gw_subscribe(gw, &h, n);
+        if (rc) {
+            cl_seterr(err, errlen, rc, "too many subscribers of the OpenClaw gateway");
+            cl_gw_settings_wipe(&n->set);
+            free(n);
+            return rc;
+        }
     }
     uv_timer_init(loop, &n->timer);
     n->timer.data = n;
     n->timer_open = true;
     *out = n;
     return 0;
-
-out_free:
-    cl_gw_settings_wipe(&n->set);
-    free(n);
-    return rc;
 }
 
 void cl_oc_node_start(struct cl_oc_node *n)
@@ -754,7 +743,6 @@ void cl_oc_node_start(struct cl_oc_node *n)
     /* without a gateway every request is refused at once: nothing to time */
     if (!n->gw)
         return;
-    cl_gw_start(n->gw);
     uv_timer_start(&n->timer, cl__on_tick, CL__TICK_MS, CL__TICK_MS);
 }
 
@@ -769,8 +757,6 @@ void cl_oc_node_close(struct cl_oc_node *n)
     while (n->tasks)
         cl__task_free(n->tasks);
     uv_timer_stop(&n->timer);
-    if (n->gw)
-        cl_gw_close(n->gw);
 }
 
 void cl_oc_node_destroy(struct cl_oc_node *n)
@@ -779,7 +765,7 @@ void cl_oc_node_destroy(struct cl_oc_node *n)
     while (n->tasks)
         cl__task_free(n->tasks);
     if (n->gw)
-        cl_gw_destroy(n->gw);
+        cl_gw_unsubscribe(n->gw, n);
     if (n->timer_open) {
         n->timer_open = false;
         uv_timer_stop(&n->timer);
@@ -789,14 +775,13 @@ void cl_oc_node_destroy(struct cl_oc_node *n)
 
 bool cl_oc_node_destroyed(const struct cl_oc_node *n)
 {
-    return !n->gw || cl_gw_destroyed(n->gw);
+    return !n->timer_open;
 }
 
 void cl_oc_node_free(struct cl_oc_node *n)
 {
     if (!n)
         return;
-    cl_gw_free(n->gw);
     cl_gw_settings_wipe(&n->set);
     free(n);
 }

@@ -26,6 +26,7 @@
 
 #include "agent/gateway_discover.h"
 #include "agent/link.h"
+#include "agent/gateway.h"
 #include "core/proto.h"
 
 #define CL_OC_HEARTBEAT_MS 15000
@@ -38,17 +39,18 @@
 
 struct cl_oc_node;
 
-/* Creates the node for device_id, answering through link (which must
- * outlive it). settings (copied) says where the gateway is; when it is not
- * configured the node only refuses requests (openclaw_not_configured) and
- * sends no heartbeats. config_path locates the device identity file
- * (beside it). Returns 0 with *out, or an error with a message in err
- * (identity file unusable, lws). */
-int cl_oc_node_new(uv_loop_t *loop, struct cl_agent_link *link, const char *device_id,
-                   const struct cl_gw_settings *settings, const char *config_path,
+/* Creates the node for device_id, answering through link, as a
+ * subscriber of gw (both must outlive it; gw is main.c's, NULL when
+ * OpenClaw is not configured: then the node only refuses requests,
+ * openclaw_not_configured, and sends no heartbeats). settings (copied)
+ * give the session key and capabilities. The node sees every gateway
+ * event and keeps to the runs it started itself. Returns 0 with *out, or
+ * an error with a message in err. */
+int cl_oc_node_new(uv_loop_t *loop, struct cl_gw *gw, struct cl_agent_link *link,
+                   const char *device_id, const struct cl_gw_settings *settings,
                    struct cl_oc_node **out, char *err, size_t errlen);
 
-/* Starts connecting to the gateway and the heartbeat timer. */
+/* Starts the heartbeat timer (the gateway is started by its owner). */
 void cl_oc_node_start(struct cl_oc_node *n);
 
 /* true for the message types this module answers. */
@@ -60,8 +62,9 @@ void cl_oc_node_on_message(struct cl_oc_node *n, const struct cl_msg *m);
 /* The relay link became ready: tell it at once how the node is. */
 void cl_oc_node_on_link_ready(struct cl_oc_node *n);
 
-/* Stops: closes the gateway connection, drops running tasks. Then
- * destroy/destroyed/free as the link's (run the loop between calls). */
+/* Stops: drops running tasks (the gateway is closed by its owner).
+ * destroy unsubscribes and closes the timer; run the loop until
+ * destroyed, then free. */
 void cl_oc_node_close(struct cl_oc_node *n);
 void cl_oc_node_destroy(struct cl_oc_node *n);
 bool cl_oc_node_destroyed(const struct cl_oc_node *n);
