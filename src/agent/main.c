@@ -734,7 +734,7 @@ static void cl__on_link_message(void *ud, const struct cl_msg *m)
         memset(&end, 0, sizeof end);
         end.type = CL_MSG_SESSION_END;
         snprintf(end.session_id, sizeof end.session_id, "%s", m->session_id);
-        snprintf(end.reason, sizeof end.reason, "capability_denied");
+        snprintf(end.reason, sizeof end.reason, "%s", cl_end_reason_name(CL_END_CAPABILITY_DENIED));
         cl_agent_link_send_msg(app->link, &end);
         return;
     }

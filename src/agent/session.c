@@ -227,7 +227,7 @@ static void cl__retire(struct cl__sess *s)
 /* Reports the end of s to the relay and retires it. */
 static void cl__finish(struct cl__sess *s)
 {
-    const char *reason = s->hangup ? s->hangup : "exit";
+    const char *reason = s->hangup ? s->hangup : cl_end_reason_name(CL_END_EXIT);
 
     if (s->ended)
         return;
@@ -748,7 +748,7 @@ static void cl__on_start(struct cl_agent_sessions *ss, const struct cl_msg *m)
     if (ss->count >= CL_AGENT_MAX_SESSIONS) {
         cl_warn("session", "session limit reached; refusing", "session=%s limit=%d", m->session_id,
                 CL_AGENT_MAX_SESSIONS);
-        cl__send_end(ss, m->session_id, "limit", false, 0);
+        cl__send_end(ss, m->session_id, cl_end_reason_name(CL_END_LIMIT), false, 0);
         return;
     }
     s = calloc(1, sizeof *s);
@@ -785,7 +785,7 @@ static void cl__on_start(struct cl_agent_sessions *ss, const struct cl_msg *m)
 out_free_ring:
     cl_ring_free(&s->ring);
 out_refuse:
-    cl__send_end(ss, s->id, "error", false, 0);
+    cl__send_end(ss, s->id, cl_end_reason_name(CL_END_ERROR), false, 0);
     free(s);
 }
 
@@ -825,7 +825,7 @@ static void cl__on_idle(uv_timer_t *t)
         return;
     cl_info("session", "no viewer for the idle grace; ending the session",
             "session=%s grace_s=%llu", s->id, (unsigned long long)s->ss->opts.idle_grace_s);
-    cl__hangup(s, "idle");
+    cl__hangup(s, cl_end_reason_name(CL_END_IDLE));
 }
 
 /* ack {offset, viewers}: the furthest offset any viewer consumed (never
@@ -880,7 +880,7 @@ void cl_agent_sessions_on_message(struct cl_agent_sessions *ss, const struct cl_
         /* The relay believes the session exists (a re-attach after we lost
          * it): tell it, so its viewers are not left waiting. */
         if (m->type == CL_MSG_REPLAY)
-            cl__send_end(ss, m->session_id, "unknown_session", false, 0);
+            cl__send_end(ss, m->session_id, cl_end_reason_name(CL_END_UNKNOWN_SESSION), false, 0);
         return;
     }
     switch (m->type) {
@@ -901,7 +901,7 @@ void cl_agent_sessions_on_message(struct cl_agent_sessions *ss, const struct cl_
     case CL_MSG_SESSION_END:
         cl_info("session", "session ended by relay", "session=%s reason=%s", s->id,
                 m->reason[0] ? m->reason : "-");
-        cl__hangup(s, "hangup");
+        cl__hangup(s, cl_end_reason_name(CL_END_HANGUP));
         break;
     case CL_MSG_ACK:
         cl__on_ack(s, m);
@@ -1080,7 +1080,7 @@ void cl_agent_sessions_hangup_all(struct cl_agent_sessions *ss)
 {
     struct cl__sess *s, *tmp;
     HASH_ITER(hh, ss->by_id, s, tmp)
-    cl__hangup(s, "hangup");
+    cl__hangup(s, cl_end_reason_name(CL_END_HANGUP));
 }
 
 void cl_agent_sessions_kill_all(struct cl_agent_sessions *ss)
