@@ -7,6 +7,7 @@
 #include "agent/http.h"
 #include "agent/shellenv.h"
 #include "core/err.h"
+#include "core/fileio.h"
 #include "core/json.h"
 #include "core/proto.h"
 #include "core/secret.h"
@@ -671,42 +672,11 @@ void cl_audit_exec_approvals(struct cl_audit *a, const char *text, size_t len, c
 }
 
 /* Reads a whole small file (not a secret-checked read: the audit only
- * looks). 0, CL_ENOTFOUND, CL_EIO or CL_ELIMIT. */
+ * looks). 0, CL_ENOTFOUND, CL_EINVAL (not a regular file), CL_EIO or
+ * CL_ELIMIT. */
 static int cl__read_small(const char *path, char **out, size_t *len)
 {
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    size_t n = 0;
-    char *buf;
-
-    *out = NULL;
-    *len = 0;
-    if (fd < 0)
-        return errno == ENOENT ? CL_ENOTFOUND : CL_EIO;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return CL_EIO;
-    }
-    if (st.st_size > CL__AUDIT_FILE_MAX) {
-        close(fd);
-        return CL_ELIMIT;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (!buf)
-        abort();
-    while (n < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    return 0;
+    return cl_read_file(path, CL__AUDIT_FILE_MAX, 0, out, len);
 }
 
 static void cl__free_secret(char *buf, size_t len)

@@ -2,6 +2,7 @@
 #include "agent/gateway_discover.h"
 #include "agent/config.h"
 #include "core/err.h"
+#include "core/fileio.h"
 #include "core/json.h"
 #include "core/proto.h"
 #include "core/secret.h"
@@ -228,40 +229,6 @@ static int cl__openclaw_json_path(char *out, size_t cap)
     return cl_gw_openclaw_paths(state, sizeof state, out, cap);
 }
 
-/* Reads a whole (non-secret-checked) file, at most CL__FILE_MAX bytes. */
-static int cl__read_file(const char *path, char **out, size_t *len)
-{
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    size_t n = 0;
-    char *buf;
-
-    if (fd < 0)
-        return errno == ENOENT ? CL_ENOTFOUND : CL_EIO;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CL__FILE_MAX) {
-        close(fd);
-        return CL_EIO;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        close(fd);
-        return CL_ENOMEM;
-    }
-    while (n < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 static void cl__warn(char *warn, size_t warnlen, const char *line)
 {
     size_t at = strlen(warn);
@@ -309,7 +276,7 @@ int cl_gw_discover(const char *agent_config_path, struct cl_gw_settings *out, ch
 
     /* 2. OpenClaw's own config */
     if (cl__openclaw_json_path(path, sizeof path) == 0) {
-        rc = cl__read_file(path, &buf, &len);
+        rc = cl_read_file(path, CL__FILE_MAX, 0, &buf, &len);
         if (rc == 0) {
             if (cl_gw_parse_openclaw_json(buf, len, path, out, why, sizeof why) != 0)
                 cl__warn(warn, warnlen, why);

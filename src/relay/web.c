@@ -1,6 +1,7 @@
 /* web: the web app and the machine-readable docs, embedded or from --web-dir. */
 #include "relay/web.h"
 #include "core/err.h"
+#include "core/fileio.h"
 #include "core/log.h"
 #include "relay/http.h"
 
@@ -284,35 +285,13 @@ int cl_web_dir_resolve(const char *root, const char *path, char *out, size_t out
 
 int cl_web_read_file(const char *file, size_t max, unsigned char **data, size_t *len)
 {
-    struct stat st;
-    unsigned char *buf;
-    size_t got = 0;
-    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return errno == ENOENT ? CL_ENOTFOUND : CL_EIO;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return CL_ENOTFOUND;
-    }
-    if ((unsigned long long)st.st_size > max) {
-        close(fd);
-        return CL_ELIMIT;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (!buf)
-        abort();
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break; /* shrank meanwhile: serve what there is */
-        got += (size_t)r;
-    }
-    close(fd);
-    *data = buf;
-    *len = got;
-    return 0;
+    char *buf;
+    int rc = cl_read_file(file, max, CL_READ_NOFOLLOW, &buf, len);
+    /* a directory, a link or a device is no file of the app's: not found */
+    if (rc == CL_EINVAL)
+        rc = CL_ENOTFOUND;
+    *data = (unsigned char *)buf;
+    return rc;
 }
 
 /* ---- serving ---------------------------------------------------------- */
