@@ -47,8 +47,7 @@ int cl_chat_store_default_path(char *out, size_t cap, char *err, size_t errlen);
 
 /* Opens the store at path (NULL: the default path), creating the missing
  * directories 0700 and the file 0600 (a umask only takes bits away), and
- * brings its
- * schema up to date. The database's directory must not be a symbolic
+ * brings its schema up to date. The database's directory must not be a symbolic
  * link, and it and every directory above must belong to root or to the
  * caller and not be writable by others (cl_agent_check_dirs_at); an
  * existing file must be a regular file, the caller's, and 0600 or
