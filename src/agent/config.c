@@ -40,7 +40,7 @@ int cl_agent_config_default_path(char *out, size_t cap, char *err, size_t errlen
         n = snprintf(out, cap, "%s/.config/clawlink/agent.json", home);
     }
     if (n < 0 || (size_t)n >= cap)
-        return cl_seterr(err, errlen, CL_ELIMIT, "config path too long");
+        return cl_seterr(err, errlen, CL_ELIMIT, "path too long");
     return 0;
 }
 
@@ -312,15 +312,13 @@ int cl_agent_config_load(const char *path, struct cl_agent_config *cfg, char *er
     return rc;
 }
 
-/* mkdir -p of the directory part of path; directories it creates get 0700.
- * Existing directories are left as they are. */
-static int cl__mkdirs(const char *path, char *err, size_t errlen)
+int cl_agent_mkdirs(const char *path, char *err, size_t errlen)
 {
     char dir[PATH_MAX];
     size_t n = strlen(path);
 
     if (n >= sizeof dir)
-        return cl_seterr(err, errlen, CL_ELIMIT, "config path too long");
+        return cl_seterr(err, errlen, CL_ELIMIT, "path too long");
     memcpy(dir, path, n + 1);
     char *slash = strrchr(dir, '/');
     if (!slash || slash == dir)
@@ -361,7 +359,7 @@ int cl_agent_file_write_private(const char *path, const char *text, size_t len, 
     char tmp[PATH_MAX];
     int fd = -1, rc, n;
 
-    rc = cl__mkdirs(path, err, errlen);
+    rc = cl_agent_mkdirs(path, err, errlen);
     if (rc)
         return rc;
     /* A fresh random name each try: O_EXCL never reuses a stale file, and a

@@ -95,6 +95,12 @@ enum cl_agent_file_flaw {
 struct stat;
 enum cl_agent_file_flaw cl_agent_private_file_flaw(const struct stat *st);
 
+/* mkdir -p of the directory part of path: the directories it creates get
+ * mode 0700 (a umask only ever removes bits), existing ones are left as
+ * they are. Returns 0, CL_ELIMIT (path too long) or CL_EIO with the
+ * directory in err. Used for the config file and the chat store. */
+int cl_agent_mkdirs(const char *path, char *err, size_t errlen);
+
 /* Writes text (and a newline) to path atomically with mode 0600: missing
  * parent directories are created 0700, the data goes to a temporary file
  * created O_EXCL, is fsync'ed and renamed over path. Returns 0, CL_ELIMIT

@@ -282,4 +282,34 @@
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"     \
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
+/* The agent's chat store (src/agent/chat_store.c), all in bytes. A value
+ * over its limit is refused whole, never cut: CL_ELIMIT, and nothing is
+ * written. An empty value where one is required is CL_EINVAL.
+ *  - CL_CHAT_MESSAGE_MAX: a message's Markdown text, also after appending
+ *    a streaming delta (CL_ELIMIT; the message keeps its text so far).
+ *  - CL_CHAT_JSON_MAX: a message's tool calls or usage JSON.
+ *  - CL_CHAT_KEY_MAX: a session key, gateway message id, run id, sender.
+ *  - CL_CHAT_ROLE_MAX: a message role ("user", "assistant", ...).
+ *  - CL_CHAT_TITLE_MAX: a thread title; CL_NAME_MAX for workspace names.
+ *  - CL_CHAT_FOLDER_MAX: a workspace's folder path.
+ *  - CL_CHAT_NOTE_MAX / CL_CHAT_TAGS_MAX: a memory note and its tags.
+ *  - CL_CHAT_QUERY_MAX: a search query as typed.
+ *  - CL_CHAT_PAGE_MAX: rows one list call returns (a larger limit is
+ *    clamped to it); CL_CHAT_SEARCH_MAX: hits one search returns.
+ *  - CL_CHAT_ATTACH_NAME_MAX / CL_CHAT_MIME_MAX: an attachment's name and
+ *    type. */
+#define CL_CHAT_MESSAGE_MAX     (1024 * 1024)
+#define CL_CHAT_JSON_MAX        (256 * 1024)
+#define CL_CHAT_KEY_MAX         256
+#define CL_CHAT_ROLE_MAX        32
+#define CL_CHAT_TITLE_MAX       256
+#define CL_CHAT_FOLDER_MAX      4096
+#define CL_CHAT_NOTE_MAX        (16 * 1024)
+#define CL_CHAT_TAGS_MAX        256
+#define CL_CHAT_QUERY_MAX       256
+#define CL_CHAT_PAGE_MAX        200
+#define CL_CHAT_SEARCH_MAX      50
+#define CL_CHAT_ATTACH_NAME_MAX 255
+#define CL_CHAT_MIME_MAX        128
+
 #endif

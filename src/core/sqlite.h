@@ -4,7 +4,8 @@
  * Users: the relay's store (src/relay/store_sqlite.c, its migration list in
  * src/relay/migrations.c), the relay's audit (src/relay/audit.c, read-only)
  * and the agent's audit (src/agent/audit.c, OpenClaw's database, read-only);
- * next, the agent's chat store. Nothing here knows a schema: callers bring
+ * the agent's chat store (src/agent/chat_store.c, its migration list in
+ * src/agent/chat_migrations.c). Nothing here knows a schema: callers bring
  * their SQL, their statement list and their migration list.
  *
  * Conventions (core/err.h): 0 or a negative CL_E* code; detail in
