@@ -282,4 +282,18 @@
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"     \
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
+/* The OpenClaw gateway's chat shapes (src/agent/chat_gw.c): ids (message
+ * ids, run ids, idempotency keys, session ids), session keys, short names
+ * (roles, stop reasons, phases), one message's text and its tool calls or
+ * usage as JSON, the delta cursor, and messages in one `chat.history`
+ * answer (the gateway's own maximum is 1000). Over a limit, the shape is
+ * refused (CL_EINVAL, "<field> is too long" / "too many messages"). */
+#define CL_CHAT_GW_ID_MAX      256
+#define CL_CHAT_GW_KEY_MAX     512
+#define CL_CHAT_GW_ROLE_MAX    64
+#define CL_CHAT_GW_TEXT_MAX    (4u << 20)
+#define CL_CHAT_GW_JSON_MAX    (1u << 20)
+#define CL_CHAT_GW_CURSOR_MAX  4096
+#define CL_CHAT_GW_HISTORY_MAX 1000
+
 #endif
