@@ -347,24 +347,27 @@ int cl_chat_gw_history(json_t *payload, struct cl_chat_gw_history *out, char *wh
     {
         json_t *entry = item;
         struct cl_chat_gw_msg *m = &out->msgs[out->n];
+        char id[sizeof m->id], one[160];
+        long long seq = 0;
 
+        one[0] = 0;
         if (out->delta) { /* {message, messageId, messageSeq} */
-            if (!json_is_object(item)) {
-                rc = cl__bad(why, whycap, "delta entry", "is not an object");
-                goto fail;
-            }
-            entry = json_object_get(item, "message");
+            entry = json_is_object(item) ? json_object_get(item, "message") : NULL;
+            if (!json_is_object(item) ||
+                cl__copy(item, "messageId", id, sizeof id, one, sizeof one) != 0 ||
+                cl__num(item, "messageSeq", &seq, one, sizeof one) != 0)
+                entry = NULL;
         }
-        if ((rc = cl_chat_gw_message(entry, m, why, whycap)) != 0)
+        rc = entry ? cl_chat_gw_message(entry, m, one, sizeof one) : CL_EINVAL;
+        if (rc == CL_ENOMEM)
             goto fail;
+        if (rc != 0) { /* one bad entry does not stop the import of the others */
+            if (!out->skipped++ && why && whycap)
+                snprintf(why, whycap, "message %zu: %s", i, one[0] ? one : "is malformed");
+            continue;
+        }
         out->n++;
         if (out->delta) {
-            char id[sizeof m->id];
-            long long seq;
-
-            if ((rc = cl__copy(item, "messageId", id, sizeof id, why, whycap)) != 0 ||
-                (rc = cl__num(item, "messageSeq", &seq, why, whycap)) != 0)
-                goto fail;
             if (!m->id[0])
                 memcpy(m->id, id, sizeof id);
             if (seq)
@@ -398,7 +401,7 @@ int cl_chat_gw_event(json_t *payload, struct cl_chat_gw_event *out, char *why, s
         {"final", CL_CHAT_GW_FINAL},   {"aborted", CL_CHAT_GW_ABORTED},
         {"error", CL_CHAT_GW_ERROR},
     };
-    char state[CL_CHAT_GW_ROLE_MAX + 1];
+    char state[CL_CHAT_GW_NAME_MAX + 1];
     json_t *msg;
     size_t i;
     int rc;

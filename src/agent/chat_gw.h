@@ -13,8 +13,9 @@
  *     aborted, error).
  * Every string is bounded by a named limit (CL_CHAT_GW_*, core/limits.h);
  * a value over its limit, or of the wrong type, is CL_EINVAL with the
- * field named in `why`. Unknown fields are ignored: the gateway adds
- * fields often. Results own heap memory: free with the *_clear function.
+ * field named in `why`. In a history answer such an entry is skipped and
+ * counted (`skipped`, the first reason in `why`); the others are read. Unknown fields are ignored:
+ * the gateway adds fields often. Results own heap memory: free with the *_clear function.
  */
 #ifndef CL_AGENT_CHAT_GW_H
 #define CL_AGENT_CHAT_GW_H
@@ -60,7 +61,8 @@ struct cl_chat_gw_history {
     char *delta_cursor;                     /* NULL when absent */
     bool delta, reset, has_more;
     long long next_offset;
-    size_t n;
+    size_t n;       /* messages read */
+    size_t skipped; /* entries refused (malformed or over a limit); why names the first */
     struct cl_chat_gw_msg *msgs;
 };
 
@@ -68,9 +70,9 @@ struct cl_chat_gw_history {
 struct cl_chat_gw_event {
     char run_id[CL_CHAT_GW_ID_MAX + 1];
     char session_key[CL_CHAT_GW_KEY_MAX + 1];
-    char stop_reason[CL_CHAT_GW_ROLE_MAX + 1]; /* "" when absent */
-    char error_kind[CL_CHAT_GW_ROLE_MAX + 1];  /* "" when absent */
-    char phase[CL_CHAT_GW_ROLE_MAX + 1];       /* status: "starting_model", …; "" */
+    char stop_reason[CL_CHAT_GW_NAME_MAX + 1]; /* "" when absent */
+    char error_kind[CL_CHAT_GW_NAME_MAX + 1];  /* "" when absent */
+    char phase[CL_CHAT_GW_NAME_MAX + 1];       /* status: "starting_model", …; "" */
     long long seq;
     enum cl_chat_gw_state state;
     bool replace;        /* delta: text replaces what was shown */

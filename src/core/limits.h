@@ -283,16 +283,20 @@
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 /* The OpenClaw gateway's chat shapes (src/agent/chat_gw.c): ids (message
- * ids, run ids, idempotency keys, session ids), session keys, short names
- * (roles, stop reasons, phases), one message's text and its tool calls or
- * usage as JSON, the delta cursor, and messages in one `chat.history`
- * answer (the gateway's own maximum is 1000). Over a limit, the shape is
- * refused (CL_EINVAL, "<field> is too long" / "too many messages"). */
+ * ids, run ids, idempotency keys, session ids) and session keys, roles,
+ * short names (stop reasons, error kinds, phases), one message's text,
+ * its tool calls or usage as JSON, the delta cursor, and messages in one
+ * `chat.history` answer (the gateway's own maximum is 1000). The sizes
+ * are the chat store's (CL_CHAT_KEY_MAX, CL_CHAT_ROLE_MAX,
+ * CL_CHAT_MESSAGE_MAX, CL_CHAT_JSON_MAX), so what is read can be stored.
+ * Over a limit the value is refused (CL_EINVAL, "<field> is too long");
+ * in a history answer only that entry is skipped and counted. */
 #define CL_CHAT_GW_ID_MAX      256
-#define CL_CHAT_GW_KEY_MAX     512
-#define CL_CHAT_GW_ROLE_MAX    64
-#define CL_CHAT_GW_TEXT_MAX    (4u << 20)
-#define CL_CHAT_GW_JSON_MAX    (1u << 20)
+#define CL_CHAT_GW_KEY_MAX     256
+#define CL_CHAT_GW_ROLE_MAX    32
+#define CL_CHAT_GW_NAME_MAX    64
+#define CL_CHAT_GW_TEXT_MAX    (1024 * 1024)
+#define CL_CHAT_GW_JSON_MAX    (256 * 1024)
 #define CL_CHAT_GW_CURSOR_MAX  4096
 #define CL_CHAT_GW_HISTORY_MAX 1000
 

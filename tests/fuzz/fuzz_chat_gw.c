@@ -7,7 +7,8 @@
  * an event frame, as its "payload" (and the payload's "message"). Checked:
  * on success every string fits its buffer, texts are never NULL where
  * promised, tool calls and usage are JSON that parses again, a history
- * holds at most CL_CHAT_GW_HISTORY_MAX messages; on failure the error is
+ * holds at most CL_CHAT_GW_HISTORY_MAX messages, each entry read or
+ * counted as skipped; on failure the error is
  * CL_EINVAL or CL_ENOMEM with a reason and the result is empty.
  * Seed corpus: tests/fuzz/corpus/chat_gw/ (frames captured from a real
  * gateway, tests/unit/fixtures/gw/).
@@ -89,6 +90,9 @@ static void try_history(json_t *v)
         CHECK(h.next_offset >= -1);
         CHECK(strlen(h.session_id) <= CL_CHAT_GW_ID_MAX);
         CHECK(!h.delta_cursor || strlen(h.delta_cursor) <= CL_CHAT_GW_CURSOR_MAX);
+        if (!h.reset)
+            CHECK(h.n + h.skipped == json_array_size(json_object_get(v, "messages")));
+        CHECK(h.skipped == 0 || why[0]);
         for (size_t i = 0; i < h.n; i++)
             check_msg(&h.msgs[i]);
     } else {

@@ -130,6 +130,43 @@ static void test_history_delta(void **state)
     json_decref(p);
 }
 
+/* one bad entry in a history answer is skipped and counted; the others
+ * are read (an import must not stall on one message) */
+static void test_history_skips_bad_entries(void **state)
+{
+    struct cl_chat_gw_history h;
+    char why[160] = "";
+    json_t *v;
+    (void)state;
+
+    v = parse("{\"sessionId\":\"s\",\"messages\":[{\"role\":\"user\",\"content\":\"one\","
+              "\"__openclaw\":{\"id\":\"a\",\"seq\":1}},{\"role\":1},\"x\","
+              "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"two\"}],"
+              "\"__openclaw\":{\"id\":\"b\",\"seq\":4}}]}");
+    assert_int_equal(cl_chat_gw_history(v, &h, why, sizeof why), 0);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(h.skipped, 2);
+    assert_non_null(strstr(why, "message 1: role"));
+    assert_string_equal(h.msgs[0].text, "one");
+    assert_string_equal(h.msgs[1].id, "b");
+    assert_int_equal(h.msgs[1].seq, 4);
+    cl_chat_gw_history_clear(&h);
+    json_decref(v);
+
+    /* delta mode: the envelope's messageId and messageSeq fill in */
+    v = parse("{\"kind\":\"delta\",\"messages\":[\"x\",{\"messageId\":7},"
+              "{\"message\":{\"role\":\"user\",\"content\":\"hi\"},\"messageId\":\"m9\","
+              "\"messageSeq\":9}],\"deltaCursor\":\"c\"}");
+    assert_int_equal(cl_chat_gw_history(v, &h, why, sizeof why), 0);
+    assert_int_equal(h.n, 1);
+    assert_int_equal(h.skipped, 2);
+    assert_string_equal(h.msgs[0].id, "m9");
+    assert_int_equal(h.msgs[0].seq, 9);
+    assert_string_equal(h.delta_cursor, "c");
+    cl_chat_gw_history_clear(&h);
+    json_decref(v);
+}
+
 static void test_session_message_events(void **state)
 {
     static const char *const files[] = {"event_session_message_user.json",
@@ -284,8 +321,6 @@ static void test_refused(void **state)
         "{\"messages\":{}}",
         "{\"kind\":\"full\",\"messages\":[]}",
         "{\"messages\":[],\"nextOffset\":-1}",
-        "{\"kind\":\"delta\",\"messages\":[\"x\"]}",
-        "{\"messages\":[{\"role\":\"user\"},{\"role\":1}]}",
     };
     struct cl_chat_gw_msg m;
     struct cl_chat_gw_event e;
@@ -376,10 +411,15 @@ static void test_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_history_page),  cmocka_unit_test(test_history_aborted),
-        cmocka_unit_test(test_history_delta), cmocka_unit_test(test_session_message_events),
-        cmocka_unit_test(test_chat_events),   cmocka_unit_test(test_schema_shapes),
-        cmocka_unit_test(test_refused),       cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_history_page),
+        cmocka_unit_test(test_history_aborted),
+        cmocka_unit_test(test_history_delta),
+        cmocka_unit_test(test_history_skips_bad_entries),
+        cmocka_unit_test(test_session_message_events),
+        cmocka_unit_test(test_chat_events),
+        cmocka_unit_test(test_schema_shapes),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_limits),
     };
     cl_json_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
