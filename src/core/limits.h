@@ -311,5 +311,22 @@
 #define CL_CHAT_SEARCH_MAX      50
 #define CL_CHAT_ATTACH_NAME_MAX 255
 #define CL_CHAT_MIME_MAX        128
+/* The OpenClaw gateway's chat shapes (src/agent/chat_gw.c): ids (message
+ * ids, run ids, idempotency keys, session ids) and session keys, roles,
+ * short names (stop reasons, error kinds, phases), one message's text,
+ * its tool calls or usage as JSON, the delta cursor, and messages in one
+ * `chat.history` answer (the gateway's own maximum is 1000). The sizes
+ * are the chat store's (defined as CL_CHAT_KEY_MAX, CL_CHAT_ROLE_MAX,
+ * CL_CHAT_MESSAGE_MAX, CL_CHAT_JSON_MAX), so what is read can be stored.
+ * Over a limit the value is refused (CL_EINVAL, "<field> is too long");
+ * in a history answer only that entry is skipped and counted. */
+#define CL_CHAT_GW_ID_MAX      CL_CHAT_KEY_MAX
+#define CL_CHAT_GW_KEY_MAX     CL_CHAT_KEY_MAX
+#define CL_CHAT_GW_ROLE_MAX    CL_CHAT_ROLE_MAX
+#define CL_CHAT_GW_NAME_MAX    64
+#define CL_CHAT_GW_TEXT_MAX    CL_CHAT_MESSAGE_MAX
+#define CL_CHAT_GW_JSON_MAX    CL_CHAT_JSON_MAX
+#define CL_CHAT_GW_CURSOR_MAX  4096
+#define CL_CHAT_GW_HISTORY_MAX 1000
 
 #endif
