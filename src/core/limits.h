@@ -282,6 +282,17 @@
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"     \
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
+/* The chat family on the wire (core/proto_chat.c, docs/protocol.md
+ * "Chat"): a chat_request's path (below the chat API's root, starting
+ * with "/") and raw query string, and a chat_event's name. Longer is a
+ * malformed message. The whole frame is bounded by CL_WS_MAX_MESSAGE;
+ * CL_CHAT_FRAME_MAX is what an agent lets one chat_response or chat_event
+ * grow to, so it always fits. */
+#define CL_CHAT_PATH_MAX   1024
+#define CL_CHAT_QSTR_MAX   2048
+#define CL_CHAT_EVENT_MAX  32
+#define CL_CHAT_FRAME_MAX  (CL_WS_MAX_MESSAGE - 4096)
+
 /* The agent's chat store (src/agent/chat_store.c), all in bytes. A value
  * over its limit is refused whole, never cut: CL_ELIMIT, and nothing is
  * written. An empty value where one is required is CL_EINVAL.

@@ -9,7 +9,7 @@
  *
  * The types are grouped in numbered families, each with its own codec file
  * and table (core/proto_family.h): link (proto_link.c), terminal
- * (proto_term.c), node (proto_node.c), chat (reserved). proto.c frames
+ * (proto_term.c), node (proto_node.c), chat (proto_chat.c). proto.c frames
  * messages, dispatches them by table, and holds the hand-written fast paths
  * of the terminal's data (v1 stdout, v2 binary frames).
  */
@@ -72,8 +72,21 @@ enum cl_msg_type {
      * the PTY; relay -> browser: this connection's input passed to the
      * agent. Only between peers that agreed on a stdin_window. */
     CL_MSG_STDIN_ACK = 29,
+    /* Chat (family 4, docs/protocol.md "Chat"): the agent's chat API
+     * carried over the link. A request names a method, a path below the
+     * API's root and the user making it; the agent answers with one
+     * chat_response, or with chat_events and then a chat_response that
+     * ends the stream. */
+    CL_MSG_CHAT_REQUEST = 128,  /* relay -> agent */
+    CL_MSG_CHAT_RESPONSE = 129, /* agent -> relay */
+    CL_MSG_CHAT_EVENT = 130,    /* agent -> relay */
+    CL_MSG_CHAT_CANCEL = 131,   /* relay -> agent: the caller went away */
     CL_MSG__COUNT
 };
+/* The first chat type: 30..127 are unused numbers (no codec). */
+#define CL_MSG_CHAT_FIRST CL_MSG_CHAT_REQUEST
+/* The chat family's version an agent serves (hello.chat). */
+#define CL_CHAT_PROTO_VERSION 1
 
 /* The state of an agent's link to its OpenClaw gateway, in heartbeats. */
 enum cl_node_state {
@@ -178,6 +191,18 @@ struct cl_msg {
     bool has_last_error; /* false: null */
     enum cl_node_state node_state;
     unsigned caps; /* CL_CAP_* declared */
+
+    /* ---- chat: chat_request, chat_response, chat_event, chat_cancel (all
+     * carry request_id); the body of a request or response and the data of
+     * an event are any JSON value, as compact text in json (NULL: absent) */
+    char method[8];                  /* chat_request: GET, POST, PUT, PATCH, DELETE */
+    char *path;                      /* chat_request: malloc'd, "/threads/12" */
+    char *query;                     /* chat_request: malloc'd raw query (no "?"), or NULL */
+    char user_id[CL_ID_MAX + 1];     /* chat_request: the clawlink user asking */
+    char user_name[CL_NAME_MAX + 1]; /* chat_request: their display name ("" when none) */
+    int status;                      /* chat_response: an HTTP status, 100..599 */
+    char event[CL_CHAT_EVENT_MAX + 1]; /* chat_event: its name, [a-z0-9_] */
+    int chat; /* hello: the chat family version the agent serves (0: none) */
 };
 
 /* Why a session ended: the session_end reasons clawlink sends (the wire

@@ -5,8 +5,9 @@
  * Message types are grouped in numbered families (docs/protocol.md,
  * "Message families"): 1 link (connecting, errors, keepalive, device
  * information), 2 terminal (sessions and their bytes), 3 node (OpenClaw
- * node requests and answers), 4 chat (reserved). Each family's codec file
- * (proto_link.c, proto_term.c, proto_node.c) exports one table with a row
+ * node requests and answers), 4 chat (the agent's chat API over the link).
+ * Each family's codec file (proto_link.c, proto_term.c, proto_node.c,
+ * proto_chat.c) exports one table with a row
  * {type, name, decode, encode} per message type. proto.c frames a message
  * ({"type": name, "data": {...}}) and hands the data object to the row of
  * its type: there is no switch over all types. A new message type is a row
@@ -52,9 +53,9 @@ struct cl_proto_family {
 extern const struct cl_proto_family cl_proto_link;
 extern const struct cl_proto_family cl_proto_term;
 extern const struct cl_proto_family cl_proto_node;
+extern const struct cl_proto_family cl_proto_chat;
 
-/* Every family, in number order (chat has no table yet: its range is
- * reserved in docs/protocol.md). */
+/* Every family, in number order. */
 extern const struct cl_proto_family *const cl_proto_families[];
 extern const size_t cl_proto_nfamilies;
 

@@ -189,6 +189,13 @@ static int cl__link_hello_decode(json_t *d, struct cl_msg *m, char *err, size_t 
         rc = cl__link_proto(d, m, err, errlen);
     if (!rc)
         rc = cl__link_stdin_window(d, m, err, errlen);
+    if (!rc) {
+        /* the chat family version the agent serves; a newer one than ours
+         * is served as ours (the relay only sends what it knows) */
+        long long v = 0;
+        rc = cl_json_int(d, "data", "chat", false, 1, 1000, &v, NULL, err, errlen);
+        m->chat = (int)v;
+    }
     return rc ? rc : cl__link_sessions(d, m, err, errlen);
 }
 
@@ -222,6 +229,8 @@ static json_t *cl__link_hello_encode(const struct cl_msg *m)
         json_object_set_new(d, "proto", json_integer(m->proto));
     if (d && m->stdin_window)
         json_object_set_new(d, "stdin_window", json_integer(m->stdin_window));
+    if (d && m->chat)
+        json_object_set_new(d, "chat", json_integer(m->chat));
     return d;
 }
 

@@ -851,6 +851,10 @@ static void test_type_names(void **state)
     (void)state;
     for (int t = 1; t < CL_MSG__COUNT; t++) {
         const char *name = cl_msg_type_name((enum cl_msg_type)t);
+        if (t > CL_MSG_STDIN_ACK && t < CL_MSG_CHAT_FIRST) {
+            assert_null(name); /* numbers no type has */
+            continue;
+        }
         assert_non_null(name);
         assert_int_equal(cl_msg_type_from_name(name), t);
     }

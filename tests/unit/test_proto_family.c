@@ -23,11 +23,23 @@
 #include "core/proto_family.h"
 #include "core/secret.h"
 
+/* 30..127: numbers no type has (the legacy types end at 29, chat starts
+ * at 128). */
+static bool unused_number(int t)
+{
+    return t > CL_MSG_STDIN_ACK && t < CL_MSG_CHAT_FIRST;
+}
+
 static void test_every_type_has_one_row(void **state)
 {
     (void)state;
     for (int t = CL_MSG_UNKNOWN + 1; t < CL_MSG__COUNT; t++) {
         int rows = 0;
+        if (unused_number(t)) {
+            assert_null(cl_proto_codec_by_type((enum cl_msg_type)t));
+            assert_null(cl_msg_type_name((enum cl_msg_type)t));
+            continue;
+        }
         for (size_t f = 0; f < cl_proto_nfamilies; f++)
             for (size_t i = 0; i < cl_proto_families[f]->ncodecs; i++)
                 rows += cl_proto_families[f]->codecs[i].type == (enum cl_msg_type)t;
@@ -66,10 +78,11 @@ static void test_names_unique(void **state)
 static void test_family_ranges(void **state)
 {
     (void)state;
-    assert_int_equal(cl_proto_nfamilies, 3);
+    assert_int_equal(cl_proto_nfamilies, 4);
     assert_string_equal(cl_proto_families[0]->name, "link");
     assert_string_equal(cl_proto_families[1]->name, "terminal");
     assert_string_equal(cl_proto_families[2]->name, "node");
+    assert_string_equal(cl_proto_families[3]->name, "chat");
     for (size_t f = 0; f < cl_proto_nfamilies; f++) {
         const struct cl_proto_family *a = cl_proto_families[f];
         assert_int_equal(a->id, f + 1);
@@ -86,8 +99,8 @@ static void test_family_ranges(void **state)
             assert_true(t <= CL_PROTO_LEGACY_LAST || (t >= a->first && t <= a->last));
         }
     }
-    /* chat's range, reserved (docs/protocol.md) */
-    assert_true(cl_proto_families[cl_proto_nfamilies - 1]->last < 128);
+    /* 160-255 stay free for families to come (docs/protocol.md) */
+    assert_true(cl_proto_families[cl_proto_nfamilies - 1]->last < 160);
 }
 
 /* A message of type t with every field its type writes set to something
@@ -138,6 +151,14 @@ static void fill(struct cl_msg *m, enum cl_msg_type t, struct cl_msg_session *ss
     m->has_last_error = true;
     m->node_state = CL_NODE_RECONNECTING;
     m->caps = CL_CAP_CHAT | CL_CAP_WORKFLOW;
+    strcpy(m->method, "PATCH");
+    m->path = "/threads/12";
+    m->query = "limit=5&before=9";
+    strcpy(m->user_id, "u-1");
+    strcpy(m->user_name, "Ada · Lovelace");
+    m->status = 201;
+    strcpy(m->event, "delta");
+    m->chat = CL_CHAT_PROTO_VERSION;
 }
 
 /* decode(encode(x)) encodes to the same bytes, for every type that is
@@ -155,6 +176,8 @@ static void test_every_type_round_trips(void **state)
         size_t n1 = 0, n2 = 0;
         char *e1, *e2;
         int rc;
+        if (unused_number(t))
+            continue;
         fill(&in, (enum cl_msg_type)t, ss, bytes, sizeof bytes, text);
         e1 = cl_msg_encode(&in, &n1);
         assert_non_null(e1);
@@ -244,6 +267,121 @@ static void test_end_reasons(void **state)
     cl_msg_clear(&m);
 }
 
+/* Family 4: what a chat frame may carry, and what is refused. */
+static int chat_dec(const char *text, struct cl_msg *m)
+{
+    char err[256];
+    int rc = cl_msg_decode(text, strlen(text), m, err, sizeof err);
+    if (rc)
+        cl_msg_clear(m);
+    return rc;
+}
+
+static void test_chat_family(void **state)
+{
+    struct cl_msg m;
+    char big[CL_CHAT_PATH_MAX + 64];
+    char *text;
+    (void)state;
+    assert_int_equal(chat_dec("{\"type\":\"chat_request\",\"data\":{\"request_id\":\"r1\","
+                              "\"method\":\"POST\",\"path\":\"/threads/3/messages\","
+                              "\"user\":{\"id\":\"u-1\",\"name\":\"Ada\"},"
+                              "\"body\":{\"content\":\"hi\"}}}",
+                              &m),
+                     0);
+    assert_int_equal(m.type, CL_MSG_CHAT_REQUEST);
+    assert_string_equal(m.method, "POST");
+    assert_string_equal(m.path, "/threads/3/messages");
+    assert_null(m.query);
+    assert_string_equal(m.user_id, "u-1");
+    assert_string_equal(m.json, "{\"content\":\"hi\"}");
+    cl_msg_clear(&m);
+    /* bodies and data are any JSON value */
+    assert_int_equal(chat_dec("{\"type\":\"chat_response\",\"data\":{\"request_id\":\"r1\","
+                              "\"status\":200,\"body\":[1,\"two\"]}}",
+                              &m),
+                     0);
+    assert_string_equal(m.json, "[1,\"two\"]");
+    assert_int_equal(m.status, 200);
+    text = cl_msg_encode(&m, NULL);
+    assert_non_null(strstr(text, "\"body\":[1,\"two\"]"));
+    free(text);
+    cl_msg_clear(&m);
+    assert_int_equal(chat_dec("{\"type\":\"chat_event\",\"data\":{\"request_id\":\"r1\","
+                              "\"event\":\"ping\"}}",
+                              &m),
+                     0);
+    assert_null(m.json);
+    cl_msg_clear(&m);
+    assert_int_equal(chat_dec("{\"type\":\"chat_cancel\",\"data\":{\"request_id\":\"r1\"}}", &m),
+                     0);
+    assert_int_equal(m.type, CL_MSG_CHAT_CANCEL);
+    cl_msg_clear(&m);
+
+    /* refused: each names what is wrong */
+    static const char *const bad[] = {
+        /* no request id */
+        "{\"type\":\"chat_cancel\",\"data\":{}}",
+        /* a method the API has not */
+        "{\"type\":\"chat_request\",\"data\":{\"request_id\":\"r\",\"method\":\"TRACE\","
+        "\"path\":\"/x\",\"user\":{\"id\":\"u\"}}}",
+        /* a path not from the root, with a space, with a control character */
+        "{\"type\":\"chat_request\",\"data\":{\"request_id\":\"r\",\"method\":\"GET\","
+        "\"path\":\"threads\",\"user\":{\"id\":\"u\"}}}",
+        "{\"type\":\"chat_request\",\"data\":{\"request_id\":\"r\",\"method\":\"GET\","
+        "\"path\":\"/a b\",\"user\":{\"id\":\"u\"}}}",
+        "{\"type\":\"chat_request\",\"data\":{\"request_id\":\"r\",\"method\":\"GET\","
+        "\"path\":\"/a\\u0001\",\"user\":{\"id\":\"u\"}}}",
+        /* no user, a user id that is no id, a name with a control character */
+        "{\"type\":\"chat_request\",\"data\":{\"request_id\":\"r\",\"method\":\"GET\","
+        "\"path\":\"/x\"}}",
+        "{\"type\":\"chat_request\",\"data\":{\"request_id\":\"r\",\"method\":\"GET\","
+        "\"path\":\"/x\",\"user\":{\"id\":\"u/1\"}}}",
+        "{\"type\":\"chat_request\",\"data\":{\"request_id\":\"r\",\"method\":\"GET\","
+        "\"path\":\"/x\",\"user\":{\"id\":\"u\",\"name\":\"a\\nb\"}}}",
+        /* a status that is none */
+        "{\"type\":\"chat_response\",\"data\":{\"request_id\":\"r\",\"status\":99}}",
+        "{\"type\":\"chat_response\",\"data\":{\"request_id\":\"r\",\"status\":600}}",
+        "{\"type\":\"chat_response\",\"data\":{\"request_id\":\"r\"}}",
+        /* event names are [a-z0-9_] */
+        "{\"type\":\"chat_event\",\"data\":{\"request_id\":\"r\",\"event\":\"Delta\"}}",
+        "{\"type\":\"chat_event\",\"data\":{\"request_id\":\"r\",\"event\":\"a\\nevent: x\"}}",
+        "{\"type\":\"chat_event\",\"data\":{\"request_id\":\"r\",\"event\":\"\"}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (chat_dec(bad[i], &m) != CL_EINVAL)
+            print_error("accepted: %s\n", bad[i]);
+        assert_int_equal(chat_dec(bad[i], &m), CL_EINVAL);
+    }
+    /* the bounds: a path of CL_CHAT_PATH_MAX passes, one byte more does not */
+    for (int over = 0; over <= 1; over++) {
+        char *frame;
+        size_t n = CL_CHAT_PATH_MAX + (size_t)over;
+        big[0] = '/';
+        memset(big + 1, 'a', n - 1);
+        big[n] = 0;
+        frame = malloc(n + 200);
+        snprintf(frame, n + 200,
+                 "{\"type\":\"chat_request\",\"data\":{\"request_id\":\"r\",\"method\":\"GET\","
+                 "\"path\":\"%s\",\"user\":{\"id\":\"u\"}}}",
+                 big);
+        assert_int_equal(chat_dec(frame, &m), over ? CL_EINVAL : 0);
+        cl_msg_clear(&m);
+        free(frame);
+    }
+    /* hello says which chat family version the agent serves */
+    assert_int_equal(chat_dec("{\"type\":\"hello\",\"data\":{\"device_id\":\"d\",\"token\":\"t\","
+                              "\"chat\":1}}",
+                              &m),
+                     0);
+    assert_int_equal(m.chat, 1);
+    cl_msg_clear(&m);
+    assert_int_equal(chat_dec("{\"type\":\"hello\",\"data\":{\"device_id\":\"d\",\"token\":\"t\","
+                              "\"chat\":0}}",
+                              &m),
+                     CL_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_family_ranges),
         cmocka_unit_test(test_every_type_round_trips),
         cmocka_unit_test(test_end_reasons),
+        cmocka_unit_test(test_chat_family),
     };
     assert_int_equal(cl_secret_init(), 0);
     cl_json_init();
