@@ -288,10 +288,10 @@
  * malformed message. The whole frame is bounded by CL_WS_MAX_MESSAGE;
  * CL_CHAT_FRAME_MAX is what an agent lets one chat_response or chat_event
  * grow to, so it always fits. */
-#define CL_CHAT_PATH_MAX   1024
-#define CL_CHAT_QSTR_MAX   2048
-#define CL_CHAT_EVENT_MAX  32
-#define CL_CHAT_FRAME_MAX  (CL_WS_MAX_MESSAGE - 4096)
+#define CL_CHAT_PATH_MAX  1024
+#define CL_CHAT_QSTR_MAX  2048
+#define CL_CHAT_EVENT_MAX 32
+#define CL_CHAT_FRAME_MAX (CL_WS_MAX_MESSAGE - 4096)
 
 /* The agent's chat store (src/agent/chat_store.c), all in bytes. A value
  * over its limit is refused whole, never cut: CL_ELIMIT, and nothing is

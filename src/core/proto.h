@@ -195,12 +195,12 @@ struct cl_msg {
     /* ---- chat: chat_request, chat_response, chat_event, chat_cancel (all
      * carry request_id); the body of a request or response and the data of
      * an event are any JSON value, as compact text in json (NULL: absent) */
-    char method[8];                  /* chat_request: GET, POST, PUT, PATCH, DELETE */
-    char *path;                      /* chat_request: malloc'd, "/threads/12" */
-    char *query;                     /* chat_request: malloc'd raw query (no "?"), or NULL */
-    char user_id[CL_ID_MAX + 1];     /* chat_request: the clawlink user asking */
-    char user_name[CL_NAME_MAX + 1]; /* chat_request: their display name ("" when none) */
-    int status;                      /* chat_response: an HTTP status, 100..599 */
+    char method[8];                    /* chat_request: GET, POST, PUT, PATCH, DELETE */
+    char *path;                        /* chat_request: malloc'd, "/threads/12" */
+    char *query;                       /* chat_request: malloc'd raw query (no "?"), or NULL */
+    char user_id[CL_ID_MAX + 1];       /* chat_request: the clawlink user asking */
+    char user_name[CL_NAME_MAX + 1];   /* chat_request: their display name ("" when none) */
+    int status;                        /* chat_response: an HTTP status, 100..599 */
     char event[CL_CHAT_EVENT_MAX + 1]; /* chat_event: its name, [a-z0-9_] */
     int chat; /* hello: the chat family version the agent serves (0: none) */
 };
