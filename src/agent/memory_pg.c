@@ -993,6 +993,16 @@ static const struct cl_memory_ops cl__pg_ops = {
     .close = cl__pg_close,
 };
 
+/* A value for a logfmt line: no quote, no line break, no space where the
+ * value is unquoted; cut to cap. */
+static void cl__pg_logsafe(const char *v, char *out, size_t cap)
+{
+    size_t i = 0;
+    for (; v[i] && i + 1 < cap; i++)
+        out[i] = v[i] == '"' ? '\'' : (v[i] == '\n' || v[i] == '\r' || v[i] == ' ') ? '_' : v[i];
+    out[i] = 0;
+}
+
 int cl_memory_pg_describe(const char *url, char *out, size_t cap)
 {
     PQconninfoOption *opts = url ? PQconninfoParse(url, NULL) : NULL;
@@ -1013,14 +1023,13 @@ int cl_memory_pg_describe(const char *url, char *out, size_t cap)
         else if (strcmp(o->keyword, "dbname") == 0)
             db = v;
     }
-    snprintf(out, cap, "host=\"%s\" port=%s dbname=\"%s\"",
-             *host       ? host
-             : *hostaddr ? hostaddr
-                         : "(local socket)",
-             *port ? port : "5432", *db ? db : "(user name)");
-    for (char *p = out; *p; p++)
-        if (*p == '\n' || *p == '\r' || *p == '"')
-            *p = *p == '"' ? '\'' : ' ';
+    {
+        char h[128], pt[16], d[128];
+        cl__pg_logsafe(*host ? host : *hostaddr ? hostaddr : "(local socket)", h, sizeof h);
+        cl__pg_logsafe(*port ? port : "5432", pt, sizeof pt);
+        cl__pg_logsafe(*db ? db : "(user name)", d, sizeof d);
+        snprintf(out, cap, "host=\"%s\" port=%s dbname=\"%s\"", h, pt, d);
+    }
     cl__pg_conninfo_free(opts);
     return 0;
 }
