@@ -1073,9 +1073,7 @@ int cl_memory_pg_new(uv_loop_t *loop, const struct cl_memory_pg_opts *opts, stru
     pg->op_timeout_ms = opts->op_timeout_ms ? opts->op_timeout_ms : CL_MEMORY_PG_OP_TIMEOUT_MS;
     pg->connect_timeout_ms =
         opts->connect_timeout_ms ? opts->connect_timeout_ms : CL_MEMORY_PG_CONNECT_TIMEOUT_MS;
-    pg->queue_max = opts->queue_max && opts->queue_max < CL_MEMORY_PG_QUEUE_MAX
-                        ? opts->queue_max
-                        : CL_MEMORY_PG_QUEUE_MAX;
+    pg->queue_max = CL_MEMORY_PG_QUEUE_MAX;
     cl_backoff_init(&pg->backoff,
                     opts->backoff_min_ms ? opts->backoff_min_ms : CL_MEMORY_PG_BACKOFF_MIN_MS,
                     opts->backoff_max_ms ? opts->backoff_max_ms : CL_MEMORY_PG_BACKOFF_MAX_MS);

@@ -49,7 +49,6 @@ struct cl_memory_pg_opts {
     uint32_t op_timeout_ms;
     uint32_t connect_timeout_ms;
     uint32_t backoff_min_ms, backoff_max_ms;
-    uint32_t queue_max; /* at most CL_MEMORY_PG_QUEUE_MAX */
 };
 
 /* Creates the provider on loop and starts connecting (nothing blocks:
