@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <arpa/inet.h>
 #include <libpq-fe.h>
@@ -1044,6 +1045,52 @@ bool cl_memory_pg_url_has_password(const char *url)
             has = true;
     cl__pg_conninfo_free(opts);
     return has;
+}
+
+/* One host of a (comma-separated) list is off this machine. */
+static bool cl__pg_hosts_remote(const char *list)
+{
+    while (list && *list) {
+        size_t n = strcspn(list, ",");
+        bool local = n == 0 || list[0] == '/' || list[0] == '@' ||
+                     (n == 9 && strncasecmp(list, "localhost", 9) == 0) ||
+                     (n > 4 && strncmp(list, "127.", 4) == 0) ||
+                     (n == 3 && strncmp(list, "::1", 3) == 0);
+        if (!local)
+            return true;
+        list += n + (list[n] == ',');
+    }
+    return false;
+}
+
+bool cl_memory_pg_url_remote(const char *url)
+{
+    PQconninfoOption *opts = url ? PQconninfoParse(url, NULL) : NULL;
+    const char *host = NULL, *hostaddr = NULL;
+    bool remote;
+
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        else if (strcmp(o->keyword, "hostaddr") == 0)
+            hostaddr = o->val;
+    }
+    remote = hostaddr && *hostaddr ? cl__pg_hosts_remote(hostaddr) : cl__pg_hosts_remote(host);
+    cl__pg_conninfo_free(opts);
+    return remote;
+}
+
+bool cl_memory_pg_url_tls_required(const char *url)
+{
+    PQconninfoOption *opts = url ? PQconninfoParse(url, NULL) : NULL;
+    bool tls = false;
+
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "sslmode") == 0 && o->val)
+            tls = strcmp(o->val, "require") == 0 || strcmp(o->val, "verify-ca") == 0 ||
+                  strcmp(o->val, "verify-full") == 0;
+    cl__pg_conninfo_free(opts);
+    return tls;
 }
 
 int cl_memory_pg_new(uv_loop_t *loop, const struct cl_memory_pg_opts *opts, struct cl_memory *out,

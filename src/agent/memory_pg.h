@@ -69,6 +69,15 @@ int cl_memory_pg_describe(const char *url, char *out, size_t cap);
 /* True when url carries a password (in the URL or as password=…). */
 bool cl_memory_pg_url_has_password(const char *url);
 
+/* True when url names a server beyond this machine: a host (or hostaddr)
+ * that is not a socket directory, localhost, 127.0.0.0/8 or ::1. The
+ * notes then leave the machine. */
+bool cl_memory_pg_url_remote(const char *url);
+
+/* True when url insists on TLS (sslmode require, verify-ca or
+ * verify-full); libpq's default (prefer) falls back to plain text. */
+bool cl_memory_pg_url_tls_required(const char *url);
+
 /* Turns what a person typed into a tsquery for to_tsquery: every
  * whitespace-separated word quoted ('…' with ' and \ escaped, so no
  * character is tsquery syntax), all of them required (&), the last one
