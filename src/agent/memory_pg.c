@@ -37,11 +37,15 @@
 
 #define CL__PG_MS(col) "floor(extract(epoch from " col ") * 1000)::bigint"
 
-/* Created on every connect when missing. 'simple' text search: no
- * stemming and no stop words, so notes in any language are found by the
- * words they hold, as the built-in provider's FTS5 does. */
+/* Run on every connect; creates the table and its indexes only when the
+ * table is missing, so a role with no CREATE right works on a table made
+ * beforehand by its owner (CREATE … IF NOT EXISTS would still check the
+ * right). 'simple' text search: no stemming and no stop words, so notes
+ * in any language are found by the words they hold, as the built-in
+ * provider's FTS5 finds them. */
 static const char cl__pg_schema[] =
-    "CREATE TABLE IF NOT EXISTS " CL_MEMORY_PG_TABLE " ("
+    "DO $cl$ BEGIN IF to_regclass('" CL_MEMORY_PG_TABLE "') IS NULL THEN "
+    "CREATE TABLE " CL_MEMORY_PG_TABLE " ("
     " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
     " text text NOT NULL CHECK (text <> ''),"
     " tags text NOT NULL DEFAULT '',"
@@ -49,10 +53,9 @@ static const char cl__pg_schema[] =
     " created_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
     " updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
     " tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', text || ' ' || tags)) STORED);"
-    "CREATE INDEX IF NOT EXISTS " CL_MEMORY_PG_TABLE "_tsv ON " CL_MEMORY_PG_TABLE
-    " USING gin (tsv);"
-    "CREATE INDEX IF NOT EXISTS " CL_MEMORY_PG_TABLE "_thread ON " CL_MEMORY_PG_TABLE
-    " (source_thread_id);";
+    " CREATE INDEX " CL_MEMORY_PG_TABLE "_tsv ON " CL_MEMORY_PG_TABLE " USING gin (tsv);"
+    " CREATE INDEX " CL_MEMORY_PG_TABLE "_thread ON " CL_MEMORY_PG_TABLE " (source_thread_id);"
+    " END IF; END $cl$";
 
 enum cl__pg_kind { CL__PG_ADD, CL__PG_LIST, CL__PG_SEARCH, CL__PG_REMOVE, CL__PG_FORGET };
 
@@ -134,7 +137,7 @@ struct cl_memory_pg {
     bool busy;        /* the schema or the head operation is on the wire */
     PGresult *res;    /* what the busy statement answered so far */
     bool was_up;      /* connected at least once */
-    bool down_logged; /* "unreachable" said for this outage */
+    bool down_logged; /* "unavailable" said for this outage */
 
     struct cl__pg_op *head, *tail;
     size_t queued; /* waiting + the running one */
@@ -456,12 +459,12 @@ static void cl__pg_down(struct cl_memory_pg *pg, const char *what, const char *w
     delay = cl_backoff_next(&pg->backoff);
     if (!pg->down_logged) {
         cl_warn(CL__PG_COMP,
-                pg->was_up ? "postgres unreachable, memory operations fail until it is back"
-                           : "postgres unreachable, memory operations fail until it answers",
+                pg->was_up ? "postgres unavailable, memory operations fail until it is back"
+                           : "postgres unavailable, memory operations fail until it answers",
                 "%s what=\"%s\" error=\"%s\" retry_ms=%u", pg->where, what, why, (unsigned)delay);
         pg->down_logged = true;
     } else {
-        cl_debug(CL__PG_COMP, "postgres still unreachable",
+        cl_debug(CL__PG_COMP, "postgres still unavailable",
                  "%s what=\"%s\" error=\"%s\" retry_ms=%u", pg->where, what, why, (unsigned)delay);
     }
     uv_timer_start(&pg->retry, cl__pg_on_retry, delay, 0);
@@ -612,7 +615,7 @@ static void cl__pg_finished(struct cl_memory_pg *pg)
         pg->state = CL__PG_READY;
         cl_backoff_reset(&pg->backoff);
         if (pg->down_logged)
-            cl_info(CL__PG_COMP, "postgres reachable again", "%s", pg->where);
+            cl_info(CL__PG_COMP, "postgres available again", "%s", pg->where);
         else if (!pg->was_up)
             cl_info(CL__PG_COMP, "postgres connected", "%s", pg->where);
         pg->was_up = true;

@@ -11,7 +11,10 @@
  *   - loop: the loop a provider answers on (NULL when every callback runs
  *     before its operation returns, as the built-in one does);
  *   - thread(env, k): the id of an existing chat thread, k = 1, 2, 3
- *     (the built-in provider refuses a source thread that does not exist).
+ *     (the built-in provider refuses a source thread that does not exist);
+ *   - delete_thread(env, id): deletes that thread where threads live,
+ *     before forget_thread is called as the bridge calls it (NULL when the
+ *     provider keeps no threads).
  * Then lists MC_CONTRACT_CASES(setup, teardown) among its tests.
  */
 #ifndef CL_TEST_MEMORY_CONTRACT_H
@@ -33,6 +36,7 @@ struct mc_env {
     struct cl_memory mem;
     uv_loop_t *loop;
     int64_t (*thread)(struct mc_env *env, int k);
+    void (*delete_thread)(struct mc_env *env, int64_t id);
     void *arg;
 };
 
@@ -375,6 +379,8 @@ static void mc_forget_thread_keeps_notes(void **state)
     mc_add_ok(env, "from thread one, first", "", t1);
     mc_add_ok(env, "from thread three", "", t3);
     mc_add_ok(env, "from thread one, second", "", t1);
+    if (env->delete_thread)
+        env->delete_thread(env, t1);
     assert_int_equal(mc_forget(env, t1), 0);
     assert_int_equal(mc_list(env, 0, 10, r), 0);
     assert_int_equal(r->n, 3);
