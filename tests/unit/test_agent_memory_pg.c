@@ -34,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -51,6 +53,7 @@ static struct {
     char bindir[PATH_MAX];
     char dir[128]; /* socket directory; data/ and log inside */
     char url[512];
+    int port;  /* 127.0.0.1:port, and the socket's name */
     uid_t uid; /* who runs the server */
     gid_t gid;
     bool as_other; /* root: the server runs as `postgres` */
@@ -100,9 +103,10 @@ static int pg_start(void)
 
     snprintf(data, sizeof data, "%s/data", srv.dir);
     snprintf(log, sizeof log, "%s/server.log", srv.dir);
-    /* No TCP at all (nothing to collide with on a shared machine), the
-     * socket in our own directory, no fsync for speed. */
-    snprintf(opts, sizeof opts, "-c listen_addresses='' -k %s -c fsync=off -p 5432", srv.dir);
+    /* The socket in our own directory; TCP on loopback only, on a port
+     * that was free (for the name-resolution case); no fsync for speed. */
+    snprintf(opts, sizeof opts, "-c listen_addresses='127.0.0.1' -k %s -c fsync=off -p %d", srv.dir,
+             srv.port);
     const char *args[] = {"-D", data, "-l", log, "-w", "-t", "60", "-o", opts, "start", NULL};
     if (pg_run("pg_ctl", args) != 0)
         return -1;
@@ -184,6 +188,21 @@ static void pg_show_log(const char *name)
         fclose(f);
 }
 
+/* A TCP port nothing listens on right now (the kernel's pick). */
+static int free_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
 static int group_setup(void **state)
 {
     char data[256];
@@ -222,14 +241,15 @@ static int group_setup(void **state)
         pg_show_log("cmd.log");
         return -1;
     }
-    if (pg_start() != 0) {
+    srv.port = free_port();
+    if (srv.port <= 0 || pg_start() != 0) {
         fprintf(stderr, "test_agent_memory_pg: the server did not start\n");
         pg_show_log("cmd.log");
         pg_show_log("server.log");
         return -1;
     }
-    snprintf(srv.url, sizeof srv.url, "postgresql:///postgres?host=%s&port=5432&user=postgres",
-             srv.dir);
+    snprintf(srv.url, sizeof srv.url, "postgresql:///postgres?host=%s&port=%d&user=postgres",
+             srv.dir, srv.port);
     (void)state;
     return 0;
 }
@@ -610,7 +630,8 @@ static void pg_least_privilege_role(void **state)
 
     pg_exec(db, "DROP ROLE IF EXISTS cl_mem_user");
     pg_exec(db, "CREATE ROLE cl_mem_user LOGIN");
-    snprintf(url, sizeof url, "postgresql:///postgres?host=%s&port=5432&user=cl_mem_user", srv.dir);
+    snprintf(url, sizeof url, "postgresql:///postgres?host=%s&port=%d&user=cl_mem_user", srv.dir,
+             srv.port);
     struct cl_memory_pg_opts o = {.url = url, .backoff_min_ms = 50, .backoff_max_ms = 200};
 
     /* no table yet, and no right to create it */
@@ -638,6 +659,28 @@ static void pg_least_privilege_role(void **state)
     free(r);
 }
 
+/* A host name: resolved off the loop (uv_getaddrinfo), every address
+ * handed to libpq to try ("localhost" may be ::1 first; the server
+ * listens on 127.0.0.1 only). */
+static void pg_resolves_host_name(void **state)
+{
+    struct mc_env *env;
+    char url[256];
+    struct mc_res *r = calloc(1, sizeof *r);
+
+    case_teardown(state); /* the unix-socket provider of case_setup */
+    snprintf(url, sizeof url, "postgresql://postgres@localhost:%d/postgres?sslmode=disable",
+             srv.port);
+    struct cl_memory_pg_opts o = {.url = url, .backoff_min_ms = 50, .backoff_max_ms = 200};
+    assert_int_equal(case_open(state, &o), 0);
+    env = *state;
+    mc_add_ok(env, "over TCP to a name", "", 0);
+    assert_int_equal(mc_search(env, "name", "[", "]", 10, r), 0);
+    assert_int_equal(r->n, 1);
+    mc_res_clear(r);
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +690,7 @@ int main(void)
         MC_CONTRACT_CASES(case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(pg_queue_bound, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(pg_least_privilege_role, case_setup, case_teardown),
+        cmocka_unit_test_setup_teardown(pg_resolves_host_name, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(pg_operation_timeout, case_setup_short_timeout,
                                         case_teardown),
         cmocka_unit_test_setup_teardown(pg_server_restart, case_setup, case_teardown),
