@@ -391,6 +391,11 @@ static void cl__pg_connect(struct cl_memory_pg *pg)
         else if (strcmp(o->keyword, "hostaddr") == 0)
             hostaddr = o->val;
     }
+    /* libpq falls back to the environment for what the string omits */
+    if (!host || !*host)
+        host = getenv("PGHOST");
+    if (!hostaddr || !*hostaddr)
+        hostaddr = getenv("PGHOSTADDR");
     pg->connect_deadline = uv_now(pg->loop) + pg->connect_timeout_ms;
     if (cl__pg_needs_dns(host) && !(hostaddr && *hostaddr)) {
         struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
