@@ -411,7 +411,7 @@ static int case_setup_short_timeout(void **state)
     pg_exec(c, "DROP TABLE IF EXISTS " CL_MEMORY_PG_TABLE);
     PQfinish(c);
     struct cl_memory_pg_opts o = {
-        .url = srv.url, .op_timeout_ms = 500, .backoff_min_ms = 50, .backoff_max_ms = 200};
+        .url = srv.url, .op_timeout_ms = 1500, .backoff_min_ms = 50, .backoff_max_ms = 200};
     return case_open(state, &o);
 }
 
