@@ -529,8 +529,16 @@ static int cl__pg_result_rc(const PGresult *r)
         return 0;
     default:
         state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (!state)
+            return CL_EDB;
         /* class 22: data exceptions (say, text that is not UTF-8) */
-        return state && strncmp(state, "22", 2) == 0 ? CL_EINVAL : CL_EDB;
+        if (strncmp(state, "22", 2) == 0)
+            return CL_EINVAL;
+        /* 08: connection exceptions; 57: the server shutting down or
+         * the session killed — the server is going away, not refusing */
+        if (strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0)
+            return CL_EIO;
+        return CL_EDB;
     }
 }
 
@@ -642,6 +650,11 @@ static void cl__pg_finished(struct cl_memory_pg *pg)
     cl__pg_op_free(op);
     if (pg->closed || pg->state != CL__PG_READY)
         return;
+    if (PQstatus(pg->conn) == CONNECTION_BAD) { /* the answer was the server going away */
+        cl__pg_down(pg, "lost the connection",
+                    cl__pg_line(PQerrorMessage(pg->conn), line, sizeof line));
+        return;
+    }
     if (!pg->busy && cl__pg_watch(pg, UV_READABLE) != 0) {
         cl__pg_down(pg, "lost the connection", "cannot watch the socket");
         return;

@@ -681,6 +681,41 @@ static void pg_resolves_host_name(void **state)
     free(r);
 }
 
+static void kill_provider_session(uv_timer_t *t)
+{
+    pg_exec(t->data, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                     " WHERE application_name = 'clawlink' AND pid <> pg_backend_pid()");
+}
+
+/* The server ends the session while a statement runs (an administrator's
+ * pg_terminate_backend): that operation fails CL_EIO, not as a refused
+ * statement, and the provider reconnects. */
+static void pg_session_killed(void **state)
+{
+    struct mc_env *env = *state;
+    PGconn *c;
+    uv_timer_t t;
+    int rc = CL_EIO;
+
+    mc_add_ok(env, "before", "", 0);
+    c = pg_direct();
+    pg_exec(c, "BEGIN");
+    pg_exec(c, "LOCK TABLE " CL_MEMORY_PG_TABLE " IN ACCESS EXCLUSIVE MODE");
+    uv_timer_init(env->loop, &t);
+    t.data = c;
+    uv_timer_start(&t, kill_provider_session, 200, 0);
+    assert_int_equal(mc_add(env, "while killed", "", 0, NULL), CL_EIO);
+    uv_close((uv_handle_t *)&t, NULL);
+    pg_exec(c, "ROLLBACK");
+    for (int i = 0; i < 100 && rc != 0; i++) {
+        run_for(env->loop, 50);
+        rc = mc_add(env, "after", "", 0, NULL);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(mc_count(env), 2);
+    PQfinish(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -694,6 +729,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(pg_operation_timeout, case_setup_short_timeout,
                                         case_teardown),
         cmocka_unit_test_setup_teardown(pg_server_restart, case_setup, case_teardown),
+        cmocka_unit_test_setup_teardown(pg_session_killed, case_setup, case_teardown),
         cmocka_unit_test(pg_connect_timeout),
         cmocka_unit_test(pg_password_never_logged),
     };
