@@ -21,7 +21,8 @@
  * Errors the callbacks see: CL_EINVAL and CL_ELIMIT as the chat store
  * gives them (checked before anything is sent: nothing is written),
  * CL_ENOTFOUND (remove of a missing note), CL_ELIMIT (queue full),
- * CL_EIO (server unreachable, connection lost, timeout), CL_EDB (the
+ * CL_EIO (server unreachable, connection lost or ended by the server,
+ * timeout), CL_EDB (the
  * server refused the statement). Unlike the built-in provider it cannot
  * check that a source thread exists (threads live in the chat store): the
  * caller does.
