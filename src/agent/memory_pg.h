@@ -22,10 +22,9 @@
  * gives them (checked before anything is sent: nothing is written),
  * CL_ENOTFOUND (remove of a missing note), CL_ELIMIT (queue full),
  * CL_EIO (server unreachable, connection lost or ended by the server,
- * timeout), CL_EDB (the
- * server refused the statement). Unlike the built-in provider it cannot
- * check that a source thread exists (threads live in the chat store): the
- * caller does.
+ * timeout), CL_EDB (the server refused the statement). Unlike the
+ * built-in provider it cannot check that a source thread exists (threads
+ * live in the chat store): the caller does.
  */
 #ifndef CL_AGENT_MEMORY_PG_H
 #define CL_AGENT_MEMORY_PG_H
