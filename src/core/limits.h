@@ -340,4 +340,27 @@
 #define CL_CHAT_GW_CURSOR_MAX  4096
 #define CL_CHAT_GW_HISTORY_MAX 1000
 
+/* The PostgreSQL memory provider (src/agent/memory_pg.c, docs/chat.md
+ * "Memory providers"); its notes, tags and queries have the chat store's
+ * limits (CL_CHAT_NOTE_MAX, CL_CHAT_TAGS_MAX, CL_CHAT_QUERY_MAX,
+ * CL_CHAT_PAGE_MAX, CL_CHAT_SEARCH_MAX).
+ *  - CL_MEMORY_PG_QUEUE_MAX: operations waiting or running on its one
+ *    connection; one more is refused at once with CL_ELIMIT.
+ *  - CL_MEMORY_PG_OP_TIMEOUT_MS: how long one operation may wait and run;
+ *    past it the operation fails with CL_EIO (and, if it was running, the
+ *    connection is dropped and made again: libpq 15 cannot cancel without
+ *    blocking).
+ *  - CL_MEMORY_PG_CONNECT_TIMEOUT_MS: one connection attempt, name
+ *    resolution included (libpq ignores connect_timeout in its
+ *    asynchronous API).
+ *  - CL_MEMORY_PG_BACKOFF_MIN_MS / _MAX_MS: the reconnect delays after the
+ *    server went away (core/backoff.h); meanwhile operations fail CL_EIO.
+ *  - CL_MEMORY_PG_URL_MAX: the connection string (CL_EINVAL above it). */
+#define CL_MEMORY_PG_QUEUE_MAX          64
+#define CL_MEMORY_PG_OP_TIMEOUT_MS      10000
+#define CL_MEMORY_PG_CONNECT_TIMEOUT_MS 10000
+#define CL_MEMORY_PG_BACKOFF_MIN_MS     1000
+#define CL_MEMORY_PG_BACKOFF_MAX_MS     30000
+#define CL_MEMORY_PG_URL_MAX            1024
+
 #endif
