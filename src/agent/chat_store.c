@@ -1119,3 +1119,21 @@ int cl_chat_message_max_seq(struct cl_chat_store *cs, int64_t thread_id, int64_t
     cl_sqlite_reset(st);
     return rc == 1 ? 0 : rc == 0 ? CL_EDB : rc;
 }
+
+int cl_chat_message_find(struct cl_chat_store *cs, int64_t thread_id, const char *gateway_id,
+                         int64_t *id)
+{
+    sqlite3_stmt *st = cs->st[ST_MSG_FIND];
+    int rc = cl__check(gateway_id, CL_CHAT_KEY_MAX, true);
+
+    if (rc)
+        return rc;
+    rc = cl_sqlite_step(st,
+                        cl_sqlite_bind_int64(st, 1, thread_id) |
+                            cl_sqlite_bind_str(st, 2, gateway_id),
+                        "chat message find");
+    if (rc == 1)
+        *id = sqlite3_column_int64(st, 0);
+    cl_sqlite_reset(st);
+    return rc == 1 ? 0 : rc == 0 ? CL_ENOTFOUND : rc;
+}

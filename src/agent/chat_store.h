@@ -297,6 +297,9 @@ int cl_chat_message_rekey(struct cl_chat_store *cs, int64_t thread_id, const cha
  * newest first, at most limit (clamped to 1..CL_CHAT_PAGE_MAX). */
 int cl_chat_message_list_before(struct cl_chat_store *cs, int64_t thread_id, int64_t before_id,
                                 int limit, cl_chat_message_cb cb, void *arg);
+/* The id of message (thread_id, gateway_id) in *id, or CL_ENOTFOUND. */
+int cl_chat_message_find(struct cl_chat_store *cs, int64_t thread_id, const char *gateway_id,
+                         int64_t *id);
 /* The thread's highest seq (0: no message). */
 int cl_chat_message_max_seq(struct cl_chat_store *cs, int64_t thread_id, int64_t *seq);
 
