@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/chat_api.h"
 #include "agent/chat_gw.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -171,10 +172,18 @@ static int cl__store_entry(struct cl_chat_mirror *m, int64_t thread_id, int64_t 
         }
     }
     *was_new = cl_chat_message_find(m->cs, thread_id, e->id, &have) == CL_ENOTFOUND;
+    /* the memory block the bridge prepended is not what the user typed */
+    const char *text = e->text;
+    if (strcmp(e->role, "user") == 0 &&
+        strncmp(text, CL_CHAT_MEMORY_OPEN, strlen(CL_CHAT_MEMORY_OPEN)) == 0) {
+        const char *end = strstr(text, "\n" CL_CHAT_MEMORY_CLOSE);
+        if (end)
+            text = end + 1 + strlen(CL_CHAT_MEMORY_CLOSE);
+    }
     struct cl_chat_message_in in = {
         .gateway_id = e->id,
         .role = e->role,
-        .content_md = e->text,
+        .content_md = text,
         .run_id = run[0] ? run : NULL,
         .state = cl__state(e->state),
         .tool_calls = e->tool_calls,
