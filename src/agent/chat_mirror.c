@@ -386,10 +386,14 @@ static void cl__on_reply(void *ctx, bool ok, json_t *payload, const char *messag
     if (!ok) {
         cl_warn("chat", "the gateway refused a mirror request", "step=%d message=\"%s\"", m->step,
                 message ? message : "");
-        if (m->step == CL__MSG_SUBSCRIBE || m->step == CL__HISTORY)
+        if (m->step == CL__MSG_SUBSCRIBE || m->step == CL__HISTORY) {
             cl__next(m); /* this session waits for the next pass */
-        else
+        } else if (m->step == CL__SUBSCRIBE_ALL) {
+            m->list_offset = 0; /* no sessions.changed: the import still runs */
+            cl__ask_list(m);
+        } else {
             m->step = CL__IDLE;
+        }
         return;
     }
     switch (m->step) {
