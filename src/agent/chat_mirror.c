@@ -356,7 +356,9 @@ static const char *cl__row_title(json_t *row)
     static const char *const keys[] = {"label", "displayName", "derivedTitle"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const char *t = json_string_value(json_object_get(row, keys[i]));
-        if (t && *t)
+        /* a title the gateway derived from a message we sent with memory
+         * context would be the block's first line: ours stays */
+        if (t && *t && strncmp(t, "[clawlink memory", 16) != 0)
             return t;
     }
     return NULL;
