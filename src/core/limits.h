@@ -304,11 +304,15 @@
  *  - CL_CHAT_RELAY_STREAM_IDLE_MS: a stream with no event for this long ends
  *    with an SSE `error` {code "timeout"} and chat_cancel (GET /events
  *    pings every 15 s; a reply may think a while between deltas).
+ *  - CL_CHAT_RELAY_KEEPALIVE_MS: a stream quiet this long gets an SSE
+ *    comment (":"), so a caller that left is noticed (the write fails:
+ *    chat_cancel) and proxies do not cut a reply that is thinking.
  * A caller that does not read its stream is cut when CL_HTTP_STREAM_MAX
  * bytes wait for it (the connection closes, the agent gets chat_cancel). */
 #define CL_CHAT_RELAY_MAX_PENDING    16
 #define CL_CHAT_RELAY_ANSWER_MS      30000
 #define CL_CHAT_RELAY_STREAM_IDLE_MS 120000
+#define CL_CHAT_RELAY_KEEPALIVE_MS   15000
 
 /* The agent's chat store (src/agent/chat_store.c), all in bytes. A value
  * over its limit is refused whole, never cut: CL_ELIMIT, and nothing is

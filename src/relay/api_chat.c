@@ -100,7 +100,7 @@ static int cl__sse(struct cl__ccall *call, const char *event, const char *json, 
 static int cl__on_event(void *ctx, const char *event, const char *json, size_t len)
 {
     struct cl__ccall *call = ctx;
-    if (cl__sse(call, event, json, len) == 0)
+    if (event && cl__sse(call, event, json, len) == 0)
         return 0;
     /* the caller does not read: CL_HTTP_STREAM_MAX bytes wait for it. The
      * stream is cut now (what is queued is dropped with the connection),
@@ -111,6 +111,19 @@ static int cl__on_event(void *ctx, const char *event, const char *json, size_t l
     cl__log_end(call, 200, "slow_reader");
     cl__finish(call);
     return -1;
+}
+
+/* A stream quiet for CL_CHAT_RELAY_KEEPALIVE_MS: an SSE comment line,
+ * which EventSource ignores. lws does not read a connection while its
+ * reply is going (a caller that left is seen only when a write fails), and
+ * proxies cut a silent response: this write finds the one and keeps the
+ * other. */
+static int cl__on_keepalive(void *ctx)
+{
+    struct cl__ccall *call = ctx;
+    if (cl_http_stream_write(call->conn, ":\n\n", 3) == 0)
+        return 0;
+    return cl__on_event(ctx, NULL, NULL, 0);
 }
 
 static void cl__on_response(void *ctx, int status, const char *json, size_t len)
@@ -157,7 +170,8 @@ static void cl__on_error(void *ctx, int status, const char *code, const char *me
     cl__finish(call);
 }
 
-static const struct cl_chat_handler cl__handler = {cl__on_event, cl__on_response, cl__on_error};
+static const struct cl_chat_handler cl__handler = {cl__on_event, cl__on_keepalive, cl__on_response,
+                                                   cl__on_error};
 
 /* Appends s to out (at *n, at most cap) percent-encoded except RFC 3986's
  * unreserved characters. false when it does not fit. */
