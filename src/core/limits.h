@@ -343,6 +343,10 @@
 #define CL_CHAT_SEARCH_MAX      50
 #define CL_CHAT_ATTACH_NAME_MAX 255
 #define CL_CHAT_MIME_MAX        128
+/* The gateway's chat.history delta cursor the chat store keeps per thread
+ * (base64 JSON, about 150 bytes in 2026.9.6); a longer one is not kept
+ * and the next catch-up reads pages. */
+#define CL_CHAT_CURSOR_MAX 1024
 /* The OpenClaw gateway's chat shapes (src/agent/chat_gw.c): ids (message
  * ids, run ids, idempotency keys, session ids) and session keys, roles,
  * short names (stop reasons, error kinds, phases), one message's text,
