@@ -6,6 +6,10 @@
  * 2 usage error.
  */
 #include "agent/audit.h"
+#include "agent/chat_api.h"
+#include "agent/chat_http.h"
+#include "agent/chat_store.h"
+#include "agent/memory_builtin.h"
 #include "agent/config.h"
 #include "agent/gateway.h"
 #include "agent/gateway_discover.h"
@@ -81,6 +85,10 @@ struct cl__opts {
     const char *proto;
     const char *unit_dir;
     const char *pass_env;
+    const char *chat_db;     /* up: where the chat store is (default: cl_chat_store_default_path) */
+    const char *chat_listen; /* up: the loopback chat door's ADDR:PORT (chat_http.h) */
+    char chat_addr[64];      /* ... parsed */
+    int chat_port;
     enum cl__svc svc; /* service install|uninstall|status */
     bool svc_user, svc_system, svc_no_start;
     bool audit_deep, audit_fix, audit_json; /* audit --deep --fix --json */
@@ -109,6 +117,8 @@ static const struct cl__opt {
     {"proto", CL__F_UP, offsetof(struct cl__opts, proto)},
     {"unit-dir", CL__F_SERVICE, offsetof(struct cl__opts, unit_dir)},
     {"pass-env", CL__F_UP | CL__F_AUDIT, offsetof(struct cl__opts, pass_env)},
+    {"chat-db", CL__F_UP, offsetof(struct cl__opts, chat_db)},
+    {"chat-listen", CL__F_UP, offsetof(struct cl__opts, chat_listen)},
 };
 
 /* Flags without a value: those of `service` and of `audit`. */
@@ -133,6 +143,7 @@ static void cl__usage(FILE *out)
             "       clawlink [up] [--config PATH] [--shell PATH] [--ca-file PEM]\n"
             "                [--ring-size BYTES] [--window BYTES] [--idle-grace SECONDS]\n"
             "                [--ping-interval SECONDS] [--proto 1|2] [--pass-env NAMES]\n"
+            "                [--chat-db PATH] [--chat-listen 127.0.0.1:PORT]\n"
             "                [--log-level debug|info|warn|error]\n"
             "       clawlink status [--config PATH] [--ca-file PEM]\n"
             "       clawlink service install|uninstall|status [--user|--system]\n"
@@ -182,7 +193,13 @@ static void cl__usage(FILE *out)
             "                           (comma-separated names); they get a login's:\n"
             "                           HOME USER LOGNAME PATH LANG LANGUAGE LC_* TZ TMPDIR\n"
             "                           XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS, SHELL, TERM\n"
-            "                           and COLORTERM; never OPENCLAW_GATEWAY_TOKEN\n");
+            "                           and COLORTERM; never OPENCLAW_GATEWAY_TOKEN\n"
+            "  --chat-db PATH           the chat history (default $XDG_DATA_HOME/clawlink/\n"
+            "                           chat.db or ~/.local/share/clawlink/chat.db)\n"
+            "  --chat-listen ADDR:PORT  also serve the chat API to local scripts at\n"
+            "                           http://ADDR:PORT/api/v1/chat/ (loopback only;\n"
+            "                           bearer token: chat_token in the config or\n"
+            "                           CLAWLINK_CHAT_TOKEN)\n");
 }
 
 static int cl__usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -235,6 +252,12 @@ static int cl__parse_up_values(struct cl__opts *o)
     }
     if (o->pass_env && cl_shellenv_check_pass(o->pass_env, err, sizeof err) != 0) {
         cl__usage_error("--pass-env: %s", err);
+        return CL_EINVAL;
+    }
+    if (o->chat_listen &&
+        cl_chat_http_parse_listen(o->chat_listen, o->chat_addr, sizeof o->chat_addr, &o->chat_port,
+                                  err, sizeof err) != 0) {
+        cl__usage_error("%s", err);
         return CL_EINVAL;
     }
     if (window > ring) {
@@ -715,7 +738,227 @@ struct cl__app {
     bool stopping;
     bool link_closing;
     uint64_t stop_at;
+    /* the chat bridge (NULL: no chat served) */
+    struct cl_chat_store *chat_store;
+    struct cl_memory chat_mem;
+    struct cl_chat_api *chat;
+    struct cl__chat_req *chat_reqs; /* requests of the relay link in progress */
+    struct cl_chat_http *chat_http; /* the loopback door (--chat-listen), or NULL */
 };
+
+/* ---- the chat API's relay-link door (docs/protocol.md "Chat") ---------- */
+
+/* One chat_request in progress: its answers go out as chat_event and
+ * chat_response frames with its request_id. */
+struct cl__chat_req {
+    struct cl__app *app;
+    char request_id[CL_ID_MAX + 1];
+    struct cl_chat_call *call;
+    bool in_handle, ended;
+    struct cl__chat_req *prev, *next;
+};
+
+static void cl__chat_req_unlink(struct cl__chat_req *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        r->app->chat_reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+}
+
+static void cl__chat_send(struct cl__app *app, const struct cl_msg *m)
+{
+    if (cl_agent_link_send_msg(app->link, m) != 0)
+        cl_warn("chat", "cannot send a chat answer to the relay", "request_id=%s", m->request_id);
+}
+
+static void cl__chat_on_event(void *ctx, const char *name, json_t *data)
+{
+    struct cl__chat_req *r = ctx;
+    struct cl_msg m;
+
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_CHAT_EVENT;
+    snprintf(m.request_id, sizeof m.request_id, "%s", r->request_id);
+    snprintf(m.event, sizeof m.event, "%s", name);
+    m.json = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    cl__chat_send(r->app, &m);
+    free(m.json);
+}
+
+static void cl__chat_on_end(void *ctx, int status, json_t *body)
+{
+    struct cl__chat_req *r = ctx;
+    struct cl_msg m;
+
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_CHAT_RESPONSE;
+    snprintf(m.request_id, sizeof m.request_id, "%s", r->request_id);
+    m.status = status;
+    m.json = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    cl__chat_send(r->app, &m);
+    free(m.json);
+    r->ended = true;
+    if (!r->in_handle) {
+        cl__chat_req_unlink(r);
+        free(r);
+    }
+}
+
+static const struct cl_chat_reply cl__chat_reply = {cl__chat_on_event, cl__chat_on_end};
+
+/* The caller is gone (chat_cancel, or the link went down). */
+static void cl__chat_cancel(struct cl__chat_req *r)
+{
+    cl__chat_req_unlink(r);
+    cl_chat_api_cancel(r->app->chat, r->call);
+    free(r);
+}
+
+static void cl__chat_cancel_all(struct cl__app *app)
+{
+    while (app->chat_reqs)
+        cl__chat_cancel(app->chat_reqs);
+}
+
+static void cl__chat_on_message(struct cl__app *app, const struct cl_msg *m)
+{
+    if (m->type == CL_MSG_CHAT_CANCEL) {
+        for (struct cl__chat_req *r = app->chat_reqs; r; r = r->next)
+            if (strcmp(r->request_id, m->request_id) == 0) {
+                cl__chat_cancel(r);
+                return;
+            }
+        return;
+    }
+    struct cl__chat_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return;
+    r->app = app;
+    snprintf(r->request_id, sizeof r->request_id, "%s", m->request_id);
+    if (!app->chat) {
+        /* hello said no chat: a relay should not ask */
+        r->in_handle = true;
+        cl__chat_on_end(r, 503,
+                        json_pack("{s:{s:s, s:s}}", "error", "code", "no_chat_bridge", "message",
+                                  "this agent serves no chat (store closed or not declared)"));
+        free(r);
+        return;
+    }
+    json_t *body = m->json ? json_loads(m->json, JSON_DECODE_ANY, NULL) : NULL;
+    struct cl_chat_req req = {
+        .method = m->method,
+        .path = m->path,
+        .query = m->query,
+        .body = body,
+        .user_id = m->user_id,
+        .user_name = m->user_name,
+    };
+    r->next = app->chat_reqs;
+    if (app->chat_reqs)
+        app->chat_reqs->prev = r;
+    app->chat_reqs = r;
+    r->in_handle = true;
+    r->call = cl_chat_api_handle(app->chat, &req, &cl__chat_reply, r);
+    r->in_handle = false;
+    json_decref(body);
+    if (r->ended || !r->call) {
+        cl__chat_req_unlink(r);
+        free(r);
+    }
+}
+
+/* Opens the chat store (at path, NULL: the default) and the API over it,
+ * when chat is declared. A store that cannot open is logged once and the
+ * agent serves no chat: its hello does not offer it. */
+static void cl__chat_open(struct cl__app *app, const char *path)
+{
+    char err[512];
+    int rc;
+
+    if (!(app->caps & CL_CAP_CHAT))
+        return;
+    rc = cl_chat_store_open(path, &app->chat_store, err, sizeof err);
+    if (rc) {
+        cl_warn("chat", "cannot open the chat store; serving no chat", "error=\"%s\"", err);
+        return;
+    }
+    if (cl_memory_builtin_new(app->chat_store, &app->chat_mem) == 0) {
+        struct cl_chat_api_cfg cfg = {
+            .loop = &app->loop,
+            .cs = app->chat_store,
+            .gw = app->gw,
+            .mem = &app->chat_mem,
+            .caps = app->caps,
+        };
+        rc = cl_chat_api_new(&cfg, &app->chat);
+    } else {
+        rc = CL_ENOMEM;
+    }
+    if (rc) {
+        cl_warn("chat", "cannot start the chat API; serving no chat", "error=%s", cl_strerror(rc));
+        if (app->chat_mem.ops)
+            app->chat_mem.ops->close(app->chat_mem.self);
+        app->chat_mem.ops = NULL;
+        cl_chat_store_close(app->chat_store);
+        app->chat_store = NULL;
+        return;
+    }
+    cl_agent_link_set_chat(app->link, CL_CHAT_PROTO_VERSION);
+    cl_info("chat", "serving chat", "store=%s gateway=%s", path ? path : "default",
+            app->gw ? "yes" : "none");
+}
+
+/* Ends the chat bridge: calls cancelled, the memory provider closed (no
+ * callback after), the API freed (its timer closes through the loop). */
+static void cl__chat_close(struct cl__app *app)
+{
+    if (app->chat)
+        cl__chat_cancel_all(app);
+    if (app->chat_mem.ops)
+        app->chat_mem.ops->close(app->chat_mem.self);
+    app->chat_mem.ops = NULL;
+    cl_chat_api_free(app->chat);
+    app->chat = NULL;
+}
+
+/* The loopback door (--chat-listen): the same API for local scripts, on
+ * the agent's lws context, behind the chat token. 0, or an error in err. */
+static int cl__chat_http_open(struct cl__app *app, const struct cl__opts *o,
+                              const char *config_path, char *err, size_t errlen)
+{
+    char token[CL_TOKEN_MAX + 1];
+    const char *from = "";
+    int rc;
+
+    if (!app->chat)
+        return cl_seterr(err, errlen, CL_ESTATE,
+                         "--chat-listen: this agent serves no chat (the chat capability is not "
+                         "declared, or the chat store cannot open: see above)");
+    rc = cl_chat_http_token(config_path, token, sizeof token, &from, err, errlen);
+    if (rc == 0) {
+        struct cl_chat_http_cfg cfg = {
+            .loop = &app->loop,
+            .lws = cl_wsc_ctx_lws(app->wsc),
+            .api = app->chat,
+            .addr = o->chat_addr,
+            .port = o->chat_port,
+            .token = token,
+        };
+        rc = cl_chat_http_start(&cfg, &app->chat_http, err, errlen);
+    }
+    cl_wipe(token, sizeof token);
+    if (rc == 0)
+        cl_info("chat_http", "the chat API on loopback",
+                "url=http://%s%s%s:%d/api/v1/chat/ token_from=\"%s\"",
+                strchr(o->chat_addr, ':') ? "[" : "", o->chat_addr,
+                strchr(o->chat_addr, ':') ? "]" : "", o->chat_port, from);
+    return rc;
+}
+
+/* ---- end of the chat door ---------------------------------------------- */
 
 static void cl__on_link_message(void *ud, const struct cl_msg *m)
 {
@@ -724,6 +967,10 @@ static void cl__on_link_message(void *ud, const struct cl_msg *m)
         return;
     if (cl_oc_node_handles(m->type)) {
         cl_oc_node_on_message(app->node, m);
+        return;
+    }
+    if (m->type == CL_MSG_CHAT_REQUEST || m->type == CL_MSG_CHAT_CANCEL) {
+        cl__chat_on_message(app, m);
         return;
     }
     if (m->type == CL_MSG_SESSION_START && !(app->caps & CL_CAP_TERMINAL)) {
@@ -754,6 +1001,8 @@ static void cl__on_link_flow(void *ud)
     bool ready = cl_agent_link_ready(app->link);
     if (ready && !app->link_ready && app->node)
         cl_oc_node_on_link_ready(app->node);
+    if (!ready && app->link_ready)
+        cl__chat_cancel_all(app); /* the relay forgot those requests */
     app->link_ready = ready;
     if (app->ss)
         cl_agent_sessions_on_flow(app->ss);
@@ -945,6 +1194,12 @@ static int cl__cmd_up(const struct cl__opts *o)
         cl_error("openclaw", "cannot set up the OpenClaw node", "error=\"%s\"", err);
         goto out_link;
     }
+    cl__chat_open(&app, o->chat_db);
+    if (o->chat_listen && cl__chat_http_open(&app, o, path, err, sizeof err) != 0) {
+        cl_error("chat_http", "cannot serve the chat API on loopback", "error=\"%s\"", err);
+        rc = CL_EIO;
+        goto out_link;
+    }
     rc = cl_agent_sessions_new(&app.loop, app.link, cl__pick_shell(o), &o->sess, &app.ss, err,
                                sizeof err);
     if (rc) {
@@ -966,6 +1221,8 @@ static int cl__cmd_up(const struct cl__opts *o)
     cl_oc_node_start(app.node);
     uv_run(&app.loop, UV_RUN_DEFAULT);
     rc = 0;
+    cl_chat_http_stop(app.chat_http);
+    cl__chat_close(&app);
 
     /* Teardown that lws 4.1 on a foreign libuv loop is happy with: its
      * context first, then our handles, then let the loop finish closing
@@ -993,10 +1250,14 @@ static int cl__cmd_up(const struct cl__opts *o)
     cl_gw_free(app.gw);
     cl_agent_link_free(app.link);
     cl_wsc_ctx_free(app.wsc);
+    cl_chat_http_free(app.chat_http);
+    cl_chat_store_close(app.chat_store);
     cl_info("agent", "stopped", "%s", "");
     return CL__EXIT_OK;
 
 out_link:
+    cl_chat_http_stop(app.chat_http);
+    cl__chat_close(&app);
     if (app.node)
         cl_oc_node_destroy(app.node);
     if (app.gw)
@@ -1017,6 +1278,8 @@ out_wsc:
     cl_gw_free(app.gw);
     cl_agent_link_free(app.link);
     cl_wsc_ctx_free(app.wsc);
+    cl_chat_http_free(app.chat_http);
+    cl_chat_store_close(app.chat_store);
 out_loop:
     uv_loop_close(&app.loop);
     return rc ? CL__EXIT_FAIL : CL__EXIT_OK;
