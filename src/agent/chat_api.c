@@ -1570,6 +1570,12 @@ static void cl__memory(struct cl_chat_call *c, const char *method, const char *s
         if (cl__over(c, "text", text, CL_CHAT_NOTE_MAX, "CL_CHAT_NOTE_MAX") ||
             cl__over(c, "tags", tags, CL_CHAT_TAGS_MAX, "CL_CHAT_TAGS_MAX"))
             return;
+        /* threads live in the chat store: a remote provider cannot check
+         * the source, so it is checked here for every provider */
+        if (src && !cl__thread_exists(c->api, src)) {
+            cl__fail(c, 404, "not_found", "source_thread_id not found");
+            return;
+        }
         int64_t now = cl__now_ms();
         c->note = json_pack("{s:I, s:s, s:s, s:o, s:I, s:I}", "id", (json_int_t)0, "text", text,
                             "tags", tags ? tags : "", "source_thread_id", cl__id_or_null(src),
