@@ -288,6 +288,8 @@ const page: Page = async (root, params) => {
           ? // its live sessions are listed beside it, with Attach: this one is for a new shell
             h("a", { class: "btn primary", href: `/terminal/${enc}/new?start=1`, "data-link": true, "data-testid": "device-new-terminal" }, "New terminal")
           : h("button", { class: "primary", disabled: true, title: "The device is offline", "data-testid": "device-new-terminal" }, "New terminal"),
+        // the chat view (issue 15): its page says when the agent cannot chat
+        h("a", { class: "btn", href: `/device/${enc}/chat`, "data-link": true, "data-testid": "device-chat" }, "Chat"),
         isOwner()
           ? [
               h("button", { class: "small", "data-testid": "device-rename", onclick: async () => {
