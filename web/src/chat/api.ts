@@ -86,8 +86,7 @@ export function chatErrorText(e: unknown): string {
   let code = e.code;
   if (e.status === 501 && !hint[code]) code = "no_chat_bridge";
   const base = hint[code];
-  if (!base) return `${e.message} (${e.code})`;
-  return e.message && e.message !== base && code !== "network" ? `${base} ${e.message} (${e.code})` : `${base} (${e.code})`;
+  return base ? `${base} (${e.code})` : `${e.message} (${e.code})`;
 }
 
 export class ChatApi {

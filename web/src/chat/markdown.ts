@@ -1,5 +1,5 @@
-// A message's Markdown as safe DOM: marked (GFM) turns it into HTML,
-// DOMPurify keeps only inert markup, and the result is a DocumentFragment
+// A message's Markdown as safe DOM: marked (GFM) turns it into HTML (HTML
+// written in the message stays text), DOMPurify keeps only inert markup, and the result is a DocumentFragment
 // the page appends (no innerHTML of anything unsanitized). What comes out
 // needs nothing the relay's CSP forbids: no script, no event handler, no
 // style attribute or element, no javascript:/data: link, no image from
@@ -15,6 +15,13 @@ const md = new Marked({
   gfm: true,
   breaks: true, // a chat reply's single newlines are meant as line breaks
   renderer: {
+    // HTML written in a message is shown as text, never parsed: a model
+    // quoting markup means the markup. (It also keeps handlers out of the
+    // sanitizer's parse: Chromium reports a CSP violation for an inline
+    // handler even in an inert document.)
+    html({ text }: Tokens.HTML | Tokens.Tag) {
+      return esc(text);
+    },
     image({ href, text }: Tokens.Image) {
       return `<a href="${esc(href)}">${esc(text || href)}</a>`;
     },
