@@ -830,6 +830,11 @@ const page: Page = async (root, params) => {
         ctl.signal,
       );
       if (failed) throw failed;
+      // its title (from the first message) and time, also without /events
+      void chat
+        .thread(tid)
+        .then((t) => alive && threadChanged(t))
+        .catch(() => undefined);
     } catch (e) {
       if (!alive) return;
       if (e instanceof ApiError && e.code === "aborted") return;
