@@ -123,6 +123,19 @@ const char *const cl_chat_migrations[] = {
     "    VALUES ('delete', old.id, old.text, old.tags);"
     "  INSERT INTO memory_fts(rowid, text, tags) VALUES (new.id, new.text, new.tags);"
     "END;",
+
+    /* 2: the bridge's per-thread state. gw_session_id and gw_cursor are
+     * where the mirror's catch-up stands on the gateway (the session's
+     * incarnation and the chat.history delta cursor: docs/chat.md, "Import
+     * and follow"); gw_seq_base keeps a reset session's new transcript
+     * (seq from 1 again) after the old one in the thread's order;
+     * memory_on: the thread sends the most relevant memory notes with each
+     * message ("Memory"). */
+    "ALTER TABLE threads ADD COLUMN gw_session_id TEXT;"
+    "ALTER TABLE threads ADD COLUMN gw_cursor TEXT;"
+    "ALTER TABLE threads ADD COLUMN gw_seq_base INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE threads ADD COLUMN memory_on INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (memory_on IN (0, 1));",
 };
 
 const int cl_chat_migration_count = (int)(sizeof cl_chat_migrations / sizeof cl_chat_migrations[0]);

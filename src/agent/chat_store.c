@@ -37,6 +37,17 @@ enum {
     ST_TH_RENAME,
     ST_TH_DELETE,
     ST_TH_TOUCH,
+    ST_TH_MOVE,
+    ST_TH_MEMORY,
+    ST_TH_SYNC_GET,
+    ST_TH_SYNC_SET,
+    ST_WS_GET,
+    ST_WS_UPDATE,
+    ST_MSG_GET,
+    ST_MSG_BY_RUN,
+    ST_MSG_REKEY,
+    ST_MSG_BEFORE,
+    ST_MSG_MAX_SEQ,
     ST_MSG_FIND,
     ST_MSG_FIND_RUN,
     ST_MSG_NEXT_SEQ,
@@ -59,7 +70,7 @@ enum {
 
 #define CL__THREAD_COLS                                                                            \
     "id, coalesce(workspace_id, 0), session_key, title, title_set_by_user, created_at, "           \
-    "updated_at, last_message_at"
+    "updated_at, last_message_at, memory_on"
 
 #define CL__MESSAGE_COLS                                                                           \
     "id, thread_id, gateway_id, role, content_md, coalesce(run_id, ''), state, "                   \
@@ -95,6 +106,28 @@ static const char *const cl__sql[ST_COUNT] = {
                     " messages WHERE thread_id = ?1 AND id <> ?4)"
                     " THEN max(last_message_at, ?2) ELSE ?2 END,"
                     " updated_at = ?3 WHERE id = ?1",
+    [ST_TH_MOVE] = "UPDATE threads SET workspace_id = nullif(?2, 0), updated_at = ?3 WHERE id = ?1",
+    [ST_TH_MEMORY] = "UPDATE threads SET memory_on = ?2, updated_at = ?3 WHERE id = ?1",
+    [ST_TH_SYNC_GET] = "SELECT coalesce(gw_session_id, ''), coalesce(gw_cursor, ''), gw_seq_base"
+                       " FROM threads WHERE id = ?1",
+    [ST_TH_SYNC_SET] = "UPDATE threads SET gw_session_id = ?2, gw_cursor = ?3, gw_seq_base = ?4"
+                       " WHERE id = ?1",
+    [ST_WS_GET] = "SELECT id, name, coalesce(default_agent, ''), coalesce(folder, ''),"
+                  " created_at, updated_at FROM workspaces WHERE id = ?1",
+    [ST_WS_UPDATE] = "UPDATE workspaces SET name = coalesce(?2, name),"
+                     " default_agent = CASE WHEN ?5 THEN nullif(?3, '') ELSE default_agent END,"
+                     " folder = CASE WHEN ?6 THEN nullif(?4, '') ELSE folder END,"
+                     " updated_at = ?7 WHERE id = ?1",
+    [ST_MSG_GET] = "SELECT " CL__MESSAGE_COLS " FROM messages WHERE id = ?1",
+    [ST_MSG_BY_RUN] = "SELECT " CL__MESSAGE_COLS " FROM messages WHERE thread_id = ?1"
+                      " AND run_id = ?2 AND role = ?3 ORDER BY seq DESC, id DESC LIMIT 1",
+    [ST_MSG_REKEY] = "UPDATE messages SET gateway_id = ?3 WHERE thread_id = ?1 AND gateway_id = ?2"
+                     " AND NOT EXISTS (SELECT 1 FROM messages WHERE thread_id = ?1"
+                     " AND gateway_id = ?3)",
+    [ST_MSG_BEFORE] = "SELECT " CL__MESSAGE_COLS " FROM messages WHERE thread_id = ?1"
+                      " AND (?2 = 0 OR (seq, id) < (SELECT seq, id FROM messages WHERE id = ?2))"
+                      " ORDER BY seq DESC, id DESC LIMIT ?3",
+    [ST_MSG_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM messages WHERE thread_id = ?1",
     [ST_MSG_FIND] = "SELECT id, state FROM messages WHERE thread_id = ?1 AND gateway_id = ?2",
     [ST_MSG_FIND_RUN] = "SELECT id, state FROM messages WHERE thread_id = ?1 AND run_id = ?2"
                         " AND role = ?3 AND state = 'streaming' ORDER BY id LIMIT 1",
@@ -422,6 +455,7 @@ static void cl__thread_row(sqlite3_stmt *st, struct cl_chat_thread *t)
     t->created_at = sqlite3_column_int64(st, 5);
     t->updated_at = sqlite3_column_int64(st, 6);
     t->last_message_at = sqlite3_column_int64(st, 7);
+    t->memory_on = sqlite3_column_int(st, 8) != 0;
 }
 
 int cl_chat_thread_get(struct cl_chat_store *cs, int64_t id, cl_chat_thread_cb cb, void *arg)
@@ -668,6 +702,25 @@ int cl_chat_message_append(struct cl_chat_store *cs, int64_t thread_id, const ch
     return rc;
 }
 
+static void cl__message_row(sqlite3_stmt *st, struct cl_chat_message *m)
+{
+    *m = (struct cl_chat_message){
+        .id = sqlite3_column_int64(st, 0),
+        .thread_id = sqlite3_column_int64(st, 1),
+        .gateway_id = cl__col(st, 2),
+        .role = cl__col(st, 3),
+        .content_md = cl__col(st, 4),
+        .content_len = (size_t)sqlite3_column_bytes(st, 4),
+        .run_id = cl__col(st, 5),
+        .state = cl__state_parse(cl__col(st, 6)),
+        .tool_calls = cl__col(st, 7),
+        .usage = cl__col(st, 8),
+        .sender_user_id = cl__col(st, 9),
+        .created_at = sqlite3_column_int64(st, 10),
+        .seq = sqlite3_column_int64(st, 11),
+    };
+}
+
 int cl_chat_message_list(struct cl_chat_store *cs, int64_t thread_id, int64_t after_id, int limit,
                          cl_chat_message_cb cb, void *arg)
 {
@@ -677,21 +730,8 @@ int cl_chat_message_list(struct cl_chat_store *cs, int64_t thread_id, int64_t af
     brc = cl_sqlite_bind_int64(st, 1, thread_id) | cl_sqlite_bind_int64(st, 2, after_id) |
           cl_sqlite_bind_int64(st, 3, cl__clamp(limit, CL_CHAT_PAGE_MAX));
     while ((rc = cl_sqlite_step(st, brc, "chat message list")) == 1) {
-        struct cl_chat_message m = {
-            .id = sqlite3_column_int64(st, 0),
-            .thread_id = sqlite3_column_int64(st, 1),
-            .gateway_id = cl__col(st, 2),
-            .role = cl__col(st, 3),
-            .content_md = cl__col(st, 4),
-            .content_len = (size_t)sqlite3_column_bytes(st, 4),
-            .run_id = cl__col(st, 5),
-            .state = cl__state_parse(cl__col(st, 6)),
-            .tool_calls = cl__col(st, 7),
-            .usage = cl__col(st, 8),
-            .sender_user_id = cl__col(st, 9),
-            .created_at = sqlite3_column_int64(st, 10),
-            .seq = sqlite3_column_int64(st, 11),
-        };
+        struct cl_chat_message m;
+        cl__message_row(st, &m);
         rc = cb(&m, arg);
         if (rc)
             break;
@@ -878,4 +918,222 @@ int cl_chat_memory_delete(struct cl_chat_store *cs, int64_t id)
 {
     sqlite3_stmt *st = cs->st[ST_MEM_DELETE];
     return cl_sqlite_exec_one(st, cl_sqlite_bind_int64(st, 1, id), "chat memory delete");
+}
+
+/* ---- the bridge's additions (migration 2) ---------------------------------------- */
+
+int cl_chat_thread_find(struct cl_chat_store *cs, const char *session_key, int64_t *id)
+{
+    sqlite3_stmt *st = cs->st[ST_TH_ID];
+    int rc = cl__check(session_key, CL_CHAT_KEY_MAX, true);
+
+    if (rc)
+        return rc;
+    rc = cl_sqlite_step(st, cl_sqlite_bind_str(st, 1, session_key), "chat thread find");
+    if (rc == 1)
+        *id = sqlite3_column_int64(st, 0);
+    cl_sqlite_reset(st);
+    return rc == 1 ? 0 : rc == 0 ? CL_ENOTFOUND : rc;
+}
+
+int cl_chat_thread_move(struct cl_chat_store *cs, int64_t id, int64_t workspace_id)
+{
+    sqlite3_stmt *st = cs->st[ST_TH_MOVE];
+    int rc = cl_sqlite_exec(st,
+                            cl_sqlite_bind_int64(st, 1, id) |
+                                cl_sqlite_bind_int64(st, 2, workspace_id > 0 ? workspace_id : 0) |
+                                cl_sqlite_bind_int64(st, 3, cl__now_ms()),
+                            "chat thread move");
+    if (rc == CL_EDB && workspace_id > 0)
+        return CL_ENOTFOUND; /* the foreign key: no such workspace */
+    if (rc == 0 && sqlite3_changes(cs->db) != 1)
+        return CL_ENOTFOUND;
+    return rc;
+}
+
+int cl_chat_thread_set_memory(struct cl_chat_store *cs, int64_t id, bool on)
+{
+    sqlite3_stmt *st = cs->st[ST_TH_MEMORY];
+    return cl_sqlite_exec_one(st,
+                              cl_sqlite_bind_int64(st, 1, id) | cl_sqlite_bind_int64(st, 2, on) |
+                                  cl_sqlite_bind_int64(st, 3, cl__now_ms()),
+                              "chat thread memory");
+}
+
+int cl_chat_thread_sync_get(struct cl_chat_store *cs, int64_t id, struct cl_chat_sync *out)
+{
+    sqlite3_stmt *st = cs->st[ST_TH_SYNC_GET];
+    int rc = cl_sqlite_step(st, cl_sqlite_bind_int64(st, 1, id), "chat thread sync get");
+
+    memset(out, 0, sizeof *out);
+    if (rc == 1) {
+        snprintf(out->session_id, sizeof out->session_id, "%s", cl__col(st, 0));
+        snprintf(out->cursor, sizeof out->cursor, "%s", cl__col(st, 1));
+        out->seq_base = sqlite3_column_int64(st, 2);
+    }
+    cl_sqlite_reset(st);
+    return rc == 1 ? 0 : rc == 0 ? CL_ENOTFOUND : rc;
+}
+
+int cl_chat_thread_sync_set(struct cl_chat_store *cs, int64_t id, const struct cl_chat_sync *s)
+{
+    sqlite3_stmt *st = cs->st[ST_TH_SYNC_SET];
+    int rc;
+
+    if ((rc = cl__check(s->session_id, CL_CHAT_KEY_MAX, false)) ||
+        (rc = cl__check(s->cursor, CL_CHAT_CURSOR_MAX, false)))
+        return rc;
+    return cl_sqlite_exec_one(
+        st,
+        cl_sqlite_bind_int64(st, 1, id) | cl_sqlite_bind_opt(st, 2, s->session_id) |
+            cl_sqlite_bind_opt(st, 3, s->cursor) | cl_sqlite_bind_int64(st, 4, s->seq_base),
+        "chat thread sync set");
+}
+
+int cl_chat_workspace_get(struct cl_chat_store *cs, int64_t id, cl_chat_workspace_cb cb, void *arg)
+{
+    sqlite3_stmt *st = cs->st[ST_WS_GET];
+    int rc = cl_sqlite_step(st, cl_sqlite_bind_int64(st, 1, id), "chat workspace get");
+
+    if (rc == 1) {
+        struct cl_chat_workspace w = {
+            .id = sqlite3_column_int64(st, 0),
+            .name = cl__col(st, 1),
+            .default_agent = cl__col(st, 2),
+            .folder = cl__col(st, 3),
+            .created_at = sqlite3_column_int64(st, 4),
+            .updated_at = sqlite3_column_int64(st, 5),
+        };
+        rc = cb(&w, arg);
+    } else if (rc == 0) {
+        rc = CL_ENOTFOUND;
+    }
+    cl_sqlite_reset(st);
+    return rc;
+}
+
+int cl_chat_workspace_update(struct cl_chat_store *cs, int64_t id, const char *name,
+                             const char *default_agent, const char *folder)
+{
+    sqlite3_stmt *st = cs->st[ST_WS_UPDATE];
+    int rc;
+
+    if (name && (rc = cl__check(name, CL_NAME_MAX, true)))
+        return rc;
+    if ((rc = cl__check(default_agent, CL_ID_MAX, false)) ||
+        (rc = cl__check(folder, CL_CHAT_FOLDER_MAX, false)))
+        return rc;
+    return cl_sqlite_exec_one(
+        st,
+        cl_sqlite_bind_int64(st, 1, id) |
+            (name ? cl_sqlite_bind_str(st, 2, name) : sqlite3_bind_null(st, 2)) |
+            cl_sqlite_bind_str(st, 3, default_agent ? default_agent : "") |
+            cl_sqlite_bind_str(st, 4, folder ? folder : "") |
+            cl_sqlite_bind_int64(st, 5, default_agent != NULL) |
+            cl_sqlite_bind_int64(st, 6, folder != NULL) | cl_sqlite_bind_int64(st, 7, cl__now_ms()),
+        "chat workspace update");
+}
+
+/* One row of st to cb, or CL_ENOTFOUND. */
+static int cl__message_one(sqlite3_stmt *st, int brc, cl_chat_message_cb cb, void *arg,
+                           const char *op)
+{
+    struct cl_chat_message m;
+    int rc = cl_sqlite_step(st, brc, op);
+
+    if (rc == 1) {
+        cl__message_row(st, &m);
+        rc = cb(&m, arg);
+    } else if (rc == 0) {
+        rc = CL_ENOTFOUND;
+    }
+    cl_sqlite_reset(st);
+    return rc;
+}
+
+int cl_chat_message_get(struct cl_chat_store *cs, int64_t id, cl_chat_message_cb cb, void *arg)
+{
+    sqlite3_stmt *st = cs->st[ST_MSG_GET];
+    return cl__message_one(st, cl_sqlite_bind_int64(st, 1, id), cb, arg, "chat message get");
+}
+
+int cl_chat_message_by_run(struct cl_chat_store *cs, int64_t thread_id, const char *run_id,
+                           const char *role, cl_chat_message_cb cb, void *arg)
+{
+    sqlite3_stmt *st = cs->st[ST_MSG_BY_RUN];
+    int rc;
+
+    if ((rc = cl__check(run_id, CL_CHAT_KEY_MAX, true)) ||
+        (rc = cl__check(role, CL_CHAT_ROLE_MAX, true)))
+        return rc;
+    return cl__message_one(st,
+                           cl_sqlite_bind_int64(st, 1, thread_id) |
+                               cl_sqlite_bind_str(st, 2, run_id) | cl_sqlite_bind_str(st, 3, role),
+                           cb, arg, "chat message by run");
+}
+
+int cl_chat_message_rekey(struct cl_chat_store *cs, int64_t thread_id, const char *old_id,
+                          const char *new_id)
+{
+    sqlite3_stmt *st = cs->st[ST_MSG_REKEY];
+    int rc;
+
+    if ((rc = cl__check(old_id, CL_CHAT_KEY_MAX, true)) ||
+        (rc = cl__check(new_id, CL_CHAT_KEY_MAX, true)))
+        return rc;
+    rc = cl_sqlite_exec(st,
+                        cl_sqlite_bind_int64(st, 1, thread_id) | cl_sqlite_bind_str(st, 2, old_id) |
+                            cl_sqlite_bind_str(st, 3, new_id),
+                        "chat message rekey");
+    if (rc == 0 && sqlite3_changes(cs->db) != 1)
+        return CL_ENOTFOUND;
+    return rc;
+}
+
+int cl_chat_message_list_before(struct cl_chat_store *cs, int64_t thread_id, int64_t before_id,
+                                int limit, cl_chat_message_cb cb, void *arg)
+{
+    sqlite3_stmt *st = cs->st[ST_MSG_BEFORE];
+    int brc, rc;
+
+    brc = cl_sqlite_bind_int64(st, 1, thread_id) | cl_sqlite_bind_int64(st, 2, before_id) |
+          cl_sqlite_bind_int64(st, 3, cl__clamp(limit, CL_CHAT_PAGE_MAX));
+    while ((rc = cl_sqlite_step(st, brc, "chat message list before")) == 1) {
+        struct cl_chat_message m;
+        cl__message_row(st, &m);
+        rc = cb(&m, arg);
+        if (rc)
+            break;
+    }
+    cl_sqlite_reset(st);
+    return rc;
+}
+
+int cl_chat_message_max_seq(struct cl_chat_store *cs, int64_t thread_id, int64_t *seq)
+{
+    sqlite3_stmt *st = cs->st[ST_MSG_MAX_SEQ];
+    int rc = cl_sqlite_step(st, cl_sqlite_bind_int64(st, 1, thread_id), "chat message max seq");
+
+    if (rc == 1)
+        *seq = sqlite3_column_int64(st, 0);
+    cl_sqlite_reset(st);
+    return rc == 1 ? 0 : rc == 0 ? CL_EDB : rc;
+}
+
+int cl_chat_message_find(struct cl_chat_store *cs, int64_t thread_id, const char *gateway_id,
+                         int64_t *id)
+{
+    sqlite3_stmt *st = cs->st[ST_MSG_FIND];
+    int rc = cl__check(gateway_id, CL_CHAT_KEY_MAX, true);
+
+    if (rc)
+        return rc;
+    rc = cl_sqlite_step(st,
+                        cl_sqlite_bind_int64(st, 1, thread_id) |
+                            cl_sqlite_bind_str(st, 2, gateway_id),
+                        "chat message find");
+    if (rc == 1)
+        *id = sqlite3_column_int64(st, 0);
+    cl_sqlite_reset(st);
+    return rc == 1 ? 0 : rc == 0 ? CL_ENOTFOUND : rc;
 }

@@ -93,6 +93,7 @@ struct cl_chat_thread {
     const char *title;
     bool title_set_by_user;
     int64_t created_at, updated_at, last_message_at;
+    bool memory_on; /* relevant memory notes go with each message sent */
 };
 typedef int (*cl_chat_thread_cb)(const struct cl_chat_thread *t, void *arg);
 
@@ -253,5 +254,53 @@ int cl_chat_memory_list(struct cl_chat_store *cs, int64_t before_id, int limit, 
 int cl_chat_memory_search(struct cl_chat_store *cs, const char *query, const char *open,
                           const char *close, int limit, cl_chat_hit_cb cb, void *arg);
 int cl_chat_memory_delete(struct cl_chat_store *cs, int64_t id);
+
+/* ---- the bridge's state (migration 2) ------------------------------------------ */
+
+/* The thread of session_key in *id, or CL_ENOTFOUND. */
+int cl_chat_thread_find(struct cl_chat_store *cs, const char *session_key, int64_t *id);
+/* Moves thread id into workspace_id (0: none); an unknown thread or
+ * workspace is CL_ENOTFOUND. */
+int cl_chat_thread_move(struct cl_chat_store *cs, int64_t id, int64_t workspace_id);
+/* Turns memory context on or off for the thread's sends. */
+int cl_chat_thread_set_memory(struct cl_chat_store *cs, int64_t id, bool on);
+
+/* Where the mirror's import of a thread stands on the gateway: the
+ * session's incarnation (sessionId), the chat.history delta cursor
+ * (opaque, at most CL_CHAT_CURSOR_MAX), and the seq offset a reset
+ * session's messages are stored at (after the old incarnation's). */
+struct cl_chat_sync {
+    char session_id[CL_CHAT_KEY_MAX + 1]; /* "" when none */
+    char cursor[CL_CHAT_CURSOR_MAX + 1];  /* "" when none */
+    int64_t seq_base;
+};
+int cl_chat_thread_sync_get(struct cl_chat_store *cs, int64_t id, struct cl_chat_sync *out);
+int cl_chat_thread_sync_set(struct cl_chat_store *cs, int64_t id, const struct cl_chat_sync *s);
+
+/* Hands workspace id to cb once, or CL_ENOTFOUND. */
+int cl_chat_workspace_get(struct cl_chat_store *cs, int64_t id, cl_chat_workspace_cb cb, void *arg);
+/* Changes what is given (NULL: unchanged; "" clears default_agent or
+ * folder); limits as cl_chat_workspace_create. */
+int cl_chat_workspace_update(struct cl_chat_store *cs, int64_t id, const char *name,
+                             const char *default_agent, const char *folder);
+
+/* Hands message id to cb once, or CL_ENOTFOUND. */
+int cl_chat_message_get(struct cl_chat_store *cs, int64_t id, cl_chat_message_cb cb, void *arg);
+/* The thread's last message of run_id with role (any state), or CL_ENOTFOUND. */
+int cl_chat_message_by_run(struct cl_chat_store *cs, int64_t thread_id, const char *run_id,
+                           const char *role, cl_chat_message_cb cb, void *arg);
+/* Gives the message stored under a provisional id old_id the gateway's id
+ * new_id (when no row has new_id yet). CL_ENOTFOUND when nothing changed. */
+int cl_chat_message_rekey(struct cl_chat_store *cs, int64_t thread_id, const char *old_id,
+                          const char *new_id);
+/* Messages of thread_id before the message before_id (0: from the newest),
+ * newest first, at most limit (clamped to 1..CL_CHAT_PAGE_MAX). */
+int cl_chat_message_list_before(struct cl_chat_store *cs, int64_t thread_id, int64_t before_id,
+                                int limit, cl_chat_message_cb cb, void *arg);
+/* The id of message (thread_id, gateway_id) in *id, or CL_ENOTFOUND. */
+int cl_chat_message_find(struct cl_chat_store *cs, int64_t thread_id, const char *gateway_id,
+                         int64_t *id);
+/* The thread's highest seq (0: no message). */
+int cl_chat_message_max_seq(struct cl_chat_store *cs, int64_t thread_id, int64_t *seq);
 
 #endif

@@ -68,6 +68,10 @@ struct cl_gw {
     bool parked; /* refused for a reason a retry will not fix soon */
     bool closing;
     bool destroyed;
+    /* The event frames' seq on this connection: a jump means events were
+     * missed (the chat mirror re-imports). */
+    long long last_seq;
+    uint64_t seq_gaps;
 };
 
 static void cl__loggable(const char *in, char *out, size_t cap)
@@ -88,6 +92,11 @@ enum cl_node_state cl_gw_state(const struct cl_gw *g)
 const char *cl_gw_last_error(const struct cl_gw *g)
 {
     return g->last_error;
+}
+
+uint64_t cl_gw_seq_gaps(const struct cl_gw *g)
+{
+    return g->seq_gaps;
 }
 
 const char *cl_gw_server_version(const struct cl_gw *g)
@@ -453,6 +462,7 @@ static void cl__hello_ok(struct cl_gw *g, json_t *payload)
     if (dt)
         cl_wipe((char *)dt, strlen(dt));
     g->state = CL__READY;
+    g->last_seq = 0;
     g->parked = false;
     g->last_error[0] = 0;
     cl_wsc_ready(g->ws, 2ull * g->tick_ms + CL__TICK_SLACK_MS);
@@ -537,6 +547,16 @@ static void cl__on_message(struct cl_gw *g, const void *buf, size_t len)
         } else if (strcmp(event, "tick") == 0) {
             /* keepalive: last_rx is updated above */
         } else if (g->state == CL__READY) {
+            json_t *seq = json_object_get(root, "seq");
+            if (json_is_integer(seq)) {
+                long long v = json_integer_value(seq);
+                if (g->last_seq > 0 && v > g->last_seq + 1) {
+                    g->seq_gaps++;
+                    cl_warn("openclaw", "missed events from the gateway", "from=%lld to=%lld",
+                            g->last_seq + 1, v - 1);
+                }
+                g->last_seq = v;
+            }
             /* every subscriber sees every event (one may unsubscribe
              * itself or another during the call) */
             for (size_t i = 0; i < CL_GW_MAX_SUBSCRIBERS && !g->destroyed; i++)

@@ -99,6 +99,10 @@ void cl_gw_cancel(struct cl_gw *g, uint64_t id);
 enum cl_node_state cl_gw_state(const struct cl_gw *g);
 /* The last connection or handshake failure ("" if none since online). */
 const char *cl_gw_last_error(const struct cl_gw *g);
+/* How many times an event frame's seq jumped (events this client missed)
+ * since it was created; a subscriber that must see every event compares it
+ * with the count it last saw. */
+uint64_t cl_gw_seq_gaps(const struct cl_gw *g);
 /* The server version from hello-ok ("" before). */
 const char *cl_gw_server_version(const struct cl_gw *g);
 

@@ -50,6 +50,7 @@ struct cl_agent_link {
     bool stdin_flow; /* this connection's hello_ok honours our stdin_window */
 
     bool restarting; /* the relay said `restarting` on this connection */
+    int chat;        /* the chat family version told in hello (0: none) */
 
     bool closing;   /* cl_agent_link_close was called: no more reconnects */
     bool destroyed; /* cl_agent_link_destroy was called: no more callbacks */
@@ -197,6 +198,7 @@ static int cl__queue_hello(struct cl_agent_link *l)
     m.json = cl__device_meta(l); /* freed below (m is not cl_msg_clear'ed) */
     m.proto = l->proto_want > 1 ? l->proto_want : 0;
     m.stdin_window = CL_AGENT_STDIN_WINDOW;
+    m.chat = l->chat;
     l->proto = 1; /* until this connection's hello_ok says more */
     l->stdin_flow = false;
     if (l->h.on_hello) {
@@ -379,6 +381,8 @@ static void cl__on_ws_message(void *ud, const void *buf, size_t len, bool binary
     case CL_MSG_RESTART:
     case CL_MSG_WORKFLOW:
     case CL_MSG_WORKFLOWS:
+    case CL_MSG_CHAT_REQUEST: /* the chat API (main.c, chat_api.c) */
+    case CL_MSG_CHAT_CANCEL:
         if (l->state != CL__READY) {
             cl_warn("link", "ignoring a session message before hello_ok", "type=%s",
                     cl_msg_type_name(m.type));
@@ -538,6 +542,11 @@ void cl_agent_link_free(struct cl_agent_link *l)
     cl_wsq_clear(&l->q);
     cl_wipe(l, sizeof *l);
     free(l);
+}
+
+void cl_agent_link_set_chat(struct cl_agent_link *l, int version)
+{
+    l->chat = version;
 }
 
 void cl_agent_link_set_shell(struct cl_agent_link *l, const char *shell)

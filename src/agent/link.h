@@ -80,6 +80,11 @@ int cl_agent_link_new(uv_loop_t *loop, struct cl_wsc_ctx *wsc, const struct cl_a
  * CL_PROTO_MAX; 1 = PrivaClaw's JSON only). Call before cl_agent_link_start. */
 void cl_agent_link_set_proto(struct cl_agent_link *l, int proto);
 
+/* The chat family version this agent serves, told in every hello from the
+ * next connection on (0: none; CL_CHAT_PROTO_VERSION when the chat store
+ * is open and chat is declared). */
+void cl_agent_link_set_chat(struct cl_agent_link *l, int version);
+
 /* The login shell sessions start, told to the relay in hello's meta. */
 void cl_agent_link_set_shell(struct cl_agent_link *l, const char *shell);
 

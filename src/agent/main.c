@@ -6,6 +6,9 @@
  * 2 usage error.
  */
 #include "agent/audit.h"
+#include "agent/chat_api.h"
+#include "agent/chat_store.h"
+#include "agent/memory_builtin.h"
 #include "agent/config.h"
 #include "agent/gateway.h"
 #include "agent/gateway_discover.h"
@@ -81,7 +84,8 @@ struct cl__opts {
     const char *proto;
     const char *unit_dir;
     const char *pass_env;
-    enum cl__svc svc; /* service install|uninstall|status */
+    const char *chat_db; /* up: where the chat store is (default: cl_chat_store_default_path) */
+    enum cl__svc svc;    /* service install|uninstall|status */
     bool svc_user, svc_system, svc_no_start;
     bool audit_deep, audit_fix, audit_json; /* audit --deep --fix --json */
     /* the values of the five above, parsed (defaults when absent) */
@@ -109,6 +113,7 @@ static const struct cl__opt {
     {"proto", CL__F_UP, offsetof(struct cl__opts, proto)},
     {"unit-dir", CL__F_SERVICE, offsetof(struct cl__opts, unit_dir)},
     {"pass-env", CL__F_UP | CL__F_AUDIT, offsetof(struct cl__opts, pass_env)},
+    {"chat-db", CL__F_UP, offsetof(struct cl__opts, chat_db)},
 };
 
 /* Flags without a value: those of `service` and of `audit`. */
@@ -133,7 +138,7 @@ static void cl__usage(FILE *out)
             "       clawlink [up] [--config PATH] [--shell PATH] [--ca-file PEM]\n"
             "                [--ring-size BYTES] [--window BYTES] [--idle-grace SECONDS]\n"
             "                [--ping-interval SECONDS] [--proto 1|2] [--pass-env NAMES]\n"
-            "                [--log-level debug|info|warn|error]\n"
+            "                [--chat-db PATH] [--log-level debug|info|warn|error]\n"
             "       clawlink status [--config PATH] [--ca-file PEM]\n"
             "       clawlink service install|uninstall|status [--user|--system]\n"
             "                [--config PATH] [--unit-dir DIR] [--no-start]\n"
@@ -182,7 +187,9 @@ static void cl__usage(FILE *out)
             "                           (comma-separated names); they get a login's:\n"
             "                           HOME USER LOGNAME PATH LANG LANGUAGE LC_* TZ TMPDIR\n"
             "                           XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS, SHELL, TERM\n"
-            "                           and COLORTERM; never OPENCLAW_GATEWAY_TOKEN\n");
+            "                           and COLORTERM; never OPENCLAW_GATEWAY_TOKEN\n"
+            "  --chat-db PATH           the chat history (default $XDG_DATA_HOME/clawlink/\n"
+            "                           chat.db or ~/.local/share/clawlink/chat.db)\n");
 }
 
 static int cl__usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -715,7 +722,192 @@ struct cl__app {
     bool stopping;
     bool link_closing;
     uint64_t stop_at;
+    /* the chat bridge (NULL: no chat served) */
+    struct cl_chat_store *chat_store;
+    struct cl_memory chat_mem;
+    struct cl_chat_api *chat;
+    struct cl__chat_req *chat_reqs; /* requests of the relay link in progress */
 };
+
+/* ---- the chat API's relay-link door (docs/protocol.md "Chat") ---------- */
+
+/* One chat_request in progress: its answers go out as chat_event and
+ * chat_response frames with its request_id. */
+struct cl__chat_req {
+    struct cl__app *app;
+    char request_id[CL_ID_MAX + 1];
+    struct cl_chat_call *call;
+    bool in_handle, ended;
+    struct cl__chat_req *prev, *next;
+};
+
+static void cl__chat_req_unlink(struct cl__chat_req *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        r->app->chat_reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+}
+
+static void cl__chat_send(struct cl__app *app, const struct cl_msg *m)
+{
+    if (cl_agent_link_send_msg(app->link, m) != 0)
+        cl_warn("chat", "cannot send a chat answer to the relay", "request_id=%s", m->request_id);
+}
+
+static void cl__chat_on_event(void *ctx, const char *name, json_t *data)
+{
+    struct cl__chat_req *r = ctx;
+    struct cl_msg m;
+
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_CHAT_EVENT;
+    snprintf(m.request_id, sizeof m.request_id, "%s", r->request_id);
+    snprintf(m.event, sizeof m.event, "%s", name);
+    m.json = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    cl__chat_send(r->app, &m);
+    free(m.json);
+}
+
+static void cl__chat_on_end(void *ctx, int status, json_t *body)
+{
+    struct cl__chat_req *r = ctx;
+    struct cl_msg m;
+
+    memset(&m, 0, sizeof m);
+    m.type = CL_MSG_CHAT_RESPONSE;
+    snprintf(m.request_id, sizeof m.request_id, "%s", r->request_id);
+    m.status = status;
+    m.json = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    cl__chat_send(r->app, &m);
+    free(m.json);
+    r->ended = true;
+    if (!r->in_handle) {
+        cl__chat_req_unlink(r);
+        free(r);
+    }
+}
+
+static const struct cl_chat_reply cl__chat_reply = {cl__chat_on_event, cl__chat_on_end};
+
+/* The caller is gone (chat_cancel, or the link went down). */
+static void cl__chat_cancel(struct cl__chat_req *r)
+{
+    cl__chat_req_unlink(r);
+    cl_chat_api_cancel(r->app->chat, r->call);
+    free(r);
+}
+
+static void cl__chat_cancel_all(struct cl__app *app)
+{
+    while (app->chat_reqs)
+        cl__chat_cancel(app->chat_reqs);
+}
+
+static void cl__chat_on_message(struct cl__app *app, const struct cl_msg *m)
+{
+    if (m->type == CL_MSG_CHAT_CANCEL) {
+        for (struct cl__chat_req *r = app->chat_reqs; r; r = r->next)
+            if (strcmp(r->request_id, m->request_id) == 0) {
+                cl__chat_cancel(r);
+                return;
+            }
+        return;
+    }
+    struct cl__chat_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return;
+    r->app = app;
+    snprintf(r->request_id, sizeof r->request_id, "%s", m->request_id);
+    if (!app->chat) {
+        /* hello said no chat: a relay should not ask */
+        r->in_handle = true;
+        cl__chat_on_end(r, 503,
+                        json_pack("{s:{s:s, s:s}}", "error", "code", "no_chat_bridge", "message",
+                                  "this agent serves no chat (store closed or not declared)"));
+        free(r);
+        return;
+    }
+    json_t *body = m->json ? json_loads(m->json, JSON_DECODE_ANY, NULL) : NULL;
+    struct cl_chat_req req = {
+        .method = m->method,
+        .path = m->path,
+        .query = m->query,
+        .body = body,
+        .user_id = m->user_id,
+        .user_name = m->user_name,
+    };
+    r->next = app->chat_reqs;
+    if (app->chat_reqs)
+        app->chat_reqs->prev = r;
+    app->chat_reqs = r;
+    r->in_handle = true;
+    r->call = cl_chat_api_handle(app->chat, &req, &cl__chat_reply, r);
+    r->in_handle = false;
+    json_decref(body);
+    if (r->ended || !r->call) {
+        cl__chat_req_unlink(r);
+        free(r);
+    }
+}
+
+/* Opens the chat store (at path, NULL: the default) and the API over it,
+ * when chat is declared. A store that cannot open is logged once and the
+ * agent serves no chat: its hello does not offer it. */
+static void cl__chat_open(struct cl__app *app, const char *path)
+{
+    char err[512];
+    int rc;
+
+    if (!(app->caps & CL_CAP_CHAT))
+        return;
+    rc = cl_chat_store_open(path, &app->chat_store, err, sizeof err);
+    if (rc) {
+        cl_warn("chat", "cannot open the chat store; serving no chat", "error=\"%s\"", err);
+        return;
+    }
+    if (cl_memory_builtin_new(app->chat_store, &app->chat_mem) == 0) {
+        struct cl_chat_api_cfg cfg = {
+            .loop = &app->loop,
+            .cs = app->chat_store,
+            .gw = app->gw,
+            .mem = &app->chat_mem,
+            .caps = app->caps,
+        };
+        rc = cl_chat_api_new(&cfg, &app->chat);
+    } else {
+        rc = CL_ENOMEM;
+    }
+    if (rc) {
+        cl_warn("chat", "cannot start the chat API; serving no chat", "error=%s", cl_strerror(rc));
+        if (app->chat_mem.ops)
+            app->chat_mem.ops->close(app->chat_mem.self);
+        app->chat_mem.ops = NULL;
+        cl_chat_store_close(app->chat_store);
+        app->chat_store = NULL;
+        return;
+    }
+    cl_agent_link_set_chat(app->link, CL_CHAT_PROTO_VERSION);
+    cl_info("chat", "serving chat", "store=%s gateway=%s", path ? path : "default",
+            app->gw ? "yes" : "none");
+}
+
+/* Ends the chat bridge: calls cancelled, the memory provider closed (no
+ * callback after), the API freed (its timer closes through the loop). */
+static void cl__chat_close(struct cl__app *app)
+{
+    if (app->chat)
+        cl__chat_cancel_all(app);
+    if (app->chat_mem.ops)
+        app->chat_mem.ops->close(app->chat_mem.self);
+    app->chat_mem.ops = NULL;
+    cl_chat_api_free(app->chat);
+    app->chat = NULL;
+}
+
+/* ---- end of the chat door ---------------------------------------------- */
 
 static void cl__on_link_message(void *ud, const struct cl_msg *m)
 {
@@ -724,6 +916,10 @@ static void cl__on_link_message(void *ud, const struct cl_msg *m)
         return;
     if (cl_oc_node_handles(m->type)) {
         cl_oc_node_on_message(app->node, m);
+        return;
+    }
+    if (m->type == CL_MSG_CHAT_REQUEST || m->type == CL_MSG_CHAT_CANCEL) {
+        cl__chat_on_message(app, m);
         return;
     }
     if (m->type == CL_MSG_SESSION_START && !(app->caps & CL_CAP_TERMINAL)) {
@@ -754,6 +950,8 @@ static void cl__on_link_flow(void *ud)
     bool ready = cl_agent_link_ready(app->link);
     if (ready && !app->link_ready && app->node)
         cl_oc_node_on_link_ready(app->node);
+    if (!ready && app->link_ready)
+        cl__chat_cancel_all(app); /* the relay forgot those requests */
     app->link_ready = ready;
     if (app->ss)
         cl_agent_sessions_on_flow(app->ss);
@@ -945,6 +1143,7 @@ static int cl__cmd_up(const struct cl__opts *o)
         cl_error("openclaw", "cannot set up the OpenClaw node", "error=\"%s\"", err);
         goto out_link;
     }
+    cl__chat_open(&app, o->chat_db);
     rc = cl_agent_sessions_new(&app.loop, app.link, cl__pick_shell(o), &o->sess, &app.ss, err,
                                sizeof err);
     if (rc) {
@@ -966,6 +1165,7 @@ static int cl__cmd_up(const struct cl__opts *o)
     cl_oc_node_start(app.node);
     uv_run(&app.loop, UV_RUN_DEFAULT);
     rc = 0;
+    cl__chat_close(&app);
 
     /* Teardown that lws 4.1 on a foreign libuv loop is happy with: its
      * context first, then our handles, then let the loop finish closing
@@ -993,10 +1193,12 @@ static int cl__cmd_up(const struct cl__opts *o)
     cl_gw_free(app.gw);
     cl_agent_link_free(app.link);
     cl_wsc_ctx_free(app.wsc);
+    cl_chat_store_close(app.chat_store);
     cl_info("agent", "stopped", "%s", "");
     return CL__EXIT_OK;
 
 out_link:
+    cl__chat_close(&app);
     if (app.node)
         cl_oc_node_destroy(app.node);
     if (app.gw)
@@ -1017,6 +1219,7 @@ out_wsc:
     cl_gw_free(app.gw);
     cl_agent_link_free(app.link);
     cl_wsc_ctx_free(app.wsc);
+    cl_chat_store_close(app.chat_store);
 out_loop:
     uv_loop_close(&app.loop);
     return rc ? CL__EXIT_FAIL : CL__EXIT_OK;

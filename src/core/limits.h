@@ -293,6 +293,23 @@
 #define CL_CHAT_EVENT_MAX  32
 #define CL_CHAT_FRAME_MAX  (CL_WS_MAX_MESSAGE - 4096)
 
+/* The chat API through the relay (src/relay/chat.c, api_chat.c; docs/chat.md
+ * "Through the relay"). A request's JSON body is bounded by CL_HTTP_MAX_BODY
+ * like every API body (413 body_too_large).
+ *  - CL_CHAT_RELAY_MAX_PENDING: chat requests in flight per device, streams
+ *    included; one more is 429 busy (Retry-After 1).
+ *  - CL_CHAT_RELAY_ANSWER_MS: how long a request waits for the agent's
+ *    first word (its chat_response or first chat_event); then 504 timeout
+ *    and the agent gets chat_cancel.
+ *  - CL_CHAT_RELAY_STREAM_IDLE_MS: a stream with no event for this long ends
+ *    with an SSE `error` {code "timeout"} and chat_cancel (GET /events
+ *    pings every 15 s; a reply may think a while between deltas).
+ * A caller that does not read its stream is cut when CL_HTTP_STREAM_MAX
+ * bytes wait for it (the connection closes, the agent gets chat_cancel). */
+#define CL_CHAT_RELAY_MAX_PENDING    16
+#define CL_CHAT_RELAY_ANSWER_MS      30000
+#define CL_CHAT_RELAY_STREAM_IDLE_MS 120000
+
 /* The agent's chat store (src/agent/chat_store.c), all in bytes. A value
  * over its limit is refused whole, never cut: CL_ELIMIT, and nothing is
  * written. An empty value where one is required is CL_EINVAL.
@@ -322,6 +339,10 @@
 #define CL_CHAT_SEARCH_MAX      50
 #define CL_CHAT_ATTACH_NAME_MAX 255
 #define CL_CHAT_MIME_MAX        128
+/* The gateway's chat.history delta cursor the chat store keeps per thread
+ * (base64 JSON, about 150 bytes in 2026.9.6); a longer one is not kept
+ * and the next catch-up reads pages. */
+#define CL_CHAT_CURSOR_MAX 1024
 /* The OpenClaw gateway's chat shapes (src/agent/chat_gw.c): ids (message
  * ids, run ids, idempotency keys, session ids) and session keys, roles,
  * short names (stop reasons, error kinds, phases), one message's text,

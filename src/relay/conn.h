@@ -122,6 +122,8 @@ struct cl_conn {
     char project_id[CL_UUID_LEN + 1];
     uint32_t stdin_window; /* the input window its hello granted (it sends stdin_ack);
                             * 0: none (an older agent, a PrivaClaw connector) */
+    int chat;              /* the chat family version its hello declared (chat.c sends
+                            * chat requests only when >= 1); 0: no chat API */
     UT_hash_handle hh;     /* hub->agents, keyed by device_id */
 
     /* browser (/session) */

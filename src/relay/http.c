@@ -37,6 +37,7 @@ const struct cl_route *const cl_http_route_tables[] = {cl__routes_misc,
                                                        cl_routes_devices,
                                                        cl_routes_connector,
                                                        cl_routes_nodes,
+                                                       cl_routes_chat,
                                                        cl_routes_invitations,
                                                        cl_routes_metrics,
                                                        NULL};

@@ -162,6 +162,7 @@ extern const struct cl_route cl_routes_account[];
 extern const struct cl_route cl_routes_devices[];
 extern const struct cl_route cl_routes_connector[];
 extern const struct cl_route cl_routes_nodes[];
+extern const struct cl_route cl_routes_chat[];
 extern const struct cl_route cl_routes_invitations[];
 extern const struct cl_route cl_routes_metrics[];
 

@@ -21,6 +21,7 @@
 #include "relay/inq.h"
 #include "relay/metrics.h"
 #include "relay/nodes.h"
+#include "relay/chat.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
 
@@ -749,6 +750,9 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
         cl_info("hub", "agent replaced by a newer connection", "device=%s peer=%s", d.id,
                 old->peer);
         cl_conn_close(old, 4001, "replaced by a newer connection");
+        /* its chat requests were for the old link: the new one never
+         * heard of them */
+        cl_chat_agent_gone(h->relay->chat, d.id);
     }
     snprintf(c->device_id, sizeof c->device_id, "%s", d.id);
     snprintf(c->project_id, sizeof c->project_id, "%s", d.project_id);
@@ -760,6 +764,8 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
     /* PrivaClaw's OpenClaw skill: meta.kind "openclaw" and none of our
      * extensions (a clawlink agent asks for proto 2 and sends no kind) */
     c->skill = strcmp(m->kind, CL_DEVICE_KIND_OPENCLAW) == 0 && !c->ext;
+    /* the chat API's version it serves (docs/protocol.md "Chat") */
+    c->chat = c->skill ? 0 : m->chat;
     HASH_ADD_STR(h->agents, device_id, c);
     cl__grace_cancel(h, d.id);
     s->ops->device_set_online(s, d.id, true, cl_now());
@@ -771,8 +777,8 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
         strcmp(d.kind, CL_DEVICE_KIND_OPENCLAW) != 0)
         s->ops->device_set_kind(s, d.id, CL_DEVICE_KIND_OPENCLAW); /* as PrivaClaw's relay */
     cl_nodes_agent_hello(h->relay->nodes, c);
-    cl_info("hub", "agent online", "device=%s project=%s peer=%s sessions=%zu%s", d.id,
-            d.project_id, c->peer, m->nsessions, c->skill ? " skill=privaclaw" : "");
+    cl_info("hub", "agent online", "device=%s project=%s peer=%s sessions=%zu chat=%d%s", d.id,
+            d.project_id, c->peer, m->nsessions, c->chat, c->skill ? " skill=privaclaw" : "");
     cl_events_device_status(h->relay->events, d.project_id, d.id, true);
     /* acks and replays for the announced sessions go before hello_ok: the
      * agent sends nothing until hello_ok, so it resumes each session from
@@ -882,6 +888,8 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
 
     if ((m->type >= CL_MSG_PROMPT || m->type == CL_MSG_ERROR) &&
         cl_nodes_agent_message(h->relay->nodes, c, m)) /* OpenClaw node traffic (nodes.c) */
+        return;
+    if (cl_chat_agent_message(h->relay->chat, c, m)) /* chat API answers (chat.c) */
         return;
     if (m->type == CL_MSG_ERROR) {
         cl_warn("hub", "agent reported an error", "device=%s code=%s", c->device_id, m->code);
@@ -1403,6 +1411,7 @@ void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
         HASH_DEL(h->agents, c);
         s->ops->device_set_online(s, c->device_id, false, cl_now());
         cl_nodes_agent_gone(h->relay->nodes, c->device_id);
+        cl_chat_agent_gone(h->relay->chat, c->device_id);
         cl_info("hub", "agent offline", "device=%s", c->device_id);
         cl_events_device_status(h->relay->events, c->project_id, c->device_id, false);
         if (!h->relay->stopping)

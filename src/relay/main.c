@@ -19,6 +19,7 @@
 #include "relay/events.h"
 #include "relay/hub.h"
 #include "relay/nodes.h"
+#include "relay/chat.h"
 #include "relay/mail.h"
 #include "relay/ratelimit.h"
 #include "relay/metrics.h"
@@ -717,6 +718,7 @@ int main(int argc, char **argv)
     r.hub = cl_hub_new(&r);
     r.events = cl_events_new(&r);
     r.nodes = cl_nodes_new(&r);
+    r.chat = cl_chat_new(&r);
     r.rl_pair_addr = cl_ratelimit_new(CL_PAIR_FAILS_PER_ADDR, CL_PAIR_RATE_WINDOW_S);
     r.rl_pair_code = cl_ratelimit_new(CL_PAIR_FAILS_PER_CODE, CL_PAIRING_CODE_TTL_S);
     r.rl_pair_global = cl_ratelimit_new(CL_PAIR_FAILS_GLOBAL, CL_PAIR_RATE_WINDOW_S);
@@ -763,6 +765,7 @@ out_free:
     cl_hub_free(r.hub);
     cl_events_free(r.events);
     cl_nodes_free(r.nodes);
+    cl_chat_free(r.chat);
     while (uv_run(&loop, UV_RUN_NOWAIT))
         ;
     if (uv_loop_close(&loop))

@@ -38,6 +38,12 @@ static const enum cl_role cl__min_role[CL_ACT__COUNT] = {
     [CL_ACT_SESSION_RENAME] = CL_ROLE_MEMBER,
     /* issue 14: anyone may leave; the last owner is refused by the store */
     [CL_ACT_MEMBER_LEAVE] = CL_ROLE_MEMBER,
+    /* issue 15: whoever may start a terminal session on the device may
+     * chat with its agent (a terminal is more power than chat): the same
+     * role as CL_ACT_SESSION_START, for every route of the chat API, reads
+     * included (a conversation read is no less private than one written;
+     * docs/security.md "Chat"). test_policy checks the two agree. */
+    [CL_ACT_CHAT] = CL_ROLE_MEMBER,
 };
 
 /* Actions on a user's own things, not on a project: no role grants them. */
@@ -78,6 +84,7 @@ static const char *const cl__action_names[CL_ACT__COUNT] = {
     [CL_ACT_EMAIL_VERIFY] = "email.verify",
     [CL_ACT_INVITATION_INBOX] = "invitation.inbox",
     [CL_ACT_INVITATION_RESPOND] = "invitation.respond",
+    [CL_ACT_CHAT] = "chat.use",
 };
 
 const char *cl_action_name(enum cl_action a)

@@ -51,6 +51,7 @@ enum cl_action {
     CL_ACT_EMAIL_VERIFY,       /* ask for a (new) link proving one's own address */
     CL_ACT_INVITATION_INBOX,   /* see the pending invitations to one's proven address */
     CL_ACT_INVITATION_RESPOND, /* accept or decline an invitation to one's proven address */
+    CL_ACT_CHAT,               /* use a device's chat API (read and write its conversations) */
     CL_ACT__COUNT
 };
 
@@ -64,7 +65,7 @@ int cl_policy_project(struct cl_store *s, const char *user_id, enum cl_action ac
                       const char *project_id, struct cl_project *out);
 
 /* Actions on a device (DEVICE_VIEW, DEVICE_MODIFY, SESSION_START,
- * NODE_*). */
+ * NODE_*, CHAT). */
 int cl_policy_device(struct cl_store *s, const char *user_id, enum cl_action act,
                      const char *device_id, struct cl_device *out);
 

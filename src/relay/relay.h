@@ -16,6 +16,7 @@
 
 struct cl_hub;
 struct cl_nodes;
+struct cl_chat;
 struct cl_events;
 struct cl_ratelimit;
 struct cl_accounts;
@@ -52,6 +53,7 @@ struct cl_relay {
     struct cl_hub *hub;
     struct cl_events *events;       /* /events subscribers (dashboards) */
     struct cl_nodes *nodes;         /* OpenClaw nodes: health and requests (nodes.c) */
+    struct cl_chat *chat;           /* chat API requests in flight to agents (chat.c) */
     struct cl_liveness *liveness;   /* pings quiet WebSocket peers, drops silent ones */
     struct cl_admission *admission; /* per-address and relay-wide connection caps */
     struct lws *cb_wsi;             /* the connection whose lws callback is running */

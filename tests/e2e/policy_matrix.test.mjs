@@ -33,6 +33,7 @@ const CODES = { 401: 'unauthorized', 403: 'forbidden', 404: 'not_found' };
  */
 const ALL_OK = (s) => [s, s, s, 401, 401];
 const SAME = (s) => [s, s, s, s, s];
+const CHAT = [501, 501, 404, 401, 401];
 const ROWS = {
   'GET /healthz': { policy: 'public', want: SAME(200) },
   'GET /readyz': { policy: 'public', want: SAME(200) },
@@ -101,6 +102,27 @@ const ROWS = {
   'GET /api/v1/devices/{id}/workflows': { policy: 'node.workflow', want: [409, 409, 404, 401, 401] },
   'POST /api/v1/devices/{id}/workflows/{name}': { policy: 'node.workflow', want: [409, 409, 404, 401, 401], make: (x) => ({ path: `/api/v1/devices/${x.device.id}/workflows/nightly`, body: {} }) },
   'GET /functions/v1/download-connector': { policy: 'connector.download', want: ALL_OK(200) },
+  // issue 15, the chat API through the relay: chat.use is session.start's
+  // role; past the policy the fixture's device is a PrivaClaw connector,
+  // which serves no chat (its hello declares none): 501 no_chat_bridge
+  'GET /api/v1/devices/{id}/chat/workspaces': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' } },
+  'POST /api/v1/devices/{id}/chat/workspaces': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: () => ({ body: { name: 'w' } }) },
+  'PATCH /api/v1/devices/{id}/chat/workspaces/{ws}': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: (x) => ({ path: `/api/v1/devices/${x.device.id}/chat/workspaces/1`, body: { name: 'w' } }) },
+  'DELETE /api/v1/devices/{id}/chat/workspaces/{ws}': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: (x) => ({ path: `/api/v1/devices/${x.device.id}/chat/workspaces/1` }) },
+  'GET /api/v1/devices/{id}/chat/threads': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' } },
+  'POST /api/v1/devices/{id}/chat/threads': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: () => ({ body: {} }) },
+  'GET /api/v1/devices/{id}/chat/threads/{thread}': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: (x) => ({ path: `/api/v1/devices/${x.device.id}/chat/threads/1` }) },
+  'PATCH /api/v1/devices/{id}/chat/threads/{thread}': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: (x) => ({ path: `/api/v1/devices/${x.device.id}/chat/threads/1`, body: { title: 't' } }) },
+  'DELETE /api/v1/devices/{id}/chat/threads/{thread}': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: (x) => ({ path: `/api/v1/devices/${x.device.id}/chat/threads/1` }) },
+  'GET /api/v1/devices/{id}/chat/threads/{thread}/messages': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: (x) => ({ path: `/api/v1/devices/${x.device.id}/chat/threads/1/messages` }) },
+  'POST /api/v1/devices/{id}/chat/threads/{thread}/messages': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: (x) => ({ path: `/api/v1/devices/${x.device.id}/chat/threads/1/messages`, body: { content: 'hi' } }) },
+  'POST /api/v1/devices/{id}/chat/threads/{thread}/stop': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: (x) => ({ path: `/api/v1/devices/${x.device.id}/chat/threads/1/stop`, body: {} }) },
+  'GET /api/v1/devices/{id}/chat/search': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' } },
+  'GET /api/v1/devices/{id}/chat/memory': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' } },
+  'POST /api/v1/devices/{id}/chat/memory': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: () => ({ body: { text: 'n' } }) },
+  'GET /api/v1/devices/{id}/chat/memory/search': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' } },
+  'DELETE /api/v1/devices/{id}/chat/memory/{note}': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: (x) => ({ path: `/api/v1/devices/${x.device.id}/chat/memory/1` }) },
+  'GET /api/v1/devices/{id}/chat/events': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' } },
   // issue 14 (consent): the owner's address is unproven, the member's and
   // the other user's proven; a new link for one's own unproven address only
   'POST /api/v1/me/verify-email': { policy: 'email.verify', want: [202, 409, 409, 401, 401], codes: { 409: 'already_verified' } },

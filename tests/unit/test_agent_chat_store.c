@@ -581,6 +581,117 @@ static void fill(char *big, size_t n)
     big[n] = 0;
 }
 
+/* Migration 2: the bridge's per-thread sync state, memory flag, moves,
+ * workspace updates, provisional ids rekeyed, paging backwards. */
+static int on_ws_name(const struct cl_chat_workspace *w, void *arg)
+{
+    snprintf(arg, 128, "%s|%s|%s", w->name, w->default_agent, w->folder);
+    return 0;
+}
+
+static int on_memflag(const struct cl_chat_thread *t, void *arg)
+{
+    *(int *)arg = t->memory_on ? 1 : 0;
+    return 0;
+}
+
+static void test_bridge_state(void **state)
+{
+    struct fx *f = *state;
+    struct cl_chat_store *cs = open_default(f);
+    struct cl_chat_sync sy = {.seq_base = 7}, got;
+    int64_t th = thread(cs, 0, "agent:main:a"), ws, found = 0, a, b, c, seq = 0;
+    struct rows r = {0};
+    char big[CL_CHAT_CURSOR_MAX + 2], name[128];
+    int mem = -1;
+
+    assert_int_equal(cl_chat_store_version(cs), cl_chat_migration_count);
+    assert_int_equal(cl_chat_thread_find(cs, "agent:main:a", &found), 0);
+    assert_int_equal(found, th);
+    assert_int_equal(cl_chat_thread_find(cs, "nope", &found), CL_ENOTFOUND);
+
+    /* sync state: empty, set, read back; a cursor over its limit is refused */
+    assert_int_equal(cl_chat_thread_sync_get(cs, th, &got), 0);
+    assert_string_equal(got.session_id, "");
+    snprintf(sy.session_id, sizeof sy.session_id, "sess-1");
+    snprintf(sy.cursor, sizeof sy.cursor, "eyJjdXJzb3IiOjF9");
+    assert_int_equal(cl_chat_thread_sync_set(cs, th, &sy), 0);
+    assert_int_equal(cl_chat_thread_sync_get(cs, th, &got), 0);
+    assert_string_equal(got.session_id, "sess-1");
+    assert_string_equal(got.cursor, "eyJjdXJzb3IiOjF9");
+    assert_int_equal(got.seq_base, 7);
+    assert_int_equal(cl_chat_thread_sync_get(cs, th + 9, &got), CL_ENOTFOUND);
+    (void)big;
+
+    /* memory flag */
+    assert_int_equal(cl_chat_thread_set_memory(cs, th, true), 0);
+    assert_int_equal(cl_chat_thread_get(cs, th, on_memflag, &mem), 0);
+    assert_int_equal(mem, 1);
+    assert_int_equal(cl_chat_thread_set_memory(cs, th + 9, true), CL_ENOTFOUND);
+
+    /* moves and workspace updates */
+    assert_int_equal(cl_chat_workspace_create(cs, "W", "main", "/tmp", &ws), 0);
+    assert_int_equal(cl_chat_thread_move(cs, th, ws), 0);
+    assert_int_equal(cl_chat_thread_list(cs, ws, NULL, 10, on_thread, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(cl_chat_thread_move(cs, th, ws + 5), CL_ENOTFOUND);
+    assert_int_equal(cl_chat_thread_move(cs, th + 9, 0), CL_ENOTFOUND);
+    assert_int_equal(cl_chat_workspace_update(cs, ws, NULL, "", NULL), 0);
+    assert_int_equal(cl_chat_workspace_get(cs, ws, on_ws_name, name), 0);
+    assert_string_equal(name, "W||/tmp");
+    assert_int_equal(cl_chat_workspace_update(cs, ws, "V", "ops", ""), 0);
+    assert_int_equal(cl_chat_workspace_get(cs, ws, on_ws_name, name), 0);
+    assert_string_equal(name, "V|ops|");
+    assert_int_equal(cl_chat_workspace_update(cs, ws + 5, "V", NULL, NULL), CL_ENOTFOUND);
+    assert_int_equal(cl_chat_workspace_update(cs, ws, "", NULL, NULL), CL_EINVAL);
+
+    /* a provisional id takes the gateway's; one that exists already stays */
+    a = msg(cs, th, "run:r1:user", "hi", CL_CHAT_FINAL);
+    assert_int_equal(cl_chat_message_rekey(cs, th, "run:r1:user", "uuid-1"), 0);
+    assert_int_equal(cl_chat_message_upsert(cs, th,
+                                            &(struct cl_chat_message_in){.gateway_id = "uuid-1",
+                                                                         .role = "assistant",
+                                                                         .content_md = "hi",
+                                                                         .state = CL_CHAT_FINAL},
+                                            &b),
+                     0);
+    assert_int_equal(a, b);
+    assert_int_equal(cl_chat_message_rekey(cs, th, "run:zz", "uuid-2"), CL_ENOTFOUND);
+    b = msg(cs, th, "x", "two", CL_CHAT_FINAL);
+    c = msg(cs, th, "y", "three", CL_CHAT_STREAMING);
+    assert_int_equal(cl_chat_message_rekey(cs, th, "y", "x"), CL_ENOTFOUND);
+
+    /* by run */
+    struct cl_chat_message_in rm = {.gateway_id = "run:r2",
+                                    .role = "assistant",
+                                    .content_md = "so far",
+                                    .run_id = "r2",
+                                    .state = CL_CHAT_STREAMING};
+    assert_int_equal(cl_chat_message_upsert(cs, th, &rm, NULL), 0);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cl_chat_message_by_run(cs, th, "r2", "assistant", on_message, &r), 0);
+    assert_string_equal(r.text[0], "streaming|so far");
+    assert_int_equal(cl_chat_message_by_run(cs, th, "r2", "user", on_message, &r), CL_ENOTFOUND);
+
+    /* backwards: newest first, before an id */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cl_chat_message_list_before(cs, th, 0, 2, on_message, &r), 0);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.text[0], "streaming|so far");
+    assert_int_equal(r.id[1], c);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cl_chat_message_list_before(cs, th, c, 10, on_message, &r), 0);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.id[0], b);
+    assert_int_equal(r.id[1], a);
+    assert_int_equal(cl_chat_message_max_seq(cs, th, &seq), 0);
+    assert_int_equal(seq, 4);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cl_chat_message_get(cs, b, on_message, &r), 0);
+    assert_string_equal(r.text[0], "final|two");
+    assert_int_equal(cl_chat_message_get(cs, 999, on_message, &r), CL_ENOTFOUND);
+}
+
 static void test_limits(void **state)
 {
     struct fx *f = *state;
@@ -653,6 +764,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cascades, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bridge_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -160,6 +160,8 @@ static const struct row device_rows[] = {
     {CL_ACT_NODE_STATUS, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_NODE_RESTART, {0, CL_EFORBIDDEN, CL_ENOTFOUND, CL_EAUTH}},
     {CL_ACT_NODE_WORKFLOW, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
+    /* issue 15: the chat API, as starting a terminal session */
+    {CL_ACT_CHAT, {0, 0, CL_ENOTFOUND, CL_EAUTH}},
 };
 /* on the owner's session: members do not learn of it */
 static const struct row owner_session_rows[] = {
@@ -240,6 +242,22 @@ static void test_project_actions(void **state)
 static void test_device_actions(void **state)
 {
     check(*state, device_rows, N(device_rows), 1);
+}
+
+/* issue 15: whoever may open a terminal on a device may chat with its
+ * agent, and nobody else: the two actions answer alike for every caller
+ * on every device (a terminal is more power than chat). */
+static void test_chat_follows_session_start(void **state)
+{
+    struct fixture *f = *state;
+    for (int w = 0; w < WHO__COUNT; w++) {
+        int term = cl_policy_device(&f->s, f->user[w], CL_ACT_SESSION_START, f->d.id, NULL);
+        int chat = cl_policy_device(&f->s, f->user[w], CL_ACT_CHAT, f->d.id, NULL);
+        if (term != chat)
+            fail_msg("as %s: session.start %d, chat.use %d", who_name[w], term, chat);
+    }
+    assert_int_equal(cl_policy_device(&f->s, f->user[OWNER], CL_ACT_CHAT, "no-such-device", NULL),
+                     CL_ENOTFOUND);
 }
 
 static void test_session_actions(void **state)
@@ -419,6 +437,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_project_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_actions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chat_follows_session_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_actions_stay_apart, setup, teardown),
         cmocka_unit_test(test_every_action_has_rows),
