@@ -24,7 +24,7 @@ const REPLY = 'The **zebra** answer:\n\n- one\n- two\n\n```sh\necho striped\n```
 const QUESTION = 'Tell me about quagga zebras please';
 
 test('the chat view: send, streamed Markdown reply, reload, search, stop, 375 px', { timeout: ms(10 * 60_000) }, e2e(async (t, scope) => {
-  const model = await startFakeModel({ reply: REPLY, chunks: 8, delayMs: 80 });
+  const model = await startFakeModel({ reply: REPLY, chunks: 10, delayMs: 150 });
   scope.add({ name: 'fake model', cleanup: () => model.close() });
   const gw = await startGateway(scope, { modelUrl: model.baseUrl });
   const relay = await startRelay({ extraArgs: WEB_ARGS });
@@ -62,9 +62,15 @@ test('the chat view: send, streamed Markdown reply, reload, search, stop, 375 px
     await tid(page, 'chat-input').fill(QUESTION);
     await tid(page, 'chat-send').click();
   };
+  // what a streaming reply showed, recorded in the page as it changed
+  await page.evaluate(() => {
+    window.__streamed = [];
+    new MutationObserver(() => {
+      for (const el of document.querySelectorAll('[data-testid="chat-msg"][data-state="streaming"] .chat-md')) window.__streamed.push(el.textContent);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
   await sendOnce();
   const reply = page.locator('[data-testid="chat-msg"][data-role="assistant"]').last();
-  const seen = new Set();
   await waitFor(async () => {
     if (await tid(page, 'chat-banner').isVisible()) {
       const why = await tid(page, 'chat-banner').textContent();
@@ -79,16 +85,20 @@ test('the chat view: send, streamed Markdown reply, reload, search, stop, 375 px
     }
     if ((await reply.count()) === 0) return false;
     const text = (await reply.textContent()) ?? '';
-    seen.add(text);
     return (await reply.getAttribute('data-state').catch(() => null)) === 'final' && text.includes('That is all.');
   }, { timeout: ms(90_000), interval: 20, what: 'the streamed reply, settled' });
-  assert.ok([...seen].some((s) => s.includes('zebra') && !s.includes('That is all.')), 'the reply was shown while it streamed, not only at the end');
+  const streamed = await page.evaluate(() => window.__streamed);
+  assert.ok(streamed.some((s) => s.includes('zebra') && !s.includes('That is all.')), `the reply was shown while it streamed, not only at the end: ${JSON.stringify(streamed.slice(0, 5))}`);
   assert.equal(await reply.locator('strong').first().textContent(), 'zebra', 'bold is rendered');
   assert.equal(await reply.locator('li').count(), 2, 'the list is rendered');
   assert.equal((await reply.locator('.chat-code pre').textContent()).trim(), 'echo striped', 'the code block is rendered');
   assert.equal(await reply.locator('.chat-code .chat-copy').count(), 1, 'the code block has its Copy button');
   await reply.locator('.chat-copy').click();
   assert.equal((await page.evaluate(() => navigator.clipboard.readText())).trim(), 'echo striped', 'Copy copies the code');
+  // one reply, settled: the same run's deltas on /events add no second one
+  await page.waitForTimeout(1500);
+  assert.equal(await page.locator('[data-testid="chat-msg"][data-role="assistant"]').count(), 1, 'one reply shown');
+  assert.equal(await page.locator('[data-testid="chat-msg"][data-state="streaming"]').count(), 0, 'nothing left streaming');
   await page.waitForURL(/\/chat\/\d+$/);
   const threadUrl = new URL(page.url()).pathname;
   // the thread is listed, titled from its first message
@@ -143,6 +153,7 @@ test('the chat view: send, streamed Markdown reply, reload, search, stop, 375 px
   await screenshot(phone.page, '31-chat-375');
   await tid(phone.page, 'chat-drawer').click();
   await tid(phone.page, 'chat-thread').first().waitFor({ state: 'visible' });
+  await phone.page.waitForTimeout(300); // the drawer's slide
   await screenshot(phone.page, '32-chat-375-drawer');
 
   assert.deepEqual([...problems, ...phone.problems], [], 'no page errors, console errors or CSP violations');

@@ -465,6 +465,7 @@ const page: Page = async (root, params) => {
   // ---- the conversation ----------------------------------------------------
   const views = new Map<number, MsgView>(); // by message id
   const streams = new Map<string, MsgView>(); // replies streaming in, by run id
+  const settled = new Set<string>(); // runs whose reply is stored and shown
   let oldestId: number | null = null;
   let hasMore = false;
   let loadingOlder = false;
@@ -506,6 +507,7 @@ const page: Page = async (root, params) => {
     openSeq++;
     views.clear();
     streams.clear();
+    settled.clear();
     list.replaceChildren();
     older.replaceChildren();
     oldestId = null;
@@ -521,6 +523,7 @@ const page: Page = async (root, params) => {
     if (opts.push) history.pushState(null, "", chatPath(id));
     views.clear();
     streams.clear();
+    settled.clear();
     list.replaceChildren();
     older.replaceChildren(h("span", { class: "muted small" }, "Loading…"));
     current = opts.thread ?? threads.get(id) ?? null;
@@ -643,6 +646,8 @@ const page: Page = async (root, params) => {
   }
 
   function drawMessage(v: MsgView, m: Message) {
+    // (the user's message of a run carries its run id too: only the reply settles it)
+    if (m.run_id && m.role === "assistant" && m.state !== "streaming") settled.add(m.run_id);
     v.msg = m;
     v.run = m.run_id;
     v.pending = null;
@@ -754,6 +759,8 @@ const page: Page = async (root, params) => {
   }
 
   function delta(runId: string, text: string) {
+    // a late delta (the other stream of the same run) after the reply settled
+    if (settled.has(runId)) return;
     let v = streams.get(runId);
     if (!v) {
       // a run whose stored message (state streaming) is shown already
