@@ -4,9 +4,13 @@
 // message sent from the browser gets its reply streamed in and rendered as
 // Markdown (bold, a code block with its Copy button); after a reload the
 // history is there; search finds the old message with its words marked;
-// Stop cuts a slow reply; a phone-sized screen (375 px) shows it all
-// without sideways scrolling, the threads in a drawer; and no page error,
-// console error or CSP violation happened on the way.
+// Stop cuts a slow reply; a message sent by a script shows up live; a
+// workspace is made and the thread moved, renamed, given memory; a memory
+// note is added, found, deleted; a phone-sized screen (375 px) shows it
+// all without sideways scrolling, the threads in a drawer; the thread is
+// deleted (the confirmation names the OpenClaw session); with the agent
+// stopped the view says the device is offline; and no page error, console
+// error or CSP violation happened on the way.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile, chmod } from 'node:fs/promises';
@@ -14,7 +18,7 @@ import {
   e2e, cleanupAll, ms, waitFor, startRelay, signup, createProject, pairAgent, startAgent,
 } from '../lib/harness.mjs';
 import { startFakeModel } from '../lib/fake-model.mjs';
-import { startGateway } from '../lib/openclaw.mjs';
+import { startGateway, postSse } from '../lib/openclaw.mjs';
 import { launchBrowser, openPage, screenshot, signInContext, tid, WEB_ARGS } from '../lib/browser.mjs';
 
 after(cleanupAll);
@@ -23,7 +27,7 @@ after(cleanupAll);
 const REPLY = 'The **zebra** answer:\n\n- one\n- two\n\n```sh\necho striped\n```\n\nThat is all.';
 const QUESTION = 'Tell me about quagga zebras please';
 
-test('the chat view: send, streamed Markdown reply, reload, search, stop, 375 px', { timeout: ms(10 * 60_000) }, e2e(async (t, scope) => {
+test('the chat view: send, streamed Markdown reply, reload, search, stop, live, workspaces, memory, 375 px, delete, offline', { timeout: ms(10 * 60_000) }, e2e(async (t, scope) => {
   const model = await startFakeModel({ reply: REPLY, chunks: 10, delayMs: 150 });
   scope.add({ name: 'fake model', cleanup: () => model.close() });
   const gw = await startGateway(scope, { modelUrl: model.baseUrl });
@@ -38,7 +42,7 @@ test('the chat view: send, streamed Markdown reply, reload, search, stop, 375 px
   await writeFile(paired.configPath, JSON.stringify(cfg, null, 2));
   await chmod(paired.configPath, 0o600);
   // (the agent's chat store: under its own temporary $HOME)
-  await startAgent(paired.configPath, { relay, token: owner.token, projectId: project.id, deviceId: paired.deviceId });
+  const agent = await startAgent(paired.configPath, { relay, token: owner.token, projectId: project.id, deviceId: paired.deviceId });
 
   const browser = await launchBrowser(scope);
   const { context, page, problems } = await openPage(scope, browser, relay, { label: 'desktop' });
@@ -142,6 +146,49 @@ test('the chat view: send, streamed Markdown reply, reload, search, stop, 375 px
   });
   model.state.delayMs = 30;
 
+  // Live: a message sent from elsewhere (the API, as a script would) shows
+  // up in the open view, with its reply, through GET /events.
+  const threadId = Number(threadUrl.split('/').pop());
+  const other = await postSse(relay, `/api/v1/devices/${paired.deviceId}/chat/threads/${threadId}/messages`, { content: 'sent from a script about okapis' }, owner.token);
+  assert.equal(other.status, 200, JSON.stringify(other.body ?? other.events.slice(-1)));
+  await page.locator('[data-testid="chat-msg"][data-role="user"]', { hasText: 'okapis' }).waitFor({ timeout: ms(30_000) });
+  // its reply too (the first one, the stopped one, this one)
+  const replies = page.locator('[data-testid="chat-msg"][data-role="assistant"]');
+  await waitFor(async () => (await replies.count()) === 3 && (await replies.last().getAttribute('data-state')) === 'final', {
+    timeout: ms(30_000), what: 'the reply to the script\'s message, live',
+    describe: async () => `replies: ${JSON.stringify(await replies.evaluateAll((els) => els.map((e) => e.dataset.state)))}`,
+  });
+
+  // Workspaces: one made, the thread moved into it, renamed; the list groups it.
+  await tid(page, 'chat-new-workspace').click();
+  await tid(page, 'chat-ws-name').fill('Research');
+  await tid(page, 'chat-ws-submit').click();
+  await page.locator('[data-testid="chat-group"] h2', { hasText: 'Research' }).waitFor();
+  await tid(page, 'chat-move').selectOption({ label: 'Research' });
+  await page.locator('[data-testid="chat-group"]', { hasText: 'Research' }).locator('[data-testid="chat-thread"]').waitFor();
+  await tid(page, 'chat-rename').click();
+  await tid(page, 'chat-rename-title').fill('Zebra facts');
+  await tid(page, 'chat-rename-submit').click();
+  await waitFor(async () => (await tid(page, 'chat-title').textContent()) === 'Zebra facts', { what: 'the new title' });
+  // memory on for this thread, kept by the agent
+  await tid(page, 'chat-use-memory').check();
+  await page.reload();
+  await page.locator('[data-testid="chat-group"]', { hasText: 'Research' }).locator('[data-testid="chat-thread"]', { hasText: 'Zebra facts' }).waitFor();
+  await waitFor(async () => tid(page, 'chat-use-memory').isChecked(), { what: 'memory on after a reload' });
+
+  // Memory: a note added, found, deleted.
+  await tid(page, 'chat-memory-btn').click();
+  await tid(page, 'chat-note-text').fill('The user likes striped animals');
+  await tid(page, 'chat-note-add').click();
+  await tid(page, 'chat-note').filter({ hasText: 'striped animals' }).waitFor();
+  await tid(page, 'chat-note-search').fill('striped');
+  await tid(page, 'chat-note').locator('mark').first().waitFor();
+  await tid(page, 'chat-note-search').fill('');
+  await tid(page, 'chat-note').filter({ hasText: 'striped animals' }).getByRole('button', { name: 'Delete note' }).click();
+  await page.locator('dialog').getByRole('button', { name: 'Delete note' }).click();
+  await waitFor(async () => (await tid(page, 'chat-note').filter({ hasText: 'striped animals' }).count()) === 0, { what: 'the note gone' });
+  await tid(page, 'chat-memory-btn').click();
+
   // A phone: 375 px wide, nothing scrolls sideways, the threads in a drawer.
   const phone = await openPage(scope, browser, relay, { label: 'phone', viewport: { width: 375, height: 740 } });
   await signInContext(phone.context, owner.email, owner.password);
@@ -155,6 +202,24 @@ test('the chat view: send, streamed Markdown reply, reload, search, stop, 375 px
   await tid(phone.page, 'chat-thread').first().waitFor({ state: 'visible' });
   await phone.page.waitForTimeout(300); // the drawer's slide
   await screenshot(phone.page, '32-chat-375-drawer');
+
+  await phone.context.close();
+
+  // Delete: the confirmation says the OpenClaw session goes too.
+  await tid(page, 'chat-delete').click();
+  const confirm = page.locator('dialog');
+  assert.match(await confirm.textContent(), /OpenClaw session/);
+  await confirm.getByRole('button', { name: 'Delete thread' }).click();
+  await waitFor(async () => (await tid(page, 'chat-thread').count()) === 0, { timeout: ms(30_000), what: 'the thread gone from the list' });
+  assert.equal(new URL(page.url()).pathname, `/device/${paired.deviceId}/chat`);
+
+  // Refusals in words: the agent stopped, the device is offline.
+  await agent.stop();
+  await page.reload();
+  await waitFor(async () => /offline/i.test((await tid(page, 'chat-banner').textContent()) ?? ''), {
+    timeout: ms(30_000), what: 'the offline refusal shown',
+    describe: async () => `banner: ${await tid(page, 'chat-banner').textContent()}`,
+  });
 
   assert.deepEqual([...problems, ...phone.problems], [], 'no page errors, console errors or CSP violations');
 }));
