@@ -15,7 +15,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile, chmod } from 'node:fs/promises';
 import {
-  e2e, cleanupAll, ms, waitFor, startRelay, signup, createProject, pairAgent, startAgent,
+  e2e, cleanupAll, ms, waitFor, startRelay, api, signup, createProject, pairAgent, startAgent,
 } from '../lib/harness.mjs';
 import { startFakeModel } from '../lib/fake-model.mjs';
 import { startGateway, postSse } from '../lib/openclaw.mjs';
@@ -189,6 +189,26 @@ test('the chat view: send, streamed Markdown reply, reload, search, stop, live, 
   await waitFor(async () => (await tid(page, 'chat-note').filter({ hasText: 'striped animals' }).count()) === 0, { what: 'the note gone' });
   await tid(page, 'chat-memory-btn').click();
 
+  // History in pages: a thread of 52 messages shows the newest 50, and the
+  // rest when the log is scrolled to its top (the view stays where it was).
+  model.state.chunks = 1;
+  model.state.delayMs = 0;
+  const long = await api(relay, 'POST', `/api/v1/devices/${paired.deviceId}/chat/threads`, { title: 'A long one' }, owner.token);
+  assert.equal(long.status, 201, long.text);
+  for (let i = 1; i <= 26; i++) {
+    const r = await postSse(relay, `/api/v1/devices/${paired.deviceId}/chat/threads/${long.body.id}/messages`, { content: `numbered message ${i}` }, owner.token);
+    assert.equal(r.events.at(-1)?.event, 'done', `send ${i}: ${JSON.stringify(r.events.at(-1) ?? r.body)}`);
+  }
+  await page.goto(`/device/${paired.deviceId}/chat/${long.body.id}`);
+  const msgs = tid(page, 'chat-msg');
+  await waitFor(async () => (await msgs.count()) === 50, { timeout: ms(30_000), what: 'the newest page', describe: async () => `${await msgs.count()} shown` });
+  assert.match(await msgs.first().textContent(), /numbered message 2\b/, 'the page starts at the second message');
+  await tid(page, 'chat-load-older').waitFor();
+  await page.locator('.chat-log').evaluate((el) => { el.scrollTop = 0; });
+  await waitFor(async () => (await msgs.count()) === 52, { timeout: ms(30_000), what: 'the older page on scrolling up' });
+  assert.match(await msgs.first().textContent(), /numbered message 1\b/);
+  await page.getByText('The beginning of this conversation.').waitFor();
+
   // A phone: 375 px wide, nothing scrolls sideways, the threads in a drawer.
   const phone = await openPage(scope, browser, relay, { label: 'phone', viewport: { width: 375, height: 740 } });
   await signInContext(phone.context, owner.email, owner.password);
@@ -205,12 +225,13 @@ test('the chat view: send, streamed Markdown reply, reload, search, stop, live, 
 
   await phone.context.close();
 
-  // Delete: the confirmation says the OpenClaw session goes too.
+  // Delete (the long thread, open now): the confirmation says the OpenClaw session goes too.
   await tid(page, 'chat-delete').click();
   const confirm = page.locator('dialog');
   assert.match(await confirm.textContent(), /OpenClaw session/);
   await confirm.getByRole('button', { name: 'Delete thread' }).click();
-  await waitFor(async () => (await tid(page, 'chat-thread').count()) === 0, { timeout: ms(30_000), what: 'the thread gone from the list' });
+  await waitFor(async () => (await tid(page, 'chat-thread').count()) === 1, { timeout: ms(30_000), what: 'the long thread gone from the list' });
+  assert.match(await tid(page, 'chat-thread').textContent(), /Zebra facts/);
   assert.equal(new URL(page.url()).pathname, `/device/${paired.deviceId}/chat`);
 
   // Refusals in words: the agent stopped, the device is offline.
@@ -218,6 +239,14 @@ test('the chat view: send, streamed Markdown reply, reload, search, stop, live, 
   await page.reload();
   await waitFor(async () => /offline/i.test((await tid(page, 'chat-banner').textContent()) ?? ''), {
     timeout: ms(30_000), what: 'the offline refusal shown',
+    describe: async () => `banner: ${await tid(page, 'chat-banner').textContent()}`,
+  });
+
+  // ... and comes back by itself when the agent does (the events stream
+  // asks again, the device's online event hurries it): no reload.
+  await startAgent(paired.configPath, { relay, token: owner.token, projectId: project.id, deviceId: paired.deviceId });
+  await waitFor(async () => !(await tid(page, 'chat-banner').isVisible()) && (await tid(page, 'chat-thread').count()) === 1, {
+    timeout: ms(60_000), what: 'the view back without a reload (its thread listed)',
     describe: async () => `banner: ${await tid(page, 'chat-banner').textContent()}`,
   });
 

@@ -10,6 +10,7 @@
 // only itself, at most once a frame.
 import "./chat.css";
 import { ApiError, get } from "../api";
+import { onEvent } from "../events";
 import { shell } from "../layout";
 import type { Page } from "../router";
 import { copyText, fmtAgo, h, toast } from "../ui";
@@ -470,6 +471,7 @@ const page: Page = async (root, params) => {
   let hasMore = false;
   let loadingOlder = false;
   let openSeq = 0;
+  let retryThread: number | null = null; // a thread that could not be opened yet
   let sending: AbortController | null = null;
   cleanups.push(() => sending?.abort());
 
@@ -552,7 +554,10 @@ const page: Page = async (root, params) => {
         drawThreads();
         closeThread();
         setBanner("That thread no longer exists.");
-      } else showError(e);
+      } else {
+        showError(e);
+        retryThread = id; // opened again when the agent answers (catchUp)
+      }
     }
   }
 
@@ -1014,7 +1019,14 @@ const page: Page = async (root, params) => {
     }
   }
   async function catchUp() {
-    await loadThreads();
+    if (await loadThreads()) setBanner(""); // the agent answers again
+    if (retryThread !== null) {
+      const id = retryThread;
+      retryThread = null;
+      current = null;
+      await openThread(id);
+      return;
+    }
     if (!current) return;
     const seq = openSeq;
     const tid = current.id;
@@ -1056,8 +1068,22 @@ const page: Page = async (root, params) => {
     if (Date.now() - started > 60000) evDelay = EVENTS_RETRY_MIN_MS;
     const wait = evDelay * (0.8 + Math.random() * 0.4);
     evDelay = Math.min(evDelay * 2, EVENTS_RETRY_MAX_MS);
-    evRetry = setTimeout(() => void listen(), wait);
+    evRetry = setTimeout(() => {
+      evRetry = null;
+      void listen();
+    }, wait);
   }
+
+  // The device coming back (the app's own /events socket) ends the wait.
+  cleanups.push(
+    onEvent((e) => {
+      if (!alive || e.kind !== "device.online" || e.device_id !== deviceId || !evRetry) return;
+      clearTimeout(evRetry);
+      evRetry = null;
+      evDelay = EVENTS_RETRY_MIN_MS;
+      void listen();
+    }),
+  );
 
   // ---- start -----------------------------------------------------------------
   closeThread();
