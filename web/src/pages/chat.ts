@@ -473,6 +473,7 @@ const page: Page = async (root, params) => {
   let openSeq = 0;
   let retryThread: number | null = null; // a thread that could not be opened yet
   let sending: AbortController | null = null;
+  let sendingTid: number | null = null; // the thread our message went to
   cleanups.push(() => sending?.abort());
 
   function drawConvHead() {
@@ -515,6 +516,7 @@ const page: Page = async (root, params) => {
     oldestId = null;
     hasMore = false;
     drawConvHead();
+    updateButtons();
     list.append(h("p", { class: "chat-empty muted", "data-testid": "chat-empty" }, "Pick a thread, or write below to start a new one."));
     drawThreads();
   }
@@ -531,6 +533,7 @@ const page: Page = async (root, params) => {
     current = opts.thread ?? threads.get(id) ?? null;
     drawConvHead();
     drawThreads();
+    updateButtons();
     try {
       const [t, page] = await Promise.all([opts.thread ? Promise.resolve(opts.thread) : chat.thread(id), chat.messages(id, null, PAGE)]);
       if (!alive || seq !== openSeq) return;
@@ -737,6 +740,10 @@ const page: Page = async (root, params) => {
 
   // A message stored or settled (the send stream, or /events).
   function upsert(m: Message) {
+    upsertOne(m);
+    updateButtons();
+  }
+  function upsertOne(m: Message) {
     if (!current || m.thread_id !== current.id) return;
     const have = views.get(m.id);
     if (have) {
@@ -775,6 +782,7 @@ const page: Page = async (root, params) => {
         placeNew(v.el);
       }
       streams.set(runId, v);
+      updateButtons();
     }
     streamText(v, text);
   }
@@ -792,10 +800,17 @@ const page: Page = async (root, params) => {
   });
 
   // ---- sending ---------------------------------------------------------------
-  function setSending(on: boolean) {
-    sendBtn.disabled = on;
-    stopBtn.hidden = !on;
-    stopBtn.disabled = false;
+  // Send: one message at a time. Stop: while a reply in the open thread is
+  // coming, ours or one from another surface.
+  function updateButtons() {
+    sendBtn.disabled = sending !== null;
+    const replying = current !== null && ((sending !== null && sendingTid === current.id) || streams.size > 0);
+    if (stopBtn.hidden === replying) stopBtn.disabled = false;
+    stopBtn.hidden = !replying;
+  }
+  function setSending(on: boolean, tid: number | null = null) {
+    sendingTid = on ? tid : null;
+    updateButtons();
   }
 
   async function send() {
@@ -804,7 +819,7 @@ const page: Page = async (root, params) => {
     setBanner("");
     const ctl = new AbortController();
     sending = ctl;
-    setSending(true);
+    setSending(true, current?.id ?? null);
     input.value = "";
     let thread = current;
     let got = false; // the agent took it (its message came back)
@@ -818,6 +833,7 @@ const page: Page = async (root, params) => {
         history.replaceState(null, "", chatPath(thread.id));
       }
       const tid = thread.id;
+      setSending(true, tid);
       let failed: ApiError | null = null;
       await chat.send(
         tid,
@@ -859,6 +875,7 @@ const page: Page = async (root, params) => {
         s.el.dataset.state = "error";
         s.el.append(h("p", { class: "error-text" }, chatErrorText(e)));
         streams.delete(runId!);
+        updateButtons();
       }
     } finally {
       if (sending === ctl) {
@@ -880,12 +897,14 @@ const page: Page = async (root, params) => {
   });
   stopBtn.addEventListener("click", async () => {
     if (!current) return;
+    const tid = current.id;
     stopBtn.disabled = true;
     try {
-      await chat.stop(current.id); // the stream then ends with the reply stopped
+      await chat.stop(tid); // the stream then ends with the reply stopped
     } catch (e) {
       showError(e);
-      sending?.abort(); // stop listening at least; the agent keeps what it has
+      stopBtn.disabled = false;
+      if (sendingTid === tid) sending?.abort(); // stop listening at least; the agent keeps what it has
     }
   });
 
