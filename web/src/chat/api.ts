@@ -48,6 +48,7 @@ export interface Message {
   created_at: number;
   seq: number | null;
   attachments: Attachment[];
+  truncated?: boolean; // content cut to fit one frame of the link (CL_CHAT_FRAME_MAX)
 }
 
 export interface Note {

@@ -27,6 +27,7 @@ const EVENTS_RETRY_MIN_MS = 1000;
 const EVENTS_RETRY_MAX_MS = 30000;
 const FIND_PAGES = 10; // pages read back to show a search hit's message
 const CONTENT_MAX = 32768; // what the composer takes, as the prompt box
+const STREAM_WAIT_MAX_MS = 400; // the longest a streaming reply's drawing waits
 
 const ago = (ms: number | null | undefined) => (ms ? fmtAgo(ms / 1000) : "");
 const when = (ms: number | null | undefined) => (ms ? new Date(ms).toLocaleString() : "");
@@ -44,6 +45,8 @@ interface MsgView {
   run: string | null;
   text: string; // what is drawn
   pending: string | null; // a streamed text waiting for the next frame
+  scheduled: boolean; // a drawing of it is due
+  cost: number; // ms the last drawing took
 }
 
 const page: Page = async (root, params) => {
@@ -639,7 +642,7 @@ const page: Page = async (root, params) => {
   function newView(m: Message | null, run: string | null = null): MsgView {
     const body = h("div", { class: "chat-md" });
     const el = h("article", { class: "chat-msg", "data-testid": "chat-msg" });
-    const v: MsgView = { msg: m, el, body, run, text: "", pending: null };
+    const v: MsgView = { msg: m, el, body, run, text: "", pending: null, scheduled: false, cost: 0 };
     if (m) {
       views.set(m.id, v);
       drawMessage(v, m);
@@ -684,6 +687,8 @@ const page: Page = async (root, params) => {
       v.body.replaceChildren(renderMarkdown(m.content));
       parts.push(v.body);
     }
+    if (m.truncated)
+      parts.push(h("p", { class: "muted small", "data-testid": "chat-truncated" }, "This message is too long to show whole here: it is cut. The whole text is in the chat store on the device."));
     if (Array.isArray(m.tool_calls) && m.tool_calls.length) parts.push(toolCalls(m.tool_calls));
     if (m.attachments?.length)
       parts.push(
@@ -713,22 +718,31 @@ const page: Page = async (root, params) => {
     );
   }
 
-  // a streamed text, drawn at the next frame (deltas may come faster)
+  // A streamed text, drawn at the next frame (deltas may come faster). A
+  // long reply costs more to draw each time (all of it is parsed again):
+  // then it waits a few times what the last drawing took, so a huge reply
+  // keeps the page responsive (at most STREAM_WAIT_MAX_MS behind).
   function streamText(v: MsgView, text: string) {
     v.pending = text;
-    if (v.el.dataset.frame) return;
-    v.el.dataset.frame = "1";
-    requestAnimationFrame(() => {
-      delete v.el.dataset.frame;
-      if (v.pending === null || !alive) return;
-      const t = v.pending;
-      v.pending = null;
-      if (t === v.text) return;
-      keepBottom(() => {
-        v.text = t;
-        v.body.replaceChildren(renderMarkdown(t));
+    if (v.scheduled) return;
+    v.scheduled = true;
+    const draw = () =>
+      requestAnimationFrame(() => {
+        v.scheduled = false;
+        if (v.pending === null || !alive) return;
+        const t = v.pending;
+        v.pending = null;
+        if (t === v.text) return;
+        const t0 = performance.now();
+        keepBottom(() => {
+          v.text = t;
+          v.body.replaceChildren(renderMarkdown(t));
+        });
+        v.cost = performance.now() - t0;
       });
-    });
+    const wait = Math.min(STREAM_WAIT_MAX_MS, v.cost * 4);
+    if (wait > 16) setTimeout(draw, wait);
+    else draw();
   }
 
   function placeNew(el: HTMLElement) {
