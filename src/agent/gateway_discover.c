@@ -240,6 +240,7 @@ int cl_gw_discover(const char *agent_config_path, struct cl_gw_settings *out, ch
                    size_t warnlen, char *err, size_t errlen)
 {
     const char *env_url = getenv("OPENCLAW_GATEWAY_URL");
+    const char *url_name = "OPENCLAW_GATEWAY_URL";
     const char *env_tok = getenv("OPENCLAW_GATEWAY_TOKEN");
     char path[PATH_MAX], why[PATH_MAX + 256];
     char *buf = NULL;
@@ -255,13 +256,20 @@ int cl_gw_discover(const char *agent_config_path, struct cl_gw_settings *out, ch
     snprintf(out->client_id, sizeof out->client_id, "%s", CL_GW_DEFAULT_CLIENT);
     snprintf(out->client_mode, sizeof out->client_mode, "%s", CL_GW_DEFAULT_CLIENT);
 
-    /* 1. environment */
+    /* 1. environment; ClawChats' connector calls the URL GATEWAY_WS_URL
+     * (ours wins when both are set) */
+    if (!env_url || !env_url[0]) {
+        env_url = getenv("GATEWAY_WS_URL");
+        url_name = "GATEWAY_WS_URL";
+    }
     if (env_url && env_url[0]) {
-        if (!cl__ws_url(env_url) || strlen(env_url) > CL_URL_MAX)
-            cl__warn(warn, warnlen, "OPENCLAW_GATEWAY_URL ignored: not a ws:// or wss:// URL");
-        else {
+        if (!cl__ws_url(env_url) || strlen(env_url) > CL_URL_MAX) {
+            char line[96];
+            snprintf(line, sizeof line, "%s ignored: not a ws:// or wss:// URL", url_name);
+            cl__warn(warn, warnlen, line);
+        } else {
             snprintf(out->url, sizeof out->url, "%s", env_url);
-            snprintf(out->url_from, sizeof out->url_from, "environment (OPENCLAW_GATEWAY_URL)");
+            snprintf(out->url_from, sizeof out->url_from, "environment (%s)", url_name);
         }
     }
     if (env_tok && env_tok[0]) {

@@ -4,7 +4,8 @@
  *
  * Each setting comes from the first source that has it, in the order the
  * ClawChats connector uses (seed 000):
- *   1. the environment: OPENCLAW_GATEWAY_URL, OPENCLAW_GATEWAY_TOKEN;
+ *   1. the environment: OPENCLAW_GATEWAY_URL (else ClawChats' name for
+ *      it, GATEWAY_WS_URL), OPENCLAW_GATEWAY_TOKEN;
  *   2. OpenClaw's own config: $OPENCLAW_CONFIG_PATH, else
  *      $OPENCLAW_STATE_DIR/openclaw.json, else ~/.openclaw/openclaw.json
  *      (~ is $OPENCLAW_HOME when set: cl_gw_openclaw_paths)

@@ -7,6 +7,7 @@
  */
 #include "agent/audit.h"
 #include "agent/chat_api.h"
+#include "agent/chat_http.h"
 #include "agent/chat_store.h"
 #include "agent/memory_builtin.h"
 #include "agent/config.h"
@@ -84,8 +85,11 @@ struct cl__opts {
     const char *proto;
     const char *unit_dir;
     const char *pass_env;
-    const char *chat_db; /* up: where the chat store is (default: cl_chat_store_default_path) */
-    enum cl__svc svc;    /* service install|uninstall|status */
+    const char *chat_db;     /* up: where the chat store is (default: cl_chat_store_default_path) */
+    const char *chat_listen; /* up: the loopback chat door's ADDR:PORT (chat_http.h) */
+    char chat_addr[64];      /* ... parsed */
+    int chat_port;
+    enum cl__svc svc; /* service install|uninstall|status */
     bool svc_user, svc_system, svc_no_start;
     bool audit_deep, audit_fix, audit_json; /* audit --deep --fix --json */
     /* the values of the five above, parsed (defaults when absent) */
@@ -114,6 +118,7 @@ static const struct cl__opt {
     {"unit-dir", CL__F_SERVICE, offsetof(struct cl__opts, unit_dir)},
     {"pass-env", CL__F_UP | CL__F_AUDIT, offsetof(struct cl__opts, pass_env)},
     {"chat-db", CL__F_UP, offsetof(struct cl__opts, chat_db)},
+    {"chat-listen", CL__F_UP, offsetof(struct cl__opts, chat_listen)},
 };
 
 /* Flags without a value: those of `service` and of `audit`. */
@@ -138,7 +143,8 @@ static void cl__usage(FILE *out)
             "       clawlink [up] [--config PATH] [--shell PATH] [--ca-file PEM]\n"
             "                [--ring-size BYTES] [--window BYTES] [--idle-grace SECONDS]\n"
             "                [--ping-interval SECONDS] [--proto 1|2] [--pass-env NAMES]\n"
-            "                [--chat-db PATH] [--log-level debug|info|warn|error]\n"
+            "                [--chat-db PATH] [--chat-listen 127.0.0.1:PORT]\n"
+            "                [--log-level debug|info|warn|error]\n"
             "       clawlink status [--config PATH] [--ca-file PEM]\n"
             "       clawlink service install|uninstall|status [--user|--system]\n"
             "                [--config PATH] [--unit-dir DIR] [--no-start]\n"
@@ -189,7 +195,11 @@ static void cl__usage(FILE *out)
             "                           XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS, SHELL, TERM\n"
             "                           and COLORTERM; never OPENCLAW_GATEWAY_TOKEN\n"
             "  --chat-db PATH           the chat history (default $XDG_DATA_HOME/clawlink/\n"
-            "                           chat.db or ~/.local/share/clawlink/chat.db)\n");
+            "                           chat.db or ~/.local/share/clawlink/chat.db)\n"
+            "  --chat-listen ADDR:PORT  also serve the chat API to local scripts at\n"
+            "                           http://ADDR:PORT/api/v1/chat/ (loopback only;\n"
+            "                           bearer token: chat_token in the config or\n"
+            "                           CLAWLINK_CHAT_TOKEN)\n");
 }
 
 static int cl__usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -242,6 +252,12 @@ static int cl__parse_up_values(struct cl__opts *o)
     }
     if (o->pass_env && cl_shellenv_check_pass(o->pass_env, err, sizeof err) != 0) {
         cl__usage_error("--pass-env: %s", err);
+        return CL_EINVAL;
+    }
+    if (o->chat_listen &&
+        cl_chat_http_parse_listen(o->chat_listen, o->chat_addr, sizeof o->chat_addr, &o->chat_port,
+                                  err, sizeof err) != 0) {
+        cl__usage_error("%s", err);
         return CL_EINVAL;
     }
     if (window > ring) {
@@ -727,6 +743,7 @@ struct cl__app {
     struct cl_memory chat_mem;
     struct cl_chat_api *chat;
     struct cl__chat_req *chat_reqs; /* requests of the relay link in progress */
+    struct cl_chat_http *chat_http; /* the loopback door (--chat-listen), or NULL */
 };
 
 /* ---- the chat API's relay-link door (docs/protocol.md "Chat") ---------- */
@@ -905,6 +922,40 @@ static void cl__chat_close(struct cl__app *app)
     app->chat_mem.ops = NULL;
     cl_chat_api_free(app->chat);
     app->chat = NULL;
+}
+
+/* The loopback door (--chat-listen): the same API for local scripts, on
+ * the agent's lws context, behind the chat token. 0, or an error in err. */
+static int cl__chat_http_open(struct cl__app *app, const struct cl__opts *o,
+                              const char *config_path, char *err, size_t errlen)
+{
+    char token[CL_TOKEN_MAX + 1];
+    const char *from = "";
+    int rc;
+
+    if (!app->chat)
+        return cl_seterr(err, errlen, CL_ESTATE,
+                         "--chat-listen: this agent serves no chat (the chat capability is not "
+                         "declared, or the chat store cannot open: see above)");
+    rc = cl_chat_http_token(config_path, token, sizeof token, &from, err, errlen);
+    if (rc == 0) {
+        struct cl_chat_http_cfg cfg = {
+            .loop = &app->loop,
+            .lws = cl_wsc_ctx_lws(app->wsc),
+            .api = app->chat,
+            .addr = o->chat_addr,
+            .port = o->chat_port,
+            .token = token,
+        };
+        rc = cl_chat_http_start(&cfg, &app->chat_http, err, errlen);
+    }
+    cl_wipe(token, sizeof token);
+    if (rc == 0)
+        cl_info("chat_http", "the chat API on loopback",
+                "url=http://%s%s%s:%d/api/v1/chat/ token_from=\"%s\"",
+                strchr(o->chat_addr, ':') ? "[" : "", o->chat_addr,
+                strchr(o->chat_addr, ':') ? "]" : "", o->chat_port, from);
+    return rc;
 }
 
 /* ---- end of the chat door ---------------------------------------------- */
@@ -1144,6 +1195,11 @@ static int cl__cmd_up(const struct cl__opts *o)
         goto out_link;
     }
     cl__chat_open(&app, o->chat_db);
+    if (o->chat_listen && cl__chat_http_open(&app, o, path, err, sizeof err) != 0) {
+        cl_error("chat_http", "cannot serve the chat API on loopback", "error=\"%s\"", err);
+        rc = CL_EIO;
+        goto out_link;
+    }
     rc = cl_agent_sessions_new(&app.loop, app.link, cl__pick_shell(o), &o->sess, &app.ss, err,
                                sizeof err);
     if (rc) {
@@ -1165,6 +1221,7 @@ static int cl__cmd_up(const struct cl__opts *o)
     cl_oc_node_start(app.node);
     uv_run(&app.loop, UV_RUN_DEFAULT);
     rc = 0;
+    cl_chat_http_stop(app.chat_http);
     cl__chat_close(&app);
 
     /* Teardown that lws 4.1 on a foreign libuv loop is happy with: its
@@ -1193,11 +1250,13 @@ static int cl__cmd_up(const struct cl__opts *o)
     cl_gw_free(app.gw);
     cl_agent_link_free(app.link);
     cl_wsc_ctx_free(app.wsc);
+    cl_chat_http_free(app.chat_http);
     cl_chat_store_close(app.chat_store);
     cl_info("agent", "stopped", "%s", "");
     return CL__EXIT_OK;
 
 out_link:
+    cl_chat_http_stop(app.chat_http);
     cl__chat_close(&app);
     if (app.node)
         cl_oc_node_destroy(app.node);
@@ -1219,6 +1278,7 @@ out_wsc:
     cl_gw_free(app.gw);
     cl_agent_link_free(app.link);
     cl_wsc_ctx_free(app.wsc);
+    cl_chat_http_free(app.chat_http);
     cl_chat_store_close(app.chat_store);
 out_loop:
     uv_loop_close(&app.loop);

@@ -499,6 +499,9 @@ int cl_wsc_ctx_new(uv_loop_t *loop, bool tls, const char *ca_file, struct cl_wsc
     info.pcontext = &x->ctx; /* lws NULLs it once destruction completed */
     info.connect_timeout_secs = 10;
     info.timeout_secs = 15;
+    /* what a request's headers may fill, for the loopback chat door too
+     * (chat_http.c): lws's default, named */
+    info.max_http_header_data = CL_CHAT_HTTP_HEADER_MAX;
     if (ca_file)
         info.client_ssl_ca_filepath = ca_file;
     x->ctx = lws_create_context(&info);
@@ -508,6 +511,11 @@ int cl_wsc_ctx_new(uv_loop_t *loop, bool tls, const char *ca_file, struct cl_wsc
     }
     *out = x;
     return 0;
+}
+
+struct lws_context *cl_wsc_ctx_lws(struct cl_wsc_ctx *x)
+{
+    return x->ctx;
 }
 
 struct cl_wsc *cl_wsc_new(struct cl_wsc_ctx *x, const struct cl_wsc_url *url,

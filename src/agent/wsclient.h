@@ -61,6 +61,9 @@ int cl_wsc_parse_url(const char *url, const char *what, const char *suffix, stru
 int cl_wsc_ctx_new(uv_loop_t *loop, bool tls, const char *ca_file, struct cl_wsc_ctx **out,
                    char *err, size_t errlen);
 void cl_wsc_ctx_destroy(struct cl_wsc_ctx *x);
+/* The lws context itself, for a server on the same loop (chat_http.c adds
+ * its listening vhost to it). */
+struct lws_context *cl_wsc_ctx_lws(struct cl_wsc_ctx *x);
 bool cl_wsc_ctx_destroyed(const struct cl_wsc_ctx *x);
 void cl_wsc_ctx_free(struct cl_wsc_ctx *x);
 

@@ -304,11 +304,35 @@
  *  - CL_CHAT_RELAY_STREAM_IDLE_MS: a stream with no event for this long ends
  *    with an SSE `error` {code "timeout"} and chat_cancel (GET /events
  *    pings every 15 s; a reply may think a while between deltas).
+ *  - CL_CHAT_RELAY_KEEPALIVE_MS: a stream quiet this long gets an SSE
+ *    comment (":"), so a caller that left is noticed (the write fails:
+ *    chat_cancel) and proxies do not cut a reply that is thinking.
  * A caller that does not read its stream is cut when CL_HTTP_STREAM_MAX
  * bytes wait for it (the connection closes, the agent gets chat_cancel). */
 #define CL_CHAT_RELAY_MAX_PENDING    16
 #define CL_CHAT_RELAY_ANSWER_MS      30000
 #define CL_CHAT_RELAY_STREAM_IDLE_MS 120000
+#define CL_CHAT_RELAY_KEEPALIVE_MS   15000
+
+/* The agent's loopback chat door (src/agent/chat_http.c, `clawlink up
+ * --chat-listen 127.0.0.1:PORT`; docs/chat.md "On loopback").
+ *  - CL_CHAT_HTTP_MAX_BODY: a request's JSON body (413 body_too_large).
+ *  - CL_CHAT_HTTP_MAX_CONNS: connections that sent a request and are
+ *    open; one more is answered 503 too_many_connections and closed.
+ *  - CL_CHAT_HTTP_HEADER_MAX: a request's headers, all together (the lws
+ *    context's header buffer; over it lws drops the connection).
+ *  - CL_CHAT_HTTP_STREAM_MAX: bytes of a stream waiting for a caller that
+ *    does not read; over it the stream is cut (connection closed, the call
+ *    cancelled).
+ *  - CL_CHAT_HTTP_KEEPALIVE_MS: a stream quiet this long gets a ":" line.
+ *  - CL_CHAT_TOKEN_MIN / CL_TOKEN_MAX: the bearer token's length (the
+ *    agent refuses to start the door with a shorter one). */
+#define CL_CHAT_HTTP_MAX_BODY     (64 * 1024)
+#define CL_CHAT_HTTP_MAX_CONNS    16
+#define CL_CHAT_HTTP_HEADER_MAX   4096
+#define CL_CHAT_HTTP_STREAM_MAX   (1024 * 1024)
+#define CL_CHAT_HTTP_KEEPALIVE_MS 15000
+#define CL_CHAT_TOKEN_MIN         16
 
 /* The agent's chat store (src/agent/chat_store.c), all in bytes. A value
  * over its limit is refused whole, never cut: CL_ELIMIT, and nothing is

@@ -21,6 +21,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "core/urlq.h"
 #include "relay/chat.h"
 #include "relay/http.h"
 #include "relay/hub.h"
@@ -100,7 +101,7 @@ static int cl__sse(struct cl__ccall *call, const char *event, const char *json, 
 static int cl__on_event(void *ctx, const char *event, const char *json, size_t len)
 {
     struct cl__ccall *call = ctx;
-    if (cl__sse(call, event, json, len) == 0)
+    if (event && cl__sse(call, event, json, len) == 0)
         return 0;
     /* the caller does not read: CL_HTTP_STREAM_MAX bytes wait for it. The
      * stream is cut now (what is queued is dropped with the connection),
@@ -111,6 +112,19 @@ static int cl__on_event(void *ctx, const char *event, const char *json, size_t l
     cl__log_end(call, 200, "slow_reader");
     cl__finish(call);
     return -1;
+}
+
+/* A stream quiet for CL_CHAT_RELAY_KEEPALIVE_MS: an SSE comment line,
+ * which EventSource ignores. lws does not read a connection while its
+ * reply is going (a caller that left is seen only when a write fails), and
+ * proxies cut a silent response: this write finds the one and keeps the
+ * other. */
+static int cl__on_keepalive(void *ctx)
+{
+    struct cl__ccall *call = ctx;
+    if (cl_http_stream_write(call->conn, ":\n\n", 3) == 0)
+        return 0;
+    return cl__on_event(ctx, NULL, NULL, 0);
 }
 
 static void cl__on_response(void *ctx, int status, const char *json, size_t len)
@@ -157,35 +171,11 @@ static void cl__on_error(void *ctx, int status, const char *code, const char *me
     cl__finish(call);
 }
 
-static const struct cl_chat_handler cl__handler = {cl__on_event, cl__on_response, cl__on_error};
+static const struct cl_chat_handler cl__handler = {cl__on_event, cl__on_keepalive, cl__on_response,
+                                                   cl__on_error};
 
-/* Appends s to out (at *n, at most cap) percent-encoded except RFC 3986's
- * unreserved characters. false when it does not fit. */
-static bool cl__qenc(char *out, size_t *n, size_t cap, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                     (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
-        if (*n + (plain ? 1 : 3) >= cap)
-            return false;
-        if (plain) {
-            out[(*n)++] = (char)ch;
-        } else {
-            out[(*n)++] = '%';
-            out[(*n)++] = hex[ch >> 4];
-            out[(*n)++] = hex[ch & 15];
-        }
-    }
-    out[*n] = '\0';
-    return true;
-}
-
-/* The request's query string for the agent. lws has split it at '&' and
- * URL-decoded each part, so it is put back together percent-encoded:
- * name=value&... with the same names and values (the agent decodes it as
- * any query). 0, or CL_ELIMIT over CL_CHAT_QSTR_MAX bytes. */
+/* The request's query string for the agent, rebuilt from lws's parts
+ * (core/urlq.h). 0, or CL_ELIMIT over CL_CHAT_QSTR_MAX bytes. */
 static int cl__query(struct lws *wsi, char *out, size_t cap)
 {
     char frag[4096];
@@ -193,31 +183,14 @@ static int cl__query(struct lws *wsi, char *out, size_t cap)
     out[0] = '\0';
     for (int i = 0;; i++) {
         int len = lws_hdr_copy_fragment(wsi, frag, (int)sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
-        const char *eq;
         if (len < 0) {
             if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0)
                 return CL_ELIMIT; /* a part longer than frag */
-            break;
+            return 0;
         }
-        if (len == 0)
-            continue;
-        if (n && n + 1 < cap)
-            out[n++] = '&';
-        else if (n)
+        if (cl_urlq_add(out, cap, &n, frag, (size_t)len))
             return CL_ELIMIT;
-        eq = memchr(frag, '=', (size_t)len);
-        if (!cl__qenc(out, &n, cap, frag, eq ? (size_t)(eq - frag) : (size_t)len))
-            return CL_ELIMIT;
-        if (eq) {
-            if (n + 1 >= cap)
-                return CL_ELIMIT;
-            out[n++] = '=';
-            out[n] = '\0';
-            if (!cl__qenc(out, &n, cap, eq + 1, (size_t)(frag + len - eq - 1)))
-                return CL_ELIMIT;
-        }
     }
-    return 0;
 }
 
 /* A path the chat_request can carry: printable ASCII, no spaces. */

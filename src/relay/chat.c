@@ -24,8 +24,9 @@ struct cl__creq {
     char request_id[CL_ID_MAX + 1];
     char device_id[CL_ID_MAX + 1];
     char method[8];
-    bool streaming;    /* a chat_event came: the stream's idle limit applies */
-    uint64_t deadline; /* uv_now */
+    bool streaming;        /* a chat_event came: the stream's idle limit applies */
+    uint64_t deadline;     /* uv_now */
+    uint64_t keepalive_at; /* a stream: when its caller gets a keepalive */
     const struct cl_chat_handler *h;
     void *ctx;
 };
@@ -117,6 +118,14 @@ static void cl__sweep(uv_timer_t *t)
     struct cl__creq *r = ch->reqs, *next;
     for (; r; r = next) {
         next = r->next;
+        if (r->streaming && now >= r->keepalive_at && now < r->deadline) {
+            r->keepalive_at = now + CL_CHAT_RELAY_KEEPALIVE_MS;
+            if (r->h->on_keepalive && r->h->on_keepalive(r->ctx) != 0) {
+                cl__send_cancel(ch, r);
+                cl__req_remove(ch, r);
+            }
+            continue;
+        }
         if (now < r->deadline)
             continue;
         cl_warn("chat", "chat request timed out", "device=%s request=%s method=%s stream=%s",
@@ -160,6 +169,7 @@ bool cl_chat_agent_message(struct cl_chat *ch, struct cl_conn *c, const struct c
     if (m->type == CL_MSG_CHAT_EVENT) {
         r->streaming = true;
         r->deadline = uv_now(ch->relay->loop) + CL_CHAT_RELAY_STREAM_IDLE_MS;
+        r->keepalive_at = uv_now(ch->relay->loop) + CL_CHAT_RELAY_KEEPALIVE_MS;
         if (h->on_event && h->on_event(ctx, m->event, m->json, len) != 0) {
             /* the caller's stream was cut (it does not read): stop the agent */
             cl__send_cancel(ch, r);

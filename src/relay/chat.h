@@ -38,6 +38,9 @@ struct cl_chat;
  * agent) and no handler runs again. status is the HTTP status. */
 struct cl_chat_handler {
     int (*on_event)(void *ctx, const char *event, const char *json, size_t len);
+    /* a stream has been quiet for CL_CHAT_RELAY_KEEPALIVE_MS; returns as
+     * on_event */
+    int (*on_keepalive)(void *ctx);
     void (*on_response)(void *ctx, int status, const char *json, size_t len);
     void (*on_error)(void *ctx, int status, const char *code, const char *message);
 };

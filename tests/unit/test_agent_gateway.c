@@ -46,6 +46,7 @@ static int setup(void **state)
     if (!mkdtemp(dir))
         return -1;
     unsetenv("OPENCLAW_GATEWAY_URL");
+    unsetenv("GATEWAY_WS_URL");
     unsetenv("OPENCLAW_GATEWAY_TOKEN");
     unsetenv("OPENCLAW_STATE_DIR");
     setenv("HOME", dir, 1);
@@ -226,6 +227,20 @@ static void test_discover_order(void **state)
     assert_non_null(strstr(warn, "OPENCLAW_GATEWAY_URL"));
     unsetenv("OPENCLAW_GATEWAY_URL");
     unsetenv("OPENCLAW_GATEWAY_TOKEN");
+
+    /* ClawChats' name for the URL, when ours is unset; ours wins */
+    setenv("GATEWAY_WS_URL", "ws://127.0.0.1:5", 1);
+    assert_int_equal(cl_gw_discover(agent, &s, warn, sizeof warn, errbuf, sizeof errbuf), 0);
+    assert_string_equal(s.url, "ws://127.0.0.1:5");
+    assert_string_equal(s.url_from, "environment (GATEWAY_WS_URL)");
+    setenv("OPENCLAW_GATEWAY_URL", "ws://127.0.0.1:4", 1);
+    assert_int_equal(cl_gw_discover(agent, &s, warn, sizeof warn, errbuf, sizeof errbuf), 0);
+    assert_string_equal(s.url, "ws://127.0.0.1:4");
+    setenv("GATEWAY_WS_URL", "http://nope", 1);
+    unsetenv("OPENCLAW_GATEWAY_URL");
+    assert_int_equal(cl_gw_discover(agent, &s, warn, sizeof warn, errbuf, sizeof errbuf), 0);
+    assert_non_null(strstr(warn, "GATEWAY_WS_URL ignored"));
+    unsetenv("GATEWAY_WS_URL");
 
     /* JSON5 in openclaw.json: skipped with a warning */
     write_file(oc, "{ gateway: { port: 1 } // json5\n}", 0600);

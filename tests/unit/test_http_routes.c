@@ -6,7 +6,9 @@
  *   - the document describes exactly the routes the relay serves (same
  *     paths, same methods) and says the same policy for each, so the e2e
  *     policy matrix (tests/e2e/policy_matrix.test.mjs), which walks the
- *     document the relay serves, walks every route.
+ *     document the relay serves, walks every route;
+ *   - the chat routes are exactly the chat API's contract (docs/chat.md
+ *     "Routes"), each with policy chat.use.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -147,6 +149,56 @@ static void test_every_openapi_operation_is_served(void **state)
     json_decref(spec);
 }
 
+/* docs/chat.md "Routes", below /api/v1/devices/:id/chat: the relay lists
+ * each (no catch-all), all with chat.use, and no other route under it. */
+static void test_chat_routes_are_the_contract(void **state)
+{
+    static const struct {
+        enum cl_http_method m;
+        const char *path;
+    } contract[] = {
+        {CL_HTTP_GET, "/workspaces"},
+        {CL_HTTP_POST, "/workspaces"},
+        {CL_HTTP_PATCH, "/workspaces/:ws"},
+        {CL_HTTP_DELETE, "/workspaces/:ws"},
+        {CL_HTTP_GET, "/threads"},
+        {CL_HTTP_POST, "/threads"},
+        {CL_HTTP_GET, "/threads/:thread"},
+        {CL_HTTP_PATCH, "/threads/:thread"},
+        {CL_HTTP_DELETE, "/threads/:thread"},
+        {CL_HTTP_GET, "/threads/:thread/messages"},
+        {CL_HTTP_POST, "/threads/:thread/messages"},
+        {CL_HTTP_POST, "/threads/:thread/stop"},
+        {CL_HTTP_GET, "/search"},
+        {CL_HTTP_GET, "/memory"},
+        {CL_HTTP_POST, "/memory"},
+        {CL_HTTP_GET, "/memory/search"},
+        {CL_HTTP_DELETE, "/memory/:note"},
+        {CL_HTTP_GET, "/events"},
+    };
+    static const char prefix[] = "/api/v1/devices/:id/chat";
+    size_t n = sizeof contract / sizeof contract[0], found = 0;
+    (void)state;
+    for (const struct cl_route *const *t = cl_http_route_tables; *t; t++) {
+        for (const struct cl_route *r = *t; r->pattern; r++) {
+            bool listed = false;
+            if (strncmp(r->pattern, prefix, sizeof prefix - 1) != 0)
+                continue;
+            for (size_t i = 0; i < n; i++)
+                listed |= contract[i].m == r->method &&
+                          strcmp(contract[i].path, r->pattern + sizeof prefix - 1) == 0;
+            if (!listed)
+                fail_msg("%s %s is not in the chat API's contract", cl_http_method_name(r->method),
+                         r->pattern);
+            if (r->policy != CL_ACT_CHAT)
+                fail_msg("%s %s: policy %s, want chat.use", cl_http_method_name(r->method),
+                         r->pattern, cl_route_policy_name(r->policy));
+            found++;
+        }
+    }
+    assert_int_equal(found, n);
+}
+
 static void test_openapi_path_conversion(void **state)
 {
     char out[64];
@@ -166,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_every_route_names_its_policy),
         cmocka_unit_test(test_every_route_is_in_openapi),
         cmocka_unit_test(test_every_openapi_operation_is_served),
+        cmocka_unit_test(test_chat_routes_are_the_contract),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
