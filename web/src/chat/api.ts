@@ -81,6 +81,9 @@ export function chatErrorText(e: unknown): string {
     gateway_offline: "The OpenClaw gateway is not connected to the agent; try again when it is back.",
     capability_denied: "The agent refuses chat: it is not among the capabilities its owner declared in the agent's config.",
     forbidden: "You may not do this in this project.",
+    busy: "The device has too many chat requests in flight; try again in a moment.",
+    timeout: "The agent did not answer in time.",
+    memory_unavailable: "The agent has no memory provider configured.",
     not_found: "Not found: it may have been deleted.",
     network: "The relay cannot be reached. Check your connection.",
   };
