@@ -153,6 +153,12 @@ const page: Page = async (root, params) => {
   }
   drawerBtn.addEventListener("click", () => setDrawer(!side.classList.contains("open")));
   scrim.addEventListener("click", () => setDrawer(false));
+  side.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && side.classList.contains("open")) {
+      setDrawer(false);
+      drawerBtn.focus();
+    }
+  });
 
   // the device's name for the bar
   void get<{ device: Device }>(`/api/v1/devices/${enc}`)
@@ -648,6 +654,7 @@ const page: Page = async (root, params) => {
       drawMessage(v, m);
     } else {
       el.classList.add("chat-assistant", "streaming");
+      el.setAttribute("aria-busy", "true"); // read out once settled, not at every frame
       el.dataset.role = "assistant";
       el.dataset.state = "streaming";
       if (run) el.dataset.run = run;
@@ -664,6 +671,8 @@ const page: Page = async (root, params) => {
     v.pending = null;
     const el = v.el;
     el.className = `chat-msg chat-${m.role === "user" ? "user" : m.role === "assistant" ? "assistant" : "other"}`;
+    if (m.state === "streaming") el.setAttribute("aria-busy", "true");
+    else el.removeAttribute("aria-busy");
     el.dataset.id = String(m.id);
     el.dataset.role = m.role;
     el.dataset.state = m.state;
@@ -886,6 +895,7 @@ const page: Page = async (root, params) => {
       const s = runId ? streams.get(runId) : undefined;
       if (s) {
         s.el.classList.remove("streaming");
+        s.el.removeAttribute("aria-busy");
         s.el.dataset.state = "error";
         s.el.append(h("p", { class: "error-text" }, chatErrorText(e)));
         streams.delete(runId!);
