@@ -8,10 +8,11 @@ export interface SseEvent {
   data: string; // the data: lines joined with "\n"
 }
 
-// The largest event we keep buffering (64 KiB of JSON is far past any chat
-// event but a whole reply; a reply is bounded by the agent's own limits):
-// past it the buffer is dropped and the parser resyncs at the next blank
-// line rather than growing without end on a hostile stream.
+// The largest event kept while buffering (characters): four times the
+// largest the relay can carry (one link frame, CL_WS_MAX_MESSAGE, 1 MiB:
+// a chat event is one frame). Past it the buffer is dropped and the parser
+// resyncs at the next blank line rather than growing without end on a
+// hostile or broken stream.
 export const SSE_MAX_EVENT = 4 * 1024 * 1024;
 
 export class SseParser {
