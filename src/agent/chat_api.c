@@ -307,6 +307,13 @@ static json_t *cl__thread_get(struct cl_chat_api *api, int64_t id)
     return t;
 }
 
+static bool cl__thread_exists(struct cl_chat_api *api, int64_t id)
+{
+    json_t *t = cl__thread_get(api, id);
+    json_decref(t);
+    return t != NULL;
+}
+
 /* ---- followers (GET /events) ------------------------------------------------------------ */
 
 static void cl__broadcast(struct cl_chat_api *api, const char *name, json_t *data)
@@ -769,7 +776,7 @@ static void cl__th_patch(struct cl_chat_call *c, int64_t id, json_t *body)
     }
     if (cl__over(c, "title", title, CL_CHAT_TITLE_MAX, "CL_CHAT_TITLE_MAX"))
         return;
-    if (!cl__thread_get(c->api, id)) {
+    if (!cl__thread_exists(c->api, id)) {
         cl__fail(c, 404, "not_found", "thread not found");
         return;
     }
@@ -831,7 +838,7 @@ static void cl__msg_list(struct cl_chat_call *c, int64_t thread_id, const char *
         cl__fail(c, 400, "bad_request", "give before or after, not both");
         return;
     }
-    if (!cl__thread_get(c->api, thread_id)) {
+    if (!cl__thread_exists(c->api, thread_id)) {
         cl__fail(c, 404, "not_found", "thread not found");
         return;
     }
@@ -1291,7 +1298,7 @@ static void cl__delete_next(struct cl_chat_call *c)
 static void cl__th_delete(struct cl_chat_call *c, int64_t id)
 {
     c->kind = CL__DELETE;
-    if (!cl__thread_get(c->api, id)) {
+    if (!cl__thread_exists(c->api, id)) {
         cl__fail(c, 404, "not_found", "thread not found");
         return;
     }

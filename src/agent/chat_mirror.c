@@ -356,7 +356,9 @@ static const char *cl__row_title(json_t *row)
     static const char *const keys[] = {"label", "displayName", "derivedTitle"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const char *t = json_string_value(json_object_get(row, keys[i]));
-        if (t && *t)
+        /* a title the gateway derived from a message we sent with memory
+         * context would be the block's first line: ours stays */
+        if (t && *t && strncmp(t, "[clawlink memory", 16) != 0)
             return t;
     }
     return NULL;
@@ -386,10 +388,14 @@ static void cl__on_reply(void *ctx, bool ok, json_t *payload, const char *messag
     if (!ok) {
         cl_warn("chat", "the gateway refused a mirror request", "step=%d message=\"%s\"", m->step,
                 message ? message : "");
-        if (m->step == CL__MSG_SUBSCRIBE || m->step == CL__HISTORY)
+        if (m->step == CL__MSG_SUBSCRIBE || m->step == CL__HISTORY) {
             cl__next(m); /* this session waits for the next pass */
-        else
+        } else if (m->step == CL__SUBSCRIBE_ALL) {
+            m->list_offset = 0; /* no sessions.changed: the import still runs */
+            cl__ask_list(m);
+        } else {
             m->step = CL__IDLE;
+        }
         return;
     }
     switch (m->step) {

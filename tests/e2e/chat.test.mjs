@@ -108,10 +108,12 @@ test('the chat bridge through the relay, against a real gateway', { timeout: ms(
   const chatDb = path.join(dbDir, 'clawlink', 'chat.db');
   const dev = paired.deviceId;
   let agent;
+  const agents = [];
   const startIt = async () => {
     agent = await startAgent(paired.configPath, {
       relay, token: owner.token, projectId: project.id, deviceId: dev, extraArgs: ['--chat-db', chatDb],
     });
+    agents.push(agent);
     await waitFor(() => /connected to the OpenClaw gateway/.test(agent.logs()), {
       timeout: ms(90_000), what: 'the agent to reach the gateway', describe: () => tail(agent.logs(), 30),
     });
@@ -283,4 +285,8 @@ test('the chat bridge through the relay, against a real gateway', { timeout: ms(
   });
 
   await agent.stop();
+  // nothing the gateway sent was refused or lost on the way into the store
+  for (const a of agents) {
+    assert.doesNotMatch(a.logs(), /cannot store a message|unreadable (history|message)|refused a mirror request|cannot send a chat answer|entries skipped/, tail(a.logs(), 40));
+  }
 }));
