@@ -13,6 +13,8 @@ route("/projects", () => import("./pages/projects").then((m) => m.default), true
 route("/skill/privaclaw", () => import("./pages/skill").then((m) => m.default), true);
 route("/project/:id", () => import("./pages/project").then((m) => m.default), true);
 route("/device/:id", () => import("./pages/device").then((m) => m.default), true);
+route("/device/:id/chat", () => import("./pages/chat").then((m) => m.default), true);
+route("/device/:id/chat/:thread", () => import("./pages/chat").then((m) => m.default), true);
 route("/terminal/:deviceId/:sessionId", () => import("./pages/terminal").then((m) => m.default), true);
 route("/invitations", () => import("./pages/invitations").then((m) => m.default), true);
 route("/settings", () => import("./pages/settings").then((m) => m.default), true);

@@ -275,6 +275,7 @@ test('pages: auth errors and ?next=, one-time link, password reset, settings, li
       [`/project/${project.id}`, 'device-row'],
       [`/device/${paired.deviceId}`, 'device-name'],
       [`/device/${spare.id}`, 'device-name'],
+      [`/device/${spare.id}/chat`, 'chat-banner'], // the chat view of a device that is offline: the refusal in words
       ['/settings', 'settings-display-name'],
       ['/docs', 'docs-llms'],
       ['/no/such/page', 'notfound'],

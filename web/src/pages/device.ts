@@ -6,6 +6,7 @@
 import "./project.css";
 import "./device.css";
 import { ApiError, csrf, get, post } from "../api";
+import { readSse, sseJson } from "../chat/sse";
 import { currentUser, loadSession } from "../session";
 import { onEvent, onState } from "../events";
 import { shell } from "../layout";
@@ -129,49 +130,24 @@ export async function streamPrompt(
     const err = j?.error as { code?: string; message?: string } | undefined;
     throw new ApiError(res.status, err?.code ?? "http_" + res.status, err?.message ?? `Request failed (${res.status}).`);
   }
-  const reader = res.body.getReader();
-  const dec = new TextDecoder();
-  let buf = "";
+  let ended = false;
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += dec.decode(value, { stream: true });
-      buf = buf.replace(/\r\n/g, "\n");
-      let cut: number;
-      while ((cut = buf.indexOf("\n\n")) >= 0) {
-        const block = buf.slice(0, cut);
-        buf = buf.slice(cut + 2);
-        let event = "message";
-        const data: string[] = [];
-        for (const line of block.split("\n")) {
-          if (line.startsWith(":")) continue;
-          const colon = line.indexOf(":");
-          const field = colon < 0 ? line : line.slice(0, colon);
-          let val = colon < 0 ? "" : line.slice(colon + 1);
-          if (val.startsWith(" ")) val = val.slice(1);
-          if (field === "event") event = val;
-          else if (field === "data") data.push(val);
-        }
-        let payload: Record<string, unknown> = {};
-        try {
-          payload = data.length ? JSON.parse(data.join("\n")) : {};
-        } catch {
-          continue;
-        }
-        if (event === "token") onToken(String(payload.content ?? ""));
-        else if (event === "done") return;
-        else if (event === "error")
-          throw new ApiError(200, String(payload.code ?? "error"), String(payload.message ?? "The node reported an error."));
-      }
-    }
+    // the chat view's parser (chat/sse.ts): CRLF, CR, comments, long events
+    ended = await readSse(res.body, (ev) => {
+      const payload = sseJson(ev);
+      if (!payload) return false;
+      if (ev.event === "token") onToken(String(payload.content ?? ""));
+      else if (ev.event === "done") return true;
+      else if (ev.event === "error")
+        throw new ApiError(200, String(payload.code ?? "error"), String(payload.message ?? "The node reported an error."));
+      return false;
+    });
   } catch (e) {
     if (e instanceof ApiError) throw e;
     if (signal.aborted) throw new ApiError(0, "aborted", "Stopped.");
     throw new ApiError(0, "network", "The connection to the relay dropped during the reply.");
-  } finally {
-    reader.releaseLock();
   }
+  if (ended) return;
   throw new ApiError(0, "stream_cut", "The reply stopped before it finished (the connection closed).");
 }
 
@@ -288,6 +264,8 @@ const page: Page = async (root, params) => {
           ? // its live sessions are listed beside it, with Attach: this one is for a new shell
             h("a", { class: "btn primary", href: `/terminal/${enc}/new?start=1`, "data-link": true, "data-testid": "device-new-terminal" }, "New terminal")
           : h("button", { class: "primary", disabled: true, title: "The device is offline", "data-testid": "device-new-terminal" }, "New terminal"),
+        // the chat view (issue 15): its page says when the agent cannot chat
+        h("a", { class: "btn", href: `/device/${enc}/chat`, "data-link": true, "data-testid": "device-chat" }, "Chat"),
         isOwner()
           ? [
               h("button", { class: "small", "data-testid": "device-rename", onclick: async () => {

@@ -15,6 +15,7 @@ import { TermConnection, endText, type ConnState } from "../terminal/connection"
 import { binaryBytes, utf8Bytes } from "../terminal/protocol";
 import { TermView } from "../terminal/view";
 import { copyText, dialog, h, toast } from "../ui";
+import { viewToggle } from "../chat/toggle";
 import type { Device, Member, SessionRow } from "../models";
 import { fmtDuration, sessionLabel, sessionLabelEl, starterText, timeEl } from "./device-common";
 
@@ -153,6 +154,7 @@ const page: Page = (root, params) => {
     "div",
     { class: "term-toolbar", role: "toolbar", "aria-label": "Terminal" },
     deviceLink,
+    viewToggle(deviceId, "terminal"),
     badge,
     latency,
     viewOnlyBadge,
