@@ -221,7 +221,13 @@ static void cl__forward(struct cl_http_req *req)
     }
     if (req->conn->http.method == CL_HTTP_HEAD) {
         /* the dispatcher runs GET routes for HEAD; an answer that turns
-         * into a stream has no headers-only form */
+         * into a stream has no headers-only form. What GET would refuse
+         * before asking the agent, HEAD refuses alike. */
+        rc = cl_chat_reachable(req->relay->chat, d.id, &code, msg, sizeof msg);
+        if (rc) {
+            cl_http_reply_error(req->conn, rc, code, "%s", msg);
+            return;
+        }
         cl_http_reply_error(req->conn, 405, "method_not_allowed",
                             "HEAD is not served on the chat API; use GET");
         return;

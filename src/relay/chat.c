@@ -206,14 +206,10 @@ size_t cl_chat_pending(struct cl_chat *ch, const char *device_id)
     return n;
 }
 
-int cl_chat_request(struct cl_chat *ch, const char *device_id, struct cl_msg *req,
-                    const struct cl_chat_handler *h, void *ctx, uint64_t *handle, const char **code,
-                    char *message, size_t msglen)
+int cl_chat_reachable(struct cl_chat *ch, const char *device_id, const char **code, char *message,
+                      size_t msglen)
 {
     struct cl_conn *agent = cl_hub_agent(ch->relay->hub, device_id);
-    struct cl__creq *r;
-    size_t len = 0;
-    char *text;
 
     if (!agent) {
         *code = "device_offline";
@@ -227,6 +223,21 @@ int cl_chat_request(struct cl_chat *ch, const char *device_id, struct cl_msg *re
                  "version; a PrivaClaw connector or skill, or an older clawlink)");
         return 501;
     }
+    return 0;
+}
+
+int cl_chat_request(struct cl_chat *ch, const char *device_id, struct cl_msg *req,
+                    const struct cl_chat_handler *h, void *ctx, uint64_t *handle, const char **code,
+                    char *message, size_t msglen)
+{
+    struct cl_conn *agent = cl_hub_agent(ch->relay->hub, device_id);
+    struct cl__creq *r;
+    size_t len = 0;
+    char *text;
+    int rc = cl_chat_reachable(ch, device_id, code, message, msglen);
+
+    if (rc)
+        return rc;
     if (cl_chat_pending(ch, device_id) >= CL_CHAT_RELAY_MAX_PENDING) {
         *code = "busy";
         snprintf(message, msglen, "%d chat requests to this device are already in flight",

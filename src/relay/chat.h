@@ -58,6 +58,12 @@ bool cl_chat_agent_message(struct cl_chat *ch, struct cl_conn *c, const struct c
  * newer connection). Its pending requests fail: 502 device_offline. */
 void cl_chat_agent_gone(struct cl_chat *ch, const char *device_id);
 
+/* Whether device_id's agent can take a chat request now: 0, or an HTTP
+ * status (409 device_offline, 501 no_chat_bridge) with code and message
+ * filled. */
+int cl_chat_reachable(struct cl_chat *ch, const char *device_id, const char **code, char *message,
+                      size_t msglen);
+
 /* Sends req (a chat_request: method, path, query, user, json body;
  * request_id is set here) to device_id's agent. Returns 0 with *handle
  * set, and the handler runs later; or an HTTP status (409 device_offline,
