@@ -19,6 +19,8 @@ import { ChatApi, chatErrorText, eventError, type Hit, type Message, type Note, 
 import { renderMarkdown } from "../chat/markdown";
 import { viewToggle } from "../chat/toggle";
 import { snippetRuns } from "../chat/snippet";
+import { fmtSize } from "../chat/files";
+import { filesPanel } from "../chat/filespanel";
 
 const PAGE = 50; // messages per history page
 const THREAD_PAGE = 100;
@@ -74,6 +76,7 @@ const page: Page = async (root, params) => {
   const deviceLink = h("a", { href: `/device/${enc}`, "data-link": true, class: "chat-device", "data-testid": "chat-device" }, "Device");
   const drawerBtn = h("button", { type: "button", class: "small chat-drawer-btn", "aria-expanded": "false", "aria-controls": "chat-side", "data-testid": "chat-drawer" }, "Threads");
   const memoryBtn = h("button", { type: "button", class: "small", "aria-expanded": "false", "aria-controls": "chat-memory", "data-testid": "chat-memory-btn" }, "Memory");
+  const filesBtn = h("button", { type: "button", class: "small", "aria-expanded": "false", "aria-controls": "chat-files", "data-testid": "chat-files-btn" }, "Files");
   const banner = h("div", { class: "chat-banner", role: "alert", hidden: true, "data-testid": "chat-banner" });
   const bar = h(
     "div",
@@ -82,6 +85,7 @@ const page: Page = async (root, params) => {
     deviceLink,
     viewToggle(deviceId, "chat"),
     h("span", { class: "spacer" }),
+    filesBtn,
     memoryBtn,
   );
 
@@ -116,10 +120,13 @@ const page: Page = async (root, params) => {
   const input = h("textarea", { id: "chat-input", rows: 2, maxlength: CONTENT_MAX, placeholder: "Message the agent… (Enter sends, Shift+Enter a new line)", "data-testid": "chat-input" });
   const sendBtn = h("button", { type: "submit", class: "primary", "data-testid": "chat-send" }, "Send");
   const stopBtn = h("button", { type: "button", class: "danger", hidden: true, "data-testid": "chat-stop" }, "Stop");
+  const attachBtn = h("button", { type: "button", class: "chat-attach", "aria-disabled": "true", "aria-label": "Attach a file (not supported by the agent yet)", title: "Attach a file: not supported by the agent yet", "data-testid": "chat-attach" }, "📎");
+  const attachNote = h("p", { class: "chat-attach-note muted small", hidden: true, role: "status", "data-testid": "chat-attach-note" });
   const composer = h(
     "form",
     { class: "chat-composer", "data-testid": "chat-composer" },
     h("label", { for: "chat-input", class: "sr-only" }, "Message"),
+    attachBtn,
     input,
     h("div", { class: "chat-composer-buttons" }, stopBtn, sendBtn),
   );
@@ -128,6 +135,7 @@ const page: Page = async (root, params) => {
     { class: "chat-conv", "aria-labelledby": "chat-title-h" },
     h("div", { class: "chat-conv-head" }, title, convActions),
     log,
+    attachNote,
     composer,
   );
   title.id = "chat-title-h";
@@ -135,7 +143,11 @@ const page: Page = async (root, params) => {
   // memory panel
   const memory = h("aside", { class: "chat-memory", id: "chat-memory", hidden: true, "aria-label": "Memory", "data-testid": "chat-memory" });
 
-  main.append(bar, banner, h("div", { class: "chat-body" }, side, scrim, conv, memory));
+  // files panel (chat/filespanel.ts)
+  const filesP = filesPanel(deviceId, { close: () => (setFiles(false), filesBtn.focus()), errorText: chatErrorText });
+  cleanups.push(() => filesP.cleanup());
+
+  main.append(bar, banner, h("div", { class: "chat-body" }, side, scrim, conv, memory, filesP.el));
 
   function setBanner(text: string) {
     banner.textContent = text;
@@ -810,10 +822,6 @@ const page: Page = async (root, params) => {
     streamText(v, text);
   }
 
-  function fmtSize(n: number): string {
-    return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
-  }
-
   // code blocks' Copy buttons
   list.addEventListener("click", (e) => {
     const b = (e.target as HTMLElement).closest(".chat-copy");
@@ -1022,11 +1030,67 @@ const page: Page = async (root, params) => {
     }
   }
   function setMemory(open: boolean) {
+    if (open) setFiles(false); // one side panel at a time
     memory.hidden = !open;
     memoryBtn.setAttribute("aria-expanded", String(open));
     if (open) void loadNotes();
   }
   memoryBtn.addEventListener("click", () => setMemory(memory.hidden));
+
+  // ---- files -----------------------------------------------------------------
+  // The Files panel beside Memory (one at a time); under 800 px it covers
+  // the conversation, the whole screen on a phone. Esc closes it.
+  function setFiles(open: boolean) {
+    if (open) setMemory(false);
+    filesP.el.hidden = !open;
+    filesBtn.setAttribute("aria-expanded", String(open));
+    if (open) filesP.show();
+  }
+  filesBtn.addEventListener("click", () => setFiles(filesP.el.hidden));
+  filesP.el.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !e.defaultPrevented) {
+      setFiles(false);
+      filesBtn.focus();
+    }
+  });
+
+  // ---- attachments -----------------------------------------------------------
+  // The agent does not take attachments with a message yet (docs/chat.md,
+  // "Files", "Attachments": POST /threads/{t}/messages with attachments is
+  // 422 unsupported). The button, a file dropped on the conversation and a
+  // file pasted into the composer say so, and offer the Files panel, which
+  // uploads into the home directory; nothing is sent half-attached.
+  function attachUnsupported(what: string) {
+    attachNote.replaceChildren(
+      `${what}: attaching files to a message is not supported by this device's agent yet. Upload the file with Files (into your home directory) and name it in your message. `,
+      h("button", { type: "button", class: "link", "data-testid": "chat-attach-open-files", onclick: () => (setFiles(true), attachNote.hidden = true) }, "Open Files"),
+      " ",
+      h("button", { type: "button", class: "link", "aria-label": "Dismiss", onclick: () => ((attachNote.hidden = true), input.focus()) }, "✕"),
+    );
+    attachNote.hidden = false;
+  }
+  attachBtn.addEventListener("click", () => attachUnsupported("Attach"));
+  const dragHasFiles = (e: DragEvent) => Array.from(e.dataTransfer?.types ?? []).includes("Files");
+  // a file dropped anywhere in the view but the Files panel (which
+  // uploads it) is not opened by the browser in place of the app
+  main.addEventListener("dragover", (e) => {
+    if (!dragHasFiles(e) || e.defaultPrevented) return;
+    e.preventDefault();
+    e.dataTransfer!.dropEffect = "copy";
+  });
+  main.addEventListener("drop", (e) => {
+    if (!e.dataTransfer?.files.length || e.defaultPrevented) return;
+    e.preventDefault();
+    const n = e.dataTransfer.files.length;
+    attachUnsupported(n === 1 ? `“${e.dataTransfer.files[0].name}” dropped` : `${n} files dropped`);
+  });
+  input.addEventListener("paste", (e) => {
+    const pasted = Array.from(e.clipboardData?.files ?? []);
+    if (!pasted.length) return;
+    // text that came along (a copied page with an image) still pastes
+    if (!e.clipboardData?.getData("text/plain")) e.preventDefault();
+    attachUnsupported(pasted.length === 1 ? `A pasted ${pasted[0].type.startsWith("image/") ? "image" : "file"}` : `${pasted.length} pasted files`);
+  });
 
   // ---- live: GET /events -----------------------------------------------------
   // Changes from every surface while the view is open. When the stream
