@@ -244,6 +244,8 @@ export function filesErrorText(e: ErrLike): string | null {
     io_error: "The agent could not read or write the file.",
     capability_denied: "The agent refuses files: “files” is not among the capabilities its owner declared in the agent's config.",
     unsupported: "This device's agent does not support that yet.",
+    // a files request an agent without the files API does not know
+    no_route: "This device's agent does not serve files (an older clawlink agent, or a connector without the files API).",
   };
   const w = words[e.code];
   if (!w) return null;

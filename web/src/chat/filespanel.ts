@@ -108,12 +108,12 @@ export function filesPanel(deviceId: string, opts: { close: () => void; errorTex
     const meta = h("span", { class: "muted small chat-file-meta" }, e.type === "dir" ? "folder" : e.type === "file" ? fmtSize(e.size) : e.type === "link" ? "link" : "special", e.mtime ? ` · ${fmtAgo(e.mtime / 1000)}` : "");
     let main: HTMLElement;
     if (e.type === "dir") {
-      main = h("button", { type: "button", class: "link chat-file-name", "data-testid": "chat-file-dir", "aria-label": `Open folder ${e.name}`, onclick: () => void load(e.path) }, `📁 ${e.name}`);
+      main = h("button", { type: "button", class: "link chat-file-name chat-file-isdir", "data-testid": "chat-file-dir", "aria-label": `Open folder ${e.name}`, onclick: () => void load(e.path) }, `${e.name}/`);
     } else if (e.type === "file") {
-      main = h("button", { type: "button", class: "link chat-file-name", "data-testid": "chat-file", "aria-label": `Download ${e.name} (${fmtSize(e.size)})`, onclick: () => void download(e.path, e.name) }, `📄 ${e.name}`);
+      main = h("button", { type: "button", class: "link chat-file-name", "data-testid": "chat-file", "aria-label": `Download ${e.name} (${fmtSize(e.size)})`, onclick: () => void download(e.path, e.name) }, e.name);
     } else if (e.type === "link") {
       // a listing does not follow links; stat does (inside the root only)
-      main = h("button", { type: "button", class: "link chat-file-name", "data-testid": "chat-file-link", "aria-label": `Open link ${e.name}`, onclick: () => void openLink(e) }, `🔗 ${e.name}`);
+      main = h("button", { type: "button", class: "link chat-file-name", "data-testid": "chat-file-link", "aria-label": `Open link ${e.name}`, onclick: () => void openLink(e) }, `${e.name} →`);
     } else {
       main = h("span", { class: "chat-file-name muted", title: "Not a regular file or folder: not served" }, e.name);
     }

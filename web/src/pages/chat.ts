@@ -120,7 +120,7 @@ const page: Page = async (root, params) => {
   const input = h("textarea", { id: "chat-input", rows: 2, maxlength: CONTENT_MAX, placeholder: "Message the agent… (Enter sends, Shift+Enter a new line)", "data-testid": "chat-input" });
   const sendBtn = h("button", { type: "submit", class: "primary", "data-testid": "chat-send" }, "Send");
   const stopBtn = h("button", { type: "button", class: "danger", hidden: true, "data-testid": "chat-stop" }, "Stop");
-  const attachBtn = h("button", { type: "button", class: "chat-attach", "aria-disabled": "true", "aria-label": "Attach a file (not supported by the agent yet)", title: "Attach a file: not supported by the agent yet", "data-testid": "chat-attach" }, "📎");
+  const attachBtn = h("button", { type: "button", class: "chat-attach off", "aria-label": "Attach a file (not supported by the agent yet)", title: "Attach a file: not supported by the agent yet", "data-testid": "chat-attach" }, "Attach");
   const attachNote = h("p", { class: "chat-attach-note muted small", hidden: true, role: "status", "data-testid": "chat-attach-note" });
   const composer = h(
     "form",
