@@ -95,8 +95,9 @@ int cl_files_mkdir(struct cl_files *f, const char *path, size_t len, char *norm,
 /* One chunk of an upload. upload_id NULL or "": a new upload of path
  * (offset must be 0; the target must not exist unless overwrite, and then
  * be a regular file), its id written to id_out (CL_FILES_UPLOAD_ID_LEN + 1
- * bytes). Otherwise the upload upload_id of owner, offset equal to what it
- * received (*received says that on CL_ESTATE). final: the file is synced
+ * bytes; not the same buffer as upload_id). Otherwise the upload
+ * upload_id of owner, offset equal to what it received (*received says
+ * that on CL_ESTATE). final: the file is synced
  * and renamed onto the target; e and sha256 describe it, *done is true.
  * A refusal of a chunk of an upload in progress leaves the upload as it
  * was, except over CL_FILES_UPLOAD_MAX: then it is abandoned. */
