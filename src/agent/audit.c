@@ -5,6 +5,7 @@
 #include "agent/gateway_discover.h"
 #include "agent/gateway_identity.h"
 #include "agent/http.h"
+#include "agent/memory_pg.h"
 #include "agent/shellenv.h"
 #include "core/err.h"
 #include "core/fileio.h"
@@ -268,6 +269,54 @@ void cl_audit_relay_url(struct cl_audit *a, const char *url)
         cl_audit_add(a, "relay.url.loopback_plaintext", CL_AUDIT_INFO,
                      "The relay is on this machine, without TLS", NULL,
                      "relay_url is %s: plain ws:// on loopback never leaves the machine.", url);
+}
+
+void cl_audit_memory_pg(struct cl_audit *a, const char *url, const char *cfg_path,
+                        unsigned cfg_mode)
+{
+    char where[320];
+
+    if (cl_memory_pg_describe(url, where, sizeof where) != 0) {
+        cl_audit_add(a, "memory.pg.url_invalid", CL_AUDIT_WARN,
+                     "The PostgreSQL memory connection string cannot be parsed",
+                     "fix memory_pg_url (a postgresql:// URL or libpq key=value words)",
+                     "memory_provider is postgres in %s, and libpq cannot parse memory_pg_url.",
+                     cfg_path);
+        return;
+    }
+    if (cl_memory_pg_url_has_password(url)) {
+        if (cfg_mode & 077)
+            cl_audit_add(a, "memory.pg.password_exposed", CL_AUDIT_CRITICAL,
+                         "The memory database's password is readable by other users",
+                         "chmod 600 the agent config, and change the database password",
+                         "%s (mode %04o) holds memory_pg_url with a password for %s: whoever can "
+                         "read the file can read and change every memory note.",
+                         cfg_path, cfg_mode & 07777, where);
+        else
+            cl_audit_add(a, "memory.pg.password_in_config", CL_AUDIT_INFO,
+                         "The memory database's password is in the agent config",
+                         "optional: drop the password from memory_pg_url and keep it in "
+                         "~/.pgpass (mode 0600), which libpq reads",
+                         "memory_pg_url in %s holds a password for %s; the file is 0600, as "
+                         "for the device token.",
+                         cfg_path, where);
+    }
+    if (cl_memory_pg_url_remote(url)) {
+        cl_audit_add(a, "memory.pg.remote", CL_AUDIT_INFO,
+                     "Memory notes are kept on another machine", NULL,
+                     "memory_provider is postgres at %s: memory notes (and searches of them) "
+                     "leave this machine and live in that database (docs/chat.md, \"Memory "
+                     "providers\").",
+                     where);
+        if (!cl_memory_pg_url_tls_required(url))
+            cl_audit_add(a, "memory.pg.plaintext", CL_AUDIT_WARN,
+                         "Memory notes may cross the network unencrypted",
+                         "add sslmode=verify-full (or require) to memory_pg_url",
+                         "memory_pg_url for %s does not require TLS: libpq's default (prefer) "
+                         "falls back to plain text if the server offers no TLS, and whoever "
+                         "sits on the path reads the notes and the password.",
+                         where);
+    }
 }
 
 /* --deep: the relay's certificate (verified as the agent verifies it) and
@@ -967,6 +1016,15 @@ int cl_audit_run(const struct cl_audit_opts *o, struct cl_audit *a, char *err, s
                 cl_audit_add(a, "agent.config.invalid", CL_AUDIT_WARN,
                              "The agent config is not valid", "pair again (clawlink pair)", "%s",
                              why);
+            {
+                /* the memory provider's database, if it has one */
+                struct cl_agent_memory_config mc;
+                struct stat cst;
+                if (cl_agent_memory_config_parse(buf, len, path, NULL, &mc, why, sizeof why) == 0 &&
+                    mc.provider == CL_AGENT_MEMORY_POSTGRES && lstat(path, &cst) == 0)
+                    cl_audit_memory_pg(a, mc.pg_url, path, (unsigned)cst.st_mode);
+                cl_agent_memory_config_wipe(&mc);
+            }
             snprintf(origin, sizeof origin, "agent config %s", path);
             if (cl_gw_parse_agent_config(buf, len, origin, &gw, why, sizeof why) != 0)
                 cl_audit_add(a, "agent.config.invalid", CL_AUDIT_WARN,

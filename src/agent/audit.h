@@ -109,6 +109,14 @@ void cl_audit_private_dir(struct cl_audit *a, const char *idp, const char *path,
 /* The relay URL: plain ws:// beyond loopback is critical. */
 void cl_audit_relay_url(struct cl_audit *a, const char *url);
 
+/* The PostgreSQL memory provider's connection string (url) from the
+ * agent config at cfg_path, whose mode is cfg_mode: a password in a
+ * config other users can read (critical), a password at all (info: a
+ * ~/.pgpass keeps it out), notes kept on another machine (info), and
+ * that machine reached without TLS required (warn). Never prints url. */
+void cl_audit_memory_pg(struct cl_audit *a, const char *url, const char *cfg_path,
+                        unsigned cfg_mode);
+
 /* The capabilities the agent declares (CL_CAP_*), from caps_from;
  * exec_open: the gateway runs host exec without approval. */
 void cl_audit_capabilities(struct cl_audit *a, unsigned caps, const char *caps_from,

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/chat_files.h"
 #include "agent/chat_mirror.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -88,6 +89,7 @@ struct cl_chat_api {
     struct cl_chat_call *calls;
     size_t followers;
     uv_timer_t *ping;
+    struct cl_files *files; /* NULL: no files capability, or no usable home */
 };
 
 /* ---- calls and replies ----------------------------------------------------------------- */
@@ -1570,6 +1572,12 @@ static void cl__memory(struct cl_chat_call *c, const char *method, const char *s
         if (cl__over(c, "text", text, CL_CHAT_NOTE_MAX, "CL_CHAT_NOTE_MAX") ||
             cl__over(c, "tags", tags, CL_CHAT_TAGS_MAX, "CL_CHAT_TAGS_MAX"))
             return;
+        /* threads live in the chat store: a remote provider cannot check
+         * the source, so it is checked here for every provider */
+        if (src && !cl__thread_exists(c->api, src)) {
+            cl__fail(c, 404, "not_found", "source_thread_id not found");
+            return;
+        }
         int64_t now = cl__now_ms();
         c->note = json_pack("{s:I, s:s, s:s, s:o, s:I, s:I}", "id", (json_int_t)0, "text", text,
                             "tags", tags ? tags : "", "source_thread_id", cl__id_or_null(src),
@@ -1695,6 +1703,24 @@ static void cl__route(struct cl_chat_call *c, const struct cl_chat_req *req)
         cl__memory(c, m, n == 2 ? seg[1] : NULL, q, req->body);
         return;
     }
+    if (IS(0, "files") && n <= 2) {
+        /* the files routes (chat_files.c), behind their own capability */
+        json_t *body = NULL;
+        int status = 500;
+        if (!(c->api->cfg.caps & CL_CAP_FILES))
+            cl__fail(c, 403, "capability_denied",
+                     "files is not declared in this agent's capabilities (config "
+                     "\"capabilities\")");
+        else if (!c->api->files)
+            cl__fail(c, 503, "files_unavailable",
+                     "the files API has no usable $HOME on this agent (see its log)");
+        else {
+            cl_chat_files_handle(c->api->files, m, n == 2 ? seg[1] : NULL, q, req->body,
+                                 req->user_id, &status, &body);
+            cl__end(c, status, body);
+        }
+        return;
+    }
     if (IS(0, "events") && n == 1) {
         if (METHOD("GET"))
             cl__events(c);
@@ -1795,6 +1821,23 @@ int cl_chat_api_new(const struct cl_chat_api_cfg *cfg, struct cl_chat_api **out)
         free(api);
         return CL_ENOMEM;
     }
+    if (cfg->caps & CL_CAP_FILES) {
+        struct cl_files_cfg fc = {
+            .home = cfg->home ? cfg->home : getenv("HOME"),
+            .read_roots = cfg->files_roots,
+            .nroots = cfg->files_nroots,
+        };
+        char why[256];
+        rc = cl_files_new(&fc, &api->files, why, sizeof why);
+        if (rc == CL_ENOMEM) {
+            cl_chat_mirror_free(api->mirror);
+            free(api->ping);
+            free(api);
+            return rc;
+        }
+        if (rc)
+            cl_warn("chat", "the files API is off", "why=\"%s\"", why);
+    }
     uv_timer_init(cfg->loop, api->ping);
     api->ping->data = api;
     uv_timer_start(api->ping, cl__on_ping, CL_CHAT_PING_MS, CL_CHAT_PING_MS);
@@ -1808,6 +1851,7 @@ void cl_chat_api_free(struct cl_chat_api *api)
     if (!api)
         return;
     cl_chat_mirror_free(api->mirror);
+    cl_files_free(api->files);
     while (api->calls) {
         struct cl_chat_call *c = api->calls;
         if (c->gw_pending && api->cfg.gw)

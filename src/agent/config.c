@@ -491,3 +491,97 @@ int cl_agent_json_write_private(const char *path, json_t *root, const char *cons
     free(text);
     return rc;
 }
+
+/* ---- the memory provider (docs/chat.md "Memory providers") ---------------------------- */
+
+void cl_agent_memory_config_wipe(struct cl_agent_memory_config *mc)
+{
+    cl_wipe(mc, sizeof *mc);
+}
+
+int cl_agent_memory_config_parse(const char *buf, size_t len, const char *origin,
+                                 const char *env_url, struct cl_agent_memory_config *out, char *err,
+                                 size_t errlen)
+{
+    const char *prov = NULL, *url = NULL;
+    char why[200];
+    json_t *root;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    root = cl_json_parse_object(buf, len, why, sizeof why);
+    if (!root)
+        return cl_seterr(err, errlen, CL_EINVAL, "%s: %s", origin, why);
+    rc = cl_json_str(root, "config", "memory_provider", false, 16, &prov, why, sizeof why);
+    if (rc) {
+        rc = cl_seterr(err, errlen, rc, "%s: %s", origin, why);
+        goto out;
+    }
+    if (!prov || strcmp(prov, "builtin") == 0) {
+        out->provider = CL_AGENT_MEMORY_BUILTIN;
+    } else if (strcmp(prov, "postgres") == 0) {
+        out->provider = CL_AGENT_MEMORY_POSTGRES;
+    } else {
+        rc = cl_seterr(err, errlen, CL_EINVAL,
+                       "%s: memory_provider must be \"builtin\" or \"postgres\"", origin);
+        goto out;
+    }
+    /* Not echoed on error: it may hold a password. */
+    if (cl_json_str(root, "config", "memory_pg_url", false, CL_MEMORY_PG_URL_MAX, &url, why,
+                    sizeof why) != 0) {
+        rc = cl_seterr(err, errlen, CL_EINVAL,
+                       "%s: memory_pg_url must be a string of at most %d bytes", origin,
+                       CL_MEMORY_PG_URL_MAX);
+        goto out;
+    }
+    if (out->provider == CL_AGENT_MEMORY_POSTGRES) {
+        if ((!url || !*url) && env_url && *env_url) {
+            if (strlen(env_url) > CL_MEMORY_PG_URL_MAX) {
+                rc = cl_seterr(err, errlen, CL_EINVAL,
+                               "$CLAWLINK_MEMORY_PG_URL is longer than %d bytes",
+                               CL_MEMORY_PG_URL_MAX);
+                goto out;
+            }
+            url = env_url;
+            out->pg_url_from_env = true;
+        }
+        if (!url || !*url) {
+            rc = cl_seterr(err, errlen, CL_EINVAL,
+                           "%s: memory_provider is \"postgres\" but there is no connection "
+                           "string (memory_pg_url, or $CLAWLINK_MEMORY_PG_URL)",
+                           origin);
+            goto out;
+        }
+        memcpy(out->pg_url, url, strlen(url) + 1);
+    }
+    rc = 0;
+out : {
+    json_t *u = json_object_get(root, "memory_pg_url");
+    if (json_is_string(u))
+        cl_wipe((char *)json_string_value(u), json_string_length(u));
+}
+    cl__wipe_json_token(root);
+    json_decref(root);
+    if (rc)
+        cl_agent_memory_config_wipe(out);
+    return rc;
+}
+
+int cl_agent_memory_config_load(const char *path, struct cl_agent_memory_config *out, char *err,
+                                size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = cl_agent_file_read_private(path, CL__CONFIG_MAX_BYTES, "a device token", &buf, &len, err,
+                                    errlen);
+    if (rc)
+        return rc;
+    rc = cl_agent_memory_config_parse(buf, len, path, getenv("CLAWLINK_MEMORY_PG_URL"), out, err,
+                                      errlen);
+    cl_wipe(buf, len);
+    free(buf);
+    return rc;
+}

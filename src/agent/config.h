@@ -118,4 +118,38 @@ int cl_agent_json_write_private(const char *path, json_t *root, const char *cons
 /* Zeroes *cfg, token included. */
 void cl_agent_config_wipe(struct cl_agent_config *cfg);
 
+/* Which memory provider the chat bridge keeps its notes with (memory.h,
+ * docs/chat.md "Memory providers"), from the agent config's
+ * "memory_provider": "builtin" (the default: the chat store) or
+ * "postgres" (memory_pg.h), whose connection string is "memory_pg_url"
+ * or else $CLAWLINK_MEMORY_PG_URL. The string may hold a password: it is
+ * a secret like the device token (the config is 0600), never logged and
+ * never taken from the command line. */
+enum cl_agent_memory_provider { CL_AGENT_MEMORY_BUILTIN, CL_AGENT_MEMORY_POSTGRES };
+
+struct cl_agent_memory_config {
+    enum cl_agent_memory_provider provider;
+    char pg_url[CL_MEMORY_PG_URL_MAX + 1]; /* secret; "" with builtin */
+    bool pg_url_from_env;                  /* it came from $CLAWLINK_MEMORY_PG_URL */
+};
+
+/* Reads the memory settings from config JSON held in buf (len bytes);
+ * origin names it in messages. env_url is $CLAWLINK_MEMORY_PG_URL (NULL
+ * when unset), used only when the config has no memory_pg_url. Returns 0,
+ * or CL_EINVAL: an unknown provider, a URL longer than
+ * CL_MEMORY_PG_URL_MAX, or "postgres" without any URL (the message names
+ * the key and the variable, never the URL). *out is wiped on failure; the
+ * caller wipes it (cl_agent_memory_config_wipe) when done. */
+int cl_agent_memory_config_parse(const char *buf, size_t len, const char *origin,
+                                 const char *env_url, struct cl_agent_memory_config *out, char *err,
+                                 size_t errlen);
+
+/* cl_agent_memory_config_parse of the config file at path, read as
+ * cl_agent_config_load reads it (a file others can read is refused), with
+ * $CLAWLINK_MEMORY_PG_URL from the environment. */
+int cl_agent_memory_config_load(const char *path, struct cl_agent_memory_config *out, char *err,
+                                size_t errlen);
+
+void cl_agent_memory_config_wipe(struct cl_agent_memory_config *mc);
+
 #endif

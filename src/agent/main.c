@@ -10,6 +10,7 @@
 #include "agent/chat_http.h"
 #include "agent/chat_store.h"
 #include "agent/memory_builtin.h"
+#include "agent/memory_pg.h"
 #include "agent/config.h"
 #include "agent/gateway.h"
 #include "agent/gateway_discover.h"
@@ -873,7 +874,31 @@ static void cl__chat_on_message(struct cl__app *app, const struct cl_msg *m)
 /* Opens the chat store (at path, NULL: the default) and the API over it,
  * when chat is declared. A store that cannot open is logged once and the
  * agent serves no chat: its hello does not offer it. */
-static void cl__chat_open(struct cl__app *app, const char *path)
+static int cl__chat_memory_open(struct cl__app *app, const char *config_path, char *err,
+                                size_t errlen)
+{
+    struct cl_agent_memory_config mc;
+    int rc = cl_agent_memory_config_load(config_path, &mc, err, errlen);
+
+    if (rc)
+        return rc;
+    if (mc.provider == CL_AGENT_MEMORY_POSTGRES) {
+        struct cl_memory_pg_opts po = {.url = mc.pg_url};
+        char where[256];
+        cl_memory_pg_describe(mc.pg_url, where, sizeof where);
+        rc = cl_memory_pg_new(&app->loop, &po, &app->chat_mem, err, errlen);
+        if (!rc)
+            cl_info("chat", "memory notes kept in PostgreSQL", "server=\"%s\"", where);
+    } else {
+        rc = cl_memory_builtin_new(app->chat_store, &app->chat_mem);
+        if (rc)
+            snprintf(err, errlen, "%s", cl_strerror(rc));
+    }
+    cl_agent_memory_config_wipe(&mc);
+    return rc;
+}
+
+static void cl__chat_open(struct cl__app *app, const char *path, const char *config_path)
 {
     char err[512];
     int rc;
@@ -885,7 +910,16 @@ static void cl__chat_open(struct cl__app *app, const char *path)
         cl_warn("chat", "cannot open the chat store; serving no chat", "error=\"%s\"", err);
         return;
     }
-    if (cl_memory_builtin_new(app->chat_store, &app->chat_mem) == 0) {
+    if (cl__chat_memory_open(app, config_path, err, sizeof err) != 0) {
+        /* the config names a provider that cannot start: no chat rather
+         * than notes silently kept somewhere the user did not choose */
+        cl_warn("chat", "cannot set up the memory provider; serving no chat", "error=\"%s\"",
+                err);
+        cl_chat_store_close(app->chat_store);
+        app->chat_store = NULL;
+        return;
+    }
+    {
         struct cl_chat_api_cfg cfg = {
             .loop = &app->loop,
             .cs = app->chat_store,
@@ -894,8 +928,6 @@ static void cl__chat_open(struct cl__app *app, const char *path)
             .caps = app->caps,
         };
         rc = cl_chat_api_new(&cfg, &app->chat);
-    } else {
-        rc = CL_ENOMEM;
     }
     if (rc) {
         cl_warn("chat", "cannot start the chat API; serving no chat", "error=%s", cl_strerror(rc));
@@ -1194,7 +1226,7 @@ static int cl__cmd_up(const struct cl__opts *o)
         cl_error("openclaw", "cannot set up the OpenClaw node", "error=\"%s\"", err);
         goto out_link;
     }
-    cl__chat_open(&app, o->chat_db);
+    cl__chat_open(&app, o->chat_db, path);
     if (o->chat_listen && cl__chat_http_open(&app, o, path, err, sizeof err) != 0) {
         cl_error("chat_http", "cannot serve the chat API on loopback", "error=\"%s\"", err);
         rc = CL_EIO;

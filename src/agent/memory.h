@@ -28,8 +28,8 @@
 struct cl_memory_note {
     int64_t id;
     const char *text;
-    const char *tags;         /* "" when none */
-    int64_t source_thread_id; /* 0 when none */
+    const char *tags;               /* "" when none */
+    int64_t source_thread_id;       /* 0 when none */
     int64_t created_at, updated_at; /* Unix milliseconds */
 };
 
@@ -47,8 +47,8 @@ struct cl_memory_hit {
 /* add, remove, forget_thread: rc, and the new note's id for add. */
 typedef void (*cl_memory_done_fn)(void *ctx, int rc, int64_t id);
 /* list: newest first; has_more when older notes remain. */
-typedef void (*cl_memory_notes_fn)(void *ctx, int rc, const struct cl_memory_note *notes,
-                                   size_t n, bool has_more);
+typedef void (*cl_memory_notes_fn)(void *ctx, int rc, const struct cl_memory_note *notes, size_t n,
+                                   bool has_more);
 typedef void (*cl_memory_hits_fn)(void *ctx, int rc, const struct cl_memory_hit *hits, size_t n);
 
 struct cl_memory_ops {

@@ -288,10 +288,10 @@
  * malformed message. The whole frame is bounded by CL_WS_MAX_MESSAGE;
  * CL_CHAT_FRAME_MAX is what an agent lets one chat_response or chat_event
  * grow to, so it always fits. */
-#define CL_CHAT_PATH_MAX   1024
-#define CL_CHAT_QSTR_MAX   2048
-#define CL_CHAT_EVENT_MAX  32
-#define CL_CHAT_FRAME_MAX  (CL_WS_MAX_MESSAGE - 4096)
+#define CL_CHAT_PATH_MAX  1024
+#define CL_CHAT_QSTR_MAX  2048
+#define CL_CHAT_EVENT_MAX 32
+#define CL_CHAT_FRAME_MAX (CL_WS_MAX_MESSAGE - 4096)
 
 /* The chat API through the relay (src/relay/chat.c, api_chat.c; docs/chat.md
  * "Through the relay"). A request's JSON body is bounded by CL_HTTP_MAX_BODY
@@ -363,6 +363,36 @@
 #define CL_CHAT_SEARCH_MAX      50
 #define CL_CHAT_ATTACH_NAME_MAX 255
 #define CL_CHAT_MIME_MAX        128
+/* The chat API's files (src/agent/files.c, chat_files.c; docs/chat.md
+ * "Files"). Paths are refused whole, never cut.
+ *  - CL_FILES_PATH_MAX: a path as asked and as normalized (400 bad_path).
+ *  - CL_FILES_NAME_MAX: one component (the kernel's NAME_MAX; 400 bad_path).
+ *  - CL_FILES_DEPTH_MAX: components in a path (400 bad_path).
+ *  - CL_FILES_ROOTS_MAX: read roots in the agent config.
+ *  - CL_FILES_SYMLINKS_MAX: symbolic links followed in one resolution
+ *    when the kernel has no openat2 (the kernel's own limit is 40).
+ *  - CL_FILES_LIST_MAX: entries one listing answers (truncated: true).
+ *  - CL_FILES_CHUNK_MAX: bytes one download chunk answers (its base64 in
+ *    JSON stays within CL_CHAT_FRAME_MAX).
+ *  - CL_FILES_UPLOAD_CHUNK: decoded bytes of one upload chunk (its base64
+ *    in a JSON body stays within CL_HTTP_MAX_BODY and
+ *    CL_CHAT_HTTP_MAX_BODY; 413 chunk_too_large).
+ *  - CL_FILES_UPLOAD_MAX: one uploaded file (413 upload_too_large; the
+ *    upload is abandoned).
+ *  - CL_FILES_UPLOADS_MAX: uploads in progress at once (429
+ *    too_many_uploads); CL_FILES_UPLOAD_IDLE_MS: an upload with no chunk
+ *    for this long is abandoned (its temporary file removed). */
+#define CL_FILES_PATH_MAX       4096
+#define CL_FILES_NAME_MAX       255
+#define CL_FILES_DEPTH_MAX      64
+#define CL_FILES_ROOTS_MAX      16
+#define CL_FILES_SYMLINKS_MAX   40
+#define CL_FILES_LIST_MAX       1000
+#define CL_FILES_CHUNK_MAX      (512 * 1024)
+#define CL_FILES_UPLOAD_CHUNK   (40 * 1024)
+#define CL_FILES_UPLOAD_MAX     (64 * 1024 * 1024)
+#define CL_FILES_UPLOADS_MAX    8
+#define CL_FILES_UPLOAD_IDLE_MS (10 * 60 * 1000)
 /* The gateway's chat.history delta cursor the chat store keeps per thread
  * (base64 JSON, about 150 bytes in 2026.9.6); a longer one is not kept
  * and the next catch-up reads pages. */
@@ -384,5 +414,28 @@
 #define CL_CHAT_GW_JSON_MAX    CL_CHAT_JSON_MAX
 #define CL_CHAT_GW_CURSOR_MAX  4096
 #define CL_CHAT_GW_HISTORY_MAX 1000
+
+/* The PostgreSQL memory provider (src/agent/memory_pg.c, docs/chat.md
+ * "Memory providers"); its notes, tags and queries have the chat store's
+ * limits (CL_CHAT_NOTE_MAX, CL_CHAT_TAGS_MAX, CL_CHAT_QUERY_MAX,
+ * CL_CHAT_PAGE_MAX, CL_CHAT_SEARCH_MAX).
+ *  - CL_MEMORY_PG_QUEUE_MAX: operations waiting or running on its one
+ *    connection; one more is refused at once with CL_ELIMIT.
+ *  - CL_MEMORY_PG_OP_TIMEOUT_MS: how long one operation may wait and run;
+ *    past it the operation fails with CL_EIO (and, if it was running, the
+ *    connection is dropped and made again: libpq 15 cannot cancel without
+ *    blocking).
+ *  - CL_MEMORY_PG_CONNECT_TIMEOUT_MS: one connection attempt, name
+ *    resolution included (libpq ignores connect_timeout in its
+ *    asynchronous API).
+ *  - CL_MEMORY_PG_BACKOFF_MIN_MS / _MAX_MS: the reconnect delays after the
+ *    server went away (core/backoff.h); meanwhile operations fail CL_EIO.
+ *  - CL_MEMORY_PG_URL_MAX: the connection string (CL_EINVAL above it). */
+#define CL_MEMORY_PG_QUEUE_MAX          64
+#define CL_MEMORY_PG_OP_TIMEOUT_MS      10000
+#define CL_MEMORY_PG_CONNECT_TIMEOUT_MS 10000
+#define CL_MEMORY_PG_BACKOFF_MIN_MS     1000
+#define CL_MEMORY_PG_BACKOFF_MAX_MS     30000
+#define CL_MEMORY_PG_URL_MAX            1024
 
 #endif

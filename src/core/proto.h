@@ -99,15 +99,18 @@ const char *cl_node_state_name(enum cl_node_state s);
 int cl_node_state_from_name(const char *name, enum cl_node_state *out);
 
 /* Capabilities an agent declares (bit mask), named on the wire as
- * "terminal", "chat", "status", "restart", "workflow". */
+ * "terminal", "chat", "status", "restart", "workflow", "files". */
 #define CL_CAP_TERMINAL (1u << 0)
 #define CL_CAP_CHAT     (1u << 1)
 #define CL_CAP_STATUS   (1u << 2)
 #define CL_CAP_RESTART  (1u << 3)
 #define CL_CAP_WORKFLOW (1u << 4)
-#define CL_CAP__ALL     0x1fu
-/* The default when a config declares none: everything but restart. */
-#define CL_CAP_DEFAULT (CL_CAP_TERMINAL | CL_CAP_CHAT | CL_CAP_STATUS | CL_CAP_WORKFLOW)
+#define CL_CAP_FILES    (1u << 5) /* the chat API's /files (docs/chat.md "Files") */
+#define CL_CAP__ALL     0x3fu
+/* The default when a config declares none: everything but restart. files
+ * is in it as the terminal is, which can do more. */
+#define CL_CAP_DEFAULT                                                                             \
+    (CL_CAP_TERMINAL | CL_CAP_CHAT | CL_CAP_STATUS | CL_CAP_WORKFLOW | CL_CAP_FILES)
 /* "chat" for CL_CAP_CHAT (one bit), NULL for anything else. */
 const char *cl_cap_name(unsigned cap);
 /* The bit for a name, 0 if unknown. */
@@ -195,12 +198,12 @@ struct cl_msg {
     /* ---- chat: chat_request, chat_response, chat_event, chat_cancel (all
      * carry request_id); the body of a request or response and the data of
      * an event are any JSON value, as compact text in json (NULL: absent) */
-    char method[8];                  /* chat_request: GET, POST, PUT, PATCH, DELETE */
-    char *path;                      /* chat_request: malloc'd, "/threads/12" */
-    char *query;                     /* chat_request: malloc'd raw query (no "?"), or NULL */
-    char user_id[CL_ID_MAX + 1];     /* chat_request: the clawlink user asking */
-    char user_name[CL_NAME_MAX + 1]; /* chat_request: their display name ("" when none) */
-    int status;                      /* chat_response: an HTTP status, 100..599 */
+    char method[8];                    /* chat_request: GET, POST, PUT, PATCH, DELETE */
+    char *path;                        /* chat_request: malloc'd, "/threads/12" */
+    char *query;                       /* chat_request: malloc'd raw query (no "?"), or NULL */
+    char user_id[CL_ID_MAX + 1];       /* chat_request: the clawlink user asking */
+    char user_name[CL_NAME_MAX + 1];   /* chat_request: their display name ("" when none) */
+    int status;                        /* chat_response: an HTTP status, 100..599 */
     char event[CL_CHAT_EVENT_MAX + 1]; /* chat_event: its name, [a-z0-9_] */
     int chat; /* hello: the chat family version the agent serves (0: none) */
 };

@@ -73,8 +73,8 @@ static int cl__chat_json_field(json_t *d, const char *key, struct cl_msg *m, cha
 /* Sets key to the value held as text in m->json, if any. */
 static void cl__chat_json_encode(json_t *d, const char *key, const struct cl_msg *m)
 {
-    json_t *v = m->json ? json_loads(m->json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL)
-                        : NULL;
+    json_t *v =
+        m->json ? json_loads(m->json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL) : NULL;
     if (v)
         json_object_set_new(d, key, v);
 }
@@ -110,8 +110,8 @@ static int cl__chat_request_decode(json_t *d, struct cl_msg *m, char *err, size_
     if (!rc && !cl_proto_id_valid(m->user_id))
         return cl_seterr(err, errlen, CL_EINVAL, "field data.user.id has invalid characters");
     if (!rc)
-        rc = cl__proto_str(user, "data.user", "name", false, m->user_name, sizeof m->user_name,
-                           err, errlen);
+        rc = cl__proto_str(user, "data.user", "name", false, m->user_name, sizeof m->user_name, err,
+                           errlen);
     if (!rc && !cl_proto_label_valid(m->user_name))
         return cl_seterr(err, errlen, CL_EINVAL, "field data.user.name has control characters");
     return rc ? rc : cl__chat_json_field(d, "body", m, err, errlen);
@@ -119,9 +119,9 @@ static int cl__chat_request_decode(json_t *d, struct cl_msg *m, char *err, size_
 
 static json_t *cl__chat_request_encode(const struct cl_msg *m)
 {
-    json_t *d = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "request_id", m->request_id, "method",
-                          m->method, "path", m->path ? m->path : "/", "user", "id", m->user_id,
-                          "name", m->user_name);
+    json_t *d =
+        json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "request_id", m->request_id, "method", m->method,
+                  "path", m->path ? m->path : "/", "user", "id", m->user_id, "name", m->user_name);
     if (d && m->query && m->query[0])
         json_object_set_new(d, "query", json_string(m->query));
     if (d)

@@ -1,7 +1,8 @@
 /* libFuzzer harness: the agent's config parser (src/agent/config.c) and
  * the OpenClaw settings read from the same file and from openclaw.json
  * (src/agent/gateway_discover.c), and what `clawlink audit` reads of
- * openclaw.json and of an exec approvals document (src/agent/audit.c). */
+ * openclaw.json and of an exec approvals document (src/agent/audit.c), and
+ * the memory provider's settings (cl_agent_memory_config_parse). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -27,6 +28,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap(); /* every failure is a named CL_EINVAL */
     }
     cl_agent_config_wipe(&cfg);
+
+    {
+        /* memory_provider / memory_pg_url: postgres always has a URL */
+        struct cl_agent_memory_config mc;
+        rc = cl_agent_memory_config_parse((const char *)data, size, "fuzz", "host=/run/pg", &mc,
+                                          err, sizeof err);
+        if (rc != 0 && (rc != CL_EINVAL || err[0] == 0))
+            __builtin_trap();
+        if (rc == 0 && mc.provider == CL_AGENT_MEMORY_POSTGRES &&
+            (!mc.pg_url[0] || strlen(mc.pg_url) > CL_MEMORY_PG_URL_MAX))
+            __builtin_trap();
+        if (rc == 0 && mc.provider == CL_AGENT_MEMORY_BUILTIN && mc.pg_url[0])
+            __builtin_trap();
+        cl_agent_memory_config_wipe(&mc);
+    }
 
     {
         struct cl_gw_settings gw;

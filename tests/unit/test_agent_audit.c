@@ -436,6 +436,46 @@ static void test_files_and_fix(void **state)
     rmdir(root);
 }
 
+/* The PostgreSQL memory provider's connection string: a password where
+ * others can read it, notes off the machine, no TLS required — and the
+ * password itself in no finding. */
+static void test_memory_pg(void **state)
+{
+    struct cl_audit a;
+    (void)state;
+
+    cl_audit_init(&a);
+    cl_audit_memory_pg(&a, "postgresql://alice:pw-s3cret@db.example.com/notes", "/c.json", 0100644);
+    assert_true(has(&a, "memory.pg.password_exposed", CL_AUDIT_CRITICAL));
+    assert_true(has(&a, "memory.pg.remote", CL_AUDIT_INFO));
+    assert_true(has(&a, "memory.pg.plaintext", CL_AUDIT_WARN));
+    for (size_t i = 0; i < a.count; i++) {
+        assert_null(strstr(a.items[i].detail, "s3cret"));
+        assert_null(strstr(a.items[i].fix, "s3cret"));
+        assert_null(strstr(a.items[i].title, "s3cret"));
+    }
+    cl_audit_free(&a);
+
+    cl_audit_init(&a);
+    cl_audit_memory_pg(&a, "postgresql://alice:pw@db.example.com/notes?sslmode=verify-full",
+                       "/c.json", 0100600);
+    assert_true(has(&a, "memory.pg.password_in_config", CL_AUDIT_INFO));
+    assert_null(cl_audit_find(&a, "memory.pg.password_exposed"));
+    assert_true(has(&a, "memory.pg.remote", CL_AUDIT_INFO));
+    assert_null(cl_audit_find(&a, "memory.pg.plaintext"));
+    cl_audit_free(&a);
+
+    cl_audit_init(&a);
+    cl_audit_memory_pg(&a, "host=/run/postgresql dbname=notes", "/c.json", 0100600);
+    assert_int_equal(a.count, 0); /* a local socket, no password: nothing to say */
+    cl_audit_memory_pg(&a, "postgresql://localhost/notes", "/c.json", 0100600);
+    cl_audit_memory_pg(&a, "postgresql://127.0.0.1:5433/notes", "/c.json", 0100600);
+    assert_int_equal(a.count, 0);
+    cl_audit_memory_pg(&a, "postgresql://[", "/c.json", 0100600);
+    assert_true(has(&a, "memory.pg.url_invalid", CL_AUDIT_WARN));
+    cl_audit_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_openclaw_logging_and_exec),
         cmocka_unit_test(test_exec_approvals),
         cmocka_unit_test(test_relay_url),
+        cmocka_unit_test(test_memory_pg),
         cmocka_unit_test(test_capabilities),
         cmocka_unit_test(test_shell_env),
         cmocka_unit_test(test_files_and_fix),

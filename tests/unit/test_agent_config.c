@@ -388,6 +388,75 @@ static void test_default_path(void **state)
     free(old_home);
 }
 
+/* memory_provider / memory_pg_url (docs/chat.md "Memory providers"): the
+ * built-in provider by default; postgres needs a connection string, from
+ * the config or the environment; errors never echo the string. */
+static void test_memory_provider(void **state)
+{
+    struct cl_agent_memory_config mc;
+    char err[512];
+    (void)state;
+
+#define MC_PARSE(json, env)                                                                        \
+    cl_agent_memory_config_parse(json, strlen(json), "t", env, &mc, err, sizeof err)
+    assert_int_equal(MC_PARSE("{}", NULL), 0);
+    assert_int_equal(mc.provider, CL_AGENT_MEMORY_BUILTIN);
+    assert_string_equal(mc.pg_url, "");
+    assert_int_equal(
+        MC_PARSE("{\"memory_provider\":\"builtin\",\"memory_pg_url\":\"x\"}", "postgresql://e/db"),
+        0);
+    assert_int_equal(mc.provider, CL_AGENT_MEMORY_BUILTIN);
+    assert_string_equal(mc.pg_url, "");
+
+    assert_int_equal(MC_PARSE("{\"memory_provider\":\"postgres\","
+                              "\"memory_pg_url\":\"postgresql://u:pw@h/db\"}",
+                              "postgresql://e/db"),
+                     0);
+    assert_int_equal(mc.provider, CL_AGENT_MEMORY_POSTGRES);
+    assert_string_equal(mc.pg_url, "postgresql://u:pw@h/db"); /* the config wins */
+    assert_false(mc.pg_url_from_env);
+    assert_int_equal(MC_PARSE("{\"memory_provider\":\"postgres\"}", "postgresql://e/db"), 0);
+    assert_string_equal(mc.pg_url, "postgresql://e/db");
+    assert_true(mc.pg_url_from_env);
+
+    assert_int_equal(MC_PARSE("{\"memory_provider\":\"postgres\"}", NULL), CL_EINVAL);
+    assert_non_null(strstr(err, "memory_pg_url"));
+    assert_non_null(strstr(err, "CLAWLINK_MEMORY_PG_URL"));
+    assert_int_equal(MC_PARSE("{\"memory_provider\":\"qdrant\"}", NULL), CL_EINVAL);
+    assert_non_null(strstr(err, "memory_provider"));
+    assert_int_equal(MC_PARSE("{\"memory_provider\":\"postgres\",\"memory_pg_url\":7}", NULL),
+                     CL_EINVAL);
+    {
+        char big[CL_MEMORY_PG_URL_MAX + 64];
+        int n = snprintf(big, sizeof big, "{\"memory_provider\":\"postgres\",\"memory_pg_url\":\"");
+        memset(big + n, 's', CL_MEMORY_PG_URL_MAX + 1);
+        snprintf(big + n + CL_MEMORY_PG_URL_MAX + 1,
+                 sizeof big - (size_t)n - CL_MEMORY_PG_URL_MAX - 1, "\"}");
+        assert_int_equal(MC_PARSE(big, NULL), CL_EINVAL);
+        assert_null(strstr(err, "sss"));
+    }
+#undef MC_PARSE
+}
+
+/* Loaded from the file as the agent loads it: refused when others can
+ * read it (it may hold a password as it holds the device token). */
+static void test_memory_provider_load(void **state)
+{
+    struct fixture *f = *state;
+    struct cl_agent_memory_config mc;
+    char err[512];
+
+    write_file(f->path, "{\"memory_provider\":\"postgres\",\"memory_pg_url\":\"host=/run/pg\"}",
+               0600);
+    assert_int_equal(cl_agent_memory_config_load(f->path, &mc, err, sizeof err), 0);
+    assert_int_equal(mc.provider, CL_AGENT_MEMORY_POSTGRES);
+    assert_string_equal(mc.pg_url, "host=/run/pg");
+    cl_agent_memory_config_wipe(&mc);
+    assert_int_equal(mc.pg_url[0], 0);
+    assert_int_equal(chmod(f->path, 0644), 0);
+    assert_int_equal(cl_agent_memory_config_load(f->path, &mc, err, sizeof err), CL_EFORBIDDEN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +473,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_fields, setup, teardown),
         cmocka_unit_test(test_default_path),
+        cmocka_unit_test(test_memory_provider),
+        cmocka_unit_test_setup_teardown(test_memory_provider_load, setup, teardown),
     };
     if (cl_secret_init() != 0)
         return 1;
