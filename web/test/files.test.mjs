@@ -176,10 +176,11 @@ test('names fit to be written', () => {
 
 test('refusals in words, with the code; others left to the chat view', () => {
   const t = (status, code, message = '') => F.filesErrorText({ status, code, message });
-  assert.match(t(403, 'forbidden_path', 'writes are allowed only inside $HOME'), /Not allowed there.*writes are allowed only inside \$HOME\..*\(forbidden_path\)$/);
+  assert.equal(t(403, 'forbidden_path', 'writes are allowed only inside $HOME'), 'Not allowed there. The agent says: writes are allowed only inside $HOME. (forbidden_path)');
+  assert.match(t(403, 'forbidden_path'), /^Not allowed there: .*writes only inside \$HOME.*\(forbidden_path\)$/, 'the rules, when the agent gives no reason');
   assert.match(t(413, 'upload_too_large'), /at most 64\.0 MiB.*\(upload_too_large\)/);
   assert.match(t(404, 'not_found'), /^Not found.*\(not_found\)$/);
-  assert.match(t(400, 'bad_path', 'a .. component'), /not accepted.*a \.\. component\./);
+  assert.equal(t(400, 'bad_path', 'a .. component'), 'That path is not accepted. The agent says: a .. component. (bad_path)');
   assert.match(t(409, 'exists'), /already/);
   assert.match(t(429, 'too_many_uploads'), /too many uploads/);
   assert.match(t(403, 'capability_denied'), /files/);

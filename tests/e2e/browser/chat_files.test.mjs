@@ -169,7 +169,7 @@ test('the files panel: browse ~, upload by button and by drop, replace, download
   await dropFiles(page, panel, [{ name: tmpName, bytes: Buffer.from('should not be written') }]);
   end = await transferEnd(page, 'up', tmpName);
   assert.equal(end.state, 'error');
-  assert.match(end.text, /^Not allowed there: .*writes only inside \$HOME.*\(forbidden_path\)$/, end.text);
+  assert.match(end.text, /^Not allowed there\. The agent says: writes are allowed only inside \$HOME.*\(forbidden_path\)$/, end.text);
   assert.ok(!existsSync(path.join('/tmp', tmpName)), 'nothing written in /tmp');
 
   // over the size limit (64 MiB): refused before a byte is sent
@@ -197,7 +197,7 @@ test('the files panel: browse ~, upload by button and by drop, replace, download
   // ... and what is outside every allowed root
   await tid(page, 'chat-files-go').fill('/etc');
   await tid(page, 'chat-files-go').press('Enter');
-  await waitFor(async () => /^Not allowed there: .*\(forbidden_path\)$/.test((await tid(page, 'chat-files-error').textContent()) ?? ''), { what: 'the refusal of /etc' });
+  await waitFor(async () => /^Not allowed there\. The agent says: \/etc is outside the allowed roots.*\(forbidden_path\)$/.test((await tid(page, 'chat-files-error').textContent()) ?? ''), { what: 'the refusal of /etc' });
 
   // Keyboard: Esc closes the panel and gives the focus back to its button.
   await tid(page, 'chat-files-go').focus();

@@ -232,7 +232,7 @@ export interface ErrLike {
 export function filesErrorText(e: ErrLike): string | null {
   const why = e.message && !/^Request failed/.test(e.message) ? ` The agent says: ${e.message.replace(/\.?$/, ".")}` : "";
   const words: Record<string, string> = {
-    forbidden_path: "Not allowed there: the agent serves files only inside its allowed folders ($HOME and /tmp unless configured otherwise), writes only inside $HOME, never through a link leading out, and only regular files and folders.",
+    forbidden_path: "Not allowed there: the agent reads only in its allowed folders ($HOME and /tmp unless its owner set others) and writes only inside $HOME, never through a link leading out, and only regular files and folders.",
     bad_path: "That path is not accepted (a “..”, a control character, or too long).",
     not_found: "Not found: nothing is at that path, or its folder does not exist.",
     exists: "Something with that name is there already.",
@@ -249,5 +249,7 @@ export function filesErrorText(e: ErrLike): string | null {
   };
   const w = words[e.code];
   if (!w) return null;
-  return `${w}${e.code === "bad_path" || e.code === "forbidden_path" || e.code === "io_error" || e.code === "bad_offset" ? why : ""} (${e.code})`;
+  // where the agent says which rule applied, its words are enough
+  const short: Record<string, string> = { forbidden_path: "Not allowed there.", bad_path: "That path is not accepted.", io_error: "The agent could not read or write the file.", bad_offset: "The upload lost its place; start it again." };
+  return why && short[e.code] ? `${short[e.code]}${why} (${e.code})` : `${w} (${e.code})`;
 }
