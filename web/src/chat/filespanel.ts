@@ -32,6 +32,7 @@ export function filesPanel(deviceId: string, opts: { close: () => void; errorTex
   let loadSeq = 0;
   let loaded = false;
   const active = new Set<AbortController>();
+  let alive = true; // false once the view is left: queued uploads do not start
 
   const crumbs = h("nav", { class: "chat-files-crumbs", "aria-label": "Folder", "data-testid": "chat-files-crumbs" });
   const goInput = h("input", { type: "text", placeholder: "Go to path (~/docs, /tmp)", "aria-label": "Go to path", maxlength: 4096, spellcheck: "false", autocomplete: "off", "data-testid": "chat-files-go" });
@@ -211,6 +212,7 @@ export function filesPanel(deviceId: string, opts: { close: () => void; errorTex
   }
 
   async function uploadOne(dir: string, f: File) {
+    if (!alive) return;
     const name = safeFileName(f.name);
     const path = joinPath(dir, name);
     const t = transferRow("up", name, f.size);
@@ -292,6 +294,7 @@ export function filesPanel(deviceId: string, opts: { close: () => void; errorTex
     },
     upload,
     cleanup() {
+      alive = false;
       loadSeq++;
       for (const c of active) c.abort(); // what is under way stops at its next chunk
       active.clear();
