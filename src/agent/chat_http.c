@@ -187,6 +187,10 @@ int cl_chat_http_token(const char *config_path, char *out, size_t cap, const cha
     root = json_loadb(text, len, 0, NULL);
     cl_wipe(text, len);
     free(text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return cl_seterr(err, errlen, CL_EINVAL, "%s is not a JSON object", config_path);
+    }
     v = json_object_get(root, "chat_token");
     if (!v || json_is_null(v)) {
         json_decref(root);

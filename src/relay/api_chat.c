@@ -219,6 +219,13 @@ static void cl__forward(struct cl_http_req *req)
         cl_http_reply_errcode(req->conn, rc);
         return;
     }
+    if (req->conn->http.method == CL_HTTP_HEAD) {
+        /* the dispatcher runs GET routes for HEAD; an answer that turns
+         * into a stream has no headers-only form */
+        cl_http_reply_error(req->conn, 405, "method_not_allowed",
+                            "HEAD is not served on the chat API; use GET");
+        return;
+    }
     /* the path below /chat, as the route matched it */
     plen = strlen("/api/v1/devices/") + strlen(req->params[0]) + strlen("/chat");
     path = strlen(req->path) > plen ? req->path + plen : "";

@@ -27,20 +27,15 @@ struct cl_http_job {
 
 static const struct cl_route cl__routes_misc[];
 
-const struct cl_route *const cl_http_route_tables[] = {cl__routes_misc,
-                                                       cl_routes_health,
-                                                       cl_routes_auth,
-                                                       cl_routes_projects,
-                                                       cl_routes_functions,
-                                                       cl_routes_sessions,
-                                                       cl_routes_account,
-                                                       cl_routes_devices,
-                                                       cl_routes_connector,
-                                                       cl_routes_nodes,
-                                                       cl_routes_chat,
-                                                       cl_routes_invitations,
-                                                       cl_routes_metrics,
-                                                       NULL};
+const struct cl_route *const cl_http_route_tables[] = {
+    cl__routes_misc,     cl_routes_health,
+    cl_routes_auth,      cl_routes_projects,
+    cl_routes_functions, cl_routes_sessions,
+    cl_routes_account,   cl_routes_devices,
+    cl_routes_connector, cl_routes_nodes,
+    cl_routes_chat,      cl_routes_invitations,
+    cl_routes_metrics,   NULL,
+};
 
 const char *cl_http_method_name(enum cl_http_method m)
 {

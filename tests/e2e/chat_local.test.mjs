@@ -186,6 +186,37 @@ test('the loopback door: the token required, never in a URL; a thread created an
   assert.match(s.agent.logs(), /token_from="chat_token in the agent config"/);
 }));
 
+test('a reader that does not read its stream is cut at CL_CHAT_HTTP_STREAM_MAX; the door goes on', { timeout: ms(180_000) }, e2e(async (t, scope) => {
+  const s = await setup(scope);
+  const { call, chatToken } = s;
+  const th = expectStatus(await call('POST', '/threads', { token: chatToken, body: { title: 'renamed often' } }), 201);
+  // a follower of /events that never reads
+  const sock = net.connect(s.port, '127.0.0.1');
+  scope.add({ name: 'slow reader', cleanup: () => sock.destroy() });
+  await new Promise((resolve) => sock.once('connect', resolve));
+  sock.write(`GET /api/v1/chat/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${chatToken}\r\n\r\n`);
+  sock.pause();
+  let closed = false;
+  sock.on('close', () => { closed = true; });
+  // every rename is a `thread` event of ~400 bytes to every follower
+  const title = (i) => `${String(i).padStart(6, '0')} ${'t'.repeat(240)}`;
+  let i = 0;
+  const started = Date.now();
+  while (!/stream cut: the caller does not read/.test(s.agent.logs())) {
+    const batch = [];
+    for (let k = 0; k < 8; k++) batch.push(call('PATCH', `/threads/${th.id}`, { token: chatToken, body: { title: title(i++) } }));
+    for (const r of await Promise.all(batch)) assert.equal(r.status, 200, show(r));
+    assert.ok(i < 40_000, `no cut after ${i} events of ~400 bytes\n${tail(s.agent.logs(), 10)}`);
+  }
+  assert.ok(i * 400 > 1024 * 1024, `cut after ${i} events: not before CL_CHAT_HTTP_STREAM_MAX`);
+  sock.resume();
+  await waitFor(() => closed, { what: 'the slow reader\'s connection closed' });
+  // its call was cancelled and the door still answers
+  await waitFor(() => /end=slow_reader/.test(s.agent.logs()), { what: 'the call cancelled' });
+  expectStatus(await call('GET', `/threads/${th.id}`, { token: chatToken }), 200);
+  t.diagnostic(`cut after ${i} events in ${Date.now() - started} ms`);
+}));
+
 test('CLAWLINK_CHAT_TOKEN wins over the config; no token, or an address off loopback, stops the agent with a clear error', { timeout: ms(120_000) }, e2e(async (t, scope) => {
   const envToken = `env-${randomId(16)}`;
   const s = await setup(scope, { chatToken: `cfg-${randomId(16)}`, env: { CLAWLINK_CHAT_TOKEN: envToken } });

@@ -163,6 +163,8 @@ test('requests reach the agent as sent; answers come back as JSON, 204 or server
   assert.equal(r.status, 404, show(r));
   r = await api(relay, 'PUT', `${base}/threads/7`, {}, owner.token);
   assert.equal(r.status, 405, show(r));
+  const head = await fetch(`${relay.url}${base}/threads`, { method: 'HEAD', headers: { authorization: `Bearer ${owner.token}` } });
+  assert.equal(head.status, 405, 'HEAD is not forwarded (a stream has no headers-only form)');
 
   // the agent's status and body pass through; 204 has no body
   peer.handler = (req, p) => {

@@ -203,3 +203,23 @@ test('markdown: fuzzed HTML-ish input never yields a handler or script', () => {
     assertInert(md(s), `# seed ${SEED + 3}: ${JSON.stringify(s)}`);
   }
 });
+
+// ---- refusals in words ---------------------------------------------------------
+
+test('refusals: each code the chat routes answer has its sentence', async () => {
+  const A = await load('chat/api.ts');
+  const { ApiError } = A;
+  const text = (status, code, message = 'relay words') => A.chatErrorText(new ApiError(status, code, message));
+  assert.match(text(409, 'device_offline'), /device is offline.*\(device_offline\)/);
+  assert.match(text(501, 'no_chat_bridge'), /no chat bridge.*\(no_chat_bridge\)/);
+  assert.match(text(501, 'http_501'), /no chat bridge/, 'a bare 501 is the missing bridge too');
+  assert.match(text(409, 'gateway_offline'), /OpenClaw gateway is not connected.*\(gateway_offline\)/);
+  assert.match(text(403, 'capability_denied'), /capabilities its owner declared.*\(capability_denied\)/);
+  assert.match(text(429, 'busy'), /too many chat requests/);
+  assert.match(text(400, 'something_new', 'what the agent said'), /^what the agent said \(something_new\)$/, 'an unknown code: the message as given');
+  assert.match(A.chatErrorText(new Error('plain')), /^plain$/);
+  // an SSE error event's body, both shapes
+  assert.equal(A.eventError({ error: { code: 'gateway_offline', message: 'm' } }).code, 'gateway_offline');
+  assert.equal(A.eventError({ code: 'timeout', message: 'm' }).code, 'timeout');
+  assert.equal(A.eventError({}).code, 'error');
+});

@@ -6,6 +6,8 @@ import { ApiError, api, csrf } from "../api";
 import { loadSession } from "../session";
 import { readSse, sseJson, type SseEvent } from "./sse";
 
+export { ApiError }; // the one class chatErrorText knows (the tests load this module alone)
+
 export interface Workspace {
   id: number;
   name: string;

@@ -253,6 +253,18 @@ const page: Page = async (root, params) => {
     moreThreads.hidden = !threadsCursor;
   }
 
+  // Live changes redraw the list at most once a frame (an import on the
+  // agent can send a flood of them).
+  let threadsDue = false;
+  function drawThreadsSoon() {
+    if (threadsDue) return;
+    threadsDue = true;
+    requestAnimationFrame(() => {
+      threadsDue = false;
+      if (alive) drawThreads();
+    });
+  }
+
   // thread links open inside the page (no reload of the list)
   side.addEventListener("click", (e) => {
     const a = (e.target as HTMLElement).closest<HTMLAnchorElement>("a[data-thread], a[data-hit-thread]");
@@ -353,13 +365,14 @@ const page: Page = async (root, params) => {
     }
   }
 
-  function threadChanged(t: Thread) {
+  function threadChanged(t: Thread, live = false) {
     threads.set(t.id, t);
     if (current?.id === t.id) {
       current = t;
       drawConvHead();
     }
-    drawThreads();
+    if (live) drawThreadsSoon();
+    else drawThreads();
   }
 
   function threadGone(id: number) {
@@ -1108,7 +1121,7 @@ const page: Page = async (root, params) => {
   function onLive(name: string, data: Record<string, unknown>) {
     evDelay = EVENTS_RETRY_MIN_MS; // it is working
     if (name === "thread" && data.thread && typeof data.thread === "object") {
-      threadChanged(data.thread as Thread);
+      threadChanged(data.thread as Thread, true);
     } else if (name === "thread_deleted" && typeof data.id === "number") {
       const wasCurrent = current?.id === data.id;
       threadGone(data.id);
@@ -1119,7 +1132,7 @@ const page: Page = async (root, params) => {
       const t = threads.get(m.thread_id);
       if (t && (t.last_message_at ?? 0) < m.created_at) {
         t.last_message_at = m.created_at;
-        drawThreads();
+        drawThreadsSoon();
       }
     } else if (name === "delta" && typeof data.run_id === "string" && typeof data.text === "string") {
       if (current && data.thread_id === current.id) delta(data.run_id, data.text);
