@@ -97,8 +97,9 @@ test('the files panel: browse ~, upload by button and by drop, replace, download
   assert.match(await rows.filter({ hasText: 'three.bin' }).textContent(), /1\.0 MiB/, 'a file\'s size in words');
   assert.equal(await tid(page, 'chat-files-where').isVisible(), false, 'no outside-home note in ~');
 
-  // A folder opened, and left by its breadcrumb.
-  await page.getByRole('button', { name: 'Open folder docs' }).click();
+  // A folder opened (by the keyboard), and left by its breadcrumb.
+  await page.getByRole('button', { name: 'Open folder docs' }).focus();
+  await page.keyboard.press('Enter');
   await waitFor(async () => JSON.stringify(await crumbs(page)) === JSON.stringify(['~', 'docs']), { what: 'the crumbs ~ / docs' });
   await rows.filter({ hasText: 'notes.md' }).waitFor();
   assert.deepEqual(await rows.evaluateAll((els) => els.map((e) => e.dataset.name)), ['deeper', 'notes.md']);
