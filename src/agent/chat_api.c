@@ -1713,7 +1713,8 @@ static void cl__route(struct cl_chat_call *c, const struct cl_chat_req *req)
                      "\"capabilities\")");
         else if (!c->api->files)
             cl__fail(c, 503, "files_unavailable",
-                     "the files API has no usable $HOME on this agent (see its log)");
+                     "the files API is off on this agent: no usable $HOME, or a malformed "
+                     "files_read_roots (see its log)");
         else {
             cl_chat_files_handle(c->api->files, m, n == 2 ? seg[1] : NULL, q, req->body,
                                  req->user_id, &status, &body);
@@ -1821,7 +1822,7 @@ int cl_chat_api_new(const struct cl_chat_api_cfg *cfg, struct cl_chat_api **out)
         free(api);
         return CL_ENOMEM;
     }
-    if (cfg->caps & CL_CAP_FILES) {
+    if ((cfg->caps & CL_CAP_FILES) && !cfg->files_off) {
         struct cl_files_cfg fc = {
             .home = cfg->home ? cfg->home : getenv("HOME"),
             .read_roots = cfg->files_roots,

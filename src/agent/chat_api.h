@@ -88,6 +88,7 @@ struct cl_chat_api_cfg {
     const char *home;
     const char *const *files_roots;
     size_t files_nroots;
+    bool files_off; /* the config's files settings are malformed: 503 */
 };
 
 /* Creates the API (and, with a gateway, its mirror: chat_mirror.h).

@@ -913,13 +913,15 @@ static void cl__chat_open(struct cl__app *app, const char *path, const char *con
     if (cl__chat_memory_open(app, config_path, err, sizeof err) != 0) {
         /* the config names a provider that cannot start: no chat rather
          * than notes silently kept somewhere the user did not choose */
-        cl_warn("chat", "cannot set up the memory provider; serving no chat", "error=\"%s\"",
-                err);
+        cl_warn("chat", "cannot set up the memory provider; serving no chat", "error=\"%s\"", err);
         cl_chat_store_close(app->chat_store);
         app->chat_store = NULL;
         return;
     }
     {
+        /* the files API's read roots; kept for the API's life (the process) */
+        static struct cl_agent_files_config fc;
+        static const char *roots[CL_FILES_ROOTS_MAX];
         struct cl_chat_api_cfg cfg = {
             .loop = &app->loop,
             .cs = app->chat_store,
@@ -927,6 +929,16 @@ static void cl__chat_open(struct cl__app *app, const char *path, const char *con
             .mem = &app->chat_mem,
             .caps = app->caps,
         };
+        if ((app->caps & CL_CAP_FILES) &&
+            cl_agent_files_config_load(config_path, &fc, err, sizeof err) != 0) {
+            cl_warn("chat", "the files API is off", "error=\"%s\"", err);
+            cfg.files_off = true;
+        } else if (fc.set) {
+            for (size_t i = 0; i < fc.nroots; i++)
+                roots[i] = fc.roots[i];
+            cfg.files_roots = roots;
+            cfg.files_nroots = fc.nroots;
+        }
         rc = cl_chat_api_new(&cfg, &app->chat);
     }
     if (rc) {

@@ -40,10 +40,11 @@ async function filesUnder(dir) {
 }
 
 /** A paired agent with capabilities caps, started; its HOME is agent.home. */
-async function fileAgent(relay, owner, project, caps, name) {
+async function fileAgent(relay, owner, project, caps, name, extra = {}) {
   const paired = await pairAgent(relay, { token: owner.token, projectId: project.id, name });
   const cfg = JSON.parse(await readFile(paired.configPath, 'utf8'));
   cfg.capabilities = caps;
+  Object.assign(cfg, extra);
   await writeFile(paired.configPath, JSON.stringify(cfg, null, 2));
   await chmod(paired.configPath, 0o600);
   const dbDir = await tempDir('clawlink-chatdb-');
@@ -236,6 +237,18 @@ test('files through the relay: browse, refusals with nothing written, chunked up
     assert.deepEqual((await readdir(other.agent.home)).filter((n) => n === 'x' || n === 'd'), []);
     // chat itself still answers
     expectStatus(await api(relay, 'GET', `/api/v1/devices/${other.deviceId}/chat/threads`, undefined, owner.token), 200, relay);
+  });
+
+  await t.test('files_read_roots in the agent config replaces /tmp; $HOME stays a root', async () => {
+    const roots = await tempDir('clawlink-files-root-');
+    await writeFile(path.join(roots, 'r.txt'), 'from a configured root');
+    const other = await fileAgent(relay, owner, project, ['terminal', 'chat', 'files'], 'roots-agent', { files_read_roots: [roots] });
+    const get = (p) => api(relay, 'GET', `/api/v1/devices/${other.deviceId}/chat/files${p}`, undefined, owner.token);
+    const r = await get(`/content?path=${q(path.join(roots, 'r.txt'))}`);
+    expectStatus(r, 200, relay);
+    assert.equal(Buffer.from(r.body.data_b64, 'base64').toString(), 'from a configured root');
+    err(await get(`/content?path=${q(path.join(outside, 'readable.txt'))}`), 403, 'forbidden_path', /outside the allowed roots/);
+    expectStatus(await get(''), 200, relay);
   });
 
   await t.test('the relay keeps nothing of a file', async () => {

@@ -185,6 +185,7 @@ test('refusals in words, with the code; others left to the chat view', () => {
   assert.match(t(429, 'too_many_uploads'), /too many uploads/);
   assert.match(t(403, 'capability_denied'), /files/);
   assert.match(t(404, 'no_route', 'no such endpoint'), /does not serve files.*\(no_route\)$/);
+  assert.match(t(503, 'files_unavailable'), /home directory.*files_read_roots.*\(files_unavailable\)$/);
   assert.equal(t(409, 'device_offline'), null);
   assert.equal(t(500, 'whatever'), null);
 });

@@ -244,6 +244,7 @@ export function filesErrorText(e: ErrLike): string | null {
     io_error: "The agent could not read or write the file.",
     capability_denied: "The agent refuses files: “files” is not among the capabilities its owner declared in the agent's config.",
     unsupported: "This device's agent does not support that yet.",
+    files_unavailable: "The agent cannot serve files now: it has no usable home directory, or its files_read_roots setting is malformed (its log says which).",
     // a files request an agent without the files API does not know
     no_route: "This device's agent does not serve files (an older clawlink agent, or a connector without the files API).",
   };
