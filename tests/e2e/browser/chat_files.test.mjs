@@ -6,16 +6,16 @@
 // synthetic DataTransfer drop), each written byte for byte in the agent's
 // $HOME; one uploaded again and replaced after the question; a file of
 // several chunks downloaded back byte for byte, another download
-// cancelled; refusals in words: an upload into /tmp (outside $HOME), a
-// file over the size limit, a path that is not there; the attach button,
-// a pasted file and a file dropped on the conversation say the agent takes
-// no attachments yet; a phone (375 px) gets the panel as the whole screen
+// cancelled; a link inside ~ opened, one out of it refused; refusals in
+// words: an upload into /tmp (outside $HOME), /etc, a file over the size
+// limit, a path that is not there; the attach button, a pasted file and a
+// file dropped on the conversation say the agent takes no attachments yet; a phone (375 px) gets the panel as the whole screen
 // with nothing scrolling sideways; no page error, console error or CSP
 // violation on the way.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile, chmod, mkdir, readdir, stat } from 'node:fs/promises';
+import { readFile, writeFile, chmod, mkdir, readdir, stat, symlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -74,6 +74,8 @@ test('the files panel: browse ~, upload by button and by drop, replace, download
   const threeChunks = randomBytes(512 * 1024 * 2 + 12345);
   await writeFile(path.join(home, 'three.bin'), threeChunks);
   await writeFile(path.join(home, 'huge.bin'), randomBytes(48 * 1024 * 1024));
+  await symlink('docs', path.join(home, 'docs-link')); // a link inside ~: followed
+  await symlink('/etc', path.join(home, 'etc-link')); // a link out of ~: refused
 
   const browser = await launchBrowser(scope);
   const { context, page, problems } = await openPage(scope, browser, relay, { label: 'desktop' });
@@ -199,6 +201,17 @@ test('the files panel: browse ~, upload by button and by drop, replace, download
   await tid(page, 'chat-files-go').fill('/etc');
   await tid(page, 'chat-files-go').press('Enter');
   await waitFor(async () => /^Not allowed there\. The agent says: \/etc is outside the allowed roots.*\(forbidden_path\)$/.test((await tid(page, 'chat-files-error').textContent()) ?? ''), { what: 'the refusal of /etc' });
+
+  // Links: listed as links; one inside ~ opens its folder, one out is refused.
+  await tid(page, 'chat-files-go').fill('~');
+  await tid(page, 'chat-files-go').press('Enter');
+  await page.getByRole('button', { name: 'Open link etc-link' }).click();
+  await waitFor(async () => /^etc-link: Not allowed there\. The agent says: .*link.*\(forbidden_path\)$/.test((await tid(page, 'chat-files-error').textContent()) ?? ''), {
+    what: 'the link out refused', describe: async () => `error: ${await tid(page, 'chat-files-error').textContent()}`,
+  });
+  await page.getByRole('button', { name: 'Open link docs-link' }).click();
+  await waitFor(async () => JSON.stringify(await crumbs(page)) === JSON.stringify(['~', 'docs-link']), { what: 'the linked folder open' });
+  await rows.filter({ hasText: 'notes.md' }).waitFor();
 
   // Keyboard: Esc closes the panel and gives the focus back to its button.
   await tid(page, 'chat-files-go').focus();
