@@ -4,8 +4,8 @@
 // (folders first), a folder opened and left by its breadcrumb; a file
 // uploaded by the Upload button and one dropped onto the panel (a
 // synthetic DataTransfer drop), each written byte for byte in the agent's
-// $HOME; one uploaded again and replaced after the question; a file of
-// several chunks downloaded back byte for byte, another download
+// $HOME; a new folder; one uploaded again and replaced after the question;
+// a file of several chunks downloaded back byte for byte, another download
 // cancelled; a link inside ~ opened, one out of it refused; refusals in
 // words: an upload into /tmp (outside $HOME), /etc, a file over the size
 // limit, a path that is not there; the attach button, a pasted file and a
@@ -114,6 +114,13 @@ test('the files panel: browse ~, upload by button and by drop, replace, download
   assert.match(end.text, /Uploaded 80\.8 KiB to ~\/docs\/by-button\.bin/);
   assert.ok(Buffer.from(await readFile(path.join(home, 'docs', 'by-button.bin'))).equals(viaButton), 'the uploaded file is byte for byte the chosen one');
   await rows.filter({ hasText: 'by-button.bin' }).waitFor();
+
+  // New folder, in ~/docs; made 0700 by the agent.
+  await tid(page, 'chat-files-mkdir').click();
+  await tid(page, 'chat-files-mkdir-name').fill('made here');
+  await tid(page, 'chat-files-mkdir-submit').click();
+  await rows.filter({ hasText: 'made here/' }).waitFor();
+  assert.ok((await stat(path.join(home, 'docs', 'made here'))).isDirectory());
 
   // Back to ~ by the crumb; a file dropped onto the panel lands there.
   await tid(page, 'chat-files-crumb').filter({ hasText: '~' }).click();
