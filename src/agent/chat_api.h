@@ -89,6 +89,9 @@ struct cl_chat_api_cfg {
     const char *const *files_roots;
     size_t files_nroots;
     bool files_off; /* the config's files settings are malformed: 503 */
+    /* Where attachments are kept (attachments/ beside chat.db); NULL: a
+     * send with attachments is 503 files_unavailable. */
+    const char *attach_dir;
 };
 
 /* Creates the API (and, with a gateway, its mirror: chat_mirror.h).

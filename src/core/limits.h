@@ -363,6 +363,13 @@
 #define CL_CHAT_SEARCH_MAX      50
 #define CL_CHAT_ATTACH_NAME_MAX 255
 #define CL_CHAT_MIME_MAX        128
+/* Attachments of one message sent (docs/chat.md "Attachments"): how many
+ * (413 too_large) and their bytes together (413 too_large): chat.send
+ * carries them base64 in one frame to the gateway, within the agent's
+ * gateway send queue (CL_GW_SENDQ_MAX, 4 MiB) and far below the gateway's
+ * own limits (25 MiB frames, 20 MiB files, 6 MiB images). */
+#define CL_CHAT_ATTACH_COUNT_MAX 4
+#define CL_CHAT_ATTACH_MAX       (2 * 1024 * 1024)
 /* The chat API's files (src/agent/files.c, chat_files.c; docs/chat.md
  * "Files"). Paths are refused whole, never cut.
  *  - CL_FILES_PATH_MAX: a path as asked and as normalized (400 bad_path).
