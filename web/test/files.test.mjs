@@ -189,3 +189,16 @@ test('refusals in words, with the code; others left to the chat view', () => {
   assert.equal(t(409, 'device_offline'), null);
   assert.equal(t(500, 'whatever'), null);
 });
+
+test('attachments: at most 4, 2 MiB together, none empty; each in a folder of its own', () => {
+  assert.equal(F.ATTACH_COUNT_MAX, 4, 'CL_CHAT_ATTACH_COUNT_MAX');
+  assert.equal(F.ATTACH_MAX, 2 * 1024 * 1024, 'CL_CHAT_ATTACH_MAX');
+  assert.equal(F.attachRefusal([], 'a.txt', 10), null);
+  assert.equal(F.attachRefusal([1, 2, 3], 'd.txt', 10), null);
+  assert.match(F.attachRefusal([1, 2, 3, 4], 'e.txt', 10), /^e\.txt: a message carries at most 4 files\.$/);
+  assert.match(F.attachRefusal([], 'z.txt', 0), /z\.txt is empty/);
+  assert.equal(F.attachRefusal([F.ATTACH_MAX - 10], 'fits', 10), null, 'exactly the limit fits');
+  assert.match(F.attachRefusal([F.ATTACH_MAX - 10], 'big.bin', 11), /^big\.bin \(11 B\) is too large to attach: .*at most 2\.0 MiB .*\(2\.0 MiB attached already\)/);
+  assert.match(F.attachRefusal([], 'huge.iso', 3 * 1024 * 1024), /too large.*Upload it with Files instead/);
+  assert.equal(F.uploadDir(new Date(2026, 11, 7, 9, 5, 3), 'a1b2'), '.clawlink/uploads/20261207-090503-a1b2');
+});

@@ -21,9 +21,14 @@ import path from 'node:path';
 import {
   e2e, cleanupAll, ms, waitFor, startRelay, signup, createProject, pairAgent, startAgent,
 } from '../lib/harness.mjs';
+import { startFakeModel } from '../lib/fake-model.mjs';
+import { startGateway } from '../lib/openclaw.mjs';
 import { launchBrowser, openPage, screenshot, signInContext, tid, WEB_ARGS } from '../lib/browser.mjs';
 
 after(cleanupAll);
+
+// A real PNG of one pixel, as a pasted image (the gateway checks images).
+const PNG_1x1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 
 // A transfer row's final state ('done', 'error', 'cancelled') and its words.
 async function transferEnd(page, kind, name, timeout = ms(60_000)) {
@@ -56,12 +61,16 @@ async function dropFiles(page, locator, files) {
 const crumbs = (page) => tid(page, 'chat-files-crumb').allTextContents();
 
 test('the files panel: browse ~, upload by button and by drop, replace, download byte-exact, cancel, refusals in words, attachments said unsupported, 375 px', { timeout: ms(6 * 60_000) }, e2e(async (t, scope) => {
+  const model = await startFakeModel({ reply: 'Thanks for the files; the fake model read none of them.', chunks: 3, delayMs: 20 });
+  scope.add({ name: 'fake model', cleanup: () => model.close() });
+  const gw = await startGateway(scope, { modelUrl: model.baseUrl });
   const relay = await startRelay({ extraArgs: WEB_ARGS });
   const owner = await signup(relay);
   const project = await createProject(relay, owner.token, 'Files');
   const paired = await pairAgent(relay, { token: owner.token, projectId: project.id, name: 'files-box' });
   const cfg = JSON.parse(await readFile(paired.configPath, 'utf8'));
-  cfg.capabilities = ['terminal', 'chat', 'files', 'status']; // no gateway: the files API needs none
+  cfg.openclaw = { url: gw.url, token: gw.token }; // for sending with attachments; the files API needs none
+  cfg.capabilities = ['terminal', 'chat', 'files', 'status'];
   await writeFile(paired.configPath, JSON.stringify(cfg, null, 2));
   await chmod(paired.configPath, 0o600);
   const agent = await startAgent(paired.configPath, { relay, token: owner.token, projectId: project.id, deviceId: paired.deviceId });
@@ -232,26 +241,69 @@ test('the files panel: browse ~, upload by button and by drop, replace, download
   await panel.waitFor({ state: 'hidden' });
   await tid(page, 'chat-memory-btn').click();
 
-  // Attachments: the agent takes none yet (422 unsupported); the button, a
-  // pasted file and a file dropped on the conversation say so.
+  // Attachments: by the Attach button, pasted into the composer, dropped
+  // on the conversation; each uploaded at once under ~/.clawlink/uploads
+  // and shown as a chip; one removed; one too large refused in words; then
+  // sent with the message (attachments: [{path}]) through the real gateway.
+  const chips = tid(page, 'chat-chip');
   const note = tid(page, 'chat-attach-note');
-  await tid(page, 'chat-attach').click();
-  await note.waitFor({ state: 'visible' });
-  assert.match(await note.textContent(), /not supported by this device's agent yet/);
-  await note.getByRole('button', { name: 'Dismiss' }).click();
-  await tid(page, 'chat-input').evaluate((el) => {
+  const notes = Buffer.from('zebra notes, attached\n');
+  await tid(page, 'chat-attach-input').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: notes });
+  await tid(page, 'chat-input').evaluate((el, b64) => {
+    const bin = atob(b64);
     const d = new DataTransfer();
-    d.items.add(new File([new Uint8Array([137, 80, 78, 71])], 'image.png', { type: 'image/png' }));
+    d.items.add(new File([Uint8Array.from(bin, (c) => c.charCodeAt(0))], 'image.png', { type: 'image/png' }));
     el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: d, bubbles: true, cancelable: true }));
-  });
-  await note.waitFor({ state: 'visible' });
-  assert.match(await note.textContent(), /^A pasted image: attaching files/);
+  }, PNG_1x1);
   const url = page.url();
-  await dropFiles(page, tid(page, 'chat-log'), [{ name: 'on-the-log.txt', bytes: Buffer.from('x') }]);
-  await waitFor(async () => /“on-the-log\.txt” dropped/.test((await note.textContent()) ?? ''), { what: 'the note for a drop on the conversation' });
+  await dropFiles(page, tid(page, 'chat-log'), [{ name: 'dropped.txt', bytes: Buffer.from('dropped on the log\n') }]);
   assert.equal(page.url(), url, 'the drop did not navigate away');
-  await tid(page, 'chat-attach-open-files').click();
-  await panel.waitFor({ state: 'visible' });
+  await waitFor(async () => (await chips.count()) === 3 && (await page.locator('[data-testid="chat-chip"][data-state="ready"]').count()) === 3, {
+    what: 'three chips, uploaded', describe: async () => `chips: ${JSON.stringify(await chips.evaluateAll((els) => els.map((e) => `${e.dataset.name}:${e.dataset.state}`)))}; note: ${await note.textContent()}`,
+  });
+  const chipNames = await chips.evaluateAll((els) => els.map((e) => e.dataset.name));
+  assert.equal(chipNames[0], 'notes.txt');
+  assert.match(chipNames[1], /^pasted-\d{8}-\d{6}\.png$/, 'a pasted image gets a name of its own');
+  assert.equal(chipNames[2], 'dropped.txt');
+  await page.getByRole('button', { name: 'Remove dropped.txt' }).click();
+  await waitFor(async () => (await chips.count()) === 2, { what: 'the chip removed' });
+  await dropFiles(page, tid(page, 'chat-log'), [{ name: 'too-big.bin', bytes: randomBytes(3 * 1024 * 1024) }]);
+  await waitFor(async () => /too-big\.bin \(3\.0 MiB\) is too large to attach/.test((await note.textContent()) ?? ''), { what: 'the too-large attachment refused in words' });
+  assert.equal(await chips.count(), 2, 'nothing attached for it');
+  await screenshot(page, '35-chat-attach-chips');
+  // uploaded byte for byte into a folder of its own
+  const ups = await readdir(path.join(home, '.clawlink', 'uploads'));
+  const notesAt = ups.map((d) => path.join(home, '.clawlink', 'uploads', d, 'notes.txt')).find((f) => existsSync(f));
+  assert.ok(notesAt && Buffer.from(await readFile(notesAt)).equals(notes), `notes.txt uploaded: ${ups.join(' ')}`);
+
+  await tid(page, 'chat-input').fill('Please read the attached notes');
+  await tid(page, 'chat-send').click();
+  const sent = page.locator('[data-testid="chat-msg"][data-role="user"]', { hasText: 'Please read the attached notes' });
+  await waitFor(async () => {
+    if (await tid(page, 'chat-banner').isVisible()) {
+      const why = (await tid(page, 'chat-banner').textContent()) ?? '';
+      // the gateway link can lag the agent's at start: send again (the files stay attached)
+      if (/gateway/i.test(why) && (await tid(page, 'chat-input').inputValue())) {
+        await page.waitForTimeout(1000);
+        await tid(page, 'chat-send').click();
+        return false;
+      }
+      if (!/gateway/i.test(why)) throw new Error(`the send failed: ${why}`);
+    }
+    return (await sent.count()) === 1;
+  }, { timeout: ms(90_000), interval: 100, what: 'the message sent with its attachments' });
+  const listed = () => sent.locator('[data-testid="chat-msg-attachment"]').allTextContents();
+  await waitFor(async () => (await listed()).length === 2, { what: 'the message listing its attachments' });
+  assert.match((await listed())[0], /notes\.txt \(22 B\)/);
+  assert.match((await listed())[1], /pasted-.*\.png \(\d+ B\)/);
+  assert.equal(await chips.count(), 0, 'the chips are gone once the message is taken');
+  const answer = page.locator('[data-testid="chat-msg"][data-role="assistant"]').last();
+  await waitFor(async () => (await answer.count()) === 1 && (await answer.getAttribute('data-state')) === 'final', { timeout: ms(60_000), what: 'the reply' });
+  assert.match(await answer.textContent(), /fake model/);
+  await page.reload();
+  await sent.waitFor({ timeout: ms(30_000) });
+  await waitFor(async () => (await listed()).length === 2, { what: 'the attachments after a reload' });
+  await screenshot(page, '36-chat-attached');
 
   // A phone: the panel is the whole screen, nothing scrolls sideways.
   const phone = await openPage(scope, browser, relay, { label: 'phone', viewport: { width: 375, height: 740 } });

@@ -254,3 +254,30 @@ export function filesErrorText(e: ErrLike): string | null {
   const short: Record<string, string> = { forbidden_path: "Not allowed there.", bad_path: "That path is not accepted.", io_error: "The agent could not read or write the file.", bad_offset: "The upload lost its place; start it again." };
   return why && short[e.code] ? `${short[e.code]}${why} (${e.code})` : `${w} (${e.code})`;
 }
+
+// ---- attachments -------------------------------------------------------------------
+
+// What one message may carry (docs/chat.md "Attachments"):
+// CL_CHAT_ATTACH_COUNT_MAX files, CL_CHAT_ATTACH_MAX bytes together, none
+// empty (the agent refuses each with 413 too_large or 400 bad_request).
+export const ATTACH_COUNT_MAX = 4;
+export const ATTACH_MAX = 2 * 1024 * 1024;
+
+// Why a file cannot join the ones attached already (their sizes), in
+// words; null when it can.
+export function attachRefusal(have: number[], name: string, size: number): string | null {
+  if (have.length >= ATTACH_COUNT_MAX) return `${name}: a message carries at most ${ATTACH_COUNT_MAX} files.`;
+  if (size <= 0) return `${name} is empty: there is nothing to attach.`;
+  const total = have.reduce((a, b) => a + b, 0);
+  if (total + size > ATTACH_MAX)
+    return `${name} (${fmtSize(size)}) is too large to attach: a message carries at most ${fmtSize(ATTACH_MAX)} of files together${total ? ` (${fmtSize(total)} attached already)` : ""}. Upload it with Files instead and name it in your message.`;
+  return null;
+}
+
+// Where an attachment is uploaded before it is sent, relative to $HOME: a
+// folder of its own under ~/.clawlink/uploads, so the file keeps its name
+// (the message lists it by that name).
+export function uploadDir(when: Date, rand: string): string {
+  const pad = (x: number) => String(x).padStart(2, "0");
+  return `.clawlink/uploads/${when.getFullYear()}${pad(when.getMonth() + 1)}${pad(when.getDate())}-${pad(when.getHours())}${pad(when.getMinutes())}${pad(when.getSeconds())}-${rand}`;
+}

@@ -21,6 +21,7 @@ import { viewToggle } from "../chat/toggle";
 import { snippetRuns } from "../chat/snippet";
 import { fmtSize } from "../chat/files";
 import { filesPanel } from "../chat/filespanel";
+import { attacher } from "../chat/attach";
 
 const PAGE = 50; // messages per history page
 const THREAD_PAGE = 100;
@@ -120,13 +121,16 @@ const page: Page = async (root, params) => {
   const input = h("textarea", { id: "chat-input", rows: 2, maxlength: CONTENT_MAX, placeholder: "Message the agent… (Enter sends, Shift+Enter a new line)", "data-testid": "chat-input" });
   const sendBtn = h("button", { type: "submit", class: "primary", "data-testid": "chat-send" }, "Send");
   const stopBtn = h("button", { type: "button", class: "danger", hidden: true, "data-testid": "chat-stop" }, "Stop");
-  const attachBtn = h("button", { type: "button", class: "chat-attach off", "aria-label": "Attach a file (not supported by the agent yet)", title: "Attach a file: not supported by the agent yet", "data-testid": "chat-attach" }, "Attach");
-  const attachNote = h("p", { class: "chat-attach-note muted small", hidden: true, role: "status", "data-testid": "chat-attach-note" });
+  const attachBtn = h("button", { type: "button", class: "chat-attach", "aria-label": "Attach files", title: "Attach files (or drop them on the conversation, or paste them)", "data-testid": "chat-attach" }, "Attach");
+  const attachPicker = h("input", { type: "file", multiple: true, hidden: true, "data-testid": "chat-attach-input" });
+  const attachNote = h("p", { class: "chat-attach-note", hidden: true, role: "alert", "data-testid": "chat-attach-note" });
+  const attach = attacher(deviceId, { say: (t) => sayAttach(t), errorText: (e) => chatErrorText(e) });
   const composer = h(
     "form",
     { class: "chat-composer", "data-testid": "chat-composer" },
     h("label", { for: "chat-input", class: "sr-only" }, "Message"),
     attachBtn,
+    attachPicker,
     input,
     h("div", { class: "chat-composer-buttons" }, stopBtn, sendBtn),
   );
@@ -136,6 +140,7 @@ const page: Page = async (root, params) => {
     h("div", { class: "chat-conv-head" }, title, convActions),
     log,
     attachNote,
+    attach.el,
     composer,
   );
   title.id = "chat-title-h";
@@ -729,7 +734,7 @@ const page: Page = async (root, params) => {
         h(
           "ul",
           { class: "chat-attachments" },
-          m.attachments.map((a) => h("li", {}, `📎 ${a.name} `, h("span", { class: "muted" }, `(${fmtSize(a.size)})`))),
+          m.attachments.map((a) => h("li", { "data-testid": "chat-msg-attachment" }, h("span", { class: "muted" }, "Attached: "), a.name, " ", h("span", { class: "muted" }, `(${fmtSize(a.size)})`))),
         ),
       );
     el.replaceChildren(...parts);
@@ -858,8 +863,16 @@ const page: Page = async (root, params) => {
   }
 
   async function send() {
-    const text = input.value;
-    if (!text.trim() || sending) return;
+    const typed = input.value;
+    let text = typed;
+    if (sending) return;
+    if (attach.busy()) return sayAttach("The attachments are still uploading: send when they are done.");
+    if (attach.failed()) return sayAttach("Remove the attachments that could not be uploaded, or attach them again.");
+    const files = attach.ready();
+    if (!text.trim() && !files.length) return;
+    // the agent wants words with a message: files alone are named
+    if (!text.trim()) text = `Attached: ${attach.names().join(", ")}`;
+    attachNote.hidden = true;
     setBanner("");
     const ctl = new AbortController();
     sending = ctl;
@@ -885,6 +898,7 @@ const page: Page = async (root, params) => {
         (name, data) => {
           if (!alive || current?.id !== tid) return;
           if (name === "message") {
+            if (!got) attach.clear(); // taken with its files
             got = true;
             upsert((data.message && typeof data.message === "object" ? data.message : data) as unknown as Message);
           } else if (name === "delta") {
@@ -900,6 +914,7 @@ const page: Page = async (root, params) => {
           }
         },
         ctl.signal,
+        files,
       );
       if (failed) throw failed;
       // its title (from the first message) and time, also without /events
@@ -911,7 +926,7 @@ const page: Page = async (root, params) => {
       if (!alive) return;
       if (e instanceof ApiError && e.code === "aborted") return;
       showError(e);
-      if (!got && !input.value) input.value = text; // refused before it was taken: offer it again
+      if (!got && !input.value) input.value = typed; // refused before it was taken: offer it again (its files stay attached)
       // a reply left half-drawn says why it stopped
       const s = runId ? streams.get(runId) : undefined;
       if (s) {
@@ -1068,21 +1083,25 @@ const page: Page = async (root, params) => {
   });
 
   // ---- attachments -----------------------------------------------------------
-  // The agent does not take attachments with a message yet (docs/chat.md,
-  // "Files", "Attachments": POST /threads/{t}/messages with attachments is
-  // 422 unsupported). The button, a file dropped on the conversation and a
-  // file pasted into the composer say so, and offer the Files panel, which
-  // uploads into the home directory; nothing is sent half-attached.
-  function attachUnsupported(what: string) {
+  // Files chosen with Attach, dropped anywhere on the view but the Files
+  // panel, or pasted into the composer are uploaded at once (chat/attach.ts)
+  // and go with the next message, `attachments: [{path}]` (docs/chat.md
+  // "Attachments"). What cannot be attached is said above the composer.
+  function sayAttach(text: string) {
     attachNote.replaceChildren(
-      `${what}: attaching files to a message is not supported by this device's agent yet. Upload the file with Files (into your home directory) and name it in your message. `,
-      h("button", { type: "button", class: "link", "data-testid": "chat-attach-open-files", onclick: () => (setFiles(true), attachNote.hidden = true) }, "Open Files"),
+      text,
       " ",
       h("button", { type: "button", class: "link", "aria-label": "Dismiss", onclick: () => ((attachNote.hidden = true), input.focus()) }, "✕"),
     );
     attachNote.hidden = false;
   }
-  attachBtn.addEventListener("click", () => attachUnsupported("Attach"));
+  cleanups.push(() => attach.cleanup());
+  attachBtn.addEventListener("click", () => attachPicker.click());
+  attachPicker.addEventListener("change", () => {
+    attach.add(Array.from(attachPicker.files ?? []));
+    attachPicker.value = "";
+    input.focus();
+  });
   const dragHasFiles = (e: DragEvent) => Array.from(e.dataTransfer?.types ?? []).includes("Files");
   // a file dropped anywhere in the view but the Files panel (which
   // uploads it) is not opened by the browser in place of the app
@@ -1094,15 +1113,14 @@ const page: Page = async (root, params) => {
   main.addEventListener("drop", (e) => {
     if (!e.dataTransfer?.files.length || e.defaultPrevented) return;
     e.preventDefault();
-    const n = e.dataTransfer.files.length;
-    attachUnsupported(n === 1 ? `“${e.dataTransfer.files[0].name}” dropped` : `${n} files dropped`);
+    attach.add(Array.from(e.dataTransfer.files));
   });
   input.addEventListener("paste", (e) => {
     const pasted = Array.from(e.clipboardData?.files ?? []);
     if (!pasted.length) return;
     // text that came along (a copied page with an image) still pastes
     if (!e.clipboardData?.getData("text/plain")) e.preventDefault();
-    attachUnsupported(pasted.length === 1 ? `A pasted ${pasted[0].type.startsWith("image/") ? "image" : "file"}` : `${pasted.length} pasted files`);
+    attach.add(pasted, true);
   });
 
   // ---- live: GET /events -----------------------------------------------------
