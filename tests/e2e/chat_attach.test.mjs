@@ -80,6 +80,11 @@ test('attachments on send: kept beside chat.db, listed with the message, passed 
       return m.length === 2 && m.every((x) => !x.gateway_id.startsWith('run:'));
     }, { timeout: ms(30_000), what: 'the transcript entries to adopt the rows', describe });
     const m = (await chat('GET', `/threads/${thread.id}/messages`)).body.messages;
+    // the gateway took it: the model was given the file's text (as
+    // "[media attached: media://inbound/notes---….txt]" and a <file> block)
+    const seen = JSON.stringify(model.requests.map((q) => q.body?.messages || []));
+    assert.ok(seen.includes(bytes.toString().trim()), `the model never saw the file:\n${seen.slice(0, 2000)}`);
+    assert.match(seen, /media attached: media:\/\/inbound\/notes/);
     assert.equal(m[0].attachments.length, 1, JSON.stringify(m[0]));
     assert.equal(m[0].attachments[0].name, 'notes.txt');
     assert.deepEqual(m[1].attachments, []);

@@ -8,10 +8,14 @@
 // a file of several chunks downloaded back byte for byte, another download
 // cancelled; a link inside ~ opened, one out of it refused; refusals in
 // words: an upload into /tmp (outside $HOME), /etc, a file over the size
-// limit, a path that is not there; the attach button, a pasted file and a
-// file dropped on the conversation say the agent takes no attachments yet; a phone (375 px) gets the panel as the whole screen
-// with nothing scrolling sideways; no page error, console error or CSP
-// violation on the way.
+// limit, a path that is not there; attachments in the composer: by the
+// Attach button, pasted (an image) and dropped on the conversation, each
+// uploaded under ~/.clawlink/uploads and shown as a chip, one removed, one
+// too large refused in words, then sent with the message through a real
+// OpenClaw gateway (the fake model) and listed on it, also after a reload;
+// a phone (375 px) gets the panel as the whole screen with nothing
+// scrolling sideways; no page error, console error or CSP violation on the
+// way.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -60,7 +64,7 @@ async function dropFiles(page, locator, files) {
 // The crumbs' labels, as shown.
 const crumbs = (page) => tid(page, 'chat-files-crumb').allTextContents();
 
-test('the files panel: browse ~, upload by button and by drop, replace, download byte-exact, cancel, refusals in words, attachments said unsupported, 375 px', { timeout: ms(6 * 60_000) }, e2e(async (t, scope) => {
+test('the files panel and attachments: browse ~, upload by button and by drop, replace, download byte-exact, cancel, links, refusals in words, attach by button/paste/drop and send, 375 px', { timeout: ms(6 * 60_000) }, e2e(async (t, scope) => {
   const model = await startFakeModel({ reply: 'Thanks for the files; the fake model read none of them.', chunks: 3, delayMs: 20 });
   scope.add({ name: 'fake model', cleanup: () => model.close() });
   const gw = await startGateway(scope, { modelUrl: model.baseUrl });
