@@ -17,6 +17,10 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,7 +28,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/chat_files.h"
 #include "agent/chat_mirror.h"
+#include "core/b64.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/proto.h"
@@ -80,6 +86,17 @@ struct cl_chat_call {
     /* memory */
     int64_t note_id;
     json_t *note; /* POST /memory: the note as added */
+
+    /* send with attachments: what is recorded with the user's message, and
+     * what chat.send carries */
+    struct cl__att {
+        char name[CL_CHAT_ATTACH_NAME_MAX + 1];
+        const char *mime;
+        int64_t size;
+        uint8_t sha256[32];
+    } atts[CL_CHAT_ATTACH_COUNT_MAX];
+    size_t natts;
+    json_t *att_gw;
 };
 
 struct cl_chat_api {
@@ -88,6 +105,7 @@ struct cl_chat_api {
     struct cl_chat_call *calls;
     size_t followers;
     uv_timer_t *ping;
+    struct cl_files *files; /* NULL: no files capability, or no usable home */
 };
 
 /* ---- calls and replies ----------------------------------------------------------------- */
@@ -115,6 +133,7 @@ static void cl__call_free(struct cl_chat_call *c)
     free(c->content);
     free(c->ids);
     json_decref(c->note);
+    json_decref(c->att_gw);
     free(c);
 }
 
@@ -266,7 +285,15 @@ static json_t *cl__parse_json_text(const char *s)
 
 /* A message within budget bytes (its content cut, truncated: true, when
  * it would not fit). */
-static json_t *cl__message_obj(const struct cl_chat_message *m, size_t budget)
+static int cl__att_one(const struct cl_chat_attachment *a, void *arg)
+{
+    json_array_append_new(arg, json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)a->id, "name",
+                                         a->name, "mime", a->mime, "size", (json_int_t)a->size));
+    return 0;
+}
+
+static json_t *cl__message_obj(struct cl_chat_store *cs, const struct cl_chat_message *m,
+                               size_t budget)
 {
     json_t *tc = cl__parse_json_text(m->tool_calls), *us = cl__parse_json_text(m->usage);
     json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:I, s:I, s:[]}",
@@ -277,25 +304,28 @@ static json_t *cl__message_obj(const struct cl_chat_message *m, size_t budget)
                           "sender_user_id", cl__str_or_null(m->sender_user_id), "created_at",
                           (json_int_t)m->created_at, "seq", (json_int_t)m->seq, "attachments");
     cl__set_text_within(o, "content", m->content_md, m->content_len, budget);
+    if (cs && o)
+        cl_chat_attachment_list(cs, m->id, cl__att_one, json_object_get(o, "attachments"));
     return o;
 }
 
 struct cl__msg_one {
     json_t *obj;
     size_t budget;
+    struct cl_chat_store *cs;
 };
 
 static int cl__message_one(const struct cl_chat_message *m, void *arg)
 {
     struct cl__msg_one *o = arg;
-    o->obj = cl__message_obj(m, o->budget);
+    o->obj = cl__message_obj(o->cs, m, o->budget);
     return 0;
 }
 
 /* Message id as JSON within budget, or NULL. */
 static json_t *cl__message_get(struct cl_chat_api *api, int64_t id, size_t budget)
 {
-    struct cl__msg_one o = {NULL, budget};
+    struct cl__msg_one o = {NULL, budget, api->cfg.cs};
     cl_chat_message_get(api->cfg.cs, id, cl__message_one, &o);
     return o.obj;
 }
@@ -622,6 +652,7 @@ struct cl__page {
     bool more; /* rows remain past the page */
     int64_t last_at, last_id;
     bool newest_first_reverse; /* messages before: rows come newest first */
+    struct cl_chat_store *cs;  /* messages: their attachments */
 };
 
 static int cl__page_thread(const struct cl_chat_thread *t, void *arg)
@@ -812,7 +843,7 @@ static int cl__page_message(const struct cl_chat_message *m, void *arg)
         return 1;
     }
     /* one message never takes the whole page: a huge one is cut */
-    o = cl__message_obj(m, p->budget / 2);
+    o = cl__message_obj(p->cs, m, p->budget / 2);
     sz = cl__size(o) + 1;
     if (p->n > 0 && p->bytes + sz > p->budget) {
         json_decref(o);
@@ -827,7 +858,7 @@ static int cl__page_message(const struct cl_chat_message *m, void *arg)
 
 static void cl__msg_list(struct cl_chat_call *c, int64_t thread_id, const char *q)
 {
-    struct cl__page p = {.budget = CL_CHAT_FRAME_MAX - 256};
+    struct cl__page p = {.budget = CL_CHAT_FRAME_MAX - 256, .cs = c->api->cfg.cs};
     int64_t before, after;
     int rc;
 
@@ -965,10 +996,14 @@ static void cl__send_to_gateway(struct cl_chat_call *c)
         return;
     }
     /* the idempotency key is the run id (docs/chat.md, "chat.send") */
-    rc = cl_gw_request(api->cfg.gw, "chat.send",
-                       json_pack("{s:s, s:s, s:s}", "sessionKey", c->key, "message", text,
-                                 "idempotencyKey", c->run_id),
-                       CL_CHAT_GW_TIMEOUT_MS, cl__on_sent, c, &c->gw_req);
+    {
+        json_t *params = json_pack("{s:s, s:s, s:s}", "sessionKey", c->key, "message", text,
+                                   "idempotencyKey", c->run_id);
+        if (c->att_gw)
+            json_object_set(params, "attachments", c->att_gw);
+        rc = cl_gw_request(api->cfg.gw, "chat.send", params, CL_CHAT_GW_TIMEOUT_MS, cl__on_sent, c,
+                           &c->gw_req);
+    }
     free(text);
     if (rc) {
         cl__fail(c, 409, "gateway_offline", "the OpenClaw gateway is not connected");
@@ -1061,6 +1096,172 @@ struct cl__user_msg {
     int64_t id;
 };
 
+/* ---- attachments (docs/chat.md "Attachments") --------------------------------------------- */
+
+/* A type from the name's extension; the gateway sniffs the bytes anyway. */
+static const char *cl__mime_of(const char *name)
+{
+    static const struct {
+        const char *ext, *mime;
+    } map[] = {
+        {".txt", "text/plain"},        {".md", "text/markdown"},    {".csv", "text/csv"},
+        {".json", "application/json"}, {".pdf", "application/pdf"}, {".png", "image/png"},
+        {".jpg", "image/jpeg"},        {".jpeg", "image/jpeg"},     {".gif", "image/gif"},
+        {".webp", "image/webp"},       {".html", "text/html"},      {".log", "text/plain"},
+    };
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < sizeof map / sizeof map[0]; i++)
+        if (strcasecmp(dot, map[i].ext) == 0)
+            return map[i].mime;
+    return "application/octet-stream";
+}
+
+/* Keeps data as attachments/<hex> in dir (0700; the file 0600), written
+ * beside and renamed into place; already there (the same bytes): nothing
+ * to do. */
+static int cl__attach_keep(const char *dir, const char *hex, const uint8_t *data, size_t n)
+{
+    char tmp[96];
+    uint8_t rnd[8];
+    struct stat st;
+    size_t off = 0;
+    int dfd, fd, rc = 0;
+
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return CL_EIO;
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return CL_EIO;
+    if (fstatat(dfd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+        (size_t)st.st_size == n)
+        goto out;
+    randombytes_buf(rnd, sizeof rnd);
+    snprintf(tmp, sizeof tmp, ".%s.%02x%02x%02x%02x%02x%02x%02x%02x", hex, rnd[0], rnd[1], rnd[2],
+             rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = CL_EIO;
+        goto out;
+    }
+    while (off < n && rc == 0) {
+        ssize_t w = write(fd, data + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            rc = CL_EIO;
+        else
+            off += (size_t)w;
+    }
+    if (rc == 0 && fsync(fd) != 0)
+        rc = CL_EIO;
+    close(fd);
+    if (rc == 0 && renameat(dfd, tmp, dfd, hex) != 0)
+        rc = CL_EIO;
+    if (rc)
+        unlinkat(dfd, tmp, 0);
+out:
+    close(dfd);
+    return rc;
+}
+
+/* body.attachments [{path}]: each file read through the files API's rules
+ * (files.c), kept content-addressed beside the chat store, and readied for
+ * chat.send. false when it failed (the call has ended). */
+static bool cl__attachments(struct cl_chat_call *c, json_t *att)
+{
+    struct cl_chat_api *api = c->api;
+    size_t idx, total = 0;
+    json_t *it;
+
+    if (!json_is_array(att)) {
+        cl__fail(c, 400, "bad_request", "attachments must be an array of {path}");
+        return false;
+    }
+    if (json_array_size(att) == 0)
+        return true;
+    if (json_array_size(att) > CL_CHAT_ATTACH_COUNT_MAX) {
+        cl__fail(c, 413, "too_large", "more than CL_CHAT_ATTACH_COUNT_MAX (%d) attachments",
+                 CL_CHAT_ATTACH_COUNT_MAX);
+        return false;
+    }
+    if (!(api->cfg.caps & CL_CAP_FILES)) {
+        cl__fail(c, 403, "capability_denied",
+                 "attachments are files: files is not declared in this agent's capabilities");
+        return false;
+    }
+    if (!api->files || !api->cfg.attach_dir) {
+        cl__fail(c, 503, "files_unavailable", "the files API is off on this agent (see its log)");
+        return false;
+    }
+    c->att_gw = json_array();
+    json_array_foreach(att, idx, it)
+    {
+        json_t *pv = json_object_get(it, "path");
+        const char *path = json_string_value(pv);
+        char norm[CL_FILES_PATH_MAX + 1], why[512] = "", hex[65];
+        size_t room = CL_CHAT_ATTACH_MAX - total, got = 0;
+        int64_t size = 0, mtime = 0;
+        struct cl__att *a = &c->atts[c->natts];
+        uint8_t *buf;
+        char *b64;
+        int rc;
+
+        if (!json_is_object(it) || !path) {
+            cl__fail(c, 400, "bad_request", "attachments[%zu] must be {path}", idx);
+            return false;
+        }
+        buf = malloc(room + 1);
+        if (!buf)
+            abort();
+        rc = cl_files_read(api->files, path, json_string_length(pv), norm, 0, buf, room + 1, &got,
+                           &size, &mtime, why, sizeof why);
+        if (rc || got > room || got == 0) {
+            free(buf);
+            if (rc == CL_EINVAL)
+                cl__fail(c, 400, "bad_path", "attachments[%zu]: %s", idx, why);
+            else if (rc == CL_EFORBIDDEN)
+                cl__fail(c, 403, "forbidden_path", "attachments[%zu]: %s", idx, why);
+            else if (rc == CL_ENOTFOUND)
+                cl__fail(c, 404, "not_found", "attachments[%zu]: %s", idx, why);
+            else if (rc)
+                cl__fail(c, 500, "io_error", "attachments[%zu]: %s", idx, why);
+            else if (got == 0)
+                cl__fail(c, 400, "bad_request", "attachments[%zu] is an empty file", idx);
+            else
+                cl__fail(c, 413, "too_large",
+                         "the attachments are over CL_CHAT_ATTACH_MAX (%d bytes together)",
+                         CL_CHAT_ATTACH_MAX);
+            return false;
+        }
+        total += got;
+        crypto_hash_sha256(a->sha256, buf, got);
+        for (size_t i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", a->sha256[i]);
+        if (cl__attach_keep(api->cfg.attach_dir, hex, buf, got) != 0) {
+            free(buf);
+            cl__fail(c, 500, "io_error", "cannot keep attachments[%zu] beside the chat store", idx);
+            return false;
+        }
+        snprintf(a->name, sizeof a->name, "%.255s",
+                 strrchr(norm, '/') ? strrchr(norm, '/') + 1 : norm);
+        a->mime = cl__mime_of(a->name);
+        a->size = (int64_t)got;
+        c->natts++;
+        b64 = malloc(cl_b64_encoded_size(got));
+        if (!b64)
+            abort();
+        cl_b64_encode(buf, got, b64, cl_b64_encoded_size(got));
+        free(buf);
+        /* the shape chat.send takes (docs/chat.md "Attachments") */
+        json_array_append_new(c->att_gw,
+                              json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "type", "file",
+                                        "mimeType", a->mime, "fileName", a->name, "content", b64,
+                                        "origin", "file", "sizeBytes", (json_int_t)got));
+        free(b64);
+    }
+    return true;
+}
+
 static void cl__send(struct cl_chat_call *c, int64_t thread_id, json_t *body, const char *user_id)
 {
     struct cl_chat_api *api = c->api;
@@ -1081,10 +1282,6 @@ static void cl__send(struct cl_chat_call *c, int64_t thread_id, json_t *body, co
                  "CL_CHAT_MESSAGE_MAX less the memory block (CL_CHAT_MEMORY_CONTEXT_MAX)"))
         return;
     att = json_object_get(body, "attachments");
-    if (att && !(json_is_array(att) && json_array_size(att) == 0) && !json_is_null(att)) {
-        cl__fail(c, 422, "unsupported", "attachments are not supported yet");
-        return;
-    }
     rc = cl_chat_thread_get(api->cfg.cs, thread_id, cl__on_thread_info, &ti);
     if (rc) {
         cl__fail_rc(c, rc, "thread");
@@ -1094,6 +1291,8 @@ static void cl__send(struct cl_chat_call *c, int64_t thread_id, json_t *body, co
         cl__fail(c, 409, "gateway_offline", "the OpenClaw gateway is not connected");
         return;
     }
+    if (att && !json_is_null(att) && !cl__attachments(c, att))
+        return;
     c->kind = CL__SEND;
     c->thread_id = thread_id;
     snprintf(c->key, sizeof c->key, "%s", ti.key);
@@ -1116,6 +1315,14 @@ static void cl__send(struct cl_chat_call *c, int64_t thread_id, json_t *body, co
     if (rc) {
         cl__fail_rc(c, rc, "content");
         return;
+    }
+    for (size_t i = 0; i < c->natts; i++) {
+        const struct cl__att *a = &c->atts[i];
+        rc = cl_chat_attachment_add(api->cfg.cs, mid, a->name, a->mime, a->size, a->sha256, NULL);
+        if (rc) {
+            cl__fail_rc(c, rc, "an attachment");
+            return;
+        }
     }
     if (!ti.title[0] && !ti.title_set_by_user) {
         cl__title_from(content, title, sizeof title);
@@ -1701,6 +1908,25 @@ static void cl__route(struct cl_chat_call *c, const struct cl_chat_req *req)
         cl__memory(c, m, n == 2 ? seg[1] : NULL, q, req->body);
         return;
     }
+    if (IS(0, "files") && n <= 2) {
+        /* the files routes (chat_files.c), behind their own capability */
+        json_t *body = NULL;
+        int status = 500;
+        if (!(c->api->cfg.caps & CL_CAP_FILES))
+            cl__fail(c, 403, "capability_denied",
+                     "files is not declared in this agent's capabilities (config "
+                     "\"capabilities\")");
+        else if (!c->api->files)
+            cl__fail(c, 503, "files_unavailable",
+                     "the files API is off on this agent: no usable $HOME, or a malformed "
+                     "files_read_roots (see its log)");
+        else {
+            cl_chat_files_handle(c->api->files, m, n == 2 ? seg[1] : NULL, q, req->body,
+                                 req->user_id, &status, &body);
+            cl__end(c, status, body);
+        }
+        return;
+    }
     if (IS(0, "events") && n == 1) {
         if (METHOD("GET"))
             cl__events(c);
@@ -1801,6 +2027,23 @@ int cl_chat_api_new(const struct cl_chat_api_cfg *cfg, struct cl_chat_api **out)
         free(api);
         return CL_ENOMEM;
     }
+    if ((cfg->caps & CL_CAP_FILES) && !cfg->files_off) {
+        struct cl_files_cfg fc = {
+            .home = cfg->home ? cfg->home : getenv("HOME"),
+            .read_roots = cfg->files_roots,
+            .nroots = cfg->files_nroots,
+        };
+        char why[256];
+        rc = cl_files_new(&fc, &api->files, why, sizeof why);
+        if (rc == CL_ENOMEM) {
+            cl_chat_mirror_free(api->mirror);
+            free(api->ping);
+            free(api);
+            return rc;
+        }
+        if (rc)
+            cl_warn("chat", "the files API is off", "why=\"%s\"", why);
+    }
     uv_timer_init(cfg->loop, api->ping);
     api->ping->data = api;
     uv_timer_start(api->ping, cl__on_ping, CL_CHAT_PING_MS, CL_CHAT_PING_MS);
@@ -1814,6 +2057,7 @@ void cl_chat_api_free(struct cl_chat_api *api)
     if (!api)
         return;
     cl_chat_mirror_free(api->mirror);
+    cl_files_free(api->files);
     while (api->calls) {
         struct cl_chat_call *c = api->calls;
         if (c->gw_pending && api->cfg.gw)

@@ -74,13 +74,24 @@ struct cl_chat_reply {
  * reads work, sends and deletes are 409 gateway_offline); mem may be NULL
  * (the memory routes are 503 memory_unavailable). caps: CL_CAP_* declared
  * in the config; without CL_CAP_CHAT every request is 403
- * capability_denied. All must outlive the API. */
+ * capability_denied, and without CL_CAP_FILES every /files request. All must outlive the API. */
 struct cl_chat_api_cfg {
     uv_loop_t *loop;
     struct cl_chat_store *cs;
     struct cl_gw *gw;
     struct cl_memory *mem;
     unsigned caps;
+    /* The files routes (docs/chat.md "Files"; with CL_CAP_FILES): home is
+     * the write root and base of relative paths (NULL: $HOME); files_roots
+     * the read roots (NULL: home and /tmp). Without a usable home the
+     * routes are 503 files_unavailable. */
+    const char *home;
+    const char *const *files_roots;
+    size_t files_nroots;
+    bool files_off; /* the config's files settings are malformed: 503 */
+    /* Where attachments are kept (attachments/ beside chat.db); NULL: a
+     * send with attachments is 503 files_unavailable. */
+    const char *attach_dir;
 };
 
 /* Creates the API (and, with a gateway, its mirror: chat_mirror.h).

@@ -61,6 +61,7 @@ enum {
     ST_JSON_VALID,
     ST_ATT_INSERT,
     ST_ATT_COUNT,
+    ST_ATT_LIST,
     ST_MEM_INSERT,
     ST_MEM_LIST,
     ST_MEM_SEARCH,
@@ -157,6 +158,8 @@ static const char *const cl__sql[ST_COUNT] = {
     [ST_ATT_INSERT] = "INSERT INTO attachments(message_id, name, mime, size, sha256)"
                       " VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_ATT_COUNT] = "SELECT count(*) FROM attachments WHERE message_id = ?1",
+    [ST_ATT_LIST] = "SELECT id, name, mime, size, sha256 FROM attachments WHERE message_id = ?1"
+                    " ORDER BY id",
     [ST_MEM_INSERT] = "INSERT INTO memory(text, tags, source_thread_id, created_at, updated_at)"
                       " VALUES (?1, ?2, ?3, ?4, ?4)",
     [ST_MEM_LIST] = "SELECT id, text, tags, coalesce(source_thread_id, 0), created_at,"
@@ -780,6 +783,36 @@ int cl_chat_attachment_count(struct cl_chat_store *cs, int64_t message_id, int64
     return rc == 1 ? 0 : rc == 0 ? CL_EDB : rc;
 }
 
+int cl_chat_attachment_list(struct cl_chat_store *cs, int64_t message_id, cl_chat_attachment_cb cb,
+                            void *arg)
+{
+    sqlite3_stmt *st = cs->st[ST_ATT_LIST];
+    int rc = cl_sqlite_bind_int64(st, 1, message_id) ? CL_EDB : 0;
+
+    while (rc == 0) {
+        struct cl_chat_attachment a;
+        int step = cl_sqlite_step(st, 0, "chat attachment list");
+        if (step != 1) {
+            rc = step < 0 ? step : 0;
+            break;
+        }
+        a.id = sqlite3_column_int64(st, 0);
+        a.name = (const char *)sqlite3_column_text(st, 1);
+        a.mime = (const char *)sqlite3_column_text(st, 2);
+        a.size = sqlite3_column_int64(st, 3);
+        if (sqlite3_column_bytes(st, 4) == 32)
+            memcpy(a.sha256, sqlite3_column_blob(st, 4), 32);
+        else
+            memset(a.sha256, 0, 32);
+        if (!a.name || !a.mime)
+            continue;
+        if (cb(&a, arg) != 0)
+            break;
+    }
+    cl_sqlite_reset(st);
+    return rc;
+}
+
 /* ---- search --------------------------------------------------------------------- */
 
 static bool cl__space(char c)
@@ -1128,10 +1161,9 @@ int cl_chat_message_find(struct cl_chat_store *cs, int64_t thread_id, const char
 
     if (rc)
         return rc;
-    rc = cl_sqlite_step(st,
-                        cl_sqlite_bind_int64(st, 1, thread_id) |
-                            cl_sqlite_bind_str(st, 2, gateway_id),
-                        "chat message find");
+    rc = cl_sqlite_step(
+        st, cl_sqlite_bind_int64(st, 1, thread_id) | cl_sqlite_bind_str(st, 2, gateway_id),
+        "chat message find");
     if (rc == 1)
         *id = sqlite3_column_int64(st, 0);
     cl_sqlite_reset(st);

@@ -199,6 +199,18 @@ int cl_chat_message_delete(struct cl_chat_store *cs, int64_t id);
  * bridge writes it; docs/chat.md). */
 int cl_chat_attachment_add(struct cl_chat_store *cs, int64_t message_id, const char *name,
                            const char *mime, int64_t size, const uint8_t sha256[32], int64_t *id);
+/* One attachment as listed; strings valid during the callback only. */
+struct cl_chat_attachment {
+    int64_t id;
+    const char *name, *mime;
+    int64_t size;
+    uint8_t sha256[32];
+};
+typedef int (*cl_chat_attachment_cb)(const struct cl_chat_attachment *a, void *arg);
+/* Calls cb for each attachment of message_id in the order added (a
+ * non-zero return stops). 0 or CL_EDB. */
+int cl_chat_attachment_list(struct cl_chat_store *cs, int64_t message_id, cl_chat_attachment_cb cb,
+                            void *arg);
 /* How many attachments message_id has. */
 int cl_chat_attachment_count(struct cl_chat_store *cs, int64_t message_id, int64_t *count);
 

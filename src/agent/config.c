@@ -585,3 +585,64 @@ int cl_agent_memory_config_load(const char *path, struct cl_agent_memory_config 
     free(buf);
     return rc;
 }
+
+int cl_agent_files_config_parse(const char *buf, size_t len, const char *origin,
+                                struct cl_agent_files_config *out, char *err, size_t errlen)
+{
+    char why[200];
+    json_t *root, *arr, *v;
+    size_t i;
+    int rc = 0;
+
+    memset(out, 0, sizeof *out);
+    root = cl_json_parse_object(buf, len, why, sizeof why);
+    if (!root)
+        return cl_seterr(err, errlen, CL_EINVAL, "%s: %s", origin, why);
+    arr = json_object_get(root, "files_read_roots");
+    if (!arr || json_is_null(arr))
+        goto out;
+    if (!json_is_array(arr) || json_array_size(arr) > CL_FILES_ROOTS_MAX) {
+        rc = cl_seterr(err, errlen, CL_EINVAL,
+                       "%s: files_read_roots must be an array of at most %d paths", origin,
+                       CL_FILES_ROOTS_MAX);
+        goto out;
+    }
+    json_array_foreach(arr, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (!s || s[0] != '/' || json_string_length(v) > CL_FILES_PATH_MAX ||
+            strlen(s) != json_string_length(v)) {
+            rc = cl_seterr(err, errlen, CL_EINVAL,
+                           "%s: files_read_roots[%zu] must be an absolute path of at most %d "
+                           "bytes",
+                           origin, i, CL_FILES_PATH_MAX);
+            goto out;
+        }
+        memcpy(out->roots[out->nroots++], s, strlen(s) + 1);
+    }
+    out->set = true;
+out:
+    cl__wipe_json_token(root);
+    json_decref(root);
+    if (rc)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+int cl_agent_files_config_load(const char *path, struct cl_agent_files_config *out, char *err,
+                               size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = cl_agent_file_read_private(path, CL__CONFIG_MAX_BYTES, "a device token", &buf, &len, err,
+                                    errlen);
+    if (rc)
+        return rc;
+    rc = cl_agent_files_config_parse(buf, len, path, out, err, errlen);
+    cl_wipe(buf, len);
+    free(buf);
+    return rc;
+}

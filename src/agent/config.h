@@ -152,4 +152,25 @@ int cl_agent_memory_config_load(const char *path, struct cl_agent_memory_config 
 
 void cl_agent_memory_config_wipe(struct cl_agent_memory_config *mc);
 
+/* The files API's read roots (docs/chat.md "Files"): "files_read_roots",
+ * an array of at most CL_FILES_ROOTS_MAX absolute directory paths of at
+ * most CL_FILES_PATH_MAX bytes each. Absent: set false (the default roots,
+ * $HOME and /tmp). $HOME is a root whatever the list says. */
+struct cl_agent_files_config {
+    bool set;
+    size_t nroots;
+    char roots[CL_FILES_ROOTS_MAX][CL_FILES_PATH_MAX + 1];
+};
+
+/* Reads files_read_roots from config JSON in buf (len bytes); origin names
+ * it in messages. 0, or CL_EINVAL (not an array, too many, an entry not an
+ * absolute path string or too long: err says which). */
+int cl_agent_files_config_parse(const char *buf, size_t len, const char *origin,
+                                struct cl_agent_files_config *out, char *err, size_t errlen);
+
+/* cl_agent_files_config_parse of the config file at path (read as
+ * cl_agent_config_load reads it). */
+int cl_agent_files_config_load(const char *path, struct cl_agent_files_config *out, char *err,
+                               size_t errlen);
+
 #endif

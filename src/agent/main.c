@@ -913,13 +913,17 @@ static void cl__chat_open(struct cl__app *app, const char *path, const char *con
     if (cl__chat_memory_open(app, config_path, err, sizeof err) != 0) {
         /* the config names a provider that cannot start: no chat rather
          * than notes silently kept somewhere the user did not choose */
-        cl_warn("chat", "cannot set up the memory provider; serving no chat", "error=\"%s\"",
-                err);
+        cl_warn("chat", "cannot set up the memory provider; serving no chat", "error=\"%s\"", err);
         cl_chat_store_close(app->chat_store);
         app->chat_store = NULL;
         return;
     }
     {
+        /* the files API's read roots; kept for the API's life (the process) */
+        static struct cl_agent_files_config fc;
+        static const char *roots[CL_FILES_ROOTS_MAX];
+        static char attach_dir[PATH_MAX];
+        char db[PATH_MAX];
         struct cl_chat_api_cfg cfg = {
             .loop = &app->loop,
             .cs = app->chat_store,
@@ -927,6 +931,26 @@ static void cl__chat_open(struct cl__app *app, const char *path, const char *con
             .mem = &app->chat_mem,
             .caps = app->caps,
         };
+        /* attachments/ beside chat.db (docs/chat.md "Attachments: files, not blobs") */
+        if (path)
+            snprintf(db, sizeof db, "%s", path);
+        else if (cl_chat_store_default_path(db, sizeof db, err, sizeof err) != 0)
+            db[0] = '\0';
+        if (db[0] && strrchr(db, '/')) {
+            snprintf(attach_dir, sizeof attach_dir, "%.*s/attachments",
+                     (int)(strrchr(db, '/') - db), db);
+            cfg.attach_dir = attach_dir;
+        }
+        if ((app->caps & CL_CAP_FILES) &&
+            cl_agent_files_config_load(config_path, &fc, err, sizeof err) != 0) {
+            cl_warn("chat", "the files API is off", "error=\"%s\"", err);
+            cfg.files_off = true;
+        } else if (fc.set) {
+            for (size_t i = 0; i < fc.nroots; i++)
+                roots[i] = fc.roots[i];
+            cfg.files_roots = roots;
+            cfg.files_nroots = fc.nroots;
+        }
         rc = cl_chat_api_new(&cfg, &app->chat);
     }
     if (rc) {

@@ -363,6 +363,43 @@
 #define CL_CHAT_SEARCH_MAX      50
 #define CL_CHAT_ATTACH_NAME_MAX 255
 #define CL_CHAT_MIME_MAX        128
+/* Attachments of one message sent (docs/chat.md "Attachments"): how many
+ * (413 too_large) and their bytes together (413 too_large): chat.send
+ * carries them base64 in one frame to the gateway, within the agent's
+ * gateway send queue (CL_GW_SENDQ_MAX, 4 MiB) and far below the gateway's
+ * own limits (25 MiB frames, 20 MiB files, 6 MiB images). */
+#define CL_CHAT_ATTACH_COUNT_MAX 4
+#define CL_CHAT_ATTACH_MAX       (2 * 1024 * 1024)
+/* The chat API's files (src/agent/files.c, chat_files.c; docs/chat.md
+ * "Files"). Paths are refused whole, never cut.
+ *  - CL_FILES_PATH_MAX: a path as asked and as normalized (400 bad_path).
+ *  - CL_FILES_NAME_MAX: one component (the kernel's NAME_MAX; 400 bad_path).
+ *  - CL_FILES_DEPTH_MAX: components in a path (400 bad_path).
+ *  - CL_FILES_ROOTS_MAX: read roots in the agent config.
+ *  - CL_FILES_SYMLINKS_MAX: symbolic links followed in one resolution
+ *    when the kernel has no openat2 (the kernel's own limit is 40).
+ *  - CL_FILES_LIST_MAX: entries one listing answers (truncated: true).
+ *  - CL_FILES_CHUNK_MAX: bytes one download chunk answers (its base64 in
+ *    JSON stays within CL_CHAT_FRAME_MAX).
+ *  - CL_FILES_UPLOAD_CHUNK: decoded bytes of one upload chunk (its base64
+ *    in a JSON body stays within CL_HTTP_MAX_BODY and
+ *    CL_CHAT_HTTP_MAX_BODY; 413 chunk_too_large).
+ *  - CL_FILES_UPLOAD_MAX: one uploaded file (413 upload_too_large; the
+ *    upload is abandoned).
+ *  - CL_FILES_UPLOADS_MAX: uploads in progress at once (429
+ *    too_many_uploads); CL_FILES_UPLOAD_IDLE_MS: an upload with no chunk
+ *    for this long is abandoned (its temporary file removed). */
+#define CL_FILES_PATH_MAX       4096
+#define CL_FILES_NAME_MAX       255
+#define CL_FILES_DEPTH_MAX      64
+#define CL_FILES_ROOTS_MAX      16
+#define CL_FILES_SYMLINKS_MAX   40
+#define CL_FILES_LIST_MAX       1000
+#define CL_FILES_CHUNK_MAX      (512 * 1024)
+#define CL_FILES_UPLOAD_CHUNK   (40 * 1024)
+#define CL_FILES_UPLOAD_MAX     (64 * 1024 * 1024)
+#define CL_FILES_UPLOADS_MAX    8
+#define CL_FILES_UPLOAD_IDLE_MS (10 * 60 * 1000)
 /* The gateway's chat.history delta cursor the chat store keeps per thread
  * (base64 JSON, about 150 bytes in 2026.9.6); a longer one is not kept
  * and the next catch-up reads pages. */

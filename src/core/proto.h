@@ -99,15 +99,18 @@ const char *cl_node_state_name(enum cl_node_state s);
 int cl_node_state_from_name(const char *name, enum cl_node_state *out);
 
 /* Capabilities an agent declares (bit mask), named on the wire as
- * "terminal", "chat", "status", "restart", "workflow". */
+ * "terminal", "chat", "status", "restart", "workflow", "files". */
 #define CL_CAP_TERMINAL (1u << 0)
 #define CL_CAP_CHAT     (1u << 1)
 #define CL_CAP_STATUS   (1u << 2)
 #define CL_CAP_RESTART  (1u << 3)
 #define CL_CAP_WORKFLOW (1u << 4)
-#define CL_CAP__ALL     0x1fu
-/* The default when a config declares none: everything but restart. */
-#define CL_CAP_DEFAULT (CL_CAP_TERMINAL | CL_CAP_CHAT | CL_CAP_STATUS | CL_CAP_WORKFLOW)
+#define CL_CAP_FILES    (1u << 5) /* the chat API's /files (docs/chat.md "Files") */
+#define CL_CAP__ALL     0x3fu
+/* The default when a config declares none: everything but restart. files
+ * is in it as the terminal is, which can do more. */
+#define CL_CAP_DEFAULT                                                                             \
+    (CL_CAP_TERMINAL | CL_CAP_CHAT | CL_CAP_STATUS | CL_CAP_WORKFLOW | CL_CAP_FILES)
 /* "chat" for CL_CAP_CHAT (one bit), NULL for anything else. */
 const char *cl_cap_name(unsigned cap);
 /* The bit for a name, 0 if unknown. */

@@ -22,8 +22,8 @@ static const char *const cl__node_state_names[] = {
     [CL_NODE_RECONNECTING] = "reconnecting",
 };
 
-static const char *const cl__node_cap_names[] = {"terminal", "chat", "status", "restart",
-                                                 "workflow"};
+static const char *const cl__node_cap_names[] = {"terminal", "chat",     "status",
+                                                 "restart",  "workflow", "files"};
 
 const char *cl_node_state_name(enum cl_node_state s)
 {

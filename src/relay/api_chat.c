@@ -310,5 +310,12 @@ const struct cl_route cl_routes_chat[] = {
     {CL_HTTP_GET, CL__CHAT "/memory/search", CL_ACT_CHAT, cl__forward},
     {CL_HTTP_DELETE, CL__CHAT "/memory/:note", CL_ACT_CHAT, cl__forward},
     {CL_HTTP_GET, CL__CHAT "/events", CL_ACT_CHAT, cl__forward},
+    /* the files (docs/chat.md "Files"): the agent checks the paths and its
+     * files capability; the relay carries chunks it never keeps */
+    {CL_HTTP_GET, CL__CHAT "/files", CL_ACT_CHAT, cl__forward},
+    {CL_HTTP_GET, CL__CHAT "/files/stat", CL_ACT_CHAT, cl__forward},
+    {CL_HTTP_GET, CL__CHAT "/files/content", CL_ACT_CHAT, cl__forward},
+    {CL_HTTP_PUT, CL__CHAT "/files/content", CL_ACT_CHAT, cl__forward},
+    {CL_HTTP_POST, CL__CHAT "/files/mkdir", CL_ACT_CHAT, cl__forward},
     {0, NULL, 0, NULL},
 };

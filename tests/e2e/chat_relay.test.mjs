@@ -159,8 +159,10 @@ test('requests reach the agent as sent; answers come back as JSON, 204 or server
     if (b) assert.deepEqual(e.body, b);
   }
   // not in the contract: no route (the relay forwards only what it lists)
-  r = await api(relay, 'GET', `${base}/files`, undefined, owner.token);
+  r = await api(relay, 'GET', `${base}/files/rename`, undefined, owner.token);
   assert.equal(r.status, 404, show(r));
+  r = await api(relay, 'DELETE', `${base}/files/content`, undefined, owner.token);
+  assert.equal(r.status, 405, show(r));
   r = await api(relay, 'PUT', `${base}/threads/7`, {}, owner.token);
   assert.equal(r.status, 405, show(r));
   const head = await fetch(`${relay.url}${base}/threads`, { method: 'HEAD', headers: { authorization: `Bearer ${owner.token}` } });

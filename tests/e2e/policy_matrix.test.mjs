@@ -123,6 +123,12 @@ const ROWS = {
   'GET /api/v1/devices/{id}/chat/memory/search': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' } },
   'DELETE /api/v1/devices/{id}/chat/memory/{note}': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: (x) => ({ path: `/api/v1/devices/${x.device.id}/chat/memory/1` }) },
   'GET /api/v1/devices/{id}/chat/events': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' } },
+  // issue 15, the files (docs/chat.md "Files"): the same policy; the agent checks the paths
+  'GET /api/v1/devices/{id}/chat/files': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' } },
+  'GET /api/v1/devices/{id}/chat/files/stat': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' } },
+  'GET /api/v1/devices/{id}/chat/files/content': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' } },
+  'PUT /api/v1/devices/{id}/chat/files/content': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: () => ({ body: { path: 'x.txt', offset: 0, data_b64: '', final: true } }) },
+  'POST /api/v1/devices/{id}/chat/files/mkdir': { policy: 'chat.use', want: CHAT, codes: { 501: 'no_chat_bridge' }, make: () => ({ body: { path: 'd' } }) },
   // issue 14 (consent): the owner's address is unproven, the member's and
   // the other user's proven; a new link for one's own unproven address only
   'POST /api/v1/me/verify-email': { policy: 'email.verify', want: [202, 409, 409, 401, 401], codes: { 409: 'already_verified' } },

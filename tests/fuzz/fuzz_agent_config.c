@@ -45,6 +45,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     {
+        /* files_read_roots: only absolute paths, within their limits */
+        static struct cl_agent_files_config fc;
+        rc = cl_agent_files_config_parse((const char *)data, size, "fuzz", &fc, err, sizeof err);
+        if (rc != 0 && (rc != CL_EINVAL || err[0] == 0))
+            __builtin_trap();
+        for (size_t i = 0; rc == 0 && i < fc.nroots; i++)
+            if (fc.roots[i][0] != '/' || strlen(fc.roots[i]) > CL_FILES_PATH_MAX)
+                __builtin_trap();
+    }
+
+    {
         struct cl_gw_settings gw;
         memset(&gw, 0, sizeof gw);
         rc = cl_gw_parse_agent_config((const char *)data, size, "fuzz", &gw, err, sizeof err);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -182,6 +183,63 @@ static void test_capability_denied(void **state)
     assert_null(req_on(api, "GET", "/events", NULL, NULL, &a));
     assert_int_equal(a.status, 403);
     assert_int_equal(a.nevents, 0);
+    ans_clear(&a);
+    cl_chat_api_free(api);
+}
+
+/* /files: its own capability; with it, the routes answer from the
+ * configured home (files.c has its own tests). */
+static void test_files_capability_and_routes(void **state)
+{
+    struct fx *f = *state;
+    char home[160];
+    struct ans a;
+    struct cl_chat_api *api;
+    struct cl_chat_api_cfg cfg = {.loop = &f->loop,
+                                  .cs = f->cs,
+                                  .mem = &f->mem,
+                                  .caps = CL_CAP_CHAT | CL_CAP_FILES,
+                                  .home = home};
+
+    /* the fixture's API declares chat only */
+    assert_int_equal(req(f, "GET", "/files", NULL, NULL, &a), 403);
+    assert_string_equal(err_code(&a), "capability_denied");
+    ans_clear(&a);
+    assert_int_equal(req(f, "PUT", "/files/content", NULL,
+                         "{\"path\":\"x\",\"offset\":0,\"data_b64\":\"eA==\",\"final\":true}", &a),
+                     403);
+    ans_clear(&a);
+
+    snprintf(home, sizeof home, "%s/home", f->dir);
+    assert_int_equal(mkdir(home, 0700), 0);
+    assert_int_equal(cl_chat_api_new(&cfg, &api), 0);
+    assert_null(req_on(api, "PUT", "/files/content", NULL,
+                       "{\"path\":\"x.txt\",\"offset\":0,\"data_b64\":\"aGk=\",\"final\":true}",
+                       &a));
+    assert_int_equal(a.status, 200);
+    assert_true(json_is_true(json_object_get(a.body, "done")));
+    ans_clear(&a);
+    assert_null(req_on(api, "GET", "/files", NULL, NULL, &a));
+    assert_int_equal(a.status, 200);
+    assert_int_equal(json_array_size(json_object_get(a.body, "entries")), 1);
+    ans_clear(&a);
+    assert_null(req_on(api, "GET", "/files/content", "path=x.txt&length=1", NULL, &a));
+    assert_int_equal(a.status, 200);
+    assert_string_equal(json_string_value(json_object_get(a.body, "data_b64")), "aA==");
+    assert_false(json_is_true(json_object_get(a.body, "eof")));
+    ans_clear(&a);
+    assert_null(req_on(api, "GET", "/files/content", "path=..%2Fx", NULL, &a));
+    assert_int_equal(a.status, 400);
+    assert_string_equal(err_code(&a), "bad_path");
+    ans_clear(&a);
+    assert_null(req_on(api, "GET", "/files/content", "path=x%00y", NULL, &a));
+    assert_int_equal(a.status, 400);
+    ans_clear(&a);
+    assert_null(req_on(api, "DELETE", "/files/content", NULL, NULL, &a));
+    assert_int_equal(a.status, 405);
+    ans_clear(&a);
+    assert_null(req_on(api, "GET", "/files/nothing", NULL, NULL, &a));
+    assert_int_equal(a.status, 404);
     ans_clear(&a);
     cl_chat_api_free(api);
 }
@@ -580,6 +638,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_capability_denied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routes_and_methods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files_capability_and_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workspaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_messages_paging_and_bounds, setup, teardown),

@@ -523,6 +523,25 @@ static void test_memory(void **state)
     assert_int_equal(r.n, 0);
 }
 
+struct att_seen {
+    int n;
+    char names[64];
+    int64_t size_sum, first_id;
+    uint8_t sha[32];
+};
+
+static int att_seen_one(const struct cl_chat_attachment *a, void *arg)
+{
+    struct att_seen *s = arg;
+    if (s->n++ == 0)
+        s->first_id = a->id;
+    strncat(s->names, a->name, sizeof s->names - strlen(s->names) - 2);
+    strcat(s->names, ",");
+    s->size_sum += a->size;
+    memcpy(s->sha, a->sha256, 32);
+    return 0;
+}
+
 static void test_cascades(void **state)
 {
     struct fx *f = *state;
@@ -543,6 +562,18 @@ static void test_cascades(void **state)
                      CL_ENOTFOUND);
     assert_int_equal(cl_chat_attachment_count(cs, m1, &n), 0);
     assert_int_equal(n, 1);
+    {
+        /* listed in the order added, with their fields */
+        struct att_seen seen = {0};
+        assert_int_equal(cl_chat_attachment_add(cs, m1, "b.pdf", "application/pdf", 7, sha, NULL),
+                         0);
+        assert_int_equal(cl_chat_attachment_list(cs, m1, att_seen_one, &seen), 0);
+        assert_int_equal(seen.n, 2);
+        assert_string_equal(seen.names, "a.png,b.pdf,");
+        assert_int_equal(seen.size_sum, 17);
+        assert_memory_equal(seen.sha, sha, 32);
+        assert_int_equal(seen.first_id, att);
+    }
     assert_int_equal(cl_chat_memory_add(cs, "from d1", NULL, t1, NULL), 0);
 
     assert_int_equal(cl_chat_workspace_delete(cs, ws), 0);

@@ -388,6 +388,31 @@ static void test_default_path(void **state)
     free(old_home);
 }
 
+/* files_read_roots (docs/chat.md "Files"): absent is the default; an
+ * array of absolute paths; anything else refused with a reason. */
+static void test_files_read_roots(void **state)
+{
+    static struct cl_agent_files_config fc;
+    char err[512];
+    (void)state;
+#define FC_PARSE(json) cl_agent_files_config_parse(json, strlen(json), "t", &fc, err, sizeof err)
+    assert_int_equal(FC_PARSE("{}"), 0);
+    assert_false(fc.set);
+    assert_int_equal(FC_PARSE("{\"files_read_roots\":[\"/srv/data\",\"/tmp\"]}"), 0);
+    assert_true(fc.set);
+    assert_int_equal(fc.nroots, 2);
+    assert_string_equal(fc.roots[0], "/srv/data");
+    assert_int_equal(FC_PARSE("{\"files_read_roots\":[]}"), 0);
+    assert_true(fc.set);
+    assert_int_equal(fc.nroots, 0);
+    assert_int_equal(FC_PARSE("{\"files_read_roots\":\"/tmp\"}"), CL_EINVAL);
+    assert_int_equal(FC_PARSE("{\"files_read_roots\":[\"relative\"]}"), CL_EINVAL);
+    assert_non_null(strstr(err, "files_read_roots[0]"));
+    assert_int_equal(FC_PARSE("{\"files_read_roots\":[1]}"), CL_EINVAL);
+    assert_false(fc.set);
+#undef FC_PARSE
+}
+
 /* memory_provider / memory_pg_url (docs/chat.md "Memory providers"): the
  * built-in provider by default; postgres needs a connection string, from
  * the config or the environment; errors never echo the string. */
@@ -474,6 +499,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_fields, setup, teardown),
         cmocka_unit_test(test_default_path),
         cmocka_unit_test(test_memory_provider),
+        cmocka_unit_test(test_files_read_roots),
         cmocka_unit_test_setup_teardown(test_memory_provider_load, setup, teardown),
     };
     if (cl_secret_init() != 0)

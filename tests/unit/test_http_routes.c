@@ -175,6 +175,12 @@ static void test_chat_routes_are_the_contract(void **state)
         {CL_HTTP_GET, "/memory/search"},
         {CL_HTTP_DELETE, "/memory/:note"},
         {CL_HTTP_GET, "/events"},
+        /* docs/chat.md "Files" */
+        {CL_HTTP_GET, "/files"},
+        {CL_HTTP_GET, "/files/stat"},
+        {CL_HTTP_GET, "/files/content"},
+        {CL_HTTP_PUT, "/files/content"},
+        {CL_HTTP_POST, "/files/mkdir"},
     };
     static const char prefix[] = "/api/v1/devices/:id/chat";
     size_t n = sizeof contract / sizeof contract[0], found = 0;

@@ -161,8 +161,11 @@ export class ChatApi {
   // POST /threads/{t}/messages: the stream of message, delta…, done|error.
   // Resolves when the stream ends; rejects with an ApiError for a refusal
   // before the stream, or a stream that broke.
-  send(thread: number, content: string, onEvent: (name: string, data: Record<string, unknown>) => void, signal: AbortSignal) {
-    return stream("POST", `${this.base}/threads/${thread}/messages`, { content }, onEvent, signal);
+  // attachments: files on the device by path (docs/chat.md "Attachments").
+  send(thread: number, content: string, onEvent: (name: string, data: Record<string, unknown>) => void, signal: AbortSignal, attachments: { path: string }[] = []) {
+    const body: { content: string; attachments?: { path: string }[] } = { content };
+    if (attachments.length) body.attachments = attachments;
+    return stream("POST", `${this.base}/threads/${thread}/messages`, body, onEvent, signal);
   }
   // GET /events until it ends or signal aborts.
   events(onEvent: (name: string, data: Record<string, unknown>) => void, signal: AbortSignal) {

@@ -19,6 +19,9 @@ import { ChatApi, chatErrorText, eventError, type Hit, type Message, type Note, 
 import { renderMarkdown } from "../chat/markdown";
 import { viewToggle } from "../chat/toggle";
 import { snippetRuns } from "../chat/snippet";
+import { fmtSize } from "../chat/files";
+import { filesPanel } from "../chat/filespanel";
+import { attacher } from "../chat/attach";
 
 const PAGE = 50; // messages per history page
 const THREAD_PAGE = 100;
@@ -74,6 +77,7 @@ const page: Page = async (root, params) => {
   const deviceLink = h("a", { href: `/device/${enc}`, "data-link": true, class: "chat-device", "data-testid": "chat-device" }, "Device");
   const drawerBtn = h("button", { type: "button", class: "small chat-drawer-btn", "aria-expanded": "false", "aria-controls": "chat-side", "data-testid": "chat-drawer" }, "Threads");
   const memoryBtn = h("button", { type: "button", class: "small", "aria-expanded": "false", "aria-controls": "chat-memory", "data-testid": "chat-memory-btn" }, "Memory");
+  const filesBtn = h("button", { type: "button", class: "small", "aria-expanded": "false", "aria-controls": "chat-files", "data-testid": "chat-files-btn" }, "Files");
   const banner = h("div", { class: "chat-banner", role: "alert", hidden: true, "data-testid": "chat-banner" });
   const bar = h(
     "div",
@@ -82,6 +86,7 @@ const page: Page = async (root, params) => {
     deviceLink,
     viewToggle(deviceId, "chat"),
     h("span", { class: "spacer" }),
+    filesBtn,
     memoryBtn,
   );
 
@@ -116,10 +121,16 @@ const page: Page = async (root, params) => {
   const input = h("textarea", { id: "chat-input", rows: 2, maxlength: CONTENT_MAX, placeholder: "Message the agent… (Enter sends, Shift+Enter a new line)", "data-testid": "chat-input" });
   const sendBtn = h("button", { type: "submit", class: "primary", "data-testid": "chat-send" }, "Send");
   const stopBtn = h("button", { type: "button", class: "danger", hidden: true, "data-testid": "chat-stop" }, "Stop");
+  const attachBtn = h("button", { type: "button", class: "chat-attach", "aria-label": "Attach files", title: "Attach files (or drop them on the conversation, or paste them)", "data-testid": "chat-attach" }, "Attach");
+  const attachPicker = h("input", { type: "file", multiple: true, hidden: true, "data-testid": "chat-attach-input" });
+  const attachNote = h("p", { class: "chat-attach-note", hidden: true, role: "alert", "data-testid": "chat-attach-note" });
+  const attach = attacher(deviceId, { say: (t) => sayAttach(t), errorText: (e) => chatErrorText(e) });
   const composer = h(
     "form",
     { class: "chat-composer", "data-testid": "chat-composer" },
     h("label", { for: "chat-input", class: "sr-only" }, "Message"),
+    attachBtn,
+    attachPicker,
     input,
     h("div", { class: "chat-composer-buttons" }, stopBtn, sendBtn),
   );
@@ -128,6 +139,8 @@ const page: Page = async (root, params) => {
     { class: "chat-conv", "aria-labelledby": "chat-title-h" },
     h("div", { class: "chat-conv-head" }, title, convActions),
     log,
+    attachNote,
+    attach.el,
     composer,
   );
   title.id = "chat-title-h";
@@ -135,7 +148,11 @@ const page: Page = async (root, params) => {
   // memory panel
   const memory = h("aside", { class: "chat-memory", id: "chat-memory", hidden: true, "aria-label": "Memory", "data-testid": "chat-memory" });
 
-  main.append(bar, banner, h("div", { class: "chat-body" }, side, scrim, conv, memory));
+  // files panel (chat/filespanel.ts)
+  const filesP = filesPanel(deviceId, { close: () => (setFiles(false), filesBtn.focus()), errorText: chatErrorText });
+  cleanups.push(() => filesP.cleanup());
+
+  main.append(bar, banner, h("div", { class: "chat-body" }, side, scrim, conv, memory, filesP.el));
 
   function setBanner(text: string) {
     banner.textContent = text;
@@ -717,7 +734,7 @@ const page: Page = async (root, params) => {
         h(
           "ul",
           { class: "chat-attachments" },
-          m.attachments.map((a) => h("li", {}, `📎 ${a.name} `, h("span", { class: "muted" }, `(${fmtSize(a.size)})`))),
+          m.attachments.map((a) => h("li", { "data-testid": "chat-msg-attachment" }, h("span", { class: "muted" }, "Attached: "), a.name, " ", h("span", { class: "muted" }, `(${fmtSize(a.size)})`))),
         ),
       );
     el.replaceChildren(...parts);
@@ -823,10 +840,6 @@ const page: Page = async (root, params) => {
     streamText(v, text);
   }
 
-  function fmtSize(n: number): string {
-    return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
-  }
-
   // code blocks' Copy buttons
   list.addEventListener("click", (e) => {
     const b = (e.target as HTMLElement).closest(".chat-copy");
@@ -850,8 +863,16 @@ const page: Page = async (root, params) => {
   }
 
   async function send() {
-    const text = input.value;
-    if (!text.trim() || sending) return;
+    const typed = input.value;
+    let text = typed;
+    if (sending) return;
+    if (attach.busy()) return sayAttach("The attachments are still uploading: send when they are done.");
+    if (attach.failed()) return sayAttach("Remove the attachments that could not be uploaded, or attach them again.");
+    const files = attach.ready();
+    if (!text.trim() && !files.length) return;
+    // the agent wants words with a message: files alone are named
+    if (!text.trim()) text = `Attached: ${attach.names().join(", ")}`;
+    attachNote.hidden = true;
     setBanner("");
     const ctl = new AbortController();
     sending = ctl;
@@ -877,6 +898,7 @@ const page: Page = async (root, params) => {
         (name, data) => {
           if (!alive || current?.id !== tid) return;
           if (name === "message") {
+            if (!got) attach.clear(); // taken with its files
             got = true;
             upsert((data.message && typeof data.message === "object" ? data.message : data) as unknown as Message);
           } else if (name === "delta") {
@@ -892,6 +914,7 @@ const page: Page = async (root, params) => {
           }
         },
         ctl.signal,
+        files,
       );
       if (failed) throw failed;
       // its title (from the first message) and time, also without /events
@@ -903,7 +926,7 @@ const page: Page = async (root, params) => {
       if (!alive) return;
       if (e instanceof ApiError && e.code === "aborted") return;
       showError(e);
-      if (!got && !input.value) input.value = text; // refused before it was taken: offer it again
+      if (!got && !input.value) input.value = typed; // refused before it was taken: offer it again (its files stay attached)
       // a reply left half-drawn says why it stopped
       const s = runId ? streams.get(runId) : undefined;
       if (s) {
@@ -1035,11 +1058,70 @@ const page: Page = async (root, params) => {
     }
   }
   function setMemory(open: boolean) {
+    if (open) setFiles(false); // one side panel at a time
     memory.hidden = !open;
     memoryBtn.setAttribute("aria-expanded", String(open));
     if (open) void loadNotes();
   }
   memoryBtn.addEventListener("click", () => setMemory(memory.hidden));
+
+  // ---- files -----------------------------------------------------------------
+  // The Files panel beside Memory (one at a time); under 800 px it covers
+  // the conversation, the whole screen on a phone. Esc closes it.
+  function setFiles(open: boolean) {
+    if (open) setMemory(false);
+    filesP.el.hidden = !open;
+    filesBtn.setAttribute("aria-expanded", String(open));
+    if (open) filesP.show();
+  }
+  filesBtn.addEventListener("click", () => setFiles(filesP.el.hidden));
+  filesP.el.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !e.defaultPrevented) {
+      setFiles(false);
+      filesBtn.focus();
+    }
+  });
+
+  // ---- attachments -----------------------------------------------------------
+  // Files chosen with Attach, dropped anywhere on the view but the Files
+  // panel, or pasted into the composer are uploaded at once (chat/attach.ts)
+  // and go with the next message, `attachments: [{path}]` (docs/chat.md
+  // "Attachments"). What cannot be attached is said above the composer.
+  function sayAttach(text: string) {
+    attachNote.replaceChildren(
+      text,
+      " ",
+      h("button", { type: "button", class: "link", "aria-label": "Dismiss", onclick: () => ((attachNote.hidden = true), input.focus()) }, "✕"),
+    );
+    attachNote.hidden = false;
+  }
+  cleanups.push(() => attach.cleanup());
+  attachBtn.addEventListener("click", () => attachPicker.click());
+  attachPicker.addEventListener("change", () => {
+    attach.add(Array.from(attachPicker.files ?? []));
+    attachPicker.value = "";
+    input.focus();
+  });
+  const dragHasFiles = (e: DragEvent) => Array.from(e.dataTransfer?.types ?? []).includes("Files");
+  // a file dropped anywhere in the view but the Files panel (which
+  // uploads it) is not opened by the browser in place of the app
+  main.addEventListener("dragover", (e) => {
+    if (!dragHasFiles(e) || e.defaultPrevented) return;
+    e.preventDefault();
+    e.dataTransfer!.dropEffect = "copy";
+  });
+  main.addEventListener("drop", (e) => {
+    if (!e.dataTransfer?.files.length || e.defaultPrevented) return;
+    e.preventDefault();
+    attach.add(Array.from(e.dataTransfer.files));
+  });
+  input.addEventListener("paste", (e) => {
+    const pasted = Array.from(e.clipboardData?.files ?? []);
+    if (!pasted.length) return;
+    // text that came along (a copied page with an image) still pastes
+    if (!e.clipboardData?.getData("text/plain")) e.preventDefault();
+    attach.add(pasted, true);
+  });
 
   // ---- live: GET /events -----------------------------------------------------
   // Changes from every surface while the view is open. When the stream
