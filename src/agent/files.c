@@ -578,17 +578,57 @@ int cl_files_stat(struct cl_files *f, const char *path, size_t len, char *norm,
     return rc;
 }
 
+/* Opens the regular file at path for reading without ever opening
+ * anything else: resolved O_PATH first (opening a device or a FIFO can
+ * have effects of its own), checked, then reopened through its
+ * descriptor's /proc/self/fd link and checked to be the same inode.
+ * Without /proc: opened O_RDONLY | O_NONBLOCK (a FIFO cannot hang the
+ * agent before fstat refuses it). */
+static int cl__open_regular(struct cl_files *f, const char *path, size_t len, char *norm, int *out,
+                            char *why, size_t whylen)
+{
+    char proc[64];
+    struct stat a, b;
+    int pfd, fd = -1, rc = cl__open(f, path, len, false, O_PATH, norm, &pfd, why, whylen);
+
+    if (rc)
+        return rc;
+    if (fstat(pfd, &a) != 0) {
+        rc = cl__errno(errno, norm, why, whylen);
+        goto out_close;
+    }
+    if (!S_ISREG(a.st_mode)) {
+        rc = cl_seterr(why, whylen, CL_EFORBIDDEN, "not a regular file%s",
+                       S_ISDIR(a.st_mode) ? " (a directory)" : "");
+        goto out_close;
+    }
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+    fd = open(proc, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) /* no /proc */
+        rc =
+            cl__open(f, path, len, false, O_RDONLY | O_NONBLOCK | O_NOCTTY, norm, &fd, why, whylen);
+    else if (fd < 0)
+        rc = cl__errno(errno, norm, why, whylen);
+    else if (fstat(fd, &b) != 0 || b.st_dev != a.st_dev || b.st_ino != a.st_ino) {
+        close(fd);
+        rc = cl_seterr(why, whylen, CL_EIO, "the file changed while it was opened");
+    }
+    if (rc == 0)
+        *out = fd;
+out_close:
+    close(pfd);
+    return rc;
+}
+
 int cl_files_read(struct cl_files *f, const char *path, size_t len, char *norm, uint64_t offset,
                   uint8_t *buf, size_t cap, size_t *got, int64_t *size, int64_t *mtime_ms,
                   char *why, size_t whylen)
 {
     struct stat st;
-    int fd, rc;
+    int fd = -1, rc;
 
     *got = 0;
-    /* O_NONBLOCK: a FIFO put where a file was expected must not hang the
-     * agent before fstat refuses it */
-    rc = cl__open(f, path, len, false, O_RDONLY | O_NONBLOCK | O_NOCTTY, norm, &fd, why, whylen);
+    rc = cl__open_regular(f, path, len, norm, &fd, why, whylen);
     if (rc)
         return rc;
     if (fstat(fd, &st) != 0) {
