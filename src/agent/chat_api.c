@@ -69,6 +69,12 @@ struct cl_chat_call {
     char key[CL_CHAT_KEY_MAX + 1];
     char run_id[64];
 
+    /* send and events: the streaming reply this caller was last told of,
+     * and how many bytes of it it has (SIZE_MAX: a cut copy), so a delta
+     * can carry only what was appended (docs/chat.md "Streams") */
+    char delta_run[64];
+    size_t delta_sent;
+
     /* send */
     char *content; /* what the user typed */
     struct cl__ctx_note notes[CL_CHAT_MEMORY_WORDS * CL_CHAT_MEMORY_NOTES];
@@ -389,23 +395,44 @@ static void cl__hook_message(void *ud, int64_t id)
     cl__broadcast_message(ud, id);
 }
 
-static void cl__hook_delta(void *ud, int64_t thread_id, const char *run_id, const char *text)
+/* One caller's delta event (takes base: run_id, and thread_id for
+ * /events): only what was appended when the reply grew from what the
+ * caller has (from > 0 bytes kept, and the caller has exactly those), else
+ * the whole text so far. A reply's text is sent once, not once per delta. */
+static void cl__delta_to(struct cl_chat_call *c, json_t *base, const char *run_id, const char *text,
+                         size_t len, size_t from)
+{
+    bool grew = from > 0 && from <= len && c->delta_sent == from &&
+                strncmp(c->delta_run, run_id, sizeof c->delta_run) == 0;
+    if (grew) {
+        json_object_set_new(base, "append", json_stringn(text + from, len - from));
+        grew = cl__size(base) <= CL_CHAT_FRAME_MAX - 64;
+        if (!grew)
+            json_object_del(base, "append");
+    }
+    if (!grew)
+        cl__set_text_within(base, "text", text, len, CL_CHAT_FRAME_MAX - 64);
+    c->delta_sent = json_object_get(base, "truncated") ? SIZE_MAX : len;
+    snprintf(c->delta_run, sizeof c->delta_run, "%s", run_id);
+    cl__event(c, "delta", base);
+}
+
+static void cl__hook_delta(void *ud, int64_t thread_id, const char *run_id, const char *text,
+                           size_t from)
 {
     struct cl_chat_api *api = ud;
     size_t len = strlen(text);
 
     for (struct cl_chat_call *c = api->calls, *next; c; c = next) {
         next = c->next;
-        if (c->kind == CL__SEND && cl__live(c) && strcmp(c->run_id, run_id) == 0) {
-            json_t *d = json_pack("{s:s}", "run_id", run_id);
-            cl__set_text_within(d, "text", text, len, CL_CHAT_FRAME_MAX - 64);
-            cl__event(c, "delta", d);
-        }
-    }
-    if (api->followers) {
-        json_t *d = json_pack("{s:I, s:s}", "thread_id", (json_int_t)thread_id, "run_id", run_id);
-        cl__set_text_within(d, "text", text, len, CL_CHAT_FRAME_MAX - 64);
-        cl__broadcast(api, "delta", d);
+        if (!cl__live(c))
+            continue;
+        if (c->kind == CL__SEND && strcmp(c->run_id, run_id) == 0)
+            cl__delta_to(c, json_pack("{s:s}", "run_id", run_id), run_id, text, len, from);
+        else if (c->kind == CL__EVENTS)
+            cl__delta_to(
+                c, json_pack("{s:I, s:s}", "thread_id", (json_int_t)thread_id, "run_id", run_id),
+                run_id, text, len, from);
     }
 }
 

@@ -537,8 +537,14 @@ static void cl__on_chat(struct cl_chat_mirror *m, json_t *p)
             f.id = 0;
     }
     if (ev.state == CL_CHAT_GW_STREAMING) {
+        /* what came before this delta: the text less the increment the
+         * gateway says it appended (deltaText), when the text ends with it */
+        size_t tl = strlen(text), dl = ev.delta ? strlen(ev.delta) : 0, from = 0;
+        if (ev.delta && !ev.replace && dl > 0 && dl <= tl &&
+            memcmp(text + tl - dl, ev.delta, dl) == 0)
+            from = tl - dl;
         if (m->h.delta)
-            m->h.delta(m->h.ud, th, ev.run_id, text);
+            m->h.delta(m->h.ud, th, ev.run_id, text, from);
     } else if (f.id) {
         if (m->h.message)
             m->h.message(m->h.ud, f.id);

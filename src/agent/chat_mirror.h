@@ -49,8 +49,11 @@ struct cl_chat_mirror_hooks {
     void (*thread)(void *ud, int64_t thread_id);
     /* A message was stored or settled (not called per delta). */
     void (*message)(void *ud, int64_t message_id);
-    /* A reply is streaming: text is the whole text so far. */
-    void (*delta)(void *ud, int64_t thread_id, const char *run_id, const char *text);
+    /* A reply is streaming: text is the whole text so far; its first
+     * `from` bytes are what the previous delta of the run had (the
+     * gateway's deltaText appended them), 0 when that is not known (the
+     * first delta, a replace, a text that did not simply grow). */
+    void (*delta)(void *ud, int64_t thread_id, const char *run_id, const char *text, size_t from);
     /* Run run_id of thread_id ended; message_id is the reply as stored
      * (final, aborted or error). */
     void (*run_end)(void *ud, int64_t thread_id, const char *run_id, int64_t message_id);

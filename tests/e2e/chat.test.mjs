@@ -141,7 +141,10 @@ test('the chat bridge through the relay, against a real gateway', { timeout: ms(
     expectStatus(created, 201, relay);
     first = created.body;
     assert.match(first.session_key, /^agent:main:clawlink-[0-9a-f]{16}$/);
+    // pieces far enough apart that the gateway sends several deltas
+    model.state.delayMs = 300;
     const r = await send(first.id, 'Please greet the bridge');
+    model.state.delayMs = 30;
     assert.equal(r.status, 200, `send: ${r.status} ${r.text}\n${describe()}`);
     assert.equal(r.events[0].event, 'message');
     const user = r.events[0].data.message;
@@ -151,7 +154,16 @@ test('the chat bridge through the relay, against a real gateway', { timeout: ms(
     assert.ok(user.sender_user_id, 'the clawlink user is recorded');
     const deltas = r.events.filter((e) => e.event === 'delta');
     assert.ok(deltas.length >= 1, `deltas: ${r.text}`);
-    assert.ok(REPLY.startsWith(deltas[0].data.text), 'a delta is the text so far');
+    // the first delta is the text so far, the next ones only what was
+    // appended (docs/chat.md "Streams"): each step a prefix of the reply
+    assert.equal(typeof deltas[0].data.text, 'string', JSON.stringify(deltas[0].data));
+    let sofar = '';
+    for (const d of deltas) {
+      sofar = typeof d.data.text === 'string' ? d.data.text : sofar + d.data.append;
+      assert.ok(REPLY.startsWith(sofar), `a delta continues the reply: ${JSON.stringify(sofar)}`);
+    }
+    assert.ok(deltas.length > 1, `several deltas: ${r.text}`);
+    assert.ok(deltas.slice(1).some((d) => typeof d.data.append === 'string'), `later deltas append: ${r.text}`);
     const done = r.events.at(-1);
     assert.equal(done.event, 'done', r.text);
     assert.equal(done.data.message.state, 'final');

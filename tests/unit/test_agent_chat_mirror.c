@@ -297,6 +297,8 @@ struct env {
     char dir[64];
     int ends, messages, threads;
     char last_end_run[64];
+    size_t froms[8]; /* each delta's `from`, in order */
+    int nfroms;
 };
 
 static void h_thread(void *ud, int64_t id)
@@ -311,6 +313,16 @@ static void h_message(void *ud, int64_t id)
     struct env *e = ud;
     (void)id;
     e->messages++;
+}
+
+static void h_delta(void *ud, int64_t th, const char *run, const char *text, size_t from)
+{
+    struct env *e = ud;
+    (void)th;
+    (void)run;
+    (void)text;
+    if (e->nfroms < 8)
+        e->froms[e->nfroms++] = from;
 }
 
 static void h_run_end(void *ud, int64_t th, const char *run, int64_t mid)
@@ -390,7 +402,7 @@ static int on_title(const struct cl_chat_thread *t, void *arg)
 static void test_import_follow_and_catch_up(void **state)
 {
     static const struct cl_chat_mirror_hooks hooks = {
-        .thread = h_thread, .message = h_message, .run_end = h_run_end};
+        .thread = h_thread, .message = h_message, .delta = h_delta, .run_end = h_run_end};
     struct env *e = calloc(1, sizeof *e);
     struct cl_gw_settings set;
     struct cl_chat_sync sync;
@@ -455,14 +467,42 @@ static void test_import_follow_and_catch_up(void **state)
                "\"message\":{\"role\":\"assistant\",\"content\":[{\"type\":\"text\","
                "\"text\":\"par\"}]}}",
                g_seq++);
+    /* deltas that only append say how much the previous one had; a
+     * replace, or a text that does not end with the increment, does not */
     fake_event(&e->f, "chat",
-               "{\"runId\":\"r9\",\"sessionKey\":\"agent:main:a\",\"seq\":2,\"state\":\"final\","
+               "{\"runId\":\"r9\",\"sessionKey\":\"agent:main:a\",\"seq\":2,\"state\":\"delta\","
+               "\"deltaText\":\"tial\",\"message\":{\"role\":\"assistant\",\"content\":[{"
+               "\"type\":\"text\",\"text\":\"partial\"}]}}",
+               g_seq++);
+    fake_event(&e->f, "chat",
+               "{\"runId\":\"r9\",\"sessionKey\":\"agent:main:a\",\"seq\":3,\"state\":\"delta\","
+               "\"deltaText\":\" d\",\"replace\":true,\"message\":{\"role\":\"assistant\","
+               "\"content\":[{\"type\":\"text\",\"text\":\"partial d\"}]}}",
+               g_seq++);
+    fake_event(&e->f, "chat",
+               "{\"runId\":\"r9\",\"sessionKey\":\"agent:main:a\",\"seq\":4,\"state\":\"delta\","
+               "\"deltaText\":\"zz\",\"message\":{\"role\":\"assistant\",\"content\":[{"
+               "\"type\":\"text\",\"text\":\"partial do\"}]}}",
+               g_seq++);
+    fake_event(&e->f, "chat",
+               "{\"runId\":\"r9\",\"sessionKey\":\"agent:main:a\",\"seq\":5,\"state\":\"delta\","
+               "\"deltaText\":\"ne\",\"message\":{\"role\":\"assistant\",\"content\":[{"
+               "\"type\":\"text\",\"text\":\"partial done\"}]}}",
+               g_seq++);
+    fake_event(&e->f, "chat",
+               "{\"runId\":\"r9\",\"sessionKey\":\"agent:main:a\",\"seq\":6,\"state\":\"final\","
                "\"message\":{\"role\":\"assistant\",\"content\":[{\"type\":\"text\","
                "\"text\":\"partial done\"}]}}",
                g_seq++);
     e_ends_target = 1;
     run_until(e, ended);
     assert_string_equal(e->last_end_run, "r9");
+    assert_int_equal(e->nfroms, 5);
+    assert_int_equal(e->froms[0], 0);  /* no deltaText */
+    assert_int_equal(e->froms[1], 3);  /* "par" + "tial" */
+    assert_int_equal(e->froms[2], 0);  /* replace */
+    assert_int_equal(e->froms[3], 0);  /* does not end with "zz" */
+    assert_int_equal(e->froms[4], 10); /* "partial do" + "ne" */
     fake_event(&e->f, "session.message",
                "{\"sessionKey\":\"agent:main:a\",\"sessionId\":\"s1\",\"messageId\":\"m9\","
                "\"message\":{\"role\":\"assistant\",\"content\":[{\"type\":\"text\","

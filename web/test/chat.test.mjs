@@ -223,3 +223,34 @@ test('refusals: each code the chat routes answer has its sentence', async () => 
   assert.equal(A.eventError({ code: 'timeout', message: 'm' }).code, 'timeout');
   assert.equal(A.eventError({}).code, 'error');
 });
+
+// ---- deltas: whole text first, then appends, per stream ----------------------
+const D = await load('chat/deltas.ts');
+
+test('a stream\'s deltas: the whole text, then appends; an append it cannot place is ignored', () => {
+  const d = new D.DeltaTexts(2);
+  assert.equal(d.apply({ run_id: 'r1', append: 'lost' }), null, 'an append before any text');
+  assert.equal(d.apply({ run_id: 'r1', text: 'Hel' }), 'Hel');
+  assert.equal(d.apply({ run_id: 'r1', append: 'lo' }), 'Hello');
+  assert.equal(d.apply({ run_id: 'r1', append: ' **there**' }), 'Hello **there**');
+  assert.equal(d.apply({ run_id: 'r1', text: 'Replaced' }), 'Replaced', 'a whole text replaces');
+  assert.equal(d.apply({ run_id: 'r2', text: 'a' }), 'a');
+  assert.equal(d.apply({ run_id: 'r3', text: 'b' }), 'b');
+  // at most 2 runs kept: r1, the oldest, is forgotten
+  assert.equal(d.apply({ run_id: 'r1', append: 'x' }), null);
+  assert.equal(d.apply({ run_id: 'r2', append: 'b' }), 'ab');
+  d.end('r2');
+  assert.equal(d.apply({ run_id: 'r2', append: 'c' }), null, 'a settled run is forgotten');
+  assert.equal(d.apply({ text: 'no run' }), null);
+  assert.equal(d.apply({ run_id: 'r4', append: 5 }), null);
+});
+
+test('two streams of one run never add up (each its own copy)', () => {
+  const send = new D.DeltaTexts();
+  const events = new D.DeltaTexts();
+  const seq = [{ run_id: 'r', text: 'Hi' }, { run_id: 'r', append: ' the' }, { run_id: 'r', append: 're' }];
+  let a, b;
+  for (const x of seq) { a = send.apply(x); b = events.apply(x); }
+  assert.equal(a, 'Hi there');
+  assert.equal(b, 'Hi there');
+});

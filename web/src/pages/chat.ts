@@ -22,6 +22,7 @@ import { snippetRuns } from "../chat/snippet";
 import { fmtSize } from "../chat/files";
 import { filesPanel } from "../chat/filespanel";
 import { attacher } from "../chat/attach";
+import { DeltaTexts } from "../chat/deltas";
 
 const PAGE = 50; // messages per history page
 const THREAD_PAGE = 100;
@@ -881,6 +882,7 @@ const page: Page = async (root, params) => {
     let thread = current;
     let got = false; // the agent took it (its message came back)
     let runId: string | null = null;
+    const sendDeltas = new DeltaTexts(4); // this stream's reply so far
     try {
       if (!thread) {
         thread = await chat.createThread({});
@@ -903,9 +905,10 @@ const page: Page = async (root, params) => {
             upsert((data.message && typeof data.message === "object" ? data.message : data) as unknown as Message);
           } else if (name === "delta") {
             got = true;
-            if (typeof data.run_id === "string" && typeof data.text === "string") {
+            const text = sendDeltas.apply(data);
+            if (text !== null && typeof data.run_id === "string") {
               runId = data.run_id;
-              delta(data.run_id, data.text);
+              delta(data.run_id, text);
             }
           } else if (name === "done") {
             if (data.message && typeof data.message === "object") upsert(data.message as Message);
@@ -1132,6 +1135,7 @@ const page: Page = async (root, params) => {
   let evRetry: ReturnType<typeof setTimeout> | null = null;
   let evDelay = EVENTS_RETRY_MIN_MS;
   let evConnectedOnce = false;
+  let eventDeltas = new DeltaTexts(); // replies streaming, as this stream told them
   cleanups.push(() => {
     evCtl?.abort();
     if (evRetry) clearTimeout(evRetry);
@@ -1146,14 +1150,16 @@ const page: Page = async (root, params) => {
       if (wasCurrent) setBanner("This thread was deleted elsewhere.");
     } else if (name === "message" && data.message && typeof data.message === "object") {
       const m = data.message as Message;
+      if (m.run_id && m.state !== "streaming") eventDeltas.end(m.run_id);
       upsert(m);
       const t = threads.get(m.thread_id);
       if (t && (t.last_message_at ?? 0) < m.created_at) {
         t.last_message_at = m.created_at;
         drawThreadsSoon();
       }
-    } else if (name === "delta" && typeof data.run_id === "string" && typeof data.text === "string") {
-      if (current && data.thread_id === current.id) delta(data.run_id, data.text);
+    } else if (name === "delta" && typeof data.run_id === "string") {
+      const text = eventDeltas.apply(data);
+      if (text !== null && current && data.thread_id === current.id) delta(data.run_id, text);
     }
   }
   async function catchUp() {
@@ -1194,6 +1200,7 @@ const page: Page = async (root, params) => {
     try {
       const first = evConnectedOnce;
       evConnectedOnce = true;
+      eventDeltas = new DeltaTexts(); // a new stream starts each run with its whole text
       const p = chat.events((n, d) => onLive(n, d), ctl.signal);
       if (first) void catchUp();
       await p;
