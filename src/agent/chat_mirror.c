@@ -495,6 +495,7 @@ struct cl__found {
     int64_t id;
     bool adopted; /* the transcript's entry: no longer provisional */
     enum cl_chat_state state;
+    size_t len; /* its text's length */
 };
 
 static int cl__on_found(const struct cl_chat_message *msg, void *arg)
@@ -503,6 +504,7 @@ static int cl__on_found(const struct cl_chat_message *msg, void *arg)
     f->id = msg->id;
     f->adopted = strncmp(msg->gateway_id, "run:", 4) != 0;
     f->state = msg->state;
+    f->len = msg->content_len;
     return 0;
 }
 
@@ -523,7 +525,18 @@ static void cl__on_chat(struct cl_chat_mirror *m, json_t *p)
     const char *text = ev.text ? ev.text : "";
     if (ev.state == CL_CHAT_GW_ERROR && !*text && ev.error_message)
         text = ev.error_message;
-    if (!f.adopted && (f.id == 0 || f.state == CL_CHAT_STREAMING)) {
+    /* what came before this delta: the text less the increment the
+     * gateway says it appended (deltaText), when the text ends with it */
+    size_t tl = strlen(text), dl = ev.delta ? strlen(ev.delta) : 0, from = 0;
+    if (ev.state == CL_CHAT_GW_STREAMING && ev.delta && !ev.replace && dl > 0 && dl <= tl &&
+        memcmp(text + tl - dl, ev.delta, dl) == 0)
+        from = tl - dl;
+    snprintf(prov, sizeof prov, "run:%s", ev.run_id);
+    if (from > 0 && f.id && !f.adopted && f.state == CL_CHAT_STREAMING && f.len == from &&
+        cl_chat_message_append(m->cs, th, prov, text + from) == 0) {
+        /* the row had exactly what came before: only the increment is
+         * written, not the whole reply again on every delta */
+    } else if (!f.adopted && (f.id == 0 || f.state == CL_CHAT_STREAMING)) {
         struct cl_chat_message_in in = {
             .gateway_id = prov,
             .role = "assistant",
@@ -537,12 +550,6 @@ static void cl__on_chat(struct cl_chat_mirror *m, json_t *p)
             f.id = 0;
     }
     if (ev.state == CL_CHAT_GW_STREAMING) {
-        /* what came before this delta: the text less the increment the
-         * gateway says it appended (deltaText), when the text ends with it */
-        size_t tl = strlen(text), dl = ev.delta ? strlen(ev.delta) : 0, from = 0;
-        if (ev.delta && !ev.replace && dl > 0 && dl <= tl &&
-            memcmp(text + tl - dl, ev.delta, dl) == 0)
-            from = tl - dl;
         if (m->h.delta)
             m->h.delta(m->h.ud, th, ev.run_id, text, from);
     } else if (f.id) {

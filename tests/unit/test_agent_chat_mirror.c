@@ -315,12 +315,21 @@ static void h_message(void *ud, int64_t id)
     e->messages++;
 }
 
+static int on_stored(const struct cl_chat_message *m, void *arg)
+{
+    snprintf(arg, 64, "%.*s", (int)m->content_len, m->content_md);
+    return 0;
+}
+
+/* Each delta: its `from`, and whether the streaming row holds the text so
+ * far (written whole, or only its increment appended). */
 static void h_delta(void *ud, int64_t th, const char *run, const char *text, size_t from)
 {
     struct env *e = ud;
-    (void)th;
-    (void)run;
-    (void)text;
+    char stored[64] = "";
+    cl_chat_message_by_run(e->cs, th, run, "assistant", on_stored, stored);
+    if (strcmp(stored, text) != 0)
+        fail_msg("the streaming row holds \"%s\", the reply so far is \"%s\"", stored, text);
     if (e->nfroms < 8)
         e->froms[e->nfroms++] = from;
 }
