@@ -13,7 +13,7 @@
 // OpenClaw session (sessions.list no longer has it).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile, chmod } from 'node:fs/promises';
+import { readFile, writeFile, chmod, readdir } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import {
@@ -301,4 +301,18 @@ test('the chat bridge through the relay, against a real gateway', { timeout: ms(
   for (const a of agents) {
     assert.doesNotMatch(a.logs(), /cannot store a message|unreadable (history|message)|refused a mirror request|cannot send a chat answer|entries skipped/, tail(a.logs(), 40));
   }
+  // and nothing of the conversation is on the relay: database, data
+  // directory, log (the real agent's messages and reply; chat_relay.test
+  // checks the same with a protocol peer)
+  await relay.stop();
+  const texts = ['Please greet the bridge', 'What is the deploy codeword?', REPLY.slice(0, 30)];
+  const under = async (dir) => (await readdir(dir, { withFileTypes: true, recursive: true }))
+    .filter((e) => e.isFile()).map((e) => path.join(e.parentPath ?? e.path, e.name));
+  const files = await under(relay.dataDir);
+  assert.ok(files.length > 0, 'the relay has a data directory');
+  for (const f of files) {
+    const b = await readFile(f);
+    for (const t of texts) assert.ok(!b.includes(t), `${f} holds ${JSON.stringify(t)}`);
+  }
+  for (const t of texts) assert.ok(!relay.logs().includes(t), `the relay's log holds ${JSON.stringify(t)}`);
 }));
