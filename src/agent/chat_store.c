@@ -724,15 +724,13 @@ static void cl__message_row(sqlite3_stmt *st, struct cl_chat_message *m)
     };
 }
 
-int cl_chat_message_list(struct cl_chat_store *cs, int64_t thread_id, int64_t after_id, int limit,
-                         cl_chat_message_cb cb, void *arg)
+/* Every row of st to cb, until cb returns non-zero (returned) or the rows
+ * end (0); a storage failure is CL_EDB. */
+static int cl__message_walk(sqlite3_stmt *st, int brc, cl_chat_message_cb cb, void *arg,
+                            const char *op)
 {
-    sqlite3_stmt *st = cs->st[ST_MSG_LIST];
-    int brc, rc;
-
-    brc = cl_sqlite_bind_int64(st, 1, thread_id) | cl_sqlite_bind_int64(st, 2, after_id) |
-          cl_sqlite_bind_int64(st, 3, cl__clamp(limit, CL_CHAT_PAGE_MAX));
-    while ((rc = cl_sqlite_step(st, brc, "chat message list")) == 1) {
+    int rc;
+    while ((rc = cl_sqlite_step(st, brc, op)) == 1) {
         struct cl_chat_message m;
         cl__message_row(st, &m);
         rc = cb(&m, arg);
@@ -741,6 +739,15 @@ int cl_chat_message_list(struct cl_chat_store *cs, int64_t thread_id, int64_t af
     }
     cl_sqlite_reset(st);
     return rc;
+}
+
+int cl_chat_message_list(struct cl_chat_store *cs, int64_t thread_id, int64_t after_id, int limit,
+                         cl_chat_message_cb cb, void *arg)
+{
+    sqlite3_stmt *st = cs->st[ST_MSG_LIST];
+    int brc = cl_sqlite_bind_int64(st, 1, thread_id) | cl_sqlite_bind_int64(st, 2, after_id) |
+              cl_sqlite_bind_int64(st, 3, cl__clamp(limit, CL_CHAT_PAGE_MAX));
+    return cl__message_walk(st, brc, cb, arg, "chat message list");
 }
 
 int cl_chat_message_delete(struct cl_chat_store *cs, int64_t id)
@@ -1127,19 +1134,9 @@ int cl_chat_message_list_before(struct cl_chat_store *cs, int64_t thread_id, int
                                 int limit, cl_chat_message_cb cb, void *arg)
 {
     sqlite3_stmt *st = cs->st[ST_MSG_BEFORE];
-    int brc, rc;
-
-    brc = cl_sqlite_bind_int64(st, 1, thread_id) | cl_sqlite_bind_int64(st, 2, before_id) |
-          cl_sqlite_bind_int64(st, 3, cl__clamp(limit, CL_CHAT_PAGE_MAX));
-    while ((rc = cl_sqlite_step(st, brc, "chat message list before")) == 1) {
-        struct cl_chat_message m;
-        cl__message_row(st, &m);
-        rc = cb(&m, arg);
-        if (rc)
-            break;
-    }
-    cl_sqlite_reset(st);
-    return rc;
+    int brc = cl_sqlite_bind_int64(st, 1, thread_id) | cl_sqlite_bind_int64(st, 2, before_id) |
+              cl_sqlite_bind_int64(st, 3, cl__clamp(limit, CL_CHAT_PAGE_MAX));
+    return cl__message_walk(st, brc, cb, arg, "chat message list before");
 }
 
 int cl_chat_message_max_seq(struct cl_chat_store *cs, int64_t thread_id, int64_t *seq)
