@@ -84,6 +84,10 @@ async function checkRuler(page, what, tag) {
   let last = '';
   const measured = await waitFor(async () => {
     const img = await screenPixels(page, geo.box);
+    if (Math.abs(img.scale - geo.dpr) >= 0.02) {
+      last = `the screenshot holds ${img.scale} device pixels per CSS pixel (${img.width}×${img.height} for ${geo.box.width}×${geo.box.height}) at ratio ${geo.dpr}`;
+      return null;
+    }
     const cw = img.width / size.cols, ch = img.height / size.rows;
     const inset = Math.max(1, Math.floor(img.scale)); // keep off the neighbours' edges
     let inkCols = 0, lastCol = 0;

@@ -158,10 +158,34 @@ export function decodePng(buf) {
  * What is on screen in a CSS-pixel box of the page: a screenshot decoded
  * to {width, height, data, scale}, where scale is device pixels per CSS
  * pixel (the page's device pixel ratio).
+ *
+ * Taken through CDP's Page.captureScreenshot at the ratio the page has
+ * now: Playwright's page.screenshot() draws at the context's
+ * deviceScaleFactor and so ignores a ratio set later by
+ * Emulation.setDeviceMetricsOverride (it measured a "ratio 2" page at 1).
+ * CDP's clip scale multiplies the screen's own factor (a browser started
+ * with --force-device-scale-factor) but not an emulated one, so a first
+ * capture tells which applies and a second one makes up the difference.
  */
 export async function screenPixels(page, box) {
-  const img = decodePng(await page.screenshot({ clip: box, animations: 'disabled', caret: 'initial' }));
-  return { ...img, scale: img.width / box.width };
+  const dpr = await page.evaluate(() => devicePixelRatio);
+  const cdp = await page.context().newCDPSession(page);
+  const capture = async (scale) => {
+    const { data } = await cdp.send('Page.captureScreenshot', {
+      format: 'png',
+      clip: { x: box.x, y: box.y, width: box.width, height: box.height, scale },
+      captureBeyondViewport: false,
+    });
+    return decodePng(Buffer.from(data, 'base64'));
+  };
+  try {
+    let img = await capture(1);
+    const native = img.width / box.width;
+    if (Math.abs(native - dpr) > 0.01) img = await capture(dpr / native);
+    return { ...img, scale: img.width / box.width };
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
 }
 
 /** The locator of a data-testid. */
