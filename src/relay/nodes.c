@@ -1,22 +1,19 @@
 /*
  * nodes: per-device node health (a hash by device id) and the pending
- * requests (a short list: a handful per node at most), swept by one timer
- * for their deadlines while any is pending.
+ * node requests (a handful per node at most, in a pending.h list).
  */
 #include "relay/nodes.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "relay/hub.h"
+#include "relay/pending.h"
 #include "relay/relay.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
-
-#define CL__SWEEP_MS 250
 
 struct cl__node {
     char device_id[CL_ID_MAX + 1];
@@ -27,12 +24,8 @@ struct cl__node {
 };
 
 struct cl__preq {
-    struct cl__preq *next;
-    uint64_t handle;
-    char request_id[CL_ID_MAX + 1];
-    char device_id[CL_ID_MAX + 1];
+    struct cl_pending_req base; /* first: the list links it */
     enum cl_msg_type type;
-    uint64_t deadline; /* uv_now */
     const struct cl_node_handler *h;
     void *ctx;
 };
@@ -40,37 +33,25 @@ struct cl__preq {
 struct cl_nodes {
     struct cl_relay *relay;
     struct cl__node *nodes;
-    struct cl__preq *reqs;
-    uint64_t next_handle;
-    char prefix[17]; /* random per process: request ids never repeat */
-    uv_timer_t timer;
+    struct cl_pending pending;
 };
 
-static void cl__sweep(uv_timer_t *t);
+static void cl__tick(void *owner, struct cl_pending_req *base, uint64_t now);
 
 struct cl_nodes *cl_nodes_new(struct cl_relay *r)
 {
     struct cl_nodes *n = calloc(1, sizeof *n);
-    uint8_t rnd[8];
     if (!n)
         abort();
     n->relay = r;
-    randombytes_buf(rnd, sizeof rnd);
-    sodium_bin2hex(n->prefix, sizeof n->prefix, rnd, sizeof rnd);
-    uv_timer_init(r->loop, &n->timer);
-    n->timer.data = n;
+    cl_pending_init(&n->pending, r->loop, "rq", cl__tick, n);
     return n;
 }
 
 /* Unlinks and frees r (its handler has run, or must not). */
 static void cl__req_remove(struct cl_nodes *n, struct cl__preq *r)
 {
-    for (struct cl__preq **p = &n->reqs; *p; p = &(*p)->next) {
-        if (*p == r) {
-            *p = r->next;
-            break;
-        }
-    }
+    cl_pending_remove(&n->pending, &r->base);
     free(r);
 }
 
@@ -84,52 +65,37 @@ static void cl__req_fail(struct cl_nodes *n, struct cl__preq *r, int status, con
         h->on_error(ctx, status, code, message);
 }
 
-/* The timer's close callback frees the module. */
-static void cl__closed(uv_handle_t *t)
+static void cl__free_nodes(void *owner)
 {
-    free(t->data);
+    free(owner);
 }
 
 void cl_nodes_free(struct cl_nodes *n)
 {
     struct cl__node *node, *tmp;
+    struct cl_pending_req *r;
     if (!n)
         return;
-    while (n->reqs)
-        cl__req_fail(n, n->reqs, 503, "relay_stopping", "the relay is shutting down");
+    while ((r = cl_pending_first(&n->pending)))
+        cl__req_fail(n, (struct cl__preq *)r, 503, "relay_stopping", "the relay is shutting down");
     HASH_ITER(hh, n->nodes, node, tmp)
     {
         HASH_DEL(n->nodes, node);
         free(node);
     }
-    uv_timer_stop(&n->timer);
-    uv_close((uv_handle_t *)&n->timer, cl__closed);
+    cl_pending_close(&n->pending, cl__free_nodes);
 }
 
-static void cl__sweep(uv_timer_t *t)
+/* The sweep, for each pending request: the end of its time. */
+static void cl__tick(void *owner, struct cl_pending_req *base, uint64_t now)
 {
-    struct cl_nodes *n = t->data;
-    uint64_t now = uv_now(n->relay->loop);
-    struct cl__preq *r = n->reqs, *next;
-    for (; r; r = next) {
-        next = r->next;
-        if (now >= r->deadline) {
-            cl_warn("nodes", "request timed out", "device=%s request=%s type=%s", r->device_id,
-                    r->request_id, cl_msg_type_name(r->type));
-            cl__req_fail(n, r, 504, "timeout", "the node did not answer in time");
-        }
-    }
-    if (!n->reqs)
-        uv_timer_stop(&n->timer); /* runs only while something waits */
-}
-
-static struct cl__preq *cl__req_find(struct cl_nodes *n, const char *device_id,
-                                     const char *request_id)
-{
-    for (struct cl__preq *r = n->reqs; r; r = r->next)
-        if (strcmp(r->request_id, request_id) == 0 && strcmp(r->device_id, device_id) == 0)
-            return r;
-    return NULL;
+    struct cl_nodes *n = owner;
+    struct cl__preq *r = (struct cl__preq *)base;
+    if (now < base->deadline)
+        return;
+    cl_warn("nodes", "request timed out", "device=%s request=%s type=%s", base->device_id,
+            base->request_id, cl_msg_type_name(r->type));
+    cl__req_fail(n, r, 504, "timeout", "the node did not answer in time");
 }
 
 /* The HTTP status for an agent's error code. */
@@ -238,7 +204,7 @@ bool cl_nodes_agent_message(struct cl_nodes *n, struct cl_conn *c, const struct 
     default:
         return false;
     }
-    r = cl__req_find(n, c->device_id, m->request_id);
+    r = (struct cl__preq *)cl_pending_find(&n->pending, c->device_id, m->request_id);
     if (!r) {
         cl_debug("nodes", "answer to no pending request (timed out or cancelled)",
                  "device=%s request=%s type=%s", c->device_id, m->request_id,
@@ -251,7 +217,7 @@ bool cl_nodes_agent_message(struct cl_nodes *n, struct cl_conn *c, const struct 
     case CL_MSG_TOKEN:
         if (r->type != CL_MSG_PROMPT)
             return true;
-        r->deadline = uv_now(n->relay->loop) + CL_NODE_IDLE_TIMEOUT_MS;
+        r->base.deadline = uv_now(n->relay->loop) + CL_NODE_IDLE_TIMEOUT_MS;
         if (h->on_token)
             h->on_token(ctx, m->text ? m->text : "", m->text_len);
         break;
@@ -292,18 +258,16 @@ bool cl_nodes_agent_message(struct cl_nodes *n, struct cl_conn *c, const struct 
 void cl_nodes_agent_gone(struct cl_nodes *n, const char *device_id)
 {
     struct cl__node *node;
-    struct cl__preq *r, *next;
+    struct cl_pending_req *r;
 
     HASH_FIND_STR(n->nodes, device_id, node);
     if (node) {
         HASH_DEL(n->nodes, node);
         free(node);
     }
-    for (r = n->reqs; r; r = next) {
-        next = r->next;
-        if (strcmp(r->device_id, device_id) == 0)
-            cl__req_fail(n, r, 502, "device_offline", "the device disconnected before it answered");
-    }
+    while ((r = cl_pending_first_of(&n->pending, device_id)))
+        cl__req_fail(n, (struct cl__preq *)r, 502, "device_offline",
+                     "the device disconnected before it answered");
 }
 
 bool cl_nodes_get(struct cl_nodes *n, const char *device_id, struct cl_node_info *out)
@@ -324,7 +288,7 @@ int cl_nodes_request(struct cl_nodes *n, const char *device_id, struct cl_msg *r
     struct cl_conn *agent = cl_hub_agent(n->relay->hub, device_id);
     struct cl__node *node;
     struct cl__preq *r;
-    size_t pending = 0, len = 0;
+    size_t len = 0;
     char *text;
 
     if (!agent) {
@@ -353,9 +317,7 @@ int cl_nodes_request(struct cl_nodes *n, const char *device_id, struct cl_msg *r
                  node->info.has_last_error ? node->info.last_error : "");
         return 409;
     }
-    for (r = n->reqs; r; r = r->next)
-        pending += strcmp(r->device_id, device_id) == 0;
-    if (pending >= CL_NODE_MAX_PENDING) {
+    if (cl_pending_count(&n->pending, device_id) >= CL_NODE_MAX_PENDING) {
         *code = "busy";
         snprintf(message, msglen, "%d requests to this node are already waiting",
                  CL_NODE_MAX_PENDING);
@@ -364,16 +326,13 @@ int cl_nodes_request(struct cl_nodes *n, const char *device_id, struct cl_msg *r
     r = calloc(1, sizeof *r);
     if (!r)
         abort();
-    r->handle = ++n->next_handle;
-    snprintf(r->request_id, sizeof r->request_id, "rq-%s-%llu", n->prefix,
-             (unsigned long long)r->handle);
-    snprintf(r->device_id, sizeof r->device_id, "%s", device_id);
+    cl_pending_prepare(&n->pending, &r->base, device_id,
+                       req->type == CL_MSG_PROMPT ? CL_NODE_PROMPT_TIMEOUT_MS
+                                                  : CL_NODE_IDLE_TIMEOUT_MS);
     r->type = req->type;
-    r->deadline = uv_now(n->relay->loop) + (req->type == CL_MSG_PROMPT ? CL_NODE_PROMPT_TIMEOUT_MS
-                                                                       : CL_NODE_IDLE_TIMEOUT_MS);
     r->h = h;
     r->ctx = ctx;
-    snprintf(req->request_id, sizeof req->request_id, "%s", r->request_id);
+    snprintf(req->request_id, sizeof req->request_id, "%s", r->base.request_id);
     text = agent->skill ? cl_msg_encode_skill(req, &len) : cl_msg_encode(req, &len);
     if (!text || cl_conn_send(agent, text, len) != 0) {
         free(text);
@@ -383,22 +342,16 @@ int cl_nodes_request(struct cl_nodes *n, const char *device_id, struct cl_msg *r
         return 409;
     }
     free(text);
-    r->next = n->reqs;
-    n->reqs = r;
-    if (!uv_is_active((uv_handle_t *)&n->timer))
-        uv_timer_start(&n->timer, cl__sweep, CL__SWEEP_MS, CL__SWEEP_MS);
-    *handle = r->handle;
-    cl_info("nodes", "request", "device=%s request=%s type=%s", device_id, r->request_id,
+    cl_pending_link(&n->pending, &r->base);
+    *handle = r->base.handle;
+    cl_info("nodes", "request", "device=%s request=%s type=%s", device_id, r->base.request_id,
             cl_msg_type_name(r->type));
     return 0;
 }
 
 void cl_nodes_cancel(struct cl_nodes *n, uint64_t handle)
 {
-    for (struct cl__preq *r = n->reqs; r; r = r->next) {
-        if (r->handle == handle) {
-            cl__req_remove(n, r);
-            return;
-        }
-    }
+    struct cl__preq *r = (struct cl__preq *)cl_pending_by_handle(&n->pending, handle);
+    if (r)
+        cl__req_remove(n, r);
 }
