@@ -28,7 +28,7 @@
 // (chromium, node modules, the web app) it prints one {skip: "why"} line
 // and exits 0.
 import { existsSync } from 'node:fs';
-import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { writeFile, mkdtemp, mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -47,6 +47,15 @@ const KEYS = Number(opt('--keys', SMOKE ? 5 : 40));
 // "renderer@ratio" pairs; auto is what a user of this machine gets
 const CONFIGS = (opt('--configs', SMOKE ? 'auto@1' : 'auto@1,auto@2,webgl@1')).split(',');
 
+// --profile DIR: a CPU profile of the page during each cat (DIR/<config>.cpuprofile,
+// for Chrome DevTools) and its heaviest functions by self time on stderr
+const PROFILE = opt('--profile', '');
+// --window BYTES: the agent's flow-control window (default: the agent's own)
+const WINDOW = opt('--window', '');
+// --before DIR: also measure the web app built in DIR (an earlier vite
+// build), on a second relay and agent, each configuration interleaved
+// with the current one: a before/after within one run
+const BEFORE = opt('--before', '');
 const emit = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const skip = (why) => {
   emit({ skip: why });
@@ -87,6 +96,17 @@ async function makeFile(dir, mib) {
 async function rawCat(relay, u, deviceId, file) {
   const t = await H.openTerminal(relay, u.token, deviceId, { proto: 2, cols: 80, rows: 24 });
   await t.readUntil(/\$ $/, H.ms(15_000));
+  // keystroke echo first, at an idle prompt (as the page's keys are)
+  const echo = [];
+  for (let i = 0; i < KEYS; i++) {
+    const ch = 'abcdefghij'[i % 10];
+    const a = performance.now();
+    t.write(ch);
+    await t.readUntil(new RegExp(ch), H.ms(10_000));
+    echo.push(performance.now() - a);
+  }
+  t.write('\x15'); // the line typed is dropped
+  await H.sleep(100);
   let got = 0, acked = 0, tail = '', t1 = 0;
   const seen = new Promise((resolve) => {
     t.ws.onMessage((m) => {
@@ -110,19 +130,10 @@ async function rawCat(relay, u, deviceId, file) {
   got = 0;
   const t0 = performance.now();
   t.write(`cat ${file}\n`);
-  await Promise.race([seen, H.sleep(H.ms(300_000)).then(() => { throw new Error('raw cat did not finish'); })]);
+  let timer;
+  await Promise.race([seen, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('raw cat did not finish')), H.ms(300_000)); })]);
+  clearTimeout(timer);
   const dt = t1 - t0;
-  await t.readUntil(new RegExp(`${MARKER}\\r\\n\\$ $`), H.ms(60_000)); // the echo below reads after it
-  // keystroke echo on the same socket
-  const echo = [];
-  for (let i = 0; i < KEYS; i++) {
-    const ch = 'abcdefghij'[i % 10];
-    const a = performance.now();
-    t.write(ch);
-    await t.readUntil(new RegExp(ch), H.ms(10_000));
-    echo.push(performance.now() - a);
-  }
-  t.write('\x15');
   await t.ws.close(1000, 'done');
   return { bytes: got, ms: dt, mbps: got / 1e6 / (dt / 1000), echo };
 }
@@ -137,7 +148,7 @@ const pct = (a, p) => {
 };
 
 // In the page: cat the file, wait for the frame that draws its last line.
-async function pageCat(page, cdp, file) {
+async function pageCat(page, cdp, file, sent) {
   await page.evaluate((marker) => {
     const w = window;
     const hook = w.__clawlinkTerm;
@@ -162,8 +173,9 @@ async function pageCat(page, cdp, file) {
     });
   }, MARKER);
   const off0 = await page.evaluate(() => window.__clawlinkTerm.offset());
-  const before = await metrics(cdp);
+  const acks0 = sent.acks;
   await page.keyboard.type(`cat ${file}`);
+  const before = await metrics(cdp);
   await page.keyboard.press('Enter');
   const r = await page.evaluate(() => window.__benchDone);
   const after = await metrics(cdp);
@@ -172,7 +184,7 @@ async function pageCat(page, cdp, file) {
   const busy = (after.TaskDuration - before.TaskDuration) * 1000;
   const script = (after.ScriptDuration - before.ScriptDuration) * 1000;
   const layout = (after.LayoutDuration - before.LayoutDuration + after.RecalcStyleDuration - before.RecalcStyleDuration) * 1000;
-  return { ms, bytes: off1 - off0, busy, script, layout, frames: r.frames, wall: (after.Timestamp - before.Timestamp) * 1000 };
+  return { ms, acks: sent.acks - acks0, bytes: off1 - off0, busy, script, layout, frames: r.frames, wall: (after.Timestamp - before.Timestamp) * 1000 };
 }
 
 async function metrics(cdp) {
@@ -217,6 +229,27 @@ async function pageKeys(page, n) {
   return lat;
 }
 
+// Writes the profile and prints its heaviest functions by self time.
+async function saveProfile(cdp, name) {
+  const { profile } = await cdp.send('Profiler.stop');
+  await mkdir(PROFILE, { recursive: true });
+  await writeFile(path.join(PROFILE, `${name}.cpuprofile`), JSON.stringify(profile));
+  const self = new Map();
+  const dt = profile.timeDeltas;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const n = byId.get(id);
+    const f = n.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber}`;
+    self.set(key, (self.get(key) || 0) + (dt[i] || 0));
+    total += dt[i] || 0;
+  });
+  const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  process.stderr.write(`profile ${name}: ${(total / 1000).toFixed(0)} ms sampled\n`);
+  for (const [k, v] of top) process.stderr.write(`  ${(v / 1000).toFixed(1).padStart(8)} ms ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}\n`);
+}
+
 // What the test library's browser helpers own (the bench has no test
 // scope): closed at the end of the run.
 const scope = { res: [], add(r) { this.res.push(r); return r; } };
@@ -225,13 +258,19 @@ async function main() {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'clawlink-bench-browser-'));
   try {
     const file = await makeFile(dir, MIB);
-    const relay = await H.startRelay({ extraArgs: B.WEB_ARGS });
-    const u = await H.signup(relay);
-    const project = await H.createProject(relay, u.token, 'Bench');
-    const paired = await H.pairAgent(relay, { token: u.token, projectId: project.id, name: 'bench-box' });
-    await H.startAgent(paired.configPath, { relay, token: u.token, projectId: project.id, deviceId: paired.deviceId });
-    const home = await fetch(relay.url + '/');
-    if (!/<script/.test(await home.text())) skip('the relay serves no web app (build web/ first: make web)');
+    const variants = [{ label: '', webArgs: B.WEB_ARGS }];
+    if (BEFORE) variants.push({ label: ' before', webArgs: ['--web-dir', BEFORE] });
+    for (const v of variants) {
+      v.relay = await H.startRelay({ extraArgs: v.webArgs });
+      v.u = await H.signup(v.relay);
+      const project = await H.createProject(v.relay, v.u.token, 'Bench');
+      v.paired = await H.pairAgent(v.relay, { token: v.u.token, projectId: project.id, name: 'bench-box' });
+      await H.startAgent(v.paired.configPath, { relay: v.relay, token: v.u.token, projectId: project.id, deviceId: v.paired.deviceId,
+        extraArgs: WINDOW ? ['--window', WINDOW] : [] });
+      const home = await fetch(v.relay.url + '/');
+      if (!/<script/.test(await home.text())) skip('the relay serves no web app (build web/ first: make web)');
+    }
+    const { relay, u, paired } = variants[0];
 
     const browser = await B.launchBrowser(scope);
     const raws = [];
@@ -239,25 +278,35 @@ async function main() {
     const rows = [];
     for (const c of CONFIGS) {
       const [pref, ratio] = c.split('@');
-      const { context, page, problems } = await B.openPage(scope, browser, relay, {
-        label: c, viewport: { width: 1100, height: 800 }, deviceScaleFactor: Number(ratio),
-      });
-      await B.signInContext(context, u.email, u.password);
-      await context.addInitScript((p) => localStorage.setItem('clawlink.terminal', JSON.stringify({ renderer: p, fontSize: 14 })), pref);
-      await page.goto(`/terminal/${paired.deviceId}/new?start=1`);
-      await B.waitTermState(page, 'online');
-      await B.tid(page, 'terminal').click();
-      await B.waitTermLine(page, /^\$ $/);
-      await H.sleep(300); // the renderer settles (WebGL loads after a rendering step)
-      const renderer = await page.evaluate(() => window.__clawlinkTerm.renderer());
-      const cdp = await context.newCDPSession(page);
-      await cdp.send('Performance.enable', { timeDomain: 'timeTicks' });
-      const cat = await pageCat(page, cdp, file);
-      await H.sleep(200);
-      const keys = await pageKeys(page, KEYS);
-      if (problems.length) rows.push({ note: `${c}: ${problems.slice(0, 3).join('; ')}` });
-      rows.push({ c: `${renderer} dpr${ratio}`, cat, keys });
-      await context.close();
+      for (const v of variants) {
+        const { context, page, problems } = await B.openPage(scope, browser, v.relay, {
+          label: c, viewport: { width: 1100, height: 800 }, deviceScaleFactor: Number(ratio),
+        });
+        await B.signInContext(context, v.u.email, v.u.password);
+        const sent = { acks: 0 }; // the page's ack messages (what the relay sees)
+        page.on('websocket', (ws) => ws.on('framesent', (f) => { if (typeof f.payload === 'string' && f.payload.includes('"type":"ack"')) sent.acks++; }));
+        await context.addInitScript((p) => localStorage.setItem('clawlink.terminal', JSON.stringify({ renderer: p, fontSize: 14 })), pref);
+        await page.goto(`/terminal/${v.paired.deviceId}/new?start=1`);
+        await B.waitTermState(page, 'online');
+        await B.tid(page, 'terminal').click();
+        await B.waitTermLine(page, /^\$ $/);
+        await H.sleep(300); // the renderer settles (WebGL loads after a rendering step)
+        const renderer = await page.evaluate(() => window.__clawlinkTerm.renderer());
+        const cdp = await context.newCDPSession(page);
+        await cdp.send('Performance.enable', { timeDomain: 'timeTicks' });
+        if (PROFILE) {
+          await cdp.send('Profiler.enable');
+          await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+          await cdp.send('Profiler.start');
+        }
+        const cat = await pageCat(page, cdp, file, sent);
+        if (PROFILE) await saveProfile(cdp, `${renderer}-dpr${ratio}${v.label.replace(' ', '-')}`);
+        await H.sleep(200);
+        const keys = await pageKeys(page, KEYS);
+        if (problems.length) rows.push({ note: `${c}${v.label}: ${problems.slice(0, 3).join('; ')}` });
+        rows.push({ c: `${renderer} dpr${ratio}${v.label}`, cat, keys });
+        await context.close();
+      }
       raws.push(await rawCat(relay, u, paired.deviceId, file));
     }
     await browser.close();
@@ -275,8 +324,8 @@ async function main() {
       const mbps = r.cat.bytes / 1e6 / (r.cat.ms / 1000);
       emit({ name: `cat drawn ${r.c} MB/s`, value: fix(mbps), unit: 'MB/s', target: 'info vs raw', floor: fix(rawBest), floor_ref: 'raw socket cat MB/s (same run)',
         note: `${(r.cat.bytes / 1e6).toFixed(1)} MB in ${(r.cat.ms / 1000).toFixed(2)} s, ${r.cat.frames} frames; ${(mbps / rawBest).toFixed(2)}x raw` });
-      emit({ name: `cat drawn ${r.c} main-thread busy`, value: fix((100 * r.cat.busy) / r.cat.wall), unit: '%', target: 'info',
-        note: `busy ${Math.round(r.cat.busy)} ms of ${Math.round(r.cat.wall)} (script ${Math.round(r.cat.script)}, style+layout ${Math.round(r.cat.layout)})` });
+      emit({ name: `cat drawn ${r.c} main-thread busy`, value: fix(r.cat.busy), unit: 'ms', target: 'info',
+        note: `${Math.round((100 * r.cat.busy) / r.cat.wall)}% of ${Math.round(r.cat.wall)} ms (script ${Math.round(r.cat.script)}, style+layout ${Math.round(r.cat.layout)}, other ${Math.round(r.cat.busy - r.cat.script - r.cat.layout)}), ${r.cat.acks} acks` });
       emit({ name: `key to glyph ${r.c} p50`, value: fix(median(r.keys)), unit: 'ms', target: 'info vs raw echo', floor: fix(rawEcho), floor_ref: 'raw socket echo p50' });
       emit({ name: `key to glyph ${r.c} p99`, value: fix(pct(r.keys, 0.99)), unit: 'ms', target: 'info' });
     }
