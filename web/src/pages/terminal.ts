@@ -14,7 +14,6 @@ import { currentUser, loadSession } from "../session";
 import { TermConnection, endText, type ConnState } from "../terminal/connection";
 import { binaryBytes, utf8Bytes } from "../terminal/protocol";
 import { TermView } from "../terminal/view";
-import { workerSocket } from "../terminal/wsworker";
 import { copyText, dialog, h, toast } from "../ui";
 import { viewToggle } from "../chat/toggle";
 import type { Device, Member, SessionRow } from "../models";
@@ -581,7 +580,6 @@ const page: Page = (root, params) => {
   function connect(): void {
     conn = new TermConnection({
       url: wsUrl("/session"),
-      socket: (url) => workerSocket(url), // off the main thread (decision 58)
       sessionId,
       deviceId,
       sink: view,
