@@ -2,7 +2,9 @@
 // The browser scenario of the bench (issue 16, section 4; docs/performance.md
 // "The browser"): what a user sees is xterm.js drawing in a browser.
 //
-//   node bench/browser/term.mjs --bin-dir build [--smoke] [--mib N]
+//   node bench/browser/term.mjs --bin-dir build [--smoke] [--mib N] [--keys N]
+//        [--configs auto@1,auto@2,webgl@1] [--before DIR] [--profile DIR]
+//        [--window BYTES]
 //
 // Runs the real relay (serving the web app it embeds, or CL_E2E_WEB_DIR),
 // the real agent and Debian's chromium (headless, through playwright-core
