@@ -18,6 +18,7 @@
 
 struct bench {
     bool smoke;
+    const char *bin_dir; /* the relay's and agent's build directory */
     struct rig rig;
     struct report rep;
     char textfile[RIG_PATH_MAX + 32]; /* the throughput file */
@@ -53,6 +54,7 @@ void sc_throughput(struct bench *b);
 void sc_latency(struct bench *b);
 void sc_footprint(struct bench *b);
 void sc_forward(struct bench *b);
-void sc_agents(struct bench *b); /* connect storm + idle agents; wants a fresh relay */
+void sc_agents(struct bench *b);  /* connect storm + idle agents; wants a fresh relay */
+void sc_browser(struct bench *b); /* xterm.js in chromium; runs its own relay (bench/browser) */
 
 #endif

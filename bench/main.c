@@ -27,7 +27,8 @@ static void usage(FILE *f)
                "  --smoke        smallest run of every scenario (checks the harness)\n"
                "  --bin-dir DIR  where clawlink-relay and clawlink are (default ./build)\n"
                "  --out FILE     JSON results (default bench/results/latest.json)\n"
-               "  --only LIST    comma-separated: throughput,latency,footprint,forward,agents\n"
+               "  --only LIST    comma-separated: throughput,latency,footprint,forward,agents,\n"
+               "                 browser\n"
                "  --agents N     synthetic agents for the storm and idle scenarios\n"
                "  --busy N       streaming sessions beside the latency one (at most 60)\n"
                "  --keys N       keystrokes per latency run\n");
@@ -144,6 +145,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     rep_set_commit(&b.rep); /* the tree the run started from, not where HEAD is at the end */
     defaults(&b);
+    b.bin_dir = bin_dir;
     if (agents > 0)
         b.idle_agents = (size_t)agents;
     if (busy >= 0 && busy <= 60)
@@ -183,7 +185,7 @@ int main(int argc, char **argv)
         void (*run)(struct bench *);
     } groups[] = {
         {"throughput", sc_throughput}, {"latency", sc_latency}, {"footprint", sc_footprint},
-        {"forward", sc_forward},       {"agents", sc_agents},
+        {"forward", sc_forward},       {"agents", sc_agents},   {"browser", sc_browser},
     };
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         if (!wanted(only, groups[i].name))

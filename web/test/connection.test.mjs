@@ -105,7 +105,10 @@ test('auth_ok without proto: v1, stdin as JSON base64, stdout JSON accepted', (t
   assert.equal(conn.offset, 3);
 });
 
-test('acks: only after the view drew the bytes, batched within 50 ms, at once after 32 KiB', (t) => {
+// Lets the microtasks queued so far run (the end of the current task).
+const endOfTask = () => new Promise((r) => queueMicrotask(r));
+
+test('acks: only after the view drew the bytes, batched within 50 ms, at the end of the task after 32 KiB', async (t) => {
   const { conn, s, ws } = connect(t);
   ws.accept();
   const acks = () => ws.msgs('ack').map((m) => m.data.offset);
@@ -126,9 +129,10 @@ test('acks: only after the view drew the bytes, batched within 50 ms, at once af
   assert.deepEqual(acks(), [0, 11], 'one ack for both, 50 ms after the first callback');
   tick(t, 500);
   assert.deepEqual(acks(), [0, 11], 'nothing new: no ack');
-  // 32 KiB processed: acked at once
+  // 32 KiB processed: acked when the task that drew it ends
   ws.stdout(11, 'x'.repeat(C.ACK_BYTES));
   s.drawAll();
+  await endOfTask();
   assert.deepEqual(acks(), [0, 11, 11 + C.ACK_BYTES]);
   // callbacks out of order (never by xterm.js, but): the ack never goes back
   ws.stdout(11 + C.ACK_BYTES, 'ab');
@@ -138,6 +142,32 @@ test('acks: only after the view drew the bytes, batched within 50 ms, at once af
   s.pending = [];
   tick(t, 50);
   assert.deepEqual(acks(), [0, 11, 11 + C.ACK_BYTES, 15 + C.ACK_BYTES]);
+});
+
+test('acks: callbacks of one xterm.js slice (one task) past 32 KiB are one ack, sent when the task ends', async (t) => {
+  const { conn, s, ws } = connect(t);
+  ws.accept();
+  const acks = () => ws.msgs('ack').map((m) => m.data.offset);
+  const chunk = 16 * 1024;
+  for (let i = 0; i < 10; i++) ws.stdout(i * chunk, 'y'.repeat(chunk));
+  // xterm.js parses them in one slice: every callback in the same task
+  s.drawAll();
+  assert.equal(conn.acked, 10 * chunk);
+  assert.deepEqual(acks(), [0], 'not in the middle of the slice');
+  await endOfTask();
+  assert.deepEqual(acks(), [0, 10 * chunk], 'one ack for the slice, for all of it');
+  // the next slice: its own ack
+  for (let i = 10; i < 13; i++) ws.stdout(i * chunk, 'y'.repeat(chunk));
+  s.drawAll();
+  await endOfTask();
+  assert.deepEqual(acks(), [0, 10 * chunk, 13 * chunk]);
+  // below 32 KiB: the 50 ms timer as before
+  ws.stdout(13 * chunk, 'z');
+  s.drawAll();
+  await endOfTask();
+  assert.deepEqual(acks(), [0, 10 * chunk, 13 * chunk]);
+  tick(t, C.ACK_DELAY);
+  assert.deepEqual(acks(), [0, 10 * chunk, 13 * chunk, 13 * chunk + 1]);
 });
 
 test('a write callback after the link dropped is acked on the next link (once, right after auth_ok)', (t) => {

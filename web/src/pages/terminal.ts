@@ -39,6 +39,9 @@ interface Viewer {
 //                                reconnecting, offline, ended or failed
 //                      .size()   the terminal's {cols, rows}
 //                      .renderer() what draws it now: webgl or dom
+//                      .onRender(fn) calls fn after each frame xterm.js
+//                                has drawn (the bench's "drawn" time);
+//                                returns the unsubscribe
 declare global {
   interface Window {
     __clawlinkTerm?: {
@@ -47,6 +50,7 @@ declare global {
       state(): string;
       size(): { cols: number; rows: number };
       renderer(): string;
+      onRender(fn: () => void): () => void;
     };
   }
 }
@@ -263,6 +267,10 @@ const page: Page = (root, params) => {
     state: () => conn?.state ?? badge.dataset.state ?? "connecting",
     size: () => ({ cols: view.cols, rows: view.rows }),
     renderer: () => view.renderer,
+    onRender: (fn) => {
+      const sub = view.term.onRender(() => fn());
+      return () => sub.dispose();
+    },
   };
 
   // ---- toolbar actions ---------------------------------------------------

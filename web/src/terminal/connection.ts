@@ -75,7 +75,7 @@ export const BACKOFF_JITTER = 0.2; // up to 20% more, so tabs don't retry in ste
 export const BACKOFF_RESET = 10000; // a link that lasted this long resets the backoff
 export const RESTART_RETRY = 250; // after the relay said it is restarting
 export const OFFLINE_PROBE = 5000; // re-send session_start while the device is offline
-export const ACK_BYTES = 32 * 1024; // ack at once when this much was processed
+export const ACK_BYTES = 32 * 1024; // ack as soon as xterm.js's slice is done when this much was processed
 export const ACK_DELAY = 50; // else at most this late
 export const STDIN_CHUNK = 16 * 1024; // one stdin message at most (a big paste is split)
 export const PENDING_MAX = 4096; // input kept while (re)connecting
@@ -101,6 +101,7 @@ export class TermConnection {
   private processed = 0; // offset after the last byte the sink processed
   private ackSent = 0;
   private ackTimer: ReturnType<typeof setTimeout> | null = null;
+  private ackQueued = false; // an ack waits for the end of the current task
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private authTimer: ReturnType<typeof setTimeout> | null = null;
@@ -475,11 +476,23 @@ export class TermConnection {
     this.o.sink.write(data, () => this.onProcessed(end));
   }
 
+  // xterm.js parses what waits in slices of up to 12 ms and calls the
+  // write callbacks of a slice one after another in the same task; past
+  // ACK_BYTES the ack goes when that task ends (a microtask), so one ack
+  // covers the whole slice instead of one every 32 KiB of it. Each ack is
+  // a WebSocket send, which costs the page's main thread ~0.3 ms in
+  // Chromium (docs/performance.md, "The browser").
   private onProcessed(end: number): void {
     if (end > this.processed) this.processed = end;
     if (!this.authed) return;
-    if (this.processed - this.ackSent >= ACK_BYTES) this.flushAck();
-    else if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAck(), ACK_DELAY);
+    if (this.processed - this.ackSent >= ACK_BYTES) {
+      if (this.ackQueued) return;
+      this.ackQueued = true;
+      queueMicrotask(() => {
+        this.ackQueued = false;
+        this.flushAck();
+      });
+    } else if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAck(), ACK_DELAY);
   }
 
   private flushAck(): void {
