@@ -36,6 +36,7 @@ struct bench {
     int v2_ok;   /* 1: the real agent and relay agreed on v2 at least once */
     int ll_rtts; /* long-link round trips measured (sc_longlink: 20, 80, 150 ms) */
     int ll_keys; /* keystrokes per long-link echo run */
+    int ll_reps; /* long-link throughput rounds (the best counts) */
     int ll_busy; /* busy sessions beside the long-link loaded echo */
     char llfile[RIG_PATH_MAX + 32]; /* what the long-link cat reads */
     size_t ll_size;

@@ -77,6 +77,7 @@ static void defaults(struct bench *b)
         b->footprint_sessions = 2;
         b->ll_rtts = 1;
         b->ll_keys = 10;
+        b->ll_reps = 1;
         b->ll_busy = 2;
         b->ll_size = 1 << 20;
     } else {
@@ -94,6 +95,7 @@ static void defaults(struct bench *b)
         b->footprint_sessions = 10;
         b->ll_rtts = 3;
         b->ll_keys = 40;
+        b->ll_reps = 2;
         b->ll_busy = 10;
         b->ll_size = 32u << 20;
     }
