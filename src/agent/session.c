@@ -50,16 +50,21 @@ struct cl__sess {
     uint64_t sent;       /* output before this offset was queued to the relay */
     uint64_t acked;      /* furthest offset a viewer acknowledged (<= end) */
     /* The flow-control window (opts.window..opts.window_max) and what
-     * grows it: one probe at a time times the round trip from sending an
-     * offset to its ack (cl__window_sample). */
+     * grows it: probes time the round trip from sending an offset to its
+     * ack (cl__window_sample), up to CL__PROBES out at once, one per
+     * quarter window sent, so a burst's last bytes are timed too. */
     size_t window;
-    bool window_hit;      /* the whole window was unacknowledged since the probe */
-    uint64_t probe_off;   /* 0 = no probe out */
-    uint64_t probe_ns;    /* when probe_off was sent */
-    uint64_t probe_acked; /* acked when it was sent */
-    uint64_t min_rtt_ns;  /* shortest probe round trip; 0 = none yet */
-    int viewers;          /* viewers at the relay's last ack; 0 before any */
-    bool eof;             /* PTY read hit EOF (or was closed) */
+    bool window_hit; /* the whole window was unacknowledged since the last decision */
+    struct {
+        uint64_t off;   /* acked >= off ends the probe */
+        uint64_t ns;    /* when it was sent */
+        uint64_t acked; /* acked then */
+    } probe[4];
+    unsigned probes;     /* out: probe[0..probes), oldest first */
+    uint64_t grown_ns;   /* the last decision: probes sent before it are not judged */
+    uint64_t min_rtt_ns; /* shortest probe round trip; 0 = none yet */
+    int viewers;         /* viewers at the relay's last ack; 0 before any */
+    bool eof;            /* PTY read hit EOF (or was closed) */
     bool reaped;
     const char *hangup; /* ended on request: the reason to report, else NULL */
     bool ended;         /* removed from the table; waiting for handle closes */
@@ -324,10 +329,11 @@ static bool cl__pump_one(struct cl__sess *s)
     else if (cl_agent_link_send(link, f, false) != 0)
         return false; /* over CL_WS_SENDQ_MAX: cannot happen below SENDQ_HIGH */
     s->sent = at + n;
-    if (!s->probe_off) {
-        s->probe_off = s->sent;
-        s->probe_ns = uv_hrtime();
-        s->probe_acked = s->acked;
+    if (s->probes < 4 && (!s->probes || s->sent >= s->probe[s->probes - 1].off + s->window / 4)) {
+        s->probe[s->probes].off = s->sent;
+        s->probe[s->probes].ns = uv_hrtime();
+        s->probe[s->probes].acked = s->acked;
+        s->probes++;
     }
     return true;
 }
@@ -861,22 +867,35 @@ size_t cl_agent_window_next(size_t win, size_t max, bool limited, uint64_t acked
     return win > max / 2 ? max : win * 2;
 }
 
-/* The ack reached the probe: one round trip measured. Grows the window
- * when cl_agent_window_next says the window is the limit, and the ring
- * with it when the window would outgrow it (never past the budget; a
- * failed allocation leaves both as they were). */
+/* The ack reached one or more probes: round trips measured. The newest
+ * probe reached, if sent after the last decision, decides: grows the
+ * window when cl_agent_window_next says the window is the limit, and the
+ * ring with it when the window would outgrow it (never past the budget;
+ * a failed allocation leaves both as they were). */
 static void cl__window_sample(struct cl__sess *s)
 {
     struct cl_agent_sessions *ss = s->ss;
-    uint64_t now = uv_hrtime(), rtt = now - s->probe_ns;
+    uint64_t now = uv_hrtime(), rtt = 0, sent_ns = 0, acked = 0;
     size_t max = ss->opts.window_max > s->window ? ss->opts.window_max : s->window, next;
+    unsigned done = 0;
 
-    if (!s->min_rtt_ns || rtt < s->min_rtt_ns)
-        s->min_rtt_ns = rtt ? rtt : 1;
-    next = cl_agent_window_next(s->window, max, s->window_hit, s->acked - s->probe_acked, rtt,
-                                s->min_rtt_ns);
-    s->probe_off = 0;
+    while (done < s->probes && s->acked >= s->probe[done].off) {
+        rtt = now - s->probe[done].ns;
+        if (!s->min_rtt_ns || rtt < s->min_rtt_ns)
+            s->min_rtt_ns = rtt ? rtt : 1;
+        sent_ns = s->probe[done].ns;
+        acked = s->acked - s->probe[done].acked;
+        done++;
+    }
+    if (!done)
+        return;
+    memmove(s->probe, s->probe + done, (s->probes - done) * sizeof s->probe[0]);
+    s->probes -= done;
+    if (sent_ns < s->grown_ns)
+        return; /* sent under the old window: says nothing of the new one */
+    next = cl_agent_window_next(s->window, max, s->window_hit, acked, rtt, s->min_rtt_ns);
     s->window_hit = false;
+    s->grown_ns = now;
     if (next > s->ring.cap) {
         size_t left = CL_AGENT_WINDOW_BUDGET - ss->ring_grown, old = s->ring.cap;
         if (next - s->ring.cap > left)
@@ -902,7 +921,7 @@ static void cl__on_ack(struct cl__sess *s, const struct cl_msg *m)
 
     if (off > s->acked)
         s->acked = off;
-    if (s->probe_off && s->acked >= s->probe_off)
+    if (s->probes && s->acked >= s->probe[0].off)
         cl__window_sample(s);
     if (m->has_viewers && m->viewers != s->viewers) {
         cl_debug("session", "viewers changed", "session=%s viewers=%d acked=%llu end=%llu", s->id,
