@@ -196,7 +196,7 @@ static void linkem__nodelay_nonblock(int s)
 }
 
 static void linkem__accept(int ls, int ep, struct linkem__conn *conns, const struct linkem_opts *o,
-                           uint16_t target, unsigned *nacc)
+                           uint16_t target)
 {
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons(target),
@@ -226,10 +226,11 @@ static void linkem__accept(int ls, int ep, struct linkem__conn *conns, const str
     for (int i = 0; i < 2; i++) {
         struct epoll_event ev = {.events = 0, .data.u32 = (uint32_t)(slot * 2 + i)};
         linkem__nodelay_nonblock(c->fd[i]);
-        linkem_line_init(&c->dir[i].line, o, *nacc * 2 + (unsigned)i);
+        /* the same stalls, by bytes carried, on every connection: the
+         * reference and the relay path meet the same losses */
+        linkem_line_init(&c->dir[i].line, o, (unsigned)i);
         epoll_ctl(ep, EPOLL_CTL_ADD, c->fd[i], &ev);
     }
-    (*nacc)++;
 }
 
 /* The emulator's whole life; never returns. */
@@ -240,7 +241,6 @@ static void linkem__run(int ls, const struct linkem_opts *o, uint16_t target)
     struct epoll_event ev = {.events = EPOLLIN}, got[2 * LINKEM_CONNS + 2];
     int ep = epoll_create1(EPOLL_CLOEXEC);
     int tf = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    unsigned nacc = 0;
 
     if (ep < 0 || tf < 0)
         _exit(1);
@@ -298,7 +298,7 @@ static void linkem__run(int ls, const struct linkem_opts *o, uint16_t target)
         for (int e = 0; e < n; e++) {
             uint32_t id = got[e].data.u32;
             if (id == UINT32_MAX) {
-                linkem__accept(ls, ep, conns, o, target, &nacc);
+                linkem__accept(ls, ep, conns, o, target);
             } else if (id == UINT32_MAX - 1) {
                 uint64_t ticks;
                 if (read(tf, &ticks, sizeof ticks) < 0) { /* EAGAIN: already read */

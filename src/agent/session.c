@@ -93,6 +93,7 @@ struct cl_agent_sessions {
     bool link_up;        /* as last seen by on_flow, for logging */
     struct cl__sess *rr; /* where the next on_flow round starts (fairness) */
     size_t ring_grown; /* ring bytes beyond opts.ring_size, all sessions (CL_AGENT_WINDOW_BUDGET) */
+    uint64_t min_rtt_ns; /* shortest probe round trip of any session on this link; 0 = none */
     uv_signal_t sigchld;
     uv_timer_t title_timer; /* runs while count > 0: cl__on_title_timer */
     char home[PATH_MAX];    /* the shells' $HOME, shown as ~ in titles ("" if unset) */
@@ -883,6 +884,8 @@ static void cl__window_sample(struct cl__sess *s)
         rtt = now - s->probe[done].ns;
         if (!s->min_rtt_ns || rtt < s->min_rtt_ns)
             s->min_rtt_ns = rtt ? rtt : 1;
+        if (!ss->min_rtt_ns || s->min_rtt_ns < ss->min_rtt_ns)
+            ss->min_rtt_ns = s->min_rtt_ns;
         sent_ns = s->probe[done].ns;
         acked = s->acked - s->probe[done].acked;
         done++;
@@ -893,7 +896,10 @@ static void cl__window_sample(struct cl__sess *s)
     s->probes -= done;
     if (sent_ns < s->grown_ns)
         return; /* sent under the old window: says nothing of the new one */
-    next = cl_agent_window_next(s->window, max, s->window_hit, acked, rtt, s->min_rtt_ns);
+    /* the link's shortest round trip, not only this session's: a session
+     * that starts while the link is already queued behind others would
+     * otherwise take the queue for distance and grow for nothing */
+    next = cl_agent_window_next(s->window, max, s->window_hit, acked, rtt, ss->min_rtt_ns);
     s->window_hit = false;
     s->grown_ns = now;
     if (next > s->ring.cap) {
@@ -1115,9 +1121,16 @@ void cl_agent_sessions_on_flow(struct cl_agent_sessions *ss)
 
     if (up != ss->link_up) {
         ss->link_up = up;
-        /* a new connection (maybe to a restarted relay) hears every title */
+        /* a new connection (maybe to a restarted relay) hears every
+         * title, and its round trips are measured afresh (probes out on
+         * the old one would time the reconnect) */
+        ss->min_rtt_ns = 0;
         HASH_ITER(hh, ss->by_id, s, tmp)
-        s->title_sent = false;
+        {
+            s->title_sent = false;
+            s->probes = 0;
+            s->min_rtt_ns = 0;
+        }
         cl_debug("session", up ? "link up: sending output" : "link down: output kept in rings",
                  "sessions=%zu queued=%zu", ss->count, cl_agent_link_queued(ss->link));
     }
