@@ -117,7 +117,8 @@ void cl_agent_session_title(const char *comm, const char *cwd, const char *home,
  * (decisions 57 [longlink]). `limited`: the session had the whole window
  * unacknowledged at some point of the round trip; `acked` bytes were
  * acknowledged over `cycle_ns`, and `min_rtt_ns` is the shortest round
- * trip (from sending an offset to its ack) the session has seen. The
+ * trip (from sending an offset to its ack) any session has seen on the
+ * current connection to the relay. The
  * delivery rate times the shortest round trip estimates what the path
  * holds (its bandwidth-delay product); while that is over half the
  * window, the window and not the reader or the link is what limits, and
