@@ -8,6 +8,7 @@
 #ifndef CL_BENCH_BENCH_H
 #define CL_BENCH_BENCH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -33,7 +34,13 @@ struct bench {
     int fwd_sessions[3];
     int n_fwd;
     int footprint_sessions;
-    int v2_ok; /* 1: the real agent and relay agreed on v2 at least once */
+    int v2_ok;   /* 1: the real agent and relay agreed on v2 at least once */
+    int ll_rtts; /* long-link round trips measured (sc_longlink: 20, 80, 150 ms) */
+    int ll_keys; /* keystrokes per long-link echo run */
+    int ll_reps; /* long-link throughput rounds (the best counts) */
+    int ll_busy; /* busy sessions beside the long-link loaded echo */
+    char llfile[RIG_PATH_MAX + 32]; /* what the long-link cat reads */
+    size_t ll_size;
 };
 
 /* A real shell through the relay: a session on device 0 (the real agent),
@@ -49,12 +56,28 @@ int shell_open(struct shell *s, struct bench *b, struct wsc_loop *l, int proto, 
 void shell_keyio(struct shell *s, struct keyio *io);
 void shell_close(struct shell *s);
 
+/* Busy sessions (sc_latency.c): n sessions of device 0, each running
+ * `while :; do cat busyfile; done` watched by a viewer that reads and
+ * acks, all on the thread of busy_main (pthread_create(..., busy_main,
+ * bz)) until stop is set. */
+struct busy {
+    struct bench *b;
+    int n;
+    atomic_int opened; /* sessions started, command typed; -1: failed (err) */
+    atomic_int ready;  /* sessions that have received output */
+    atomic_bool stop;
+    atomic_ullong bytes;
+    char err[256];
+};
+void *busy_main(void *arg);
+
 /* The scenarios (sc_*.c). Each needs the relay running, except where said. */
 void sc_throughput(struct bench *b);
 void sc_latency(struct bench *b);
 void sc_footprint(struct bench *b);
 void sc_forward(struct bench *b);
-void sc_agents(struct bench *b);  /* connect storm + idle agents; wants a fresh relay */
-void sc_browser(struct bench *b); /* xterm.js in chromium; runs its own relay (bench/browser) */
+void sc_agents(struct bench *b);   /* connect storm + idle agents; wants a fresh relay */
+void sc_browser(struct bench *b);  /* xterm.js in chromium; runs its own relay (bench/browser) */
+void sc_longlink(struct bench *b); /* throughput and echo over an emulated long link */
 
 #endif

@@ -9,7 +9,7 @@
 // belongs to `make bench`, never to a pass/fail test.
 import { readFileSync } from 'node:fs';
 
-const SCENARIOS = ['throughput', 'latency', 'footprint', 'forward', 'storm', 'idle', 'browser'];
+const SCENARIOS = ['throughput', 'latency', 'footprint', 'forward', 'storm', 'idle', 'longlink', 'browser'];
 
 const path = process.argv[2];
 const doc = JSON.parse(readFileSync(path, 'utf8'));

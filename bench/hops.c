@@ -126,12 +126,18 @@ static void hops__reap(pid_t pid)
 
 int hops_open(struct hops *h, const char *home)
 {
+    return hops_open_link(h, home, NULL);
+}
+
+int hops_open_link(struct hops *h, const char *home, const struct linkem_opts *lo)
+{
     uint16_t pa, pb;
     struct keyio io;
     int la, lb, rc;
 
     h->fd = -1;
     h->relay = h->agent = -1;
+    h->link.pid = -1;
     la = hops__listen(&pa);
     if (la < 0)
         return la;
@@ -151,6 +157,17 @@ int hops_open(struct hops *h, const char *home)
         hops__nodelay(agent);
         hops__nodelay(browser);
         hops__pump(browser, agent, -1);
+    }
+    if (h->relay > 0 && lo) {
+        /* the agent stand-in connects through the emulated link */
+        rc = linkem_start(&h->link, lo, pa);
+        if (rc) {
+            close(la);
+            close(lb);
+            hops_close(h);
+            return rc;
+        }
+        pa = h->link.port;
     }
     h->agent = h->relay > 0 ? fork() : -1;
     if (h->agent == 0) {
@@ -234,4 +251,5 @@ void hops_close(struct hops *h)
     if (h->agent > 0)
         hops__reap(h->agent);
     h->relay = h->agent = -1;
+    linkem_stop(&h->link);
 }

@@ -19,17 +19,22 @@
 #include <sys/types.h>
 
 #include "keys.h"
+#include "linkem.h"
 
 struct hops {
     int fd;      /* the bench's socket to the relay stand-in */
     pid_t relay; /* the stand-ins; the agent one owns the shell */
     pid_t agent;
+    struct linkem link; /* between the stand-ins, if asked for (pid -1: none) */
 };
 
 /* Starts both stand-ins and a login bash behind them (as floor_shell_open:
  * HOME=home), and drains its prompt. Call before the bench starts threads.
  * Returns 0 or a negative errno; on success close it with hops_close. */
 int hops_open(struct hops *h, const char *home);
+/* The same with an emulated long link (linkem.h) between the agent
+ * stand-in and the relay stand-in, where clawlink's agent-relay link is. */
+int hops_open_link(struct hops *h, const char *home, const struct linkem_opts *lo);
 /* A keyio typing into the shell through both stand-ins. */
 void hops_keyio(struct hops *h, struct keyio *io);
 /* Runs `cat path` in the shell and reads until a marker printed after it:

@@ -28,7 +28,7 @@ static void usage(FILE *f)
                "  --bin-dir DIR  where clawlink-relay and clawlink are (default ./build)\n"
                "  --out FILE     JSON results (default bench/results/latest.json)\n"
                "  --only LIST    comma-separated: throughput,latency,footprint,forward,agents,\n"
-               "                 browser\n"
+               "                 longlink,browser\n"
                "  --agents N     synthetic agents for the storm and idle scenarios\n"
                "  --busy N       streaming sessions beside the latency one (at most 60)\n"
                "  --keys N       keystrokes per latency run\n");
@@ -75,6 +75,11 @@ static void defaults(struct bench *b)
         b->fwd_sessions[0] = 1;
         b->n_fwd = 1;
         b->footprint_sessions = 2;
+        b->ll_rtts = 1;
+        b->ll_keys = 10;
+        b->ll_reps = 1;
+        b->ll_busy = 2;
+        b->ll_size = 1 << 20;
     } else {
         b->text_size = 64u << 20;
         b->reps = 5;
@@ -88,6 +93,11 @@ static void defaults(struct bench *b)
         b->fwd_sessions[2] = 100;
         b->n_fwd = 3;
         b->footprint_sessions = 10;
+        b->ll_rtts = 3;
+        b->ll_keys = 40;
+        b->ll_reps = 2;
+        b->ll_busy = 10;
+        b->ll_size = 32u << 20;
     }
 }
 
@@ -170,8 +180,10 @@ int main(int argc, char **argv)
     }
     snprintf(b.textfile, sizeof b.textfile, "%s/text-%zu", b.rig.dir, b.text_size);
     snprintf(b.busyfile, sizeof b.busyfile, "%s/busy", b.rig.dir);
+    snprintf(b.llfile, sizeof b.llfile, "%s/text-%zu", b.rig.dir, b.ll_size);
     if ((rc = rig_text_file(b.textfile, b.text_size)) ||
-        (rc = rig_text_file(b.busyfile, 4u << 20))) {
+        (rc = rig_text_file(b.busyfile, 4u << 20)) ||
+        (b.ll_size != b.text_size && (rc = rig_text_file(b.llfile, b.ll_size)))) {
         fprintf(stderr, "bench: writing test files: %s\n", strerror(-rc));
         rig_free(&b.rig);
         return 1;
@@ -185,7 +197,8 @@ int main(int argc, char **argv)
         void (*run)(struct bench *);
     } groups[] = {
         {"throughput", sc_throughput}, {"latency", sc_latency}, {"footprint", sc_footprint},
-        {"forward", sc_forward},       {"agents", sc_agents},   {"browser", sc_browser},
+        {"forward", sc_forward},       {"agents", sc_agents},   {"longlink", sc_longlink},
+        {"browser", sc_browser},
     };
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         if (!wanted(only, groups[i].name))

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define REP_MAX 120
+#define REP_MAX 200
 
 enum rep_verdict { REP_INFO = -1, REP_FAIL = 0, REP_PASS = 1 };
 

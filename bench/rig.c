@@ -170,7 +170,7 @@ int rig_agent_start(struct rig *r, int proto, char *err, size_t errlen)
 {
     char cfg[RIG_PATH_MAX + 32], logpath[RIG_PATH_MAX + 32], text[512], protos[8];
     char env_home[RIG_PATH_MAX + 8], env_inputrc[RIG_PATH_MAX + 32];
-    char *argv[12] = {r->agent_bin, "up", "--config", cfg, "--shell", "/bin/bash", NULL};
+    char *argv[18] = {r->agent_bin, "up", "--config", cfg, "--shell", "/bin/bash", NULL};
     int argc = 6;
     char *envp[] = {env_home,
                     "SHELL=/bin/bash",
@@ -188,7 +188,7 @@ int rig_agent_start(struct rig *r, int proto, char *err, size_t errlen)
     snprintf(text, sizeof text,
              "{\"device_id\":\"%s\",\"token\":\"%s\",\"relay_url\":\"ws://127.0.0.1:%d\","
              "\"name\":\"bench\"}\n",
-             r->prov.dev[0].id, r->prov.dev[0].token, r->port);
+             r->prov.dev[0].id, r->prov.dev[0].token, r->agent_port ? r->agent_port : r->port);
     rc = rig__write(cfg, text, 0600);
     if (rc) {
         snprintf(err, errlen, "writing %s: %s", cfg, strerror(-rc));
@@ -203,6 +203,8 @@ int rig_agent_start(struct rig *r, int proto, char *err, size_t errlen)
         argv[argc++] = "--log-level";
         argv[argc++] = "debug";
     }
+    for (int i = 0; i < 4 && r->agent_args[i]; i++)
+        argv[argc++] = (char *)r->agent_args[i];
     rc = bp_spawn(&r->agent, "agent", argv, envp, r->home, logpath);
     if (rc)
         snprintf(err, errlen, "spawn %s: %s", r->agent_bin, strerror(-rc));

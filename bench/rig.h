@@ -30,6 +30,9 @@ struct rig {
     int port;
     struct sockaddr_in addr;
     struct bp_proc agent;
+    int agent_port;            /* where the agent connects: 0 = the relay's port
+                                  (else a link emulator in front of it: linkem.h) */
+    const char *agent_args[4]; /* more `clawlink up` arguments, NULL-terminated */
     bool agent_has_proto_flag; /* `clawlink up --proto N` exists */
     int relay_runs;            /* relay starts so far (log file names) */
     struct bp_proc perf;       /* perf record, while profiling */

@@ -26,17 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-struct busy {
-    struct bench *b;
-    int n;
-    atomic_int opened; /* sessions started, command typed */
-    atomic_int ready;  /* sessions that have received output */
-    atomic_bool stop;
-    atomic_ullong bytes;
-    char err[256];
-};
-
-static void *busy__main(void *arg)
+void *busy_main(void *arg)
 {
     struct busy *bz = arg;
     struct wsc_loop loop;
@@ -183,7 +173,7 @@ static int lat__through(struct bench *b, int proto, int busy, double *us,
         atomic_init(&bz.ready, 0);
         atomic_init(&bz.stop, false);
         atomic_init(&bz.bytes, 0);
-        pthread_create(&th, NULL, busy__main, &bz);
+        pthread_create(&th, NULL, busy_main, &bz);
         /* Keep our own link alive while the others start: all of them
          * open, and all streaming or 5 s passed (an agent may starve some;
          * the note says how many got output). */

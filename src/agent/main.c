@@ -81,6 +81,7 @@ struct cl__opts {
     const char *log_level;
     const char *ring_size;
     const char *window;
+    const char *window_max;
     const char *idle_grace;
     const char *ping_interval;
     const char *proto;
@@ -113,6 +114,7 @@ static const struct cl__opt {
     {"log-level", CL__F_ALL, offsetof(struct cl__opts, log_level)},
     {"ring-size", CL__F_UP, offsetof(struct cl__opts, ring_size)},
     {"window", CL__F_UP, offsetof(struct cl__opts, window)},
+    {"window-max", CL__F_UP, offsetof(struct cl__opts, window_max)},
     {"idle-grace", CL__F_UP, offsetof(struct cl__opts, idle_grace)},
     {"ping-interval", CL__F_UP, offsetof(struct cl__opts, ping_interval)},
     {"proto", CL__F_UP, offsetof(struct cl__opts, proto)},
@@ -143,7 +145,8 @@ static void cl__usage(FILE *out)
             "       clawlink --pair CODE --api URL [--name NAME] [--config PATH]\n"
             "       clawlink [up] [--config PATH] [--shell PATH] [--ca-file PEM]\n"
             "                [--ring-size BYTES] [--window BYTES] [--idle-grace SECONDS]\n"
-            "                [--ping-interval SECONDS] [--proto 1|2] [--pass-env NAMES]\n"
+            "                [--window-max BYTES] [--ping-interval SECONDS] [--proto 1|2] "
+            "[--pass-env NAMES]\n"
             "                [--chat-db PATH] [--chat-listen 127.0.0.1:PORT]\n"
             "                [--log-level debug|info|warn|error]\n"
             "       clawlink status [--config PATH] [--ca-file PEM]\n"
@@ -182,6 +185,10 @@ static void cl__usage(FILE *out)
             "  --window BYTES           output not yet acknowledged by a viewer before\n"
             "                           the session stops reading its terminal\n"
             "                           (default 1M, 64K to the ring size)\n"
+            "  --window-max BYTES       how far a session's window may grow when acks\n"
+            "                           show a long round trip, not a slow reader, is\n"
+            "                           the limit; the ring grows with it (default 16M,\n"
+            "                           --window to 256M; equal to --window: fixed)\n"
             "  --idle-grace SECONDS     end a session that has had no viewer this long\n"
             "                           (default 1800, 0 = never)\n"
             "  --ping-interval SECONDS  ping the relay after this long with nothing\n"
@@ -221,6 +228,7 @@ static int cl__usage_error(const char *fmt, ...)
 static int cl__parse_up_values(struct cl__opts *o)
 {
     uint64_t ring = CL_RING_DEFAULT, window = CL_AGENT_WINDOW_DEFAULT;
+    uint64_t window_max = CL_AGENT_WINDOW_MAX_DEFAULT;
     uint64_t grace = CL_AGENT_IDLE_GRACE_DEFAULT, ping = CL_AGENT_PING_DEFAULT_S;
     uint64_t proto = CL_PROTO_MAX;
     const char *bad = NULL;
@@ -232,8 +240,14 @@ static int cl__parse_up_values(struct cl__opts *o)
     else if (o->window && cl_agent_parse_bytes(o->window, CL_AGENT_WINDOW_MIN, CL_RING_MAX, &window,
                                                err, sizeof err))
         bad = "--window";
-    else if (o->idle_grace && cl_agent_parse_seconds(o->idle_grace, 0, CL_AGENT_IDLE_GRACE_MAX,
-                                                     &grace, err, sizeof err))
+    else if (o->window_max && cl_agent_parse_bytes(o->window_max, CL_AGENT_WINDOW_MIN, CL_RING_MAX,
+                                                   &window_max, err, sizeof err))
+        bad = "--window-max";
+    if (!bad && o->window_max && window_max < window) {
+        snprintf(err, sizeof err, "must be at least --window");
+        bad = "--window-max";
+    } else if (o->idle_grace && cl_agent_parse_seconds(o->idle_grace, 0, CL_AGENT_IDLE_GRACE_MAX,
+                                                       &grace, err, sizeof err))
         bad = "--idle-grace";
     else if (o->ping_interval &&
              cl_agent_parse_seconds(o->ping_interval, CL_AGENT_PING_MIN_S, CL_AGENT_PING_MAX_S,
@@ -268,6 +282,8 @@ static int cl__parse_up_values(struct cl__opts *o)
     }
     o->sess.ring_size = (size_t)ring;
     o->sess.window = (size_t)window;
+    /* a --window above the default maximum is a fixed window of that size */
+    o->sess.window_max = (size_t)(window_max > window ? window_max : window);
     o->sess.idle_grace_s = grace;
     o->sess.pass_env = o->pass_env;
     o->ping_s = (unsigned)ping;
@@ -1226,10 +1242,10 @@ static int cl__cmd_up(const struct cl__opts *o)
     cl_agent_link_set_proto(app.link, o->proto_max);
     cl_agent_link_set_shell(app.link, cl__pick_shell(o));
     cl_info("agent", "starting",
-            "version=%s device=%s relay=%s config=%s ring_size=%zu window=%zu idle_grace_s=%llu "
-            "ping_interval_s=%u proto_max=%d",
+            "version=%s device=%s relay=%s config=%s ring_size=%zu window=%zu window_max=%zu "
+            "idle_grace_s=%llu ping_interval_s=%u proto_max=%d",
             CL_VERSION, cfg.device_id, cfg.relay_url, path, o->sess.ring_size, o->sess.window,
-            (unsigned long long)o->sess.idle_grace_s, o->ping_s, o->proto_max);
+            o->sess.window_max, (unsigned long long)o->sess.idle_grace_s, o->ping_s, o->proto_max);
     if (cl_agent_url_insecure(cfg.relay_url))
         cl_warn("link",
                 "the relay is reached over plain ws:// on a network: the device token and every "

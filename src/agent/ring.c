@@ -100,3 +100,31 @@ size_t cl_ring_read(const struct cl_ring *r, uint64_t offset, void *dst, size_t 
     }
     return total;
 }
+
+int cl_ring_grow(struct cl_ring *r, size_t cap)
+{
+    uint8_t *nb;
+    uint64_t o;
+
+    if (cap <= r->cap)
+        return cap == r->cap ? 0 : CL_EINVAL;
+    nb = malloc(cap);
+    if (!nb)
+        return CL_ENOMEM;
+    /* offset o moves from buf[o % old cap] to nb[o % cap]: in at most four
+     * contiguous pieces (where either ring wraps), copied piece by piece */
+    for (o = r->start; o < r->end;) {
+        size_t from = (size_t)(o % r->cap), to = (size_t)(o % cap);
+        size_t k = (size_t)(r->end - o);
+        if (k > r->cap - from)
+            k = r->cap - from;
+        if (k > cap - to)
+            k = cap - to;
+        memcpy(nb + to, r->buf + from, k);
+        o += k;
+    }
+    free(r->buf);
+    r->buf = nb;
+    r->cap = cap;
+    return 0;
+}

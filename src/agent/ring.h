@@ -8,7 +8,8 @@
  * Anything in [start, end) can be read again, which is what makes `replay`
  * and lossless resume possible. The capacity need not be a power of two.
  *
- * Not thread-safe; no allocation after cl_ring_init.
+ * Not thread-safe; no allocation after cl_ring_init except by cl_ring_grow
+ * (a session whose flow-control window grows past the ring: session.h).
  */
 #ifndef CL_AGENT_RING_H
 #define CL_AGENT_RING_H
@@ -32,6 +33,12 @@ struct cl_ring {
  * caller's) for an empty ring at offset 0. Returns 0, CL_EINVAL (cap 0) or
  * CL_ENOMEM; on failure *r is zeroed and safe to cl_ring_free. */
 int cl_ring_init(struct cl_ring *r, size_t cap);
+
+/* Grows the capacity to cap bytes, keeping every byte held at its offset
+ * (a new buffer; pointers from cl_ring_peek/write_ptr become invalid).
+ * Returns 0 (also when cap is the capacity already), CL_EINVAL for a cap
+ * below it, or CL_ENOMEM, leaving the ring as it was. */
+int cl_ring_grow(struct cl_ring *r, size_t cap);
 
 /* Frees the buffer; *r is zeroed. Safe on a zeroed or freed ring. */
 void cl_ring_free(struct cl_ring *r);

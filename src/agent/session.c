@@ -49,6 +49,20 @@ struct cl__sess {
     struct cl_ring ring; /* output [ring.start, ring.end); end = produced */
     uint64_t sent;       /* output before this offset was queued to the relay */
     uint64_t acked;      /* furthest offset a viewer acknowledged (<= end) */
+    /* The flow-control window (opts.window..opts.window_max) and what
+     * grows it: probes time the round trip from sending an offset to its
+     * ack (cl__window_sample), up to CL__PROBES out at once, one per
+     * quarter window sent, so a burst's last bytes are timed too. */
+    size_t window;
+    bool window_hit; /* the whole window was unacknowledged since the last decision */
+    struct {
+        uint64_t off;   /* acked >= off ends the probe */
+        uint64_t ns;    /* when it was sent */
+        uint64_t acked; /* acked then */
+    } probe[4];
+    unsigned probes;     /* out: probe[0..probes), oldest first */
+    uint64_t grown_ns;   /* the last decision: probes sent before it are not judged */
+    uint64_t min_rtt_ns; /* shortest probe round trip; 0 = none yet */
     int viewers;         /* viewers at the relay's last ack; 0 before any */
     bool eof;            /* PTY read hit EOF (or was closed) */
     bool reaped;
@@ -78,6 +92,8 @@ struct cl_agent_sessions {
     struct cl_agent_session_opts opts;
     bool link_up;        /* as last seen by on_flow, for logging */
     struct cl__sess *rr; /* where the next on_flow round starts (fairness) */
+    size_t ring_grown; /* ring bytes beyond opts.ring_size, all sessions (CL_AGENT_WINDOW_BUDGET) */
+    uint64_t min_rtt_ns; /* shortest probe round trip of any session on this link; 0 = none */
     uv_signal_t sigchld;
     uv_timer_t title_timer; /* runs while count > 0: cl__on_title_timer */
     char home[PATH_MAX];    /* the shells' $HOME, shown as ~ in titles ("" if unset) */
@@ -116,6 +132,8 @@ static void cl__on_handle_closed(uv_handle_t *h)
 {
     struct cl__sess *s = h->data;
     if (--s->open_handles == 0 && s->ended) {
+        if (s->ring.cap > s->ss->opts.ring_size)
+            s->ss->ring_grown -= s->ring.cap - s->ss->opts.ring_size;
         free(s->pending);
         cl_ring_free(&s->ring);
         free(s);
@@ -149,10 +167,10 @@ static size_t cl__read_room(const struct cl__sess *s)
         return 0;
     if (s->viewers > 0) {
         uint64_t unacked = s->ring.end - s->acked;
-        if (!up || unacked >= ss->opts.window)
+        if (!up || unacked >= s->window)
             return 0;
-        if (room > ss->opts.window - unacked)
-            room = ss->opts.window - unacked;
+        if (room > s->window - unacked)
+            room = s->window - unacked;
     }
     if (up) {
         uint64_t from = s->sent > s->ring.start ? s->sent : s->ring.start;
@@ -175,6 +193,8 @@ static void cl__update_poll(struct cl__sess *s)
 
     if (s->master < 0)
         return;
+    if (s->viewers > 0 && s->ring.end - s->acked >= s->window)
+        s->window_hit = true; /* paused by the window: cl__window_sample */
     if (cl__read_room(s) > 0)
         want |= UV_READABLE;
     if (s->pending_len)
@@ -310,6 +330,12 @@ static bool cl__pump_one(struct cl__sess *s)
     else if (cl_agent_link_send(link, f, false) != 0)
         return false; /* over CL_WS_SENDQ_MAX: cannot happen below SENDQ_HIGH */
     s->sent = at + n;
+    if (s->probes < 4 && (!s->probes || s->sent >= s->probe[s->probes - 1].off + s->window / 4)) {
+        s->probe[s->probes].off = s->sent;
+        s->probe[s->probes].ns = uv_hrtime();
+        s->probe[s->probes].acked = s->acked;
+        s->probes++;
+    }
     return true;
 }
 
@@ -757,6 +783,7 @@ static void cl__on_start(struct cl_agent_sessions *ss, const struct cl_msg *m)
     snprintf(s->id, sizeof s->id, "%s", m->session_id);
     s->ss = ss;
     s->master = -1;
+    s->window = ss->opts.window;
     if (cl_ring_init(&s->ring, ss->opts.ring_size) != 0) {
         cl_error("session", "no memory for the output ring; refusing", "session=%s bytes=%zu",
                  s->id, ss->opts.ring_size);
@@ -828,6 +855,70 @@ static void cl__on_idle(uv_timer_t *t)
     cl__hangup(s, cl_end_reason_name(CL_END_IDLE));
 }
 
+size_t cl_agent_window_next(size_t win, size_t max, bool limited, uint64_t acked, uint64_t cycle_ns,
+                            uint64_t min_rtt_ns)
+{
+    double bdp;
+
+    if (!limited || win >= max || !acked || !cycle_ns || !min_rtt_ns)
+        return win;
+    bdp = (double)acked * (double)min_rtt_ns / (double)cycle_ns;
+    if (2 * bdp <= (double)win)
+        return win;
+    return win > max / 2 ? max : win * 2;
+}
+
+/* The ack reached one or more probes: round trips measured. The newest
+ * probe reached, if sent after the last decision, decides: grows the
+ * window when cl_agent_window_next says the window is the limit, and the
+ * ring with it when the window would outgrow it (never past the budget;
+ * a failed allocation leaves both as they were). */
+static void cl__window_sample(struct cl__sess *s)
+{
+    struct cl_agent_sessions *ss = s->ss;
+    uint64_t now = uv_hrtime(), rtt = 0, sent_ns = 0, acked = 0;
+    size_t max = ss->opts.window_max > s->window ? ss->opts.window_max : s->window, next;
+    unsigned done = 0;
+
+    while (done < s->probes && s->acked >= s->probe[done].off) {
+        rtt = now - s->probe[done].ns;
+        if (!s->min_rtt_ns || rtt < s->min_rtt_ns)
+            s->min_rtt_ns = rtt ? rtt : 1;
+        if (!ss->min_rtt_ns || s->min_rtt_ns < ss->min_rtt_ns)
+            ss->min_rtt_ns = s->min_rtt_ns;
+        sent_ns = s->probe[done].ns;
+        acked = s->acked - s->probe[done].acked;
+        done++;
+    }
+    if (!done)
+        return;
+    memmove(s->probe, s->probe + done, (s->probes - done) * sizeof s->probe[0]);
+    s->probes -= done;
+    if (sent_ns < s->grown_ns)
+        return; /* sent under the old window: says nothing of the new one */
+    /* the link's shortest round trip, not only this session's: a session
+     * that starts while the link is already queued behind others would
+     * otherwise take the queue for distance and grow for nothing */
+    next = cl_agent_window_next(s->window, max, s->window_hit, acked, rtt, ss->min_rtt_ns);
+    s->window_hit = false;
+    s->grown_ns = now;
+    if (next > s->ring.cap) {
+        size_t left = CL_AGENT_WINDOW_BUDGET - ss->ring_grown, old = s->ring.cap;
+        if (next - s->ring.cap > left)
+            next = s->ring.cap + left;
+        if (next > s->ring.cap && cl_ring_grow(&s->ring, next) != 0)
+            next = s->ring.cap; /* CL_ENOMEM: keep what we have */
+        ss->ring_grown += s->ring.cap - old;
+    }
+    if (next > s->window) {
+        cl_debug("session", "window grew",
+                 "session=%s window=%zu ring=%zu rtt_us=%llu min_rtt_us=%llu", s->id, next,
+                 s->ring.cap, (unsigned long long)(rtt / 1000),
+                 (unsigned long long)(s->min_rtt_ns / 1000));
+        s->window = next;
+    }
+}
+
 /* ack {offset, viewers}: the furthest offset any viewer consumed (never
  * moves back, never past what was produced) and how many are attached. */
 static void cl__on_ack(struct cl__sess *s, const struct cl_msg *m)
@@ -836,6 +927,8 @@ static void cl__on_ack(struct cl__sess *s, const struct cl_msg *m)
 
     if (off > s->acked)
         s->acked = off;
+    if (s->probes && s->acked >= s->probe[0].off)
+        cl__window_sample(s);
     if (m->has_viewers && m->viewers != s->viewers) {
         cl_debug("session", "viewers changed", "session=%s viewers=%d acked=%llu end=%llu", s->id,
                  m->viewers, (unsigned long long)s->acked, (unsigned long long)s->ring.end);
@@ -985,6 +1078,9 @@ int cl_agent_sessions_new(uv_loop_t *loop, struct cl_agent_link *link, const cha
     if (opts->window < CL_AGENT_WINDOW_MIN || opts->window > opts->ring_size)
         return cl_seterr(err, errlen, CL_EINVAL, "window must be %d bytes to the ring size",
                          CL_AGENT_WINDOW_MIN);
+    if (opts->window_max && (opts->window_max < opts->window || opts->window_max > CL_RING_MAX))
+        return cl_seterr(err, errlen, CL_EINVAL, "window max must be the window to %d bytes",
+                         CL_RING_MAX);
     if (opts->idle_grace_s > CL_AGENT_IDLE_GRACE_MAX)
         return cl_seterr(err, errlen, CL_EINVAL, "idle grace must be at most %d seconds",
                          CL_AGENT_IDLE_GRACE_MAX);
@@ -1025,9 +1121,16 @@ void cl_agent_sessions_on_flow(struct cl_agent_sessions *ss)
 
     if (up != ss->link_up) {
         ss->link_up = up;
-        /* a new connection (maybe to a restarted relay) hears every title */
+        /* a new connection (maybe to a restarted relay) hears every
+         * title, and its round trips are measured afresh (probes out on
+         * the old one would time the reconnect) */
+        ss->min_rtt_ns = 0;
         HASH_ITER(hh, ss->by_id, s, tmp)
-        s->title_sent = false;
+        {
+            s->title_sent = false;
+            s->probes = 0;
+            s->min_rtt_ns = 0;
+        }
         cl_debug("session", up ? "link up: sending output" : "link down: output kept in rings",
                  "sessions=%zu queued=%zu", ss->count, cl_agent_link_queued(ss->link));
     }

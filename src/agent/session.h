@@ -45,15 +45,21 @@
 
 /* --window (bytes): default and lower bound; the upper bound is the ring
  * size. --idle-grace (seconds): default and upper bound; 0 = forever. */
-#define CL_AGENT_WINDOW_DEFAULT     (1024 * 1024)
-#define CL_AGENT_WINDOW_MIN         (64 * 1024)
+#define CL_AGENT_WINDOW_DEFAULT (1024 * 1024)
+#define CL_AGENT_WINDOW_MIN     (64 * 1024)
+/* --window-max (bytes): how far a session's window may grow on a long
+ * link (cl_agent_window_next); --window-max equal to --window keeps the
+ * window fixed. A window that outgrows the ring grows the ring with it,
+ * within CL_AGENT_WINDOW_BUDGET for all sessions (core/limits.h). */
+#define CL_AGENT_WINDOW_MAX_DEFAULT (16 * 1024 * 1024)
 #define CL_AGENT_IDLE_GRACE_DEFAULT 1800
 #define CL_AGENT_IDLE_GRACE_MAX     (365 * 24 * 3600)
 
 /* Tunables of `clawlink up`, checked by cl_agent_sessions_new. */
 struct cl_agent_session_opts {
     size_t ring_size;      /* per-session ring: CL_RING_MIN..CL_RING_MAX */
-    size_t window;         /* CL_AGENT_WINDOW_MIN..ring_size */
+    size_t window;         /* CL_AGENT_WINDOW_MIN..ring_size: where each session starts */
+    size_t window_max;     /* window..CL_RING_MAX, how far it may grow; 0 = window (fixed) */
     uint64_t idle_grace_s; /* 0 = never end a session for lack of viewers */
     const char *pass_env;  /* more variables for the shells ("A,B"; shellenv.h), or NULL */
 };
@@ -106,6 +112,21 @@ void cl_agent_sessions_kill_all(struct cl_agent_sessions *ss);
  * a NUL into out; "" when comm is "". */
 void cl_agent_session_title(const char *comm, const char *cwd, const char *home, char *out,
                             size_t cap);
+
+/* The flow-control window of a session after one round trip of acks
+ * (decisions 58). `limited`: the session had the whole window
+ * unacknowledged at some point of the round trip; `acked` bytes were
+ * acknowledged over `cycle_ns`, and `min_rtt_ns` is the shortest round
+ * trip (from sending an offset to its ack) any session has seen on the
+ * current connection to the relay. The
+ * delivery rate times the shortest round trip estimates what the path
+ * holds (its bandwidth-delay product); while that is over half the
+ * window, the window and not the reader or the link is what limits, and
+ * the window doubles, up to max. A slow reader or a full link shows a
+ * rate that a larger window would not raise: the window stays. Returns
+ * win when nothing changes (win >= max, or any input 0). */
+size_t cl_agent_window_next(size_t win, size_t max, bool limited, uint64_t acked, uint64_t cycle_ns,
+                            uint64_t min_rtt_ns);
 
 /* Sessions in the table (not yet ended). */
 size_t cl_agent_sessions_count(const struct cl_agent_sessions *ss);

@@ -50,6 +50,11 @@
 #define CL_WS_SENDQ_MAX     (8 * 1024 * 1024)
 #define CL_AGENT_SENDQ_HIGH (256 * 1024)
 #define CL_AGENT_UNSENT_MAX (256 * 1024)
+/* Bytes of ring all of an agent's sessions may add beyond --ring-size
+ * when their flow-control windows grow on long links (session.h,
+ * --window-max): a window is not grown past what the ring can hold once
+ * this is spent. Given back when a session ends. */
+#define CL_AGENT_WINDOW_BUDGET (64 * 1024 * 1024)
 /* A session with at most this much unsent output queues it ahead of other
  * sessions' bulk output (an echo does not wait behind a flood). */
 #define CL_AGENT_URGENT_MAX (8 * 1024)

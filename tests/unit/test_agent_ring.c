@@ -283,6 +283,30 @@ static void test_randomized_against_model(void **state)
     free(buf);
 }
 
+/* Growing keeps every byte held at its offset, whether the old ring had
+ * wrapped or not, and the grown ring keeps working as a ring. */
+static void test_grow_keeps_bytes(void **state)
+{
+    (void)state;
+    for (size_t fill = 0; fill < 40; fill += 7) {
+        struct cl_ring r;
+        assert_int_equal(cl_ring_init(&r, 10), 0);
+        append_stream(&r, 23 + fill); /* wrapped at least twice */
+        uint64_t start = r.start, end = r.end;
+        assert_int_equal(cl_ring_grow(&r, 9), CL_EINVAL);
+        assert_int_equal(cl_ring_grow(&r, 10), 0);
+        assert_int_equal(cl_ring_grow(&r, 27), 0);
+        assert_int_equal(r.cap, 27);
+        assert_int_equal(r.start, start);
+        assert_int_equal(r.end, end);
+        expect_stream(&r, start, (size_t)(end - start));
+        append_stream(&r, 50); /* wraps the new capacity */
+        assert_int_equal(cl_ring_len(&r), 27);
+        expect_stream(&r, r.start, 27);
+        cl_ring_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_peek_is_contiguous),
         cmocka_unit_test(test_write_ptr_and_commit),
         cmocka_unit_test(test_randomized_against_model),
+        cmocka_unit_test(test_grow_keeps_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
