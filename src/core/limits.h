@@ -54,6 +54,22 @@
  * sessions' bulk output (an echo does not wait behind a flood). */
 #define CL_AGENT_URGENT_MAX (8 * 1024)
 
+/* Bytes the kernel may hold beyond what the agent link has put on the wire
+ * (TCP_NOTSENT_LOWAT on the agent's socket to the relay). Output beyond it
+ * waits in the agent's own queue, where an echo goes ahead of bulk
+ * (CL_AGENT_URGENT_MAX); in the kernel it would be in the echo's way. */
+#define CL_AGENT_NOTSENT_LOWAT (16 * 1024)
+
+/* The receive window the relay advertises on an agent's connection: the
+ * link's bandwidth-delay product for CL_LINK_RATE at the RTT the kernel
+ * measures (TCP_INFO), never below CL_LINK_RCV_WINDOW_MIN, re-applied as
+ * the agent's messages arrive (core/sockinfo.h). On loopback or a LAN this
+ * keeps what is queued ahead of an echo to a few milliseconds' worth; at
+ * 20 ms the window is 2.5 MB and from ~50 ms on it is past the kernel's own
+ * limit (tcp_rmem), so a long link is not capped by it (decisions.md, 57). */
+#define CL_LINK_RATE           (125 * 1000 * 1000)
+#define CL_LINK_RCV_WINDOW_MIN (128 * 1024)
+
 /* Bytes queued in the relay towards one viewer before it is "lagging": it
  * then receives nothing until its queue drains, and catches up by replay
  * from the agent's ring (or a gap notice). Never stalls other viewers. */
