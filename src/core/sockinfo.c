@@ -47,10 +47,13 @@ int cl_sock_clamp_rcv_window(int fd, uint64_t rate_bps, uint64_t min_bytes, uint
     *window = 0;
     if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
         return CL_EIO;
-    if (len < offsetof(struct tcp_info, tcpi_rcv_rtt) + sizeof ti.tcpi_rcv_rtt)
+    if (len < offsetof(struct tcp_info, tcpi_min_rtt) + sizeof ti.tcpi_min_rtt)
         return CL_EIO;
-    rtt = ti.tcpi_rtt > ti.tcpi_rcv_rtt ? ti.tcpi_rtt : ti.tcpi_rcv_rtt;
-    if (rtt == 0)
+    /* The path's own delay, not the smoothed RTT: what waits in our queues
+     * adds to the smoothed RTT, which would widen the window, which lets
+     * more wait (bufferbloat). The minimum seen is the propagation delay. */
+    rtt = ti.tcpi_min_rtt;
+    if (rtt == 0 || rtt == UINT32_MAX)
         return 0; /* no estimate yet: leave the kernel's window alone */
     w = cl_sock_rcv_window_for(rtt, rate_bps, min_bytes);
     v = w > INT32_MAX ? INT32_MAX : (int)w;

@@ -30,8 +30,8 @@ uint64_t cl_sock_rcv_window_for(uint64_t rtt_us, uint64_t rate_bps, uint64_t min
 
 /* Clamps the receive window TCP socket fd advertises to
  * cl_sock_rcv_window_for(its RTT, rate_bps, min_bytes) (TCP_WINDOW_CLAMP;
- * the RTT is the larger of the kernel's estimates from TCP_INFO: the
- * sender side's smoothed RTT and the receiver side's). Nothing is changed
+ * the RTT is the smallest the kernel has measured, TCP_INFO tcpi_min_rtt:
+ * the path's delay without what waits in queues). Nothing is changed
  * while the kernel has no RTT yet. Call it again from time to time: the
  * kernel's receive-buffer autotuning raises the clamp when it grows the
  * buffer. Returns 0 and sets *window (0: unchanged), or CL_EIO. */
