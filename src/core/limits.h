@@ -94,7 +94,7 @@
 #define CL_PTY_TTY_BUFFER (4 * 1024)
 /* Bulk PTY reads per agent loop iteration, in bytes: what an echo that
  * became ready meanwhile may wait behind in the agent (cl__on_bulk). */
-#define CL_AGENT_BULK_PASS (256 * 1024)
+#define CL_AGENT_BULK_PASS (64 * 1024)
 
 /* libwebsockets' receive buffer for the agent's one connection: a whole
  * output chunk with its header, JSON or binary, arrives in one callback. */
