@@ -69,6 +69,11 @@
  * limit (tcp_rmem), so a long link is not capped by it (decisions.md, 57). */
 #define CL_LINK_RATE           (125 * 1000 * 1000)
 #define CL_LINK_RCV_WINDOW_MIN (128 * 1024)
+/* Up to this window the receive buffer is fixed to it (SO_RCVBUF), so the
+ * kernel's autotuning cannot grow the window past the clamp: RTTs up to
+ * ~2 ms at CL_LINK_RATE. Within net.core.rmem_max's default (208 KiB,
+ * which the kernel doubles). */
+#define CL_LINK_RCV_LOCK_MAX (200 * 1024)
 
 /* Bytes queued in the relay towards one viewer before it is "lagging": it
  * then receives nothing until its queue drains, and catches up by replay

@@ -37,7 +37,8 @@ uint64_t cl_sock_rcv_window_for(uint64_t rtt_us, uint64_t rate_bps, uint64_t min
     return w > min_bytes ? w : min_bytes;
 }
 
-int cl_sock_clamp_rcv_window(int fd, uint64_t rate_bps, uint64_t min_bytes, uint64_t *window)
+int cl_sock_clamp_rcv_window(int fd, uint64_t rate_bps, uint64_t min_bytes, uint64_t lock_max,
+                             uint64_t *window)
 {
     struct tcp_info ti;
     socklen_t len = sizeof ti;
@@ -57,6 +58,15 @@ int cl_sock_clamp_rcv_window(int fd, uint64_t rate_bps, uint64_t min_bytes, uint
         return 0; /* no estimate yet: leave the kernel's window alone */
     w = cl_sock_rcv_window_for(rtt, rate_bps, min_bytes);
     v = w > INT32_MAX ? INT32_MAX : (int)w;
+    /* A short link's buffer is fixed (SO_RCVBUF turns the kernel's
+     * autotuning off for the socket, which would otherwise lift the clamp
+     * each time it grows the buffer, and a window once offered is never
+     * taken back). The minimum RTT only falls, so the window it asks for
+     * never has to grow again. The kernel doubles the value for its own
+     * overhead: the window is about the value. A long link keeps
+     * autotuning, under the clamp. */
+    if (w <= lock_max && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v) != 0)
+        return CL_EIO;
     if (setsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &v, sizeof v) != 0)
         return CL_EIO;
     *window = (uint64_t)v;

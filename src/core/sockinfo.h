@@ -32,9 +32,12 @@ uint64_t cl_sock_rcv_window_for(uint64_t rtt_us, uint64_t rate_bps, uint64_t min
  * cl_sock_rcv_window_for(its RTT, rate_bps, min_bytes) (TCP_WINDOW_CLAMP;
  * the RTT is the smallest the kernel has measured, TCP_INFO tcpi_min_rtt:
  * the path's delay without what waits in queues). Nothing is changed
- * while the kernel has no RTT yet. Call it again from time to time: the
- * kernel's receive-buffer autotuning raises the clamp when it grows the
- * buffer. Returns 0 and sets *window (0: unchanged), or CL_EIO. */
-int cl_sock_clamp_rcv_window(int fd, uint64_t rate_bps, uint64_t min_bytes, uint64_t *window);
+ * while the kernel has no RTT yet. A window of at most lock_max also fixes
+ * the socket's receive buffer to it (SO_RCVBUF: no autotuning, which
+ * raises the clamp whenever it grows the buffer); a larger one is only
+ * clamped, so call it again from time to time. Returns 0 and sets *window
+ * (0: unchanged), or CL_EIO. */
+int cl_sock_clamp_rcv_window(int fd, uint64_t rate_bps, uint64_t min_bytes, uint64_t lock_max,
+                             uint64_t *window);
 
 #endif

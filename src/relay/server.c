@@ -169,7 +169,7 @@ static void cl__agent_rcv_window(struct cl_relay *r, struct cl_conn *c)
         return;
     c->rcv_tuned_at = now;
     if (cl_sock_clamp_rcv_window(lws_get_socket_fd(c->wsi), CL_LINK_RATE, CL_LINK_RCV_WINDOW_MIN,
-                                 &w) != 0 ||
+                                 CL_LINK_RCV_LOCK_MAX, &w) != 0 ||
         w == 0)
         return;
     if (w > 2 * c->rcv_window || 2 * w < c->rcv_window)
