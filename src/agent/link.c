@@ -14,6 +14,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "core/sockinfo.h"
 #include "core/wsframe.h"
 
 #include <jansson.h>
@@ -456,6 +457,12 @@ static int cl__on_ws_open(void *ud)
     if (l->destroyed || l->closing)
         return -1;
     l->state = CL__HELLO;
+    /* Unsent output waits in l->q, where an echo can pass it, not in the
+     * kernel (limits.h). Without it the link still works, only slower to
+     * echo under load. */
+    if (cl_sock_notsent_lowat(lws_get_socket_fd(cl_wsc_wsi(l->ws)), CL_AGENT_NOTSENT_LOWAT) != 0)
+        cl_debug("link", "cannot bound the unsent data in the kernel (TCP_NOTSENT_LOWAT)", "%s",
+                 "");
     if (cl__queue_hello(l) != 0)
         return -1;
     cl_wsc_set_drop_binary(l->ws, true); /* v1 until hello_ok says more */

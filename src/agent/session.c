@@ -79,6 +79,8 @@ struct cl__sess {
     uint64_t in_ack_sent; /* in_written as last told to the relay */
     char title[CL_SESSION_TITLE_MAX + 1]; /* the last title sent */
     bool title_sent;                      /* ... on the current connection */
+    struct cl__sess *bulk_next;           /* on ss->bulk: a full PTY waits for its read */
+    bool bulk;
 };
 
 struct cl_agent_sessions {
@@ -97,6 +99,11 @@ struct cl_agent_sessions {
     uv_signal_t sigchld;
     uv_timer_t title_timer; /* runs while count > 0: cl__on_title_timer */
     char home[PATH_MAX];    /* the shells' $HOME, shown as ~ in titles ("" if unset) */
+    /* PTYs that had more than one terminal buffer to read, in the order
+     * they became ready: read by cl__on_bulk after every PTY with a
+     * little to say (an echo) was read and sent (cl__on_poll). */
+    struct cl__sess *bulk, *bulk_tail;
+    uv_idle_t bulk_idle; /* runs while bulk is not empty */
 };
 
 static void cl__on_poll(uv_poll_t *h, int status, int events);
@@ -128,12 +135,31 @@ static void cl__send_end(struct cl_agent_sessions *ss, const char *id, const cha
 
 /* ---- handles and teardown --------------------------------------------- */
 
+/* Takes s off the bulk list (it is going away). */
+static void cl__bulk_remove(struct cl__sess *s)
+{
+    struct cl_agent_sessions *ss = s->ss;
+    struct cl__sess **pp = &ss->bulk, *prev = NULL;
+
+    if (!s->bulk)
+        return;
+    while (*pp && *pp != s)
+        prev = *pp, pp = &(*pp)->bulk_next;
+    if (*pp)
+        *pp = s->bulk_next;
+    if (ss->bulk_tail == s)
+        ss->bulk_tail = prev;
+    s->bulk = false;
+    s->bulk_next = NULL;
+}
+
 static void cl__on_handle_closed(uv_handle_t *h)
 {
     struct cl__sess *s = h->data;
     if (--s->open_handles == 0 && s->ended) {
         if (s->ring.cap > s->ss->opts.ring_size)
             s->ss->ring_grown -= s->ring.cap - s->ss->opts.ring_size;
+        cl__bulk_remove(s);
         free(s->pending);
         cl_ring_free(&s->ring);
         free(s);
@@ -353,24 +379,26 @@ static void cl__on_eof(struct cl__sess *s)
     cl__maybe_finish(s);
 }
 
-/* Reads what the PTY has, up to CL_PTY_READ_CHUNK per wakeup and as far as
- * cl__read_room allows, straight into the ring; then the pump. A terminal
- * hands over at most one line-discipline buffer (4 KiB) per read, so
- * reading again until it is empty coalesces a burst into one frame instead
- * of a frame per 4 KiB; a keystroke's echo is still one read, one frame. */
-static void cl__read(struct cl__sess *s)
+/* Reads what the PTY has, up to limit bytes and as far as cl__read_room
+ * allows, straight into the ring; then the pump. A terminal hands over at
+ * most one line-discipline buffer (4 KiB) per read, so reading again until
+ * it is empty coalesces a burst into one frame instead of a frame per
+ * 4 KiB; a keystroke's echo is still one read, one frame. hold: do not
+ * pump if the PTY may have more (the caller reads the rest later, into the
+ * same frame). Returns true if the PTY may have more (limit reached). */
+static bool cl__read(struct cl__sess *s, size_t limit, bool hold)
 {
     size_t total = 0, room, contig;
-    bool eof = false;
+    bool eof = false, more;
     uint8_t *dst;
     ssize_t n;
 
-    while (total < CL_PTY_READ_CHUNK && (room = cl__read_room(s)) > 0) {
+    while (total < limit && (room = cl__read_room(s)) > 0) {
         dst = cl_ring_write_ptr(&s->ring, &contig);
         if (room > contig)
             room = contig;
-        if (room > CL_PTY_READ_CHUNK - total)
-            room = CL_PTY_READ_CHUNK - total;
+        if (room > limit - total)
+            room = limit - total;
         do
             n = read(s->master, dst, room);
         while (n < 0 && errno == EINTR);
@@ -387,13 +415,59 @@ static void cl__read(struct cl__sess *s)
         cl_ring_commit(&s->ring, (size_t)n);
         total += (size_t)n;
     }
-    if (total)
-        cl__pump(s);
+    more = total >= limit && !eof;
+    if (!(hold && more))
+        cl__pump(s); /* also what an earlier held read left */
     if (eof) {
         cl__on_eof(s);
-        return;
+        return false;
     }
     cl__update_poll(s);
+    return more;
+}
+
+/* The PTYs that had a full terminal buffer, read after everything with a
+ * little to say: at most CL_AGENT_BULK_PASS bytes of them per loop
+ * iteration, in turn, so an echo that becomes ready meanwhile waits for at
+ * most that much work in this process, not for every busy PTY's 64 KiB
+ * (the loop polls again without sleeping while the list is not empty). */
+static void cl__on_bulk(uv_idle_t *h)
+{
+    struct cl_agent_sessions *ss = h->data;
+    size_t budget = CL_AGENT_BULK_PASS;
+
+    while (ss->bulk && budget > 0) {
+        struct cl__sess *s = ss->bulk;
+        uint64_t unsent = s->ring.end - (s->sent > s->ring.start ? s->sent : s->ring.start);
+        size_t limit = unsent < CL_PTY_READ_CHUNK ? CL_PTY_READ_CHUNK - (size_t)unsent : 0;
+
+        ss->bulk = s->bulk_next;
+        if (!ss->bulk)
+            ss->bulk_tail = NULL;
+        s->bulk = false;
+        s->bulk_next = NULL;
+        budget = budget > CL_PTY_READ_CHUNK ? budget - CL_PTY_READ_CHUNK : 0;
+        if (s->master >= 0 && !s->eof && !s->ended)
+            cl__read(s, limit, false);
+    }
+    if (!ss->bulk)
+        uv_idle_stop(h);
+}
+
+static void cl__bulk_add(struct cl__sess *s)
+{
+    struct cl_agent_sessions *ss = s->ss;
+
+    if (s->bulk)
+        return;
+    s->bulk = true;
+    s->bulk_next = NULL;
+    if (ss->bulk_tail)
+        ss->bulk_tail->bulk_next = s;
+    else
+        ss->bulk = s;
+    ss->bulk_tail = s;
+    uv_idle_start(&ss->bulk_idle, cl__on_bulk);
 }
 
 /* ---- input ------------------------------------------------------------ */
@@ -516,8 +590,11 @@ static void cl__on_poll(uv_poll_t *h, int status, int events)
     }
     if ((events & UV_WRITABLE) && s->pending_len)
         cl__flush_input(s);
-    if ((events & UV_READABLE) && s->master >= 0 && !s->eof)
-        cl__read(s);
+    /* One terminal buffer now: an echo is read and sent at once; a PTY
+     * that filled it waits its turn with the others (cl__on_bulk). */
+    if ((events & UV_READABLE) && s->master >= 0 && !s->eof && !s->bulk &&
+        cl__read(s, CL_PTY_TTY_BUFFER, true))
+        cl__bulk_add(s);
 }
 
 /* ---- spawning --------------------------------------------------------- */
@@ -1101,6 +1178,8 @@ int cl_agent_sessions_new(uv_loop_t *loop, struct cl_agent_link *link, const cha
     ss->sigchld.data = ss;
     uv_signal_start(&ss->sigchld, cl__on_sigchld, SIGCHLD);
     uv_timer_init(loop, &ss->title_timer);
+    uv_idle_init(loop, &ss->bulk_idle);
+    ss->bulk_idle.data = ss;
     ss->title_timer.data = ss;
     {
         /* the shells' HOME (where they start), shown as ~ */
@@ -1214,6 +1293,8 @@ void cl_agent_sessions_close(struct cl_agent_sessions *ss)
     uv_close((uv_handle_t *)&ss->sigchld, NULL);
     uv_timer_stop(&ss->title_timer);
     uv_close((uv_handle_t *)&ss->title_timer, NULL);
+    uv_idle_stop(&ss->bulk_idle);
+    uv_close((uv_handle_t *)&ss->bulk_idle, NULL);
 }
 
 void cl_agent_sessions_free(struct cl_agent_sessions *ss)

@@ -59,6 +59,27 @@
  * sessions' bulk output (an echo does not wait behind a flood). */
 #define CL_AGENT_URGENT_MAX (8 * 1024)
 
+/* Bytes the kernel may hold beyond what the agent link has put on the wire
+ * (TCP_NOTSENT_LOWAT on the agent's socket to the relay). Output beyond it
+ * waits in the agent's own queue, where an echo goes ahead of bulk
+ * (CL_AGENT_URGENT_MAX); in the kernel it would be in the echo's way. */
+#define CL_AGENT_NOTSENT_LOWAT (16 * 1024)
+
+/* The receive window the relay advertises on an agent's connection: the
+ * link's bandwidth-delay product for CL_LINK_RATE at the RTT the kernel
+ * measures (TCP_INFO), never below CL_LINK_RCV_WINDOW_MIN, re-applied as
+ * the agent's messages arrive (core/sockinfo.h). On loopback or a LAN this
+ * keeps what is queued ahead of an echo to a few milliseconds' worth; at
+ * 20 ms the window is 2.5 MB and from ~50 ms on it is past the kernel's own
+ * limit (tcp_rmem), so a long link is not capped by it (decisions.md, 57). */
+#define CL_LINK_RATE           (125 * 1000 * 1000)
+#define CL_LINK_RCV_WINDOW_MIN (128 * 1024)
+/* Up to this window the receive buffer is fixed to it (SO_RCVBUF), so the
+ * kernel's autotuning cannot grow the window past the clamp: RTTs up to
+ * ~2 ms at CL_LINK_RATE. Within net.core.rmem_max's default (208 KiB,
+ * which the kernel doubles). */
+#define CL_LINK_RCV_LOCK_MAX (200 * 1024)
+
 /* Bytes queued in the relay towards one viewer before it is "lagging": it
  * then receives nothing until its queue drains, and catches up by replay
  * from the agent's ring (or a gap notice). Never stalls other viewers. */
@@ -78,6 +99,12 @@
 
 /* PTY read size: one read, one stdout message. */
 #define CL_PTY_READ_CHUNK (64 * 1024)
+/* What a terminal hands over per read (the line discipline's buffer): a
+ * PTY that fills it has bulk output and is read after the others. */
+#define CL_PTY_TTY_BUFFER (4 * 1024)
+/* Bulk PTY reads per agent loop iteration, in bytes: what an echo that
+ * became ready meanwhile may wait behind in the agent (cl__on_bulk). */
+#define CL_AGENT_BULK_PASS (64 * 1024)
 
 /* libwebsockets' receive buffer for the agent's one connection: a whole
  * output chunk with its header, JSON or binary, arrives in one callback. */

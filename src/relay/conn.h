@@ -125,6 +125,8 @@ struct cl_conn {
     int chat;              /* the chat family version its hello declared (chat.c sends
                             * chat requests only when >= 1); 0: no chat API */
     UT_hash_handle hh;     /* hub->agents, keyed by device_id */
+    uint64_t rcv_tuned_at; /* uv_now() when its receive window was last clamped */
+    uint64_t rcv_window;   /* the clamp then (0: none yet) */
 
     /* browser (/session) */
     char user_id[CL_UUID_LEN + 1];

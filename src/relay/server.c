@@ -1,8 +1,10 @@
 /* server: lws context, the protocol callback, and per-connection sends. */
 #include "relay/server.h"
 #include "core/err.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/proto.h"
+#include "core/sockinfo.h"
 #include "relay/conn.h"
 #include "relay/events.h"
 #include "relay/http.h"
@@ -155,6 +157,27 @@ static int cl__ws_writeable(struct cl_conn *c, struct lws *wsi)
 /* Collects a message and hands it to the hub: straight from lws's buffer
  * when it arrived in one piece, else from a frame of its exact size that
  * the hub may keep (to queue for a viewer without copying it again). */
+/* Bounds what an agent's connection holds in the kernel ahead of the next
+ * message (an echo waits behind all of it) to the link's bandwidth-delay
+ * product (limits.h, CL_LINK_RATE). At most once per loop millisecond:
+ * the kernel's autotuning lifts the clamp whenever it grows the buffer. */
+static void cl__agent_rcv_window(struct cl_relay *r, struct cl_conn *c)
+{
+    uint64_t now = uv_now(r->loop), w = 0;
+
+    if (c->rcv_tuned_at == now)
+        return;
+    c->rcv_tuned_at = now;
+    if (cl_sock_clamp_rcv_window(lws_get_socket_fd(c->wsi), CL_LINK_RATE, CL_LINK_RCV_WINDOW_MIN,
+                                 CL_LINK_RCV_LOCK_MAX, &w) != 0 ||
+        w == 0)
+        return;
+    if (w > 2 * c->rcv_window || 2 * w < c->rcv_window)
+        cl_debug("server", "agent link receive window", "device=%s window=%llu", c->device_id,
+                 (unsigned long long)w);
+    c->rcv_window = w;
+}
+
 static int cl__ws_receive(struct cl_relay *r, struct cl_conn *c, struct lws *wsi, const char *in,
                           size_t len)
 {
@@ -273,6 +296,8 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
         break;
     case LWS_CALLBACK_RECEIVE:
         cl_liveness_seen(r->liveness, c);
+        if (c->kind == CL_CONN_AGENT && c->authed)
+            cl__agent_rcv_window(r, c);
         if (c->kind == CL_CONN_EVENTS)
             return cl_events_on_receive(r->events, c, in, len);
         return cl__ws_receive(r, c, wsi, in, len);
