@@ -92,7 +92,7 @@ struct lat__floor {
 #define LAT_LOADED_P50_X 2.0
 #define LAT_LOADED_P99_X 1.5
 /* The busy sessions' output while the loaded echo is measured, before the
- * bounded agent-link queues (decisions.md 57, [lanes]): 68.7 MB/s, one run
+ * bounded agent-link queues (decisions.md 59): 68.7 MB/s, one run
  * of `bench/run build --only latency` on the 2-core development machine,
  * 2026-12-07. The target keeps it within 10%. Machine-specific: re-measure
  * the baseline on another machine before reading the verdict. */
