@@ -264,40 +264,6 @@ int cl_bin_decode(const uint8_t *buf, size_t len, struct cl_msg *out, char *err,
 
 /* ---- v1 output, read without JSON --------------------------------------- */
 
-static int cl__b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Strict, padded base64 of n characters: returns the decoded length, or
- * -1. Trailing bits must be zero, so there is one encoding per payload. */
-static long cl__b64_check(const char *b, size_t n)
-{
-    size_t pad = 0, i;
-    if (n % 4)
-        return -1;
-    if (n && b[n - 1] == '=')
-        pad = b[n - 2] == '=' ? 2 : 1;
-    for (i = 0; i < n - pad; i++)
-        if (cl__b64_value((unsigned char)b[i]) < 0)
-            return -1;
-    if (pad == 1 && (cl__b64_value((unsigned char)b[n - 2]) & 0x3))
-        return -1;
-    if (pad == 2 && (cl__b64_value((unsigned char)b[n - 3]) & 0xf))
-        return -1;
-    return (long)(n / 4 * 3 - pad);
-}
-
 /* Consumes the literal lit at *p (bounded by end). */
 static bool cl__lit(const char **p, const char *end, const char *lit)
 {
@@ -342,7 +308,7 @@ int cl_msg_peek_stdout(const char *text, size_t len, struct cl_msg *out)
     q = memchr(p, '"', (size_t)(end - p));
     if (!q || (size_t)(end - q) != 3 || memcmp(q, "\"}}", 3) != 0)
         goto fail;
-    dl = cl__b64_check(p, (size_t)(q - p));
+    dl = cl_b64_check(p, (size_t)(q - p)); /* strict: one encoding per payload */
     if (dl < 0)
         goto fail;
     out->type = CL_MSG_STDOUT;
