@@ -409,6 +409,22 @@ static struct cl_frame *cl__chunk_encode(struct cl_chunk *ch, int proto, size_t 
 {
     size_t n = ch->n - skip;
     struct cl_frame *f;
+    if (proto >= 2 && skip == 0 && !ch->data && ch->b64) {
+        /* a v1 agent's whole chunk for v2 viewers (a PrivaClaw connector
+         * and the web app): decoded straight into the frame, no copy */
+        size_t h = cl_bin_header_len(strlen(ch->session_id));
+        f = cl_frame_new(h + n);
+        cl_bin_write_header(cl_frame_payload(f), CL_MSG_STDOUT, ch->session_id, ch->o);
+        if (cl_b64_decode(ch->b64, ch->b64_len, cl_frame_payload(f) + h, n) != (long)n) {
+            free(f);
+            cl_warn("hub", "agent output is not the base64 it was checked to be", "session=%s",
+                    ch->session_id);
+            return NULL;
+        }
+        f->len = h + n;
+        f->binary = true;
+        return f;
+    }
     if (!cl__chunk_bytes(ch))
         return NULL;
     if (proto >= 2) {
