@@ -313,6 +313,8 @@ static void cl__on_ws_message(void *ud, const void *buf, size_t len, bool binary
 
     if (binary)
         rc = cl_bin_decode(buf, len, &m, err, sizeof err);
+    else if (cl_msg_peek_stdin(buf, len, &m) == 0)
+        rc = 0; /* v1 typing: read without JSON */
     else
         rc = cl_msg_decode(buf, len, &m, err, sizeof err);
     if (rc) {

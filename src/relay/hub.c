@@ -1348,6 +1348,8 @@ void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, si
         rc = cl_bin_decode((const uint8_t *)data, len, &m, err, sizeof err);
     else if (c->kind == CL_CONN_AGENT && c->authed && cl_msg_peek_stdout(data, len, &m) == 0)
         rc = 0; /* a v1 agent's output: read without JSON, decoded only if needed */
+    else if (c->kind == CL_CONN_BROWSER && c->authed && cl_msg_peek_stdin(data, len, &m) == 0)
+        rc = 0; /* a v1 browser's typing: read without JSON */
     else
         rc = cl_msg_decode(data, len, &m, err, sizeof err);
     if (rc) {
