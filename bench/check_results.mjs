@@ -4,8 +4,9 @@
 // Shape only: machine info, and for every scenario at least one
 // measurement with a numeric value, a unit and a result. Fields newer
 // harnesses add are checked when present: floor_ref names the row whose
-// value is the floor (for a loaded latency row, a loaded floor), and
-// interleave_block is a positive integer. No number is judged: timing
+// value is the floor (for a loaded latency row, a loaded floor),
+// reference_ref the row whose value is the reference (two plain
+// forwarders, same window), and interleave_block is a positive integer. No number is judged: timing
 // belongs to `make bench`, never to a pass/fail test.
 import { readFileSync } from 'node:fs';
 
@@ -35,6 +36,13 @@ const byName = new Map((doc.measurements || []).map((m) => [m.name, m]));
     if (!ref) problems.push(`${where}: floor_ref ${JSON.stringify(m.floor_ref)} names no measurement`);
     else if (ref.value !== m.floor) problems.push(`${where}: floor ${m.floor} is not the value of ${m.floor_ref} (${ref.value})`);
     else if (m.scenario === 'latency' && /busy/.test(m.name) && !/busy/.test(ref.name)) problems.push(`${where}: a loaded row with an idle floor (${m.floor_ref})`);
+  }
+  if ('reference' in m && (typeof m.reference !== 'number' || !Number.isFinite(m.reference))) problems.push(`${where}: reference is not a finite number`);
+  if ('reference_ref' in m) {
+    const ref = byName.get(m.reference_ref);
+    if (!ref) problems.push(`${where}: reference_ref ${JSON.stringify(m.reference_ref)} names no measurement`);
+    else if (ref.value !== m.reference) problems.push(`${where}: reference ${m.reference} is not the value of ${m.reference_ref} (${ref.value})`);
+    else if (!/reference/.test(ref.name)) problems.push(`${where}: reference_ref ${m.reference_ref} is not a reference row`);
   }
   if ('interleave_block' in m && !(Number.isInteger(m.interleave_block) && m.interleave_block > 0)) problems.push(`${where}: interleave_block is ${JSON.stringify(m.interleave_block)}`);
   seen.add(m.scenario);

@@ -59,20 +59,22 @@ static void rep__num(char *out, size_t cap, double v)
 void rep_print(const struct report *r, FILE *f)
 {
     const char *last = "";
-    fprintf(f, "\n%-12s %-44s %10s %-9s %8s  %-24s %s\n", "scenario", "measurement", "value",
-            "unit", "floor", "target", "");
-    for (int i = 0; i < 120; i++)
+    fprintf(f, "\n%-12s %-44s %10s %-9s %8s %8s  %-24s %s\n", "scenario", "measurement", "value",
+            "unit", "floor", "ref", "target", "");
+    for (int i = 0; i < 129; i++)
         fputc('-', f);
     fputc('\n', f);
     for (int i = 0; i < r->n; i++) {
         const struct rep_item *it = &r->item[i];
-        char floor[24] = "", value[24];
+        char floor[24] = "", ref[24] = "", value[24];
         if (it->has_floor)
             rep__num(floor, sizeof floor, it->floor);
+        if (it->has_ref)
+            rep__num(ref, sizeof ref, it->ref);
         rep__num(value, sizeof value, it->value);
-        fprintf(f, "%-12s %-44s %10s %-9s %8s  %-24s %s%s%s\n",
+        fprintf(f, "%-12s %-44s %10s %-9s %8s %8s  %-24s %s%s%s\n",
                 strcmp(last, it->scenario) ? it->scenario : "", it->name, value, it->unit, floor,
-                it->target, rep__verdict(it->verdict), it->note[0] ? "  " : "", it->note);
+                ref, it->target, rep__verdict(it->verdict), it->note[0] ? "  " : "", it->note);
         last = it->scenario;
     }
     for (int i = 0; i < r->nnotes; i++)
@@ -118,6 +120,10 @@ int rep_write_json(const struct report *r, const char *path, const char *mode)
             json_object_set_new(o, "floor", json_real(it->floor));
         if (it->has_floor && it->floor_ref[0])
             json_object_set_new(o, "floor_ref", json_string(it->floor_ref));
+        if (it->has_ref)
+            json_object_set_new(o, "reference", json_real(it->ref));
+        if (it->has_ref && it->ref_ref[0])
+            json_object_set_new(o, "reference_ref", json_string(it->ref_ref));
         if (it->block > 0)
             json_object_set_new(o, "interleave_block", json_integer(it->block));
         if (it->cmp)

@@ -22,9 +22,14 @@ struct rep_item {
     char floor_ref[64]; /* the measurement whose value floor is, if one is */
     int block;          /* > 0: measured in blocks of this many, alternating
                            with its floor's (keys_interleave) */
-    char target[64];    /* as the issue states it, e.g. ">= 0.9x floor" */
-    double limit;       /* the target in the value's unit (after applying the floor) */
-    int cmp;            /* +1: value >= limit passes, -1: value <= limit, 0: no target */
+    bool has_ref;
+    double ref;       /* the same window's reference: two plain forwarders
+                         (hops.h), what the target is set against */
+    char ref_ref[64]; /* the measurement whose value ref is */
+    char target[64];  /* as the issue states it, e.g. ">= 1.0x reference" */
+    double limit;     /* the target in the value's unit (after applying the
+                         floor or reference) */
+    int cmp;          /* +1: value >= limit passes, -1: value <= limit, 0: no target */
     enum rep_verdict verdict;
     char note[160];
 };

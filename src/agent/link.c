@@ -314,6 +314,8 @@ static void cl__on_ws_message(void *ud, const void *buf, size_t len, bool binary
 
     if (binary)
         rc = cl_bin_decode(buf, len, &m, err, sizeof err);
+    else if (cl_msg_peek_stdin(buf, len, &m) == 0)
+        rc = 0; /* v1 typing: read without JSON */
     else
         rc = cl_msg_decode(buf, len, &m, err, sizeof err);
     if (rc) {
@@ -400,24 +402,22 @@ static void cl__on_ws_message(void *ud, const void *buf, size_t len, bool binary
     cl_msg_clear(&m);
 }
 
-/* Writes the head frame. Binary (output) frames are framed and masked
- * here (core/wsframe.h: lws masks a byte at a time) and handed to lws as
- * raw bytes; lws buffers what the socket does not take, as for its own
- * frames. Text frames go through lws_write as usual. */
+/* Writes the head frame. Queued frames, binary (v2 output) and text (v1
+ * output and every JSON message) alike, are framed and masked here
+ * (core/wsframe.h: lws masks a byte at a time, which was a tenth of the
+ * agent's CPU streaming v1 output) and handed to lws as raw bytes; lws
+ * buffers what the socket does not take, as for its own frames. */
 static int cl__write_one(struct cl_agent_link *l, struct lws *wsi)
 {
     struct cl_frame *f = cl_wsq_pop(&l->q);
+    uint8_t *frame;
+    size_t len;
     int n;
 
     if (!f)
         return 0;
-    if (f->binary) {
-        size_t len;
-        uint8_t *frame = cl_ws_client_frame(f, 2, &l->mk, &len);
-        n = lws_write(wsi, frame, len, LWS_WRITE_HTTP); /* raw: already a frame */
-    } else {
-        n = lws_write(wsi, cl_frame_payload(f), f->len, LWS_WRITE_TEXT);
-    }
+    frame = cl_ws_client_frame(f, f->binary ? 2 : 1, &l->mk, &len);
+    n = lws_write(wsi, frame, len, LWS_WRITE_HTTP); /* raw: already a frame */
     free(f);
     if (n < 0)
         return -1;

@@ -1,6 +1,7 @@
 /*
  * b64: standard base64 (RFC 4648 §4, with padding), as PrivaClaw's
- * data_b64 fields use. A thin wrapper over libsodium's strict codec.
+ * data_b64 fields use. Strict (one encoding per payload) and fast, not
+ * constant-time: for data, never for keys (decisions 60).
  */
 #ifndef CL_B64_H
 #define CL_B64_H
@@ -16,8 +17,14 @@ size_t cl_b64_encoded_size(size_t n);
 long cl_b64_encode(const uint8_t *in, size_t n, char *out, size_t cap);
 
 /* Decodes len characters of in into out (cap bytes). Strict: no
- * whitespace, correct padding. Returns the number of bytes decoded, or
- * CL_EINVAL for invalid input, CL_ELIMIT if out is short. */
+ * whitespace, correct padding, the bits the padding drops zero. Returns
+ * the number of bytes decoded, or CL_EINVAL for invalid input (out may
+ * then hold anything), CL_ELIMIT if out is short. out may be in itself
+ * (decoding in place). */
 long cl_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
+
+/* What cl_b64_decode would return for cap large enough, without decoding:
+ * the decoded length, or CL_EINVAL. */
+long cl_b64_check(const char *in, size_t len);
 
 #endif

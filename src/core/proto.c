@@ -264,40 +264,6 @@ int cl_bin_decode(const uint8_t *buf, size_t len, struct cl_msg *out, char *err,
 
 /* ---- v1 output, read without JSON --------------------------------------- */
 
-static int cl__b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Strict, padded base64 of n characters: returns the decoded length, or
- * -1. Trailing bits must be zero, so there is one encoding per payload. */
-static long cl__b64_check(const char *b, size_t n)
-{
-    size_t pad = 0, i;
-    if (n % 4)
-        return -1;
-    if (n && b[n - 1] == '=')
-        pad = b[n - 2] == '=' ? 2 : 1;
-    for (i = 0; i < n - pad; i++)
-        if (cl__b64_value((unsigned char)b[i]) < 0)
-            return -1;
-    if (pad == 1 && (cl__b64_value((unsigned char)b[n - 2]) & 0x3))
-        return -1;
-    if (pad == 2 && (cl__b64_value((unsigned char)b[n - 3]) & 0xf))
-        return -1;
-    return (long)(n / 4 * 3 - pad);
-}
-
 /* Consumes the literal lit at *p (bounded by end). */
 static bool cl__lit(const char **p, const char *end, const char *lit)
 {
@@ -308,15 +274,22 @@ static bool cl__lit(const char **p, const char *end, const char *lit)
     return true;
 }
 
-int cl_msg_peek_stdout(const char *text, size_t len, struct cl_msg *out)
+/* The shape cl_msg_encode_data writes for stdout with an offset or for
+ * stdin without one, read and checked without JSON: out gets type,
+ * session_id, (stdout) offset and data_len, and b64/b64_len pointing into
+ * text. 0, or -1 with out cleared. */
+static int cl__peek_data(const char *text, size_t len, enum cl_msg_type type, struct cl_msg *out)
 {
     const char *p = text, *end = text + len, *q;
+    bool out_dir = type == CL_MSG_STDOUT;
     uint64_t off = 0;
     size_t n;
     long dl;
 
     memset(out, 0, sizeof *out);
-    if (!cl__lit(&p, end, "{\"type\":\"stdout\",\"data\":{\"session_id\":\""))
+    if (!cl__lit(&p, end,
+                 out_dir ? "{\"type\":\"stdout\",\"data\":{\"session_id\":\""
+                         : "{\"type\":\"stdin\",\"data\":{\"session_id\":\""))
         return -1;
     q = memchr(p, '"', (size_t)(end - p));
     if (!q || q == p || (size_t)(q - p) > CL_ID_MAX)
@@ -327,26 +300,28 @@ int cl_msg_peek_stdout(const char *text, size_t len, struct cl_msg *out)
     if (strlen(out->session_id) != n || !cl_proto_id_valid(out->session_id))
         goto fail;
     p = q + 1;
-    if (!cl__lit(&p, end, ",\"offset\":") || p == end || *p < '0' || *p > '9')
-        goto fail;
-    if (*p == '0' && p + 1 < end && p[1] >= '0' && p[1] <= '9')
-        goto fail; /* leading zero */
-    for (n = 0; p < end && *p >= '0' && *p <= '9'; p++, n++) {
-        uint64_t d = (uint64_t)(*p - '0');
-        if (n >= 19 || off > ((uint64_t)INT64_MAX - d) / 10)
+    if (out_dir) {
+        if (!cl__lit(&p, end, ",\"offset\":") || p == end || *p < '0' || *p > '9')
             goto fail;
-        off = off * 10 + d;
+        if (*p == '0' && p + 1 < end && p[1] >= '0' && p[1] <= '9')
+            goto fail; /* leading zero */
+        for (n = 0; p < end && *p >= '0' && *p <= '9'; p++, n++) {
+            uint64_t d = (uint64_t)(*p - '0');
+            if (n >= 19 || off > ((uint64_t)INT64_MAX - d) / 10)
+                goto fail;
+            off = off * 10 + d;
+        }
     }
     if (!cl__lit(&p, end, ",\"data_b64\":\""))
         goto fail;
     q = memchr(p, '"', (size_t)(end - p));
     if (!q || (size_t)(end - q) != 3 || memcmp(q, "\"}}", 3) != 0)
         goto fail;
-    dl = cl__b64_check(p, (size_t)(q - p));
+    dl = cl_b64_check(p, (size_t)(q - p)); /* strict: one encoding per payload */
     if (dl < 0)
         goto fail;
-    out->type = CL_MSG_STDOUT;
-    out->has_offset = true;
+    out->type = type;
+    out->has_offset = out_dir;
     out->offset = off;
     out->data_len = (size_t)dl;
     out->b64 = p;
@@ -355,4 +330,28 @@ int cl_msg_peek_stdout(const char *text, size_t len, struct cl_msg *out)
 fail:
     memset(out, 0, sizeof *out);
     return -1;
+}
+
+int cl_msg_peek_stdout(const char *text, size_t len, struct cl_msg *out)
+{
+    return cl__peek_data(text, len, CL_MSG_STDOUT, out);
+}
+
+int cl_msg_peek_stdin(const char *text, size_t len, struct cl_msg *out)
+{
+    uint8_t *data;
+
+    if (cl__peek_data(text, len, CL_MSG_STDIN, out) != 0)
+        return -1;
+    /* as the JSON decoder leaves it: a malloc'd copy, b64 not kept */
+    data = malloc(out->data_len / 3 * 3 + 3);
+    if (!data) {
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    cl_b64_decode(out->b64, out->b64_len, data, out->data_len); /* checked above */
+    out->data = data;
+    out->b64 = NULL;
+    out->b64_len = 0;
+    return 0;
 }

@@ -309,6 +309,17 @@ int cl_bin_decode(const uint8_t *buf, size_t len, struct cl_msg *out, char *err,
  * with the same fields (fuzz_proto checks). */
 int cl_msg_peek_stdout(const char *text, size_t len, struct cl_msg *out);
 
+/* The same for typing, in the relay (from a v1 browser) and the agent
+ * (from the relay): recognises exactly what cl_msg_encode_data writes for
+ * stdin without an offset,
+ *   {"type":"stdin","data":{"session_id":"ID","data_b64":"B64"}}
+ * and leaves out as cl_msg_decode would (type, session_id, a malloc'd
+ * data and data_len; free with cl_msg_clear), without a JSON tree (2 us
+ * a keystroke less in each, docs/performance.md). 0, or -1 for anything
+ * else, the caller then decoding it with cl_msg_decode; whatever it
+ * accepts, cl_msg_decode accepts with the same fields (fuzz_proto). */
+int cl_msg_peek_stdin(const char *text, size_t len, struct cl_msg *out);
+
 /* Encodes a relay -> node request (prompt, status, restart, workflow) in
  * the PrivaClaw skill's shape: {"type":T,"data":{"request_id":ID,
  * "data":{...}}} with the payload one level down ({prompt[,session_key]},

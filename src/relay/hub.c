@@ -409,6 +409,22 @@ static struct cl_frame *cl__chunk_encode(struct cl_chunk *ch, int proto, size_t 
 {
     size_t n = ch->n - skip;
     struct cl_frame *f;
+    if (proto >= 2 && skip == 0 && !ch->data && ch->b64) {
+        /* a v1 agent's whole chunk for v2 viewers (a PrivaClaw connector
+         * and the web app): decoded straight into the frame, no copy */
+        size_t h = cl_bin_header_len(strlen(ch->session_id));
+        f = cl_frame_new(h + n);
+        cl_bin_write_header(cl_frame_payload(f), CL_MSG_STDOUT, ch->session_id, ch->o);
+        if (cl_b64_decode(ch->b64, ch->b64_len, cl_frame_payload(f) + h, n) != (long)n) {
+            free(f);
+            cl_warn("hub", "agent output is not the base64 it was checked to be", "session=%s",
+                    ch->session_id);
+            return NULL;
+        }
+        f->len = h + n;
+        f->binary = true;
+        return f;
+    }
     if (!cl__chunk_bytes(ch))
         return NULL;
     if (proto >= 2) {
@@ -1332,6 +1348,8 @@ void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, si
         rc = cl_bin_decode((const uint8_t *)data, len, &m, err, sizeof err);
     else if (c->kind == CL_CONN_AGENT && c->authed && cl_msg_peek_stdout(data, len, &m) == 0)
         rc = 0; /* a v1 agent's output: read without JSON, decoded only if needed */
+    else if (c->kind == CL_CONN_BROWSER && c->authed && cl_msg_peek_stdin(data, len, &m) == 0)
+        rc = 0; /* a v1 browser's typing: read without JSON */
     else
         rc = cl_msg_decode(data, len, &m, err, sizeof err);
     if (rc) {

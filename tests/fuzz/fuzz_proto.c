@@ -5,7 +5,9 @@
  * message that decodes must encode, and the encoding must decode again to
  * the same fields (the relay re-encodes what it decodes, and a peer must
  * accept what we send). stdin/stdout also go through the hand-formatted
- * hot path, cl_msg_encode_data, which must produce the same bytes. The
+ * hot path, cl_msg_encode_data, which must produce the same bytes, and what
+ * the fast paths (cl_msg_peek_stdout, cl_msg_peek_stdin) accept decodes to
+ * the same fields. The
  * OpenClaw node messages (prompt ... workflows) round-trip the same way,
  * and the requests also through the PrivaClaw skill's nested shape
  * (cl_msg_encode_skill); the skill's response envelope decodes to the
@@ -131,14 +133,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     char *text;
 
-    struct cl_msg pk;
+    struct cl_msg pk, pi;
     int peeked = cl_msg_peek_stdout((const char *)data, size, &pk);
+    int peeked_in = cl_msg_peek_stdin((const char *)data, size, &pi);
 
     if (cl_msg_decode((const char *)data, size, &m, err, sizeof err) != 0) {
         /* what the relay's fast path accepts, the decoder accepts too */
         if (peeked == 0)
             fprintf(stderr, "fuzz_proto: peek accepted what decode refused: %s\n", err);
         CHECK(peeked != 0);
+        if (peeked_in == 0)
+            fprintf(stderr, "fuzz_proto: peek_stdin accepted what decode refused: %s\n", err);
+        CHECK(peeked_in != 0);
         CHECK(m.data == NULL);
         CHECK(err[0] != 0);
         return 0;
@@ -150,6 +156,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(m.data_len == pk.data_len);
         CHECK(pk.data == NULL && pk.b64 >= (const char *)data &&
               pk.b64 + pk.b64_len <= (const char *)data + size);
+    }
+    if (peeked_in == 0) {
+        /* the typing fast path leaves what the decoder leaves */
+        CHECK(m.type == CL_MSG_STDIN && pi.type == CL_MSG_STDIN);
+        CHECK(strcmp(m.session_id, pi.session_id) == 0);
+        CHECK(!pi.has_offset && m.has_offset == pi.has_offset);
+        CHECK(m.data_len == pi.data_len && pi.data != NULL && pi.b64 == NULL);
+        CHECK(m.data_len == 0 || memcmp(m.data, pi.data, m.data_len) == 0);
+        cl_msg_clear(&pi);
     }
     CHECK(m.type > CL_MSG_UNKNOWN && m.type < CL_MSG__COUNT);
     CHECK(m.session_id[0] == 0 || cl_proto_id_valid(m.session_id));

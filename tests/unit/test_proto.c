@@ -1486,6 +1486,56 @@ static void test_peek_stdout(void **state)
 #undef HOT
 }
 
+/* The typing fast path: the exact shape cl_msg_encode_data writes for
+ * stdin, left as cl_msg_decode leaves it; anything else is -1. */
+static void test_peek_stdin(void **state)
+{
+    struct cl_msg m, d;
+    char buf[256], why[128];
+    (void)state;
+#define IN(id, b64)                                                                                \
+    "{\"type\":\"stdin\",\"data\":{\"session_id\":\"" id "\",\"data_b64\":\"" b64 "\"}}"
+    static const char *const ok[] = {IN(UUID1, "YQ=="), IN(UUID1, ""), IN("s", "aGVsbG8NCg==")};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        assert_int_equal(cl_msg_peek_stdin(ok[i], strlen(ok[i]), &m), 0);
+        assert_int_equal(cl_msg_decode(ok[i], strlen(ok[i]), &d, why, sizeof why), 0);
+        assert_int_equal(m.type, CL_MSG_STDIN);
+        assert_string_equal(m.session_id, d.session_id);
+        assert_false(m.has_offset);
+        assert_int_equal(m.data_len, d.data_len);
+        assert_non_null(m.data);
+        assert_null(m.b64);
+        assert_memory_equal(m.data, d.data, d.data_len);
+        cl_msg_clear(&m);
+        cl_msg_clear(&d);
+    }
+    /* what the hot-path encoder writes (the relay to a v1 agent), read */
+    long n =
+        cl_msg_encode_data(CL_MSG_STDIN, UUID2, (const uint8_t *)"\x7f", 1, -1, buf, sizeof buf);
+    assert_true(n > 0);
+    assert_int_equal(cl_msg_peek_stdin(buf, (size_t)n, &m), 0);
+    assert_int_equal(m.data_len, 1);
+    assert_int_equal(m.data[0], 0x7f);
+    cl_msg_clear(&m);
+    static const char *const bad[] = {
+        IN(UUID1, "YQ="),   /* length not a multiple of 4 */
+        IN(UUID1, "YR=="),  /* trailing bits set */
+        IN(UUID1, "Y\\Q="), /* an escape: the JSON decoder's business */
+        IN("bad id", "YQ=="),
+        IN("", "YQ=="),
+        "{\"type\":\"stdin\",\"data\":{\"session_id\":\"s\",\"offset\":0,\"data_b64\":\"\"}}",
+        "{\"type\":\"stdout\",\"data\":{\"session_id\":\"s\",\"data_b64\":\"\"}}",
+        "{\"data\":{\"session_id\":\"s\",\"data_b64\":\"\"},\"type\":\"stdin\"}",
+        IN("s", "") " ",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(cl_msg_peek_stdin(bad[i], strlen(bad[i]), &m), -1);
+        assert_string_equal(m.session_id, "");
+        assert_null(m.data);
+    }
+#undef IN
+}
+
 /* Input flow control: stdin_window in hello / hello_ok / auth_ok, the
  * sessions' stdin_acked / stdin_pending in hello, and stdin_ack (29) both
  * ways, round trip; absent means 0 (no flow control); out of range is
@@ -1585,6 +1635,7 @@ int main(void)
         cmocka_unit_test(test_bin_round_trip),
         cmocka_unit_test(test_bin_malformed),
         cmocka_unit_test(test_peek_stdout),
+        cmocka_unit_test(test_peek_stdin),
         cmocka_unit_test(test_flow_control_messages),
         cmocka_unit_test(test_hello_sessions_and_resume_offset_round_trip),
         cmocka_unit_test(test_decode_control_without_data),
