@@ -71,14 +71,18 @@
  * the agent's messages arrive (core/sockinfo.h). On loopback or a LAN this
  * keeps what is queued ahead of an echo to a few milliseconds' worth; at
  * 20 ms the window is 2.5 MB and from ~50 ms on it is past the kernel's own
- * limit (tcp_rmem), so a long link is not capped by it (decisions.md, 57). */
+ * limit (tcp_rmem), so a long link is not capped by it (decisions.md, 59). */
 #define CL_LINK_RATE           (125 * 1000 * 1000)
 #define CL_LINK_RCV_WINDOW_MIN (128 * 1024)
-/* Up to this window the receive buffer is fixed to it (SO_RCVBUF), so the
- * kernel's autotuning cannot grow the window past the clamp: RTTs up to
- * ~2 ms at CL_LINK_RATE. Within net.core.rmem_max's default (208 KiB,
- * which the kernel doubles). */
-#define CL_LINK_RCV_LOCK_MAX (200 * 1024)
+/* Up to this window the receive buffer would be fixed to it (SO_RCVBUF),
+ * so that the kernel's autotuning cannot grow the window past the clamp
+ * between two re-applications. 0: never. Measured on the 2-core machine
+ * (2026-12-07, back to back): fixing it at 128 KiB cost the relay 25-30%
+ * of its forwarding per CPU-second (bench forward: 733-892 MB per CPU-s
+ * against 978-1,206 unfixed), and the loaded echo was the same either way
+ * (p50 2.2 ms, p99 4.9-5.5 ms fixed; 2.2 / 5.0 ms unfixed): the clamp
+ * re-applied once per loop millisecond is enough. */
+#define CL_LINK_RCV_LOCK_MAX 0
 
 /* Bytes queued in the relay towards one viewer before it is "lagging": it
  * then receives nothing until its queue drains, and catches up by replay
