@@ -1,5 +1,6 @@
 /* audit: the checks of `clawlink audit`, their findings, --fix and --json. */
 #include "agent/audit.h"
+#include "agent/pqlib.h"
 #include "agent/audit_probe.h"
 #include "agent/config.h"
 #include "agent/gateway_discover.h"
@@ -274,8 +275,15 @@ void cl_audit_relay_url(struct cl_audit *a, const char *url)
 void cl_audit_memory_pg(struct cl_audit *a, const char *url, const char *cfg_path,
                         unsigned cfg_mode)
 {
-    char where[320];
+    char where[320], err[300];
 
+    if (cl_pqlib_load(err, sizeof err) != 0) {
+        cl_audit_add(a, "memory.pg.no_libpq", CL_AUDIT_WARN,
+                     "The PostgreSQL memory provider cannot start: libpq is missing",
+                     "install libpq (on Debian: apt install libpq5)",
+                     "memory_provider is postgres in %s, and %s", cfg_path, err);
+        return;
+    }
     if (cl_memory_pg_describe(url, where, sizeof where) != 0) {
         cl_audit_add(a, "memory.pg.url_invalid", CL_AUDIT_WARN,
                      "The PostgreSQL memory connection string cannot be parsed",

@@ -16,6 +16,7 @@
  * options, both values of parameters with their own quoting.
  */
 #include "agent/memory_pg.h"
+#include "agent/pqlib.h"
 #include "core/backoff.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -28,7 +29,6 @@
 #include <strings.h>
 
 #include <arpa/inet.h>
-#include <libpq-fe.h>
 #include <netdb.h>
 
 #define CL__PG_COMP     "memory"
@@ -243,11 +243,11 @@ static void cl__pg_drop(struct cl_memory_pg *pg)
 {
     cl__pg_unwatch(pg);
     if (pg->res) {
-        PQclear(pg->res);
+        cl_pq.PQclear(pg->res);
         pg->res = NULL;
     }
     if (pg->conn) {
-        PQfinish(pg->conn);
+        cl_pq.PQfinish(pg->conn);
         pg->conn = NULL;
     }
     pg->busy = pg->flushing = false;
@@ -260,7 +260,7 @@ static void cl__pg_on_poll(uv_poll_t *h, int status, int events);
  * replaced under the same number is watched afresh. */
 static int cl__pg_watch(struct cl_memory_pg *pg, int events)
 {
-    int fd = PQsocket(pg->conn);
+    int fd = cl_pq.PQsocket(pg->conn);
 
     if (fd < 0)
         return CL_EIO;
@@ -298,7 +298,7 @@ static void cl__pg_conninfo_free(PQconninfoOption *opts)
     for (PQconninfoOption *o = opts; o && o->keyword; o++)
         if (o->val)
             cl_wipe(o->val, strlen(o->val));
-    PQconninfoFree(opts);
+    cl_pq.PQconninfoFree(opts);
 }
 
 /* Starts libpq's connection. hosts and addrs (NULL when the URL needs no
@@ -316,12 +316,13 @@ static void cl__pg_start(struct cl_memory_pg *pg, const char *hosts, const char 
     char line[300];
 
     pg->state = CL__PG_CONNECTING;
-    pg->conn = PQconnectStartParams(kw, val, 1);
+    pg->conn = cl_pq.PQconnectStartParams(kw, val, 1);
     if (!pg->conn)
         abort(); /* libpq could not allocate its connection object */
-    PQsetNoticeProcessor(pg->conn, cl__pg_notice, pg);
-    if (PQstatus(pg->conn) == CONNECTION_BAD) {
-        cl__pg_down(pg, "cannot connect", cl__pg_line(PQerrorMessage(pg->conn), line, sizeof line));
+    cl_pq.PQsetNoticeProcessor(pg->conn, cl__pg_notice, pg);
+    if (cl_pq.PQstatus(pg->conn) == CONNECTION_BAD) {
+        cl__pg_down(pg, "cannot connect",
+                    cl__pg_line(cl_pq.PQerrorMessage(pg->conn), line, sizeof line));
         return;
     }
     /* As if PQconnectPoll had answered PGRES_POLLING_WRITING (libpq's
@@ -382,7 +383,7 @@ static bool cl__pg_needs_dns(const char *host)
 /* One connection attempt: resolution first when needed, then libpq. */
 static void cl__pg_connect(struct cl_memory_pg *pg)
 {
-    PQconninfoOption *opts = PQconninfoParse(pg->url, NULL);
+    PQconninfoOption *opts = cl_pq.PQconninfoParse(pg->url, NULL);
     const char *host = NULL, *hostaddr = NULL;
 
     for (PQconninfoOption *o = opts; o && o->keyword; o++) {
@@ -482,7 +483,7 @@ static void cl__pg_down(struct cl_memory_pg *pg, const char *what, const char *w
  * the rest of it). */
 static int cl__pg_sent(struct cl_memory_pg *pg)
 {
-    int f = PQflush(pg->conn);
+    int f = cl_pq.PQflush(pg->conn);
 
     if (f < 0)
         return CL_EIO;
@@ -495,7 +496,7 @@ static void cl__pg_connect_step(struct cl_memory_pg *pg)
 {
     char line[300];
 
-    switch (PQconnectPoll(pg->conn)) {
+    switch (cl_pq.PQconnectPoll(pg->conn)) {
     case PGRES_POLLING_READING:
         if (cl__pg_watch(pg, UV_READABLE) != 0)
             cl__pg_down(pg, "cannot connect", "cannot watch the socket");
@@ -507,14 +508,15 @@ static void cl__pg_connect_step(struct cl_memory_pg *pg)
     case PGRES_POLLING_OK:
         break;
     default:
-        cl__pg_down(pg, "cannot connect", cl__pg_line(PQerrorMessage(pg->conn), line, sizeof line));
+        cl__pg_down(pg, "cannot connect",
+                    cl__pg_line(cl_pq.PQerrorMessage(pg->conn), line, sizeof line));
         return;
     }
     pg->state = CL__PG_SCHEMA;
-    if (PQsetnonblocking(pg->conn, 1) != 0 || !PQsendQuery(pg->conn, cl__pg_schema) ||
+    if (cl_pq.PQsetnonblocking(pg->conn, 1) != 0 || !cl_pq.PQsendQuery(pg->conn, cl__pg_schema) ||
         cl__pg_sent(pg) != 0)
         cl__pg_down(pg, "cannot create the schema",
-                    cl__pg_line(PQerrorMessage(pg->conn), line, sizeof line));
+                    cl__pg_line(cl_pq.PQerrorMessage(pg->conn), line, sizeof line));
 }
 
 /* ---- results ------------------------------------------------------------------------ */
@@ -523,12 +525,12 @@ static int cl__pg_result_rc(const PGresult *r)
 {
     const char *state;
 
-    switch (PQresultStatus(r)) {
+    switch (cl_pq.PQresultStatus(r)) {
     case PGRES_COMMAND_OK:
     case PGRES_TUPLES_OK:
         return 0;
     default:
-        state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        state = cl_pq.PQresultErrorField(r, PG_DIAG_SQLSTATE);
         if (!state)
             return CL_EDB;
         /* class 22: data exceptions (say, text that is not UTF-8) */
@@ -544,7 +546,7 @@ static int cl__pg_result_rc(const PGresult *r)
 
 static int64_t cl__pg_int(const PGresult *r, int row, int col)
 {
-    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+    return strtoll(cl_pq.PQgetvalue(r, row, col), NULL, 10);
 }
 
 /* Hands r (NULL: the statement failed at the connection) to op's
@@ -552,12 +554,12 @@ static int64_t cl__pg_int(const PGresult *r, int row, int col)
 static void cl__pg_deliver(struct cl__pg_op *op, PGresult *r)
 {
     int rc = r ? cl__pg_result_rc(r) : CL_EIO;
-    int n = rc == 0 ? PQntuples(r) : 0;
+    int n = rc == 0 ? cl_pq.PQntuples(r) : 0;
 
     if (rc) {
         char line[300];
         cl_warn(CL__PG_COMP, "postgres refused a memory statement", "error=\"%s\"",
-                cl__pg_line(r ? PQresultErrorMessage(r) : "", line, sizeof line));
+                cl__pg_line(r ? cl_pq.PQresultErrorMessage(r) : "", line, sizeof line));
         cl__pg_op_fail(op, rc);
         return;
     }
@@ -566,7 +568,7 @@ static void cl__pg_deliver(struct cl__pg_op *op, PGresult *r)
         op->fn.done(op->ctx, 0, n == 1 ? cl__pg_int(r, 0, 0) : 0);
         return;
     case CL__PG_REMOVE:
-        op->fn.done(op->ctx, strcmp(PQcmdTuples(r), "0") == 0 ? CL_ENOTFOUND : 0, 0);
+        op->fn.done(op->ctx, strcmp(cl_pq.PQcmdTuples(r), "0") == 0 ? CL_ENOTFOUND : 0, 0);
         return;
     case CL__PG_FORGET:
         op->fn.done(op->ctx, 0, 0);
@@ -579,8 +581,8 @@ static void cl__pg_deliver(struct cl__pg_op *op, PGresult *r)
         for (int i = 0; i < n; i++)
             notes[i] = (struct cl_memory_note){
                 .id = cl__pg_int(r, i, 0),
-                .text = PQgetvalue(r, i, 1),
-                .tags = PQgetvalue(r, i, 2),
+                .text = cl_pq.PQgetvalue(r, i, 1),
+                .tags = cl_pq.PQgetvalue(r, i, 2),
                 .source_thread_id = cl__pg_int(r, i, 3),
                 .created_at = cl__pg_int(r, i, 4),
                 .updated_at = cl__pg_int(r, i, 5),
@@ -596,9 +598,9 @@ static void cl__pg_deliver(struct cl__pg_op *op, PGresult *r)
             hits[i] = (struct cl_memory_hit){
                 .id = cl__pg_int(r, i, 0),
                 .source_thread_id = cl__pg_int(r, i, 1),
-                .text = PQgetvalue(r, i, 2),
-                .snippet = PQgetvalue(r, i, 3),
-                .score = strtod(PQgetvalue(r, i, 4), NULL),
+                .text = cl_pq.PQgetvalue(r, i, 2),
+                .snippet = cl_pq.PQgetvalue(r, i, 3),
+                .score = strtod(cl_pq.PQgetvalue(r, i, 4), NULL),
                 .created_at = cl__pg_int(r, i, 5),
             };
         op->fn.hits(op->ctx, 0, hits, (size_t)n);
@@ -620,11 +622,11 @@ static void cl__pg_finished(struct cl_memory_pg *pg)
         int rc = r ? cl__pg_result_rc(r) : CL_EIO;
         if (rc) {
             cl__pg_down(pg, "cannot create the schema",
-                        cl__pg_line(r ? PQresultErrorMessage(r) : "", line, sizeof line));
-            PQclear(r);
+                        cl__pg_line(r ? cl_pq.PQresultErrorMessage(r) : "", line, sizeof line));
+            cl_pq.PQclear(r);
             return;
         }
-        PQclear(r);
+        cl_pq.PQclear(r);
         pg->state = CL__PG_READY;
         cl_backoff_reset(&pg->backoff);
         if (pg->down_logged)
@@ -646,13 +648,13 @@ static void cl__pg_finished(struct cl_memory_pg *pg)
         pg->tail = NULL;
     pg->queued--;
     cl__pg_deliver(op, r);
-    PQclear(r);
+    cl_pq.PQclear(r);
     cl__pg_op_free(op);
     if (pg->closed || pg->state != CL__PG_READY)
         return;
-    if (PQstatus(pg->conn) == CONNECTION_BAD) { /* the answer was the server going away */
+    if (cl_pq.PQstatus(pg->conn) == CONNECTION_BAD) { /* the answer was the server going away */
         cl__pg_down(pg, "lost the connection",
-                    cl__pg_line(PQerrorMessage(pg->conn), line, sizeof line));
+                    cl__pg_line(cl_pq.PQerrorMessage(pg->conn), line, sizeof line));
         return;
     }
     if (!pg->busy && cl__pg_watch(pg, UV_READABLE) != 0) {
@@ -668,15 +670,15 @@ static void cl__pg_read(struct cl_memory_pg *pg)
 {
     char line[300];
 
-    if (!PQconsumeInput(pg->conn) || PQstatus(pg->conn) == CONNECTION_BAD) {
+    if (!cl_pq.PQconsumeInput(pg->conn) || cl_pq.PQstatus(pg->conn) == CONNECTION_BAD) {
         cl__pg_down(pg, "lost the connection",
-                    cl__pg_line(PQerrorMessage(pg->conn), line, sizeof line));
+                    cl__pg_line(cl_pq.PQerrorMessage(pg->conn), line, sizeof line));
         return;
     }
     if (!pg->busy)
         return;
-    while (!PQisBusy(pg->conn)) {
-        PGresult *r = PQgetResult(pg->conn);
+    while (!cl_pq.PQisBusy(pg->conn)) {
+        PGresult *r = cl_pq.PQgetResult(pg->conn);
         if (!r) {
             cl__pg_finished(pg);
             return;
@@ -684,10 +686,10 @@ static void cl__pg_read(struct cl_memory_pg *pg)
         /* Several answers only for the schema's statements: keep the
          * first, or the first error. */
         if (!pg->res || (cl__pg_result_rc(pg->res) == 0 && cl__pg_result_rc(r) != 0)) {
-            PQclear(pg->res);
+            cl_pq.PQclear(pg->res);
             pg->res = r;
         } else {
-            PQclear(r);
+            cl_pq.PQclear(r);
         }
     }
 }
@@ -708,7 +710,7 @@ static void cl__pg_on_poll(uv_poll_t *h, int status, int events)
         return;
     }
     if ((events & UV_WRITABLE) && pg->flushing) {
-        int f = PQflush(pg->conn);
+        int f = cl_pq.PQflush(pg->conn);
         if (f < 0) {
             cl__pg_down(pg, "lost the connection", "cannot send");
             return;
@@ -736,11 +738,11 @@ static void cl__pg_kick(struct cl_memory_pg *pg)
             cl__pg_arm(pg);
         return;
     }
-    if (!PQsendQueryParams(pg->conn, cl__pg_sql[op->kind], op->nparams, NULL,
-                           (const char *const *)op->params, NULL, NULL, 0) ||
+    if (!cl_pq.PQsendQueryParams(pg->conn, cl__pg_sql[op->kind], op->nparams, NULL,
+                                 (const char *const *)op->params, NULL, NULL, 0) ||
         cl__pg_sent(pg) != 0) {
         cl__pg_down(pg, "lost the connection",
-                    cl__pg_line(PQerrorMessage(pg->conn), line, sizeof line));
+                    cl__pg_line(cl_pq.PQerrorMessage(pg->conn), line, sizeof line));
         return;
     }
     cl__pg_arm(pg);
@@ -1025,9 +1027,19 @@ static void cl__pg_logsafe(const char *v, char *out, size_t cap)
     out[i] = 0;
 }
 
+/* libpq's parse of a connection string, or NULL (unparsable, or libpq
+ * cannot be loaded). */
+static PQconninfoOption *cl__pg_parse(const char *url)
+{
+    char err[64];
+    if (!url || cl_pqlib_load(err, sizeof err) != 0)
+        return NULL;
+    return cl_pq.PQconninfoParse(url, NULL);
+}
+
 int cl_memory_pg_describe(const char *url, char *out, size_t cap)
 {
-    PQconninfoOption *opts = url ? PQconninfoParse(url, NULL) : NULL;
+    PQconninfoOption *opts = cl__pg_parse(url);
     const char *host = "", *hostaddr = "", *port = "", *db = "";
 
     if (!opts) {
@@ -1058,8 +1070,13 @@ int cl_memory_pg_describe(const char *url, char *out, size_t cap)
 
 bool cl_memory_pg_url_has_password(const char *url)
 {
-    PQconninfoOption *opts = url ? PQconninfoParse(url, NULL) : NULL;
+    PQconninfoOption *opts;
     bool has = false;
+    char err[64];
+
+    if (url && *url && cl_pqlib_load(err, sizeof err) != 0)
+        return true; /* cannot tell without libpq: assume it may hold one */
+    opts = cl__pg_parse(url);
 
     for (PQconninfoOption *o = opts; o && o->keyword; o++)
         if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
@@ -1086,7 +1103,7 @@ static bool cl__pg_hosts_remote(const char *list)
 
 bool cl_memory_pg_url_remote(const char *url)
 {
-    PQconninfoOption *opts = url ? PQconninfoParse(url, NULL) : NULL;
+    PQconninfoOption *opts = cl__pg_parse(url);
     const char *host = NULL, *hostaddr = NULL;
     bool remote;
 
@@ -1103,7 +1120,7 @@ bool cl_memory_pg_url_remote(const char *url)
 
 bool cl_memory_pg_url_tls_required(const char *url)
 {
-    PQconninfoOption *opts = url ? PQconninfoParse(url, NULL) : NULL;
+    PQconninfoOption *opts = cl__pg_parse(url);
     bool tls = false;
 
     for (PQconninfoOption *o = opts; o && o->keyword; o++)
@@ -1128,6 +1145,8 @@ int cl_memory_pg_new(uv_loop_t *loop, const struct cl_memory_pg_opts *opts, stru
         return cl_seterr(err, errlen, CL_EINVAL,
                          "the PostgreSQL connection string is longer than %d bytes",
                          CL_MEMORY_PG_URL_MAX);
+    if (cl_pqlib_load(err, errlen) != 0)
+        return CL_EIO;
     if (cl_memory_pg_describe(opts->url, where, sizeof where) != 0)
         return cl_seterr(err, errlen, CL_EINVAL,
                          "the PostgreSQL connection string cannot be parsed (a postgresql:// URL "

@@ -68,6 +68,11 @@ test('the loopback door: the token required, never in a URL; a thread created an
   const s = await setup(scope);
   const { call, chatToken } = s;
 
+  // an agent serving chat with the built-in memory never loads libpq and
+  // the libraries it pulls in (~3 MiB resident: decisions 61)
+  const maps = await readFile(`/proc/${s.agent.proc.pid}/maps`, 'utf8');
+  assert.doesNotMatch(maps, /libpq\.so|libgnutls|libkrb5|libldap/, 'the agent maps no libpq while memory is built in');
+
   // without a token, with a wrong one: 401, and nothing reaches the API
   let r = await call('GET', '/threads');
   assert.equal(r.status, 401, show(r));

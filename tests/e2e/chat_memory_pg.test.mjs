@@ -47,6 +47,8 @@ test('memory notes live in PostgreSQL, never in the chat store', { timeout: ms(2
     timeout: ms(30_000), what: 'the agent to serve chat with PostgreSQL memory', describe,
   });
   assert.match(agent.logs(), /memory notes kept in PostgreSQL/);
+  // libpq is loaded because this provider was chosen (decisions 61)
+  assert.match(await readFile(`/proc/${agent.proc.pid}/maps`, 'utf8'), /libpq\.so\.5/);
 
   // a thread to be the notes' source
   const th = await chat('POST', '/threads', { title: 'ops' });
