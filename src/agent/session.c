@@ -221,7 +221,9 @@ static void cl__update_poll(struct cl__sess *s)
         return;
     if (s->viewers > 0 && s->ring.end - s->acked >= s->window)
         s->window_hit = true; /* paused by the window: cl__window_sample */
-    if (cl__read_room(s) > 0)
+    /* on the bulk list the bulk pass reads it: polled too, it would wake
+     * every loop iteration for nothing until its turn comes */
+    if (!s->bulk && cl__read_room(s) > 0)
         want |= UV_READABLE;
     if (s->pending_len)
         want |= UV_WRITABLE;
@@ -468,6 +470,7 @@ static void cl__bulk_add(struct cl__sess *s)
         ss->bulk = s;
     ss->bulk_tail = s;
     uv_idle_start(&ss->bulk_idle, cl__on_bulk);
+    cl__update_poll(s);
 }
 
 /* ---- input ------------------------------------------------------------ */
