@@ -8,6 +8,7 @@
 #ifndef CL_BENCH_BENCH_H
 #define CL_BENCH_BENCH_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,8 +59,8 @@ void shell_close(struct shell *s);
 
 /* Busy sessions (sc_latency.c): n sessions of device 0, each running
  * `while :; do cat busyfile; done` watched by a viewer that reads and
- * acks, all on the thread of busy_main (pthread_create(..., busy_main,
- * bz)) until stop is set. */
+ * acks, all on the thread of busy_main (started by busy_start) until stop
+ * is set. */
 struct busy {
     struct bench *b;
     int n;
@@ -70,6 +71,8 @@ struct busy {
     char err[256];
 };
 void *busy_main(void *arg);
+/* Zeroes bz's counters and starts busy_main on *th (bz->b, bz->n set). */
+void busy_start(struct busy *bz, pthread_t *th);
 
 /* The scenarios (sc_*.c). Each needs the relay running, except where said. */
 void sc_throughput(struct bench *b);

@@ -80,6 +80,15 @@ void *busy_main(void *arg)
     return NULL;
 }
 
+void busy_start(struct busy *bz, pthread_t *th)
+{
+    atomic_init(&bz->opened, 0);
+    atomic_init(&bz->ready, 0);
+    atomic_init(&bz->stop, false);
+    atomic_init(&bz->bytes, 0);
+    pthread_create(th, NULL, busy_main, bz);
+}
+
 /* A floor to compare with: its figures and the name of its rows. */
 struct lat__floor {
     struct keys_stats st;
@@ -232,11 +241,7 @@ static int lat__through(struct bench *b, int proto, int busy, double *us,
     if (busy) {
         double deadline = ps_now_s() + 60, all_open = 0;
         unsigned long long b0;
-        atomic_init(&bz.opened, 0);
-        atomic_init(&bz.ready, 0);
-        atomic_init(&bz.stop, false);
-        atomic_init(&bz.bytes, 0);
-        pthread_create(&th, NULL, busy_main, &bz);
+        busy_start(&bz, &th);
         /* Keep our own link alive while the others start: all of them
          * open, and all streaming or 5 s passed (an agent may starve some;
          * the note says how many got output). */

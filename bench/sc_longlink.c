@@ -206,11 +206,7 @@ static double ll__agent(struct bench *b, int rtt, const char *window_max, const 
         pthread_t th;
         double deadline = ps_now_s() + 60, t0;
         unsigned long long b0;
-        atomic_init(&bz.opened, 0);
-        atomic_init(&bz.ready, 0);
-        atomic_init(&bz.stop, false);
-        atomic_init(&bz.bytes, 0);
-        pthread_create(&th, NULL, busy_main, &bz);
+        busy_start(&bz, &th);
         while (ps_now_s() < deadline && atomic_load(&bz.opened) >= 0 &&
                atomic_load(&bz.ready) < b->ll_busy)
             wsc_loop_poll(&loop, 50);
