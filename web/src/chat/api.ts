@@ -2,8 +2,8 @@
 // /api/v1/devices/{id}/chat/... answered by the device's agent. Plain
 // requests go through api() (cookie + CSRF); the two streams (a message's
 // reply, GET /events) are fetch() bodies read as server-sent events.
-import { ApiError, api, csrf } from "../api";
-import { loadSession } from "../session";
+import { ApiError, api } from "../api";
+import { openEventStream } from "../stream";
 import { readSse, sseJson, type SseEvent } from "./sse";
 
 export { ApiError }; // the one class chatErrorText knows (the tests load this module alone)
@@ -173,14 +173,7 @@ export class ChatApi {
   }
 }
 
-async function csrfToken(refresh: boolean): Promise<string | null> {
-  if (refresh || !csrf()) await loadSession().catch(() => null);
-  return csrf();
-}
-
-// One streamed request, as the prompt box does it (pages/device.ts): the
-// app's headers, the CSRF token (asked again once after csrf_failed), a
-// refusal read as JSON into an ApiError, then the events.
+// One streamed request (stream.ts), then its events.
 async function stream(
   method: string,
   path: string,
@@ -188,39 +181,9 @@ async function stream(
   onEvent: (name: string, data: Record<string, unknown>) => void,
   signal: AbortSignal,
 ): Promise<void> {
-  let res: Response | null = null;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const headers: Record<string, string> = { "X-Clawlink-Client": "web", Accept: "text/event-stream" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (method !== "GET") {
-      const t = await csrfToken(attempt > 0);
-      if (t) headers["X-CSRF-Token"] = t;
-    }
-    try {
-      res = await fetch(path, {
-        method,
-        headers,
-        credentials: "same-origin",
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal,
-      });
-    } catch {
-      if (signal.aborted) throw new ApiError(0, "aborted", "Stopped.");
-      throw new ApiError(0, "network", "The relay cannot be reached. Check your connection.");
-    }
-    if (res.status !== 403 || attempt > 0 || method === "GET") break;
-    const j = await res.clone().json().catch(() => null);
-    if (j?.error?.code !== "csrf_failed") break;
-  }
-  res = res!;
-  const type = res.headers.get("Content-Type") ?? "";
-  if (!res.ok || !type.startsWith("text/event-stream") || !res.body) {
-    const j = await res.json().catch(() => null);
-    const err = j?.error as { code?: string; message?: string } | undefined;
-    throw new ApiError(res.status, err?.code ?? "http_" + res.status, err?.message ?? `Request failed (${res.status}).`);
-  }
+  const events = await openEventStream(method, path, body, signal);
   try {
-    await readSse(res.body, (ev: SseEvent) => {
+    await readSse(events, (ev: SseEvent) => {
       const data = sseJson(ev);
       if (data) onEvent(ev.event, data);
     });

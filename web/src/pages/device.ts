@@ -5,9 +5,10 @@
 // and its workflows.
 import "./project.css";
 import "./device.css";
-import { ApiError, csrf, get, post } from "../api";
+import { ApiError, get, post } from "../api";
 import { readSse, sseJson } from "../chat/sse";
-import { currentUser, loadSession } from "../session";
+import { currentUser } from "../session";
+import { openEventStream } from "../stream";
 import { onEvent, onState } from "../events";
 import { shell } from "../layout";
 import { navigate, type Page } from "../router";
@@ -81,11 +82,6 @@ export function nodeErrorText(e: unknown): string {
 
 // The CSRF token for a fetch made outside api() (the prompt stream); after
 // a csrf_failed the session is read again, which renews it.
-async function csrfToken(refresh = false): Promise<string | null> {
-  if (refresh || !csrf()) await loadSession().catch(() => null);
-  return csrf();
-}
-
 // POST /api/v1/devices/:id/prompt and read its text/event-stream with
 // fetch (EventSource cannot POST): onToken gets each piece of the reply.
 // Resolves at `done`; rejects with an ApiError for a refusal, an
@@ -96,44 +92,11 @@ export async function streamPrompt(
   onToken: (text: string) => void,
   signal: AbortSignal,
 ): Promise<void> {
-  let res: Response | null = null;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const headers: Record<string, string> = {
-      "X-Clawlink-Client": "web",
-      "Content-Type": "application/json",
-      Accept: "text/event-stream",
-    };
-    const t = await csrfToken(attempt > 0);
-    if (t) headers["X-CSRF-Token"] = t;
-    try {
-      res = await fetch(`/api/v1/devices/${encodeURIComponent(deviceId)}/prompt`, {
-        method: "POST",
-        headers,
-        credentials: "same-origin",
-        body: JSON.stringify(body),
-        signal,
-      });
-    } catch {
-      if (signal.aborted) throw new ApiError(0, "aborted", "Stopped.");
-      throw new ApiError(0, "network", "The relay cannot be reached. Check your connection.");
-    }
-    if (res.status !== 403 || attempt > 0) break;
-    // a stale CSRF token (signed in again elsewhere): fetch it once more
-    const clone = res.clone();
-    const j = await clone.json().catch(() => null);
-    if (j?.error?.code !== "csrf_failed") break;
-  }
-  res = res!;
-  const type = res.headers.get("Content-Type") ?? "";
-  if (!res.ok || !type.startsWith("text/event-stream") || !res.body) {
-    const j = await res.json().catch(() => null);
-    const err = j?.error as { code?: string; message?: string } | undefined;
-    throw new ApiError(res.status, err?.code ?? "http_" + res.status, err?.message ?? `Request failed (${res.status}).`);
-  }
+  const stream = await openEventStream("POST", `/api/v1/devices/${encodeURIComponent(deviceId)}/prompt`, body, signal);
   let ended = false;
   try {
     // the chat view's parser (chat/sse.ts): CRLF, CR, comments, long events
-    ended = await readSse(res.body, (ev) => {
+    ended = await readSse(stream, (ev) => {
       const payload = sseJson(ev);
       if (!payload) return false;
       if (ev.event === "token") onToken(String(payload.content ?? ""));
