@@ -74,6 +74,11 @@
  * limit (tcp_rmem), so a long link is not capped by it (decisions.md, 59). */
 #define CL_LINK_RATE           (125 * 1000 * 1000)
 #define CL_LINK_RCV_WINDOW_MIN (128 * 1024)
+/* Only a piece of an agent's message at least this long re-applies the
+ * clamp: bulk output comes in frames of up to 64 KiB, while an idle
+ * agent's pongs and heartbeats would each pay a TCP_INFO for nothing
+ * (with 10,000 idle agents, a fifth of the relay's system calls). */
+#define CL_LINK_RCV_CLAMP_MIN 4096
 /* Up to this window the receive buffer would be fixed to it (SO_RCVBUF),
  * so that the kernel's autotuning cannot grow the window past the clamp
  * between two re-applications. 0: never. Measured on the 2-core machine

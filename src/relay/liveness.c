@@ -26,6 +26,26 @@ static uint64_t cl__liveness_rx_bytes(struct cl_conn *c)
     return n;
 }
 
+/* Sends c's due ping. On an idle connection (nothing queued, nothing lws
+ * holds back) it goes at once: asking lws for a WRITEABLE callback first
+ * costs four epoll_ctl calls (libuv's uv_poll_start removes the descriptor
+ * from epoll and adds it again, once to ask and once to stop asking),
+ * which was most of an idle relay's CPU with 10,000 agents. Anything else
+ * waits for the WRITEABLE callback, which writes the ping first. */
+static void cl__liveness_ping(struct cl_conn *c)
+{
+    if ((c->kind == CL_CONN_AGENT || c->kind == CL_CONN_BROWSER) && cl_wsq_empty(&c->q) &&
+        !lws_partial_buffered(c->wsi)) {
+        if (cl_liveness_write_ping(c, c->wsi) >= 0)
+            return;
+        cl_warn("liveness", "ping failed: dropping peer", "peer=%s", c->peer);
+        c->live_dropped = true;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    lws_callback_on_writable(c->wsi);
+}
+
 static void cl__liveness_sweep(uv_timer_t *t)
 {
     struct cl_liveness *lv = t->data;
@@ -56,7 +76,7 @@ static void cl__liveness_sweep(uv_timer_t *t)
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         } else if (quiet >= lv->ping_ms && !c->ping_sent && !c->ping_due) {
             c->ping_due = true;
-            lws_callback_on_writable(c->wsi);
+            cl__liveness_ping(c);
         }
     }
 }

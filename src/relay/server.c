@@ -296,7 +296,7 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
         break;
     case LWS_CALLBACK_RECEIVE:
         cl_liveness_seen(r->liveness, c);
-        if (c->kind == CL_CONN_AGENT && c->authed)
+        if (c->kind == CL_CONN_AGENT && c->authed && len >= CL_LINK_RCV_CLAMP_MIN)
             cl__agent_rcv_window(r, c);
         if (c->kind == CL_CONN_EVENTS)
             return cl_events_on_receive(r->events, c, in, len);
