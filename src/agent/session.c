@@ -81,6 +81,26 @@ struct cl__sess {
     bool title_sent;                      /* ... on the current connection */
     struct cl__sess *bulk_next;           /* on ss->bulk: a full PTY waits for its read */
     bool bulk;
+    /* Busy: its last read had a whole terminal buffer or more. A busy PTY
+     * is read on a worker thread (cl__lend), never by the loop. */
+    bool busy;
+    struct cl__lend *lent; /* the worker's read of its PTY, out now; NULL if none */
+};
+
+/* One read of a busy PTY on libuv's worker threads (cl__lend): the fd is
+ * lent to the worker until cl__on_lent runs on the loop, which appends
+ * what was read to the ring and pumps it. The buffer is the job's, not
+ * the ring's: the ring may grow (and move) meanwhile. */
+struct cl__lend {
+    uv_work_t req;
+    struct cl__sess *s;
+    struct cl__lend *next_free;
+    int fd;
+    bool close_fd; /* the session closed its master meanwhile: close fd when back */
+    size_t limit, len;
+    bool eof;
+    int err; /* errno of a failed read other than EIO, or 0 */
+    uint8_t buf[CL_PTY_READ_CHUNK];
 };
 
 struct cl_agent_sessions {
@@ -100,10 +120,10 @@ struct cl_agent_sessions {
     uv_timer_t title_timer; /* runs while count > 0: cl__on_title_timer */
     char home[PATH_MAX];    /* the shells' $HOME, shown as ~ in titles ("" if unset) */
     /* PTYs that had more than one terminal buffer to read, in the order
-     * they became ready: read by cl__on_bulk after every PTY with a
-     * little to say (an echo) was read and sent (cl__on_poll). */
+     * they became ready, waiting for a worker (cl__bulk_dispatch). */
     struct cl__sess *bulk, *bulk_tail;
-    uv_idle_t bulk_idle; /* runs while bulk is not empty */
+    unsigned lent;               /* reads out on workers, at most CL_AGENT_BULK_JOBS */
+    struct cl__lend *free_lends; /* done jobs kept for the next (at most CL_AGENT_BULK_JOBS) */
 };
 
 static void cl__on_poll(uv_poll_t *h, int status, int events);
@@ -153,9 +173,8 @@ static void cl__bulk_remove(struct cl__sess *s)
     s->bulk_next = NULL;
 }
 
-static void cl__on_handle_closed(uv_handle_t *h)
+static void cl__unref(struct cl__sess *s)
 {
-    struct cl__sess *s = h->data;
     if (--s->open_handles == 0 && s->ended) {
         if (s->ring.cap > s->ss->opts.ring_size)
             s->ss->ring_grown -= s->ring.cap - s->ss->opts.ring_size;
@@ -164,6 +183,11 @@ static void cl__on_handle_closed(uv_handle_t *h)
         cl_ring_free(&s->ring);
         free(s);
     }
+}
+
+static void cl__on_handle_closed(uv_handle_t *h)
+{
+    cl__unref(h->data);
 }
 
 /* How many bytes the PTY of s may be read now (0 = do not read). This is
@@ -221,9 +245,9 @@ static void cl__update_poll(struct cl__sess *s)
         return;
     if (s->viewers > 0 && s->ring.end - s->acked >= s->window)
         s->window_hit = true; /* paused by the window: cl__window_sample */
-    /* on the bulk list the bulk pass reads it: polled too, it would wake
-     * every loop iteration for nothing until its turn comes */
-    if (!s->bulk && cl__read_room(s) > 0)
+    /* on the bulk list or lent to a worker, the loop does not read it:
+     * polled too, it would wake every loop iteration for nothing */
+    if (!s->bulk && !s->lent && cl__read_room(s) > 0)
         want |= UV_READABLE;
     if (s->pending_len)
         want |= UV_WRITABLE;
@@ -243,7 +267,10 @@ static void cl__close_master(struct cl__sess *s)
     if (s->master < 0)
         return;
     uv_close((uv_handle_t *)&s->poll, cl__on_handle_closed); /* stops the poll */
-    close(s->master);
+    if (s->lent)
+        s->lent->close_fd = true; /* a worker reads it: closed when it is back */
+    else
+        close(s->master);
     s->master = -1;
     s->events = 0;
     /* what waited is consumed: the relay may count it as written */
@@ -315,9 +342,10 @@ static bool cl__pump_one(struct cl__sess *s)
         return false;
     /* A session with only a little to send (an echo, a prompt) goes ahead
      * of the others' bulk output, whatever is queued; the rest waits for
-     * room and takes turns. */
-    urgent =
-        s->ring.end - (s->sent > s->ring.start ? s->sent : s->ring.start) <= CL_AGENT_URGENT_MAX;
+     * room and takes turns. A busy session's output is bulk even when a
+     * worker's read brought only a little of it. */
+    urgent = !s->busy && s->ring.end - (s->sent > s->ring.start ? s->sent : s->ring.start) <=
+                             CL_AGENT_URGENT_MAX;
     if (!urgent && !cl_agent_link_can_accept(link))
         return false;
     if (s->sent < s->ring.start) {
@@ -428,49 +456,149 @@ static bool cl__read(struct cl__sess *s, size_t limit, bool hold)
     return more;
 }
 
-/* The PTYs that had a full terminal buffer, read after everything with a
- * little to say: at most CL_AGENT_BULK_PASS bytes of them per loop
- * iteration, in turn, so an echo that becomes ready meanwhile waits for at
- * most that much work in this process, not for every busy PTY's 64 KiB
- * (the loop polls again without sleeping while the list is not empty). */
-static void cl__on_bulk(uv_idle_t *h)
-{
-    struct cl_agent_sessions *ss = h->data;
-    size_t budget = CL_AGENT_BULK_PASS;
+static void cl__bulk_dispatch(struct cl_agent_sessions *ss);
+static void cl__bulk_add(struct cl__sess *s);
 
-    while (ss->bulk && budget > 0) {
+/* On a worker thread: reads what the lent PTY has, up to the limit, as
+ * cl__read does on the loop. Touches nothing but the job. */
+static void cl__lend_work(uv_work_t *req)
+{
+    struct cl__lend *j = req->data;
+    ssize_t n;
+
+    while (j->len < j->limit) {
+        do
+            n = read(j->fd, j->buf + j->len, j->limit - j->len);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            /* 0 or EIO: every slave descriptor is closed. */
+            j->err = n < 0 && errno != EIO ? errno : 0;
+            j->eof = true;
+            break;
+        }
+        j->len += (size_t)n;
+    }
+}
+
+/* Back on the loop: the read's bytes go to the ring (the room was
+ * reserved when it was lent: nothing else wrote to the ring meanwhile)
+ * and are pumped; a PTY that filled the read goes back on the bulk list,
+ * one that had less is polled again, and one that had less than a
+ * terminal buffer is not busy any more. */
+static void cl__on_lent(uv_work_t *req, int status)
+{
+    struct cl__lend *j = req->data;
+    struct cl__sess *s = j->s;
+    struct cl_agent_sessions *ss = s->ss;
+
+    (void)status; /* never cancelled */
+    s->lent = NULL;
+    ss->lent--;
+    if (j->close_fd)
+        close(j->fd);
+    s->busy = j->len >= CL_PTY_TTY_BUFFER;
+    if (!s->ended && j->len > 0) {
+        cl_ring_append(&s->ring, j->buf, j->len);
+        cl__pump(s);
+    }
+    if (!s->ended && s->master >= 0) {
+        if (j->err)
+            cl_warn("session", "pty read failed", "session=%s error=\"%s\"", s->id,
+                    strerror(j->err));
+        if (j->eof)
+            cl__on_eof(s);
+        else if (j->len >= j->limit)
+            cl__bulk_add(s);
+        else
+            cl__update_poll(s);
+    }
+    /* kept for the next read: never more jobs than CL_AGENT_BULK_JOBS */
+    j->next_free = ss->free_lends;
+    ss->free_lends = j;
+    cl__unref(s); /* the job's reference (cl__lend) */
+    cl__bulk_dispatch(ss);
+}
+
+/* Lends s's PTY to a worker for one read of up to limit bytes. Returns
+ * false if it could not (no memory, no worker): the loop reads it. */
+static bool cl__lend(struct cl__sess *s, size_t limit)
+{
+    struct cl_agent_sessions *ss = s->ss;
+    struct cl__lend *j = ss->free_lends;
+
+    if (j)
+        ss->free_lends = j->next_free;
+    else if (!(j = malloc(sizeof *j)))
+        return false;
+    j->req.data = j;
+    j->s = s;
+    j->fd = s->master;
+    j->close_fd = false;
+    j->limit = limit;
+    j->len = 0;
+    j->eof = false;
+    j->err = 0;
+    if (uv_queue_work(ss->loop, &j->req, cl__lend_work, cl__on_lent) != 0) {
+        free(j);
+        return false;
+    }
+    s->lent = j;
+    s->open_handles++; /* s outlives the job even if it ends meanwhile */
+    ss->lent++;
+    cl__update_poll(s);
+    return true;
+}
+
+/* The busy PTYs, in the order they became ready, each lent to a worker
+ * for one read of at most CL_PTY_READ_CHUNK, CL_AGENT_BULK_JOBS at once.
+ * The loop itself never reads them: a read that frees a terminal buffer
+ * wakes the program writing to it, which then takes the core from the
+ * reader, and with 50 busy PTYs the loop was preempted thousands of times
+ * a second (docs/performance.md, "Typing under load"). The loop is left
+ * with echoes, input, acks and sending, and sleeps in between, which is
+ * what the scheduler favours when it wakes. */
+static void cl__bulk_dispatch(struct cl_agent_sessions *ss)
+{
+    while (ss->bulk && ss->lent < CL_AGENT_BULK_JOBS) {
         struct cl__sess *s = ss->bulk;
         uint64_t unsent = s->ring.end - (s->sent > s->ring.start ? s->sent : s->ring.start);
         size_t limit = unsent < CL_PTY_READ_CHUNK ? CL_PTY_READ_CHUNK - (size_t)unsent : 0;
+        size_t room = cl__read_room(s);
 
         ss->bulk = s->bulk_next;
         if (!ss->bulk)
             ss->bulk_tail = NULL;
         s->bulk = false;
         s->bulk_next = NULL;
-        budget = budget > CL_PTY_READ_CHUNK ? budget - CL_PTY_READ_CHUNK : 0;
-        if (s->master >= 0 && !s->eof && !s->ended)
+        if (limit > room)
+            limit = room;
+        if (s->master < 0 || s->eof || s->ended || limit == 0) {
+            cl__update_poll(s); /* no room now: polled again when there is */
+            continue;
+        }
+        if (!cl__lend(s, limit))
             cl__read(s, limit, false);
     }
-    if (!ss->bulk)
-        uv_idle_stop(h);
 }
 
 static void cl__bulk_add(struct cl__sess *s)
 {
     struct cl_agent_sessions *ss = s->ss;
 
-    if (s->bulk)
+    if (s->bulk || s->lent)
         return;
     s->bulk = true;
+    s->busy = true;
     s->bulk_next = NULL;
     if (ss->bulk_tail)
         ss->bulk_tail->bulk_next = s;
     else
         ss->bulk = s;
     ss->bulk_tail = s;
-    uv_idle_start(&ss->bulk_idle, cl__on_bulk);
     cl__update_poll(s);
+    cl__bulk_dispatch(ss);
 }
 
 /* ---- input ------------------------------------------------------------ */
@@ -594,9 +722,10 @@ static void cl__on_poll(uv_poll_t *h, int status, int events)
     if ((events & UV_WRITABLE) && s->pending_len)
         cl__flush_input(s);
     /* One terminal buffer now: an echo is read and sent at once; a PTY
-     * that filled it waits its turn with the others (cl__on_bulk). */
-    if ((events & UV_READABLE) && s->master >= 0 && !s->eof && !s->bulk &&
-        cl__read(s, CL_PTY_TTY_BUFFER, true))
+     * that filled it, or is busy, is read by a worker (cl__bulk_dispatch). */
+    if (!(events & UV_READABLE) || s->master < 0 || s->eof || s->bulk || s->lent)
+        return;
+    if (s->busy || cl__read(s, CL_PTY_TTY_BUFFER, true))
         cl__bulk_add(s);
 }
 
@@ -1181,8 +1310,6 @@ int cl_agent_sessions_new(uv_loop_t *loop, struct cl_agent_link *link, const cha
     ss->sigchld.data = ss;
     uv_signal_start(&ss->sigchld, cl__on_sigchld, SIGCHLD);
     uv_timer_init(loop, &ss->title_timer);
-    uv_idle_init(loop, &ss->bulk_idle);
-    ss->bulk_idle.data = ss;
     ss->title_timer.data = ss;
     {
         /* the shells' HOME (where they start), shown as ~ */
@@ -1296,14 +1423,18 @@ void cl_agent_sessions_close(struct cl_agent_sessions *ss)
     uv_close((uv_handle_t *)&ss->sigchld, NULL);
     uv_timer_stop(&ss->title_timer);
     uv_close((uv_handle_t *)&ss->title_timer, NULL);
-    uv_idle_stop(&ss->bulk_idle);
-    uv_close((uv_handle_t *)&ss->bulk_idle, NULL);
 }
 
 void cl_agent_sessions_free(struct cl_agent_sessions *ss)
 {
-    if (ss)
+    if (ss) {
         cl_shellenv_free(ss->envp);
+        while (ss->free_lends) {
+            struct cl__lend *j = ss->free_lends;
+            ss->free_lends = j->next_free;
+            free(j);
+        }
+    }
     free(ss);
 }
 

@@ -111,9 +111,10 @@
 /* What a terminal hands over per read (the line discipline's buffer): a
  * PTY that fills it has bulk output and is read after the others. */
 #define CL_PTY_TTY_BUFFER (4 * 1024)
-/* Bulk PTY reads per agent loop iteration, in bytes: what an echo that
- * became ready meanwhile may wait behind in the agent (cl__on_bulk). */
-#define CL_AGENT_BULK_PASS (64 * 1024)
+/* Busy PTYs read at once on the agent's worker threads (libuv's pool),
+ * each read at most CL_PTY_READ_CHUNK (cl__bulk_dispatch): the loop
+ * thread keeps echoes, input and sending, and never reads a busy PTY. */
+#define CL_AGENT_BULK_JOBS 2
 
 /* libwebsockets' receive buffer for the agent's one connection: a whole
  * output chunk with its header, JSON or binary, arrives in one callback. */
