@@ -282,6 +282,48 @@ test('bulk output arrives complete and in order', { timeout: TEST_TIMEOUT }, e2e
   assert.deepEqual(term.offsetProblems(), [], 'stdout offsets are continuous from 0');
 }));
 
+test('busy sessions that end mid-stream (their PTYs read on worker threads) leave the agent and a stream beside them intact', { timeout: TEST_TIMEOUT * 2 }, e2e(async () => {
+  // The agent lends a busy PTY to a worker thread for each read (session.c,
+  // cl__lend): a session that ends while its read is out must neither lose
+  // the agent nor anyone else's bytes.
+  const env = await setup();
+  const exact = await terminal(env, { cols: 200, rows: 50, label: 'exact stream' });
+  const ended = await terminal(env, { label: 'ended by the API' });
+  const exits = await terminal(env, { label: 'exits mid-stream' });
+  const killed = await terminal(env, { label: 'killed mid-stream' });
+  const N = 200000;
+  killed.write('echo PID_$$_; exec seq 1 3000000\r');
+  const pid = Number((await killed.readUntil(/PID_(\d+)_/))[1]);
+  ended.write('seq 1 3000000\r');
+  exits.write('seq 1 3000000 | head -c 2000000; exit 7\r');
+  exact.write(`seq 1 ${N}; echo END_$((1+1))\r`);
+  await ended.readUntil(/\n100000\r?\n/, ms(30_000));
+  const r = await api(env.relay, 'POST', '/functions/v1/end-session', { session_id: ended.sessionId }, env.token);
+  expectStatus(r, 200, env.relay);
+  await killed.readUntil(/\n50000\r?\n/, ms(30_000));
+  process.kill(pid, 'SIGKILL');
+  const endOf = (t) => t.ws.next(isType('session_end', (m) => m.data?.session_id === t.sessionId), ms(30_000));
+  const [e1, e2, e3] = await Promise.all([endOf(ended), endOf(exits), endOf(killed)]);
+  assert.equal(e1.data.reason, 'ended_by_user', JSON.stringify(e1));
+  assert.deepEqual([e2.data.reason, e2.data.exit_code], ['exit', 7], JSON.stringify(e2));
+  assert.deepEqual([e3.data.reason, e3.data.exit_code], ['exit', 128 + 9], JSON.stringify(e3));
+  assert.deepEqual([ended, exits, killed].flatMap((t) => t.offsetProblems()), [], 'stdout offsets are continuous');
+
+  await exact.readUntil(/\r?\nEND_2\r?\n/, ms(60_000));
+  const text = exact.output();
+  const start = text.indexOf('\n1\r\n');
+  const lines = text.slice(start + 1, text.indexOf('END_2')).split('\r\n').filter((l) => l !== '');
+  const bad = lines.findIndex((l, i) => l !== String(i + 1));
+  assert.equal(bad, -1, `line ${bad + 1} is ${JSON.stringify(lines[bad])}`);
+  assert.equal(lines.length, N, `got ${lines.length} lines of ${N}`);
+  assert.deepEqual(exact.offsetProblems(), [], 'stdout offsets are continuous from 0');
+
+  assert.ok(processAlive(env.agent.proc.pid), 'the agent is still running');
+  const again = await terminal(env, { label: 'after' });
+  again.write('echo $((6*7))\r');
+  await again.readUntil(/\r?\n42\r?\n/);
+}));
+
 test('the agent refuses sessions over CL_AGENT_MAX_SESSIONS (64) with session_end reason "limit"', { timeout: TEST_TIMEOUT * 2 }, e2e(async () => {
   // The relay would refuse the 65th at start-session (--max-sessions-per-device,
   // 64 by default: api.test): raised here so the agent's own limit is what
