@@ -113,8 +113,13 @@
 #define CL_PTY_TTY_BUFFER (4 * 1024)
 /* Busy PTYs read at once on the agent's worker threads (libuv's pool),
  * each read at most CL_PTY_READ_CHUNK (cl__bulk_dispatch): the loop
- * thread keeps echoes, input and sending, and never reads a busy PTY. */
-#define CL_AGENT_BULK_JOBS 2
+ * thread keeps echoes, input and sending, and never reads a busy PTY.
+ * One, on the 2-core machine (2026-12-07, two pairs with 50 busy
+ * sessions): loaded echo p50 397-497 us and p99 3.4-3.8 ms against
+ * 952 us and 5.6-7.1 ms with two at once, for 10-15% less bulk output
+ * (51-53 against 57-63 MB/s): a second reader takes the core the loop
+ * and the shells need. */
+#define CL_AGENT_BULK_JOBS 1
 
 /* libwebsockets' receive buffer for the agent's one connection: a whole
  * output chunk with its header, JSON or binary, arrives in one callback. */
