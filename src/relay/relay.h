@@ -27,6 +27,7 @@ struct cl_relay_opts {
     char listen_addr[64]; /* "127.0.0.1" */
     int port;             /* 8080 */
     char data_dir[512];   /* "./var" */
+    const char *store_url; /* --store (store.h: cl_store_open); NULL: sqlite:data_dir */
     const char *tls_cert; /* PEM paths; both or neither */
     const char *tls_key;
     const char *public_url;       /* what agents are told to dial (http[s]:// or ws[s]://) */

@@ -417,6 +417,26 @@ struct cl_store {
     void *impl;
 };
 
+/* The backends a store URL may name (cl_store_url_parse). */
+enum cl_store_kind { CL_STORE_NONE = 0, CL_STORE_SQLITE, CL_STORE_POSTGRES };
+
+struct cl_store_url {
+    enum cl_store_kind kind;
+    char path[CL_STORE_URL_MAX + 1]; /* sqlite: the directory of clawlink.db */
+};
+
+/* Parses a --store URL: "sqlite:PATH" (PATH the directory of clawlink.db,
+ * or that file), or "postgres://..." / "postgresql://..." (kind set, but
+ * refused: that backend is not built yet). CL_EINVAL with a reason in err
+ * (never the URL itself, which may hold a password) for anything else:
+ * empty, over CL_STORE_URL_MAX bytes, control characters, another scheme. */
+int cl_store_url_parse(const char *url, struct cl_store_url *out, char *err, size_t errlen);
+
+/* Opens the store url names (the relay's only way in: main.c). Returns 0,
+ * CL_EINVAL for a URL cl_store_url_parse refuses, or the backend's error
+ * (CL_EDB), with a reason in err. */
+int cl_store_open(struct cl_store *s, const char *url, char *err, size_t errlen);
+
 /* Opens (creating if needed) the SQLite database dir/clawlink.db in WAL
  * mode and applies pending numbered migrations. Returns 0 or CL_EDB with
  * a reason in err. */

@@ -1810,10 +1810,56 @@ static void test_session_list(void **state)
     assert_int_equal(f->s.ops->session_list(&f->s, NULL, collect_page, &pg), CL_EINVAL);
 }
 
+/* --store URLs (store.c): sqlite:PATH names the directory (or its
+ * clawlink.db); postgres:// is recognised and refused, without echoing the
+ * URL; anything else is refused. */
+static void test_store_url(void **state)
+{
+    struct fx *f = *state;
+    struct cl_store_url u;
+    struct cl_store s2;
+    char err[256], url[128], big[CL_STORE_URL_MAX + 16];
+
+    assert_int_equal(cl_store_url_parse("sqlite:./var", &u, err, sizeof err), 0);
+    assert_int_equal(u.kind, CL_STORE_SQLITE);
+    assert_string_equal(u.path, "./var");
+    assert_int_equal(cl_store_url_parse("sqlite:/a/b/clawlink.db", &u, err, sizeof err), 0);
+    assert_string_equal(u.path, "/a/b");
+    assert_int_equal(cl_store_url_parse("sqlite:clawlink.db", &u, err, sizeof err), 0);
+    assert_string_equal(u.path, ".");
+
+    assert_int_equal(cl_store_url_parse("postgres://u:s3cret@h/db", &u, err, sizeof err),
+                     CL_EINVAL);
+    assert_int_equal(u.kind, CL_STORE_POSTGRES);
+    assert_non_null(strstr(err, "postgres store is not built yet"));
+    assert_null(strstr(err, "s3cret"));
+    assert_int_equal(cl_store_url_parse("postgresql://h/db", &u, err, sizeof err), CL_EINVAL);
+    assert_int_equal(u.kind, CL_STORE_POSTGRES);
+    for (const char *bad[] = {"", "sqlite:", "sqlite:/clawlink.db", "./var", "mysql://h",
+                              "sqlite:a\nb", "SQLITE:x"},
+                    **b = bad;
+         b < bad + sizeof bad / sizeof *bad; b++)
+        assert_int_equal(cl_store_url_parse(*b, &u, err, sizeof err), CL_EINVAL);
+    assert_int_equal(cl_store_url_parse(NULL, &u, err, sizeof err), CL_EINVAL);
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    memcpy(big, "sqlite:", 7);
+    assert_int_equal(cl_store_url_parse(big, &u, err, sizeof err), CL_EINVAL);
+
+    /* cl_store_open opens the same database as cl_store_open_sqlite */
+    snprintf(url, sizeof url, "sqlite:%s", f->dir);
+    assert_int_equal(cl_store_open(&s2, url, err, sizeof err), 0);
+    assert_int_equal(cl_store_sqlite_schema_version(&s2), cl_sqlite_migration_count);
+    s2.ops->close(&s2);
+    assert_int_equal(cl_store_open(&s2, "postgres://h/db", err, sizeof err), CL_EINVAL);
+    assert_null(s2.ops);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_applies_migrations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_creates_private_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_fails_on_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),
