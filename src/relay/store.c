@@ -12,6 +12,7 @@
 #include "core/err.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CL__SQLITE_PREFIX "sqlite:"
@@ -68,4 +69,21 @@ int cl_store_open(struct cl_store *s, const char *url, char *err, size_t errlen)
     if (rc)
         return rc;
     return cl_store_open_sqlite(s, u.path, err, errlen);
+}
+
+void cl_id_list_add(struct cl_id_list *l, const char *id)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 8;
+        l->id = realloc(l->id, l->cap * sizeof *l->id);
+        if (!l->id)
+            abort();
+    }
+    snprintf(l->id[l->n++], CL_UUID_LEN + 1, "%s", id);
+}
+
+void cl_id_list_free(struct cl_id_list *l)
+{
+    free(l->id);
+    memset(l, 0, sizeof *l);
 }

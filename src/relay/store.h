@@ -146,6 +146,16 @@ struct cl_share {
     int64_t created_at;
 };
 
+/* A growable list of ids: what a cascading change reports (struct
+ * cl_store_cascade) and what a route collects to tell the hub after a
+ * store change. Zero-initialise; cl_id_list_free when done. */
+struct cl_id_list {
+    char (*id)[CL_UUID_LEN + 1];
+    size_t n, cap;
+};
+void cl_id_list_add(struct cl_id_list *l, const char *id);
+void cl_id_list_free(struct cl_id_list *l);
+
 struct cl_store;
 
 typedef void (*cl_project_cb)(const struct cl_project *p, void *ctx);
