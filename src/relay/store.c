@@ -87,3 +87,12 @@ void cl_id_list_free(struct cl_id_list *l)
     free(l->id);
     memset(l, 0, sizeof *l);
 }
+
+void cl_store_cascade_free(struct cl_store_cascade *c)
+{
+    cl_id_list_free(&c->ended);
+    cl_id_list_free(&c->unshared);
+    cl_id_list_free(&c->devices);
+    cl_id_list_free(&c->projects);
+    cl_id_list_free(&c->left);
+}

@@ -156,6 +156,21 @@ struct cl_id_list {
 void cl_id_list_add(struct cl_id_list *l, const char *id);
 void cl_id_list_free(struct cl_id_list *l);
 
+/* What a cascading change did (user_delete, project_delete, device_delete,
+ * member_remove fill it when given one): the ids of what it ended or
+ * removed, read inside the change's own transaction, so that the relay
+ * tells its hub and subscribers exactly what changed instead of
+ * collecting beforehand. Zero-initialise; cl_store_cascade_free after.
+ * On an error the lists are left empty. */
+struct cl_store_cascade {
+    struct cl_id_list ended;    /* sessions that were active: ended, or deleted with their device */
+    struct cl_id_list unshared; /* others' active sessions that lost their share with the user */
+    struct cl_id_list devices;  /* devices deleted */
+    struct cl_id_list projects; /* projects deleted (user_delete: those the user owned) */
+    struct cl_id_list left;     /* user_delete: projects the user was a (non-owner) member of */
+};
+void cl_store_cascade_free(struct cl_store_cascade *c);
+
 struct cl_store;
 
 typedef void (*cl_project_cb)(const struct cl_project *p, void *ctx);
@@ -218,8 +233,13 @@ struct cl_store_ops {
      * tokens, shares, reset token and profile. Sessions they started in
      * other projects are ended (reason "account_deleted") and kept without
      * a user. CL_ESTATE (nothing deleted) while they own a project that
-     * has other members; CL_ENOTFOUND for an unknown user. */
-    int (*user_delete)(struct cl_store *s, const char *user_id, int64_t now);
+     * has other members; CL_ENOTFOUND for an unknown user. out (may be
+     * NULL): ended = their active sessions anywhere and every active
+     * session of their projects; unshared = other active sessions shared
+     * with them; devices and projects = those of their projects; left =
+     * the projects they were a member of. */
+    int (*user_delete)(struct cl_store *s, const char *user_id, int64_t now,
+                       struct cl_store_cascade *out);
     /* Stores a password reset token hash for user_id beside the earlier
      * ones still live (expired ones are deleted): a new request does not
      * void an earlier link. CL_ELIMIT (nothing stored) when
@@ -371,17 +391,19 @@ struct cl_store_ops {
     /* Renames a project and sets updated_at = now. CL_ENOTFOUND if none. */
     int (*project_rename)(struct cl_store *s, const char *id, const char *name, int64_t now);
     /* Deletes a project with its devices, sessions, shares, members and
-     * invitations (one statement, the foreign keys cascade). The caller
-     * collects what the hub must hear about first. CL_ENOTFOUND if none. */
-    int (*project_delete)(struct cl_store *s, const char *id);
+     * invitations, in one transaction. out (may be NULL): its devices, and
+     * its sessions that were active (ended). CL_ENOTFOUND if none. */
+    int (*project_delete)(struct cl_store *s, const char *id, struct cl_store_cascade *out);
     /* Members of a project, the owner first, then by when they joined. */
     int (*member_list)(struct cl_store *s, const char *project_id, cl_member_cb cb, void *ctx);
     /* Removes a member, in one transaction: their active sessions on the
      * project's devices end (reason "member_removed"), the shares of the
      * project's sessions with them go, then the membership. CL_ESTATE
-     * (nothing changed) for the owner, CL_ENOTFOUND for a non-member. */
+     * (nothing changed) for the owner, CL_ENOTFOUND for a non-member.
+     * out (may be NULL): ended = the sessions that ended; unshared = the
+     * other active sessions of the project that were shared with them. */
     int (*member_remove)(struct cl_store *s, const char *project_id, const char *user_id,
-                         int64_t now);
+                         int64_t now, struct cl_store_cascade *out);
     /* Pending invitations of a project, oldest first. */
     int (*invitation_list)(struct cl_store *s, const char *project_id, cl_invitation_cb cb,
                            void *ctx);
@@ -389,9 +411,11 @@ struct cl_store_ops {
      * that project has no pending invitation with that id. */
     int (*invitation_cancel)(struct cl_store *s, const char *project_id, const char *id);
     int (*device_rename)(struct cl_store *s, const char *id, const char *name);
-    /* Deletes a device with its sessions and their shares (cascade).
-     * CL_ENOTFOUND if none. Call cl_hub_device_removed afterwards. */
-    int (*device_delete)(struct cl_store *s, const char *id);
+    /* Deletes a device with its sessions and their shares, in one
+     * transaction. out (may be NULL): the device, and its sessions that
+     * were active (ended). CL_ENOTFOUND if none. Call
+     * cl_hub_device_removed afterwards. */
+    int (*device_delete)(struct cl_store *s, const char *id, struct cl_store_cascade *out);
     /* Replaces the device's pairing code (live or not) with a fresh one;
      * the old code stops working at once. The device token is untouched
      * until the new code is used (device_pair replaces it). CL_EEXIST on a

@@ -1428,7 +1428,62 @@ static int cl__user_set_password(struct cl_store *s, const char *user_id, const 
     return cl_sqlite_commit(&q->set, __func__);
 }
 
-static int cl__user_delete(struct cl_store *s, const char *user_id, int64_t now)
+/* ---- what cascading changes report (struct cl_store_cascade) ---------- */
+
+/* Read inside the change's transaction, before its writes: ?1 and ?2 are
+ * the op's ids (user, or project and user). A session whose user is gone
+ * (NULL) is nobody's. */
+static const char cl__sql_user_ended[] =
+    "SELECT s.id FROM sessions s JOIN devices d ON d.id = s.device_id"
+    " JOIN projects p ON p.id = d.project_id"
+    " WHERE s.status = 'active' AND (s.user_id = ?1 OR p.owner_id = ?1)";
+static const char cl__sql_user_unshared[] =
+    "SELECT s.id FROM sessions s JOIN devices d ON d.id = s.device_id"
+    " JOIN projects p ON p.id = d.project_id"
+    " JOIN session_shares sh ON sh.session_id = s.id AND sh.user_id = ?1"
+    " WHERE s.status = 'active' AND coalesce(s.user_id, '') <> ?1 AND p.owner_id <> ?1";
+static const char cl__sql_user_devices[] =
+    "SELECT d.id FROM devices d JOIN projects p ON p.id = d.project_id WHERE p.owner_id = ?1";
+static const char cl__sql_user_projects[] = "SELECT id FROM projects WHERE owner_id = ?1";
+static const char cl__sql_user_left[] =
+    "SELECT project_id FROM project_members WHERE user_id = ?1 AND role <> 'owner'";
+static const char cl__sql_project_devices[] = "SELECT id FROM devices WHERE project_id = ?1";
+static const char cl__sql_project_ended[] =
+    "SELECT s.id FROM sessions s JOIN devices d ON d.id = s.device_id"
+    " WHERE d.project_id = ?1 AND s.status = 'active'";
+static const char cl__sql_device_ended[] =
+    "SELECT id FROM sessions WHERE device_id = ?1 AND status = 'active'";
+static const char cl__sql_member_ended[] =
+    "SELECT s.id FROM sessions s JOIN devices d ON d.id = s.device_id"
+    " WHERE d.project_id = ?1 AND s.user_id = ?2 AND s.status = 'active'";
+static const char cl__sql_member_unshared[] =
+    "SELECT s.id FROM sessions s JOIN devices d ON d.id = s.device_id"
+    " JOIN session_shares sh ON sh.session_id = s.id AND sh.user_id = ?2"
+    " WHERE d.project_id = ?1 AND s.status = 'active' AND coalesce(s.user_id, '') <> ?2";
+
+/* Appends the first column of each row of sql (?1 = a, ?2 = b unless
+ * NULL) to l. */
+static int cl__collect_ids(struct cl__sqlite *q, const char *sql, const char *a, const char *b,
+                           struct cl_id_list *l, const char *op)
+{
+    sqlite3_stmt *st = NULL;
+    char id[CL_UUID_LEN + 1];
+    int brc, rc;
+
+    rc = cl_sqlite_prepare(q->db, sql, &st, op);
+    if (rc)
+        return rc;
+    brc = cl_sqlite_bind_str(st, 1, a) | (b ? cl_sqlite_bind_str(st, 2, b) : 0);
+    while ((rc = cl_sqlite_step(st, brc, op)) == 1) {
+        cl_sqlite_col_str(st, 0, id, sizeof id);
+        cl_id_list_add(l, id);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int cl__user_delete(struct cl_store *s, const char *user_id, int64_t now,
+                           struct cl_store_cascade *out)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st;
@@ -1450,6 +1505,15 @@ static int cl__user_delete(struct cl_store *s, const char *user_id, int64_t now)
         rc = CL_ESTATE;
         goto out_rollback;
     }
+    if (out &&
+        ((rc = cl__collect_ids(q, cl__sql_user_ended, user_id, NULL, &out->ended, __func__)) ||
+         (rc =
+              cl__collect_ids(q, cl__sql_user_unshared, user_id, NULL, &out->unshared, __func__)) ||
+         (rc = cl__collect_ids(q, cl__sql_user_devices, user_id, NULL, &out->devices, __func__)) ||
+         (rc =
+              cl__collect_ids(q, cl__sql_user_projects, user_id, NULL, &out->projects, __func__)) ||
+         (rc = cl__collect_ids(q, cl__sql_user_left, user_id, NULL, &out->left, __func__))))
+        goto out_rollback;
     st = q->st[CL__ST_USER_END_SESSIONS];
     rc = cl_sqlite_exec(st, cl_sqlite_bind_str(st, 1, user_id) | sqlite3_bind_int64(st, 2, now),
                         __func__);
@@ -1463,10 +1527,15 @@ static int cl__user_delete(struct cl_store *s, const char *user_id, int64_t now)
         rc = CL_ENOTFOUND;
         goto out_rollback;
     }
-    return cl_sqlite_commit(&q->set, __func__);
+    rc = cl_sqlite_commit(&q->set, __func__);
+    if (rc && out)
+        cl_store_cascade_free(out);
+    return rc;
 
 out_rollback:
     cl_sqlite_rollback(&q->set, __func__);
+    if (out)
+        cl_store_cascade_free(out);
     return rc;
 }
 
@@ -1690,11 +1759,31 @@ static int cl__project_rename(struct cl_store *s, const char *id, const char *na
                               __func__);
 }
 
-static int cl__project_delete(struct cl_store *s, const char *id)
+static int cl__project_delete(struct cl_store *s, const char *id, struct cl_store_cascade *out)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_PROJECT_DELETE];
-    return cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__);
+    int rc;
+
+    if (!out)
+        return cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
+    if (rc)
+        return rc;
+    if ((rc = cl__collect_ids(q, cl__sql_project_devices, id, NULL, &out->devices, __func__)) ||
+        (rc = cl__collect_ids(q, cl__sql_project_ended, id, NULL, &out->ended, __func__)) ||
+        (rc = cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__)))
+        goto out_rollback;
+    cl_id_list_add(&out->projects, id);
+    rc = cl_sqlite_commit(&q->set, __func__);
+    if (rc)
+        cl_store_cascade_free(out);
+    return rc;
+
+out_rollback:
+    cl_sqlite_rollback(&q->set, __func__);
+    cl_store_cascade_free(out);
+    return rc;
 }
 
 static int cl__member_list(struct cl_store *s, const char *project_id, cl_member_cb cb, void *ctx)
@@ -1725,7 +1814,7 @@ static int cl__member_list(struct cl_store *s, const char *project_id, cl_member
 /* One IMMEDIATE transaction: the role is read under the write lock, so
  * an owner can never be removed and nothing is half-done. */
 static int cl__member_remove(struct cl_store *s, const char *project_id, const char *user_id,
-                             int64_t now)
+                             int64_t now, struct cl_store_cascade *out)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st;
@@ -1753,6 +1842,11 @@ static int cl__member_remove(struct cl_store *s, const char *project_id, const c
         rc = CL_ESTATE;
         goto out_rollback;
     }
+    if (out && ((rc = cl__collect_ids(q, cl__sql_member_ended, project_id, user_id, &out->ended,
+                                      __func__)) ||
+                (rc = cl__collect_ids(q, cl__sql_member_unshared, project_id, user_id,
+                                      &out->unshared, __func__))))
+        goto out_rollback;
     st = q->st[CL__ST_MEMBER_END_SESSIONS];
     rc = cl_sqlite_exec(st,
                         cl_sqlite_bind_str(st, 1, project_id) | cl_sqlite_bind_str(st, 2, user_id) |
@@ -1770,10 +1864,15 @@ static int cl__member_remove(struct cl_store *s, const char *project_id, const c
         st, cl_sqlite_bind_str(st, 1, project_id) | cl_sqlite_bind_str(st, 2, user_id), __func__);
     if (rc)
         goto out_rollback;
-    return cl_sqlite_commit(&q->set, __func__);
+    rc = cl_sqlite_commit(&q->set, __func__);
+    if (rc && out)
+        cl_store_cascade_free(out);
+    return rc;
 
 out_rollback:
     cl_sqlite_rollback(&q->set, __func__);
+    if (out)
+        cl_store_cascade_free(out);
     return rc;
 }
 
@@ -1820,11 +1919,30 @@ static int cl__device_rename(struct cl_store *s, const char *id, const char *nam
                               __func__);
 }
 
-static int cl__device_delete(struct cl_store *s, const char *id)
+static int cl__device_delete(struct cl_store *s, const char *id, struct cl_store_cascade *out)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_DELETE];
-    return cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__);
+    int rc;
+
+    if (!out)
+        return cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
+    if (rc)
+        return rc;
+    if ((rc = cl__collect_ids(q, cl__sql_device_ended, id, NULL, &out->ended, __func__)) ||
+        (rc = cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__)))
+        goto out_rollback;
+    cl_id_list_add(&out->devices, id);
+    rc = cl_sqlite_commit(&q->set, __func__);
+    if (rc)
+        cl_store_cascade_free(out);
+    return rc;
+
+out_rollback:
+    cl_sqlite_rollback(&q->set, __func__);
+    cl_store_cascade_free(out);
+    return rc;
 }
 
 static int cl__device_new_code(struct cl_store *s, const char *id,

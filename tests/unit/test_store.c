@@ -1209,7 +1209,7 @@ static void test_user_delete(void **state)
     assert_int_equal(f->s.ops->token_create(&f->s, h, o.id, 1, 1000), 0);
 
     /* refused while a project they own has another member; nothing changed */
-    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 50), CL_ESTATE);
+    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 50, NULL), CL_ESTATE);
     assert_int_equal(f->s.ops->user_by_id(&f->s, o.id, &x), 0);
     assert_int_equal(f->s.ops->session_get(&f->s, s_others.id, &got), 0);
     assert_true(got.active);
@@ -1218,7 +1218,7 @@ static void test_user_delete(void **state)
     /* being a member elsewhere does not block; once the member is gone it goes */
     raw_exec(f, "DELETE FROM project_members WHERE role = 'member' AND user_id IN"
                 " (SELECT id FROM users WHERE email = 'member@example.com')");
-    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 60), 0);
+    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 60, NULL), 0);
     assert_int_equal(f->s.ops->user_by_id(&f->s, o.id, &x), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->token_user(&f->s, h, 2, uid), CL_ENOTFOUND);
     /* owned projects with their devices, sessions and invitations */
@@ -1238,7 +1238,7 @@ static void test_user_delete(void **state)
     assert_int_equal(f->s.ops->member_role(&f->s, others.id, o.id, &role), 0);
     assert_int_equal(role, CL_ROLE_NONE);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM profiles"), 2);
-    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 70), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 70, NULL), CL_ENOTFOUND);
 }
 
 /* Email verification links (issue 14): one live per user, spent once,
@@ -1389,7 +1389,7 @@ static void test_project_rename_delete(void **state)
     new_session(f, d.id, m.id, &s1);
     assert_int_equal(f->s.ops->share_set(&f->s, s1.id, o.id, CL_SHARE_VIEW, m.id, 4), 0);
     assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "x@example.com", o.id, 5, inv), 0);
-    assert_int_equal(f->s.ops->project_delete(&f->s, p.id), 0);
+    assert_int_equal(f->s.ops->project_delete(&f->s, p.id, NULL), 0);
     assert_int_equal(f->s.ops->project_get(&f->s, p.id, &got), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->device_get(&f->s, d.id, &d), CL_ENOTFOUND);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM sessions"), 0);
@@ -1399,7 +1399,7 @@ static void test_project_rename_delete(void **state)
     assert_int_equal(raw_count(f, "SELECT count(*) FROM project_members"), 1);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM users"), 2);
     assert_int_equal(f->s.ops->project_get(&f->s, keep.id, &got), 0);
-    assert_int_equal(f->s.ops->project_delete(&f->s, p.id), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->project_delete(&f->s, p.id, NULL), CL_ENOTFOUND);
 }
 
 static void collect_member(const struct cl_member *m, void *ctx)
@@ -1455,13 +1455,14 @@ static void test_members_list_remove(void **state)
     assert_int_equal(f->s.ops->share_set(&f->s, so.id, b.id, CL_SHARE_VIEW, o.id, 5), 0);
 
     /* the owner cannot be removed; non-members are not found */
-    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, o.id, 9), CL_ESTATE);
+    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, o.id, 9, NULL), CL_ESTATE);
     assert_int_equal(f->s.ops->member_role(&f->s, p.id, o.id, &role), 0);
     assert_int_equal(role, CL_ROLE_OWNER);
-    assert_int_equal(f->s.ops->member_remove(&f->s, other.id, b.id, 9), CL_ENOTFOUND);
-    assert_int_equal(f->s.ops->member_remove(&f->s, "no-such-project", a.id, 9), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->member_remove(&f->s, other.id, b.id, 9, NULL), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->member_remove(&f->s, "no-such-project", a.id, 9, NULL),
+                     CL_ENOTFOUND);
 
-    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, a.id, 20), 0);
+    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, a.id, 20, NULL), 0);
     assert_int_equal(f->s.ops->member_role(&f->s, p.id, a.id, &role), 0);
     assert_int_equal(role, CL_ROLE_NONE);
     assert_int_equal(f->s.ops->session_get(&f->s, sa.id, &got), 0);
@@ -1476,7 +1477,7 @@ static void test_members_list_remove(void **state)
     assert_true(got.active);
     assert_int_equal(f->s.ops->member_role(&f->s, other.id, a.id, &role), 0);
     assert_int_equal(role, CL_ROLE_MEMBER);
-    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, a.id, 21), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, a.id, 21, NULL), CL_ENOTFOUND);
     /* removed members can be added again */
     assert_int_equal(f->s.ops->member_add(&f->s, p.id, a.id, CL_ROLE_MEMBER, o.id, 22), 0);
 }
@@ -1673,11 +1674,11 @@ static void test_device_manage(void **state)
     /* delete: the device, its sessions and their shares */
     new_session(f, d.id, m.id, &s1);
     assert_int_equal(f->s.ops->share_set(&f->s, s1.id, o.id, CL_SHARE_VIEW, m.id, 4), 0);
-    assert_int_equal(f->s.ops->device_delete(&f->s, d.id), 0);
+    assert_int_equal(f->s.ops->device_delete(&f->s, d.id, NULL), 0);
     assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->session_get(&f->s, s1.id, &s1), CL_ENOTFOUND);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM session_shares"), 0);
-    assert_int_equal(f->s.ops->device_delete(&f->s, d.id), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_delete(&f->s, d.id, NULL), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->device_get(&f->s, d2.id, &got), 0);
 }
 

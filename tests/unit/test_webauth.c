@@ -302,7 +302,7 @@ static void test_store_signin_codes(void **state)
     assert_int_equal(f->s.ops->signin_code_consume(&f->s, h2, 100, uid), CL_ENOTFOUND);
     /* creating a code drops expired ones; a deleted user's codes go */
     assert_int_equal(f->s.ops->signin_code_create(&f->s, h3, v.id, 300, 400), 0);
-    assert_int_equal(f->s.ops->user_delete(&f->s, v.id, 310), 0);
+    assert_int_equal(f->s.ops->user_delete(&f->s, v.id, 310, NULL), 0);
     assert_int_equal(f->s.ops->signin_code_consume(&f->s, h3, 320, uid), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->signin_code_create(&f->s, NULL, u.id, 1, 2), CL_EINVAL);
     /* no such user (the foreign key) */
