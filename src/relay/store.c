@@ -9,6 +9,7 @@
  * built yet: refused with that said, never taken for a file name.
  */
 #include "relay/store.h"
+#include "relay/store_check.h"
 #include "core/err.h"
 
 #include <stdio.h>
@@ -68,7 +69,11 @@ int cl_store_open(struct cl_store *s, const char *url, char *err, size_t errlen)
     rc = cl_store_url_parse(url, &u, err, errlen);
     if (rc)
         return rc;
-    return cl_store_open_sqlite(s, u.path, err, errlen);
+    rc = cl_store_open_sqlite(s, u.path, err, errlen);
+    if (rc)
+        return rc;
+    cl_store_check_wrap(s);
+    return 0;
 }
 
 void cl_id_list_add(struct cl_id_list *l, const char *id)

@@ -8,7 +8,27 @@
  * when a row does not exist, CL_EEXIST on a uniqueness conflict, CL_EDB on
  * any other storage failure (details in the log, never secrets).
  * Output structs are filled by value; strings are NUL-terminated copies.
- * The store is used from the event-loop thread only.
+ *
+ * Layers (decisions 62): cl_store_open (store.c) picks the backend from a
+ * URL and puts store_check.c in front of it, which checks every caller's
+ * input once (ids 1..CL_UUID_LEN bytes, lengths, required pointers, enum
+ * values) and answers CL_EINVAL (or CL_ENOTFOUND, where said) without
+ * reaching the backend; main.c adds store_metrics.c's timing in front of
+ * that. A backend may take those checks as passed, and must pass the
+ * contract suite, tests/unit/test_store_contract.c. Business rules live
+ * here, not in a backend's SQL: the end reasons a change records are
+ * proto.h's (user_delete: "account_deleted", member_remove:
+ * "member_removed"); what cascades is written out op by op below, and the
+ * cascading changes report what they did (struct cl_store_cascade).
+ *
+ * Threads: every op is called from the event-loop thread (the HTTP
+ * routes, the hub, the agents' and viewers' handlers), one at a time; a
+ * backend needs no locking and may block the loop for as long as one op
+ * takes (SQLite: local file I/O). http.c's worker jobs (uv_queue_work:
+ * Argon2id, mail) never touch the store: their completions, on the loop,
+ * do. A backend over the network must not be called from the loop as it
+ * is: see decisions 62 for what moving the API's store work to workers
+ * takes.
  */
 #ifndef CL_RELAY_STORE_H
 #define CL_RELAY_STORE_H
@@ -447,8 +467,9 @@ struct cl_store_ops {
 };
 
 struct cl_store {
-    const struct cl_store_ops *ops;
+    const struct cl_store_ops *ops; /* what callers call: wrappers first, then the backend */
     void *impl;
+    const struct cl_store_ops *backend; /* the backend's own table, under any wrappers */
 };
 
 /* The backends a store URL may name (cl_store_url_parse). */
@@ -466,13 +487,16 @@ struct cl_store_url {
  * empty, over CL_STORE_URL_MAX bytes, control characters, another scheme. */
 int cl_store_url_parse(const char *url, struct cl_store_url *out, char *err, size_t errlen);
 
-/* Opens the store url names (the relay's only way in: main.c). Returns 0,
- * CL_EINVAL for a URL cl_store_url_parse refuses, or the backend's error
- * (CL_EDB), with a reason in err. */
+/* Opens the store url names (the relay's only way in: main.c), its ops
+ * wrapped by store_check.c's input checks. Returns 0, CL_EINVAL for a URL
+ * cl_store_url_parse refuses, or the backend's error (CL_EDB), with a
+ * reason in err. */
 int cl_store_open(struct cl_store *s, const char *url, char *err, size_t errlen);
 
 /* Opens (creating if needed) the SQLite database dir/clawlink.db in WAL
- * mode and applies pending numbered migrations. Returns 0 or CL_EDB with
+ * mode and applies pending numbered migrations: the bare backend, without
+ * store_check.c's checks (cl_store_open adds them; tests and the bench
+ * that open it directly pass well-formed input). Returns 0 or CL_EDB with
  * a reason in err. */
 int cl_store_open_sqlite(struct cl_store *s, const char *dir, char *err, size_t errlen);
 

@@ -5,9 +5,8 @@
  * A wrapping table of function pointers: cl_store_metrics_wrap gives the
  * store a copy of its backend's ops with each operation named below
  * replaced by one that reads the monotonic clock around the backend's
- * own. s->impl is left alone, so a wrapper passes s through unchanged
- * (cl_store_sqlite_schema_version, which checks s->ops, wants the store
- * unwrapped: the relay calls it on none it wraps). Every operation of
+ * own. s->impl and s->backend are left alone, so a wrapper passes s
+ * through unchanged (store_check.c wraps the same way). Every operation of
  * struct cl_store_ops but close is listed in CL__STORE_OPS, whose lines
  * are its declarations; a static assertion fails the build when one is
  * missing.
@@ -110,6 +109,8 @@ _Static_assert(sizeof(struct cl_store_ops) ==
                    sizeof(const char *) + (CL__OP__COUNT + 1) * sizeof(int (*)(void)),
                "an operation of struct cl_store_ops is missing from CL__STORE_OPS");
 
+/* s->ops is this wrapper's table: it is the outermost one (main.c puts it
+ * on last, over store_check.c's). */
 static const struct cl_store_ops *cl__inner(struct cl_store *s)
 {
     return ((const struct cl__store_wrap *)s->ops)->inner;

@@ -20,6 +20,7 @@
 #include "core/secret.h"
 #include "relay/migrations.h"
 #include "relay/store.h"
+#include "relay/store_check.h"
 
 struct fx {
     char dir[64];
@@ -43,6 +44,7 @@ static int setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/cl-store-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     assert_int_equal(cl_store_open_sqlite(&f->s, f->dir, err, sizeof err), 0);
+    cl_store_check_wrap(&f->s); /* the checks cl_store_open adds */
     f->open = true;
     *state = f;
     return 0;
@@ -64,6 +66,7 @@ static void reopen(struct fx *f)
     f->s.ops->close(&f->s);
     f->open = false;
     assert_int_equal(cl_store_open_sqlite(&f->s, f->dir, err, sizeof err), 0);
+    cl_store_check_wrap(&f->s); /* the checks cl_store_open adds */
     f->open = true;
 }
 
@@ -239,6 +242,7 @@ static void test_migration_10_keeps_data(void **state)
     sqlite3_close(db);
 
     assert_int_equal(cl_store_open_sqlite(&f->s, f->dir, err, sizeof err), 0);
+    cl_store_check_wrap(&f->s); /* the checks cl_store_open adds */
     f->open = true;
     assert_int_equal(cl_store_sqlite_schema_version(&f->s), cl_sqlite_migration_count);
     assert_int_equal(f->s.ops->user_by_id(&f->s, "u1", &got), 0);
@@ -1006,6 +1010,7 @@ static void test_migration_3_keeps_tokens(void **state)
     sqlite3_close(db);
 
     assert_int_equal(cl_store_open_sqlite(&f->s, f->dir, err, sizeof err), 0);
+    cl_store_check_wrap(&f->s); /* the checks cl_store_open adds */
     f->open = true;
     assert_int_equal(cl_store_sqlite_schema_version(&f->s), cl_sqlite_migration_count);
     assert_int_equal(f->s.ops->token_user(&f->s, h, 10, uid), 0);
