@@ -166,7 +166,6 @@ extern const struct cl_route cl_routes_chat[];
 extern const struct cl_route cl_routes_invitations[];
 extern const struct cl_route cl_routes_metrics[];
 
-
 /* Pairing codes (pair-device, and the installer's download; api_functions.c,
  * limits in core/limits.h): cl_http_pairing_begin hashes the code as typed
  * into hash and applies the limits before it is looked up; false after it

@@ -27,7 +27,6 @@ struct cl_relay_opts {
     char listen_addr[64]; /* "127.0.0.1" */
     int port;             /* 8080 */
     char data_dir[512];   /* "./var" */
-    const char *store_url; /* --store (store.h: cl_store_open); NULL: sqlite:data_dir */
     const char *tls_cert; /* PEM paths; both or neither */
     const char *tls_key;
     const char *public_url;       /* what agents are told to dial (http[s]:// or ws[s]://) */
@@ -37,6 +36,7 @@ struct cl_relay_opts {
     const char *smtp_from;        /* From: of the relay's mail */
     const char *connector_dir;    /* agent binaries to serve; NULL: beside this executable */
     const char *web_dir;          /* --web-dir (a realpath): the app from disk; NULL: embedded */
+    const char *store_url;        /* --store (store.h: cl_store_open); NULL: sqlite:data_dir */
     unsigned max_conns_per_addr;  /* CL_RELAY_CONN_PER_ADDR (admission.h) */
     unsigned max_unauth_per_addr; /* CL_RELAY_UNAUTH_WS_PER_ADDR */
     unsigned max_sessions_device; /* CL_SESSIONS_PER_DEVICE: open sessions start-session allows */
