@@ -170,6 +170,8 @@
 #define CL_PASSWORD_MAX 1024
 #define CL_REASON_MAX   64
 #define CL_URL_MAX      1024
+/* --store URL (relay/store.c): longer ones are refused at start */
+#define CL_STORE_URL_MAX 1024
 
 /* Devices: what kind of agent dials in (issue 6 adds OpenClaw nodes). */
 #define CL_DEVICE_KIND_MAX       16

@@ -286,57 +286,18 @@ static void cl__password_change(struct cl_http_req *req)
 
 /* ---- account deletion ---------------------------------------------------- */
 
-struct cl__doomed {
-    struct cl_store *store;
-    const char *user_id;
-    struct cl_id_list ended;    /* live sessions that end with the account */
-    struct cl_id_list unshared; /* others' live sessions shared with the user */
-    struct cl_id_list projects; /* projects the user owns (deleted with it) */
-    struct cl_id_list devices;  /* their devices: agents to close */
-    struct cl_id_list joined;   /* projects they are a member of (they leave) */
-};
-
-/* Sorts the live sessions: the user's own and every session on a device
- * of a project they own end; others' sessions shared with the user lose
- * the share (its viewers are closed). */
-static void cl__collect_doomed(const struct cl_session *sess, void *ctx)
-{
-    struct cl__doomed *d = ctx;
-    struct cl_store *s = d->store;
-    struct cl_device dev;
-    struct cl_project p;
-    enum cl_share_mode mode;
-    bool doomed = strcmp(sess->user_id, d->user_id) == 0;
-    if (!doomed && s->ops->device_get(s, sess->device_id, &dev) == 0 &&
-        s->ops->project_get(s, dev.project_id, &p) == 0)
-        doomed = strcmp(p.owner_id, d->user_id) == 0;
-    if (doomed)
-        cl_id_list_add(&d->ended, sess->id);
-    else if (s->ops->share_get(s, sess->id, d->user_id, &mode) == 0)
-        cl_id_list_add(&d->unshared, sess->id);
-}
-
-static void cl__collect_owned(const struct cl_project *p, void *ctx)
-{
-    struct cl__doomed *d = ctx;
-    if (p->role == CL_ROLE_OWNER)
-        cl_id_list_add(&d->projects, p->id);
-    else
-        cl_id_list_add(&d->joined, p->id);
-}
-
-static void cl__collect_device(const struct cl_device *dev, void *ctx)
-{
-    struct cl__doomed *d = ctx;
-    cl_id_list_add(&d->devices, dev->id);
-}
-
+/* Deletes the account (the store ends or removes what goes with it, in
+ * one transaction, and says what: struct cl_store_cascade), then tells the
+ * hub: the user's own sessions and every session on a device of a project
+ * they owned end; others' sessions shared with the user lose the share
+ * (its viewers are closed); the agents of the deleted devices are closed;
+ * the projects they were a member of hear member.removed. */
 static void cl__delete_done(struct cl_conn *c, void *arg)
 {
     struct cl__acct_job *j = arg;
     struct cl_relay *r = j->relay;
     struct cl_store *s = &r->store;
-    struct cl__doomed d = {.store = s, .user_id = j->user_id};
+    struct cl_store_cascade d = {0};
     int rc;
 
     if (!c)
@@ -345,15 +306,7 @@ static void cl__delete_done(struct cl_conn *c, void *arg)
         cl__reply_wrong_password(c);
         goto out_free;
     }
-    /* Everything below runs on the loop thread without yielding, so no
-     * session can start between collecting and deleting. */
-    rc = s->ops->session_list_active(s, NULL, cl__collect_doomed, &d);
-    if (rc == 0)
-        rc = s->ops->project_list_for_user(s, j->user_id, cl__collect_owned, &d);
-    for (size_t i = 0; rc == 0 && i < d.projects.n; i++)
-        rc = s->ops->device_list(s, d.projects.id[i], cl__collect_device, &d);
-    if (rc == 0)
-        rc = s->ops->user_delete(s, j->user_id, cl_now());
+    rc = s->ops->user_delete(s, j->user_id, cl_now(), &d);
     if (rc == CL_ESTATE) {
         cl_http_reply_error(c, 409, "owns_shared_projects",
                             "you own projects that have other members: remove the members or "
@@ -372,18 +325,14 @@ static void cl__delete_done(struct cl_conn *c, void *arg)
         cl_hub_share_changed(r->hub, d.unshared.id[i], j->user_id, CL_SHARE_NONE);
     for (size_t i = 0; i < d.devices.n; i++)
         cl_hub_device_removed(r->hub, d.devices.id[i], CL_END_ACCOUNT_DELETED);
-    for (size_t i = 0; i < d.joined.n; i++)
-        cl_events_member(r->events, "member.removed", d.joined.id[i], j->user_id);
+    for (size_t i = 0; i < d.left.n; i++)
+        cl_events_member(r->events, "member.removed", d.left.id[i], j->user_id);
     cl_info("auth", "account deleted",
             "user=%s sessions_ended=%zu shares_dropped=%zu devices_removed=%zu", j->user_id,
             d.ended.n, d.unshared.n, d.devices.n);
     cl_http_reply_json(c, 200, json_pack("{s:b}", "ok", 1));
 out_free:
-    cl_id_list_free(&d.ended);
-    cl_id_list_free(&d.unshared);
-    cl_id_list_free(&d.projects);
-    cl_id_list_free(&d.devices);
-    cl_id_list_free(&d.joined);
+    cl_store_cascade_free(&d);
     cl__job_free(j);
 }
 

@@ -131,7 +131,7 @@ static void cl__device_delete(struct cl_http_req *req)
         cl_http_reply_errcode(req->conn, rc);
         return;
     }
-    rc = s->ops->device_delete(s, d.id);
+    rc = s->ops->device_delete(s, d.id, NULL); /* the hub needs only the device */
     if (rc) {
         cl_http_reply_errcode(req->conn, rc);
         return;

@@ -114,11 +114,6 @@ static void cl__project_rename(struct cl_http_req *req)
     cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "project", cl_json_project(&p)));
 }
 
-static void cl__collect_device_id(const struct cl_device *d, void *ctx)
-{
-    cl_id_list_add(ctx, d->id);
-}
-
 /* Deletes the project with everything in it; then each of its devices'
  * agents is closed and the viewers of their live sessions hear
  * session_end "project_deleted". */
@@ -126,27 +121,24 @@ static void cl__project_delete(struct cl_http_req *req)
 {
     struct cl_relay *r = req->relay;
     struct cl_store *s = &r->store;
-    struct cl_id_list devices = {0};
+    struct cl_store_cascade gone = {0};
     struct cl_project p;
     int rc = cl_policy_project(s, req->user_id, CL_ACT_PROJECT_MODIFY, req->params[0], &p);
     if (rc) {
         cl_http_reply_errcode(req->conn, rc);
         return;
     }
-    rc = s->ops->device_list(s, p.id, cl__collect_device_id, &devices);
-    if (rc == 0)
-        rc = s->ops->project_delete(s, p.id);
+    rc = s->ops->project_delete(s, p.id, &gone);
     if (rc) {
         cl_http_reply_errcode(req->conn, rc);
-        goto out_free;
+        return;
     }
-    for (size_t i = 0; i < devices.n; i++)
-        cl_hub_device_removed(r->hub, devices.id[i], CL_END_PROJECT_DELETED);
+    for (size_t i = 0; i < gone.devices.n; i++)
+        cl_hub_device_removed(r->hub, gone.devices.id[i], CL_END_PROJECT_DELETED);
     cl_info("api", "project deleted", "project=%s user=%s devices=%zu", p.id, req->user_id,
-            devices.n);
+            gone.devices.n);
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
-out_free:
-    cl_id_list_free(&devices);
+    cl_store_cascade_free(&gone);
 }
 
 /* ---- devices of a project ------------------------------------------------ */
@@ -247,23 +239,6 @@ static void cl__member_list(struct cl_http_req *req)
     cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "members", arr));
 }
 
-struct cl__removal {
-    struct cl_store *store;
-    const char *user_id;
-    struct cl_id_list ended;    /* the member's live sessions: they end */
-    struct cl_id_list unshared; /* others' live sessions shared with them */
-};
-
-static void cl__sort_live(const struct cl_session_info *si, void *ctx)
-{
-    struct cl__removal *x = ctx;
-    enum cl_share_mode mode;
-    if (strcmp(si->sess.user_id, x->user_id) == 0)
-        cl_id_list_add(&x->ended, si->sess.id);
-    else if (x->store->ops->share_get(x->store, si->sess.id, x->user_id, &mode) == 0)
-        cl_id_list_add(&x->unshared, si->sess.id);
-}
-
 /* Takes user_id out of project p, removed by its owner or leaving (how,
  * for the log: "removed", "left"; the sessions' end reason is
  * "member_removed" either way, as the store records it): their live
@@ -276,19 +251,10 @@ static int cl__member_drop(struct cl_relay *r, const struct cl_project *p, const
                            const char *how)
 {
     struct cl_store *s = &r->store;
-    struct cl__removal x = {.store = s, .user_id = user_id};
-    struct cl_session_filter f;
-    int rc;
-
-    memset(&f, 0, sizeof f);
-    f.project_id = p->id;
-    f.user_id = NULL;
-    f.status = CL_SESSIONS_ACTIVE;
-    rc = s->ops->session_list(s, &f, cl__sort_live, &x);
-    if (rc == 0)
-        rc = s->ops->member_remove(s, p->id, user_id, cl_now());
+    struct cl_store_cascade x = {0};
+    int rc = s->ops->member_remove(s, p->id, user_id, cl_now(), &x);
     if (rc)
-        goto out_free;
+        return rc;
     for (size_t i = 0; i < x.ended.n; i++)
         cl_hub_session_end(r->hub, x.ended.id[i], CL_END_MEMBER_REMOVED);
     for (size_t i = 0; i < x.unshared.n; i++)
@@ -296,10 +262,8 @@ static int cl__member_drop(struct cl_relay *r, const struct cl_project *p, const
     cl_events_member(r->events, "member.removed", p->id, user_id);
     cl_info("api", "member gone", "project=%s user=%s how=%s sessions_ended=%zu", p->id, user_id,
             how, x.ended.n);
-out_free:
-    cl_id_list_free(&x.ended);
-    cl_id_list_free(&x.unshared);
-    return rc;
+    cl_store_cascade_free(&x);
+    return 0;
 }
 
 /* Removes a member (never the owner). */

@@ -817,6 +817,7 @@ int cl_audit_main(int argc, char **argv)
         {"max-conns-per-addr", required_argument, NULL, 'M'},
         /* the relay's other options: accepted, not audited */
         {"smtp-from", required_argument, NULL, 'x'},
+        {"store", required_argument, NULL, 'x'}, /* the checks read --data's database */
         {"agent-grace", required_argument, NULL, 'x'},
         {"ping-interval", required_argument, NULL, 'x'},
         {"connector-dir", required_argument, NULL, 'x'},

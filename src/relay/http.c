@@ -872,25 +872,6 @@ static const struct cl_route cl__routes_misc[] = {
     {0, NULL, 0, NULL},
 };
 
-/* ---- id lists ------------------------------------------------------------ */
-
-void cl_id_list_add(struct cl_id_list *l, const char *id)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 8;
-        l->id = realloc(l->id, l->cap * sizeof *l->id);
-        if (!l->id)
-            abort();
-    }
-    snprintf(l->id[l->n++], CL_UUID_LEN + 1, "%s", id);
-}
-
-void cl_id_list_free(struct cl_id_list *l)
-{
-    free(l->id);
-    memset(l, 0, sizeof *l);
-}
-
 /* ---- JSON views ------------------------------------------------------- */
 
 json_t *cl_json_user(const struct cl_user *u)

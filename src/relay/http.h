@@ -166,15 +166,6 @@ extern const struct cl_route cl_routes_chat[];
 extern const struct cl_route cl_routes_invitations[];
 extern const struct cl_route cl_routes_metrics[];
 
-/* A growable list of ids, for what a route collects before a store change
- * and tells the hub after it. Zero-initialise; cl_id_list_free when done. */
-struct cl_id_list {
-    char (*id)[CL_UUID_LEN + 1];
-    size_t n, cap;
-};
-void cl_id_list_add(struct cl_id_list *l, const char *id);
-void cl_id_list_free(struct cl_id_list *l);
-
 /* Pairing codes (pair-device, and the installer's download; api_functions.c,
  * limits in core/limits.h): cl_http_pairing_begin hashes the code as typed
  * into hash and applies the limits before it is looked up; false after it

@@ -54,6 +54,9 @@ static void cl__usage(FILE *f)
         "\n"
         "  --listen ADDR:PORT   address to serve HTTP and WebSocket on (default 127.0.0.1:8080)\n"
         "  --data DIR           database and state directory (default ./var)\n"
+        "  --store URL          where the relay's state is stored: sqlite:PATH, the SQLite\n"
+        "                       database in directory PATH (default sqlite:DIR of --data);\n"
+        "                       postgres:// is not built yet and is refused\n"
         "  --tls-cert FILE      PEM certificate: serve HTTPS/WSS (with --tls-key)\n"
         "  --tls-key FILE       PEM private key\n"
         "  --public-url URL     the URL agents are told to dial, e.g. https://relay.example.com\n"
@@ -133,7 +136,7 @@ static int cl__login_link(int argc, char **argv)
     struct cl_user u;
     const char *email = CL_DEMO_EMAIL, *url = NULL;
     char norm[CL_EMAIL_MAX + 1], code[CL_TOKEN_STR_LEN + 1], base[160],
-        db[sizeof r.opts.data_dir + 16], err[256];
+        db[sizeof r.opts.data_dir + 16], store_url[sizeof r.opts.data_dir + 16], err[256];
     struct stat st;
     int opt, rc = 1;
 
@@ -210,7 +213,8 @@ static int cl__login_link(int argc, char **argv)
         fprintf(stderr, "clawlink-relay login-link: crypto initialisation failed\n");
         return 1;
     }
-    if (cl_store_open_sqlite(&r.store, r.opts.data_dir, err, sizeof err)) {
+    snprintf(store_url, sizeof store_url, "sqlite:%s", r.opts.data_dir);
+    if (cl_store_open(&r.store, store_url, err, sizeof err)) {
         fprintf(stderr, "clawlink-relay login-link: cannot open the database in %s: %s\n",
                 r.opts.data_dir, err);
         return 1;
@@ -266,7 +270,7 @@ static int cl__verify_email(int argc, char **argv)
         "as proven, as opening the verification link the relay mailed would: for a\n"
         "relay without a mail server, when you know the address is theirs. Only a\n"
         "proven address sees and accepts invitations to projects.\n";
-    char data[512], norm[CL_EMAIL_MAX + 1], db[sizeof data + 16], err[256];
+    char data[512], norm[CL_EMAIL_MAX + 1], db[sizeof data + 16], url[sizeof data + 16], err[256];
     struct cl_store store;
     struct cl_user u;
     struct stat st;
@@ -311,7 +315,8 @@ static int cl__verify_email(int argc, char **argv)
         fprintf(stderr, "clawlink-relay verify-email: crypto initialisation failed\n");
         return 1;
     }
-    if (cl_store_open_sqlite(&store, data, err, sizeof err)) {
+    snprintf(url, sizeof url, "sqlite:%s", data);
+    if (cl_store_open(&store, url, err, sizeof err)) {
         fprintf(stderr, "clawlink-relay verify-email: cannot open the database in %s: %s\n", data,
                 err);
         return 1;
@@ -472,6 +477,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"data", required_argument, NULL, 'd'},
+        {"store", required_argument, NULL, 'B'},
         {"tls-cert", required_argument, NULL, 'c'},
         {"tls-key", required_argument, NULL, 'k'},
         {"public-url", required_argument, NULL, 'p'},
@@ -498,6 +504,8 @@ int main(int argc, char **argv)
     struct cl_relay r;
     const char *demo_file = NULL, *smtp_url_file = NULL;
     static char smtp_url[CL_URL_MAX + 2];
+    static char store_url[sizeof r.opts.data_dir + 16];
+    struct cl_store_url store_parsed;
     uv_loop_t loop;
     char err[256];
     enum cl_log_level level;
@@ -540,6 +548,14 @@ int main(int argc, char **argv)
                 return 2;
             }
             snprintf(r.opts.data_dir, sizeof r.opts.data_dir, "%s", optarg);
+            break;
+        case 'B':
+            /* checked before anything starts: a typo is not a fresh database */
+            if (cl_store_url_parse(optarg, &store_parsed, err, sizeof err)) {
+                fprintf(stderr, "clawlink-relay: --store: %s\n", err);
+                return 2;
+            }
+            r.opts.store_url = optarg;
             break;
         case 'g':
         case 'T':
@@ -692,7 +708,11 @@ int main(int argc, char **argv)
         cl_error("relay", "cannot create data directory", "dir=%s", r.opts.data_dir);
         return 1;
     }
-    if (cl_store_open_sqlite(&r.store, r.opts.data_dir, err, sizeof err)) {
+    if (!r.opts.store_url) { /* the data directory's database, as before --store */
+        snprintf(store_url, sizeof store_url, "sqlite:%s", r.opts.data_dir);
+        r.opts.store_url = store_url;
+    }
+    if (cl_store_open(&r.store, r.opts.store_url, err, sizeof err)) {
         cl_error("relay", "cannot open database", "dir=%s error=\"%s\"", r.opts.data_dir, err);
         return 1;
     }

@@ -36,6 +36,7 @@ struct cl_relay_opts {
     const char *smtp_from;        /* From: of the relay's mail */
     const char *connector_dir;    /* agent binaries to serve; NULL: beside this executable */
     const char *web_dir;          /* --web-dir (a realpath): the app from disk; NULL: embedded */
+    const char *store_url;        /* --store (store.h: cl_store_open); NULL: sqlite:data_dir */
     unsigned max_conns_per_addr;  /* CL_RELAY_CONN_PER_ADDR (admission.h) */
     unsigned max_unauth_per_addr; /* CL_RELAY_UNAUTH_WS_PER_ADDR */
     unsigned max_sessions_device; /* CL_SESSIONS_PER_DEVICE: open sessions start-session allows */

@@ -8,7 +8,27 @@
  * when a row does not exist, CL_EEXIST on a uniqueness conflict, CL_EDB on
  * any other storage failure (details in the log, never secrets).
  * Output structs are filled by value; strings are NUL-terminated copies.
- * The store is used from the event-loop thread only.
+ *
+ * Layers (decisions 62): cl_store_open (store.c) picks the backend from a
+ * URL and puts store_check.c in front of it, which checks every caller's
+ * input once (ids 1..CL_UUID_LEN bytes, lengths, required pointers, enum
+ * values) and answers CL_EINVAL (or CL_ENOTFOUND, where said) without
+ * reaching the backend; main.c adds store_metrics.c's timing in front of
+ * that. A backend may take those checks as passed, and must pass the
+ * contract suite, tests/unit/test_store_contract.c. Business rules live
+ * here, not in a backend's SQL: the end reasons a change records are
+ * proto.h's (user_delete: "account_deleted", member_remove:
+ * "member_removed"); what cascades is written out op by op below, and the
+ * cascading changes report what they did (struct cl_store_cascade).
+ *
+ * Threads: every op is called from the event-loop thread (the HTTP
+ * routes, the hub, the agents' and viewers' handlers), one at a time; a
+ * backend needs no locking and may block the loop for as long as one op
+ * takes (SQLite: local file I/O). http.c's worker jobs (uv_queue_work:
+ * Argon2id, mail) never touch the store: their completions, on the loop,
+ * do. A backend over the network must not be called from the loop as it
+ * is: see decisions 62 for what moving the API's store work to workers
+ * takes.
  */
 #ifndef CL_RELAY_STORE_H
 #define CL_RELAY_STORE_H
@@ -146,6 +166,31 @@ struct cl_share {
     int64_t created_at;
 };
 
+/* A growable list of ids: what a cascading change reports (struct
+ * cl_store_cascade) and what a route collects to tell the hub after a
+ * store change. Zero-initialise; cl_id_list_free when done. */
+struct cl_id_list {
+    char (*id)[CL_UUID_LEN + 1];
+    size_t n, cap;
+};
+void cl_id_list_add(struct cl_id_list *l, const char *id);
+void cl_id_list_free(struct cl_id_list *l);
+
+/* What a cascading change did (user_delete, project_delete, device_delete,
+ * member_remove fill it when given one): the ids of what it ended or
+ * removed, read inside the change's own transaction, so that the relay
+ * tells its hub and subscribers exactly what changed instead of
+ * collecting beforehand. Zero-initialise; cl_store_cascade_free after.
+ * On an error the lists are left empty. */
+struct cl_store_cascade {
+    struct cl_id_list ended;    /* sessions that were active: ended, or deleted with their device */
+    struct cl_id_list unshared; /* others' active sessions that lost their share with the user */
+    struct cl_id_list devices;  /* devices deleted */
+    struct cl_id_list projects; /* projects deleted (user_delete: those the user owned) */
+    struct cl_id_list left;     /* user_delete: projects the user was a (non-owner) member of */
+};
+void cl_store_cascade_free(struct cl_store_cascade *c);
+
 struct cl_store;
 
 typedef void (*cl_project_cb)(const struct cl_project *p, void *ctx);
@@ -208,8 +253,13 @@ struct cl_store_ops {
      * tokens, shares, reset token and profile. Sessions they started in
      * other projects are ended (reason "account_deleted") and kept without
      * a user. CL_ESTATE (nothing deleted) while they own a project that
-     * has other members; CL_ENOTFOUND for an unknown user. */
-    int (*user_delete)(struct cl_store *s, const char *user_id, int64_t now);
+     * has other members; CL_ENOTFOUND for an unknown user. out (may be
+     * NULL): ended = their active sessions anywhere and every active
+     * session of their projects; unshared = other active sessions shared
+     * with them; devices and projects = those of their projects; left =
+     * the projects they were a member of. */
+    int (*user_delete)(struct cl_store *s, const char *user_id, int64_t now,
+                       struct cl_store_cascade *out);
     /* Stores a password reset token hash for user_id beside the earlier
      * ones still live (expired ones are deleted): a new request does not
      * void an earlier link. CL_ELIMIT (nothing stored) when
@@ -361,17 +411,19 @@ struct cl_store_ops {
     /* Renames a project and sets updated_at = now. CL_ENOTFOUND if none. */
     int (*project_rename)(struct cl_store *s, const char *id, const char *name, int64_t now);
     /* Deletes a project with its devices, sessions, shares, members and
-     * invitations (one statement, the foreign keys cascade). The caller
-     * collects what the hub must hear about first. CL_ENOTFOUND if none. */
-    int (*project_delete)(struct cl_store *s, const char *id);
+     * invitations, in one transaction. out (may be NULL): its devices, and
+     * its sessions that were active (ended). CL_ENOTFOUND if none. */
+    int (*project_delete)(struct cl_store *s, const char *id, struct cl_store_cascade *out);
     /* Members of a project, the owner first, then by when they joined. */
     int (*member_list)(struct cl_store *s, const char *project_id, cl_member_cb cb, void *ctx);
     /* Removes a member, in one transaction: their active sessions on the
      * project's devices end (reason "member_removed"), the shares of the
      * project's sessions with them go, then the membership. CL_ESTATE
-     * (nothing changed) for the owner, CL_ENOTFOUND for a non-member. */
+     * (nothing changed) for the owner, CL_ENOTFOUND for a non-member.
+     * out (may be NULL): ended = the sessions that ended; unshared = the
+     * other active sessions of the project that were shared with them. */
     int (*member_remove)(struct cl_store *s, const char *project_id, const char *user_id,
-                         int64_t now);
+                         int64_t now, struct cl_store_cascade *out);
     /* Pending invitations of a project, oldest first. */
     int (*invitation_list)(struct cl_store *s, const char *project_id, cl_invitation_cb cb,
                            void *ctx);
@@ -379,9 +431,11 @@ struct cl_store_ops {
      * that project has no pending invitation with that id. */
     int (*invitation_cancel)(struct cl_store *s, const char *project_id, const char *id);
     int (*device_rename)(struct cl_store *s, const char *id, const char *name);
-    /* Deletes a device with its sessions and their shares (cascade).
-     * CL_ENOTFOUND if none. Call cl_hub_device_removed afterwards. */
-    int (*device_delete)(struct cl_store *s, const char *id);
+    /* Deletes a device with its sessions and their shares, in one
+     * transaction. out (may be NULL): the device, and its sessions that
+     * were active (ended). CL_ENOTFOUND if none. Call
+     * cl_hub_device_removed afterwards. */
+    int (*device_delete)(struct cl_store *s, const char *id, struct cl_store_cascade *out);
     /* Replaces the device's pairing code (live or not) with a fresh one;
      * the old code stops working at once. The device token is untouched
      * until the new code is used (device_pair replaces it). CL_EEXIST on a
@@ -413,12 +467,36 @@ struct cl_store_ops {
 };
 
 struct cl_store {
-    const struct cl_store_ops *ops;
+    const struct cl_store_ops *ops; /* what callers call: wrappers first, then the backend */
     void *impl;
+    const struct cl_store_ops *backend; /* the backend's own table, under any wrappers */
 };
 
+/* The backends a store URL may name (cl_store_url_parse). */
+enum cl_store_kind { CL_STORE_NONE = 0, CL_STORE_SQLITE, CL_STORE_POSTGRES };
+
+struct cl_store_url {
+    enum cl_store_kind kind;
+    char path[CL_STORE_URL_MAX + 1]; /* sqlite: the directory of clawlink.db */
+};
+
+/* Parses a --store URL: "sqlite:PATH" (PATH the directory of clawlink.db,
+ * or that file), or "postgres://..." / "postgresql://..." (kind set, but
+ * refused: that backend is not built yet). CL_EINVAL with a reason in err
+ * (never the URL itself, which may hold a password) for anything else:
+ * empty, over CL_STORE_URL_MAX bytes, control characters, another scheme. */
+int cl_store_url_parse(const char *url, struct cl_store_url *out, char *err, size_t errlen);
+
+/* Opens the store url names (the relay's only way in: main.c), its ops
+ * wrapped by store_check.c's input checks. Returns 0, CL_EINVAL for a URL
+ * cl_store_url_parse refuses, or the backend's error (CL_EDB), with a
+ * reason in err. */
+int cl_store_open(struct cl_store *s, const char *url, char *err, size_t errlen);
+
 /* Opens (creating if needed) the SQLite database dir/clawlink.db in WAL
- * mode and applies pending numbered migrations. Returns 0 or CL_EDB with
+ * mode and applies pending numbered migrations: the bare backend, without
+ * store_check.c's checks (cl_store_open adds them; tests and the bench
+ * that open it directly pass well-formed input). Returns 0 or CL_EDB with
  * a reason in err. */
 int cl_store_open_sqlite(struct cl_store *s, const char *dir, char *err, size_t errlen);
 

@@ -5,9 +5,8 @@
  * A wrapping table of function pointers: cl_store_metrics_wrap gives the
  * store a copy of its backend's ops with each operation named below
  * replaced by one that reads the monotonic clock around the backend's
- * own. s->impl is left alone, so a wrapper passes s through unchanged
- * (cl_store_sqlite_schema_version, which checks s->ops, wants the store
- * unwrapped: the relay calls it on none it wraps). Every operation of
+ * own. s->impl and s->backend are left alone, so a wrapper passes s
+ * through unchanged (store_check.c wraps the same way). Every operation of
  * struct cl_store_ops but close is listed in CL__STORE_OPS, whose lines
  * are its declarations; a static assertion fails the build when one is
  * missing.
@@ -38,7 +37,7 @@ struct cl__store_wrap {
     X(tokens_revoke_all, (struct cl_store *s, const char *user_id, const uint8_t keep[CL_HASH_LEN], int64_t now, int *revoked), (s, user_id, keep, now, revoked)) \
     X(profile_update, (struct cl_store *s, const char *user_id, const char *display_name, const char *avatar_url), (s, user_id, display_name, avatar_url)) \
     X(user_set_password, (struct cl_store *s, const char *user_id, const char *pw_hash, const uint8_t keep[CL_HASH_LEN], int64_t now), (s, user_id, pw_hash, keep, now)) \
-    X(user_delete, (struct cl_store *s, const char *user_id, int64_t now), (s, user_id, now)) \
+    X(user_delete, (struct cl_store *s, const char *user_id, int64_t now, struct cl_store_cascade *out), (s, user_id, now, out)) \
     X(reset_create, (struct cl_store *s, const char *user_id, const uint8_t hash[CL_HASH_LEN], int64_t now, int64_t expires_at), (s, user_id, hash, now, expires_at)) \
     X(reset_consume, (struct cl_store *s, const uint8_t hash[CL_HASH_LEN], int64_t now, const char *pw_hash, char user_id[CL_UUID_LEN + 1]), (s, hash, now, pw_hash, user_id)) \
     X(secret_get, (struct cl_store *s, const char *name, const uint8_t fresh[CL_HASH_LEN], uint8_t out[CL_HASH_LEN]), (s, name, fresh, out)) \
@@ -80,13 +79,13 @@ struct cl__store_wrap {
     X(session_set_title, (struct cl_store *s, const char *id, const char *title), (s, id, title)) \
     X(session_end, (struct cl_store *s, const char *id, int64_t now, const char *reason, bool has_exit_code, int exit_code), (s, id, now, reason, has_exit_code, exit_code)) \
     X(project_rename, (struct cl_store *s, const char *id, const char *name, int64_t now), (s, id, name, now)) \
-    X(project_delete, (struct cl_store *s, const char *id), (s, id)) \
+    X(project_delete, (struct cl_store *s, const char *id, struct cl_store_cascade *out), (s, id, out)) \
     X(member_list, (struct cl_store *s, const char *project_id, cl_member_cb cb, void *ctx), (s, project_id, cb, ctx)) \
-    X(member_remove, (struct cl_store *s, const char *project_id, const char *user_id, int64_t now), (s, project_id, user_id, now)) \
+    X(member_remove, (struct cl_store *s, const char *project_id, const char *user_id, int64_t now, struct cl_store_cascade *out), (s, project_id, user_id, now, out)) \
     X(invitation_list, (struct cl_store *s, const char *project_id, cl_invitation_cb cb, void *ctx), (s, project_id, cb, ctx)) \
     X(invitation_cancel, (struct cl_store *s, const char *project_id, const char *id), (s, project_id, id)) \
     X(device_rename, (struct cl_store *s, const char *id, const char *name), (s, id, name)) \
-    X(device_delete, (struct cl_store *s, const char *id), (s, id)) \
+    X(device_delete, (struct cl_store *s, const char *id, struct cl_store_cascade *out), (s, id, out)) \
     X(device_new_code, (struct cl_store *s, const char *id, const uint8_t code_hash[CL_HASH_LEN], int64_t expires_at), (s, id, code_hash, expires_at)) \
     X(device_heartbeat, (struct cl_store *s, const char *id, int64_t now), (s, id, now)) \
     X(device_set_kind, (struct cl_store *s, const char *id, const char *kind), (s, id, kind)) \
@@ -110,6 +109,8 @@ _Static_assert(sizeof(struct cl_store_ops) ==
                    sizeof(const char *) + (CL__OP__COUNT + 1) * sizeof(int (*)(void)),
                "an operation of struct cl_store_ops is missing from CL__STORE_OPS");
 
+/* s->ops is this wrapper's table: it is the outermost one (main.c puts it
+ * on last, over store_check.c's). */
 static const struct cl_store_ops *cl__inner(struct cl_store *s)
 {
     return ((const struct cl__store_wrap *)s->ops)->inner;

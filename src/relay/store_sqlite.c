@@ -27,6 +27,7 @@
 #include "relay/store.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/proto.h"
 #include "core/secret.h"
 #include "core/sqlite.h"
 
@@ -222,7 +223,7 @@ static const char *const cl__sql[CL__ST__COUNT] = {
         "SELECT 1 FROM projects p WHERE p.owner_id = ?1 AND EXISTS (SELECT 1 FROM"
         " project_members m WHERE m.project_id = p.id AND m.user_id <> ?1) LIMIT 1",
     [CL__ST_USER_END_SESSIONS] =
-        "UPDATE sessions SET status = 'ended', ended_at = ?2, end_reason = 'account_deleted'"
+        "UPDATE sessions SET status = 'ended', ended_at = ?2, end_reason = ?3"
         " WHERE user_id = ?1 AND status = 'active'",
     /* the foreign keys do the rest: owned projects (and their devices,
      * sessions, members, invitations), memberships, tokens, shares, the
@@ -241,7 +242,7 @@ static const char *const cl__sql[CL__ST__COUNT] = {
     /* devices, sessions, shares, members and invitations cascade */
     [CL__ST_PROJECT_DELETE] = "DELETE FROM projects WHERE id = ?1",
     [CL__ST_MEMBER_END_SESSIONS] =
-        "UPDATE sessions SET status = 'ended', ended_at = ?3, end_reason = 'member_removed'"
+        "UPDATE sessions SET status = 'ended', ended_at = ?3, end_reason = ?4"
         " WHERE user_id = ?2 AND status = 'active'"
         " AND device_id IN (SELECT id FROM devices WHERE project_id = ?1)",
     [CL__ST_MEMBER_DROP_SHARES] =
@@ -364,18 +365,6 @@ static const struct cl_store_ops cl__sqlite_ops;
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* true if s is a string of at most max bytes (its NUL within max + 1). */
-static bool cl__fits(const char *s, size_t max)
-{
-    return s && strnlen(s, max + 1) <= max;
-}
-
-/* true if s can be stored as an id: 1..CL_UUID_LEN bytes. */
-static bool cl__id_ok(const char *s)
-{
-    return cl__fits(s, CL_UUID_LEN) && s[0];
-}
-
 static const char *cl__role_name(enum cl_role r)
 {
     return r == CL_ROLE_OWNER ? "owner" : "member";
@@ -416,10 +405,7 @@ static int cl__user_create(struct cl_store *s, const struct cl_user *u)
     size_t i;
     int rc;
 
-    if (!cl__id_ok(u->id) || !cl__fits(u->email, CL_EMAIL_MAX) || !u->email[0] ||
-        !cl__fits(u->pw_hash, CL_PWHASH_MAX - 1) || !cl__fits(u->display_name, CL_NAME_MAX))
-        return CL_EINVAL;
-    for (i = 0; u->email[i]; i++)
+    for (i = 0; u->email[i] && i < CL_EMAIL_MAX; i++) /* checked, and bounded anyway */
         email[i] = (char)tolower((unsigned char)u->email[i]);
     email[i] = 0;
     cl_uuid_new(profile_id);
@@ -498,8 +484,6 @@ static int cl__token_create(struct cl_store *s, const uint8_t hash[CL_HASH_LEN],
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_TOKEN_INSERT];
     char id[CL_UUID_LEN + 1];
-    if (!hash || !cl__id_ok(user_id))
-        return CL_EINVAL;
     cl_uuid_new(id);
     return cl_sqlite_exec(
         st,
@@ -516,8 +500,6 @@ static int cl__token_user(struct cl_store *s, const uint8_t hash[CL_HASH_LEN], i
     sqlite3_stmt *st = q->st[CL__ST_TOKEN_USER];
     int64_t last_used = 0;
     int rc;
-    if (!hash)
-        return CL_ENOTFOUND;
     rc = cl_sqlite_step(st, cl_sqlite_bind_hash(st, 1, hash) | sqlite3_bind_int64(st, 2, now),
                         __func__);
     if (rc < 0)
@@ -543,8 +525,6 @@ static int cl__token_revoke(struct cl_store *s, const uint8_t hash[CL_HASH_LEN])
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_TOKEN_REVOKE];
     int rc;
-    if (!hash)
-        return CL_ENOTFOUND;
     rc = cl_sqlite_exec(st, cl_sqlite_bind_hash(st, 1, hash), __func__);
     if (rc)
         return rc;
@@ -587,8 +567,6 @@ static int cl__project_create(struct cl_store *s, const struct cl_project *p)
     sqlite3_stmt *st = q->st[CL__ST_PROJECT_INSERT];
     int rc;
 
-    if (!cl__id_ok(p->id) || !cl__id_ok(p->owner_id) || !cl__fits(p->name, CL_NAME_MAX))
-        return CL_EINVAL;
     rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
@@ -653,10 +631,6 @@ static int cl__member_add(struct cl_store *s, const char *project_id, const char
                           enum cl_role role, const char *invited_by, int64_t now)
 {
     struct cl__sqlite *q = s->impl;
-    if (!cl__id_ok(project_id) || !cl__id_ok(user_id) ||
-        (role != CL_ROLE_OWNER && role != CL_ROLE_MEMBER) ||
-        (invited_by && !cl__fits(invited_by, CL_UUID_LEN)))
-        return CL_EINVAL;
     return cl__member_insert(q, project_id, user_id, role, invited_by, now, __func__);
 }
 
@@ -722,8 +696,6 @@ static int cl__device_create(struct cl_store *s, const struct cl_device *d,
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_INSERT];
-    if (!cl__id_ok(d->id) || !cl__id_ok(d->project_id) || !cl__fits(d->name, CL_NAME_MAX))
-        return CL_EINVAL;
     return cl_sqlite_exec(
         st,
         sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC) |
@@ -778,8 +750,6 @@ static int cl__device_pair(struct cl_store *s, const uint8_t code_hash[CL_HASH_L
     bool match, expired;
     int rc;
 
-    if (!code_hash || !token_hash || (name && !cl__fits(name, CL_NAME_MAX)))
-        return CL_EINVAL;
     rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
@@ -846,8 +816,6 @@ static int cl__device_code_check(struct cl_store *s, const uint8_t code_hash[CL_
     bool match, expired;
     int rc;
 
-    if (!code_hash || !id_out)
-        return CL_EINVAL;
     rc = cl_sqlite_step(st, cl_sqlite_bind_hash(st, 1, code_hash), __func__);
     if (rc <= 0) {
         cl_sqlite_reset(st);
@@ -937,9 +905,6 @@ static int cl__session_create(struct cl_store *s, const struct cl_session *sess)
     sqlite3_stmt *st = q->st[CL__ST_SESSION_INSERT];
     bool ended = !sess->active;
 
-    if (!cl__id_ok(sess->id) || !cl__id_ok(sess->device_id) ||
-        !cl__fits(sess->user_id, CL_UUID_LEN) || !cl__fits(sess->end_reason, CL_REASON_MAX))
-        return CL_EINVAL;
     return cl_sqlite_exec(
         st,
         sqlite3_bind_text(st, 1, sess->id, -1, SQLITE_STATIC) |
@@ -971,8 +936,6 @@ static int cl__session_count_open(struct cl_store *s, const char *device_id, con
     int rc;
 
     *per_device = *per_user = 0;
-    if (!cl__id_ok(device_id) || !cl__fits(user_id, CL_UUID_LEN))
-        return CL_EINVAL;
     rc = cl__count_by(q->st[CL__ST_SESSION_OPEN_DEVICE], device_id, per_device, __func__);
     if (rc)
         return rc;
@@ -1047,8 +1010,6 @@ static int cl__session_set_label(struct cl_store *s, enum cl__st idx, const char
     sqlite3_stmt *st = q->st[idx];
     int rc;
 
-    if (!text || !cl__fits(text, max))
-        return CL_EINVAL;
     rc = cl_sqlite_exec(st, cl_sqlite_bind_str(st, 1, id) | cl_sqlite_bind_opt(st, 2, text),
                         __func__);
     if (rc)
@@ -1076,8 +1037,6 @@ static int cl__session_end(struct cl_store *s, const char *id, int64_t now, cons
     sqlite3_stmt *st = q->st[CL__ST_SESSION_END];
     int rc;
 
-    if (reason && !cl__fits(reason, CL_REASON_MAX))
-        return CL_EINVAL;
     rc = cl_sqlite_exec(
         st,
         cl_sqlite_bind_str(st, 1, id) | sqlite3_bind_int64(st, 2, now) |
@@ -1103,8 +1062,6 @@ static int cl__invitation_create(struct cl_store *s, const char *project_id, con
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = NULL;
     int rc;
-    if (!cl__id_ok(project_id) || !cl__fits(email, CL_EMAIL_MAX))
-        return CL_EINVAL;
     rc = cl_sqlite_prepare(q->db, cl__sql_invitation_insert, &st, __func__);
     if (rc)
         return rc;
@@ -1182,8 +1139,6 @@ static int cl__invitation_respond(struct cl_store *s, const char *id, const char
     sqlite3_stmt *st;
     int rc;
 
-    if (!cl__id_ok(id) || !cl__id_ok(user_id))
-        return CL_ENOTFOUND;
     rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
@@ -1232,8 +1187,6 @@ static int cl__share_set(struct cl_store *s, const char *session_id, const char 
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_SHARE_SET];
-    if (mode != CL_SHARE_VIEW && mode != CL_SHARE_CONTROL)
-        return CL_EINVAL;
     return cl_sqlite_exec(
         st,
         cl_sqlite_bind_str(st, 1, session_id) | cl_sqlite_bind_str(st, 2, user_id) |
@@ -1374,9 +1327,6 @@ static int cl__profile_update(struct cl_store *s, const char *user_id, const cha
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_PROFILE_UPDATE];
     int rc;
-    if ((display_name && !cl__fits(display_name, CL_NAME_MAX)) ||
-        (avatar_url && !cl__fits(avatar_url, CL_AVATAR_URL_MAX)))
-        return CL_EINVAL;
     rc = cl_sqlite_exec(st,
                         cl_sqlite_bind_str(st, 1, user_id) |
                             cl_sqlite_bind_str(st, 2, display_name) |
@@ -1415,8 +1365,6 @@ static int cl__user_set_password(struct cl_store *s, const char *user_id, const 
 {
     struct cl__sqlite *q = s->impl;
     int rc;
-    if (!cl__id_ok(user_id) || !cl__fits(pw_hash, CL_PWHASH_MAX - 1) || !pw_hash[0])
-        return CL_EINVAL;
     rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
@@ -1428,14 +1376,67 @@ static int cl__user_set_password(struct cl_store *s, const char *user_id, const 
     return cl_sqlite_commit(&q->set, __func__);
 }
 
-static int cl__user_delete(struct cl_store *s, const char *user_id, int64_t now)
+/* ---- what cascading changes report (struct cl_store_cascade) ---------- */
+
+/* Read inside the change's transaction, before its writes: ?1 and ?2 are
+ * the op's ids (user, or project and user). A session whose user is gone
+ * (NULL) is nobody's. */
+static const char cl__sql_user_ended[] =
+    "SELECT s.id FROM sessions s JOIN devices d ON d.id = s.device_id"
+    " JOIN projects p ON p.id = d.project_id"
+    " WHERE s.status = 'active' AND (s.user_id = ?1 OR p.owner_id = ?1)";
+static const char cl__sql_user_unshared[] =
+    "SELECT s.id FROM sessions s JOIN devices d ON d.id = s.device_id"
+    " JOIN projects p ON p.id = d.project_id"
+    " JOIN session_shares sh ON sh.session_id = s.id AND sh.user_id = ?1"
+    " WHERE s.status = 'active' AND coalesce(s.user_id, '') <> ?1 AND p.owner_id <> ?1";
+static const char cl__sql_user_devices[] =
+    "SELECT d.id FROM devices d JOIN projects p ON p.id = d.project_id WHERE p.owner_id = ?1";
+static const char cl__sql_user_projects[] = "SELECT id FROM projects WHERE owner_id = ?1";
+static const char cl__sql_user_left[] =
+    "SELECT project_id FROM project_members WHERE user_id = ?1 AND role <> 'owner'";
+static const char cl__sql_project_devices[] = "SELECT id FROM devices WHERE project_id = ?1";
+static const char cl__sql_project_ended[] =
+    "SELECT s.id FROM sessions s JOIN devices d ON d.id = s.device_id"
+    " WHERE d.project_id = ?1 AND s.status = 'active'";
+static const char cl__sql_device_ended[] =
+    "SELECT id FROM sessions WHERE device_id = ?1 AND status = 'active'";
+static const char cl__sql_member_ended[] =
+    "SELECT s.id FROM sessions s JOIN devices d ON d.id = s.device_id"
+    " WHERE d.project_id = ?1 AND s.user_id = ?2 AND s.status = 'active'";
+static const char cl__sql_member_unshared[] =
+    "SELECT s.id FROM sessions s JOIN devices d ON d.id = s.device_id"
+    " JOIN session_shares sh ON sh.session_id = s.id AND sh.user_id = ?2"
+    " WHERE d.project_id = ?1 AND s.status = 'active' AND coalesce(s.user_id, '') <> ?2";
+
+/* Appends the first column of each row of sql (?1 = a, ?2 = b unless
+ * NULL) to l. */
+static int cl__collect_ids(struct cl__sqlite *q, const char *sql, const char *a, const char *b,
+                           struct cl_id_list *l, const char *op)
+{
+    sqlite3_stmt *st = NULL;
+    char id[CL_UUID_LEN + 1];
+    int brc, rc;
+
+    rc = cl_sqlite_prepare(q->db, sql, &st, op);
+    if (rc)
+        return rc;
+    brc = cl_sqlite_bind_str(st, 1, a) | (b ? cl_sqlite_bind_str(st, 2, b) : 0);
+    while ((rc = cl_sqlite_step(st, brc, op)) == 1) {
+        cl_sqlite_col_str(st, 0, id, sizeof id);
+        cl_id_list_add(l, id);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int cl__user_delete(struct cl_store *s, const char *user_id, int64_t now,
+                           struct cl_store_cascade *out)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st;
     int rc;
 
-    if (!cl__id_ok(user_id))
-        return CL_EINVAL;
     rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
@@ -1450,8 +1451,19 @@ static int cl__user_delete(struct cl_store *s, const char *user_id, int64_t now)
         rc = CL_ESTATE;
         goto out_rollback;
     }
+    if (out &&
+        ((rc = cl__collect_ids(q, cl__sql_user_ended, user_id, NULL, &out->ended, __func__)) ||
+         (rc =
+              cl__collect_ids(q, cl__sql_user_unshared, user_id, NULL, &out->unshared, __func__)) ||
+         (rc = cl__collect_ids(q, cl__sql_user_devices, user_id, NULL, &out->devices, __func__)) ||
+         (rc =
+              cl__collect_ids(q, cl__sql_user_projects, user_id, NULL, &out->projects, __func__)) ||
+         (rc = cl__collect_ids(q, cl__sql_user_left, user_id, NULL, &out->left, __func__))))
+        goto out_rollback;
     st = q->st[CL__ST_USER_END_SESSIONS];
-    rc = cl_sqlite_exec(st, cl_sqlite_bind_str(st, 1, user_id) | sqlite3_bind_int64(st, 2, now),
+    rc = cl_sqlite_exec(st,
+                        cl_sqlite_bind_str(st, 1, user_id) | sqlite3_bind_int64(st, 2, now) |
+                            cl_sqlite_bind_str(st, 3, cl_end_reason_name(CL_END_ACCOUNT_DELETED)),
                         __func__);
     if (rc)
         goto out_rollback;
@@ -1463,10 +1475,15 @@ static int cl__user_delete(struct cl_store *s, const char *user_id, int64_t now)
         rc = CL_ENOTFOUND;
         goto out_rollback;
     }
-    return cl_sqlite_commit(&q->set, __func__);
+    rc = cl_sqlite_commit(&q->set, __func__);
+    if (rc && out)
+        cl_store_cascade_free(out);
+    return rc;
 
 out_rollback:
     cl_sqlite_rollback(&q->set, __func__);
+    if (out)
+        cl_store_cascade_free(out);
     return rc;
 }
 
@@ -1479,8 +1496,6 @@ static int cl__reset_create(struct cl_store *s, const char *user_id,
     int64_t live;
     int rc;
 
-    if (!hash || !cl__id_ok(user_id))
-        return CL_EINVAL;
     rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
@@ -1555,8 +1570,6 @@ static int cl__reset_consume(struct cl_store *s, const uint8_t hash[CL_HASH_LEN]
     char uid[CL_UUID_LEN + 1];
     int rc;
 
-    if (!hash || !cl__fits(pw_hash, CL_PWHASH_MAX - 1) || !pw_hash[0])
-        return CL_EINVAL;
     rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
@@ -1587,8 +1600,6 @@ static int cl__verify_create(struct cl_store *s, const char *user_id, const char
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_VERIFY_UPSERT];
-    if (!hash || !cl__id_ok(user_id) || !cl__fits(email, CL_EMAIL_MAX) || !email[0])
-        return CL_EINVAL;
     return cl_sqlite_exec(st,
                           cl_sqlite_bind_str(st, 1, user_id) | cl_sqlite_bind_str(st, 2, email) |
                               cl_sqlite_bind_hash(st, 3, hash) | sqlite3_bind_int64(st, 4, now) |
@@ -1608,8 +1619,6 @@ static int cl__verify_consume(struct cl_store *s, const uint8_t hash[CL_HASH_LEN
     sqlite3_stmt *st;
     int rc;
 
-    if (!hash)
-        return CL_EINVAL;
     rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
@@ -1654,8 +1663,6 @@ static int cl__user_set_email_verified(struct cl_store *s, const char *user_id, 
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st;
     int rc;
-    if (!cl__id_ok(user_id))
-        return CL_ENOTFOUND;
     rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
@@ -1682,19 +1689,37 @@ static int cl__project_rename(struct cl_store *s, const char *id, const char *na
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_PROJECT_RENAME];
-    if (!cl__fits(name, CL_NAME_MAX))
-        return CL_EINVAL;
     return cl_sqlite_exec_one(st,
                               cl_sqlite_bind_str(st, 1, id) | cl_sqlite_bind_str(st, 2, name) |
                                   sqlite3_bind_int64(st, 3, now),
                               __func__);
 }
 
-static int cl__project_delete(struct cl_store *s, const char *id)
+static int cl__project_delete(struct cl_store *s, const char *id, struct cl_store_cascade *out)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_PROJECT_DELETE];
-    return cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__);
+    int rc;
+
+    if (!out)
+        return cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
+    if (rc)
+        return rc;
+    if ((rc = cl__collect_ids(q, cl__sql_project_devices, id, NULL, &out->devices, __func__)) ||
+        (rc = cl__collect_ids(q, cl__sql_project_ended, id, NULL, &out->ended, __func__)) ||
+        (rc = cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__)))
+        goto out_rollback;
+    cl_id_list_add(&out->projects, id);
+    rc = cl_sqlite_commit(&q->set, __func__);
+    if (rc)
+        cl_store_cascade_free(out);
+    return rc;
+
+out_rollback:
+    cl_sqlite_rollback(&q->set, __func__);
+    cl_store_cascade_free(out);
+    return rc;
 }
 
 static int cl__member_list(struct cl_store *s, const char *project_id, cl_member_cb cb, void *ctx)
@@ -1725,15 +1750,13 @@ static int cl__member_list(struct cl_store *s, const char *project_id, cl_member
 /* One IMMEDIATE transaction: the role is read under the write lock, so
  * an owner can never be removed and nothing is half-done. */
 static int cl__member_remove(struct cl_store *s, const char *project_id, const char *user_id,
-                             int64_t now)
+                             int64_t now, struct cl_store_cascade *out)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st;
     enum cl_role role = CL_ROLE_NONE;
     int rc;
 
-    if (!cl__id_ok(project_id) || !cl__id_ok(user_id))
-        return CL_ENOTFOUND;
     rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
@@ -1753,10 +1776,16 @@ static int cl__member_remove(struct cl_store *s, const char *project_id, const c
         rc = CL_ESTATE;
         goto out_rollback;
     }
+    if (out && ((rc = cl__collect_ids(q, cl__sql_member_ended, project_id, user_id, &out->ended,
+                                      __func__)) ||
+                (rc = cl__collect_ids(q, cl__sql_member_unshared, project_id, user_id,
+                                      &out->unshared, __func__))))
+        goto out_rollback;
     st = q->st[CL__ST_MEMBER_END_SESSIONS];
     rc = cl_sqlite_exec(st,
                         cl_sqlite_bind_str(st, 1, project_id) | cl_sqlite_bind_str(st, 2, user_id) |
-                            sqlite3_bind_int64(st, 3, now),
+                            sqlite3_bind_int64(st, 3, now) |
+                            cl_sqlite_bind_str(st, 4, cl_end_reason_name(CL_END_MEMBER_REMOVED)),
                         __func__);
     if (rc)
         goto out_rollback;
@@ -1770,10 +1799,15 @@ static int cl__member_remove(struct cl_store *s, const char *project_id, const c
         st, cl_sqlite_bind_str(st, 1, project_id) | cl_sqlite_bind_str(st, 2, user_id), __func__);
     if (rc)
         goto out_rollback;
-    return cl_sqlite_commit(&q->set, __func__);
+    rc = cl_sqlite_commit(&q->set, __func__);
+    if (rc && out)
+        cl_store_cascade_free(out);
+    return rc;
 
 out_rollback:
     cl_sqlite_rollback(&q->set, __func__);
+    if (out)
+        cl_store_cascade_free(out);
     return rc;
 }
 
@@ -1814,17 +1848,34 @@ static int cl__device_rename(struct cl_store *s, const char *id, const char *nam
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_RENAME];
-    if (!cl__fits(name, CL_NAME_MAX))
-        return CL_EINVAL;
     return cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id) | cl_sqlite_bind_str(st, 2, name),
                               __func__);
 }
 
-static int cl__device_delete(struct cl_store *s, const char *id)
+static int cl__device_delete(struct cl_store *s, const char *id, struct cl_store_cascade *out)
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_DELETE];
-    return cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__);
+    int rc;
+
+    if (!out)
+        return cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__);
+    rc = cl_sqlite_begin(&q->set, __func__);
+    if (rc)
+        return rc;
+    if ((rc = cl__collect_ids(q, cl__sql_device_ended, id, NULL, &out->ended, __func__)) ||
+        (rc = cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__)))
+        goto out_rollback;
+    cl_id_list_add(&out->devices, id);
+    rc = cl_sqlite_commit(&q->set, __func__);
+    if (rc)
+        cl_store_cascade_free(out);
+    return rc;
+
+out_rollback:
+    cl_sqlite_rollback(&q->set, __func__);
+    cl_store_cascade_free(out);
+    return rc;
 }
 
 static int cl__device_new_code(struct cl_store *s, const char *id,
@@ -1832,8 +1883,6 @@ static int cl__device_new_code(struct cl_store *s, const char *id,
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_NEW_CODE];
-    if (!code_hash)
-        return CL_EINVAL;
     return cl_sqlite_exec_one(st,
                               cl_sqlite_bind_str(st, 1, id) |
                                   cl_sqlite_bind_hash(st, 2, code_hash) |
@@ -1862,8 +1911,6 @@ static int cl__device_set_info(struct cl_store *s, const char *id, const char *m
 {
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_DEVICE_SET_INFO];
-    if (meta && strlen(meta) > CL_DEVICE_META_MAX)
-        return CL_EINVAL;
     return cl_sqlite_exec_one(
         st,
         cl_sqlite_bind_str(st, 1, id) |
@@ -1952,8 +1999,6 @@ static int cl__signin_code_create(struct cl_store *s, const uint8_t hash[CL_HASH
     struct cl__sqlite *q = s->impl;
     sqlite3_stmt *st = q->st[CL__ST_SIGNIN_PRUNE];
     int rc;
-    if (!hash || !cl__id_ok(user_id))
-        return CL_EINVAL;
     rc = cl_sqlite_exec(st, sqlite3_bind_int64(st, 1, now), __func__);
     if (rc)
         return rc;
@@ -1972,8 +2017,6 @@ static int cl__signin_code_consume(struct cl_store *s, const uint8_t hash[CL_HAS
     char uid[CL_UUID_LEN + 1];
     int rc, crc;
 
-    if (!hash)
-        return CL_EINVAL;
     rc = cl_sqlite_begin(&q->set, __func__);
     if (rc)
         return rc;
@@ -2021,8 +2064,6 @@ static int cl__session_list(struct cl_store *s, const struct cl_session_filter *
     struct cl_session_info si;
     int brc, rc;
 
-    if (!f || !f->project_id || f->status > CL_SESSIONS_ENDED)
-        return CL_EINVAL;
     rc = cl_sqlite_prepare(q->db, cl__sql_session_list, &st, __func__);
     if (rc)
         return rc;
@@ -2224,7 +2265,7 @@ int cl_store_open_sqlite(struct cl_store *s, const char *dir, char *err, size_t 
     rc = cl_sqlite_set_prepare(&q->set, q->db, cl__sql, q->st, CL__ST__COUNT, err, errlen);
     if (rc)
         goto out_close_db;
-    s->ops = &cl__sqlite_ops;
+    s->ops = s->backend = &cl__sqlite_ops;
     s->impl = q;
     cl_info("store", "database open", "path=%s schema=%d sqlite=%s", path, version,
             sqlite3_libversion());
@@ -2241,7 +2282,7 @@ int cl_store_sqlite_schema_version(struct cl_store *s)
 {
     struct cl__sqlite *q;
     int v;
-    if (!s || s->ops != &cl__sqlite_ops || !s->impl)
+    if (!s || s->backend != &cl__sqlite_ops || !s->impl)
         return CL_EINVAL;
     q = s->impl;
     if (cl_sqlite_user_version(q->db, &v))

@@ -8,8 +8,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, stat } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { e2e, cleanupAll, TEST_TIMEOUT, startRelay, signup, tempDir } from './lib/harness.mjs';
+import { e2e, cleanupAll, TEST_TIMEOUT, startRelay, signup, tempDir, RELAY_BIN } from './lib/harness.mjs';
 
 after(cleanupAll);
 
@@ -34,5 +35,31 @@ test('database files are 0600 in a 0755 data directory, and an old readable data
   await signup(relay);
   for (const f of ['clawlink.db', 'clawlink.db-wal', 'clawlink.db-shm']) {
     assert.equal((await mode(path.join(dataDir, f))).toString(8), '600', `${f} is private again`);
+  }
+}));
+
+// --store (docs/operations.md "State"): sqlite:PATH puts the database in
+// PATH, apart from --data; a postgres:// URL is refused before anything
+// starts, saying that backend is not built yet, and never echoing the URL
+// (it may hold a password).
+test('--store sqlite:PATH holds the database; postgres:// is refused clearly', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const base = await tempDir('clawlink-store-');
+  const dataDir = path.join(base, 'state');
+  const dbDir = path.join(base, 'db');
+  const relay = await startRelay({ dataDir, extraArgs: ['--store', `sqlite:${dbDir}`] });
+  await signup(relay);
+  assert.equal((await mode(path.join(dbDir, 'clawlink.db'))).toString(8), '600', 'the database is where --store says');
+  await assert.rejects(stat(path.join(dataDir, 'clawlink.db')), 'and not in --data');
+  await relay.stop();
+
+  for (const [url, want] of [
+    ['postgres://clawlink:s3cret@db.example/clawlink', /--store: the postgres store is not built yet/],
+    ['mysql://x', /--store: unknown store URL: want sqlite:PATH/],
+    ['sqlite:', /--store: sqlite: wants a directory/],
+  ]) {
+    const r = spawnSync(RELAY_BIN, ['--listen', '127.0.0.1:1', '--data', dataDir, '--store', url], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.status, 2, `${url}: exit status 2`);
+    assert.match(r.stderr, want);
+    assert.doesNotMatch(r.stderr, /s3cret/, 'the URL is not echoed');
   }
 }));

@@ -20,6 +20,7 @@
 #include "core/secret.h"
 #include "relay/migrations.h"
 #include "relay/store.h"
+#include "relay/store_check.h"
 
 struct fx {
     char dir[64];
@@ -43,6 +44,7 @@ static int setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/cl-store-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     assert_int_equal(cl_store_open_sqlite(&f->s, f->dir, err, sizeof err), 0);
+    cl_store_check_wrap(&f->s); /* the checks cl_store_open adds */
     f->open = true;
     *state = f;
     return 0;
@@ -64,6 +66,7 @@ static void reopen(struct fx *f)
     f->s.ops->close(&f->s);
     f->open = false;
     assert_int_equal(cl_store_open_sqlite(&f->s, f->dir, err, sizeof err), 0);
+    cl_store_check_wrap(&f->s); /* the checks cl_store_open adds */
     f->open = true;
 }
 
@@ -239,6 +242,7 @@ static void test_migration_10_keeps_data(void **state)
     sqlite3_close(db);
 
     assert_int_equal(cl_store_open_sqlite(&f->s, f->dir, err, sizeof err), 0);
+    cl_store_check_wrap(&f->s); /* the checks cl_store_open adds */
     f->open = true;
     assert_int_equal(cl_store_sqlite_schema_version(&f->s), cl_sqlite_migration_count);
     assert_int_equal(f->s.ops->user_by_id(&f->s, "u1", &got), 0);
@@ -1006,6 +1010,7 @@ static void test_migration_3_keeps_tokens(void **state)
     sqlite3_close(db);
 
     assert_int_equal(cl_store_open_sqlite(&f->s, f->dir, err, sizeof err), 0);
+    cl_store_check_wrap(&f->s); /* the checks cl_store_open adds */
     f->open = true;
     assert_int_equal(cl_store_sqlite_schema_version(&f->s), cl_sqlite_migration_count);
     assert_int_equal(f->s.ops->token_user(&f->s, h, 10, uid), 0);
@@ -1209,7 +1214,7 @@ static void test_user_delete(void **state)
     assert_int_equal(f->s.ops->token_create(&f->s, h, o.id, 1, 1000), 0);
 
     /* refused while a project they own has another member; nothing changed */
-    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 50), CL_ESTATE);
+    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 50, NULL), CL_ESTATE);
     assert_int_equal(f->s.ops->user_by_id(&f->s, o.id, &x), 0);
     assert_int_equal(f->s.ops->session_get(&f->s, s_others.id, &got), 0);
     assert_true(got.active);
@@ -1218,7 +1223,7 @@ static void test_user_delete(void **state)
     /* being a member elsewhere does not block; once the member is gone it goes */
     raw_exec(f, "DELETE FROM project_members WHERE role = 'member' AND user_id IN"
                 " (SELECT id FROM users WHERE email = 'member@example.com')");
-    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 60), 0);
+    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 60, NULL), 0);
     assert_int_equal(f->s.ops->user_by_id(&f->s, o.id, &x), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->token_user(&f->s, h, 2, uid), CL_ENOTFOUND);
     /* owned projects with their devices, sessions and invitations */
@@ -1238,7 +1243,7 @@ static void test_user_delete(void **state)
     assert_int_equal(f->s.ops->member_role(&f->s, others.id, o.id, &role), 0);
     assert_int_equal(role, CL_ROLE_NONE);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM profiles"), 2);
-    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 70), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->user_delete(&f->s, o.id, 70, NULL), CL_ENOTFOUND);
 }
 
 /* Email verification links (issue 14): one live per user, spent once,
@@ -1389,7 +1394,7 @@ static void test_project_rename_delete(void **state)
     new_session(f, d.id, m.id, &s1);
     assert_int_equal(f->s.ops->share_set(&f->s, s1.id, o.id, CL_SHARE_VIEW, m.id, 4), 0);
     assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "x@example.com", o.id, 5, inv), 0);
-    assert_int_equal(f->s.ops->project_delete(&f->s, p.id), 0);
+    assert_int_equal(f->s.ops->project_delete(&f->s, p.id, NULL), 0);
     assert_int_equal(f->s.ops->project_get(&f->s, p.id, &got), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->device_get(&f->s, d.id, &d), CL_ENOTFOUND);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM sessions"), 0);
@@ -1399,7 +1404,7 @@ static void test_project_rename_delete(void **state)
     assert_int_equal(raw_count(f, "SELECT count(*) FROM project_members"), 1);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM users"), 2);
     assert_int_equal(f->s.ops->project_get(&f->s, keep.id, &got), 0);
-    assert_int_equal(f->s.ops->project_delete(&f->s, p.id), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->project_delete(&f->s, p.id, NULL), CL_ENOTFOUND);
 }
 
 static void collect_member(const struct cl_member *m, void *ctx)
@@ -1455,13 +1460,14 @@ static void test_members_list_remove(void **state)
     assert_int_equal(f->s.ops->share_set(&f->s, so.id, b.id, CL_SHARE_VIEW, o.id, 5), 0);
 
     /* the owner cannot be removed; non-members are not found */
-    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, o.id, 9), CL_ESTATE);
+    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, o.id, 9, NULL), CL_ESTATE);
     assert_int_equal(f->s.ops->member_role(&f->s, p.id, o.id, &role), 0);
     assert_int_equal(role, CL_ROLE_OWNER);
-    assert_int_equal(f->s.ops->member_remove(&f->s, other.id, b.id, 9), CL_ENOTFOUND);
-    assert_int_equal(f->s.ops->member_remove(&f->s, "no-such-project", a.id, 9), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->member_remove(&f->s, other.id, b.id, 9, NULL), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->member_remove(&f->s, "no-such-project", a.id, 9, NULL),
+                     CL_ENOTFOUND);
 
-    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, a.id, 20), 0);
+    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, a.id, 20, NULL), 0);
     assert_int_equal(f->s.ops->member_role(&f->s, p.id, a.id, &role), 0);
     assert_int_equal(role, CL_ROLE_NONE);
     assert_int_equal(f->s.ops->session_get(&f->s, sa.id, &got), 0);
@@ -1476,7 +1482,7 @@ static void test_members_list_remove(void **state)
     assert_true(got.active);
     assert_int_equal(f->s.ops->member_role(&f->s, other.id, a.id, &role), 0);
     assert_int_equal(role, CL_ROLE_MEMBER);
-    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, a.id, 21), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, a.id, 21, NULL), CL_ENOTFOUND);
     /* removed members can be added again */
     assert_int_equal(f->s.ops->member_add(&f->s, p.id, a.id, CL_ROLE_MEMBER, o.id, 22), 0);
 }
@@ -1673,11 +1679,11 @@ static void test_device_manage(void **state)
     /* delete: the device, its sessions and their shares */
     new_session(f, d.id, m.id, &s1);
     assert_int_equal(f->s.ops->share_set(&f->s, s1.id, o.id, CL_SHARE_VIEW, m.id, 4), 0);
-    assert_int_equal(f->s.ops->device_delete(&f->s, d.id), 0);
+    assert_int_equal(f->s.ops->device_delete(&f->s, d.id, NULL), 0);
     assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->session_get(&f->s, s1.id, &s1), CL_ENOTFOUND);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM session_shares"), 0);
-    assert_int_equal(f->s.ops->device_delete(&f->s, d.id), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_delete(&f->s, d.id, NULL), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->device_get(&f->s, d2.id, &got), 0);
 }
 
@@ -1810,10 +1816,56 @@ static void test_session_list(void **state)
     assert_int_equal(f->s.ops->session_list(&f->s, NULL, collect_page, &pg), CL_EINVAL);
 }
 
+/* --store URLs (store.c): sqlite:PATH names the directory (or its
+ * clawlink.db); postgres:// is recognised and refused, without echoing the
+ * URL; anything else is refused. */
+static void test_store_url(void **state)
+{
+    struct fx *f = *state;
+    struct cl_store_url u;
+    struct cl_store s2;
+    char err[256], url[128], big[CL_STORE_URL_MAX + 16];
+
+    assert_int_equal(cl_store_url_parse("sqlite:./var", &u, err, sizeof err), 0);
+    assert_int_equal(u.kind, CL_STORE_SQLITE);
+    assert_string_equal(u.path, "./var");
+    assert_int_equal(cl_store_url_parse("sqlite:/a/b/clawlink.db", &u, err, sizeof err), 0);
+    assert_string_equal(u.path, "/a/b");
+    assert_int_equal(cl_store_url_parse("sqlite:clawlink.db", &u, err, sizeof err), 0);
+    assert_string_equal(u.path, ".");
+
+    assert_int_equal(cl_store_url_parse("postgres://u:s3cret@h/db", &u, err, sizeof err),
+                     CL_EINVAL);
+    assert_int_equal(u.kind, CL_STORE_POSTGRES);
+    assert_non_null(strstr(err, "postgres store is not built yet"));
+    assert_null(strstr(err, "s3cret"));
+    assert_int_equal(cl_store_url_parse("postgresql://h/db", &u, err, sizeof err), CL_EINVAL);
+    assert_int_equal(u.kind, CL_STORE_POSTGRES);
+    for (const char *bad[] = {"", "sqlite:", "sqlite:/clawlink.db", "./var", "mysql://h",
+                              "sqlite:a\nb", "SQLITE:x"},
+                    **b = bad;
+         b < bad + sizeof bad / sizeof *bad; b++)
+        assert_int_equal(cl_store_url_parse(*b, &u, err, sizeof err), CL_EINVAL);
+    assert_int_equal(cl_store_url_parse(NULL, &u, err, sizeof err), CL_EINVAL);
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    memcpy(big, "sqlite:", 7);
+    assert_int_equal(cl_store_url_parse(big, &u, err, sizeof err), CL_EINVAL);
+
+    /* cl_store_open opens the same database as cl_store_open_sqlite */
+    snprintf(url, sizeof url, "sqlite:%s", f->dir);
+    assert_int_equal(cl_store_open(&s2, url, err, sizeof err), 0);
+    assert_int_equal(cl_store_sqlite_schema_version(&s2), cl_sqlite_migration_count);
+    s2.ops->close(&s2);
+    assert_int_equal(cl_store_open(&s2, "postgres://h/db", err, sizeof err), CL_EINVAL);
+    assert_null(s2.ops);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_applies_migrations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_creates_private_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_fails_on_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),

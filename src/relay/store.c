@@ -1,0 +1,103 @@
+/*
+ * store: opening the relay's store from a URL (--store).
+ *
+ * The one place that knows which backends exist: main.c hands it the URL
+ * and gets a store whose ops table it uses from then on. "sqlite:PATH" is
+ * the embedded database in the directory PATH (store_sqlite.c; a PATH
+ * naming its clawlink.db file is taken as that file's directory);
+ * "postgres://..." and "postgresql://..." are the cluster's backend, not
+ * built yet: refused with that said, never taken for a file name.
+ */
+#include "relay/store.h"
+#include "relay/store_check.h"
+#include "core/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CL__SQLITE_PREFIX "sqlite:"
+#define CL__DB_SUFFIX     "/clawlink.db"
+
+static bool cl__has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int cl_store_url_parse(const char *url, struct cl_store_url *out, char *err, size_t errlen)
+{
+    size_t n;
+
+    memset(out, 0, sizeof *out);
+    if (!url || !*url)
+        return cl_seterr(err, errlen, CL_EINVAL, "empty store URL");
+    n = strlen(url);
+    if (n > CL_STORE_URL_MAX)
+        return cl_seterr(err, errlen, CL_EINVAL, "store URL longer than %d bytes",
+                         CL_STORE_URL_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)url[i] < 0x20 || url[i] == 0x7f)
+            return cl_seterr(err, errlen, CL_EINVAL, "control character in the store URL");
+    if (cl__has_prefix(url, "postgres://") || cl__has_prefix(url, "postgresql://")) {
+        /* never echo the URL: it may hold a password */
+        out->kind = CL_STORE_POSTGRES;
+        return cl_seterr(err, errlen, CL_EINVAL,
+                         "the postgres store is not built yet: use sqlite:PATH (the default)");
+    }
+    if (!cl__has_prefix(url, CL__SQLITE_PREFIX))
+        return cl_seterr(err, errlen, CL_EINVAL, "unknown store URL: want sqlite:PATH");
+    url += strlen(CL__SQLITE_PREFIX);
+    n = strlen(url);
+    if (n >= strlen(CL__DB_SUFFIX) && strcmp(url + n - strlen(CL__DB_SUFFIX), CL__DB_SUFFIX) == 0)
+        n -= strlen(CL__DB_SUFFIX);
+    else if (strcmp(url, "clawlink.db") == 0)
+        url = ".", n = 1;
+    if (n == 0)
+        return cl_seterr(err, errlen, CL_EINVAL, "sqlite: wants a directory, e.g. sqlite:./var");
+    out->kind = CL_STORE_SQLITE;
+    memcpy(out->path, url, n);
+    out->path[n] = 0;
+    return 0;
+}
+
+int cl_store_open(struct cl_store *s, const char *url, char *err, size_t errlen)
+{
+    struct cl_store_url u;
+    int rc;
+
+    memset(s, 0, sizeof *s);
+    rc = cl_store_url_parse(url, &u, err, errlen);
+    if (rc)
+        return rc;
+    rc = cl_store_open_sqlite(s, u.path, err, errlen);
+    if (rc)
+        return rc;
+    cl_store_check_wrap(s);
+    return 0;
+}
+
+void cl_id_list_add(struct cl_id_list *l, const char *id)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 8;
+        l->id = realloc(l->id, l->cap * sizeof *l->id);
+        if (!l->id)
+            abort();
+    }
+    snprintf(l->id[l->n++], CL_UUID_LEN + 1, "%s", id);
+}
+
+void cl_id_list_free(struct cl_id_list *l)
+{
+    free(l->id);
+    memset(l, 0, sizeof *l);
+}
+
+void cl_store_cascade_free(struct cl_store_cascade *c)
+{
+    cl_id_list_free(&c->ended);
+    cl_id_list_free(&c->unshared);
+    cl_id_list_free(&c->devices);
+    cl_id_list_free(&c->projects);
+    cl_id_list_free(&c->left);
+}

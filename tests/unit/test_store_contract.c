@@ -1,0 +1,996 @@
+/*
+ * The store's contract (src/relay/store.h): what every backend must do, as
+ * the relay's callers rely on it, exercised through the ops table of a
+ * store opened as the relay opens one (cl_store_open: the input checks of
+ * store_check.c in front of the backend).
+ *
+ * Each backend is a factory below that opens a fresh, empty store in a
+ * new temporary directory and cleans up after; every test runs once per
+ * factory. Today: SQLite, bare and with the relay's timing wrapper on top
+ * (the stack main.c builds). A second backend (PostgreSQL, issue 17) adds a
+ * factory — e.g. a fresh database on the test server, dropped at close —
+ * and must pass the same tests unchanged. Backend-specific matters (files,
+ * migrations, modes) stay in that backend's own tests (test_store.c for
+ * SQLite).
+ *
+ * Covered: not-found codes, uniqueness conflicts (CL_EEXIST), input
+ * refusals, ordering (newest/oldest first, the session history's keyset
+ * cursor), limits, one-time codes and their expiry, and the cascades with
+ * what they report (struct cl_store_cascade).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/secret.h"
+#include "relay/metrics.h"
+#include "relay/store.h"
+#include "relay/store_metrics.h"
+
+/* ---- backends ------------------------------------------------------------ */
+
+struct factory {
+    const char *name;
+    /* opens a fresh, empty store in dir (an empty directory of its own) */
+    int (*open)(struct cl_store *s, const char *dir, char *err, size_t errlen);
+};
+
+static int open_sqlite(struct cl_store *s, const char *dir, char *err, size_t errlen)
+{
+    char url[128];
+    snprintf(url, sizeof url, "sqlite:%s", dir);
+    return cl_store_open(s, url, err, errlen);
+}
+
+/* as the relay runs it: with store_metrics.c's timing on top (main.c) */
+static int open_sqlite_timed(struct cl_store *s, const char *dir, char *err, size_t errlen)
+{
+    int rc = open_sqlite(s, dir, err, errlen);
+    if (rc == 0)
+        cl_store_metrics_wrap(s);
+    return rc;
+}
+
+static const struct factory factories[] = {
+    {"sqlite", open_sqlite},
+    {"sqlite+metrics", open_sqlite_timed},
+};
+static const struct factory *backend; /* the one under test */
+
+struct fx {
+    char dir[64];
+    struct cl_store s;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    char err[256] = "";
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/cl-contract-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    if (backend->open(&f->s, f->dir, err, sizeof err) != 0)
+        fail_msg("%s: open failed: %s", backend->name, err);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[128];
+    f->s.ops->close(&f->s);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+#define OPS (f->s.ops)
+#define S   (&f->s)
+
+static void hash_of(const char *s, uint8_t h[CL_HASH_LEN])
+{
+    cl_hash_str(s, h);
+}
+
+static void new_user(struct fx *f, const char *email, struct cl_user *u)
+{
+    memset(u, 0, sizeof *u);
+    cl_uuid_new(u->id);
+    snprintf(u->email, sizeof u->email, "%s", email);
+    snprintf(u->display_name, sizeof u->display_name, "%s", email);
+    snprintf(u->pw_hash, sizeof u->pw_hash, "$argon2id$v=19$m=65536,t=2,p=1$fake");
+    u->created_at = 1000;
+    assert_int_equal(OPS->user_create(S, u), 0);
+}
+
+static void new_project(struct fx *f, const char *owner, const char *name, int64_t t,
+                        struct cl_project *p)
+{
+    memset(p, 0, sizeof *p);
+    cl_uuid_new(p->id);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->owner_id, sizeof p->owner_id, "%s", owner);
+    p->created_at = p->updated_at = t;
+    assert_int_equal(OPS->project_create(S, p), 0);
+}
+
+static void new_device(struct fx *f, const char *project_id, const char *name, int64_t t,
+                       const char *code, int64_t code_expires_at, struct cl_device *d)
+{
+    uint8_t h[CL_HASH_LEN];
+    memset(d, 0, sizeof *d);
+    cl_uuid_new(d->id);
+    snprintf(d->project_id, sizeof d->project_id, "%s", project_id);
+    snprintf(d->name, sizeof d->name, "%s", name);
+    d->created_at = t;
+    hash_of(code, h);
+    assert_int_equal(OPS->device_create(S, d, h, code_expires_at), 0);
+}
+
+static void new_session(struct fx *f, const char *device_id, const char *user_id, int64_t t,
+                        struct cl_session *sess)
+{
+    memset(sess, 0, sizeof *sess);
+    cl_uuid_new(sess->id);
+    snprintf(sess->device_id, sizeof sess->device_id, "%s", device_id);
+    snprintf(sess->user_id, sizeof sess->user_id, "%s", user_id);
+    sess->active = true;
+    sess->started_at = t;
+    assert_int_equal(OPS->session_create(S, sess), 0);
+}
+
+/* Collects ids (and a few fields) from list callbacks, in call order. */
+struct seen {
+    struct cl_id_list ids;
+    int roles[16];
+    bool current[16];
+};
+
+static void seen_project(const struct cl_project *p, void *ctx)
+{
+    struct seen *x = ctx;
+    if (x->ids.n < 16)
+        x->roles[x->ids.n] = p->role;
+    cl_id_list_add(&x->ids, p->id);
+}
+static void seen_device(const struct cl_device *d, void *ctx)
+{
+    cl_id_list_add(&((struct seen *)ctx)->ids, d->id);
+}
+static void seen_session(const struct cl_session *sess, void *ctx)
+{
+    cl_id_list_add(&((struct seen *)ctx)->ids, sess->id);
+}
+static void seen_session_info(const struct cl_session_info *si, void *ctx)
+{
+    cl_id_list_add(&((struct seen *)ctx)->ids, si->sess.id);
+}
+static void seen_share(const struct cl_share *sh, void *ctx)
+{
+    struct seen *x = ctx;
+    if (x->ids.n < 16)
+        x->roles[x->ids.n] = sh->mode;
+    cl_id_list_add(&x->ids, sh->user_id);
+}
+static void seen_token(const struct cl_token *t, void *ctx)
+{
+    struct seen *x = ctx;
+    if (x->ids.n < 16)
+        x->current[x->ids.n] = t->current;
+    cl_id_list_add(&x->ids, t->id);
+}
+static void seen_member(const struct cl_member *m, void *ctx)
+{
+    struct seen *x = ctx;
+    if (x->ids.n < 16)
+        x->roles[x->ids.n] = m->role;
+    cl_id_list_add(&x->ids, m->user_id);
+}
+static void seen_invitation(const struct cl_invitation *inv, void *ctx)
+{
+    cl_id_list_add(&((struct seen *)ctx)->ids, inv->id);
+}
+
+static bool has(const struct cl_id_list *l, const char *id)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->id[i], id) == 0)
+            return true;
+    return false;
+}
+
+static void seen_free(struct seen *x)
+{
+    cl_id_list_free(&x->ids);
+}
+
+/* ---- users, tokens, secrets ------------------------------------------------ */
+
+static void test_users(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user a, got, dup;
+    char unknown[CL_UUID_LEN + 1];
+    int64_t n = -1;
+
+    assert_int_equal(OPS->ping(S, NULL, 0), 0);
+    assert_int_equal(OPS->user_count(S, &n), 0);
+    assert_int_equal(n, 0);
+    new_user(f, "Ann@Example.com", &a);
+    /* stored lower-cased, found case-insensitively */
+    assert_int_equal(OPS->user_by_email(S, "ANN@example.COM", &got), 0);
+    assert_string_equal(got.id, a.id);
+    assert_string_equal(got.email, "ann@example.com");
+    assert_int_equal(got.email_verified_at, 0);
+    assert_int_equal(OPS->user_by_id(S, a.id, &got), 0);
+    assert_string_equal(got.display_name, "Ann@Example.com");
+    assert_string_equal(got.pw_hash, a.pw_hash);
+    /* uniqueness: the same address in another case */
+    memset(&dup, 0, sizeof dup);
+    cl_uuid_new(dup.id);
+    snprintf(dup.email, sizeof dup.email, "ann@EXAMPLE.com");
+    snprintf(dup.pw_hash, sizeof dup.pw_hash, "h");
+    assert_int_equal(OPS->user_create(S, &dup), CL_EEXIST);
+    /* not found */
+    cl_uuid_new(unknown);
+    assert_int_equal(OPS->user_by_id(S, unknown, &got), CL_ENOTFOUND);
+    assert_int_equal(OPS->user_by_email(S, "nobody@example.com", &got), CL_ENOTFOUND);
+    assert_int_equal(OPS->profile_update(S, unknown, "x", NULL), CL_ENOTFOUND);
+    /* input refused before any backend */
+    snprintf(dup.email, sizeof dup.email, "%s", "");
+    assert_int_equal(OPS->user_create(S, &dup), CL_EINVAL);
+    snprintf(dup.email, sizeof dup.email, "b@example.com");
+    dup.pw_hash[0] = 0;
+    assert_int_equal(OPS->user_create(S, &dup), CL_EINVAL);
+    /* profile: NULL keeps, "" clears the avatar */
+    assert_int_equal(OPS->profile_update(S, a.id, "Ann", "https://example.com/a.png"), 0);
+    assert_int_equal(OPS->profile_update(S, a.id, NULL, NULL), 0);
+    assert_int_equal(OPS->user_by_id(S, a.id, &got), 0);
+    assert_string_equal(got.display_name, "Ann");
+    assert_string_equal(got.avatar_url, "https://example.com/a.png");
+    assert_int_equal(OPS->profile_update(S, a.id, NULL, ""), 0);
+    assert_int_equal(OPS->user_by_id(S, a.id, &got), 0);
+    assert_string_equal(got.avatar_url, "");
+    {
+        char big[CL_NAME_MAX + 2];
+        memset(big, 'n', sizeof big - 1);
+        big[sizeof big - 1] = 0;
+        assert_int_equal(OPS->profile_update(S, a.id, big, NULL), CL_EINVAL);
+    }
+    /* verified, and unproven again */
+    assert_int_equal(OPS->user_set_email_verified(S, a.id, 5000), 0);
+    assert_int_equal(OPS->user_by_id(S, a.id, &got), 0);
+    assert_int_equal(got.email_verified_at, 5000);
+    assert_int_equal(OPS->user_set_email_verified(S, unknown, 5000), CL_ENOTFOUND);
+    assert_int_equal(OPS->user_count(S, &n), 0);
+    assert_int_equal(n, 1);
+}
+
+static void test_tokens(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user a;
+    struct cl_token t;
+    struct seen x = {0};
+    uint8_t h1[CL_HASH_LEN], h2[CL_HASH_LEN], h3[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1];
+    int revoked = -1;
+
+    new_user(f, "a@example.com", &a);
+    hash_of("t1", h1);
+    hash_of("t2", h2);
+    hash_of("t3", h3);
+    assert_int_equal(OPS->token_create(S, h1, a.id, 100, 1000), 0);
+    assert_int_equal(OPS->token_create(S, h2, a.id, 200, 1000), 0);
+    assert_int_equal(OPS->token_create(S, h3, a.id, 300, 400), 0);
+    assert_int_equal(OPS->token_user(S, h1, 150, uid), 0);
+    assert_string_equal(uid, a.id);
+    /* expired at now: not found */
+    assert_int_equal(OPS->token_user(S, h3, 500, uid), CL_ENOTFOUND);
+    assert_int_equal(OPS->token_user(S, NULL, 150, uid), CL_ENOTFOUND);
+    /* live ones, newest first, the current one marked */
+    assert_int_equal(OPS->token_list(S, a.id, 500, h2, seen_token, &x), 0);
+    assert_int_equal(x.ids.n, 2);
+    assert_true(x.current[0]);
+    assert_false(x.current[1]);
+    assert_int_equal(OPS->token_get(S, x.ids.id[1], &t), 0);
+    assert_int_equal(t.created_at, 100);
+    assert_string_equal(t.user_id, a.id);
+    /* revoke by id, twice is fine */
+    assert_int_equal(OPS->token_revoke_id(S, x.ids.id[1], 600), 0);
+    assert_int_equal(OPS->token_revoke_id(S, x.ids.id[1], 600), 0);
+    assert_int_equal(OPS->token_user(S, h1, 600, uid), CL_ENOTFOUND);
+    /* a hash is unique, even once revoked or expired */
+    assert_int_equal(OPS->token_create(S, h3, a.id, 700, 2000), CL_EEXIST);
+    /* all but keep */
+    hash_of("t4", h3);
+    assert_int_equal(OPS->token_create(S, h3, a.id, 700, 2000), 0);
+    assert_int_equal(OPS->tokens_revoke_all(S, a.id, h2, 800, &revoked), 0);
+    /* at least the live one; whether expired, unrevoked ones count is left
+     * open (SQLite counts them; store.h says "live") */
+    assert_true(revoked >= 1);
+    assert_int_equal(OPS->token_user(S, h3, 800, uid), CL_ENOTFOUND);
+    assert_int_equal(OPS->token_user(S, h2, 800, uid), 0);
+    assert_int_equal(OPS->token_revoke(S, h2), 0);
+    assert_int_equal(OPS->token_user(S, h2, 800, uid), CL_ENOTFOUND);
+    {
+        char unknown[CL_UUID_LEN + 1];
+        cl_uuid_new(unknown);
+        assert_int_equal(OPS->token_get(S, unknown, &t), CL_ENOTFOUND);
+    }
+    assert_int_equal(OPS->token_create(S, NULL, a.id, 1, 2), CL_EINVAL);
+    seen_free(&x);
+}
+
+static void test_secrets_and_signin_codes(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user a;
+    uint8_t fresh[CL_HASH_LEN], other[CL_HASH_LEN], out[CL_HASH_LEN], code[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1];
+
+    hash_of("fresh", fresh);
+    hash_of("other", other);
+    /* the first one stored stays */
+    assert_int_equal(OPS->secret_get(S, "csrf", fresh, out), 0);
+    assert_memory_equal(out, fresh, CL_HASH_LEN);
+    assert_int_equal(OPS->secret_get(S, "csrf", other, out), 0);
+    assert_memory_equal(out, fresh, CL_HASH_LEN);
+
+    new_user(f, "a@example.com", &a);
+    hash_of("code", code);
+    assert_int_equal(OPS->signin_code_create(S, code, a.id, 100, 200), 0);
+    assert_int_equal(OPS->signin_code_consume(S, code, 150, uid), 0);
+    assert_string_equal(uid, a.id);
+    assert_int_equal(OPS->signin_code_consume(S, code, 150, uid), CL_ENOTFOUND); /* once */
+    assert_int_equal(OPS->signin_code_create(S, code, a.id, 100, 200), 0);
+    assert_int_equal(OPS->signin_code_consume(S, code, 250, uid), CL_EEXPIRED);
+    assert_int_equal(OPS->signin_code_consume(S, code, 150, uid), CL_ENOTFOUND); /* gone */
+}
+
+static void test_password_reset_and_verification(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user a, got;
+    uint8_t h[CL_RESET_LINKS_MAX + 1][CL_HASH_LEN], keep[CL_HASH_LEN], v[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1], name[16];
+
+    new_user(f, "a@example.com", &a);
+    hash_of("session", keep);
+    assert_int_equal(OPS->token_create(S, keep, a.id, 10, 100000), 0);
+    for (int i = 0; i <= CL_RESET_LINKS_MAX; i++) {
+        snprintf(name, sizeof name, "reset%d", i);
+        hash_of(name, h[i]);
+    }
+    for (int i = 0; i < CL_RESET_LINKS_MAX; i++)
+        assert_int_equal(OPS->reset_create(S, a.id, h[i], 100 + i, 1000), 0);
+    assert_int_equal(OPS->reset_create(S, a.id, h[CL_RESET_LINKS_MAX], 200, 1000), CL_ELIMIT);
+    /* one link works, voids the others and every sign-in token */
+    assert_int_equal(OPS->reset_consume(S, h[1], 300, "$new", uid), 0);
+    assert_string_equal(uid, a.id);
+    assert_int_equal(OPS->user_by_id(S, a.id, &got), 0);
+    assert_string_equal(got.pw_hash, "$new");
+    assert_int_equal(OPS->reset_consume(S, h[0], 300, "$newer", uid), CL_ENOTFOUND);
+    assert_int_equal(OPS->token_user(S, keep, 300, uid), CL_ENOTFOUND);
+    assert_int_equal(OPS->reset_create(S, a.id, h[2], 400, 500), 0);
+    assert_int_equal(OPS->reset_consume(S, h[2], 600, "$late", uid), CL_EEXPIRED);
+    assert_int_equal(OPS->reset_consume(S, h[3], 300, "", uid), CL_EINVAL);
+
+    /* verification links: proven while the address is the one sent to */
+    hash_of("verify", v);
+    assert_int_equal(OPS->verify_create(S, a.id, "a@example.com", v, 700, 800), 0);
+    assert_int_equal(OPS->verify_consume(S, v, 750, uid), 0);
+    assert_string_equal(uid, a.id);
+    assert_int_equal(OPS->user_by_id(S, a.id, &got), 0);
+    assert_int_equal(got.email_verified_at, 750);
+    assert_int_equal(OPS->verify_consume(S, v, 750, uid), CL_ENOTFOUND);
+    assert_int_equal(OPS->verify_create(S, a.id, "old@example.com", v, 700, 800), 0);
+    assert_int_equal(OPS->verify_consume(S, v, 750, uid), CL_ESTATE);
+    assert_int_equal(OPS->verify_create(S, a.id, "a@example.com", v, 700, 800), 0);
+    assert_int_equal(OPS->verify_consume(S, v, 900, uid), CL_EEXPIRED);
+
+    /* a new password: tokens but keep revoked */
+    hash_of("session-2", keep);
+    assert_int_equal(OPS->token_create(S, keep, a.id, 10, 100000), 0);
+    assert_int_equal(OPS->user_set_password(S, a.id, "$p2", keep, 1000), 0);
+    assert_int_equal(OPS->token_user(S, keep, 1000, uid), 0);
+    assert_int_equal(OPS->user_set_password(S, a.id, "", NULL, 1000), CL_EINVAL);
+}
+
+/* ---- projects, members, invitations ---------------------------------------- */
+
+static void test_projects_and_members(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m;
+    struct cl_project p1, p2, got;
+    struct seen x = {0}, y = {0};
+    enum cl_role role;
+    char unknown[CL_UUID_LEN + 1];
+
+    new_user(f, "owner@example.com", &o);
+    new_user(f, "member@example.com", &m);
+    new_project(f, o.id, "first", 100, &p1);
+    new_project(f, o.id, "second", 200, &p2);
+    assert_int_equal(OPS->project_get(S, p1.id, &got), 0);
+    assert_string_equal(got.name, "first");
+    assert_string_equal(got.owner_id, o.id);
+    /* the creator is its owner */
+    assert_int_equal(OPS->member_role(S, p1.id, o.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_OWNER);
+    assert_int_equal(OPS->member_role(S, p1.id, m.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+    /* newest first, with the role */
+    assert_int_equal(OPS->project_list_for_user(S, o.id, seen_project, &x), 0);
+    assert_int_equal(x.ids.n, 2);
+    assert_string_equal(x.ids.id[0], p2.id);
+    assert_int_equal(x.roles[0], CL_ROLE_OWNER);
+    assert_int_equal(OPS->member_add(S, p1.id, m.id, CL_ROLE_MEMBER, o.id, 300), 0);
+    assert_int_equal(OPS->member_add(S, p1.id, m.id, CL_ROLE_MEMBER, o.id, 300), CL_EEXIST);
+    assert_int_equal(OPS->member_add(S, p1.id, m.id, (enum cl_role)7, o.id, 300), CL_EINVAL);
+    assert_int_equal(OPS->project_list_for_user(S, m.id, seen_project, &y), 0);
+    assert_int_equal(y.ids.n, 1);
+    assert_int_equal(y.roles[0], CL_ROLE_MEMBER);
+    seen_free(&y);
+    /* members: the owner first */
+    memset(&y, 0, sizeof y);
+    assert_int_equal(OPS->member_list(S, p1.id, seen_member, &y), 0);
+    assert_int_equal(y.ids.n, 2);
+    assert_string_equal(y.ids.id[0], o.id);
+    assert_int_equal(y.roles[0], CL_ROLE_OWNER);
+    assert_string_equal(y.ids.id[1], m.id);
+    /* rename */
+    assert_int_equal(OPS->project_rename(S, p1.id, "renamed", 400), 0);
+    assert_int_equal(OPS->project_get(S, p1.id, &got), 0);
+    assert_string_equal(got.name, "renamed");
+    assert_int_equal(got.updated_at, 400);
+    cl_uuid_new(unknown);
+    assert_int_equal(OPS->project_get(S, unknown, &got), CL_ENOTFOUND);
+    assert_int_equal(OPS->project_rename(S, unknown, "x", 400), CL_ENOTFOUND);
+    assert_int_equal(OPS->project_delete(S, unknown, NULL), CL_ENOTFOUND);
+    /* the owner cannot be removed; a non-member is not found */
+    assert_int_equal(OPS->member_remove(S, p1.id, o.id, 500, NULL), CL_ESTATE);
+    assert_int_equal(OPS->member_remove(S, p2.id, m.id, 500, NULL), CL_ENOTFOUND);
+    assert_int_equal(OPS->member_remove(S, p1.id, "", 500, NULL), CL_ENOTFOUND);
+    seen_free(&x);
+    seen_free(&y);
+}
+
+static void test_invitations(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m;
+    struct cl_project p;
+    struct cl_invitation inv;
+    struct seen x = {0};
+    char id[CL_UUID_LEN + 1], id2[CL_UUID_LEN + 1];
+    size_t n = 99;
+    enum cl_role role;
+
+    new_user(f, "owner@example.com", &o);
+    new_user(f, "m@example.com", &m);
+    new_project(f, o.id, "p", 100, &p);
+    assert_int_equal(OPS->invitation_create(S, p.id, "m@example.com", o.id, 200, id), 0);
+    assert_int_equal(OPS->invitation_create(S, p.id, "m@example.com", o.id, 201, id2), CL_EEXIST);
+    assert_int_equal(OPS->invitation_create(S, p.id, "z@example.com", o.id, 202, id2), 0);
+    assert_int_equal(OPS->invitation_count_pending(S, p.id, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(OPS->invitation_get(S, id, &inv), 0);
+    assert_string_equal(inv.project_name, "p");
+    assert_string_equal(inv.inviter_email, "owner@example.com");
+    /* addressed case-insensitively */
+    assert_int_equal(OPS->invitation_list_for_email(S, "M@EXAMPLE.com", seen_invitation, &x), 0);
+    assert_int_equal(x.ids.n, 1);
+    assert_string_equal(x.ids.id[0], id);
+    seen_free(&x);
+    memset(&x, 0, sizeof x);
+    /* oldest first */
+    assert_int_equal(OPS->invitation_list(S, p.id, seen_invitation, &x), 0);
+    assert_int_equal(x.ids.n, 2);
+    assert_string_equal(x.ids.id[0], id);
+    assert_int_equal(OPS->invitation_respond(S, id, m.id, true, 300), 0);
+    assert_int_equal(OPS->member_role(S, p.id, m.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_MEMBER);
+    assert_int_equal(OPS->invitation_respond(S, id, m.id, true, 300), CL_ENOTFOUND);
+    assert_int_equal(OPS->invitation_get(S, id, &inv), CL_ENOTFOUND);
+    assert_int_equal(OPS->invitation_cancel(S, p.id, id2), 0);
+    assert_int_equal(OPS->invitation_cancel(S, p.id, id2), CL_ENOTFOUND);
+    assert_int_equal(OPS->invitation_count_pending(S, p.id, &n), 0);
+    assert_int_equal(n, 0);
+    seen_free(&x);
+}
+
+/* ---- devices ------------------------------------------------------------------- */
+
+static void test_devices(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m;
+    struct cl_project p;
+    struct cl_device d1, d2, got;
+    struct cl_device_info info;
+    struct seen x = {0}, y = {0};
+    uint8_t ch[CL_HASH_LEN], th[CL_HASH_LEN], th2[CL_HASH_LEN], out[CL_HASH_LEN];
+    char id[CL_UUID_LEN + 1], unknown[CL_UUID_LEN + 1];
+
+    new_user(f, "o@example.com", &o);
+    new_user(f, "m@example.com", &m);
+    new_project(f, o.id, "p", 100, &p);
+    new_device(f, p.id, "one", 100, "code-1", 1000, &d1);
+    new_device(f, p.id, "two", 200, "code-2", 1000, &d2);
+    assert_int_equal(OPS->device_get(S, d1.id, &got), 0);
+    assert_false(got.paired);
+    assert_false(got.online);
+    assert_int_equal(got.code_expires_at, 1000);
+    /* oldest first */
+    assert_int_equal(OPS->device_list(S, p.id, seen_device, &x), 0);
+    assert_int_equal(x.ids.n, 2);
+    assert_string_equal(x.ids.id[0], d1.id);
+    /* a code checked is not spent; paired once; then unknown */
+    hash_of("code-1", ch);
+    hash_of("token-1", th);
+    assert_int_equal(OPS->device_code_check(S, ch, 500, id), 0);
+    assert_string_equal(id, d1.id);
+    assert_int_equal(OPS->device_code_check(S, ch, 2000, id), CL_EEXPIRED);
+    assert_int_equal(OPS->device_token_hash(S, d1.id, out), CL_ENOTFOUND); /* unpaired */
+    assert_int_equal(OPS->device_pair(S, ch, 500, "renamed", th, &got), 0);
+    assert_string_equal(got.id, d1.id);
+    assert_string_equal(got.name, "renamed");
+    assert_true(got.paired);
+    assert_int_equal(got.code_expires_at, 0);
+    assert_int_equal(OPS->device_pair(S, ch, 500, NULL, th, &got), CL_ENOTFOUND);
+    assert_int_equal(OPS->device_token_hash(S, d1.id, out), 0);
+    assert_memory_equal(out, th, CL_HASH_LEN);
+    /* an expired code fails and is spent */
+    hash_of("code-2", ch);
+    assert_int_equal(OPS->device_pair(S, ch, 5000, NULL, th, &got), CL_EEXPIRED);
+    assert_int_equal(OPS->device_code_check(S, ch, 500, id), CL_ENOTFOUND);
+    /* a new code replaces any old one; the token stays until it is used */
+    hash_of("code-3", ch);
+    assert_int_equal(OPS->device_new_code(S, d1.id, ch, 9000), 0);
+    assert_int_equal(OPS->device_token_hash(S, d1.id, out), 0);
+    assert_memory_equal(out, th, CL_HASH_LEN);
+    hash_of("token-2", th2);
+    assert_int_equal(OPS->device_pair(S, ch, 600, NULL, th2, &got), 0);
+    assert_int_equal(OPS->device_token_hash(S, d1.id, out), 0);
+    assert_memory_equal(out, th2, CL_HASH_LEN);
+    /* voiding a code */
+    hash_of("code-4", ch);
+    assert_int_equal(OPS->device_new_code(S, d2.id, ch, 9000), 0);
+    assert_int_equal(OPS->device_code_void(S, ch, id), 0);
+    assert_string_equal(id, d2.id);
+    assert_int_equal(OPS->device_code_void(S, ch, id), CL_ENOTFOUND);
+    /* online, heartbeat, kind, info */
+    assert_int_equal(OPS->device_set_online(S, d1.id, true, 700), 0);
+    assert_int_equal(OPS->device_heartbeat(S, d1.id, 710), 0);
+    assert_int_equal(OPS->device_set_kind(S, d1.id, "openclaw"), 0);
+    assert_int_equal(OPS->device_get(S, d1.id, &got), 0);
+    assert_true(got.online);
+    assert_int_equal(got.last_heartbeat, 710);
+    assert_string_equal(got.kind, "openclaw");
+    assert_int_equal(OPS->device_all_offline(S, 800), 0);
+    assert_int_equal(OPS->device_get(S, d1.id, &got), 0);
+    assert_false(got.online);
+    assert_int_equal(OPS->device_set_info(S, d1.id, "{\"os\":\"linux\"}", "10.0.0.1", 900), 0);
+    assert_int_equal(OPS->device_set_info(S, d1.id, NULL, NULL, 950), 0); /* keeps both */
+    assert_int_equal(OPS->device_get_info(S, d1.id, &info), 0);
+    assert_string_equal(info.meta, "{\"os\":\"linux\"}");
+    assert_string_equal(info.remote_addr, "10.0.0.1");
+    assert_int_equal(info.meta_updated_at, 900);
+    {
+        char *big = malloc(CL_DEVICE_META_MAX + 2);
+        memset(big, ' ', CL_DEVICE_META_MAX + 1);
+        big[CL_DEVICE_META_MAX + 1] = 0;
+        assert_int_equal(OPS->device_set_info(S, d1.id, big, NULL, 900), CL_EINVAL);
+        free(big);
+    }
+    /* paired devices of the user's projects only */
+    assert_int_equal(OPS->device_list_for_user(S, o.id, seen_device, &y), 0);
+    assert_int_equal(y.ids.n, 1);
+    assert_string_equal(y.ids.id[0], d1.id);
+    seen_free(&y);
+    memset(&y, 0, sizeof y);
+    assert_int_equal(OPS->device_list_for_user(S, m.id, seen_device, &y), 0);
+    assert_int_equal(y.ids.n, 0);
+    /* rename; not found */
+    assert_int_equal(OPS->device_rename(S, d2.id, "deux"), 0);
+    assert_int_equal(OPS->device_get(S, d2.id, &got), 0);
+    assert_string_equal(got.name, "deux");
+    cl_uuid_new(unknown);
+    assert_int_equal(OPS->device_get(S, unknown, &got), CL_ENOTFOUND);
+    assert_int_equal(OPS->device_rename(S, unknown, "x"), CL_ENOTFOUND);
+    assert_int_equal(OPS->device_set_kind(S, unknown, "x"), CL_ENOTFOUND);
+    assert_int_equal(OPS->device_get_info(S, unknown, &info), CL_ENOTFOUND);
+    assert_int_equal(OPS->device_delete(S, unknown, NULL), CL_ENOTFOUND);
+    hash_of("code-5", ch);
+    assert_int_equal(OPS->device_new_code(S, unknown, ch, 9000), CL_ENOTFOUND);
+    seen_free(&x);
+    seen_free(&y);
+}
+
+/* ---- sessions and shares ----------------------------------------------------- */
+
+static void test_sessions(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p;
+    struct cl_device d1, d2;
+    struct cl_session a, b, c, got;
+    struct seen x = {0};
+    size_t per_device = 99, per_user = 99;
+    char name[CL_SESSION_NAME_MAX + 2], unknown[CL_UUID_LEN + 1];
+
+    new_user(f, "o@example.com", &o);
+    new_project(f, o.id, "p", 100, &p);
+    new_device(f, p.id, "one", 100, "c1", 1000, &d1);
+    new_device(f, p.id, "two", 100, "c2", 1000, &d2);
+    new_session(f, d1.id, o.id, 200, &a);
+    new_session(f, d1.id, o.id, 300, &b);
+    new_session(f, d2.id, o.id, 400, &c);
+    assert_int_equal(OPS->session_create(S, &a), CL_EEXIST);
+    assert_int_equal(OPS->session_get(S, a.id, &got), 0);
+    assert_true(got.active);
+    assert_string_equal(got.user_id, o.id);
+    assert_int_equal(OPS->session_count_open(S, d1.id, o.id, &per_device, &per_user), 0);
+    assert_int_equal(per_device, 2);
+    assert_int_equal(per_user, 3);
+    /* active ones, oldest first; per device */
+    assert_int_equal(OPS->session_list_active(S, NULL, seen_session, &x), 0);
+    assert_int_equal(x.ids.n, 3);
+    assert_string_equal(x.ids.id[0], a.id);
+    assert_string_equal(x.ids.id[2], c.id);
+    seen_free(&x);
+    memset(&x, 0, sizeof x);
+    assert_int_equal(OPS->session_list_active(S, d2.id, seen_session, &x), 0);
+    assert_int_equal(x.ids.n, 1);
+    seen_free(&x);
+    /* names and titles, with their limits */
+    assert_int_equal(OPS->session_set_name(S, a.id, "build"), 0);
+    assert_int_equal(OPS->session_set_title(S, a.id, "vim"), 0);
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    assert_int_equal(OPS->session_set_name(S, a.id, name), CL_EINVAL);
+    cl_uuid_new(unknown);
+    assert_int_equal(OPS->session_set_name(S, unknown, "x"), CL_ENOTFOUND);
+    assert_int_equal(OPS->session_get(S, unknown, &got), CL_ENOTFOUND);
+    /* ending: reason and exit code kept; a second end changes nothing */
+    assert_int_equal(OPS->session_end(S, a.id, 500, "exit", true, 3), 0);
+    assert_int_equal(OPS->session_end(S, a.id, 600, "hangup", false, 0), 0);
+    assert_int_equal(OPS->session_get(S, a.id, &got), 0);
+    assert_false(got.active);
+    assert_int_equal(got.ended_at, 500);
+    assert_string_equal(got.end_reason, "exit");
+    assert_true(got.has_exit_code);
+    assert_int_equal(got.exit_code, 3);
+    assert_string_equal(got.name, "build"); /* kept */
+    assert_int_equal(OPS->session_set_name(S, a.id, "renamed"), 0);
+    {
+        char reason[CL_REASON_MAX + 2];
+        memset(reason, 'r', sizeof reason - 1);
+        reason[sizeof reason - 1] = 0;
+        assert_int_equal(OPS->session_end(S, b.id, 500, reason, false, 0), CL_EINVAL);
+    }
+    /* the history: newest first, filters, a limit and a keyset cursor */
+    {
+        struct cl_session_filter flt = {.project_id = p.id};
+        assert_int_equal(OPS->session_list(S, &flt, seen_session_info, &x), 0);
+        assert_int_equal(x.ids.n, 3);
+        assert_string_equal(x.ids.id[0], c.id);
+        assert_string_equal(x.ids.id[2], a.id);
+        seen_free(&x);
+        memset(&x, 0, sizeof x);
+        flt.limit = 1;
+        flt.before_started_at = 400;
+        flt.before_id = c.id;
+        assert_int_equal(OPS->session_list(S, &flt, seen_session_info, &x), 0);
+        assert_int_equal(x.ids.n, 1);
+        assert_string_equal(x.ids.id[0], b.id);
+        seen_free(&x);
+        memset(&x, 0, sizeof x);
+        flt = (struct cl_session_filter){.project_id = p.id, .status = CL_SESSIONS_ENDED};
+        assert_int_equal(OPS->session_list(S, &flt, seen_session_info, &x), 0);
+        assert_int_equal(x.ids.n, 1);
+        assert_string_equal(x.ids.id[0], a.id);
+        seen_free(&x);
+        memset(&x, 0, sizeof x);
+        flt = (struct cl_session_filter){
+            .project_id = p.id, .device_id = d1.id, .status = CL_SESSIONS_ACTIVE};
+        assert_int_equal(OPS->session_list(S, &flt, seen_session_info, &x), 0);
+        assert_int_equal(x.ids.n, 1);
+        assert_string_equal(x.ids.id[0], b.id);
+        flt.status = (enum cl_session_status_filter)9;
+        assert_int_equal(OPS->session_list(S, &flt, seen_session_info, &x), CL_EINVAL);
+    }
+    seen_free(&x);
+}
+
+static void test_shares(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m, n;
+    struct cl_project p;
+    struct cl_device d;
+    struct cl_session sess;
+    struct seen x = {0};
+    enum cl_share_mode mode;
+
+    new_user(f, "o@example.com", &o);
+    new_user(f, "m@example.com", &m);
+    new_user(f, "n@example.com", &n);
+    new_project(f, o.id, "p", 100, &p);
+    new_device(f, p.id, "d", 100, "c", 1000, &d);
+    new_session(f, d.id, o.id, 200, &sess);
+    assert_int_equal(OPS->share_get(S, sess.id, m.id, &mode), CL_ENOTFOUND);
+    assert_int_equal(OPS->share_set(S, sess.id, m.id, CL_SHARE_VIEW, o.id, 300), 0);
+    assert_int_equal(OPS->share_set(S, sess.id, n.id, CL_SHARE_CONTROL, o.id, 310), 0);
+    assert_int_equal(OPS->share_set(S, sess.id, m.id, CL_SHARE_CONTROL, o.id, 320), 0); /* change */
+    assert_int_equal(OPS->share_get(S, sess.id, m.id, &mode), 0);
+    assert_int_equal(mode, CL_SHARE_CONTROL);
+    assert_int_equal(OPS->share_set(S, sess.id, m.id, CL_SHARE_NONE, o.id, 330), CL_EINVAL);
+    /* oldest first */
+    assert_int_equal(OPS->share_list(S, sess.id, seen_share, &x), 0);
+    assert_int_equal(x.ids.n, 2);
+    assert_string_equal(x.ids.id[0], m.id);
+    assert_int_equal(OPS->share_remove(S, sess.id, m.id), 0);
+    assert_int_equal(OPS->share_remove(S, sess.id, m.id), CL_ENOTFOUND);
+    assert_int_equal(OPS->share_get(S, sess.id, m.id, &mode), CL_ENOTFOUND);
+    seen_free(&x);
+}
+
+/* ---- cascades and what they report ------------------------------------------- */
+
+static void test_device_delete_cascade(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m;
+    struct cl_project p;
+    struct cl_device d, other;
+    struct cl_session live, ended, elsewhere, got;
+    struct cl_store_cascade c = {0};
+    enum cl_share_mode mode;
+
+    new_user(f, "o@example.com", &o);
+    new_user(f, "m@example.com", &m);
+    new_project(f, o.id, "p", 100, &p);
+    new_device(f, p.id, "d", 100, "c", 1000, &d);
+    new_device(f, p.id, "other", 100, "c2", 1000, &other);
+    new_session(f, d.id, o.id, 200, &live);
+    new_session(f, d.id, o.id, 210, &ended);
+    new_session(f, other.id, o.id, 220, &elsewhere);
+    assert_int_equal(OPS->session_end(S, ended.id, 300, "exit", false, 0), 0);
+    assert_int_equal(OPS->share_set(S, live.id, m.id, CL_SHARE_VIEW, o.id, 300), 0);
+
+    assert_int_equal(OPS->device_delete(S, d.id, &c), 0);
+    assert_int_equal(c.devices.n, 1);
+    assert_string_equal(c.devices.id[0], d.id);
+    assert_int_equal(c.ended.n, 1); /* the active one only */
+    assert_string_equal(c.ended.id[0], live.id);
+    assert_int_equal(c.unshared.n + c.projects.n + c.left.n, 0);
+    /* gone with its sessions and their shares; the rest untouched */
+    assert_int_equal(OPS->session_get(S, live.id, &got), CL_ENOTFOUND);
+    assert_int_equal(OPS->session_get(S, ended.id, &got), CL_ENOTFOUND);
+    assert_int_equal(OPS->share_get(S, live.id, m.id, &mode), CL_ENOTFOUND);
+    assert_int_equal(OPS->session_get(S, elsewhere.id, &got), 0);
+    assert_true(got.active);
+    cl_store_cascade_free(&c);
+    /* an error leaves the report empty */
+    assert_int_equal(OPS->device_delete(S, d.id, &c), CL_ENOTFOUND);
+    assert_int_equal(c.devices.n + c.ended.n, 0);
+    cl_store_cascade_free(&c);
+}
+
+static void test_project_delete_cascade(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m;
+    struct cl_project p, keep;
+    struct cl_device d1, d2, d3;
+    struct cl_session s1, s2, s3, got;
+    struct cl_store_cascade c = {0};
+    struct cl_device dg;
+    enum cl_role role;
+    char inv[CL_UUID_LEN + 1];
+    size_t n = 9;
+
+    new_user(f, "o@example.com", &o);
+    new_user(f, "m@example.com", &m);
+    new_project(f, o.id, "p", 100, &p);
+    new_project(f, o.id, "keep", 100, &keep);
+    new_device(f, p.id, "d1", 100, "c1", 1000, &d1);
+    new_device(f, p.id, "d2", 110, "c2", 1000, &d2);
+    new_device(f, keep.id, "d3", 120, "c3", 1000, &d3);
+    assert_int_equal(OPS->member_add(S, p.id, m.id, CL_ROLE_MEMBER, o.id, 150), 0);
+    assert_int_equal(OPS->invitation_create(S, p.id, "x@example.com", o.id, 150, inv), 0);
+    new_session(f, d1.id, o.id, 200, &s1);
+    new_session(f, d2.id, m.id, 210, &s2);
+    new_session(f, d3.id, o.id, 220, &s3);
+
+    assert_int_equal(OPS->project_delete(S, p.id, &c), 0);
+    assert_int_equal(c.devices.n, 2);
+    assert_true(has(&c.devices, d1.id) && has(&c.devices, d2.id));
+    assert_int_equal(c.ended.n, 2);
+    assert_true(has(&c.ended, s1.id) && has(&c.ended, s2.id));
+    assert_int_equal(c.projects.n, 1);
+    assert_string_equal(c.projects.id[0], p.id);
+    cl_store_cascade_free(&c);
+    assert_int_equal(OPS->device_get(S, d1.id, &dg), CL_ENOTFOUND);
+    assert_int_equal(OPS->session_get(S, s2.id, &got), CL_ENOTFOUND);
+    assert_int_equal(OPS->member_role(S, p.id, m.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+    assert_int_equal(OPS->invitation_count_pending(S, p.id, &n), 0);
+    assert_int_equal(n, 0);
+    /* the other project is untouched */
+    assert_int_equal(OPS->session_get(S, s3.id, &got), 0);
+    assert_true(got.active);
+    assert_int_equal(OPS->project_delete(S, p.id, &c), CL_ENOTFOUND);
+    assert_int_equal(c.devices.n + c.ended.n + c.projects.n, 0);
+    cl_store_cascade_free(&c);
+}
+
+static void test_member_remove_cascade(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m, k;
+    struct cl_project p, other;
+    struct cl_device d, od;
+    struct cl_session mine, shared_by_o, shared_by_k, not_shared, mine_elsewhere, got;
+    struct cl_store_cascade c = {0};
+    enum cl_share_mode mode;
+    enum cl_role role;
+
+    new_user(f, "o@example.com", &o);
+    new_user(f, "m@example.com", &m);
+    new_user(f, "k@example.com", &k);
+    new_project(f, o.id, "p", 100, &p);
+    new_project(f, o.id, "other", 100, &other);
+    new_device(f, p.id, "d", 100, "c1", 1000, &d);
+    new_device(f, other.id, "od", 100, "c2", 1000, &od);
+    assert_int_equal(OPS->member_add(S, p.id, m.id, CL_ROLE_MEMBER, o.id, 150), 0);
+    assert_int_equal(OPS->member_add(S, p.id, k.id, CL_ROLE_MEMBER, o.id, 150), 0);
+    assert_int_equal(OPS->member_add(S, other.id, m.id, CL_ROLE_MEMBER, o.id, 150), 0);
+    new_session(f, d.id, m.id, 200, &mine);
+    new_session(f, d.id, o.id, 210, &shared_by_o);
+    new_session(f, d.id, k.id, 220, &shared_by_k);
+    new_session(f, d.id, o.id, 230, &not_shared);
+    new_session(f, od.id, m.id, 240, &mine_elsewhere);
+    assert_int_equal(OPS->share_set(S, shared_by_o.id, m.id, CL_SHARE_VIEW, o.id, 300), 0);
+    assert_int_equal(OPS->share_set(S, shared_by_k.id, m.id, CL_SHARE_CONTROL, k.id, 300), 0);
+
+    assert_int_equal(OPS->member_remove(S, p.id, m.id, 400, &c), 0);
+    assert_int_equal(c.ended.n, 1);
+    assert_string_equal(c.ended.id[0], mine.id);
+    assert_int_equal(c.unshared.n, 2);
+    assert_true(has(&c.unshared, shared_by_o.id) && has(&c.unshared, shared_by_k.id));
+    assert_int_equal(c.devices.n + c.projects.n + c.left.n, 0);
+    cl_store_cascade_free(&c);
+    /* the business rule: the end reason is "member_removed" */
+    assert_int_equal(OPS->session_get(S, mine.id, &got), 0);
+    assert_false(got.active);
+    assert_int_equal(got.ended_at, 400);
+    assert_string_equal(got.end_reason, "member_removed");
+    assert_int_equal(OPS->share_get(S, shared_by_k.id, m.id, &mode), CL_ENOTFOUND);
+    assert_int_equal(OPS->member_role(S, p.id, m.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+    /* others' sessions and the other project are untouched */
+    assert_int_equal(OPS->session_get(S, not_shared.id, &got), 0);
+    assert_true(got.active);
+    assert_int_equal(OPS->session_get(S, mine_elsewhere.id, &got), 0);
+    assert_true(got.active);
+    assert_int_equal(OPS->member_role(S, other.id, m.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_MEMBER);
+    /* refusals report nothing */
+    assert_int_equal(OPS->member_remove(S, p.id, m.id, 400, &c), CL_ENOTFOUND);
+    assert_int_equal(OPS->member_remove(S, p.id, o.id, 400, &c), CL_ESTATE);
+    assert_int_equal(c.ended.n + c.unshared.n, 0);
+    cl_store_cascade_free(&c);
+}
+
+static void test_user_delete_cascade(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u, o, k, got_user;
+    struct cl_project own, shared, joined;
+    struct cl_device own_d, joined_d;
+    struct cl_session own_s, mine_in_joined, others_shared, others_plain, got;
+    struct cl_store_cascade c = {0};
+    enum cl_share_mode mode;
+    uint8_t th[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1];
+
+    new_user(f, "u@example.com", &u);
+    new_user(f, "o@example.com", &o);
+    new_user(f, "k@example.com", &k);
+    new_project(f, u.id, "own", 100, &own);
+    new_project(f, o.id, "joined", 100, &joined);
+    new_device(f, own.id, "own-d", 100, "c1", 1000, &own_d);
+    new_device(f, joined.id, "joined-d", 100, "c2", 1000, &joined_d);
+    assert_int_equal(OPS->member_add(S, joined.id, u.id, CL_ROLE_MEMBER, o.id, 150), 0);
+    assert_int_equal(OPS->member_add(S, joined.id, k.id, CL_ROLE_MEMBER, o.id, 150), 0);
+    new_session(f, own_d.id, u.id, 200, &own_s);
+    new_session(f, joined_d.id, u.id, 210, &mine_in_joined);
+    new_session(f, joined_d.id, k.id, 220, &others_shared);
+    new_session(f, joined_d.id, o.id, 230, &others_plain);
+    assert_int_equal(OPS->share_set(S, others_shared.id, u.id, CL_SHARE_VIEW, k.id, 300), 0);
+    hash_of("u-token", th);
+    assert_int_equal(OPS->token_create(S, th, u.id, 100, 100000), 0);
+
+    /* refused, with nothing changed, while they own a project with members */
+    new_project(f, u.id, "shared", 100, &shared);
+    assert_int_equal(OPS->member_add(S, shared.id, k.id, CL_ROLE_MEMBER, u.id, 150), 0);
+    assert_int_equal(OPS->user_delete(S, u.id, 400, &c), CL_ESTATE);
+    assert_int_equal(c.ended.n + c.unshared.n + c.devices.n + c.projects.n + c.left.n, 0);
+    assert_int_equal(OPS->session_get(S, own_s.id, &got), 0);
+    assert_true(got.active);
+    assert_int_equal(OPS->project_delete(S, shared.id, NULL), 0);
+
+    assert_int_equal(OPS->user_delete(S, u.id, 400, &c), 0);
+    assert_int_equal(c.ended.n, 2);
+    assert_true(has(&c.ended, own_s.id) && has(&c.ended, mine_in_joined.id));
+    assert_int_equal(c.unshared.n, 1);
+    assert_string_equal(c.unshared.id[0], others_shared.id);
+    assert_int_equal(c.devices.n, 1);
+    assert_string_equal(c.devices.id[0], own_d.id);
+    assert_int_equal(c.projects.n, 1);
+    assert_string_equal(c.projects.id[0], own.id);
+    assert_int_equal(c.left.n, 1);
+    assert_string_equal(c.left.id[0], joined.id);
+    cl_store_cascade_free(&c);
+
+    assert_int_equal(OPS->user_by_id(S, u.id, &got_user), CL_ENOTFOUND);
+    assert_int_equal(OPS->token_user(S, th, 500, uid), CL_ENOTFOUND);
+    assert_int_equal(OPS->session_get(S, own_s.id, &got), CL_ENOTFOUND);
+    /* their session in another's project is kept, ended, without a user */
+    assert_int_equal(OPS->session_get(S, mine_in_joined.id, &got), 0);
+    assert_false(got.active);
+    assert_string_equal(got.end_reason, "account_deleted");
+    assert_string_equal(got.user_id, "");
+    assert_int_equal(OPS->share_get(S, others_shared.id, u.id, &mode), CL_ENOTFOUND);
+    assert_int_equal(OPS->session_get(S, others_plain.id, &got), 0);
+    assert_true(got.active);
+    assert_int_equal(OPS->user_delete(S, u.id, 500, &c), CL_ENOTFOUND);
+    cl_store_cascade_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secrets_and_signin_codes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_password_reset_and_verification, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_projects_and_members, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invitations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shares, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_delete_cascade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_project_delete_cascade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_remove_cascade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_delete_cascade, setup, teardown),
+    };
+    int failed = 0;
+
+    cl_log_set_level(CL_LOG_ERROR);
+    cl_metrics_init();
+    if (cl_secret_init() != 0)
+        return 1;
+    for (size_t i = 0; i < sizeof factories / sizeof *factories; i++) {
+        backend = &factories[i];
+        failed +=
+            _cmocka_run_group_tests(backend->name, tests, sizeof tests / sizeof *tests, NULL, NULL);
+    }
+    return failed ? 1 : 0;
+}
