@@ -163,6 +163,9 @@ struct cl_conn {
     struct cl_http_state http;
 };
 
+/* Writes c's head frame (from its WRITEABLE callback, or cl_conn_wake);
+ * 0, or -1 if the socket failed. */
+int cl_conn_write_head(struct cl_conn *c);
 /* After queueing for c: writes the frame at once if it is the only one and
  * the connection is idle (no POLLOUT round trip), else asks lws for a
  * WRITEABLE callback. */
