@@ -2,7 +2,6 @@
 #include "relay/conn.h"
 #include "core/err.h"
 #include "core/proto.h"
-#include "relay/hub.h"
 #include "relay/metrics.h"
 #include "relay/relay.h"
 
@@ -76,7 +75,8 @@ int cl_conn_write_head(struct cl_conn *c)
         return -1;
     if (cl_wsq_empty(&c->q) && c->close_pending)
         lws_callback_on_writable(wsi); /* come back to close */
-    cl_hub_on_written(c->relay->hub, c, end_offset);
+    if (c->ops->on_written)
+        c->ops->on_written(c, end_offset);
     return 0;
 }
 
@@ -87,7 +87,7 @@ void cl_conn_wake(struct cl_conn *c)
      * already waiting for a WRITEABLE callback, or must (a ping, a close,
      * bytes lws holds back). */
     if (c->q.count == 1 && !c->close_pending && !c->ping_due && c->wsi != c->relay->cb_wsi &&
-        (c->kind == CL_CONN_AGENT || c->kind == CL_CONN_BROWSER) && !lws_partial_buffered(c->wsi)) {
+        c->ops->direct_write && !lws_partial_buffered(c->wsi)) {
         if (cl_conn_write_head(c) == 0)
             return;
         cl_warn("server", "write failed: dropping peer", "peer=%s", c->peer);

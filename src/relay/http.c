@@ -615,7 +615,7 @@ int cl_http_on_request(struct cl_conn *c, struct lws *wsi, const char *uri)
     return 0;
 }
 
-int cl_http_on_body(struct cl_conn *c, const void *in, size_t len)
+static int cl__on_body(struct cl_conn *c, const void *in, size_t len)
 {
     struct cl_http_state *h = &c->http;
     if (h->phase)
@@ -639,7 +639,7 @@ int cl_http_on_body(struct cl_conn *c, const void *in, size_t len)
     return 0;
 }
 
-int cl_http_on_body_complete(struct cl_conn *c)
+static int cl__on_body_complete(struct cl_conn *c)
 {
     /* lws reports the end of an empty body too (POST, Content-Length: 0):
      * that request was dispatched with its headers, and may still wait on
@@ -794,7 +794,7 @@ static int cl__write_body(struct cl_conn *c)
     return 0;
 }
 
-int cl_http_on_writeable(struct cl_conn *c)
+static int cl__on_writeable(struct cl_conn *c)
 {
     struct cl_http_state *h = &c->http;
     if (h->phase == 3 || h->phase == 4)
@@ -845,7 +845,7 @@ int cl_http_on_writeable(struct cl_conn *c)
     return 0;
 }
 
-void cl_http_on_close(struct cl_conn *c)
+static void cl__on_close(struct cl_conn *c)
 {
     if (c->http.gone_fn) {
         void (*fn)(void *) = c->http.gone_fn;
@@ -858,6 +858,14 @@ void cl_http_on_close(struct cl_conn *c)
     }
     cl__reset(c);
 }
+
+const struct cl_conn_ops cl_http_conn_ops = {
+    .kind = CL_CONN_HTTP,
+    .on_body = cl__on_body,
+    .on_body_complete = cl__on_body_complete,
+    .on_writeable = cl__on_writeable,
+    .on_close = cl__on_close,
+};
 
 /* ---- routes that belong to no module ---------------------------------- */
 

@@ -145,13 +145,11 @@ typedef void (*cl_job_work_fn)(void *arg);
 typedef void (*cl_job_done_fn)(struct cl_conn *c, void *arg);
 int cl_http_job_start(struct cl_conn *c, cl_job_work_fn work, cl_job_done_fn done, void *arg);
 
-/* lws callback plumbing, called from server.c. Each returns what the lws
- * callback should return. */
+/* A request's headers came (server.c sets c->ops to cl_http_conn_ops
+ * first): returns what the lws callback should return. Its body, its
+ * reply and its close go through the table (conn.h). */
 int cl_http_on_request(struct cl_conn *c, struct lws *wsi, const char *uri);
-int cl_http_on_body(struct cl_conn *c, const void *in, size_t len);
-int cl_http_on_body_complete(struct cl_conn *c);
-int cl_http_on_writeable(struct cl_conn *c);
-void cl_http_on_close(struct cl_conn *c);
+extern const struct cl_conn_ops cl_http_conn_ops;
 
 /* The route table (api_*.c register theirs through these arrays). */
 extern const struct cl_route cl_routes_auth[];

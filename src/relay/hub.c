@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/proto.h"
 #include "core/secret.h"
+#include "core/sockinfo.h"
 #include "relay/events.h"
 #include "relay/inq.h"
 #include "relay/metrics.h"
@@ -1322,15 +1323,16 @@ static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_m
 
 /* ---- entry points ----------------------------------------------------- */
 
-void cl_hub_on_established(struct cl_hub *h, struct cl_conn *c)
+static void cl__on_open(struct cl_conn *c)
 {
     cl_debug("hub", "websocket open", "kind=%s peer=%s",
              c->kind == CL_CONN_AGENT ? "agent" : "browser", c->peer);
 }
 
-void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, size_t len,
-                       bool binary, struct cl_frame **owned)
+static void cl__on_message(struct cl_conn *c, const char *data, size_t len, bool binary,
+                           struct cl_frame **owned)
 {
+    struct cl_hub *h = c->relay->hub;
     struct cl_msg m;
     char err[200];
     int rc;
@@ -1404,10 +1406,13 @@ void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, si
     cl_msg_clear(&m);
 }
 
-void cl_hub_on_written(struct cl_hub *h, struct cl_conn *c, uint64_t end_offset)
+/* A viewer's frame was written: acks for browsers that never ack, and a
+ * lagging viewer catches up once its queue has drained. */
+static void cl__viewer_written(struct cl_conn *c, uint64_t end_offset)
 {
+    struct cl_hub *h = c->relay->hub;
     struct cl_live_session *ls = c->live;
-    if (c->kind != CL_CONN_BROWSER || !ls)
+    if (!ls)
         return;
     if (end_offset && !c->explicit_acks && end_offset > c->acked) {
         c->acked = end_offset; /* a browser that never acks: acked as its socket drains */
@@ -1421,8 +1426,9 @@ void cl_hub_on_written(struct cl_hub *h, struct cl_conn *c, uint64_t end_offset)
     }
 }
 
-void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
+static void cl__on_close(struct cl_conn *c)
 {
+    struct cl_hub *h = c->relay->hub;
     struct cl_store *s = &h->relay->store;
     if (c->kind == CL_CONN_AGENT && c->authed && cl__agent_find(h, c->device_id) == c) {
         struct cl_live_session *ls, *tmp;
@@ -1450,6 +1456,51 @@ void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
     }
     c->authed = false;
 }
+
+/* Some bytes came from an agent. Bounds what its connection holds's connection holds in the kernel
+ * ahead of the next message (an echo waits behind all of it) to the link's bandwidth-delay product
+ * (limits.h, CL_LINK_RATE). At most once per loop millisecond: the kernel's autotuning lifts the
+ * clamp whenever it grows the buffer. */
+static void cl__agent_rx(struct cl_conn *c)
+{
+    uint64_t now, w = 0;
+
+    if (!c->authed)
+        return;
+    now = uv_now(c->relay->loop);
+    if (c->rcv_tuned_at == now)
+        return;
+    c->rcv_tuned_at = now;
+    if (cl_sock_clamp_rcv_window(lws_get_socket_fd(c->wsi), CL_LINK_RATE, CL_LINK_RCV_WINDOW_MIN,
+                                 CL_LINK_RCV_LOCK_MAX, &w) != 0 ||
+        w == 0)
+        return;
+    if (w > 2 * c->rcv_window || 2 * w < c->rcv_window)
+        cl_debug("server", "agent link receive window", "device=%s window=%llu", c->device_id,
+                 (unsigned long long)w);
+    c->rcv_window = w;
+}
+
+const struct cl_conn_ops cl_hub_agent_ops = {
+    .kind = CL_CONN_AGENT,
+    .max_message = CL_WS_MAX_MESSAGE,
+    .direct_write = true,
+    .on_open = cl__on_open,
+    .on_rx = cl__agent_rx,
+    .on_message = cl__on_message,
+    .on_close = cl__on_close,
+};
+
+const struct cl_conn_ops cl_hub_viewer_ops = {
+    .kind = CL_CONN_BROWSER,
+    .max_message = CL_WS_MAX_MESSAGE,
+    .direct_write = true,
+    .cookie_auth = true,
+    .on_open = cl__on_open,
+    .on_message = cl__on_message,
+    .on_written = cl__viewer_written,
+    .on_close = cl__on_close,
+};
 
 void cl_hub_device_removed(struct cl_hub *h, const char *device_id, enum cl_end_reason why)
 {

@@ -33,18 +33,12 @@ struct cl_hub *cl_hub_new(struct cl_relay *r);
 /* Closes the hub's timers; the loop must run once more to finish. */
 void cl_hub_free(struct cl_hub *h);
 
-/* Connection events from server.c. */
-void cl_hub_on_established(struct cl_hub *h, struct cl_conn *c);
-/* A whole message from c. When it was collected into a frame (data is its
- * payload), owned points to it and the hub may keep it, setting *owned to
- * NULL; otherwise data is only valid during the call. */
-void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, size_t len,
-                       bool binary, struct cl_frame **owned);
-void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c);
-/* A frame was written to c's socket; end_offset is its stdout end offset
- * (0 for other frames). Acks for browsers that never ack, and lets a
- * lagging viewer catch up once its queue has drained. */
-void cl_hub_on_written(struct cl_hub *h, struct cl_conn *c, uint64_t end_offset);
+/* The handler tables (conn.h) of agent (/connect) and viewer (/session)
+ * connections, chosen by server.c when they are established. A viewer's
+ * on_written acks for browsers that never ack, and lets a lagging viewer
+ * catch up once its queue has drained. */
+extern const struct cl_conn_ops cl_hub_agent_ops;
+extern const struct cl_conn_ops cl_hub_viewer_ops;
 
 /* Control-plane hooks from the HTTP API. */
 bool cl_hub_device_online(struct cl_hub *h, const char *device_id);
