@@ -6,9 +6,9 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "relay/conn.h"
-#include "relay/http.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
+#include "relay/views.h"
 
 #include <stdlib.h>
 #include <string.h>

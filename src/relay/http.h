@@ -16,6 +16,7 @@
 #include "relay/conn.h"
 #include "relay/policy.h"
 #include "relay/store.h"
+#include "relay/views.h" /* the API modules reply with these */
 
 #define CL_HTTP_MAX_PARAMS 2
 
@@ -190,10 +191,5 @@ void cl_http_reply_code_error(struct cl_conn *c, int rc);
  * viewers, /events) that were authenticated with one of them (hub.h,
  * events.h). Call after the store change. (api_account.c) */
 void cl_http_tokens_revoked(struct cl_relay *r, const char *user_id);
-
-/* JSON views of stored rows, shared by the API modules. */
-json_t *cl_json_user(const struct cl_user *u);
-json_t *cl_json_project(const struct cl_project *p);
-json_t *cl_json_device(const struct cl_device *d);
 
 #endif
