@@ -30,6 +30,16 @@ struct cl_chat {
 };
 
 static void cl__tick(void *owner, struct cl_pending_req *base, uint64_t now);
+static bool cl__agent_message(void *ctx, struct cl_conn *c, const struct cl_msg *m);
+static void cl__agent_gone(void *ctx, const char *device_id);
+
+/* What chat.c takes from agents (cl_hub_take). */
+static const struct cl_agent_taker cl__taker = {
+    .on_message = cl__agent_message,
+    .on_replaced = cl__agent_gone,
+    .on_gone = cl__agent_gone,
+};
+static const enum cl_msg_type cl__taken[] = {CL_MSG_CHAT_RESPONSE, CL_MSG_CHAT_EVENT};
 
 struct cl_chat *cl_chat_new(struct cl_relay *r)
 {
@@ -38,6 +48,8 @@ struct cl_chat *cl_chat_new(struct cl_relay *r)
         abort();
     ch->relay = r;
     cl_pending_init(&ch->pending, r->loop, "ch", cl__tick, ch);
+    if (cl_hub_take(r->hub, &cl__taker, ch, cl__taken, sizeof cl__taken / sizeof cl__taken[0]))
+        abort(); /* a type taken twice: a bug at start-up */
     return ch;
 }
 
@@ -120,8 +132,11 @@ static void cl__tick(void *owner, struct cl_pending_req *base, uint64_t now)
                               : "the device's agent did not answer in time");
 }
 
-bool cl_chat_agent_message(struct cl_chat *ch, struct cl_conn *c, const struct cl_msg *m)
+/* A chat answer from the agent of c->device_id (chat_response,
+ * chat_event): true if handled here. */
+static bool cl__agent_message(void *self, struct cl_conn *c, const struct cl_msg *m)
 {
+    struct cl_chat *ch = self;
     struct cl__creq *r;
     const struct cl_chat_handler *h;
     void *ctx;
@@ -157,8 +172,11 @@ bool cl_chat_agent_message(struct cl_chat *ch, struct cl_conn *c, const struct c
     return true;
 }
 
-void cl_chat_agent_gone(struct cl_chat *ch, const char *device_id)
+/* The agent of device_id disconnected (or was replaced by a newer
+ * connection): its pending requests fail, 502 device_offline. */
+static void cl__agent_gone(void *ctx, const char *device_id)
 {
+    struct cl_chat *ch = ctx;
     struct cl_pending_req *r;
     while ((r = cl_pending_first_of(&ch->pending, device_id))) {
         cl_info("chat", "chat request cut: the agent disconnected", "device=%s request=%s",

@@ -50,14 +50,6 @@ struct cl_chat *cl_chat_new(struct cl_relay *r);
  * must run once more to finish. */
 void cl_chat_free(struct cl_chat *ch);
 
-/* From the hub: a message from the agent of c->device_id. Returns true if
- * it was a chat answer (chat_response, chat_event) and was handled here. */
-bool cl_chat_agent_message(struct cl_chat *ch, struct cl_conn *c, const struct cl_msg *m);
-
-/* From the hub: the agent of device_id disconnected (or was replaced by a
- * newer connection). Its pending requests fail: 502 device_offline. */
-void cl_chat_agent_gone(struct cl_chat *ch, const char *device_id);
-
 /* Whether device_id's agent can take a chat request now: 0, or an HTTP
  * status (409 device_offline, 501 no_chat_bridge) with code and message
  * filled. */

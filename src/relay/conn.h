@@ -25,6 +25,8 @@ struct cl_relay;
 struct cl_live_session;
 struct cl_http_job;
 struct cl_events_sub;
+struct cl_frame;
+struct cl_conn;
 
 enum cl_conn_kind {
     CL_CONN_NONE = 0,
@@ -32,6 +34,37 @@ enum cl_conn_kind {
     CL_CONN_AGENT,
     CL_CONN_BROWSER,
     CL_CONN_EVENTS
+};
+
+/* What one kind of connection does with what happens to it. server.c
+ * chooses the table once, when the connection is established (an HTTP
+ * request: http.c's; a WebSocket upgrade: by its path, hub.c's agent or
+ * viewer table or events.c's), and from then on calls through c->ops:
+ * server.c and conn.c name no module. Hooks marked "may be NULL" are
+ * skipped when they are. */
+struct cl_conn_ops {
+    enum cl_conn_kind kind;
+    /* WebSocket kinds */
+    size_t max_message; /* a longer message closes the peer with 1009 */
+    bool direct_write;  /* cl_conn_wake may write a lone queued frame at once */
+    bool cookie_auth;   /* the upgrade's session cookie may sign it in (webauth.h) */
+    void (*on_open)(struct cl_conn *c); /* established (may be NULL) */
+    /* len bytes of a message arrived, before they are collected (may be NULL) */
+    void (*on_rx)(struct cl_conn *c, size_t len);
+    /* A whole message. When it was collected into a frame (data is its
+     * payload), owned points to it and the handler may keep it, setting
+     * *owned to NULL; otherwise data is valid during the call only. */
+    void (*on_message)(struct cl_conn *c, const char *data, size_t len, bool binary,
+                       struct cl_frame **owned);
+    /* a frame was written to the socket; end_offset is its stdout end
+     * offset, 0 for other frames (may be NULL) */
+    void (*on_written)(struct cl_conn *c, uint64_t end_offset);
+    /* HTTP: lws's callbacks, each returning what the callback returns */
+    int (*on_body)(struct cl_conn *c, const void *in, size_t len);
+    int (*on_body_complete)(struct cl_conn *c);
+    int (*on_writeable)(struct cl_conn *c);
+    /* both: the connection closed (lws frees c after it) */
+    void (*on_close)(struct cl_conn *c);
 };
 
 enum cl_http_method {
@@ -87,7 +120,8 @@ struct cl_http_state {
 };
 
 struct cl_conn {
-    enum cl_conn_kind kind;
+    enum cl_conn_kind kind; /* ops->kind once established */
+    const struct cl_conn_ops *ops;
     struct lws *wsi;
     struct cl_relay *relay;
     char peer[64];
@@ -163,6 +197,9 @@ struct cl_conn {
     struct cl_http_state http;
 };
 
+/* Writes c's head frame (from its WRITEABLE callback, or cl_conn_wake);
+ * 0, or -1 if the socket failed. */
+int cl_conn_write_head(struct cl_conn *c);
 /* After queueing for c: writes the frame at once if it is the only one and
  * the connection is idle (no POLLOUT round trip), else asks lws for a
  * WRITEABLE callback. */

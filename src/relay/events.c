@@ -6,9 +6,9 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "relay/conn.h"
-#include "relay/http.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
+#include "relay/views.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -223,41 +223,24 @@ static void cl__message(struct cl_events *ev, struct cl_conn *c, const char *buf
     cl_wipe(&m, sizeof m);
 }
 
-/* Collects a (possibly fragmented) message of at most
- * CL_EVENTS_MAX_MESSAGE bytes in c->rx, then handles it. */
-int cl_events_on_receive(struct cl_events *ev, struct cl_conn *c, const char *in, size_t len)
+/* A whole message (server.c collects one of at most
+ * CL_EVENTS_MAX_MESSAGE bytes); a collected one is wiped after (it may
+ * carry a token). */
+static void cl__on_message(struct cl_conn *c, const char *data, size_t len, bool binary,
+                           struct cl_frame **owned)
 {
-    struct lws *wsi = c->wsi;
-    size_t remaining = lws_remaining_packet_payload(wsi);
-    bool complete = lws_is_final_fragment(wsi) && remaining == 0;
-
-    if (c->close_pending)
-        return 0;
-    size_t have = c->rx ? c->rx->len : 0;
-
-    if (have + len + remaining > CL_EVENTS_MAX_MESSAGE) {
-        cl_conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
-        return 0;
-    }
-    if (lws_frame_is_binary(wsi)) {
-        if (complete)
-            cl_conn_send_error(c, "bad_message", "/events takes JSON text messages", NULL);
-        return 0;
-    }
-    if (!c->rx)
-        c->rx = cl_frame_new(CL_EVENTS_MAX_MESSAGE);
-    memcpy(cl_frame_payload(c->rx) + have, in, len);
-    c->rx->len = have + len;
-    if (complete) {
-        cl__message(ev, c, (const char *)cl_frame_payload(c->rx), c->rx->len);
-        cl_wipe(cl_frame_payload(c->rx), c->rx->len);
-        c->rx->len = 0;
-    }
-    return 0;
+    if (binary)
+        cl_conn_send_error(c, "bad_message", "/events takes JSON text messages", NULL);
+    else
+        cl__message(c->relay->events, c, data, len);
+    if (owned && *owned)
+        cl_wipe(cl_frame_payload(*owned), (*owned)->len);
 }
 
-void cl_events_on_close(struct cl_events *ev, struct cl_conn *c)
+static void cl__on_close(struct cl_conn *c)
 {
+    struct cl_events *ev = c->relay->events;
+
     if (c->ev) {
         cl_debug("events", "subscriber left", "user=%s peer=%s", c->ev->user_id, c->peer);
         cl__unlink(ev, c->ev);
@@ -265,6 +248,14 @@ void cl_events_on_close(struct cl_events *ev, struct cl_conn *c)
     if (c->rx)
         cl_wipe(cl_frame_payload(c->rx), c->rx->cap);
 }
+
+const struct cl_conn_ops cl_events_conn_ops = {
+    .kind = CL_CONN_EVENTS,
+    .max_message = CL_EVENTS_MAX_MESSAGE,
+    .cookie_auth = true,
+    .on_message = cl__on_message,
+    .on_close = cl__on_close,
+};
 
 /* ---- publishing ------------------------------------------------------------ */
 

@@ -41,10 +41,10 @@ struct cl_events;
 struct cl_events *cl_events_new(struct cl_relay *r);
 void cl_events_free(struct cl_events *ev);
 
-/* Connection events from server.c for CL_CONN_EVENTS connections. Each
- * returns what the lws callback should return. */
-int cl_events_on_receive(struct cl_events *ev, struct cl_conn *c, const char *in, size_t len);
-void cl_events_on_close(struct cl_events *ev, struct cl_conn *c);
+/* The handler table (conn.h) of /events connections, chosen by server.c
+ * when one is established. */
+struct cl_conn_ops;
+extern const struct cl_conn_ops cl_events_conn_ops;
 
 /* Relay shutdown: closes every subscriber with 1001 "going away". */
 void cl_events_shutdown(struct cl_events *ev);

@@ -615,7 +615,7 @@ int cl_http_on_request(struct cl_conn *c, struct lws *wsi, const char *uri)
     return 0;
 }
 
-int cl_http_on_body(struct cl_conn *c, const void *in, size_t len)
+static int cl__on_body(struct cl_conn *c, const void *in, size_t len)
 {
     struct cl_http_state *h = &c->http;
     if (h->phase)
@@ -639,7 +639,7 @@ int cl_http_on_body(struct cl_conn *c, const void *in, size_t len)
     return 0;
 }
 
-int cl_http_on_body_complete(struct cl_conn *c)
+static int cl__on_body_complete(struct cl_conn *c)
 {
     /* lws reports the end of an empty body too (POST, Content-Length: 0):
      * that request was dispatched with its headers, and may still wait on
@@ -794,7 +794,7 @@ static int cl__write_body(struct cl_conn *c)
     return 0;
 }
 
-int cl_http_on_writeable(struct cl_conn *c)
+static int cl__on_writeable(struct cl_conn *c)
 {
     struct cl_http_state *h = &c->http;
     if (h->phase == 3 || h->phase == 4)
@@ -845,7 +845,7 @@ int cl_http_on_writeable(struct cl_conn *c)
     return 0;
 }
 
-void cl_http_on_close(struct cl_conn *c)
+static void cl__on_close(struct cl_conn *c)
 {
     if (c->http.gone_fn) {
         void (*fn)(void *) = c->http.gone_fn;
@@ -858,6 +858,14 @@ void cl_http_on_close(struct cl_conn *c)
     }
     cl__reset(c);
 }
+
+const struct cl_conn_ops cl_http_conn_ops = {
+    .kind = CL_CONN_HTTP,
+    .on_body = cl__on_body,
+    .on_body_complete = cl__on_body_complete,
+    .on_writeable = cl__on_writeable,
+    .on_close = cl__on_close,
+};
 
 /* ---- routes that belong to no module ---------------------------------- */
 
@@ -872,36 +880,3 @@ static const struct cl_route cl__routes_misc[] = {
     {0, NULL, 0, NULL},
 };
 
-/* ---- JSON views ------------------------------------------------------- */
-
-json_t *cl_json_user(const struct cl_user *u)
-{
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "id", u->id, "email", u->email, "display_name",
-                          u->display_name, "created_at", (json_int_t)u->created_at);
-    json_object_set_new(o, "email_verified", json_boolean(u->email_verified_at != 0));
-    json_object_set_new(o, "avatar_url",
-                        u->avatar_url[0] ? json_string(u->avatar_url) : json_null());
-    return o;
-}
-
-json_t *cl_json_project(const struct cl_project *p)
-{
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "id", p->id, "name", p->name, "owner_id",
-                     p->owner_id, "role", p->role == CL_ROLE_OWNER ? "owner" : "member",
-                     "created_at", (json_int_t)p->created_at, "updated_at",
-                     (json_int_t)p->updated_at);
-}
-
-json_t *cl_json_device(const struct cl_device *d)
-{
-    json_t *o =
-        json_pack("{s:s, s:s, s:s, s:s, s:b, s:I}", "id", d->id, "project_id", d->project_id,
-                  "name", d->name, "status", d->online ? "online" : "offline", "paired", d->paired,
-                  "created_at", (json_int_t)d->created_at);
-    json_object_set_new(o, "last_seen", d->last_seen ? json_integer(d->last_seen) : json_null());
-    json_object_set_new(o, "kind", json_string(d->kind[0] ? d->kind : CL_DEVICE_KIND_CONNECTOR));
-    /* when the live pairing code expires; null: no code to use */
-    json_object_set_new(o, "pairing_code_expires_at",
-                        d->code_expires_at ? json_integer(d->code_expires_at) : json_null());
-    return o;
-}

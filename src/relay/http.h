@@ -16,6 +16,7 @@
 #include "relay/conn.h"
 #include "relay/policy.h"
 #include "relay/store.h"
+#include "relay/views.h" /* the API modules reply with these */
 
 #define CL_HTTP_MAX_PARAMS 2
 
@@ -145,13 +146,11 @@ typedef void (*cl_job_work_fn)(void *arg);
 typedef void (*cl_job_done_fn)(struct cl_conn *c, void *arg);
 int cl_http_job_start(struct cl_conn *c, cl_job_work_fn work, cl_job_done_fn done, void *arg);
 
-/* lws callback plumbing, called from server.c. Each returns what the lws
- * callback should return. */
+/* A request's headers came (server.c sets c->ops to cl_http_conn_ops
+ * first): returns what the lws callback should return. Its body, its
+ * reply and its close go through the table (conn.h). */
 int cl_http_on_request(struct cl_conn *c, struct lws *wsi, const char *uri);
-int cl_http_on_body(struct cl_conn *c, const void *in, size_t len);
-int cl_http_on_body_complete(struct cl_conn *c);
-int cl_http_on_writeable(struct cl_conn *c);
-void cl_http_on_close(struct cl_conn *c);
+extern const struct cl_conn_ops cl_http_conn_ops;
 
 /* The route table (api_*.c register theirs through these arrays). */
 extern const struct cl_route cl_routes_auth[];
@@ -183,10 +182,5 @@ void cl_http_reply_code_error(struct cl_conn *c, int rc);
  * viewers, /events) that were authenticated with one of them (hub.h,
  * events.h). Call after the store change. (api_account.c) */
 void cl_http_tokens_revoked(struct cl_relay *r, const char *user_id);
-
-/* JSON views of stored rows, shared by the API modules. */
-json_t *cl_json_user(const struct cl_user *u);
-json_t *cl_json_project(const struct cl_project *p);
-json_t *cl_json_device(const struct cl_device *d);
 
 #endif

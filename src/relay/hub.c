@@ -17,11 +17,10 @@
 #include "core/log.h"
 #include "core/proto.h"
 #include "core/secret.h"
+#include "core/sockinfo.h"
 #include "relay/events.h"
 #include "relay/inq.h"
 #include "relay/metrics.h"
-#include "relay/nodes.h"
-#include "relay/chat.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
 
@@ -78,9 +77,55 @@ struct cl_hub {
     struct cl_live_session *sessions; /* by id */
     struct cl_grace *graces;          /* by device_id */
     size_t browsers;
+    /* agent messages other modules take (cl_hub_take): by_type holds a
+     * taker's index + 1, 0 for the hub's own */
+    struct {
+        const struct cl_agent_taker *t;
+        void *ctx;
+    } takers[CL_HUB_AGENT_TAKERS_MAX];
+    size_t ntakers;
+    uint8_t by_type[CL_MSG__COUNT];
 };
 
 static void cl__grace_start(struct cl_hub *h, const char *device_id);
+
+int cl_hub_take(struct cl_hub *h, const struct cl_agent_taker *t, void *ctx,
+                const enum cl_msg_type *types, size_t ntypes)
+{
+    if (h->ntakers == CL_HUB_AGENT_TAKERS_MAX)
+        return CL_ELIMIT;
+    for (size_t i = 0; i < ntypes; i++)
+        if (types[i] <= CL_MSG_UNKNOWN || types[i] >= CL_MSG__COUNT || h->by_type[types[i]])
+            return CL_ESTATE;
+    h->takers[h->ntakers].t = t;
+    h->takers[h->ntakers].ctx = ctx;
+    h->ntakers++;
+    for (size_t i = 0; i < ntypes; i++)
+        h->by_type[types[i]] = (uint8_t)h->ntakers;
+    return 0;
+}
+
+/* The link hooks of every taker, in registration order. */
+static void cl__takers_hello(struct cl_hub *h, struct cl_conn *c)
+{
+    for (size_t i = 0; i < h->ntakers; i++)
+        if (h->takers[i].t->on_hello)
+            h->takers[i].t->on_hello(h->takers[i].ctx, c);
+}
+
+static void cl__takers_replaced(struct cl_hub *h, const char *device_id)
+{
+    for (size_t i = 0; i < h->ntakers; i++)
+        if (h->takers[i].t->on_replaced)
+            h->takers[i].t->on_replaced(h->takers[i].ctx, device_id);
+}
+
+static void cl__takers_gone(struct cl_hub *h, const char *device_id)
+{
+    for (size_t i = 0; i < h->ntakers; i++)
+        if (h->takers[i].t->on_gone)
+            h->takers[i].t->on_gone(h->takers[i].ctx, device_id);
+}
 
 static void cl__grace_at_start(const struct cl_session *sess, void *ctx)
 {
@@ -766,9 +811,9 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
         cl_info("hub", "agent replaced by a newer connection", "device=%s peer=%s", d.id,
                 old->peer);
         cl_conn_close(old, 4001, "replaced by a newer connection");
-        /* its chat requests were for the old link: the new one never
-         * heard of them */
-        cl_chat_agent_gone(h->relay->chat, d.id);
+        /* its requests were for the old link: the new one never heard
+         * of them (chat.c's) */
+        cl__takers_replaced(h, d.id);
     }
     snprintf(c->device_id, sizeof c->device_id, "%s", d.id);
     snprintf(c->project_id, sizeof c->project_id, "%s", d.project_id);
@@ -792,7 +837,7 @@ static void cl__agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
     if (strcmp(m->kind, CL_DEVICE_KIND_OPENCLAW) == 0 &&
         strcmp(d.kind, CL_DEVICE_KIND_OPENCLAW) != 0)
         s->ops->device_set_kind(s, d.id, CL_DEVICE_KIND_OPENCLAW); /* as PrivaClaw's relay */
-    cl_nodes_agent_hello(h->relay->nodes, c);
+    cl__takers_hello(h, c);
     cl_info("hub", "agent online", "device=%s project=%s peer=%s sessions=%zu chat=%d%s", d.id,
             d.project_id, c->peer, m->nsessions, c->chat, c->skill ? " skill=privaclaw" : "");
     cl_events_device_status(h->relay->events, d.project_id, d.id, true);
@@ -902,10 +947,10 @@ static void cl__agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg
     struct cl_store *s = &h->relay->store;
     struct cl_live_session *ls;
 
-    if ((m->type >= CL_MSG_PROMPT || m->type == CL_MSG_ERROR) &&
-        cl_nodes_agent_message(h->relay->nodes, c, m)) /* OpenClaw node traffic (nodes.c) */
-        return;
-    if (cl_chat_agent_message(h->relay->chat, c, m)) /* chat API answers (chat.c) */
+    unsigned taker = m->type < CL_MSG__COUNT ? h->by_type[m->type] : 0;
+
+    /* OpenClaw node traffic, chat answers: whoever registered the type */
+    if (taker && h->takers[taker - 1].t->on_message(h->takers[taker - 1].ctx, c, m))
         return;
     if (m->type == CL_MSG_ERROR) {
         cl_warn("hub", "agent reported an error", "device=%s code=%s", c->device_id, m->code);
@@ -1322,15 +1367,16 @@ static void cl__browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_m
 
 /* ---- entry points ----------------------------------------------------- */
 
-void cl_hub_on_established(struct cl_hub *h, struct cl_conn *c)
+static void cl__on_open(struct cl_conn *c)
 {
     cl_debug("hub", "websocket open", "kind=%s peer=%s",
              c->kind == CL_CONN_AGENT ? "agent" : "browser", c->peer);
 }
 
-void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, size_t len,
-                       bool binary, struct cl_frame **owned)
+static void cl__on_message(struct cl_conn *c, const char *data, size_t len, bool binary,
+                           struct cl_frame **owned)
 {
+    struct cl_hub *h = c->relay->hub;
     struct cl_msg m;
     char err[200];
     int rc;
@@ -1404,10 +1450,13 @@ void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, si
     cl_msg_clear(&m);
 }
 
-void cl_hub_on_written(struct cl_hub *h, struct cl_conn *c, uint64_t end_offset)
+/* A viewer's frame was written: acks for browsers that never ack, and a
+ * lagging viewer catches up once its queue has drained. */
+static void cl__viewer_written(struct cl_conn *c, uint64_t end_offset)
 {
+    struct cl_hub *h = c->relay->hub;
     struct cl_live_session *ls = c->live;
-    if (c->kind != CL_CONN_BROWSER || !ls)
+    if (!ls)
         return;
     if (end_offset && !c->explicit_acks && end_offset > c->acked) {
         c->acked = end_offset; /* a browser that never acks: acked as its socket drains */
@@ -1421,15 +1470,15 @@ void cl_hub_on_written(struct cl_hub *h, struct cl_conn *c, uint64_t end_offset)
     }
 }
 
-void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
+static void cl__on_close(struct cl_conn *c)
 {
+    struct cl_hub *h = c->relay->hub;
     struct cl_store *s = &h->relay->store;
     if (c->kind == CL_CONN_AGENT && c->authed && cl__agent_find(h, c->device_id) == c) {
         struct cl_live_session *ls, *tmp;
         HASH_DEL(h->agents, c);
         s->ops->device_set_online(s, c->device_id, false, cl_now());
-        cl_nodes_agent_gone(h->relay->nodes, c->device_id);
-        cl_chat_agent_gone(h->relay->chat, c->device_id);
+        cl__takers_gone(h, c->device_id);
         cl_info("hub", "agent offline", "device=%s", c->device_id);
         cl_events_device_status(h->relay->events, c->project_id, c->device_id, false);
         if (!h->relay->stopping)
@@ -1450,6 +1499,53 @@ void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c)
     }
     c->authed = false;
 }
+
+/* Some bytes came from an agent. Bounds what its connection holds in the
+ * kernel ahead of the next message (an echo waits behind all of it) to the
+ * link's bandwidth-delay product (limits.h, CL_LINK_RATE). At most once per
+ * loop millisecond: the kernel's autotuning lifts the clamp whenever it
+ * grows the buffer. A piece shorter than CL_LINK_RCV_CLAMP_MIN (a pong, a
+ * heartbeat) is not bulk and does not pay for a TCP_INFO. */
+static void cl__agent_rx(struct cl_conn *c, size_t len)
+{
+    uint64_t now, w = 0;
+
+    if (!c->authed || len < CL_LINK_RCV_CLAMP_MIN)
+        return;
+    now = uv_now(c->relay->loop);
+    if (c->rcv_tuned_at == now)
+        return;
+    c->rcv_tuned_at = now;
+    if (cl_sock_clamp_rcv_window(lws_get_socket_fd(c->wsi), CL_LINK_RATE, CL_LINK_RCV_WINDOW_MIN,
+                                 CL_LINK_RCV_LOCK_MAX, &w) != 0 ||
+        w == 0)
+        return;
+    if (w > 2 * c->rcv_window || 2 * w < c->rcv_window)
+        cl_debug("server", "agent link receive window", "device=%s window=%llu", c->device_id,
+                 (unsigned long long)w);
+    c->rcv_window = w;
+}
+
+const struct cl_conn_ops cl_hub_agent_ops = {
+    .kind = CL_CONN_AGENT,
+    .max_message = CL_WS_MAX_MESSAGE,
+    .direct_write = true,
+    .on_open = cl__on_open,
+    .on_rx = cl__agent_rx,
+    .on_message = cl__on_message,
+    .on_close = cl__on_close,
+};
+
+const struct cl_conn_ops cl_hub_viewer_ops = {
+    .kind = CL_CONN_BROWSER,
+    .max_message = CL_WS_MAX_MESSAGE,
+    .direct_write = true,
+    .cookie_auth = true,
+    .on_open = cl__on_open,
+    .on_message = cl__on_message,
+    .on_written = cl__viewer_written,
+    .on_close = cl__on_close,
+};
 
 void cl_hub_device_removed(struct cl_hub *h, const char *device_id, enum cl_end_reason why)
 {

@@ -33,18 +33,37 @@ struct cl_hub *cl_hub_new(struct cl_relay *r);
 /* Closes the hub's timers; the loop must run once more to finish. */
 void cl_hub_free(struct cl_hub *h);
 
-/* Connection events from server.c. */
-void cl_hub_on_established(struct cl_hub *h, struct cl_conn *c);
-/* A whole message from c. When it was collected into a frame (data is its
- * payload), owned points to it and the hub may keep it, setting *owned to
- * NULL; otherwise data is only valid during the call. */
-void cl_hub_on_message(struct cl_hub *h, struct cl_conn *c, const char *data, size_t len,
-                       bool binary, struct cl_frame **owned);
-void cl_hub_on_close(struct cl_hub *h, struct cl_conn *c);
-/* A frame was written to c's socket; end_offset is its stdout end offset
- * (0 for other frames). Acks for browsers that never ack, and lets a
- * lagging viewer catch up once its queue has drained. */
-void cl_hub_on_written(struct cl_hub *h, struct cl_conn *c, uint64_t end_offset);
+/* The handler tables (conn.h) of agent (/connect) and viewer (/session)
+ * connections, chosen by server.c when they are established. A viewer's
+ * on_written acks for browsers that never ack, and lets a lagging viewer
+ * catch up once its queue has drained. */
+extern const struct cl_conn_ops cl_hub_agent_ops;
+extern const struct cl_conn_ops cl_hub_viewer_ops;
+
+/* Agent messages another module takes (nodes.c: OpenClaw node traffic;
+ * chat.c: chat answers). Each registers at start-up for the message types
+ * it takes, so the agent link routes them by type without naming any
+ * module; the hub keeps the rest (sessions, output, acks, meta). */
+#define CL_HUB_AGENT_TAKERS_MAX 8 /* modules that register (cl_hub_take) */
+
+struct cl_agent_taker {
+    /* A message of a registered type from an authenticated agent: true if
+     * taken, false to leave it to the hub (an error with no request id). */
+    bool (*on_message)(void *ctx, struct cl_conn *c, const struct cl_msg *m);
+    /* c said hello (c->device_id; may be NULL) */
+    void (*on_hello)(void *ctx, struct cl_conn *c);
+    /* a newer connection of device_id replaced the agent's (may be NULL) */
+    void (*on_replaced)(void *ctx, const char *device_id);
+    /* the agent of device_id disconnected (may be NULL) */
+    void (*on_gone)(void *ctx, const char *device_id);
+};
+
+/* Registers t (called with ctx) for the ntypes message types in types; the
+ * link hooks are called in registration order. Returns 0, CL_ESTATE if a
+ * type has a taker already or is not a message type, CL_ELIMIT past
+ * CL_HUB_AGENT_TAKERS_MAX takers. */
+int cl_hub_take(struct cl_hub *h, const struct cl_agent_taker *t, void *ctx,
+                const enum cl_msg_type *types, size_t ntypes);
 
 /* Control-plane hooks from the HTTP API. */
 bool cl_hub_device_online(struct cl_hub *h, const char *device_id);

@@ -37,6 +37,18 @@ struct cl_nodes {
 };
 
 static void cl__tick(void *owner, struct cl_pending_req *base, uint64_t now);
+static bool cl__agent_message(void *ctx, struct cl_conn *c, const struct cl_msg *m);
+static void cl__agent_hello(void *ctx, struct cl_conn *c);
+static void cl__agent_gone(void *ctx, const char *device_id);
+
+/* What nodes.c takes from agents (cl_hub_take). */
+static const struct cl_agent_taker cl__taker = {
+    .on_message = cl__agent_message,
+    .on_hello = cl__agent_hello,
+    .on_gone = cl__agent_gone,
+};
+static const enum cl_msg_type cl__taken[] = {CL_MSG_HEARTBEAT, CL_MSG_TOKEN, CL_MSG_DONE,
+                                             CL_MSG_STATUS, CL_MSG_ERROR};
 
 struct cl_nodes *cl_nodes_new(struct cl_relay *r)
 {
@@ -45,6 +57,8 @@ struct cl_nodes *cl_nodes_new(struct cl_relay *r)
         abort();
     n->relay = r;
     cl_pending_init(&n->pending, r->loop, "rq", cl__tick, n);
+    if (cl_hub_take(r->hub, &cl__taker, n, cl__taken, sizeof cl__taken / sizeof cl__taken[0]))
+        abort(); /* a type taken twice: a bug at start-up */
     return n;
 }
 
@@ -150,8 +164,12 @@ static struct cl__node *cl__node_get(struct cl_nodes *n, struct cl_conn *c)
     return node;
 }
 
-void cl_nodes_agent_hello(struct cl_nodes *n, struct cl_conn *c)
+/* c said hello. A PrivaClaw skill (c->skill) is a node at once — online,
+ * answering CL_CAP_SKILL — without waiting for its first heartbeat; other
+ * agents become nodes at their first. */
+static void cl__agent_hello(void *ctx, struct cl_conn *c)
 {
+    struct cl_nodes *n = ctx;
     struct cl__node *node;
     if (!c->skill)
         return;
@@ -183,8 +201,11 @@ static void cl__heartbeat(struct cl_nodes *n, struct cl_conn *c, const struct cl
                node->info.active_tasks);
 }
 
-bool cl_nodes_agent_message(struct cl_nodes *n, struct cl_conn *c, const struct cl_msg *m)
+/* A node message from the agent of c->device_id (heartbeat, token, done,
+ * status, or an error with a request_id): true if handled here. */
+static bool cl__agent_message(void *self, struct cl_conn *c, const struct cl_msg *m)
 {
+    struct cl_nodes *n = self;
     struct cl__preq *r;
     const struct cl_node_handler *h;
     void *ctx;
@@ -255,8 +276,11 @@ bool cl_nodes_agent_message(struct cl_nodes *n, struct cl_conn *c, const struct 
     return true;
 }
 
-void cl_nodes_agent_gone(struct cl_nodes *n, const char *device_id)
+/* The agent of device_id disconnected: its pending requests fail (502)
+ * and its health is forgotten. */
+static void cl__agent_gone(void *ctx, const char *device_id)
 {
+    struct cl_nodes *n = ctx;
     struct cl__node *node;
     struct cl_pending_req *r;
 

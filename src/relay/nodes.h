@@ -64,20 +64,6 @@ struct cl_nodes *cl_nodes_new(struct cl_relay *r);
  * must run once more to finish. */
 void cl_nodes_free(struct cl_nodes *n);
 
-/* From the hub: a message from the agent of c->device_id. Returns true if
- * it was a node message (heartbeat, token, done, status, or error with a
- * request_id) and was handled here. */
-bool cl_nodes_agent_message(struct cl_nodes *n, struct cl_conn *c, const struct cl_msg *m);
-
-/* From the hub: c (c->device_id) said hello. A PrivaClaw skill (c->skill)
- * is a node at once — online, answering CL_CAP_SKILL — without waiting
- * for its first heartbeat; other agents become nodes at their first. */
-void cl_nodes_agent_hello(struct cl_nodes *n, struct cl_conn *c);
-
-/* From the hub: the agent of device_id disconnected. Its pending requests
- * fail (502) and its health is forgotten. */
-void cl_nodes_agent_gone(struct cl_nodes *n, const char *device_id);
-
 /* The device's last heartbeat, if its agent is connected and has sent one. */
 bool cl_nodes_get(struct cl_nodes *n, const char *device_id, struct cl_node_info *out);
 

@@ -1,10 +1,11 @@
-/* server: lws context, the protocol callback, and per-connection sends. */
+/* server: the glue to libwebsockets: the lws context, the protocol
+ * callback, which chooses each connection's handler table (conn.h) when
+ * it is established and calls through it after. */
 #include "relay/server.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/proto.h"
-#include "core/sockinfo.h"
 #include "relay/conn.h"
 #include "relay/events.h"
 #include "relay/http.h"
@@ -20,116 +21,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-int64_t cl_now(void)
-{
-    return (int64_t)time(NULL);
-}
-
-/* ---- connection sends ------------------------------------------------- */
-
-static int cl__conn_send(struct cl_conn *c, const void *data, size_t len, bool binary)
-{
-    if (c->close_pending)
-        return CL_ESTATE;
-    if (cl_wsq_push_copy(&c->q, data, len, binary, false) != 0) {
-        cl_warn("server", "send queue overflow: closing peer", "peer=%s queued=%zu", c->peer,
-                c->q.bytes);
-        cl_wsq_clear(&c->q);
-        cl_metrics.sendq_overflows++;
-        cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "send queue overflow");
-        return CL_ELIMIT;
-    }
-    cl_conn_wake(c);
-    return 0;
-}
-
-int cl_conn_send(struct cl_conn *c, const char *text, size_t len)
-{
-    return cl__conn_send(c, text, len, false);
-}
-
-int cl_conn_send_binary(struct cl_conn *c, const void *data, size_t len)
-{
-    return cl__conn_send(c, data, len, true);
-}
-
-void cl_conn_send_error(struct cl_conn *c, const char *code, const char *message,
-                        const char *session_id)
-{
-    struct cl_msg m;
-    size_t len;
-    char *text;
-    memset(&m, 0, sizeof m);
-    m.type = CL_MSG_ERROR;
-    snprintf(m.code, sizeof m.code, "%s", code);
-    snprintf(m.message, sizeof m.message, "%s", message);
-    if (session_id)
-        snprintf(m.session_id, sizeof m.session_id, "%s", session_id);
-    text = cl_msg_encode(&m, &len);
-    if (!text)
-        abort();
-    if (!c->close_pending)
-        cl_wsq_push_copy(&c->q, text, len, false, true);
-    free(text);
-    lws_callback_on_writable(c->wsi);
-}
-
-void cl_conn_close(struct cl_conn *c, int code, const char *reason)
-{
-    if (c->close_pending)
-        return;
-    c->close_pending = true;
-    c->close_code = code;
-    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
-    lws_callback_on_writable(c->wsi);
-}
 
 /* ---- WebSocket plumbing ----------------------------------------------- */
 
-static enum cl_conn_kind cl__ws_kind(struct lws *wsi)
+/* The WebSocket endpoints, and whose handler table each gets. */
+static const struct {
+    const char *path;
+    const struct cl_conn_ops *ops;
+} cl__ws_routes[] = {
+    {"/connect", &cl_hub_agent_ops},
+    {"/session", &cl_hub_viewer_ops},
+    {"/events", &cl_events_conn_ops},
+};
+
+static const struct cl_conn_ops *cl__ws_ops(struct lws *wsi)
 {
     char uri[64];
     if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
-        return CL_CONN_NONE;
-    if (strcmp(uri, "/connect") == 0)
-        return CL_CONN_AGENT;
-    if (strcmp(uri, "/session") == 0)
-        return CL_CONN_BROWSER;
-    if (strcmp(uri, "/events") == 0)
-        return CL_CONN_EVENTS;
-    return CL_CONN_NONE;
-}
-
-/* Writes c's head frame; 0, or -1 if the socket failed. */
-static int cl__ws_write_head(struct cl_conn *c, struct lws *wsi)
-{
-    uint64_t end_offset = cl_wsq_head_end_offset(&c->q);
-    if (cl_wsq_write_one(&c->q, wsi))
-        return -1;
-    if (cl_wsq_empty(&c->q) && c->close_pending)
-        lws_callback_on_writable(wsi); /* come back to close */
-    cl_hub_on_written(c->relay->hub, c, end_offset);
-    return 0;
-}
-
-void cl_conn_wake(struct cl_conn *c)
-{
-    /* Only a frame just queued on an idle connection goes at once, and
-     * never from inside that connection's own callback: anything else is
-     * already waiting for a WRITEABLE callback, or must (a ping, a close,
-     * bytes lws holds back). */
-    if (c->q.count == 1 && !c->close_pending && !c->ping_due && c->wsi != c->relay->cb_wsi &&
-        (c->kind == CL_CONN_AGENT || c->kind == CL_CONN_BROWSER) && !lws_partial_buffered(c->wsi)) {
-        if (cl__ws_write_head(c, c->wsi) == 0)
-            return;
-        cl_warn("server", "write failed: dropping peer", "peer=%s", c->peer);
-        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-        return;
-    }
-    lws_callback_on_writable(c->wsi);
+        return NULL;
+    for (size_t i = 0; i < sizeof cl__ws_routes / sizeof cl__ws_routes[0]; i++)
+        if (strcmp(uri, cl__ws_routes[i].path) == 0)
+            return cl__ws_routes[i].ops;
+    return NULL;
 }
 
 static int cl__ws_writeable(struct cl_conn *c, struct lws *wsi)
@@ -141,7 +55,7 @@ static int cl__ws_writeable(struct cl_conn *c, struct lws *wsi)
         return ping < 0 ? -1 : 0;
     }
     if (!cl_wsq_empty(&c->q))
-        return cl__ws_write_head(c, wsi);
+        return cl_conn_write_head(c);
     if (c->close_pending && !c->close_sent) {
         /* Close handshake: send ours, keep reading (and discarding) until
          * the peer answers, so unread input never turns into a TCP reset
@@ -154,32 +68,11 @@ static int cl__ws_writeable(struct cl_conn *c, struct lws *wsi)
     return 0;
 }
 
-/* Collects a message and hands it to the hub: straight from lws's buffer
- * when it arrived in one piece, else from a frame of its exact size that
- * the hub may keep (to queue for a viewer without copying it again). */
-/* Bounds what an agent's connection holds in the kernel ahead of the next
- * message (an echo waits behind all of it) to the link's bandwidth-delay
- * product (limits.h, CL_LINK_RATE). At most once per loop millisecond:
- * the kernel's autotuning lifts the clamp whenever it grows the buffer. */
-static void cl__agent_rcv_window(struct cl_relay *r, struct cl_conn *c)
-{
-    uint64_t now = uv_now(r->loop), w = 0;
-
-    if (c->rcv_tuned_at == now)
-        return;
-    c->rcv_tuned_at = now;
-    if (cl_sock_clamp_rcv_window(lws_get_socket_fd(c->wsi), CL_LINK_RATE, CL_LINK_RCV_WINDOW_MIN,
-                                 CL_LINK_RCV_LOCK_MAX, &w) != 0 ||
-        w == 0)
-        return;
-    if (w > 2 * c->rcv_window || 2 * w < c->rcv_window)
-        cl_debug("server", "agent link receive window", "device=%s window=%llu", c->device_id,
-                 (unsigned long long)w);
-    c->rcv_window = w;
-}
-
-static int cl__ws_receive(struct cl_relay *r, struct cl_conn *c, struct lws *wsi, const char *in,
-                          size_t len)
+/* Collects a message and hands it to c's handler: straight from lws's
+ * buffer when it arrived in one piece, else from a frame of its exact size
+ * that the handler may keep (the hub queues it for a viewer without
+ * copying it again). */
+static int cl__ws_receive(struct cl_conn *c, struct lws *wsi, const char *in, size_t len)
 {
     size_t remaining = lws_remaining_packet_payload(wsi);
     bool complete = lws_is_final_fragment(wsi) && remaining == 0;
@@ -189,7 +82,7 @@ static int cl__ws_receive(struct cl_relay *r, struct cl_conn *c, struct lws *wsi
 
     if (c->close_pending)
         return 0; /* closing: discard */
-    if (have + len + remaining > CL_WS_MAX_MESSAGE) {
+    if (have + len + remaining > c->ops->max_message) {
         cl_warn("server", "message too big: closing peer", "peer=%s", c->peer);
         free(c->rx);
         c->rx = NULL;
@@ -197,7 +90,7 @@ static int cl__ws_receive(struct cl_relay *r, struct cl_conn *c, struct lws *wsi
         return 0;
     }
     if (complete && !c->rx) {
-        cl_hub_on_message(r->hub, c, in, len, binary, NULL); /* the common case: no copy */
+        c->ops->on_message(c, in, len, binary, NULL); /* the common case: no copy */
         return 0;
     }
     /* sized for what lws says remains of this WebSocket frame; grown if
@@ -212,8 +105,8 @@ static int cl__ws_receive(struct cl_relay *r, struct cl_conn *c, struct lws *wsi
         f = c->rx;
         c->rx = NULL;
         f->binary = binary;
-        cl_hub_on_message(r->hub, c, (const char *)cl_frame_payload(f), f->len, binary, &f);
-        free(f); /* NULL if the hub kept it */
+        c->ops->on_message(c, (const char *)cl_frame_payload(f), f->len, binary, &f);
+        free(f); /* NULL if the handler kept it */
     }
     return 0;
 }
@@ -245,26 +138,32 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
         if (!c)
             return -1;
         c->relay = r;
+        c->ops = &cl_http_conn_ops;
         return cl_http_on_request(c, wsi, in);
     case LWS_CALLBACK_HTTP_BODY:
-        return c ? cl_http_on_body(c, in, len) : -1;
+        return c && c->ops ? c->ops->on_body(c, in, len) : -1;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        return c ? cl_http_on_body_complete(c) : -1;
+        return c && c->ops ? c->ops->on_body_complete(c) : -1;
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        return c ? cl_http_on_writeable(c) : -1;
+        return c && c->ops ? c->ops->on_writeable(c) : -1;
     case LWS_CALLBACK_CLOSED_HTTP:
-        if (c && c->kind == CL_CONN_HTTP)
-            cl_http_on_close(c);
+        if (c && c->kind == CL_CONN_HTTP && c->ops)
+            c->ops->on_close(c);
         break;
 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        if (r->stopping || cl__ws_kind(wsi) == CL_CONN_NONE)
+        if (r->stopping || !cl__ws_ops(wsi))
             return 1; /* refuse the upgrade */
         break;
-    case LWS_CALLBACK_ESTABLISHED:
-        cl_http_on_close(c); /* nothing of an HTTP exchange carries over */
+    case LWS_CALLBACK_ESTABLISHED: {
+        const struct cl_conn_ops *ops = cl__ws_ops(wsi);
+        if (!ops)
+            return -1; /* refused in FILTER_PROTOCOL_CONNECTION already */
+        if (c->ops && c->ops->on_close)
+            c->ops->on_close(c); /* nothing of an HTTP exchange carries over */
         memset(c, 0, sizeof *c);
-        c->kind = cl__ws_kind(wsi);
+        c->ops = ops;
+        c->kind = ops->kind;
         c->proto = 1; /* until hello / auth asks for more */
         c->wsi = wsi;
         c->relay = r;
@@ -273,8 +172,7 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
         /* a browser's session cookie counts only from the relay's own
          * origin (webauth.h); the upgrade's headers are still readable
          * here and gone after */
-        if ((c->kind == CL_CONN_BROWSER || c->kind == CL_CONN_EVENTS) &&
-            cl_webauth_cookie_hash(r, wsi, c->cookie_hash) == 0) {
+        if (ops->cookie_auth && cl_webauth_cookie_hash(r, wsi, c->cookie_hash) == 0) {
             c->cookie_ok = cl_webauth_same_origin(r, wsi);
             if (!c->cookie_ok) {
                 cl_wipe(c->cookie_hash, sizeof c->cookie_hash);
@@ -286,21 +184,21 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
                              : c->kind == CL_CONN_BROWSER ? CL_KIND_VIEWER
                                                           : CL_KIND_EVENTS]++;
         cl_liveness_add(r->liveness, c);
-        cl_hub_on_established(r->hub, c);
+        if (ops->on_open)
+            ops->on_open(c);
         if (!cl_admission_ws_open(r->admission, wsi, (double)uv_now(r->loop) / 1000.0))
             cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                           "too many unauthenticated connections from this address");
         break;
+    }
     case LWS_CALLBACK_RECEIVE_PONG:
         cl_liveness_seen(r->liveness, c);
         break;
     case LWS_CALLBACK_RECEIVE:
         cl_liveness_seen(r->liveness, c);
-        if (c->kind == CL_CONN_AGENT && c->authed && len >= CL_LINK_RCV_CLAMP_MIN)
-            cl__agent_rcv_window(r, c);
-        if (c->kind == CL_CONN_EVENTS)
-            return cl_events_on_receive(r->events, c, in, len);
-        return cl__ws_receive(r, c, wsi, in, len);
+        if (c->ops->on_rx)
+            c->ops->on_rx(c, len);
+        return cl__ws_receive(c, wsi, in, len);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         c->peer_closed = true;
         /* The peer's close answers the one we sent: lws would echo it, a
@@ -313,9 +211,8 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
         return cl__ws_writeable(c, wsi);
     case LWS_CALLBACK_CLOSED:
         cl_liveness_remove(r->liveness, c);
-        if (c->kind == CL_CONN_EVENTS)
-            cl_events_on_close(r->events, c);
-        cl_hub_on_close(r->hub, c);
+        if (c->ops && c->ops->on_close)
+            c->ops->on_close(c);
         cl_wsq_clear(&c->q);
         free(c->rx);
         c->rx = NULL;

@@ -1,7 +1,9 @@
 /*
  * server: the relay's one listening port — libwebsockets on the libuv loop,
- * with one protocol handler that serves the HTTP API and the two WebSocket
- * endpoints (/connect for agents, /session for browsers).
+ * with one protocol handler for the HTTP API and the WebSocket endpoints
+ * (/connect for agents, /session for browsers, /events for dashboards). It
+ * gives each connection its handler table (conn.h) when it is established
+ * and calls through it; it names no module after that.
  */
 #ifndef CL_RELAY_SERVER_H
 #define CL_RELAY_SERVER_H
