@@ -1430,6 +1430,20 @@ static int cl__collect_ids(struct cl__sqlite *q, const char *sql, const char *a,
     return rc;
 }
 
+/* Ends a cascade's transaction: commits it (rc 0) or rolls it back (rc
+ * the error); a cascade that did not happen reports nothing. */
+static int cl__cascade_end(struct cl__sqlite *q, struct cl_store_cascade *out, int rc,
+                           const char *fn)
+{
+    if (rc)
+        cl_sqlite_rollback(&q->set, fn);
+    else
+        rc = cl_sqlite_commit(&q->set, fn);
+    if (rc && out)
+        cl_store_cascade_free(out);
+    return rc;
+}
+
 static int cl__user_delete(struct cl_store *s, const char *user_id, int64_t now,
                            struct cl_store_cascade *out)
 {
@@ -1475,16 +1489,10 @@ static int cl__user_delete(struct cl_store *s, const char *user_id, int64_t now,
         rc = CL_ENOTFOUND;
         goto out_rollback;
     }
-    rc = cl_sqlite_commit(&q->set, __func__);
-    if (rc && out)
-        cl_store_cascade_free(out);
-    return rc;
+    return cl__cascade_end(q, out, 0, __func__);
 
 out_rollback:
-    cl_sqlite_rollback(&q->set, __func__);
-    if (out)
-        cl_store_cascade_free(out);
-    return rc;
+    return cl__cascade_end(q, out, rc, __func__);
 }
 
 static int cl__reset_create(struct cl_store *s, const char *user_id,
@@ -1711,15 +1719,10 @@ static int cl__project_delete(struct cl_store *s, const char *id, struct cl_stor
         (rc = cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__)))
         goto out_rollback;
     cl_id_list_add(&out->projects, id);
-    rc = cl_sqlite_commit(&q->set, __func__);
-    if (rc)
-        cl_store_cascade_free(out);
-    return rc;
+    return cl__cascade_end(q, out, 0, __func__);
 
 out_rollback:
-    cl_sqlite_rollback(&q->set, __func__);
-    cl_store_cascade_free(out);
-    return rc;
+    return cl__cascade_end(q, out, rc, __func__);
 }
 
 static int cl__member_list(struct cl_store *s, const char *project_id, cl_member_cb cb, void *ctx)
@@ -1799,16 +1802,10 @@ static int cl__member_remove(struct cl_store *s, const char *project_id, const c
         st, cl_sqlite_bind_str(st, 1, project_id) | cl_sqlite_bind_str(st, 2, user_id), __func__);
     if (rc)
         goto out_rollback;
-    rc = cl_sqlite_commit(&q->set, __func__);
-    if (rc && out)
-        cl_store_cascade_free(out);
-    return rc;
+    return cl__cascade_end(q, out, 0, __func__);
 
 out_rollback:
-    cl_sqlite_rollback(&q->set, __func__);
-    if (out)
-        cl_store_cascade_free(out);
-    return rc;
+    return cl__cascade_end(q, out, rc, __func__);
 }
 
 static int cl__invitation_list(struct cl_store *s, const char *project_id, cl_invitation_cb cb,
@@ -1867,15 +1864,10 @@ static int cl__device_delete(struct cl_store *s, const char *id, struct cl_store
         (rc = cl_sqlite_exec_one(st, cl_sqlite_bind_str(st, 1, id), __func__)))
         goto out_rollback;
     cl_id_list_add(&out->devices, id);
-    rc = cl_sqlite_commit(&q->set, __func__);
-    if (rc)
-        cl_store_cascade_free(out);
-    return rc;
+    return cl__cascade_end(q, out, 0, __func__);
 
 out_rollback:
-    cl_sqlite_rollback(&q->set, __func__);
-    cl_store_cascade_free(out);
-    return rc;
+    return cl__cascade_end(q, out, rc, __func__);
 }
 
 static int cl__device_new_code(struct cl_store *s, const char *id,
