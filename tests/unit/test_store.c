@@ -21,6 +21,7 @@
 #include "relay/migrations.h"
 #include "relay/store.h"
 #include "relay/store_check.h"
+#include "store_fixtures.h"
 
 struct fx {
     char dir[64];
@@ -98,41 +99,6 @@ static long long raw_count(struct fx *f, const char *sql)
     return n;
 }
 
-static void make_user(struct fx *f, const char *email, struct cl_user *u)
-{
-    memset(u, 0, sizeof *u);
-    cl_uuid_new(u->id);
-    snprintf(u->email, sizeof u->email, "%s", email);
-    snprintf(u->display_name, sizeof u->display_name, "name of %s", email);
-    snprintf(u->pw_hash, sizeof u->pw_hash, "$argon2id$v=19$m=65536,t=2,p=1$fake");
-    u->created_at = 1000;
-    assert_int_equal(f->s.ops->user_create(&f->s, u), 0);
-}
-
-static void make_project(struct fx *f, const char *owner_id, const char *name, int64_t t,
-                         struct cl_project *p)
-{
-    memset(p, 0, sizeof *p);
-    cl_uuid_new(p->id);
-    snprintf(p->name, sizeof p->name, "%s", name);
-    snprintf(p->owner_id, sizeof p->owner_id, "%s", owner_id);
-    p->created_at = p->updated_at = t;
-    assert_int_equal(f->s.ops->project_create(&f->s, p), 0);
-}
-
-static void make_device(struct fx *f, const char *project_id, const char *name, int64_t t,
-                        const char *code, int64_t code_expires_at, struct cl_device *d)
-{
-    uint8_t h[CL_HASH_LEN];
-    memset(d, 0, sizeof *d);
-    cl_uuid_new(d->id);
-    snprintf(d->project_id, sizeof d->project_id, "%s", project_id);
-    snprintf(d->name, sizeof d->name, "%s", name);
-    d->created_at = t;
-    cl_hash_str(code, h);
-    assert_int_equal(f->s.ops->device_create(&f->s, d, h, code_expires_at), 0);
-}
-
 /* ---- open, migrations --------------------------------------------------- */
 
 static void test_open_applies_migrations(void **state)
@@ -189,7 +155,7 @@ static void test_reopen_is_idempotent(void **state)
 {
     struct fx *f = *state;
     struct cl_user u, got;
-    make_user(f, "keep@example.com", &u);
+    new_user(&f->s, "keep@example.com", &u);
     reopen(f);
     assert_int_equal(cl_store_sqlite_schema_version(&f->s), cl_sqlite_migration_count);
     reopen(f);
@@ -284,7 +250,7 @@ static void test_user_create_and_get(void **state)
 {
     struct fx *f = *state;
     struct cl_user u, got;
-    make_user(f, "Alice@Example.COM", &u);
+    new_user(&f->s, "Alice@Example.COM", &u);
 
     assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
     assert_string_equal(got.id, u.id);
@@ -311,7 +277,7 @@ static void test_user_email_unique_case_insensitive(void **state)
 {
     struct fx *f = *state;
     struct cl_user u, dup;
-    make_user(f, "carol@example.com", &u);
+    new_user(&f->s, "carol@example.com", &u);
     dup = u;
     cl_uuid_new(dup.id);
     snprintf(dup.email, sizeof dup.email, "CAROL@EXAMPLE.com");
@@ -344,7 +310,7 @@ static void test_tokens(void **state)
     struct cl_user u;
     uint8_t h[CL_HASH_LEN], h2[CL_HASH_LEN];
     char uid[CL_UUID_LEN + 1];
-    make_user(f, "tok@example.com", &u);
+    new_user(&f->s, "tok@example.com", &u);
     cl_hash_str("clu_first", h);
     cl_hash_str("clu_second", h2);
 
@@ -381,7 +347,7 @@ static void test_user_delete_cascades_tokens(void **state)
     struct cl_user u;
     uint8_t h[CL_HASH_LEN];
     char uid[CL_UUID_LEN + 1];
-    make_user(f, "gone@example.com", &u);
+    new_user(&f->s, "gone@example.com", &u);
     cl_hash_str("clu_gone", h);
     assert_int_equal(f->s.ops->token_create(&f->s, h, u.id, 1, 100), 0);
     raw_exec(f, "DELETE FROM users");
@@ -414,8 +380,8 @@ static void test_project_create_get(void **state)
     struct cl_user o;
     struct cl_project p, got, dup;
     enum cl_role role = CL_ROLE_MEMBER;
-    make_user(f, "owner@example.com", &o);
-    make_project(f, o.id, "Home Lab", 500, &p);
+    new_user(&f->s, "owner@example.com", &o);
+    new_project(&f->s, o.id, "Home Lab", 500, &p);
 
     assert_int_equal(f->s.ops->project_get(&f->s, p.id, &got), 0);
     assert_string_equal(got.id, p.id);
@@ -447,12 +413,12 @@ static void test_project_list_members_only(void **state)
     struct cl_project p1, p2, p3;
     struct seen seen;
     enum cl_role role = CL_ROLE_OWNER;
-    make_user(f, "o@example.com", &o);
-    make_user(f, "m@example.com", &m);
-    make_user(f, "x@example.com", &other);
-    make_project(f, o.id, "first", 100, &p1);
-    make_project(f, o.id, "second", 200, &p2);
-    make_project(f, other.id, "elsewhere", 300, &p3);
+    new_user(&f->s, "o@example.com", &o);
+    new_user(&f->s, "m@example.com", &m);
+    new_user(&f->s, "x@example.com", &other);
+    new_project(&f->s, o.id, "first", 100, &p1);
+    new_project(&f->s, o.id, "second", 200, &p2);
+    new_project(&f->s, other.id, "elsewhere", 300, &p3);
     assert_int_equal(f->s.ops->member_add(&f->s, p1.id, m.id, CL_ROLE_MEMBER, o.id, 150), 0);
     assert_int_equal(f->s.ops->member_add(&f->s, p1.id, m.id, CL_ROLE_MEMBER, o.id, 150),
                      CL_EEXIST);
@@ -526,11 +492,11 @@ static void test_device_create_get_list(void **state)
     struct cl_device d1, d2, got;
     struct dev_seen seen = {.f = f};
     uint8_t h[CL_HASH_LEN];
-    make_user(f, "o@example.com", &o);
-    make_project(f, o.id, "p", 1, &p);
-    make_project(f, o.id, "p2", 2, &p2);
-    make_device(f, p.id, "beta", 20, "CODE0001", 1000, &d2);
-    make_device(f, p.id, "alpha", 10, "CODE0002", 1000, &d1);
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_project(&f->s, o.id, "p2", 2, &p2);
+    new_device(&f->s, p.id, "beta", 20, "CODE0001", 1000, &d2);
+    new_device(&f->s, p.id, "alpha", 10, "CODE0002", 1000, &d1);
 
     assert_int_equal(f->s.ops->device_get(&f->s, d1.id, &got), 0);
     assert_string_equal(got.id, d1.id);
@@ -571,9 +537,9 @@ static void test_device_pair(void **state)
     struct cl_project p;
     struct cl_device d, out, got;
     uint8_t code[CL_HASH_LEN], tok[CL_HASH_LEN], tok2[CL_HASH_LEN], stored[CL_HASH_LEN];
-    make_user(f, "o@example.com", &o);
-    make_project(f, o.id, "p", 1, &p);
-    make_device(f, p.id, "unnamed", 10, "ABCD2345", 1000, &d);
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_device(&f->s, p.id, "unnamed", 10, "ABCD2345", 1000, &d);
     cl_hash_str("ABCD2345", code);
     cl_hash_str("cld_token", tok);
     cl_hash_str("cld_other", tok2);
@@ -593,7 +559,7 @@ static void test_device_pair(void **state)
     struct cl_device d2;
     uint8_t code2[CL_HASH_LEN];
     char vid[CL_UUID_LEN + 1] = "";
-    make_device(f, p.id, "doomed", 10, "WXYZ6789", 1000, &d2);
+    new_device(&f->s, p.id, "doomed", 10, "WXYZ6789", 1000, &d2);
     cl_hash_str("WXYZ6789", code2);
     assert_int_equal(f->s.ops->device_code_void(&f->s, tok, vid), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->device_code_void(&f->s, code2, vid), 0);
@@ -642,10 +608,10 @@ static void test_device_pair_keeps_name(void **state)
     struct cl_project p;
     struct cl_device d, out;
     uint8_t code[CL_HASH_LEN], tok[CL_HASH_LEN];
-    make_user(f, "o@example.com", &o);
-    make_project(f, o.id, "p", 1, &p);
-    make_device(f, p.id, "kept", 10, "KEEP2345", 1000, &d);
-    make_device(f, p.id, "kept too", 11, "KEEP2346", 1000, &d);
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_device(&f->s, p.id, "kept", 10, "KEEP2345", 1000, &d);
+    new_device(&f->s, p.id, "kept too", 11, "KEEP2346", 1000, &d);
     cl_hash_str("cld_t", tok);
     cl_hash_str("KEEP2345", code);
     assert_int_equal(f->s.ops->device_pair(&f->s, code, 5, NULL, tok, &out), 0);
@@ -665,9 +631,9 @@ static void test_device_pair_expired(void **state)
     struct cl_project p;
     struct cl_device d, out, got;
     uint8_t code[CL_HASH_LEN], tok[CL_HASH_LEN], stored[CL_HASH_LEN];
-    make_user(f, "o@example.com", &o);
-    make_project(f, o.id, "p", 1, &p);
-    make_device(f, p.id, "late", 10, "LATE2345", 1000, &d);
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_device(&f->s, p.id, "late", 10, "LATE2345", 1000, &d);
     cl_hash_str("LATE2345", code);
     cl_hash_str("cld_late", tok);
 
@@ -688,10 +654,10 @@ static void test_device_online(void **state)
     struct cl_user o;
     struct cl_project p;
     struct cl_device d1, d2, got;
-    make_user(f, "o@example.com", &o);
-    make_project(f, o.id, "p", 1, &p);
-    make_device(f, p.id, "one", 10, "ONE23456", 1000, &d1);
-    make_device(f, p.id, "two", 11, "TWO23456", 1000, &d2);
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_device(&f->s, p.id, "one", 10, "ONE23456", 1000, &d1);
+    new_device(&f->s, p.id, "two", 11, "TWO23456", 1000, &d2);
 
     assert_int_equal(f->s.ops->device_set_online(&f->s, d1.id, true, 50), 0);
     assert_int_equal(f->s.ops->device_set_online(&f->s, d2.id, true, 60), 0);
@@ -722,18 +688,6 @@ static void test_device_online(void **state)
 
 /* ---- sessions ------------------------------------------------------------- */
 
-static void new_session(struct fx *f, const char *device_id, const char *user_id,
-                        struct cl_session *s)
-{
-    memset(s, 0, sizeof *s);
-    cl_uuid_new(s->id);
-    snprintf(s->device_id, sizeof s->device_id, "%s", device_id);
-    snprintf(s->user_id, sizeof s->user_id, "%s", user_id);
-    s->active = true;
-    s->started_at = 100;
-    assert_int_equal(f->s.ops->session_create(&f->s, s), 0);
-}
-
 static void count_session(const struct cl_session *sess, void *ctx)
 {
     assert_true(sess->active);
@@ -748,13 +702,13 @@ static void test_session_list_active(void **state)
     struct cl_device d1, d2;
     struct cl_session a, b, c;
     int n;
-    make_user(f, "o@example.com", &o);
-    make_project(f, o.id, "p", 1, &p);
-    make_device(f, p.id, "one", 10, "LST23456", 1000, &d1);
-    make_device(f, p.id, "two", 11, "LST34567", 1000, &d2);
-    new_session(f, d1.id, o.id, &a);
-    new_session(f, d1.id, o.id, &b);
-    new_session(f, d2.id, o.id, &c);
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_device(&f->s, p.id, "one", 10, "LST23456", 1000, &d1);
+    new_device(&f->s, p.id, "two", 11, "LST34567", 1000, &d2);
+    new_session(&f->s, d1.id, o.id, 100, &a);
+    new_session(&f->s, d1.id, o.id, 100, &b);
+    new_session(&f->s, d2.id, o.id, 100, &c);
     assert_int_equal(f->s.ops->session_end(&f->s, b.id, 200, "exit", true, 0), 0);
     n = 0;
     assert_int_equal(f->s.ops->session_list_active(&f->s, d1.id, count_session, &n), 0);
@@ -784,12 +738,12 @@ static void test_session_shares(void **state)
     struct cl_session sess;
     struct cl_share list[4];
     enum cl_share_mode mode = CL_SHARE_NONE;
-    make_user(f, "o@example.com", &o);
-    make_user(f, "m1@example.com", &m1);
-    make_user(f, "m2@example.com", &m2);
-    make_project(f, o.id, "p", 1, &p);
-    make_device(f, p.id, "d", 10, "SHR23456", 1000, &d);
-    new_session(f, d.id, o.id, &sess);
+    new_user(&f->s, "o@example.com", &o);
+    new_user(&f->s, "m1@example.com", &m1);
+    new_user(&f->s, "m2@example.com", &m2);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_device(&f->s, p.id, "d", 10, "SHR23456", 1000, &d);
+    new_session(&f->s, d.id, o.id, 100, &sess);
 
     assert_int_equal(f->s.ops->share_get(&f->s, sess.id, m1.id, &mode), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->share_set(&f->s, sess.id, m1.id, CL_SHARE_VIEW, o.id, 5), 0);
@@ -827,9 +781,9 @@ static void test_invitations(void **state)
     char id[CL_UUID_LEN + 1], id2[CL_UUID_LEN + 1];
     enum cl_role role = CL_ROLE_NONE;
     size_t n = 99;
-    make_user(f, "o@example.com", &o);
-    make_project(f, o.id, "p1", 1, &p1);
-    make_project(f, o.id, "p2", 2, &p2);
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p1", 1, &p1);
+    new_project(&f->s, o.id, "p2", 2, &p2);
     assert_int_equal(f->s.ops->invitation_create(&f->s, p1.id, "new@example.com", o.id, 5, id), 0);
     assert_int_equal(strlen(id), CL_UUID_LEN);
     /* one pending invitation per address and project (case-insensitive) */
@@ -839,7 +793,7 @@ static void test_invitations(void **state)
     assert_int_equal(f->s.ops->invitation_count_pending(&f->s, p1.id, &n), 0);
     assert_int_equal(n, 1);
     /* signing up joins nothing: the invitations wait for an answer */
-    make_user(f, "new@example.com", &later);
+    new_user(&f->s, "new@example.com", &later);
     assert_int_equal(f->s.ops->member_role(&f->s, p1.id, later.id, &role), 0);
     assert_int_equal(role, CL_ROLE_NONE);
     memset(inv, 0, sizeof inv);
@@ -878,11 +832,11 @@ static void test_sessions(void **state)
     struct cl_project p;
     struct cl_device d;
     struct cl_session s1, s2, got;
-    make_user(f, "o@example.com", &o);
-    make_project(f, o.id, "p", 1, &p);
-    make_device(f, p.id, "d", 10, "SESS2345", 1000, &d);
-    new_session(f, d.id, o.id, &s1);
-    new_session(f, d.id, o.id, &s2);
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_device(&f->s, p.id, "d", 10, "SESS2345", 1000, &d);
+    new_session(&f->s, d.id, o.id, 100, &s1);
+    new_session(&f->s, d.id, o.id, 100, &s2);
 
     assert_int_equal(f->s.ops->session_get(&f->s, s1.id, &got), 0);
     assert_string_equal(got.id, s1.id);
@@ -910,7 +864,7 @@ static void test_sessions(void **state)
     assert_false(got.active);
     assert_false(got.has_exit_code);
     assert_string_equal(got.end_reason, "hangup");
-    new_session(f, d.id, o.id, &s2);
+    new_session(&f->s, d.id, o.id, 100, &s2);
     assert_int_equal(f->s.ops->session_end(&f->s, s2.id, 260, NULL, true, 0), 0);
     assert_int_equal(f->s.ops->session_get(&f->s, s2.id, &got), 0);
     assert_true(got.has_exit_code);
@@ -932,8 +886,8 @@ static void test_sessions(void **state)
     assert_int_equal(f->s.ops->session_count_open(&f->s, d.id, o.id, &per_dev, &per_user), 0);
     assert_int_equal(per_dev, 0); /* every session above has ended */
     assert_int_equal(per_user, 0);
-    new_session(f, d.id, o.id, &s1);
-    new_session(f, d.id, o.id, &s2);
+    new_session(&f->s, d.id, o.id, 100, &s1);
+    new_session(&f->s, d.id, o.id, 100, &s2);
     assert_int_equal(f->s.ops->session_count_open(&f->s, d.id, o.id, &per_dev, &per_user), 0);
     assert_int_equal(per_dev, 2);
     assert_int_equal(per_user, 2);
@@ -951,12 +905,12 @@ static void test_delete_project_cascades(void **state)
     struct cl_device d;
     struct cl_session s1, got;
     enum cl_role role;
-    make_user(f, "o@example.com", &o);
-    make_user(f, "m@example.com", &m);
-    make_project(f, o.id, "p", 1, &p);
+    new_user(&f->s, "o@example.com", &o);
+    new_user(&f->s, "m@example.com", &m);
+    new_project(&f->s, o.id, "p", 1, &p);
     assert_int_equal(f->s.ops->member_add(&f->s, p.id, m.id, CL_ROLE_MEMBER, o.id, 2), 0);
-    make_device(f, p.id, "d", 10, "CASC2345", 1000, &d);
-    new_session(f, d.id, m.id, &s1);
+    new_device(&f->s, p.id, "d", 10, "CASC2345", 1000, &d);
+    new_session(&f->s, d.id, m.id, 100, &s1);
 
     /* a deleted member keeps the session history, without a user */
     raw_exec(f, "DELETE FROM users WHERE email = 'm@example.com'");
@@ -1062,8 +1016,8 @@ static void test_token_list_touch_revoke(void **state)
     struct cl_token t;
     int revoked = -1;
 
-    make_user(f, "list@example.com", &u);
-    make_user(f, "other@example.com", &other);
+    new_user(&f->s, "list@example.com", &u);
+    new_user(&f->s, "other@example.com", &other);
     cl_hash_str("clu_a", h[0]);
     cl_hash_str("clu_b", h[1]);
     cl_hash_str("clu_c", h[2]);
@@ -1131,7 +1085,7 @@ static void test_profile_update(void **state)
     struct fx *f = *state;
     struct cl_user u, got;
     char long_url[CL_AVATAR_URL_MAX + 2];
-    make_user(f, "prof@example.com", &u);
+    new_user(&f->s, "prof@example.com", &u);
     assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
     assert_string_equal(got.avatar_url, "");
 
@@ -1164,7 +1118,7 @@ static void test_user_set_password(void **state)
     struct cl_user u, got;
     uint8_t keep[CL_HASH_LEN], other[CL_HASH_LEN];
     char uid[CL_UUID_LEN + 1];
-    make_user(f, "pw@example.com", &u);
+    new_user(&f->s, "pw@example.com", &u);
     cl_hash_str("clu_keep", keep);
     cl_hash_str("clu_other", other);
     assert_int_equal(f->s.ops->token_create(&f->s, keep, u.id, 1, 1000), 0);
@@ -1195,21 +1149,21 @@ static void test_user_delete(void **state)
     char uid[CL_UUID_LEN + 1], inv[CL_UUID_LEN + 1];
     enum cl_role role;
 
-    make_user(f, "owner@example.com", &o);
-    make_user(f, "member@example.com", &m);
-    make_user(f, "x@example.com", &x);
-    make_project(f, o.id, "shared", 1, &shared);
-    make_project(f, o.id, "solo", 2, &solo);
-    make_project(f, x.id, "x's", 3, &others);
+    new_user(&f->s, "owner@example.com", &o);
+    new_user(&f->s, "member@example.com", &m);
+    new_user(&f->s, "x@example.com", &x);
+    new_project(&f->s, o.id, "shared", 1, &shared);
+    new_project(&f->s, o.id, "solo", 2, &solo);
+    new_project(&f->s, x.id, "x's", 3, &others);
     assert_int_equal(f->s.ops->member_add(&f->s, shared.id, m.id, CL_ROLE_MEMBER, o.id, 2), 0);
     assert_int_equal(f->s.ops->member_add(&f->s, others.id, o.id, CL_ROLE_MEMBER, x.id, 3), 0);
     assert_int_equal(
         f->s.ops->invitation_create(&f->s, solo.id, "someone@example.com", o.id, 4, inv), 0);
-    make_device(f, shared.id, "ds", 10, "DSHA2345", 1000, &d_shared);
-    make_device(f, solo.id, "dl", 10, "DSOL2345", 1000, &d_solo);
-    make_device(f, others.id, "dx", 10, "DOTH2345", 1000, &d_others);
-    new_session(f, d_solo.id, o.id, &s_solo);
-    new_session(f, d_others.id, o.id, &s_others);
+    new_device(&f->s, shared.id, "ds", 10, "DSHA2345", 1000, &d_shared);
+    new_device(&f->s, solo.id, "dl", 10, "DSOL2345", 1000, &d_solo);
+    new_device(&f->s, others.id, "dx", 10, "DOTH2345", 1000, &d_others);
+    new_session(&f->s, d_solo.id, o.id, 100, &s_solo);
+    new_session(&f->s, d_others.id, o.id, 100, &s_others);
     cl_hash_str("clu_o", h);
     assert_int_equal(f->s.ops->token_create(&f->s, h, o.id, 1, 1000), 0);
 
@@ -1254,7 +1208,7 @@ static void test_email_verification(void **state)
     struct cl_user u, got;
     uint8_t v1[CL_HASH_LEN], v2[CL_HASH_LEN];
     char uid[CL_UUID_LEN + 1] = "";
-    make_user(f, "verify@example.com", &u);
+    new_user(&f->s, "verify@example.com", &u);
     assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
     assert_int_equal(got.email_verified_at, 0);
     cl_hash_str("clv_one", v1);
@@ -1302,7 +1256,7 @@ static void test_password_reset(void **state)
     struct cl_user u, got;
     uint8_t r1[CL_HASH_LEN], r2[CL_HASH_LEN], tok[CL_HASH_LEN];
     char uid[CL_UUID_LEN + 1] = "";
-    make_user(f, "reset@example.com", &u);
+    new_user(&f->s, "reset@example.com", &u);
     cl_hash_str("clr_one", r1);
     cl_hash_str("clr_two", r2);
     cl_hash_str("clu_session", tok);
@@ -1378,10 +1332,10 @@ static void test_project_rename_delete(void **state)
     struct cl_device d;
     struct cl_session s1;
     char inv[CL_UUID_LEN + 1];
-    make_user(f, "o@example.com", &o);
-    make_user(f, "m@example.com", &m);
-    make_project(f, o.id, "old", 1, &p);
-    make_project(f, o.id, "kept", 2, &keep);
+    new_user(&f->s, "o@example.com", &o);
+    new_user(&f->s, "m@example.com", &m);
+    new_project(&f->s, o.id, "old", 1, &p);
+    new_project(&f->s, o.id, "kept", 2, &keep);
     assert_int_equal(f->s.ops->project_rename(&f->s, p.id, "new name", 50), 0);
     assert_int_equal(f->s.ops->project_get(&f->s, p.id, &got), 0);
     assert_string_equal(got.name, "new name");
@@ -1390,8 +1344,8 @@ static void test_project_rename_delete(void **state)
     assert_int_equal(f->s.ops->project_rename(&f->s, "no-such-project", "x", 51), CL_ENOTFOUND);
 
     assert_int_equal(f->s.ops->member_add(&f->s, p.id, m.id, CL_ROLE_MEMBER, o.id, 3), 0);
-    make_device(f, p.id, "d", 10, "PDEL2345", 1000, &d);
-    new_session(f, d.id, m.id, &s1);
+    new_device(&f->s, p.id, "d", 10, "PDEL2345", 1000, &d);
+    new_session(&f->s, d.id, m.id, 100, &s1);
     assert_int_equal(f->s.ops->share_set(&f->s, s1.id, o.id, CL_SHARE_VIEW, m.id, 4), 0);
     assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "x@example.com", o.id, 5, inv), 0);
     assert_int_equal(f->s.ops->project_delete(&f->s, p.id, NULL), 0);
@@ -1425,11 +1379,11 @@ static void test_members_list_remove(void **state)
     struct cl_member ms[4];
     enum cl_role role;
     enum cl_share_mode mode;
-    make_user(f, "o@example.com", &o);
-    make_user(f, "a@example.com", &a);
-    make_user(f, "b@example.com", &b);
-    make_project(f, o.id, "p", 1, &p);
-    make_project(f, o.id, "other", 1, &other);
+    new_user(&f->s, "o@example.com", &o);
+    new_user(&f->s, "a@example.com", &a);
+    new_user(&f->s, "b@example.com", &b);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_project(&f->s, o.id, "other", 1, &other);
     assert_int_equal(f->s.ops->member_add(&f->s, p.id, b.id, CL_ROLE_MEMBER, o.id, 3), 0);
     assert_int_equal(f->s.ops->member_add(&f->s, p.id, a.id, CL_ROLE_MEMBER, o.id, 2), 0);
     assert_int_equal(f->s.ops->member_add(&f->s, other.id, a.id, CL_ROLE_MEMBER, o.id, 2), 0);
@@ -1451,11 +1405,11 @@ static void test_members_list_remove(void **state)
 
     /* a's live session here ends; the owner's session shared with a loses
      * the share; a's session in the other project is untouched */
-    make_device(f, p.id, "d", 10, "MREM2345", 1000, &d);
-    make_device(f, other.id, "d2", 10, "MREM3456", 1000, &d2);
-    new_session(f, d.id, a.id, &sa);
-    new_session(f, d.id, o.id, &so);
-    new_session(f, d2.id, a.id, &sa_other);
+    new_device(&f->s, p.id, "d", 10, "MREM2345", 1000, &d);
+    new_device(&f->s, other.id, "d2", 10, "MREM3456", 1000, &d2);
+    new_session(&f->s, d.id, a.id, 100, &sa);
+    new_session(&f->s, d.id, o.id, 100, &so);
+    new_session(&f->s, d2.id, a.id, 100, &sa_other);
     assert_int_equal(f->s.ops->share_set(&f->s, so.id, a.id, CL_SHARE_CONTROL, o.id, 5), 0);
     assert_int_equal(f->s.ops->share_set(&f->s, so.id, b.id, CL_SHARE_VIEW, o.id, 5), 0);
 
@@ -1502,9 +1456,9 @@ static void test_invitation_list_cancel(void **state)
     struct cl_project p, p2;
     struct cl_invitation inv[4];
     char i1[CL_UUID_LEN + 1], i2[CL_UUID_LEN + 1], i3[CL_UUID_LEN + 1];
-    make_user(f, "o@example.com", &o);
-    make_project(f, o.id, "p", 1, &p);
-    make_project(f, o.id, "p2", 1, &p2);
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_project(&f->s, o.id, "p2", 1, &p2);
     assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "one@example.com", o.id, 5, i1), 0);
     assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "two@example.com", o.id, 6, i2), 0);
     assert_int_equal(f->s.ops->invitation_create(&f->s, p2.id, "two@example.com", o.id, 7, i3), 0);
@@ -1527,7 +1481,7 @@ static void test_invitation_list_cancel(void **state)
     assert_string_equal(inv[0].id, i1);
     assert_string_equal(inv[1].id, "");
     /* a cancelled invitation cannot be answered; the other project's can */
-    make_user(f, "two@example.com", &later);
+    new_user(&f->s, "two@example.com", &later);
     assert_int_equal(f->s.ops->invitation_respond(&f->s, i2, later.id, true, 8), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->invitation_respond(&f->s, i3, later.id, true, 8), 0);
     /* and the address may be invited again */
@@ -1552,16 +1506,16 @@ static void test_device_manage(void **state)
     struct cl_session s1;
     uint8_t tok[CL_HASH_LEN], h[CL_HASH_LEN], code2[CL_HASH_LEN];
     int n;
-    make_user(f, "o@example.com", &o);
-    make_user(f, "m@example.com", &m);
-    make_user(f, "x@example.com", &x);
-    make_project(f, o.id, "p", 1, &p);
-    make_project(f, o.id, "q", 1, &q2);
-    make_project(f, x.id, "x's", 1, &xp);
+    new_user(&f->s, "o@example.com", &o);
+    new_user(&f->s, "m@example.com", &m);
+    new_user(&f->s, "x@example.com", &x);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_project(&f->s, o.id, "q", 1, &q2);
+    new_project(&f->s, x.id, "x's", 1, &xp);
     assert_int_equal(f->s.ops->member_add(&f->s, p.id, m.id, CL_ROLE_MEMBER, o.id, 2), 0);
-    make_device(f, p.id, "d", 10, "MGMT2345", 1000, &d);
-    make_device(f, q2.id, "d2", 11, "MGMT3456", 1000, &d2);
-    make_device(f, xp.id, "dx", 12, "MGMT4567", 1000, &dx);
+    new_device(&f->s, p.id, "d", 10, "MGMT2345", 1000, &d);
+    new_device(&f->s, q2.id, "d2", 11, "MGMT3456", 1000, &d2);
+    new_device(&f->s, xp.id, "dx", 12, "MGMT4567", 1000, &dx);
 
     /* a new device is a connector that never connected */
     assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), 0);
@@ -1677,7 +1631,7 @@ static void test_device_manage(void **state)
     assert_int_equal(n, 0); /* dx is not paired, d is not theirs */
 
     /* delete: the device, its sessions and their shares */
-    new_session(f, d.id, m.id, &s1);
+    new_session(&f->s, d.id, m.id, 100, &s1);
     assert_int_equal(f->s.ops->share_set(&f->s, s1.id, o.id, CL_SHARE_VIEW, m.id, 4), 0);
     assert_int_equal(f->s.ops->device_delete(&f->s, d.id, NULL), 0);
     assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), CL_ENOTFOUND);
@@ -1708,14 +1662,14 @@ static void test_session_list(void **state)
     struct cl_session s[5], sx;
     struct cl_session_filter flt;
     struct page pg;
-    make_user(f, "o@example.com", &o);
-    make_user(f, "m@example.com", &m);
-    make_project(f, o.id, "p", 1, &p);
-    make_project(f, o.id, "other", 1, &other);
+    new_user(&f->s, "o@example.com", &o);
+    new_user(&f->s, "m@example.com", &m);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_project(&f->s, o.id, "other", 1, &other);
     assert_int_equal(f->s.ops->member_add(&f->s, p.id, m.id, CL_ROLE_MEMBER, o.id, 2), 0);
-    make_device(f, p.id, "one", 10, "HIST2345", 1000, &d1);
-    make_device(f, p.id, "two", 11, "HIST3456", 1000, &d2);
-    make_device(f, other.id, "x", 12, "HIST4567", 1000, &dx);
+    new_device(&f->s, p.id, "one", 10, "HIST2345", 1000, &d1);
+    new_device(&f->s, p.id, "two", 11, "HIST3456", 1000, &d2);
+    new_device(&f->s, other.id, "x", 12, "HIST4567", 1000, &dx);
     /* s0..s4 at times 100, 200, 200, 300, 400 */
     for (int i = 0; i < 5; i++) {
         memset(&s[i], 0, sizeof s[i]);
@@ -1726,7 +1680,7 @@ static void test_session_list(void **state)
         s[i].started_at = i == 0 ? 100 : i <= 2 ? 200 : i == 3 ? 300 : 400;
         assert_int_equal(f->s.ops->session_create(&f->s, &s[i]), 0);
     }
-    new_session(f, dx.id, o.id, &sx);
+    new_session(&f->s, dx.id, o.id, 100, &sx);
     assert_int_equal(f->s.ops->session_end(&f->s, s[0].id, 150, "exit", true, 7), 0);
     assert_int_equal(f->s.ops->session_end(&f->s, s[3].id, 350, "ended_by_user", false, 0), 0);
 

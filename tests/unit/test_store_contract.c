@@ -34,6 +34,7 @@
 #include "relay/metrics.h"
 #include "relay/store.h"
 #include "relay/store_metrics.h"
+#include "store_fixtures.h"
 
 /* ---- backends ------------------------------------------------------------ */
 
@@ -102,53 +103,6 @@ static int teardown(void **state)
 static void hash_of(const char *s, uint8_t h[CL_HASH_LEN])
 {
     cl_hash_str(s, h);
-}
-
-static void new_user(struct fx *f, const char *email, struct cl_user *u)
-{
-    memset(u, 0, sizeof *u);
-    cl_uuid_new(u->id);
-    snprintf(u->email, sizeof u->email, "%s", email);
-    snprintf(u->display_name, sizeof u->display_name, "%s", email);
-    snprintf(u->pw_hash, sizeof u->pw_hash, "$argon2id$v=19$m=65536,t=2,p=1$fake");
-    u->created_at = 1000;
-    assert_int_equal(OPS->user_create(S, u), 0);
-}
-
-static void new_project(struct fx *f, const char *owner, const char *name, int64_t t,
-                        struct cl_project *p)
-{
-    memset(p, 0, sizeof *p);
-    cl_uuid_new(p->id);
-    snprintf(p->name, sizeof p->name, "%s", name);
-    snprintf(p->owner_id, sizeof p->owner_id, "%s", owner);
-    p->created_at = p->updated_at = t;
-    assert_int_equal(OPS->project_create(S, p), 0);
-}
-
-static void new_device(struct fx *f, const char *project_id, const char *name, int64_t t,
-                       const char *code, int64_t code_expires_at, struct cl_device *d)
-{
-    uint8_t h[CL_HASH_LEN];
-    memset(d, 0, sizeof *d);
-    cl_uuid_new(d->id);
-    snprintf(d->project_id, sizeof d->project_id, "%s", project_id);
-    snprintf(d->name, sizeof d->name, "%s", name);
-    d->created_at = t;
-    hash_of(code, h);
-    assert_int_equal(OPS->device_create(S, d, h, code_expires_at), 0);
-}
-
-static void new_session(struct fx *f, const char *device_id, const char *user_id, int64_t t,
-                        struct cl_session *sess)
-{
-    memset(sess, 0, sizeof *sess);
-    cl_uuid_new(sess->id);
-    snprintf(sess->device_id, sizeof sess->device_id, "%s", device_id);
-    snprintf(sess->user_id, sizeof sess->user_id, "%s", user_id);
-    sess->active = true;
-    sess->started_at = t;
-    assert_int_equal(OPS->session_create(S, sess), 0);
 }
 
 /* Collects ids (and a few fields) from list callbacks, in call order. */
@@ -228,14 +182,14 @@ static void test_users(void **state)
     assert_int_equal(OPS->ping(S, NULL, 0), 0);
     assert_int_equal(OPS->user_count(S, &n), 0);
     assert_int_equal(n, 0);
-    new_user(f, "Ann@Example.com", &a);
+    new_user(S, "Ann@Example.com", &a);
     /* stored lower-cased, found case-insensitively */
     assert_int_equal(OPS->user_by_email(S, "ANN@example.COM", &got), 0);
     assert_string_equal(got.id, a.id);
     assert_string_equal(got.email, "ann@example.com");
     assert_int_equal(got.email_verified_at, 0);
     assert_int_equal(OPS->user_by_id(S, a.id, &got), 0);
-    assert_string_equal(got.display_name, "Ann@Example.com");
+    assert_string_equal(got.display_name, "name of Ann@Example.com");
     assert_string_equal(got.pw_hash, a.pw_hash);
     /* uniqueness: the same address in another case */
     memset(&dup, 0, sizeof dup);
@@ -288,7 +242,7 @@ static void test_tokens(void **state)
     char uid[CL_UUID_LEN + 1];
     int revoked = -1;
 
-    new_user(f, "a@example.com", &a);
+    new_user(S, "a@example.com", &a);
     hash_of("t1", h1);
     hash_of("t2", h2);
     hash_of("t3", h3);
@@ -349,7 +303,7 @@ static void test_secrets_and_signin_codes(void **state)
     assert_int_equal(OPS->secret_get(S, "csrf", other, out), 0);
     assert_memory_equal(out, fresh, CL_HASH_LEN);
 
-    new_user(f, "a@example.com", &a);
+    new_user(S, "a@example.com", &a);
     hash_of("code", code);
     assert_int_equal(OPS->signin_code_create(S, code, a.id, 100, 200), 0);
     assert_int_equal(OPS->signin_code_consume(S, code, 150, uid), 0);
@@ -367,7 +321,7 @@ static void test_password_reset_and_verification(void **state)
     uint8_t h[CL_RESET_LINKS_MAX + 1][CL_HASH_LEN], keep[CL_HASH_LEN], v[CL_HASH_LEN];
     char uid[CL_UUID_LEN + 1], name[16];
 
-    new_user(f, "a@example.com", &a);
+    new_user(S, "a@example.com", &a);
     hash_of("session", keep);
     assert_int_equal(OPS->token_create(S, keep, a.id, 10, 100000), 0);
     for (int i = 0; i <= CL_RESET_LINKS_MAX; i++) {
@@ -420,10 +374,10 @@ static void test_projects_and_members(void **state)
     enum cl_role role;
     char unknown[CL_UUID_LEN + 1];
 
-    new_user(f, "owner@example.com", &o);
-    new_user(f, "member@example.com", &m);
-    new_project(f, o.id, "first", 100, &p1);
-    new_project(f, o.id, "second", 200, &p2);
+    new_user(S, "owner@example.com", &o);
+    new_user(S, "member@example.com", &m);
+    new_project(S, o.id, "first", 100, &p1);
+    new_project(S, o.id, "second", 200, &p2);
     assert_int_equal(OPS->project_get(S, p1.id, &got), 0);
     assert_string_equal(got.name, "first");
     assert_string_equal(got.owner_id, o.id);
@@ -479,9 +433,9 @@ static void test_invitations(void **state)
     size_t n = 99;
     enum cl_role role;
 
-    new_user(f, "owner@example.com", &o);
-    new_user(f, "m@example.com", &m);
-    new_project(f, o.id, "p", 100, &p);
+    new_user(S, "owner@example.com", &o);
+    new_user(S, "m@example.com", &m);
+    new_project(S, o.id, "p", 100, &p);
     assert_int_equal(OPS->invitation_create(S, p.id, "m@example.com", o.id, 200, id), 0);
     assert_int_equal(OPS->invitation_create(S, p.id, "m@example.com", o.id, 201, id2), CL_EEXIST);
     assert_int_equal(OPS->invitation_create(S, p.id, "z@example.com", o.id, 202, id2), 0);
@@ -525,11 +479,11 @@ static void test_devices(void **state)
     uint8_t ch[CL_HASH_LEN], th[CL_HASH_LEN], th2[CL_HASH_LEN], out[CL_HASH_LEN];
     char id[CL_UUID_LEN + 1], unknown[CL_UUID_LEN + 1];
 
-    new_user(f, "o@example.com", &o);
-    new_user(f, "m@example.com", &m);
-    new_project(f, o.id, "p", 100, &p);
-    new_device(f, p.id, "one", 100, "code-1", 1000, &d1);
-    new_device(f, p.id, "two", 200, "code-2", 1000, &d2);
+    new_user(S, "o@example.com", &o);
+    new_user(S, "m@example.com", &m);
+    new_project(S, o.id, "p", 100, &p);
+    new_device(S, p.id, "one", 100, "code-1", 1000, &d1);
+    new_device(S, p.id, "two", 200, "code-2", 1000, &d2);
     assert_int_equal(OPS->device_get(S, d1.id, &got), 0);
     assert_false(got.paired);
     assert_false(got.online);
@@ -633,13 +587,13 @@ static void test_sessions(void **state)
     size_t per_device = 99, per_user = 99;
     char name[CL_SESSION_NAME_MAX + 2], unknown[CL_UUID_LEN + 1];
 
-    new_user(f, "o@example.com", &o);
-    new_project(f, o.id, "p", 100, &p);
-    new_device(f, p.id, "one", 100, "c1", 1000, &d1);
-    new_device(f, p.id, "two", 100, "c2", 1000, &d2);
-    new_session(f, d1.id, o.id, 200, &a);
-    new_session(f, d1.id, o.id, 300, &b);
-    new_session(f, d2.id, o.id, 400, &c);
+    new_user(S, "o@example.com", &o);
+    new_project(S, o.id, "p", 100, &p);
+    new_device(S, p.id, "one", 100, "c1", 1000, &d1);
+    new_device(S, p.id, "two", 100, "c2", 1000, &d2);
+    new_session(S, d1.id, o.id, 200, &a);
+    new_session(S, d1.id, o.id, 300, &b);
+    new_session(S, d2.id, o.id, 400, &c);
     assert_int_equal(OPS->session_create(S, &a), CL_EEXIST);
     assert_int_equal(OPS->session_get(S, a.id, &got), 0);
     assert_true(got.active);
@@ -727,12 +681,12 @@ static void test_shares(void **state)
     struct seen x = {0};
     enum cl_share_mode mode;
 
-    new_user(f, "o@example.com", &o);
-    new_user(f, "m@example.com", &m);
-    new_user(f, "n@example.com", &n);
-    new_project(f, o.id, "p", 100, &p);
-    new_device(f, p.id, "d", 100, "c", 1000, &d);
-    new_session(f, d.id, o.id, 200, &sess);
+    new_user(S, "o@example.com", &o);
+    new_user(S, "m@example.com", &m);
+    new_user(S, "n@example.com", &n);
+    new_project(S, o.id, "p", 100, &p);
+    new_device(S, p.id, "d", 100, "c", 1000, &d);
+    new_session(S, d.id, o.id, 200, &sess);
     assert_int_equal(OPS->share_get(S, sess.id, m.id, &mode), CL_ENOTFOUND);
     assert_int_equal(OPS->share_set(S, sess.id, m.id, CL_SHARE_VIEW, o.id, 300), 0);
     assert_int_equal(OPS->share_set(S, sess.id, n.id, CL_SHARE_CONTROL, o.id, 310), 0);
@@ -762,14 +716,14 @@ static void test_device_delete_cascade(void **state)
     struct cl_store_cascade c = {0};
     enum cl_share_mode mode;
 
-    new_user(f, "o@example.com", &o);
-    new_user(f, "m@example.com", &m);
-    new_project(f, o.id, "p", 100, &p);
-    new_device(f, p.id, "d", 100, "c", 1000, &d);
-    new_device(f, p.id, "other", 100, "c2", 1000, &other);
-    new_session(f, d.id, o.id, 200, &live);
-    new_session(f, d.id, o.id, 210, &ended);
-    new_session(f, other.id, o.id, 220, &elsewhere);
+    new_user(S, "o@example.com", &o);
+    new_user(S, "m@example.com", &m);
+    new_project(S, o.id, "p", 100, &p);
+    new_device(S, p.id, "d", 100, "c", 1000, &d);
+    new_device(S, p.id, "other", 100, "c2", 1000, &other);
+    new_session(S, d.id, o.id, 200, &live);
+    new_session(S, d.id, o.id, 210, &ended);
+    new_session(S, other.id, o.id, 220, &elsewhere);
     assert_int_equal(OPS->session_end(S, ended.id, 300, "exit", false, 0), 0);
     assert_int_equal(OPS->share_set(S, live.id, m.id, CL_SHARE_VIEW, o.id, 300), 0);
 
@@ -805,18 +759,18 @@ static void test_project_delete_cascade(void **state)
     char inv[CL_UUID_LEN + 1];
     size_t n = 9;
 
-    new_user(f, "o@example.com", &o);
-    new_user(f, "m@example.com", &m);
-    new_project(f, o.id, "p", 100, &p);
-    new_project(f, o.id, "keep", 100, &keep);
-    new_device(f, p.id, "d1", 100, "c1", 1000, &d1);
-    new_device(f, p.id, "d2", 110, "c2", 1000, &d2);
-    new_device(f, keep.id, "d3", 120, "c3", 1000, &d3);
+    new_user(S, "o@example.com", &o);
+    new_user(S, "m@example.com", &m);
+    new_project(S, o.id, "p", 100, &p);
+    new_project(S, o.id, "keep", 100, &keep);
+    new_device(S, p.id, "d1", 100, "c1", 1000, &d1);
+    new_device(S, p.id, "d2", 110, "c2", 1000, &d2);
+    new_device(S, keep.id, "d3", 120, "c3", 1000, &d3);
     assert_int_equal(OPS->member_add(S, p.id, m.id, CL_ROLE_MEMBER, o.id, 150), 0);
     assert_int_equal(OPS->invitation_create(S, p.id, "x@example.com", o.id, 150, inv), 0);
-    new_session(f, d1.id, o.id, 200, &s1);
-    new_session(f, d2.id, m.id, 210, &s2);
-    new_session(f, d3.id, o.id, 220, &s3);
+    new_session(S, d1.id, o.id, 200, &s1);
+    new_session(S, d2.id, m.id, 210, &s2);
+    new_session(S, d3.id, o.id, 220, &s3);
 
     assert_int_equal(OPS->project_delete(S, p.id, &c), 0);
     assert_int_equal(c.devices.n, 2);
@@ -851,21 +805,21 @@ static void test_member_remove_cascade(void **state)
     enum cl_share_mode mode;
     enum cl_role role;
 
-    new_user(f, "o@example.com", &o);
-    new_user(f, "m@example.com", &m);
-    new_user(f, "k@example.com", &k);
-    new_project(f, o.id, "p", 100, &p);
-    new_project(f, o.id, "other", 100, &other);
-    new_device(f, p.id, "d", 100, "c1", 1000, &d);
-    new_device(f, other.id, "od", 100, "c2", 1000, &od);
+    new_user(S, "o@example.com", &o);
+    new_user(S, "m@example.com", &m);
+    new_user(S, "k@example.com", &k);
+    new_project(S, o.id, "p", 100, &p);
+    new_project(S, o.id, "other", 100, &other);
+    new_device(S, p.id, "d", 100, "c1", 1000, &d);
+    new_device(S, other.id, "od", 100, "c2", 1000, &od);
     assert_int_equal(OPS->member_add(S, p.id, m.id, CL_ROLE_MEMBER, o.id, 150), 0);
     assert_int_equal(OPS->member_add(S, p.id, k.id, CL_ROLE_MEMBER, o.id, 150), 0);
     assert_int_equal(OPS->member_add(S, other.id, m.id, CL_ROLE_MEMBER, o.id, 150), 0);
-    new_session(f, d.id, m.id, 200, &mine);
-    new_session(f, d.id, o.id, 210, &shared_by_o);
-    new_session(f, d.id, k.id, 220, &shared_by_k);
-    new_session(f, d.id, o.id, 230, &not_shared);
-    new_session(f, od.id, m.id, 240, &mine_elsewhere);
+    new_session(S, d.id, m.id, 200, &mine);
+    new_session(S, d.id, o.id, 210, &shared_by_o);
+    new_session(S, d.id, k.id, 220, &shared_by_k);
+    new_session(S, d.id, o.id, 230, &not_shared);
+    new_session(S, od.id, m.id, 240, &mine_elsewhere);
     assert_int_equal(OPS->share_set(S, shared_by_o.id, m.id, CL_SHARE_VIEW, o.id, 300), 0);
     assert_int_equal(OPS->share_set(S, shared_by_k.id, m.id, CL_SHARE_CONTROL, k.id, 300), 0);
 
@@ -910,25 +864,25 @@ static void test_user_delete_cascade(void **state)
     uint8_t th[CL_HASH_LEN];
     char uid[CL_UUID_LEN + 1];
 
-    new_user(f, "u@example.com", &u);
-    new_user(f, "o@example.com", &o);
-    new_user(f, "k@example.com", &k);
-    new_project(f, u.id, "own", 100, &own);
-    new_project(f, o.id, "joined", 100, &joined);
-    new_device(f, own.id, "own-d", 100, "c1", 1000, &own_d);
-    new_device(f, joined.id, "joined-d", 100, "c2", 1000, &joined_d);
+    new_user(S, "u@example.com", &u);
+    new_user(S, "o@example.com", &o);
+    new_user(S, "k@example.com", &k);
+    new_project(S, u.id, "own", 100, &own);
+    new_project(S, o.id, "joined", 100, &joined);
+    new_device(S, own.id, "own-d", 100, "c1", 1000, &own_d);
+    new_device(S, joined.id, "joined-d", 100, "c2", 1000, &joined_d);
     assert_int_equal(OPS->member_add(S, joined.id, u.id, CL_ROLE_MEMBER, o.id, 150), 0);
     assert_int_equal(OPS->member_add(S, joined.id, k.id, CL_ROLE_MEMBER, o.id, 150), 0);
-    new_session(f, own_d.id, u.id, 200, &own_s);
-    new_session(f, joined_d.id, u.id, 210, &mine_in_joined);
-    new_session(f, joined_d.id, k.id, 220, &others_shared);
-    new_session(f, joined_d.id, o.id, 230, &others_plain);
+    new_session(S, own_d.id, u.id, 200, &own_s);
+    new_session(S, joined_d.id, u.id, 210, &mine_in_joined);
+    new_session(S, joined_d.id, k.id, 220, &others_shared);
+    new_session(S, joined_d.id, o.id, 230, &others_plain);
     assert_int_equal(OPS->share_set(S, others_shared.id, u.id, CL_SHARE_VIEW, k.id, 300), 0);
     hash_of("u-token", th);
     assert_int_equal(OPS->token_create(S, th, u.id, 100, 100000), 0);
 
     /* refused, with nothing changed, while they own a project with members */
-    new_project(f, u.id, "shared", 100, &shared);
+    new_project(S, u.id, "shared", 100, &shared);
     assert_int_equal(OPS->member_add(S, shared.id, k.id, CL_ROLE_MEMBER, u.id, 150), 0);
     assert_int_equal(OPS->user_delete(S, u.id, 400, &c), CL_ESTATE);
     assert_int_equal(c.ended.n + c.unshared.n + c.devices.n + c.projects.n + c.left.n, 0);
