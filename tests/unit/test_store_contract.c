@@ -918,6 +918,754 @@ static void test_user_delete_cascade(void **state)
     cl_store_cascade_free(&c);
 }
 
+/* ---- per-operation checks (moved from test_store.c) ----------------------- */
+
+struct proj_seen {
+    int n;
+    char id[8][CL_UUID_LEN + 1];
+    enum cl_role role[8];
+    char name[8][CL_NAME_MAX + 1];
+};
+
+struct dev_seen {
+    struct fx *f;
+    int n;
+    char id[8][CL_UUID_LEN + 1];
+};
+
+struct tokens_seen {
+    int n;
+    struct cl_token t[8];
+};
+
+static void test_token_create_lookup(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u;
+    uint8_t h[CL_HASH_LEN], h2[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1];
+    new_user(&f->s, "tok@example.com", &u);
+    cl_hash_str("clu_first", h);
+    cl_hash_str("clu_second", h2);
+
+    assert_int_equal(f->s.ops->token_create(&f->s, h, u.id, 100, 200), 0);
+    assert_int_equal(f->s.ops->token_create(&f->s, h, u.id, 100, 200), CL_EEXIST);
+    assert_int_equal(
+        f->s.ops->token_create(&f->s, h2, "00000000-0000-4000-8000-000000000000", 100, 200),
+        CL_ENOTFOUND);
+
+    memset(uid, 0, sizeof uid);
+    assert_int_equal(f->s.ops->token_user(&f->s, h, 100, uid), 0);
+    assert_string_equal(uid, u.id);
+    assert_int_equal(f->s.ops->token_user(&f->s, h, 199, uid), 0);
+    /* expired at expires_at */
+    assert_int_equal(f->s.ops->token_user(&f->s, h, 200, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->token_user(&f->s, h, 10000, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->token_user(&f->s, h2, 100, uid), CL_ENOTFOUND);
+
+    /* revoke */
+    assert_int_equal(f->s.ops->token_create(&f->s, h2, u.id, 100, 1000), 0);
+    assert_int_equal(f->s.ops->token_user(&f->s, h2, 150, uid), 0);
+    assert_int_equal(f->s.ops->token_revoke(&f->s, h2), 0);
+    assert_int_equal(f->s.ops->token_user(&f->s, h2, 150, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->token_revoke(&f->s, h2), 0); /* twice is fine */
+    /* the other token is untouched */
+    assert_int_equal(f->s.ops->token_user(&f->s, h, 150, uid), 0);
+    cl_hash_str("clu_unknown", h2);
+    assert_int_equal(f->s.ops->token_revoke(&f->s, h2), CL_ENOTFOUND);
+}
+
+static void collect_project(const struct cl_project *p, void *ctx)
+{
+    struct proj_seen *s = ctx;
+    assert_true(s->n < 8);
+    snprintf(s->id[s->n], sizeof s->id[0], "%s", p->id);
+    snprintf(s->name[s->n], sizeof s->name[0], "%s", p->name);
+    s->role[s->n] = p->role;
+    s->n++;
+}
+
+static void test_project_list_members_only(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m, other;
+    struct cl_project p1, p2, p3;
+    struct proj_seen seen;
+    enum cl_role role = CL_ROLE_OWNER;
+    new_user(&f->s, "o@example.com", &o);
+    new_user(&f->s, "m@example.com", &m);
+    new_user(&f->s, "x@example.com", &other);
+    new_project(&f->s, o.id, "first", 100, &p1);
+    new_project(&f->s, o.id, "second", 200, &p2);
+    new_project(&f->s, other.id, "elsewhere", 300, &p3);
+    assert_int_equal(f->s.ops->member_add(&f->s, p1.id, m.id, CL_ROLE_MEMBER, o.id, 150), 0);
+    assert_int_equal(f->s.ops->member_add(&f->s, p1.id, m.id, CL_ROLE_MEMBER, o.id, 150),
+                     CL_EEXIST);
+    assert_int_equal(f->s.ops->member_add(&f->s, p1.id, m.id, CL_ROLE_NONE, NULL, 150), CL_EINVAL);
+    assert_int_equal(f->s.ops->member_add(&f->s, "00000000-0000-4000-8000-000000000000", m.id,
+                                          CL_ROLE_MEMBER, NULL, 150),
+                     CL_ENOTFOUND);
+
+    /* owner: both projects, newest first, role owner */
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(f->s.ops->project_list_for_user(&f->s, o.id, collect_project, &seen), 0);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.id[0], p2.id);
+    assert_string_equal(seen.name[0], "second");
+    assert_string_equal(seen.id[1], p1.id);
+    assert_int_equal(seen.role[0], CL_ROLE_OWNER);
+    assert_int_equal(seen.role[1], CL_ROLE_OWNER);
+
+    /* member: only the project they were added to, role member */
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(f->s.ops->project_list_for_user(&f->s, m.id, collect_project, &seen), 0);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.id[0], p1.id);
+    assert_int_equal(seen.role[0], CL_ROLE_MEMBER);
+
+    /* outsider to o's projects sees only their own */
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(f->s.ops->project_list_for_user(&f->s, other.id, collect_project, &seen), 0);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.id[0], p3.id);
+
+    /* unknown user: nothing, no error */
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(f->s.ops->project_list_for_user(&f->s, "nobody", collect_project, &seen), 0);
+    assert_int_equal(seen.n, 0);
+
+    assert_int_equal(f->s.ops->member_role(&f->s, p1.id, m.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_MEMBER);
+    role = CL_ROLE_OWNER;
+    assert_int_equal(f->s.ops->member_role(&f->s, p1.id, other.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+    role = CL_ROLE_OWNER;
+    assert_int_equal(f->s.ops->member_role(&f->s, p2.id, m.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+}
+
+static void collect_device(const struct cl_device *d, void *ctx)
+{
+    struct dev_seen *s = ctx;
+    struct cl_device again;
+    assert_true(s->n < 8);
+    snprintf(s->id[s->n++], sizeof s->id[0], "%s", d->id);
+    /* callbacks may call into the store */
+    assert_int_equal(s->f->s.ops->device_get(&s->f->s, d->id, &again), 0);
+    assert_string_equal(again.name, d->name);
+}
+
+static void test_device_create_get_list(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p, p2;
+    struct cl_device d1, d2, got;
+    struct dev_seen seen = {.f = f};
+    uint8_t h[CL_HASH_LEN];
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_project(&f->s, o.id, "p2", 2, &p2);
+    new_device(&f->s, p.id, "beta", 20, "CODE0001", 1000, &d2);
+    new_device(&f->s, p.id, "alpha", 10, "CODE0002", 1000, &d1);
+
+    assert_int_equal(f->s.ops->device_get(&f->s, d1.id, &got), 0);
+    assert_string_equal(got.id, d1.id);
+    assert_string_equal(got.project_id, p.id);
+    assert_string_equal(got.name, "alpha");
+    assert_false(got.online);
+    assert_false(got.paired);
+    assert_int_equal(got.last_seen, 0);
+    assert_int_equal(got.created_at, 10);
+    assert_int_equal(got.code_expires_at, 1000);
+    assert_int_equal(f->s.ops->device_get(&f->s, p.id, &got), CL_ENOTFOUND);
+
+    /* oldest first */
+    assert_int_equal(f->s.ops->device_list(&f->s, p.id, collect_device, &seen), 0);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.id[0], d1.id);
+    assert_string_equal(seen.id[1], d2.id);
+    seen.n = 0;
+    assert_int_equal(f->s.ops->device_list(&f->s, p2.id, collect_device, &seen), 0);
+    assert_int_equal(seen.n, 0);
+
+    /* conflicts: same id, same live code; unknown project */
+    got = d1;
+    cl_hash_str("CODE0009", h);
+    assert_int_equal(f->s.ops->device_create(&f->s, &got, h, 1000), CL_EEXIST);
+    cl_uuid_new(got.id);
+    cl_hash_str("CODE0001", h);
+    assert_int_equal(f->s.ops->device_create(&f->s, &got, h, 1000), CL_EEXIST);
+    cl_hash_str("CODE0009", h);
+    cl_uuid_new(got.project_id);
+    assert_int_equal(f->s.ops->device_create(&f->s, &got, h, 1000), CL_ENOTFOUND);
+}
+
+static void test_device_pair(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p;
+    struct cl_device d, out, got;
+    uint8_t code[CL_HASH_LEN], tok[CL_HASH_LEN], tok2[CL_HASH_LEN], stored[CL_HASH_LEN];
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_device(&f->s, p.id, "unnamed", 10, "ABCD2345", 1000, &d);
+    cl_hash_str("ABCD2345", code);
+    cl_hash_str("cld_token", tok);
+    cl_hash_str("cld_other", tok2);
+
+    /* not paired yet: no token */
+    assert_int_equal(f->s.ops->device_token_hash(&f->s, d.id, stored), CL_ENOTFOUND);
+
+    /* checking the code (the installer's download) does not spend it */
+    char id[CL_UUID_LEN + 1] = "";
+    assert_int_equal(f->s.ops->device_code_check(&f->s, code, 999, id), 0);
+    assert_string_equal(id, d.id);
+    assert_int_equal(f->s.ops->device_code_check(&f->s, code, 1000, id), CL_EEXPIRED);
+    assert_int_equal(f->s.ops->device_code_check(&f->s, tok, 999, id), CL_ENOTFOUND);
+
+    /* voiding (too many failed attempts named it) clears a code; another
+     * device's code and an unknown one are untouched */
+    struct cl_device d2;
+    uint8_t code2[CL_HASH_LEN];
+    char vid[CL_UUID_LEN + 1] = "";
+    new_device(&f->s, p.id, "doomed", 10, "WXYZ6789", 1000, &d2);
+    cl_hash_str("WXYZ6789", code2);
+    assert_int_equal(f->s.ops->device_code_void(&f->s, tok, vid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_code_void(&f->s, code2, vid), 0);
+    assert_string_equal(vid, d2.id);
+    assert_int_equal(f->s.ops->device_code_check(&f->s, code2, 999, id), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_get(&f->s, d2.id, &got), 0);
+    assert_int_equal(got.code_expires_at, 0);
+    assert_false(got.paired);
+    assert_int_equal(f->s.ops->device_code_void(&f->s, code2, NULL), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_code_check(&f->s, code, 999, id), 0);
+
+    memset(&out, 0, sizeof out);
+    assert_int_equal(f->s.ops->device_pair(&f->s, code, 999, "My Server", tok, &out), 0);
+    assert_string_equal(out.id, d.id);
+    assert_string_equal(out.project_id, p.id);
+    assert_string_equal(out.name, "My Server");
+    assert_true(out.paired);
+    assert_int_equal(out.code_expires_at, 0);
+
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), 0);
+    assert_true(got.paired);
+    assert_string_equal(got.name, "My Server");
+    assert_int_equal(got.code_expires_at, 0);
+    assert_int_equal(f->s.ops->device_token_hash(&f->s, d.id, stored), 0);
+    assert_memory_equal(stored, tok, CL_HASH_LEN);
+    assert_true(cl_secret_equal(stored, tok));
+
+    /* the code is spent: a second use finds nothing and changes nothing */
+    assert_int_equal(f->s.ops->device_code_check(&f->s, code, 999, id), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_pair(&f->s, code, 999, "Thief", tok2, &out), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_token_hash(&f->s, d.id, stored), 0);
+    assert_memory_equal(stored, tok, CL_HASH_LEN);
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), 0);
+    assert_string_equal(got.name, "My Server");
+
+    /* an unknown code */
+    cl_hash_str("ZZZZZZZZ", code);
+    assert_int_equal(f->s.ops->device_pair(&f->s, code, 0, NULL, tok2, &out), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->device_token_hash(&f->s, "no-such-device", stored), CL_ENOTFOUND);
+}
+
+static void test_device_pair_keeps_name(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p;
+    struct cl_device d, out;
+    uint8_t code[CL_HASH_LEN], tok[CL_HASH_LEN];
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_device(&f->s, p.id, "kept", 10, "KEEP2345", 1000, &d);
+    new_device(&f->s, p.id, "kept too", 11, "KEEP2346", 1000, &d);
+    cl_hash_str("cld_t", tok);
+    cl_hash_str("KEEP2345", code);
+    assert_int_equal(f->s.ops->device_pair(&f->s, code, 5, NULL, tok, &out), 0);
+    assert_string_equal(out.name, "kept");
+    cl_hash_str("KEEP2346", code);
+    cl_hash_str("cld_u", tok);
+    assert_int_equal(f->s.ops->device_pair(&f->s, code, 5, "", tok, NULL), 0);
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &out), 0);
+    assert_string_equal(out.name, "kept too");
+    assert_true(out.paired);
+}
+
+static void test_device_pair_expired(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p;
+    struct cl_device d, out, got;
+    uint8_t code[CL_HASH_LEN], tok[CL_HASH_LEN], stored[CL_HASH_LEN];
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_device(&f->s, p.id, "late", 10, "LATE2345", 1000, &d);
+    cl_hash_str("LATE2345", code);
+    cl_hash_str("cld_late", tok);
+
+    /* expired at code_expires_at */
+    assert_int_equal(f->s.ops->device_pair(&f->s, code, 1000, "x", tok, &out), CL_EEXPIRED);
+    assert_int_equal(f->s.ops->device_get(&f->s, d.id, &got), 0);
+    assert_false(got.paired);
+    assert_string_equal(got.name, "late");
+    assert_int_equal(got.code_expires_at, 0); /* cleared */
+    assert_int_equal(f->s.ops->device_token_hash(&f->s, d.id, stored), CL_ENOTFOUND);
+    /* once cleared it is simply unknown, even with an earlier clock */
+    assert_int_equal(f->s.ops->device_pair(&f->s, code, 1, "x", tok, &out), CL_ENOTFOUND);
+}
+
+static void count_session(const struct cl_session *sess, void *ctx)
+{
+    assert_true(sess->active);
+    (*(int *)ctx)++;
+}
+
+static void test_session_list_active(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p;
+    struct cl_device d1, d2;
+    struct cl_session a, b, c;
+    int n;
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_device(&f->s, p.id, "one", 10, "LST23456", 1000, &d1);
+    new_device(&f->s, p.id, "two", 11, "LST34567", 1000, &d2);
+    new_session(&f->s, d1.id, o.id, 100, &a);
+    new_session(&f->s, d1.id, o.id, 100, &b);
+    new_session(&f->s, d2.id, o.id, 100, &c);
+    assert_int_equal(f->s.ops->session_end(&f->s, b.id, 200, "exit", true, 0), 0);
+    n = 0;
+    assert_int_equal(f->s.ops->session_list_active(&f->s, d1.id, count_session, &n), 0);
+    assert_int_equal(n, 1); /* a; b has ended */
+    n = 0;
+    assert_int_equal(f->s.ops->session_list_active(&f->s, NULL, count_session, &n), 0);
+    assert_int_equal(n, 2); /* a and c */
+    n = 0;
+    assert_int_equal(f->s.ops->session_list_active(&f->s, "no-such-device", count_session, &n), 0);
+    assert_int_equal(n, 0);
+}
+
+static void collect_share(const struct cl_share *sh, void *ctx)
+{
+    struct cl_share *out = ctx;
+    while (out->user_id[0])
+        out++;
+    *out = *sh;
+}
+
+static void test_session_shares(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, m1, m2;
+    struct cl_project p;
+    struct cl_device d;
+    struct cl_session sess;
+    struct cl_share list[4];
+    enum cl_share_mode mode = CL_SHARE_NONE;
+    new_user(&f->s, "o@example.com", &o);
+    new_user(&f->s, "m1@example.com", &m1);
+    new_user(&f->s, "m2@example.com", &m2);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_device(&f->s, p.id, "d", 10, "SHR23456", 1000, &d);
+    new_session(&f->s, d.id, o.id, 100, &sess);
+
+    assert_int_equal(f->s.ops->share_get(&f->s, sess.id, m1.id, &mode), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->share_set(&f->s, sess.id, m1.id, CL_SHARE_VIEW, o.id, 5), 0);
+    assert_int_equal(f->s.ops->share_set(&f->s, sess.id, m2.id, CL_SHARE_CONTROL, o.id, 6), 0);
+    assert_int_equal(f->s.ops->share_get(&f->s, sess.id, m1.id, &mode), 0);
+    assert_int_equal(mode, CL_SHARE_VIEW);
+    /* setting again changes the mode, not the row count */
+    assert_int_equal(f->s.ops->share_set(&f->s, sess.id, m1.id, CL_SHARE_CONTROL, o.id, 7), 0);
+    assert_int_equal(f->s.ops->share_get(&f->s, sess.id, m1.id, &mode), 0);
+    assert_int_equal(mode, CL_SHARE_CONTROL);
+    memset(list, 0, sizeof list);
+    assert_int_equal(f->s.ops->share_list(&f->s, sess.id, collect_share, list), 0);
+    assert_string_equal(list[0].email, "m1@example.com");
+    assert_string_equal(list[1].email, "m2@example.com");
+    assert_int_equal(list[1].mode, CL_SHARE_CONTROL);
+    assert_string_equal(list[2].user_id, "");
+
+    assert_int_equal(f->s.ops->share_remove(&f->s, sess.id, m1.id), 0);
+    assert_int_equal(f->s.ops->share_remove(&f->s, sess.id, m1.id), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->share_get(&f->s, sess.id, m1.id, &mode), CL_ENOTFOUND);
+    /* unknown session or user: the foreign keys refuse it */
+    assert_int_equal(f->s.ops->share_set(&f->s, "no-such-session", m1.id, CL_SHARE_VIEW, o.id, 8),
+                     CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->share_set(&f->s, sess.id, m1.id, CL_SHARE_NONE, o.id, 8), CL_EINVAL);
+}
+
+static void collect_invitation(const struct cl_invitation *inv, void *ctx);
+
+static void test_invitation_accept(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, later;
+    struct cl_project p1, p2;
+    struct cl_invitation inv[4], got;
+    char id[CL_UUID_LEN + 1], id2[CL_UUID_LEN + 1];
+    enum cl_role role = CL_ROLE_NONE;
+    size_t n = 99;
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p1", 1, &p1);
+    new_project(&f->s, o.id, "p2", 2, &p2);
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p1.id, "new@example.com", o.id, 5, id), 0);
+    assert_int_equal(strlen(id), CL_UUID_LEN);
+    /* one pending invitation per address and project (case-insensitive) */
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p1.id, "NEW@example.com", o.id, 6, id),
+                     CL_EEXIST);
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p2.id, "new@example.com", o.id, 7, id2), 0);
+    assert_int_equal(f->s.ops->invitation_count_pending(&f->s, p1.id, &n), 0);
+    assert_int_equal(n, 1);
+    /* signing up joins nothing: the invitations wait for an answer */
+    new_user(&f->s, "new@example.com", &later);
+    assert_int_equal(f->s.ops->member_role(&f->s, p1.id, later.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+    memset(inv, 0, sizeof inv);
+    assert_int_equal(
+        f->s.ops->invitation_list_for_email(&f->s, "NEW@example.com", collect_invitation, inv), 0);
+    assert_string_equal(inv[0].project_name, "p1");
+    assert_string_equal(inv[0].inviter_email, "o@example.com");
+    assert_string_equal(inv[1].id, id2);
+    assert_string_equal(inv[2].id, "");
+    assert_int_equal(f->s.ops->invitation_get(&f->s, id2, &got), 0);
+    assert_string_equal(got.project_id, p2.id);
+    assert_string_equal(got.email, "new@example.com");
+    /* accept p2's: a member; decline p1's: not; neither is pending any more */
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, id2, later.id, true, 8), 0);
+    assert_int_equal(f->s.ops->member_role(&f->s, p2.id, later.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_MEMBER);
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, id2, later.id, true, 9), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, inv[0].id, later.id, false, 9), 0);
+    assert_int_equal(f->s.ops->member_role(&f->s, p1.id, later.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+    assert_int_equal(f->s.ops->invitation_get(&f->s, inv[0].id, &got), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->invitation_count_pending(&f->s, p1.id, &n), 0);
+    assert_int_equal(n, 0);
+    /* a declined address may be invited again */
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p1.id, "new@example.com", o.id, 10, id), 0);
+    /* unknown project */
+    assert_int_equal(
+        f->s.ops->invitation_create(&f->s, "no-such-project", "x@example.com", o.id, 11, id),
+        CL_ENOTFOUND);
+}
+
+static void test_session_lifecycle(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o;
+    struct cl_project p;
+    struct cl_device d;
+    struct cl_session s1, s2, got;
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_device(&f->s, p.id, "d", 10, "SESS2345", 1000, &d);
+    new_session(&f->s, d.id, o.id, 100, &s1);
+    new_session(&f->s, d.id, o.id, 100, &s2);
+
+    assert_int_equal(f->s.ops->session_get(&f->s, s1.id, &got), 0);
+    assert_string_equal(got.id, s1.id);
+    assert_string_equal(got.device_id, d.id);
+    assert_string_equal(got.user_id, o.id);
+    assert_true(got.active);
+    assert_int_equal(got.started_at, 100);
+    assert_int_equal(got.ended_at, 0);
+    assert_string_equal(got.end_reason, "");
+    assert_false(got.has_exit_code);
+
+    /* ended with an exit code; the first end wins */
+    assert_int_equal(f->s.ops->session_end(&f->s, s1.id, 200, "exit", true, 3), 0);
+    assert_int_equal(f->s.ops->session_end(&f->s, s1.id, 300, "idle", false, 0), 0);
+    assert_int_equal(f->s.ops->session_get(&f->s, s1.id, &got), 0);
+    assert_false(got.active);
+    assert_int_equal(got.ended_at, 200);
+    assert_string_equal(got.end_reason, "exit");
+    assert_true(got.has_exit_code);
+    assert_int_equal(got.exit_code, 3);
+
+    /* exit code 0 is a code, not "unknown" */
+    assert_int_equal(f->s.ops->session_end(&f->s, s2.id, 250, "hangup", false, 0), 0);
+    assert_int_equal(f->s.ops->session_get(&f->s, s2.id, &got), 0);
+    assert_false(got.active);
+    assert_false(got.has_exit_code);
+    assert_string_equal(got.end_reason, "hangup");
+    new_session(&f->s, d.id, o.id, 100, &s2);
+    assert_int_equal(f->s.ops->session_end(&f->s, s2.id, 260, NULL, true, 0), 0);
+    assert_int_equal(f->s.ops->session_get(&f->s, s2.id, &got), 0);
+    assert_true(got.has_exit_code);
+    assert_int_equal(got.exit_code, 0);
+    assert_string_equal(got.end_reason, "");
+
+    assert_int_equal(f->s.ops->session_get(&f->s, d.id, &got), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->session_end(&f->s, d.id, 1, "exit", false, 0), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->session_create(&f->s, &s1), CL_EEXIST);
+
+    /* a session on an unknown device */
+    got = s1;
+    cl_uuid_new(got.id);
+    cl_uuid_new(got.device_id);
+    assert_int_equal(f->s.ops->session_create(&f->s, &got), CL_ENOTFOUND);
+
+    /* open sessions counted per device and per user (start-session's caps) */
+    size_t per_dev = 99, per_user = 99;
+    assert_int_equal(f->s.ops->session_count_open(&f->s, d.id, o.id, &per_dev, &per_user), 0);
+    assert_int_equal(per_dev, 0); /* every session above has ended */
+    assert_int_equal(per_user, 0);
+    new_session(&f->s, d.id, o.id, 100, &s1);
+    new_session(&f->s, d.id, o.id, 100, &s2);
+    assert_int_equal(f->s.ops->session_count_open(&f->s, d.id, o.id, &per_dev, &per_user), 0);
+    assert_int_equal(per_dev, 2);
+    assert_int_equal(per_user, 2);
+    assert_int_equal(f->s.ops->session_end(&f->s, s2.id, 300, "exit", false, 0), 0);
+    assert_int_equal(f->s.ops->session_count_open(&f->s, d.id, "nobody", &per_dev, &per_user), 0);
+    assert_int_equal(per_dev, 1);
+    assert_int_equal(per_user, 0);
+}
+
+static void collect_token(const struct cl_token *t, void *ctx)
+{
+    struct tokens_seen *s = ctx;
+    assert_true(s->n < 8);
+    s->t[s->n++] = *t;
+}
+
+static void test_token_list_touch_revoke(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u, other;
+    uint8_t h[3][CL_HASH_LEN], ho[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1];
+    struct tokens_seen seen;
+    struct cl_token t;
+    int revoked = -1;
+
+    new_user(&f->s, "list@example.com", &u);
+    new_user(&f->s, "other@example.com", &other);
+    cl_hash_str("clu_a", h[0]);
+    cl_hash_str("clu_b", h[1]);
+    cl_hash_str("clu_c", h[2]);
+    cl_hash_str("clu_other", ho);
+    assert_int_equal(f->s.ops->token_create(&f->s, h[0], u.id, 100, 10000), 0);
+    assert_int_equal(f->s.ops->token_create(&f->s, h[1], u.id, 200, 10000), 0);
+    assert_int_equal(f->s.ops->token_create(&f->s, h[2], u.id, 300, 400), 0); /* expires */
+    assert_int_equal(f->s.ops->token_create(&f->s, ho, other.id, 100, 10000), 0);
+
+    /* newest first, live only, the current one marked, never used yet */
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(f->s.ops->token_list(&f->s, u.id, 350, h[1], collect_token, &seen), 0);
+    assert_int_equal(seen.n, 3);
+    assert_int_equal(seen.t[0].created_at, 300);
+    assert_int_equal(seen.t[1].created_at, 200);
+    assert_true(seen.t[1].current);
+    assert_false(seen.t[0].current || seen.t[2].current);
+    assert_int_equal(seen.t[2].last_used_at, 0);
+    assert_int_equal(seen.t[2].expires_at, 10000);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(f->s.ops->token_list(&f->s, u.id, 400, NULL, collect_token, &seen), 0);
+    assert_int_equal(seen.n, 2); /* the third expired */
+    assert_false(seen.t[0].current || seen.t[1].current);
+
+    /* last_used: written on use, then at most every CL_TOKEN_TOUCH_S */
+    assert_int_equal(f->s.ops->token_user(&f->s, h[0], 1000, uid), 0);
+    assert_int_equal(f->s.ops->token_get(&f->s, seen.t[1].id, &t), 0);
+    assert_int_equal(t.last_used_at, 1000);
+    assert_int_equal(f->s.ops->token_user(&f->s, h[0], 1000 + CL_TOKEN_TOUCH_S - 1, uid), 0);
+    assert_int_equal(f->s.ops->token_get(&f->s, seen.t[1].id, &t), 0);
+    assert_int_equal(t.last_used_at, 1000);
+    assert_int_equal(f->s.ops->token_user(&f->s, h[0], 1000 + CL_TOKEN_TOUCH_S, uid), 0);
+    assert_int_equal(f->s.ops->token_get(&f->s, seen.t[1].id, &t), 0);
+    assert_int_equal(t.last_used_at, 1000 + CL_TOKEN_TOUCH_S);
+    assert_string_equal(t.user_id, u.id);
+
+    /* revoke one by id: it stops working and leaves the list */
+    assert_int_equal(f->s.ops->token_revoke_id(&f->s, seen.t[1].id, 1100), 0);
+    assert_int_equal(f->s.ops->token_revoke_id(&f->s, seen.t[1].id, 1200), 0); /* twice: fine */
+    assert_int_equal(f->s.ops->token_user(&f->s, h[0], 1101, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->token_get(&f->s, seen.t[1].id, &t), 0); /* still known */
+    assert_int_equal(f->s.ops->token_revoke_id(&f->s, "00000000-0000-4000-8000-000000000000", 1),
+                     CL_ENOTFOUND);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(f->s.ops->token_list(&f->s, u.id, 1101, NULL, collect_token, &seen), 0);
+    assert_int_equal(seen.n, 1);
+
+    /* revoke all but one, then all; other users are untouched */
+    assert_int_equal(f->s.ops->token_create(&f->s, h[2], u.id, 1200, 10000), CL_EEXIST);
+    cl_hash_str("clu_d", h[2]);
+    assert_int_equal(f->s.ops->token_create(&f->s, h[2], u.id, 1200, 10000), 0);
+    assert_int_equal(f->s.ops->tokens_revoke_all(&f->s, u.id, h[2], 1300, &revoked), 0);
+    assert_int_equal(revoked, 2); /* b and the expired c (a was revoked already) */
+    assert_int_equal(f->s.ops->token_user(&f->s, h[1], 1301, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->token_user(&f->s, h[2], 1301, uid), 0);
+    assert_int_equal(f->s.ops->tokens_revoke_all(&f->s, u.id, NULL, 1400, &revoked), 0);
+    assert_int_equal(revoked, 1);
+    assert_int_equal(f->s.ops->token_user(&f->s, h[2], 1401, uid), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->token_user(&f->s, ho, 1401, uid), 0);
+    assert_string_equal(uid, other.id);
+}
+
+static void test_user_set_password(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user u, got;
+    uint8_t keep[CL_HASH_LEN], other[CL_HASH_LEN];
+    char uid[CL_UUID_LEN + 1];
+    new_user(&f->s, "pw@example.com", &u);
+    cl_hash_str("clu_keep", keep);
+    cl_hash_str("clu_other", other);
+    assert_int_equal(f->s.ops->token_create(&f->s, keep, u.id, 1, 1000), 0);
+    assert_int_equal(f->s.ops->token_create(&f->s, other, u.id, 1, 1000), 0);
+
+    assert_int_equal(f->s.ops->user_set_password(&f->s, u.id, "$argon2id$new", keep, 5), 0);
+    assert_int_equal(f->s.ops->user_by_id(&f->s, u.id, &got), 0);
+    assert_string_equal(got.pw_hash, "$argon2id$new");
+    assert_int_equal(f->s.ops->token_user(&f->s, keep, 6, uid), 0);
+    assert_int_equal(f->s.ops->token_user(&f->s, other, 6, uid), CL_ENOTFOUND);
+
+    assert_int_equal(f->s.ops->user_set_password(&f->s, u.id, "", keep, 5), CL_EINVAL);
+    assert_int_equal(f->s.ops->user_set_password(&f->s, "00000000-0000-4000-8000-000000000000",
+                                                 "$argon2id$x", NULL, 5),
+                     CL_ENOTFOUND);
+    /* a failed change leaves the tokens alone (one transaction) */
+    assert_int_equal(f->s.ops->token_user(&f->s, keep, 6, uid), 0);
+}
+
+static void collect_member(const struct cl_member *m, void *ctx)
+{
+    struct cl_member *out = ctx;
+    while (out->user_id[0])
+        out++;
+    *out = *m;
+}
+
+static void test_members_list_remove(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, a, b;
+    struct cl_project p, other;
+    struct cl_device d, d2;
+    struct cl_session sa, sa_other, so, got;
+    struct cl_member ms[4];
+    enum cl_role role;
+    enum cl_share_mode mode;
+    new_user(&f->s, "o@example.com", &o);
+    new_user(&f->s, "a@example.com", &a);
+    new_user(&f->s, "b@example.com", &b);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_project(&f->s, o.id, "other", 1, &other);
+    assert_int_equal(f->s.ops->member_add(&f->s, p.id, b.id, CL_ROLE_MEMBER, o.id, 3), 0);
+    assert_int_equal(f->s.ops->member_add(&f->s, p.id, a.id, CL_ROLE_MEMBER, o.id, 2), 0);
+    assert_int_equal(f->s.ops->member_add(&f->s, other.id, a.id, CL_ROLE_MEMBER, o.id, 2), 0);
+
+    /* the owner first, then by when they joined */
+    memset(ms, 0, sizeof ms);
+    assert_int_equal(f->s.ops->member_list(&f->s, p.id, collect_member, ms), 0);
+    assert_string_equal(ms[0].user_id, o.id);
+    assert_int_equal(ms[0].role, CL_ROLE_OWNER);
+    assert_string_equal(ms[0].invited_by, "");
+    assert_string_equal(ms[1].user_id, a.id);
+    assert_string_equal(ms[1].email, "a@example.com");
+    assert_string_equal(ms[1].display_name, "name of a@example.com");
+    assert_int_equal(ms[1].role, CL_ROLE_MEMBER);
+    assert_string_equal(ms[1].invited_by, o.id);
+    assert_int_equal(ms[1].created_at, 2);
+    assert_string_equal(ms[2].user_id, b.id);
+    assert_string_equal(ms[3].user_id, "");
+
+    /* a's live session here ends; the owner's session shared with a loses
+     * the share; a's session in the other project is untouched */
+    new_device(&f->s, p.id, "d", 10, "MREM2345", 1000, &d);
+    new_device(&f->s, other.id, "d2", 10, "MREM3456", 1000, &d2);
+    new_session(&f->s, d.id, a.id, 100, &sa);
+    new_session(&f->s, d.id, o.id, 100, &so);
+    new_session(&f->s, d2.id, a.id, 100, &sa_other);
+    assert_int_equal(f->s.ops->share_set(&f->s, so.id, a.id, CL_SHARE_CONTROL, o.id, 5), 0);
+    assert_int_equal(f->s.ops->share_set(&f->s, so.id, b.id, CL_SHARE_VIEW, o.id, 5), 0);
+
+    /* the owner cannot be removed; non-members are not found */
+    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, o.id, 9, NULL), CL_ESTATE);
+    assert_int_equal(f->s.ops->member_role(&f->s, p.id, o.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_OWNER);
+    assert_int_equal(f->s.ops->member_remove(&f->s, other.id, b.id, 9, NULL), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->member_remove(&f->s, "no-such-project", a.id, 9, NULL),
+                     CL_ENOTFOUND);
+
+    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, a.id, 20, NULL), 0);
+    assert_int_equal(f->s.ops->member_role(&f->s, p.id, a.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_NONE);
+    assert_int_equal(f->s.ops->session_get(&f->s, sa.id, &got), 0);
+    assert_false(got.active);
+    assert_int_equal(got.ended_at, 20);
+    assert_string_equal(got.end_reason, "member_removed");
+    assert_int_equal(f->s.ops->share_get(&f->s, so.id, a.id, &mode), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->share_get(&f->s, so.id, b.id, &mode), 0);
+    assert_int_equal(f->s.ops->session_get(&f->s, so.id, &got), 0);
+    assert_true(got.active);
+    assert_int_equal(f->s.ops->session_get(&f->s, sa_other.id, &got), 0);
+    assert_true(got.active);
+    assert_int_equal(f->s.ops->member_role(&f->s, other.id, a.id, &role), 0);
+    assert_int_equal(role, CL_ROLE_MEMBER);
+    assert_int_equal(f->s.ops->member_remove(&f->s, p.id, a.id, 21, NULL), CL_ENOTFOUND);
+    /* removed members can be added again */
+    assert_int_equal(f->s.ops->member_add(&f->s, p.id, a.id, CL_ROLE_MEMBER, o.id, 22), 0);
+}
+
+static void collect_invitation(const struct cl_invitation *inv, void *ctx)
+{
+    struct cl_invitation *out = ctx;
+    while (out->id[0])
+        out++;
+    *out = *inv;
+}
+
+static void test_invitation_list_cancel(void **state)
+{
+    struct fx *f = *state;
+    struct cl_user o, later;
+    struct cl_project p, p2;
+    struct cl_invitation inv[4];
+    char i1[CL_UUID_LEN + 1], i2[CL_UUID_LEN + 1], i3[CL_UUID_LEN + 1];
+    new_user(&f->s, "o@example.com", &o);
+    new_project(&f->s, o.id, "p", 1, &p);
+    new_project(&f->s, o.id, "p2", 1, &p2);
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "one@example.com", o.id, 5, i1), 0);
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "two@example.com", o.id, 6, i2), 0);
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p2.id, "two@example.com", o.id, 7, i3), 0);
+    memset(inv, 0, sizeof inv);
+    assert_int_equal(f->s.ops->invitation_list(&f->s, p.id, collect_invitation, inv), 0);
+    assert_string_equal(inv[0].id, i1);
+    assert_string_equal(inv[0].email, "one@example.com");
+    assert_string_equal(inv[0].project_id, p.id);
+    assert_string_equal(inv[0].invited_by, o.id);
+    assert_int_equal(inv[0].created_at, 5);
+    assert_string_equal(inv[1].id, i2);
+    assert_string_equal(inv[2].id, "");
+
+    /* cancel: only through its own project, only while pending */
+    assert_int_equal(f->s.ops->invitation_cancel(&f->s, p2.id, i2), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->invitation_cancel(&f->s, p.id, i2), 0);
+    assert_int_equal(f->s.ops->invitation_cancel(&f->s, p.id, i2), CL_ENOTFOUND);
+    memset(inv, 0, sizeof inv);
+    assert_int_equal(f->s.ops->invitation_list(&f->s, p.id, collect_invitation, inv), 0);
+    assert_string_equal(inv[0].id, i1);
+    assert_string_equal(inv[1].id, "");
+    /* a cancelled invitation cannot be answered; the other project's can */
+    new_user(&f->s, "two@example.com", &later);
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, i2, later.id, true, 8), CL_ENOTFOUND);
+    assert_int_equal(f->s.ops->invitation_respond(&f->s, i3, later.id, true, 8), 0);
+    /* and the address may be invited again */
+    assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "two@example.com", o.id, 9, i2), 0);
+    /* accepted ones are not listed */
+    memset(inv, 0, sizeof inv);
+    assert_int_equal(f->s.ops->invitation_list(&f->s, p2.id, collect_invitation, inv), 0);
+    assert_string_equal(inv[0].id, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -934,6 +1682,20 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_project_delete_cascade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_remove_cascade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_delete_cascade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_create_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_project_list_members_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_create_get_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_pair, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_pair_keeps_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_pair_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_list_active, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_shares, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invitation_accept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_list_touch_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_set_password, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_members_list_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invitation_list_cancel, setup, teardown),
     };
     int failed = 0;
 
