@@ -368,25 +368,14 @@ static void test_migration_3_keeps_tokens(void **state)
 static void test_sqlite_user_rows(void **state)
 {
     struct fx *f = *state;
-    struct cl_user u, dup;
-    memset(&dup, 0, sizeof dup);
-    cl_uuid_new(dup.id);
-    assert_int_equal(f->s.ops->user_create(&f->s, &dup), CL_EINVAL); /* empty email */
-    snprintf(dup.email, sizeof dup.email, "x@example.com");
-    memset(dup.display_name, 'n', sizeof dup.display_name); /* no NUL */
-    assert_int_equal(f->s.ops->user_create(&f->s, &dup), CL_EINVAL);
+    struct cl_user u;
+    refuse_invalid_users(&f->s);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM users"), 0);
     /* a profile row comes with the user */
     new_user(&f->s, "carol@example.com", &u);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM profiles"), 1);
     /* refused duplicates (email in another case, or the same id) leave nothing */
-    dup = u;
-    cl_uuid_new(dup.id);
-    snprintf(dup.email, sizeof dup.email, "CAROL@EXAMPLE.com");
-    assert_int_equal(f->s.ops->user_create(&f->s, &dup), CL_EEXIST);
-    dup = u;
-    snprintf(dup.email, sizeof dup.email, "other@example.com");
-    assert_int_equal(f->s.ops->user_create(&f->s, &dup), CL_EEXIST);
+    refuse_duplicate_users(&f->s, &u, "CAROL@EXAMPLE.com");
     assert_int_equal(raw_count(f, "SELECT count(*) FROM users"), 1);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM profiles"), 1);
     /* "" clears the avatar: stored NULL, as seed 001's nullable column */
@@ -402,7 +391,6 @@ static void test_sqlite_project_rows(void **state)
     struct cl_project p, keep, dup;
     struct cl_device d, d2;
     struct cl_session s1, s2;
-    char inv[CL_UUID_LEN + 1];
     new_user(&f->s, "o@example.com", &o);
     new_user(&f->s, "m@example.com", &m);
     new_project(&f->s, o.id, "p", 1, &p);
@@ -429,11 +417,7 @@ static void test_sqlite_project_rows(void **state)
     assert_int_equal(raw_count(f, "SELECT count(*) FROM session_shares"), 0);
 
     /* project_delete takes sessions, shares, invitations, memberships */
-    assert_int_equal(f->s.ops->member_add(&f->s, p.id, m.id, CL_ROLE_MEMBER, o.id, 3), 0);
-    new_device(&f->s, p.id, "d", 10, "PDEL2345", 1000, &d);
-    new_session(&f->s, d.id, m.id, 100, &s1);
-    assert_int_equal(f->s.ops->share_set(&f->s, s1.id, o.id, CL_SHARE_VIEW, m.id, 4), 0);
-    assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "x@example.com", o.id, 5, inv), 0);
+    fill_project(&f->s, &p, o.id, m.id, &d, &s1);
     assert_int_equal(f->s.ops->project_delete(&f->s, p.id, NULL), 0);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM sessions"), 0);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM session_shares"), 0);
@@ -495,26 +479,18 @@ static void test_sqlite_link_rows(void **state)
     assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r1, 100, 100 + CL_RESET_TOKEN_TTL_S), 0);
     assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r2, 110, 110 + CL_RESET_TOKEN_TTL_S), 0);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM password_resets"), 2);
-    for (int i = 2; i < CL_RESET_LINKS_MAX + 1; i++) { /* the last one is refused */
-        uint8_t rn[CL_HASH_LEN];
-        char name[32];
-        snprintf(name, sizeof name, "clr_more%d", i);
-        cl_hash_str(name, rn);
-        assert_int_equal(f->s.ops->reset_create(&f->s, u.id, rn, 111, 111 + CL_RESET_TOKEN_TTL_S),
-                         i < CL_RESET_LINKS_MAX ? 0 : CL_ELIMIT);
-    }
+    new_reset_links(&f->s, u.id, "clr_more", 2, CL_RESET_LINKS_MAX, 111,
+                    111 + CL_RESET_TOKEN_TTL_S);
+    cl_hash_str("clr_over", r1);
+    assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r1, 112, 112 + CL_RESET_TOKEN_TTL_S),
+                     CL_ELIMIT);
+    cl_hash_str("clr_one", r1);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM password_resets"), CL_RESET_LINKS_MAX);
     /* using one voids all */
     assert_int_equal(f->s.ops->reset_consume(&f->s, r1, 120, "$argon2id$new", uid), 0);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM password_resets"), 0);
     /* expired links go at the next request */
-    for (int i = 0; i < CL_RESET_LINKS_MAX; i++) {
-        uint8_t rn[CL_HASH_LEN];
-        char name[32];
-        snprintf(name, sizeof name, "clr_old%d", i);
-        cl_hash_str(name, rn);
-        assert_int_equal(f->s.ops->reset_create(&f->s, u.id, rn, 130, 140), 0);
-    }
+    new_reset_links(&f->s, u.id, "clr_old", 0, CL_RESET_LINKS_MAX, 130, 140);
     assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r2, 140, 150), 0);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM password_resets"), 1);
 

@@ -1694,28 +1694,15 @@ static void test_user_create_and_get(void **state)
 static void test_user_email_unique_case_insensitive(void **state)
 {
     struct fx *f = *state;
-    struct cl_user u, dup;
+    struct cl_user u;
     new_user(&f->s, "carol@example.com", &u);
-    dup = u;
-    cl_uuid_new(dup.id);
-    snprintf(dup.email, sizeof dup.email, "CAROL@EXAMPLE.com");
-    assert_int_equal(f->s.ops->user_create(&f->s, &dup), CL_EEXIST);
-    /* the same id is a conflict too */
-    dup = u;
-    snprintf(dup.email, sizeof dup.email, "other@example.com");
-    assert_int_equal(f->s.ops->user_create(&f->s, &dup), CL_EEXIST);
+    refuse_duplicate_users(&f->s, &u, "CAROL@EXAMPLE.com");
 }
 
 static void test_user_invalid_input(void **state)
 {
     struct fx *f = *state;
-    struct cl_user u;
-    memset(&u, 0, sizeof u);
-    cl_uuid_new(u.id);
-    assert_int_equal(f->s.ops->user_create(&f->s, &u), CL_EINVAL); /* empty email */
-    snprintf(u.email, sizeof u.email, "x@example.com");
-    memset(u.display_name, 'n', sizeof u.display_name); /* no NUL */
-    assert_int_equal(f->s.ops->user_create(&f->s, &u), CL_EINVAL);
+    refuse_invalid_users(&f->s);
 }
 
 static void test_project_create_get(void **state)
@@ -1938,14 +1925,8 @@ static void test_password_reset(void **state)
      * cannot void the owner's); up to CL_RESET_LINKS_MAX live at once */
     assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r1, 100, 100 + CL_RESET_TOKEN_TTL_S), 0);
     assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r2, 110, 110 + CL_RESET_TOKEN_TTL_S), 0);
-    for (int i = 2; i < CL_RESET_LINKS_MAX; i++) {
-        uint8_t rn[CL_HASH_LEN];
-        char name[32];
-        snprintf(name, sizeof name, "clr_more%d", i);
-        cl_hash_str(name, rn);
-        assert_int_equal(f->s.ops->reset_create(&f->s, u.id, rn, 111, 111 + CL_RESET_TOKEN_TTL_S),
-                         0);
-    }
+    new_reset_links(&f->s, u.id, "clr_more", 2, CL_RESET_LINKS_MAX, 111,
+                    111 + CL_RESET_TOKEN_TTL_S);
     assert_int_equal(f->s.ops->reset_create(&f->s, u.id, tok, 112, 112 + CL_RESET_TOKEN_TTL_S),
                      CL_ELIMIT);
     assert_int_equal(f->s.ops->reset_consume(&f->s, r2, 120, "", uid), CL_EINVAL);
@@ -1961,13 +1942,7 @@ static void test_password_reset(void **state)
     assert_int_equal(f->s.ops->reset_consume(&f->s, r2, 121, "$argon2id$again", uid), CL_ENOTFOUND);
 
     /* expired links do not count towards the bound, and go at the next request */
-    for (int i = 0; i < CL_RESET_LINKS_MAX; i++) {
-        uint8_t rn[CL_HASH_LEN];
-        char name[32];
-        snprintf(name, sizeof name, "clr_old%d", i);
-        cl_hash_str(name, rn);
-        assert_int_equal(f->s.ops->reset_create(&f->s, u.id, rn, 130, 140), 0);
-    }
+    new_reset_links(&f->s, u.id, "clr_old", 0, CL_RESET_LINKS_MAX, 130, 140);
     assert_int_equal(f->s.ops->reset_create(&f->s, u.id, r2, 140, 150), 0);
     /* a password change voids outstanding links too */
     assert_int_equal(f->s.ops->user_set_password(&f->s, u.id, "$argon2id$changed", NULL, 141), 0);
@@ -1997,7 +1972,6 @@ static void test_project_rename_delete(void **state)
     struct cl_project p, keep, got;
     struct cl_device d;
     struct cl_session s1;
-    char inv[CL_UUID_LEN + 1];
     new_user(&f->s, "o@example.com", &o);
     new_user(&f->s, "m@example.com", &m);
     new_project(&f->s, o.id, "old", 1, &p);
@@ -2009,11 +1983,7 @@ static void test_project_rename_delete(void **state)
     assert_int_equal(got.updated_at, 50);
     assert_int_equal(f->s.ops->project_rename(&f->s, "no-such-project", "x", 51), CL_ENOTFOUND);
 
-    assert_int_equal(f->s.ops->member_add(&f->s, p.id, m.id, CL_ROLE_MEMBER, o.id, 3), 0);
-    new_device(&f->s, p.id, "d", 10, "PDEL2345", 1000, &d);
-    new_session(&f->s, d.id, m.id, 100, &s1);
-    assert_int_equal(f->s.ops->share_set(&f->s, s1.id, o.id, CL_SHARE_VIEW, m.id, 4), 0);
-    assert_int_equal(f->s.ops->invitation_create(&f->s, p.id, "x@example.com", o.id, 5, inv), 0);
+    fill_project(&f->s, &p, o.id, m.id, &d, &s1);
     assert_int_equal(f->s.ops->project_delete(&f->s, p.id, NULL), 0);
     assert_int_equal(f->s.ops->project_get(&f->s, p.id, &got), CL_ENOTFOUND);
     assert_int_equal(f->s.ops->device_get(&f->s, d.id, &d), CL_ENOTFOUND);
