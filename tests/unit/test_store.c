@@ -1,6 +1,9 @@
 /*
- * Unit tests for src/relay/store_sqlite.c and migrations.c: every store op
- * against a real SQLite file in a fresh temporary directory per test.
+ * Unit tests for src/relay/store_sqlite.c and migrations.c: what is SQLite's
+ * own (opening a directory, file modes, migrations and the schema version,
+ * reopening, the store URL parser, rows and cascades only SQL can see),
+ * against a real SQLite file in a fresh temporary directory per test. What
+ * every backend must do is test_store_contract.c's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
