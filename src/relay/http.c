@@ -879,4 +879,3 @@ static const struct cl_route cl__routes_misc[] = {
     {CL_HTTP_GET, "/api/v1/openapi.json", CL_ROUTE_PUBLIC, cl__openapi},
     {0, NULL, 0, NULL},
 };
-
