@@ -19,6 +19,7 @@
 
 #include "core/proto.h"
 #include "relay/conn.h"
+#include "relay/router.h"
 #include "relay/store.h"
 
 /* A session with no viewer is ended after this long (seconds) by the relay
@@ -90,8 +91,8 @@ void cl_hub_device_removed(struct cl_hub *h, const char *device_id, enum cl_end_
 void cl_hub_share_changed(struct cl_hub *h, const char *session_id, const char *user_id,
                           enum cl_share_mode mode);
 
-/* Calls cb for each browser attached to session_id (who is watching). */
-typedef void (*cl_viewer_cb)(const char *user_id, bool view_only, const char *peer, void *ctx);
+/* Calls cb for each browser attached to session_id (who is watching;
+ * cl_viewer_cb is in router.h). */
 void cl_hub_viewers(struct cl_hub *h, const char *session_id, cl_viewer_cb cb, void *ctx);
 
 /* Some of user_id's tokens were revoked (a sign-out, a password change or
