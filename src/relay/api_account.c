@@ -16,7 +16,7 @@
 #include "relay/auth.h"
 #include "relay/events.h"
 #include "relay/http.h"
-#include "relay/hub.h"
+#include "relay/router.h"
 #include "relay/mail.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
@@ -202,7 +202,7 @@ static void cl__sessions_list(struct cl_http_req *req)
 
 void cl_http_tokens_revoked(struct cl_relay *r, const char *user_id)
 {
-    cl_hub_recheck_user(r->hub, user_id);
+    r->router.ops->user_recheck(&r->router, user_id);
     cl_events_recheck_user(r->events, user_id);
 }
 
@@ -320,11 +320,11 @@ static void cl__delete_done(struct cl_conn *c, void *arg)
     /* The rows are gone; now tell agents and viewers, and close the agents
      * of the deleted devices. */
     for (size_t i = 0; i < d.ended.n; i++)
-        cl_hub_session_end(r->hub, d.ended.id[i], CL_END_ACCOUNT_DELETED);
+        r->router.ops->session_end(&r->router, d.ended.id[i], CL_END_ACCOUNT_DELETED);
     for (size_t i = 0; i < d.unshared.n; i++)
-        cl_hub_share_changed(r->hub, d.unshared.id[i], j->user_id, CL_SHARE_NONE);
+        r->router.ops->share_changed(&r->router, d.unshared.id[i], j->user_id, CL_SHARE_NONE);
     for (size_t i = 0; i < d.devices.n; i++)
-        cl_hub_device_removed(r->hub, d.devices.id[i], CL_END_ACCOUNT_DELETED);
+        r->router.ops->device_removed(&r->router, d.devices.id[i], CL_END_ACCOUNT_DELETED);
     for (size_t i = 0; i < d.left.n; i++)
         cl_events_member(r->events, "member.removed", d.left.id[i], j->user_id);
     cl_info("auth", "account deleted",

@@ -13,7 +13,7 @@
 #include "core/secret.h"
 #include "relay/events.h"
 #include "relay/http.h"
-#include "relay/hub.h"
+#include "relay/router.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
 
@@ -136,7 +136,7 @@ static void cl__device_delete(struct cl_http_req *req)
         cl_http_reply_errcode(req->conn, rc);
         return;
     }
-    cl_hub_device_removed(r->hub, d.id, CL_END_DEVICE_DELETED);
+    r->router.ops->device_removed(&r->router, d.id, CL_END_DEVICE_DELETED);
     cl_events_publish(r->events, d.project_id, "device.deleted",
                       json_pack("{s:s}", "device_id", d.id));
     cl_info("api", "device deleted", "device=%s project=%s user=%s", d.id, d.project_id,

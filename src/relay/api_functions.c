@@ -12,7 +12,7 @@
 #include "relay/events.h"
 #include "relay/http.h"
 #include "relay/nodes.h"
-#include "relay/hub.h"
+#include "relay/router.h"
 #include "relay/policy.h"
 #include "relay/ratelimit.h"
 #include "relay/relay.h"
@@ -38,7 +38,7 @@ static void cl__close_old_agent(struct cl_relay *r, const char *device_id)
     s->ops->session_list_active(s, device_id, cl__collect_session_id, &ended);
     for (size_t i = 0; i < ended.n; i++)
         s->ops->session_end(s, ended.id[i], now, "device_repaired", false, 0);
-    cl_hub_device_removed(r->hub, device_id, CL_END_DEVICE_REPAIRED);
+    r->router.ops->device_removed(&r->router, device_id, CL_END_DEVICE_REPAIRED);
     s->ops->device_set_online(s, device_id, false, now);
     cl_info("api", "device re-paired: closed the agent holding the old token", "device=%s",
             device_id);
@@ -205,7 +205,7 @@ static void cl__pair_device(struct cl_http_req *req)
         goto out_wipe;
     }
     cl_info("api", "device paired", "device=%s project=%s peer=%s", d.id, d.project_id, req->peer);
-    if (cl_hub_device_online(r->hub, d.id))
+    if (r->router.ops->agent_online(&r->router, d.id))
         cl__close_old_agent(r, d.id);
     cl_http_reply_json(
         req->conn, 200,
@@ -240,7 +240,7 @@ static void cl__start_session(struct cl_http_req *req)
         cl_http_reply_errcode(req->conn, rc);
         return;
     }
-    if (!cl_hub_device_online(r->hub, d.id)) {
+    if (!r->router.ops->agent_online(&r->router, d.id)) {
         cl_http_reply_error(req->conn, 409, "device_offline",
                             "the device is offline: is its agent running (clawlink up)?");
         return;
@@ -272,7 +272,7 @@ static void cl__start_session(struct cl_http_req *req)
         cl_http_reply_errcode(req->conn, rc);
         return;
     }
-    cl_hub_session_opened(r->hub, &sess);
+    r->router.ops->session_opened(&r->router, &sess);
     cl_info("api", "session created", "session=%s device=%s user=%s", sess.id, d.id, req->user_id);
     cl_http_reply_json(req->conn, 200, json_pack("{s:s}", "session_id", sess.id));
 }
@@ -293,7 +293,7 @@ static void cl__end_session(struct cl_http_req *req)
         return;
     }
     if (sess.active) {
-        cl_hub_session_end(r->hub, sess.id, CL_END_ENDED_BY_USER);
+        r->router.ops->session_end(&r->router, sess.id, CL_END_ENDED_BY_USER);
         rc = r->store.ops->session_end(&r->store, sess.id, cl_now(),
                                        cl_end_reason_name(CL_END_ENDED_BY_USER), false, 0);
         if (rc) {

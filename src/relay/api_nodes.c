@@ -14,7 +14,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "relay/http.h"
-#include "relay/hub.h"
+#include "relay/router.h"
 #include "relay/nodes.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
@@ -110,10 +110,12 @@ static json_t *cl__health_json(const struct cl_msg *m)
 static void cl__on_status(void *ctx, const struct cl_msg *m)
 {
     struct cl__call *call = ctx;
-    struct cl_conn *agent = cl_hub_agent(call->relay->hub, call->device_id);
+    struct cl_router *rt = &call->relay->router;
+    struct cl_router_agent agent;
+    bool found = rt->ops->agent_find(rt, call->device_id, &agent);
     json_t *st = cl__health_json(m);
     /* a PrivaClaw skill has no workflow list: say so, so nobody asks */
-    json_object_set_new(st, "workflow_list", json_boolean(!(agent && agent->skill)));
+    json_object_set_new(st, "workflow_list", json_boolean(!(found && agent.skill)));
     cl_http_reply_json(call->conn, 200, json_pack("{s:o}", "status", st));
     cl__finish(call);
 }

@@ -13,7 +13,7 @@
 #include "core/secret.h"
 #include "relay/events.h"
 #include "relay/http.h"
-#include "relay/hub.h"
+#include "relay/router.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
 
@@ -134,7 +134,7 @@ static void cl__project_delete(struct cl_http_req *req)
         return;
     }
     for (size_t i = 0; i < gone.devices.n; i++)
-        cl_hub_device_removed(r->hub, gone.devices.id[i], CL_END_PROJECT_DELETED);
+        r->router.ops->device_removed(&r->router, gone.devices.id[i], CL_END_PROJECT_DELETED);
     cl_info("api", "project deleted", "project=%s user=%s devices=%zu", p.id, req->user_id,
             gone.devices.n);
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
@@ -256,9 +256,9 @@ static int cl__member_drop(struct cl_relay *r, const struct cl_project *p, const
     if (rc)
         return rc;
     for (size_t i = 0; i < x.ended.n; i++)
-        cl_hub_session_end(r->hub, x.ended.id[i], CL_END_MEMBER_REMOVED);
+        r->router.ops->session_end(&r->router, x.ended.id[i], CL_END_MEMBER_REMOVED);
     for (size_t i = 0; i < x.unshared.n; i++)
-        cl_hub_share_changed(r->hub, x.unshared.id[i], user_id, CL_SHARE_NONE);
+        r->router.ops->share_changed(&r->router, x.unshared.id[i], user_id, CL_SHARE_NONE);
     cl_events_member(r->events, "member.removed", p->id, user_id);
     cl_info("api", "member gone", "project=%s user=%s how=%s sessions_ended=%zu", p->id, user_id,
             how, x.ended.n);

@@ -11,7 +11,7 @@
 #include "relay/auth.h"
 #include "relay/events.h"
 #include "relay/http.h"
-#include "relay/hub.h"
+#include "relay/router.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
 
@@ -78,7 +78,7 @@ static void cl__share_add(struct cl_http_req *req)
         cl_http_reply_errcode(req->conn, rc);
         return;
     }
-    cl_hub_share_changed(r->hub, sess.id, u.id, mode);
+    r->router.ops->share_changed(&r->router, sess.id, u.id, mode);
     cl_info("api", "session shared", "session=%s with=%s mode=%s by=%s", sess.id, u.id,
             cl__mode_name(mode), req->user_id);
     cl_http_reply_json(req->conn, 201,
@@ -128,7 +128,7 @@ static void cl__share_remove(struct cl_http_req *req)
         cl_http_reply_errcode(req->conn, rc);
         return;
     }
-    cl_hub_share_changed(r->hub, req->params[0], req->params[1], CL_SHARE_NONE);
+    r->router.ops->share_changed(&r->router, req->params[0], req->params[1], CL_SHARE_NONE);
     cl_info("api", "session share revoked", "session=%s with=%s by=%s", req->params[0],
             req->params[1], req->user_id);
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
@@ -162,7 +162,7 @@ static void cl__viewers(struct cl_http_req *req)
         return;
     }
     v.arr = json_array();
-    cl_hub_viewers(r->hub, req->params[0], cl__collect_viewer, &v);
+    r->router.ops->session_viewers(&r->router, req->params[0], cl__collect_viewer, &v);
     cl_http_reply_json(req->conn, 200, json_pack("{s:o}", "viewers", v.arr));
 }
 
@@ -301,10 +301,11 @@ static int cl__query(struct cl_http_req *req, const char *name, char *buf, size_
  * shared to type), "view" (shared to watch), or null (ended, or not
  * shared with them: the list shows no Attach there). A live session also
  * gets "viewers" (browsers attached now) and its newest title from the
- * hub (the store's may be up to CL_SESSION_TITLE_STORE_MS older); others
+ * router (the store's may be up to CL_SESSION_TITLE_STORE_MS older); others
  * get viewers 0. 0, or CL_EDB. */
 static int cl__history_attach(struct cl_http_req *req, json_t *arr)
 {
+    struct cl_router *rt = &req->relay->router;
     size_t i;
     json_t *o;
     json_array_foreach(arr, i, o)
@@ -316,7 +317,7 @@ static int cl__history_attach(struct cl_http_req *req, json_t *arr)
         char title[CL_SESSION_TITLE_MAX + 1];
         size_t viewers = 0;
         if (id && st && strcmp(st, "active") == 0 &&
-            cl_hub_session_live(req->relay->hub, id, title, sizeof title, &viewers) && title[0])
+            rt->ops->session_live(rt, id, title, sizeof title, &viewers) && title[0])
             json_object_set_new(o, "title", json_string(title));
         json_object_set_new(o, "viewers", json_integer((json_int_t)viewers));
         if (id && st && strcmp(st, "active") == 0) {

@@ -74,19 +74,20 @@ static void cl__req_fail(struct cl_chat *ch, struct cl__creq *r, int status, con
  * agent stops sending; what the request started goes on). */
 static void cl__send_cancel(struct cl_chat *ch, const struct cl__creq *r)
 {
-    struct cl_conn *agent = cl_hub_agent(ch->relay->hub, r->base.device_id);
+    struct cl_router *rt = &ch->relay->router;
+    struct cl_router_agent agent;
     struct cl_msg m;
     size_t len = 0;
     char *text;
 
-    if (!agent || agent->chat < 1)
+    if (!rt->ops->agent_find(rt, r->base.device_id, &agent) || agent.chat < 1)
         return;
     memset(&m, 0, sizeof m);
     m.type = CL_MSG_CHAT_CANCEL;
     snprintf(m.request_id, sizeof m.request_id, "%s", r->base.request_id);
     text = cl_msg_encode(&m, &len);
     if (text)
-        cl_conn_send(agent, text, len);
+        rt->ops->agent_send(rt, r->base.device_id, text, len);
     free(text);
     cl_debug("chat", "chat_cancel sent", "device=%s request=%s", r->base.device_id,
              r->base.request_id);
@@ -194,14 +195,15 @@ size_t cl_chat_pending(struct cl_chat *ch, const char *device_id)
 int cl_chat_reachable(struct cl_chat *ch, const char *device_id, const char **code, char *message,
                       size_t msglen)
 {
-    struct cl_conn *agent = cl_hub_agent(ch->relay->hub, device_id);
+    struct cl_router *rt = &ch->relay->router;
+    struct cl_router_agent agent;
 
-    if (!agent) {
+    if (!rt->ops->agent_find(rt, device_id, &agent)) {
         *code = "device_offline";
         snprintf(message, msglen, "the device is offline (no agent connected)");
         return 409;
     }
-    if (agent->chat < 1) {
+    if (agent.chat < 1) {
         *code = "no_chat_bridge";
         snprintf(message, msglen,
                  "the device's agent does not serve the chat API (its hello declared no chat "
@@ -215,7 +217,7 @@ int cl_chat_request(struct cl_chat *ch, const char *device_id, struct cl_msg *re
                     const struct cl_chat_handler *h, void *ctx, uint64_t *handle, const char **code,
                     char *message, size_t msglen)
 {
-    struct cl_conn *agent = cl_hub_agent(ch->relay->hub, device_id);
+    struct cl_router *rt = &ch->relay->router;
     struct cl__creq *r;
     size_t len = 0;
     char *text;
@@ -239,7 +241,7 @@ int cl_chat_request(struct cl_chat *ch, const char *device_id, struct cl_msg *re
     req->type = CL_MSG_CHAT_REQUEST;
     snprintf(req->request_id, sizeof req->request_id, "%s", r->base.request_id);
     text = cl_msg_encode(req, &len);
-    if (!text || cl_conn_send(agent, text, len) != 0) {
+    if (!text || rt->ops->agent_send(rt, device_id, text, len) != 0) {
         free(text);
         free(r);
         *code = "device_offline";

@@ -7,8 +7,9 @@
  * them after checking every one against the connection's identity (the
  * policy module decides at auth time; a session id is a routing key, never
  * a credential). Lookups are O(1) hash finds; the data path never touches
- * the database. Routing is local to this process; a cluster will put NATS
- * behind the same entry points.
+ * the database. Other modules reach agents and viewers through the router
+ * (router.h), whose local implementation wraps the entry points below; a
+ * cluster puts NATS behind the router.
  */
 #ifndef CL_RELAY_HUB_H
 #define CL_RELAY_HUB_H
@@ -19,6 +20,7 @@
 
 #include "core/proto.h"
 #include "relay/conn.h"
+#include "relay/router.h"
 #include "relay/store.h"
 
 /* A session with no viewer is ended after this long (seconds) by the relay
@@ -65,7 +67,7 @@ struct cl_agent_taker {
 int cl_hub_take(struct cl_hub *h, const struct cl_agent_taker *t, void *ctx,
                 const enum cl_msg_type *types, size_t ntypes);
 
-/* Control-plane hooks from the HTTP API. */
+/* Control-plane hooks, called through the local router (router_local.c). */
 bool cl_hub_device_online(struct cl_hub *h, const char *device_id);
 /* A session row was created: track it (its idle timer starts now). */
 void cl_hub_session_opened(struct cl_hub *h, const struct cl_session *s);
@@ -90,8 +92,8 @@ void cl_hub_device_removed(struct cl_hub *h, const char *device_id, enum cl_end_
 void cl_hub_share_changed(struct cl_hub *h, const char *session_id, const char *user_id,
                           enum cl_share_mode mode);
 
-/* Calls cb for each browser attached to session_id (who is watching). */
-typedef void (*cl_viewer_cb)(const char *user_id, bool view_only, const char *peer, void *ctx);
+/* Calls cb for each browser attached to session_id (who is watching;
+ * cl_viewer_cb is in router.h). */
 void cl_hub_viewers(struct cl_hub *h, const char *session_id, cl_viewer_cb cb, void *ctx);
 
 /* Some of user_id's tokens were revoked (a sign-out, a password change or
@@ -99,8 +101,9 @@ void cl_hub_viewers(struct cl_hub *h, const char *session_id, cl_viewer_cb cb, v
  * signs them in gets auth_failed and close 1008, at once. */
 void cl_hub_recheck_user(struct cl_hub *h, const char *user_id);
 
-/* The authenticated agent connection of device_id, or NULL (for nodes.c,
- * which sends it OpenClaw requests). Valid until the hub's close hook. */
+/* The authenticated agent connection of device_id that is not closing, or
+ * NULL (for the local router, router_local.c: agent_find, agent_send).
+ * Valid until the hub's close hook. */
 struct cl_conn *cl_hub_agent(struct cl_hub *h, const char *device_id);
 
 /* Relay shutdown: closes every WebSocket with 1001 "going away". */

@@ -24,6 +24,7 @@
 #include "relay/ratelimit.h"
 #include "relay/metrics.h"
 #include "relay/relay.h"
+#include "relay/router_local.h"
 #include "relay/server.h"
 #include "relay/store_metrics.h"
 #include "relay/web.h"
@@ -736,6 +737,7 @@ int main(int argc, char **argv)
     uv_loop_init(&loop);
     r.loop = &loop;
     r.hub = cl_hub_new(&r);
+    cl_router_local_init(&r.router, r.hub);
     r.events = cl_events_new(&r);
     r.nodes = cl_nodes_new(&r);
     r.chat = cl_chat_new(&r);

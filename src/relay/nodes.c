@@ -309,13 +309,14 @@ int cl_nodes_request(struct cl_nodes *n, const char *device_id, struct cl_msg *r
                      const struct cl_node_handler *h, void *ctx, uint64_t *handle,
                      const char **code, char *message, size_t msglen)
 {
-    struct cl_conn *agent = cl_hub_agent(n->relay->hub, device_id);
+    struct cl_router *rt = &n->relay->router;
+    struct cl_router_agent agent;
     struct cl__node *node;
     struct cl__preq *r;
     size_t len = 0;
     char *text;
 
-    if (!agent) {
+    if (!rt->ops->agent_find(rt, device_id, &agent)) {
         *code = "device_offline";
         snprintf(message, msglen, "the device is offline (no agent connected)");
         return 409;
@@ -327,7 +328,7 @@ int cl_nodes_request(struct cl_nodes *n, const char *device_id, struct cl_msg *r
                  "the device's agent has not announced an OpenClaw gateway (no heartbeat)");
         return 409;
     }
-    if (req->type == CL_MSG_WORKFLOWS && agent->skill) {
+    if (req->type == CL_MSG_WORKFLOWS && agent.skill) {
         *code = "not_supported";
         snprintf(message, msglen,
                  "this node is a PrivaClaw skill, which cannot list its workflows; run one by "
@@ -357,8 +358,8 @@ int cl_nodes_request(struct cl_nodes *n, const char *device_id, struct cl_msg *r
     r->h = h;
     r->ctx = ctx;
     snprintf(req->request_id, sizeof req->request_id, "%s", r->base.request_id);
-    text = agent->skill ? cl_msg_encode_skill(req, &len) : cl_msg_encode(req, &len);
-    if (!text || cl_conn_send(agent, text, len) != 0) {
+    text = agent.skill ? cl_msg_encode_skill(req, &len) : cl_msg_encode(req, &len);
+    if (!text || rt->ops->agent_send(rt, device_id, text, len) != 0) {
         free(text);
         free(r);
         *code = "device_offline";

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "core/limits.h"
+#include "relay/router.h"
 #include "relay/store.h"
 
 struct cl_hub;
@@ -53,6 +54,7 @@ struct cl_relay {
     struct lws_context *lws;
     struct cl_store store;
     struct cl_hub *hub;
+    struct cl_router router;        /* agents and viewers by id (router.h): the local one */
     struct cl_events *events;       /* /events subscribers (dashboards) */
     struct cl_nodes *nodes;         /* OpenClaw nodes: health and requests (nodes.c) */
     struct cl_chat *chat;           /* chat API requests in flight to agents (chat.c) */

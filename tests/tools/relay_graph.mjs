@@ -20,7 +20,7 @@ const DOT = args.includes('--dot');
 const DIR = path.resolve(args.find((a) => !a.startsWith('--')) || path.join(HERE, '..', '..', 'src', 'relay'));
 
 // The relay's core: its connections and the modules that route through them.
-const CORE = ['relay', 'conn', 'server', 'hub', 'events', 'nodes', 'chat', 'http', 'liveness', 'pending'];
+const CORE = ['relay', 'conn', 'server', 'hub', 'events', 'nodes', 'chat', 'http', 'liveness', 'pending', 'router', 'router_local'];
 // Files that are part of another module: the API's route handlers are the
 // HTTP API's parts (http.c dispatches to their route tables through
 // http.h, they answer through it), so api_X.c counts as http.
@@ -116,6 +116,7 @@ function edge(from, to, why) {
   if (!edges.get(from).has(to)) edges.get(from).set(to, why);
 }
 for (const m of NODES) {
+  if (!raw[m]) continue; // a missing core module: reported above
   for (const part of ['c', 'h']) for (const inc of includes(raw[m][part])) edge(m, inc, `${m}.${part} includes relay/${inc}.h`);
   for (const tok of new Set(src[m].c.match(/\bcl_[A-Za-z0-9_]+\b/g) || [])) {
     const where = definedBy.get(tok);

@@ -1,0 +1,86 @@
+/*
+ * router: how the relay's modules reach agents and a session's viewers
+ * without knowing where those connections live.
+ *
+ * A table of function pointers, as the store is (store.h): callers go
+ * through r->router.ops and never hold an agent's or a viewer's cl_conn.
+ * Today one implementation exists, the local router (router_local.h),
+ * which wraps the hub's in-process lookups (hash by device id, live
+ * sessions with their viewer lists); a cluster puts NATS behind the same
+ * table (docs/decisions.md, decision 65). The entries are the ones the
+ * relay's callers outside the hub need today (nodes.c, chat.c, the API);
+ * the hub's own halves (agent link, viewers) will talk through it next.
+ *
+ * Loop thread only, like every connection. Nothing here blocks.
+ */
+#ifndef CL_RELAY_ROUTER_H
+#define CL_RELAY_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/proto.h"
+#include "relay/store.h"
+
+/* What a sender needs to know about a device's agent: which encoding it
+ * reads and which request families it serves (from its hello). */
+struct cl_router_agent {
+    bool skill; /* the PrivaClaw OpenClaw skill: requests are encoded for it
+                 * (cl_msg_encode_skill), and it keeps no workflow list */
+    int chat;   /* the chat family version its hello declared (0: none) */
+};
+
+/* Calls cb for each browser attached to a session (who is watching). */
+typedef void (*cl_viewer_cb)(const char *user_id, bool view_only, const char *peer, void *ctx);
+
+struct cl_router;
+
+struct cl_router_ops {
+    /* ---- agents, by device id ---- */
+
+    /* Whether device_id has an authenticated agent connection (one being
+     * closed still counts: the device is online until its close). */
+    bool (*agent_online)(struct cl_router *rt, const char *device_id);
+    /* Whether device_id's agent can take a message now (connected and not
+     * closing); if so, what it is into *out (may be NULL). */
+    bool (*agent_find)(struct cl_router *rt, const char *device_id, struct cl_router_agent *out);
+    /* Queues one encoded message (text, len bytes) to device_id's agent.
+     * 0; CL_ENOTFOUND if it has none that can take it; else cl_conn_send's
+     * error (CL_ELIMIT: its queue is full). */
+    int (*agent_send)(struct cl_router *rt, const char *device_id, const char *text, size_t len);
+    /* device_id was deleted: its live sessions end with reason why (viewers
+     * get session_end), its agent is closed with 4004 "device removed", no
+     * grace period waits for it. Call after the rows are gone. */
+    void (*device_removed)(struct cl_router *rt, const char *device_id, enum cl_end_reason why);
+
+    /* ---- sessions and their viewers, by session id ---- */
+
+    /* A session row was created: route it (its idle timer starts now). */
+    void (*session_opened)(struct cl_router *rt, const struct cl_session *s);
+    /* Whether session_id is live; if so its latest automatic title ("" if
+     * none) into title (cap bytes) and its viewer count into *viewers
+     * (either may be NULL). */
+    bool (*session_live)(struct cl_router *rt, const char *session_id, char *title, size_t cap,
+                         size_t *viewers);
+    /* Ends a live session: its agent is told to hang up, its viewers that
+     * it ended, with reason why. The caller records it in the store. */
+    void (*session_end)(struct cl_router *rt, const char *session_id, enum cl_end_reason why);
+    /* Calls cb for each viewer of session_id that is not being closed. */
+    void (*session_viewers)(struct cl_router *rt, const char *session_id, cl_viewer_cb cb,
+                            void *ctx);
+    /* A share of session_id with user_id changed (CL_SHARE_NONE: revoked):
+     * that user's viewers become view-only or control, or are closed with
+     * 4003 "share revoked". */
+    void (*share_changed)(struct cl_router *rt, const char *session_id, const char *user_id,
+                          enum cl_share_mode mode);
+    /* Some of user_id's tokens were revoked: each viewer of theirs whose
+     * token no longer signs them in gets auth_failed and close 1008. */
+    void (*user_recheck)(struct cl_router *rt, const char *user_id);
+};
+
+struct cl_router {
+    const struct cl_router_ops *ops;
+    void *impl; /* the implementation's state (the local router: the hub) */
+};
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * router_local: the router's entries as the hub's lookups (hub.h). Kept a
+ * thin layer so the hub can later split into its agent and viewer halves
+ * behind the same table (docs/decisions.md, decision 65).
+ */
+#include "relay/router_local.h"
+#include "core/err.h"
+#include "relay/conn.h"
+#include "relay/hub.h"
+
+static struct cl_hub *cl__hub(struct cl_router *rt)
+{
+    return rt->impl;
+}
+
+static bool cl__agent_online(struct cl_router *rt, const char *device_id)
+{
+    return cl_hub_device_online(cl__hub(rt), device_id);
+}
+
+static bool cl__agent_find(struct cl_router *rt, const char *device_id, struct cl_router_agent *out)
+{
+    struct cl_conn *c = cl_hub_agent(cl__hub(rt), device_id);
+    if (!c)
+        return false;
+    if (out) {
+        out->skill = c->skill;
+        out->chat = c->chat;
+    }
+    return true;
+}
+
+static int cl__agent_send(struct cl_router *rt, const char *device_id, const char *text, size_t len)
+{
+    struct cl_conn *c = cl_hub_agent(cl__hub(rt), device_id);
+    return c ? cl_conn_send(c, text, len) : CL_ENOTFOUND;
+}
+
+static void cl__device_removed(struct cl_router *rt, const char *device_id, enum cl_end_reason why)
+{
+    cl_hub_device_removed(cl__hub(rt), device_id, why);
+}
+
+static void cl__session_opened(struct cl_router *rt, const struct cl_session *s)
+{
+    cl_hub_session_opened(cl__hub(rt), s);
+}
+
+static bool cl__session_live(struct cl_router *rt, const char *session_id, char *title, size_t cap,
+                             size_t *viewers)
+{
+    return cl_hub_session_live(cl__hub(rt), session_id, title, cap, viewers);
+}
+
+static void cl__session_end(struct cl_router *rt, const char *session_id, enum cl_end_reason why)
+{
+    cl_hub_session_end(cl__hub(rt), session_id, why);
+}
+
+static void cl__session_viewers(struct cl_router *rt, const char *session_id, cl_viewer_cb cb,
+                                void *ctx)
+{
+    cl_hub_viewers(cl__hub(rt), session_id, cb, ctx);
+}
+
+static void cl__share_changed(struct cl_router *rt, const char *session_id, const char *user_id,
+                              enum cl_share_mode mode)
+{
+    cl_hub_share_changed(cl__hub(rt), session_id, user_id, mode);
+}
+
+static void cl__user_recheck(struct cl_router *rt, const char *user_id)
+{
+    cl_hub_recheck_user(cl__hub(rt), user_id);
+}
+
+static const struct cl_router_ops cl__local_ops = {
+    .agent_online = cl__agent_online,
+    .agent_find = cl__agent_find,
+    .agent_send = cl__agent_send,
+    .device_removed = cl__device_removed,
+    .session_opened = cl__session_opened,
+    .session_live = cl__session_live,
+    .session_end = cl__session_end,
+    .session_viewers = cl__session_viewers,
+    .share_changed = cl__share_changed,
+    .user_recheck = cl__user_recheck,
+};
+
+void cl_router_local_init(struct cl_router *rt, struct cl_hub *h)
+{
+    rt->ops = &cl__local_ops;
+    rt->impl = h;
+}

@@ -1,0 +1,2 @@
+/* fixture: module router_local */
+#include "relay/router_local.h"
