@@ -494,4 +494,28 @@
 #define CL_MEMORY_PG_BACKOFF_MAX_MS     30000
 #define CL_MEMORY_PG_URL_MAX            1024
 
+/* The relay's NATS connection (src/relay/bus.c, --nats; docs/operations.md
+ * "A cluster"):
+ *  - CL_RELAY_BUS_SERVERS_MAX servers in --nats, each URL at most
+ *    CL_RELAY_BUS_URL_MAX bytes; more or longer stops the relay at start
+ *    ("--nats: ...", exit 2);
+ *  - CL_RELAY_BUS_SUBJECT_MAX bytes of a subject;
+ *  - CL_RELAY_BUS_MSG_MAX bytes of one message (nats-server's default
+ *    max_payload): a bigger publish is refused (CL_EINVAL), never cut;
+ *  - CL_RELAY_BUS_QUEUE_MAX bytes of delivered messages waiting for the
+ *    loop; past it a message is dropped and counted
+ *    (clawlink_relay_nats_dropped_total): what travels on the bus
+ *    survives a loss (offsets and replay);
+ *  - CL_RELAY_BUS_SUBS_MAX subscriptions held at once (a device or a
+ *    session each): past it a subscription is refused (CL_ELIMIT);
+ *  - CL_RELAY_BUS_RECONNECT_MS between attempts while NATS is away, for
+ *    ever. */
+#define CL_RELAY_BUS_SERVERS_MAX   8
+#define CL_RELAY_BUS_URL_MAX       256
+#define CL_RELAY_BUS_SUBJECT_MAX   128
+#define CL_RELAY_BUS_MSG_MAX       (1024 * 1024)
+#define CL_RELAY_BUS_QUEUE_MAX     (64 * 1024 * 1024)
+#define CL_RELAY_BUS_SUBS_MAX      (256 * 1024)
+#define CL_RELAY_BUS_RECONNECT_MS  1000
+
 #endif

@@ -2,6 +2,7 @@
 #include "relay/health.h"
 #include "core/limits.h"
 #include "relay/admission.h"
+#include "relay/bus.h"
 #include "relay/conn.h"
 #include "relay/relay.h"
 
@@ -82,9 +83,18 @@ static void cl__healthz(struct cl_http_req *req)
         cl__health_problem(problems, "files", detail);
     }
 
-    body = json_pack("{s:b, s:s, s:s, s:{s:I, s:I}, s:{s:I, s:I}}", "ok",
+    if (r->bus && cl_bus_state(r->bus) != CL_BUS_CONNECTED) {
+        snprintf(detail, sizeof detail,
+                 "not connected to NATS (%s for %.0f s): this relay serves only the agents and "
+                 "browsers connected to it",
+                 cl_bus_state_name(cl_bus_state(r->bus)), cl_bus_state_age(r->bus));
+        cl__health_problem(problems, "nats", detail);
+    }
+
+    body = json_pack("{s:b, s:s, s:s, s:s, s:{s:I, s:I}, s:{s:I, s:I}}", "ok",
                      json_array_size(problems) == 0, "version", CL_VERSION, "store",
-                     store_ok ? "ok" : "failing", "files", "open", (json_int_t)open_fds, "limit",
+                     store_ok ? "ok" : "failing", "nats",
+                     r->bus ? cl_bus_state_name(cl_bus_state(r->bus)) : "off", "files", "open", (json_int_t)open_fds, "limit",
                      (json_int_t)limit, "connections", "open", (json_int_t)as.total, "max",
                      (json_int_t)as.max_total);
     if (json_array_size(problems)) {

@@ -14,6 +14,7 @@
 #include "relay/audit.h"
 #include "relay/api_metrics.h"
 #include "relay/auth.h"
+#include "relay/bus.h"
 #include "relay/consent.h"
 #include "relay/demo.h"
 #include "relay/events.h"
@@ -92,6 +93,9 @@ static void cl__usage(FILE *f)
         "  --metrics-token-file FILE  serve Prometheus metrics at /metrics to requests with\n"
         "                       \"Authorization: Bearer\" and the token in FILE (32+ bytes,\n"
         "                       e.g. openssl rand -hex 32); without it /metrics is off (404)\n"
+        "  --nats URL[,URL...]  join a cluster: the NATS servers, nats://[user:pass@]host[:port]\n"
+        "                       (default port 4222). Credentials in it show in ps: prefer\n"
+        "                       $CLAWLINK_NATS_URL. Without it the relay is on its own\n"
         "  --log-level LEVEL    debug | info | warn | error (default info)\n"
         "  --help               this text\n"
         "  --version            print the version\n");
@@ -498,6 +502,7 @@ int main(int argc, char **argv)
         {"max-sessions-per-user", required_argument, NULL, 'R'},
         {"max-pending-invitations", required_argument, NULL, 'I'},
         {"metrics-token-file", required_argument, NULL, 'm'},
+        {"nats", required_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -507,6 +512,8 @@ int main(int argc, char **argv)
     static char smtp_url[CL_URL_MAX + 2];
     static char store_url[sizeof r.opts.data_dir + 16];
     struct cl_store_url store_parsed;
+    static struct cl_bus_urls nats_urls;
+    const char *nats_spec = NULL;
     uv_loop_t loop;
     char err[256];
     enum cl_log_level level;
@@ -549,6 +556,9 @@ int main(int argc, char **argv)
                 return 2;
             }
             snprintf(r.opts.data_dir, sizeof r.opts.data_dir, "%s", optarg);
+            break;
+        case 'N':
+            nats_spec = optarg;
             break;
         case 'B':
             /* checked before anything starts: a typo is not a fresh database */
@@ -687,6 +697,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "clawlink-relay: %s\n", err);
         return 2;
     }
+    /* the NATS servers' URLs, credentials and all, may stay off the
+     * command line */
+    if (!nats_spec && getenv("CLAWLINK_NATS_URL") && *getenv("CLAWLINK_NATS_URL"))
+        nats_spec = getenv("CLAWLINK_NATS_URL");
+    if (nats_spec) {
+        if (cl_bus_urls_parse(nats_spec, &nats_urls, err, sizeof err)) {
+            fprintf(stderr, "clawlink-relay: --nats: %s\n", err);
+            return 2;
+        }
+        r.opts.nats = &nats_urls;
+    }
     if (cl__relay_url(&r)) {
         fprintf(stderr, "clawlink-relay: --public-url must start with http(s):// or ws(s)://\n");
         return 2;
@@ -736,6 +757,21 @@ int main(int argc, char **argv)
     }
     uv_loop_init(&loop);
     r.loop = &loop;
+    if (r.opts.nats) {
+        char name[96];
+        struct cl_bus_config bc = {.urls = r.opts.nats, .name = name};
+        snprintf(name, sizeof name, "clawlink-relay %s:%d", r.opts.listen_addr, r.opts.port);
+        if (cl_bus_open(&loop, &bc, &r.bus, err, sizeof err)) {
+            cl_error("relay", "cannot start the NATS connection", "error=\"%s\"", err);
+            while (uv_run(&loop, UV_RUN_NOWAIT))
+                ;
+            uv_loop_close(&loop);
+            r.store.ops->close(&r.store);
+            return 1;
+        }
+        cl_info("relay", "cluster: NATS", "servers=%d first=%s state=%s", r.opts.nats->n,
+                r.opts.nats->where[0], cl_bus_state_name(cl_bus_state(r.bus)));
+    }
     r.hub = cl_hub_new(&r);
     cl_router_local_init(&r.router, r.hub);
     r.events = cl_events_new(&r);
@@ -788,6 +824,7 @@ out_free:
     cl_events_free(r.events);
     cl_nodes_free(r.nodes);
     cl_chat_free(r.chat);
+    cl_bus_close(r.bus);
     while (uv_run(&loop, UV_RUN_NOWAIT))
         ;
     if (uv_loop_close(&loop))
@@ -800,6 +837,8 @@ out_free:
     cl_consent_free(r.consent);
     cl_mail_cleanup();
     r.store.ops->close(&r.store);
+    if (r.opts.nats)
+        cl_bus_library_close();
     cl_info("relay", "stopped", "%s", "");
     return rc;
 }

@@ -47,6 +47,9 @@ struct cl_relay_opts {
     unsigned max_pending_invitations; /* CL_INVITATIONS_PENDING_MAX, per project */
     /* --metrics-token-file: /metrics on; NULL: off (404) */
     const char *metrics_token_file;
+    /* --nats (or $CLAWLINK_NATS_URL): the NATS servers of a cluster, parsed
+     * (bus.h); NULL: a relay on its own, no bus */
+    const struct cl_bus_urls *nats;
 };
 
 struct cl_relay {
@@ -60,6 +63,7 @@ struct cl_relay {
     struct cl_chat *chat;           /* chat API requests in flight to agents (chat.c) */
     struct cl_liveness *liveness;   /* pings quiet WebSocket peers, drops silent ones */
     struct cl_admission *admission; /* per-address and relay-wide connection caps */
+    struct cl_bus *bus;             /* NATS between relays (bus.h); NULL without --nats */
     struct lws *cb_wsi;             /* the connection whose lws callback is running */
     struct cl_relay_opts opts;
     char relay_url[CL_URL_MAX];          /* ws[s]://host:port, told to agents at pairing */

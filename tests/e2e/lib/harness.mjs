@@ -303,12 +303,14 @@ function baseEnv(extra = {}) {
 
 /**
  * Starts `clawlink-relay --listen 127.0.0.1:PORT --data DIR --public-url
- * http://127.0.0.1:PORT` and waits for GET /healthz → 200.
+ * http://127.0.0.1:PORT` and waits for GET /healthz → 200 (or GET `until`:
+ * '/readyz' for a relay that starts unhealthy on purpose, e.g. with its
+ * NATS server down).
  * Options: dataDir (kept by the caller; else a temp dir), port (else a
  * free one), extraArgs. Returns {url, wsUrl, port, dataDir, proc, stop(),
  * logs(), exited}.
  */
-export async function startRelay({ dataDir, port, extraArgs = [], env: extraEnv = {}, wrapper = [] } = {}) {
+export async function startRelay({ dataDir, port, extraArgs = [], env: extraEnv = {}, wrapper = [], until = '/healthz' } = {}) {
   requireBinary(RELAY_BIN);
   dataDir = dataDir || await tempDir('clawlink-relay-');
   port = port || await freePort();
@@ -354,12 +356,12 @@ export async function startRelay({ dataDir, port, extraArgs = [], env: extraEnv 
         `--- relay stderr ---\n${tail(h.logs(), 40)}`);
     }
     try {
-      const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
+      const r = await fetch(`${url}${until}`, { signal: AbortSignal.timeout(2000) });
       await r.arrayBuffer();
       if (r.status === 200) break;
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) {
-      throw new Error(`clawlink-relay did not answer GET /healthz with 200 within ${ms(10_000)} ms on ${url}\n` +
+      throw new Error(`clawlink-relay did not answer GET ${until} with 200 within ${ms(10_000)} ms on ${url}\n` +
         `--- relay stderr ---\n${tail(h.logs(), 40)}`);
     }
     await sleep(100);
