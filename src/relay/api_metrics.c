@@ -15,6 +15,7 @@
 #include "relay/consent.h"
 #include "relay/admission.h"
 #include "relay/api_metrics.h"
+#include "relay/bus.h"
 #include "relay/http.h"
 #include "relay/hub.h"
 #include "relay/liveness.h"
@@ -160,6 +161,19 @@ static void cl__metrics(struct cl_http_req *req)
     g.viewers = hs.viewers;
     g.sessions_running = hs.sessions_started;
     g.sessions_starting = hs.sessions - hs.sessions_started;
+    if (r->bus) {
+        struct cl_bus_stats bs;
+        cl_bus_stats(r->bus, &bs);
+        g.nats = true;
+        g.nats_connected = cl_bus_state(r->bus) == CL_BUS_CONNECTED;
+        g.nats_msgs_in = bs.msgs_in;
+        g.nats_msgs_out = bs.msgs_out;
+        g.nats_bytes_in = bs.bytes_in;
+        g.nats_bytes_out = bs.bytes_out;
+        g.nats_dropped = bs.dropped;
+        g.nats_reconnects = bs.reconnects;
+        g.nats_subs = bs.subs;
+    }
     cl_metrics_process(&g);
     if (cl_metrics_write(&cl_metrics, &g, &text, &len)) {
         cl_http_reply_error(req->conn, 500, "internal", "the metrics do not fit their buffer");

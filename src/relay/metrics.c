@@ -320,6 +320,25 @@ static void cl__write_ws(struct cl_mbuf *b, const struct cl_metrics *m,
     for (int d = 0; d < CL_DIR__COUNT; d++)
         cl__sample(b, "clawlink_forwarded_frames_total", "direction", cl__dirs[d],
                    m->fwd_frames[d]);
+    if (g->nats) {
+        cl__one(b, "clawlink_nats_connected", "gauge",
+                "1 while the relay is connected to NATS (--nats), else 0.", g->nats_connected);
+        cl__family(b, "clawlink_nats_messages_total", "counter",
+                   "Messages between relays over NATS, by direction.");
+        cl__sample(b, "clawlink_nats_messages_total", "direction", "in", g->nats_msgs_in);
+        cl__sample(b, "clawlink_nats_messages_total", "direction", "out", g->nats_msgs_out);
+        cl__family(b, "clawlink_nats_bytes_total", "counter",
+                   "Payload bytes between relays over NATS, by direction.");
+        cl__sample(b, "clawlink_nats_bytes_total", "direction", "in", g->nats_bytes_in);
+        cl__sample(b, "clawlink_nats_bytes_total", "direction", "out", g->nats_bytes_out);
+        cl__one(b, "clawlink_nats_dropped_total", "counter",
+                "NATS messages dropped before the relay's loop read them (its queue full).",
+                g->nats_dropped);
+        cl__one(b, "clawlink_nats_reconnects_total", "counter",
+                "Times the relay connected to NATS again after losing it.", g->nats_reconnects);
+        cl__one(b, "clawlink_nats_subscriptions", "gauge",
+                "NATS subscriptions the relay holds (devices and sessions).", g->nats_subs);
+    }
     cl__one(b, "clawlink_gaps_total", "counter",
             "Output a viewer missed (announced with a gap notice where it understands one).",
             m->gaps);

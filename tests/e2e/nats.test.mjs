@@ -14,6 +14,7 @@ import {
 } from './lib/harness.mjs';
 import { OutputStream, openViewer, setupAgent } from './lib/extra.mjs';
 import { startNats } from './lib/nats.mjs';
+import { metricsRelay, scrape, sample } from './lib/metrics.mjs';
 
 const PASS = 'nats-pw-5f0c2a9e1b';
 let nats;
@@ -46,13 +47,18 @@ async function shellWorks(scope, env, label) {
 
 test('--nats: /healthz says connected; NATS killed: the relay says so and serves its own; NATS back: it recovers by itself', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
   await nats.start();
-  const relay = await startRelay({ extraArgs: ['--nats', nats.url] });
+  const { relay, token: mtoken } = await metricsRelay(['--nats', nats.url]);
   await waitFor(async () => (await health(relay)).body.nats === 'connected', { what: '/healthz to say nats connected', describe: () => tail(relay.logs(), 20) });
   const ok = await health(relay);
   assert.equal(ok.status, 200, ok.text);
   assert.equal(ok.body.ok, true);
   assert.ok(!ok.text.includes('127.0.0.1:' + nats.port), 'the NATS address is not public');
   assert.match(relay.logs(), /NATS connected/);
+  let m = await scrape(relay, mtoken);
+  assert.equal(sample(m, 'clawlink_nats_connected'), 1);
+  assert.equal(sample(m, 'clawlink_nats_reconnects_total'), 0);
+  const p = spawnSync('promtool', ['check', 'metrics'], { input: m, encoding: 'utf8' });
+  assert.equal(p.status, 0, `promtool check metrics:\n${p.stdout}${p.stderr}`);
 
   const env = await setupAgent({ relay, scope });
   await shellWorks(scope, env, 'with NATS');
@@ -67,6 +73,7 @@ test('--nats: /healthz says connected; NATS killed: the relay says so and serves
   assert.match(problem.detail, /not connected to NATS \(reconnecting for \d+ s\)/);
   assert.equal(await ready(relay), 200, 'a load balancer keeps the relay: it still serves its own');
   assert.match(relay.logs(), /NATS connection lost, retrying/);
+  assert.equal(sample(await scrape(relay, mtoken), 'clawlink_nats_connected'), 0);
   // what is connected to this relay goes on working
   await shellWorks(scope, env, 'NATS down');
 
@@ -74,6 +81,9 @@ test('--nats: /healthz says connected; NATS killed: the relay says so and serves
   await waitFor(async () => (await health(relay)).status === 200, { timeout: ms(15_000), what: '/healthz ok again', describe: () => tail(relay.logs(), 20) });
   assert.equal((await health(relay)).body.nats, 'connected');
   assert.match(relay.logs(), /NATS connection back/);
+  m = await scrape(relay, mtoken);
+  assert.equal(sample(m, 'clawlink_nats_connected'), 1);
+  assert.equal(sample(m, 'clawlink_nats_reconnects_total'), 1);
   await shellWorks(scope, env, 'NATS back');
   assertNoSecrets(relay, [PASS], 'relay');
   await relay.stop();
