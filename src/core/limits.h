@@ -145,6 +145,13 @@
  * costs at most ~18 MiB of header memory instead of 4.5 KiB for every
  * connection in flight (decisions.md, 33). */
 #define CL_RELAY_HEADER_POOL 4096
+/* --trusted-proxy (src/relay/proxy.c): at most CL_RELAY_TRUSTED_PROXIES_MAX
+ * addresses or networks (more stops the relay at start, exit 2); an
+ * X-Forwarded-For header is read whole up to CL_RELAY_XFF_MAX bytes (all
+ * of a request's headers fit lws's 4 KiB per request, so any it took fits;
+ * the client's address is the header's rightmost part, never cut off). */
+#define CL_RELAY_TRUSTED_PROXIES_MAX 16
+#define CL_RELAY_XFF_MAX             4096
 
 /* Concurrent PTY sessions one agent serves. Over it: session_end
  * reason "limit". */

@@ -2,6 +2,7 @@
 #include "relay/admission.h"
 #include "core/log.h"
 #include "relay/metrics.h"
+#include "relay/proxy.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -27,6 +28,7 @@ struct cl__conn {
 };
 
 struct cl_admission {
+    const struct cl_proxy_nets *proxies; /* --trusted-proxy; NULL: none */
     unsigned per_addr, unauth_per_addr;
     size_t max_total, total;
     struct cl__addr *addrs;
@@ -49,6 +51,11 @@ struct cl_admission *cl_admission_new(unsigned per_addr, size_t max_total, unsig
     a->logged_at = -1;
     a->full_refused_at = -1;
     return a;
+}
+
+void cl_admission_set_proxies(struct cl_admission *a, const struct cl_proxy_nets *nets)
+{
+    a->proxies = nets;
 }
 
 static void cl__admission_drop_addr(struct cl_admission *a, struct cl__addr *e)
@@ -92,6 +99,21 @@ static void cl__admission_log(struct cl_admission *a, const char *key, double no
     a->refused_addr = a->refused_full = a->refused_unauth = 0;
 }
 
+/* The entry for key, made if needed. */
+static struct cl__addr *cl__admission_addr(struct cl_admission *a, const char *key)
+{
+    struct cl__addr *e;
+    HASH_FIND_STR(a->addrs, key, e);
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (!e)
+            abort();
+        snprintf(e->key, sizeof e->key, "%s", key);
+        HASH_ADD_STR(a->addrs, key, e);
+    }
+    return e;
+}
+
 bool cl_admission_accept(struct cl_admission *a, const struct sockaddr *sa, socklen_t len,
                          double now_s)
 {
@@ -116,20 +138,13 @@ bool cl_admission_accept(struct cl_admission *a, const struct sockaddr *sa, sock
         return false;
     }
     HASH_FIND_STR(a->addrs, key, e);
-    if (e && e->conns >= a->per_addr) {
+    if (e && e->conns >= a->per_addr && !cl_proxy_trusted(a->proxies, key)) {
         a->refused_addr++;
         cl_metrics.rejected[CL_REJECT_PER_ADDR]++;
         cl__admission_log(a, key, now_s);
         return false;
     }
-    if (!e) {
-        e = calloc(1, sizeof *e);
-        if (!e)
-            abort();
-        snprintf(e->key, sizeof e->key, "%s", key);
-        HASH_ADD_STR(a->addrs, key, e);
-    }
-    a->accepted = e;
+    a->accepted = e ? e : cl__admission_addr(a, key);
     return true;
 }
 
@@ -162,6 +177,34 @@ void cl_admission_destroyed(struct cl_admission *a, struct lws *wsi)
     a->total--;
     cl__admission_drop_addr(a, c->addr);
     free(c);
+}
+
+bool cl_admission_client(struct cl_admission *a, struct lws *wsi, const char *client, double now_s)
+{
+    struct cl__conn *c;
+    struct cl__addr *e, *old;
+
+    HASH_FIND_PTR(a->conns, &wsi, c);
+    if (!c || strcmp(c->addr->key, client) == 0)
+        return true;
+    e = cl__admission_addr(a, client);
+    if (e->conns >= a->per_addr) {
+        a->refused_addr++;
+        cl_metrics.rejected[CL_REJECT_PER_ADDR]++;
+        cl__admission_log(a, client, now_s);
+        cl__admission_drop_addr(a, e);
+        return false;
+    }
+    old = c->addr;
+    if (c->unauth) {
+        old->unauth--;
+        e->unauth++;
+    }
+    old->conns--;
+    e->conns++;
+    c->addr = e;
+    cl__admission_drop_addr(a, old);
+    return true;
 }
 
 bool cl_admission_ws_open(struct cl_admission *a, struct lws *wsi, double now_s)

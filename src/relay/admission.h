@@ -11,7 +11,14 @@
  * - a WebSocket that has not authenticated (hello / auth) counts against
  *   CL_RELAY_UNAUTH_WS_PER_ADDR of its address, and liveness.c closes it
  *   after CL_RELAY_AUTH_DEADLINE_S;
- * - refusals are logged once a second, summed, never once each.
+ * - refusals are logged once a second, summed, never once each;
+ * - a connection from a trusted proxy (--trusted-proxy, proxy.h) counts
+ *   against the relay only at accept; a WebSocket that came through one
+ *   is counted against its client's address once its upgrade's headers
+ *   name that client (cl_admission_client), with the same caps. Plain
+ *   HTTP through a proxy is not capped per client here (the proxy reuses
+ *   its connections for many clients): the rate limiters key on the
+ *   client of each request, and the proxy limits its own clients.
  *
  * lws tells us of an accept (FILTER_NETWORK_CONNECTION: the address, no
  * wsi yet), then at once of the wsi it made for it (WSI_CREATE: no fd
@@ -28,8 +35,12 @@
 
 struct cl_admission;
 
+struct cl_proxy_nets;
+
 struct cl_admission *cl_admission_new(unsigned per_addr, size_t max_total,
                                       unsigned unauth_per_addr);
+/* The trusted proxies (NULL: none); nets must outlive a. */
+void cl_admission_set_proxies(struct cl_admission *a, const struct cl_proxy_nets *nets);
 /* Every connection must have been destroyed. */
 void cl_admission_free(struct cl_admission *a);
 
@@ -41,6 +52,11 @@ void cl_admission_created(struct cl_admission *a, struct lws *wsi);
 /* WSI_DESTROY: wsi is gone (ignored if it was never counted). */
 void cl_admission_destroyed(struct cl_admission *a, struct lws *wsi);
 
+/* ESTABLISHED, before cl_admission_ws_open: wsi came through a trusted
+ * proxy for client (an address, proxy.h): it counts against client from
+ * now on. False when client already holds per_addr connections (the
+ * caller closes it; it still counts against the proxy until destroyed). */
+bool cl_admission_client(struct cl_admission *a, struct lws *wsi, const char *client, double now_s);
 /* ESTABLISHED: wsi became a WebSocket that must still authenticate.
  * False when its address already holds unauth_per_addr of those (the
  * caller closes it). */

@@ -94,9 +94,9 @@ static void cl__healthz(struct cl_http_req *req)
     body = json_pack("{s:b, s:s, s:s, s:s, s:{s:I, s:I}, s:{s:I, s:I}}", "ok",
                      json_array_size(problems) == 0, "version", CL_VERSION, "store",
                      store_ok ? "ok" : "failing", "nats",
-                     r->bus ? cl_bus_state_name(cl_bus_state(r->bus)) : "off", "files", "open", (json_int_t)open_fds, "limit",
-                     (json_int_t)limit, "connections", "open", (json_int_t)as.total, "max",
-                     (json_int_t)as.max_total);
+                     r->bus ? cl_bus_state_name(cl_bus_state(r->bus)) : "off", "files", "open",
+                     (json_int_t)open_fds, "limit", (json_int_t)limit, "connections", "open",
+                     (json_int_t)as.total, "max", (json_int_t)as.max_total);
     if (json_array_size(problems)) {
         json_object_set_new(body, "problems", problems);
         cl_http_reply_json(req->conn, 503, body);

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/secret.h"
 #include "relay/metrics.h"
+#include "relay/proxy.h"
 #include "relay/relay.h"
 #include "relay/web.h"
 #include "relay/webauth.h"
@@ -576,7 +577,8 @@ int cl_http_on_request(struct cl_conn *c, struct lws *wsi, const char *uri)
     c->kind = CL_CONN_HTTP;
     c->wsi = wsi;
     cl__reset(c);
-    lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+    /* per request: a proxy carries many clients' requests on one connection */
+    cl_proxy_peer(c->relay->opts.trusted_proxies, wsi, c->peer, sizeof c->peer);
     h->method = cl__method(wsi);
     h->started = cl_metrics_now();
     h->route = "none";

@@ -24,6 +24,7 @@
 #include "relay/mail.h"
 #include "relay/ratelimit.h"
 #include "relay/metrics.h"
+#include "relay/proxy.h"
 #include "relay/relay.h"
 #include "relay/router_local.h"
 #include "relay/server.h"
@@ -96,6 +97,9 @@ static void cl__usage(FILE *f)
         "  --nats URL[,URL...]  join a cluster: the NATS servers, nats://[user:pass@]host[:port]\n"
         "                       (default port 4222). Credentials in it show in ps: prefer\n"
         "                       $CLAWLINK_NATS_URL. Without it the relay is on its own\n"
+        "  --trusted-proxy ADDR[/BITS][,...]  load balancers in front of the relay: a\n"
+        "                       connection from one of them is the client named by its\n"
+        "                       X-Forwarded-For (per-address limits and logs see the client)\n"
         "  --log-level LEVEL    debug | info | warn | error (default info)\n"
         "  --help               this text\n"
         "  --version            print the version\n");
@@ -503,6 +507,7 @@ int main(int argc, char **argv)
         {"max-pending-invitations", required_argument, NULL, 'I'},
         {"metrics-token-file", required_argument, NULL, 'm'},
         {"nats", required_argument, NULL, 'N'},
+        {"trusted-proxy", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -513,6 +518,7 @@ int main(int argc, char **argv)
     static char store_url[sizeof r.opts.data_dir + 16];
     struct cl_store_url store_parsed;
     static struct cl_bus_urls nats_urls;
+    static struct cl_proxy_nets proxies;
     const char *nats_spec = NULL;
     uv_loop_t loop;
     char err[256];
@@ -559,6 +565,13 @@ int main(int argc, char **argv)
             break;
         case 'N':
             nats_spec = optarg;
+            break;
+        case 'P':
+            if (cl_proxy_nets_parse(optarg, &proxies, err, sizeof err)) {
+                fprintf(stderr, "clawlink-relay: --trusted-proxy: %s\n", err);
+                return 2;
+            }
+            r.opts.trusted_proxies = &proxies;
             break;
         case 'B':
             /* checked before anything starts: a typo is not a fresh database */
@@ -752,6 +765,7 @@ int main(int argc, char **argv)
             nofile > 2 * CL_RELAY_FD_RESERVE ? nofile - CL_RELAY_FD_RESERVE : nofile / 2;
         r.admission =
             cl_admission_new(r.opts.max_conns_per_addr, max_total, r.opts.max_unauth_per_addr);
+        cl_admission_set_proxies(r.admission, r.opts.trusted_proxies);
         cl_info("relay", "connection limits", "files=%zu max_conns=%zu per_addr=%u", nofile,
                 max_total, r.opts.max_conns_per_addr);
     }

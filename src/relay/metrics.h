@@ -105,7 +105,7 @@ struct cl_metrics_gauges {
     int64_t open_fds, max_fds; /* -1: unknown */
     int64_t rss_bytes;         /* -1: unknown */
     /* a relay in a cluster (--nats): its NATS connection (bus.h) */
-    bool nats;                 /* configured: the clawlink_nats_* families are written */
+    bool nats; /* configured: the clawlink_nats_* families are written */
     bool nats_connected;
     uint64_t nats_msgs_in, nats_msgs_out, nats_bytes_in, nats_bytes_out;
     uint64_t nats_dropped, nats_reconnects, nats_subs;

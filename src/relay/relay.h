@@ -24,6 +24,9 @@ struct cl_ratelimit;
 struct cl_accounts;
 struct cl_admission;
 struct cl_consent;
+struct cl_bus;
+struct cl_bus_urls;
+struct cl_proxy_nets;
 
 struct cl_relay_opts {
     char listen_addr[64]; /* "127.0.0.1" */
@@ -50,6 +53,9 @@ struct cl_relay_opts {
     /* --nats (or $CLAWLINK_NATS_URL): the NATS servers of a cluster, parsed
      * (bus.h); NULL: a relay on its own, no bus */
     const struct cl_bus_urls *nats;
+    /* --trusted-proxy: load balancers whose X-Forwarded-For names the
+     * client (proxy.h); NULL: none, the TCP peer is the client */
+    const struct cl_proxy_nets *trusted_proxies;
 };
 
 struct cl_relay {

@@ -11,6 +11,7 @@
 #include "relay/http.h"
 #include "relay/hub.h"
 #include "relay/admission.h"
+#include "relay/proxy.h"
 #include "relay/liveness.h"
 #include "relay/metrics.h"
 #include "relay/webauth.h"
@@ -168,7 +169,7 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
         c->wsi = wsi;
         c->relay = r;
         cl_wsq_init(&c->q, CL_WS_SENDQ_MAX);
-        lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+        cl_proxy_peer(r->opts.trusted_proxies, wsi, c->peer, sizeof c->peer);
         /* a browser's session cookie counts only from the relay's own
          * origin (webauth.h); the upgrade's headers are still readable
          * here and gone after */
@@ -186,7 +187,10 @@ static int cl__dispatch(struct lws *wsi, enum lws_callback_reasons reason, void 
         cl_liveness_add(r->liveness, c);
         if (ops->on_open)
             ops->on_open(c);
-        if (!cl_admission_ws_open(r->admission, wsi, (double)uv_now(r->loop) / 1000.0))
+        if (!cl_admission_client(r->admission, wsi, c->peer, (double)uv_now(r->loop) / 1000.0))
+            cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                          "too many connections from this address");
+        else if (!cl_admission_ws_open(r->admission, wsi, (double)uv_now(r->loop) / 1000.0))
             cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                           "too many unauthenticated connections from this address");
         break;

@@ -658,9 +658,9 @@ export async function setupAgent({ relay, relayArgs = [], agentArgs = [], viaPro
  * /8 is loopback, and the relay tells its addresses apart like any
  * clients'). Resolves {status, body, text, headers, method, path}.
  */
-export function apiFrom(relay, localAddress, method, pathname, body, token) {
+export function apiFrom(relay, localAddress, method, pathname, body, token, extraHeaders = {}) {
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  const headers = {};
+  const headers = { ...extraHeaders };
   if (payload !== undefined) { headers['Content-Type'] = 'application/json'; headers['Content-Length'] = Buffer.byteLength(payload); }
   if (token) headers.Authorization = `Bearer ${token}`;
   return new Promise((resolve, reject) => {
