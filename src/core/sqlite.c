@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,11 +75,25 @@ int cl_sqlite_open(const char *path, sqlite3 **out, char *err, size_t errlen)
 
     *out = NULL;
     /* 0600 before SQLite sees it: SQLite gives -wal and -shm the mode of
-     * the database file */
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
+     * the database file. Only a file this call creates is opened here:
+     * closing a descriptor of a file drops every POSIX lock this process
+     * holds on it, and with another connection of ours open on it (the
+     * relay's store workers) another process would find the database
+     * unlocked, take itself for its last user, checkpoint and delete the
+     * WAL under us, and our writes would go to a file no one else reads
+     * (sqlite.org/howtocorrupt.html, 2.2; tests/unit/test_core_sqlite.c). */
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+        close(fd); /* new: no one holds a lock on it yet */
+    } else if (errno == EEXIST) {
+        struct stat sb;
+        if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+            return cl_seterr(err, errlen, CL_EDB, "cannot open %s: %s", path,
+                             lstat(path, &sb) != 0 ? strerror(errno)
+                                                    : "not a regular file (a symbolic link?)");
+    } else {
         return cl_seterr(err, errlen, CL_EDB, "cannot open %s: %s", path, strerror(errno));
-    close(fd);
+    }
 
     rc = sqlite3_open_v2(path, &db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);

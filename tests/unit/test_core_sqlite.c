@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -188,6 +189,67 @@ static void test_open_modes_and_settings(void **state)
     assert_int_equal(cl_sqlite_open(link, &db, err, sizeof err), CL_EDB);
     assert_null(db);
     assert_non_null(strstr(err, "cannot open"));
+}
+
+/* A second connection of this process to an open database must not drop
+ * the first one's locks: if it did, another process would take itself for
+ * the database's last user, checkpoint and delete the WAL on closing, and
+ * the first connection's later writes would be seen by no one. (The
+ * relay's store workers open the store again; opening and closing the
+ * file to set its mode dropped the locks.) */
+/* In another process (this binary again, exec'd: a forked child would
+ * share this process's view of SQLite's locks): insert a row into t, count
+ * the rows, close (as the last user it would checkpoint and delete the
+ * WAL). Returns the count, or -1. */
+static int child_main(const char *path)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+        sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
+        sqlite3_exec(db, "INSERT INTO t VALUES (100)", NULL, NULL, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM t", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    printf("%d\n", v);
+    return 0;
+}
+
+static int child_count(const char *path)
+{
+    char cmd[256], line[32] = "";
+    FILE *p;
+    snprintf(cmd, sizeof cmd, "/proc/%d/exe --child '%s'", (int)getpid(), path);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(line, sizeof line, p));
+    assert_int_equal(pclose(p), 0);
+    return atoi(line);
+}
+
+static void test_second_connection_keeps_locks(void **state)
+{
+    struct fx *f = *state;
+    char err[256] = "";
+    sqlite3 *a, *b;
+
+    assert_int_equal(cl_sqlite_open(f->path, &a, err, sizeof err), 0);
+    assert_int_equal(sqlite3_exec(a, "CREATE TABLE t (x); INSERT INTO t VALUES (1);", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    assert_int_equal(cl_sqlite_open(f->path, &b, err, sizeof err), 0); /* a second one */
+    assert_int_equal(child_count(f->path), 2); /* 1 and the child's 100 */
+    assert_int_equal(sqlite3_exec(a, "INSERT INTO t VALUES (2)", NULL, NULL, NULL), SQLITE_OK);
+    /* another process sees a's write (and a sees the child's) */
+    assert_int_equal(child_count(f->path), 4);
+    assert_int_equal(scalar(a, "SELECT count(*) FROM t"), 4);
+    assert_int_equal(scalar(b, "SELECT count(*) FROM t"), 4);
+    cl_sqlite_close(b);
+    cl_sqlite_close(a);
 }
 
 static void test_readonly_refuses_writes(void **state)
@@ -380,11 +442,14 @@ static void test_set_finalize(void **state)
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--child") == 0)
+        return child_main(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrations_in_order_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_connection_keeps_locks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_migration_rolled_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_modes_and_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly_refuses_writes, setup, teardown),
