@@ -501,6 +501,15 @@
 #define CL_MEMORY_PG_BACKOFF_MAX_MS     30000
 #define CL_MEMORY_PG_URL_MAX            1024
 
+/* Store work off the loop (src/relay/store_pool.c, decision 68): the
+ * API's store routes run on CL_RELAY_STORE_WORKERS threads, each with its
+ * own store (at most CL_RELAY_STORE_WORKERS_MAX); at most
+ * CL_RELAY_STORE_QUEUE_MAX requests wait for one, past which a request is
+ * answered 503 "busy" with Retry-After: 1. */
+#define CL_RELAY_STORE_WORKERS     4
+#define CL_RELAY_STORE_WORKERS_MAX 16
+#define CL_RELAY_STORE_QUEUE_MAX   1024
+
 /* The relay's NATS connection (src/relay/bus.c, --nats; docs/operations.md
  * "A cluster"):
  *  - CL_RELAY_BUS_SERVERS_MAX servers in --nats, each URL at most

@@ -495,12 +495,12 @@ static void cl__reset_confirm(struct cl_http_req *req)
 }
 
 const struct cl_route cl_routes_account[] = {
-    {CL_HTTP_PATCH, "/api/v1/me", CL_ACT_ACCOUNT_MANAGE, cl__profile_patch},
-    {CL_HTTP_GET, "/api/v1/me/sessions", CL_ACT_ACCOUNT_MANAGE, cl__sessions_list},
-    {CL_HTTP_DELETE, "/api/v1/me/sessions/:id", CL_ACT_TOKEN_REVOKE, cl__session_revoke},
-    {CL_HTTP_POST, "/api/v1/me/password", CL_ACT_ACCOUNT_MANAGE, cl__password_change},
-    {CL_HTTP_POST, "/api/v1/me/delete", CL_ACT_ACCOUNT_MANAGE, cl__account_delete},
-    {CL_HTTP_POST, "/api/v1/auth/password-reset", CL_ROUTE_PUBLIC, cl__reset_request},
-    {CL_HTTP_POST, "/api/v1/auth/password-reset/confirm", CL_ROUTE_PUBLIC, cl__reset_confirm},
-    {0, NULL, 0, NULL},
+    {CL_HTTP_PATCH, "/api/v1/me", CL_ACT_ACCOUNT_MANAGE, cl__profile_patch, 0},
+    {CL_HTTP_GET, "/api/v1/me/sessions", CL_ACT_ACCOUNT_MANAGE, cl__sessions_list, 0},
+    {CL_HTTP_DELETE, "/api/v1/me/sessions/:id", CL_ACT_TOKEN_REVOKE, cl__session_revoke, 0},
+    {CL_HTTP_POST, "/api/v1/me/password", CL_ACT_ACCOUNT_MANAGE, cl__password_change, 0},
+    {CL_HTTP_POST, "/api/v1/me/delete", CL_ACT_ACCOUNT_MANAGE, cl__account_delete, 0},
+    {CL_HTTP_POST, "/api/v1/auth/password-reset", CL_ROUTE_PUBLIC, cl__reset_request, 0},
+    {CL_HTTP_POST, "/api/v1/auth/password-reset/confirm", CL_ROUTE_PUBLIC, cl__reset_confirm, 0},
+    {0, NULL, 0, NULL, 0},
 };

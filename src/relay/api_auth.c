@@ -388,12 +388,12 @@ static void cl__me(struct cl_http_req *req)
 }
 
 const struct cl_route cl_routes_auth[] = {
-    {CL_HTTP_POST, "/api/v1/auth/signup", CL_ROUTE_PUBLIC, cl__signup},
-    {CL_HTTP_POST, "/api/v1/auth/login", CL_ROUTE_PUBLIC, cl__login},
-    {CL_HTTP_POST, "/api/v1/auth/logout", CL_ROUTE_SELF, cl__logout},
-    {CL_HTTP_POST, "/api/v1/auth/one-time", CL_ROUTE_PUBLIC, cl__one_time},
-    {CL_HTTP_GET, "/api/v1/auth/session", CL_ROUTE_SELF, cl__session},
-    {CL_HTTP_GET, "/api/v1/auth/status", CL_ROUTE_PUBLIC, cl__status},
-    {CL_HTTP_GET, "/api/v1/me", CL_ROUTE_SELF, cl__me},
-    {0, NULL, 0, NULL},
+    {CL_HTTP_POST, "/api/v1/auth/signup", CL_ROUTE_PUBLIC, cl__signup, 0},
+    {CL_HTTP_POST, "/api/v1/auth/login", CL_ROUTE_PUBLIC, cl__login, 0},
+    {CL_HTTP_POST, "/api/v1/auth/logout", CL_ROUTE_SELF, cl__logout, 0},
+    {CL_HTTP_POST, "/api/v1/auth/one-time", CL_ROUTE_PUBLIC, cl__one_time, 0},
+    {CL_HTTP_GET, "/api/v1/auth/session", CL_ROUTE_SELF, cl__session, 0},
+    {CL_HTTP_GET, "/api/v1/auth/status", CL_ROUTE_PUBLIC, cl__status, 0},
+    {CL_HTTP_GET, "/api/v1/me", CL_ROUTE_SELF, cl__me, 0},
+    {0, NULL, 0, NULL, 0},
 };

@@ -420,8 +420,8 @@ static void cl__download_with_code(struct cl_http_req *req)
 
 /* Each route names the policy action its handler asks cl_policy_* for. */
 const struct cl_route cl_routes_connector[] = {
-    {CL_HTTP_GET, "/functions/v1/download-connector", CL_ACT_CONNECTOR_DOWNLOAD, cl__download},
-    {CL_HTTP_POST, "/functions/v1/download-connector", CL_ROUTE_PUBLIC, cl__download_with_code},
-    {CL_HTTP_GET, "/install.sh", CL_ROUTE_PUBLIC, cl__install_sh},
-    {0, NULL, 0, NULL},
+    {CL_HTTP_GET, "/functions/v1/download-connector", CL_ACT_CONNECTOR_DOWNLOAD, cl__download, 0},
+    {CL_HTTP_POST, "/functions/v1/download-connector", CL_ROUTE_PUBLIC, cl__download_with_code, 0},
+    {CL_HTTP_GET, "/install.sh", CL_ROUTE_PUBLIC, cl__install_sh, 0},
+    {0, NULL, 0, NULL, 0},
 };

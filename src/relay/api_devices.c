@@ -146,9 +146,10 @@ static void cl__device_delete(struct cl_http_req *req)
 
 /* Each route names the policy action its handler asks cl_policy_* for. */
 const struct cl_route cl_routes_devices[] = {
-    {CL_HTTP_GET, "/api/v1/devices/:id", CL_ACT_DEVICE_VIEW, cl__device_get},
-    {CL_HTTP_PATCH, "/api/v1/devices/:id", CL_ACT_DEVICE_MODIFY, cl__device_rename},
-    {CL_HTTP_DELETE, "/api/v1/devices/:id", CL_ACT_DEVICE_MODIFY, cl__device_delete},
-    {CL_HTTP_POST, "/api/v1/devices/:id/pairing-code", CL_ACT_DEVICE_MODIFY, cl__device_new_code},
-    {0, NULL, 0, NULL},
+    {CL_HTTP_GET, "/api/v1/devices/:id", CL_ACT_DEVICE_VIEW, cl__device_get, 0},
+    {CL_HTTP_PATCH, "/api/v1/devices/:id", CL_ACT_DEVICE_MODIFY, cl__device_rename, 0},
+    {CL_HTTP_DELETE, "/api/v1/devices/:id", CL_ACT_DEVICE_MODIFY, cl__device_delete, 0},
+    {CL_HTTP_POST, "/api/v1/devices/:id/pairing-code", CL_ACT_DEVICE_MODIFY, cl__device_new_code,
+     0},
+    {0, NULL, 0, NULL, 0},
 };

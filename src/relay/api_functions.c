@@ -480,10 +480,10 @@ static void cl__relay_nodes(struct cl_http_req *req)
 
 /* Each route names the policy action its handler asks cl_policy_* for. */
 const struct cl_route cl_routes_functions[] = {
-    {CL_HTTP_POST, "/functions/v1/invite-member", CL_ACT_MEMBER_INVITE, cl__invite_member},
-    {CL_HTTP_POST, "/functions/v1/pair-device", CL_ROUTE_PUBLIC, cl__pair_device},
-    {CL_HTTP_POST, "/functions/v1/start-session", CL_ACT_SESSION_START, cl__start_session},
-    {CL_HTTP_POST, "/functions/v1/end-session", CL_ACT_SESSION_END, cl__end_session},
-    {CL_HTTP_GET, "/functions/v1/relay-nodes", CL_ACT_NODES_LIST, cl__relay_nodes},
-    {0, NULL, 0, NULL},
+    {CL_HTTP_POST, "/functions/v1/invite-member", CL_ACT_MEMBER_INVITE, cl__invite_member, 0},
+    {CL_HTTP_POST, "/functions/v1/pair-device", CL_ROUTE_PUBLIC, cl__pair_device, 0},
+    {CL_HTTP_POST, "/functions/v1/start-session", CL_ACT_SESSION_START, cl__start_session, 0},
+    {CL_HTTP_POST, "/functions/v1/end-session", CL_ACT_SESSION_END, cl__end_session, 0},
+    {CL_HTTP_GET, "/functions/v1/relay-nodes", CL_ACT_NODES_LIST, cl__relay_nodes, 0},
+    {0, NULL, 0, NULL, 0},
 };

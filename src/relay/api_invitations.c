@@ -197,10 +197,10 @@ static void cl__decline(struct cl_http_req *req)
 }
 
 const struct cl_route cl_routes_invitations[] = {
-    {CL_HTTP_POST, "/api/v1/auth/verify-email", CL_ROUTE_PUBLIC, cl__verify_confirm},
-    {CL_HTTP_POST, "/api/v1/me/verify-email", CL_ACT_EMAIL_VERIFY, cl__verify_resend},
-    {CL_HTTP_GET, "/api/v1/me/invitations", CL_ACT_INVITATION_INBOX, cl__inbox},
-    {CL_HTTP_POST, "/api/v1/me/invitations/:id/accept", CL_ACT_INVITATION_RESPOND, cl__accept},
-    {CL_HTTP_POST, "/api/v1/me/invitations/:id/decline", CL_ACT_INVITATION_RESPOND, cl__decline},
-    {0, NULL, 0, NULL},
+    {CL_HTTP_POST, "/api/v1/auth/verify-email", CL_ROUTE_PUBLIC, cl__verify_confirm, 0},
+    {CL_HTTP_POST, "/api/v1/me/verify-email", CL_ACT_EMAIL_VERIFY, cl__verify_resend, 0},
+    {CL_HTTP_GET, "/api/v1/me/invitations", CL_ACT_INVITATION_INBOX, cl__inbox, 0},
+    {CL_HTTP_POST, "/api/v1/me/invitations/:id/accept", CL_ACT_INVITATION_RESPOND, cl__accept, 0},
+    {CL_HTTP_POST, "/api/v1/me/invitations/:id/decline", CL_ACT_INVITATION_RESPOND, cl__decline, 0},
+    {0, NULL, 0, NULL, 0},
 };

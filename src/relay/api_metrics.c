@@ -189,6 +189,6 @@ static void cl__metrics(struct cl_http_req *req)
 
 const struct cl_route cl_routes_metrics[] = {
     /* public to the dispatcher: the handler checks its own token */
-    {CL_HTTP_GET, "/metrics", CL_ROUTE_PUBLIC, cl__metrics},
-    {0, NULL, 0, NULL},
+    {CL_HTTP_GET, "/metrics", CL_ROUTE_PUBLIC, cl__metrics, 0},
+    {0, NULL, 0, NULL, 0},
 };

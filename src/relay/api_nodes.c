@@ -261,10 +261,11 @@ static void cl__workflow_run(struct cl_http_req *req)
  *   GET  /api/v1/devices/:id/workflows         node.workflow (member)
  *   POST /api/v1/devices/:id/workflows/:name   node.workflow (member) */
 const struct cl_route cl_routes_nodes[] = {
-    {CL_HTTP_POST, "/api/v1/devices/:id/prompt", CL_ACT_NODE_PROMPT, cl__prompt},
-    {CL_HTTP_GET, "/api/v1/devices/:id/status", CL_ACT_NODE_STATUS, cl__status},
-    {CL_HTTP_POST, "/api/v1/devices/:id/restart", CL_ACT_NODE_RESTART, cl__restart},
-    {CL_HTTP_GET, "/api/v1/devices/:id/workflows", CL_ACT_NODE_WORKFLOW, cl__workflows},
-    {CL_HTTP_POST, "/api/v1/devices/:id/workflows/:name", CL_ACT_NODE_WORKFLOW, cl__workflow_run},
-    {0, NULL, 0, NULL},
+    {CL_HTTP_POST, "/api/v1/devices/:id/prompt", CL_ACT_NODE_PROMPT, cl__prompt, 0},
+    {CL_HTTP_GET, "/api/v1/devices/:id/status", CL_ACT_NODE_STATUS, cl__status, 0},
+    {CL_HTTP_POST, "/api/v1/devices/:id/restart", CL_ACT_NODE_RESTART, cl__restart, 0},
+    {CL_HTTP_GET, "/api/v1/devices/:id/workflows", CL_ACT_NODE_WORKFLOW, cl__workflows, 0},
+    {CL_HTTP_POST, "/api/v1/devices/:id/workflows/:name", CL_ACT_NODE_WORKFLOW, cl__workflow_run,
+     0},
+    {0, NULL, 0, NULL, 0},
 };

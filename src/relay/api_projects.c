@@ -67,7 +67,7 @@ static void cl__collect_project(const struct cl_project *p, void *ctx)
  * there is no per-project decision to make. */
 static void cl__project_list(struct cl_http_req *req)
 {
-    struct cl_store *s = &req->relay->store;
+    struct cl_store *s = req->store;
     json_t *arr = json_array();
     int rc = s->ops->project_list_for_user(s, req->user_id, cl__collect_project, arr);
     if (rc) {
@@ -81,8 +81,7 @@ static void cl__project_list(struct cl_http_req *req)
 static void cl__project_get(struct cl_http_req *req)
 {
     struct cl_project p;
-    int rc = cl_policy_project(&req->relay->store, req->user_id, CL_ACT_PROJECT_VIEW,
-                               req->params[0], &p);
+    int rc = cl_policy_project(req->store, req->user_id, CL_ACT_PROJECT_VIEW, req->params[0], &p);
     if (rc) {
         cl_http_reply_errcode(req->conn, rc);
         return;
@@ -92,7 +91,7 @@ static void cl__project_get(struct cl_http_req *req)
 
 static void cl__project_rename(struct cl_http_req *req)
 {
-    struct cl_store *s = &req->relay->store;
+    struct cl_store *s = req->store;
     struct cl_project p;
     char name[CL_NAME_MAX + 1];
     int64_t now = cl_now();
@@ -187,7 +186,7 @@ static void cl__collect_device(const struct cl_device *d, void *ctx)
 
 static void cl__device_list(struct cl_http_req *req)
 {
-    struct cl_store *s = &req->relay->store;
+    struct cl_store *s = req->store;
     int rc = cl_policy_project(s, req->user_id, CL_ACT_PROJECT_VIEW, req->params[0], NULL);
     if (rc) {
         cl_http_reply_errcode(req->conn, rc);
@@ -222,7 +221,7 @@ static void cl__collect_member(const struct cl_member *m, void *ctx)
 
 static void cl__member_list(struct cl_http_req *req)
 {
-    struct cl_store *s = &req->relay->store;
+    struct cl_store *s = req->store;
     json_t *arr;
     int rc = cl_policy_project(s, req->user_id, CL_ACT_MEMBER_LIST, req->params[0], NULL);
     if (rc) {
@@ -339,7 +338,7 @@ static void cl__collect_invitation(const struct cl_invitation *inv, void *ctx)
 
 static void cl__invitation_list(struct cl_http_req *req)
 {
-    struct cl_store *s = &req->relay->store;
+    struct cl_store *s = req->store;
     json_t *arr;
     int rc = cl_policy_project(s, req->user_id, CL_ACT_INVITATION_LIST, req->params[0], NULL);
     if (rc) {
@@ -382,19 +381,23 @@ static void cl__invitation_cancel(struct cl_http_req *req)
 
 /* Each route names the policy action its handler asks cl_policy_* for. */
 const struct cl_route cl_routes_projects[] = {
-    {CL_HTTP_POST, "/api/v1/projects", CL_ROUTE_SELF, cl__project_create},
-    {CL_HTTP_GET, "/api/v1/projects", CL_ROUTE_SELF, cl__project_list},
-    {CL_HTTP_GET, "/api/v1/projects/:id", CL_ACT_PROJECT_VIEW, cl__project_get},
-    {CL_HTTP_PATCH, "/api/v1/projects/:id", CL_ACT_PROJECT_MODIFY, cl__project_rename},
-    {CL_HTTP_DELETE, "/api/v1/projects/:id", CL_ACT_PROJECT_MODIFY, cl__project_delete},
-    {CL_HTTP_POST, "/api/v1/projects/:id/devices", CL_ACT_DEVICE_ADD, cl__device_create},
-    {CL_HTTP_GET, "/api/v1/projects/:id/devices", CL_ACT_PROJECT_VIEW, cl__device_list},
-    {CL_HTTP_GET, "/api/v1/projects/:id/members", CL_ACT_MEMBER_LIST, cl__member_list},
+    {CL_HTTP_POST, "/api/v1/projects", CL_ROUTE_SELF, cl__project_create, 0},
+    {CL_HTTP_GET, "/api/v1/projects", CL_ROUTE_SELF, cl__project_list, CL_ROUTE_WORKER},
+    {CL_HTTP_GET, "/api/v1/projects/:id", CL_ACT_PROJECT_VIEW, cl__project_get, CL_ROUTE_WORKER},
+    {CL_HTTP_PATCH, "/api/v1/projects/:id", CL_ACT_PROJECT_MODIFY, cl__project_rename,
+     CL_ROUTE_WORKER},
+    {CL_HTTP_DELETE, "/api/v1/projects/:id", CL_ACT_PROJECT_MODIFY, cl__project_delete, 0},
+    {CL_HTTP_POST, "/api/v1/projects/:id/devices", CL_ACT_DEVICE_ADD, cl__device_create, 0},
+    {CL_HTTP_GET, "/api/v1/projects/:id/devices", CL_ACT_PROJECT_VIEW, cl__device_list,
+     CL_ROUTE_WORKER},
+    {CL_HTTP_GET, "/api/v1/projects/:id/members", CL_ACT_MEMBER_LIST, cl__member_list,
+     CL_ROUTE_WORKER},
     {CL_HTTP_DELETE, "/api/v1/projects/:id/members/:user_id", CL_ACT_MEMBER_REMOVE,
-     cl__member_remove},
-    {CL_HTTP_POST, "/api/v1/projects/:id/leave", CL_ACT_MEMBER_LEAVE, cl__member_leave},
-    {CL_HTTP_GET, "/api/v1/projects/:id/invitations", CL_ACT_INVITATION_LIST, cl__invitation_list},
+     cl__member_remove, 0},
+    {CL_HTTP_POST, "/api/v1/projects/:id/leave", CL_ACT_MEMBER_LEAVE, cl__member_leave, 0},
+    {CL_HTTP_GET, "/api/v1/projects/:id/invitations", CL_ACT_INVITATION_LIST, cl__invitation_list,
+     CL_ROUTE_WORKER},
     {CL_HTTP_DELETE, "/api/v1/projects/:id/invitations/:invitation_id", CL_ACT_INVITATION_CANCEL,
-     cl__invitation_cancel},
-    {0, NULL, 0, NULL},
+     cl__invitation_cancel, 0},
+    {0, NULL, 0, NULL, 0},
 };

@@ -95,7 +95,7 @@ static void cl__collect_share(const struct cl_share *sh, void *ctx)
 
 static void cl__share_list(struct cl_http_req *req)
 {
-    struct cl_store *s = &req->relay->store;
+    struct cl_store *s = req->store;
     json_t *arr;
     int rc =
         cl_policy_session(s, req->user_id, CL_ACT_SESSION_SHARE, req->params[0], NULL, NULL, NULL);
@@ -420,12 +420,13 @@ static void cl__history(struct cl_http_req *req)
 
 /* Each route names the policy action its handler asks cl_policy_* for. */
 const struct cl_route cl_routes_sessions[] = {
-    {CL_HTTP_GET, "/api/v1/projects/:id/sessions", CL_ACT_SESSION_HISTORY, cl__history},
-    {CL_HTTP_PATCH, "/api/v1/sessions/:id", CL_ACT_SESSION_RENAME, cl__session_rename},
-    {CL_HTTP_POST, "/api/v1/sessions/:id/shares", CL_ACT_SESSION_SHARE, cl__share_add},
-    {CL_HTTP_GET, "/api/v1/sessions/:id/shares", CL_ACT_SESSION_SHARE, cl__share_list},
-    {CL_HTTP_DELETE, "/api/v1/sessions/:id/shares/:user_id", CL_ACT_SESSION_SHARE,
-     cl__share_remove},
-    {CL_HTTP_GET, "/api/v1/sessions/:id/viewers", CL_ACT_SESSION_ATTACH, cl__viewers},
-    {0, NULL, 0, NULL},
+    {CL_HTTP_GET, "/api/v1/projects/:id/sessions", CL_ACT_SESSION_HISTORY, cl__history, 0},
+    {CL_HTTP_PATCH, "/api/v1/sessions/:id", CL_ACT_SESSION_RENAME, cl__session_rename, 0},
+    {CL_HTTP_POST, "/api/v1/sessions/:id/shares", CL_ACT_SESSION_SHARE, cl__share_add, 0},
+    {CL_HTTP_GET, "/api/v1/sessions/:id/shares", CL_ACT_SESSION_SHARE, cl__share_list,
+     CL_ROUTE_WORKER},
+    {CL_HTTP_DELETE, "/api/v1/sessions/:id/shares/:user_id", CL_ACT_SESSION_SHARE, cl__share_remove,
+     0},
+    {CL_HTTP_GET, "/api/v1/sessions/:id/viewers", CL_ACT_SESSION_ATTACH, cl__viewers, 0},
+    {0, NULL, 0, NULL, 0},
 };

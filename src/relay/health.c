@@ -126,7 +126,7 @@ static void cl__readyz(struct cl_http_req *req)
 }
 
 const struct cl_route cl_routes_health[] = {
-    {CL_HTTP_GET, "/healthz", CL_ROUTE_PUBLIC, cl__healthz},
-    {CL_HTTP_GET, "/readyz", CL_ROUTE_PUBLIC, cl__readyz},
-    {0, NULL, 0, NULL},
+    {CL_HTTP_GET, "/healthz", CL_ROUTE_PUBLIC, cl__healthz, 0},
+    {CL_HTTP_GET, "/readyz", CL_ROUTE_PUBLIC, cl__readyz, 0},
+    {0, NULL, 0, NULL, 0},
 };

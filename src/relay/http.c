@@ -7,6 +7,7 @@
 #include "core/secret.h"
 #include "relay/metrics.h"
 #include "relay/proxy.h"
+#include "relay/store_pool.h"
 #include "relay/relay.h"
 #include "relay/web.h"
 #include "relay/webauth.h"
@@ -18,13 +19,51 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+/* Something a CL_ROUTE_WORKER handler left for the loop (cl_http_after). */
+struct cl__after {
+    struct cl__after *next;
+    void (*fn)(struct cl_relay *r, void *arg);
+    void *arg;
+};
+
 struct cl_http_job {
     uv_work_t work;
     struct cl_conn *conn; /* NULL once the connection is gone */
     cl_job_work_fn work_fn;
     cl_job_done_fn done_fn;
     void *arg;
+
+    /* a CL_ROUTE_WORKER route on a store worker (cl__route_job_*): the
+     * request, copied off the connection, and the reply it captured */
+    const struct cl_route *route;
+    struct cl_relay *relay;
+    struct cl_http_req req;
+    char path[sizeof((struct cl_http_state *)0)->path];
+    char scratch[256];
+    char peer[sizeof((struct cl_conn *)0)->peer];
+    char user_id[CL_UUID_LEN + 1];
+    uint8_t token_hash[CL_HASH_LEN];
+    bool resolve_token; /* token_hash is to become user_id on the worker */
+    int status;         /* 0: no reply captured */
+    char *body;
+    size_t body_len;
+    unsigned retry_after;
+    struct cl__after *after, **after_tail;
 };
+
+/* The route job this thread is running, if any: its replies are captured
+ * (cl__set_reply), not written to a connection the loop owns. */
+static _Thread_local struct cl_http_job *cl__worker_job;
+
+/* A reply function a CL_ROUTE_WORKER handler must not use. */
+static void cl__not_on_worker(const char *what)
+{
+    if (cl__worker_job) {
+        cl_error("http", "a store-worker route used a loop-only reply", "what=%s route=%s", what,
+                 cl__worker_job->route->pattern);
+        abort();
+    }
+}
 
 static const struct cl_route cl__routes_misc[];
 
@@ -115,6 +154,17 @@ static void cl__count(struct cl_conn *c, int status)
  * with the Content-Length the body would have had. */
 static void cl__set_reply(struct cl_conn *c, int status, const char *body, size_t len)
 {
+    struct cl_http_job *job = cl__worker_job;
+    if (job) { /* on a store worker: the loop sends it (cl__route_job_done) */
+        free(job->body);
+        job->body = malloc(len + 1);
+        if (!job->body)
+            abort();
+        memcpy(job->body, body, len);
+        job->body_len = len;
+        job->status = status;
+        return;
+    }
     struct cl_http_state *h = &c->http;
     bool head = h->method == CL_HTTP_HEAD;
     free(h->resp);
@@ -174,11 +224,15 @@ void cl_http_reply_errcode(struct cl_conn *c, int err)
 
 void cl_http_set_retry_after(struct cl_conn *c, unsigned seconds)
 {
-    c->http.retry_after = seconds;
+    if (cl__worker_job)
+        cl__worker_job->retry_after = seconds;
+    else
+        c->http.retry_after = seconds;
 }
 
 void cl_http_set_cookie(struct cl_conn *c, const char *value)
 {
+    cl__not_on_worker("cl_http_set_cookie");
     struct cl_http_state *h = &c->http;
     if (h->set_cookie) {
         cl_wipe(h->set_cookie, strlen(h->set_cookie));
@@ -200,6 +254,7 @@ int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_
     unsigned char hbuf[2048], *p = hbuf, *end = hbuf + sizeof hbuf;
     char disp[160];
     int n, rc;
+    cl__not_on_worker("cl_http_reply_file");
 
     n = snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", filename);
     if (n < 0 || (size_t)n >= sizeof disp)
@@ -234,6 +289,7 @@ int cl_http_reply_file(struct cl_conn *c, const char *path, const char *content_
 
 void cl_http_reply_body(struct cl_conn *c, const struct cl_http_body *b)
 {
+    cl__not_on_worker("cl_http_reply_body");
     struct cl_http_state *h = &c->http;
     bool head = b->head || h->method == CL_HTTP_HEAD;
     bool borrow = b->borrowed && !head;
@@ -269,6 +325,7 @@ int cl_http_query(struct cl_http_req *req, const char *name, char *buf, size_t l
     char key[64], frag[4096];
     const char *v;
     size_t n;
+    cl__not_on_worker("cl_http_query"); /* the query is the connection's */
     int kn = snprintf(key, sizeof key, "%s=", name);
     if (kn < 0 || (size_t)kn >= sizeof key || len == 0)
         return CL_EINVAL;
@@ -302,6 +359,7 @@ static void cl__job_after(uv_work_t *w, int status)
 
 int cl_http_job_start(struct cl_conn *c, cl_job_work_fn work, cl_job_done_fn done, void *arg)
 {
+    cl__not_on_worker("cl_http_job_start");
     struct cl_http_job *job = calloc(1, sizeof *job);
     if (!job)
         abort();
@@ -350,11 +408,11 @@ bool cl_http_match(const char *pattern, const char *path, const char **params, c
     return *p == 0 && *q == 0;
 }
 
-/* Resolves "Authorization: Bearer <token>" to a user, or without that
- * header the session cookie (*cookie set then). 0 with user_id set,
- * CL_EAUTH if absent or invalid. The header copy is wiped. */
-static int cl__authenticate(struct cl_conn *c, char user_id[CL_UUID_LEN + 1],
-                            uint8_t hash[CL_HASH_LEN], bool *cookie)
+/* The hash of the request's token: "Authorization: Bearer <token>", or
+ * without that header the session cookie (*cookie set then). 0, or
+ * CL_EAUTH if absent or malformed. The header copy is wiped. Headers
+ * only: no store. */
+static int cl__token_hash(struct cl_conn *c, uint8_t hash[CL_HASH_LEN], bool *cookie)
 {
     char hdr[CL_TOKEN_MAX + 32];
     int n, rc = CL_EAUTH;
@@ -363,8 +421,7 @@ static int cl__authenticate(struct cl_conn *c, char user_id[CL_UUID_LEN + 1],
         if (cl_webauth_cookie_hash(c->relay, c->wsi, hash))
             return CL_EAUTH;
         *cookie = true;
-        rc = c->relay->store.ops->token_user(&c->relay->store, hash, cl_now(), user_id);
-        return rc == CL_ENOTFOUND ? CL_EAUTH : rc;
+        return 0;
     }
     n = lws_hdr_copy(c->wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION);
     if (n <= 7 || strncasecmp(hdr, "Bearer ", 7) != 0)
@@ -375,12 +432,130 @@ static int cl__authenticate(struct cl_conn *c, char user_id[CL_UUID_LEN + 1],
     if (!*tok || strlen(tok) > CL_TOKEN_MAX)
         goto out_wipe;
     cl_hash_str(tok, hash);
-    rc = c->relay->store.ops->token_user(&c->relay->store, hash, cl_now(), user_id);
-    if (rc == CL_ENOTFOUND)
-        rc = CL_EAUTH;
+    rc = 0;
 out_wipe:
     cl_wipe(hdr, sizeof hdr);
     return rc;
+}
+
+/* The user a token hash signs in, from store s. 0 with user_id set,
+ * CL_EAUTH if it signs in no one. */
+static int cl__token_user(struct cl_store *s, const uint8_t hash[CL_HASH_LEN],
+                          char user_id[CL_UUID_LEN + 1])
+{
+    int rc = s->ops->token_user(s, hash, cl_now(), user_id);
+    return rc == CL_ENOTFOUND ? CL_EAUTH : rc;
+}
+
+/* ---- routes on a store worker (CL_ROUTE_WORKER) ---------------------- */
+
+void cl_http_after(struct cl_http_req *req, void (*fn)(struct cl_relay *r, void *arg), void *arg)
+{
+    struct cl_http_job *job = cl__worker_job;
+    struct cl__after *a;
+
+    if (!job) {
+        fn(req->relay, arg);
+        return;
+    }
+    a = calloc(1, sizeof *a);
+    if (!a)
+        abort();
+    a->fn = fn;
+    a->arg = arg;
+    *job->after_tail = a;
+    job->after_tail = &a->next;
+}
+
+static void cl__route_job_work(struct cl_store *s, void *arg)
+{
+    struct cl_http_job *job = arg;
+    int rc = 0;
+
+    cl__worker_job = job;
+    job->req.store = s;
+    if (job->resolve_token) {
+        rc = cl__token_user(s, job->token_hash, job->user_id);
+        if (rc)
+            cl_http_reply_errcode(NULL, rc);
+        else
+            job->req.user_id = job->user_id;
+    }
+    if (!rc)
+        job->route->fn(&job->req);
+    if (!job->status) /* a handler that never replied */
+        cl_http_reply_error(NULL, 500, "internal", "no reply");
+    json_decref(job->req.body);
+    job->req.body = NULL;
+    cl_wipe(job->token_hash, sizeof job->token_hash);
+    cl__worker_job = NULL;
+}
+
+static void cl__route_job_done(void *arg)
+{
+    struct cl_http_job *job = arg;
+    struct cl_conn *c = job->conn;
+    struct cl__after *a, *next;
+
+    if (c)
+        c->http.job = NULL;
+    for (a = job->after; a; a = next) { /* done whether or not the client waits */
+        next = a->next;
+        a->fn(job->relay, a->arg);
+        free(a);
+    }
+    if (c) {
+        if (job->retry_after)
+            c->http.retry_after = job->retry_after;
+        cl__set_reply(c, job->status, job->body, job->body_len);
+    }
+    free(job->body);
+    free(job);
+}
+
+/* Hands route r of request c to a store worker, with what the loop read
+ * of it: params (into scratch), the parsed body (taken), the token hash
+ * when the route needs a user. Replies 503 when the workers are full. */
+static void cl__route_job_start(struct cl_conn *c, const struct cl_route *r,
+                                const struct cl_http_req *req, const char *scratch,
+                                const uint8_t *token_hash)
+{
+    struct cl_http_job *job = calloc(1, sizeof *job);
+    int rc;
+
+    if (!job)
+        abort();
+    job->conn = c;
+    job->route = r;
+    job->relay = c->relay;
+    job->req = *req;
+    job->req.conn = c; /* an opaque handle on the worker: captured replies never touch it */
+    snprintf(job->path, sizeof job->path, "%s", req->path);
+    job->req.path = job->path;
+    memcpy(job->scratch, scratch, sizeof job->scratch);
+    for (int i = 0; i < CL_HTTP_MAX_PARAMS; i++)
+        if (req->params[i])
+            job->req.params[i] = job->scratch + (req->params[i] - scratch);
+    snprintf(job->peer, sizeof job->peer, "%s", req->peer);
+    job->req.peer = job->peer;
+    job->req.user_id = NULL;
+    job->req.token_hash = NULL;
+    if (token_hash) {
+        memcpy(job->token_hash, token_hash, CL_HASH_LEN);
+        job->req.token_hash = job->token_hash;
+        job->resolve_token = true;
+    }
+    job->after_tail = &job->after;
+    rc = cl_store_pool_submit(c->relay->store_pool, cl__route_job_work, cl__route_job_done, job);
+    if (rc) {
+        json_decref(job->req.body);
+        cl_wipe(job->token_hash, sizeof job->token_hash);
+        free(job);
+        cl_http_set_retry_after(c, 1);
+        cl_http_reply_error(c, 503, "busy", "the relay is busy: try again in a second");
+        return;
+    }
+    c->http.job = job;
 }
 
 /* The raw request body, wiped (it may hold a password) and freed. */
@@ -421,10 +596,15 @@ static void cl__dispatch(struct cl_conn *c)
             req.method = method;
             req.path = h->path;
             req.peer = c->peer;
+            req.store = &c->relay->store;
+            bool worker = (r->flags & CL_ROUTE_WORKER) && c->relay->store_pool;
             if (r->policy != CL_ROUTE_PUBLIC) {
-                int rc = cl__authenticate(c, user_id, token_hash, &req.cookie_auth);
+                int rc = cl__token_hash(c, token_hash, &req.cookie_auth);
+                if (!rc && !worker)
+                    rc = cl__token_user(req.store, token_hash, user_id);
                 if (rc) {
-                    cl_http_reply_errcode(c, rc == CL_EAUTH ? CL_EAUTH : rc);
+                    cl_wipe(token_hash, sizeof token_hash);
+                    cl_http_reply_errcode(c, rc);
                     return;
                 }
                 /* a cookie is sent whoever asks: a change must come from
@@ -456,6 +636,12 @@ static void cl__dispatch(struct cl_conn *c)
                     cl_http_reply_error(c, 400, "bad_json", "%s", err);
                     return;
                 }
+            }
+            if (worker) {
+                cl__route_job_start(c, r, &req, scratch,
+                                    r->policy != CL_ROUTE_PUBLIC ? token_hash : NULL);
+                cl_wipe(token_hash, sizeof token_hash);
+                return;
             }
             r->fn(&req);
             json_decref(req.body);
@@ -656,12 +842,14 @@ static int cl__on_body_complete(struct cl_conn *c)
 
 void cl_http_on_gone(struct cl_conn *c, void (*fn)(void *arg), void *arg)
 {
+    cl__not_on_worker("cl_http_on_gone");
     c->http.gone_fn = fn;
     c->http.gone_arg = arg;
 }
 
 void cl_http_stream_begin(struct cl_conn *c, int status, const char *content_type)
 {
+    cl__not_on_worker("cl_http_stream_begin");
     struct cl_http_state *h = &c->http;
     free(h->resp);
     /* the content type travels in resp until the headers are written */
@@ -878,6 +1066,6 @@ static void cl__openapi(struct cl_http_req *req)
 }
 
 static const struct cl_route cl__routes_misc[] = {
-    {CL_HTTP_GET, "/api/v1/openapi.json", CL_ROUTE_PUBLIC, cl__openapi},
-    {0, NULL, 0, NULL},
+    {CL_HTTP_GET, "/api/v1/openapi.json", CL_ROUTE_PUBLIC, cl__openapi, 0},
+    {0, NULL, 0, NULL, 0},
 };

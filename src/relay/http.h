@@ -31,6 +31,9 @@ struct cl_http_req {
     const char *user_id;                    /* authenticated user, or NULL */
     const uint8_t *token_hash;              /* hash of the session token, or NULL */
     const char *peer;                       /* client address */
+    /* the store to use: the relay's own on the loop, or, for a
+     * CL_ROUTE_WORKER route, the store worker's (store_pool.h) */
+    struct cl_store *store;
     /* the token came from the cl_session cookie, not a bearer header (webauth.h) */
     bool cookie_auth;
 };
@@ -50,7 +53,24 @@ struct cl_route {
     const char *pattern; /* "/api/v1/projects/:id/devices" */
     int policy;          /* enum cl_action, CL_ROUTE_PUBLIC or CL_ROUTE_SELF */
     cl_route_fn fn;
+    unsigned flags; /* CL_ROUTE_WORKER */
 };
+
+/* The route runs whole on a store worker (store_pool.h, decision 68): its
+ * token is resolved there, and its handler's store calls (req->store)
+ * block that worker, never the loop. Such a handler replies only with
+ * cl_http_reply_json/_error/_errcode/_empty and cl_http_set_retry_after
+ * (captured, sent by the loop afterwards), reads only req and the relay's
+ * options, and does anything of the loop's (the router, /events, a rate
+ * limiter) through cl_http_after. Without a store pool (tests that build
+ * no relay) it runs on the loop like any route. */
+#define CL_ROUTE_WORKER 1u
+
+/* Runs fn(relay, arg) on the loop thread: at once in a loop route; after
+ * the handler returns, before its reply is sent, in a CL_ROUTE_WORKER
+ * route (also when the client has gone: what the handler changed is
+ * done). fn owns arg. */
+void cl_http_after(struct cl_http_req *req, void (*fn)(struct cl_relay *r, void *arg), void *arg);
 
 /* Every route table, NULL-terminated; each table ends with a NULL
  * pattern. What the dispatcher walks, and what the tests enumerate. */

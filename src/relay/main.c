@@ -29,6 +29,7 @@
 #include "relay/router_local.h"
 #include "relay/server.h"
 #include "relay/store_metrics.h"
+#include "relay/store_pool.h"
 #include "relay/web.h"
 #include "relay/webauth.h"
 
@@ -771,12 +772,24 @@ int main(int argc, char **argv)
     }
     uv_loop_init(&loop);
     r.loop = &loop;
+    /* the API's store work runs on threads of its own, each with its own
+     * store from the same URL (store_pool.h) */
+    if (cl_store_pool_open(&loop, r.opts.store_url, CL_RELAY_STORE_WORKERS, &r.store_pool, err,
+                           sizeof err)) {
+        cl_error("relay", "cannot open the store workers", "error=\"%s\"", err);
+        while (uv_run(&loop, UV_RUN_NOWAIT))
+            ;
+        uv_loop_close(&loop);
+        r.store.ops->close(&r.store);
+        return 1;
+    }
     if (r.opts.nats) {
         char name[96];
         struct cl_bus_config bc = {.urls = r.opts.nats, .name = name};
         snprintf(name, sizeof name, "clawlink-relay %s:%d", r.opts.listen_addr, r.opts.port);
         if (cl_bus_open(&loop, &bc, &r.bus, err, sizeof err)) {
             cl_error("relay", "cannot start the NATS connection", "error=\"%s\"", err);
+            cl_store_pool_close(r.store_pool);
             while (uv_run(&loop, UV_RUN_NOWAIT))
                 ;
             uv_loop_close(&loop);
@@ -833,7 +846,8 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&cl__sighup, NULL);
     uv_close((uv_handle_t *)&cl__stop_timer, NULL);
 out_free:
-    cl_server_stop(&r); /* closing connections calls into the hub */
+    cl_server_stop(&r);                /* closing connections calls into the hub */
+    cl_store_pool_close(r.store_pool); /* its last jobs' after-work calls into the hub */
     cl_hub_free(r.hub);
     cl_events_free(r.events);
     cl_nodes_free(r.nodes);

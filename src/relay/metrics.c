@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,13 +93,19 @@ void cl_metrics_http(const char *route, const char *method, int status, double s
     cl_histogram_observe(&s->latency, cl_metrics_http_buckets, cl_metrics_http_buckets_n, seconds);
 }
 
+/* The store is timed on the loop and on the store workers (store_pool.c):
+ * its histograms are written and read under this lock. */
+static pthread_mutex_t cl__store_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void cl_metrics_store(unsigned op, const char *name, double seconds)
 {
     if (op >= CL_METRICS_STORE_OPS)
         return;
+    pthread_mutex_lock(&cl__store_lock);
     cl_metrics.store_names[op] = name;
     cl_histogram_observe(&cl_metrics.store[op], cl_metrics_store_buckets,
                          cl_metrics_store_buckets_n, seconds);
+    pthread_mutex_unlock(&cl__store_lock);
 }
 
 void cl_metrics_limiter(const char *name, const struct cl_ratelimit *rl)
@@ -394,6 +401,7 @@ static void cl__write_rest(struct cl_mbuf *b, const struct cl_metrics *m)
                    cl_ratelimit_refused(m->limiters[i].rl));
     cl__family(b, "clawlink_store_operation_duration_seconds", "histogram",
                "Time spent in each store (database) operation.");
+    pthread_mutex_lock(&cl__store_lock);
     for (size_t op = 0; op < CL_METRICS_STORE_OPS; op++) {
         if (!m->store_names[op])
             continue;
@@ -401,6 +409,7 @@ static void cl__write_rest(struct cl_mbuf *b, const struct cl_metrics *m)
         cl_mbuf_histogram(b, "clawlink_store_operation_duration_seconds", l, 1, &m->store[op],
                           cl_metrics_store_buckets, cl_metrics_store_buckets_n);
     }
+    pthread_mutex_unlock(&cl__store_lock);
 }
 
 int cl_metrics_write(const struct cl_metrics *m, const struct cl_metrics_gauges *g, char **out,

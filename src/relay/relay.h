@@ -27,6 +27,7 @@ struct cl_consent;
 struct cl_bus;
 struct cl_bus_urls;
 struct cl_proxy_nets;
+struct cl_store_pool;
 
 struct cl_relay_opts {
     char listen_addr[64]; /* "127.0.0.1" */
@@ -62,6 +63,7 @@ struct cl_relay {
     uv_loop_t *loop;
     struct lws_context *lws;
     struct cl_store store;
+    struct cl_store_pool *store_pool; /* the API's store work off the loop (store_pool.h) */
     struct cl_hub *hub;
     struct cl_router router;        /* agents and viewers by id (router.h): the local one */
     struct cl_events *events;       /* /events subscribers (dashboards) */
