@@ -56,7 +56,7 @@ static int cl__new_password(struct cl_http_req *req, const char *key, const char
  * (its password hash included: the caller wipes it), or replied. */
 static int cl__self(struct cl_http_req *req, struct cl_user *u)
 {
-    struct cl_store *s = &req->relay->store;
+    struct cl_store *s = req->store;
     int rc = cl_policy_account(s, req->user_id, CL_ACT_ACCOUNT_MANAGE, req->user_id);
     if (rc == 0)
         rc = s->ops->user_by_id(s, req->user_id, u);
@@ -131,7 +131,7 @@ static void cl__job_start(struct cl_http_req *req, struct cl__acct_job *j, cl_jo
 
 static void cl__profile_patch(struct cl_http_req *req)
 {
-    struct cl_store *s = &req->relay->store;
+    struct cl_store *s = req->store;
     const char *name, *avatar;
     struct cl_user u;
     char err[160];
@@ -183,7 +183,7 @@ static void cl__token_json(const struct cl_token *t, void *ctx)
 
 static void cl__sessions_list(struct cl_http_req *req)
 {
-    struct cl_store *s = &req->relay->store;
+    struct cl_store *s = req->store;
     json_t *arr;
     int rc = cl_policy_account(s, req->user_id, CL_ACT_ACCOUNT_MANAGE, req->user_id);
     if (rc) {
@@ -206,9 +206,19 @@ void cl_http_tokens_revoked(struct cl_relay *r, const char *user_id)
     cl_events_recheck_user(r->events, user_id);
 }
 
+/* cl_http_tokens_revoked on the loop, for a route on a store worker. */
+static void cl__tokens_revoked_after(struct cl_relay *r, void *arg)
+{
+    char *user_id = arg;
+    if (!user_id)
+        abort();
+    cl_http_tokens_revoked(r, user_id);
+    free(user_id);
+}
+
 static void cl__session_revoke(struct cl_http_req *req)
 {
-    struct cl_store *s = &req->relay->store;
+    struct cl_store *s = req->store;
     struct cl_token t;
     int rc;
     if (!cl_uuid_valid(req->params[0])) {
@@ -223,7 +233,7 @@ static void cl__session_revoke(struct cl_http_req *req)
         return;
     }
     cl_info("auth", "token revoked", "user=%s token_id=%s", req->user_id, t.id);
-    cl_http_tokens_revoked(req->relay, req->user_id);
+    cl_http_after(req, cl__tokens_revoked_after, strdup(req->user_id));
     cl_http_reply_json(req->conn, 200, json_pack("{s:b}", "ok", 1));
 }
 
@@ -495,9 +505,10 @@ static void cl__reset_confirm(struct cl_http_req *req)
 }
 
 const struct cl_route cl_routes_account[] = {
-    {CL_HTTP_PATCH, "/api/v1/me", CL_ACT_ACCOUNT_MANAGE, cl__profile_patch, 0},
-    {CL_HTTP_GET, "/api/v1/me/sessions", CL_ACT_ACCOUNT_MANAGE, cl__sessions_list, 0},
-    {CL_HTTP_DELETE, "/api/v1/me/sessions/:id", CL_ACT_TOKEN_REVOKE, cl__session_revoke, 0},
+    {CL_HTTP_PATCH, "/api/v1/me", CL_ACT_ACCOUNT_MANAGE, cl__profile_patch, CL_ROUTE_WORKER},
+    {CL_HTTP_GET, "/api/v1/me/sessions", CL_ACT_ACCOUNT_MANAGE, cl__sessions_list, CL_ROUTE_WORKER},
+    {CL_HTTP_DELETE, "/api/v1/me/sessions/:id", CL_ACT_TOKEN_REVOKE, cl__session_revoke,
+     CL_ROUTE_WORKER},
     {CL_HTTP_POST, "/api/v1/me/password", CL_ACT_ACCOUNT_MANAGE, cl__password_change, 0},
     {CL_HTTP_POST, "/api/v1/me/delete", CL_ACT_ACCOUNT_MANAGE, cl__account_delete, 0},
     {CL_HTTP_POST, "/api/v1/auth/password-reset", CL_ROUTE_PUBLIC, cl__reset_request, 0},

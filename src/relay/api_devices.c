@@ -33,7 +33,7 @@ static json_t *cl__time_or_null(int64_t t)
  * meta, the address it connects from, since when it is online. */
 static void cl__device_get(struct cl_http_req *req)
 {
-    struct cl_store *s = &req->relay->store;
+    struct cl_store *s = req->store;
     struct cl_device d;
     struct cl_device_info *info;
     json_t *dev, *meta = NULL;
@@ -91,7 +91,7 @@ static void cl__device_rename(struct cl_http_req *req)
  * api_functions.c). */
 static void cl__device_new_code(struct cl_http_req *req)
 {
-    struct cl_store *s = &req->relay->store;
+    struct cl_store *s = req->store;
     struct cl_device d;
     char code[CL_PAIRING_CODE_LEN + 1];
     uint8_t code_hash[CL_HASH_LEN];
@@ -146,10 +146,10 @@ static void cl__device_delete(struct cl_http_req *req)
 
 /* Each route names the policy action its handler asks cl_policy_* for. */
 const struct cl_route cl_routes_devices[] = {
-    {CL_HTTP_GET, "/api/v1/devices/:id", CL_ACT_DEVICE_VIEW, cl__device_get, 0},
+    {CL_HTTP_GET, "/api/v1/devices/:id", CL_ACT_DEVICE_VIEW, cl__device_get, CL_ROUTE_WORKER},
     {CL_HTTP_PATCH, "/api/v1/devices/:id", CL_ACT_DEVICE_MODIFY, cl__device_rename, 0},
     {CL_HTTP_DELETE, "/api/v1/devices/:id", CL_ACT_DEVICE_MODIFY, cl__device_delete, 0},
     {CL_HTTP_POST, "/api/v1/devices/:id/pairing-code", CL_ACT_DEVICE_MODIFY, cl__device_new_code,
-     0},
+     CL_ROUTE_WORKER},
     {0, NULL, 0, NULL, 0},
 };
