@@ -527,6 +527,9 @@
  *  - CL_RELAY_BUS_RECONNECT_MS between attempts while NATS is away, for
  *    ever. */
 #define CL_RELAY_BUS_SERVERS_MAX   8
+/* A relay's id among the relays of a cluster: 8 random bytes in hex,
+ * new at every start (what it sends on the bus is marked with it). */
+#define CL_RELAY_ID_LEN            16
 #define CL_RELAY_BUS_URL_MAX       256
 #define CL_RELAY_BUS_SUBJECT_MAX   128
 #define CL_RELAY_BUS_MSG_MAX       (1024 * 1024)

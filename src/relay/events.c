@@ -1,6 +1,7 @@
 /* events: /events subscribers, their authentication, and publishing. */
-#include "relay/admission.h"
 #include "relay/events.h"
+#include "relay/admission.h"
+#include "relay/bus.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -12,6 +13,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+/* The subjects events travel on between relays (docs/operations.md, "A
+ * cluster"): one per project, and the re-check of a user's tokens. */
+#define CL__SUBJECT_EVENTS  "cl.ev."
+#define CL__SUBJECT_RECHECK "cl.evu.recheck"
 
 /* One authenticated subscriber; owned by the events module, pointed to
  * by its connection (c->ev) until the connection closes. */
@@ -26,7 +32,19 @@ struct cl_events {
     struct cl_relay *relay;
     struct cl_events_sub *subs;
     size_t nsubs;
+    /* a relay in a cluster: events cross to the other relays' dashboards
+     * over NATS (cl_events_attach_bus) */
+    struct cl_bus *bus;
+    struct cl_bus_sub *bus_events, *bus_recheck;
+    char relay_id[CL_RELAY_ID_LEN + 1];
+    uint64_t bus_refused; /* malformed messages from the bus */
 };
+
+/* Whether an event can reach anyone: a local subscriber, or another relay. */
+static bool cl__listening(const struct cl_events *ev)
+{
+    return ev && (ev->subs || ev->bus);
+}
 
 struct cl_events *cl_events_new(struct cl_relay *r)
 {
@@ -55,6 +73,8 @@ void cl_events_free(struct cl_events *ev)
 {
     if (!ev)
         return;
+    cl_bus_unsubscribe(ev->bus_events);
+    cl_bus_unsubscribe(ev->bus_recheck);
     while (ev->subs)
         cl__unlink(ev, ev->subs);
     free(ev);
@@ -146,12 +166,23 @@ static bool cl__sub_still_valid(struct cl_events *ev, struct cl_events_sub *sub)
     return false;
 }
 
-void cl_events_recheck_user(struct cl_events *ev, const char *user_id)
+static void cl__recheck_local(struct cl_events *ev, const char *user_id)
 {
     for (struct cl_events_sub *sub = ev->subs, *next; sub; sub = next) {
         next = sub->next;
         if (strcmp(sub->user_id, user_id) == 0 && !sub->c->close_pending)
             cl__sub_still_valid(ev, sub);
+    }
+}
+
+void cl_events_recheck_user(struct cl_events *ev, const char *user_id)
+{
+    cl__recheck_local(ev, user_id);
+    if (ev->bus) {
+        char msg[CL_RELAY_ID_LEN + 1 + CL_UUID_LEN + 1];
+        int n = snprintf(msg, sizeof msg, "%s\n%s", ev->relay_id, user_id);
+        if (n > 0 && (size_t)n < sizeof msg)
+            cl_bus_publish(ev->bus, CL__SUBJECT_RECHECK, NULL, msg, (size_t)n);
     }
 }
 
@@ -275,31 +306,15 @@ static void cl__deliver(struct cl_events_sub *sub, const char *text, size_t len)
     cl_conn_send(c, text, len);
 }
 
-/* cl_events_publish, and also to also_user's subscriptions (may be NULL). */
-static void cl__publish(struct cl_events *ev, const char *project_id, const char *kind,
-                        json_t *data, const char *also_user)
+/* Delivers an event's text (a whole message) to the local subscribers who
+ * may see project_id now, and to also_user's (NULL: none). */
+static size_t cl__deliver_local(struct cl_events *ev, const char *project_id, const char *also_user,
+                                const char *text, size_t len)
 {
-    struct cl_store *st;
+    struct cl_store *st = &ev->relay->store;
     struct cl_events_sub *sub, *next;
-    size_t len = 0, n = 0;
-    char *text;
-    json_t *msg;
+    size_t n = 0;
 
-    if (!ev || !ev->subs || !project_id || !project_id[0]) {
-        json_decref(data);
-        return;
-    }
-    st = &ev->relay->store;
-    if (!data)
-        data = json_object();
-    json_object_set_new(data, "kind", json_string(kind));
-    json_object_set_new(data, "project_id", json_string(project_id));
-    json_object_set_new(data, "at", json_integer(cl_now()));
-    msg = json_pack("{s:s, s:o}", "type", "event", "data", data);
-    text = cl_json_dump(msg, &len);
-    json_decref(msg);
-    if (!text)
-        abort();
     for (sub = ev->subs; sub; sub = next) {
         next = sub->next;
         if (sub->c->close_pending)
@@ -315,8 +330,157 @@ static void cl__publish(struct cl_events *ev, const char *project_id, const char
         cl__deliver(sub, text, len);
         n++;
     }
+    return n;
+}
+
+/* cl_events_publish, and also to also_user's subscriptions (may be NULL). */
+static void cl__publish(struct cl_events *ev, const char *project_id, const char *kind,
+                        json_t *data, const char *also_user)
+{
+    size_t len = 0, n;
+    char *text, subject[CL_RELAY_BUS_SUBJECT_MAX];
+    json_t *msg;
+
+    if (!cl__listening(ev) || !project_id || !project_id[0]) {
+        json_decref(data);
+        return;
+    }
+    if (!data)
+        data = json_object();
+    json_object_set_new(data, "kind", json_string(kind));
+    json_object_set_new(data, "project_id", json_string(project_id));
+    json_object_set_new(data, "at", json_integer(cl_now()));
+    msg = json_pack("{s:s, s:o}", "type", "event", "data", data);
+    text = cl_json_dump(msg, &len);
+    json_decref(msg);
+    if (!text)
+        abort();
+    n = cl__deliver_local(ev, project_id, also_user, text, len);
     cl_debug("events", "published", "kind=%s project=%s subscribers=%zu", kind, project_id, n);
+    /* and to the other relays' dashboards: "origin\nalso_user\n" + the
+     * message, on the project's subject */
+    if (ev->bus && cl_uuid_valid(project_id) &&
+        snprintf(subject, sizeof subject, CL__SUBJECT_EVENTS "%s", project_id) <
+            (int)sizeof subject) {
+        size_t hl = CL_RELAY_ID_LEN + 1 + (also_user ? strlen(also_user) : 0) + 1;
+        char *wire = malloc(hl + len + 1);
+        if (!wire)
+            abort();
+        snprintf(wire, hl + 1, "%s\n%s\n", ev->relay_id, also_user ? also_user : "");
+        memcpy(wire + hl, text, len);
+        if (cl_bus_publish(ev->bus, subject, NULL, wire, hl + len) != 0)
+            cl_debug("events", "not sent to the other relays", "kind=%s project=%s", kind,
+                     project_id);
+        free(wire);
+    }
     free(text);
+}
+
+/* ---- events from the other relays (NATS) -------------------------------- */
+
+int cl_events_bus_parse(const char *subject, const uint8_t *data, size_t len,
+                        struct cl_events_wire *out)
+{
+    const char *p = (const char *)data, *end = p + len, *nl;
+    json_t *msg, *d;
+    const char *pid, *type;
+    int rc = CL_EINVAL;
+
+    memset(out, 0, sizeof *out);
+    if (strncmp(subject, CL__SUBJECT_EVENTS, strlen(CL__SUBJECT_EVENTS)) != 0)
+        return CL_EINVAL;
+    pid = subject + strlen(CL__SUBJECT_EVENTS);
+    if (!cl_uuid_valid(pid))
+        return CL_EINVAL;
+    snprintf(out->project_id, sizeof out->project_id, "%s", pid);
+    /* the origin relay */
+    nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl || nl - p != CL_RELAY_ID_LEN)
+        return CL_EINVAL;
+    memcpy(out->origin, p, CL_RELAY_ID_LEN);
+    out->origin[CL_RELAY_ID_LEN] = '\0';
+    for (int i = 0; i < CL_RELAY_ID_LEN; i++)
+        if (!((out->origin[i] >= '0' && out->origin[i] <= '9') ||
+              (out->origin[i] >= 'a' && out->origin[i] <= 'f')))
+            return CL_EINVAL;
+    p = nl + 1;
+    /* who else hears it (a member just removed), or nobody */
+    nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl || (nl != p && (nl - p != CL_UUID_LEN)))
+        return CL_EINVAL;
+    if (nl != p) {
+        memcpy(out->also_user, p, CL_UUID_LEN);
+        out->also_user[CL_UUID_LEN] = '\0';
+        if (!cl_uuid_valid(out->also_user))
+            return CL_EINVAL;
+    }
+    p = nl + 1;
+    /* the message itself: an event about this very project */
+    out->text = p;
+    out->len = (size_t)(end - p);
+    if (out->len == 0 || out->len > CL_EVENTS_QUEUE_MAX)
+        return CL_EINVAL;
+    msg = json_loadb(p, out->len, JSON_REJECT_DUPLICATES, NULL);
+    d = json_object_get(msg, "data");
+    type = json_string_value(json_object_get(msg, "type"));
+    if (json_is_object(msg) && type && strcmp(type, "event") == 0 && json_is_object(d) &&
+        (pid = json_string_value(json_object_get(d, "project_id"))) != NULL &&
+        strcmp(pid, out->project_id) == 0 && json_is_string(json_object_get(d, "kind")))
+        rc = 0;
+    json_decref(msg);
+    return rc;
+}
+
+static void cl__on_bus_event(void *ctx, const char *subject, const char *reply, const uint8_t *data,
+                             size_t len)
+{
+    struct cl_events *ev = ctx;
+    struct cl_events_wire w;
+    (void)reply;
+
+    if (cl_events_bus_parse(subject, data, len, &w) != 0) {
+        if (ev->bus_refused++ % 1000 == 0)
+            cl_warn("events", "malformed event from the bus", "subject=%.64s refused=%llu", subject,
+                    (unsigned long long)ev->bus_refused);
+        return;
+    }
+    if (strcmp(w.origin, ev->relay_id) == 0)
+        return; /* our own, delivered already */
+    cl__deliver_local(ev, w.project_id, w.also_user[0] ? w.also_user : NULL, w.text, w.len);
+}
+
+static void cl__on_bus_recheck(void *ctx, const char *subject, const char *reply,
+                               const uint8_t *data, size_t len)
+{
+    struct cl_events *ev = ctx;
+    char user_id[CL_UUID_LEN + 1];
+    (void)subject;
+    (void)reply;
+
+    if (len != CL_RELAY_ID_LEN + 1 + CL_UUID_LEN || data[CL_RELAY_ID_LEN] != '\n' ||
+        memcmp(data, ev->relay_id, CL_RELAY_ID_LEN) == 0)
+        return;
+    memcpy(user_id, data + CL_RELAY_ID_LEN + 1, CL_UUID_LEN);
+    user_id[CL_UUID_LEN] = '\0';
+    if (cl_uuid_valid(user_id))
+        cl__recheck_local(ev, user_id);
+}
+
+int cl_events_attach_bus(struct cl_events *ev, struct cl_bus *bus, const char *relay_id)
+{
+    int rc;
+
+    snprintf(ev->relay_id, sizeof ev->relay_id, "%s", relay_id);
+    rc = cl_bus_subscribe(bus, CL__SUBJECT_EVENTS "*", cl__on_bus_event, ev, &ev->bus_events);
+    if (rc == 0)
+        rc = cl_bus_subscribe(bus, CL__SUBJECT_RECHECK, cl__on_bus_recheck, ev, &ev->bus_recheck);
+    if (rc) {
+        cl_bus_unsubscribe(ev->bus_events);
+        ev->bus_events = NULL;
+        return rc;
+    }
+    ev->bus = bus;
+    return 0;
 }
 
 void cl_events_publish(struct cl_events *ev, const char *project_id, const char *kind, json_t *data)
@@ -340,7 +504,7 @@ void cl_events_device_status(struct cl_events *ev, const char *project_id, const
                              bool online)
 {
     char pid[CL_UUID_LEN + 1];
-    if (!ev || !ev->subs)
+    if (!cl__listening(ev))
         return;
     if (!project_id) {
         if (!cl__device_project(ev, device_id, pid))
@@ -355,7 +519,7 @@ void cl_events_session_started(struct cl_events *ev, const char *project_id,
                                const struct cl_session *s)
 {
     char pid[CL_UUID_LEN + 1];
-    if (!ev || !ev->subs)
+    if (!cl__listening(ev))
         return;
     if (!project_id) {
         if (!cl__device_project(ev, s->device_id, pid))
@@ -372,7 +536,7 @@ void cl_events_session_ended(struct cl_events *ev, const char *device_id, const 
                              const char *reason)
 {
     char pid[CL_UUID_LEN + 1];
-    if (!ev || !ev->subs || !cl__device_project(ev, device_id, pid))
+    if (!cl__listening(ev) || !cl__device_project(ev, device_id, pid))
         return;
     cl_events_publish(ev, pid, "session.ended",
                       json_pack("{s:s, s:s, s:s}", "session_id", session_id, "device_id", device_id,
@@ -383,7 +547,7 @@ void cl_events_session_title(struct cl_events *ev, const char *device_id, const 
                              const char *title)
 {
     char pid[CL_UUID_LEN + 1];
-    if (!ev || !ev->subs || !cl__device_project(ev, device_id, pid))
+    if (!cl__listening(ev) || !cl__device_project(ev, device_id, pid))
         return;
     cl_events_publish(ev, pid, "session.title",
                       json_pack("{s:s, s:s, s:s}", "session_id", session_id, "device_id", device_id,
@@ -392,7 +556,7 @@ void cl_events_session_title(struct cl_events *ev, const char *device_id, const 
 
 void cl_events_device(struct cl_events *ev, const char *kind, const struct cl_device *d)
 {
-    if (!ev || !ev->subs)
+    if (!cl__listening(ev))
         return;
     cl_events_publish(ev, d->project_id, kind, json_pack("{s:o}", "device", cl_json_device(d)));
 }
@@ -403,7 +567,7 @@ void cl_events_member(struct cl_events *ev, const char *kind, const char *projec
     struct cl_store *st;
     struct cl_user u;
     json_t *data;
-    if (!ev || !ev->subs)
+    if (!cl__listening(ev))
         return;
     st = &ev->relay->store;
     data = json_pack("{s:s}", "user_id", user_id);

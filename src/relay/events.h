@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/limits.h"
 #include "relay/store.h"
@@ -51,8 +52,33 @@ void cl_events_shutdown(struct cl_events *ev);
 /* Authenticated subscribers now. */
 size_t cl_events_count(const struct cl_events *ev);
 
+/* A relay in a cluster (--nats): every event published here also goes
+ * to the other relays (subject cl.ev.<project_id>), and their events come
+ * to this relay's subscribers, each decided by the policy here as a local
+ * one is; a token re-check goes everywhere too. relay_id (CL_RELAY_ID_LEN
+ * hex) names this relay so that its own events are not delivered twice.
+ * 0, or the bus's error. */
+struct cl_bus;
+int cl_events_attach_bus(struct cl_events *ev, struct cl_bus *bus, const char *relay_id);
+
+/* An event as it travels between relays: "ORIGIN\nALSO_USER\n" and the
+ * message a subscriber gets, on subject cl.ev.<project_id>. Parsed for
+ * cl_events_attach_bus's subscription (and fuzz_events): 0 with *out
+ * pointing into data, or CL_EINVAL (a message that is not an event about
+ * the subject's project, a bad origin or user). */
+struct cl_events_wire {
+    char origin[CL_RELAY_ID_LEN + 1];
+    char project_id[CL_UUID_LEN + 1];
+    char also_user[CL_UUID_LEN + 1]; /* "" for none */
+    const char *text;
+    size_t len;
+};
+int cl_events_bus_parse(const char *subject, const uint8_t *data, size_t len,
+                        struct cl_events_wire *out);
+
 /* Some of user_id's tokens were revoked: their subscribers whose token no
- * longer signs them in are closed (auth_failed, 1008) at once. */
+ * longer signs them in are closed (auth_failed, 1008) at once (on every
+ * relay of a cluster). */
 void cl_events_recheck_user(struct cl_events *ev, const char *user_id);
 
 /* Publishes an event of kind ("device.online", ...) about project_id to

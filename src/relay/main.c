@@ -41,6 +41,7 @@
 #include <string.h>
 #include <limits.h>
 #include <malloc.h>
+#include <sodium.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -783,10 +784,16 @@ int main(int argc, char **argv)
         r.store.ops->close(&r.store);
         return 1;
     }
+    {
+        uint8_t id[CL_RELAY_ID_LEN / 2];
+        randombytes_buf(id, sizeof id);
+        sodium_bin2hex(r.relay_id, sizeof r.relay_id, id, sizeof id);
+    }
     if (r.opts.nats) {
-        char name[96];
+        char name[160];
         struct cl_bus_config bc = {.urls = r.opts.nats, .name = name};
-        snprintf(name, sizeof name, "clawlink-relay %s:%d", r.opts.listen_addr, r.opts.port);
+        snprintf(name, sizeof name, "clawlink-relay %s %s:%d", r.relay_id, r.opts.listen_addr,
+                 r.opts.port);
         if (cl_bus_open(&loop, &bc, &r.bus, err, sizeof err)) {
             cl_error("relay", "cannot start the NATS connection", "error=\"%s\"", err);
             cl_store_pool_close(r.store_pool);
@@ -796,12 +803,14 @@ int main(int argc, char **argv)
             r.store.ops->close(&r.store);
             return 1;
         }
-        cl_info("relay", "cluster: NATS", "servers=%d first=%s state=%s", r.opts.nats->n,
-                r.opts.nats->where[0], cl_bus_state_name(cl_bus_state(r.bus)));
+        cl_info("relay", "cluster: NATS", "relay_id=%s servers=%d first=%s state=%s", r.relay_id,
+                r.opts.nats->n, r.opts.nats->where[0], cl_bus_state_name(cl_bus_state(r.bus)));
     }
     r.hub = cl_hub_new(&r);
     cl_router_local_init(&r.router, r.hub);
     r.events = cl_events_new(&r);
+    if (r.bus && cl_events_attach_bus(r.events, r.bus, r.relay_id))
+        cl_warn("relay", "dashboards will not hear the other relays' events", "%s", "");
     r.nodes = cl_nodes_new(&r);
     r.chat = cl_chat_new(&r);
     r.rl_pair_addr = cl_ratelimit_new(CL_PAIR_FAILS_PER_ADDR, CL_PAIR_RATE_WINDOW_S);

@@ -72,6 +72,7 @@ struct cl_relay {
     struct cl_liveness *liveness;   /* pings quiet WebSocket peers, drops silent ones */
     struct cl_admission *admission; /* per-address and relay-wide connection caps */
     struct cl_bus *bus;             /* NATS between relays (bus.h); NULL without --nats */
+    char relay_id[CL_RELAY_ID_LEN + 1]; /* random at start: this relay among a cluster's */
     struct lws *cb_wsi;             /* the connection whose lws callback is running */
     struct cl_relay_opts opts;
     char relay_url[CL_URL_MAX];          /* ws[s]://host:port, told to agents at pairing */

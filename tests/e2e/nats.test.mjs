@@ -5,12 +5,14 @@
 // agents and browsers (/readyz stays ready), and the relay recovers by
 // itself when NATS is back; a relay started while NATS is down serves at
 // once and joins when it comes; the NATS password is never logged, and a
-// bad --nats is refused at start without echoing it.
+// bad --nats is refused at start without echoing it. Two relays on one
+// database and one NATS: a dashboard on one hears the other's events.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
   e2e, cleanupAll, TEST_TIMEOUT, ms, startRelay, waitFor, tail, startSession, assertNoSecrets, RELAY_BIN,
+  api, expectStatus, signup, createProject, createDevice, pairAgent, startAgent, wsClient, msg, expectClose,
 } from './lib/harness.mjs';
 import { OutputStream, openViewer, setupAgent } from './lib/extra.mjs';
 import { startNats } from './lib/nats.mjs';
@@ -122,4 +124,54 @@ test('a bad --nats stops the relay at start with exit 2, never echoing a passwor
     assert.match(p.stderr, why);
     assert.ok(!p.stderr.includes(PASS), p.stderr);
   }
+}));
+
+/** Opens /events on relay and authenticates. */
+async function subscribe(relay, token, label) {
+  const c = await wsClient(`${relay.wsUrl}/events`, { label: `events ${label}` });
+  c.send(msg('auth', { token }));
+  await c.next('auth_ok');
+  return c;
+}
+
+const isEvent = (kind, pred = () => true) => {
+  const f = (m) => m.type === 'event' && m.data?.kind === kind && pred(m.data);
+  f.description = `event "${kind}"`;
+  return f;
+};
+
+test('two relays on one database and one NATS: a dashboard on B hears the events of A (a device added, an agent online), members only; a sign-out on A closes its dashboard on B', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  await nats.start();
+  const a = await startRelay({ extraArgs: ['--nats', nats.url] });
+  const b = await startRelay({ dataDir: a.dataDir, extraArgs: ['--nats', nats.url] });
+  for (const r of [a, b]) await waitFor(async () => (await health(r)).body.nats === 'connected', { what: 'nats connected', describe: () => tail(r.logs(), 10) });
+
+  const owner = await signup(a);
+  const project = await createProject(a, owner.token);
+  const stranger = await signup(a);
+  const evOwner = await subscribe(b, owner.token, 'owner on B');
+  const evStranger = await subscribe(b, stranger.token, 'stranger on B');
+
+  const { device } = await createDevice(a, owner.token, project.id, 'made on A');
+  await evOwner.next(isEvent('device.added', (d) => d.device?.id === device.id));
+
+  const paired = await pairAgent(a, { token: owner.token, projectId: project.id });
+  await startAgent(paired.configPath, { relay: a, token: owner.token, projectId: project.id, deviceId: paired.deviceId });
+  await evOwner.next(isEvent('device.online', (d) => d.device_id === paired.deviceId));
+
+  // the stranger heard nothing of the owner's project: an event of their
+  // own, published after, arrives; nothing about the other project did
+  const own = await createProject(a, stranger.token);
+  const mine = await createDevice(a, stranger.token, own.id, 'barrier');
+  await evStranger.next(isEvent('device.added', (d) => d.device?.id === mine.device.id));
+  assert.deepEqual(evStranger.received.filter((m) => m.data?.project_id === project.id), []);
+  // each event reached B once (A's own delivery is not repeated)
+  assert.equal(evOwner.received.filter((m) => m.data?.kind === 'device.added' && m.data?.device?.id === device.id).length, 1);
+
+  // a second sign-in watching on B, signed out through A
+  const second = expectStatus(await api(a, 'POST', '/api/v1/auth/login', { email: owner.email, password: owner.password }), 200, a);
+  const evSecond = await subscribe(b, second.token, 'second sign-in on B');
+  expectStatus(await api(a, 'POST', '/api/v1/auth/logout', {}, second.token), 200, a);
+  await expectClose(evSecond, 1008);
+  for (const c of [evOwner, evStranger]) c.close();
 }));
