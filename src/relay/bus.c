@@ -219,6 +219,8 @@ static void cl__bus_set_state(struct cl_bus *b, natsConnection *nc, int st)
     bool wake;
 
     uv_mutex_lock(&b->lock);
+    if (st == CL_BUS_RECONNECTING && b->epoch == 0)
+        st = CL_BUS_CONNECTING; /* lost before it ever connected */
     b->state = st;
     if (st == CL_BUS_CONNECTED) {
         b->epoch++;
@@ -239,9 +241,7 @@ static void cl__bus_on_connected(natsConnection *nc, void *closure)
 
 static void cl__bus_on_disconnected(natsConnection *nc, void *closure)
 {
-    struct cl_bus *b = closure;
-    /* before the first connection it stays "connecting" */
-    cl__bus_set_state(b, nc, b->epoch ? CL_BUS_RECONNECTING : CL_BUS_CONNECTING);
+    cl__bus_set_state(closure, nc, CL_BUS_RECONNECTING);
 }
 
 static void cl__bus_on_closed(natsConnection *nc, void *closure)
