@@ -829,6 +829,8 @@ int cl_audit_main(int argc, char **argv)
         {"max-sessions-per-user", required_argument, NULL, 'x'},
         {"drain", required_argument, NULL, 'x'},
         {"max-pending-invitations", required_argument, NULL, 'x'},
+        {"nats", required_argument, NULL, 'x'}, /* never echoed: it may hold a password */
+        {"trusted-proxy", required_argument, NULL, 'x'},
         {"metrics-token-file", required_argument, NULL, 'm'},
         /* the audit's own */
         {"deep", no_argument, NULL, 'D'},
