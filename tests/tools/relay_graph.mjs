@@ -23,8 +23,14 @@ const DIR = path.resolve(args.find((a) => !a.startsWith('--')) || path.join(HERE
 const CORE = ['relay', 'conn', 'server', 'hub', 'events', 'nodes', 'chat', 'http', 'liveness', 'pending', 'router', 'router_local'];
 // Files that are part of another module: the API's route handlers are the
 // HTTP API's parts (http.c dispatches to their route tables through
-// http.h, they answer through it), so api_X.c counts as http.
-const PART_OF = (file) => (/^api_[a-z_]+\.c$/.test(file) ? 'http' : null);
+// http.h, they answer through it), so api_X.c counts as http. The hub's
+// halves (hub_agent.c, hub_viewer.c, hub_internal.h) are the hub's parts
+// while they still share its live-session state.
+const PART_OF = (file) => {
+  if (/^api_[a-z_]+\.c$/.test(file)) return 'http';
+  if (/^hub_(agent|viewer|internal)\.[ch]$/.test(file)) return 'hub';
+  return null;
+};
 const ALL = args.includes('--all'); // every relay module, not only the core
 
 function read(file) {

@@ -1,0 +1,142 @@
+/*
+ * hub_internal: the state the hub's files share (hub.c, hub_agent.c,
+ * hub_viewer.c). Not for other modules: they reach the hub through the
+ * router (router.h) or hub.h.
+ */
+#ifndef CL_RELAY_HUB_INTERNAL_H
+#define CL_RELAY_HUB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uthash.h>
+#include <uv.h>
+
+#include "core/proto.h"
+#include "relay/conn.h"
+#include "relay/hub.h"
+#include "relay/inq.h"
+
+struct cl_live_session {
+    char id[CL_ID_MAX + 1];
+    char device_id[CL_ID_MAX + 1];
+    bool start_sent;      /* session_start forwarded to the agent */
+    bool fresh;           /* made by start-session in this relay process, not found in the
+                           * store after a restart: its shell may still be to start */
+    bool started;         /* the agent answered session_started (or announced it) */
+    uint64_t produced;    /* stream offset after the newest byte seen */
+    uint64_t ack_sent;    /* last ack offset told to the agent */
+    int viewers_sent;     /* viewer count in that ack; -1 = none sent yet */
+    uv_timer_t ack_timer; /* a caught-up ack waiting CL_ACK_DELAY_MS */
+    struct cl_conn *viewers;
+    size_t nviewers;
+    /* A viewer that vanished without a close (network stall, ping timeout)
+     * is held as a ghost for --agent-grace: it still counts for flow
+     * control, so the shell stays paused until it comes back and resumes. */
+    bool ghost;
+    uint64_t ghost_acked;
+    uv_timer_t ghost_timer;
+    int open_handles;
+    uv_timer_t idle; /* runs while nviewers == 0: backstop for v1 agents */
+    /* The agent's latest session_title; stored at most every
+     * CL_SESSION_TITLE_STORE_MS (title_dirty: newer than the store's). */
+    char title[CL_SESSION_TITLE_MAX + 1];
+    bool title_dirty;
+    uint64_t title_stored_ms; /* loop time of the last store; 0 = never */
+    /* Input flow control (docs/protocol.md, "Input flow control"): stdin
+     * waiting for the agent's window, and the agent's count of this
+     * session's stdin: passed to it, and written (its stdin_ack). */
+    struct cl_inq inq;
+    uint64_t in_fwd, in_acked;
+    struct cl_hub *hub;
+    UT_hash_handle hh;
+};
+
+/* A disconnected agent's grace period. */
+struct cl_grace {
+    char device_id[CL_ID_MAX + 1];
+    uv_timer_t timer;
+    struct cl_hub *hub;
+    UT_hash_handle hh;
+};
+
+struct cl_hub {
+    struct cl_relay *relay;
+    struct cl_conn *agents;           /* by device_id */
+    struct cl_live_session *sessions; /* by id */
+    struct cl_grace *graces;          /* by device_id */
+    size_t browsers;
+    /* agent messages other modules take (cl_hub_take): by_type holds a
+     * taker's index + 1, 0 for the hub's own */
+    struct {
+        const struct cl_agent_taker *t;
+        void *ctx;
+    } takers[CL_HUB_AGENT_TAKERS_MAX];
+    size_t ntakers;
+    uint8_t by_type[CL_MSG__COUNT];
+};
+
+/* One piece of a session's output on its way to the viewers. The frame
+ * for the whole chunk is encoded at most once per protocol and shared by
+ * every viewer that speaks it; a viewer that needs only a tail gets a
+ * frame of its own. */
+struct cl_chunk {
+    const char *session_id;
+    uint64_t o;          /* offset of data[0] */
+    const uint8_t *data; /* NULL until needed when it came as base64 (b64) */
+    size_t n;
+    const char *b64; /* a v1 agent's payload, still encoded (cl_msg_peek_stdout) */
+    size_t b64_len;
+    uint8_t *decoded;     /* data, once decoded from b64 */
+    const void *frame[3]; /* [1] JSON text, [2] binary: the whole chunk with its offset */
+    size_t frame_len[3];
+    void *owned[3]; /* what this chunk encoded itself */
+};
+
+/* hub.c: sending, live sessions */
+void cl_hub_send_msg(struct cl_conn *c, const struct cl_msg *m);
+void cl_hub_send_simple(struct cl_conn *c, enum cl_msg_type type, const char *session_id);
+void cl_hub_send_accepted(struct cl_conn *c, enum cl_msg_type type, int asked,
+                          uint32_t stdin_window);
+void cl_hub_send_end(struct cl_conn *c, const char *session_id, enum cl_end_reason why);
+void cl_hub_send_offset(struct cl_conn *c, enum cl_msg_type type, const char *session_id,
+                        uint64_t offset, int viewers);
+void cl_hub_live_remove(struct cl_hub *h, struct cl_live_session *ls);
+void cl_hub_live_end(struct cl_hub *h, struct cl_live_session *ls, enum cl_end_reason why,
+                     bool tell_agent);
+void cl_hub_idle_fired(uv_timer_t *t);
+struct cl_live_session *cl_hub_live_add(struct cl_hub *h, const char *id, const char *device_id);
+struct cl_live_session *cl_hub_live_find(struct cl_hub *h, const char *id);
+
+/* hub_agent.c */
+void cl_hub_takers_gone(struct cl_hub *h, const char *device_id);
+struct cl_conn *cl_hub_agent_find(struct cl_hub *h, const char *device_id);
+void cl_hub_title_store(struct cl_hub *h, struct cl_live_session *ls);
+void cl_hub_ack_update(struct cl_hub *h, struct cl_live_session *ls);
+void cl_hub_request_replay(struct cl_hub *h, struct cl_live_session *ls, uint64_t offset);
+void cl_hub_grace_cancel(struct cl_hub *h, const char *device_id);
+void cl_hub_grace_start(struct cl_hub *h, const char *device_id);
+void cl_hub_agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m);
+void cl_hub_agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m, const char *text,
+                          size_t len, bool binary, struct cl_frame **owned);
+void cl_hub_forward_stdin(struct cl_conn *agent, const struct cl_msg *m, const char *frame,
+                          size_t len, bool binary);
+uint64_t cl_hub_stdin_room(const struct cl_conn *agent, const struct cl_live_session *ls);
+void cl_hub_stdin_pump(struct cl_hub *h, struct cl_live_session *ls);
+void cl_hub_agent_rx(struct cl_conn *c, size_t len);
+
+/* hub_viewer.c */
+void cl_hub_replay_for_viewers(struct cl_hub *h, struct cl_live_session *ls);
+void cl_hub_chunk_free(struct cl_chunk *ch);
+void cl_hub_deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl_chunk *ch,
+                    struct cl_frame **give);
+void cl_hub_ghost_fired(uv_timer_t *t);
+void cl_hub_viewer_detach(struct cl_hub *h, struct cl_conn *v);
+void cl_hub_to_viewers(struct cl_live_session *ls, const char *text, size_t len);
+void cl_hub_browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m);
+void cl_hub_stdin_ack_viewer(struct cl_conn *c, bool queued);
+void cl_hub_browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m, const char *text,
+                            size_t len, bool binary);
+void cl_hub_viewer_written(struct cl_conn *c, uint64_t end_offset);
+
+#endif

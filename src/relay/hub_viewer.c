@@ -1,0 +1,545 @@
+/*
+ * hub_viewer: the hub's viewer half. Viewers by session, what each was
+ * sent and acked, lagging viewers, ghosts, gaps, and the auth of /session.
+ */
+#include "relay/hub.h"
+#include "relay/hub_internal.h"
+#include "core/b64.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/proto.h"
+#include "core/secret.h"
+#include "core/sockinfo.h"
+#include "relay/admission.h"
+#include "relay/events.h"
+#include "relay/inq.h"
+#include "relay/metrics.h"
+#include "relay/policy.h"
+#include "relay/relay.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+/* The lowest `sent` among viewers that are behind what was produced. */
+void cl_hub_replay_for_viewers(struct cl_hub *h, struct cl_live_session *ls)
+{
+    uint64_t lowest = UINT64_MAX;
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        if (!v->lagging && v->sent < lowest)
+            lowest = v->sent;
+    if (lowest != UINT64_MAX)
+        cl_hub_request_replay(h, ls, lowest);
+}
+
+/* The chunk's bytes, decoded from base64 the first time a viewer needs
+ * them (a cut, or the other protocol); NULL if that fails. */
+static const uint8_t *cl__chunk_bytes(struct cl_chunk *ch)
+{
+    long got;
+    if (ch->data || !ch->b64)
+        return ch->data;
+    ch->decoded = malloc(ch->n ? ch->n : 1);
+    if (!ch->decoded)
+        abort();
+    got = cl_b64_decode(ch->b64, ch->b64_len, ch->decoded, ch->n ? ch->n : 1);
+    if (got != (long)ch->n) {
+        cl_warn("hub", "agent output is not the base64 it was checked to be", "session=%s",
+                ch->session_id);
+        return NULL;
+    }
+    ch->data = ch->decoded;
+    return ch->data;
+}
+
+/* Encodes [o + skip, o + n) of ch for protocol proto into a new frame. */
+static struct cl_frame *cl__chunk_encode(struct cl_chunk *ch, int proto, size_t skip)
+{
+    size_t n = ch->n - skip;
+    struct cl_frame *f;
+    if (proto >= 2 && skip == 0 && !ch->data && ch->b64) {
+        /* a v1 agent's whole chunk for v2 viewers (a PrivaClaw connector
+         * and the web app): decoded straight into the frame, no copy */
+        size_t h = cl_bin_header_len(strlen(ch->session_id));
+        f = cl_frame_new(h + n);
+        cl_bin_write_header(cl_frame_payload(f), CL_MSG_STDOUT, ch->session_id, ch->o);
+        if (cl_b64_decode(ch->b64, ch->b64_len, cl_frame_payload(f) + h, n) != (long)n) {
+            free(f);
+            cl_warn("hub", "agent output is not the base64 it was checked to be", "session=%s",
+                    ch->session_id);
+            return NULL;
+        }
+        f->len = h + n;
+        f->binary = true;
+        return f;
+    }
+    if (!cl__chunk_bytes(ch))
+        return NULL;
+    if (proto >= 2) {
+        size_t h = cl_bin_header_len(strlen(ch->session_id));
+        f = cl_frame_new(h + n);
+        cl_bin_write_header(cl_frame_payload(f), CL_MSG_STDOUT, ch->session_id, ch->o + skip);
+        memcpy(cl_frame_payload(f) + h, ch->data + skip, n);
+        f->len = h + n;
+        f->binary = true;
+    } else {
+        size_t cap = cl_msg_data_encoded_max(strlen(ch->session_id), n);
+        long w;
+        f = cl_frame_new(cap);
+        w = cl_msg_encode_data(CL_MSG_STDOUT, ch->session_id, ch->data + skip, n,
+                               (int64_t)(ch->o + skip), (char *)cl_frame_payload(f), cap);
+        f->len = w > 0 ? (size_t)w : 0;
+    }
+    return f;
+}
+
+/* A frame of the whole chunk for protocol proto: a copy of the encoding
+ * made (or received) once. */
+static struct cl_frame *cl__chunk_frame(struct cl_chunk *ch, int proto)
+{
+    struct cl_frame *f;
+    int p = proto >= 2 ? 2 : 1;
+    if (!ch->frame[p]) {
+        f = cl__chunk_encode(ch, p, 0);
+        if (!f)
+            return NULL;
+        ch->owned[p] = f; /* kept as the template; freed with the chunk */
+        ch->frame[p] = cl_frame_payload(f);
+        ch->frame_len[p] = f->len;
+    }
+    f = cl_frame_new(ch->frame_len[p]);
+    memcpy(cl_frame_payload(f), ch->frame[p], ch->frame_len[p]);
+    f->len = ch->frame_len[p];
+    f->binary = p == 2;
+    return f;
+}
+
+void cl_hub_chunk_free(struct cl_chunk *ch)
+{
+    free(ch->owned[1]);
+    free(ch->owned[2]);
+    free(ch->decoded);
+}
+
+/* Delivers a chunk to one viewer: skips what it has, cuts an overlap,
+ * announces a hole. give, when not NULL, holds the agent's own frame of
+ * the chunk for this viewer to take instead of a copy (it speaks the
+ * frame's protocol and needs all of it). */
+void cl_hub_deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl_chunk *ch,
+                    struct cl_frame **give)
+{
+    uint64_t o = ch->o, end = ch->o + ch->n;
+    struct cl_frame *f;
+
+    if (v->lagging || v->close_pending || end <= v->sent)
+        return;
+    if (o > v->sent) {
+        if (v->gap_aware) {
+            struct cl_msg g;
+            memset(&g, 0, sizeof g);
+            g.type = CL_MSG_GAP;
+            snprintf(g.session_id, sizeof g.session_id, "%s", ls->id);
+            g.gap_from = v->sent;
+            g.gap_to = o;
+            cl_hub_send_msg(v, &g);
+        }
+        cl_metrics.gaps++;
+        cl_info("hub", "viewer missed output", "session=%s from=%llu to=%llu peer=%s", ls->id,
+                (unsigned long long)v->sent, (unsigned long long)o, v->peer);
+        v->sent = o;
+    }
+    if (o == v->sent && give && *give) {
+        f = *give; /* the agent's frame itself: no copy */
+        *give = NULL;
+        f->next = NULL;
+        f->owner = NULL;
+        f->start_offset = 0;
+    } else if (o == v->sent)
+        f = cl__chunk_frame(ch, v->proto);
+    else
+        f = cl__chunk_encode(ch, v->proto, (size_t)(v->sent - o));
+    if (!f)
+        return; /* cannot happen: checked base64 */
+    f->end_offset = end;
+    if (v->q.bytes + f->len > CL_VIEWER_QUEUE_MAX) {
+        free(f);
+        v->lagging = true;
+        cl_metrics.lag_events++;
+        cl_info("hub", "viewer lagging: output held back", "session=%s sent=%llu peer=%s", ls->id,
+                (unsigned long long)v->sent, v->peer);
+        return;
+    }
+    cl_metrics.fwd_frames[CL_DIR_AGENT_TO_VIEWERS]++;
+    cl_metrics.fwd_bytes[CL_DIR_AGENT_TO_VIEWERS] += end - v->sent;
+    cl_wsq_push(&v->q, f, true);
+    v->sent = end;
+    cl_conn_wake(v);
+}
+
+/* ---- viewers ----------------------------------------------------------- */
+
+void cl_hub_ghost_fired(uv_timer_t *t)
+{
+    struct cl_live_session *ls = t->data;
+    cl_info("hub", "vanished viewer did not come back", "session=%s", ls->id);
+    ls->ghost = false;
+    cl_hub_ack_update(ls->hub, ls);
+}
+
+static void cl__viewer_attach(struct cl_hub *h, struct cl_live_session *ls, struct cl_conn *v)
+{
+    v->live = ls;
+    v->viewer_prev = NULL;
+    v->viewer_next = ls->viewers;
+    if (ls->viewers)
+        ls->viewers->viewer_prev = v;
+    ls->viewers = v;
+    if (ls->nviewers++ == 0)
+        uv_timer_stop(&ls->idle);
+    if (ls->ghost) {
+        ls->ghost = false; /* whoever vanished is back, or someone is watching */
+        uv_timer_stop(&ls->ghost_timer);
+    }
+    cl_hub_ack_update(h, ls);
+}
+
+void cl_hub_viewer_detach(struct cl_hub *h, struct cl_conn *v)
+{
+    struct cl_live_session *ls = v->live;
+    if (!ls)
+        return;
+    if (v->viewer_prev)
+        v->viewer_prev->viewer_next = v->viewer_next;
+    else
+        ls->viewers = v->viewer_next;
+    if (v->viewer_next)
+        v->viewer_next->viewer_prev = v->viewer_prev;
+    v->viewer_next = v->viewer_prev = NULL;
+    v->live = NULL;
+    cl_inq_disown(&ls->inq, v); /* its queued input still goes, in order */
+    if (v->gap_aware && !v->peer_closed && !v->close_pending && !h->relay->stopping) {
+        if (!ls->ghost || v->acked < ls->ghost_acked)
+            ls->ghost_acked = v->acked;
+        ls->ghost = true;
+        uv_timer_start(&ls->ghost_timer, cl_hub_ghost_fired,
+                       (uint64_t)h->relay->opts.agent_grace_s * 1000, 0);
+        cl_info("hub", "viewer vanished: holding its place", "session=%s acked=%llu peer=%s",
+                ls->id, (unsigned long long)v->acked, v->peer);
+    } else {
+        cl_info("hub", "viewer left", "session=%s peer=%s", ls->id, v->peer);
+    }
+    if (--ls->nviewers == 0)
+        uv_timer_start(&ls->idle, cl_hub_idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
+    cl_hub_ack_update(h, ls);
+}
+
+void cl_hub_to_viewers(struct cl_live_session *ls, const char *text, size_t len)
+{
+    struct cl_conn *v = ls->viewers, *next;
+    for (; v; v = next) {
+        next = v->viewer_next; /* cl_conn_send may close v, not unlink it */
+        cl_conn_send(v, text, len);
+    }
+}
+
+/* ---- browsers --------------------------------------------------------- */
+
+void cl_hub_browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
+{
+    struct cl_store *s = &h->relay->store;
+    uint8_t hash[CL_HASH_LEN];
+    char user_id[CL_UUID_LEN + 1];
+    struct cl_session sess;
+    struct cl_live_session *ls;
+    enum cl_share_mode mode = CL_SHARE_NONE;
+    int rc;
+
+    if (!m->token[0] && !c->cookie_ok) {
+        cl_warn("hub", "browser auth refused: no token", "peer=%s", c->peer);
+        cl_conn_send_error(c, "auth_failed",
+                           "auth needs a token (or the session cookie, from the relay's origin)",
+                           NULL);
+        cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "auth failed");
+        return;
+    }
+    if (m->token[0])
+        cl_hash_str(m->token, hash);
+    else
+        memcpy(hash, c->cookie_hash, sizeof hash); /* the upgrade's cookie (webauth.h) */
+    if (s->ops->token_user(s, hash, cl_now(), user_id) != 0) {
+        cl_warn("hub", "browser auth refused: bad token", "peer=%s", c->peer);
+        cl_conn_send_error(c, "auth_failed", "invalid or expired token", NULL);
+        cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "auth failed");
+        return;
+    }
+    rc = cl_policy_session(s, user_id, CL_ACT_SESSION_ATTACH, m->session_id, &sess, NULL, &mode);
+    if (rc == 0 && strcmp(sess.device_id, m->device_id) != 0)
+        rc = CL_ENOTFOUND;
+    if (rc) {
+        cl_warn("hub", "browser auth refused", "peer=%s user=%s reason=%s", c->peer, user_id,
+                cl_strerror(rc));
+        cl_conn_send_error(c, rc == CL_EFORBIDDEN ? "forbidden" : "not_found",
+                           rc == CL_EFORBIDDEN ? "you may not attach to this session"
+                                               : "no such session on this device",
+                           m->session_id);
+        cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "auth failed");
+        return;
+    }
+    if (!sess.active) {
+        cl_conn_send_error(c, "session_ended", "this session has ended", sess.id);
+        cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session ended");
+        return;
+    }
+    ls = cl_hub_live_find(h, sess.id);
+    if (!ls)
+        ls = cl_hub_live_add(h, sess.id, sess.device_id);
+    snprintf(c->user_id, sizeof c->user_id, "%s", user_id);
+    snprintf(c->session_id, sizeof c->session_id, "%s", sess.id);
+    memcpy(c->auth_hash, hash, sizeof hash);
+    c->authed = true;
+    cl_admission_ws_authed(c->relay->admission, c->wsi);
+    c->view_only = mode != CL_SHARE_CONTROL;
+    c->starter = strcmp(sess.user_id, user_id) == 0;
+    /* A browser that names where to resume gets exactly what it missed;
+     * one that does not (a PrivaClaw browser, a reload) gets the recent
+     * history the agent still holds, from offset 0 or the ring's oldest
+     * byte. Only a browser that names an offset understands gap notices. */
+    c->gap_aware = m->has_resume_offset;
+    c->sent = m->has_resume_offset ? m->resume_offset : 0;
+    if (ls->started && c->sent > ls->produced)
+        c->sent = ls->produced;
+    c->acked = c->sent;
+    c->proto = m->proto >= 2 ? CL_PROTO_MAX : 1;
+    h->browsers++;
+    /* a v2 browser is granted an input window and told as its input
+     * leaves (stdin_ack); a PrivaClaw browser never sees either */
+    c->in_flow = m->proto >= 2;
+    cl_hub_send_accepted(c, CL_MSG_AUTH_OK, m->proto,
+                         c->in_flow ? CL_RELAY_STDIN_VIEWER_WINDOW : 0);
+    cl__viewer_attach(h, ls, c);
+    cl_info("hub", "browser attached", "session=%s user=%s peer=%s resume=%llu", sess.id, user_id,
+            c->peer, (unsigned long long)c->sent);
+    if (c->sent < ls->produced)
+        cl_hub_request_replay(h, ls, c->sent);
+}
+
+/* Tells viewer c how much of its input went on to the agent, if it was
+ * granted a window: at once when its queued input has drained (queued:
+ * it came through the session's queue), else every CL_STDIN_ACK_STEP
+ * (typing, which goes at once, costs no extra messages). */
+void cl_hub_stdin_ack_viewer(struct cl_conn *c, bool queued)
+{
+    bool drained = queued && c->in_fwd == c->in_recv;
+    if (!c->in_flow || c->in_fwd <= c->in_ack_sent || c->close_pending)
+        return;
+    if (!drained && c->in_fwd - c->in_ack_sent < CL_STDIN_ACK_STEP)
+        return;
+    cl_hub_send_offset(c, CL_MSG_STDIN_ACK, c->session_id, c->in_fwd, -1);
+    c->in_ack_sent = c->in_fwd;
+}
+
+/* A viewer's stdin: at once when nothing waits and the agent's window
+ * takes it whole (a keystroke is never delayed), else queued whole if
+ * cl_inq_admit lets it, else refused whole with error input_busy. After
+ * a refusal the viewer's later input is refused too until the session's
+ * queue has drained, so a burst of messages (a paste in pieces) never
+ * runs with its middle missing. */
+static void cl__browser_stdin(struct cl_hub *h, struct cl_conn *c, struct cl_live_session *ls,
+                              struct cl_conn *agent, const struct cl_msg *m, const char *frame,
+                              size_t len, bool binary)
+{
+    size_t n = m->data_len;
+    char why[256];
+
+    if (!n)
+        return;
+    if (!agent->stdin_window || !ls->start_sent) {
+        /* no flow control: an older agent, a PrivaClaw connector (or a
+         * session it does not know yet, which it ignores) */
+        cl_hub_forward_stdin(agent, m, frame, len, binary);
+        c->in_recv += n;
+        c->in_fwd += n;
+        cl_hub_stdin_ack_viewer(c, false);
+        return;
+    }
+    if (c->in_refusing && ls->inq.bytes == 0)
+        c->in_refusing = false;
+    if (!c->in_refusing && ls->inq.bytes == 0 && n <= cl_hub_stdin_room(agent, ls)) {
+        cl_hub_forward_stdin(agent, m, frame, len, binary);
+        ls->in_fwd += n;
+        c->in_recv += n;
+        c->in_fwd += n;
+        cl_hub_stdin_ack_viewer(c, false);
+        return;
+    }
+    if (c->in_refusing || !cl_inq_admit(ls->inq.cost, c->in_cost, n + CL_INQ_MSG_COST,
+                                        CL_RELAY_STDIN_QUEUE_MAX, CL_RELAY_STDIN_VIEWER_COST)) {
+        if (!c->in_refusing)
+            cl_info("hub", "input refused: the terminal is busy",
+                    "session=%s bytes=%zu queued=%zu peer=%s", ls->id, n, ls->inq.bytes, c->peer);
+        c->in_refusing = true;
+        snprintf(why, sizeof why,
+                 "terminal busy: its program is not reading input; this input (%zu bytes) was "
+                 "refused whole and nothing of it was sent",
+                 n);
+        cl_conn_send_error(c, "input_busy", why, ls->id);
+        return;
+    }
+    cl_inq_push(&ls->inq, c, m->data, n);
+    c->in_recv += n;
+    c->in_cost += n + CL_INQ_MSG_COST;
+    cl_hub_stdin_pump(h, ls);
+}
+
+void cl_hub_browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m, const char *text,
+                            size_t len, bool binary)
+{
+    struct cl_live_session *ls = c->live;
+    struct cl_conn *agent;
+
+    switch (m->type) {
+    case CL_MSG_PING:
+        cl_hub_send_simple(c, CL_MSG_PONG, NULL);
+        return;
+    case CL_MSG_SESSION_START:
+    case CL_MSG_STDIN:
+    case CL_MSG_RESIZE:
+    case CL_MSG_SESSION_END:
+    case CL_MSG_ACK:
+        break;
+    default:
+        cl_conn_log_bad(c, "hub", "bad_message", "message type not valid from a browser");
+        cl_conn_send_error(c, "bad_message", "message type not valid from a browser", NULL);
+        return;
+    }
+    if (strcmp(m->session_id, c->session_id) != 0) {
+        cl_conn_send_error(c, "forbidden_session",
+                           "this connection is authenticated for another session", m->session_id);
+        return;
+    }
+    if (!ls) {
+        cl_conn_send_error(c, "session_ended", "this session has ended", c->session_id);
+        return;
+    }
+    if (m->type == CL_MSG_ACK) {
+        uint64_t off = m->offset < c->sent ? m->offset : c->sent;
+        c->gap_aware = c->explicit_acks = true;
+        if (off > c->acked)
+            c->acked = off;
+        cl_hub_ack_update(h, ls);
+        return;
+    }
+    if (c->view_only) {
+        cl_conn_send_error(c, "view_only", "this session is shared with you view-only",
+                           c->session_id);
+        return;
+    }
+    if (m->type == CL_MSG_SESSION_END && !c->starter) {
+        cl_conn_send_error(c, "forbidden",
+                           "only the user who started this session can end it; close the "
+                           "connection to stop watching",
+                           c->session_id);
+        return;
+    }
+    agent = cl_hub_agent_find(h, ls->device_id);
+    if (!agent) {
+        cl_conn_send_error(c, "device_offline", "the device is offline", c->session_id);
+        if (m->type == CL_MSG_SESSION_END)
+            cl_hub_live_end(h, ls, CL_END_USER_DISCONNECT, false);
+        return;
+    }
+    if (m->type == CL_MSG_SESSION_START && ls->start_sent) {
+        /* Already running (or being started): don't spawn twice. */
+        struct cl_msg rs = *m;
+        rs.data = NULL;
+        rs.sessions = NULL;
+        rs.type = CL_MSG_RESIZE;
+        cl_hub_send_msg(agent, &rs);
+        if (ls->started)
+            cl_hub_send_simple(c, CL_MSG_SESSION_STARTED, ls->id);
+        return;
+    }
+    if (m->type == CL_MSG_SESSION_START) {
+        /* Re-encoded, so the size the decoder settled on (80x24 when the
+         * browser sent none) reaches connectors that need cols and rows. */
+        ls->start_sent = true;
+        cl_hub_send_msg(agent, m);
+        return;
+    }
+    if (m->type == CL_MSG_STDIN)
+        cl__browser_stdin(h, c, ls, agent, m, text, len, binary);
+    else
+        cl_conn_send(agent, text, len);
+}
+
+/* A viewer's frame was written: acks for browsers that never ack, and a
+ * lagging viewer catches up once its queue has drained. */
+void cl_hub_viewer_written(struct cl_conn *c, uint64_t end_offset)
+{
+    struct cl_hub *h = c->relay->hub;
+    struct cl_live_session *ls = c->live;
+    if (!ls)
+        return;
+    if (end_offset && !c->explicit_acks && end_offset > c->acked) {
+        c->acked = end_offset; /* a browser that never acks: acked as its socket drains */
+        cl_hub_ack_update(h, ls);
+    }
+    if (c->lagging && cl_wsq_empty(&c->q)) {
+        c->lagging = false;
+        cl_info("hub", "lagging viewer drained: catching up", "session=%s sent=%llu peer=%s",
+                ls->id, (unsigned long long)c->sent, c->peer);
+        cl_hub_request_replay(h, ls, c->sent);
+    }
+}
+
+void cl_hub_share_changed(struct cl_hub *h, const char *session_id, const char *user_id,
+                          enum cl_share_mode mode)
+{
+    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    if (!ls)
+        return;
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next) {
+        if (v->starter || strcmp(v->user_id, user_id) != 0)
+            continue;
+        if (mode == CL_SHARE_NONE) {
+            cl_conn_send_error(v, "share_revoked", "this session is no longer shared with you",
+                               session_id);
+            cl_conn_close(v, 4003, "share revoked");
+        } else {
+            v->view_only = mode != CL_SHARE_CONTROL;
+        }
+    }
+}
+
+void cl_hub_recheck_user(struct cl_hub *h, const char *user_id)
+{
+    struct cl_store *s = &h->relay->store;
+    struct cl_live_session *ls, *tmp;
+    char uid[CL_UUID_LEN + 1];
+
+    HASH_ITER(hh, h->sessions, ls, tmp)
+    {
+        for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next) {
+            if (v->close_pending || strcmp(v->user_id, user_id) != 0)
+                continue;
+            if (s->ops->token_user(s, v->auth_hash, cl_now(), uid) == 0 &&
+                strcmp(uid, user_id) == 0)
+                continue;
+            cl_info("hub", "viewer's token revoked: closing", "session=%s user=%s peer=%s", ls->id,
+                    user_id, v->peer);
+            cl_conn_send_error(v, "auth_failed", "token revoked or expired", ls->id);
+            cl_conn_close(v, LWS_CLOSE_STATUS_POLICY_VIOLATION, "token revoked");
+        }
+    }
+}
+
+void cl_hub_viewers(struct cl_hub *h, const char *session_id, cl_viewer_cb cb, void *ctx)
+{
+    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    if (!ls)
+        return;
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        if (!v->close_pending)
+            cb(v->user_id, v->view_only, v->peer, ctx);
+}
