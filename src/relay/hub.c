@@ -288,6 +288,7 @@ static void cl__on_close(struct cl_conn *c)
     struct cl_hub *h = c->relay->hub;
     struct cl_store *s = &h->relay->store;
     if (c->kind == CL_CONN_AGENT && c->authed && cl_hub_agent_find(h, c->device_id) == c) {
+        struct cl_router *rt = &h->relay->router;
         struct cl_live_session *ls, *tmp;
         HASH_DEL(h->agents, c);
         s->ops->device_set_online(s, c->device_id, false, cl_now());
@@ -301,10 +302,8 @@ static void cl__on_close(struct cl_conn *c)
             if (strcmp(ls->device_id, c->device_id) != 0)
                 continue;
             ls->viewers_sent = -1;
-            for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
-                cl_conn_send_error(v, "device_offline",
-                                   "the agent disconnected; the session resumes when it returns",
-                                   ls->id);
+            rt->ops->session_notice(rt, ls->id, "device_offline",
+                                    "the agent disconnected; the session resumes when it returns");
         }
     } else if (c->kind == CL_CONN_BROWSER && c->authed) {
         h->browsers--;

@@ -385,48 +385,36 @@ void cl_hub_agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
     }
 }
 
+/* A chunk of output: to the session's viewers through the router (one
+ * call, decision 66), then the produced offset and the ack it may move. */
 static void cl__agent_stdout(struct cl_hub *h, struct cl_conn *c, struct cl_live_session *ls,
                              struct cl_msg *m, const char *frame, size_t len, bool binary,
                              struct cl_frame **owned)
 {
-    uint64_t o = m->has_offset ? m->offset : ls->produced;
-    struct cl_conn *v, *next, *take = NULL;
-    struct cl_chunk ch;
+    struct cl_router *rt = &h->relay->router;
+    struct cl_router_output out = {
+        .session_id = ls->id,
+        .offset = m->has_offset ? m->offset : ls->produced,
+        .n = m->data_len,
+        .data = m->data,
+        .b64 = m->b64,
+        .b64_len = m->b64_len,
+    };
 
     if (m->has_offset && !c->ext) {
         c->ext = true;
         ls->viewers_sent = -1;
     }
-    memset(&ch, 0, sizeof ch);
-    ch.session_id = ls->id;
-    ch.o = o;
-    ch.data = m->data;
-    ch.n = m->data_len;
-    ch.b64 = m->b64;
-    ch.b64_len = m->b64_len;
     if (m->has_offset) {
         /* the agent's own frame says exactly this: forwarded as it is */
-        ch.frame[binary ? 2 : 1] = frame;
-        ch.frame_len[binary ? 2 : 1] = len;
+        out.frame = frame;
+        out.frame_len = len;
+        out.binary = binary;
+        out.owned = owned;
     }
-    if (m->has_offset && owned && *owned) {
-        /* one viewer that wants exactly this frame may have it; it goes
-         * last, as the others copy from it */
-        int p = binary ? 2 : 1;
-        for (v = ls->viewers; v; v = v->viewer_next)
-            if ((v->proto >= 2 ? 2 : 1) == p && v->sent == o && !v->lagging && !v->close_pending)
-                take = v;
-    }
-    for (v = ls->viewers; v; v = next) {
-        next = v->viewer_next;
-        if (v != take)
-            cl_hub_deliver(ls, v, &ch, NULL);
-    }
-    if (take)
-        cl_hub_deliver(ls, take, &ch, owned);
-    cl_hub_chunk_free(&ch);
-    if (o + m->data_len > ls->produced)
-        ls->produced = o + m->data_len;
+    rt->ops->session_output(rt, &out);
+    if (out.offset + m->data_len > ls->produced)
+        ls->produced = out.offset + m->data_len;
     cl_hub_ack_update(h, ls);
 }
 
@@ -509,7 +497,7 @@ void cl_hub_agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m,
     switch (m->type) {
     case CL_MSG_SESSION_STARTED:
         ls->started = ls->start_sent = true;
-        cl_hub_to_viewers(ls, text, len);
+        h->relay->router.ops->session_forward(&h->relay->router, ls->id, text, len);
         break;
     case CL_MSG_STDOUT:
         cl__agent_stdout(h, c, ls, m, text, len, binary, owned);
@@ -530,7 +518,7 @@ void cl_hub_agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m,
         s->ops->session_end(s, ls->id, cl_now(), reason, m->has_exit_code, m->exit_code);
         cl_info("hub", "session ended by agent", "session=%s reason=%s exit_code=%d", ls->id,
                 reason, m->has_exit_code ? m->exit_code : -1);
-        cl_hub_to_viewers(ls, text, len);
+        h->relay->router.ops->session_forward(&h->relay->router, ls->id, text, len);
         cl_events_session_ended(h->relay->events, ls->device_id, ls->id, reason);
         cl_hub_live_remove(h, ls);
         break;
@@ -642,7 +630,6 @@ static void cl__stdin_discard(struct cl_hub *h, struct cl_live_session *ls, uint
 {
     size_t dropped = ls->inq.bytes;
     char why[256];
-    (void)h;
 
     while (ls->inq.bytes) {
         const uint8_t *p;
@@ -662,8 +649,7 @@ static void cl__stdin_discard(struct cl_hub *h, struct cl_live_session *ls, uint
              "the device's connection dropped while input was on its way: %llu bytes were lost "
              "and the %zu bytes waiting after them were not sent",
              (unsigned long long)lost, dropped);
-    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
-        cl_conn_send_error(v, "input_lost", why, ls->id);
+    h->relay->router.ops->session_notice(&h->relay->router, ls->id, "input_lost", why);
 }
 
 /* Some bytes came from an agent. Bounds what its connection holds in the

@@ -76,23 +76,6 @@ struct cl_hub {
     uint8_t by_type[CL_MSG__COUNT];
 };
 
-/* One piece of a session's output on its way to the viewers. The frame
- * for the whole chunk is encoded at most once per protocol and shared by
- * every viewer that speaks it; a viewer that needs only a tail gets a
- * frame of its own. */
-struct cl_chunk {
-    const char *session_id;
-    uint64_t o;          /* offset of data[0] */
-    const uint8_t *data; /* NULL until needed when it came as base64 (b64) */
-    size_t n;
-    const char *b64; /* a v1 agent's payload, still encoded (cl_msg_peek_stdout) */
-    size_t b64_len;
-    uint8_t *decoded;     /* data, once decoded from b64 */
-    const void *frame[3]; /* [1] JSON text, [2] binary: the whole chunk with its offset */
-    size_t frame_len[3];
-    void *owned[3]; /* what this chunk encoded itself */
-};
-
 /* hub.c: sending, live sessions */
 void cl_hub_send_msg(struct cl_conn *c, const struct cl_msg *m);
 void cl_hub_send_simple(struct cl_conn *c, enum cl_msg_type type, const char *session_id);
@@ -127,16 +110,17 @@ void cl_hub_agent_rx(struct cl_conn *c, size_t len);
 
 /* hub_viewer.c */
 void cl_hub_replay_for_viewers(struct cl_hub *h, struct cl_live_session *ls);
-void cl_hub_chunk_free(struct cl_chunk *ch);
-void cl_hub_deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl_chunk *ch,
-                    struct cl_frame **give);
 void cl_hub_ghost_fired(uv_timer_t *t);
 void cl_hub_viewer_detach(struct cl_hub *h, struct cl_conn *v);
-void cl_hub_to_viewers(struct cl_live_session *ls, const char *text, size_t len);
 void cl_hub_browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m);
 void cl_hub_stdin_ack_viewer(struct cl_conn *c, bool queued);
 void cl_hub_browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m, const char *text,
                             size_t len, bool binary);
 void cl_hub_viewer_written(struct cl_conn *c, uint64_t end_offset);
+/* the router's entries to a session's viewers (router_local.c) */
+void cl_hub_viewers_output(struct cl_hub *h, const struct cl_router_output *out);
+void cl_hub_viewers_forward(struct cl_hub *h, const char *session_id, const char *text, size_t len);
+void cl_hub_viewers_notice(struct cl_hub *h, const char *session_id, const char *code,
+                           const char *message);
 
 #endif

@@ -33,6 +33,23 @@ void cl_hub_replay_for_viewers(struct cl_hub *h, struct cl_live_session *ls)
         cl_hub_request_replay(h, ls, lowest);
 }
 
+/* One piece of a session's output on its way to the viewers. The frame
+ * for the whole chunk is encoded at most once per protocol and shared by
+ * every viewer that speaks it; a viewer that needs only a tail gets a
+ * frame of its own. */
+struct cl_chunk {
+    const char *session_id;
+    uint64_t o;          /* offset of data[0] */
+    const uint8_t *data; /* NULL until needed when it came as base64 (b64) */
+    size_t n;
+    const char *b64; /* a v1 agent's payload, still encoded (cl_msg_peek_stdout) */
+    size_t b64_len;
+    uint8_t *decoded;     /* data, once decoded from b64 */
+    const void *frame[3]; /* [1] JSON text, [2] binary: the whole chunk with its offset */
+    size_t frame_len[3];
+    void *owned[3]; /* what this chunk encoded itself */
+};
+
 /* The chunk's bytes, decoded from base64 the first time a viewer needs
  * them (a cut, or the other protocol); NULL if that fails. */
 static const uint8_t *cl__chunk_bytes(struct cl_chunk *ch)
@@ -115,7 +132,7 @@ static struct cl_frame *cl__chunk_frame(struct cl_chunk *ch, int proto)
     return f;
 }
 
-void cl_hub_chunk_free(struct cl_chunk *ch)
+static void cl__chunk_free(struct cl_chunk *ch)
 {
     free(ch->owned[1]);
     free(ch->owned[2]);
@@ -126,8 +143,8 @@ void cl_hub_chunk_free(struct cl_chunk *ch)
  * announces a hole. give, when not NULL, holds the agent's own frame of
  * the chunk for this viewer to take instead of a copy (it speaks the
  * frame's protocol and needs all of it). */
-void cl_hub_deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl_chunk *ch,
-                    struct cl_frame **give)
+static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl_chunk *ch,
+                        struct cl_frame **give)
 {
     uint64_t o = ch->o, end = ch->o + ch->n;
     struct cl_frame *f;
@@ -234,7 +251,7 @@ void cl_hub_viewer_detach(struct cl_hub *h, struct cl_conn *v)
     cl_hub_ack_update(h, ls);
 }
 
-void cl_hub_to_viewers(struct cl_live_session *ls, const char *text, size_t len)
+static void cl__to_viewers(struct cl_live_session *ls, const char *text, size_t len)
 {
     struct cl_conn *v = ls->viewers, *next;
     for (; v; v = next) {
@@ -542,4 +559,61 @@ void cl_hub_viewers(struct cl_hub *h, const char *session_id, cl_viewer_cb cb, v
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
         if (!v->close_pending)
             cb(v->user_id, v->view_only, v->peer, ctx);
+}
+
+/* ---- the router's entries to a session's viewers (decision 66) ---------- */
+
+void cl_hub_viewers_output(struct cl_hub *h, const struct cl_router_output *out)
+{
+    struct cl_live_session *ls = cl_hub_live_find(h, out->session_id);
+    struct cl_conn *v, *next, *take = NULL;
+    struct cl_chunk ch;
+
+    if (!ls)
+        return;
+    memset(&ch, 0, sizeof ch);
+    ch.session_id = ls->id;
+    ch.o = out->offset;
+    ch.data = out->data;
+    ch.n = out->n;
+    ch.b64 = out->b64;
+    ch.b64_len = out->b64_len;
+    if (out->frame) {
+        /* the agent's own frame says exactly this: forwarded as it is */
+        ch.frame[out->binary ? 2 : 1] = out->frame;
+        ch.frame_len[out->binary ? 2 : 1] = out->frame_len;
+    }
+    if (out->frame && out->owned && *out->owned) {
+        /* one viewer that wants exactly this frame may have it; it goes
+         * last, as the others copy from it */
+        int p = out->binary ? 2 : 1;
+        for (v = ls->viewers; v; v = v->viewer_next)
+            if ((v->proto >= 2 ? 2 : 1) == p && v->sent == ch.o && !v->lagging && !v->close_pending)
+                take = v;
+    }
+    for (v = ls->viewers; v; v = next) {
+        next = v->viewer_next;
+        if (v != take)
+            cl__deliver(ls, v, &ch, NULL);
+    }
+    if (take)
+        cl__deliver(ls, take, &ch, out->owned);
+    cl__chunk_free(&ch);
+}
+
+void cl_hub_viewers_forward(struct cl_hub *h, const char *session_id, const char *text, size_t len)
+{
+    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    if (ls)
+        cl__to_viewers(ls, text, len);
+}
+
+void cl_hub_viewers_notice(struct cl_hub *h, const char *session_id, const char *code,
+                           const char *message)
+{
+    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    if (!ls)
+        return;
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        cl_conn_send_error(v, code, message, session_id);
 }

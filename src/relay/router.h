@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/proto.h"
 #include "relay/store.h"
@@ -32,6 +33,29 @@ struct cl_router_agent {
 
 /* Calls cb for each browser attached to a session (who is watching). */
 typedef void (*cl_viewer_cb)(const char *user_id, bool view_only, const char *peer, void *ctx);
+
+/* A piece of a session's output at its stream offset, from the agent's
+ * half of the hub to the session's viewers (decision 66). As a message:
+ * the session id, the offset and the bytes; the agent's own frame of the
+ * chunk, when it sent one with its offset, goes along so that viewers of
+ * its protocol get that frame unchanged and each protocol's frame is
+ * encoded at most once. */
+struct cl_frame;
+struct cl_router_output {
+    const char *session_id;
+    uint64_t offset;     /* of the chunk's first byte */
+    size_t n;            /* bytes of output */
+    const uint8_t *data; /* the bytes, or NULL while they are still b64 */
+    const char *b64;     /* a v1 agent's payload, checked, not yet decoded */
+    size_t b64_len;
+    const void *frame; /* the agent's frame of exactly this chunk, or NULL */
+    size_t frame_len;
+    bool binary; /* frame is protocol v2's binary frame (else v1 JSON) */
+    /* Local only: that frame as the agent's connection received it, for
+     * one viewer that wants all of it to take without a copy (the router
+     * sets *owned to NULL if it does). NULL across relays. */
+    struct cl_frame **owned;
+};
 
 struct cl_router;
 
@@ -76,6 +100,21 @@ struct cl_router_ops {
     /* Some of user_id's tokens were revoked: each viewer of theirs whose
      * token no longer signs them in gets auth_failed and close 1008. */
     void (*user_recheck)(struct cl_router *rt, const char *user_id);
+
+    /* ---- between the hub's halves: from the agent to a session's viewers
+     * (decision 66; a cluster carries these as cl.sess.<id>.out) ---- */
+
+    /* A chunk of output: each viewer gets what it has not had (a gap notice
+     * first where bytes are missing; nothing while it lags). */
+    void (*session_output)(struct cl_router *rt, const struct cl_router_output *out);
+    /* One of the agent's messages about the session (session_started),
+     * passed to its viewers as it came (text, len bytes of JSON). */
+    void (*session_forward)(struct cl_router *rt, const char *session_id, const char *text,
+                            size_t len);
+    /* An error every viewer of the session is told (device_offline when
+     * its agent left, input_lost when its link lost input). */
+    void (*session_notice)(struct cl_router *rt, const char *session_id, const char *code,
+                           const char *message);
 };
 
 struct cl_router {

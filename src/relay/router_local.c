@@ -7,6 +7,7 @@
 #include "core/err.h"
 #include "relay/conn.h"
 #include "relay/hub.h"
+#include "relay/hub_internal.h"
 
 static struct cl_hub *cl__hub(struct cl_router *rt)
 {
@@ -74,6 +75,23 @@ static void cl__user_recheck(struct cl_router *rt, const char *user_id)
     cl_hub_recheck_user(cl__hub(rt), user_id);
 }
 
+static void cl__session_output(struct cl_router *rt, const struct cl_router_output *out)
+{
+    cl_hub_viewers_output(cl__hub(rt), out);
+}
+
+static void cl__session_forward(struct cl_router *rt, const char *session_id, const char *text,
+                                size_t len)
+{
+    cl_hub_viewers_forward(cl__hub(rt), session_id, text, len);
+}
+
+static void cl__session_notice(struct cl_router *rt, const char *session_id, const char *code,
+                               const char *message)
+{
+    cl_hub_viewers_notice(cl__hub(rt), session_id, code, message);
+}
+
 static const struct cl_router_ops cl__local_ops = {
     .agent_online = cl__agent_online,
     .agent_find = cl__agent_find,
@@ -85,6 +103,9 @@ static const struct cl_router_ops cl__local_ops = {
     .session_viewers = cl__session_viewers,
     .share_changed = cl__share_changed,
     .user_recheck = cl__user_recheck,
+    .session_output = cl__session_output,
+    .session_forward = cl__session_forward,
+    .session_notice = cl__session_notice,
 };
 
 void cl_router_local_init(struct cl_router *rt, struct cl_hub *h)
