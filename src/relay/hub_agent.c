@@ -131,13 +131,10 @@ static void cl__ack_delay_fired(uv_timer_t *t)
 static void cl__ack_send(struct cl_hub *h, struct cl_live_session *ls, bool now)
 {
     struct cl_conn *agent = cl_hub_agent_find(h, ls->device_id);
-    uint64_t best = ls->ghost ? ls->ghost_acked : 0;
-    int n = (int)ls->nviewers + (ls->ghost ? 1 : 0);
+    uint64_t best = ls->viewers_acked; /* as the viewers' half last said */
+    int n = ls->viewers_count;
     if (!agent || !agent->ext)
         return;
-    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
-        if (v->acked > best)
-            best = v->acked;
     if (best < ls->ack_sent)
         best = ls->ack_sent; /* acks never move back */
     if (n == ls->viewers_sent && best < ls->ack_sent + CL_ACK_STEP) {
@@ -155,13 +152,13 @@ static void cl__ack_send(struct cl_hub *h, struct cl_live_session *ls, bool now)
     cl_hub_send_offset(agent, CL_MSG_ACK, ls->id, best, n);
 }
 
-void cl_hub_ack_update(struct cl_hub *h, struct cl_live_session *ls)
+static void cl__ack_update(struct cl_hub *h, struct cl_live_session *ls)
 {
     cl__ack_send(h, ls, false);
 }
 
 /* Asks the agent to send the session's output again from offset. */
-void cl_hub_request_replay(struct cl_hub *h, struct cl_live_session *ls, uint64_t offset)
+static void cl__request_replay(struct cl_hub *h, struct cl_live_session *ls, uint64_t offset)
 {
     struct cl_conn *agent = cl_hub_agent_find(h, ls->device_id);
     if (!agent || !agent->ext || !ls->started || offset >= ls->produced)
@@ -280,6 +277,7 @@ static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct
 {
     struct cl_store *s = &h->relay->store;
     struct cl__reconcile_ctx r = {h, m};
+    struct cl_router *rt = &h->relay->router;
     for (size_t i = 0; i < m->nsessions; i++) {
         const struct cl_msg_session *a = &m->sessions[i];
         struct cl_live_session *ls = cl__live_for_agent(h, c, a->session_id);
@@ -298,24 +296,21 @@ static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct
             cl__stdin_discard(h, ls, ls->in_fwd - (a->stdin_acked + a->stdin_pending));
         ls->in_acked = a->stdin_acked;
         ls->in_fwd = a->stdin_acked + a->stdin_pending;
-        if (a->viewers > 0 && ls->nviewers == 0 && !ls->ghost) {
-            /* It had viewers when the agent lost its relay (this relay may
-             * have just restarted): hold their place, so the shell waits
-             * for them to come back instead of running past their offset. */
-            ls->ghost = true;
-            ls->ghost_acked = a->acked;
-            uv_timer_start(&ls->ghost_timer, cl_hub_ghost_fired,
-                           (uint64_t)h->relay->opts.agent_grace_s * 1000, 0);
-        }
     }
     s->ops->session_list_active(s, c->device_id, cl__reconcile, &r);
     for (size_t i = 0; i < m->nsessions; i++) {
-        struct cl_live_session *ls = cl_hub_live_find(h, m->sessions[i].session_id);
+        const struct cl_msg_session *a = &m->sessions[i];
+        struct cl_live_session *ls = cl_hub_live_find(h, a->session_id);
         if (!ls)
             continue;
         ls->viewers_sent = -1; /* a new connection: tell it the viewer count */
-        cl_hub_ack_update(h, ls);
-        cl_hub_replay_for_viewers(h, ls);
+        /* It had viewers when the agent lost its relay (this relay may
+         * have just restarted): their place is held, so the shell waits
+         * for them to come back instead of running past their offset. */
+        if (a->viewers > 0)
+            rt->ops->session_hold(rt, ls->id, a->acked);
+        cl__ack_update(h, ls);
+        rt->ops->session_resume(rt, ls->id);
     }
 }
 
@@ -415,7 +410,7 @@ static void cl__agent_stdout(struct cl_hub *h, struct cl_conn *c, struct cl_live
     rt->ops->session_output(rt, &out);
     if (out.offset + m->data_len > ls->produced)
         ls->produced = out.offset + m->data_len;
-    cl_hub_ack_update(h, ls);
+    cl__ack_update(h, ls);
 }
 
 /* meta_update: the fields it names replace the device's, the others stay
@@ -689,4 +684,23 @@ struct cl_conn *cl_hub_agent(struct cl_hub *h, const char *device_id)
 {
     struct cl_conn *c = cl_hub_agent_find(h, device_id);
     return c && !c->close_pending ? c : NULL;
+}
+
+/* ---- the router's entries to the agent's half (decision 66) ------------- */
+
+void cl_hub_agent_acked(struct cl_hub *h, const char *session_id, uint64_t acked, int viewers)
+{
+    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    if (!ls)
+        return;
+    ls->viewers_acked = acked;
+    ls->viewers_count = viewers;
+    cl__ack_update(h, ls);
+}
+
+void cl_hub_agent_replay(struct cl_hub *h, const char *session_id, uint64_t offset)
+{
+    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    if (ls)
+        cl__request_replay(h, ls, offset);
 }

@@ -20,14 +20,16 @@
 struct cl_live_session {
     char id[CL_ID_MAX + 1];
     char device_id[CL_ID_MAX + 1];
-    bool start_sent;      /* session_start forwarded to the agent */
-    bool fresh;           /* made by start-session in this relay process, not found in the
-                           * store after a restart: its shell may still be to start */
-    bool started;         /* the agent answered session_started (or announced it) */
-    uint64_t produced;    /* stream offset after the newest byte seen */
-    uint64_t ack_sent;    /* last ack offset told to the agent */
-    int viewers_sent;     /* viewer count in that ack; -1 = none sent yet */
-    uv_timer_t ack_timer; /* a caught-up ack waiting CL_ACK_DELAY_MS */
+    bool start_sent;        /* session_start forwarded to the agent */
+    bool fresh;             /* made by start-session in this relay process, not found in the
+                             * store after a restart: its shell may still be to start */
+    bool started;           /* the agent answered session_started (or announced it) */
+    uint64_t produced;      /* stream offset after the newest byte seen */
+    uint64_t ack_sent;      /* last ack offset told to the agent */
+    int viewers_sent;       /* viewer count in that ack; -1 = none sent yet */
+    uint64_t viewers_acked; /* the viewers' best ack and their count, as the */
+    int viewers_count;      /* viewers' half last told (session_acked) */
+    uv_timer_t ack_timer;   /* a caught-up ack waiting CL_ACK_DELAY_MS */
     struct cl_conn *viewers;
     size_t nviewers;
     /* A viewer that vanished without a close (network stall, ping timeout)
@@ -36,6 +38,10 @@ struct cl_live_session {
     bool ghost;
     uint64_t ghost_acked;
     uv_timer_t ghost_timer;
+    /* what the viewers' half last told the agent's half (session_acked) */
+    bool told;
+    uint64_t told_acked;
+    int told_count;
     int open_handles;
     uv_timer_t idle; /* runs while nviewers == 0: backstop for v1 agents */
     /* The agent's latest session_title; stored at most every
@@ -95,8 +101,6 @@ struct cl_live_session *cl_hub_live_find(struct cl_hub *h, const char *id);
 void cl_hub_takers_gone(struct cl_hub *h, const char *device_id);
 struct cl_conn *cl_hub_agent_find(struct cl_hub *h, const char *device_id);
 void cl_hub_title_store(struct cl_hub *h, struct cl_live_session *ls);
-void cl_hub_ack_update(struct cl_hub *h, struct cl_live_session *ls);
-void cl_hub_request_replay(struct cl_hub *h, struct cl_live_session *ls, uint64_t offset);
 void cl_hub_grace_cancel(struct cl_hub *h, const char *device_id);
 void cl_hub_grace_start(struct cl_hub *h, const char *device_id);
 void cl_hub_agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m);
@@ -107,10 +111,11 @@ void cl_hub_forward_stdin(struct cl_conn *agent, const struct cl_msg *m, const c
 uint64_t cl_hub_stdin_room(const struct cl_conn *agent, const struct cl_live_session *ls);
 void cl_hub_stdin_pump(struct cl_hub *h, struct cl_live_session *ls);
 void cl_hub_agent_rx(struct cl_conn *c, size_t len);
+/* the router's entries to the agent's half (router_local.c) */
+void cl_hub_agent_acked(struct cl_hub *h, const char *session_id, uint64_t acked, int viewers);
+void cl_hub_agent_replay(struct cl_hub *h, const char *session_id, uint64_t offset);
 
 /* hub_viewer.c */
-void cl_hub_replay_for_viewers(struct cl_hub *h, struct cl_live_session *ls);
-void cl_hub_ghost_fired(uv_timer_t *t);
 void cl_hub_viewer_detach(struct cl_hub *h, struct cl_conn *v);
 void cl_hub_browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m);
 void cl_hub_stdin_ack_viewer(struct cl_conn *c, bool queued);
@@ -118,6 +123,8 @@ void cl_hub_browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
                             size_t len, bool binary);
 void cl_hub_viewer_written(struct cl_conn *c, uint64_t end_offset);
 /* the router's entries to a session's viewers (router_local.c) */
+void cl_hub_viewers_hold(struct cl_hub *h, const char *session_id, uint64_t acked);
+void cl_hub_viewers_resume(struct cl_hub *h, const char *session_id);
 void cl_hub_viewers_output(struct cl_hub *h, const struct cl_router_output *out);
 void cl_hub_viewers_forward(struct cl_hub *h, const char *session_id, const char *text, size_t len);
 void cl_hub_viewers_notice(struct cl_hub *h, const char *session_id, const char *code,

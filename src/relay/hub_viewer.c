@@ -22,15 +22,31 @@
 #include <string.h>
 #include <uthash.h>
 
-/* The lowest `sent` among viewers that are behind what was produced. */
-void cl_hub_replay_for_viewers(struct cl_hub *h, struct cl_live_session *ls)
+/* Asks the session's agent for its output again from offset (it does,
+ * if it has produced past it). */
+static void cl__replay(struct cl_hub *h, struct cl_live_session *ls, uint64_t offset)
 {
-    uint64_t lowest = UINT64_MAX;
+    struct cl_router *rt = &h->relay->router;
+    rt->ops->session_replay(rt, ls->id, offset);
+}
+
+/* Tells the agent's half the viewers' best ack (the fastest viewer's, or
+ * the ghost's) and their count (the ghost's place counts), when either
+ * changed: what its acks to the agent are made of. */
+static void cl__acked(struct cl_hub *h, struct cl_live_session *ls)
+{
+    struct cl_router *rt = &h->relay->router;
+    uint64_t best = ls->ghost ? ls->ghost_acked : 0;
+    int n = (int)ls->nviewers + (ls->ghost ? 1 : 0);
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
-        if (!v->lagging && v->sent < lowest)
-            lowest = v->sent;
-    if (lowest != UINT64_MAX)
-        cl_hub_request_replay(h, ls, lowest);
+        if (v->acked > best)
+            best = v->acked;
+    if (ls->told && best == ls->told_acked && n == ls->told_count)
+        return;
+    ls->told = true;
+    ls->told_acked = best;
+    ls->told_count = n;
+    rt->ops->session_acked(rt, ls->id, best, n);
 }
 
 /* One piece of a session's output on its way to the viewers. The frame
@@ -196,12 +212,12 @@ static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl
 
 /* ---- viewers ----------------------------------------------------------- */
 
-void cl_hub_ghost_fired(uv_timer_t *t)
+static void cl__ghost_fired(uv_timer_t *t)
 {
     struct cl_live_session *ls = t->data;
     cl_info("hub", "vanished viewer did not come back", "session=%s", ls->id);
     ls->ghost = false;
-    cl_hub_ack_update(ls->hub, ls);
+    cl__acked(ls->hub, ls);
 }
 
 static void cl__viewer_attach(struct cl_hub *h, struct cl_live_session *ls, struct cl_conn *v)
@@ -218,7 +234,7 @@ static void cl__viewer_attach(struct cl_hub *h, struct cl_live_session *ls, stru
         ls->ghost = false; /* whoever vanished is back, or someone is watching */
         uv_timer_stop(&ls->ghost_timer);
     }
-    cl_hub_ack_update(h, ls);
+    cl__acked(h, ls);
 }
 
 void cl_hub_viewer_detach(struct cl_hub *h, struct cl_conn *v)
@@ -239,7 +255,7 @@ void cl_hub_viewer_detach(struct cl_hub *h, struct cl_conn *v)
         if (!ls->ghost || v->acked < ls->ghost_acked)
             ls->ghost_acked = v->acked;
         ls->ghost = true;
-        uv_timer_start(&ls->ghost_timer, cl_hub_ghost_fired,
+        uv_timer_start(&ls->ghost_timer, cl__ghost_fired,
                        (uint64_t)h->relay->opts.agent_grace_s * 1000, 0);
         cl_info("hub", "viewer vanished: holding its place", "session=%s acked=%llu peer=%s",
                 ls->id, (unsigned long long)v->acked, v->peer);
@@ -248,7 +264,7 @@ void cl_hub_viewer_detach(struct cl_hub *h, struct cl_conn *v)
     }
     if (--ls->nviewers == 0)
         uv_timer_start(&ls->idle, cl_hub_idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
-    cl_hub_ack_update(h, ls);
+    cl__acked(h, ls);
 }
 
 static void cl__to_viewers(struct cl_live_session *ls, const char *text, size_t len)
@@ -338,7 +354,7 @@ void cl_hub_browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
     cl_info("hub", "browser attached", "session=%s user=%s peer=%s resume=%llu", sess.id, user_id,
             c->peer, (unsigned long long)c->sent);
     if (c->sent < ls->produced)
-        cl_hub_request_replay(h, ls, c->sent);
+        cl__replay(h, ls, c->sent);
 }
 
 /* Tells viewer c how much of its input went on to the agent, if it was
@@ -444,7 +460,7 @@ void cl_hub_browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
         c->gap_aware = c->explicit_acks = true;
         if (off > c->acked)
             c->acked = off;
-        cl_hub_ack_update(h, ls);
+        cl__acked(h, ls);
         return;
     }
     if (c->view_only) {
@@ -500,13 +516,13 @@ void cl_hub_viewer_written(struct cl_conn *c, uint64_t end_offset)
         return;
     if (end_offset && !c->explicit_acks && end_offset > c->acked) {
         c->acked = end_offset; /* a browser that never acks: acked as its socket drains */
-        cl_hub_ack_update(h, ls);
+        cl__acked(h, ls);
     }
     if (c->lagging && cl_wsq_empty(&c->q)) {
         c->lagging = false;
         cl_info("hub", "lagging viewer drained: catching up", "session=%s sent=%llu peer=%s",
                 ls->id, (unsigned long long)c->sent, c->peer);
-        cl_hub_request_replay(h, ls, c->sent);
+        cl__replay(h, ls, c->sent);
     }
 }
 
@@ -616,4 +632,31 @@ void cl_hub_viewers_notice(struct cl_hub *h, const char *session_id, const char 
         return;
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
         cl_conn_send_error(v, code, message, session_id);
+}
+
+void cl_hub_viewers_hold(struct cl_hub *h, const char *session_id, uint64_t acked)
+{
+    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    if (!ls || ls->nviewers || ls->ghost)
+        return; /* someone is watching, or a place is held already */
+    ls->ghost = true;
+    ls->ghost_acked = acked;
+    uv_timer_start(&ls->ghost_timer, cl__ghost_fired, (uint64_t)h->relay->opts.agent_grace_s * 1000,
+                   0);
+    cl__acked(h, ls);
+}
+
+/* The lowest `sent` among viewers that are not lagging: the agent replays
+ * from there (those ahead skip what they have). */
+void cl_hub_viewers_resume(struct cl_hub *h, const char *session_id)
+{
+    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    uint64_t lowest = UINT64_MAX;
+    if (!ls)
+        return;
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        if (!v->lagging && v->sent < lowest)
+            lowest = v->sent;
+    if (lowest != UINT64_MAX)
+        cl__replay(h, ls, lowest);
 }

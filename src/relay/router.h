@@ -115,6 +115,25 @@ struct cl_router_ops {
      * its agent left, input_lost when its link lost input). */
     void (*session_notice)(struct cl_router *rt, const char *session_id, const char *code,
                            const char *message);
+    /* The agent came back saying the session had viewers (their best ack
+     * at acked) when its link dropped: unless one is attached, a place is
+     * held for them for --agent-grace (a ghost: the shell waits). */
+    void (*session_hold)(struct cl_router *rt, const char *session_id, uint64_t acked);
+    /* The session's agent has a new link: the viewers ask it to replay from
+     * the lowest offset one of them (not lagging) still needs. */
+    void (*session_resume)(struct cl_router *rt, const char *session_id);
+
+    /* ---- between the hub's halves: from a session's viewers to its agent
+     * (decision 66; a cluster carries these as cl.sess.<id>.ctl) ---- */
+
+    /* The viewers' best ack (the fastest viewer's, or a held place's) and
+     * their count (a held place counts), told when either changed: the
+     * agent's half acks to the agent from them. */
+    void (*session_acked)(struct cl_router *rt, const char *session_id, uint64_t acked,
+                          int viewers);
+    /* A viewer needs the session's output again from offset (it attached
+     * behind, or drained after lagging): the agent is asked to replay it. */
+    void (*session_replay)(struct cl_router *rt, const char *session_id, uint64_t offset);
 };
 
 struct cl_router {

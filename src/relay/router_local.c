@@ -92,6 +92,27 @@ static void cl__session_notice(struct cl_router *rt, const char *session_id, con
     cl_hub_viewers_notice(cl__hub(rt), session_id, code, message);
 }
 
+static void cl__session_hold(struct cl_router *rt, const char *session_id, uint64_t acked)
+{
+    cl_hub_viewers_hold(cl__hub(rt), session_id, acked);
+}
+
+static void cl__session_resume(struct cl_router *rt, const char *session_id)
+{
+    cl_hub_viewers_resume(cl__hub(rt), session_id);
+}
+
+static void cl__session_acked(struct cl_router *rt, const char *session_id, uint64_t acked,
+                              int viewers)
+{
+    cl_hub_agent_acked(cl__hub(rt), session_id, acked, viewers);
+}
+
+static void cl__session_replay(struct cl_router *rt, const char *session_id, uint64_t offset)
+{
+    cl_hub_agent_replay(cl__hub(rt), session_id, offset);
+}
+
 static const struct cl_router_ops cl__local_ops = {
     .agent_online = cl__agent_online,
     .agent_find = cl__agent_find,
@@ -106,6 +127,10 @@ static const struct cl_router_ops cl__local_ops = {
     .session_output = cl__session_output,
     .session_forward = cl__session_forward,
     .session_notice = cl__session_notice,
+    .session_hold = cl__session_hold,
+    .session_resume = cl__session_resume,
+    .session_acked = cl__session_acked,
+    .session_replay = cl__session_replay,
 };
 
 void cl_router_local_init(struct cl_router *rt, struct cl_hub *h)
