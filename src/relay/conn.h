@@ -167,6 +167,7 @@ struct cl_conn {
     uint8_t auth_hash[CL_HASH_LEN]; /* the token it authenticated with: checked again when
                                      * its user's tokens are revoked */
     char session_id[CL_ID_MAX + 1];
+    uint64_t viewer_id; /* the hub's id for it: what its queued input is credited by */
     struct cl_live_session *live;
     struct cl_conn *viewer_next, *viewer_prev;
     uint64_t sent;      /* stream offset of the next byte this viewer should get */

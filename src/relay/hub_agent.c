@@ -272,6 +272,7 @@ static void cl__reconcile(const struct cl_session *sess, void *ctx)
 }
 
 static void cl__stdin_discard(struct cl_hub *h, struct cl_live_session *ls, uint64_t lost);
+static void cl__stdin_pump(struct cl_hub *h, struct cl_live_session *ls);
 
 static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct cl_msg *m)
 {
@@ -376,7 +377,7 @@ void cl_hub_agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
     for (size_t i = 0; i < m->nsessions; i++) {
         struct cl_live_session *ls = cl_hub_live_find(h, m->sessions[i].session_id);
         if (ls && strcmp(ls->device_id, c->device_id) == 0)
-            cl_hub_stdin_pump(h, ls);
+            cl__stdin_pump(h, ls);
     }
 }
 
@@ -504,7 +505,7 @@ void cl_hub_agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m,
         /* never back, never past what was passed to it */
         if (m->offset > ls->in_acked)
             ls->in_acked = m->offset < ls->in_fwd ? m->offset : ls->in_fwd;
-        cl_hub_stdin_pump(h, ls);
+        cl__stdin_pump(h, ls);
         break;
     case CL_MSG_SESSION_END: {
         /* the agent's reason as it came (a peer may have its own), "exit"
@@ -561,23 +562,22 @@ static void cl__stdin_send(struct cl_conn *agent, const char *session_id, const 
     }
 }
 
-/* Forwards a browser's stdin message to the agent: the browser's own
- * frame when both speak the same protocol, else converted once. */
-void cl_hub_forward_stdin(struct cl_conn *agent, const struct cl_msg *m, const char *frame,
-                          size_t len, bool binary)
+/* Forwards a viewer's stdin to the agent: the viewer's own frame when
+ * both speak the same protocol, else converted once. */
+static void cl__forward_stdin(struct cl_conn *agent, const struct cl_router_stdin *in)
 {
     cl_metrics.fwd_frames[CL_DIR_VIEWERS_TO_AGENT]++;
-    cl_metrics.fwd_bytes[CL_DIR_VIEWERS_TO_AGENT] += m->data_len;
-    if (binary && agent->proto >= 2)
-        cl_conn_send_binary(agent, frame, len);
-    else if (!binary && agent->proto < 2)
-        cl_conn_send(agent, frame, len);
+    cl_metrics.fwd_bytes[CL_DIR_VIEWERS_TO_AGENT] += in->n;
+    if (in->binary && agent->proto >= 2)
+        cl_conn_send_binary(agent, in->frame, in->frame_len);
+    else if (!in->binary && agent->proto < 2)
+        cl_conn_send(agent, in->frame, in->frame_len);
     else
-        cl__stdin_send(agent, m->session_id, m->data, m->data_len);
+        cl__stdin_send(agent, in->session_id, in->data, in->n);
 }
 
 /* Bytes of ls's stdin the agent's window takes now (unbounded without). */
-uint64_t cl_hub_stdin_room(const struct cl_conn *agent, const struct cl_live_session *ls)
+static uint64_t cl__stdin_room(const struct cl_conn *agent, const struct cl_live_session *ls)
 {
     uint64_t inflight = ls->in_fwd - ls->in_acked;
     if (!agent->stdin_window)
@@ -585,9 +585,21 @@ uint64_t cl_hub_stdin_room(const struct cl_conn *agent, const struct cl_live_ses
     return inflight >= agent->stdin_window ? 0 : agent->stdin_window - inflight;
 }
 
+/* n bytes of a viewer's queued input left (or were dropped): its owner in
+ * the queue is the viewer's id (0 once it left), credited through the
+ * router. */
+static void cl__stdin_credit(struct cl_hub *h, struct cl_live_session *ls, void *owner, size_t n,
+                             bool done)
+{
+    struct cl_router *rt = &h->relay->router;
+    uint64_t viewer = (uint64_t)(uintptr_t)owner;
+    if (viewer)
+        rt->ops->viewer_credit(rt, ls->id, viewer, n, done);
+}
+
 /* Passes ls's queued input to its agent, oldest first, while the window
  * takes it (a message may go in pieces); credits each sender. */
-void cl_hub_stdin_pump(struct cl_hub *h, struct cl_live_session *ls)
+static void cl__stdin_pump(struct cl_hub *h, struct cl_live_session *ls)
 {
     struct cl_conn *agent = cl_hub_agent_find(h, ls->device_id);
 
@@ -597,8 +609,7 @@ void cl_hub_stdin_pump(struct cl_hub *h, struct cl_live_session *ls)
         const uint8_t *p;
         void *owner;
         size_t n = cl_inq_peek(&ls->inq, &p, &owner);
-        uint64_t room = cl_hub_stdin_room(agent, ls);
-        struct cl_conn *o = owner;
+        uint64_t room = cl__stdin_room(agent, ls);
         bool done;
         if (!room)
             break;
@@ -609,11 +620,7 @@ void cl_hub_stdin_pump(struct cl_hub *h, struct cl_live_session *ls)
         cl_metrics.fwd_bytes[CL_DIR_VIEWERS_TO_AGENT] += n;
         done = cl_inq_take(&ls->inq, n);
         ls->in_fwd += n;
-        if (o) {
-            o->in_fwd += n;
-            o->in_cost -= n + (done ? CL_INQ_MSG_COST : 0);
-            cl_hub_stdin_ack_viewer(o, true);
-        }
+        cl__stdin_credit(h, ls, owner, n, done);
     }
 }
 
@@ -631,12 +638,7 @@ static void cl__stdin_discard(struct cl_hub *h, struct cl_live_session *ls, uint
         void *owner;
         size_t n = cl_inq_peek(&ls->inq, &p, &owner);
         bool done = cl_inq_take(&ls->inq, n);
-        struct cl_conn *o = owner;
-        if (o) {
-            o->in_fwd += n;
-            o->in_cost -= n + (done ? CL_INQ_MSG_COST : 0);
-            cl_hub_stdin_ack_viewer(o, true);
-        }
+        cl__stdin_credit(h, ls, owner, n, done);
     }
     cl_warn("hub", "input lost with the agent's link; dropping what waited after it",
             "session=%s lost=%llu dropped=%zu", ls->id, (unsigned long long)lost, dropped);
@@ -703,4 +705,90 @@ void cl_hub_agent_replay(struct cl_hub *h, const char *session_id, uint64_t offs
     struct cl_live_session *ls = cl_hub_live_find(h, session_id);
     if (ls)
         cl__request_replay(h, ls, offset);
+}
+
+bool cl_hub_agent_produced(struct cl_hub *h, const char *session_id, uint64_t *produced)
+{
+    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    if (!ls || !ls->started)
+        return false;
+    *produced = ls->produced;
+    return true;
+}
+
+int cl_hub_agent_control(struct cl_hub *h, const char *session_id, const struct cl_msg *m,
+                         const char *text, size_t len, bool *started)
+{
+    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    struct cl_conn *agent = ls ? cl_hub_agent_find(h, ls->device_id) : NULL;
+
+    *started = false;
+    if (!agent)
+        return CL_ENOTFOUND;
+    if (m->type == CL_MSG_SESSION_START && ls->start_sent) {
+        /* Already running (or being started): don't spawn twice. */
+        struct cl_msg rs = *m;
+        rs.data = NULL;
+        rs.sessions = NULL;
+        rs.type = CL_MSG_RESIZE;
+        cl_hub_send_msg(agent, &rs);
+        *started = ls->started;
+        return 0;
+    }
+    if (m->type == CL_MSG_SESSION_START) {
+        /* Re-encoded, so the size the decoder settled on (80x24 when the
+         * browser sent none) reaches connectors that need cols and rows. */
+        ls->start_sent = true;
+        cl_hub_send_msg(agent, m);
+        return 0;
+    }
+    cl_conn_send(agent, text, len);
+    return 0;
+}
+
+/* ---- input flow control: a viewer's stdin --------------------------------
+ * At once when nothing waits and the agent's window takes it whole (a
+ * keystroke is never delayed), else queued whole if cl_inq_admit lets it,
+ * else refused whole (the viewer is told input_busy). After a refusal the
+ * viewer's later input is refused too until the session's queue has
+ * drained, so a burst of messages (a paste in pieces) never runs with its
+ * middle missing. */
+enum cl_router_stdin_result cl_hub_agent_stdin(struct cl_hub *h, const struct cl_router_stdin *in)
+{
+    struct cl_live_session *ls = cl_hub_live_find(h, in->session_id);
+    struct cl_conn *agent = ls ? cl_hub_agent_find(h, ls->device_id) : NULL;
+    bool refusing = in->refusing;
+
+    if (!agent)
+        return CL_ROUTER_STDIN_OFFLINE;
+    if (!agent->stdin_window || !ls->start_sent) {
+        /* no flow control: an older agent, a PrivaClaw connector (or a
+         * session it does not know yet, which it ignores) */
+        cl__forward_stdin(agent, in);
+        return CL_ROUTER_STDIN_SENT;
+    }
+    if (refusing && ls->inq.bytes == 0)
+        refusing = false;
+    if (!refusing && ls->inq.bytes == 0 && in->n <= cl__stdin_room(agent, ls)) {
+        cl__forward_stdin(agent, in);
+        ls->in_fwd += in->n;
+        return CL_ROUTER_STDIN_SENT;
+    }
+    if (refusing || !cl_inq_admit(ls->inq.cost, in->cost, in->n + CL_INQ_MSG_COST,
+                                  CL_RELAY_STDIN_QUEUE_MAX, CL_RELAY_STDIN_VIEWER_COST)) {
+        if (!in->refusing)
+            cl_info("hub", "input refused: the terminal is busy", "session=%s bytes=%zu queued=%zu",
+                    ls->id, in->n, ls->inq.bytes);
+        return CL_ROUTER_STDIN_BUSY;
+    }
+    cl_inq_push(&ls->inq, (void *)(uintptr_t)in->viewer, in->data, in->n);
+    cl__stdin_pump(h, ls);
+    return CL_ROUTER_STDIN_QUEUED;
+}
+
+void cl_hub_agent_viewer_left(struct cl_hub *h, const char *session_id, uint64_t viewer)
+{
+    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    if (ls)
+        cl_inq_disown(&ls->inq, (void *)(uintptr_t)viewer); /* its input still goes, in order */
 }

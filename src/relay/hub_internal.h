@@ -72,6 +72,7 @@ struct cl_hub {
     struct cl_live_session *sessions; /* by id */
     struct cl_grace *graces;          /* by device_id */
     size_t browsers;
+    uint64_t viewer_ids; /* the last viewer id given (cl_conn's viewer_id) */
     /* agent messages other modules take (cl_hub_take): by_type holds a
      * taker's index + 1, 0 for the hub's own */
     struct {
@@ -106,25 +107,27 @@ void cl_hub_grace_start(struct cl_hub *h, const char *device_id);
 void cl_hub_agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m);
 void cl_hub_agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m, const char *text,
                           size_t len, bool binary, struct cl_frame **owned);
-void cl_hub_forward_stdin(struct cl_conn *agent, const struct cl_msg *m, const char *frame,
-                          size_t len, bool binary);
-uint64_t cl_hub_stdin_room(const struct cl_conn *agent, const struct cl_live_session *ls);
-void cl_hub_stdin_pump(struct cl_hub *h, struct cl_live_session *ls);
 void cl_hub_agent_rx(struct cl_conn *c, size_t len);
 /* the router's entries to the agent's half (router_local.c) */
 void cl_hub_agent_acked(struct cl_hub *h, const char *session_id, uint64_t acked, int viewers);
 void cl_hub_agent_replay(struct cl_hub *h, const char *session_id, uint64_t offset);
+bool cl_hub_agent_produced(struct cl_hub *h, const char *session_id, uint64_t *produced);
+int cl_hub_agent_control(struct cl_hub *h, const char *session_id, const struct cl_msg *m,
+                         const char *text, size_t len, bool *started);
+enum cl_router_stdin_result cl_hub_agent_stdin(struct cl_hub *h, const struct cl_router_stdin *in);
+void cl_hub_agent_viewer_left(struct cl_hub *h, const char *session_id, uint64_t viewer);
 
 /* hub_viewer.c */
 void cl_hub_viewer_detach(struct cl_hub *h, struct cl_conn *v);
 void cl_hub_browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m);
-void cl_hub_stdin_ack_viewer(struct cl_conn *c, bool queued);
 void cl_hub_browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m, const char *text,
                             size_t len, bool binary);
 void cl_hub_viewer_written(struct cl_conn *c, uint64_t end_offset);
 /* the router's entries to a session's viewers (router_local.c) */
 void cl_hub_viewers_hold(struct cl_hub *h, const char *session_id, uint64_t acked);
 void cl_hub_viewers_resume(struct cl_hub *h, const char *session_id);
+void cl_hub_viewers_credit(struct cl_hub *h, const char *session_id, uint64_t viewer, size_t n,
+                           bool done);
 void cl_hub_viewers_output(struct cl_hub *h, const struct cl_router_output *out);
 void cl_hub_viewers_forward(struct cl_hub *h, const char *session_id, const char *text, size_t len);
 void cl_hub_viewers_notice(struct cl_hub *h, const char *session_id, const char *code,

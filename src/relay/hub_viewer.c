@@ -250,7 +250,7 @@ void cl_hub_viewer_detach(struct cl_hub *h, struct cl_conn *v)
         v->viewer_next->viewer_prev = v->viewer_prev;
     v->viewer_next = v->viewer_prev = NULL;
     v->live = NULL;
-    cl_inq_disown(&ls->inq, v); /* its queued input still goes, in order */
+    h->relay->router.ops->viewer_left(&h->relay->router, ls->id, v->viewer_id);
     if (v->gap_aware && !v->peer_closed && !v->close_pending && !h->relay->stopping) {
         if (!ls->ghost || v->acked < ls->ghost_acked)
             ls->ghost_acked = v->acked;
@@ -284,7 +284,9 @@ void cl_hub_browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
     uint8_t hash[CL_HASH_LEN];
     char user_id[CL_UUID_LEN + 1];
     struct cl_session sess;
+    struct cl_router *rt = &h->relay->router;
     struct cl_live_session *ls;
+    uint64_t produced;
     enum cl_share_mode mode = CL_SHARE_NONE;
     int rc;
 
@@ -329,6 +331,7 @@ void cl_hub_browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
         ls = cl_hub_live_add(h, sess.id, sess.device_id);
     snprintf(c->user_id, sizeof c->user_id, "%s", user_id);
     snprintf(c->session_id, sizeof c->session_id, "%s", sess.id);
+    c->viewer_id = ++h->viewer_ids;
     memcpy(c->auth_hash, hash, sizeof hash);
     c->authed = true;
     cl_admission_ws_authed(c->relay->admission, c->wsi);
@@ -340,8 +343,8 @@ void cl_hub_browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
      * byte. Only a browser that names an offset understands gap notices. */
     c->gap_aware = m->has_resume_offset;
     c->sent = m->has_resume_offset ? m->resume_offset : 0;
-    if (ls->started && c->sent > ls->produced)
-        c->sent = ls->produced;
+    if (rt->ops->session_produced(rt, ls->id, &produced) && c->sent > produced)
+        c->sent = produced;
     c->acked = c->sent;
     c->proto = m->proto >= 2 ? CL_PROTO_MAX : 1;
     h->browsers++;
@@ -353,15 +356,14 @@ void cl_hub_browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
     cl__viewer_attach(h, ls, c);
     cl_info("hub", "browser attached", "session=%s user=%s peer=%s resume=%llu", sess.id, user_id,
             c->peer, (unsigned long long)c->sent);
-    if (c->sent < ls->produced)
-        cl__replay(h, ls, c->sent);
+    cl__replay(h, ls, c->sent); /* if it is behind (the agent's half knows) */
 }
 
 /* Tells viewer c how much of its input went on to the agent, if it was
  * granted a window: at once when its queued input has drained (queued:
  * it came through the session's queue), else every CL_STDIN_ACK_STEP
  * (typing, which goes at once, costs no extra messages). */
-void cl_hub_stdin_ack_viewer(struct cl_conn *c, bool queued)
+static void cl__stdin_ack_viewer(struct cl_conn *c, bool queued)
 {
     bool drained = queued && c->in_fwd == c->in_recv;
     if (!c->in_flow || c->in_fwd <= c->in_ack_sent || c->close_pending)
@@ -372,64 +374,65 @@ void cl_hub_stdin_ack_viewer(struct cl_conn *c, bool queued)
     c->in_ack_sent = c->in_fwd;
 }
 
-/* A viewer's stdin: at once when nothing waits and the agent's window
- * takes it whole (a keystroke is never delayed), else queued whole if
- * cl_inq_admit lets it, else refused whole with error input_busy. After
- * a refusal the viewer's later input is refused too until the session's
- * queue has drained, so a burst of messages (a paste in pieces) never
- * runs with its middle missing. */
+/* A viewer's stdin, through the agent's input window (the agent's half,
+ * through the router, says how it went). What it sent is counted as
+ * queued before the call: the agent's half may credit some of it at once. */
 static void cl__browser_stdin(struct cl_hub *h, struct cl_conn *c, struct cl_live_session *ls,
-                              struct cl_conn *agent, const struct cl_msg *m, const char *frame,
-                              size_t len, bool binary)
+                              const struct cl_msg *m, const char *frame, size_t len, bool binary)
 {
-    size_t n = m->data_len;
+    struct cl_router *rt = &h->relay->router;
+    size_t n = m->data_len, cost = n + CL_INQ_MSG_COST;
+    struct cl_router_stdin in = {
+        .session_id = ls->id,
+        .viewer = c->viewer_id,
+        .data = m->data,
+        .n = n,
+        .frame = frame,
+        .frame_len = len,
+        .binary = binary,
+        .cost = c->in_cost,
+        .refusing = c->in_refusing,
+    };
     char why[256];
 
     if (!n)
         return;
-    if (!agent->stdin_window || !ls->start_sent) {
-        /* no flow control: an older agent, a PrivaClaw connector (or a
-         * session it does not know yet, which it ignores) */
-        cl_hub_forward_stdin(agent, m, frame, len, binary);
-        c->in_recv += n;
-        c->in_fwd += n;
-        cl_hub_stdin_ack_viewer(c, false);
-        return;
-    }
-    if (c->in_refusing && ls->inq.bytes == 0)
+    c->in_recv += n;
+    c->in_cost += cost;
+    switch (rt->ops->session_stdin(rt, &in)) {
+    case CL_ROUTER_STDIN_SENT:
         c->in_refusing = false;
-    if (!c->in_refusing && ls->inq.bytes == 0 && n <= cl_hub_stdin_room(agent, ls)) {
-        cl_hub_forward_stdin(agent, m, frame, len, binary);
-        ls->in_fwd += n;
-        c->in_recv += n;
+        c->in_cost -= cost;
         c->in_fwd += n;
-        cl_hub_stdin_ack_viewer(c, false);
-        return;
-    }
-    if (c->in_refusing || !cl_inq_admit(ls->inq.cost, c->in_cost, n + CL_INQ_MSG_COST,
-                                        CL_RELAY_STDIN_QUEUE_MAX, CL_RELAY_STDIN_VIEWER_COST)) {
-        if (!c->in_refusing)
-            cl_info("hub", "input refused: the terminal is busy",
-                    "session=%s bytes=%zu queued=%zu peer=%s", ls->id, n, ls->inq.bytes, c->peer);
+        cl__stdin_ack_viewer(c, false);
+        break;
+    case CL_ROUTER_STDIN_QUEUED:
+        c->in_refusing = false;
+        break;
+    case CL_ROUTER_STDIN_BUSY:
+        c->in_recv -= n;
+        c->in_cost -= cost;
         c->in_refusing = true;
         snprintf(why, sizeof why,
                  "terminal busy: its program is not reading input; this input (%zu bytes) was "
                  "refused whole and nothing of it was sent",
                  n);
         cl_conn_send_error(c, "input_busy", why, ls->id);
-        return;
+        break;
+    case CL_ROUTER_STDIN_OFFLINE:
+        c->in_recv -= n;
+        c->in_cost -= cost;
+        cl_conn_send_error(c, "device_offline", "the device is offline", c->session_id);
+        break;
     }
-    cl_inq_push(&ls->inq, c, m->data, n);
-    c->in_recv += n;
-    c->in_cost += n + CL_INQ_MSG_COST;
-    cl_hub_stdin_pump(h, ls);
 }
 
 void cl_hub_browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m, const char *text,
                             size_t len, bool binary)
 {
+    struct cl_router *rt = &h->relay->router;
     struct cl_live_session *ls = c->live;
-    struct cl_conn *agent;
+    bool started;
 
     switch (m->type) {
     case CL_MSG_PING:
@@ -475,35 +478,18 @@ void cl_hub_browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
                            c->session_id);
         return;
     }
-    agent = cl_hub_agent_find(h, ls->device_id);
-    if (!agent) {
+    if (m->type == CL_MSG_STDIN) {
+        cl__browser_stdin(h, c, ls, m, text, len, binary);
+        return;
+    }
+    if (rt->ops->session_control(rt, ls->id, m, text, len, &started) == CL_ENOTFOUND) {
         cl_conn_send_error(c, "device_offline", "the device is offline", c->session_id);
         if (m->type == CL_MSG_SESSION_END)
             cl_hub_live_end(h, ls, CL_END_USER_DISCONNECT, false);
         return;
     }
-    if (m->type == CL_MSG_SESSION_START && ls->start_sent) {
-        /* Already running (or being started): don't spawn twice. */
-        struct cl_msg rs = *m;
-        rs.data = NULL;
-        rs.sessions = NULL;
-        rs.type = CL_MSG_RESIZE;
-        cl_hub_send_msg(agent, &rs);
-        if (ls->started)
-            cl_hub_send_simple(c, CL_MSG_SESSION_STARTED, ls->id);
-        return;
-    }
-    if (m->type == CL_MSG_SESSION_START) {
-        /* Re-encoded, so the size the decoder settled on (80x24 when the
-         * browser sent none) reaches connectors that need cols and rows. */
-        ls->start_sent = true;
-        cl_hub_send_msg(agent, m);
-        return;
-    }
-    if (m->type == CL_MSG_STDIN)
-        cl__browser_stdin(h, c, ls, agent, m, text, len, binary);
-    else
-        cl_conn_send(agent, text, len);
+    if (started)
+        cl_hub_send_simple(c, CL_MSG_SESSION_STARTED, ls->id);
 }
 
 /* A viewer's frame was written: acks for browsers that never ack, and a
@@ -659,4 +645,19 @@ void cl_hub_viewers_resume(struct cl_hub *h, const char *session_id)
             lowest = v->sent;
     if (lowest != UINT64_MAX)
         cl__replay(h, ls, lowest);
+}
+
+void cl_hub_viewers_credit(struct cl_hub *h, const char *session_id, uint64_t viewer, size_t n,
+                           bool done)
+{
+    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    if (!ls)
+        return;
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        if (v->viewer_id == viewer) {
+            v->in_fwd += n;
+            v->in_cost -= n + (done ? CL_INQ_MSG_COST : 0);
+            cl__stdin_ack_viewer(v, true);
+            return;
+        }
 }

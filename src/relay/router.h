@@ -7,9 +7,12 @@
  * Today one implementation exists, the local router (router_local.h),
  * which wraps the hub's in-process lookups (hash by device id, live
  * sessions with their viewer lists); a cluster puts NATS behind the same
- * table (docs/decisions.md, decision 65). The entries are the ones the
- * relay's callers outside the hub need today (nodes.c, chat.c, the API);
- * the hub's own halves (agent link, viewers) will talk through it next.
+ * table (docs/decisions.md, decision 65). The first entries are the ones
+ * the relay's callers outside the hub need (nodes.c, chat.c, the API); the
+ * rest are what the hub's two halves say to each other (decision 66): the
+ * agent's half (hub_agent.c) and the viewer's (hub_viewer.c) never call
+ * each other by name. Those pass ids, offsets and bytes, never a
+ * connection, so that each can travel between relays as a message.
  *
  * Loop thread only, like every connection. Nothing here blocks.
  */
@@ -55,6 +58,29 @@ struct cl_router_output {
      * one viewer that wants all of it to take without a copy (the router
      * sets *owned to NULL if it does). NULL across relays. */
     struct cl_frame **owned;
+};
+
+/* A viewer's stdin for the session's agent (decision 66): its bytes, the
+ * frame it came in (the agent gets that frame itself when it speaks the
+ * same protocol), and what the input window needs of the viewer. */
+struct cl_router_stdin {
+    const char *session_id;
+    uint64_t viewer; /* the viewer's id (its input is credited by it) */
+    const uint8_t *data;
+    size_t n;
+    const void *frame;
+    size_t frame_len;
+    bool binary;   /* frame is protocol v2's binary frame (else v1 JSON) */
+    size_t cost;   /* what the viewer's input still queued costs (inq.h) */
+    bool refusing; /* its last input was refused (input_busy) */
+};
+
+/* How a viewer's stdin went (session_stdin). */
+enum cl_router_stdin_result {
+    CL_ROUTER_STDIN_SENT,    /* passed to the agent at once */
+    CL_ROUTER_STDIN_QUEUED,  /* waits for the agent's window: viewer_credit says when it leaves */
+    CL_ROUTER_STDIN_BUSY,    /* refused whole (error input_busy) */
+    CL_ROUTER_STDIN_OFFLINE, /* the session's agent is not connected */
 };
 
 struct cl_router;
@@ -122,6 +148,12 @@ struct cl_router_ops {
     /* The session's agent has a new link: the viewers ask it to replay from
      * the lowest offset one of them (not lagging) still needs. */
     void (*session_resume)(struct cl_router *rt, const char *session_id);
+    /* n bytes of viewer's input left the session's queue for the agent
+     * (done: the last of one of its messages), or were dropped with the
+     * agent's link (credited the same): the viewer is told as its window
+     * asks (stdin_ack). */
+    void (*viewer_credit)(struct cl_router *rt, const char *session_id, uint64_t viewer, size_t n,
+                          bool done);
 
     /* ---- between the hub's halves: from a session's viewers to its agent
      * (decision 66; a cluster carries these as cl.sess.<id>.ctl) ---- */
@@ -134,6 +166,21 @@ struct cl_router_ops {
     /* A viewer needs the session's output again from offset (it attached
      * behind, or drained after lagging): the agent is asked to replay it. */
     void (*session_replay)(struct cl_router *rt, const char *session_id, uint64_t offset);
+    /* Whether the session's agent has started it; if so, the offset after
+     * the newest byte of output seen into *produced (where a viewer that
+     * asks to resume past it starts). */
+    bool (*session_produced)(struct cl_router *rt, const char *session_id, uint64_t *produced);
+    /* A viewer's session_start, resize or session_end (m decoded, text and
+     * len as it came) for the agent. 0; CL_ENOTFOUND: the agent is not
+     * connected. A session_start of a session already started (or being)
+     * is passed as a resize, with *started set if it is running. */
+    int (*session_control)(struct cl_router *rt, const char *session_id, const struct cl_msg *m,
+                           const char *text, size_t len, bool *started);
+    /* A viewer's stdin, through the agent's input window. */
+    enum cl_router_stdin_result (*session_stdin)(struct cl_router *rt,
+                                                 const struct cl_router_stdin *in);
+    /* The viewer left: its input still queued goes on, in order, uncredited. */
+    void (*viewer_left)(struct cl_router *rt, const char *session_id, uint64_t viewer);
 };
 
 struct cl_router {

@@ -113,6 +113,34 @@ static void cl__session_replay(struct cl_router *rt, const char *session_id, uin
     cl_hub_agent_replay(cl__hub(rt), session_id, offset);
 }
 
+static void cl__viewer_credit(struct cl_router *rt, const char *session_id, uint64_t viewer,
+                              size_t n, bool done)
+{
+    cl_hub_viewers_credit(cl__hub(rt), session_id, viewer, n, done);
+}
+
+static bool cl__session_produced(struct cl_router *rt, const char *session_id, uint64_t *produced)
+{
+    return cl_hub_agent_produced(cl__hub(rt), session_id, produced);
+}
+
+static int cl__session_control(struct cl_router *rt, const char *session_id, const struct cl_msg *m,
+                               const char *text, size_t len, bool *started)
+{
+    return cl_hub_agent_control(cl__hub(rt), session_id, m, text, len, started);
+}
+
+static enum cl_router_stdin_result cl__session_stdin(struct cl_router *rt,
+                                                     const struct cl_router_stdin *in)
+{
+    return cl_hub_agent_stdin(cl__hub(rt), in);
+}
+
+static void cl__viewer_left(struct cl_router *rt, const char *session_id, uint64_t viewer)
+{
+    cl_hub_agent_viewer_left(cl__hub(rt), session_id, viewer);
+}
+
 static const struct cl_router_ops cl__local_ops = {
     .agent_online = cl__agent_online,
     .agent_find = cl__agent_find,
@@ -131,6 +159,11 @@ static const struct cl_router_ops cl__local_ops = {
     .session_resume = cl__session_resume,
     .session_acked = cl__session_acked,
     .session_replay = cl__session_replay,
+    .viewer_credit = cl__viewer_credit,
+    .session_produced = cl__session_produced,
+    .session_control = cl__session_control,
+    .session_stdin = cl__session_stdin,
+    .viewer_left = cl__viewer_left,
 };
 
 void cl_router_local_init(struct cl_router *rt, struct cl_hub *h)
