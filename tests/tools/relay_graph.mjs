@@ -115,6 +115,23 @@ for (const m of CORE) {
   }
 }
 
+// The hub's two halves talk only through the router (decision 66): neither
+// names a function or variable the other defines. (A cluster's router
+// carries what they say to each other between relays.)
+const HALVES = ['hub_agent.c', 'hub_viewer.c'];
+{
+  const text = Object.fromEntries(HALVES.map((f) => [f, read(f) === null ? null : code(read(f))]));
+  for (const f of HALVES) {
+    if (text[f] === null) continue;
+    for (const g of HALVES) {
+      if (g === f || text[g] === null) continue;
+      const theirs = topNames(text[g], true);
+      for (const tok of new Set(text[f].match(/\bcl_[A-Za-z0-9_]+\b/g) || []))
+        if (theirs.has(tok)) problems.push(`${f} uses ${tok}, which ${g} defines: the hub's halves talk only through the router`);
+    }
+  }
+}
+
 // The graph among the core modules.
 const edges = new Map(NODES.map((m) => [m, new Map()])); // from -> to -> why
 function edge(from, to, why) {
