@@ -2,42 +2,22 @@
  * hub: agent and browser WebSocket routing, live sessions, per-viewer
  * offsets (lossless resume), flow control and grace periods.
  *
- * This file holds what both halves share: the hub's life cycle, the table
- * of live sessions, the send helpers and the decoding of a message from
- * either kind of connection. The agent's half is hub_agent.c, the
- * viewer's half hub_viewer.c (hub_internal.h: their shared state).
- *
- * Per viewer the hub keeps `sent`, the stream offset of the next byte it
- * should get: a stdout chunk is forwarded only past it, cut where it
- * overlaps, and preceded by a gap notice where bytes are missing. Replays
- * from the agent's ring are therefore safe to broadcast: viewers that
- * already have the bytes skip them. See docs/protocol.md, "Lossless resume
- * and flow control".
+ * This file holds what is neither half's: the hub's life cycle, the send
+ * helpers, the decoding of a message from either kind of connection (then
+ * handed to its half), and the control-plane calls that span both. The
+ * agent's half is hub_agent.c, the viewer's half hub_viewer.c; they talk
+ * to each other only through the router (router.h, decision 66).
  */
 #include "relay/hub.h"
 #include "relay/hub_internal.h"
-#include "core/b64.h"
 #include "core/err.h"
-#include "core/json.h"
 #include "core/log.h"
 #include "core/proto.h"
-#include "core/secret.h"
-#include "core/sockinfo.h"
-#include "relay/admission.h"
-#include "relay/events.h"
-#include "relay/inq.h"
-#include "relay/metrics.h"
-#include "relay/policy.h"
 #include "relay/relay.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
-
-static void cl__grace_at_start(const struct cl_session *sess, void *ctx)
-{
-    cl_hub_grace_start(ctx, sess->device_id); /* once per device: it skips a running one */
-}
 
 struct cl_hub *cl_hub_new(struct cl_relay *r)
 {
@@ -45,13 +25,7 @@ struct cl_hub *cl_hub_new(struct cl_relay *r)
     if (!h)
         abort();
     h->relay = r;
-    /* After a restart every device with sessions the store holds as active
-     * gets the grace a disconnect would give it: its hello cancels it, and
-     * if it leaves again a fresh grace starts from then (one timer per
-     * device, never one for the whole relay that would end the sessions
-     * of a device that came back and was merely between two connections
-     * when it fired). */
-    r->store.ops->session_list_active(&r->store, NULL, cl__grace_at_start, h);
+    cl_hub_agents_start(h);
     return h;
 }
 
@@ -114,88 +88,6 @@ void cl_hub_send_offset(struct cl_conn *c, enum cl_msg_type type, const char *se
     m.has_viewers = viewers >= 0;
     m.viewers = viewers;
     cl_hub_send_msg(c, &m);
-}
-
-/* ---- live sessions ---------------------------------------------------- */
-
-static void cl__free_live(uv_handle_t *t)
-{
-    struct cl_live_session *ls = t->data;
-    if (--ls->open_handles == 0)
-        free(ls);
-}
-
-void cl_hub_live_remove(struct cl_hub *h, struct cl_live_session *ls)
-{
-    if (ls->title_dirty)
-        cl_hub_title_store(h, ls);
-    cl_inq_clear(&ls->inq);
-    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
-        v->live = NULL;
-    ls->viewers = NULL;
-    HASH_DEL(h->sessions, ls);
-    uv_timer_stop(&ls->idle);
-    uv_close((uv_handle_t *)&ls->idle, cl__free_live);
-    uv_timer_stop(&ls->ghost_timer);
-    uv_close((uv_handle_t *)&ls->ghost_timer, cl__free_live);
-    uv_timer_stop(&ls->ack_timer);
-    uv_close((uv_handle_t *)&ls->ack_timer, cl__free_live);
-}
-
-/* Ends a live session everywhere: store, viewers, agent (if told). */
-void cl_hub_live_end(struct cl_hub *h, struct cl_live_session *ls, enum cl_end_reason why,
-                     bool tell_agent)
-{
-    const char *reason = cl_end_reason_name(why);
-    struct cl_store *s = &h->relay->store;
-    struct cl_conn *agent = tell_agent ? cl_hub_agent_find(h, ls->device_id) : NULL;
-    s->ops->session_end(s, ls->id, cl_now(), reason, false, 0);
-    if (agent)
-        cl_hub_send_end(agent, ls->id, why);
-    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
-        cl_hub_send_end(v, ls->id, why);
-    cl_info("hub", "session ended", "session=%s reason=%s", ls->id, reason);
-    cl_events_session_ended(h->relay->events, ls->device_id, ls->id, reason);
-    cl_hub_live_remove(h, ls);
-}
-
-void cl_hub_idle_fired(uv_timer_t *t)
-{
-    struct cl_live_session *ls = t->data;
-    struct cl_hub *h = ls->hub;
-    struct cl_conn *agent = cl_hub_agent_find(h, ls->device_id);
-    if (agent && agent->ext)
-        return; /* a clawlink agent runs its own --idle-grace */
-    cl_info("hub", "session idle: ending", "session=%s", ls->id);
-    cl_hub_live_end(h, ls, CL_END_IDLE, true);
-}
-
-struct cl_live_session *cl_hub_live_add(struct cl_hub *h, const char *id, const char *device_id)
-{
-    struct cl_live_session *ls = calloc(1, sizeof *ls);
-    if (!ls)
-        abort();
-    snprintf(ls->id, sizeof ls->id, "%s", id);
-    snprintf(ls->device_id, sizeof ls->device_id, "%s", device_id);
-    ls->hub = h;
-    ls->viewers_sent = -1;
-    uv_timer_init(h->relay->loop, &ls->idle);
-    ls->idle.data = ls;
-    uv_timer_init(h->relay->loop, &ls->ghost_timer);
-    ls->ghost_timer.data = ls;
-    uv_timer_init(h->relay->loop, &ls->ack_timer);
-    ls->ack_timer.data = ls;
-    ls->open_handles = 3;
-    uv_timer_start(&ls->idle, cl_hub_idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
-    HASH_ADD_STR(h->sessions, id, ls);
-    return ls;
-}
-
-struct cl_live_session *cl_hub_live_find(struct cl_hub *h, const char *id)
-{
-    struct cl_live_session *ls;
-    HASH_FIND_STR(h->sessions, id, ls);
-    return ls;
 }
 
 /* ---- entry points ----------------------------------------------------- */
@@ -286,29 +178,10 @@ static void cl__on_message(struct cl_conn *c, const char *data, size_t len, bool
 static void cl__on_close(struct cl_conn *c)
 {
     struct cl_hub *h = c->relay->hub;
-    struct cl_store *s = &h->relay->store;
-    if (c->kind == CL_CONN_AGENT && c->authed && cl_hub_agent_find(h, c->device_id) == c) {
-        struct cl_router *rt = &h->relay->router;
-        struct cl_live_session *ls, *tmp;
-        HASH_DEL(h->agents, c);
-        s->ops->device_set_online(s, c->device_id, false, cl_now());
-        cl_hub_takers_gone(h, c->device_id);
-        cl_info("hub", "agent offline", "device=%s", c->device_id);
-        cl_events_device_status(h->relay->events, c->project_id, c->device_id, false);
-        if (!h->relay->stopping)
-            cl_hub_grace_start(h, c->device_id);
-        HASH_ITER(hh, h->sessions, ls, tmp)
-        {
-            if (strcmp(ls->device_id, c->device_id) != 0)
-                continue;
-            ls->viewers_sent = -1;
-            rt->ops->session_notice(rt, ls->id, "device_offline",
-                                    "the agent disconnected; the session resumes when it returns");
-        }
-    } else if (c->kind == CL_CONN_BROWSER && c->authed) {
-        h->browsers--;
-        cl_hub_viewer_detach(h, c);
-    }
+    if (c->kind == CL_CONN_AGENT)
+        cl_hub_agent_closed(h, c);
+    else if (c->kind == CL_CONN_BROWSER)
+        cl_hub_viewer_closed(h, c);
     c->authed = false;
 }
 
@@ -335,78 +208,45 @@ const struct cl_conn_ops cl_hub_viewer_ops = {
 
 void cl_hub_device_removed(struct cl_hub *h, const char *device_id, enum cl_end_reason why)
 {
-    const char *reason = cl_end_reason_name(why);
-    struct cl_live_session *ls, *tmp;
-    struct cl_conn *agent = cl_hub_agent_find(h, device_id);
-
-    HASH_ITER(hh, h->sessions, ls, tmp)
-    {
-        if (strcmp(ls->device_id, device_id) != 0)
-            continue;
-        for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
-            cl_hub_send_end(v, ls->id, why);
-        cl_events_session_ended(h->relay->events, device_id, ls->id, reason); /* re-paired */
-        cl_hub_live_remove(h, ls);
-    }
-    cl_hub_grace_cancel(h, device_id);
-    if (agent) {
-        HASH_DEL(h->agents, agent);
-        agent->authed = false; /* its close changes nothing in the store */
-        cl_info("hub", "device removed: closing its agent", "device=%s reason=%s", device_id,
-                reason);
-        cl_conn_close(agent, 4004, "device removed");
-        cl_events_device_status(h->relay->events, NULL, device_id, false); /* re-paired */
-    }
+    cl_hub_agent_device_removed(h, device_id, why);
 }
 
 bool cl_hub_session_live(struct cl_hub *h, const char *session_id, char *title, size_t cap,
                          size_t *viewers)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
-    if (!ls)
+    struct cl_agent_session *as = cl_hub_agent_session(h, session_id);
+    struct cl_viewer_session *vs;
+    if (!as)
         return false;
     if (title && cap)
-        snprintf(title, cap, "%s", ls->title);
-    if (viewers)
-        *viewers = ls->nviewers;
+        snprintf(title, cap, "%s", as->title);
+    if (viewers) {
+        vs = cl_hub_viewer_session(h, session_id);
+        *viewers = vs ? vs->nviewers : 0;
+    }
     return true;
 }
 
 void cl_hub_session_opened(struct cl_hub *h, const struct cl_session *s)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, s->id);
-    if (!ls)
-        ls = cl_hub_live_add(h, s->id, s->device_id);
-    ls->fresh = true;
-    cl_events_session_started(h->relay->events, NULL, s);
+    cl_hub_agent_session_opened(h, s);
 }
 
 void cl_hub_session_end(struct cl_hub *h, const char *session_id, enum cl_end_reason why)
 {
-    const char *reason = cl_end_reason_name(why);
-    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
-    struct cl_conn *agent;
-    if (!ls)
-        return;
-    agent = cl_hub_agent_find(h, ls->device_id);
-    if (agent)
-        cl_hub_send_end(agent, ls->id, why);
-    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
-        cl_hub_send_end(v, ls->id, why);
-    cl_events_session_ended(h->relay->events, ls->device_id, ls->id, reason);
-    cl_hub_live_remove(h, ls);
+    cl_hub_agent_session_end(h, session_id, why);
 }
 
 void cl_hub_shutdown(struct cl_hub *h)
 {
     struct cl_conn *a, *tmp;
-    struct cl_live_session *ls, *ltmp;
+    struct cl_viewer_session *ls, *ltmp;
     HASH_ITER(hh, h->agents, a, tmp)
     {
         cl_hub_send_simple(a, CL_MSG_RESTARTING, NULL);
         cl_conn_close(a, LWS_CLOSE_STATUS_GOINGAWAY, "relay restarting");
     }
-    HASH_ITER(hh, h->sessions, ls, ltmp)
+    HASH_ITER(hh, h->watched, ls, ltmp)
     {
         for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next) {
             cl_hub_send_simple(v, CL_MSG_RESTARTING, NULL);
@@ -417,28 +257,23 @@ void cl_hub_shutdown(struct cl_hub *h)
 
 void cl_hub_free(struct cl_hub *h)
 {
-    struct cl_live_session *ls, *tmp;
-    struct cl_grace *g, *gtmp;
     if (!h)
         return;
-    HASH_ITER(hh, h->sessions, ls, tmp)
-    cl_hub_live_remove(h, ls);
-    HASH_ITER(hh, h->graces, g, gtmp)
-    cl_hub_grace_cancel(h, g->device_id);
-    HASH_CLEAR(hh, h->agents);
+    cl_hub_viewers_free(h);
+    cl_hub_agents_free(h);
     free(h);
 }
 
 void cl_hub_stats(const struct cl_hub *h, struct cl_hub_stats *out)
 {
-    const struct cl_live_session *ls, *tmp;
+    const struct cl_agent_session *as, *atmp;
+    const struct cl_viewer_session *vs, *vtmp;
     out->agents = HASH_COUNT(h->agents);
     out->sessions = HASH_COUNT(h->sessions);
     out->browsers = h->browsers;
     out->viewers = out->sessions_started = 0;
-    HASH_ITER(hh, h->sessions, ls, tmp)
-    {
-        out->viewers += ls->nviewers;
-        out->sessions_started += ls->started;
-    }
+    HASH_ITER(hh, h->sessions, as, atmp)
+    out->sessions_started += as->started;
+    HASH_ITER(hh, h->watched, vs, vtmp)
+    out->viewers += vs->nviewers;
 }

@@ -15,9 +15,10 @@
  * router (decision 66): the agent's (hub_agent.c: agents by device, hello,
  * grace, produced offsets, acks and replays to the agent, its stdin
  * window) and the viewer's (hub_viewer.c: viewers by session, what each
- * was sent and acked, lagging viewers, ghosts, gaps, /session auth). hub.c
- * holds what they still share: the live-session table, the send helpers,
- * the decoding of a message and the hub's life cycle (hub_internal.h).
+ * was sent and acked, lagging viewers, ghosts, gaps, /session auth), each
+ * with its own table of live sessions. hub.c holds what is neither's: the
+ * send helpers, the decoding of a message, the hub's life cycle and the
+ * calls below that span both (hub_internal.h).
  */
 #ifndef CL_RELAY_HUB_H
 #define CL_RELAY_HUB_H

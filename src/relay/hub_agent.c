@@ -1,7 +1,11 @@
 /*
  * hub_agent: the hub's agent half. Agents by device id, their hello and
- * replacement, grace periods, each session's produced offset, acks and
- * replay requests to the agent, and the agent's stdin window.
+ * replacement, grace periods, the live sessions (every one has an entry
+ * here): each one's produced offset, acks and replay requests to the
+ * agent, the agent's stdin window and the session's input queue, titles
+ * and the idle backstop. It reaches a session's viewers only through the
+ * router (decision 66), and answers the router's entries toward the agent
+ * (cl_hub_agent_*, called by router_local.c).
  */
 #include "relay/hub.h"
 #include "relay/hub_internal.h"
@@ -16,7 +20,6 @@
 #include "relay/events.h"
 #include "relay/inq.h"
 #include "relay/metrics.h"
-#include "relay/policy.h"
 #include "relay/relay.h"
 
 #include <stdlib.h>
@@ -54,7 +57,7 @@ static void cl__takers_replaced(struct cl_hub *h, const char *device_id)
             h->takers[i].t->on_replaced(h->takers[i].ctx, device_id);
 }
 
-void cl_hub_takers_gone(struct cl_hub *h, const char *device_id)
+static void cl__takers_gone(struct cl_hub *h, const char *device_id)
 {
     for (size_t i = 0; i < h->ntakers; i++)
         if (h->takers[i].t->on_gone)
@@ -68,8 +71,108 @@ struct cl_conn *cl_hub_agent_find(struct cl_hub *h, const char *device_id)
     return a;
 }
 
+/* ---- live sessions: this half's table -------------------------------- */
+
+static void cl__title_store(struct cl_hub *h, struct cl_agent_session *ls);
+static void cl__ack_send(struct cl_hub *h, struct cl_agent_session *ls, bool now);
+static void cl__grace_start(struct cl_hub *h, const char *device_id);
+
+struct cl_agent_session *cl_hub_agent_session(struct cl_hub *h, const char *id)
+{
+    struct cl_agent_session *ls;
+    HASH_FIND_STR(h->sessions, id, ls);
+    return ls;
+}
+
+static void cl__session_free(uv_handle_t *t)
+{
+    struct cl_agent_session *ls = t->data;
+    if (--ls->open_handles == 0)
+        free(ls);
+}
+
+/* Forgets ls here (the viewer's half is told by the caller). */
+static void cl__session_remove(struct cl_hub *h, struct cl_agent_session *ls)
+{
+    if (ls->title_dirty)
+        cl__title_store(h, ls);
+    cl_inq_clear(&ls->inq);
+    HASH_DEL(h->sessions, ls);
+    uv_timer_stop(&ls->idle);
+    uv_close((uv_handle_t *)&ls->idle, cl__session_free);
+    uv_timer_stop(&ls->ack_timer);
+    uv_close((uv_handle_t *)&ls->ack_timer, cl__session_free);
+}
+
+/* Ends a live session everywhere: store, agent (if told), viewers (through
+ * the router), dashboards. */
+static void cl__session_close(struct cl_hub *h, struct cl_agent_session *ls, enum cl_end_reason why,
+                              bool tell_agent)
+{
+    const char *reason = cl_end_reason_name(why);
+    struct cl_store *s = &h->relay->store;
+    struct cl_router *rt = &h->relay->router;
+    struct cl_conn *agent = tell_agent ? cl_hub_agent_find(h, ls->device_id) : NULL;
+    s->ops->session_end(s, ls->id, cl_now(), reason, false, 0);
+    if (agent)
+        cl_hub_send_end(agent, ls->id, why);
+    rt->ops->session_closed(rt, ls->id, why, true);
+    cl_info("hub", "session ended", "session=%s reason=%s", ls->id, reason);
+    cl_events_session_ended(h->relay->events, ls->device_id, ls->id, reason);
+    cl__session_remove(h, ls);
+}
+
+static void cl__idle_fired(uv_timer_t *t)
+{
+    struct cl_agent_session *ls = t->data;
+    struct cl_hub *h = ls->hub;
+    struct cl_conn *agent = cl_hub_agent_find(h, ls->device_id);
+    if (agent && agent->ext)
+        return; /* a clawlink agent runs its own --idle-grace */
+    cl_info("hub", "session idle: ending", "session=%s", ls->id);
+    cl__session_close(h, ls, CL_END_IDLE, true);
+}
+
+static struct cl_agent_session *cl__session_add(struct cl_hub *h, const char *id,
+                                                const char *device_id)
+{
+    struct cl_agent_session *ls = calloc(1, sizeof *ls);
+    if (!ls)
+        abort();
+    snprintf(ls->id, sizeof ls->id, "%s", id);
+    snprintf(ls->device_id, sizeof ls->device_id, "%s", device_id);
+    ls->hub = h;
+    ls->viewers_sent = -1;
+    uv_timer_init(h->relay->loop, &ls->idle);
+    ls->idle.data = ls;
+    uv_timer_init(h->relay->loop, &ls->ack_timer);
+    ls->ack_timer.data = ls;
+    ls->open_handles = 2;
+    /* no viewer yet: the idle backstop runs until one attaches */
+    uv_timer_start(&ls->idle, cl__idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
+    HASH_ADD_STR(h->sessions, id, ls);
+    return ls;
+}
+
+static void cl__grace_at_start(const struct cl_session *sess, void *ctx)
+{
+    cl__grace_start(ctx, sess->device_id); /* once per device: it skips a running one */
+}
+
+void cl_hub_agents_start(struct cl_hub *h)
+{
+    struct cl_store *s = &h->relay->store;
+    /* After a restart every device with sessions the store holds as active
+     * gets the grace a disconnect would give it: its hello cancels it, and
+     * if it leaves again a fresh grace starts from then (one timer per
+     * device, never one for the whole relay that would end the sessions
+     * of a device that came back and was merely between two connections
+     * when it fired). */
+    s->ops->session_list_active(s, NULL, cl__grace_at_start, h);
+}
+
 /* Writes the live title of ls to the store. */
-void cl_hub_title_store(struct cl_hub *h, struct cl_live_session *ls)
+static void cl__title_store(struct cl_hub *h, struct cl_agent_session *ls)
 {
     struct cl_store *s = &h->relay->store;
     int rc = s->ops->session_set_title(s, ls->id, ls->title);
@@ -82,7 +185,7 @@ void cl_hub_title_store(struct cl_hub *h, struct cl_live_session *ls)
 
 /* session_title from the agent: kept with the live session, stored (or
  * marked to be), and told to the project's dashboards. */
-static void cl__live_title(struct cl_hub *h, struct cl_live_session *ls, const char *title)
+static void cl__live_title(struct cl_hub *h, struct cl_agent_session *ls, const char *title)
 {
     if (strcmp(ls->title, title) == 0)
         return;
@@ -91,16 +194,16 @@ static void cl__live_title(struct cl_hub *h, struct cl_live_session *ls, const c
         uv_now(h->relay->loop) - ls->title_stored_ms < CL_SESSION_TITLE_STORE_MS)
         ls->title_dirty = true;
     else
-        cl_hub_title_store(h, ls);
+        cl__title_store(h, ls);
     cl_events_session_title(h->relay->events, ls->device_id, ls->id, ls->title);
 }
 
 /* The live session for an agent message: from memory, or (after a relay
  * restart) from the store if it is still active there and on this device. */
-static struct cl_live_session *cl__live_for_agent(struct cl_hub *h, struct cl_conn *agent,
-                                                  const char *id)
+static struct cl_agent_session *cl__live_for_agent(struct cl_hub *h, struct cl_conn *agent,
+                                                   const char *id)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, id);
+    struct cl_agent_session *ls = cl_hub_agent_session(h, id);
     struct cl_session row;
     struct cl_store *s = &h->relay->store;
     if (ls)
@@ -108,7 +211,7 @@ static struct cl_live_session *cl__live_for_agent(struct cl_hub *h, struct cl_co
     if (s->ops->session_get(s, id, &row) != 0 || !row.active ||
         strcmp(row.device_id, agent->device_id) != 0)
         return NULL;
-    ls = cl_hub_live_add(h, row.id, row.device_id);
+    ls = cl__session_add(h, row.id, row.device_id);
     ls->start_sent = ls->started = true; /* the agent knows it */
     snprintf(ls->title, sizeof ls->title, "%s", row.title);
     return ls;
@@ -116,11 +219,9 @@ static struct cl_live_session *cl__live_for_agent(struct cl_hub *h, struct cl_co
 
 /* ---- flow control ------------------------------------------------------ */
 
-static void cl__ack_send(struct cl_hub *h, struct cl_live_session *ls, bool now);
-
 static void cl__ack_delay_fired(uv_timer_t *t)
 {
-    struct cl_live_session *ls = t->data;
+    struct cl_agent_session *ls = t->data;
     cl__ack_send(ls->hub, ls, true);
 }
 
@@ -128,7 +229,7 @@ static void cl__ack_delay_fired(uv_timer_t *t)
  * many viewers there are, when either changed enough to matter: at once
  * for a step of CL_ACK_STEP or a new viewer count; CL_ACK_DELAY_MS later
  * (or with the next step) when the viewers have merely caught up. */
-static void cl__ack_send(struct cl_hub *h, struct cl_live_session *ls, bool now)
+static void cl__ack_send(struct cl_hub *h, struct cl_agent_session *ls, bool now)
 {
     struct cl_conn *agent = cl_hub_agent_find(h, ls->device_id);
     uint64_t best = ls->viewers_acked; /* as the viewers' half last said */
@@ -152,13 +253,13 @@ static void cl__ack_send(struct cl_hub *h, struct cl_live_session *ls, bool now)
     cl_hub_send_offset(agent, CL_MSG_ACK, ls->id, best, n);
 }
 
-static void cl__ack_update(struct cl_hub *h, struct cl_live_session *ls)
+static void cl__ack_update(struct cl_hub *h, struct cl_agent_session *ls)
 {
     cl__ack_send(h, ls, false);
 }
 
 /* Asks the agent to send the session's output again from offset. */
-static void cl__request_replay(struct cl_hub *h, struct cl_live_session *ls, uint64_t offset)
+static void cl__request_replay(struct cl_hub *h, struct cl_agent_session *ls, uint64_t offset)
 {
     struct cl_conn *agent = cl_hub_agent_find(h, ls->device_id);
     if (!agent || !agent->ext || !ls->started || offset >= ls->produced)
@@ -175,7 +276,7 @@ static void cl__grace_free(uv_handle_t *t)
     free(t->data);
 }
 
-void cl_hub_grace_cancel(struct cl_hub *h, const char *device_id)
+static void cl__grace_cancel(struct cl_hub *h, const char *device_id)
 {
     struct cl_grace *g;
     HASH_FIND_STR(h->graces, device_id, g);
@@ -196,9 +297,9 @@ struct cl__end_ctx {
 static void cl__end_stored(const struct cl_session *sess, void *ctx)
 {
     struct cl__end_ctx *e = ctx;
-    struct cl_live_session *ls = cl_hub_live_find(e->hub, sess->id);
+    struct cl_agent_session *ls = cl_hub_agent_session(e->hub, sess->id);
     if (ls) {
-        cl_hub_live_end(e->hub, ls, e->why, false);
+        cl__session_close(e->hub, ls, e->why, false);
     } else {
         struct cl_store *s = &e->hub->relay->store;
         const char *reason = cl_end_reason_name(e->why);
@@ -217,7 +318,7 @@ static void cl__grace_fired(uv_timer_t *t)
     struct cl__end_ctx e = {h, CL_END_AGENT_LOST, 0};
     char device_id[CL_ID_MAX + 1];
     snprintf(device_id, sizeof device_id, "%s", g->device_id);
-    cl_hub_grace_cancel(h, device_id);
+    cl__grace_cancel(h, device_id);
     if (cl_hub_agent_find(h, device_id))
         return;
     s->ops->session_list_active(s, device_id, cl__end_stored, &e);
@@ -226,7 +327,7 @@ static void cl__grace_fired(uv_timer_t *t)
                 device_id, e.n);
 }
 
-void cl_hub_grace_start(struct cl_hub *h, const char *device_id)
+static void cl__grace_start(struct cl_hub *h, const char *device_id)
 {
     struct cl_grace *g;
     HASH_FIND_STR(h->graces, device_id, g);
@@ -259,7 +360,7 @@ struct cl__reconcile_ctx {
 static void cl__reconcile(const struct cl_session *sess, void *ctx)
 {
     struct cl__reconcile_ctx *r = ctx;
-    struct cl_live_session *ls = cl_hub_live_find(r->hub, sess->id);
+    struct cl_agent_session *ls = cl_hub_agent_session(r->hub, sess->id);
     struct cl__end_ctx e = {r->hub, CL_END_NOT_RESUMED, 0};
     for (size_t i = 0; i < r->hello->nsessions; i++)
         if (strcmp(r->hello->sessions[i].session_id, sess->id) == 0)
@@ -271,8 +372,8 @@ static void cl__reconcile(const struct cl_session *sess, void *ctx)
     cl__end_stored(sess, &e);
 }
 
-static void cl__stdin_discard(struct cl_hub *h, struct cl_live_session *ls, uint64_t lost);
-static void cl__stdin_pump(struct cl_hub *h, struct cl_live_session *ls);
+static void cl__stdin_discard(struct cl_hub *h, struct cl_agent_session *ls, uint64_t lost);
+static void cl__stdin_pump(struct cl_hub *h, struct cl_agent_session *ls);
 
 static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct cl_msg *m)
 {
@@ -281,7 +382,7 @@ static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct
     struct cl_router *rt = &h->relay->router;
     for (size_t i = 0; i < m->nsessions; i++) {
         const struct cl_msg_session *a = &m->sessions[i];
-        struct cl_live_session *ls = cl__live_for_agent(h, c, a->session_id);
+        struct cl_agent_session *ls = cl__live_for_agent(h, c, a->session_id);
         if (!ls) {
             cl_hub_send_end(c, a->session_id, CL_END_UNKNOWN_SESSION);
             continue;
@@ -301,7 +402,7 @@ static void cl__agent_announce(struct cl_hub *h, struct cl_conn *c, const struct
     s->ops->session_list_active(s, c->device_id, cl__reconcile, &r);
     for (size_t i = 0; i < m->nsessions; i++) {
         const struct cl_msg_session *a = &m->sessions[i];
-        struct cl_live_session *ls = cl_hub_live_find(h, a->session_id);
+        struct cl_agent_session *ls = cl_hub_agent_session(h, a->session_id);
         if (!ls)
             continue;
         ls->viewers_sent = -1; /* a new connection: tell it the viewer count */
@@ -354,7 +455,7 @@ void cl_hub_agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
     /* the chat API's version it serves (docs/protocol.md "Chat") */
     c->chat = c->skill ? 0 : m->chat;
     HASH_ADD_STR(h->agents, device_id, c);
-    cl_hub_grace_cancel(h, d.id);
+    cl__grace_cancel(h, d.id);
     s->ops->device_set_online(s, d.id, true, cl_now());
     /* what it says about itself replaces what an earlier connection said;
      * a hello that says nothing (a PrivaClaw connector's: it sends
@@ -375,7 +476,7 @@ void cl_hub_agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
     /* input that waited for the agent goes on (it takes stdin only
      * after hello_ok) */
     for (size_t i = 0; i < m->nsessions; i++) {
-        struct cl_live_session *ls = cl_hub_live_find(h, m->sessions[i].session_id);
+        struct cl_agent_session *ls = cl_hub_agent_session(h, m->sessions[i].session_id);
         if (ls && strcmp(ls->device_id, c->device_id) == 0)
             cl__stdin_pump(h, ls);
     }
@@ -383,7 +484,7 @@ void cl_hub_agent_hello(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
 
 /* A chunk of output: to the session's viewers through the router (one
  * call, decision 66), then the produced offset and the ack it may move. */
-static void cl__agent_stdout(struct cl_hub *h, struct cl_conn *c, struct cl_live_session *ls,
+static void cl__agent_stdout(struct cl_hub *h, struct cl_conn *c, struct cl_agent_session *ls,
                              struct cl_msg *m, const char *frame, size_t len, bool binary,
                              struct cl_frame **owned)
 {
@@ -459,7 +560,7 @@ void cl_hub_agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m,
                           size_t len, bool binary, struct cl_frame **owned)
 {
     struct cl_store *s = &h->relay->store;
-    struct cl_live_session *ls;
+    struct cl_agent_session *ls;
 
     unsigned taker = m->type < CL_MSG__COUNT ? h->by_type[m->type] : 0;
 
@@ -514,9 +615,11 @@ void cl_hub_agent_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m,
         s->ops->session_end(s, ls->id, cl_now(), reason, m->has_exit_code, m->exit_code);
         cl_info("hub", "session ended by agent", "session=%s reason=%s exit_code=%d", ls->id,
                 reason, m->has_exit_code ? m->exit_code : -1);
+        /* the viewers get the agent's own message, then forget the session */
         h->relay->router.ops->session_forward(&h->relay->router, ls->id, text, len);
+        h->relay->router.ops->session_closed(&h->relay->router, ls->id, CL_END_EXIT, false);
         cl_events_session_ended(h->relay->events, ls->device_id, ls->id, reason);
-        cl_hub_live_remove(h, ls);
+        cl__session_remove(h, ls);
         break;
     }
     default:
@@ -577,7 +680,7 @@ static void cl__forward_stdin(struct cl_conn *agent, const struct cl_router_stdi
 }
 
 /* Bytes of ls's stdin the agent's window takes now (unbounded without). */
-static uint64_t cl__stdin_room(const struct cl_conn *agent, const struct cl_live_session *ls)
+static uint64_t cl__stdin_room(const struct cl_conn *agent, const struct cl_agent_session *ls)
 {
     uint64_t inflight = ls->in_fwd - ls->in_acked;
     if (!agent->stdin_window)
@@ -588,7 +691,7 @@ static uint64_t cl__stdin_room(const struct cl_conn *agent, const struct cl_live
 /* n bytes of a viewer's queued input left (or were dropped): its owner in
  * the queue is the viewer's id (0 once it left), credited through the
  * router. */
-static void cl__stdin_credit(struct cl_hub *h, struct cl_live_session *ls, void *owner, size_t n,
+static void cl__stdin_credit(struct cl_hub *h, struct cl_agent_session *ls, void *owner, size_t n,
                              bool done)
 {
     struct cl_router *rt = &h->relay->router;
@@ -599,7 +702,7 @@ static void cl__stdin_credit(struct cl_hub *h, struct cl_live_session *ls, void 
 
 /* Passes ls's queued input to its agent, oldest first, while the window
  * takes it (a message may go in pieces); credits each sender. */
-static void cl__stdin_pump(struct cl_hub *h, struct cl_live_session *ls)
+static void cl__stdin_pump(struct cl_hub *h, struct cl_agent_session *ls)
 {
     struct cl_conn *agent = cl_hub_agent_find(h, ls->device_id);
 
@@ -628,7 +731,7 @@ static void cl__stdin_pump(struct cl_hub *h, struct cl_live_session *ls)
  * drops what waits in the queue (sent after a hole, a paste would run
  * with its middle missing), credits its senders as if it had gone on,
  * and tells the session's viewers (error input_lost). */
-static void cl__stdin_discard(struct cl_hub *h, struct cl_live_session *ls, uint64_t lost)
+static void cl__stdin_discard(struct cl_hub *h, struct cl_agent_session *ls, uint64_t lost)
 {
     size_t dropped = ls->inq.bytes;
     char why[256];
@@ -690,26 +793,39 @@ struct cl_conn *cl_hub_agent(struct cl_hub *h, const char *device_id)
 
 /* ---- the router's entries to the agent's half (decision 66) ------------- */
 
-void cl_hub_agent_acked(struct cl_hub *h, const char *session_id, uint64_t acked, int viewers)
+void cl_hub_agent_acked(struct cl_hub *h, const char *session_id, uint64_t acked, int viewers,
+                        int attached)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    struct cl_agent_session *ls = cl_hub_agent_session(h, session_id);
     if (!ls)
         return;
     ls->viewers_acked = acked;
     ls->viewers_count = viewers;
+    /* the idle backstop runs while no viewer is attached */
+    if (attached && !ls->attached)
+        uv_timer_stop(&ls->idle);
+    else if (!attached && ls->attached)
+        uv_timer_start(&ls->idle, cl__idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
+    ls->attached = attached;
     cl__ack_update(h, ls);
+}
+
+void cl_hub_agent_attach(struct cl_hub *h, const char *session_id, const char *device_id)
+{
+    if (!cl_hub_agent_session(h, session_id))
+        cl__session_add(h, session_id, device_id);
 }
 
 void cl_hub_agent_replay(struct cl_hub *h, const char *session_id, uint64_t offset)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    struct cl_agent_session *ls = cl_hub_agent_session(h, session_id);
     if (ls)
         cl__request_replay(h, ls, offset);
 }
 
 bool cl_hub_agent_produced(struct cl_hub *h, const char *session_id, uint64_t *produced)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    struct cl_agent_session *ls = cl_hub_agent_session(h, session_id);
     if (!ls || !ls->started)
         return false;
     *produced = ls->produced;
@@ -719,7 +835,7 @@ bool cl_hub_agent_produced(struct cl_hub *h, const char *session_id, uint64_t *p
 int cl_hub_agent_control(struct cl_hub *h, const char *session_id, const struct cl_msg *m,
                          const char *text, size_t len, bool *started)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    struct cl_agent_session *ls = cl_hub_agent_session(h, session_id);
     struct cl_conn *agent = ls ? cl_hub_agent_find(h, ls->device_id) : NULL;
 
     *started = false;
@@ -755,7 +871,7 @@ int cl_hub_agent_control(struct cl_hub *h, const char *session_id, const struct 
  * middle missing. */
 enum cl_router_stdin_result cl_hub_agent_stdin(struct cl_hub *h, const struct cl_router_stdin *in)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, in->session_id);
+    struct cl_agent_session *ls = cl_hub_agent_session(h, in->session_id);
     struct cl_conn *agent = ls ? cl_hub_agent_find(h, ls->device_id) : NULL;
     bool refusing = in->refusing;
 
@@ -788,7 +904,96 @@ enum cl_router_stdin_result cl_hub_agent_stdin(struct cl_hub *h, const struct cl
 
 void cl_hub_agent_viewer_left(struct cl_hub *h, const char *session_id, uint64_t viewer)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    struct cl_agent_session *ls = cl_hub_agent_session(h, session_id);
     if (ls)
         cl_inq_disown(&ls->inq, (void *)(uintptr_t)viewer); /* its input still goes, in order */
+}
+
+/* ---- the agent's link closes; the control plane (hub.h, through hub.c) -- */
+
+void cl_hub_agent_closed(struct cl_hub *h, struct cl_conn *c)
+{
+    struct cl_store *s = &h->relay->store;
+    struct cl_router *rt = &h->relay->router;
+    struct cl_agent_session *ls, *tmp;
+
+    if (!c->authed || cl_hub_agent_find(h, c->device_id) != c)
+        return;
+    HASH_DEL(h->agents, c);
+    s->ops->device_set_online(s, c->device_id, false, cl_now());
+    cl__takers_gone(h, c->device_id);
+    cl_info("hub", "agent offline", "device=%s", c->device_id);
+    cl_events_device_status(h->relay->events, c->project_id, c->device_id, false);
+    if (!h->relay->stopping)
+        cl__grace_start(h, c->device_id);
+    HASH_ITER(hh, h->sessions, ls, tmp)
+    {
+        if (strcmp(ls->device_id, c->device_id) != 0)
+            continue;
+        ls->viewers_sent = -1;
+        rt->ops->session_notice(rt, ls->id, "device_offline",
+                                "the agent disconnected; the session resumes when it returns");
+    }
+}
+
+void cl_hub_agent_device_removed(struct cl_hub *h, const char *device_id, enum cl_end_reason why)
+{
+    const char *reason = cl_end_reason_name(why);
+    struct cl_router *rt = &h->relay->router;
+    struct cl_agent_session *ls, *tmp;
+    struct cl_conn *agent = cl_hub_agent_find(h, device_id);
+
+    HASH_ITER(hh, h->sessions, ls, tmp)
+    {
+        if (strcmp(ls->device_id, device_id) != 0)
+            continue;
+        rt->ops->session_closed(rt, ls->id, why, true);
+        cl_events_session_ended(h->relay->events, device_id, ls->id, reason); /* re-paired */
+        cl__session_remove(h, ls);
+    }
+    cl__grace_cancel(h, device_id);
+    if (agent) {
+        HASH_DEL(h->agents, agent);
+        agent->authed = false; /* its close changes nothing in the store */
+        cl_info("hub", "device removed: closing its agent", "device=%s reason=%s", device_id,
+                reason);
+        cl_conn_close(agent, 4004, "device removed");
+        cl_events_device_status(h->relay->events, NULL, device_id, false); /* re-paired */
+    }
+}
+
+void cl_hub_agent_session_opened(struct cl_hub *h, const struct cl_session *s)
+{
+    struct cl_agent_session *ls = cl_hub_agent_session(h, s->id);
+    if (!ls)
+        ls = cl__session_add(h, s->id, s->device_id);
+    ls->fresh = true;
+    cl_events_session_started(h->relay->events, NULL, s);
+}
+
+void cl_hub_agent_session_end(struct cl_hub *h, const char *session_id, enum cl_end_reason why)
+{
+    const char *reason = cl_end_reason_name(why);
+    struct cl_router *rt = &h->relay->router;
+    struct cl_agent_session *ls = cl_hub_agent_session(h, session_id);
+    struct cl_conn *agent;
+    if (!ls)
+        return;
+    agent = cl_hub_agent_find(h, ls->device_id);
+    if (agent)
+        cl_hub_send_end(agent, ls->id, why);
+    rt->ops->session_closed(rt, ls->id, why, true);
+    cl_events_session_ended(h->relay->events, ls->device_id, ls->id, reason);
+    cl__session_remove(h, ls);
+}
+
+void cl_hub_agents_free(struct cl_hub *h)
+{
+    struct cl_agent_session *ls, *tmp;
+    struct cl_grace *g, *gtmp;
+    HASH_ITER(hh, h->sessions, ls, tmp)
+    cl__session_remove(h, ls);
+    HASH_ITER(hh, h->graces, g, gtmp)
+    cl__grace_cancel(h, g->device_id);
+    HASH_CLEAR(hh, h->agents);
 }

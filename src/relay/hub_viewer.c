@@ -1,19 +1,25 @@
 /*
  * hub_viewer: the hub's viewer half. Viewers by session, what each was
- * sent and acked, lagging viewers, ghosts, gaps, and the auth of /session.
+ * sent and acked, lagging viewers, ghosts, gaps, each chunk's frame encoded
+ * once per protocol, and the auth of /session. It reaches a session's
+ * agent only through the router (decision 66), and answers the router's
+ * entries toward the viewers (cl_hub_viewers_*, called by router_local.c).
+ *
+ * Per viewer it keeps `sent`, the stream offset of the next byte it should
+ * get: a chunk is delivered only past it, cut where it overlaps, and
+ * preceded by a gap notice where bytes are missing. Replays from the
+ * agent's ring are therefore safe to broadcast: viewers that already have
+ * the bytes skip them (docs/protocol.md, "Lossless resume and flow
+ * control").
  */
 #include "relay/hub.h"
 #include "relay/hub_internal.h"
 #include "core/b64.h"
 #include "core/err.h"
-#include "core/json.h"
 #include "core/log.h"
 #include "core/proto.h"
 #include "core/secret.h"
-#include "core/sockinfo.h"
 #include "relay/admission.h"
-#include "relay/events.h"
-#include "relay/inq.h"
 #include "relay/metrics.h"
 #include "relay/policy.h"
 #include "relay/relay.h"
@@ -22,18 +28,62 @@
 #include <string.h>
 #include <uthash.h>
 
+/* ---- live sessions: this half's table -------------------------------- */
+
+struct cl_viewer_session *cl_hub_viewer_session(struct cl_hub *h, const char *id)
+{
+    struct cl_viewer_session *ls;
+    HASH_FIND_STR(h->watched, id, ls);
+    return ls;
+}
+
+/* The session's entry here, made when a viewer (or a held place) first
+ * comes for it. */
+static struct cl_viewer_session *cl__session_get(struct cl_hub *h, const char *id)
+{
+    struct cl_viewer_session *ls = cl_hub_viewer_session(h, id);
+    if (ls)
+        return ls;
+    ls = calloc(1, sizeof *ls);
+    if (!ls)
+        abort();
+    snprintf(ls->id, sizeof ls->id, "%s", id);
+    ls->hub = h;
+    uv_timer_init(h->relay->loop, &ls->ghost_timer);
+    ls->ghost_timer.data = ls;
+    HASH_ADD_STR(h->watched, id, ls);
+    return ls;
+}
+
+static void cl__session_free(uv_handle_t *t)
+{
+    free(t->data);
+}
+
+/* Forgets ls: its viewers view nothing any more (they were told). */
+static void cl__session_remove(struct cl_hub *h, struct cl_viewer_session *ls)
+{
+    for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+        v->live = NULL;
+    ls->viewers = NULL;
+    HASH_DEL(h->watched, ls);
+    uv_timer_stop(&ls->ghost_timer);
+    uv_close((uv_handle_t *)&ls->ghost_timer, cl__session_free);
+}
+
 /* Asks the session's agent for its output again from offset (it does,
  * if it has produced past it). */
-static void cl__replay(struct cl_hub *h, struct cl_live_session *ls, uint64_t offset)
+static void cl__replay(struct cl_hub *h, struct cl_viewer_session *ls, uint64_t offset)
 {
     struct cl_router *rt = &h->relay->router;
     rt->ops->session_replay(rt, ls->id, offset);
 }
 
 /* Tells the agent's half the viewers' best ack (the fastest viewer's, or
- * the ghost's) and their count (the ghost's place counts), when either
- * changed: what its acks to the agent are made of. */
-static void cl__acked(struct cl_hub *h, struct cl_live_session *ls)
+ * the ghost's), their count (the ghost's place counts) and how many are
+ * attached, when any changed: what its acks to the agent are made of, and
+ * whether its idle backstop runs. */
+static void cl__acked(struct cl_hub *h, struct cl_viewer_session *ls)
 {
     struct cl_router *rt = &h->relay->router;
     uint64_t best = ls->ghost ? ls->ghost_acked : 0;
@@ -41,12 +91,14 @@ static void cl__acked(struct cl_hub *h, struct cl_live_session *ls)
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
         if (v->acked > best)
             best = v->acked;
-    if (ls->told && best == ls->told_acked && n == ls->told_count)
+    if (ls->told && best == ls->told_acked && n == ls->told_count &&
+        (int)ls->nviewers == ls->told_attached)
         return;
     ls->told = true;
     ls->told_acked = best;
     ls->told_count = n;
-    rt->ops->session_acked(rt, ls->id, best, n);
+    ls->told_attached = (int)ls->nviewers;
+    rt->ops->session_acked(rt, ls->id, best, n, (int)ls->nviewers);
 }
 
 /* One piece of a session's output on its way to the viewers. The frame
@@ -159,7 +211,7 @@ static void cl__chunk_free(struct cl_chunk *ch)
  * announces a hole. give, when not NULL, holds the agent's own frame of
  * the chunk for this viewer to take instead of a copy (it speaks the
  * frame's protocol and needs all of it). */
-static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl_chunk *ch,
+static void cl__deliver(struct cl_viewer_session *ls, struct cl_conn *v, struct cl_chunk *ch,
                         struct cl_frame **give)
 {
     uint64_t o = ch->o, end = ch->o + ch->n;
@@ -214,13 +266,13 @@ static void cl__deliver(struct cl_live_session *ls, struct cl_conn *v, struct cl
 
 static void cl__ghost_fired(uv_timer_t *t)
 {
-    struct cl_live_session *ls = t->data;
+    struct cl_viewer_session *ls = t->data;
     cl_info("hub", "vanished viewer did not come back", "session=%s", ls->id);
     ls->ghost = false;
     cl__acked(ls->hub, ls);
 }
 
-static void cl__viewer_attach(struct cl_hub *h, struct cl_live_session *ls, struct cl_conn *v)
+static void cl__viewer_attach(struct cl_hub *h, struct cl_viewer_session *ls, struct cl_conn *v)
 {
     v->live = ls;
     v->viewer_prev = NULL;
@@ -228,8 +280,7 @@ static void cl__viewer_attach(struct cl_hub *h, struct cl_live_session *ls, stru
     if (ls->viewers)
         ls->viewers->viewer_prev = v;
     ls->viewers = v;
-    if (ls->nviewers++ == 0)
-        uv_timer_stop(&ls->idle);
+    ls->nviewers++;
     if (ls->ghost) {
         ls->ghost = false; /* whoever vanished is back, or someone is watching */
         uv_timer_stop(&ls->ghost_timer);
@@ -237,9 +288,9 @@ static void cl__viewer_attach(struct cl_hub *h, struct cl_live_session *ls, stru
     cl__acked(h, ls);
 }
 
-void cl_hub_viewer_detach(struct cl_hub *h, struct cl_conn *v)
+static void cl__viewer_detach(struct cl_hub *h, struct cl_conn *v)
 {
-    struct cl_live_session *ls = v->live;
+    struct cl_viewer_session *ls = v->live;
     if (!ls)
         return;
     if (v->viewer_prev)
@@ -262,12 +313,11 @@ void cl_hub_viewer_detach(struct cl_hub *h, struct cl_conn *v)
     } else {
         cl_info("hub", "viewer left", "session=%s peer=%s", ls->id, v->peer);
     }
-    if (--ls->nviewers == 0)
-        uv_timer_start(&ls->idle, cl_hub_idle_fired, (uint64_t)CL_SESSION_IDLE_GRACE_S * 1000, 0);
+    ls->nviewers--;
     cl__acked(h, ls);
 }
 
-static void cl__to_viewers(struct cl_live_session *ls, const char *text, size_t len)
+static void cl__to_viewers(struct cl_viewer_session *ls, const char *text, size_t len)
 {
     struct cl_conn *v = ls->viewers, *next;
     for (; v; v = next) {
@@ -285,7 +335,7 @@ void cl_hub_browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
     char user_id[CL_UUID_LEN + 1];
     struct cl_session sess;
     struct cl_router *rt = &h->relay->router;
-    struct cl_live_session *ls;
+    struct cl_viewer_session *ls;
     uint64_t produced;
     enum cl_share_mode mode = CL_SHARE_NONE;
     int rc;
@@ -326,9 +376,8 @@ void cl_hub_browser_auth(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m)
         cl_conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session ended");
         return;
     }
-    ls = cl_hub_live_find(h, sess.id);
-    if (!ls)
-        ls = cl_hub_live_add(h, sess.id, sess.device_id);
+    ls = cl__session_get(h, sess.id);
+    rt->ops->session_attach(rt, sess.id, sess.device_id); /* the agent's half tracks it too */
     snprintf(c->user_id, sizeof c->user_id, "%s", user_id);
     snprintf(c->session_id, sizeof c->session_id, "%s", sess.id);
     c->viewer_id = ++h->viewer_ids;
@@ -377,7 +426,7 @@ static void cl__stdin_ack_viewer(struct cl_conn *c, bool queued)
 /* A viewer's stdin, through the agent's input window (the agent's half,
  * through the router, says how it went). What it sent is counted as
  * queued before the call: the agent's half may credit some of it at once. */
-static void cl__browser_stdin(struct cl_hub *h, struct cl_conn *c, struct cl_live_session *ls,
+static void cl__browser_stdin(struct cl_hub *h, struct cl_conn *c, struct cl_viewer_session *ls,
                               const struct cl_msg *m, const char *frame, size_t len, bool binary)
 {
     struct cl_router *rt = &h->relay->router;
@@ -427,11 +476,26 @@ static void cl__browser_stdin(struct cl_hub *h, struct cl_conn *c, struct cl_liv
     }
 }
 
+/* The starter ended the session while its agent is offline: it ends here
+ * and now (store, viewers, dashboards); the agent's half is told through
+ * the router as the API would. */
+static void cl__end_offline(struct cl_hub *h, struct cl_viewer_session *ls)
+{
+    struct cl_store *s = &h->relay->store;
+    struct cl_router *rt = &h->relay->router;
+    const char *reason = cl_end_reason_name(CL_END_USER_DISCONNECT);
+    char id[CL_ID_MAX + 1];
+    snprintf(id, sizeof id, "%s", ls->id); /* ls goes with the session */
+    s->ops->session_end(s, id, cl_now(), reason, false, 0);
+    cl_info("hub", "session ended", "session=%s reason=%s", id, reason);
+    rt->ops->session_end(rt, id, CL_END_USER_DISCONNECT);
+}
+
 void cl_hub_browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *m, const char *text,
                             size_t len, bool binary)
 {
     struct cl_router *rt = &h->relay->router;
-    struct cl_live_session *ls = c->live;
+    struct cl_viewer_session *ls = c->live;
     bool started;
 
     switch (m->type) {
@@ -485,7 +549,7 @@ void cl_hub_browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
     if (rt->ops->session_control(rt, ls->id, m, text, len, &started) == CL_ENOTFOUND) {
         cl_conn_send_error(c, "device_offline", "the device is offline", c->session_id);
         if (m->type == CL_MSG_SESSION_END)
-            cl_hub_live_end(h, ls, CL_END_USER_DISCONNECT, false);
+            cl__end_offline(h, ls);
         return;
     }
     if (started)
@@ -497,7 +561,7 @@ void cl_hub_browser_message(struct cl_hub *h, struct cl_conn *c, struct cl_msg *
 void cl_hub_viewer_written(struct cl_conn *c, uint64_t end_offset)
 {
     struct cl_hub *h = c->relay->hub;
-    struct cl_live_session *ls = c->live;
+    struct cl_viewer_session *ls = c->live;
     if (!ls)
         return;
     if (end_offset && !c->explicit_acks && end_offset > c->acked) {
@@ -515,7 +579,7 @@ void cl_hub_viewer_written(struct cl_conn *c, uint64_t end_offset)
 void cl_hub_share_changed(struct cl_hub *h, const char *session_id, const char *user_id,
                           enum cl_share_mode mode)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    struct cl_viewer_session *ls = cl_hub_viewer_session(h, session_id);
     if (!ls)
         return;
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next) {
@@ -534,10 +598,10 @@ void cl_hub_share_changed(struct cl_hub *h, const char *session_id, const char *
 void cl_hub_recheck_user(struct cl_hub *h, const char *user_id)
 {
     struct cl_store *s = &h->relay->store;
-    struct cl_live_session *ls, *tmp;
+    struct cl_viewer_session *ls, *tmp;
     char uid[CL_UUID_LEN + 1];
 
-    HASH_ITER(hh, h->sessions, ls, tmp)
+    HASH_ITER(hh, h->watched, ls, tmp)
     {
         for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next) {
             if (v->close_pending || strcmp(v->user_id, user_id) != 0)
@@ -555,7 +619,7 @@ void cl_hub_recheck_user(struct cl_hub *h, const char *user_id)
 
 void cl_hub_viewers(struct cl_hub *h, const char *session_id, cl_viewer_cb cb, void *ctx)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    struct cl_viewer_session *ls = cl_hub_viewer_session(h, session_id);
     if (!ls)
         return;
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
@@ -567,7 +631,7 @@ void cl_hub_viewers(struct cl_hub *h, const char *session_id, cl_viewer_cb cb, v
 
 void cl_hub_viewers_output(struct cl_hub *h, const struct cl_router_output *out)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, out->session_id);
+    struct cl_viewer_session *ls = cl_hub_viewer_session(h, out->session_id);
     struct cl_conn *v, *next, *take = NULL;
     struct cl_chunk ch;
 
@@ -605,7 +669,7 @@ void cl_hub_viewers_output(struct cl_hub *h, const struct cl_router_output *out)
 
 void cl_hub_viewers_forward(struct cl_hub *h, const char *session_id, const char *text, size_t len)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    struct cl_viewer_session *ls = cl_hub_viewer_session(h, session_id);
     if (ls)
         cl__to_viewers(ls, text, len);
 }
@@ -613,7 +677,7 @@ void cl_hub_viewers_forward(struct cl_hub *h, const char *session_id, const char
 void cl_hub_viewers_notice(struct cl_hub *h, const char *session_id, const char *code,
                            const char *message)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    struct cl_viewer_session *ls = cl_hub_viewer_session(h, session_id);
     if (!ls)
         return;
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
@@ -622,8 +686,8 @@ void cl_hub_viewers_notice(struct cl_hub *h, const char *session_id, const char 
 
 void cl_hub_viewers_hold(struct cl_hub *h, const char *session_id, uint64_t acked)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
-    if (!ls || ls->nviewers || ls->ghost)
+    struct cl_viewer_session *ls = cl__session_get(h, session_id);
+    if (ls->nviewers || ls->ghost)
         return; /* someone is watching, or a place is held already */
     ls->ghost = true;
     ls->ghost_acked = acked;
@@ -636,7 +700,7 @@ void cl_hub_viewers_hold(struct cl_hub *h, const char *session_id, uint64_t acke
  * from there (those ahead skip what they have). */
 void cl_hub_viewers_resume(struct cl_hub *h, const char *session_id)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    struct cl_viewer_session *ls = cl_hub_viewer_session(h, session_id);
     uint64_t lowest = UINT64_MAX;
     if (!ls)
         return;
@@ -650,7 +714,7 @@ void cl_hub_viewers_resume(struct cl_hub *h, const char *session_id)
 void cl_hub_viewers_credit(struct cl_hub *h, const char *session_id, uint64_t viewer, size_t n,
                            bool done)
 {
-    struct cl_live_session *ls = cl_hub_live_find(h, session_id);
+    struct cl_viewer_session *ls = cl_hub_viewer_session(h, session_id);
     if (!ls)
         return;
     for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
@@ -660,4 +724,31 @@ void cl_hub_viewers_credit(struct cl_hub *h, const char *session_id, uint64_t vi
             cl__stdin_ack_viewer(v, true);
             return;
         }
+}
+
+void cl_hub_viewers_closed(struct cl_hub *h, const char *session_id, enum cl_end_reason why,
+                           bool tell)
+{
+    struct cl_viewer_session *ls = cl_hub_viewer_session(h, session_id);
+    if (!ls)
+        return;
+    if (tell)
+        for (struct cl_conn *v = ls->viewers; v; v = v->viewer_next)
+            cl_hub_send_end(v, ls->id, why);
+    cl__session_remove(h, ls);
+}
+
+void cl_hub_viewer_closed(struct cl_hub *h, struct cl_conn *c)
+{
+    if (!c->authed)
+        return;
+    h->browsers--;
+    cl__viewer_detach(h, c);
+}
+
+void cl_hub_viewers_free(struct cl_hub *h)
+{
+    struct cl_viewer_session *ls, *tmp;
+    HASH_ITER(hh, h->watched, ls, tmp)
+    cl__session_remove(h, ls);
 }

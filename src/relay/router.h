@@ -148,6 +148,11 @@ struct cl_router_ops {
     /* The session's agent has a new link: the viewers ask it to replay from
      * the lowest offset one of them (not lagging) still needs. */
     void (*session_resume)(struct cl_router *rt, const char *session_id);
+    /* The session ended (why): its viewers are told session_end with why
+     * (tell; else they were told already: the agent's own session_end was
+     * forwarded) and detached, and the viewers' side forgets it. */
+    void (*session_closed)(struct cl_router *rt, const char *session_id, enum cl_end_reason why,
+                           bool tell);
     /* n bytes of viewer's input left the session's queue for the agent
      * (done: the last of one of its messages), or were dropped with the
      * agent's link (credited the same): the viewer is told as its window
@@ -158,11 +163,17 @@ struct cl_router_ops {
     /* ---- between the hub's halves: from a session's viewers to its agent
      * (decision 66; a cluster carries these as cl.sess.<id>.ctl) ---- */
 
-    /* The viewers' best ack (the fastest viewer's, or a held place's) and
-     * their count (a held place counts), told when either changed: the
-     * agent's half acks to the agent from them. */
-    void (*session_acked)(struct cl_router *rt, const char *session_id, uint64_t acked,
-                          int viewers);
+    /* A viewer subscribes to session_id (of device_id): the agent's side
+     * tracks the session if it did not (a viewer back at a restarted relay
+     * before its agent). Leaving is viewer_left; the session's end,
+     * session_closed. */
+    void (*session_attach)(struct cl_router *rt, const char *session_id, const char *device_id);
+    /* The viewers' best ack (the fastest viewer's, or a held place's),
+     * their count (a held place counts) and how many are attached, told
+     * when any changed: the agent's half acks to the agent from them, and
+     * its idle backstop runs while none is attached. */
+    void (*session_acked)(struct cl_router *rt, const char *session_id, uint64_t acked, int viewers,
+                          int attached);
     /* A viewer needs the session's output again from offset (it attached
      * behind, or drained after lagging): the agent is asked to replay it. */
     void (*session_replay)(struct cl_router *rt, const char *session_id, uint64_t offset);

@@ -1,7 +1,9 @@
 /*
- * router_local: the router's entries as the hub's lookups (hub.h). Kept a
- * thin layer so the hub can later split into its agent and viewer halves
- * behind the same table (docs/decisions.md, decision 65).
+ * router_local: the router's entries as the hub's lookups (hub.h) and, for
+ * the entries between the hub's halves, a direct call of the other half
+ * (hub_internal.h: cl_hub_agent_* toward the agent, cl_hub_viewers_*
+ * toward the viewers; decisions 65 and 66). Each entry is one call: the
+ * data path costs an indirect call, no copy and no queue.
  */
 #include "relay/router_local.h"
 #include "core/err.h"
@@ -102,10 +104,21 @@ static void cl__session_resume(struct cl_router *rt, const char *session_id)
     cl_hub_viewers_resume(cl__hub(rt), session_id);
 }
 
-static void cl__session_acked(struct cl_router *rt, const char *session_id, uint64_t acked,
-                              int viewers)
+static void cl__session_closed(struct cl_router *rt, const char *session_id, enum cl_end_reason why,
+                               bool tell)
 {
-    cl_hub_agent_acked(cl__hub(rt), session_id, acked, viewers);
+    cl_hub_viewers_closed(cl__hub(rt), session_id, why, tell);
+}
+
+static void cl__session_attach(struct cl_router *rt, const char *session_id, const char *device_id)
+{
+    cl_hub_agent_attach(cl__hub(rt), session_id, device_id);
+}
+
+static void cl__session_acked(struct cl_router *rt, const char *session_id, uint64_t acked,
+                              int viewers, int attached)
+{
+    cl_hub_agent_acked(cl__hub(rt), session_id, acked, viewers, attached);
 }
 
 static void cl__session_replay(struct cl_router *rt, const char *session_id, uint64_t offset)
@@ -157,6 +170,8 @@ static const struct cl_router_ops cl__local_ops = {
     .session_notice = cl__session_notice,
     .session_hold = cl__session_hold,
     .session_resume = cl__session_resume,
+    .session_closed = cl__session_closed,
+    .session_attach = cl__session_attach,
     .session_acked = cl__session_acked,
     .session_replay = cl__session_replay,
     .viewer_credit = cl__viewer_credit,

@@ -172,11 +172,11 @@ static void test_hold_tells_agent_half(void **state)
     struct fx *f = *state;
     struct cl_router *rt = &f->r.router;
     struct cl_session s;
-    struct cl_live_session *ls;
+    struct cl_agent_session *ls;
     size_t viewers = 99;
 
     open_session(rt, &s);
-    ls = cl_hub_live_find(f->r.hub, s.id);
+    ls = cl_hub_agent_session(f->r.hub, s.id);
     assert_non_null(ls);
     assert_int_equal(ls->viewers_count, 0);
     rt->ops->session_hold(rt, s.id, 4096);
@@ -197,14 +197,14 @@ static void test_to_agent(void **state)
     struct cl_router *rt = &f->r.router;
     static const uint8_t key[] = "x";
     struct cl_session s;
-    struct cl_live_session *ls;
+    struct cl_agent_session *ls;
     struct cl_msg m;
     struct cl_router_stdin in = {.viewer = 1, .data = key, .n = 1, .frame = "x", .frame_len = 1};
     bool started = true;
     uint64_t produced = 77;
 
     open_session(rt, &s);
-    ls = cl_hub_live_find(f->r.hub, s.id);
+    ls = cl_hub_agent_session(f->r.hub, s.id);
     in.session_id = s.id;
     assert_int_equal(rt->ops->session_stdin(rt, &in), CL_ROUTER_STDIN_OFFLINE);
     memset(&m, 0, sizeof m);
@@ -214,7 +214,7 @@ static void test_to_agent(void **state)
     assert_false(started);
     assert_false(rt->ops->session_produced(rt, s.id, &produced));
     assert_int_equal(produced, 77);
-    rt->ops->session_acked(rt, s.id, 1234, 2);
+    rt->ops->session_acked(rt, s.id, 1234, 2, 1);
     assert_int_equal(ls->viewers_acked, 1234);
     assert_int_equal(ls->viewers_count, 2);
     assert_int_equal(ls->ack_sent, 0); /* no agent: no ack went */
@@ -223,8 +223,44 @@ static void test_to_agent(void **state)
     /* not live: nothing */
     in.session_id = "00000000-0000-4000-8000-0000000000ff";
     assert_int_equal(rt->ops->session_stdin(rt, &in), CL_ROUTER_STDIN_OFFLINE);
-    rt->ops->session_acked(rt, in.session_id, 1, 1);
+    rt->ops->session_acked(rt, in.session_id, 1, 1, 1);
     rt->ops->viewer_left(rt, in.session_id, 1);
+}
+
+/* A viewer's subscription makes the session live on the agent's side (a
+ * viewer back at a restarted relay before its agent); the idle backstop
+ * runs while the viewers' side says none is attached; session_closed makes
+ * the viewers' side forget a session (its held place too). */
+static void test_attach_idle_close(void **state)
+{
+    struct fx *f = *state;
+    struct cl_router *rt = &f->r.router;
+    const char *id = "00000000-0000-4000-8000-0000000000e1";
+    const char *dev = "00000000-0000-4000-8000-0000000000e2";
+    struct cl_agent_session *ls;
+
+    assert_false(rt->ops->session_live(rt, id, NULL, 0, NULL));
+    rt->ops->session_attach(rt, id, dev);
+    assert_true(rt->ops->session_live(rt, id, NULL, 0, NULL));
+    ls = cl_hub_agent_session(f->r.hub, id);
+    assert_non_null(ls);
+    assert_string_equal(ls->device_id, dev);
+    assert_true(uv_is_active((uv_handle_t *)&ls->idle)); /* nobody attached yet */
+    rt->ops->session_attach(rt, id, dev);                /* once is enough */
+    assert_ptr_equal(cl_hub_agent_session(f->r.hub, id), ls);
+
+    rt->ops->session_acked(rt, id, 0, 1, 1);
+    assert_false(uv_is_active((uv_handle_t *)&ls->idle));
+    rt->ops->session_acked(rt, id, 0, 1, 0); /* left, a place held: idle again */
+    assert_true(uv_is_active((uv_handle_t *)&ls->idle));
+
+    rt->ops->session_hold(rt, id, 5);
+    assert_non_null(cl_hub_viewer_session(f->r.hub, id));
+    rt->ops->session_closed(rt, id, CL_END_ENDED_BY_USER, true);
+    assert_null(cl_hub_viewer_session(f->r.hub, id));
+    rt->ops->session_closed(rt, id, CL_END_ENDED_BY_USER, true); /* again: nothing */
+    rt->ops->session_end(rt, id, CL_END_ENDED_BY_USER);
+    assert_false(rt->ops->session_live(rt, id, NULL, 0, NULL));
 }
 
 int main(void)
@@ -235,6 +271,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_to_viewers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hold_tells_agent_half, setup, teardown),
         cmocka_unit_test_setup_teardown(test_to_agent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attach_idle_close, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
