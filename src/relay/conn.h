@@ -22,7 +22,7 @@
 #include "core/wsq.h"
 
 struct cl_relay;
-struct cl_live_session;
+struct cl_viewer_session;
 struct cl_http_job;
 struct cl_events_sub;
 struct cl_frame;
@@ -167,7 +167,8 @@ struct cl_conn {
     uint8_t auth_hash[CL_HASH_LEN]; /* the token it authenticated with: checked again when
                                      * its user's tokens are revoked */
     char session_id[CL_ID_MAX + 1];
-    struct cl_live_session *live;
+    uint64_t viewer_id;             /* the hub's id for it: what its queued input is credited by */
+    struct cl_viewer_session *live; /* the session it views (hub_viewer.c) */
     struct cl_conn *viewer_next, *viewer_prev;
     uint64_t sent;      /* stream offset of the next byte this viewer should get */
     uint64_t acked;     /* consumed up to here */
@@ -177,7 +178,7 @@ struct cl_conn {
     bool view_only;     /* shared view-only: no stdin, resize or session_end */
     bool starter;       /* the user who started the session */
     bool peer_closed;   /* the peer sent a close frame (a clean goodbye) */
-    /* input flow control (hub.c): bytes of stdin accepted from this
+    /* input flow control (hub_viewer.c): bytes of stdin accepted from this
      * viewer, of those passed to the agent, and as last told to it
      * (stdin_ack, when auth_ok granted it a window: in_flow) */
     uint64_t in_recv, in_fwd, in_ack_sent;

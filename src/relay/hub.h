@@ -10,6 +10,15 @@
  * the database. Other modules reach agents and viewers through the router
  * (router.h), whose local implementation wraps the entry points below; a
  * cluster puts NATS behind the router.
+ *
+ * Inside, it is two halves that talk to each other only through the same
+ * router (decision 70): the agent's (hub_agent.c: agents by device, hello,
+ * grace, produced offsets, acks and replays to the agent, its stdin
+ * window) and the viewer's (hub_viewer.c: viewers by session, what each
+ * was sent and acked, lagging viewers, ghosts, gaps, /session auth), each
+ * with its own table of live sessions. hub.c holds what is neither's: the
+ * send helpers, the decoding of a message, the hub's life cycle and the
+ * calls below that span both (hub_internal.h).
  */
 #ifndef CL_RELAY_HUB_H
 #define CL_RELAY_HUB_H

@@ -4,7 +4,7 @@
  * One process-wide registry (cl_metrics) of fixed counters and histograms:
  * no allocation per sample, plain integer increments on the loop thread
  * (the relay runs everything on one libuv loop; nothing here is atomic).
- * The modules that know increment it: server.c, hub.c, liveness.c,
+ * The modules that know increment it: server.c, hub_viewer.c, hub_agent.c, liveness.c,
  * admission.c (refused connections), http.c (requests by route, status
  * and latency), ratelimit.c (refusals, named by cl_metrics_limiter) and
  * store_metrics.c (store operation latency).

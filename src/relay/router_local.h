@@ -1,7 +1,7 @@
 /*
  * router_local: the router (router.h) of a relay alone, over the hub's
- * in-process lookups. Every entry is an O(1) hash find or a walk of one
- * session's viewer list, as before the router existed.
+ * in-process lookups and its two halves. Every entry is an O(1) hash find
+ * or a walk of one session's viewer list, as before the router existed.
  */
 #ifndef CL_RELAY_ROUTER_LOCAL_H
 #define CL_RELAY_ROUTER_LOCAL_H

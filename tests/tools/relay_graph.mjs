@@ -23,8 +23,14 @@ const DIR = path.resolve(args.find((a) => !a.startsWith('--')) || path.join(HERE
 const CORE = ['relay', 'conn', 'server', 'hub', 'events', 'nodes', 'chat', 'http', 'liveness', 'pending', 'router', 'router_local'];
 // Files that are part of another module: the API's route handlers are the
 // HTTP API's parts (http.c dispatches to their route tables through
-// http.h, they answer through it), so api_X.c counts as http.
-const PART_OF = (file) => (/^api_[a-z_]+\.c$/.test(file) ? 'http' : null);
+// http.h, they answer through it), so api_X.c counts as http. The hub's
+// halves (hub_agent.c, hub_viewer.c, hub_internal.h) are the hub's parts
+// while they still share its live-session state.
+const PART_OF = (file) => {
+  if (/^api_[a-z_]+\.c$/.test(file)) return 'http';
+  if (/^hub_(agent|viewer|internal)\.[ch]$/.test(file)) return 'hub';
+  return null;
+};
 const ALL = args.includes('--all'); // every relay module, not only the core
 
 function read(file) {
@@ -106,6 +112,23 @@ for (const m of CORE) {
     const where = definedBy.get(n);
     if (where && where !== m)
       problems.push(`${m}.h declares ${n}, but ${where}.c defines it: ${m} depends on ${where} without saying so`);
+  }
+}
+
+// The hub's two halves talk only through the router (decision 70): neither
+// names a function or variable the other defines. (A cluster's router
+// carries what they say to each other between relays.)
+const HALVES = ['hub_agent.c', 'hub_viewer.c'];
+{
+  const text = Object.fromEntries(HALVES.map((f) => [f, read(f) === null ? null : code(read(f))]));
+  for (const f of HALVES) {
+    if (text[f] === null) continue;
+    for (const g of HALVES) {
+      if (g === f || text[g] === null) continue;
+      const theirs = topNames(text[g], true);
+      for (const tok of new Set(text[f].match(/\bcl_[A-Za-z0-9_]+\b/g) || []))
+        if (theirs.has(tok)) problems.push(`${f} uses ${tok}, which ${g} defines: the hub's halves talk only through the router`);
+    }
   }
 }
 
