@@ -7,8 +7,8 @@
  * The functions memory_pg.c calls, with libpq-fe.h's own types:
  * cl_pq.PQclear(r) and so on, valid once cl_pqlib_load returned 0.
  */
-#ifndef CL_AGENT_PQLIB_H
-#define CL_AGENT_PQLIB_H
+#ifndef CL_CORE_PQLIB_H
+#define CL_CORE_PQLIB_H
 
 #include <libpq-fe.h>
 #include <stddef.h>

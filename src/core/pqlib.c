@@ -1,5 +1,5 @@
 /* pqlib: see pqlib.h. */
-#include "agent/pqlib.h"
+#include "core/pqlib.h"
 #include "core/err.h"
 
 #include <dlfcn.h>
