@@ -5,11 +5,13 @@
  * and gets a store whose ops table it uses from then on. "sqlite:PATH" is
  * the embedded database in the directory PATH (store_sqlite.c; a PATH
  * naming its clawlink.db file is taken as that file's directory);
- * "postgres://..." and "postgresql://..." are the cluster's backend, not
- * built yet: refused with that said, never taken for a file name.
+ * "postgres://..." and "postgresql://..." are libpq's URLs for the
+ * cluster's backend (store_pg.c), never taken for a file name. A postgres
+ * URL may hold a password: no message here or below repeats it.
  */
 #include "relay/store.h"
 #include "relay/store_check.h"
+#include "relay/store_pg.h"
 #include "core/err.h"
 
 #include <stdio.h>
@@ -39,13 +41,14 @@ int cl_store_url_parse(const char *url, struct cl_store_url *out, char *err, siz
         if ((unsigned char)url[i] < 0x20 || url[i] == 0x7f)
             return cl_seterr(err, errlen, CL_EINVAL, "control character in the store URL");
     if (cl__has_prefix(url, "postgres://") || cl__has_prefix(url, "postgresql://")) {
-        /* never echo the URL: it may hold a password */
+        /* libpq parses the rest when the store opens (store_pg.c) */
         out->kind = CL_STORE_POSTGRES;
-        return cl_seterr(err, errlen, CL_EINVAL,
-                         "the postgres store is not built yet: use sqlite:PATH (the default)");
+        memcpy(out->path, url, n + 1);
+        return 0;
     }
     if (!cl__has_prefix(url, CL__SQLITE_PREFIX))
-        return cl_seterr(err, errlen, CL_EINVAL, "unknown store URL: want sqlite:PATH");
+        return cl_seterr(err, errlen, CL_EINVAL,
+                         "unknown store URL: want sqlite:PATH or postgresql://...");
     url += strlen(CL__SQLITE_PREFIX);
     n = strlen(url);
     if (n >= strlen(CL__DB_SUFFIX) && strcmp(url + n - strlen(CL__DB_SUFFIX), CL__DB_SUFFIX) == 0)
@@ -69,7 +72,11 @@ int cl_store_open(struct cl_store *s, const char *url, char *err, size_t errlen)
     rc = cl_store_url_parse(url, &u, err, errlen);
     if (rc)
         return rc;
-    rc = cl_store_open_sqlite(s, u.path, err, errlen);
+    if (u.kind == CL_STORE_POSTGRES)
+        rc = cl_store_open_pg(s, u.path, err, errlen);
+    else
+        rc = cl_store_open_sqlite(s, u.path, err, errlen);
+    cl_wipe(u.path, sizeof u.path); /* a postgres URL's password */
     if (rc)
         return rc;
     cl_store_check_wrap(s);

@@ -4,7 +4,9 @@
  *
  * Any bytes as a URL: the parser returns 0 or CL_EINVAL, always with a
  * NUL-terminated reason; an accepted URL is "sqlite:" and a non-empty
- * path without control characters that is a prefix of what followed it;
+ * path without control characters that is a prefix of what followed it,
+ * or a postgres:// / postgresql:// URL without control characters, kept
+ * whole;
  * the reason never repeats the URL's text after the scheme (a postgres
  * URL's password must not reach a log). Seed corpus:
  * tests/fuzz/corpus/store_url/.
@@ -34,7 +36,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = cl_store_url_parse(url, &u, err, sizeof err);
     CHECK(rc == 0 || rc == CL_EINVAL);
     CHECK(memchr(err, 0, sizeof err) != NULL);
-    if (rc == 0) {
+    if (rc == 0 && u.kind == CL_STORE_POSTGRES) {
+        /* kept whole, for libpq */
+        CHECK(strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0);
+        CHECK(strcmp(u.path, url) == 0);
+        for (size_t i = 0; url[i]; i++)
+            CHECK((unsigned char)url[i] >= 0x20 && url[i] != 0x7f);
+    } else if (rc == 0) {
         size_t n = strlen(u.path);
         CHECK(u.kind == CL_STORE_SQLITE);
         CHECK(strncmp(url, "sqlite:", 7) == 0);
