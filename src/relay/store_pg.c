@@ -88,16 +88,27 @@ static void cl__quiet(void *arg, const char *message)
     (void)message; /* NOTICEs (IF NOT EXISTS ...) are not the relay's news */
 }
 
-/* libpq's message without its trailing newline; it names the server
- * (host, socket, user) and the failure, never the password */
-static const char *cl__conn_error(PGconn *c, char *buf, size_t n)
+/* msg as one line in buf, with no quote that would end the log's value */
+static const char *cl__oneline(const char *msg, char *buf, size_t n)
 {
     size_t len;
-    snprintf(buf, n, "%s", c ? cl_pq.PQerrorMessage(c) : "out of memory");
+    snprintf(buf, n, "%s", msg ? msg : "");
     len = strlen(buf);
     while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
         buf[--len] = 0;
+    for (char *c = buf; *c; c++)
+        if (*c == '\n' || *c == '\t')
+            *c = ' ';
+        else if (*c == '"')
+            *c = '\'';
     return buf;
+}
+
+/* libpq's message: it names the server (host, socket, user) and the
+ * failure, never the password */
+static const char *cl__conn_error(PGconn *c, char *buf, size_t n)
+{
+    return cl__oneline(c ? cl_pq.PQerrorMessage(c) : "out of memory", buf, n);
 }
 
 static void cl__drop(struct cl_pg *q)
@@ -157,7 +168,7 @@ static int cl__fail(struct cl_pg *q, PGresult *r, const char *op)
         cl_warn("store",
                 "lost the connection to PostgreSQL: the operation fails, the next reconnects",
                 "op=%s sqlstate=%s error=\"%s\"", op, state ? state : "",
-                msg ? msg : cl__conn_error(q->conn, why, sizeof why));
+                msg ? cl__oneline(msg, why, sizeof why) : cl__conn_error(q->conn, why, sizeof why));
         cl__drop(q);
         return CL_EUNAVAIL;
     }
@@ -166,7 +177,7 @@ static int cl__fail(struct cl_pg *q, PGresult *r, const char *op)
     if (state && strcmp(state, "23503") == 0)
         return CL_ENOTFOUND;
     cl_error("store", "statement failed", "op=%s sqlstate=%s error=\"%s\"", op, state ? state : "",
-             msg ? msg : "");
+             cl__oneline(msg, why, sizeof why));
     return CL_EDB;
 }
 
