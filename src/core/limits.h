@@ -179,6 +179,8 @@
  * settings win). A lost connection fails the op with CL_EUNAVAIL. */
 #define CL_STORE_PG_CONNECT_TIMEOUT_S 5
 #define CL_STORE_PG_TCP_TIMEOUT_MS    10000
+/* Retry-After of the API's 503 while the store's database is unreachable */
+#define CL_STORE_UNAVAIL_RETRY_S 2
 
 /* Devices: what kind of agent dials in (issue 6 adds OpenClaw nodes). */
 #define CL_DEVICE_KIND_MAX       16

@@ -56,8 +56,10 @@ static void cl__usage(FILE *f)
         "  --listen ADDR:PORT   address to serve HTTP and WebSocket on (default 127.0.0.1:8080)\n"
         "  --data DIR           database and state directory (default ./var)\n"
         "  --store URL          where the relay's state is stored: sqlite:PATH, the SQLite\n"
-        "                       database in directory PATH (default sqlite:DIR of --data);\n"
-        "                       postgres:// is not built yet and is refused\n"
+        "                       database in directory PATH (default sqlite:DIR of --data),\n"
+        "                       or postgresql://[user[:pass]@]host[:port]/db (libpq's URL);\n"
+        "                       a password there shows in ps: prefer --store-file\n"
+        "  --store-file FILE    read that URL from FILE (one line, mode 0600)\n"
         "  --tls-cert FILE      PEM certificate: serve HTTPS/WSS (with --tls-key)\n"
         "  --tls-key FILE       PEM private key\n"
         "  --public-url URL     the URL agents are told to dial, e.g. https://relay.example.com\n"
@@ -479,6 +481,7 @@ int main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"data", required_argument, NULL, 'd'},
         {"store", required_argument, NULL, 'B'},
+        {"store-file", required_argument, NULL, 'b'},
         {"tls-cert", required_argument, NULL, 'c'},
         {"tls-key", required_argument, NULL, 'k'},
         {"public-url", required_argument, NULL, 'p'},
@@ -503,8 +506,8 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct cl_relay r;
-    const char *demo_file = NULL, *smtp_url_file = NULL;
-    static char smtp_url[CL_URL_MAX + 2];
+    const char *demo_file = NULL, *smtp_url_file = NULL, *store_url_file = NULL;
+    static char smtp_url[CL_URL_MAX + 2], store_file_url[CL_STORE_URL_MAX + 2];
     static char store_url[sizeof r.opts.data_dir + 16];
     struct cl_store_url store_parsed;
     uv_loop_t loop;
@@ -557,6 +560,9 @@ int main(int argc, char **argv)
                 return 2;
             }
             r.opts.store_url = optarg;
+            break;
+        case 'b':
+            store_url_file = optarg;
             break;
         case 'g':
         case 'T':
@@ -680,6 +686,19 @@ int main(int argc, char **argv)
     if (!r.opts.tls_cert != !r.opts.tls_key) {
         fprintf(stderr, "clawlink-relay: --tls-cert and --tls-key go together\n");
         return 2;
+    }
+    /* the store's URL, a password and all, may stay off the command line */
+    if (store_url_file && r.opts.store_url) {
+        fprintf(stderr, "clawlink-relay: --store and --store-file: one or the other\n");
+        return 2;
+    }
+    if (store_url_file) {
+        if (cl_store_url_load(store_url_file, store_file_url, sizeof store_file_url, err,
+                              sizeof err)) {
+            fprintf(stderr, "clawlink-relay: --store-file: %s\n", err);
+            return 2;
+        }
+        r.opts.store_url = store_file_url;
     }
     /* the SMTP URL, credentials and all, may stay off the command line */
     if (cl_mail_url_resolve(r.opts.smtp_url, smtp_url_file, smtp_url, sizeof smtp_url,

@@ -13,7 +13,9 @@
 #include "relay/store_check.h"
 #include "relay/store_pg.h"
 #include "core/err.h"
+#include "core/secret.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,40 @@ int cl_store_url_parse(const char *url, struct cl_store_url *out, char *err, siz
     memcpy(out->path, url, n);
     out->path[n] = 0;
     return 0;
+}
+
+int cl_store_url_load(const char *path, char *buf, size_t buflen, char *err, size_t errlen)
+{
+    struct cl_store_url u;
+    char why[128];
+    FILE *f = fopen(path, "re");
+    size_t n;
+    int rc = 0;
+
+    if (!f)
+        return cl_seterr(err, errlen, CL_EIO, "cannot read %s: %s", path, strerror(errno));
+    n = fread(buf, 1, buflen - 1, f);
+    if (ferror(f))
+        rc = cl_seterr(err, errlen, CL_EIO, "cannot read %s", path);
+    else if ((n == buflen - 1 && fgetc(f) != EOF) || n > CL_STORE_URL_MAX + 1)
+        rc = cl_seterr(err, errlen, CL_EINVAL, "%s: longer than %d bytes", path, CL_STORE_URL_MAX);
+    fclose(f);
+    if (rc)
+        goto out_wipe;
+    buf[n] = 0;
+    while (n &&
+           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        buf[--n] = 0;
+    rc = cl_store_url_parse(buf, &u, why, sizeof why);
+    cl_wipe(u.path, sizeof u.path);
+    if (rc) {
+        rc = cl_seterr(err, errlen, CL_EINVAL, "%s: %s", path, why);
+        goto out_wipe;
+    }
+    return 0;
+out_wipe:
+    cl_wipe(buf, buflen);
+    return rc;
 }
 
 int cl_store_open(struct cl_store *s, const char *url, char *err, size_t errlen)

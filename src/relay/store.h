@@ -491,6 +491,12 @@ struct cl_store_url {
  * empty, over CL_STORE_URL_MAX bytes, control characters, another scheme. */
 int cl_store_url_parse(const char *url, struct cl_store_url *out, char *err, size_t errlen);
 
+/* Reads a --store-file: one line (trailing whitespace dropped) that
+ * cl_store_url_parse accepts, into buf (buflen > CL_STORE_URL_MAX + 1).
+ * 0, CL_EIO (cannot read) or CL_EINVAL, with a reason in err that names
+ * the file, never its content; buf is wiped on an error. */
+int cl_store_url_load(const char *path, char *buf, size_t buflen, char *err, size_t errlen);
+
 /* Opens the store url names (the relay's only way in: main.c), its ops
  * wrapped by store_check.c's input checks. Returns 0, CL_EINVAL for a URL
  * cl_store_url_parse refuses, or the backend's error (CL_EDB; CL_EUNAVAIL: its

@@ -578,6 +578,29 @@ static void test_store_url(void **state)
     s2.ops->close(&s2);
     assert_int_equal(cl_store_open(&s2, "mysql://h/db", err, sizeof err), CL_EINVAL);
     assert_null(s2.ops);
+
+    /* --store-file: one line, its trailing whitespace dropped; a bad one is
+     * refused naming the file, never quoting it */
+    {
+        char path[160], buf[CL_STORE_URL_MAX + 2];
+        FILE *fp;
+        snprintf(path, sizeof path, "%s/store-url", f->dir);
+        fp = fopen(path, "w");
+        assert_non_null(fp);
+        fputs("postgresql://u:s3cret@db.example/clawlink \n", fp);
+        fclose(fp);
+        assert_int_equal(cl_store_url_load(path, buf, sizeof buf, err, sizeof err), 0);
+        assert_string_equal(buf, "postgresql://u:s3cret@db.example/clawlink");
+        fp = fopen(path, "w");
+        fputs("mysql://u:s3cret@db.example/clawlink\n", fp);
+        fclose(fp);
+        assert_int_equal(cl_store_url_load(path, buf, sizeof buf, err, sizeof err), CL_EINVAL);
+        assert_non_null(strstr(err, path));
+        assert_null(strstr(err, "s3cret"));
+        assert_int_equal(buf[0], 0);
+        snprintf(path, sizeof path, "%s/no-such-file", f->dir);
+        assert_int_equal(cl_store_url_load(path, buf, sizeof buf, err, sizeof err), CL_EIO);
+    }
 }
 
 int main(void)
