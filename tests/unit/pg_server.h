@@ -7,7 +7,7 @@
  * the caller FAILS, saying to run scripts/install-deps: these tests are
  * part of the suite, not optional. As root (CI containers) the server runs
  * as the `postgres` user the package creates (PostgreSQL refuses root).
- * The same steps as test_agent_memory_pg.c's. Not a test itself.
+ * Also test_agent_memory_pg.c's server. Not a test itself.
  */
 #ifndef CL_TESTS_PG_SERVER_H
 #define CL_TESTS_PG_SERVER_H
