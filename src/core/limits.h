@@ -179,6 +179,9 @@
  * settings win). A lost connection fails the op with CL_EUNAVAIL. */
 #define CL_STORE_PG_CONNECT_TIMEOUT_S 5
 #define CL_STORE_PG_TCP_TIMEOUT_MS    10000
+/* after a failed dial, ops fail at once (CL_EUNAVAIL) for this long rather
+ * than each waiting up to the connect timeout on the loop */
+#define CL_STORE_PG_REDIAL_MS 1000
 /* Retry-After of the API's 503 while the store's database is unreachable */
 #define CL_STORE_UNAVAIL_RETRY_S 2
 

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* pg_advisory_xact_lock's key while migrating: two relays starting at
  * once on one database migrate one after the other ("clawlink" in hex) */
@@ -136,21 +137,36 @@ static PGconn *cl__dial(const char *url)
 
 /* A working connection for the next statement: the one open, or a new one
  * (not inside a transaction: its statements died with the old one). */
+static uint64_t cl__mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static int cl__connect(struct cl_pg *q, const char *op)
 {
     char why[256];
+    uint64_t now;
 
     if (q->conn && cl_pq.PQstatus(q->conn) == CONNECTION_OK)
         return 0;
     cl__drop(q);
     if (q->in_tx)
         return CL_EUNAVAIL;
+    /* a server that does not answer costs the loop up to connect_timeout
+     * per dial: after a failed one, ops fail at once for a while */
+    now = cl__mono_ms();
+    if (now < q->next_dial_ms)
+        return CL_EUNAVAIL;
     q->conn = cl__dial(q->url);
     if (q->conn && cl_pq.PQstatus(q->conn) == CONNECTION_OK) {
         cl_info("store", "reconnected to PostgreSQL", "op=%s", op);
         return 0;
     }
-    cl_error("store", "PostgreSQL is unreachable: the operation fails", "op=%s error=\"%s\"", op,
+    q->next_dial_ms = cl__mono_ms() + CL_STORE_PG_REDIAL_MS;
+    cl_error("store", "PostgreSQL is unreachable: operations fail until it is back",
+             "op=%s retry_ms=%d error=\"%s\"", op, CL_STORE_PG_REDIAL_MS,
              cl__conn_error(q->conn, why, sizeof why));
     cl__drop(q);
     return CL_EUNAVAIL;

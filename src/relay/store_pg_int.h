@@ -15,9 +15,10 @@
 #define CL_PG_PARAMS_MAX 8
 
 struct cl_pg {
-    PGconn *conn; /* NULL: not connected (the next op connects) */
-    char *url;    /* the conninfo: a secret (a password), wiped at close */
-    bool in_tx;   /* inside BEGIN: a lost connection is not silently reopened */
+    PGconn *conn;          /* NULL: not connected (the next op connects) */
+    char *url;             /* the conninfo: a secret (a password), wiped at close */
+    bool in_tx;            /* inside BEGIN: a lost connection is not silently reopened */
+    uint64_t next_dial_ms; /* after a failed dial, none before this (CLOCK_MONOTONIC) */
 };
 
 /* A statement's parameters, in order ($1, $2, ...): zero-initialise, add
