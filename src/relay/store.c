@@ -50,7 +50,7 @@ int cl_store_url_parse(const char *url, struct cl_store_url *out, char *err, siz
     }
     if (!cl__has_prefix(url, CL__SQLITE_PREFIX))
         return cl_seterr(err, errlen, CL_EINVAL,
-                         "unknown store URL: want sqlite:PATH or postgresql://...");
+                         "unknown store URL: want sqlite:PATH or a postgresql: URL");
     url += strlen(CL__SQLITE_PREFIX);
     n = strlen(url);
     if (n >= strlen(CL__DB_SUFFIX) && strcmp(url + n - strlen(CL__DB_SUFFIX), CL__DB_SUFFIX) == 0)

@@ -58,7 +58,7 @@ test('--store sqlite:PATH holds the database; bad URLs are refused clearly', { t
   assert.match(pg.stderr, /cannot connect to PostgreSQL/);
   assert.doesNotMatch(pg.stderr, /s3cret/, 'the URL is not echoed');
   for (const [url, want] of [
-    ['mysql://x', /--store: unknown store URL: want sqlite:PATH or postgresql:/],
+    ['mysql://x', /--store: unknown store URL: want sqlite:PATH or a postgresql: URL/],
     ['sqlite:', /--store: sqlite: wants a directory/],
   ]) {
     const r = spawnSync(RELAY_BIN, ['--listen', '127.0.0.1:1', '--data', dataDir, '--store', url], { encoding: 'utf8', timeout: 10_000 });
