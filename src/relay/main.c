@@ -559,6 +559,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "clawlink-relay: --store: %s\n", err);
                 return 2;
             }
+            cl_wipe(store_parsed.path, sizeof store_parsed.path); /* a postgres URL's password */
             r.opts.store_url = optarg;
             break;
         case 'b':
@@ -732,10 +733,15 @@ int main(int argc, char **argv)
         snprintf(store_url, sizeof store_url, "sqlite:%s", r.opts.data_dir);
         r.opts.store_url = store_url;
     }
-    if (cl_store_open(&r.store, r.opts.store_url, err, sizeof err)) {
+    rc = cl_store_open(&r.store, r.opts.store_url, err, sizeof err);
+    cl_wipe(store_file_url,
+            sizeof store_file_url); /* --store-file's URL: the store keeps its own */
+    r.opts.store_url = NULL;
+    if (rc) {
         cl_error("relay", "cannot open database", "dir=%s error=\"%s\"", r.opts.data_dir, err);
         return 1;
     }
+    rc = 1;
     cl_store_metrics_wrap(&r.store);
     r.store.ops->device_all_offline(&r.store, cl_now());
     if (cl_webauth_init(&r)) {
