@@ -34,7 +34,7 @@ async function storeFile(pg, db) {
   return file;
 }
 
-test('two relays on one PostgreSQL database share their state; the URL stays secret', { timeout: TEST_TIMEOUT }, e2e(async () => {
+test('two relays on one PostgreSQL database share their state; the URL stays secret; only they map libpq', { timeout: TEST_TIMEOUT }, e2e(async () => {
   const pg = await relayPostgres();
   const file = await storeFile(pg, `shared_${randomId(6).toLowerCase()}`);
   const a = await startRelay({ extraArgs: ['--store-file', file] });
@@ -50,6 +50,10 @@ test('two relays on one PostgreSQL database share their state; the URL stays sec
   const token = expectStatus(r, 200, b).token;
   const list = expectStatus(await api(b, 'GET', '/api/v1/projects', undefined, token), 200, b);
   assert.deepEqual(list.projects.map((p) => p.id), [project.id]);
+  // libpq is loaded for PostgreSQL only (core/pqlib.c): a SQLite relay never maps it
+  assert.match(await readFile(`/proc/${a.proc.pid}/maps`, 'utf8'), /libpq\.so/);
+  const plain = await startRelay({ store: 'sqlite' });
+  assert.doesNotMatch(await readFile(`/proc/${plain.proc.pid}/maps`, 'utf8'), /libpq\.so/, 'a SQLite relay maps no libpq');
   const cmdline = await readFile(`/proc/${a.proc.pid}/cmdline`, 'utf8');
   assert.ok(!cmdline.includes(PASSWORD), 'not in /proc/PID/cmdline either');
   assertNoSecrets(a, [PASSWORD], 'relay a');
