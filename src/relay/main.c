@@ -102,8 +102,8 @@ static void cl__usage(FILE *f)
 static void cl__login_link_usage(FILE *f)
 {
     fprintf(f,
-            "usage: clawlink-relay login-link [--data DIR] [--email EMAIL] [--listen ADDR:PORT]\n"
-            "                                 [--url URL]\n"
+            "usage: clawlink-relay login-link [--data DIR | --store-file FILE] [--email EMAIL]\n"
+            "                                 [--listen ADDR:PORT] [--url URL]\n"
             "\n"
             "Prints a one-time sign-in link for a user of the relay whose database is in\n"
             "DIR (default ./var): the demo user of `make run` (" CL_DEMO_EMAIL ")\n"
@@ -113,6 +113,7 @@ static void cl__login_link_usage(FILE *f)
             "DATA and LISTEN.\n"
             "\n"
             "  --data DIR           the relay's --data (default ./var)\n"
+            "  --store-file FILE    the relay's --store-file (a relay on PostgreSQL)\n"
             "  --email EMAIL        whom to sign in (default " CL_DEMO_EMAIL ")\n"
             "  --listen ADDR:PORT   the relay's --listen, for the link (default 127.0.0.1:8080;\n"
             "                       0.0.0.0 and :: become 127.0.0.1 and ::1)\n"
@@ -121,6 +122,44 @@ static void cl__login_link_usage(FILE *f)
 }
 
 static int cl__parse_listen(const char *s, struct cl_relay_opts *o);
+
+/* Opens the store an operator command names (login-link, verify-email):
+ * --store-file FILE's URL, or the SQLite database in data (which must
+ * exist: a typo is not a fresh database). 0, or the exit status (1, 2)
+ * after saying why on stderr, never the URL. */
+static int cl__sub_store_open(const char *who, const char *data, const char *store_file,
+                              struct cl_store *s)
+{
+    static char url[CL_STORE_URL_MAX + 2];
+    char db[600], err[256];
+    struct stat st;
+    int rc;
+
+    if (store_file) {
+        if (cl_store_url_load(store_file, url, sizeof url, err, sizeof err)) {
+            fprintf(stderr, "clawlink-relay %s: --store-file: %s\n", who, err);
+            return 2;
+        }
+    } else {
+        snprintf(db, sizeof db, "%s/clawlink.db", data);
+        if (stat(db, &st) != 0) {
+            fprintf(stderr,
+                    "clawlink-relay %s: no relay database in %s (%s): is --data the relay's "
+                    "(make run: DATA=...), or does it keep its state in PostgreSQL "
+                    "(--store-file)?\n",
+                    who, data, strerror(errno));
+            return 1;
+        }
+        snprintf(url, sizeof url, "sqlite:%s", data);
+    }
+    rc = cl_store_open(s, url, err, sizeof err);
+    cl_wipe(url, sizeof url);
+    if (rc) {
+        fprintf(stderr, "clawlink-relay %s: cannot open the database: %s\n", who, err);
+        return 1;
+    }
+    return 0;
+}
 
 /* clawlink-relay login-link: a way back in for a user with no password
  * they know (the demo user's is random and never shown). A one-time
@@ -131,16 +170,18 @@ static int cl__parse_listen(const char *s, struct cl_relay_opts *o);
 static int cl__login_link(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"data", required_argument, NULL, 'd'},   {"email", required_argument, NULL, 'e'},
-        {"listen", required_argument, NULL, 'l'}, {"url", required_argument, NULL, 'u'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"data", required_argument, NULL, 'd'},
+        {"email", required_argument, NULL, 'e'},
+        {"listen", required_argument, NULL, 'l'},
+        {"url", required_argument, NULL, 'u'},
+        {"store-file", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct cl_relay r;
     struct cl_user u;
-    const char *email = CL_DEMO_EMAIL, *url = NULL;
-    char norm[CL_EMAIL_MAX + 1], code[CL_TOKEN_STR_LEN + 1], base[160],
-        db[sizeof r.opts.data_dir + 16], store_url[sizeof r.opts.data_dir + 16], err[256];
-    struct stat st;
+    const char *email = CL_DEMO_EMAIL, *url = NULL, *store_file = NULL;
+    char norm[CL_EMAIL_MAX + 1], code[CL_TOKEN_STR_LEN + 1], base[160];
     int opt, rc = 1;
 
     memset(&r, 0, sizeof r);
@@ -159,6 +200,9 @@ static int cl__login_link(int argc, char **argv)
             break;
         case 'e':
             email = optarg;
+            break;
+        case 'b':
+            store_file = optarg;
             break;
         case 'l':
             if (cl__parse_listen(optarg, &r.opts)) {
@@ -203,25 +247,14 @@ static int cl__login_link(int argc, char **argv)
         snprintf(base, sizeof base, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host,
                  r.opts.port);
     }
-    snprintf(db, sizeof db, "%s/clawlink.db", r.opts.data_dir);
-    if (stat(db, &st) != 0) {
-        fprintf(stderr,
-                "clawlink-relay login-link: no relay database in %s (%s): is --data the relay's "
-                "(make run: DATA=...)?\n",
-                r.opts.data_dir, strerror(errno));
-        return 1;
-    }
     cl_log_set_level(CL_LOG_WARN); /* the store's "database open" is not news here */
     if (cl_secret_init() || cl_auth_init()) {
         fprintf(stderr, "clawlink-relay login-link: crypto initialisation failed\n");
         return 1;
     }
-    snprintf(store_url, sizeof store_url, "sqlite:%s", r.opts.data_dir);
-    if (cl_store_open(&r.store, store_url, err, sizeof err)) {
-        fprintf(stderr, "clawlink-relay login-link: cannot open the database in %s: %s\n",
-                r.opts.data_dir, err);
-        return 1;
-    }
+    rc = cl__sub_store_open("login-link", r.opts.data_dir, store_file, &r.store);
+    if (rc)
+        return rc;
     rc = r.store.ops->user_by_email(&r.store, norm, &u);
     if (rc == CL_ENOTFOUND) {
         fprintf(stderr, "clawlink-relay login-link: no user %s in %s%s\n", norm, r.opts.data_dir,
@@ -263,20 +296,22 @@ static int cl__verify_email(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"data", required_argument, NULL, 'd'},
+        {"store-file", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static const char usage[] =
-        "usage: clawlink-relay verify-email [--data DIR] EMAIL\n"
+        "usage: clawlink-relay verify-email [--data DIR | --store-file FILE] EMAIL\n"
         "\n"
         "Marks EMAIL, a user of the relay whose database is in DIR (default ./var),\n"
         "as proven, as opening the verification link the relay mailed would: for a\n"
         "relay without a mail server, when you know the address is theirs. Only a\n"
-        "proven address sees and accepts invitations to projects.\n";
-    char data[512], norm[CL_EMAIL_MAX + 1], db[sizeof data + 16], url[sizeof data + 16], err[256];
+        "proven address sees and accepts invitations to projects. A relay on\n"
+        "PostgreSQL: --store-file FILE, the relay's.\n";
+    char data[512], norm[CL_EMAIL_MAX + 1];
+    const char *store_file = NULL;
     struct cl_store store;
     struct cl_user u;
-    struct stat st;
     int opt, rc;
 
     snprintf(data, sizeof data, "./var");
@@ -289,6 +324,9 @@ static int cl__verify_email(int argc, char **argv)
                 return 2;
             }
             snprintf(data, sizeof data, "%s", optarg);
+            break;
+        case 'b':
+            store_file = optarg;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -307,23 +345,14 @@ static int cl__verify_email(int argc, char **argv)
                 argv[optind]);
         return 2;
     }
-    snprintf(db, sizeof db, "%s/clawlink.db", data);
-    if (stat(db, &st) != 0) {
-        fprintf(stderr, "clawlink-relay verify-email: no relay database in %s (%s)\n", data,
-                strerror(errno));
-        return 1;
-    }
     cl_log_set_level(CL_LOG_WARN);
     if (cl_secret_init()) {
         fprintf(stderr, "clawlink-relay verify-email: crypto initialisation failed\n");
         return 1;
     }
-    snprintf(url, sizeof url, "sqlite:%s", data);
-    if (cl_store_open(&store, url, err, sizeof err)) {
-        fprintf(stderr, "clawlink-relay verify-email: cannot open the database in %s: %s\n", data,
-                err);
-        return 1;
-    }
+    rc = cl__sub_store_open("verify-email", data, store_file, &store);
+    if (rc)
+        return rc;
     rc = store.ops->user_by_email(&store, norm, &u);
     if (rc == 0) {
         cl_wipe(u.pw_hash, sizeof u.pw_hash);

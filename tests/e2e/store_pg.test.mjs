@@ -18,7 +18,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   RELAY_BIN, TEST_TIMEOUT, api, assertNoSecrets, cleanupAll, createProject, e2e, expectStatus, freePort,
-  randomId, relayPostgres, signup, sleep, startRelay, tempDir,
+  loginLink, randomId, relayPostgres, signup, sleep, startRelay, tempDir,
 } from './lib/harness.mjs';
 
 after(cleanupAll);
@@ -104,4 +104,20 @@ test('a database that cannot be reached at start-up: a clear error, exit 1, no p
   const both = spawnSync(RELAY_BIN, ['--data', dir, '--store', 'sqlite:x', '--store-file', file], { encoding: 'utf8', timeout: 10_000 });
   assert.equal(both.status, 2);
   assert.match(both.stderr, /--store and --store-file: one or the other/);
+}));
+
+test('the operator commands reach a relay on PostgreSQL with --store-file: login-link, verify-email', { timeout: TEST_TIMEOUT }, e2e(async () => {
+  const pg = await relayPostgres();
+  const file = await storeFile(pg, `ops_${randomId(6).toLowerCase()}`);
+  const relay = await startRelay({ extraArgs: ['--store-file', file] });
+  const u = await signup(relay);
+  const link = await loginLink(['--store-file', file, '--email', u.email, '--listen', `127.0.0.1:${relay.port}`]);
+  assert.equal(link.code, 0, link.stderr);
+  assert.match(link.stdout, /\/auth#one-time=/);
+  assert.doesNotMatch(link.stderr + link.stdout, new RegExp(PASSWORD));
+  const v = spawnSync(RELAY_BIN, ['verify-email', '--store-file', file, u.email], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(v.status, 0, v.stderr);
+  assert.match(v.stdout, /address proven$/m);
+  const again = spawnSync(RELAY_BIN, ['verify-email', '--store-file', file, u.email], { encoding: 'utf8', timeout: 20_000 });
+  assert.match(again.stdout, /address proven \(already\)/, 'the relay\'s database has it');
 }));
