@@ -47,7 +47,8 @@
     X(PQsetNoticeProcessor)                                                                        \
     X(PQsetnonblocking)                                                                            \
     X(PQsocket)                                                                                    \
-    X(PQstatus)
+    X(PQstatus)                                                                                    \
+    X(PQtransactionStatus)
 
 struct cl_pqlib {
 #define CL__PQ_FIELD(f) __typeof__(f) *f;

@@ -22,8 +22,9 @@
  * logged with the op's name, the SQLSTATE and PostgreSQL's primary message
  * (never its DETAIL, which quotes the key's values, nor a parameter). A
  * lost connection (the server restarted, the network dropped) fails the
- * op with CL_EUNAVAIL, logged once, never exits: the connection is closed
- * and the next op connects again.
+ * op with CL_EUNAVAIL and never exits: the connection is closed and the
+ * next op connects again (after a failed dial, not before
+ * CL_STORE_PG_REDIAL_MS).
  *
  * Transactions: where SQLite takes its write lock (BEGIN IMMEDIATE),
  * PostgreSQL runs READ COMMITTED and the rows that decide an op are read
@@ -32,6 +33,10 @@
  * row are serialised the same way. A statement that fails aborts
  * PostgreSQL's transaction, so where SQLite carried on past a conflict
  * (invitation_respond's membership) the SQL says ON CONFLICT DO NOTHING.
+ *
+ * This file: parameters, the connection, statements, transactions,
+ * columns, open and migrations; the ops are store_pg_accounts.c's and
+ * store_pg_control.c's (store_pg_int.h between them).
  */
 #include "relay/store_pg.h"
 #include "relay/store_pg_int.h"
@@ -56,6 +61,8 @@
 /* NULL is SQL NULL */
 void cl_pg_p_str(struct cl_pg_params *p, const char *s)
 {
+    if (p->n >= CL_PG_PARAMS_MAX)
+        abort(); /* a statement with more: raise CL_PG_PARAMS_MAX */
     p->v[p->n] = s;
     p->len[p->n] = 0;
     p->fmt[p->n++] = 0;
@@ -69,6 +76,8 @@ void cl_pg_p_opt(struct cl_pg_params *p, const char *s)
 
 void cl_pg_p_i64(struct cl_pg_params *p, int64_t v)
 {
+    if (p->n >= CL_PG_PARAMS_MAX)
+        abort();
     snprintf(p->num[p->n], sizeof p->num[p->n], "%lld", (long long)v);
     cl_pg_p_str(p, p->num[p->n]);
 }
@@ -76,6 +85,8 @@ void cl_pg_p_i64(struct cl_pg_params *p, int64_t v)
 /* a 32-byte hash as binary bytea; NULL is SQL NULL */
 void cl_pg_p_hash(struct cl_pg_params *p, const uint8_t *h)
 {
+    if (p->n >= CL_PG_PARAMS_MAX)
+        abort();
     p->v[p->n] = (const char *)h;
     p->len[p->n] = h ? CL_HASH_LEN : 0;
     p->fmt[p->n++] = h ? 1 : 0;
@@ -267,9 +278,18 @@ int cl_pg_begin(struct cl_pg *q, const char *op)
     return rc;
 }
 
+/* PostgreSQL answers COMMIT of a transaction a failed statement aborted
+ * with a ROLLBACK that looks like success: such a transaction is said to
+ * have failed (an op that carried on past an error is a bug). */
 int cl_pg_commit(struct cl_pg *q, const char *op)
 {
-    int rc = cl_pg_run(q, "COMMIT", NULL, NULL, op);
+    int rc;
+    if (q->conn && cl_pq.PQtransactionStatus(q->conn) == PQTRANS_INERROR) {
+        cl_error("store", "commit of a failed transaction: rolled back", "op=%s", op);
+        cl_pg_rollback(q, op);
+        return CL_EDB;
+    }
+    rc = cl_pg_run(q, "COMMIT", NULL, NULL, op);
     q->in_tx = false;
     return rc;
 }
