@@ -762,15 +762,13 @@ int main(int argc, char **argv)
         snprintf(store_url, sizeof store_url, "sqlite:%s", r.opts.data_dir);
         r.opts.store_url = store_url;
     }
-    rc = cl_store_open(&r.store, r.opts.store_url, err, sizeof err);
-    cl_wipe(store_file_url,
-            sizeof store_file_url); /* --store-file's URL: the store keeps its own */
-    r.opts.store_url = NULL;
-    if (rc) {
+    /* r.opts.store_url stays: more stores may be opened from it (main's
+     * store_pool, decision 68); store_file_url is wiped at exit */
+    if (cl_store_open(&r.store, r.opts.store_url, err, sizeof err)) {
+        cl_wipe(store_file_url, sizeof store_file_url);
         cl_error("relay", "cannot open database", "dir=%s error=\"%s\"", r.opts.data_dir, err);
         return 1;
     }
-    rc = 1;
     cl_store_metrics_wrap(&r.store);
     r.store.ops->device_all_offline(&r.store, cl_now());
     if (cl_webauth_init(&r)) {
@@ -854,6 +852,7 @@ out_free:
     cl_consent_free(r.consent);
     cl_mail_cleanup();
     r.store.ops->close(&r.store);
+    cl_wipe(store_file_url, sizeof store_file_url);
     cl_info("relay", "stopped", "%s", "");
     return rc;
 }
