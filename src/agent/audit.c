@@ -1,6 +1,6 @@
 /* audit: the checks of `clawlink audit`, their findings, --fix and --json. */
 #include "agent/audit.h"
-#include "agent/pqlib.h"
+#include "core/pqlib.h"
 #include "agent/audit_probe.h"
 #include "agent/config.h"
 #include "agent/gateway_discover.h"

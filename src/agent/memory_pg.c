@@ -16,7 +16,7 @@
  * options, both values of parameters with their own quoting.
  */
 #include "agent/memory_pg.h"
-#include "agent/pqlib.h"
+#include "core/pqlib.h"
 #include "core/backoff.h"
 #include "core/err.h"
 #include "core/log.h"

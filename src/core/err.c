@@ -35,6 +35,8 @@ const char *cl_strerror(int err)
         return "invalid state";
     case CL_EEXPIRED:
         return "expired";
+    case CL_EUNAVAIL:
+        return "unavailable";
     default:
         return "unknown error";
     }

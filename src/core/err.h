@@ -25,6 +25,7 @@ enum cl_err {
     CL_EDB = -11,       /* storage failure */
     CL_ESTATE = -12,    /* not valid in the current state (e.g. device offline) */
     CL_EEXPIRED = -13,  /* token or code expired */
+    CL_EUNAVAIL = -14,  /* a service it needs is unreachable now (the store's database); retry */
 };
 
 /* Static, short description of a CL_E* code ("not found"). */

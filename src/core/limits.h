@@ -179,6 +179,18 @@
 #define CL_URL_MAX      1024
 /* --store URL (relay/store.c): longer ones are refused at start */
 #define CL_STORE_URL_MAX 1024
+/* The PostgreSQL store (relay/store_pg.c) talks to its server on the event
+ * loop, synchronously (decisions 71): how long connecting may take, and
+ * how long sent data may stay unacknowledged before the connection is
+ * given up (libpq's connect_timeout and tcp_user_timeout; the URL's own
+ * settings win). A lost connection fails the op with CL_EUNAVAIL. */
+#define CL_STORE_PG_CONNECT_TIMEOUT_S 5
+#define CL_STORE_PG_TCP_TIMEOUT_MS    10000
+/* after a failed dial, ops fail at once (CL_EUNAVAIL) for this long rather
+ * than each waiting up to the connect timeout on the loop */
+#define CL_STORE_PG_REDIAL_MS 1000
+/* Retry-After of the API's 503 while the store's database is unreachable */
+#define CL_STORE_UNAVAIL_RETRY_S 2
 
 /* Devices: what kind of agent dials in (issue 6 adds OpenClaw nodes). */
 #define CL_DEVICE_KIND_MAX       16

@@ -32,7 +32,7 @@ static const char *const cl__sev_name[] = {"info", "warn", "critical"};
 struct cl__audit {
     /* the relay's options */
     const char *data, *listen, *public_url, *tls_cert, *tls_key, *smtp_url, *smtp_url_file;
-    const char *metrics_token_file;
+    const char *metrics_token_file, *store_file;
     unsigned max_conns_per_addr;
     /* the audit's */
     const char *ca, *unit;
@@ -818,6 +818,7 @@ int cl_audit_main(int argc, char **argv)
         /* the relay's other options: accepted, not audited */
         {"smtp-from", required_argument, NULL, 'x'},
         {"store", required_argument, NULL, 'x'}, /* the checks read --data's database */
+        {"store-file", required_argument, NULL, 'P'},
         {"agent-grace", required_argument, NULL, 'x'},
         {"ping-interval", required_argument, NULL, 'x'},
         {"connector-dir", required_argument, NULL, 'x'},
@@ -880,6 +881,9 @@ int cl_audit_main(int argc, char **argv)
             break;
         case 'm':
             a.metrics_token_file = optarg;
+            break;
+        case 'P':
+            a.store_file = optarg;
             break;
         case 'f':
             a.smtp_url_file = optarg;
@@ -945,6 +949,8 @@ int cl_audit_main(int argc, char **argv)
     cl__check_limits(&a, have_run ? &run : NULL);
     cl__check_unit(&a);
     cl__check_smtp(&a, have_run ? &run : NULL);
+    cl__check_secret_file(&a, a.store_file, "store.file_mode", "the store URL file",
+                          "it holds the database's password");
     cl__check_metrics(&a);
     cl__check_db(&a);
     if (a.deep)

@@ -216,6 +216,11 @@ void cl_http_reply_errcode(struct cl_conn *c, int err)
     case CL_ENOTFOUND:
         cl_http_reply_error(c, 404, "not_found", "no such resource");
         break;
+    case CL_EUNAVAIL: /* the store's database is down or restarting (store_pg.c) */
+        cl_http_set_retry_after(c, CL_STORE_UNAVAIL_RETRY_S);
+        cl_http_reply_error(c, 503, "unavailable",
+                            "the relay's database cannot be reached: try again shortly");
+        break;
     default:
         cl_http_reply_error(c, 500, "internal", "internal error (%s)", cl_strerror(err));
         break;

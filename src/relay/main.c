@@ -60,8 +60,10 @@ static void cl__usage(FILE *f)
         "  --listen ADDR:PORT   address to serve HTTP and WebSocket on (default 127.0.0.1:8080)\n"
         "  --data DIR           database and state directory (default ./var)\n"
         "  --store URL          where the relay's state is stored: sqlite:PATH, the SQLite\n"
-        "                       database in directory PATH (default sqlite:DIR of --data);\n"
-        "                       postgres:// is not built yet and is refused\n"
+        "                       database in directory PATH (default sqlite:DIR of --data),\n"
+        "                       or postgresql://[user[:pass]@]host[:port]/db (libpq's URL);\n"
+        "                       a password there shows in ps: prefer --store-file\n"
+        "  --store-file FILE    read that URL from FILE (one line, mode 0600)\n"
         "  --tls-cert FILE      PEM certificate: serve HTTPS/WSS (with --tls-key)\n"
         "  --tls-key FILE       PEM private key\n"
         "  --public-url URL     the URL agents are told to dial, e.g. https://relay.example.com\n"
@@ -110,8 +112,8 @@ static void cl__usage(FILE *f)
 static void cl__login_link_usage(FILE *f)
 {
     fprintf(f,
-            "usage: clawlink-relay login-link [--data DIR] [--email EMAIL] [--listen ADDR:PORT]\n"
-            "                                 [--url URL]\n"
+            "usage: clawlink-relay login-link [--data DIR | --store-file FILE] [--email EMAIL]\n"
+            "                                 [--listen ADDR:PORT] [--url URL]\n"
             "\n"
             "Prints a one-time sign-in link for a user of the relay whose database is in\n"
             "DIR (default ./var): the demo user of `make run` (" CL_DEMO_EMAIL ")\n"
@@ -121,6 +123,7 @@ static void cl__login_link_usage(FILE *f)
             "DATA and LISTEN.\n"
             "\n"
             "  --data DIR           the relay's --data (default ./var)\n"
+            "  --store-file FILE    the relay's --store-file (a relay on PostgreSQL)\n"
             "  --email EMAIL        whom to sign in (default " CL_DEMO_EMAIL ")\n"
             "  --listen ADDR:PORT   the relay's --listen, for the link (default 127.0.0.1:8080;\n"
             "                       0.0.0.0 and :: become 127.0.0.1 and ::1)\n"
@@ -129,6 +132,44 @@ static void cl__login_link_usage(FILE *f)
 }
 
 static int cl__parse_listen(const char *s, struct cl_relay_opts *o);
+
+/* Opens the store an operator command names (login-link, verify-email):
+ * --store-file FILE's URL, or the SQLite database in data (which must
+ * exist: a typo is not a fresh database). 0, or the exit status (1, 2)
+ * after saying why on stderr, never the URL. */
+static int cl__sub_store_open(const char *who, const char *data, const char *store_file,
+                              struct cl_store *s)
+{
+    static char url[CL_STORE_URL_MAX + 2];
+    char db[600], err[256];
+    struct stat st;
+    int rc;
+
+    if (store_file) {
+        if (cl_store_url_load(store_file, url, sizeof url, err, sizeof err)) {
+            fprintf(stderr, "clawlink-relay %s: --store-file: %s\n", who, err);
+            return 2;
+        }
+    } else {
+        snprintf(db, sizeof db, "%s/clawlink.db", data);
+        if (stat(db, &st) != 0) {
+            fprintf(stderr,
+                    "clawlink-relay %s: no relay database in %s (%s): is --data the relay's "
+                    "(make run: DATA=...), or does it keep its state in PostgreSQL "
+                    "(--store-file)?\n",
+                    who, data, strerror(errno));
+            return 1;
+        }
+        snprintf(url, sizeof url, "sqlite:%s", data);
+    }
+    rc = cl_store_open(s, url, err, sizeof err);
+    cl_wipe(url, sizeof url);
+    if (rc) {
+        fprintf(stderr, "clawlink-relay %s: cannot open the database: %s\n", who, err);
+        return 1;
+    }
+    return 0;
+}
 
 /* clawlink-relay login-link: a way back in for a user with no password
  * they know (the demo user's is random and never shown). A one-time
@@ -139,16 +180,18 @@ static int cl__parse_listen(const char *s, struct cl_relay_opts *o);
 static int cl__login_link(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"data", required_argument, NULL, 'd'},   {"email", required_argument, NULL, 'e'},
-        {"listen", required_argument, NULL, 'l'}, {"url", required_argument, NULL, 'u'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"data", required_argument, NULL, 'd'},
+        {"email", required_argument, NULL, 'e'},
+        {"listen", required_argument, NULL, 'l'},
+        {"url", required_argument, NULL, 'u'},
+        {"store-file", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct cl_relay r;
     struct cl_user u;
-    const char *email = CL_DEMO_EMAIL, *url = NULL;
-    char norm[CL_EMAIL_MAX + 1], code[CL_TOKEN_STR_LEN + 1], base[160],
-        db[sizeof r.opts.data_dir + 16], store_url[sizeof r.opts.data_dir + 16], err[256];
-    struct stat st;
+    const char *email = CL_DEMO_EMAIL, *url = NULL, *store_file = NULL;
+    char norm[CL_EMAIL_MAX + 1], code[CL_TOKEN_STR_LEN + 1], base[160];
     int opt, rc = 1;
 
     memset(&r, 0, sizeof r);
@@ -167,6 +210,9 @@ static int cl__login_link(int argc, char **argv)
             break;
         case 'e':
             email = optarg;
+            break;
+        case 'b':
+            store_file = optarg;
             break;
         case 'l':
             if (cl__parse_listen(optarg, &r.opts)) {
@@ -211,25 +257,14 @@ static int cl__login_link(int argc, char **argv)
         snprintf(base, sizeof base, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host,
                  r.opts.port);
     }
-    snprintf(db, sizeof db, "%s/clawlink.db", r.opts.data_dir);
-    if (stat(db, &st) != 0) {
-        fprintf(stderr,
-                "clawlink-relay login-link: no relay database in %s (%s): is --data the relay's "
-                "(make run: DATA=...)?\n",
-                r.opts.data_dir, strerror(errno));
-        return 1;
-    }
     cl_log_set_level(CL_LOG_WARN); /* the store's "database open" is not news here */
     if (cl_secret_init() || cl_auth_init()) {
         fprintf(stderr, "clawlink-relay login-link: crypto initialisation failed\n");
         return 1;
     }
-    snprintf(store_url, sizeof store_url, "sqlite:%s", r.opts.data_dir);
-    if (cl_store_open(&r.store, store_url, err, sizeof err)) {
-        fprintf(stderr, "clawlink-relay login-link: cannot open the database in %s: %s\n",
-                r.opts.data_dir, err);
-        return 1;
-    }
+    rc = cl__sub_store_open("login-link", r.opts.data_dir, store_file, &r.store);
+    if (rc)
+        return rc;
     rc = r.store.ops->user_by_email(&r.store, norm, &u);
     if (rc == CL_ENOTFOUND) {
         fprintf(stderr, "clawlink-relay login-link: no user %s in %s%s\n", norm, r.opts.data_dir,
@@ -271,20 +306,22 @@ static int cl__verify_email(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"data", required_argument, NULL, 'd'},
+        {"store-file", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static const char usage[] =
-        "usage: clawlink-relay verify-email [--data DIR] EMAIL\n"
+        "usage: clawlink-relay verify-email [--data DIR | --store-file FILE] EMAIL\n"
         "\n"
         "Marks EMAIL, a user of the relay whose database is in DIR (default ./var),\n"
         "as proven, as opening the verification link the relay mailed would: for a\n"
         "relay without a mail server, when you know the address is theirs. Only a\n"
-        "proven address sees and accepts invitations to projects.\n";
-    char data[512], norm[CL_EMAIL_MAX + 1], db[sizeof data + 16], url[sizeof data + 16], err[256];
+        "proven address sees and accepts invitations to projects. A relay on\n"
+        "PostgreSQL: --store-file FILE, the relay's.\n";
+    char data[512], norm[CL_EMAIL_MAX + 1];
+    const char *store_file = NULL;
     struct cl_store store;
     struct cl_user u;
-    struct stat st;
     int opt, rc;
 
     snprintf(data, sizeof data, "./var");
@@ -297,6 +334,9 @@ static int cl__verify_email(int argc, char **argv)
                 return 2;
             }
             snprintf(data, sizeof data, "%s", optarg);
+            break;
+        case 'b':
+            store_file = optarg;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -315,23 +355,14 @@ static int cl__verify_email(int argc, char **argv)
                 argv[optind]);
         return 2;
     }
-    snprintf(db, sizeof db, "%s/clawlink.db", data);
-    if (stat(db, &st) != 0) {
-        fprintf(stderr, "clawlink-relay verify-email: no relay database in %s (%s)\n", data,
-                strerror(errno));
-        return 1;
-    }
     cl_log_set_level(CL_LOG_WARN);
     if (cl_secret_init()) {
         fprintf(stderr, "clawlink-relay verify-email: crypto initialisation failed\n");
         return 1;
     }
-    snprintf(url, sizeof url, "sqlite:%s", data);
-    if (cl_store_open(&store, url, err, sizeof err)) {
-        fprintf(stderr, "clawlink-relay verify-email: cannot open the database in %s: %s\n", data,
-                err);
-        return 1;
-    }
+    rc = cl__sub_store_open("verify-email", data, store_file, &store);
+    if (rc)
+        return rc;
     rc = store.ops->user_by_email(&store, norm, &u);
     if (rc == 0) {
         cl_wipe(u.pw_hash, sizeof u.pw_hash);
@@ -489,6 +520,7 @@ int main(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"data", required_argument, NULL, 'd'},
         {"store", required_argument, NULL, 'B'},
+        {"store-file", required_argument, NULL, 'b'},
         {"tls-cert", required_argument, NULL, 'c'},
         {"tls-key", required_argument, NULL, 'k'},
         {"public-url", required_argument, NULL, 'p'},
@@ -515,8 +547,8 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct cl_relay r;
-    const char *demo_file = NULL, *smtp_url_file = NULL;
-    static char smtp_url[CL_URL_MAX + 2];
+    const char *demo_file = NULL, *smtp_url_file = NULL, *store_url_file = NULL;
+    static char smtp_url[CL_URL_MAX + 2], store_file_url[CL_STORE_URL_MAX + 2];
     static char store_url[sizeof r.opts.data_dir + 16];
     struct cl_store_url store_parsed;
     static struct cl_bus_urls nats_urls;
@@ -581,7 +613,11 @@ int main(int argc, char **argv)
                 fprintf(stderr, "clawlink-relay: --store: %s\n", err);
                 return 2;
             }
+            cl_wipe(store_parsed.path, sizeof store_parsed.path); /* a postgres URL's password */
             r.opts.store_url = optarg;
+            break;
+        case 'b':
+            store_url_file = optarg;
             break;
         case 'g':
         case 'T':
@@ -706,6 +742,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "clawlink-relay: --tls-cert and --tls-key go together\n");
         return 2;
     }
+    /* the store's URL, a password and all, may stay off the command line */
+    if (store_url_file && r.opts.store_url) {
+        fprintf(stderr, "clawlink-relay: --store and --store-file: one or the other\n");
+        return 2;
+    }
+    if (store_url_file) {
+        if (cl_store_url_load(store_url_file, store_file_url, sizeof store_file_url, err,
+                              sizeof err)) {
+            fprintf(stderr, "clawlink-relay: --store-file: %s\n", err);
+            return 2;
+        }
+        r.opts.store_url = store_file_url;
+    }
     /* the SMTP URL, credentials and all, may stay off the command line */
     if (cl_mail_url_resolve(r.opts.smtp_url, smtp_url_file, smtp_url, sizeof smtp_url,
                             &r.opts.smtp_url, err, sizeof err)) {
@@ -749,7 +798,10 @@ int main(int argc, char **argv)
         snprintf(store_url, sizeof store_url, "sqlite:%s", r.opts.data_dir);
         r.opts.store_url = store_url;
     }
+    /* r.opts.store_url stays: more stores may be opened from it (main's
+     * store_pool, decision 68); store_file_url is wiped at exit */
     if (cl_store_open(&r.store, r.opts.store_url, err, sizeof err)) {
+        cl_wipe(store_file_url, sizeof store_file_url);
         cl_error("relay", "cannot open database", "dir=%s error=\"%s\"", r.opts.data_dir, err);
         return 1;
     }
@@ -876,6 +928,7 @@ out_free:
     r.store.ops->close(&r.store);
     if (r.opts.nats)
         cl_bus_library_close();
+    cl_wipe(store_file_url, sizeof store_file_url);
     cl_info("relay", "stopped", "%s", "");
     return rc;
 }

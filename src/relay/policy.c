@@ -97,6 +97,16 @@ static bool cl__anonymous(const char *user_id)
     return !user_id || !user_id[0];
 }
 
+/* A store error as the policy answers it: not_found for CL_ENOTFOUND,
+ * CL_EUNAVAIL as it is (a database that is down: 503, try again), any
+ * other failure CL_EDB. */
+static int cl__store_err(int rc, int not_found)
+{
+    if (rc == CL_ENOTFOUND)
+        return not_found;
+    return rc == CL_EUNAVAIL ? rc : CL_EDB;
+}
+
 /* Role-based decision once the project is known to exist. */
 static int cl__decide(struct cl_store *s, const char *user_id, enum cl_action act,
                       const char *project_id, enum cl_role *role_out)
@@ -104,7 +114,7 @@ static int cl__decide(struct cl_store *s, const char *user_id, enum cl_action ac
     enum cl_role role = CL_ROLE_NONE;
     int rc = s->ops->member_role(s, project_id, user_id, &role);
     if (rc && rc != CL_ENOTFOUND)
-        return CL_EDB;
+        return cl__store_err(rc, CL_EDB);
     if (role_out)
         *role_out = role;
     if (role == CL_ROLE_NONE)
@@ -123,7 +133,7 @@ int cl_policy_project(struct cl_store *s, const char *user_id, enum cl_action ac
         return CL_EAUTH;
     rc = s->ops->project_get(s, project_id, &p);
     if (rc)
-        return rc == CL_ENOTFOUND ? CL_ENOTFOUND : CL_EDB;
+        return cl__store_err(rc, CL_ENOTFOUND);
     rc = cl__decide(s, user_id, act, p.id, &p.role);
     if (rc == 0 && out)
         *out = p;
@@ -139,7 +149,7 @@ int cl_policy_device(struct cl_store *s, const char *user_id, enum cl_action act
         return CL_EAUTH;
     rc = s->ops->device_get(s, device_id, &d);
     if (rc)
-        return rc == CL_ENOTFOUND ? CL_ENOTFOUND : CL_EDB;
+        return cl__store_err(rc, CL_ENOTFOUND);
     rc = cl__decide(s, user_id, act, d.project_id, NULL);
     if (rc == 0 && out)
         *out = d;
@@ -159,10 +169,10 @@ int cl_policy_session(struct cl_store *s, const char *user_id, enum cl_action ac
         return CL_EAUTH;
     rc = s->ops->session_get(s, session_id, &sess);
     if (rc)
-        return rc == CL_ENOTFOUND ? CL_ENOTFOUND : CL_EDB;
+        return cl__store_err(rc, CL_ENOTFOUND);
     rc = s->ops->device_get(s, sess.device_id, &d);
     if (rc)
-        return rc == CL_ENOTFOUND ? CL_ENOTFOUND : CL_EDB;
+        return cl__store_err(rc, CL_ENOTFOUND);
     rc = cl__decide(s, user_id, act, d.project_id, &role);
     if (rc)
         return rc;
@@ -174,7 +184,7 @@ int cl_policy_session(struct cl_store *s, const char *user_id, enum cl_action ac
         if (act == CL_ACT_SESSION_ATTACH) {
             rc = s->ops->share_get(s, sess.id, user_id, &mode);
             if (rc && rc != CL_ENOTFOUND)
-                return CL_EDB;
+                return cl__store_err(rc, CL_EDB);
         } else if ((act == CL_ACT_SESSION_END || act == CL_ACT_SESSION_RENAME) &&
                    role == CL_ROLE_OWNER) {
             rc = 0;
@@ -206,7 +216,7 @@ int cl_policy_account(struct cl_store *s, const char *user_id, enum cl_action ac
     rc = s->ops->user_by_id(s, account_id, &u);
     cl_wipe(u.pw_hash, sizeof u.pw_hash);
     if (rc)
-        return rc == CL_ENOTFOUND ? CL_EAUTH : CL_EDB; /* a token outliving its user */
+        return cl__store_err(rc, CL_EAUTH); /* a token outliving its user */
     /* an invitation is for whoever controls the address: until that is
      * proven, the account sees none (issue 14, finding 1) */
     if (act == CL_ACT_INVITATION_INBOX && !u.email_verified_at)
@@ -227,12 +237,12 @@ int cl_policy_invitation(struct cl_store *s, const char *user_id, enum cl_action
     rc = s->ops->user_by_id(s, user_id, &u);
     cl_wipe(u.pw_hash, sizeof u.pw_hash);
     if (rc)
-        return rc == CL_ENOTFOUND ? CL_EAUTH : CL_EDB;
+        return cl__store_err(rc, CL_EAUTH);
     if (!u.email_verified_at)
         return CL_ESTATE;
     rc = s->ops->invitation_get(s, invitation_id, &inv);
     if (rc)
-        return rc == CL_ENOTFOUND ? CL_ENOTFOUND : CL_EDB;
+        return cl__store_err(rc, CL_ENOTFOUND);
     /* both stored lower-cased; someone else's invitation does not exist */
     if (strcmp(inv.email, u.email) != 0)
         return CL_ENOTFOUND;
@@ -252,7 +262,7 @@ int cl_policy_token(struct cl_store *s, const char *user_id, enum cl_action act,
         return CL_ENOTFOUND;
     rc = s->ops->token_get(s, token_id, &t);
     if (rc)
-        return rc == CL_ENOTFOUND ? CL_ENOTFOUND : CL_EDB;
+        return cl__store_err(rc, CL_ENOTFOUND);
     /* someone else's token: as if it did not exist */
     if (strcmp(t.user_id, user_id) != 0)
         return CL_ENOTFOUND;

@@ -13,6 +13,7 @@
  *   CL_ESTATE     the caller's email address is not proven, and the
  *                 action needs it (invitations)                      -> 403
  *   CL_EDB        storage failure                                    -> 500
+ *   CL_EUNAVAIL   the store's database is unreachable                -> 503
  * and, when allowed, fills the looked-up rows the caller needs anyway.
  */
 #ifndef CL_POLICY_H

@@ -5,13 +5,17 @@
  * and gets a store whose ops table it uses from then on. "sqlite:PATH" is
  * the embedded database in the directory PATH (store_sqlite.c; a PATH
  * naming its clawlink.db file is taken as that file's directory);
- * "postgres://..." and "postgresql://..." are the cluster's backend, not
- * built yet: refused with that said, never taken for a file name.
+ * "postgres://..." and "postgresql://..." are libpq's URLs for the
+ * cluster's backend (store_pg.c), never taken for a file name. A postgres
+ * URL may hold a password: no message here or below repeats it.
  */
 #include "relay/store.h"
 #include "relay/store_check.h"
+#include "relay/store_pg.h"
 #include "core/err.h"
+#include "core/secret.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,13 +43,14 @@ int cl_store_url_parse(const char *url, struct cl_store_url *out, char *err, siz
         if ((unsigned char)url[i] < 0x20 || url[i] == 0x7f)
             return cl_seterr(err, errlen, CL_EINVAL, "control character in the store URL");
     if (cl__has_prefix(url, "postgres://") || cl__has_prefix(url, "postgresql://")) {
-        /* never echo the URL: it may hold a password */
+        /* libpq parses the rest when the store opens (store_pg.c) */
         out->kind = CL_STORE_POSTGRES;
-        return cl_seterr(err, errlen, CL_EINVAL,
-                         "the postgres store is not built yet: use sqlite:PATH (the default)");
+        memcpy(out->path, url, n + 1);
+        return 0;
     }
     if (!cl__has_prefix(url, CL__SQLITE_PREFIX))
-        return cl_seterr(err, errlen, CL_EINVAL, "unknown store URL: want sqlite:PATH");
+        return cl_seterr(err, errlen, CL_EINVAL,
+                         "unknown store URL: want sqlite:PATH or a postgresql: URL");
     url += strlen(CL__SQLITE_PREFIX);
     n = strlen(url);
     if (n >= strlen(CL__DB_SUFFIX) && strcmp(url + n - strlen(CL__DB_SUFFIX), CL__DB_SUFFIX) == 0)
@@ -60,6 +65,40 @@ int cl_store_url_parse(const char *url, struct cl_store_url *out, char *err, siz
     return 0;
 }
 
+int cl_store_url_load(const char *path, char *buf, size_t buflen, char *err, size_t errlen)
+{
+    struct cl_store_url u;
+    char why[128];
+    FILE *f = fopen(path, "re");
+    size_t n;
+    int rc = 0;
+
+    if (!f)
+        return cl_seterr(err, errlen, CL_EIO, "cannot read %s: %s", path, strerror(errno));
+    n = fread(buf, 1, buflen - 1, f);
+    if (ferror(f))
+        rc = cl_seterr(err, errlen, CL_EIO, "cannot read %s", path);
+    else if ((n == buflen - 1 && fgetc(f) != EOF) || n > CL_STORE_URL_MAX + 1)
+        rc = cl_seterr(err, errlen, CL_EINVAL, "%s: longer than %d bytes", path, CL_STORE_URL_MAX);
+    fclose(f);
+    if (rc)
+        goto out_wipe;
+    buf[n] = 0;
+    while (n &&
+           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        buf[--n] = 0;
+    rc = cl_store_url_parse(buf, &u, why, sizeof why);
+    cl_wipe(u.path, sizeof u.path);
+    if (rc) {
+        rc = cl_seterr(err, errlen, CL_EINVAL, "%s: %s", path, why);
+        goto out_wipe;
+    }
+    return 0;
+out_wipe:
+    cl_wipe(buf, buflen);
+    return rc;
+}
+
 int cl_store_open(struct cl_store *s, const char *url, char *err, size_t errlen)
 {
     struct cl_store_url u;
@@ -69,7 +108,11 @@ int cl_store_open(struct cl_store *s, const char *url, char *err, size_t errlen)
     rc = cl_store_url_parse(url, &u, err, errlen);
     if (rc)
         return rc;
-    rc = cl_store_open_sqlite(s, u.path, err, errlen);
+    if (u.kind == CL_STORE_POSTGRES)
+        rc = cl_store_open_pg(s, u.path, err, errlen);
+    else
+        rc = cl_store_open_sqlite(s, u.path, err, errlen);
+    cl_wipe(u.path, sizeof u.path); /* a postgres URL's password */
     if (rc)
         return rc;
     cl_store_check_wrap(s);

@@ -1,12 +1,14 @@
 /*
  * store: the relay's persistent state behind a table of function pointers
- * (SQLite now, PostgreSQL for clusters later; see store_sqlite.c).
+ * (SQLite: store_sqlite.c; PostgreSQL, for clusters: store_pg.c).
  *
  * All ids are lower-case UUID strings. Times are Unix seconds (int64).
  * Secrets never reach the store: only their SHA-256 hashes (CL_HASH_LEN
  * bytes). Every function returns 0 or a negative CL_E* code; CL_ENOTFOUND
- * when a row does not exist, CL_EEXIST on a uniqueness conflict, CL_EDB on
- * any other storage failure (details in the log, never secrets).
+ * when a row does not exist, CL_EEXIST on a uniqueness conflict,
+ * CL_EUNAVAIL when a networked backend's server cannot be reached (the
+ * next call tries again), CL_EDB on any other storage failure (details in
+ * the log, never secrets).
  * Output structs are filled by value; strings are NUL-terminated copies.
  *
  * Layers (decisions 62): cl_store_open (store.c) picks the backend from a
@@ -477,20 +479,28 @@ enum cl_store_kind { CL_STORE_NONE = 0, CL_STORE_SQLITE, CL_STORE_POSTGRES };
 
 struct cl_store_url {
     enum cl_store_kind kind;
-    char path[CL_STORE_URL_MAX + 1]; /* sqlite: the directory of clawlink.db */
+    /* sqlite: the directory of clawlink.db; postgres: the whole URL, for
+     * libpq (it may hold a password: wipe it after use) */
+    char path[CL_STORE_URL_MAX + 1];
 };
 
 /* Parses a --store URL: "sqlite:PATH" (PATH the directory of clawlink.db,
- * or that file), or "postgres://..." / "postgresql://..." (kind set, but
- * refused: that backend is not built yet). CL_EINVAL with a reason in err
+ * or that file), or "postgres://..." / "postgresql://..." (libpq checks the
+ * rest when the store opens: store_pg.h). CL_EINVAL with a reason in err
  * (never the URL itself, which may hold a password) for anything else:
  * empty, over CL_STORE_URL_MAX bytes, control characters, another scheme. */
 int cl_store_url_parse(const char *url, struct cl_store_url *out, char *err, size_t errlen);
 
+/* Reads a --store-file: one line (trailing whitespace dropped) that
+ * cl_store_url_parse accepts, into buf (buflen > CL_STORE_URL_MAX + 1).
+ * 0, CL_EIO (cannot read) or CL_EINVAL, with a reason in err that names
+ * the file, never its content; buf is wiped on an error. */
+int cl_store_url_load(const char *path, char *buf, size_t buflen, char *err, size_t errlen);
+
 /* Opens the store url names (the relay's only way in: main.c), its ops
  * wrapped by store_check.c's input checks. Returns 0, CL_EINVAL for a URL
- * cl_store_url_parse refuses, or the backend's error (CL_EDB), with a
- * reason in err. */
+ * cl_store_url_parse refuses, or the backend's error (CL_EDB; CL_EUNAVAIL: its
+ * server cannot be reached), with a reason in err. */
 int cl_store_open(struct cl_store *s, const char *url, char *err, size_t errlen);
 
 /* Opens (creating if needed) the SQLite database dir/clawlink.db in WAL

@@ -6,12 +6,12 @@
  *
  * Each backend is a factory below that opens a fresh, empty store in a
  * new temporary directory and cleans up after; every test runs once per
- * factory. Today: SQLite, bare and with the relay's timing wrapper on top
- * (the stack main.c builds). A second backend (PostgreSQL, issue 17) adds a
- * factory — e.g. a fresh database on the test server, dropped at close —
- * and must pass the same tests unchanged. Backend-specific matters (files,
- * migrations, modes) stay in that backend's own tests (test_store.c for
- * SQLite).
+ * factory: SQLite, bare and with the relay's timing wrapper on top (the
+ * stack main.c builds), and PostgreSQL (store_pg.c): a fresh database per
+ * test on a server this binary starts once (pg_server.h; the test FAILS
+ * without PostgreSQL's binaries: scripts/install-deps installs them).
+ * Backend-specific matters (files, migrations, modes, reconnecting) stay
+ * in that backend's own tests (test_store.c for SQLite, test_store_pg.c).
  *
  * Covered: not-found codes, uniqueness conflicts (CL_EEXIST), input
  * refusals, ordering (newest/oldest first, the session history's keyset
@@ -28,12 +28,15 @@
 
 #include <cmocka.h>
 
+#include <libpq-fe.h>
+
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secret.h"
 #include "relay/metrics.h"
 #include "relay/store.h"
 #include "relay/store_metrics.h"
+#include "pg_server.h"
 #include "store_fixtures.h"
 
 /* ---- backends ------------------------------------------------------------ */
@@ -60,9 +63,36 @@ static int open_sqlite_timed(struct cl_store *s, const char *dir, char *err, siz
     return rc;
 }
 
+/* a new database on the test server, started by the first test that
+ * needs it (the SQLite factories run without it) */
+static int open_postgres(struct cl_store *s, const char *dir, char *err, size_t errlen)
+{
+    static int seq;
+    char url[sizeof srv.dir + 128], sql[64];
+    PGconn *c;
+    PGresult *r;
+
+    (void)dir;
+    if (!srv.running && pg_server_start("test_store_contract") != 0)
+        fail_msg("postgres: the test server did not start (see above)");
+    c = PQconnectdb(srv.url);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("postgres: cannot connect to the test server: %s", PQerrorMessage(c));
+    snprintf(sql, sizeof sql, "CREATE DATABASE contract_%d", ++seq);
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("postgres: %s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    snprintf(url, sizeof url, "postgresql:///contract_%d?host=%s&port=%d&user=postgres", seq,
+             srv.dir, srv.port);
+    return cl_store_open(s, url, err, errlen);
+}
+
 static const struct factory factories[] = {
     {"sqlite", open_sqlite},
     {"sqlite+metrics", open_sqlite_timed},
+    {"postgres", open_postgres},
 };
 static const struct factory *backend; /* the one under test */
 

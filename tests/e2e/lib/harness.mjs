@@ -310,9 +310,54 @@ function baseEnv(extra = {}) {
  * free one), extraArgs. Returns {url, wsUrl, port, dataDir, proc, stop(),
  * logs(), exited}.
  */
-export async function startRelay({ dataDir, port, extraArgs = [], env: extraEnv = {}, wrapper = [], until = '/healthz' } = {}) {
+// The relay's store in PostgreSQL (docs/operations.md, "PostgreSQL"): with
+// store 'postgres' (or CL_E2E_STORE=postgres for a whole file), each relay
+// gets a fresh database on one server per test file (lib/postgres.mjs,
+// started by the first relay that needs it, stopped by cleanupAll), its
+// URL given by --store-file, as an operator should (never on the command
+// line).
+let sharedPg = null;
+let pgDbSeq = 0;
+
+/** The file's PostgreSQL server (started if need be): lib/postgres.mjs's handle. */
+export async function relayPostgres() {
+  if (!sharedPg) {
+    const { startPostgres } = await import('./postgres.mjs');
+    sharedPg = startPostgres().then((pg) => {
+      live.add({
+        name: 'postgres',
+        logs: pg.logs,
+        cleanup: async () => { sharedPg = null; pgStoreByDataDir.clear(); await pg.close(); },
+      });
+      return pg;
+    });
+  }
+  return sharedPg;
+}
+
+// a relay restarted on the same data directory finds its database again
+const pgStoreByDataDir = new Map();
+
+async function postgresStoreArgs(dataDir) {
+  if (pgStoreByDataDir.has(dataDir)) return pgStoreByDataDir.get(dataDir);
+  const pg = await relayPostgres();
+  const db = `relay_${process.pid}_${++pgDbSeq}`;
+  await pg.psql(`CREATE DATABASE ${db}`);
+  const file = path.join(await tempDir('clawlink-store-url-'), 'store-url');
+  await writeFile(file, `${pg.url.replace('/postgres?', `/${db}?`)}\n`, { mode: 0o600 });
+  const args = ['--store-file', file];
+  pgStoreByDataDir.set(dataDir, args);
+  return args;
+}
+
+export async function startRelay({
+  dataDir, port, extraArgs = [], env: extraEnv = {}, wrapper = [], store = process.env.CL_E2E_STORE, until = '/healthz',
+} = {}) {
   requireBinary(RELAY_BIN);
   dataDir = dataDir || await tempDir('clawlink-relay-');
+  if (store === 'postgres' && !extraArgs.some((a) => a === '--store' || a === '--store-file')) {
+    extraArgs = [...await postgresStoreArgs(path.resolve(dataDir)), ...extraArgs];
+  }
   port = port || await freePort();
   const url = `http://127.0.0.1:${port}`;
   // Debug logging by default: the more the relay logs, the more a leaked

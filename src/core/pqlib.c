@@ -1,5 +1,5 @@
 /* pqlib: see pqlib.h. */
-#include "agent/pqlib.h"
+#include "core/pqlib.h"
 #include "core/err.h"
 
 #include <dlfcn.h>
@@ -33,7 +33,6 @@ int cl_pqlib_load(char *err, size_t errlen)
     if (cl__state == 1)
         return 0;
     return cl_seterr(err, errlen, cl__state,
-                     "the PostgreSQL memory provider needs libpq (%s; on Debian: apt install "
-                     "libpq5): %s",
+                     "PostgreSQL needs libpq (%s; on Debian: apt install libpq5): %s",
                      CL_PQLIB_SONAME, cl__why);
 }

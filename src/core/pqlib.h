@@ -1,14 +1,16 @@
 /*
- * pqlib: libpq, loaded when the PostgreSQL memory provider is chosen and
- * not before (decisions.md 61). Linked at build time, libpq brought its
- * whole dependency tree (GnuTLS, Kerberos, LDAP, SASL, p11-kit: ~3 MiB of
- * resident pages) into every agent, which almost no agent uses.
+ * pqlib: libpq, loaded when PostgreSQL is chosen and not before
+ * (decisions.md 61, 67): the agent's memory provider (memory_pg.c), the
+ * relay's --store postgres:// (store_pg.c). Linked at build time, libpq
+ * brought its whole dependency tree (GnuTLS, Kerberos, LDAP, SASL,
+ * p11-kit: ~3 MiB of resident pages) into every agent and every relay,
+ * which almost none of them uses.
  *
- * The functions memory_pg.c calls, with libpq-fe.h's own types:
- * cl_pq.PQclear(r) and so on, valid once cl_pqlib_load returned 0.
+ * The functions memory_pg.c and store_pg.c call, with libpq-fe.h's own
+ * types: cl_pq.PQclear(r) and so on, valid once cl_pqlib_load returned 0.
  */
-#ifndef CL_AGENT_PQLIB_H
-#define CL_AGENT_PQLIB_H
+#ifndef CL_CORE_PQLIB_H
+#define CL_CORE_PQLIB_H
 
 #include <libpq-fe.h>
 #include <stddef.h>
@@ -19,6 +21,12 @@
 #define CL_PQLIB_FUNCS(X)                                                                          \
     X(PQclear)                                                                                     \
     X(PQcmdTuples)                                                                                 \
+    X(PQconnectdbParams)                                                                           \
+    X(PQexec)                                                                                      \
+    X(PQexecParams)                                                                                \
+    X(PQfreemem)                                                                                   \
+    X(PQgetisnull)                                                                                 \
+    X(PQserverVersion)                                                                             \
     X(PQconnectPoll)                                                                               \
     X(PQconnectStartParams)                                                                        \
     X(PQconninfoFree)                                                                              \
@@ -39,7 +47,8 @@
     X(PQsetNoticeProcessor)                                                                        \
     X(PQsetnonblocking)                                                                            \
     X(PQsocket)                                                                                    \
-    X(PQstatus)
+    X(PQstatus)                                                                                    \
+    X(PQtransactionStatus)
 
 struct cl_pqlib {
 #define CL__PQ_FIELD(f) __typeof__(f) *f;
