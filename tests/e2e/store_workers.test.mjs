@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { e2e, cleanupAll, TEST_TIMEOUT, ms, api, startSession, tail, waitFor, expectStatus } from './lib/harness.mjs';
+import { e2e, cleanupAll, TEST_TIMEOUT, ms, api, startRelay, startSession, tail, waitFor, expectStatus } from './lib/harness.mjs';
 import { OutputStream, openViewer, setupAgent } from './lib/extra.mjs';
 
 after(cleanupAll);
@@ -28,7 +28,8 @@ async function lockDatabase(db) {
 }
 
 test('a database locked by another connection holds up an API write, not the terminal; the write completes after', { timeout: TEST_TIMEOUT }, e2e(async (t, scope) => {
-  const env = await setupAgent({ scope });
+  // SQLite's write lock is the stall (whatever CL_E2E_STORE says)
+  const env = await setupAgent({ relay: await startRelay({ store: 'sqlite' }), scope });
   const sessionId = await startSession(env.relay, env.token, env.deviceId);
   const s = new OutputStream();
   const v = await openViewer(scope, { wsUrl: env.relay.wsUrl, token: env.token, sessionId, deviceId: env.deviceId, stream: s, resumeOffset: 0 });
