@@ -538,15 +538,15 @@
  *    session each): past it a subscription is refused (CL_ELIMIT);
  *  - CL_RELAY_BUS_RECONNECT_MS between attempts while NATS is away, for
  *    ever. */
-#define CL_RELAY_BUS_SERVERS_MAX   8
+#define CL_RELAY_BUS_SERVERS_MAX 8
 /* A relay's id among the relays of a cluster: 8 random bytes in hex,
  * new at every start (what it sends on the bus is marked with it). */
-#define CL_RELAY_ID_LEN            16
-#define CL_RELAY_BUS_URL_MAX       256
-#define CL_RELAY_BUS_SUBJECT_MAX   128
-#define CL_RELAY_BUS_MSG_MAX       (1024 * 1024)
-#define CL_RELAY_BUS_QUEUE_MAX     (64 * 1024 * 1024)
-#define CL_RELAY_BUS_SUBS_MAX      (256 * 1024)
-#define CL_RELAY_BUS_RECONNECT_MS  1000
+#define CL_RELAY_ID_LEN           16
+#define CL_RELAY_BUS_URL_MAX      256
+#define CL_RELAY_BUS_SUBJECT_MAX  128
+#define CL_RELAY_BUS_MSG_MAX      (1024 * 1024)
+#define CL_RELAY_BUS_QUEUE_MAX    (64 * 1024 * 1024)
+#define CL_RELAY_BUS_SUBS_MAX     (256 * 1024)
+#define CL_RELAY_BUS_RECONNECT_MS 1000
 
 #endif

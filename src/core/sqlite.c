@@ -90,7 +90,7 @@ int cl_sqlite_open(const char *path, sqlite3 **out, char *err, size_t errlen)
         if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
             return cl_seterr(err, errlen, CL_EDB, "cannot open %s: %s", path,
                              lstat(path, &sb) != 0 ? strerror(errno)
-                                                    : "not a regular file (a symbolic link?)");
+                                                   : "not a regular file (a symbolic link?)");
     } else {
         return cl_seterr(err, errlen, CL_EDB, "cannot open %s: %s", path, strerror(errno));
     }

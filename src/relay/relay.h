@@ -65,15 +65,15 @@ struct cl_relay {
     struct cl_store store;
     struct cl_store_pool *store_pool; /* the API's store work off the loop (store_pool.h) */
     struct cl_hub *hub;
-    struct cl_router router;        /* agents and viewers by id (router.h): the local one */
-    struct cl_events *events;       /* /events subscribers (dashboards) */
-    struct cl_nodes *nodes;         /* OpenClaw nodes: health and requests (nodes.c) */
-    struct cl_chat *chat;           /* chat API requests in flight to agents (chat.c) */
-    struct cl_liveness *liveness;   /* pings quiet WebSocket peers, drops silent ones */
-    struct cl_admission *admission; /* per-address and relay-wide connection caps */
-    struct cl_bus *bus;             /* NATS between relays (bus.h); NULL without --nats */
+    struct cl_router router;            /* agents and viewers by id (router.h): the local one */
+    struct cl_events *events;           /* /events subscribers (dashboards) */
+    struct cl_nodes *nodes;             /* OpenClaw nodes: health and requests (nodes.c) */
+    struct cl_chat *chat;               /* chat API requests in flight to agents (chat.c) */
+    struct cl_liveness *liveness;       /* pings quiet WebSocket peers, drops silent ones */
+    struct cl_admission *admission;     /* per-address and relay-wide connection caps */
+    struct cl_bus *bus;                 /* NATS between relays (bus.h); NULL without --nats */
     char relay_id[CL_RELAY_ID_LEN + 1]; /* random at start: this relay among a cluster's */
-    struct lws *cb_wsi;             /* the connection whose lws callback is running */
+    struct lws *cb_wsi;                 /* the connection whose lws callback is running */
     struct cl_relay_opts opts;
     char relay_url[CL_URL_MAX];          /* ws[s]://host:port, told to agents at pairing */
     struct cl_ratelimit *rl_pair_addr;   /* failed pairing attempts per address */

@@ -238,11 +238,11 @@ static void test_second_connection_keeps_locks(void **state)
     sqlite3 *a, *b;
 
     assert_int_equal(cl_sqlite_open(f->path, &a, err, sizeof err), 0);
-    assert_int_equal(sqlite3_exec(a, "CREATE TABLE t (x); INSERT INTO t VALUES (1);", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(a, "CREATE TABLE t (x); INSERT INTO t VALUES (1);", NULL, NULL, NULL),
+        SQLITE_OK);
     assert_int_equal(cl_sqlite_open(f->path, &b, err, sizeof err), 0); /* a second one */
-    assert_int_equal(child_count(f->path), 2); /* 1 and the child's 100 */
+    assert_int_equal(child_count(f->path), 2);                         /* 1 and the child's 100 */
     assert_int_equal(sqlite3_exec(a, "INSERT INTO t VALUES (2)", NULL, NULL, NULL), SQLITE_OK);
     /* another process sees a's write (and a sees the child's) */
     assert_int_equal(child_count(f->path), 4);
